@@ -1,0 +1,54 @@
+/* frontend.h: ONNX models and tensor files in, graph IR out.
+ *
+ * protobuf-c types never leave frontend/: callers see Graphs and Tensors only,
+ * and the unpacked protobuf is freed as soon as the import is done. */
+#ifndef XBARC_FRONTEND_H
+#define XBARC_FRONTEND_H
+
+#include "ir/ir.h"
+
+/* A graph input whose value is known before import (a shape tensor of a test
+ * case, say): it is read from a TensorProto .pb file and treated as an
+ * initializer, so that shapes stay static. */
+typedef struct {
+    const char *input_name;
+    const char *path;
+} OnnxBinding;
+
+/* Imports an ONNX model (opset 7 to 17) as a verified graph with static shapes.
+ * Every problem (unsupported ops, all of them, missing initializers, shape
+ * mismatches, external data, absurd sizes, a file that is not ONNX) is reported
+ * in diags with the file and node; the result is then NULL. */
+Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings,
+                   int n_bindings, Diags *diags);
+
+/* Tensor files: ONNX TensorProto (.pb, the format of ONNX's test data) or NumPy
+ * (.npy), chosen by the file name's extension.  Only float32 data is read;
+ * writes go through a temporary file and a rename, so a failed write leaves
+ * nothing behind. */
+bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags);
+bool tensor_write(const char *path, const Tensor *tensor, Diags *diags);
+
+/* The ONNX element type (TensorProto.DataType: 1 float, 7 int64, ...) stored in
+ * a .pb tensor file, or -1 when it cannot be read. */
+int tensor_pb_elem_type(const char *path);
+
+/* Labelled image sets for `eval` (frontend/dataset.c). */
+typedef struct {
+    const char *name;
+    int count;              /* images */
+    Type image_type;        /* one image as the model's input, e.g. f32[1,1,28,28] */
+    float *images;          /* count * numel(image_type), already scaled */
+    uint8_t *labels;        /* count */
+    int n_classes;
+} Dataset;
+
+/* `name` is fashion-mnist (Debian's dataset-fashion-mnist, gzipped IDX) or
+ * digits (sklearn's digits as .npy, made by models/train_mlp.py); `split` is
+ * "test" or "train".  `dir` overrides where the files are looked for (NULL: the
+ * default place).  Pixels are scaled as the bundled models were trained:
+ * /255 for fashion-mnist, /16 for digits. */
+bool dataset_load(Arena *arena, const char *name, const char *split, const char *dir,
+                  Dataset *out, Diags *diags);
+
+#endif

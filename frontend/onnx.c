@@ -1,0 +1,825 @@
+/* onnx.c: ONNX model (protobuf) -> graph IR.
+ *
+ * The import runs in fixed steps, each reporting every problem it finds before
+ * the next one starts: read and unpack the file; check the IR version and the
+ * opset; list every unsupported operator in one message; define the known
+ * tensors (bindings, initializers) and the graph inputs; lower the nodes one by
+ * one (onnx_ops.c), typing every result with ir_infer_type(); bind the graph
+ * outputs and check declared shapes; compact and verify.  A symbol table maps
+ * each ONNX value name to its IR value and/or its import-time data (OnnxConst:
+ * integer tensors such as Reshape's shape never become IR values).  A node that
+ * fails poisons its outputs so that its users are skipped instead of piling up
+ * follow-on errors.  The unpacked protobuf lives only inside onnx_import(). */
+#include "frontend/frontend.h"
+#include "frontend/onnx_node.h"
+#include "onnx.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MIN_IR_VERSION = 3, MAX_IR_VERSION = 9, MIN_OPSET = 7, MAX_OPSET = 17 };
+#define MAX_DIM ((int64_t)1 << 31)
+
+/* ---- a string-keyed hash table in the arena ---- */
+
+typedef struct {
+    const char **keys;
+    void **vals;
+    size_t cap, count;
+} Table;
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static void *table_get(const Table *t, const char *key)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t i = hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (!t->keys[i])
+            return NULL;
+        if (strcmp(t->keys[i], key) == 0)
+            return t->vals[i];
+    }
+}
+
+static void table_put(Arena *arena, Table *t, const char *key, void *val)
+{
+    if (2 * (t->count + 1) > t->cap) {
+        Table bigger = {arena_array(arena, t->cap ? 2 * t->cap : 64, sizeof(char *)),
+                        arena_array(arena, t->cap ? 2 * t->cap : 64, sizeof(void *)),
+                        t->cap ? 2 * t->cap : 64, 0};
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->keys[i])
+                table_put(arena, &bigger, t->keys[i], t->vals[i]);
+        *t = bigger;
+    }
+    size_t i = hash(key) & (t->cap - 1);
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0)
+        i = (i + 1) & (t->cap - 1);
+    if (!t->keys[i]) {
+        t->keys[i] = arena_strdup(arena, key);
+        t->count++;
+    }
+    t->vals[i] = val;
+}
+
+/* ---- the importer ---- */
+
+typedef struct {
+    Value *value;               /* float data flowing through the graph, or NULL */
+    const OnnxConst *konst;     /* data known at import, or NULL */
+    bool failed;                /* from a node or input that failed: users are skipped */
+} Symbol;
+
+struct OnnxImporter {
+    Arena *arena;
+    Diags *diags;
+    const char *path;
+    Loc file_loc;
+    Graph *g;
+    int opset;
+    Table symbols;              /* value name -> Symbol */
+    Table consumed;             /* names read by nodes or graph outputs */
+    Table all_names;            /* every name in the model, and fresh ones */
+};
+
+const char *onnx_fresh_name(OnnxImporter *imp, const char *stem)
+{
+    const char *name = stem;
+    for (int i = 1; table_get(&imp->all_names, name); i++)
+        name = arena_printf(imp->arena, "%s.%d", stem, i);
+    table_put(imp->arena, &imp->all_names, name, (void *)1);
+    return arena_strdup(imp->arena, name);
+}
+
+static Symbol *define(OnnxImporter *imp, const char *name, const Loc *loc)
+{
+    if (table_get(&imp->symbols, name)) {
+        diag_error(imp->diags, loc, "value '%s' is defined twice", name);
+        return NULL;
+    }
+    Symbol *s = arena_alloc(imp->arena, sizeof *s);
+    table_put(imp->arena, &imp->symbols, name, s);
+    return s;
+}
+
+static void poison(OnnxImporter *imp, const char *name)
+{
+    if (*name && !table_get(&imp->symbols, name)) {
+        Symbol *s = arena_alloc(imp->arena, sizeof *s);
+        s->failed = true;
+        table_put(imp->arena, &imp->symbols, name, s);
+    }
+}
+
+/* ---- tensors ---- */
+
+const char *onnx_elem_type_name(int elem_type)
+{
+    static const char *const names[] = {
+        "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
+        "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+    if (elem_type >= 0 && elem_type < (int)(sizeof names / sizeof names[0]))
+        return names[elem_type];
+    return "unknown";
+}
+
+/* Bytes per element of the types the frontend decodes, else 0. */
+static size_t elem_size(int elem_type)
+{
+    switch (elem_type) {
+    case ONNX_FLOAT: case ONNX_INT32: case ONNX_UINT32: return 4;
+    case ONNX_DOUBLE: case ONNX_INT64: case ONNX_UINT64: return 8;
+    case ONNX_INT16: case ONNX_UINT16: return 2;
+    case ONNX_INT8: case ONNX_UINT8: case ONNX_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+static bool is_integer(int elem_type)
+{
+    return elem_size(elem_type) && elem_type != ONNX_FLOAT && elem_type != ONNX_DOUBLE;
+}
+
+/* Checks that `dims` make a sane tensor and stores them. */
+static bool check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
+                       size_t rank, const int64_t *dims, OnnxConst *out)
+{
+    if (rank > IR_MAX_RANK) {
+        diag_error(diags, loc, "%s '%s' has rank %zu, more than %d", what, name, rank, IR_MAX_RANK);
+        return false;
+    }
+    int64_t numel = 1;
+    for (size_t i = 0; i < rank; i++) {
+        if (dims[i] < 0 || dims[i] > MAX_DIM) {
+            diag_error(diags, loc, "%s '%s' has an absurd dimension %zu of size %lld", what, name, i,
+                       (long long)dims[i]);
+            return false;
+        }
+        if (dims[i] && numel > IR_MAX_NUMEL / dims[i]) {
+            Type t = type_make((int)rank, dims);
+            diag_error(diags, loc, "%s '%s' is absurdly large: %s has more than %lld elements", what, name,
+                       type_format(diags->arena, &t), (long long)IR_MAX_NUMEL);
+            return false;
+        }
+        numel *= dims[i];
+        out->dims[i] = dims[i];
+    }
+    out->rank = (int)rank;
+    out->numel = numel;
+    return true;
+}
+
+/* The dims and element type of a TensorProto, checked. */
+static bool tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onnx__TensorProto *t,
+                         OnnxConst *out)
+{
+    memset(out, 0, sizeof *out);
+    if ((t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+        t->n_external_data) {
+        diag_error(diags, loc, "tensor '%s' keeps its data in an external file, which is not supported", name);
+        return false;
+    }
+    if (t->segment) {
+        diag_error(diags, loc, "tensor '%s' is segmented, which is not supported", name);
+        return false;
+    }
+    out->elem_type = t->has_data_type ? t->data_type : 0;
+    return check_dims(diags, loc, "tensor", name, t->n_dims, t->dims, out);
+}
+
+/* Element k of little-endian raw data, as float and (integer types) as int64. */
+static void decode_raw(const uint8_t *p, int elem_type, float *f, int64_t *i)
+{
+    size_t n = elem_size(elem_type);
+    uint64_t u = 0;
+    for (size_t b = 0; b < n; b++)
+        u |= (uint64_t)p[b] << (8 * b);
+    switch (elem_type) {
+    case ONNX_FLOAT: { uint32_t w = (uint32_t)u; memcpy(f, &w, 4); return; }
+    case ONNX_DOUBLE: { double d; memcpy(&d, &u, 8); *f = (float)d; return; }
+    case ONNX_INT8: *i = (int8_t)u; break;
+    case ONNX_INT16: *i = (int16_t)u; break;
+    case ONNX_INT32: *i = (int32_t)u; break;
+    case ONNX_INT64: *i = (int64_t)u; break;
+    case ONNX_BOOL: *i = u != 0; break;
+    default: *i = (int64_t)u; break;        /* unsigned types */
+    }
+    *f = (float)*i;
+}
+
+/* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel floats;
+ * NULL: allocate) and, for integer types, out->i.  Types the frontend does not
+ * decode are left without data: they are reported where they are used. */
+static bool tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *name,
+                        const Onnx__TensorProto *t, OnnxConst *out, float *dest)
+{
+    int et = out->elem_type;
+    size_t es = elem_size(et), n = (size_t)out->numel;
+    if (!es)
+        return true;
+    float *f = dest ? dest : arena_array(arena, n ? n : 1, sizeof(float));
+    int64_t *iv = is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
+    int64_t scratch;
+    if (t->has_raw_data) {
+        if (t->raw_data.len != n * es) {
+            diag_error(diags, loc, "tensor '%s' has %zu bytes of raw data, expected %zu (%zu %s elements)",
+                       name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
+            return false;
+        }
+        for (size_t k = 0; k < n; k++)
+            decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
+    } else {
+        size_t have;
+        switch (et) {
+        case ONNX_FLOAT: have = t->n_float_data; break;
+        case ONNX_DOUBLE: have = t->n_double_data; break;
+        case ONNX_INT64: have = t->n_int64_data; break;
+        case ONNX_UINT32: case ONNX_UINT64: have = t->n_uint64_data; break;
+        default: have = t->n_int32_data; break;
+        }
+        if (have != n) {
+            diag_error(diags, loc, "tensor '%s' has %zu values, expected %zu", name, have, n);
+            return false;
+        }
+        for (size_t k = 0; k < n; k++) {
+            switch (et) {
+            case ONNX_FLOAT: f[k] = t->float_data[k]; break;
+            case ONNX_DOUBLE: f[k] = (float)t->double_data[k]; break;
+            case ONNX_INT64: iv[k] = t->int64_data[k]; break;
+            case ONNX_UINT32: case ONNX_UINT64: iv[k] = (int64_t)t->uint64_data[k]; break;
+            default: iv[k] = t->int32_data[k]; break;
+            }
+            if (iv)
+                f[k] = (float)iv[k];
+        }
+    }
+    out->f = f;
+    out->i = iv;
+    return true;
+}
+
+uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc *loc)
+{
+    /* malloc, not the arena: the bytes are dropped as soon as they are decoded. */
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_error(diags, loc, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap)
+            break;
+        uint8_t *bigger = realloc(buf, 2 * cap);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    bool bad = ferror(fp) || !buf;
+    fclose(fp);
+    if (bad) {
+        diag_error(diags, loc, "cannot read: %s", buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    if (n == 0) {
+        diag_error(diags, loc, "file is empty");
+        free(buf);
+        return NULL;
+    }
+    *size = n;
+    return buf;
+}
+
+bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
+                           Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
+    if (!bytes)
+        return false;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+    free(bytes);
+    if (!t) {
+        diag_error(diags, &loc, "not an ONNX TensorProto file (protobuf parse failed)");
+        return false;
+    }
+    *name = arena_strdup(arena, t->name ? t->name : "");
+    const char *what = **name ? *name : path;
+    bool ok = tensor_shape(diags, &loc, what, t, out) && tensor_data(arena, diags, &loc, what, t, out, NULL);
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return ok;
+}
+
+/* Defines `name` as known data; float data also becomes an IR constant, its
+ * data decoded straight into the constant when `t` is given. */
+static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
+                         const Onnx__TensorProto *t, OnnxConst *k)
+{
+    Symbol *s = define(imp, name, loc);
+    if (!s)
+        return false;
+    float *dest = NULL;
+    if (k->elem_type == ONNX_FLOAT && k->numel > 0) {
+        s->value = ir_add_const(imp->g, name, type_make(k->rank, k->dims), t ? NULL : k->f);
+        dest = s->value->data;
+    }
+    if (t && !tensor_data(imp->arena, imp->diags, loc, name, t, k, dest))
+        return false;
+    s->konst = k;
+    return true;
+}
+
+/* ---- declared types (graph inputs, outputs, value_info) ---- */
+
+typedef struct {
+    bool is_tensor;
+    int elem_type;              /* 0 when not given */
+    bool has_shape;
+    int rank;
+    int64_t dims[IR_MAX_RANK];  /* -1 where symbolic or unknown */
+    const char *param[IR_MAX_RANK];
+} Declared;
+
+static bool declared_type(const Onnx__TypeProto *tp, Declared *d)
+{
+    memset(d, 0, sizeof *d);
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return false;
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    d->is_tensor = true;
+    d->elem_type = tt->has_elem_type ? tt->elem_type : 0;
+    if (!tt->shape || tt->shape->n_dim > IR_MAX_RANK)
+        return true;
+    d->has_shape = true;
+    d->rank = (int)tt->shape->n_dim;
+    for (int i = 0; i < d->rank; i++) {
+        const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[i];
+        d->dims[i] = -1;
+        if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+            d->dims[i] = dim->dim_value;
+        else if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM)
+            d->param[i] = dim->dim_param;
+    }
+    return true;
+}
+
+static bool declared_static(const Declared *d)
+{
+    if (!d->has_shape)
+        return false;
+    for (int i = 0; i < d->rank; i++)
+        if (d->dims[i] < 0)
+            return false;
+    return true;
+}
+
+static const char *declared_format(Arena *arena, const Declared *d)
+{
+    Type t = type_make(d->rank, d->dims);
+    return type_format(arena, &t);
+}
+
+/* ---- steps ---- */
+
+static bool check_model(OnnxImporter *imp, const Onnx__ModelProto *m)
+{
+    if (!m->graph) {
+        diag_error(imp->diags, &imp->file_loc, "not an ONNX model (it has no graph)");
+        return false;
+    }
+    if (!m->has_ir_version || m->ir_version < MIN_IR_VERSION || m->ir_version > MAX_IR_VERSION) {
+        diag_error(imp->diags, &imp->file_loc, "unsupported ONNX IR version %lld (supported: %d to %d)",
+                   (long long)m->ir_version, MIN_IR_VERSION, MAX_IR_VERSION);
+        return false;
+    }
+    imp->opset = -1;
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const char *domain = m->opset_import[i]->domain;
+        if (!domain || !*domain || strcmp(domain, "ai.onnx") == 0)
+            imp->opset = (int)m->opset_import[i]->version;
+    }
+    if (imp->opset < 0) {
+        diag_error(imp->diags, &imp->file_loc, "the model imports no opset of the default ONNX domain");
+        return false;
+    }
+    if (imp->opset < MIN_OPSET || imp->opset > MAX_OPSET) {
+        diag_error(imp->diags, &imp->file_loc,
+                   "unsupported opset version %d of the default ONNX domain (supported: %d to %d)",
+                   imp->opset, MIN_OPSET, MAX_OPSET);
+        return false;
+    }
+    return true;
+}
+
+static bool in_default_domain(const Onnx__NodeProto *np)
+{
+    return !np->domain || !*np->domain || strcmp(np->domain, "ai.onnx") == 0;
+}
+
+/* Lists every unsupported operator in one message: "LSTM (node 'l1' #4),
+ * Resize (2 nodes, first 'r1' #5)". */
+static bool check_supported(OnnxImporter *imp, const Onnx__GraphProto *gp)
+{
+    Table seen = {0};           /* op name -> first node index + 1 */
+    int *count = arena_array(imp->arena, gp->n_node + 1, sizeof(int));
+    const char **order = arena_array(imp->arena, gp->n_node + 1, sizeof(char *));
+    int n_kinds = 0;
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *op = np->op_type ? np->op_type : "";
+        if (in_default_domain(np) && (strcmp(op, "Constant") == 0 || onnx_op_supported(op)))
+            continue;
+        if (!in_default_domain(np))
+            op = arena_printf(imp->arena, "%s.%s", np->domain, op);
+        intptr_t first = (intptr_t)table_get(&seen, op);
+        if (!first) {
+            table_put(imp->arena, &seen, op, (void *)(intptr_t)(i + 1));
+            order[n_kinds++] = arena_strdup(imp->arena, op);
+            first = (intptr_t)i + 1;
+        }
+        count[first - 1]++;
+    }
+    if (!n_kinds)
+        return true;
+    size_t cap = 256, len = 0;
+    char *text = NULL;
+    for (int k = 0; k < n_kinds; k++) {
+        int first = (int)(intptr_t)table_get(&seen, order[k]) - 1;
+        const char *node = gp->node[first]->name ? gp->node[first]->name : "";
+        char *part = count[first] == 1
+                         ? arena_printf(imp->arena, "%s%s (node '%s' #%d)", k ? ", " : "", order[k], node, first)
+                         : arena_printf(imp->arena, "%s%s (%d nodes, first '%s' #%d)", k ? ", " : "",
+                                        order[k], count[first], node, first);
+        size_t plen = strlen(part);
+        if (!text || len + plen + 1 > cap) {
+            while (len + plen + 1 > cap)
+                cap *= 2;
+            char *bigger = arena_alloc(imp->arena, cap);
+            if (text)
+                memcpy(bigger, text, len);
+            text = bigger;
+        }
+        memcpy(text + len, part, plen + 1);
+        len += plen;
+    }
+    diag_error(imp->diags, &imp->file_loc, "unsupported ONNX operator%s: %s", n_kinds > 1 ? "s" : "", text);
+    return false;
+}
+
+static void note_names(OnnxImporter *imp, const Onnx__GraphProto *gp)
+{
+    void *yes = (void *)1;
+    for (size_t i = 0; i < gp->n_input; i++)
+        table_put(imp->arena, &imp->all_names, gp->input[i]->name ? gp->input[i]->name : "", yes);
+    for (size_t i = 0; i < gp->n_initializer; i++)
+        table_put(imp->arena, &imp->all_names, gp->initializer[i]->name ? gp->initializer[i]->name : "", yes);
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        for (size_t k = 0; k < np->n_input; k++) {
+            table_put(imp->arena, &imp->all_names, np->input[k], yes);
+            table_put(imp->arena, &imp->consumed, np->input[k], yes);
+        }
+        for (size_t k = 0; k < np->n_output; k++)
+            table_put(imp->arena, &imp->all_names, np->output[k], yes);
+    }
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        table_put(imp->arena, &imp->all_names, name, yes);
+        table_put(imp->arena, &imp->consumed, name, yes);
+    }
+}
+
+static const Onnx__ValueInfoProto *find_graph_input(const Onnx__GraphProto *gp, const char *name)
+{
+    for (size_t i = 0; i < gp->n_input; i++)
+        if (gp->input[i]->name && strcmp(gp->input[i]->name, name) == 0)
+            return gp->input[i];
+    return NULL;
+}
+
+static void import_bindings(OnnxImporter *imp, const Onnx__GraphProto *gp, const OnnxBinding *bindings,
+                            int n_bindings)
+{
+    for (int b = 0; b < n_bindings; b++) {
+        const char *name = bindings[b].input_name;
+        const Onnx__ValueInfoProto *vi = find_graph_input(gp, name);
+        if (!vi) {
+            diag_error(imp->diags, &imp->file_loc, "binding '%s=%s': the model has no graph input '%s'",
+                       name, bindings[b].path, name);
+            continue;
+        }
+        OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
+        const char *proto_name;
+        if (!onnx_read_tensor_file(imp->arena, bindings[b].path, &proto_name, k, imp->diags)) {
+            poison(imp, name);
+            continue;
+        }
+        Declared d;
+        if (declared_type(vi->type, &d) && declared_static(&d)) {
+            Type want = type_make(d.rank, d.dims), got = type_make(k->rank, k->dims);
+            if (!type_equal(&want, &got) || (d.elem_type && d.elem_type != k->elem_type)) {
+                diag_error(imp->diags, &imp->file_loc,
+                           "binding '%s=%s': the file holds %s %s, but the input is declared %s %s", name,
+                           bindings[b].path, onnx_elem_type_name(k->elem_type),
+                           type_format(imp->arena, &got), onnx_elem_type_name(d.elem_type),
+                           declared_format(imp->arena, &d));
+                poison(imp, name);
+                continue;
+            }
+        }
+        define_const(imp, name, &imp->file_loc, NULL, k);
+    }
+}
+
+static void import_initializers(OnnxImporter *imp, const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *t = gp->initializer[i];
+        const char *name = t->name ? t->name : "";
+        Symbol *bound = table_get(&imp->symbols, name);
+        if (bound && find_graph_input(gp, name))
+            continue;           /* a binding overrides the default value of an input */
+        OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
+        if (!tensor_shape(imp->diags, &imp->file_loc, name, t, k) ||
+            !define_const(imp, name, &imp->file_loc, t, k))
+            poison(imp, name);
+    }
+}
+
+/* Graph inputs that are neither initializers nor bound: they must be float
+ * tensors of static shape. */
+static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const char *name = gp->input[i]->name ? gp->input[i]->name : "";
+        if (table_get(&imp->symbols, name))
+            continue;
+        Declared d;
+        bool ok = false;
+        OnnxConst dims;
+        if (!declared_type(gp->input[i]->type, &d))
+            diag_error(imp->diags, &imp->file_loc, "graph input '%s' is not a tensor", name);
+        else if (d.elem_type != ONNX_FLOAT)
+            diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
+                       onnx_elem_type_name(d.elem_type), name);
+        else if (!d.has_shape)
+            diag_error(imp->diags, &imp->file_loc, "graph input '%s' has no shape; xbarc needs static shapes", name);
+        else {
+            ok = true;
+            for (int k = 0; ok && k < d.rank; k++) {
+                if (d.param[k] || d.dims[k] < 0) {
+                    diag_error(imp->diags, &imp->file_loc,
+                               "graph input '%s' has a symbolic dimension '%s' (axis %d); xbarc needs static shapes",
+                               name, d.param[k] ? d.param[k] : "?", k);
+                    ok = false;
+                } else if (d.dims[k] == 0) {
+                    diag_error(imp->diags, &imp->file_loc, "graph input '%s' has an empty dimension (axis %d)", name, k);
+                    ok = false;
+                }
+            }
+            ok = ok && check_dims(imp->diags, &imp->file_loc, "graph input", name, (size_t)d.rank, d.dims, &dims);
+        }
+        Symbol *s = ok ? define(imp, name, &imp->file_loc) : NULL;
+        if (!s) {
+            poison(imp, name);
+            continue;
+        }
+        s->value = ir_add_input(imp->g, name, type_make(d.rank, d.dims));
+    }
+}
+
+static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__AttributeProto *a, OnnxAttr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->name = arena_strdup(imp->arena, a->name ? a->name : "");
+    int type = a->has_type ? (int)a->type : 0;
+    if (!type)      /* very old models leave the type out */
+        type = a->has_f ? 1 : a->has_i ? 2 : a->has_s ? 3 : a->t ? 4 : a->n_floats ? 6 : a->n_ints ? 7 : 0;
+    switch (type) {
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: out->kind = OA_FLOAT; out->f = a->f; break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: out->kind = OA_INT; out->i = a->i; break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
+        char *s = arena_alloc(imp->arena, a->s.len + 1);
+        if (a->s.len)
+            memcpy(s, a->s.data, a->s.len);
+        out->kind = OA_STRING;
+        out->s = s;
+        break;
+    }
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+        out->kind = OA_FLOATS;
+        out->count = (int)a->n_floats;
+        out->floats = arena_array(imp->arena, a->n_floats + 1, sizeof(float));
+        memcpy((float *)out->floats, a->floats, a->n_floats * sizeof(float));
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+        out->kind = OA_INTS;
+        out->count = (int)a->n_ints;
+        out->ints = arena_array(imp->arena, a->n_ints + 1, sizeof(int64_t));
+        memcpy((int64_t *)out->ints, a->ints, a->n_ints * sizeof(int64_t));
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
+        OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
+        const char *what = arena_printf(imp->arena, "attribute %s", out->name);
+        if (!a->t || !tensor_shape(imp->diags, loc, what, a->t, k) ||
+            !tensor_data(imp->arena, imp->diags, loc, what, a->t, k, NULL))
+            return false;
+        out->kind = OA_TENSOR;
+        out->t = k;
+        break;
+    }
+    default: out->kind = OA_OTHER; break;
+    }
+    return true;
+}
+
+/* A Constant node: its value is known data, like an initializer's. */
+static bool import_constant(OnnxImporter *imp, const Loc *loc, const char *output, const OnnxAttr *attrs,
+                            int n_attrs)
+{
+    OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
+    if (n_attrs != 1) {
+        diag_error(imp->diags, loc, "Constant needs exactly one value attribute, it has %d attributes", n_attrs);
+        return false;
+    }
+    const OnnxAttr *a = &attrs[0];
+    bool scalar = strcmp(a->name, "value_float") == 0 || strcmp(a->name, "value_int") == 0;
+    bool list = strcmp(a->name, "value_floats") == 0 || strcmp(a->name, "value_ints") == 0;
+    if (strcmp(a->name, "value") == 0 && a->kind == OA_TENSOR) {
+        *k = *a->t;
+    } else if ((scalar && (a->kind == OA_FLOAT || a->kind == OA_INT)) ||
+               (list && (a->kind == OA_FLOATS || a->kind == OA_INTS))) {
+        bool ints = a->kind == OA_INT || a->kind == OA_INTS;
+        k->elem_type = ints ? ONNX_INT64 : ONNX_FLOAT;
+        k->numel = scalar ? 1 : a->count;
+        k->rank = scalar ? 0 : 1;
+        k->dims[0] = k->numel;
+        k->f = arena_array(imp->arena, (size_t)k->numel + 1, sizeof(float));
+        k->i = ints ? arena_array(imp->arena, (size_t)k->numel + 1, sizeof(int64_t)) : NULL;
+        for (int64_t j = 0; j < k->numel; j++) {
+            if (ints)
+                k->i[j] = scalar ? a->i : a->ints[j];
+            k->f[j] = ints ? (float)k->i[j] : scalar ? a->f : a->floats[j];
+        }
+    } else {
+        diag_error(imp->diags, loc, "Constant with attribute '%s' is not supported (use 'value')", a->name);
+        return false;
+    }
+    return define_const(imp, output, loc, NULL, k);
+}
+
+static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
+{
+    Loc loc = {.file = imp->path, .node = arena_strdup(imp->arena, np->name ? np->name : ""),
+               .node_index = index, .node_op = arena_strdup(imp->arena, np->op_type)};
+    bool ok = np->n_output > 0 && *np->output[0];
+    if (!ok)
+        diag_error(imp->diags, &loc, "the node has no first output");
+    OnnxInput *inputs = arena_array(imp->arena, np->n_input + 1, sizeof(OnnxInput));
+    for (size_t k = 0; ok && k < np->n_input; k++) {
+        inputs[k].name = arena_strdup(imp->arena, np->input[k]);
+        if (!*np->input[k])
+            continue;
+        Symbol *s = table_get(&imp->symbols, np->input[k]);
+        if (!s)
+            diag_error(imp->diags, &loc,
+                       "input '%s' is not defined by any graph input, initializer or earlier node", np->input[k]);
+        if (!s || s->failed) {
+            ok = false;
+            break;
+        }
+        inputs[k].value = s->value;
+        inputs[k].konst = s->konst;
+    }
+    OnnxAttr *attrs = arena_array(imp->arena, np->n_attribute + 1, sizeof(OnnxAttr));
+    for (size_t k = 0; ok && k < np->n_attribute; k++)
+        ok = convert_attr(imp, &loc, np->attribute[k], &attrs[k]);
+    const char *output = ok ? np->output[0] : "";
+    if (ok && table_get(&imp->symbols, output)) {
+        diag_error(imp->diags, &loc, "value '%s' is defined twice", output);
+        ok = false;
+    }
+    if (ok && strcmp(np->op_type, "Constant") == 0) {
+        ok = import_constant(imp, &loc, output, attrs, (int)np->n_attribute);
+    } else if (ok) {
+        OnnxNode node = {imp, imp->g, imp->diags, loc, imp->opset, (int)np->n_input, inputs,
+                         arena_strdup(imp->arena, output), (int)np->n_attribute, attrs};
+        Value *v = onnx_lower_node(&node, np->op_type);
+        Symbol *s = v ? define(imp, output, &loc) : NULL;
+        if (s)
+            s->value = v;
+        ok = s != NULL;
+    }
+    for (size_t k = ok ? 1 : 0; k < np->n_output; k++) {
+        if (ok && *np->output[k] && table_get(&imp->consumed, np->output[k]))
+            diag_error(imp->diags, &loc, "output %zu ('%s') is used, but only the first output of %s is supported",
+                       k, np->output[k], np->op_type);
+        poison(imp, np->output[k]);
+    }
+}
+
+/* Compares a declared static shape with the computed one. */
+static void check_declared(OnnxImporter *imp, const char *what, const char *name, const Declared *d,
+                           const Value *v)
+{
+    if (!declared_static(d))
+        return;
+    Type want = type_make(d->rank, d->dims);
+    if (!type_equal(&want, &v->type))
+        diag_error(imp->diags, v->def ? &v->def->loc : &imp->file_loc, "%s '%s' is declared %s but computes %s",
+                   what, name, type_format(imp->arena, &want), type_format(imp->arena, &v->type));
+}
+
+static void import_outputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        Symbol *s = table_get(&imp->symbols, name);
+        Declared d;
+        bool typed = declared_type(gp->output[i]->type, &d);
+        if (!s) {
+            diag_error(imp->diags, &imp->file_loc, "graph output '%s' is not computed by any node", name);
+        } else if (s->failed) {
+            continue;
+        } else if (!s->value || (typed && d.elem_type && d.elem_type != ONNX_FLOAT)) {
+            int et = typed && d.elem_type ? d.elem_type : s->konst ? s->konst->elem_type : 0;
+            diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
+                       onnx_elem_type_name(et), name);
+        } else {
+            if (typed)
+                check_declared(imp, "graph output", name, &d, s->value);
+            ir_add_output(imp->g, s->value);
+        }
+    }
+    for (size_t i = 0; i < gp->n_value_info; i++) {
+        const char *name = gp->value_info[i]->name ? gp->value_info[i]->name : "";
+        Symbol *s = table_get(&imp->symbols, name);
+        Declared d;
+        if (s && s->value && declared_type(gp->value_info[i]->type, &d) &&
+            (!d.elem_type || d.elem_type == ONNX_FLOAT))
+            check_declared(imp, "value", name, &d, s->value);
+    }
+}
+
+static Graph *import_graph(OnnxImporter *imp, const Onnx__GraphProto *gp, const OnnxBinding *bindings,
+                           int n_bindings)
+{
+    int errors = imp->diags->n_errors;
+    note_names(imp, gp);
+    if (!check_supported(imp, gp))
+        return NULL;
+    imp->g = ir_graph_new(imp->arena, gp->name && *gp->name ? gp->name : "main");
+    import_bindings(imp, gp, bindings, n_bindings);
+    import_initializers(imp, gp);
+    import_inputs(imp, gp);
+    if (imp->diags->n_errors > errors)
+        return NULL;
+    for (size_t i = 0; i < gp->n_node; i++)
+        import_node(imp, gp->node[i], (int)i);
+    if (imp->diags->n_errors > errors)
+        return NULL;
+    import_outputs(imp, gp);
+    if (imp->diags->n_errors > errors)
+        return NULL;
+    if (imp->g->n_outputs == 0) {
+        diag_error(imp->diags, &imp->file_loc, "the graph has no outputs");
+        return NULL;
+    }
+    ir_compact(imp->g);
+    return ir_verify(imp->g, imp->diags) ? imp->g : NULL;
+}
+
+Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
+                   Diags *diags)
+{
+    OnnxImporter imp = {.arena = arena, .diags = diags, .path = arena_strdup(arena, path)};
+    imp.file_loc.file = imp.path;
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, diags, &imp.file_loc);
+    if (!bytes)
+        return NULL;
+    Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, size, bytes);
+    free(bytes);
+    if (!model) {
+        diag_error(diags, &imp.file_loc, "not an ONNX model (protobuf parse failed)");
+        return NULL;
+    }
+    Graph *g = check_model(&imp, model) ? import_graph(&imp, model->graph, bindings, n_bindings) : NULL;
+    onnx__model_proto__free_unpacked(model, NULL);
+    return g;
+}

@@ -1,0 +1,350 @@
+/* tensorio.c: tensors in ONNX TensorProto (.pb) and NumPy (.npy) files.
+ *
+ * .pb files are the format of ONNX's backend test data; they are decoded by
+ * onnx.c's TensorProto reader and must hold float data.  .npy files (format
+ * 1.0, 2.0 and 3.0 headers, C order) may hold '<f4', '<f8', '|u1', '|i1',
+ * '<i4' or '<i8' data, converted to float32 on reading, because data sets come
+ * as bytes; writing always produces '<f4'.  A tensor read from a file is named
+ * after the proto's name, or after the file (its base name without extension)
+ * when there is none.  Writes go to a temporary file next to the target that
+ * is renamed over it at the end, so a failed write leaves nothing behind. */
+#include "frontend/frontend.h"
+#include "frontend/onnx_node.h"
+#include "onnx.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool has_suffix(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), m = strlen(suffix);
+    return n >= m && strcmp(path + n - m, suffix) == 0;
+}
+
+static const char *file_stem(Arena *arena, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *stem = arena_alloc(arena, n + 1);
+    memcpy(stem, base, n);
+    return stem;
+}
+
+/* The tensor's type from dims: rank at most IR_MAX_RANK, every dim >= 1. */
+static bool make_type(Diags *diags, const Loc *loc, int rank, const int64_t *dims, Type *out)
+{
+    if (rank > IR_MAX_RANK) {
+        diag_error(diags, loc, "tensor has rank %d, more than %d", rank, IR_MAX_RANK);
+        return false;
+    }
+    int64_t numel = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 1 || dims[i] > IR_MAX_NUMEL / numel) {
+            diag_error(diags, loc, "tensor has an empty or absurd dimension %d of size %lld", i, (long long)dims[i]);
+            return false;
+        }
+        numel *= dims[i];
+    }
+    *out = type_make(rank, dims);
+    return true;
+}
+
+/* ---- .pb ---- */
+
+static bool read_pb(Arena *arena, const char *path, const Loc *loc, Tensor *out, Diags *diags)
+{
+    OnnxConst k;
+    const char *name;
+    if (!onnx_read_tensor_file(arena, path, &name, &k, diags))
+        return false;
+    if (k.elem_type != ONNX_FLOAT) {
+        diag_error(diags, loc, "the tensor has element type %s; only float tensors are read",
+                   onnx_elem_type_name(k.elem_type));
+        return false;
+    }
+    if (!make_type(diags, loc, k.rank, k.dims, &out->type))
+        return false;
+    out->name = *name ? name : file_stem(arena, path);
+    out->data = k.f;
+    return true;
+}
+
+/* ---- .npy ---- */
+
+/* The text of key `key` in the header dict: points just after "'key':". */
+static const char *npy_field(const char *header, const char *key)
+{
+    char quoted[32];
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    const char *p = strstr(header, quoted);
+    if (!p)
+        return NULL;
+    p += strlen(quoted);
+    while (*p == ' ')
+        p++;
+    if (*p != ':')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+typedef struct {
+    const char *descr;
+    size_t size;
+} NpyType;
+
+static const NpyType npy_types[] = {
+    {"<f4", 4}, {"<f8", 8}, {"|u1", 1}, {"|i1", 1}, {"<i4", 4}, {"<i8", 8},
+};
+
+static float npy_element(const uint8_t *p, int type)
+{
+    uint64_t u = 0;
+    for (size_t b = 0; b < npy_types[type].size; b++)
+        u |= (uint64_t)p[b] << (8 * b);
+    switch (type) {
+    case 0: { uint32_t w = (uint32_t)u; float f; memcpy(&f, &w, 4); return f; }
+    case 1: { double d; memcpy(&d, &u, 8); return (float)d; }
+    case 2: return (float)(uint8_t)u;
+    case 3: return (float)(int8_t)u;
+    case 4: return (float)(int32_t)u;
+    default: return (float)(int64_t)u;
+    }
+}
+
+/* Parses "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }". */
+static bool npy_header(Diags *diags, const Loc *loc, const char *header, int *type, int *rank, int64_t *dims)
+{
+    const char *descr = npy_field(header, "descr"), *order = npy_field(header, "fortran_order");
+    const char *shape = npy_field(header, "shape");
+    if (!descr || !order || !shape || *descr != '\'' || *shape != '(') {
+        diag_error(diags, loc, "malformed .npy header");
+        return false;
+    }
+    *type = -1;
+    for (int i = 0; i < (int)(sizeof npy_types / sizeof npy_types[0]); i++)
+        if (strncmp(descr + 1, npy_types[i].descr, 3) == 0 && descr[4] == '\'')
+            *type = i;
+    if (*type < 0) {
+        const char *end = strchr(descr + 1, '\'');
+        diag_error(diags, loc, "unsupported .npy dtype %.*s (supported: <f4 <f8 |u1 |i1 <i4 <i8)",
+                   end ? (int)(end - descr + 1) : 8, descr);
+        return false;
+    }
+    if (strncmp(order, "False", 5) != 0) {
+        diag_error(diags, loc, ".npy data in Fortran order is not supported (save it in C order)");
+        return false;
+    }
+    *rank = 0;
+    const char *p = shape + 1;
+    for (;;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == ')')
+            return true;
+        char *end;
+        long long d = strtoll(p, &end, 10);
+        if (end == p || *rank == IR_MAX_RANK) {
+            diag_error(diags, loc, "malformed or too long .npy shape");
+            return false;
+        }
+        dims[(*rank)++] = d;
+        p = end;
+    }
+}
+
+static bool read_npy(Arena *arena, const char *path, const Loc *loc, Tensor *out, Diags *diags)
+{
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, diags, loc);
+    if (!bytes)
+        return false;
+    bool ok = false;
+    size_t header_len = 0, start = 0;
+    if (size >= 10 && memcmp(bytes, "\x93NUMPY", 6) == 0) {
+        if (bytes[6] == 1) {
+            header_len = bytes[8] | (size_t)bytes[9] << 8;
+            start = 10;
+        } else if ((bytes[6] == 2 || bytes[6] == 3) && size >= 12) {
+            header_len = bytes[8] | (size_t)bytes[9] << 8 | (size_t)bytes[10] << 16 | (size_t)bytes[11] << 24;
+            start = 12;
+        }
+    }
+    int type, rank;
+    int64_t dims[IR_MAX_RANK];
+    if (!start || header_len > size - start) {
+        diag_error(diags, loc, "not a .npy file (bad magic, version or header length)");
+    } else {
+        char *header = arena_alloc(arena, header_len + 1);
+        memcpy(header, bytes + start, header_len);
+        if (npy_header(diags, loc, header, &type, &rank, dims) && make_type(diags, loc, rank, dims, &out->type)) {
+            size_t numel = (size_t)type_numel(&out->type), es = npy_types[type].size;
+            const uint8_t *data = bytes + start + header_len;
+            if (size - start - header_len != numel * es) {
+                diag_error(diags, loc, ".npy data has %zu bytes, expected %zu for shape %s", size - start - header_len,
+                           numel * es, type_format(arena, &out->type));
+            } else {
+                out->data = arena_array(arena, numel, sizeof(float));
+                for (size_t i = 0; i < numel; i++)
+                    out->data[i] = npy_element(data + i * es, type);
+                out->name = file_stem(arena, path);
+                ok = true;
+            }
+        }
+    }
+    free(bytes);
+    return ok;
+}
+
+bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    memset(out, 0, sizeof *out);
+    if (has_suffix(path, ".pb"))
+        return read_pb(arena, path, &loc, out, diags);
+    if (has_suffix(path, ".npy"))
+        return read_npy(arena, path, &loc, out, diags);
+    diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
+    return false;
+}
+
+/* ---- writing ---- */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++)
+        p[b] = (uint8_t)(v >> (8 * b));
+}
+
+/* The float data as little-endian bytes (malloc'ed). */
+static uint8_t *le_floats(const Tensor *t, size_t numel)
+{
+    uint8_t *bytes = malloc(numel * 4 + 1);
+    for (size_t i = 0; bytes && i < numel; i++) {
+        uint32_t w;
+        memcpy(&w, &t->data[i], 4);
+        put_le32(bytes + 4 * i, w);
+    }
+    return bytes;
+}
+
+/* The whole file content (malloc'ed) for a .npy tensor: a 1.0 header padded
+ * with spaces to a multiple of 64 bytes, then the data. */
+static uint8_t *npy_bytes(const Tensor *t, size_t *size)
+{
+    char dict[IR_MAX_RANK * 24 + 96];
+    size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < t->type.rank; i++)
+        n += (size_t)snprintf(dict + n, sizeof dict - n, "%s%lld", i ? ", " : "", (long long)t->type.dims[i]);
+    n += (size_t)snprintf(dict + n, sizeof dict - n, "%s), }", t->type.rank == 1 ? "," : "");
+    size_t header_len = (10 + n + 1 + 63) / 64 * 64 - 10;
+    size_t numel = (size_t)type_numel(&t->type);
+    uint8_t *data = le_floats(t, numel), *bytes = malloc(10 + header_len + numel * 4);
+    if (!data || !bytes) {
+        free(data);
+        free(bytes);
+        return NULL;
+    }
+    memcpy(bytes, "\x93NUMPY\x01\x00", 8);
+    bytes[8] = (uint8_t)header_len;
+    bytes[9] = (uint8_t)(header_len >> 8);
+    memcpy(bytes + 10, dict, n);
+    memset(bytes + 10 + n, ' ', header_len - n - 1);
+    bytes[10 + header_len - 1] = '\n';
+    memcpy(bytes + 10 + header_len, data, numel * 4);
+    free(data);
+    *size = 10 + header_len + numel * 4;
+    return bytes;
+}
+
+/* The serialized TensorProto (malloc'ed): dims, FLOAT, the name, raw_data. */
+static uint8_t *pb_bytes(const Tensor *t, size_t *size)
+{
+    Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
+    int64_t dims[IR_MAX_RANK];
+    for (int i = 0; i < t->type.rank; i++)
+        dims[i] = t->type.dims[i];
+    size_t numel = (size_t)type_numel(&t->type);
+    proto.n_dims = (size_t)t->type.rank;
+    proto.dims = dims;
+    proto.has_data_type = true;
+    proto.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    proto.name = (char *)(t->name ? t->name : "");
+    proto.has_raw_data = true;
+    proto.raw_data.len = numel * 4;
+    proto.raw_data.data = le_floats(t, numel);
+    uint8_t *bytes = proto.raw_data.data ? malloc(onnx__tensor_proto__get_packed_size(&proto) + 1) : NULL;
+    if (bytes)
+        *size = onnx__tensor_proto__pack(&proto, bytes);
+    free(proto.raw_data.data);
+    return bytes;
+}
+
+bool tensor_write(const char *path, const Tensor *tensor, Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(diags->arena, path)};
+    bool npy = has_suffix(path, ".npy");
+    if (!npy && !has_suffix(path, ".pb")) {
+        diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
+        return false;
+    }
+    size_t size = 0;
+    uint8_t *bytes = npy ? npy_bytes(tensor, &size) : pb_bytes(tensor, &size);
+    if (!bytes) {
+        diag_error(diags, &loc, "out of memory");
+        return false;
+    }
+    char *tmp = arena_printf(diags->arena, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        diag_error(diags, &loc, "cannot create a temporary file next to it: %s", strerror(errno));
+        free(bytes);
+        return false;
+    }
+    fchmod(fd, 0644);           /* mkstemp makes it 0600 */
+    FILE *fp = fdopen(fd, "wb");
+    bool ok = fp && fwrite(bytes, 1, size, fp) == size;
+    int err = errno;
+    if (fp)
+        ok = (fclose(fp) == 0) && ok;
+    else
+        close(fd);
+    if (ok && rename(tmp, path) != 0) {
+        err = errno;
+        ok = false;
+    }
+    if (!ok) {
+        diag_error(diags, &loc, "cannot write: %s", strerror(err));
+        unlink(tmp);
+    }
+    free(bytes);
+    return ok;
+}
+
+int tensor_pb_elem_type(const char *path)
+{
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Loc loc = {.file = path};
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, &diags, &loc);
+    int type = -1;
+    if (bytes) {
+        Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+        if (t) {
+            type = t->has_data_type ? t->data_type : 0;
+            onnx__tensor_proto__free_unpacked(t, NULL);
+        }
+        free(bytes);
+    }
+    arena_free(arena);
+    return type;
+}

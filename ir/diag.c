@@ -1,0 +1,71 @@
+/* diag.c: collected diagnostics with locations.
+ *
+ * Every phase reports what it finds and goes on where it can, so that a user
+ * sees all problems of a model at once (every unsupported op, not the first). */
+#include "ir.h"
+
+#include <string.h>
+
+void diags_init(Diags *diags, Arena *arena)
+{
+    memset(diags, 0, sizeof *diags);
+    diags->arena = arena;
+}
+
+char *loc_format(Arena *arena, const Loc *loc)
+{
+    char buf[1024];
+    size_t n = 0;
+    buf[0] = 0;
+#define ADD(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
+    if (loc && loc->file) {
+        ADD("%s", loc->file);
+        if (loc->line > 0)
+            ADD(":%d:%d", loc->line, loc->col);
+    }
+    if (loc && loc->node) {
+        ADD("%snode '%s' (#%d", n ? ": " : "", loc->node, loc->node_index);
+        if (loc->node_op)
+            ADD(", %s", loc->node_op);
+        ADD(")");
+    }
+#undef ADD
+    if (n >= sizeof buf)
+        buf[sizeof buf - 1] = 0;
+    return arena_strdup(arena, buf);
+}
+
+void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap)
+{
+    char *where = loc_format(diags->arena, loc);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *msg = arena_alloc(diags->arena, (size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
+
+    DiagMsg *m = arena_alloc(diags->arena, sizeof *m);
+    m->text = *where ? arena_printf(diags->arena, "%s: error: %s", where, msg)
+                     : arena_printf(diags->arena, "error: %s", msg);
+    if (diags->last)
+        diags->last->next = m;
+    else
+        diags->first = m;
+    diags->last = m;
+    diags->n_errors++;
+}
+
+void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(diags, loc, fmt, ap);
+    va_end(ap);
+}
+
+void diags_print(const Diags *diags, FILE *out)
+{
+    for (const DiagMsg *m = diags->first; m; m = m->next)
+        fprintf(out, "%s\n", m->text);
+}

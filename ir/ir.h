@@ -1,0 +1,273 @@
+/* ir.h: the graph IR, the core types of xbarc.
+ *
+ * A Graph is a list of ops in topological order over SSA values.  A value is a
+ * graph input, a constant (weights: data owned by the arena), or the one result
+ * of an op.  Every shape is static.  Everything a compilation allocates comes
+ * from one Arena and is released at once with arena_free(); nothing in here is
+ * freed piecemeal.
+ *
+ * Textual form (.xir), which the printer writes and the parser reads back so
+ * that print -> parse -> print is the identity:
+ *
+ *   # comment to end of line
+ *   xir 1
+ *   graph @lenet5 {
+ *     input %input : f32[1,1,28,28]
+ *     const %w : f32[2,2] = [0.5, -1.0, 2.0, 3.25]
+ *     const %big : f32[6,1,5,5] = hex"0000803f..."
+ *     %y : f32[1,6,28,28] = conv(%input, %w, %b) {group = 1, pads = [2, 2, 2, 2]} loc("Conv_0" #0)
+ *     output %y
+ *   }
+ *
+ *  - names: %[A-Za-z0-9_.$-]+ or %"any string" (C escapes \" \\ \n \xHH);
+ *  - types: f32[d0,d1,...], f32[] is a scalar;
+ *  - constant data: a flat row-major list of decimals when it has at most
+ *    IR_DECIMAL_LIMIT elements, else hex"..." of its little-endian float32 bytes;
+ *    the printer writes each float in the shortest of %.6g / %.9g that reads
+ *    back to the same bits, with inf, -inf and nan spelled so;
+ *  - attributes in { } sorted by name: 3 (int), 3.0 / 1e-05 / inf (float: the
+ *    printer always writes a '.', an 'e', inf or nan), [1, 2] (ints),
+ *    [1.0, 2.5] (floats; [] is an empty int list), "text" (string);
+ *  - loc("NODE" #INDEX) names the ONNX node an op came from; an op parsed
+ *    without loc() gets the .xir file, line and column as its location.
+ *  - lines appear in the order: inputs, constants, ops, outputs.
+ */
+#ifndef XBARC_IR_H
+#define XBARC_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct Arena Arena;
+typedef struct Loc Loc;
+typedef struct Diags Diags;
+typedef struct DiagMsg DiagMsg;
+typedef struct Type Type;
+typedef struct Attr Attr;
+typedef struct Value Value;
+typedef struct Op Op;
+typedef struct Graph Graph;
+typedef struct Tensor Tensor;
+typedef struct Arch Arch;
+
+/* ---- arena (ir/arena.c) ---------------------------------------------------- */
+
+Arena *arena_new(void);
+void arena_free(Arena *arena);                      /* NULL is fine */
+void *arena_alloc(Arena *arena, size_t size);       /* zeroed, 16-byte aligned; aborts when out of memory */
+void *arena_array(Arena *arena, size_t count, size_t elem_size); /* checks count * elem_size for overflow */
+char *arena_strdup(Arena *arena, const char *text);
+char *arena_printf(Arena *arena, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t arena_bytes(const Arena *arena);             /* bytes handed out so far */
+
+/* ---- locations and diagnostics (ir/diag.c) ---------------------------------- */
+
+/* Where an op or a message comes from: a file, and a line:col inside it (a .xir
+ * file) and/or the ONNX node (name, index in the graph's node list, op_type). */
+struct Loc {
+    const char *file;       /* model or .xir path; NULL if unknown */
+    int line, col;          /* 1-based; 0 when not a text position */
+    const char *node;       /* ONNX node name ("" for an unnamed node); NULL if none */
+    int node_index;         /* position of the node in the ONNX graph */
+    const char *node_op;    /* ONNX op_type, for messages; may be NULL */
+};
+
+struct DiagMsg {
+    char *text;             /* the complete line, without newline */
+    DiagMsg *next;
+};
+
+/* Diagnostics are collected, never fatal: a phase reports every problem it can
+ * find, and the caller decides to stop when n_errors > 0. */
+struct Diags {
+    Arena *arena;
+    DiagMsg *first, *last;
+    int n_errors;
+};
+
+void diags_init(Diags *diags, Arena *arena);
+/* Formats "FILE:LINE:COL: node 'NAME' (#I, OPTYPE): error: MESSAGE", leaving out
+ * the parts the location does not have. */
+void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap);
+void diags_print(const Diags *diags, FILE *out);
+char *loc_format(Arena *arena, const Loc *loc);   /* the location prefix alone, without ": " */
+
+/* ---- types and tensors --------------------------------------------------- */
+
+enum { IR_MAX_RANK = 8 };
+enum { IR_DECIMAL_LIMIT = 64 };
+/* Upper bound on elements of any one tensor: keeps sizes in int64 and
+ * allocations sane when a model declares absurd dimensions. */
+#define IR_MAX_NUMEL ((int64_t)1 << 32)
+
+typedef enum { DT_F32 } DType;
+
+struct Type {
+    DType dtype;
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+};
+
+/* A tensor with its data, as read from or written to a .pb / .npy file. */
+struct Tensor {
+    const char *name;
+    Type type;
+    float *data;
+};
+
+int64_t type_numel(const Type *type);
+bool type_equal(const Type *a, const Type *b);
+char *type_format(Arena *arena, const Type *type);   /* "f32[1,3,224,224]" */
+Type type_make(int rank, const int64_t *dims);       /* f32 with these dims */
+
+/* ---- architecture (ir/arch.c; docs/crossbar.md section 1) ---------------------- */
+
+typedef enum { SIGN_PAIR_ANALOG, SIGN_PAIR_DIGITAL, SIGN_OFFSET } SignMapping;
+
+/* The crossbar tiles a graph is mapped onto.  Data, not code: a built-in default
+ * (arch_default), or a JSON file validated field by field. */
+struct Arch {
+    int rows, cols;             /* cells of one crossbar */
+    int cell_bits;              /* 2^cell_bits conductance levels per cell */
+    double g_min_us, g_max_us;  /* conductance range, microsiemens */
+    int weight_bits;            /* signed weights */
+    bool weight_per_layer;      /* one weight scale per layer instead of per output channel */
+    int input_bits;             /* activation bits */
+    int dac_bits;               /* input bits driven per cycle */
+    int adc_bits;               /* ADC resolution (the allocation's upper bound) */
+    int cols_per_adc;           /* columns sharing one ADC */
+    SignMapping sign;
+    int tiles;                  /* tile budget, 0 = unbounded */
+};
+
+Arch arch_default(void);
+const char *sign_mapping_name(SignMapping sign);
+bool sign_mapping_from_name(const char *name, SignMapping *sign);
+/* Reads a JSON architecture: fields absent keep their default; an unknown field,
+ * a wrong type or a value out of range is an error naming the field. */
+bool arch_read_json(const char *path, Arch *arch, Diags *diags);
+/* The architecture as JSON text (arena string), every field present. */
+char *arch_to_json(Arena *arena, const Arch *arch);
+/* Checks ranges and consistency (rows 1..4096, cell_bits 1..8, ...). */
+bool arch_validate(const Arch *arch, const char *file, Diags *diags);
+
+/* ---- ops, values, graphs (ir/ir.c) ------------------------------------------ */
+
+typedef enum {
+#define OP(id, name, min_in, max_in) OP_##id,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} OpKind;
+
+typedef struct {
+    const char *name;
+    int min_inputs, max_inputs;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+bool op_kind_from_name(const char *name, OpKind *kind);
+
+typedef enum { ATTR_INT, ATTR_FLOAT, ATTR_INTS, ATTR_FLOATS, ATTR_STRING } AttrKind;
+
+struct Attr {
+    const char *name;
+    AttrKind kind;
+    int64_t i;              /* ATTR_INT */
+    float f;                /* ATTR_FLOAT */
+    int count;              /* ATTR_INTS, ATTR_FLOATS */
+    int64_t *ints;
+    float *floats;
+    const char *s;          /* ATTR_STRING */
+};
+
+struct Value {
+    int id;                 /* index in graph->values; stable until ir_compact() */
+    const char *name;       /* unique in the graph */
+    Type type;
+    Op *def;                /* producing op, NULL for inputs and constants */
+    float *data;            /* constant data (type_numel elements), NULL otherwise */
+    bool is_input;
+};
+
+struct Op {
+    OpKind kind;
+    int n_inputs;
+    Value **inputs;
+    Value *result;
+    int n_attrs;
+    Attr *attrs;            /* kept sorted by name */
+    Loc loc;
+    bool dead;              /* marked by passes; ir_compact() drops it */
+};
+
+struct Graph {
+    Arena *arena;
+    const char *name;
+    Value **values; int n_values, cap_values;   /* inputs, constants and results */
+    Op **ops; int n_ops, cap_ops;               /* topological order */
+    Value **inputs; int n_inputs, cap_inputs;
+    Value **outputs; int n_outputs, cap_outputs;
+    Arch *arch;             /* set once lowered to crossbars; printed as `arch {...}` */
+};
+
+Graph *ir_graph_new(Arena *arena, const char *name);
+Value *ir_add_input(Graph *g, const char *name, Type type);
+/* Copies numel(type) floats from data (or zero-fills when data is NULL). */
+Value *ir_add_const(Graph *g, const char *name, Type type, const float *data);
+/* Appends an op computing a new value `result_name` of `result_type`.  A NULL
+ * result_name gets a fresh unique one. */
+Op *ir_add_op(Graph *g, OpKind kind, Value *const *inputs, int n_inputs,
+              const char *result_name, Type result_type, Loc loc);
+void ir_add_output(Graph *g, Value *value);
+Value *ir_find_value(const Graph *g, const char *name);
+const char *ir_fresh_name(Graph *g, const char *stem);  /* "stem", "stem.1", ... unused so far */
+
+void ir_set_int(Graph *g, Op *op, const char *name, int64_t v);
+void ir_set_float(Graph *g, Op *op, const char *name, float v);
+void ir_set_ints(Graph *g, Op *op, const char *name, const int64_t *v, int count);
+void ir_set_floats(Graph *g, Op *op, const char *name, const float *v, int count);
+void ir_set_string(Graph *g, Op *op, const char *name, const char *v);
+const Attr *ir_attr(const Op *op, const char *name);          /* NULL if absent */
+int64_t ir_attr_int(const Op *op, const char *name, int64_t dflt);
+float ir_attr_float(const Op *op, const char *name, float dflt);
+/* Number of ints and a pointer to them, or -1 when the attribute is absent. */
+int ir_attr_ints(const Op *op, const char *name, const int64_t **v);
+
+/* Rewrites every use of `from` (op inputs and graph outputs) to `to`. */
+void ir_replace_uses(Graph *g, Value *from, Value *to);
+int ir_count_uses(const Graph *g, const Value *value);   /* op inputs + graph outputs */
+/* Drops dead ops and values nothing defines or uses (dead results, unused
+ * constants; never graph inputs), and renumbers value ids. */
+void ir_compact(Graph *g);
+
+/* ---- shape inference (ir/infer.c) --------------------------------------------- */
+
+/* Computes the result type of `op` from its input types and attributes, reporting
+ * any inconsistency (rank, broadcast, channel mismatch...) at op->loc. */
+bool ir_infer_type(const Op *op, Type *result, Diags *diags);
+
+/* ---- verifier, printer, parser (ir/verify.c, ir/print.c, ir/parse.c) ------------ */
+
+/* Checks names unique, every input defined before use, arity, attribute kinds,
+ * result types equal to ir_infer_type(), constant data present, outputs defined. */
+bool ir_verify(const Graph *g, Diags *diags);
+
+typedef struct {
+    bool elide_constants;   /* print `= elided` for constants: not parseable, for reading */
+} PrintOptions;
+
+void ir_print(const Graph *g, FILE *out, const PrintOptions *options);
+/* A value or graph name as the printer spells it after its sigil: bare when it
+ * is [A-Za-z0-9_.$-]+, else quoted with escapes ("%" + this names %x in messages). */
+char *ir_name_text(Arena *arena, const char *name);
+/* Parses .xir text; `path` is used in locations.  Returns NULL (with errors in
+ * diags) on a syntax or semantic error.  The result is verified. */
+Graph *ir_parse(Arena *arena, const char *path, const char *text, size_t length, Diags *diags);
+Graph *ir_parse_file(Arena *arena, const char *path, Diags *diags);
+
+#endif

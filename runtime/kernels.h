@@ -1,0 +1,113 @@
+/* kernels.h: float32 kernels over plain arrays.
+ *
+ * Every kernel takes row-major float arrays and explicit sizes, and knows
+ * nothing of the graph IR: the reference interpreter (runtime/interp.c) and
+ * the crossbar simulator both call them.  Results go to a separate output
+ * array (never in place unless a kernel says so); nothing here allocates.
+ * Sizes are assumed consistent: the callers derive them from verified types.
+ *
+ * Spatial ops (conv, pools) take N x C x D1 [x D2 [x D3]] tensors and describe
+ * their geometry with one struct; arrays in it are indexed by spatial axis and
+ * `pads` lists all begins then all ends, as ONNX does. */
+#ifndef XBARC_KERNELS_H
+#define XBARC_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { KERNEL_MAX_RANK = 8, KERNEL_MAX_SPATIAL = 3 };
+
+/* ---- convolution and pooling (runtime/kernels_conv.c) ---- */
+
+typedef struct {
+    int spatial;                            /* spatial rank, 1..3 */
+    int64_t batch;                          /* N */
+    int64_t in_channels, out_channels;      /* C and M */
+    int64_t group;                          /* C and M are multiples of it */
+    int64_t in[KERNEL_MAX_SPATIAL];         /* input extents D1.. */
+    int64_t kernel[KERNEL_MAX_SPATIAL];
+    int64_t out[KERNEL_MAX_SPATIAL];
+    int64_t strides[KERNEL_MAX_SPATIAL];
+    int64_t dilations[KERNEL_MAX_SPATIAL];
+    int64_t pads[2 * KERNEL_MAX_SPATIAL];   /* begins then ends */
+} ConvParams;
+
+/* y[N,M,out..] = conv(x[N,C,in..], w[M,C/group,kernel..]) + bias[M] (bias may be NULL). */
+void kernel_conv(const ConvParams *p, const float *x, const float *w, const float *bias, float *y);
+
+typedef struct {
+    int spatial;                            /* 1..3 */
+    int64_t planes;                         /* N * C: pooling never mixes planes */
+    int64_t in[KERNEL_MAX_SPATIAL];
+    int64_t kernel[KERNEL_MAX_SPATIAL];
+    int64_t out[KERNEL_MAX_SPATIAL];
+    int64_t strides[KERNEL_MAX_SPATIAL];
+    int64_t dilations[KERNEL_MAX_SPATIAL];  /* max pooling only */
+    int64_t pads[2 * KERNEL_MAX_SPATIAL];
+    bool count_include_pad;                 /* average pooling only */
+} PoolParams;
+
+/* Windows may reach past the padded input (ceil_mode): such positions are
+ * ignored.  An average counts the window's elements inside the input, or with
+ * count_include_pad those inside the input plus its pads. */
+void kernel_maxpool(const PoolParams *p, const float *x, float *y);
+void kernel_avgpool(const PoolParams *p, const float *x, float *y);
+/* y[plane] = mean / max of x[plane, 0..size). */
+void kernel_global_avgpool(int64_t planes, int64_t size, const float *x, float *y);
+void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *y);
+
+/* ---- matrix products (runtime/kernels_linear.c) ---- */
+
+typedef struct {
+    int64_t m, n, k;            /* y is m x n; op(a) is m x k, op(b) is k x n */
+    bool trans_a, trans_b;      /* a is stored k x m / b is stored n x k */
+    float alpha, beta;
+    int64_t c_rows, c_cols;     /* C's extents, each 1 (broadcast) or m / n */
+} GemmParams;
+
+/* y = alpha * op(a) * op(b) + beta * c; c may be NULL. */
+void kernel_gemm(const GemmParams *p, const float *a, const float *b, const float *c, float *y);
+/* y[m,n] = a[m,k] * b[k,n], all row-major and contiguous. */
+void kernel_matmul2d(int64_t m, int64_t k, int64_t n, const float *a, const float *b, float *y);
+/* numpy.matmul: 1-D operands are promoted (and the added axis dropped from y),
+ * batch dims broadcast.  Ranks are 1..KERNEL_MAX_RANK. */
+void kernel_matmul(const float *a, int a_rank, const int64_t *a_dims,
+                   const float *b, int b_rank, const int64_t *b_dims, float *y);
+
+/* ---- elementwise (runtime/kernels.c) ---- */
+
+/* y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c] on x[N,C,size]. */
+void kernel_batchnorm(int64_t batch, int64_t channels, int64_t size, const float *x,
+                      const float *scale, const float *bias, const float *mean,
+                      const float *var, float epsilon, float *y);
+void kernel_relu(int64_t n, const float *x, float *y);
+void kernel_leakyrelu(int64_t n, float alpha, const float *x, float *y);
+void kernel_clip(int64_t n, float lo, float hi, const float *x, float *y);
+void kernel_sigmoid(int64_t n, const float *x, float *y);
+void kernel_tanh(int64_t n, const float *x, float *y);
+/* y = max(0, min(1, alpha * x + beta)) */
+void kernel_hardsigmoid(int64_t n, float alpha, float beta, const float *x, float *y);
+void kernel_copy(int64_t n, const float *x, float *y);
+
+typedef enum { BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV } BinaryOp;
+
+/* y = a OP b with numpy broadcasting: shapes align at the right, a dim of 1
+ * stretches.  y has the broadcast shape.  Ranks are 0..KERNEL_MAX_RANK. */
+void kernel_binary(BinaryOp op, const float *a, int a_rank, const int64_t *a_dims,
+                   const float *b, int b_rank, const int64_t *b_dims, float *y);
+
+/* ---- data movement and softmax (runtime/kernels.c) ---- */
+
+/* Inputs viewed as [outer, axis_sizes[i], inner] are joined along the middle axis. */
+void kernel_concat(int n_inputs, const float *const *xs, const int64_t *axis_sizes,
+                   int64_t outer, int64_t inner, float *y);
+/* y's axis i is x's axis perm[i]. */
+void kernel_transpose(const float *x, int rank, const int64_t *dims, const int64_t *perm, float *y);
+/* Constant padding: pads (rank begins then rank ends) may be negative, cropping. */
+void kernel_pad(const float *x, int rank, const int64_t *dims, const int64_t *pads,
+                float value, float *y);
+/* Softmax (or log-softmax) of x viewed as [outer, axis, inner] over the middle axis. */
+void kernel_softmax(int64_t outer, int64_t axis, int64_t inner, bool log_softmax,
+                    const float *x, float *y);
+
+#endif

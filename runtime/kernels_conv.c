@@ -1,0 +1,246 @@
+/* kernels_conv.c: N-d convolution and pooling, direct loops without im2col.
+ *
+ * 1-D and 2-D problems are run as 3-D ones with leading extents of 1, so there
+ * is one loop nest per op.  Convolution is organised "per tap": for each
+ * output channel, input channel and kernel position (a tap), the weight is a
+ * scalar and the whole valid region of the output accumulates weight * input.
+ * The range of outputs a tap touches is computed once, so the innermost loop
+ * runs over a contiguous output row with no bounds tests: with stride 1 it is a
+ * plain axpy the compiler vectorizes.  Pooling windows are small, so pooling
+ * loops over each window's valid part directly. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* One spatial axis of a conv or pool, with 1-D/2-D problems padded to 3-D. */
+typedef struct {
+    int64_t in, kernel, out, stride, dilation, pad_begin, pad_end;
+} Axis;
+
+static void make_axes(int spatial, const int64_t *in, const int64_t *kernel, const int64_t *out,
+                      const int64_t *strides, const int64_t *dilations, const int64_t *pads,
+                      Axis ax[3])
+{
+    int lead = 3 - spatial;
+    for (int i = 0; i < 3; i++)
+        ax[i] = (Axis){1, 1, 1, 1, 1, 0, 0};
+    for (int j = 0; j < spatial; j++) {
+        Axis *a = &ax[lead + j];
+        a->in = in[j];
+        a->kernel = kernel[j];
+        a->out = out[j];
+        a->stride = strides[j];
+        a->dilation = dilations ? dilations[j] : 1;
+        a->pad_begin = pads[j];
+        a->pad_end = pads[spatial + j];
+    }
+}
+
+/* The outputs o in [*lo, *hi) whose input index o * stride + offset lies
+ * inside [0, in). */
+static void valid_outputs(const Axis *a, int64_t offset, int64_t *lo, int64_t *hi)
+{
+    int64_t s = a->stride;
+    *lo = offset >= 0 ? 0 : (-offset + s - 1) / s;
+    int64_t last = a->in - 1 - offset;
+    *hi = last < 0 ? 0 : last / s + 1;
+    if (*hi > a->out)
+        *hi = a->out;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* The kernel positions k in [*lo, *hi) whose input index start + k * dilation
+ * lies inside [0, in). */
+static void valid_taps(const Axis *a, int64_t start, int64_t *lo, int64_t *hi)
+{
+    int64_t d = a->dilation;
+    *lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    int64_t last = a->in - 1 - start;
+    *hi = last < 0 ? 0 : last / d + 1;
+    if (*hi > a->kernel)
+        *hi = a->kernel;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* The outputs a kernel position along one axis touches, and the input index
+ * offset it reads at: output o reads input o * stride + offset. */
+typedef struct {
+    int64_t lo, hi, offset;
+} TapRange;
+
+enum { CACHED_TAPS = 32 };   /* kernel extents up to this get ranges precomputed */
+
+static TapRange tap_range(const Axis *a, int64_t k)
+{
+    TapRange r = {.offset = k * a->dilation - a->pad_begin};
+    valid_outputs(a, r.offset, &r.lo, &r.hi);
+    return r;
+}
+
+/* y[plane of outputs] += wv * x[plane of inputs] at one tap. */
+static void conv_tap(const Axis ax[3], const TapRange *rd, const TapRange *rh, const TapRange *rw,
+                     float wv, const float *restrict x, float *restrict y)
+{
+    if (rd->lo == rd->hi || rh->lo == rh->hi || rw->lo == rw->hi)
+        return;
+    int64_t ih_n = ax[1].in, iw_n = ax[2].in, oh_n = ax[1].out, ow_n = ax[2].out;
+    int64_t sw = ax[2].stride, base = rw->offset, w_lo = rw->lo, w_hi = rw->hi;
+    for (int64_t od = rd->lo; od < rd->hi; od++) {
+        int64_t id = od * ax[0].stride + rd->offset;
+        for (int64_t oh = rh->lo; oh < rh->hi; oh++) {
+            int64_t ih = oh * ax[1].stride + rh->offset;
+            const float *restrict xr = x + (id * ih_n + ih) * iw_n;
+            float *restrict yr = y + (od * oh_n + oh) * ow_n;
+            if (sw == 1) {
+                for (int64_t ow = w_lo; ow < w_hi; ow++)
+                    yr[ow] += wv * xr[ow + base];
+            } else {
+                for (int64_t ow = w_lo; ow < w_hi; ow++)
+                    yr[ow] += wv * xr[ow * sw + base];
+            }
+        }
+    }
+}
+
+void kernel_conv(const ConvParams *p, const float *x, const float *w, const float *bias, float *y)
+{
+    Axis ax[3];
+    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
+    int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
+    int64_t out_plane = ax[0].out * ax[1].out * ax[2].out;
+    int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
+    int64_t cin_g = p->in_channels / p->group, cout_g = p->out_channels / p->group;
+
+    /* The ranges depend on the tap only: work them out once (the divisions in
+     * them would otherwise cost as much as a small tap's arithmetic). */
+    TapRange cache[3][CACHED_TAPS];
+    bool cached = true;
+    for (int i = 0; i < 3; i++) {
+        cached = cached && ax[i].kernel <= CACHED_TAPS;
+        for (int64_t k = 0; cached && k < ax[i].kernel; k++)
+            cache[i][k] = tap_range(&ax[i], k);
+    }
+
+    for (int64_t n = 0; n < p->batch; n++) {
+        for (int64_t oc = 0; oc < p->out_channels; oc++) {
+            int64_t g = oc / cout_g;
+            float *yp = y + (n * p->out_channels + oc) * out_plane;
+            float b0 = bias ? bias[oc] : 0.0f;
+            for (int64_t i = 0; i < out_plane; i++)
+                yp[i] = b0;
+            for (int64_t ic = 0; ic < cin_g; ic++) {
+                const float *xp = x + (n * p->in_channels + g * cin_g + ic) * in_plane;
+                const float *wp = w + (oc * cin_g + ic) * taps;
+                for (int64_t kd = 0; kd < ax[0].kernel; kd++) {
+                    TapRange rd = cached ? cache[0][kd] : tap_range(&ax[0], kd);
+                    for (int64_t kh = 0; kh < ax[1].kernel; kh++) {
+                        TapRange rh = cached ? cache[1][kh] : tap_range(&ax[1], kh);
+                        for (int64_t kw = 0; kw < ax[2].kernel; kw++) {
+                            TapRange rw = cached ? cache[2][kw] : tap_range(&ax[2], kw);
+                            conv_tap(ax, &rd, &rh, &rw, *wp++, xp, yp);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- pooling ---- */
+
+typedef struct {
+    int64_t lo[3], hi[3];   /* valid kernel positions per axis */
+    int64_t start[3];       /* input index of kernel position 0 (may be negative) */
+    int64_t padded_count;   /* window elements inside input + pads */
+} Window;
+
+static void window_at(const Axis ax[3], const int64_t o[3], Window *win)
+{
+    win->padded_count = 1;
+    for (int i = 0; i < 3; i++) {
+        const Axis *a = &ax[i];
+        win->start[i] = o[i] * a->stride - a->pad_begin;
+        valid_taps(a, win->start[i], &win->lo[i], &win->hi[i]);
+        /* The window clipped to the padded input [-pad_begin, in + pad_end). */
+        int64_t end = win->start[i] + (a->kernel - 1) * a->dilation + 1;
+        if (end > a->in + a->pad_end)
+            end = a->in + a->pad_end;
+        int64_t extent = end - win->start[i];
+        win->padded_count *= extent > 0 ? extent : 0;
+    }
+}
+
+static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
+{
+    Axis ax[3];
+    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, is_max ? p->dilations : NULL,
+              p->pads, ax);
+    int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
+    int64_t ih_n = ax[1].in, iw_n = ax[2].in;
+    int64_t d0 = ax[0].dilation, d1 = ax[1].dilation, d2 = ax[2].dilation;
+
+    for (int64_t plane = 0; plane < p->planes; plane++) {
+        const float *xp = x + plane * in_plane;
+        int64_t o[3];
+        for (o[0] = 0; o[0] < ax[0].out; o[0]++)
+        for (o[1] = 0; o[1] < ax[1].out; o[1]++)
+        for (o[2] = 0; o[2] < ax[2].out; o[2]++) {
+            Window win;
+            window_at(ax, o, &win);
+            float best = -INFINITY, sum = 0.0f;
+            for (int64_t kd = win.lo[0]; kd < win.hi[0]; kd++) {
+                int64_t id = win.start[0] + kd * d0;
+                for (int64_t kh = win.lo[1]; kh < win.hi[1]; kh++) {
+                    const float *xr = xp + (id * ih_n + win.start[1] + kh * d1) * iw_n;
+                    for (int64_t kw = win.lo[2]; kw < win.hi[2]; kw++) {
+                        float v = xr[win.start[2] + kw * d2];
+                        best = v > best ? v : best;
+                        sum += v;
+                    }
+                }
+            }
+            if (is_max) {
+                *y++ = best;
+                continue;
+            }
+            int64_t count = p->count_include_pad ? win.padded_count
+                          : (win.hi[0] - win.lo[0]) * (win.hi[1] - win.lo[1]) * (win.hi[2] - win.lo[2]);
+            *y++ = count > 0 ? sum / (float)count : NAN;
+        }
+    }
+}
+
+void kernel_maxpool(const PoolParams *p, const float *x, float *y)
+{
+    pool(p, true, x, y);
+}
+
+void kernel_avgpool(const PoolParams *p, const float *x, float *y)
+{
+    pool(p, false, x, y);
+}
+
+void kernel_global_avgpool(int64_t planes, int64_t size, const float *x, float *y)
+{
+    for (int64_t c = 0; c < planes; c++) {
+        const float *xp = x + c * size;
+        double sum = 0.0;
+        for (int64_t i = 0; i < size; i++)
+            sum += xp[i];
+        y[c] = (float)(sum / (double)size);
+    }
+}
+
+void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *y)
+{
+    for (int64_t c = 0; c < planes; c++) {
+        const float *xp = x + c * size;
+        float best = -INFINITY;
+        for (int64_t i = 0; i < size; i++)
+            best = xp[i] > best ? xp[i] : best;
+        y[c] = best;
+    }
+}

@@ -1,0 +1,135 @@
+/* program.h: the crossbar program, in memory and on disk (docs/program-format.md).
+ *
+ * What `xbarc compile` writes (backend/emit.c builds it from the mapped IR) and
+ * `xbarc run` executes (runtime/sim.c): the architecture, the programmed level
+ * of every cell of every tile, a flat array of fixed-shape instructions over
+ * numbered buffers, the constants, and which buffers are inputs and outputs.
+ * The semantics of each instruction are those of docs/crossbar.md. */
+#ifndef XBARC_PROGRAM_H
+#define XBARC_PROGRAM_H
+
+#include "ir/ir.h"
+#include "runtime/runtime.h"
+
+#define PROGRAM_MAGIC "XBARCPRG"
+enum { PROGRAM_VERSION = 1 };
+
+typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_CONST, BUF_TEMP } BufferKind;
+
+/* A buffer holds float32 elements, or float64 for accumulators (exact integer
+ * partial sums beyond 2^24). */
+typedef struct {
+    const char *name;
+    BufferKind kind;
+    bool wide;                  /* float64 elements */
+    Type type;                  /* shape (dtype field unused) */
+    float *data;                /* BUF_CONST only */
+} Buffer;
+
+/* One crossbar: the level programmed into each cell, row-major rows x cols.
+ * Integers 0 .. 2^cell_bits - 1 in a quantized program; the float weights
+ * themselves in a float-weight program. */
+typedef struct {
+    int rows, cols;
+    float *cells;
+} Tile;
+
+/* The instruction set: one line each, the name `explain` prints. */
+#define PROGRAM_OPCODES(X)                                                             \
+    X(QUANT, "quant")       /* dst = activation codes of src (docs/crossbar.md 3) */    \
+    X(IM2COL, "im2col")     /* dst[P, G*K] = patches of src (NCHW), P = N * pixels */   \
+    X(MVM, "mvm")           /* one block read P times: DAC cycles, ADC, shift-add */     \
+    X(COMBINE, "combine")   /* dst[P, G*N] (wide) = or += slices and pairs of a block */ \
+    X(DEQUANT, "dequant")   /* dst = acc * out_scale[n] + bias[n], back to NCHW */      \
+    X(DIGITAL, "digital")   /* a graph op run by the digital units */
+
+typedef enum {
+#define X(id, name) INSTR_##id,
+    PROGRAM_OPCODES(X)
+#undef X
+    INSTR_COUNT
+} Opcode;
+
+extern const char *const opcode_names[INSTR_COUNT];
+
+typedef struct {
+    float scale;                /* s_x */
+    int bits;                   /* input_bits */
+    bool is_signed;
+    bool float_mode;            /* float-weight program: dst = src */
+} QuantParams;
+
+typedef struct {
+    int spatial;                /* 1..3 */
+    int64_t batch, channels, group;
+    int64_t in[3], kernel[3], out[3], strides[3], dilations[3], pads[6];
+} Im2colParams;
+
+typedef struct {
+    int tile, tile_row, tile_col;   /* where the block sits */
+    int rows;                   /* R: rows used, fed from src columns src_col .. src_col+R-1 */
+    int src_col;                /* g*K + first row of the block */
+    int phys_cols;              /* physical columns of the block, reference columns included */
+    int out_cols;               /* columns of dst: phys_cols / 2 for pair-analog, else phys_cols */
+    int dac_bits, in_bits;
+    bool in_signed;             /* two passes: positive then negative part */
+    SignMapping sign;
+    int adc_bits;
+    float adc_max;              /* full scale, column-sum units */
+    bool float_mode;            /* one cycle, no ADC: float weights and inputs */
+} MvmParams;
+
+typedef struct {
+    int group;                  /* g */
+    int n0, n_cols;             /* weight columns n0 .. n0+n_cols-1 of the group */
+    int n_per_group;            /* N */
+    int slices, cell_bits;
+    SignMapping sign;           /* layout of src columns (docs/crossbar.md 5) */
+    bool accumulate;            /* add into dst (later row blocks) instead of writing */
+    bool float_mode;
+    float offset_scale;         /* float_mode offset mapping: the offset added to weights */
+} CombineParams;
+
+typedef struct {
+    bool conv;                  /* result NCHW from [N*pixels, channels] */
+    int64_t batch, channels, pixels;
+    float *out_scale;           /* [channels] */
+} DequantParams;
+
+typedef struct {
+    Opcode opcode;
+    int dst;                    /* buffer ids */
+    int src[3];                 /* -1 when unused */
+    const char *layer;          /* the IR value this instruction helps compute (reports) */
+    union {
+        QuantParams quant;
+        Im2colParams im2col;
+        MvmParams mvm;
+        CombineParams combine;
+        DequantParams dequant;
+    };
+    Op *op;                     /* INSTR_DIGITAL: kind, attributes and typed inputs; the
+                                   buffer ids are op->inputs[i]->id and op->result->id */
+} Instr;
+
+struct Program {
+    Arena *arena;
+    Arch arch;
+    bool float_weights;
+    int n_buffers;  Buffer *buffers;
+    int n_tiles;    Tile *tiles;
+    int n_instrs;   Instr *instrs;
+    int n_inputs;   int *inputs;    /* buffer ids, in graph input order */
+    int n_outputs;  int *outputs;
+};
+
+/* The writer goes through a temporary file and a rename.  The reader checks the
+ * magic, the version, every size against the file's length and every buffer id,
+ * tile coordinate and shape against the rest: a truncated, foreign or
+ * inconsistent file is refused with a message naming what is wrong. */
+bool program_write(const Program *program, const char *path, Diags *diags);
+Program *program_read(Arena *arena, const char *path, Diags *diags);
+/* An EXPLAIN-style listing: architecture, buffers, tiles, one row per instruction. */
+void program_explain(const Program *program, FILE *out);
+
+#endif
