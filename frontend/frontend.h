@@ -15,7 +15,7 @@ typedef struct {
     const char *path;
 } OnnxBinding;
 
-/* Imports an ONNX model (opset 7 to 17) as a verified graph with static shapes.
+/* Imports an ONNX model (opset 1 to 17) as a verified graph with static shapes.
  * Every problem (unsupported ops, all of them, missing initializers, shape
  * mismatches, external data, absurd sizes, a file that is not ONNX) is reported
  * in diags with the file and node; the result is then NULL. */

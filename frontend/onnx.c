@@ -4,22 +4,21 @@
  * the next one starts: read and unpack the file; check the IR version and the
  * opset; list every unsupported operator in one message; define the known
  * tensors (bindings, initializers) and the graph inputs; lower the nodes one by
- * one (onnx_ops.c), typing every result with ir_infer_type(); bind the graph
+ * one (onnx_ops.c, after onnx_legacy.c has rewritten the nodes of opsets 1 to
+ * 6), typing every result with ir_infer_type(); bind the graph
  * outputs and check declared shapes; compact and verify.  A symbol table maps
  * each ONNX value name to its IR value and/or its import-time data (OnnxConst:
  * integer tensors such as Reshape's shape never become IR values).  A node that
  * fails poisons its outputs so that its users are skipped instead of piling up
- * follow-on errors.  The unpacked protobuf lives only inside onnx_import(). */
+ * follow-on errors.  The unpacked protobuf lives only inside onnx_import();
+ * tensors are decoded by onnx_tensor.c. */
 #include "frontend/frontend.h"
-#include "frontend/onnx_node.h"
-#include "onnx.pb-c.h"
+#include "frontend/onnx_tensor.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIN_IR_VERSION = 3, MAX_IR_VERSION = 9, MIN_OPSET = 7, MAX_OPSET = 17 };
-#define MAX_DIM ((int64_t)1 << 31)
+enum { MIN_IR_VERSION = 3, MAX_IR_VERSION = 9, MIN_OPSET = 1, MAX_OPSET = 17 };
 
 /* ---- a string-keyed hash table in the arena ---- */
 
@@ -119,212 +118,6 @@ static void poison(OnnxImporter *imp, const char *name)
     }
 }
 
-/* ---- tensors ---- */
-
-const char *onnx_elem_type_name(int elem_type)
-{
-    static const char *const names[] = {
-        "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
-        "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
-    if (elem_type >= 0 && elem_type < (int)(sizeof names / sizeof names[0]))
-        return names[elem_type];
-    return "unknown";
-}
-
-/* Bytes per element of the types the frontend decodes, else 0. */
-static size_t elem_size(int elem_type)
-{
-    switch (elem_type) {
-    case ONNX_FLOAT: case ONNX_INT32: case ONNX_UINT32: return 4;
-    case ONNX_DOUBLE: case ONNX_INT64: case ONNX_UINT64: return 8;
-    case ONNX_INT16: case ONNX_UINT16: return 2;
-    case ONNX_INT8: case ONNX_UINT8: case ONNX_BOOL: return 1;
-    default: return 0;
-    }
-}
-
-static bool is_integer(int elem_type)
-{
-    return elem_size(elem_type) && elem_type != ONNX_FLOAT && elem_type != ONNX_DOUBLE;
-}
-
-/* Checks that `dims` make a sane tensor and stores them. */
-static bool check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
-                       size_t rank, const int64_t *dims, OnnxConst *out)
-{
-    if (rank > IR_MAX_RANK) {
-        diag_error(diags, loc, "%s '%s' has rank %zu, more than %d", what, name, rank, IR_MAX_RANK);
-        return false;
-    }
-    int64_t numel = 1;
-    for (size_t i = 0; i < rank; i++) {
-        if (dims[i] < 0 || dims[i] > MAX_DIM) {
-            diag_error(diags, loc, "%s '%s' has an absurd dimension %zu of size %lld", what, name, i,
-                       (long long)dims[i]);
-            return false;
-        }
-        if (dims[i] && numel > IR_MAX_NUMEL / dims[i]) {
-            Type t = type_make((int)rank, dims);
-            diag_error(diags, loc, "%s '%s' is absurdly large: %s has more than %lld elements", what, name,
-                       type_format(diags->arena, &t), (long long)IR_MAX_NUMEL);
-            return false;
-        }
-        numel *= dims[i];
-        out->dims[i] = dims[i];
-    }
-    out->rank = (int)rank;
-    out->numel = numel;
-    return true;
-}
-
-/* The dims and element type of a TensorProto, checked. */
-static bool tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onnx__TensorProto *t,
-                         OnnxConst *out)
-{
-    memset(out, 0, sizeof *out);
-    if ((t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
-        t->n_external_data) {
-        diag_error(diags, loc, "tensor '%s' keeps its data in an external file, which is not supported", name);
-        return false;
-    }
-    if (t->segment) {
-        diag_error(diags, loc, "tensor '%s' is segmented, which is not supported", name);
-        return false;
-    }
-    out->elem_type = t->has_data_type ? t->data_type : 0;
-    return check_dims(diags, loc, "tensor", name, t->n_dims, t->dims, out);
-}
-
-/* Element k of little-endian raw data, as float and (integer types) as int64. */
-static void decode_raw(const uint8_t *p, int elem_type, float *f, int64_t *i)
-{
-    size_t n = elem_size(elem_type);
-    uint64_t u = 0;
-    for (size_t b = 0; b < n; b++)
-        u |= (uint64_t)p[b] << (8 * b);
-    switch (elem_type) {
-    case ONNX_FLOAT: { uint32_t w = (uint32_t)u; memcpy(f, &w, 4); return; }
-    case ONNX_DOUBLE: { double d; memcpy(&d, &u, 8); *f = (float)d; return; }
-    case ONNX_INT8: *i = (int8_t)u; break;
-    case ONNX_INT16: *i = (int16_t)u; break;
-    case ONNX_INT32: *i = (int32_t)u; break;
-    case ONNX_INT64: *i = (int64_t)u; break;
-    case ONNX_BOOL: *i = u != 0; break;
-    default: *i = (int64_t)u; break;        /* unsigned types */
-    }
-    *f = (float)*i;
-}
-
-/* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel floats;
- * NULL: allocate) and, for integer types, out->i.  Types the frontend does not
- * decode are left without data: they are reported where they are used. */
-static bool tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *name,
-                        const Onnx__TensorProto *t, OnnxConst *out, float *dest)
-{
-    int et = out->elem_type;
-    size_t es = elem_size(et), n = (size_t)out->numel;
-    if (!es)
-        return true;
-    float *f = dest ? dest : arena_array(arena, n ? n : 1, sizeof(float));
-    int64_t *iv = is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
-    int64_t scratch;
-    if (t->has_raw_data) {
-        if (t->raw_data.len != n * es) {
-            diag_error(diags, loc, "tensor '%s' has %zu bytes of raw data, expected %zu (%zu %s elements)",
-                       name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
-            return false;
-        }
-        for (size_t k = 0; k < n; k++)
-            decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
-    } else {
-        size_t have;
-        switch (et) {
-        case ONNX_FLOAT: have = t->n_float_data; break;
-        case ONNX_DOUBLE: have = t->n_double_data; break;
-        case ONNX_INT64: have = t->n_int64_data; break;
-        case ONNX_UINT32: case ONNX_UINT64: have = t->n_uint64_data; break;
-        default: have = t->n_int32_data; break;
-        }
-        if (have != n) {
-            diag_error(diags, loc, "tensor '%s' has %zu values, expected %zu", name, have, n);
-            return false;
-        }
-        for (size_t k = 0; k < n; k++) {
-            switch (et) {
-            case ONNX_FLOAT: f[k] = t->float_data[k]; break;
-            case ONNX_DOUBLE: f[k] = (float)t->double_data[k]; break;
-            case ONNX_INT64: iv[k] = t->int64_data[k]; break;
-            case ONNX_UINT32: case ONNX_UINT64: iv[k] = (int64_t)t->uint64_data[k]; break;
-            default: iv[k] = t->int32_data[k]; break;
-            }
-            if (iv)
-                f[k] = (float)iv[k];
-        }
-    }
-    out->f = f;
-    out->i = iv;
-    return true;
-}
-
-uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc *loc)
-{
-    /* malloc, not the arena: the bytes are dropped as soon as they are decoded. */
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_error(diags, loc, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (!buf)
-            break;
-        n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap)
-            break;
-        uint8_t *bigger = realloc(buf, 2 * cap);
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    bool bad = ferror(fp) || !buf;
-    fclose(fp);
-    if (bad) {
-        diag_error(diags, loc, "cannot read: %s", buf ? strerror(errno) : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    if (n == 0) {
-        diag_error(diags, loc, "file is empty");
-        free(buf);
-        return NULL;
-    }
-    *size = n;
-    return buf;
-}
-
-bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
-                           Diags *diags)
-{
-    Loc loc = {.file = arena_strdup(arena, path)};
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
-    if (!bytes)
-        return false;
-    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
-    free(bytes);
-    if (!t) {
-        diag_error(diags, &loc, "not an ONNX TensorProto file (protobuf parse failed)");
-        return false;
-    }
-    *name = arena_strdup(arena, t->name ? t->name : "");
-    const char *what = **name ? *name : path;
-    bool ok = tensor_shape(diags, &loc, what, t, out) && tensor_data(arena, diags, &loc, what, t, out, NULL);
-    onnx__tensor_proto__free_unpacked(t, NULL);
-    return ok;
-}
-
 /* Defines `name` as known data; float data also becomes an IR constant, its
  * data decoded straight into the constant when `t` is given. */
 static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
@@ -338,7 +131,7 @@ static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
         s->value = ir_add_const(imp->g, name, type_make(k->rank, k->dims), t ? NULL : k->f);
         dest = s->value->data;
     }
-    if (t && !tensor_data(imp->arena, imp->diags, loc, name, t, k, dest))
+    if (t && !onnx_tensor_data(imp->arena, imp->diags, loc, name, t, k, dest))
         return false;
     s->konst = k;
     return true;
@@ -414,7 +207,8 @@ static bool check_model(OnnxImporter *imp, const Onnx__ModelProto *m)
             imp->opset = (int)m->opset_import[i]->version;
     }
     if (imp->opset < 0) {
-        diag_error(imp->diags, &imp->file_loc, "the model imports no opset of the default ONNX domain");
+        diag_error(imp->diags, &imp->file_loc,
+                   "the model imports no opset of the default ONNX domain (other domains alone are not supported)");
         return false;
     }
     if (imp->opset < MIN_OPSET || imp->opset > MAX_OPSET) {
@@ -456,26 +250,14 @@ static bool check_supported(OnnxImporter *imp, const Onnx__GraphProto *gp)
     }
     if (!n_kinds)
         return true;
-    size_t cap = 256, len = 0;
-    char *text = NULL;
+    const char *text = "";
     for (int k = 0; k < n_kinds; k++) {
         int first = (int)(intptr_t)table_get(&seen, order[k]) - 1;
         const char *node = gp->node[first]->name ? gp->node[first]->name : "";
-        char *part = count[first] == 1
-                         ? arena_printf(imp->arena, "%s%s (node '%s' #%d)", k ? ", " : "", order[k], node, first)
-                         : arena_printf(imp->arena, "%s%s (%d nodes, first '%s' #%d)", k ? ", " : "",
-                                        order[k], count[first], node, first);
-        size_t plen = strlen(part);
-        if (!text || len + plen + 1 > cap) {
-            while (len + plen + 1 > cap)
-                cap *= 2;
-            char *bigger = arena_alloc(imp->arena, cap);
-            if (text)
-                memcpy(bigger, text, len);
-            text = bigger;
-        }
-        memcpy(text + len, part, plen + 1);
-        len += plen;
+        text = count[first] == 1
+                   ? arena_printf(imp->arena, "%s%s%s (node '%s' #%d)", text, k ? ", " : "", order[k], node, first)
+                   : arena_printf(imp->arena, "%s%s%s (%d nodes, first '%s' #%d)", text, k ? ", " : "", order[k],
+                                  count[first], node, first);
     }
     diag_error(imp->diags, &imp->file_loc, "unsupported ONNX operator%s: %s", n_kinds > 1 ? "s" : "", text);
     return false;
@@ -555,7 +337,7 @@ static void import_initializers(OnnxImporter *imp, const Onnx__GraphProto *gp)
         if (bound && find_graph_input(gp, name))
             continue;           /* a binding overrides the default value of an input */
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
-        if (!tensor_shape(imp->diags, &imp->file_loc, name, t, k) ||
+        if (!onnx_tensor_shape(imp->diags, &imp->file_loc, name, t, k) ||
             !define_const(imp, name, &imp->file_loc, t, k))
             poison(imp, name);
     }
@@ -573,26 +355,32 @@ static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
         bool ok = false;
         OnnxConst dims;
         if (!declared_type(gp->input[i]->type, &d))
-            diag_error(imp->diags, &imp->file_loc, "graph input '%s' is not a tensor", name);
+            diag_error(imp->diags, &imp->file_loc,
+                       "graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", name);
         else if (d.elem_type != ONNX_FLOAT)
             diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
                        onnx_elem_type_name(d.elem_type), name);
         else if (!d.has_shape)
-            diag_error(imp->diags, &imp->file_loc, "graph input '%s' has no shape; xbarc needs static shapes", name);
+            diag_error(imp->diags, &imp->file_loc,
+                       "graph input '%s' has no shape, which is not supported: xbarc needs static shapes", name);
         else {
             ok = true;
             for (int k = 0; ok && k < d.rank; k++) {
                 if (d.param[k] || d.dims[k] < 0) {
                     diag_error(imp->diags, &imp->file_loc,
-                               "graph input '%s' has a symbolic dimension '%s' (axis %d); xbarc needs static shapes",
+                               "graph input '%s' has a symbolic dimension '%s' (axis %d), which is not supported: "
+                               "xbarc needs static shapes",
                                name, d.param[k] ? d.param[k] : "?", k);
                     ok = false;
                 } else if (d.dims[k] == 0) {
-                    diag_error(imp->diags, &imp->file_loc, "graph input '%s' has an empty dimension (axis %d)", name, k);
+                    diag_error(imp->diags, &imp->file_loc,
+                               "graph input '%s' has an empty dimension (axis %d); empty tensors are not supported",
+                               name, k);
                     ok = false;
                 }
             }
-            ok = ok && check_dims(imp->diags, &imp->file_loc, "graph input", name, (size_t)d.rank, d.dims, &dims);
+            ok = ok && onnx_check_dims(imp->diags, &imp->file_loc, "graph input", name, (size_t)d.rank, d.dims,
+                                       &dims);
         }
         Symbol *s = ok ? define(imp, name, &imp->file_loc) : NULL;
         if (!s) {
@@ -636,8 +424,8 @@ static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__Attribut
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
         const char *what = arena_printf(imp->arena, "attribute %s", out->name);
-        if (!a->t || !tensor_shape(imp->diags, loc, what, a->t, k) ||
-            !tensor_data(imp->arena, imp->diags, loc, what, a->t, k, NULL))
+        if (!a->t || !onnx_tensor_shape(imp->diags, loc, what, a->t, k) ||
+            !onnx_tensor_data(imp->arena, imp->diags, loc, what, a->t, k, NULL))
             return false;
         out->kind = OA_TENSOR;
         out->t = k;
@@ -727,7 +515,8 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
     }
     for (size_t k = ok ? 1 : 0; k < np->n_output; k++) {
         if (ok && *np->output[k] && table_get(&imp->consumed, np->output[k]))
-            diag_error(imp->diags, &loc, "output %zu ('%s') is used, but only the first output of %s is supported",
+            diag_error(imp->diags, &loc,
+                       "output %zu ('%s') of %s is used, which is not supported (only the first output is)",
                        k, np->output[k], np->op_type);
         poison(imp, np->output[k]);
     }

@@ -1,9 +1,10 @@
 /* onnx_node.h: private to frontend/, the interface between onnx.c (which reads
- * the protobuf) and onnx_ops.c (which lowers one ONNX node to IR ops).
+ * the protobuf) and onnx_ops.c (which lowers one ONNX node to IR ops, with
+ * onnx_legacy.c for opsets 1 to 6).
  *
  * onnx.c decodes each node into the plain structs below, so that protobuf-c
- * types stay inside onnx.c and tensorio.c and the per-op code reads like the
- * ONNX operator documentation. */
+ * types stay inside onnx.c, onnx_tensor.c and tensorio.c and the per-op code
+ * reads like the ONNX operator documentation. */
 #ifndef XBARC_FRONTEND_ONNX_NODE_H
 #define XBARC_FRONTEND_ONNX_NODE_H
 
@@ -71,8 +72,14 @@ bool onnx_op_supported(const char *op_type);
  * after reporting the problem at node->loc. */
 Value *onnx_lower_node(const OnnxNode *node, const char *op_type);
 
+/* onnx_legacy.c: a node of opset 1 to 6 in the form onnx_lower_node reads
+ * (the legacy attributes rewritten or refused); false after an error. */
+bool onnx_upgrade_legacy(const OnnxNode *node, const char *op_type, OnnxNode *out);
+
 /* onnx.c */
 const char *onnx_fresh_name(OnnxImporter *imp, const char *stem);   /* unused in the model and graph */
+
+/* onnx_tensor.c */
 const char *onnx_elem_type_name(int elem_type);                     /* "float", "int64", ... */
 /* The whole file in a malloc'ed buffer (free() it), or NULL after an error
  * ("cannot open", "file is empty"...) at `loc`. */

@@ -11,6 +11,7 @@
  * the node with the same rules the verifier applies later. */
 #include "frontend/onnx_node.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -365,7 +366,9 @@ static Value *lower_alpha_beta(const OnnxNode *n, OpKind kind, float alpha0, flo
     return typed(n, op);
 }
 
-/* Clip's bounds: attributes before opset 11, optional constant inputs since. */
+/* Clip's bounds: attributes before opset 11, optional constant inputs since.
+ * Clip-1 and -6 default them to the float range (+-FLT_MAX, so an infinite
+ * input is clipped to it); a missing input is no bound. */
 static Value *lower_clip(const OnnxNode *n)
 {
     Value *x = data_input(n, 0);
@@ -373,7 +376,7 @@ static Value *lower_clip(const OnnxNode *n)
     if (!x)
         return NULL;
     if (n->opset < 11) {
-        if (!get_float(n, "min", lo, &lo) || !get_float(n, "max", hi, &hi))
+        if (!get_float(n, "min", -FLT_MAX, &lo) || !get_float(n, "max", FLT_MAX, &hi))
             return NULL;
     } else if ((has_input(n, 1) && !float_input(n, 1, "Clip min", &lo)) ||
                (has_input(n, 2) && !float_input(n, 2, "Clip max", &hi))) {
@@ -676,6 +679,12 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
     int i = find_op(op_type);
     if (i < 0)
         return fail(n, "unsupported ONNX operator %s", op_type);
+    OnnxNode upgraded;
+    if (n->opset < 7) {
+        if (!onnx_upgrade_legacy(n, op_type, &upgraded))
+            return NULL;
+        n = &upgraded;
+    }
     OpKind kind = ops[i].kind;
     switch (ops[i].how) {
     case L_CONV: return lower_conv(n);

@@ -173,7 +173,8 @@ static bool window_dims(const Ctx *cx, const Type *x, const Window *w, Type *out
             return fail(cx, "kernel dimension %d is %lld", i, (long long)w->kernel[i]);
         int64_t o = window_out(in, pad_total, w->kernel[i], w->strides[i], w->dilations[i], w->ceil_mode);
         if (o < 1)
-            return fail(cx, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld with pads %lld+%lld",
+            return fail(cx, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld "
+                        "with pads %lld+%lld",
                         (long long)w->kernel[i], (long long)w->dilations[i], i, (long long)in,
                         (long long)w->pads[i], (long long)w->pads[w->n + i]);
         out->dims[2 + i] = o;
@@ -533,6 +534,7 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_HARDSIGMOID:
     case OP_IDENTITY:
     case OP_DROPOUT: t = *in_type(&cx, 0); ok = true; break;
+    case OP_XBAR: ok = xbar_infer_type(op, &t, diags); break;
     default: return fail(&cx, "no shape rule for this op");
     }
     if (!ok || !check_result(&cx, &t))

@@ -30,7 +30,9 @@
  *    [1.0, 2.5] (floats; [] is an empty int list), "text" (string);
  *  - loc("NODE" #INDEX) names the ONNX node an op came from; an op parsed
  *    without loc() gets the .xir file, line and column as its location.
- *  - lines appear in the order: inputs, constants, ops, outputs.
+ *  - lines appear in the order: inputs, constants, ops, outputs; a lowered graph
+ *    (g->arch set) starts with `arch {adc_bits = 8, ...}`, every field of its
+ *    Arch sorted by name (docs/arch.md).
  */
 #ifndef XBARC_IR_H
 #define XBARC_IR_H
@@ -154,6 +156,18 @@ bool arch_read_json(const char *path, Arch *arch, Diags *diags);
 char *arch_to_json(Arena *arena, const Arch *arch);
 /* Checks ranges and consistency (rows 1..4096, cell_bits 1..8, ...). */
 bool arch_validate(const Arch *arch, const char *file, Diags *diags);
+/* The same, reporting at `loc` (the .xir parser gives the `arch` line's place). */
+bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags);
+/* The fields by name, in name order: the .xir `arch {...}` line is printed and
+ * parsed through these, the JSON reader and writer use the same table. */
+int arch_field_count(void);
+const char *arch_field_name(int field);
+int arch_field_find(const char *name);      /* -1 when there is no such field */
+/* A field's value as the .xir line writes it: 8, 100.0 or "pair-analog". */
+char *arch_field_format(Arena *arena, const Arch *arch, int field);
+/* Sets a field from the text of a number, or from a string when is_string;
+ * returns NULL, or what is wrong ("must be an integer"). */
+const char *arch_field_parse(Arch *arch, int field, const char *text, bool is_string);
 
 /* ---- ops, values, graphs (ir/ir.c) ------------------------------------------ */
 
@@ -250,6 +264,29 @@ void ir_compact(Graph *g);
 /* Computes the result type of `op` from its input types and attributes, reporting
  * any inconsistency (rank, broadcast, channel mismatch...) at op->loc. */
 bool ir_infer_type(const Op *op, Type *result, Diags *diags);
+
+/* ---- the crossbar op (ir/xbar.c; docs/crossbar.md sections 2 and 3) ------------- */
+
+/* The geometry of an xbar op, read from its types and attributes: the layer as
+ * `rows` input vectors of G*K values times w[G, K, N]. */
+typedef struct {
+    bool conv;                  /* form "conv"; else "matmul" */
+    int64_t groups, k, n;       /* w is [groups, k, n] */
+    int64_t rows;               /* input vectors P: matmul numel(x) / k; conv batch * output pixels */
+    /* conv form only: x is [batch, groups * channels, in...], the result [batch, groups * n, out...] */
+    int spatial;
+    int64_t batch, channels;    /* channels per group */
+    int64_t pixels;             /* output pixels: prod(out) */
+    int64_t in[IR_MAX_RANK], kernel[IR_MAX_RANK], out[IR_MAX_RANK];
+    int64_t strides[IR_MAX_RANK], dilations[IR_MAX_RANK], pads[2 * IR_MAX_RANK];
+} XbarGeom;
+
+/* Result type of an xbar op (ir_infer_type dispatches here). */
+bool xbar_infer_type(const Op *op, Type *result, Diags *diags);
+/* The consistency of the crossbar attributes an op has (ir_verify calls it). */
+bool xbar_verify_attrs(const Op *op, Diags *diags);
+/* Fills geom from an op that verifies; false if it does not. */
+bool xbar_geom(const Op *op, XbarGeom *geom);
 
 /* ---- verifier, printer, parser (ir/verify.c, ir/print.c, ir/parse.c) ------------ */
 

@@ -1,6 +1,7 @@
 /* parse.c: .xir text back into a graph (the grammar is in ir.h).
  *
- *   file      := 'xir' INT 'graph' GLOBAL '{' statement* '}'
+ *   file      := 'xir' INT 'graph' GLOBAL '{' [arch] statement* '}'
+ *   arch      := 'arch' '{' WORD '=' (number | STRING) {',' WORD '=' ...} '}'
  *   statement := 'input' LOCAL ':' type
  *              | 'const' LOCAL ':' type '=' ( '[' numbers ']' | hex"..." )
  *              | LOCAL ':' type '=' OPNAME '(' [LOCAL {',' LOCAL}] ')'
@@ -9,15 +10,16 @@
  *   type      := 'f32' '[' [INT {',' INT}] ']'
  *   attr      := (WORD | STRING) '=' ( number | STRING | '[' [number {',' number}] ']' )
  *
- * A hand-written lexer hands out one token at a time and a recursive-descent
+ * The lexer (lex.c) hands out one token at a time and a recursive-descent
  * parser builds the graph through the ir.h builder.  A statement is one line:
  * after an error the parser reports it at FILE:LINE:COL, skips the rest of that
  * line and goes on, so one run shows every undefined name.  A value whose
  * definition failed is remembered as broken, so that its uses stay quiet instead
  * of cascading.  Names are found through a hash table (ir_find_value() is a
  * linear scan).  hex"..." constants are decoded straight from the source into
- * the constant's buffer, without an intermediate string or strtof(). */
-#include "ir.h"
+ * the constant's buffer (lex_decode_hex), without an intermediate string or
+ * strtof(). */
+#include "lex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,21 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { MAX_ERRORS = 50, MAX_OPERANDS = 256, MAX_ATTRS = 64 };
-
-typedef enum {
-    T_EOF, T_WORD, T_LOCAL, T_GLOBAL, T_STRING, T_HEX, T_INDEX, T_PUNCT, T_ERROR
-} TokKind;
-
-typedef struct {
-    TokKind kind;
-    const char *start;      /* T_WORD, T_HEX: the raw characters */
-    size_t len;
-    const char *text;       /* T_LOCAL, T_GLOBAL, T_STRING: decoded, NUL-terminated */
-    char punct;             /* T_PUNCT */
-    int index;              /* T_INDEX */
-    int line, col;
-} Token;
+enum { MAX_OPERANDS = 256, MAX_ATTRS = 64 };
 
 /* A defined name; value == NULL marks a definition that failed. */
 typedef struct {
@@ -52,13 +40,8 @@ typedef struct {
 } Entry;
 
 typedef struct {
+    Lexer lx;               /* the source, its current token and its error count */
     Arena *arena;
-    Diags *diags;
-    const char *path;
-    const char *pos, *end, *line_start;
-    int line;
-    Token tok;
-    int n_errors;
     Graph *g;
     Entry *names;           /* open addressing, cap a power of two */
     int cap_names, n_names;
@@ -70,257 +53,35 @@ static void error_at(Parser *p, int line, int col, const char *fmt, ...)
 
 static void error_at(Parser *p, int line, int col, const char *fmt, ...)
 {
-    if (p->n_errors > MAX_ERRORS)
-        return;
-    Loc loc = {.file = p->path, .line = line, .col = col};
     va_list ap;
     va_start(ap, fmt);
-    if (++p->n_errors > MAX_ERRORS)
-        diag_error(p->diags, &loc, "too many errors, giving up");
-    else
-        diag_verror(p->diags, &loc, fmt, ap);
+    lex_verror(&p->lx, line, col, fmt, ap);
     va_end(ap);
-}
-
-/* ---- lexer ---- */
-
-static bool is_name_char(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '$' || c == '-';
-}
-
-/* Words are keywords, op names, attribute names and numbers ("1e+05"). */
-static bool is_word_char(int c)
-{
-    return is_name_char(c) || c == '+';
-}
-
-static bool is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Hex digit values plus one; 0 for anything that is not a hex digit. */
-static const unsigned char hex_plus1[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
-    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
-static int hex_value(int c)
-{
-    return c >= 0 && c < 256 ? hex_plus1[c] - 1 : -1;
-}
-
-static int peek_char(const Parser *p, size_t ahead)
-{
-    return (size_t)(p->end - p->pos) > ahead ? (unsigned char)p->pos[ahead] : -1;
-}
-
-static int column(const Parser *p, const char *at)
-{
-    return (int)(at - p->line_start) + 1;
-}
-
-/* Skips blanks, newlines and comments.  '#' followed by a digit (or '-' and a
- * digit) is a loc() index, not a comment. */
-static void skip_space(Parser *p)
-{
-    while (p->pos < p->end) {
-        int c = (unsigned char)*p->pos;
-        if (c == '\n') {
-            p->pos++;
-            p->line++;
-            p->line_start = p->pos;
-        } else if (c == ' ' || c == '\t' || c == '\r') {
-            p->pos++;
-        } else if (c == '#' && !is_digit(peek_char(p, 1)) &&
-                   !(peek_char(p, 1) == '-' && is_digit(peek_char(p, 2)))) {
-            const char *nl = memchr(p->pos, '\n', (size_t)(p->end - p->pos));
-            p->pos = nl ? nl : p->end;
-        } else {
-            return;
-        }
-    }
-}
-
-/* A "string" after its opening quote, with escapes \" \\ \n \t \xHH; it may not
- * span lines.  Returns NULL after reporting an error. */
-static const char *lex_string(Parser *p, int line, int col)
-{
-    const char *s = p->pos;
-    while (s < p->end && *s != '"' && *s != '\n')
-        s += (*s == '\\' && s + 1 < p->end && s[1] != '\n') ? 2 : 1;
-    if (s >= p->end || *s != '"') {
-        error_at(p, line, col, "unterminated string");
-        p->pos = s;
-        return NULL;
-    }
-    char *out = arena_alloc(p->arena, (size_t)(s - p->pos) + 1), *o = out;
-    bool ok = true;
-    for (const char *q = p->pos; q < s; q++) {
-        if (*q == 0 && ok) {
-            error_at(p, line, column(p, q), "NUL byte in string");
-            ok = false;
-        }
-        if (*q != '\\') {
-            *o++ = *q;
-            continue;
-        }
-        char e = *++q;
-        if (e == '"' || e == '\\') {
-            *o++ = e;
-        } else if (e == 'n') {
-            *o++ = '\n';
-        } else if (e == 't') {
-            *o++ = '\t';
-        } else if (e == 'x' && q + 2 < s && hex_value(q[1]) >= 0 && hex_value(q[2]) >= 0) {
-            int v = hex_value(q[1]) * 16 + hex_value(q[2]);
-            if (v == 0 && ok) {
-                error_at(p, line, column(p, q - 1), "\\x00 is not allowed in a string");
-                ok = false;
-            }
-            *o++ = (char)v;
-            q += 2;
-        } else if (ok) {
-            error_at(p, line, column(p, q - 1), "unknown escape '\\%c' in string", e);
-            ok = false;
-        }
-    }
-    *o = 0;
-    p->pos = s + 1;
-    return ok ? out : NULL;
 }
 
 static void next(Parser *p)
 {
-    skip_space(p);
-    Token *t = &p->tok;
-    memset(t, 0, sizeof *t);
-    t->line = p->line;
-    t->col = column(p, p->pos);
-    t->start = p->pos;
-    if (p->pos >= p->end) {
-        t->kind = T_EOF;
-        return;
-    }
-    int c = (unsigned char)*p->pos;
-    if (c == '%' || c == '@') {
-        t->kind = c == '%' ? T_LOCAL : T_GLOBAL;
-        p->pos++;
-        if (peek_char(p, 0) == '"') {
-            p->pos++;
-            t->text = lex_string(p, t->line, t->col);
-            if (!t->text)
-                t->kind = T_ERROR;
-            return;
-        }
-        const char *s = p->pos;
-        while (p->pos < p->end && is_name_char((unsigned char)*p->pos))
-            p->pos++;
-        if (p->pos == s) {
-            error_at(p, t->line, t->col, "expected a name after '%c'", c);
-            t->kind = T_ERROR;
-            return;
-        }
-        char *text = arena_alloc(p->arena, (size_t)(p->pos - s) + 1);
-        memcpy(text, s, (size_t)(p->pos - s));
-        t->text = text;
-    } else if (c == '"') {
-        p->pos++;
-        t->kind = T_STRING;
-        t->text = lex_string(p, t->line, t->col);
-        if (!t->text)
-            t->kind = T_ERROR;
-    } else if (c == '#') {
-        p->pos++;
-        const char *s = p->pos;
-        if (peek_char(p, 0) == '-')
-            p->pos++;
-        long long v = 0;
-        while (p->pos < p->end && is_digit((unsigned char)*p->pos) && v <= 1000000000)
-            v = v * 10 + (*p->pos++ - '0');
-        if (p->pos < p->end && is_word_char((unsigned char)*p->pos)) {
-            while (p->pos < p->end && is_word_char((unsigned char)*p->pos))
-                p->pos++;
-            error_at(p, t->line, t->col, "malformed node index '#%.*s'", (int)(p->pos - s), s);
-            t->kind = T_ERROR;
-            return;
-        }
-        t->kind = T_INDEX;
-        t->index = (int)(*s == '-' ? -v : v);
-    } else if (strchr("{}()[],:=", c)) {
-        t->kind = T_PUNCT;
-        t->punct = (char)c;
-        p->pos++;
-    } else if (is_word_char(c)) {
-        while (p->pos < p->end && is_word_char((unsigned char)*p->pos))
-            p->pos++;
-        t->kind = T_WORD;
-        t->len = (size_t)(p->pos - t->start);
-        if (t->len == 3 && memcmp(t->start, "hex", 3) == 0 && peek_char(p, 0) == '"') {
-            /* hex"...": only digits inside, so find the quote without decoding. */
-            const char *s = ++p->pos;
-            const char *q = memchr(s, '"', (size_t)(p->end - s));
-            const char *nl = memchr(s, '\n', (size_t)((q ? q : p->end) - s));
-            if (!q || nl) {
-                error_at(p, t->line, t->col, "unterminated hex string");
-                t->kind = T_ERROR;
-                p->pos = nl ? nl : p->end;
-                return;
-            }
-            t->kind = T_HEX;
-            t->start = s;
-            t->len = (size_t)(q - s);
-            p->pos = q + 1;
-        }
-    } else {
-        if (c >= 0x20 && c < 0x7f)
-            error_at(p, t->line, t->col, "unexpected character '%c'", c);
-        else
-            error_at(p, t->line, t->col, "unexpected byte 0x%02x", (unsigned)c);
-        t->kind = T_ERROR;
-        p->pos++;
-    }
+    lex_next(&p->lx);
 }
 
 /* ---- token helpers ---- */
 
 static bool at_word(const Parser *p, const char *word)
 {
-    return p->tok.kind == T_WORD && p->tok.len == strlen(word) &&
-           memcmp(p->tok.start, word, p->tok.len) == 0;
+    return p->lx.tok.kind == T_WORD && p->lx.tok.len == strlen(word) &&
+           memcmp(p->lx.tok.start, word, p->lx.tok.len) == 0;
 }
 
 static bool at_punct(const Parser *p, char c)
 {
-    return p->tok.kind == T_PUNCT && p->tok.punct == c;
-}
-
-/* What the current token is, for "expected X, found Y". */
-static const char *describe(Parser *p)
-{
-    const Token *t = &p->tok;
-    switch (t->kind) {
-    case T_EOF: return "end of file";
-    case T_WORD: return arena_printf(p->arena, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->start);
-    case T_LOCAL: return arena_printf(p->arena, "%%%s", ir_name_text(p->arena, t->text));
-    case T_GLOBAL: return arena_printf(p->arena, "@%s", t->text);
-    case T_STRING: return "a string";
-    case T_HEX: return "a hex constant";
-    case T_INDEX: return "a node index";
-    case T_PUNCT: return arena_printf(p->arena, "'%c'", t->punct);
-    case T_ERROR: break;
-    }
-    return "an invalid token";
+    return p->lx.tok.kind == T_PUNCT && p->lx.tok.punct == c;
 }
 
 /* Reports "expected WHAT" at the current token unless the lexer already did. */
 static bool fail(Parser *p, const char *what)
 {
-    if (p->tok.kind != T_ERROR)
-        error_at(p, p->tok.line, p->tok.col, "expected %s, found %s", what, describe(p));
+    if (p->lx.tok.kind != T_ERROR)
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "expected %s, found %s", what, lex_describe(&p->lx));
     return false;
 }
 
@@ -350,68 +111,28 @@ static bool expect_comma(Parser *p, char close)
 /* The current word, NUL-terminated, in buf; false if it is too long. */
 static bool word_text(const Parser *p, char *buf, size_t size)
 {
-    if (p->tok.kind != T_WORD || p->tok.len >= size)
+    if (p->lx.tok.kind != T_WORD || p->lx.tok.len >= size)
         return false;
-    memcpy(buf, p->tok.start, p->tok.len);
-    buf[p->tok.len] = 0;
+    memcpy(buf, p->lx.tok.start, p->lx.tok.len);
+    buf[p->lx.tok.len] = 0;
     return true;
-}
-
-static bool is_int_syntax(const char *s)
-{
-    if (*s == '-' || *s == '+')
-        s++;
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!is_digit(*s))
-            return false;
-    return true;
-}
-
-/* [+-] then inf, nan, or digits with an optional fraction and exponent: what
- * the printer writes, and nothing strtof() would add (hex floats, "infinity"). */
-static bool is_float_syntax(const char *s)
-{
-    if (*s == '-' || *s == '+')
-        s++;
-    if (strcmp(s, "inf") == 0 || strcmp(s, "nan") == 0)
-        return true;
-    int digits = 0;
-    while (is_digit(*s))
-        s++, digits++;
-    if (*s == '.')
-        for (s++; is_digit(*s); s++)
-            digits++;
-    if (!digits)
-        return false;
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '-' || *s == '+')
-            s++;
-        if (!is_digit(*s))
-            return false;
-        while (is_digit(*s))
-            s++;
-    }
-    return *s == 0;
 }
 
 /* Reads the current token as an integer and advances. */
 static bool parse_int(Parser *p, int64_t *out)
 {
     char buf[64];
-    if (p->tok.kind != T_WORD)
+    if (p->lx.tok.kind != T_WORD)
         return fail(p, "an integer");
-    if (!word_text(p, buf, sizeof buf) || !is_int_syntax(buf)) {
-        error_at(p, p->tok.line, p->tok.col, "malformed integer '%.*s'",
-                 (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.start);
+    if (!word_text(p, buf, sizeof buf) || !lex_is_int(buf)) {
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "malformed integer '%.*s'",
+                 (int)(p->lx.tok.len > 40 ? 40 : p->lx.tok.len), p->lx.tok.start);
         return false;
     }
     errno = 0;
     long long v = strtoll(buf, NULL, 10);
     if (errno == ERANGE) {
-        error_at(p, p->tok.line, p->tok.col, "integer '%s' out of range", buf);
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "integer '%s' out of range", buf);
         return false;
     }
     *out = v;
@@ -424,26 +145,26 @@ static bool parse_int(Parser *p, int64_t *out)
 static bool parse_number(Parser *p, float *f, int64_t *i, bool *was_int)
 {
     char buf[64];
-    if (p->tok.kind != T_WORD)
+    if (p->lx.tok.kind != T_WORD)
         return fail(p, "a number");
     bool ok = word_text(p, buf, sizeof buf);
-    *was_int = ok && is_int_syntax(buf);
-    if (!ok || (!*was_int && !is_float_syntax(buf))) {
-        error_at(p, p->tok.line, p->tok.col, "malformed number '%.*s'",
-                 (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.start);
+    *was_int = ok && lex_is_int(buf);
+    if (!ok || (!*was_int && !lex_is_float(buf))) {
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "malformed number '%.*s'",
+                 (int)(p->lx.tok.len > 40 ? 40 : p->lx.tok.len), p->lx.tok.start);
         return false;
     }
     if (*was_int) {
         errno = 0;
         *i = strtoll(buf, NULL, 10);
         if (errno == ERANGE) {
-            error_at(p, p->tok.line, p->tok.col, "integer '%s' out of range", buf);
+            error_at(p, p->lx.tok.line, p->lx.tok.col, "integer '%s' out of range", buf);
             return false;
         }
     }
     *f = strtof(buf, NULL);
     if (isinf(*f) && !strstr(buf, "inf")) {
-        error_at(p, p->tok.line, p->tok.col, "number '%s' out of float32 range", buf);
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "number '%s' out of float32 range", buf);
         return false;
     }
     next(p);
@@ -496,13 +217,13 @@ static void insert_name(Parser *p, const char *name, Value *value, int line)
 /* Reads a value name being defined; false (reported) if it is taken. */
 static bool parse_new_name(Parser *p, const char **name, int *col)
 {
-    if (p->tok.kind != T_LOCAL)
+    if (p->lx.tok.kind != T_LOCAL)
         return fail(p, "a value name like %x");
-    *name = p->tok.text;
-    *col = p->tok.col;
+    *name = p->lx.tok.text;
+    *col = p->lx.tok.col;
     const Entry *e = find_name(p, *name);
     if (e) {
-        error_at(p, p->tok.line, p->tok.col, "redefinition of value %%%s (first defined on line %d)",
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "redefinition of value %%%s (first defined on line %d)",
                  ir_name_text(p->arena, *name), e->line);
         return false;
     }
@@ -513,11 +234,12 @@ static bool parse_new_name(Parser *p, const char **name, int *col)
 /* Reads a use of a value: *v is NULL when it is undefined (reported) or broken. */
 static bool parse_use(Parser *p, Value **v)
 {
-    if (p->tok.kind != T_LOCAL)
+    if (p->lx.tok.kind != T_LOCAL)
         return fail(p, "a value name like %x");
-    const Entry *e = find_name(p, p->tok.text);
+    const Entry *e = find_name(p, p->lx.tok.text);
     if (!e)
-        error_at(p, p->tok.line, p->tok.col, "undefined value %%%s", ir_name_text(p->arena, p->tok.text));
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "undefined value %%%s",
+                 ir_name_text(p->arena, p->lx.tok.text));
     *v = e ? e->value : NULL;
     next(p);
     return true;
@@ -549,7 +271,7 @@ static bool parse_type(Parser *p, Type *type)
     while (!at_punct(p, ']')) {
         if (type->rank && !expect_comma(p, ']'))
             return false;
-        int line = p->tok.line, col = p->tok.col;
+        int line = p->lx.tok.line, col = p->lx.tok.col;
         int64_t d;
         if (!parse_int(p, &d))
             return false;
@@ -575,7 +297,7 @@ static bool parse_type(Parser *p, Type *type)
 /* 'input' LOCAL ':' type */
 static bool parse_input(Parser *p)
 {
-    int line = p->tok.line, col = p->tok.col;
+    int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
     const char *name;
     int name_col;
@@ -587,38 +309,12 @@ static bool parse_input(Parser *p)
     return true;
 }
 
-/* Decodes hex"..." (8 digits a float, little-endian bytes) into data: a table
- * lookup a digit, so that 200 MB of weights decode in well under a second. */
-static bool decode_hex(Parser *p, const Token *t, float *data, int64_t n)
-{
-    const unsigned char *s = (const unsigned char *)t->start;
-    for (int64_t i = 0; i < n; i++, s += 8) {
-        int d[8], bad = 0;
-        for (int k = 0; k < 8; k++) {
-            d[k] = hex_plus1[s[k]] - 1;
-            bad |= d[k];
-        }
-        if (bad < 0) {
-            int k = 0;
-            while (d[k] >= 0)
-                k++;
-            error_at(p, t->line, t->col + 4 + (int)(s + k - (const unsigned char *)t->start),
-                     "invalid hex digit '%c' in constant", s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?');
-            return false;
-        }
-        uint32_t bits = (uint32_t)(d[0] << 4 | d[1]) | (uint32_t)(d[2] << 4 | d[3]) << 8 |
-                        (uint32_t)(d[4] << 4 | d[5]) << 16 | (uint32_t)(d[6] << 4 | d[7]) << 24;
-        memcpy(&data[i], &bits, sizeof bits);
-    }
-    return true;
-}
-
 /* '[' [number {',' number}] ']': exactly n floats into *data.  The buffer
  * grows with what is there, so that a huge type over a short list costs
  * nothing before the count is found wrong. */
 static bool parse_decimals(Parser *p, const char *name, const Type *type, float **data, int64_t n)
 {
-    int line = p->tok.line, col = p->tok.col;
+    int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
     int64_t count = 0, cap = n < 64 ? n : 64;
     *data = arena_array(p->arena, (size_t)(cap ? cap : 1), sizeof(float));
@@ -653,7 +349,7 @@ static bool parse_decimals(Parser *p, const char *name, const Type *type, float 
 /* 'const' LOCAL ':' type '=' ( '[' numbers ']' | hex"..." ) */
 static bool parse_const(Parser *p)
 {
-    int line = p->tok.line, col = p->tok.col;
+    int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
     const char *name = NULL;
     int name_col;
@@ -663,19 +359,19 @@ static bool parse_const(Parser *p)
         goto broken;
     enter_section(p, 1, line, col, "constant");
     int64_t n = type_numel(&type);
-    if (p->tok.kind == T_HEX) {
-        if (p->tok.len != (size_t)n * 8) {
-            error_at(p, p->tok.line, p->tok.col,
+    if (p->lx.tok.kind == T_HEX) {
+        if (p->lx.tok.len != (size_t)n * 8) {
+            error_at(p, p->lx.tok.line, p->lx.tok.col,
                      "hex constant %%%s has %zu digits, but its type %s needs %lld (8 a float)",
-                     ir_name_text(p->arena, name), p->tok.len, type_format(p->arena, &type),
+                     ir_name_text(p->arena, name), p->lx.tok.len, type_format(p->arena, &type),
                      (long long)n * 8);
             goto broken;
         }
         Value *v = ir_add_const(p->g, name, type, NULL);
         insert_name(p, name, v, line);
-        Token hex = p->tok;
+        Token hex = p->lx.tok;
         next(p);
-        return decode_hex(p, &hex, v->data, n);
+        return lex_decode_hex(&p->lx, &hex, v->data, n);
     }
     if (at_punct(p, '[')) {
         float *data;
@@ -685,7 +381,7 @@ static bool parse_const(Parser *p)
         return true;
     }
     if (at_word(p, "elided")) {
-        error_at(p, p->tok.line, p->tok.col,
+        error_at(p, p->lx.tok.line, p->lx.tok.col,
                  "constant %%%s is elided: this text was printed for reading and cannot be parsed",
                  ir_name_text(p->arena, name));
         next(p);
@@ -743,21 +439,21 @@ static bool parse_list(Parser *p, ParsedAttr *a)
 static bool parse_attr(Parser *p, ParsedAttr *a)
 {
     memset(a, 0, sizeof *a);
-    a->line = p->tok.line;
-    a->col = p->tok.col;
-    if (p->tok.kind == T_STRING) {
-        a->name = p->tok.text;
-    } else if (p->tok.kind == T_WORD) {
-        a->name = arena_printf(p->arena, "%.*s", (int)p->tok.len, p->tok.start);
+    a->line = p->lx.tok.line;
+    a->col = p->lx.tok.col;
+    if (p->lx.tok.kind == T_STRING) {
+        a->name = p->lx.tok.text;
+    } else if (p->lx.tok.kind == T_WORD) {
+        a->name = arena_printf(p->arena, "%.*s", (int)p->lx.tok.len, p->lx.tok.start);
     } else {
         return fail(p, "an attribute name");
     }
     next(p);
     if (!expect_punct(p, '='))
         return false;
-    if (p->tok.kind == T_STRING) {
+    if (p->lx.tok.kind == T_STRING) {
         a->kind = ATTR_STRING;
-        a->s = p->tok.text;
+        a->s = p->lx.tok.text;
         next(p);
         return true;
     }
@@ -778,7 +474,7 @@ static bool parse_attrs(Parser *p, ParsedAttr *attrs, int *n)
         if (*n && !expect_comma(p, '}'))
             return false;
         if (*n == MAX_ATTRS) {
-            error_at(p, p->tok.line, p->tok.col, "more than %d attributes", MAX_ATTRS);
+            error_at(p, p->lx.tok.line, p->lx.tok.col, "more than %d attributes", MAX_ATTRS);
             return false;
         }
         ParsedAttr *a = &attrs[*n];
@@ -802,13 +498,13 @@ static bool parse_loc(Parser *p, Loc *loc)
     next(p);
     if (!expect_punct(p, '('))
         return false;
-    if (p->tok.kind != T_STRING)
+    if (p->lx.tok.kind != T_STRING)
         return fail(p, "a node name string");
-    loc->node = p->tok.text;
+    loc->node = p->lx.tok.text;
     next(p);
-    if (p->tok.kind != T_INDEX)
+    if (p->lx.tok.kind != T_INDEX)
         return fail(p, "a node index like #0");
-    loc->node_index = p->tok.index;
+    loc->node_index = p->lx.tok.index;
     next(p);
     return expect_punct(p, ')');
 }
@@ -827,9 +523,9 @@ static void set_attr(Graph *g, Op *op, const ParsedAttr *a)
 /* LOCAL ':' type '=' OPNAME '(' operands ')' [attrs] [loc] */
 static bool parse_op(Parser *p)
 {
-    int line = p->tok.line;
+    int line = p->lx.tok.line;
     const char *name = NULL;
-    int col = p->tok.col;
+    int col = p->lx.tok.col;
     Type type;
     OpKind kind = OP_COUNT;
     Value *operands[MAX_OPERANDS];
@@ -837,19 +533,19 @@ static bool parse_op(Parser *p)
     bool complete = true;   /* false: an operand or the op is unknown */
     ParsedAttr attrs[MAX_ATTRS];
     int n_attrs = 0;
-    Loc loc = {.file = p->path, .line = line, .col = col};
+    Loc loc = {.file = p->lx.path, .line = line, .col = col};
 
     if (!parse_new_name(p, &name, &col) || !expect_punct(p, ':') || !parse_type(p, &type) ||
         !expect_punct(p, '='))
         goto broken;
-    if (p->tok.kind != T_WORD) {
+    if (p->lx.tok.kind != T_WORD) {
         fail(p, "an op name");
         goto broken;
     }
     char opname[32];
     if (!word_text(p, opname, sizeof opname) || !op_kind_from_name(opname, &kind)) {
-        error_at(p, p->tok.line, p->tok.col, "unknown op '%.*s'",
-                 (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.start);
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "unknown op '%.*s'",
+                 (int)(p->lx.tok.len > 40 ? 40 : p->lx.tok.len), p->lx.tok.start);
         complete = false;
     }
     next(p);
@@ -859,7 +555,7 @@ static bool parse_op(Parser *p)
         if (n_operands && !expect_comma(p, ')'))
             goto broken;
         if (n_operands == MAX_OPERANDS) {
-            error_at(p, p->tok.line, p->tok.col, "more than %d operands", MAX_OPERANDS);
+            error_at(p, p->lx.tok.line, p->lx.tok.col, "more than %d operands", MAX_OPERANDS);
             goto broken;
         }
         if (!parse_use(p, &operands[n_operands]))
@@ -885,10 +581,79 @@ broken:
     return false;
 }
 
+/* 'arch' '{' WORD '=' (number | STRING) {',' ...} '}': every field of the
+ * architecture once, first in the graph.  Values are read from their text here
+ * (not through parse_number) so that a double such as g_min_us keeps its bits. */
+static bool parse_arch(Parser *p)
+{
+    int line = p->lx.tok.line, col = p->lx.tok.col;
+    if (p->g->arch || p->g->n_values > 0) {
+        error_at(p, line, col, "the arch line must come first, right after 'graph @NAME {'");
+        return false;
+    }
+    next(p);
+    if (!expect_punct(p, '{'))
+        return false;
+    Arch arch = arch_default();
+    bool seen[64] = {false};
+    for (int n = 0; !at_punct(p, '}'); n++) {
+        if (n && !expect_comma(p, '}'))
+            return false;
+        char name[64], text[64];
+        int name_line = p->lx.tok.line, name_col = p->lx.tok.col;
+        if (p->lx.tok.kind != T_WORD || !word_text(p, name, sizeof name))
+            return fail(p, "an architecture field name");
+        int field = arch_field_find(name);
+        if (field < 0 || field >= 64) {
+            error_at(p, name_line, name_col, "unknown architecture field '%s'", name);
+            return false;
+        }
+        if (seen[field]) {
+            error_at(p, name_line, name_col, "architecture field '%s' appears twice", name);
+            return false;
+        }
+        seen[field] = true;
+        next(p);
+        if (!expect_punct(p, '='))
+            return false;
+        const char *why;
+        if (p->lx.tok.kind == T_STRING)
+            why = arch_field_parse(&arch, field, p->lx.tok.text, true);
+        else if (p->lx.tok.kind == T_WORD)
+            why = word_text(p, text, sizeof text) ? arch_field_parse(&arch, field, text, false)
+                                                  : "must be a number";
+        else
+            return fail(p, "a number or a string");
+        if (why) {
+            error_at(p, p->lx.tok.line, p->lx.tok.col, "architecture field '%s' %s", name, why);
+            return false;
+        }
+        next(p);
+    }
+    next(p);
+    bool complete = true;
+    for (int i = 0; i < arch_field_count(); i++) {
+        if (!seen[i]) {
+            error_at(p, line, col, "the arch line has no field '%s'", arch_field_name(i));
+            complete = false;
+        }
+    }
+    Loc loc = {.file = p->lx.path, .line = line, .col = col};
+    if (!complete)
+        return false;
+    if (!arch_validate_at(&arch, &loc, p->lx.diags)) {
+        p->lx.n_errors++;
+        return false;
+    }
+    p->g->arch = arena_alloc(p->arena, sizeof *p->g->arch);
+    *p->g->arch = arch;
+    return true;
+}
+
 /* 'output' LOCAL */
 static bool parse_output(Parser *p)
 {
-    int line = p->tok.line, col = p->tok.col;
+    int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
     Value *v;
     if (!parse_use(p, &v))
@@ -903,7 +668,7 @@ static bool parse_output(Parser *p)
  * also ends its line (only the closing '}' may follow it). */
 static void parse_statement(Parser *p)
 {
-    int line = p->tok.line;
+    int line = p->lx.tok.line;
     bool ok;
     if (at_word(p, "input"))
         ok = parse_input(p);
@@ -911,13 +676,15 @@ static void parse_statement(Parser *p)
         ok = parse_const(p);
     else if (at_word(p, "output"))
         ok = parse_output(p);
-    else if (p->tok.kind == T_LOCAL)
+    else if (at_word(p, "arch"))
+        ok = parse_arch(p);
+    else if (p->lx.tok.kind == T_LOCAL)
         ok = parse_op(p);
     else
         ok = fail(p, "'input', 'const', 'output', an op like %x = ..., or '}'");
-    if (ok && p->tok.line == line && p->tok.kind != T_EOF && !at_punct(p, '}'))
+    if (ok && p->lx.tok.line == line && p->lx.tok.kind != T_EOF && !at_punct(p, '}'))
         ok = fail(p, "end of line");
-    while (!ok && p->tok.kind != T_EOF && p->tok.line == line)
+    while (!ok && p->lx.tok.kind != T_EOF && p->lx.tok.line == line)
         next(p);
 }
 
@@ -926,11 +693,11 @@ static Graph *parse_file(Parser *p)
 {
     next(p);
     if (!at_word(p, "xir")) {
-        error_at(p, p->tok.line, p->tok.col, "expected the header 'xir 1' at the start of the file");
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "expected the header 'xir 1' at the start of the file");
         return NULL;
     }
     next(p);
-    int line = p->tok.line, col = p->tok.col;
+    int line = p->lx.tok.line, col = p->lx.tok.col;
     int64_t version;
     if (!parse_int(p, &version))
         return NULL;
@@ -944,32 +711,32 @@ static Graph *parse_file(Parser *p)
         return NULL;
     }
     next(p);
-    if (p->tok.kind != T_GLOBAL) {
+    if (p->lx.tok.kind != T_GLOBAL) {
         fail(p, "a graph name like @main");
         return NULL;
     }
-    p->g = ir_graph_new(p->arena, p->tok.text);
+    p->g = ir_graph_new(p->arena, p->lx.tok.text);
     next(p);
     if (!expect_punct(p, '{'))
         return NULL;
-    while (!at_punct(p, '}') && p->tok.kind != T_EOF && p->n_errors <= MAX_ERRORS)
+    while (!at_punct(p, '}') && p->lx.tok.kind != T_EOF && p->lx.n_errors <= LEX_MAX_ERRORS)
         parse_statement(p);
-    if (p->n_errors > MAX_ERRORS)
+    if (p->lx.n_errors > LEX_MAX_ERRORS)
         return NULL;
     if (!expect_punct(p, '}'))
         return NULL;
-    if (p->tok.kind != T_EOF)
+    if (p->lx.tok.kind != T_EOF)
         fail(p, "end of file after the graph's '}'");
     return p->g;
 }
 
 Graph *ir_parse(Arena *arena, const char *path, const char *text, size_t length, Diags *diags)
 {
-    /* Ops keep the path in their locations, so it must live as long as the graph. */
-    Parser p = {.arena = arena, .diags = diags, .path = arena_strdup(arena, path ? path : "<input>"),
-                .pos = text, .end = text + length, .line_start = text, .line = 1};
+    /* Ops keep the path in their locations: lex_init copies it into the arena. */
+    Parser p = {.arena = arena};
+    lex_init(&p.lx, arena, diags, path, text, length);
     Graph *g = parse_file(&p);
-    if (!g || p.n_errors)
+    if (!g || p.lx.n_errors)
         return NULL;
     return ir_verify(g, diags) ? g : NULL;
 }

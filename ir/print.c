@@ -222,11 +222,24 @@ static void print_op(FILE *out, const Op *op)
     putc('\n', out);
 }
 
+/* `arch {adc_bits = 8, ...}`: every field, sorted by name, in attribute syntax. */
+static void print_arch(FILE *out, const Arch *arch)
+{
+    Arena *scratch = arena_new();
+    fputs("  arch {", out);
+    for (int i = 0; i < arch_field_count(); i++)
+        fprintf(out, "%s%s = %s", i ? ", " : "", arch_field_name(i), arch_field_format(scratch, arch, i));
+    fputs("}\n", out);
+    arena_free(scratch);
+}
+
 void ir_print(const Graph *g, FILE *out, const PrintOptions *options)
 {
     fputs("xir 1\ngraph ", out);
     print_name(out, '@', g->name ? g->name : "main");
     fputs(" {\n", out);
+    if (g->arch)
+        print_arch(out, g->arch);
     for (int i = 0; i < g->n_inputs; i++) {
         fputs("  input ", out);
         print_name(out, '%', g->inputs[i]->name);

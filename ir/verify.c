@@ -237,6 +237,8 @@ static void check_op(Verifier *vf, const Op *op, int index)
         }
     }
     ok &= check_attrs(vf, op);
+    if (ok && op->kind == OP_XBAR)
+        ok &= xbar_verify_attrs(op, vf->diags);
     ok &= check_type(vf, &op->loc, op->result);
     vf->defined[op->result->id] = true;
     if (!ok)

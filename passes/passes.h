@@ -23,6 +23,11 @@ const Pass *pass_find(const char *name);
 
 /* The pipeline `xbarc compile` and `xbarc interp` run on an imported model. */
 extern const char *const default_pipeline;
+/* Conv, Gemm and MatMul with constant weights to xbar ops (needs Graph.arch set). */
+extern const char *const lowering_pipeline;
+/* Every xbar op to blocks on tiles: sign-map, bit-slice, split, place, adc-lossless
+ * (after quantize, or on float-weight ops). */
+extern const char *const mapping_pipeline;
 
 typedef struct {
     bool print_after_all;       /* print the IR after every pass */

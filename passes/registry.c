@@ -11,6 +11,13 @@ bool pass_remove_identity(Graph *g, Diags *diags);
 bool pass_fold_constants(Graph *g, Diags *diags);
 bool pass_fold_batchnorm(Graph *g, Diags *diags);
 bool pass_dce(Graph *g, Diags *diags);
+bool pass_lower_xbar(Graph *g, Diags *diags);
+bool pass_quantize(Graph *g, Diags *diags);
+bool pass_sign_map(Graph *g, Diags *diags);
+bool pass_bit_slice(Graph *g, Diags *diags);
+bool pass_split(Graph *g, Diags *diags);
+bool pass_place(Graph *g, Diags *diags);
+bool pass_adc_lossless(Graph *g, Diags *diags);
 
 const Pass pass_registry[] = {
     {"remove-identity", pass_remove_identity,
@@ -21,6 +28,20 @@ const Pass pass_registry[] = {
      "fold a batchnorm into the weights and bias of the conv or gemm before it"},
     {"dce", pass_dce,
      "remove ops whose results are never used, and unused constants"},
+    {"lower-xbar", pass_lower_xbar,
+     "turn conv, gemm and matmul with constant weights into crossbar ops (docs/crossbar.md 2)"},
+    {"quantize", pass_quantize,
+     "quantize crossbar weights and inputs from calibrated ranges (docs/crossbar.md 3)"},
+    {"sign-map", pass_sign_map,
+     "give every crossbar op the architecture's sign mapping: pair-analog, pair-digital or offset"},
+    {"bit-slice", pass_bit_slice,
+     "slice weight magnitudes over cells of cell_bits (docs/crossbar.md 5)"},
+    {"split", pass_split,
+     "cut each crossbar matrix into the fewest balanced tile-sized blocks (docs/crossbar.md 6)"},
+    {"place", pass_place,
+     "baseline placement: every block on its own tile, numbered across the graph"},
+    {"adc-lossless", pass_adc_lossless,
+     "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)"},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 
@@ -30,6 +51,14 @@ const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registr
  * must be a constant for fold-batchnorm to see it; dce last sweeps the old
  * weights that folding left unused. */
 const char *const default_pipeline = "remove-identity,fold-constants,fold-batchnorm,dce";
+
+/* Crossbar layers: lowering, then (after calibration and quantize, or without
+ * them for a float-weight program) the mapping.  sign-map comes first because
+ * the slice count depends on it (pairs store one magnitude bit fewer), split
+ * needs the slices to know how wide a weight column is, place and adc-lossless
+ * need the blocks. */
+const char *const lowering_pipeline = "lower-xbar";
+const char *const mapping_pipeline = "sign-map,bit-slice,split,place,adc-lossless";
 
 const Pass *pass_find(const char *name)
 {

@@ -7,11 +7,14 @@
  * Interp lives apart from the graph's arena so that it can be freed alone).
  * interp_run() then walks the ops in order with one switch, reading each op's
  * attributes (defaults as in ir/ops.def) and calling a kernel; it allocates
- * nothing.  Buffers are never reused between values, so every intermediate is
+ * nothing (xbar ops use one scratch buffer planned here).  A quantized xbar op
+ * runs as the integer reference of docs/crossbar.md section 3: codes through
+ * runtime/quant.h, an exact int64 accumulation, one dequantization.  Buffers are never reused between values, so every intermediate is
  * still there for interp_value() after a run.  The graph must outlive the
  * Interp. */
 #include "runtime.h"
 #include "kernels.h"
+#include "quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@ struct Interp {
     float **buffers;        /* by value id */
     float **owned;          /* the ones malloc'd here */
     int n_owned;
+    void *scratch;          /* for xbar ops: the largest interp_xbar_scratch() */
 };
 
 static bool is_copy(OpKind kind)
@@ -78,6 +82,14 @@ Interp *interp_new(const Graph *g)
         else
             in->buffers[r->id] = own_buffer(in, r);
     }
+    size_t scratch = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i]->kind == OP_XBAR && interp_xbar_scratch(g->ops[i]) > scratch)
+            scratch = interp_xbar_scratch(g->ops[i]);
+    if (scratch && !(in->scratch = aligned_alloc(16, scratch))) {
+        fprintf(stderr, "xbarc: out of memory for the interpreter's scratch\n");
+        abort();
+    }
     return in;
 }
 
@@ -89,6 +101,7 @@ void interp_free(Interp *interp)
         free(interp->owned[i]);
     free(interp->owned);
     free(interp->buffers);
+    free(interp->scratch);
     free(interp);
 }
 
@@ -183,6 +196,113 @@ static int64_t extent(const Type *t, int from, int to)
     for (int i = from; i < to; i++)
         n *= t->dims[i];
     return n;
+}
+
+/* ---- the crossbar op: float, or the integer reference (docs/crossbar.md 3) ---- */
+
+/* One row of the conv form's im2col: the K inputs (c, window position) that
+ * row p (batch b, output pixel) of group g reads, 0 in the padding. */
+static void gather_window(const XbarGeom *geo, const float *x, int64_t p, int64_t g, float *row)
+{
+    int s = geo->spatial;
+    int64_t b = p / geo->pixels, rest = p % geo->pixels;
+    int64_t opos[IR_MAX_RANK], plane = 1;
+    for (int i = s - 1; i >= 0; i--) {
+        opos[i] = rest % geo->out[i];
+        rest /= geo->out[i];
+        plane *= geo->in[i];
+    }
+    int64_t window = geo->k / geo->channels, k = 0;
+    for (int64_t c = 0; c < geo->channels; c++) {
+        const float *xc = x + ((b * geo->groups + g) * geo->channels + c) * plane;
+        for (int64_t t = 0; t < window; t++, k++) {
+            int64_t tap = t, offset = 0, stride = 1;
+            bool inside = true;
+            for (int i = s - 1; i >= 0; i--) {      /* the last axis varies fastest */
+                int64_t pos = opos[i] * geo->strides[i] - geo->pads[i] + (tap % geo->kernel[i]) * geo->dilations[i];
+                tap /= geo->kernel[i];
+                inside &= pos >= 0 && pos < geo->in[i];
+                offset += pos * stride;
+                stride *= geo->in[i];
+            }
+            row[k] = inside ? xc[offset] : 0.0f;
+        }
+    }
+}
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+size_t interp_xbar_scratch(const Op *op)
+{
+    XbarGeom geo;
+    if (!xbar_geom(op, &geo))
+        return 0;
+    /* a row of K floats, its K codes, N accumulators */
+    return 2 * align16((size_t)geo.k * 4) + align16((size_t)geo.n * 8);
+}
+
+void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scratch)
+{
+    XbarGeom geo;
+    if (!xbar_geom(op, &geo))
+        return;
+    const float *x = in[0], *w = in[1], *bias = op->n_inputs > 2 ? in[2] : NULL;
+    int64_t K = geo.k, N = geo.n, G = geo.groups;
+    float *row_buf = scratch;
+    int32_t *codes = (int32_t *)((char *)scratch + align16((size_t)K * 4));
+    void *acc = (char *)scratch + 2 * align16((size_t)K * 4);
+    int64_t *iacc = acc;
+    float *facc = acc;
+
+    const Attr *w_scale = ir_attr(op, "w_scale");
+    bool quantized = ir_attr(op, "in_scale") != NULL;
+    float in_scale = ir_attr_float(op, "in_scale", 1.0f);
+    bool is_signed = ir_attr_int(op, "in_signed", 0) != 0;
+    int32_t qmax = quant_qmax((int)ir_attr_int(op, "in_bits", 8), is_signed);
+    int32_t lo = is_signed ? -qmax : 0;
+
+    for (int64_t p = 0; p < geo.rows; p++) {
+        for (int64_t g = 0; g < G; g++) {
+            const float *row = x + p * K;
+            if (geo.conv) {
+                gather_window(&geo, x, p, g, row_buf);
+                row = row_buf;
+            }
+            const float *wg = w + g * K * N;
+            if (quantized) {
+                memset(iacc, 0, (size_t)N * sizeof *iacc);
+                for (int64_t k = 0; k < K; k++)
+                    codes[k] = quant_code(row[k], in_scale, lo, qmax);
+                for (int64_t k = 0; k < K; k++) {
+                    int64_t c = codes[k];
+                    const float *wk = wg + k * N;
+                    for (int64_t n = 0; c && n < N; n++)
+                        iacc[n] += c * (int64_t)wk[n];
+                }
+            } else {
+                memset(facc, 0, (size_t)N * sizeof *facc);
+                for (int64_t k = 0; k < K; k++) {
+                    float v = row[k];
+                    const float *wk = wg + k * N;
+                    for (int64_t n = 0; v != 0.0f && n < N; n++)
+                        facc[n] += v * wk[n];
+                }
+            }
+            for (int64_t n = 0; n < N; n++) {
+                int64_t col = g * N + n;
+                float b = bias ? bias[col] : 0.0f;
+                float v = quantized ? quant_dequant(iacc[n], quant_out_scale(in_scale, w_scale->floats[col]), b)
+                                    : facc[n] + b;
+                if (geo.conv)
+                    y[((p / geo.pixels) * G * N + col) * geo.pixels + p % geo.pixels] = v;
+                else
+                    y[p * N + n] = v;
+            }
+        }
+    }
 }
 
 /* ---- execution ---- */
@@ -304,6 +424,16 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     case OP_DROPOUT:
         kernel_copy(n, x, y);   /* nothing to do when y aliases x, as planned */
         break;
+    case OP_XBAR: {     /* interp_run() passes its own scratch instead */
+        void *scratch = aligned_alloc(16, interp_xbar_scratch(op) + 16);
+        if (!scratch) {
+            fprintf(stderr, "xbarc: out of memory for an xbar op's scratch\n");
+            abort();
+        }
+        interp_exec_xbar(op, in, y, scratch);
+        free(scratch);
+        break;
+    }
     case OP_COUNT:
         break;
     }
@@ -319,6 +449,9 @@ void interp_run(Interp *interp)
             continue;
         for (int j = 0; j < op->n_inputs && j < 64; j++)
             inputs[j] = interp->buffers[op->inputs[j]->id];
-        interp_exec_op(op, inputs, interp->buffers[op->result->id]);
+        if (op->kind == OP_XBAR)
+            interp_exec_xbar(op, inputs, interp->buffers[op->result->id], interp->scratch);
+        else
+            interp_exec_op(op, inputs, interp->buffers[op->result->id]);
     }
 }

@@ -35,6 +35,14 @@ typedef struct {
 /* y[N,M,out..] = conv(x[N,C,in..], w[M,C/group,kernel..]) + bias[M] (bias may be NULL). */
 void kernel_conv(const ConvParams *p, const float *x, const float *w, const float *bias, float *y);
 
+/* The patches a conv reads, one row per output position:
+ * cols[P, group * K] with P = batch * output pixels (row n * pixels + pixel,
+ * pixels row-major) and K = in_channels / group * kernel taps; column
+ * g * K + (c, kd, kh, kw) holds input channel g * (in_channels / group) + c
+ * at that tap, and 0 where the tap falls in the padding.  out_channels is
+ * not used.  conv(x, w) = cols * w[g] per group (docs/crossbar.md 2). */
+void kernel_im2col(const ConvParams *p, const float *x, float *cols);
+
 typedef struct {
     int spatial;                            /* 1..3 */
     int64_t planes;                         /* N * C: pooling never mixes planes */

@@ -244,3 +244,44 @@ void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *
         y[c] = best;
     }
 }
+
+/* ---- im2col ---- */
+
+/* Column g * K + (c, kd, kh, kw) of a row is (g * C/group + c) * taps + tap:
+ * within a row the columns simply run over all input channels in order, then
+ * over the taps of each, so one loop nest serves every group. */
+void kernel_im2col(const ConvParams *p, const float *x, float *cols)
+{
+    Axis ax[3];
+    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
+    int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
+    int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
+    int64_t width = p->in_channels * taps;
+    float *row = cols;
+
+    for (int64_t n = 0; n < p->batch; n++) {
+        const float *xn = x + n * p->in_channels * in_plane;
+        for (int64_t od = 0; od < ax[0].out; od++)
+        for (int64_t oh = 0; oh < ax[1].out; oh++)
+        for (int64_t ow = 0; ow < ax[2].out; ow++) {
+            for (int64_t ch = 0; ch < p->in_channels; ch++) {
+                const float *xc = xn + ch * in_plane;
+                float *out = row + ch * taps;
+                for (int64_t kd = 0; kd < ax[0].kernel; kd++) {
+                    int64_t id = od * ax[0].stride - ax[0].pad_begin + kd * ax[0].dilation;
+                    bool d_in = id >= 0 && id < ax[0].in;
+                    for (int64_t kh = 0; kh < ax[1].kernel; kh++) {
+                        int64_t ih = oh * ax[1].stride - ax[1].pad_begin + kh * ax[1].dilation;
+                        bool h_in = d_in && ih >= 0 && ih < ax[1].in;
+                        for (int64_t kw = 0; kw < ax[2].kernel; kw++) {
+                            int64_t iw = ow * ax[2].stride - ax[2].pad_begin + kw * ax[2].dilation;
+                            bool inside = h_in && iw >= 0 && iw < ax[2].in;
+                            *out++ = inside ? xc[(id * ax[1].in + ih) * ax[2].in + iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+            row += width;
+        }
+    }
+}

@@ -426,9 +426,10 @@ Test(passes, default_pipeline_folds_everything)
     cr_assert_eq(g->n_ops, 1);
     cr_assert_eq(g->ops[0]->kind, OP_CONV);
     cr_assert_str_eq(g->outputs[0]->name, "y");
-    for (int i = 0; i < pass_registry_count; i++)
-        cr_assert_not_null(strstr(default_pipeline, pass_registry[i].name),
-                           "%s is in the default pipeline", pass_registry[i].name);
+    const char *graph_passes[] = {"remove-identity", "fold-constants", "fold-batchnorm", "dce"};
+    for (size_t i = 0; i < sizeof graph_passes / sizeof graph_passes[0]; i++)
+        cr_assert_not_null(strstr(default_pipeline, graph_passes[i]), "%s is in the default pipeline",
+                           graph_passes[i]);
 }
 
 Test(passes, unknown_pass_runs_nothing)

@@ -4,7 +4,9 @@
 Run from anywhere with /usr/bin/python3 (onnx 1.12); the outputs are committed
 next to this script, so the tests never need Python.  Most models are broken on
 purpose, each in one way (bad_*.onnx); a few are valid and exercise lowering
-rules (ok_*.onnx).
+rules (ok_*.onnx).  The valid models of old opsets (ok_legacy_*.onnx) come with
+an input and the output numpy computes for it from the operator definitions of
+those opsets (ok_legacy_*_x.pb, ok_legacy_*_y.pb).
 """
 import os
 
@@ -55,7 +57,7 @@ def main():
 
     # Versions.
     relu = [helper.make_node("Relu", ["x"], ["y"], name="r")]
-    save("bad_opset6.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], opset=6))
+    save("bad_opset0.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], opset=0))
     save("bad_opset18.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], opset=18))
     save("bad_ir_version.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], ir=2))
 
@@ -162,6 +164,109 @@ def main():
         [helper.make_node("MaxPool", ["x"], ["y"], name="pool_same", kernel_shape=[3, 3], strides=[2, 2],
                           auto_pad="SAME_LOWER")],
         [vi("x", [1, 1, 6, 6])], [vi("y", [1, 1, 3, 3])]))
+
+    legacy_models()
+
+
+def tensor_file(name, array):
+    save(name, numpy_helper.from_array(np.asarray(array, np.float32), "").SerializeToString())
+
+
+def legacy_model(nodes, inputs, outputs, inits, opset):
+    """IR version 3, where every initializer is also a graph input."""
+    inputs = inputs + [vi(t.name, list(t.dims), t.data_type) for t in inits]
+    return model(nodes, inputs, outputs, inits, opset=opset, ir=3)
+
+
+def legacy_models():
+    """Old opsets: what onnx_legacy.c rewrites, with numpy references."""
+    rng = np.random.default_rng(6)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+
+    # Opset 6: Add/Mul/Sub-6 legacy broadcast (at axis 1, by suffix, one
+    # element), Div-6 without broadcast, BatchNormalization-6 and Dropout-6 in
+    # test mode, Clip-6 with its default max, Concat-4, Reshape-5, Gemm-6 with
+    # an N-vector C.
+    x = f32(2, 3, 4, 5)
+    b34, w5, s1 = f32(3, 4), f32(5), f32(1)
+    scale, bias, mean = f32(3), f32(3), f32(3)
+    var = (rng.random(3) + 0.5).astype(np.float32)
+    den = (rng.random((2, 3, 4, 5)) + 1).astype(np.float32)
+    gw, gc = f32(7, 120), f32(7)
+    inits = {"b34": b34, "w5": w5, "s1": s1, "scale": scale, "bias": bias, "mean": mean, "var": var,
+             "den": den, "gw": gw, "gc": gc}
+    save("ok_legacy_opset6.onnx", legacy_model(
+        [helper.make_node("Add", ["x", "b34"], ["a"], name="add6", broadcast=1, axis=1),
+         helper.make_node("Mul", ["a", "w5"], ["m"], name="mul6", broadcast=1),
+         helper.make_node("Sub", ["m", "s1"], ["s"], name="sub6", broadcast=1),
+         helper.make_node("BatchNormalization", ["s", "scale", "bias", "mean", "var"], ["bn"], name="bn6",
+                          is_test=1, epsilon=1e-3, momentum=0.9),
+         helper.make_node("Dropout", ["bn"], ["d", "mask"], name="drop6", is_test=1, ratio=0.3),
+         helper.make_node("Clip", ["d"], ["c"], name="clip6", min=-1.5),
+         helper.make_node("Div", ["c", "den"], ["q"], name="div6"),
+         helper.make_node("Concat", ["q", "x"], ["cat"], name="concat4", axis=1),
+         helper.make_node("Reshape", ["cat", "shape"], ["r"], name="reshape5"),
+         helper.make_node("Gemm", ["r", "gw", "gc"], ["y"], name="gemm6", broadcast=1, transB=1, alpha=0.5)],
+        [vi("x", [2, 3, 4, 5])], [vi("y", [2, 7])],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()] +
+        [numpy_helper.from_array(np.array([2, -1], np.int64), "shape")], opset=6))
+    a = x + b34[None, :, :, None]
+    s = a * w5 - s1[0]
+    c4 = lambda v: v[None, :, None, None]
+    bn = c4(scale) * (s - c4(mean)) / np.sqrt(c4(var) + np.float32(1e-3)) + c4(bias)
+    q = np.minimum(np.maximum(bn, -1.5), np.finfo(np.float32).max) / den
+    r = np.concatenate([q, x], axis=1).reshape(2, 120)
+    tensor_file("ok_legacy_opset6_x.pb", x)
+    tensor_file("ok_legacy_opset6_y.pb", 0.5 * (r @ gw.T) + gc)
+
+    # Opset 1: BatchNormalization-1, Relu-1, Add-1 and Clip-1 with the
+    # consumed_inputs hint; Pad-1 `paddings` that read the same in both of its
+    # documented orders; Reshape-1's shape attribute; Softmax-1 (coerced to
+    # 2-D at axis 1); Concat-1's default axis 1.
+    x = f32(2, 3, 4)
+    scale, bias, mean = f32(3), f32(3), f32(3)
+    var = (rng.random(3) + 0.5).astype(np.float32)
+    bvec = f32(4)
+    inits = {"scale": scale, "bias": bias, "mean": mean, "var": var, "bvec": bvec}
+    save("ok_legacy_opset1.onnx", legacy_model(
+        [helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["bn"], name="bn1",
+                          is_test=1, consumed_inputs=[0, 0, 0, 1, 1]),
+         helper.make_node("Relu", ["bn"], ["r1"], name="relu1", consumed_inputs=[0]),
+         helper.make_node("Add", ["r1", "bvec"], ["a1"], name="add1", broadcast=1, consumed_inputs=[0]),
+         helper.make_node("Pad", ["a1"], ["p"], name="pad1", paddings=[0, 1, 1, 1, 1, 2], value=0.25),
+         helper.make_node("Reshape", ["p"], ["sh"], name="reshape1", shape=[3, 0, -1], consumed_inputs=[0]),
+         helper.make_node("Softmax", ["sh"], ["sm"], name="softmax1"),
+         helper.make_node("Concat", ["sm", "sm"], ["cat"], name="concat1"),
+         helper.make_node("Clip", ["cat"], ["y"], name="clip1", min=0.01, max=0.05, consumed_inputs=[0])],
+        [vi("x", [2, 3, 4])], [vi("y", [3, 10, 7])],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()], opset=1))
+    c3 = lambda v: v[None, :, None]
+    bn = c3(scale) * (x - c3(mean)) / np.sqrt(c3(var) + np.float32(1e-5)) + c3(bias)
+    a1 = np.maximum(bn, 0) + bvec
+    p = np.pad(a1, [(0, 1), (1, 1), (1, 2)], constant_values=0.25)      # [3, 5, 7]
+    sh = p.reshape(3, 5, 7)
+    flat = sh.reshape(3, 35)
+    e = np.exp(flat - flat.max(axis=1, keepdims=True))
+    sm = (e / e.sum(axis=1, keepdims=True)).reshape(3, 5, 7)
+    tensor_file("ok_legacy_opset1_x.pb", x)
+    tensor_file("ok_legacy_opset1_y.pb", np.clip(np.concatenate([sm, sm], axis=1), 0.01, 0.05))
+
+    # Old-opset cases that are refused, one a node, none depending on another.
+    save("bad_legacy_opset6.onnx", legacy_model(
+        [helper.make_node("BatchNormalization", ["x1", "c3", "c3", "c3", "c3"], ["y1"], name="bn_train"),
+         helper.make_node("Dropout", ["x2"], ["y2"], name="drop_train", ratio=0.5),
+         helper.make_node("MaxPool", ["x3"], ["y3"], name="pool_dilated", kernel_shape=[2, 2], dilations=[2, 2]),
+         helper.make_node("Add", ["x4", "b21"], ["y4"], name="add_expand", broadcast=1),
+         helper.make_node("Gemm", ["x4", "w34", "b21"], ["y5"], name="gemm_expand", broadcast=1),
+         helper.make_node("Relu", ["x4"], ["y6"], name="relu_fine")],
+        [vi("x1", [1, 3, 2, 2]), vi("x2", [2, 2]), vi("x3", [1, 1, 6, 6]), vi("x4", [2, 3])],
+        [vi(n, None) for n in ("y1", "y2", "y3", "y4", "y5", "y6")],
+        [numpy_helper.from_array(np.ones(3, np.float32), "c3"), weights("b21", [2, 1]),
+         weights("w34", [3, 4])], opset=6))
+    # Pad-1 with paddings whose two documented orders disagree (its own example).
+    save("bad_legacy_pad1.onnx", legacy_model(
+        [helper.make_node("Pad", ["x"], ["y"], name="pad_ambiguous", paddings=[0, 0, 2, 0])],
+        [vi("x", [3, 2])], [vi("y", None)], [], opset=1))
 
 
 if __name__ == "__main__":

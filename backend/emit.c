@@ -1,0 +1,434 @@
+/* emit.c: a mapped graph becomes a crossbar program.
+ *
+ * Every value gets a buffer; every digital op becomes one `digital`
+ * instruction; every xbar op becomes quant, im2col (conv form), one mvm and one
+ * combine per block, and dequant (docs/crossbar.md section 8).  While emitting
+ * the blocks, the tiles are programmed: each block's cells get the levels of its
+ * weight slices (section 5).  All decisions were taken by the passes and are read
+ * from the op's attributes; the emitter checks that blocks fit their tiles and
+ * never overlap, since a wrong placement would silently mix currents. */
+#include "backend/backend.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    Arena *arena;
+    const Graph *g;
+    const Arch *arch;
+    Diags *diags;
+    int *buffer_of;                     /* by value id, -1 when none yet */
+    Buffer *buffers; int n_buffers, cap_buffers;
+    Instr *instrs; int n_instrs, cap_instrs;
+    Tile *tiles; int n_tiles, cap_tiles;
+    uint8_t **used;                     /* per tile, a cell occupancy map */
+} Emitter;
+
+/* Grows an arena array by doubling (the old copy stays in the arena). */
+static void *grow(Arena *arena, void *items, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return items;
+    int new_cap = *cap ? 2 * *cap : 32;
+    void *bigger = arena_array(arena, (size_t)new_cap, size);
+    if (n)
+        memcpy(bigger, items, (size_t)n * size);
+    *cap = new_cap;
+    return bigger;
+}
+
+static int add_buffer(Emitter *e, const char *name, BufferKind kind, bool wide, Type type, float *data)
+{
+    e->buffers = grow(e->arena, e->buffers, e->n_buffers, &e->cap_buffers, sizeof(Buffer));
+    Buffer *b = &e->buffers[e->n_buffers];
+    *b = (Buffer){.name = arena_strdup(e->arena, name), .kind = kind, .wide = wide, .type = type, .data = data};
+    return e->n_buffers++;
+}
+
+static Instr *add_instr(Emitter *e, Opcode opcode, int dst, int src0, int src1, const char *layer)
+{
+    e->instrs = grow(e->arena, e->instrs, e->n_instrs, &e->cap_instrs, sizeof(Instr));
+    Instr *in = &e->instrs[e->n_instrs++];
+    memset(in, 0, sizeof *in);
+    in->opcode = opcode;
+    in->dst = dst;
+    in->src[0] = src0;
+    in->src[1] = src1;
+    in->src[2] = -1;
+    in->layer = layer;
+    return in;
+}
+
+static Type matrix_type(int64_t rows, int64_t cols)
+{
+    int64_t dims[2] = {rows, cols};
+    return type_make(2, dims);
+}
+
+/* The buffer holding value v: inputs and constants get theirs on first use. */
+static int buffer_for(Emitter *e, const Value *v)
+{
+    if (e->buffer_of[v->id] >= 0)
+        return e->buffer_of[v->id];
+    BufferKind kind = v->is_input ? BUF_INPUT : v->data ? BUF_CONST : BUF_TEMP;
+    for (int i = 0; i < e->g->n_outputs; i++)
+        if (e->g->outputs[i] == v && kind == BUF_TEMP)
+            kind = BUF_OUTPUT;
+    e->buffer_of[v->id] = add_buffer(e, v->name, kind, false, v->type, v->data);
+    return e->buffer_of[v->id];
+}
+
+/* ---- digital ops ---- */
+
+/* A copy of `op` whose values carry buffer ids (docs: program.h, INSTR_DIGITAL). */
+static Op *digital_op(Emitter *e, const Op *op)
+{
+    Op *copy = arena_alloc(e->arena, sizeof *copy);
+    copy->kind = op->kind;
+    copy->loc = op->loc;
+    copy->n_inputs = op->n_inputs;
+    copy->inputs = arena_array(e->arena, (size_t)op->n_inputs, sizeof(Value *));
+    for (int i = 0; i < op->n_inputs; i++) {
+        Value *v = arena_alloc(e->arena, sizeof *v);
+        v->name = op->inputs[i]->name;
+        v->type = op->inputs[i]->type;
+        v->id = buffer_for(e, op->inputs[i]);
+        copy->inputs[i] = v;
+    }
+    Value *r = arena_alloc(e->arena, sizeof *r);
+    r->name = op->result->name;
+    r->type = op->result->type;
+    r->id = buffer_for(e, op->result);
+    r->def = copy;
+    copy->result = r;
+    copy->n_attrs = op->n_attrs;
+    copy->attrs = arena_array(e->arena, (size_t)(op->n_attrs ? op->n_attrs : 1), sizeof(Attr));
+    if (op->n_attrs)
+        memcpy(copy->attrs, op->attrs, (size_t)op->n_attrs * sizeof(Attr));
+    return copy;
+}
+
+static void emit_digital(Emitter *e, const Op *op)
+{
+    Op *copy = digital_op(e, op);
+    Instr *in = add_instr(e, INSTR_DIGITAL, copy->result->id, copy->inputs[0]->id,
+                          op->n_inputs > 1 ? copy->inputs[1]->id : -1, op->result->name);
+    in->src[2] = op->n_inputs > 2 ? copy->inputs[2]->id : -1;
+    in->op = copy;
+}
+
+/* ---- crossbar layers ---- */
+
+/* The mapping attributes of one xbar op, read and checked once. */
+typedef struct {
+    const Op *op;
+    bool quantized, conv;
+    int64_t groups, k, n;               /* w is [G, K, N] */
+    const float *w;
+    int in_bits;
+    bool in_signed;
+    float in_scale;
+    const float *w_scale;               /* [G*N] */
+    int w_bits, cell_bits, slices;
+    SignMapping sign;
+    const int64_t *row_splits, *col_splits, *place, *adc_bits;
+    int n_row_blocks, n_col_blocks;
+    const float *adc_max;
+    float offset;                       /* offset mapping: what is added to every weight */
+} Layer;
+
+static const Attr *need(Emitter *e, const Op *op, const char *name, AttrKind kind)
+{
+    const Attr *a = ir_attr(op, name);
+    if (!a || a->kind != kind) {
+        diag_error(e->diags, &op->loc, "xbar %%%s: attribute '%s' is missing or of the wrong kind "
+                   "(run the mapping pipeline first)", op->result->name, name);
+        return NULL;
+    }
+    return a;
+}
+
+static bool read_layer(Emitter *e, const Op *op, Layer *L)
+{
+    memset(L, 0, sizeof *L);
+    L->op = op;
+    const Value *w = op->inputs[1];
+    L->groups = w->type.dims[0];
+    L->k = w->type.dims[1];
+    L->n = w->type.dims[2];
+    L->w = w->data;
+    const Attr *form = need(e, op, "form", ATTR_STRING);
+    const Attr *slices = need(e, op, "slices", ATTR_INT);
+    const Attr *cell_bits = need(e, op, "cell_bits", ATTR_INT);
+    const Attr *sign = need(e, op, "sign", ATTR_STRING);
+    const Attr *rows = need(e, op, "row_splits", ATTR_INTS);
+    const Attr *cols = need(e, op, "col_splits", ATTR_INTS);
+    const Attr *place = need(e, op, "place", ATTR_INTS);
+    const Attr *adc_bits = need(e, op, "adc_bits", ATTR_INTS);
+    const Attr *adc_max = need(e, op, "adc_max", ATTR_FLOATS);
+    if (!form || !slices || !cell_bits || !sign || !rows || !cols || !place || !adc_bits || !adc_max)
+        return false;
+    L->conv = strcmp(form->s, "conv") == 0;
+    L->slices = (int)slices->i;
+    L->cell_bits = (int)cell_bits->i;
+    if (!sign_mapping_from_name(sign->s, &L->sign)) {
+        diag_error(e->diags, &op->loc, "xbar %%%s: unknown sign mapping '%s'", op->result->name, sign->s);
+        return false;
+    }
+    L->row_splits = rows->ints;
+    L->col_splits = cols->ints;
+    L->n_row_blocks = rows->count - 1;
+    L->n_col_blocks = cols->count - 1;
+    L->place = place->ints;
+    L->adc_bits = adc_bits->ints;
+    L->adc_max = adc_max->floats;
+    int64_t blocks = L->groups * L->n_row_blocks * L->n_col_blocks;
+    if (L->n_row_blocks < 1 || L->n_col_blocks < 1 || place->count != 3 * blocks ||
+        adc_bits->count != blocks || adc_max->count != blocks) {
+        diag_error(e->diags, &op->loc, "xbar %%%s: %lld blocks, but place has %d entries, adc_bits %d, adc_max %d",
+                   op->result->name, (long long)blocks, place->count, adc_bits->count, adc_max->count);
+        return false;
+    }
+    L->quantized = ir_attr(op, "in_scale") != NULL;
+    if (L->quantized) {
+        const Attr *in_bits = need(e, op, "in_bits", ATTR_INT);
+        const Attr *w_bits = need(e, op, "w_bits", ATTR_INT);
+        const Attr *w_scale = need(e, op, "w_scale", ATTR_FLOATS);
+        if (!in_bits || !w_bits || !w_scale)
+            return false;
+        L->in_bits = (int)in_bits->i;
+        L->w_bits = (int)w_bits->i;
+        L->w_scale = w_scale->floats;
+        L->in_scale = ir_attr_float(op, "in_scale", 1.0f);
+        L->in_signed = ir_attr_int(op, "in_signed", 0) != 0;
+        L->offset = (float)((1 << (L->w_bits - 1)) - 1);
+    } else {
+        float max_abs = 0;
+        for (int64_t i = 0; i < L->groups * L->k * L->n; i++)
+            max_abs = fmaxf(max_abs, fabsf(L->w[i]));
+        L->offset = max_abs;
+    }
+    return true;
+}
+
+/* Physical columns per weight column, and reference columns per block. */
+static int polarities(const Layer *L) { return L->sign == SIGN_OFFSET ? 1 : 2; }
+static int ref_cols(const Layer *L) { return L->sign == SIGN_OFFSET ? L->slices : 0; }
+
+/* Level of slice s of the non-negative magnitude u (an integer in a quantized
+ * layer; in a float-weight layer u itself, with one slice). */
+static float slice_level(const Layer *L, float u, int s)
+{
+    if (!L->quantized)
+        return u;
+    int64_t mask = ((int64_t)1 << L->cell_bits) - 1;
+    return (float)(((int64_t)u >> (s * L->cell_bits)) & mask);
+}
+
+static Tile *tile_at(Emitter *e, int64_t index)
+{
+    while (e->n_tiles <= index) {
+        int cap = e->cap_tiles;
+        e->tiles = grow(e->arena, e->tiles, e->n_tiles, &cap, sizeof(Tile));
+        e->used = grow(e->arena, e->used, e->n_tiles, &e->cap_tiles, sizeof(uint8_t *));
+        Tile *t = &e->tiles[e->n_tiles];
+        t->rows = e->arch->rows;
+        t->cols = e->arch->cols;
+        t->cells = arena_array(e->arena, (size_t)t->rows * (size_t)t->cols, sizeof(float));
+        e->used[e->n_tiles] = arena_alloc(e->arena, (size_t)t->rows * (size_t)t->cols);
+        e->n_tiles++;
+    }
+    return &e->tiles[index];
+}
+
+/* Writes one cell, refusing a cell that another block already holds. */
+static bool program_cell(Emitter *e, int tile, int row, int col, float level, const Layer *L, int block)
+{
+    uint8_t *used = &e->used[tile][(size_t)row * (size_t)e->tiles[tile].cols + (size_t)col];
+    if (*used) {
+        diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d overlaps another block on tile %d at cell (%d, %d)",
+                   L->op->result->name, block, tile, row, col);
+        return false;
+    }
+    *used = 1;
+    e->tiles[tile].cells[(size_t)row * (size_t)e->tiles[tile].cols + (size_t)col] = level;
+    return true;
+}
+
+/* Programs block b (group g, rows k0..k1, weight columns n0..n1) into its tile. */
+static bool program_block(Emitter *e, const Layer *L, int block, int64_t g, int64_t k0, int64_t k1,
+                          int64_t n0, int64_t n1, int phys_cols)
+{
+    int64_t tile = L->place[3 * block], row0 = L->place[3 * block + 1], col0 = L->place[3 * block + 2];
+    if (tile < 0 || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows || col0 + phys_cols > e->arch->cols) {
+        diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
+                   "does not fit a %d x %d crossbar", L->op->result->name, block, (long long)(k1 - k0), phys_cols,
+                   (long long)tile, (long long)row0, (long long)col0, e->arch->rows, e->arch->cols);
+        return false;
+    }
+    tile_at(e, tile);
+    int S = L->slices, P = polarities(L);
+    for (int64_t k = k0; k < k1; k++) {
+        int row = (int)(row0 + k - k0);
+        for (int64_t n = n0; n < n1; n++) {
+            float w = L->w[(g * L->k + k) * L->n + n];
+            for (int s = 0; s < S; s++) {
+                int col = (int)(col0 + ((n - n0) * S + s) * P);
+                if (P == 2) {
+                    if (!program_cell(e, (int)tile, row, col, slice_level(L, fmaxf(w, 0), s), L, block) ||
+                        !program_cell(e, (int)tile, row, col + 1, slice_level(L, fmaxf(-w, 0), s), L, block))
+                        return false;
+                } else if (!program_cell(e, (int)tile, row, col, slice_level(L, w + L->offset, s), L, block)) {
+                    return false;
+                }
+            }
+        }
+        for (int s = 0; s < ref_cols(L); s++)
+            if (!program_cell(e, (int)tile, row, (int)(col0 + phys_cols - ref_cols(L) + s),
+                              slice_level(L, L->offset, s), L, block))
+                return false;
+    }
+    return true;
+}
+
+static void emit_xbar(Emitter *e, const Op *op)
+{
+    Layer L;
+    if (!read_layer(e, op, &L))
+        return;
+    const Value *x = op->inputs[0], *y = op->result;
+    const char *name = y->name;
+    int64_t G = L.groups, K = L.k, N = L.n;
+    int64_t P = L.conv ? y->type.dims[0] * (type_numel(&y->type) / (y->type.dims[0] * y->type.dims[1]))
+                       : type_numel(&x->type) / K;
+
+    /* quant: activations to codes (as they are in a float-weight program). */
+    Type codes_type = L.conv ? x->type : matrix_type(P, K);
+    int codes = add_buffer(e, arena_printf(e->arena, "%s.codes", name), BUF_TEMP, false, codes_type, NULL);
+    Instr *q = add_instr(e, INSTR_QUANT, codes, buffer_for(e, x), -1, name);
+    q->quant = (QuantParams){.scale = L.in_scale, .bits = L.in_bits, .is_signed = L.in_signed,
+                             .float_mode = !L.quantized};
+
+    /* im2col: one row of G*K codes per output pixel. */
+    int rows_buffer = codes;
+    if (L.conv) {
+        rows_buffer = add_buffer(e, arena_printf(e->arena, "%s.rows", name), BUF_TEMP, false,
+                                 matrix_type(P, G * K), NULL);
+        Instr *ic = add_instr(e, INSTR_IM2COL, rows_buffer, codes, -1, name);
+        Im2colParams *p = &ic->im2col;
+        p->spatial = x->type.rank - 2;
+        p->batch = x->type.dims[0];
+        p->channels = x->type.dims[1];
+        p->group = G;
+        const int64_t *kernel, *strides, *pads, *dilations;
+        int nk = ir_attr_ints(op, "kernel", &kernel), ns = ir_attr_ints(op, "strides", &strides);
+        int np = ir_attr_ints(op, "pads", &pads), nd = ir_attr_ints(op, "dilations", &dilations);
+        for (int i = 0; i < p->spatial; i++) {
+            p->in[i] = x->type.dims[2 + i];
+            p->out[i] = y->type.dims[2 + i];
+            p->kernel[i] = nk == p->spatial ? kernel[i] : 1;
+            p->strides[i] = ns == p->spatial ? strides[i] : 1;
+            p->dilations[i] = nd == p->spatial ? dilations[i] : 1;
+            p->pads[i] = np == 2 * p->spatial ? pads[i] : 0;
+            p->pads[p->spatial + i] = np == 2 * p->spatial ? pads[p->spatial + i] : 0;
+        }
+    }
+
+    /* Blocks: mvm reads, combine recombines into the wide accumulator. */
+    int acc = add_buffer(e, arena_printf(e->arena, "%s.acc", name), BUF_TEMP, true, matrix_type(P, G * N), NULL);
+    int block = 0;
+    for (int64_t g = 0; g < G; g++) {
+        for (int rb = 0; rb < L.n_row_blocks; rb++) {
+            int64_t k0 = L.row_splits[rb], k1 = L.row_splits[rb + 1];
+            for (int cb = 0; cb < L.n_col_blocks; cb++, block++) {
+                int64_t n0 = L.col_splits[cb], n1 = L.col_splits[cb + 1];
+                int phys_cols = (int)((n1 - n0) * L.slices * polarities(&L)) + ref_cols(&L);
+                if (!program_block(e, &L, block, g, k0, k1, n0, n1, phys_cols))
+                    return;
+                int out_cols = L.sign == SIGN_PAIR_ANALOG ? phys_cols / 2 : phys_cols;
+                int out = add_buffer(e, arena_printf(e->arena, "%s.block%d", name, block), BUF_TEMP, false,
+                                     matrix_type(P, out_cols), NULL);
+                Instr *mvm = add_instr(e, INSTR_MVM, out, rows_buffer, -1, name);
+                mvm->mvm = (MvmParams){
+                    .tile = (int)L.place[3 * block], .tile_row = (int)L.place[3 * block + 1],
+                    .tile_col = (int)L.place[3 * block + 2], .rows = (int)(k1 - k0), .src_col = (int)(g * K + k0),
+                    .phys_cols = phys_cols, .out_cols = out_cols, .dac_bits = e->arch->dac_bits,
+                    .in_bits = L.in_bits, .in_signed = L.in_signed, .sign = L.sign,
+                    .adc_bits = (int)L.adc_bits[block], .adc_max = L.adc_max[block], .float_mode = !L.quantized};
+                Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, name);
+                comb->combine = (CombineParams){
+                    .group = (int)g, .n0 = (int)n0, .n_cols = (int)(n1 - n0), .n_per_group = (int)N,
+                    .slices = L.slices, .cell_bits = L.cell_bits, .sign = L.sign, .accumulate = rb > 0,
+                    .float_mode = !L.quantized, .offset_scale = L.offset};
+            }
+        }
+    }
+
+    /* dequant: scale, bias, back to the layer's layout. */
+    int bias = op->n_inputs > 2 ? buffer_for(e, op->inputs[2]) : -1;
+    Instr *dq = add_instr(e, INSTR_DEQUANT, buffer_for(e, y), acc, bias, name);
+    DequantParams *d = &dq->dequant;
+    d->conv = L.conv;
+    d->batch = L.conv ? y->type.dims[0] : 1;
+    d->channels = G * N;
+    d->pixels = L.conv ? P / d->batch : P;
+    d->out_scale = arena_array(e->arena, (size_t)(G * N), sizeof(float));
+    for (int64_t c = 0; c < G * N; c++)
+        d->out_scale[c] = L.quantized ? L.in_scale * L.w_scale[c] : 1.0f;
+}
+
+Program *emit_program(Arena *arena, const Graph *g, Diags *diags)
+{
+    if (!g->arch) {
+        diag_error(diags, NULL, "graph @%s has no architecture: run lower-xbar first", g->name);
+        return NULL;
+    }
+    Emitter e = {.arena = arena, .g = g, .arch = g->arch, .diags = diags};
+    e.buffer_of = arena_array(arena, (size_t)g->n_values + 1, sizeof(int));
+    for (int i = 0; i < g->n_values; i++)
+        e.buffer_of[i] = -1;
+    Program *p = arena_alloc(arena, sizeof *p);
+    p->arena = arena;
+    p->arch = *g->arch;
+    p->n_inputs = g->n_inputs;
+    p->inputs = arena_array(arena, (size_t)g->n_inputs + 1, sizeof(int));
+    for (int i = 0; i < g->n_inputs; i++)
+        p->inputs[i] = buffer_for(&e, g->inputs[i]);
+
+    int errors = diags->n_errors;
+    bool any_quantized = false, any_float = false;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        if (op->dead)
+            continue;
+        if (op->kind == OP_XBAR) {
+            bool quantized = ir_attr(op, "in_scale") != NULL;
+            any_quantized |= quantized;
+            any_float |= !quantized;
+            emit_xbar(&e, op);
+        } else {
+            emit_digital(&e, op);
+        }
+    }
+    if (any_quantized && any_float)
+        diag_error(diags, NULL, "graph @%s mixes quantized and float-weight crossbar layers", g->name);
+
+    p->n_outputs = g->n_outputs;
+    p->outputs = arena_array(arena, (size_t)g->n_outputs + 1, sizeof(int));
+    for (int i = 0; i < g->n_outputs; i++) {
+        p->outputs[i] = buffer_for(&e, g->outputs[i]);
+        if (e.buffers[p->outputs[i]].kind != BUF_OUTPUT)
+            diag_error(diags, NULL, "output %%%s is a graph input or a constant, which a program cannot return",
+                       g->outputs[i]->name);
+    }
+    if (diags->n_errors > errors)
+        return NULL;
+    p->float_weights = any_float;
+    p->n_buffers = e.n_buffers;
+    p->buffers = e.buffers;
+    p->n_instrs = e.n_instrs;
+    p->instrs = e.instrs;
+    p->n_tiles = e.n_tiles;
+    p->tiles = e.tiles;
+    return p;
+}

@@ -1,0 +1,52 @@
+/* cli.h: what the xbarc subcommands share (main.c) and the commands themselves.
+ *
+ * Exit status: 0 success, 1 bad input (a message names the file and what is
+ * wrong), 2 bad usage.  Output files are written to a temporary name and
+ * renamed, so a failure never leaves a partial file behind. */
+#ifndef XBARC_CLI_H
+#define XBARC_CLI_H
+
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+    int argc;
+    char **argv;
+    int i;                  /* next argument */
+    const char *command;
+    bool failed;
+} Args;
+
+/* Option parsing: each matcher consumes the argument(s) when it matches. */
+void usage_error(Args *a, const char *fmt, const char *what);
+bool opt_value(Args *a, const char *name, const char **value);   /* --name=V, --name V, -o V */
+bool opt_flag(Args *a, const char *name);
+/* The one positional argument, or a usage error for an unknown option / a second one. */
+void opt_positional(Args *a, const char **slot);
+bool parse_count(const char *text, long *out);
+bool has_suffix(const char *s, const char *suffix);
+
+/* An ONNX model or textual IR, by extension, with `pipeline` run on it. */
+Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
+                  Diags *diags);
+/* Writes the IR to `path` ("-" or NULL: stdout) atomically. */
+bool write_ir(const Graph *g, const char *path, const PrintOptions *options, Diags *diags);
+/* Prints the diagnostics, frees the arena, returns the exit status. */
+int finish(Arena *arena, Diags *diags, bool ok);
+
+/* Subcommands (cmd_*.c): each parses its own options from a->i on. */
+int cmd_import(Args *a);
+int cmd_opt(Args *a);
+int cmd_interp(Args *a);
+int cmd_run(Args *a);
+int cmd_eval(Args *a);
+int cmd_arch(Args *a);
+int cmd_compile(Args *a);
+int cmd_explain(Args *a);
+extern const char import_usage[], opt_usage[], interp_usage[], run_usage[], eval_usage[], arch_usage[],
+    compile_usage[], explain_usage[];
+void print_pass_list(FILE *out);
+
+#endif

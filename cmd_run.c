@@ -1,0 +1,349 @@
+/* cmd_run.c: `xbarc interp`, `xbarc run` and `xbarc eval`: executing a model.
+ *
+ * A Runner hides what executes: the float32 reference interpreter over a graph
+ * (an .onnx or .xir file) or the crossbar simulator over a program (.xbp).  The
+ * three commands share it, so binding input files, writing outputs and the
+ * accuracy loop are written once. */
+#include "cli.h"
+#include "frontend/frontend.h"
+#include "runtime/program.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    int n_inputs, n_outputs;
+    const char **input_names, **output_names;
+    Type *input_types, *output_types;
+    Interp *interp;         /* one of these two */
+    Sim *sim;
+} Runner;
+
+static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, Diags *diags)
+{
+    memset(r, 0, sizeof *r);
+    if (has_suffix(path, ".xbp")) {
+        Program *p = program_read(arena, path, diags);
+        if (!p)
+            return false;
+        r->n_inputs = p->n_inputs;
+        r->n_outputs = p->n_outputs;
+        r->input_names = arena_array(arena, (size_t)p->n_inputs + 1, sizeof(char *));
+        r->output_names = arena_array(arena, (size_t)p->n_outputs + 1, sizeof(char *));
+        r->input_types = arena_array(arena, (size_t)p->n_inputs + 1, sizeof(Type));
+        r->output_types = arena_array(arena, (size_t)p->n_outputs + 1, sizeof(Type));
+        for (int i = 0; i < p->n_inputs; i++) {
+            r->input_names[i] = p->buffers[p->inputs[i]].name;
+            r->input_types[i] = p->buffers[p->inputs[i]].type;
+        }
+        for (int i = 0; i < p->n_outputs; i++) {
+            r->output_names[i] = p->buffers[p->outputs[i]].name;
+            r->output_types[i] = p->buffers[p->outputs[i]].type;
+        }
+        r->sim = sim_new(p);
+        return true;
+    }
+    PassOptions pass_options = {0};
+    Graph *g = load_model(arena, path, pipeline, &pass_options, diags);
+    if (!g)
+        return false;
+    r->n_inputs = g->n_inputs;
+    r->n_outputs = g->n_outputs;
+    r->input_names = arena_array(arena, (size_t)g->n_inputs + 1, sizeof(char *));
+    r->output_names = arena_array(arena, (size_t)g->n_outputs + 1, sizeof(char *));
+    r->input_types = arena_array(arena, (size_t)g->n_inputs + 1, sizeof(Type));
+    r->output_types = arena_array(arena, (size_t)g->n_outputs + 1, sizeof(Type));
+    for (int i = 0; i < g->n_inputs; i++) {
+        r->input_names[i] = g->inputs[i]->name;
+        r->input_types[i] = g->inputs[i]->type;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        r->output_names[i] = g->outputs[i]->name;
+        r->output_types[i] = g->outputs[i]->type;
+    }
+    r->interp = interp_new(g);
+    return true;
+}
+
+static float *runner_input(Runner *r, int i)
+{
+    return r->sim ? sim_input(r->sim, i) : interp_input(r->interp, i);
+}
+
+static void runner_run(Runner *r)
+{
+    if (r->sim)
+        sim_run(r->sim);
+    else
+        interp_run(r->interp);
+}
+
+static const float *runner_output(const Runner *r, int i)
+{
+    return r->sim ? sim_output(r->sim, i) : interp_output(r->interp, i);
+}
+
+static void runner_close(Runner *r)
+{
+    if (r->sim)
+        sim_free(r->sim);
+    if (r->interp)
+        interp_free(r->interp);
+}
+
+/* ---- input and output files ---- */
+
+/* Matches --input specs (NAME=FILE, or FILE alone for a one-input model) to
+ * the runner's inputs and reads them in. */
+static bool bind_inputs(Runner *r, char **specs, int n_specs, Arena *arena, Diags *diags)
+{
+    bool *bound = arena_array(arena, (size_t)r->n_inputs + 1, sizeof(bool));
+    for (int s = 0; s < n_specs; s++) {
+        char *spec = specs[s];
+        char *eq = strchr(spec, '=');
+        const char *path = eq ? eq + 1 : spec;
+        int index = -1;
+        if (eq) {
+            *eq = 0;
+            for (int i = 0; i < r->n_inputs; i++)
+                if (strcmp(r->input_names[i], spec) == 0)
+                    index = i;
+            if (index < 0)
+                diag_error(diags, NULL, "--input: the model has no input named '%s'", spec);
+            *eq = '=';
+        } else if (r->n_inputs == 1) {
+            index = 0;
+        } else {
+            diag_error(diags, NULL, "--input %s: the model has %d inputs; write NAME=FILE", spec, r->n_inputs);
+        }
+        Tensor t;
+        if (index < 0 || !tensor_read(arena, path, &t, diags))
+            continue;
+        const Type *want = &r->input_types[index];
+        if (!type_equal(&t.type, want)) {
+            Loc loc = {.file = path};
+            diag_error(diags, &loc, "input '%s' must be %s, the file holds %s", r->input_names[index],
+                       type_format(arena, want), type_format(arena, &t.type));
+            continue;
+        }
+        memcpy(runner_input(r, index), t.data, (size_t)type_numel(want) * sizeof(float));
+        bound[index] = true;
+    }
+    for (int i = 0; i < r->n_inputs; i++)
+        if (!bound[i] && diags->n_errors == 0)
+            diag_error(diags, NULL, "no --input given for graph input '%s' (%s)", r->input_names[i],
+                       type_format(arena, &r->input_types[i]));
+    return diags->n_errors == 0;
+}
+
+/* A file-system-safe file name for a tensor name. */
+static char *tensor_file_name(Arena *arena, const char *name, const char *ext)
+{
+    char *s = arena_printf(arena, "%s.%s", *name ? name : "output", ext);
+    for (char *p = s; *p; p++)
+        if (*p == '/' || *p == '\\' || *p == ':')
+            *p = '_';
+    return s;
+}
+
+static void print_tensor(const Tensor *t, Arena *arena)
+{
+    int64_t n = type_numel(&t->type);
+    printf("%s : %s =", t->name, type_format(arena, &t->type));
+    for (int64_t i = 0; i < n && i < 64; i++)
+        printf(" %.6g", t->data[i]);
+    printf(n > 64 ? " ...\n" : "\n");
+}
+
+/* Writes every output to out_dir (created if needed), or prints them. */
+static bool write_outputs(const Runner *r, const char *out_dir, const char *format, Arena *arena, Diags *diags)
+{
+    if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+        Loc loc = {.file = out_dir};
+        diag_error(diags, &loc, "cannot create output directory: %s", strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < r->n_outputs; i++) {
+        Tensor t = {.name = r->output_names[i], .type = r->output_types[i], .data = (float *)runner_output(r, i)};
+        if (!out_dir)
+            print_tensor(&t, arena);
+        else if (!tensor_write(arena_printf(arena, "%s/%s", out_dir, tensor_file_name(arena, t.name, format)), &t,
+                               diags))
+            return false;
+    }
+    return true;
+}
+
+/* ---- xbarc interp / xbarc run ---- */
+
+const char interp_usage[] =
+    "usage: xbarc interp MODEL.onnx|IN.xir --input NAME=FILE ... [-o DIR]\n"
+    "\n"
+    "Runs the float32 reference interpreter.  Input and output tensors are ONNX\n"
+    "TensorProto (.pb) or NumPy (.npy) files, by extension.  With one graph input,\n"
+    "--input FILE is enough.  Without -o, outputs are printed.\n"
+    "\n"
+    "  --input NAME=FILE    a graph input (repeat for each)\n"
+    "  -o DIR               write each output to DIR/NAME.pb (or .npy, see --format)\n"
+    "  --format pb|npy      file format of written outputs (default pb)\n"
+    "  --passes=LIST        passes run before interpreting (default: the default\n"
+    "                       pipeline for ONNX models, none for .xir)\n";
+
+const char run_usage[] =
+    "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
+    "\n"
+    "Executes a compiled program in the crossbar simulator, read by read.\n"
+    "Tensors as for 'xbarc interp'.\n"
+    "\n"
+    "  --input NAME=FILE    a program input (repeat for each)\n"
+    "  -o DIR               write each output to DIR/NAME.pb (or .npy)\n"
+    "  --format pb|npy      file format of written outputs (default pb)\n"
+    "  --stats              print crossbar reads, ADC conversions and saturations\n";
+
+static int execute(Args *a, bool program)
+{
+    const char *model = NULL, *out_dir = NULL, *pipeline = NULL, *format = "pb", *spec;
+    bool stats = false;
+    char **specs = calloc((size_t)a->argc + 1, sizeof(char *));
+    int n_specs = 0;
+    while (a->i < a->argc && !a->failed) {
+        if (opt_value(a, "--input", &spec))
+            specs[n_specs++] = (char *)spec;
+        else if (opt_value(a, "-o", &out_dir) || opt_value(a, "--format", &format) ||
+                 (!program && opt_value(a, "--passes", &pipeline)))
+            continue;
+        else if (program && opt_flag(a, "--stats"))
+            stats = true;
+        else
+            opt_positional(a, &model);
+    }
+    if (!a->failed && !model)
+        usage_error(a, "%s", program ? "missing PROGRAM.xbp" : "missing MODEL");
+    if (!a->failed && program != has_suffix(model, ".xbp"))
+        usage_error(a, program ? "%s is not a program (.xbp): see 'xbarc compile'"
+                               : "%s is a program: run it with 'xbarc run'", model);
+    if (!a->failed && strcmp(format, "pb") != 0 && strcmp(format, "npy") != 0)
+        usage_error(a, "--format must be pb or npy, not %s", format);
+    if (a->failed) {
+        free(specs);
+        return EXIT_USAGE;
+    }
+    if (!pipeline)
+        pipeline = has_suffix(model, ".xir") ? "" : default_pipeline;
+    else if (strcmp(pipeline, "default") == 0)
+        pipeline = default_pipeline;
+
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Runner r;
+    bool ok = runner_open(&r, arena, model, pipeline, &diags);
+    if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
+        runner_run(&r);
+        ok = write_outputs(&r, out_dir, format, arena, &diags);
+        if (ok && stats) {
+            SimCounters c = sim_counters(r.sim);
+            printf("crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
+                   (unsigned long long)c.reads, (unsigned long long)c.conversions,
+                   (unsigned long long)c.saturated);
+        }
+    }
+    runner_close(&r);
+    free(specs);
+    return finish(arena, &diags, ok);
+}
+
+int cmd_interp(Args *a)
+{
+    return execute(a, false);
+}
+
+int cmd_run(Args *a)
+{
+    return execute(a, true);
+}
+
+/* ---- xbarc eval ---- */
+
+const char eval_usage[] =
+    "usage: xbarc eval MODEL.onnx|IN.xir|PROGRAM.xbp --dataset fashion-mnist|digits [--limit N]\n"
+    "\n"
+    "Top-1 accuracy on a labelled data set (test split): of the float32 reference\n"
+    "interpreter for a model, of the crossbar simulator for a program.  The last\n"
+    "line is 'accuracy: 0.xxxx (N images)'.\n"
+    "\n"
+    "  --dataset NAME     fashion-mnist (Debian's dataset-fashion-mnist) or digits\n"
+    "  --data-dir DIR     where the data set files are (default: their usual place)\n"
+    "  --limit N          only the first N images\n"
+    "  --passes=LIST      passes run on a model first (default: the default pipeline)\n";
+
+static int argmax(const float *v, int64_t n)
+{
+    int best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = (int)i;
+    return best;
+}
+
+int cmd_eval(Args *a)
+{
+    const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL;
+    while (a->i < a->argc && !a->failed) {
+        if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
+            !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline))
+            opt_positional(a, &model);
+    }
+    long limit = -1;
+    if (!a->failed && !model)
+        usage_error(a, "%s", "missing MODEL");
+    if (!a->failed && !dataset_name)
+        usage_error(a, "%s", "missing --dataset NAME");
+    if (!a->failed && limit_text && !parse_count(limit_text, &limit))
+        usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (a->failed)
+        return EXIT_USAGE;
+    if (!pipeline || strcmp(pipeline, "default") == 0)
+        pipeline = default_pipeline;
+
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Dataset data;
+    Runner r;
+    if (!runner_open(&r, arena, model, pipeline, &diags))
+        return finish(arena, &diags, false);
+    if (!dataset_load(arena, dataset_name, "test", data_dir, &data, &diags)) {
+        runner_close(&r);
+        return finish(arena, &diags, false);
+    }
+    int64_t image_size = type_numel(&data.image_type);
+    if (r.n_inputs != 1 || type_numel(&r.input_types[0]) != image_size) {
+        Loc loc = {.file = model};
+        diag_error(&diags, &loc, "the model's input must hold one %s image of %s (it has %d input%s)",
+                   dataset_name, type_format(arena, &data.image_type), r.n_inputs, r.n_inputs == 1 ? "" : "s");
+        runner_close(&r);
+        return finish(arena, &diags, false);
+    }
+    int64_t n_logits = type_numel(&r.output_types[0]);
+    int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
+    bool progress = isatty(STDERR_FILENO);
+    int correct = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy(runner_input(&r, 0), data.images + (size_t)i * image_size, (size_t)image_size * sizeof(float));
+        runner_run(&r);
+        correct += argmax(runner_output(&r, 0), n_logits) == data.labels[i];
+        if (progress && (i % 256 == 255 || i == count - 1))
+            fprintf(stderr, "\r%s: %d/%d images, accuracy so far %.4f", dataset_name, i + 1, count,
+                    (double)correct / (i + 1));
+    }
+    if (progress)
+        fprintf(stderr, "\n");
+    runner_close(&r);
+    printf("accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
+    return finish(arena, &diags, true);
+}

@@ -1,0 +1,292 @@
+/* cmd_xbar.c: `xbarc arch`, `xbarc compile` and `xbarc explain`: mapping a
+ * model onto crossbar tiles and looking at the result.
+ *
+ * compile = import and clean up (default pipeline), lower-xbar, calibrate the
+ * activation ranges on real images, quantize, the mapping pipeline, emit the
+ * program, write it, print a per-layer summary. */
+#include "backend/backend.h"
+#include "cli.h"
+#include "frontend/frontend.h"
+#include "runtime/program.h"
+#include "runtime/runtime.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- xbarc arch ---- */
+
+const char arch_usage[] =
+    "usage: xbarc arch [--dump] [--check FILE.json]\n"
+    "\n"
+    "Prints the built-in default architecture as JSON (--dump, the default), or\n"
+    "checks an architecture file and prints it with every field filled in.\n"
+    "The format is documented in docs/arch.md.\n";
+
+int cmd_arch(Args *a)
+{
+    const char *check = NULL;
+    while (a->i < a->argc && !a->failed) {
+        if (!opt_flag(a, "--dump") && !opt_value(a, "--check", &check)) {
+            const char *extra = NULL;
+            opt_positional(a, &extra);
+            if (extra)
+                usage_error(a, "unexpected argument %s", extra);
+        }
+    }
+    if (a->failed)
+        return EXIT_USAGE;
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Arch arch = arch_default();
+    bool ok = !check || arch_read_json(check, &arch, &diags);
+    if (ok)
+        fputs(arch_to_json(arena, &arch), stdout);
+    return finish(arena, &diags, ok);
+}
+
+/* ---- calibration images ---- */
+
+/* Deterministic uniform [0, 1) inputs (xorshift64*, fixed seed): the
+ * calibration of last resort, for models with no data set of their own. */
+static void random_images(float *out, int64_t n, uint64_t seed)
+{
+    uint64_t s = seed ? seed : 1;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        out[i] = (float)((s * 0x2545F4914F6CDD1DULL) >> 40) / (float)(1 << 24);
+    }
+}
+
+/* Every .pb / .npy file of a directory, in name order, as one input each. */
+static float *directory_images(Arena *arena, const char *dir, int64_t image_size, int *count, Diags *diags)
+{
+    Loc loc = {.file = dir};
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        diag_error(diags, &loc, "cannot read the calibration directory");
+        return NULL;
+    }
+    float *images = NULL;
+    int kept = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
+        kept = 0;
+        for (int i = 0; i < n; i++) {
+            const char *name = names[i]->d_name;
+            if (!has_suffix(name, ".pb") && !has_suffix(name, ".npy"))
+                continue;
+            if (pass == 1) {
+                Tensor t;
+                char *path = arena_printf(arena, "%s/%s", dir, name);
+                if (!tensor_read(arena, path, &t, diags))
+                    break;
+                if (type_numel(&t.type) != image_size) {
+                    Loc file = {.file = path};
+                    diag_error(diags, &file, "a calibration input must have %lld elements, not %lld",
+                               (long long)image_size, (long long)type_numel(&t.type));
+                    break;
+                }
+                memcpy(images + (size_t)kept * (size_t)image_size, t.data, (size_t)image_size * sizeof(float));
+            }
+            kept++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (!kept)
+        diag_error(diags, &loc, "no .pb or .npy calibration inputs in this directory");
+    *count = kept;
+    return diags->n_errors ? NULL : images;
+}
+
+/* The calibration set of `spec` (auto, random, a data set name or a directory)
+ * for inputs of `image_size` elements: at most `limit` images. */
+static float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
+                                 Diags *diags)
+{
+    if (strcmp(spec, "auto") == 0)
+        spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
+    if (strcmp(spec, "random") == 0) {
+        float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
+        random_images(images, (int64_t)limit * image_size, 0x5eed);
+        *count = limit;
+        return images;
+    }
+    if (strcmp(spec, "fashion-mnist") == 0 || strcmp(spec, "digits") == 0) {
+        Dataset data;
+        if (!dataset_load(arena, spec, "train", NULL, &data, diags))
+            return NULL;
+        if (type_numel(&data.image_type) != image_size) {
+            diag_error(diags, NULL, "--calib %s: its images have %lld elements, the model's input %lld", spec,
+                       (long long)type_numel(&data.image_type), (long long)image_size);
+            return NULL;
+        }
+        *count = data.count < limit ? data.count : limit;
+        return data.images;
+    }
+    float *images = directory_images(arena, spec, image_size, count, diags);
+    if (images && *count > limit)
+        *count = limit;
+    return images;
+}
+
+/* ---- the mapping summary ---- */
+
+static int64_t attr_count(const Op *op, const char *name)
+{
+    const Attr *attr = ir_attr(op, name);
+    return attr ? attr->count : 0;
+}
+
+static void print_summary(const Graph *g, const Program *p, FILE *out)
+{
+    fprintf(out, "%-28s %-6s %6s %6s %4s %6s %6s %5s %5s\n", "layer", "form", "K", "N", "G", "slices", "blocks",
+            "tiles", "adc");
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        if (op->kind != OP_XBAR)
+            continue;
+        const Type *w = &op->inputs[1]->type;
+        const Attr *form = ir_attr(op, "form");
+        const int64_t *place, *adc_bits;
+        int n_place = ir_attr_ints(op, "place", &place), n_adc = ir_attr_ints(op, "adc_bits", &adc_bits);
+        int tiles = 0, max_adc = 0;
+        for (int b = 0; b < n_place / 3; b++) {
+            bool seen = false;
+            for (int c = 0; c < b; c++)
+                seen |= place[3 * c] == place[3 * b];
+            tiles += !seen;
+        }
+        for (int b = 0; b < n_adc; b++)
+            max_adc = adc_bits[b] > max_adc ? (int)adc_bits[b] : max_adc;
+        fprintf(out, "%-28.28s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", op->result->name,
+                form ? form->s : "?", (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
+                (long long)ir_attr_int(op, "slices", 1), (long long)attr_count(op, "adc_bits"), tiles, max_adc);
+    }
+    int64_t used = 0, cells = (int64_t)p->n_tiles * p->arch.rows * p->arch.cols;
+    for (int t = 0; t < p->n_tiles; t++)
+        for (int64_t c = 0; c < (int64_t)p->tiles[t].rows * p->tiles[t].cols; c++)
+            used += p->tiles[t].cells[c] != 0;
+    fprintf(out, "tiles: %d of %dx%d cells, %d instructions, nonzero cells %.1f%%\n", p->n_tiles, p->arch.rows,
+            p->arch.cols, p->n_instrs, cells ? 100.0 * (double)used / (double)cells : 0.0);
+}
+
+/* ---- xbarc compile ---- */
+
+const char compile_usage[] =
+    "usage: xbarc compile MODEL.onnx|IN.xir [--arch A.json] [--calib SET] -o PROGRAM.xbp\n"
+    "\n"
+    "Maps a model onto crossbar tiles and writes a program for 'xbarc run'\n"
+    "(docs/crossbar.md, docs/program-format.md), then prints a mapping summary.\n"
+    "\n"
+    "  -o FILE             the program to write (atomically)\n"
+    "  --arch FILE         architecture (JSON, docs/arch.md); default: built in\n"
+    "  --calib SET         activation ranges from: auto (default: the training split\n"
+    "                      of fashion-mnist for 28x28 inputs, of digits for 64-element\n"
+    "                      inputs, else random), fashion-mnist, digits, random\n"
+    "                      (uniform [0,1), fixed seed) or a directory of .pb/.npy inputs\n"
+    "  --calib-count N     images used for calibration (default 512)\n"
+    "  --float-weights     keep weights and activations in float (no quantization,\n"
+    "                      one slice, no ADC): checks the data movement alone\n"
+    "  --emit-ir FILE      also write the mapped IR as text\n"
+    "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
+
+int cmd_compile(Args *a)
+{
+    const char *model = NULL, *out = NULL, *arch_path = NULL, *calib = "auto", *calib_count_text = NULL,
+               *emit_ir = NULL;
+    bool float_weights = false;
+    PassOptions pass_options = {0};
+    while (a->i < a->argc && !a->failed) {
+        if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &arch_path) || opt_value(a, "--calib", &calib) ||
+            opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
+            opt_value(a, "--print-ir-after", &pass_options.print_after))
+            continue;
+        if (opt_flag(a, "--float-weights"))
+            float_weights = true;
+        else if (opt_flag(a, "--print-ir-after-all"))
+            pass_options.print_after_all = true;
+        else if (opt_flag(a, "--time-passes"))
+            pass_options.time_passes = true;
+        else
+            opt_positional(a, &model);
+    }
+    long calib_count = 512;
+    if (!a->failed && !model)
+        usage_error(a, "%s", "missing MODEL");
+    if (!a->failed && !out)
+        usage_error(a, "%s", "missing -o PROGRAM.xbp");
+    if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &calib_count) || calib_count < 1))
+        usage_error(a, "--calib-count takes a positive count, not '%s'", calib_count_text);
+    if (a->failed)
+        return EXIT_USAGE;
+
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Arch *arch = arena_alloc(arena, sizeof *arch);
+    *arch = arch_default();
+    if (arch_path && !arch_read_json(arch_path, arch, &diags))
+        return finish(arena, &diags, false);
+    Graph *g = load_model(arena, model, has_suffix(model, ".xir") ? "" : default_pipeline, &pass_options, &diags);
+    if (!g)
+        return finish(arena, &diags, false);
+    g->arch = arch;
+    if (!pass_run_pipeline(g, lowering_pipeline, &pass_options, &diags))
+        return finish(arena, &diags, false);
+    if (!float_weights) {
+        if (g->n_inputs != 1) {
+            diag_error(&diags, NULL, "%s: calibration needs a model with one input (it has %d)", model, g->n_inputs);
+            return finish(arena, &diags, false);
+        }
+        int count = 0;
+        float *images = calibration_images(arena, calib, type_numel(&g->inputs[0]->type), (int)calib_count,
+                                           &count, &diags);
+        if (!images || !calibrate_xbar(g, images, count, &diags) ||
+            !pass_run_pipeline(g, "quantize", &pass_options, &diags))
+            return finish(arena, &diags, false);
+    }
+    if (!pass_run_pipeline(g, mapping_pipeline, &pass_options, &diags))
+        return finish(arena, &diags, false);
+    PrintOptions print = {0};
+    if (emit_ir && !write_ir(g, emit_ir, &print, &diags))
+        return finish(arena, &diags, false);
+    Program *p = emit_program(arena, g, &diags);
+    if (!p || !program_write(p, out, &diags))
+        return finish(arena, &diags, false);
+    print_summary(g, p, stdout);
+    return finish(arena, &diags, true);
+}
+
+/* ---- xbarc explain ---- */
+
+const char explain_usage[] =
+    "usage: xbarc explain PROGRAM.xbp\n"
+    "\n"
+    "Lists a program: its architecture, buffers, tiles and one row per instruction.\n";
+
+int cmd_explain(Args *a)
+{
+    const char *path = NULL;
+    while (a->i < a->argc && !a->failed)
+        opt_positional(a, &path);
+    if (!a->failed && !path)
+        usage_error(a, "%s", "missing PROGRAM.xbp");
+    if (a->failed)
+        return EXIT_USAGE;
+    Arena *arena = arena_new();
+    Diags diags;
+    diags_init(&diags, arena);
+    Program *p = program_read(arena, path, &diags);
+    if (p)
+        program_explain(p, stdout);
+    return finish(arena, &diags, p != NULL);
+}

@@ -1,0 +1,220 @@
+/* onnx_tensor.c: ONNX TensorProto -> OnnxConst, and the file readers.
+ *
+ * Initializers, Constant values, attribute tensors, bound inputs and .pb
+ * tensor files all go through here.  A tensor is decoded in two steps, so that
+ * its shape can be checked (rank, absurd sizes, external or segmented data)
+ * and an IR constant allocated before the data is copied straight into it:
+ * onnx_tensor_shape() then onnx_tensor_data().  Raw data is little-endian
+ * whatever the host; the typed fields (float_data, int64_data...) are read by
+ * the element type, as the ONNX IR specification lays them out. */
+#include "frontend/onnx_tensor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIM ((int64_t)1 << 31)
+
+const char *onnx_elem_type_name(int elem_type)
+{
+    static const char *const names[] = {
+        "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
+        "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+    if (elem_type >= 0 && elem_type < (int)(sizeof names / sizeof names[0]))
+        return names[elem_type];
+    return "unknown";
+}
+
+/* Bytes per element of the types the frontend decodes, else 0. */
+static size_t elem_size(int elem_type)
+{
+    switch (elem_type) {
+    case ONNX_FLOAT: case ONNX_INT32: case ONNX_UINT32: return 4;
+    case ONNX_DOUBLE: case ONNX_INT64: case ONNX_UINT64: return 8;
+    case ONNX_INT16: case ONNX_UINT16: return 2;
+    case ONNX_INT8: case ONNX_UINT8: case ONNX_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+static bool is_integer(int elem_type)
+{
+    return elem_size(elem_type) && elem_type != ONNX_FLOAT && elem_type != ONNX_DOUBLE;
+}
+
+/* Checks that `dims` make a sane tensor and stores them. */
+bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
+                     size_t rank, const int64_t *dims, OnnxConst *out)
+{
+    if (rank > IR_MAX_RANK) {
+        diag_error(diags, loc, "%s '%s' has rank %zu, more than %d", what, name, rank, IR_MAX_RANK);
+        return false;
+    }
+    int64_t numel = 1;
+    for (size_t i = 0; i < rank; i++) {
+        if (dims[i] < 0 || dims[i] > MAX_DIM) {
+            diag_error(diags, loc, "%s '%s' has an absurd dimension %zu of size %lld", what, name, i,
+                       (long long)dims[i]);
+            return false;
+        }
+        if (dims[i] && numel > IR_MAX_NUMEL / dims[i]) {
+            Type t = type_make((int)rank, dims);
+            diag_error(diags, loc, "%s '%s' is absurdly large: %s has more than %lld elements", what, name,
+                       type_format(diags->arena, &t), (long long)IR_MAX_NUMEL);
+            return false;
+        }
+        numel *= dims[i];
+        out->dims[i] = dims[i];
+    }
+    out->rank = (int)rank;
+    out->numel = numel;
+    return true;
+}
+
+/* The dims and element type of a TensorProto, checked. */
+bool onnx_tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onnx__TensorProto *t,
+                       OnnxConst *out)
+{
+    memset(out, 0, sizeof *out);
+    if ((t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+        t->n_external_data) {
+        diag_error(diags, loc, "tensor '%s' keeps its data in an external file, which is not supported", name);
+        return false;
+    }
+    if (t->segment) {
+        diag_error(diags, loc, "tensor '%s' is segmented, which is not supported", name);
+        return false;
+    }
+    out->elem_type = t->has_data_type ? t->data_type : 0;
+    return onnx_check_dims(diags, loc, "tensor", name, t->n_dims, t->dims, out);
+}
+
+/* Element k of little-endian raw data, as float and (integer types) as int64. */
+static void decode_raw(const uint8_t *p, int elem_type, float *f, int64_t *i)
+{
+    size_t n = elem_size(elem_type);
+    uint64_t u = 0;
+    for (size_t b = 0; b < n; b++)
+        u |= (uint64_t)p[b] << (8 * b);
+    switch (elem_type) {
+    case ONNX_FLOAT: { uint32_t w = (uint32_t)u; memcpy(f, &w, 4); return; }
+    case ONNX_DOUBLE: { double d; memcpy(&d, &u, 8); *f = (float)d; return; }
+    case ONNX_INT8: *i = (int8_t)u; break;
+    case ONNX_INT16: *i = (int16_t)u; break;
+    case ONNX_INT32: *i = (int32_t)u; break;
+    case ONNX_INT64: *i = (int64_t)u; break;
+    case ONNX_BOOL: *i = u != 0; break;
+    default: *i = (int64_t)u; break;        /* unsigned types */
+    }
+    *f = (float)*i;
+}
+
+/* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel floats;
+ * NULL: allocate) and, for integer types, out->i.  Types the frontend does not
+ * decode are left without data: they are reported where they are used. */
+bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *name,
+                      const Onnx__TensorProto *t, OnnxConst *out, float *dest)
+{
+    int et = out->elem_type;
+    size_t es = elem_size(et), n = (size_t)out->numel;
+    if (!es)
+        return true;
+    float *f = dest ? dest : arena_array(arena, n ? n : 1, sizeof(float));
+    int64_t *iv = is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
+    int64_t scratch;
+    if (t->has_raw_data) {
+        if (t->raw_data.len != n * es) {
+            diag_error(diags, loc, "tensor '%s' has %zu bytes of raw data, expected %zu (%zu %s elements)",
+                       name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
+            return false;
+        }
+        for (size_t k = 0; k < n; k++)
+            decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
+    } else {
+        size_t have;
+        switch (et) {
+        case ONNX_FLOAT: have = t->n_float_data; break;
+        case ONNX_DOUBLE: have = t->n_double_data; break;
+        case ONNX_INT64: have = t->n_int64_data; break;
+        case ONNX_UINT32: case ONNX_UINT64: have = t->n_uint64_data; break;
+        default: have = t->n_int32_data; break;
+        }
+        if (have != n) {
+            diag_error(diags, loc, "tensor '%s' has %zu values, expected %zu", name, have, n);
+            return false;
+        }
+        for (size_t k = 0; k < n; k++) {
+            switch (et) {
+            case ONNX_FLOAT: f[k] = t->float_data[k]; break;
+            case ONNX_DOUBLE: f[k] = (float)t->double_data[k]; break;
+            case ONNX_INT64: iv[k] = t->int64_data[k]; break;
+            case ONNX_UINT32: case ONNX_UINT64: iv[k] = (int64_t)t->uint64_data[k]; break;
+            default: iv[k] = t->int32_data[k]; break;
+            }
+            if (iv)
+                f[k] = (float)iv[k];
+        }
+    }
+    out->f = f;
+    out->i = iv;
+    return true;
+}
+
+uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc *loc)
+{
+    /* malloc, not the arena: the bytes are dropped as soon as they are decoded. */
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_error(diags, loc, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap)
+            break;
+        uint8_t *bigger = realloc(buf, 2 * cap);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    bool bad = ferror(fp) || !buf;
+    fclose(fp);
+    if (bad) {
+        diag_error(diags, loc, "cannot read: %s", buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    if (n == 0) {
+        diag_error(diags, loc, "file is empty");
+        free(buf);
+        return NULL;
+    }
+    *size = n;
+    return buf;
+}
+
+bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
+                           Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
+    if (!bytes)
+        return false;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+    free(bytes);
+    if (!t) {
+        diag_error(diags, &loc, "not an ONNX TensorProto file (protobuf parse failed)");
+        return false;
+    }
+    *name = arena_strdup(arena, t->name ? t->name : "");
+    const char *what = **name ? *name : path;
+    bool ok = onnx_tensor_shape(diags, &loc, what, t, out) && onnx_tensor_data(arena, diags, &loc, what, t, out, NULL);
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return ok;
+}

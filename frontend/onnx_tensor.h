@@ -1,0 +1,24 @@
+/* onnx_tensor.h: private to frontend/, the TensorProto decoding that onnx.c
+ * (initializers, Constant values, attribute tensors) shares with
+ * onnx_tensor.c.  It brings in the generated protobuf-c header, so only the
+ * files that read protobuf include it. */
+#ifndef XBARC_FRONTEND_ONNX_TENSOR_H
+#define XBARC_FRONTEND_ONNX_TENSOR_H
+
+#include "frontend/onnx_node.h"
+#include "onnx.pb-c.h"
+
+/* Checks that `dims` make a sane tensor (rank, no absurd or overflowing
+ * size) and stores them in out; `what` and `name` say which in messages. */
+bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
+                     size_t rank, const int64_t *dims, OnnxConst *out);
+/* The dims and element type of `t`, checked; external and segmented data
+ * are refused. */
+bool onnx_tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onnx__TensorProto *t,
+                       OnnxConst *out);
+/* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel
+ * floats; NULL: allocate) and, for integer types, out->i. */
+bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *name,
+                      const Onnx__TensorProto *t, OnnxConst *out, float *dest);
+
+#endif

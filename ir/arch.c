@@ -1,0 +1,369 @@
+/* arch.c: the crossbar architecture, its default, its JSON file and its checks.
+ *
+ * One table lists the fields of Arch by name (sorted), with the kind of value
+ * each takes and where it lives in the struct.  Everything goes through it: the
+ * JSON reader (cJSON; a field absent keeps its default, an unknown field, a
+ * wrong type or a value out of range is an error naming the field), the JSON
+ * writer (every field, in the table's order), and the `arch {...}` line of the
+ * textual IR (print.c and parse.c call arch_field_format / arch_field_parse).
+ * Ranges are checked once, by arch_validate(), after all fields are read, so
+ * that a bound that depends on another field (dac_bits <= input_bits) does not
+ * depend on the order of the file.  Doubles are written in the shortest of
+ * %.15g / %.17g that reads back to the same bits. */
+#include "ir.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { F_INT, F_REAL, F_SIGN, F_GRANULARITY } FieldKind;
+
+static const struct {
+    const char *name;
+    FieldKind kind;
+    size_t offset;          /* of the int, double, SignMapping or bool in Arch */
+} fields[] = {
+    {"adc_bits", F_INT, offsetof(Arch, adc_bits)},
+    {"cell_bits", F_INT, offsetof(Arch, cell_bits)},
+    {"cols", F_INT, offsetof(Arch, cols)},
+    {"cols_per_adc", F_INT, offsetof(Arch, cols_per_adc)},
+    {"dac_bits", F_INT, offsetof(Arch, dac_bits)},
+    {"g_max_us", F_REAL, offsetof(Arch, g_max_us)},
+    {"g_min_us", F_REAL, offsetof(Arch, g_min_us)},
+    {"input_bits", F_INT, offsetof(Arch, input_bits)},
+    {"rows", F_INT, offsetof(Arch, rows)},
+    {"sign", F_SIGN, offsetof(Arch, sign)},
+    {"tiles", F_INT, offsetof(Arch, tiles)},
+    {"weight_bits", F_INT, offsetof(Arch, weight_bits)},
+    {"weight_granularity", F_GRANULARITY, offsetof(Arch, weight_per_layer)},
+};
+enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+
+static const char *const sign_names[] = {
+    [SIGN_PAIR_ANALOG] = "pair-analog", [SIGN_PAIR_DIGITAL] = "pair-digital", [SIGN_OFFSET] = "offset",
+};
+
+Arch arch_default(void)
+{
+    return (Arch){
+        .rows = 128, .cols = 128, .cell_bits = 2, .g_min_us = 1.0, .g_max_us = 100.0,
+        .weight_bits = 8, .weight_per_layer = false, .input_bits = 8, .dac_bits = 1,
+        .adc_bits = 8, .cols_per_adc = 8, .sign = SIGN_PAIR_ANALOG, .tiles = 0,
+    };
+}
+
+const char *sign_mapping_name(SignMapping sign)
+{
+    return (unsigned)sign < 3 ? sign_names[sign] : "?";
+}
+
+bool sign_mapping_from_name(const char *name, SignMapping *sign)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, sign_names[i]) == 0) {
+            *sign = (SignMapping)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- the field table ---- */
+
+int arch_field_count(void)
+{
+    return N_FIELDS;
+}
+
+const char *arch_field_name(int field)
+{
+    return field >= 0 && field < N_FIELDS ? fields[field].name : NULL;
+}
+
+int arch_field_find(const char *name)
+{
+    for (int i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int *int_field(Arch *arch, int field)
+{
+    return (int *)((char *)arch + fields[field].offset);
+}
+
+static double *real_field(Arch *arch, int field)
+{
+    return (double *)((char *)arch + fields[field].offset);
+}
+
+/* The shortest %.15g / %.17g text of d that reads back to d, with a '.' or an
+ * 'e' so that it reads as a real. */
+static char *format_real(Arena *arena, double d)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", d);
+    if (strtod(buf, NULL) != d)
+        snprintf(buf, sizeof buf, "%.17g", d);
+    if (!strpbrk(buf, ".en"))     /* 'n': inf, nan (refused by validation anyway) */
+        strcat(buf, ".0");
+    return arena_strdup(arena, buf);
+}
+
+/* The value's text without quotes for names: the JSON and .xir writers quote. */
+static char *field_text(Arena *arena, const Arch *arch, int field, bool *is_name)
+{
+    Arch *a = (Arch *)arch;     /* only read */
+    *is_name = false;
+    switch (fields[field].kind) {
+    case F_INT:
+        return arena_printf(arena, "%d", *int_field(a, field));
+    case F_REAL:
+        return format_real(arena, *real_field(a, field));
+    case F_SIGN:
+        *is_name = true;
+        return arena_strdup(arena, sign_mapping_name(arch->sign));
+    case F_GRANULARITY:
+        *is_name = true;
+        return arena_strdup(arena, arch->weight_per_layer ? "layer" : "channel");
+    }
+    return arena_strdup(arena, "");
+}
+
+char *arch_field_format(Arena *arena, const Arch *arch, int field)
+{
+    bool is_name;
+    char *text = field_text(arena, arch, field, &is_name);
+    return is_name ? arena_printf(arena, "\"%s\"", text) : text;
+}
+
+/* Sets a name-valued field; NULL or what is wrong. */
+static const char *set_name(Arch *arch, int field, const char *name)
+{
+    if (fields[field].kind == F_SIGN) {
+        if (!sign_mapping_from_name(name, &arch->sign))
+            return "must be \"pair-analog\", \"pair-digital\" or \"offset\"";
+        return NULL;
+    }
+    if (strcmp(name, "channel") == 0 || strcmp(name, "layer") == 0) {
+        arch->weight_per_layer = name[0] == 'l';
+        return NULL;
+    }
+    return "must be \"channel\" or \"layer\"";
+}
+
+/* Sets a number-valued field from a double (JSON numbers are doubles). */
+static const char *set_number(Arch *arch, int field, double d)
+{
+    switch (fields[field].kind) {
+    case F_INT:
+        if (d != floor(d) || fabs(d) > 1e9)
+            return "must be an integer";
+        *int_field(arch, field) = (int)d;
+        return NULL;
+    case F_REAL:
+        if (!isfinite(d))
+            return "must be a finite number";
+        *real_field(arch, field) = d;
+        return NULL;
+    case F_SIGN:
+    case F_GRANULARITY:
+        return set_name(arch, field, "");
+    }
+    return NULL;
+}
+
+const char *arch_field_parse(Arch *arch, int field, const char *text, bool is_string)
+{
+    if (field < 0 || field >= N_FIELDS)
+        return "is not a field";
+    bool wants_name = fields[field].kind == F_SIGN || fields[field].kind == F_GRANULARITY;
+    if (is_string != wants_name)
+        return wants_name ? set_name(arch, field, "")
+                          : fields[field].kind == F_INT ? "must be an integer" : "must be a number";
+    if (is_string)
+        return set_name(arch, field, text);
+    char *end;
+    errno = 0;
+    if (fields[field].kind == F_INT) {
+        long long v = strtoll(text, &end, 10);
+        if (*end || end == text || errno == ERANGE || v < -1000000000 || v > 1000000000)
+            return "must be an integer";
+        *int_field(arch, field) = (int)v;
+        return NULL;
+    }
+    double d = strtod(text, &end);
+    if (*end || end == text)
+        return "must be a number";
+    return set_number(arch, field, d);
+}
+
+/* ---- validation ---- */
+
+typedef struct {
+    const char *name;
+    int lo, hi;
+} IntRange;
+
+bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags)
+{
+    int errors_before = diags->n_errors;
+    const IntRange ranges[] = {
+        {"rows", 1, 4096}, {"cols", 1, 4096}, {"cell_bits", 1, 8}, {"weight_bits", 2, 16},
+        {"input_bits", 1, 16}, {"dac_bits", 1, arch->input_bits}, {"adc_bits", 1, 24},
+        {"cols_per_adc", 1, arch->cols}, {"tiles", 0, 1 << 30},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        const IntRange *r = &ranges[i];
+        int v = *int_field((Arch *)arch, arch_field_find(r->name));
+        if (v >= r->lo && v <= r->hi)
+            continue;
+        if (strcmp(r->name, "tiles") == 0)
+            diag_error(diags, loc, "field 'tiles' must be 0 (unbounded) or positive, not %d", v);
+        else if (strcmp(r->name, "dac_bits") == 0 || strcmp(r->name, "cols_per_adc") == 0)
+            diag_error(diags, loc, "field '%s' must be 1 to %d (%s), not %d", r->name, r->hi,
+                       r->name[0] == 'd' ? "input_bits" : "cols", v);
+        else
+            diag_error(diags, loc, "field '%s' must be %d to %d, not %d", r->name, r->lo, r->hi, v);
+    }
+    if (!(arch->g_min_us > 0) || !isfinite(arch->g_min_us))
+        diag_error(diags, loc, "field 'g_min_us' must be positive, not %g", arch->g_min_us);
+    else if (!(arch->g_max_us > arch->g_min_us) || !isfinite(arch->g_max_us))
+        diag_error(diags, loc, "field 'g_max_us' must be above g_min_us (%g), not %g", arch->g_min_us,
+                   arch->g_max_us);
+    if ((unsigned)arch->sign > SIGN_OFFSET)
+        diag_error(diags, loc, "field 'sign' has an invalid value %d", (int)arch->sign);
+    return diags->n_errors == errors_before;
+}
+
+bool arch_validate(const Arch *arch, const char *file, Diags *diags)
+{
+    Loc loc = {.file = file};
+    return arch_validate_at(arch, &loc, diags);
+}
+
+/* ---- JSON ---- */
+
+/* Line and column of `at` in text, for a syntax error. */
+static void text_position(const char *text, const char *at, Loc *loc)
+{
+    loc->line = 1;
+    loc->col = 1;
+    for (const char *p = text; p < at && *p; p++) {
+        if (*p == '\n') {
+            loc->line++;
+            loc->col = 1;
+        } else {
+            loc->col++;
+        }
+    }
+}
+
+/* The whole file, NUL-terminated, in the arena; NULL (reported) on failure. */
+static char *read_text(Arena *arena, const char *path, size_t *length, Diags *diags)
+{
+    Loc loc = {.file = path};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_error(diags, &loc, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = arena_alloc(arena, cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= (size_t)1 << 24) {
+                diag_error(diags, &loc, "architecture file is larger than 16 MB");
+                fclose(f);
+                return NULL;
+            }
+            char *bigger = arena_alloc(arena, cap * 2);
+            memcpy(bigger, buf, n);
+            buf = bigger, cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        diag_error(diags, &loc, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    buf[n] = 0;
+    *length = n;
+    return buf;
+}
+
+bool arch_read_json(const char *path, Arch *arch, Diags *diags)
+{
+    Loc loc = {.file = path};
+    size_t length;
+    char *text = read_text(diags->arena, path, &length, diags);
+    if (!text)
+        return false;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, length + 1, &end, true);  /* with its NUL */
+    if (!root) {
+        Loc at = loc;
+        text_position(text, end ? end : text, &at);
+        diag_error(diags, &at, "invalid JSON");
+        return false;
+    }
+    int errors_before = diags->n_errors;
+    if (!cJSON_IsObject(root)) {
+        diag_error(diags, &loc, "an architecture must be a JSON object {\"rows\": 128, ...}");
+        cJSON_Delete(root);
+        return false;
+    }
+    Arch a = arch_default();
+    bool seen[N_FIELDS] = {false};
+    for (const cJSON *item = root->child; item; item = item->next) {
+        int field = arch_field_find(item->string);
+        if (field < 0) {
+            diag_error(diags, &loc, "unknown field '%s'", item->string);
+            continue;
+        }
+        if (seen[field]) {
+            diag_error(diags, &loc, "field '%s' appears twice", item->string);
+            continue;
+        }
+        seen[field] = true;
+        const char *why;
+        if (cJSON_IsString(item))
+            why = arch_field_parse(&a, field, item->valuestring, true);
+        else if (cJSON_IsNumber(item) && fields[field].kind != F_SIGN && fields[field].kind != F_GRANULARITY)
+            why = set_number(&a, field, item->valuedouble);
+        else
+            why = fields[field].kind == F_INT ? "must be an integer"
+                  : fields[field].kind == F_REAL ? "must be a number"
+                                                 : set_name(&a, field, "");
+        if (why)
+            diag_error(diags, &loc, "field '%s' %s", item->string, why);
+    }
+    cJSON_Delete(root);
+    if (diags->n_errors != errors_before || !arch_validate(&a, path, diags))
+        return false;
+    *arch = a;
+    return true;
+}
+
+char *arch_to_json(Arena *arena, const Arch *arch)
+{
+    size_t cap = 64;
+    for (int i = 0; i < N_FIELDS; i++)
+        cap += strlen(fields[i].name) + 48;
+    char *out = arena_alloc(arena, cap);
+    size_t n = (size_t)snprintf(out, cap, "{\n");
+    for (int i = 0; i < N_FIELDS; i++)
+        n += (size_t)snprintf(out + n, cap - n, "  \"%s\": %s%s\n", fields[i].name,
+                              arch_field_format(arena, arch, i), i + 1 < N_FIELDS ? "," : "");
+    snprintf(out + n, cap - n, "}\n");
+    return out;
+}

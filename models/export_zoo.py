@@ -1,0 +1,153 @@
+"""Export the model zoo: seven torchvision ImageNet networks as ONNX.
+
+Developer tooling, run with Debian's /usr/bin/python3 (torch 1.13,
+torchvision 0.14, onnx 1.12).  It downloads nothing: every network is built
+with random weights (torchvision's own initialization after
+torch.manual_seed(0)), which is all the mapping benchmarks need, since tile
+counts and compile times depend on shapes, not on trained values.
+
+Each model is exported in eval mode, batch 1, input "input" f32[1,3,224,224],
+output "logits" f32[1,1000], opset 13, static shapes.  The default
+TrainingMode.EVAL export folds BatchNorm into the convolutions and drops
+Dropout, which is what the benchmarks want (models/lenet5.onnx keeps BN on
+purpose for the BN-folding pass; the zoo does not need to).
+
+The files are large (VGG-16 alone is 528 MB), so they go to a cache outside
+the repository, laid out like models/lenet5:
+
+    DIR/NAME.onnx
+    DIR/NAME/test_data_set_0/input_0.pb   (random normal input, fixed seed)
+    DIR/NAME/test_data_set_0/output_0.pb  (torch's logits for that input)
+
+DIR is --out, else $XBARC_ZOO, else ~/.cache/xbarc/zoo.  The .onnx file is
+renamed into place last, so its presence means the model is complete: a rerun
+skips complete models (unless --force) and redoes interrupted ones.
+
+    /usr/bin/python3 models/export_zoo.py [--out DIR] [--force] [--only a,b]
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import onnx
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from modelutil import INPUT_NAME, OPSET, OUTPUT_NAME, write_test_data  # noqa: E402
+
+MODELS = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet50": torchvision.models.resnet50,
+    "vgg16": torchvision.models.vgg16,
+    "mobilenet_v2": torchvision.models.mobilenet_v2,
+    "alexnet": torchvision.models.alexnet,
+    "squeezenet1_1": torchvision.models.squeezenet1_1,
+    "densenet121": torchvision.models.densenet121,
+}
+SHAPE = (1, 3, 224, 224)
+WEIGHT_SEED = 0
+INPUT_SEED = 1234
+
+
+def default_dir():
+    env = os.environ.get("XBARC_ZOO")
+    if env:
+        return env
+    return os.path.join(os.path.expanduser("~"), ".cache", "xbarc", "zoo")
+
+
+def reference_input():
+    """The same random normal image for every model, independent of torch's
+    generator state, so it can be regenerated on its own."""
+    rng = np.random.default_rng(INPUT_SEED)
+    return rng.standard_normal(SHAPE).astype(np.float32)
+
+
+def export_one(name, out_dir):
+    """Builds, runs and exports one network; returns its parameter count.
+    The ONNX file is written under a temporary name and renamed last."""
+    torch.manual_seed(WEIGHT_SEED)
+    model = MODELS[name](weights=None).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+
+    x = reference_input()
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).numpy()
+    write_test_data(os.path.join(out_dir, name), [x], [y])
+
+    path = os.path.join(out_dir, name + ".onnx")
+    tmp = path + ".tmp"
+    torch.onnx.export(
+        model,
+        torch.from_numpy(x),
+        tmp,
+        export_params=True,
+        opset_version=OPSET,
+        do_constant_folding=True,
+        training=torch.onnx.TrainingMode.EVAL,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes=None,
+    )
+    check(tmp)
+    os.replace(tmp, path)
+    return n_params
+
+
+def check(path):
+    """Static shapes and the names the CLI and benchmarks rely on."""
+    onnx.checker.check_model(path, full_check=True)
+    m = onnx.load(path, load_external_data=False)
+    ios = list(m.graph.input) + list(m.graph.output)
+    for vi in ios:
+        for d in vi.type.tensor_type.shape.dim:
+            if not d.HasField("dim_value"):
+                raise SystemExit("%s: %s has a dynamic dimension" % (path, vi.name))
+    names = ([i.name for i in m.graph.input], [o.name for o in m.graph.output])
+    if names != ([INPUT_NAME], [OUTPUT_NAME]):
+        raise SystemExit("%s: unexpected inputs/outputs %s" % (path, names))
+
+
+def op_summary(path):
+    """'Conv x20, Relu x17, ...' in order of first appearance."""
+    m = onnx.load(path, load_external_data=False)
+    counts = {}
+    for node in m.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return ", ".join("%s x%d" % kv for kv in counts.items())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=default_dir(),
+                    help="cache directory (default: $XBARC_ZOO or ~/.cache/xbarc/zoo)")
+    ap.add_argument("--force", action="store_true", help="re-export models already present")
+    ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(MODELS))
+    args = ap.parse_args()
+
+    names = [n for n in args.only.split(",") if n] or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        ap.error("unknown model(s): %s" % ",".join(unknown))
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(2)
+    print("zoo: %s" % args.out)
+
+    for name in names:
+        path = os.path.join(args.out, name + ".onnx")
+        if os.path.exists(path) and not args.force:
+            print("%-14s present, skipped (--force re-exports)" % name)
+            continue
+        start = time.perf_counter()
+        n_params = export_one(name, args.out)
+        seconds = time.perf_counter() - start
+        print("%-14s %8.1f MB  %11s params  %6.1f s  %s" % (
+            name, os.path.getsize(path) / 1e6, format(n_params, ","), seconds,
+            op_summary(path)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+/* mapping.c: helpers of the crossbar mapping passes (passes/mapping.h).
+ *
+ * Prerequisite checks, the balanced split both `split` dimensions use, the
+ * physical column counts of docs/crossbar.md section 5, and attribute setters
+ * that say whether anything changed, so that a pass rerun with the same inputs
+ * leaves the graph exactly as it was. */
+#include "passes/mapping.h"
+
+#include <string.h>
+
+/* Which step writes each attribute a mapping pass may need. */
+static const struct {
+    const char *attr, *producer;
+} producers[] = {
+    {"form", "lower-xbar"},    {"w_bits", "quantize"},     {"in_scale", "quantize"},
+    {"in_bits", "quantize"},   {"in_signed", "quantize"},  {"w_scale", "quantize"},
+    {"sign", "sign-map"},      {"slices", "bit-slice"},    {"cell_bits", "bit-slice"},
+    {"row_splits", "split"},   {"col_splits", "split"},    {"place", "place"},
+    {"adc_bits", "adc-lossless"}, {"adc_max", "adc-lossless"},
+};
+
+static const char *producer_of(const char *attr)
+{
+    for (size_t i = 0; i < sizeof producers / sizeof producers[0]; i++)
+        if (strcmp(producers[i].attr, attr) == 0)
+            return producers[i].producer;
+    return NULL;
+}
+
+const Arch *mapping_arch(const Graph *g, const char *pass, Diags *diags)
+{
+    if (!g->arch)
+        diag_error(diags, NULL, "%s: graph @%s has no architecture (run lower-xbar, or give the .xir an "
+                   "arch line)", pass, ir_name_text(diags->arena, g->name));
+    return g->arch;
+}
+
+static const char *const kind_names[] = {
+    [ATTR_INT] = "an int", [ATTR_FLOAT] = "a float", [ATTR_INTS] = "a list of ints",
+    [ATTR_FLOATS] = "a list of floats", [ATTR_STRING] = "a string",
+};
+
+const Attr *mapping_need(const Op *op, const char *pass, const char *name, AttrKind kind, Diags *diags)
+{
+    const Attr *a = ir_attr(op, name);
+    const char *op_name = ir_name_text(diags->arena, op->result->name);
+    if (!a) {
+        const char *producer = producer_of(name);
+        if (producer)
+            diag_error(diags, &op->loc, "%s: xbar %%%s has no attribute '%s': run %s first", pass, op_name,
+                       name, producer);
+        else
+            diag_error(diags, &op->loc, "%s: xbar %%%s has no attribute '%s'", pass, op_name, name);
+        return NULL;
+    }
+    if (a->kind != kind) {
+        diag_error(diags, &op->loc, "%s: attribute '%s' of xbar %%%s must be %s, not %s", pass, name, op_name,
+                   kind_names[kind], kind_names[a->kind]);
+        return NULL;
+    }
+    return a;
+}
+
+bool mapping_sign(const Op *op, const char *pass, SignMapping *sign, Diags *diags)
+{
+    const Attr *a = mapping_need(op, pass, "sign", ATTR_STRING, diags);
+    if (!a)
+        return false;
+    if (!sign_mapping_from_name(a->s, sign)) {
+        diag_error(diags, &op->loc, "%s: xbar %%%s has an unknown sign mapping '%s'", pass,
+                   ir_name_text(diags->arena, op->result->name), a->s);
+        return false;
+    }
+    return true;
+}
+
+bool mapping_quantized(const Op *op)
+{
+    return ir_attr(op, "in_scale") != NULL;
+}
+
+int mapping_polarities(SignMapping sign)
+{
+    return sign == SIGN_OFFSET ? 1 : 2;
+}
+
+int mapping_ref_cols(SignMapping sign, int slices)
+{
+    return sign == SIGN_OFFSET ? slices : 0;
+}
+
+/* Why balanced: the fewest parts fix the tile count, and among cuts with that
+ * many parts the even one keeps every block's rows (and so its column sums and
+ * ADC range) as small as possible: 87+87+86, not 128+128+4. */
+int mapping_balanced_splits(Arena *arena, int64_t total, int64_t max_part, int64_t **splits)
+{
+    int64_t parts = (total + max_part - 1) / max_part;
+    int64_t base = total / parts, larger = total % parts;
+    *splits = arena_array(arena, (size_t)parts + 1, sizeof(int64_t));
+    (*splits)[0] = 0;
+    for (int64_t i = 0; i < parts; i++)
+        (*splits)[i + 1] = (*splits)[i] + base + (i < larger);
+    return (int)parts;
+}
+
+bool mapping_set_int(Graph *g, Op *op, const char *name, int64_t v)
+{
+    const Attr *a = ir_attr(op, name);
+    bool changed = !a || a->kind != ATTR_INT || a->i != v;
+    if (changed)
+        ir_set_int(g, op, name, v);
+    return changed;
+}
+
+bool mapping_set_string(Graph *g, Op *op, const char *name, const char *v)
+{
+    const Attr *a = ir_attr(op, name);
+    bool changed = !a || a->kind != ATTR_STRING || strcmp(a->s, v) != 0;
+    if (changed)
+        ir_set_string(g, op, name, v);
+    return changed;
+}
+
+bool mapping_set_ints(Graph *g, Op *op, const char *name, const int64_t *v, int count)
+{
+    const Attr *a = ir_attr(op, name);
+    bool changed = !a || a->kind != ATTR_INTS || a->count != count ||
+                   (count && memcmp(a->ints, v, (size_t)count * sizeof *v) != 0);
+    if (changed)
+        ir_set_ints(g, op, name, v, count);
+    return changed;
+}
+
+bool mapping_set_floats(Graph *g, Op *op, const char *name, const float *v, int count)
+{
+    const Attr *a = ir_attr(op, name);
+    bool changed = !a || a->kind != ATTR_FLOATS || a->count != count;
+    for (int i = 0; !changed && i < count; i++)
+        changed = a->floats[i] != v[i];
+    if (changed)
+        ir_set_floats(g, op, name, v, count);
+    return changed;
+}
+
+void mapping_drop(Op *op, const char *const *names)
+{
+    for (; *names; names++) {
+        for (int i = 0; i < op->n_attrs; i++) {
+            if (strcmp(op->attrs[i].name, *names) != 0)
+                continue;
+            memmove(&op->attrs[i], &op->attrs[i + 1], (size_t)(op->n_attrs - i - 1) * sizeof(Attr));
+            op->n_attrs--;
+            break;
+        }
+    }
+}

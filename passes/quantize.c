@@ -1,0 +1,111 @@
+/* quantize.c: integer weights and activation scales for every xbar op.
+ *
+ * docs/crossbar.md section 3.  Weights are quantized symmetrically to the
+ * architecture's weight_bits, one scale per weight column (g, n) or one per
+ * layer (weight_per_layer); the integer values replace w in a new constant.
+ * Activations get one scale per op from the calibrated range act_min..act_max:
+ * unsigned codes when the range has no negative value, else signed ones.  Every
+ * division and rounding is the float arithmetic of runtime/quant.h, so that the
+ * integer reference and the simulator reproduce the same codes.  An op that is
+ * already quantized (it has in_scale) is left as it is, so the pass can run
+ * twice; an op without a calibrated range is an error naming it. */
+#include "passes/passes.h"
+#include "runtime/quant.h"
+
+#include <math.h>
+
+static const char *op_name(Diags *diags, const Op *op)
+{
+    return ir_name_text(diags->arena, op->result->name);
+}
+
+/* max / qmax, or 1 when max is 0 (an all-zero column or input). */
+static float scale_for(float max_abs, int32_t qmax)
+{
+    float s = max_abs / (float)qmax;
+    return s > 0 ? s : 1.0f;
+}
+
+/* w_q and w_scale of one op; false (reported) on a weight that is not finite. */
+static bool quantize_weights(Graph *g, Op *op, const Arch *arch, Diags *diags)
+{
+    XbarGeom geo;
+    xbar_geom(op, &geo);
+    const Value *w = op->inputs[1];
+    int64_t K = geo.k, N = geo.n, columns = geo.groups * N;
+    int32_t qmax = quant_qmax(arch->weight_bits, true);
+    float *max_abs = arena_array(g->arena, (size_t)columns, sizeof(float));
+    float layer_max = 0.0f;
+    for (int64_t i = 0; i < type_numel(&w->type); i++) {
+        float a = fabsf(w->data[i]);
+        if (!isfinite(a)) {
+            diag_error(diags, &op->loc, "xbar %%%s: weight %lld is %g, which cannot be quantized",
+                       op_name(diags, op), (long long)i, w->data[i]);
+            return false;
+        }
+        int64_t col = (i / (K * N)) * N + i % N;     /* w[g, k, n] is column g*N + n */
+        if (a > max_abs[col])
+            max_abs[col] = a;
+        if (a > layer_max)
+            layer_max = a;
+    }
+    float *scales = arena_array(g->arena, (size_t)columns, sizeof(float));
+    for (int64_t c = 0; c < columns; c++)
+        scales[c] = scale_for(arch->weight_per_layer ? layer_max : max_abs[c], qmax);
+
+    Value *wq = ir_add_const(g, ir_fresh_name(g, arena_printf(g->arena, "%s.q", w->name)), w->type, NULL);
+    for (int64_t i = 0; i < type_numel(&w->type); i++)
+        wq->data[i] = (float)quant_code(w->data[i], scales[(i / (K * N)) * N + i % N], -qmax, qmax);
+    op->inputs[1] = wq;
+    ir_set_int(g, op, "w_bits", arch->weight_bits);
+    ir_set_floats(g, op, "w_scale", scales, (int)columns);
+    return true;
+}
+
+/* in_bits, in_scale, in_signed from the calibrated range. */
+static bool quantize_input(Graph *g, Op *op, const Arch *arch, Diags *diags)
+{
+    const Attr *lo = ir_attr(op, "act_min"), *hi = ir_attr(op, "act_max");
+    if (!lo || !hi) {
+        diag_error(diags, &op->loc, "xbar %%%s has no act_min/act_max: calibrate (--calib) before quantize",
+                   op_name(diags, op));
+        return false;
+    }
+    float act_min = ir_attr_float(op, "act_min", 0.0f), act_max = ir_attr_float(op, "act_max", 0.0f);
+    if (!isfinite(act_min) || !isfinite(act_max) || act_min > act_max) {
+        diag_error(diags, &op->loc, "xbar %%%s has an invalid calibrated range [%g, %g]", op_name(diags, op),
+                   act_min, act_max);
+        return false;
+    }
+    bool is_signed = act_min < 0;
+    if (is_signed && arch->input_bits < 2) {
+        diag_error(diags, &op->loc, "xbar %%%s sees negative inputs, which %d input bit cannot code",
+                   op_name(diags, op), arch->input_bits);
+        return false;
+    }
+    float range = fmaxf(fabsf(act_min), fabsf(act_max));
+    ir_set_int(g, op, "in_bits", arch->input_bits);
+    ir_set_float(g, op, "in_scale", scale_for(range, quant_qmax(arch->input_bits, is_signed)));
+    ir_set_int(g, op, "in_signed", is_signed);
+    return true;
+}
+
+bool pass_quantize(Graph *g, Diags *diags)
+{
+    if (!g->arch) {
+        g->arch = arena_alloc(g->arena, sizeof *g->arch);
+        *g->arch = arch_default();
+    }
+    int errors_before = diags->n_errors;
+    bool changed = false;
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (op->kind != OP_XBAR || op->dead || ir_attr(op, "in_scale"))
+            continue;
+        if (quantize_input(g, op, g->arch, diags))
+            changed |= quantize_weights(g, op, g->arch, diags);
+    }
+    if (changed)
+        ir_compact(g);
+    return diags->n_errors == errors_before;
+}

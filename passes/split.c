@@ -1,0 +1,62 @@
+/* split.c: pass `split`, a layer's matrix cut into tile-sized blocks.
+ *
+ * docs/crossbar.md section 6.  Each group's K x N matrix is cut the same way:
+ * rows into ceil(K / rows) row blocks, columns on weight-column boundaries so
+ * that the S slices (times 2 for a pair) of one weight column stay in one
+ * block and recombine locally.  A block of c weight columns takes c * S * P
+ * physical columns (P = 2 for pairs, 1 for offset) plus S reference columns
+ * for offset, so floor((cols - refs) / (S * P)) weight columns fit a tile.
+ * Both cuts use the fewest blocks, then balance them (87+87+86 rows rather than
+ * 128+128+4): the tile count is the same and every block's column sums, and so
+ * its ADC range, are as small as they can be.  New splits change the block
+ * count, so they drop the per-block attributes of place and adc-lossless. */
+#include "passes/mapping.h"
+#include "passes/passes.h"
+
+static const char *const derived[] = {"place", "adc_bits", "adc_max", NULL};
+
+static bool split_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
+{
+    SignMapping sign;
+    if (!mapping_sign(op, "split", &sign, diags))
+        return false;
+    const Attr *slices = mapping_need(op, "split", "slices", ATTR_INT, diags);
+    if (!slices)
+        return false;
+    int S = (int)slices->i;
+    const Type *w = &op->inputs[1]->type;
+    int64_t K = w->dims[1], N = w->dims[2];
+
+    int64_t per_column = (int64_t)S * mapping_polarities(sign);
+    int64_t columns_per_block = (arch->cols - mapping_ref_cols(sign, S)) / per_column;
+    if (columns_per_block < 1) {
+        diag_error(diags, &op->loc, "split: xbar %%%s: one weight column takes %lld physical columns "
+                   "(%d slices, %s%s), more than the %d columns of a crossbar",
+                   ir_name_text(diags->arena, op->result->name),
+                   (long long)(per_column + mapping_ref_cols(sign, S)), S, sign_mapping_name(sign),
+                   sign == SIGN_OFFSET ? ", with its reference columns" : "", arch->cols);
+        return false;
+    }
+    int64_t *row_splits, *col_splits;
+    int row_blocks = mapping_balanced_splits(g->arena, K, arch->rows, &row_splits);
+    int col_blocks = mapping_balanced_splits(g->arena, N, columns_per_block, &col_splits);
+    bool changed = mapping_set_ints(g, op, "row_splits", row_splits, row_blocks + 1);
+    changed |= mapping_set_ints(g, op, "col_splits", col_splits, col_blocks + 1);
+    if (changed)
+        mapping_drop(op, derived);
+    return true;
+}
+
+bool pass_split(Graph *g, Diags *diags)
+{
+    const Arch *arch = mapping_arch(g, "split", diags);
+    if (!arch)
+        return false;
+    bool ok = true;
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (!op->dead && op->kind == OP_XBAR)
+            ok &= split_op(g, op, arch, diags);
+    }
+    return ok;
+}

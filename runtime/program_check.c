@@ -1,0 +1,390 @@
+/* program_check.c: is a program that parsed also consistent?
+ *
+ * program_io.c has read every field and checked what it needs to build the
+ * structs (counts, enums, string and buffer ids, ranks).  What is left is the
+ * meaning, which the simulator relies on without checking again: buffer kinds
+ * and widths (float32 or float64 arrays), tile coordinates inside their tile,
+ * each instruction's buffer shapes against its parameters (docs/crossbar.md 8),
+ * programmed levels within 2^cell_bits, digital ops against shape inference,
+ * and that no instruction reads a buffer before something writes it.  All
+ * problems are reported (up to a limit), each naming the instruction. */
+#include "runtime/program_format.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { MAX_ERRORS = 20 };
+
+typedef struct {
+    Reader *r;
+    const Program *p;
+    int n_errors;
+    const char *where;          /* "instruction 5 (mvm)", or NULL */
+    bool *written;              /* by buffer id: holds data at this point of the stream */
+} Checker;
+
+static void bad(Checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bad(Checker *c, const char *fmt, ...)
+{
+    if (++c->n_errors > MAX_ERRORS) {
+        if (c->n_errors == MAX_ERRORS + 1)
+            diag_error(c->r->diags, &c->r->loc, "too many inconsistencies, giving up");
+        return;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_error(c->r->diags, &c->r->loc, "%s%s%s", c->where ? c->where : "", c->where ? ": " : "", msg);
+}
+
+static const char *const kind_names[] = {
+    [BUF_INPUT] = "an input", [BUF_OUTPUT] = "an output", [BUF_CONST] = "a constant", [BUF_TEMP] = "a temporary",
+};
+
+/* "buffer 3 'conv1.acc'" */
+static const char *bname(const Checker *c, int id)
+{
+    const char *name = c->p->buffers[id].name;
+    return arena_printf(c->r->diags->arena, "buffer %d '%s'", id, name ? name : "");
+}
+
+/* "f32[9,4]", or "f64[9,4]" for a wide buffer (as explain prints it). */
+static const char *tname(const Checker *c, const Buffer *b)
+{
+    char *s = type_format(c->r->diags->arena, &b->type);
+    if (b->wide)
+        memcpy(s, "f64", 3);
+    return s;
+}
+
+static int64_t numel(const Buffer *b) { return type_numel(&b->type); }
+static int64_t last_dim(const Buffer *b) { return b->type.rank ? b->type.dims[b->type.rank - 1] : 1; }
+/* A buffer as a matrix: rows of its last dimension (MatMul's leading dims are rows). */
+static int64_t row_count(const Buffer *b) { return last_dim(b) ? numel(b) / last_dim(b) : 0; }
+
+/* a * b for non-negative operands, saturating instead of overflowing. */
+static int64_t mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static bool in_range(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
+
+/* Slots 0..n_required-1 name buffers, the next n_optional may, the rest are -1. */
+static void check_srcs(Checker *c, const Instr *in, int n_required, int n_optional)
+{
+    for (int k = 0; k < 3; k++) {
+        if (k < n_required && in->src[k] < 0)
+            bad(c, "src%d is missing", k);
+        else if (k >= n_required + n_optional && in->src[k] >= 0)
+            bad(c, "src%d must be unused (-1), not %d", k, in->src[k]);
+    }
+}
+
+static void reads(Checker *c, int id)
+{
+    if (id >= 0 && !c->written[id])
+        bad(c, "reads %s before anything writes it", bname(c, id));
+}
+
+static void expect_width(Checker *c, int id, bool wide, const char *role)
+{
+    if (id >= 0 && c->p->buffers[id].wide != wide)
+        bad(c, "%s %s must hold %s", role, bname(c, id), wide ? "float64 (wide)" : "float32, not float64");
+}
+
+static void expect_float_mode(Checker *c, bool float_mode)
+{
+    if (float_mode != c->p->float_weights)
+        bad(c, "float_mode is %d in a %s program", float_mode, c->p->float_weights ? "float-weight" : "quantized");
+}
+
+static void check_quant(Checker *c, const Instr *in)
+{
+    const QuantParams *q = &in->quant;
+    const Buffer *src = &c->p->buffers[in->src[0]], *dst = &c->p->buffers[in->dst];
+    expect_width(c, in->src[0], false, "src"), expect_width(c, in->dst, false, "dst");
+    if (numel(src) != numel(dst))
+        bad(c, "dst %s and src %s differ in size", tname(c, dst), tname(c, src));
+    expect_float_mode(c, q->float_mode);
+    if (!q->float_mode && !in_range(q->bits, 1, 24))
+        bad(c, "bits %d is out of range 1..24", q->bits);
+    if (!q->float_mode && !(isfinite(q->scale) && q->scale > 0))
+        bad(c, "scale %g is not a positive number", q->scale);
+}
+
+static void check_im2col(Checker *c, const Instr *in)
+{
+    const Im2colParams *m = &in->im2col;
+    const Buffer *src = &c->p->buffers[in->src[0]], *dst = &c->p->buffers[in->dst];
+    expect_width(c, in->src[0], false, "src"), expect_width(c, in->dst, false, "dst");
+    if (!in_range(m->spatial, 1, 3)) {
+        bad(c, "spatial rank %d is not 1, 2 or 3", m->spatial);
+        return;
+    }
+    if (!in_range(m->batch, 1, IR_MAX_NUMEL) || !in_range(m->channels, 1, IR_MAX_NUMEL) ||
+        !in_range(m->group, 1, m->channels) || m->channels % m->group != 0) {
+        bad(c, "batch %lld, channels %lld, group %lld are inconsistent", (long long)m->batch,
+            (long long)m->channels, (long long)m->group);
+        return;
+    }
+    int64_t pixels = 1, kernel = 1;
+    for (int i = 0; i < m->spatial; i++) {
+        int64_t pb = m->pads[i], pe = m->pads[m->spatial + i];
+        if (!in_range(m->in[i], 1, IR_MAX_NUMEL) || !in_range(m->kernel[i], 1, IR_MAX_NUMEL) ||
+            !in_range(m->strides[i], 1, IR_MAX_NUMEL) || !in_range(m->dilations[i], 1, IR_MAX_NUMEL) ||
+            !in_range(pb, 0, IR_MAX_NUMEL) || !in_range(pe, 0, IR_MAX_NUMEL)) {
+            bad(c, "axis %d: extent, kernel, stride, dilation or pads out of range", i);
+            return;
+        }
+        int64_t span = m->in[i] + pb + pe - mul(m->dilations[i], m->kernel[i] - 1) - 1;
+        int64_t out = span < 0 ? 0 : span / m->strides[i] + 1;
+        if (out < 1 || m->out[i] != out) {
+            bad(c, "axis %d: output extent %lld, but input %lld, kernel %lld, stride %lld, dilation %lld and "
+                "pads %lld+%lld give %lld", i, (long long)m->out[i], (long long)m->in[i], (long long)m->kernel[i],
+                (long long)m->strides[i], (long long)m->dilations[i], (long long)pb, (long long)pe,
+                (long long)out);
+            return;
+        }
+        pixels = mul(pixels, out);
+        kernel = mul(kernel, m->kernel[i]);
+    }
+    bool src_ok = src->type.rank == m->spatial + 2 && src->type.dims[0] == m->batch &&
+                  src->type.dims[1] == m->channels;
+    for (int i = 0; src_ok && i < m->spatial; i++)
+        src_ok = src->type.dims[2 + i] == m->in[i];
+    if (!src_ok)
+        bad(c, "src is %s, not the NCHW input its parameters describe", tname(c, src));
+    if (dst->type.rank != 2 || dst->type.dims[0] != mul(m->batch, pixels) ||
+        dst->type.dims[1] != mul(m->channels, kernel))
+        bad(c, "dst is %s, not [%lld,%lld] (batch x output pixels, channels x kernel)", tname(c, dst),
+            (long long)mul(m->batch, pixels), (long long)mul(m->channels, kernel));
+}
+
+static void check_mvm(Checker *c, const Instr *in)
+{
+    const MvmParams *m = &in->mvm;
+    const Buffer *src = &c->p->buffers[in->src[0]], *dst = &c->p->buffers[in->dst];
+    expect_width(c, in->src[0], false, "src");
+    if (!in_range(m->tile, 0, c->p->n_tiles - 1)) {
+        bad(c, "tile %d does not exist (%d tiles)", m->tile, c->p->n_tiles);
+        return;
+    }
+    const Tile *t = &c->p->tiles[m->tile];
+    if (m->tile_row < 0 || m->rows < 1 || (int64_t)m->tile_row + m->rows > t->rows)
+        bad(c, "rows %d+%d do not fit tile %d's %d rows", m->tile_row, m->rows, m->tile, t->rows);
+    if (m->tile_col < 0 || m->phys_cols < 1 || (int64_t)m->tile_col + m->phys_cols > t->cols)
+        bad(c, "columns %d+%d do not fit tile %d's %d columns", m->tile_col, m->phys_cols, m->tile, t->cols);
+    bool analog = m->sign == SIGN_PAIR_ANALOG;
+    if ((analog && m->phys_cols % 2 != 0) || m->out_cols != (analog ? m->phys_cols / 2 : m->phys_cols))
+        bad(c, "%d output columns for %d physical columns under %s", m->out_cols, m->phys_cols,
+            sign_mapping_name(m->sign));
+    expect_float_mode(c, m->float_mode);
+    if (!m->float_mode && (!in_range(m->dac_bits, 1, 24) || !in_range(m->in_bits, 1 + m->in_signed, 24)))
+        bad(c, "dac_bits %d or in_bits %d out of range", m->dac_bits, m->in_bits);
+    if (!m->float_mode && (!in_range(m->adc_bits, 1, 32) || !(isfinite(m->adc_max) && m->adc_max > 0)))
+        bad(c, "ADC of %d bits and full scale %g is not valid", m->adc_bits, m->adc_max);
+    if (m->src_col < 0 || (int64_t)m->src_col + m->rows > last_dim(src))
+        bad(c, "source columns %d+%d do not fit src %s", m->src_col, m->rows, tname(c, src));
+    if (last_dim(dst) != m->out_cols || numel(dst) != mul(row_count(src), m->out_cols))
+        bad(c, "dst is %s, not %lld rows of %d columns", tname(c, dst), (long long)row_count(src), m->out_cols);
+}
+
+static void check_combine(Checker *c, const Instr *in)
+{
+    const CombineParams *m = &in->combine;
+    const Buffer *src = &c->p->buffers[in->src[0]], *dst = &c->p->buffers[in->dst];
+    expect_width(c, in->dst, true, "dst");
+    if (m->accumulate)
+        reads(c, in->dst);
+    if (m->group < 0 || m->n_per_group < 1 || m->n0 < 0 || m->n_cols < 1 ||
+        (int64_t)m->n0 + m->n_cols > m->n_per_group) {
+        bad(c, "columns %d+%d of group %d with %d per group are inconsistent", m->n0, m->n_cols, m->group,
+            m->n_per_group);
+        return;
+    }
+    if (last_dim(dst) % m->n_per_group != 0 || mul(m->group + 1, m->n_per_group) > last_dim(dst))
+        bad(c, "dst %s has no columns for group %d of %d", tname(c, dst), m->group, m->n_per_group);
+    expect_float_mode(c, m->float_mode);
+    if (!in_range(m->cell_bits, 1, 8) || m->slices < 1 || (!m->float_mode && mul(m->slices, m->cell_bits) > 32))
+        bad(c, "%d slices of %d bits are out of range", m->slices, m->cell_bits);
+    if (!isfinite(m->offset_scale))
+        bad(c, "offset_scale is not finite");
+    /* The mvm's output columns (docs/crossbar.md 5): one per (column, slice) pair
+     * for pair-analog, both polarities for pair-digital, S references for offset. */
+    int64_t need = mul(mul(m->n_cols, m->slices), m->sign == SIGN_PAIR_DIGITAL ? 2 : 1);
+    if (m->sign == SIGN_OFFSET)
+        need += m->slices;
+    if (last_dim(src) != need || row_count(src) != row_count(dst))
+        bad(c, "src %s does not hold %lld rows of %lld columns", tname(c, src), (long long)row_count(dst),
+            (long long)need);
+}
+
+static void check_dequant(Checker *c, const Instr *in)
+{
+    const DequantParams *m = &in->dequant;
+    const Buffer *src = &c->p->buffers[in->src[0]], *dst = &c->p->buffers[in->dst];
+    expect_width(c, in->src[0], true, "src"), expect_width(c, in->dst, false, "dst");
+    expect_width(c, in->src[1], false, "bias");
+    if (!in_range(m->channels, 1, IR_MAX_NUMEL) || !in_range(m->batch, 0, IR_MAX_NUMEL) ||
+        !in_range(m->pixels, 0, IR_MAX_NUMEL)) {
+        bad(c, "batch %lld, channels %lld or pixels %lld out of range", (long long)m->batch,
+            (long long)m->channels, (long long)m->pixels);
+        return;
+    }
+    if (!m->out_scale && !c->p->float_weights)
+        bad(c, "no output scales in a quantized program");
+    for (int64_t i = 0; m->out_scale && i < m->channels; i++) {
+        if (!isfinite(m->out_scale[i])) {
+            bad(c, "output scale %lld is not finite", (long long)i);
+            break;
+        }
+    }
+    if (in->src[1] >= 0 && numel(&c->p->buffers[in->src[1]]) != m->channels)
+        bad(c, "bias %s has %lld elements, not %lld", bname(c, in->src[1]),
+            (long long)numel(&c->p->buffers[in->src[1]]), (long long)m->channels);
+    if (last_dim(src) != m->channels || row_count(src) != mul(m->batch, m->pixels))
+        bad(c, "src %s is not %lld rows (batch x pixels) of %lld columns", tname(c, src),
+            (long long)mul(m->batch, m->pixels), (long long)m->channels);
+    if (m->conv) {
+        int64_t total = mul(mul(m->batch, m->channels), m->pixels);
+        if (dst->type.rank < 2 || dst->type.dims[0] != m->batch || dst->type.dims[1] != m->channels ||
+            numel(dst) != total)
+            bad(c, "dst %s does not fit batch %lld, channels %lld, pixels %lld", tname(c, dst),
+                (long long)m->batch, (long long)m->channels, (long long)m->pixels);
+    } else if (numel(dst) != numel(src) || last_dim(dst) != m->channels) {
+        bad(c, "dst %s does not match src %s", tname(c, dst), tname(c, src));
+    }
+}
+
+/* The op against shape inference; its messages are re-reported under the instruction. */
+static void check_digital(Checker *c, const Instr *in)
+{
+    const Op *op = in->op;
+    for (int k = 0; k < 3; k++)
+        if (in->src[k] != (k < op->n_inputs ? op->inputs[k]->id : -1))
+            bad(c, "src%d is %d, not the op's input %d", k, in->src[k], k);
+    for (int i = 0; i < op->n_inputs; i++) {
+        expect_width(c, op->inputs[i]->id, false, "input");
+        reads(c, op->inputs[i]->id);
+    }
+    expect_width(c, in->dst, false, "dst");
+    Diags inner;
+    diags_init(&inner, c->r->diags->arena);
+    Type inferred;
+    if (!ir_infer_type(op, &inferred, &inner)) {
+        for (const DiagMsg *m = inner.first; m; m = m->next) {
+            const char *text = strstr(m->text, "error: ");
+            bad(c, "%s", text ? text + 7 : m->text);
+        }
+        return;
+    }
+    const Buffer *dst = &c->p->buffers[in->dst];
+    if (!type_equal(&inferred, &dst->type))
+        bad(c, "dst %s is %s but %s gives %s", bname(c, in->dst), tname(c, dst), op_info[op->kind].name,
+            type_format(c->r->diags->arena, &inferred));
+}
+
+static void check_instr(Checker *c, const Instr *in, int index)
+{
+    const char *name = opcode_names[in->opcode];
+    c->where = in->opcode == INSTR_DIGITAL
+                   ? arena_printf(c->r->diags->arena, "instruction %d (%s %s)", index, name,
+                                  op_info[in->op->kind].name)
+                   : arena_printf(c->r->diags->arena, "instruction %d (%s)", index, name);
+    BufferKind kind = c->p->buffers[in->dst].kind;
+    if (kind != BUF_TEMP && kind != BUF_OUTPUT)
+        bad(c, "dst %s is %s; instructions write only temporaries and outputs", bname(c, in->dst),
+            kind_names[kind]);
+    if (in->opcode != INSTR_DIGITAL) {
+        check_srcs(c, in, 1, in->opcode == INSTR_DEQUANT);
+        for (int k = 0; k < 3; k++)
+            reads(c, in->src[k]);
+    }
+    if (in->src[0] >= 0 || in->opcode == INSTR_DIGITAL) {
+        switch (in->opcode) {
+        case INSTR_QUANT: check_quant(c, in); break;
+        case INSTR_IM2COL: check_im2col(c, in); break;
+        case INSTR_MVM: check_mvm(c, in); break;
+        case INSTR_COMBINE: check_combine(c, in); break;
+        case INSTR_DEQUANT: check_dequant(c, in); break;
+        case INSTR_DIGITAL: check_digital(c, in); break;
+        case INSTR_COUNT: break;
+        }
+    }
+    c->written[in->dst] = true;
+    c->where = NULL;
+}
+
+/* Quantized tiles hold levels 0 .. 2^cell_bits - 1; float tiles finite weights. */
+static void check_tiles(Checker *c)
+{
+    const Program *p = c->p;
+    float top = (float)((1 << p->arch.cell_bits) - 1);
+    if (p->arch.tiles > 0 && p->n_tiles > p->arch.tiles)
+        bad(c, "the program uses %d tiles, more than the architecture's %d", p->n_tiles, p->arch.tiles);
+    for (int i = 0; i < p->n_tiles; i++) {
+        const Tile *t = &p->tiles[i];
+        for (int64_t k = 0, n = (int64_t)t->rows * t->cols; k < n; k++) {
+            float v = t->cells[k];
+            bool ok = p->float_weights ? isfinite(v) : v >= 0 && v <= top && v == floorf(v);
+            if (!ok) {
+                bad(c, "tile %d: cell (%lld, %lld) holds %g, %s", i, (long long)(k / t->cols),
+                    (long long)(k % t->cols), v,
+                    p->float_weights ? "not a finite weight"
+                                     : arena_printf(c->r->diags->arena, "not a level 0..%g (cell_bits %d)", top,
+                                                    p->arch.cell_bits));
+                break;
+            }
+        }
+    }
+}
+
+/* Every input buffer listed once, outputs listed and computed. */
+static void check_io(Checker *c)
+{
+    const Program *p = c->p;
+    int *listed = arena_array(c->r->diags->arena, (size_t)p->n_buffers + 1, sizeof(int));
+    for (int pass = 0; pass < 2; pass++) {
+        int n = pass ? p->n_outputs : p->n_inputs;
+        const int *ids = pass ? p->outputs : p->inputs;
+        BufferKind want = pass ? BUF_OUTPUT : BUF_INPUT;
+        for (int i = 0; i < n; i++) {
+            int id = ids[i];
+            if (!in_range(id, 0, p->n_buffers - 1)) {
+                bad(c, "%s %d names buffer %d, but there are %d", pass ? "output" : "input", i, id, p->n_buffers);
+                continue;
+            }
+            if (p->buffers[id].kind != want)
+                bad(c, "%s %d is %s, which is %s", pass ? "output" : "input", i, bname(c, id),
+                    kind_names[p->buffers[id].kind]);
+            else if (++listed[id] > 1 && !pass)
+                bad(c, "input %s is listed twice", bname(c, id));
+            if (pass && !c->written[id])
+                bad(c, "output %s is never computed", bname(c, id));
+        }
+    }
+    for (int i = 0; i < p->n_buffers; i++) {
+        const Buffer *b = &p->buffers[i];
+        if ((b->kind == BUF_INPUT || b->kind == BUF_OUTPUT) && !listed[i])
+            bad(c, "%s is %s but is not in the %s list", bname(c, i), kind_names[b->kind],
+                b->kind == BUF_INPUT ? "input" : "output");
+        if ((b->kind == BUF_INPUT || b->kind == BUF_OUTPUT) && b->wide)
+            bad(c, "%s is %s but wide", bname(c, i), kind_names[b->kind]);
+    }
+}
+
+void program_check(Reader *r)
+{
+    Checker c = {.r = r, .p = r->program};
+    c.written = arena_array(r->diags->arena, (size_t)c.p->n_buffers + 1, sizeof(bool));
+    for (int i = 0; i < c.p->n_buffers; i++)
+        c.written[i] = c.p->buffers[i].kind == BUF_INPUT || c.p->buffers[i].kind == BUF_CONST;
+    check_tiles(&c);
+    for (int i = 0; i < c.p->n_instrs; i++)
+        check_instr(&c, &c.p->instrs[i], i);
+    check_io(&c);
+}

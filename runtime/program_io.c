@@ -1,0 +1,558 @@
+/* program_io.c: a program from its file (docs/program-format.md).
+ *
+ * The reader never trusts the file.  It loads it whole (into a scratch arena
+ * released before returning), then reads through a cursor bounded by the
+ * current section: every count is checked against the bytes left before
+ * anything is allocated, so a corrupt count cannot ask for gigabytes, and every
+ * enum, string index and buffer id is checked before it is used.  A structural
+ * error (truncation, a bad tag, an absurd count) stops the reader at once,
+ * since what follows it would be noise.  Then program_check.c checks the
+ * meaning: buffer kinds, tile coordinates, shapes against each instruction's
+ * parameters, digital ops against shape inference, nothing read before it is
+ * written.  The writer is runtime/program_write.c. */
+#include "runtime/program_format.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const Section program_sections[SEC_COUNT] = {
+    [SEC_ARCH] = {"ARCH", "architecture"},  [SEC_FLAGS] = {"FLAG", "flags"},
+    [SEC_STRINGS] = {"STRS", "strings"},    [SEC_CONSTS] = {"CNST", "constants"},
+    [SEC_BUFFERS] = {"BUFS", "buffers"},    [SEC_TILES] = {"TILE", "tiles"},
+    [SEC_INSTRS] = {"INST", "instructions"}, [SEC_IO] = {"IOLS", "inputs/outputs"},
+};
+
+/* Reports a structural error once and stops the reader. */
+static void fail(Reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(Reader *r, const char *fmt, ...)
+{
+    if (r->failed)
+        return;
+    r->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(r->diags, &r->loc, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t left(const Reader *r) { return (uint64_t)(r->end - r->p); }
+
+static bool need(Reader *r, uint64_t n)
+{
+    if (r->failed)
+        return false;
+    if (left(r) < n) {
+        fail(r, "section %s is too short: the next field needs %llu bytes, %llu left", r->section,
+             (unsigned long long)n, (unsigned long long)left(r));
+        return false;
+    }
+    return true;
+}
+
+static unsigned get_u8(Reader *r) { return need(r, 1) ? *r->p++ : 0; }
+
+static uint32_t get_u32(Reader *r)
+{
+    if (!need(r, 4))
+        return 0;
+    const unsigned char *b = r->p;
+    r->p += 4;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t get_u64(Reader *r)
+{
+    uint64_t lo = get_u32(r);
+    return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static int get_i32(Reader *r) { return (int)(int32_t)get_u32(r); }
+static int64_t get_i64(Reader *r) { return (int64_t)get_u64(r); }
+
+static float get_f32(Reader *r)
+{
+    uint32_t u = get_u32(r);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* n little-endian floats whose bytes the caller has checked are there (the bulk
+ * of a file: cells and constants, hence no per-element bounds check). */
+static void decode_f32(const unsigned char *b, size_t n, float *out)
+{
+    for (size_t i = 0; i < n; i++, b += 4) {
+        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        memcpy(&out[i], &u, sizeof u);
+    }
+}
+
+static double get_f64(Reader *r)
+{
+    uint64_t u = get_u64(r);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static bool get_bool(Reader *r, const char *what)
+{
+    unsigned v = get_u8(r);
+    if (v > 1)
+        fail(r, "section %s: %s is %u, not 0 or 1", r->section, what, v);
+    return v == 1;
+}
+
+static unsigned get_enum(Reader *r, unsigned limit, const char *what)
+{
+    unsigned v = get_u8(r);
+    if (v >= limit)
+        fail(r, "section %s: %s %u is out of range [0, %u)", r->section, what, v, limit);
+    return v < limit ? v : 0;
+}
+
+/* A count of entries of at least `entry_size` bytes each: they must fit what is left. */
+static int get_count(Reader *r, uint64_t entry_size, const char *what)
+{
+    uint32_t n = get_u32(r);
+    if (!r->failed && (n > INT32_MAX || (uint64_t)n * entry_size > left(r))) {
+        fail(r, "section %s: %u %s cannot fit in the %llu bytes left", r->section, n, what,
+             (unsigned long long)left(r));
+        return 0;
+    }
+    return r->failed ? 0 : (int)n;
+}
+
+static const char *get_string(Reader *r, bool optional, const char *what)
+{
+    uint32_t i = get_u32(r);
+    if (r->failed || (i == NO_STRING && optional))
+        return NULL;
+    if (i >= r->n_strings) {
+        fail(r, "section %s: %s names string %u, but there are %u", r->section, what, i, r->n_strings);
+        return NULL;
+    }
+    return r->strings[i];
+}
+
+/* Opens the next section: its tag must be the expected one and its length fit the file. */
+static void open_section(Reader *r, int section, const unsigned char **file_p, const unsigned char *file_end)
+{
+    const Section *s = &program_sections[section];
+    r->section = s->name;
+    uint64_t have = (uint64_t)(file_end - *file_p);
+    if (r->failed)
+        return;
+    if (have < 12) {
+        fail(r, "truncated: section %s needs 12 bytes for its header, %llu left", s->name,
+             (unsigned long long)have);
+        return;
+    }
+    if (memcmp(*file_p, s->tag, 4) != 0) {
+        char tag[5] = {0};
+        for (int i = 0; i < 4; i++)
+            tag[i] = (*file_p)[i] >= 0x20 && (*file_p)[i] < 0x7f ? (char)(*file_p)[i] : '?';
+        fail(r, "expected section %s ('%s') but found '%s'", s->name, s->tag, tag);
+        return;
+    }
+    r->p = *file_p + 4;
+    r->end = r->p + 8;
+    uint64_t length = get_u64(r);
+    have -= 12;
+    if (length > have) {
+        fail(r, "truncated: section %s needs %llu bytes, %llu left", s->name, (unsigned long long)length,
+             (unsigned long long)have);
+        return;
+    }
+    r->end = r->p + length;
+    *file_p = r->end;
+}
+
+static void close_section(Reader *r)
+{
+    if (!r->failed && r->p != r->end)
+        fail(r, "section %s has %llu unexpected bytes at its end", r->section, (unsigned long long)left(r));
+}
+
+static void read_arch(Reader *r, Arch *a)
+{
+    a->rows = get_i32(r), a->cols = get_i32(r), a->cell_bits = get_i32(r);
+    a->g_min_us = get_f64(r), a->g_max_us = get_f64(r);
+    a->weight_bits = get_i32(r), a->weight_per_layer = get_bool(r, "weight_per_layer");
+    a->input_bits = get_i32(r), a->dac_bits = get_i32(r), a->adc_bits = get_i32(r);
+    a->cols_per_adc = get_i32(r), a->sign = (SignMapping)get_enum(r, 3, "sign mapping");
+    a->tiles = get_i32(r);
+    if (!r->failed && !arch_validate(a, r->loc.file, r->diags))
+        r->failed = true;
+}
+
+static void read_strings(Reader *r)
+{
+    r->n_strings = (uint32_t)get_count(r, 4, "strings");
+    r->strings = arena_array(r->arena, r->n_strings + 1, sizeof(char *));
+    for (uint32_t i = 0; i < r->n_strings && !r->failed; i++) {
+        uint32_t len = get_u32(r);
+        if (!need(r, len))
+            return;
+        if (memchr(r->p, 0, len)) {
+            fail(r, "section strings: string %u contains a NUL byte", i);
+            return;
+        }
+        char *s = arena_alloc(r->arena, (size_t)len + 1);
+        memcpy(s, r->p, len);
+        r->p += len;
+        r->strings[i] = s;
+    }
+}
+
+static void read_consts(Reader *r)
+{
+    uint64_t n = get_u64(r);
+    if (!r->failed && n > left(r) / 4) {
+        fail(r, "section constants: %llu floats cannot fit in the %llu bytes left", (unsigned long long)n,
+             (unsigned long long)left(r));
+        return;
+    }
+    r->n_consts = n;
+    r->consts = arena_array(r->arena, n ? n : 1, sizeof(float));
+    decode_f32(r->p, n, r->consts);
+    r->p += 4 * n;
+}
+
+static void read_buffers(Reader *r, Program *p)
+{
+    p->n_buffers = get_count(r, 15, "buffers");
+    p->buffers = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Buffer));
+    for (int i = 0; i < p->n_buffers && !r->failed; i++) {
+        Buffer *b = &p->buffers[i];
+        b->name = get_string(r, true, "a buffer name");
+        b->kind = (BufferKind)get_enum(r, 4, "buffer kind");
+        b->wide = get_bool(r, "buffer wide flag");
+        b->type.dtype = DT_F32;
+        b->type.rank = (int)get_u8(r);
+        if (!r->failed && b->type.rank > IR_MAX_RANK) {
+            fail(r, "section buffers: buffer %d has rank %d, more than %d", i, b->type.rank, IR_MAX_RANK);
+            return;
+        }
+        int64_t numel = 1;
+        for (int d = 0; d < b->type.rank && !r->failed; d++) {
+            int64_t dim = b->type.dims[d] = get_i64(r);
+            if (dim < 0 || dim > IR_MAX_NUMEL || (numel = numel * dim) > IR_MAX_NUMEL)
+                fail(r, "section buffers: buffer %d has dimension %lld out of range or more than 2^32 elements",
+                     i, (long long)dim);
+        }
+        uint64_t offset = get_u64(r);
+        if (r->failed)
+            return;
+        if (b->kind != BUF_CONST && offset != 0)
+            fail(r, "section buffers: buffer %d is not a constant but has a data offset", i);
+        else if (b->kind == BUF_CONST && b->wide)
+            fail(r, "section buffers: constant buffer %d is wide", i);
+        else if (b->kind == BUF_CONST && (offset > r->n_consts || (uint64_t)numel > r->n_consts - offset))
+            fail(r, "section buffers: constant buffer %d's data [%llu, +%lld) lies outside the %llu constants",
+                 i, (unsigned long long)offset, (long long)numel, (unsigned long long)r->n_consts);
+        else if (b->kind == BUF_CONST)
+            b->data = r->consts + offset;
+    }
+}
+
+static void read_tiles(Reader *r, Program *p)
+{
+    p->n_tiles = get_count(r, 9, "tiles");
+    p->tiles = arena_array(r->arena, (size_t)p->n_tiles + 1, sizeof(Tile));
+    for (int i = 0; i < p->n_tiles && !r->failed; i++) {
+        Tile *t = &p->tiles[i];
+        t->rows = get_i32(r), t->cols = get_i32(r);
+        unsigned encoding = get_enum(r, 2, "cell encoding");
+        if (r->failed)
+            return;
+        if (t->rows < 1 || t->cols < 1 || t->rows > p->arch.rows || t->cols > p->arch.cols) {
+            fail(r, "section tiles: tile %d is %d x %d, outside 1..%d x 1..%d of the architecture", i, t->rows,
+                 t->cols, p->arch.rows, p->arch.cols);
+            return;
+        }
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        if (!need(r, n * (encoding == CELLS_U8 ? 1 : 4)))
+            return;
+        t->cells = arena_array(r->arena, n, sizeof(float));
+        if (encoding == CELLS_U8) {
+            for (size_t k = 0; k < n; k++)
+                t->cells[k] = (float)r->p[k];
+            r->p += n;
+        } else {
+            decode_f32(r->p, n, t->cells);
+            r->p += 4 * n;
+        }
+    }
+}
+
+/* One Value per buffer, shared by the digital ops that use it: its id is the buffer id. */
+static Value *buffer_value(Reader *r, int id)
+{
+    if (!r->values[id]) {
+        const Buffer *b = &r->program->buffers[id];
+        Value *v = arena_alloc(r->arena, sizeof *v);
+        v->id = id;
+        v->name = b->name ? b->name : arena_printf(r->arena, "buffer%d", id);
+        v->type = b->type;
+        v->data = b->data;
+        v->is_input = b->kind == BUF_INPUT;
+        r->values[id] = v;
+    }
+    return r->values[id];
+}
+
+static int get_buffer_id(Reader *r, const char *what, int index)
+{
+    int id = get_i32(r);
+    if (!r->failed && (id < 0 || id >= r->program->n_buffers))
+        fail(r, "section instructions: instruction %d: %s %d is not a buffer (there are %d)", index, what, id,
+             r->program->n_buffers);
+    return r->failed ? 0 : id;
+}
+
+static void read_attr(Reader *r, Attr *a)
+{
+    a->name = get_string(r, false, "an attribute name");
+    a->kind = (AttrKind)get_enum(r, 5, "attribute kind");
+    if (r->failed)
+        return;
+    switch (a->kind) {
+    case ATTR_INT: a->i = get_i64(r); break;
+    case ATTR_FLOAT: a->f = get_f32(r); break;
+    case ATTR_INTS:
+        a->count = get_count(r, 8, "ints");
+        a->ints = arena_array(r->arena, (size_t)a->count + 1, sizeof(int64_t));
+        for (int k = 0; k < a->count; k++)
+            a->ints[k] = get_i64(r);
+        break;
+    case ATTR_FLOATS:
+        a->count = get_count(r, 4, "floats");
+        a->floats = arena_array(r->arena, (size_t)a->count + 1, sizeof(float));
+        for (int k = 0; k < a->count; k++)
+            a->floats[k] = get_f32(r);
+        break;
+    case ATTR_STRING: a->s = get_string(r, false, "a string attribute"); break;
+    }
+}
+
+/* A digital op rebuilt as ir_add_op would, over the buffers' Values. */
+static Op *read_digital(Reader *r, int index, int dst)
+{
+    Op *op = arena_alloc(r->arena, sizeof *op);
+    const char *name = get_string(r, false, "a digital op");
+    op->loc.file = r->loc.file;
+    op->loc.node = get_string(r, true, "a node name");
+    op->loc.node_index = get_i32(r);
+    op->loc.node_op = get_string(r, true, "a node op type");
+    if (r->failed)
+        return op;
+    if (!op_kind_from_name(name, &op->kind)) {
+        fail(r, "section instructions: instruction %d: unknown digital op '%s'", index, name);
+        return op;
+    }
+    const OpInfo *info = &op_info[op->kind];
+    op->n_inputs = get_count(r, 4, "op inputs");
+    if (!r->failed && (op->n_inputs < info->min_inputs || op->n_inputs > info->max_inputs))
+        fail(r, "section instructions: instruction %d: %s takes %d to %d inputs, not %d", index, info->name,
+             info->min_inputs, info->max_inputs, op->n_inputs);
+    op->inputs = arena_array(r->arena, (size_t)op->n_inputs + 1, sizeof(Value *));
+    for (int i = 0; i < op->n_inputs && !r->failed; i++)
+        op->inputs[i] = buffer_value(r, get_buffer_id(r, "a digital input", index));
+    op->n_attrs = get_count(r, 5, "attributes");
+    op->attrs = arena_array(r->arena, (size_t)op->n_attrs + 1, sizeof(Attr));
+    for (int i = 0; i < op->n_attrs && !r->failed; i++) {
+        read_attr(r, &op->attrs[i]);
+        if (!r->failed && i > 0 && strcmp(op->attrs[i - 1].name, op->attrs[i].name) >= 0)
+            fail(r, "section instructions: instruction %d: %s's attributes are not sorted by name or repeat "
+                 "('%s')", index, info->name, op->attrs[i].name);
+    }
+    if (!r->failed) {
+        op->result = buffer_value(r, dst);
+        op->result->def = op;
+    }
+    return op;
+}
+
+static void read_params(Reader *r, Instr *in, int index)
+{
+    switch (in->opcode) {
+    case INSTR_QUANT: {
+        QuantParams *q = &in->quant;
+        q->scale = get_f32(r), q->bits = get_i32(r);
+        q->is_signed = get_bool(r, "quant signed flag"), q->float_mode = get_bool(r, "quant float flag");
+        break;
+    }
+    case INSTR_IM2COL: {
+        Im2colParams *c = &in->im2col;
+        c->spatial = (int)get_u8(r), c->batch = get_i64(r), c->channels = get_i64(r), c->group = get_i64(r);
+        for (int i = 0; i < 3; i++)
+            c->in[i] = get_i64(r), c->kernel[i] = get_i64(r), c->out[i] = get_i64(r),
+            c->strides[i] = get_i64(r), c->dilations[i] = get_i64(r);
+        for (int i = 0; i < 6; i++)
+            c->pads[i] = get_i64(r);
+        break;
+    }
+    case INSTR_MVM: {
+        MvmParams *m = &in->mvm;
+        m->tile = get_i32(r), m->tile_row = get_i32(r), m->tile_col = get_i32(r), m->rows = get_i32(r);
+        m->src_col = get_i32(r), m->phys_cols = get_i32(r), m->out_cols = get_i32(r);
+        m->dac_bits = get_i32(r), m->in_bits = get_i32(r), m->in_signed = get_bool(r, "mvm signed flag");
+        m->sign = (SignMapping)get_enum(r, 3, "mvm sign mapping");
+        m->adc_bits = get_i32(r), m->adc_max = get_f32(r), m->float_mode = get_bool(r, "mvm float flag");
+        break;
+    }
+    case INSTR_COMBINE: {
+        CombineParams *c = &in->combine;
+        c->group = get_i32(r), c->n0 = get_i32(r), c->n_cols = get_i32(r), c->n_per_group = get_i32(r);
+        c->slices = get_i32(r), c->cell_bits = get_i32(r);
+        c->sign = (SignMapping)get_enum(r, 3, "combine sign mapping");
+        c->accumulate = get_bool(r, "combine accumulate flag"), c->float_mode = get_bool(r, "combine float flag");
+        c->offset_scale = get_f32(r);
+        break;
+    }
+    case INSTR_DEQUANT: {
+        DequantParams *d = &in->dequant;
+        d->conv = get_bool(r, "dequant conv flag");
+        d->batch = get_i64(r), d->channels = get_i64(r), d->pixels = get_i64(r);
+        int n = get_count(r, 4, "output scales");
+        if (!r->failed && n != 0 && n != d->channels)
+            fail(r, "section instructions: instruction %d: dequant has %d output scales for %lld channels",
+                 index, n, (long long)d->channels);
+        if (n > 0 && !r->failed) {
+            d->out_scale = arena_array(r->arena, (size_t)n, sizeof(float));
+            for (int i = 0; i < n; i++)
+                d->out_scale[i] = get_f32(r);
+        }
+        break;
+    }
+    case INSTR_DIGITAL: in->op = read_digital(r, index, in->dst); break;
+    case INSTR_COUNT: break;
+    }
+}
+
+static void read_instrs(Reader *r, Program *p)
+{
+    p->n_instrs = get_count(r, 21, "instructions");
+    p->instrs = arena_array(r->arena, (size_t)p->n_instrs + 1, sizeof(Instr));
+    r->values = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Value *));
+    for (int i = 0; i < p->n_instrs && !r->failed; i++) {
+        Instr *in = &p->instrs[i];
+        in->opcode = (Opcode)get_enum(r, INSTR_COUNT, "opcode");
+        in->dst = get_buffer_id(r, "dst", i);
+        for (int k = 0; k < 3; k++) {
+            in->src[k] = get_i32(r);
+            if (!r->failed && (in->src[k] < -1 || in->src[k] >= p->n_buffers))
+                fail(r, "section instructions: instruction %d: src%d %d is not a buffer (there are %d)", i, k,
+                     in->src[k], p->n_buffers);
+        }
+        in->layer = get_string(r, true, "a layer name");
+        read_params(r, in, i);
+    }
+}
+
+static void read_io(Reader *r, Program *p)
+{
+    p->n_inputs = get_count(r, 4, "inputs");
+    p->inputs = arena_array(r->arena, (size_t)p->n_inputs + 1, sizeof(int));
+    for (int i = 0; i < p->n_inputs; i++)
+        p->inputs[i] = get_i32(r);
+    p->n_outputs = get_count(r, 4, "outputs");
+    p->outputs = arena_array(r->arena, (size_t)p->n_outputs + 1, sizeof(int));
+    for (int i = 0; i < p->n_outputs; i++)
+        p->outputs[i] = get_i32(r);
+}
+
+/* Loads the file into the scratch arena; NULL (reported) when it cannot be read. */
+static unsigned char *load_file(Reader *r, Arena *scratch, size_t *size)
+{
+    FILE *fp = fopen(r->loc.file, "rb");
+    struct stat st;
+    if (!fp || fstat(fileno(fp), &st) != 0) {
+        diag_error(r->diags, &r->loc, "cannot read: %s", strerror(errno));
+        if (fp)
+            fclose(fp);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(r->diags, &r->loc, "cannot read: it is a directory");
+        fclose(fp);
+        return NULL;
+    }
+    /* st_size is a hint (a pipe has none): grow until end of file. */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
+    unsigned char *data = arena_alloc(scratch, cap);
+    size_t n = 0, got;
+    while ((got = fread(data + n, 1, cap - n, fp)) > 0) {
+        n += got;
+        if (n == cap) {
+            unsigned char *bigger = arena_alloc(scratch, 2 * cap);
+            memcpy(bigger, data, n);
+            data = bigger;
+            cap *= 2;
+        }
+    }
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        diag_error(r->diags, &r->loc, "cannot read: %s", strerror(errno ? errno : EIO));
+        return NULL;
+    }
+    *size = n;
+    return data;
+}
+
+Program *program_read(Arena *arena, const char *path, Diags *diags)
+{
+    int errors_before = diags->n_errors;
+    Program *p = arena_alloc(arena, sizeof *p);
+    p->arena = arena;
+    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header"};
+    r.loc.file = arena_strdup(arena, path);
+    Arena *scratch = arena_new();
+    size_t size = 0;
+    const unsigned char *data = load_file(&r, scratch, &size);
+    if (!data) {
+        arena_free(scratch);
+        return NULL;
+    }
+    if (size < 8 || memcmp(data, PROGRAM_MAGIC, 8) != 0) {
+        diag_error(diags, &r.loc, "not an xbarc program (no %s magic at its start)", PROGRAM_MAGIC);
+        arena_free(scratch);
+        return NULL;
+    }
+    r.p = data + 8;
+    r.end = data + size;
+    uint32_t version = get_u32(&r);
+    if (!r.failed && version != PROGRAM_VERSION)
+        fail(&r, "program version %u, this xbarc reads version %d", version, PROGRAM_VERSION);
+
+    const unsigned char *file_p = r.p, *file_end = data + size;
+    for (int s = 0; s < SEC_COUNT && !r.failed; s++) {
+        open_section(&r, s, &file_p, file_end);
+        switch (s) {
+        case SEC_ARCH: read_arch(&r, &p->arch); break;
+        case SEC_FLAGS: {
+            uint32_t flags = get_u32(&r);
+            if (flags & ~(uint32_t)FLAG_FLOAT_WEIGHTS)
+                fail(&r, "section flags: unknown flags 0x%x", flags & ~(uint32_t)FLAG_FLOAT_WEIGHTS);
+            p->float_weights = flags & FLAG_FLOAT_WEIGHTS;
+            break;
+        }
+        case SEC_STRINGS: read_strings(&r); break;
+        case SEC_CONSTS: read_consts(&r); break;
+        case SEC_BUFFERS: read_buffers(&r, p); break;
+        case SEC_TILES: read_tiles(&r, p); break;
+        case SEC_INSTRS: read_instrs(&r, p); break;
+        case SEC_IO: read_io(&r, p); break;
+        }
+        close_section(&r);
+    }
+    if (!r.failed && file_p != file_end)
+        fail(&r, "%llu unexpected bytes after the last section", (unsigned long long)(file_end - file_p));
+    arena_free(scratch);
+    if (!r.failed)
+        program_check(&r);
+    return diags->n_errors == errors_before ? p : NULL;
+}

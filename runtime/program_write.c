@@ -1,0 +1,430 @@
+/* program_write.c: a program to its file (docs/program-format.md).
+ *
+ * Little-endian, field by field (never a struct's memory), section after
+ * section in the order of program_format.h.  The writer streams through a
+ * 64 KiB buffer into a temporary file beside the target (so that the rename at
+ * the end stays on one file system), patches each section's length when the
+ * section ends (in the buffer when it is still there, else with a seek), and
+ * renames the file into place only when every byte is out: a failed write
+ * leaves the old file, and no temporary, behind.  Names are stored once, in a
+ * string table, and referred to by index. */
+#include "runtime/program_format.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { OUT_BUFFER = 1 << 16 };
+
+typedef struct {
+    FILE *fp;
+    unsigned char *buf;
+    size_t n;                   /* bytes in buf */
+    uint64_t flushed;           /* bytes already handed to fp */
+    bool failed;
+    int err;                    /* errno of the first failure */
+} Out;
+
+static void out_flush(Out *o)
+{
+    if (o->n && !o->failed && fwrite(o->buf, 1, o->n, o->fp) != o->n) {
+        o->failed = true;
+        o->err = errno ? errno : EIO;
+    }
+    o->flushed += o->n;
+    o->n = 0;
+}
+
+static void put_bytes(Out *o, const void *data, size_t n)
+{
+    const unsigned char *s = data;
+    while (n) {
+        if (o->n == OUT_BUFFER)
+            out_flush(o);
+        size_t k = OUT_BUFFER - o->n < n ? OUT_BUFFER - o->n : n;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static void put_u8(Out *o, unsigned v)
+{
+    if (o->n == OUT_BUFFER)
+        out_flush(o);
+    o->buf[o->n++] = (unsigned char)v;
+}
+
+static void put_u32(Out *o, uint32_t v)
+{
+    if (OUT_BUFFER - o->n < 4)
+        out_flush(o);
+    unsigned char *b = o->buf + o->n;
+    b[0] = (unsigned char)v, b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16), b[3] = (unsigned char)(v >> 24);
+    o->n += 4;
+}
+
+static void put_u64(Out *o, uint64_t v) { put_u32(o, (uint32_t)v), put_u32(o, (uint32_t)(v >> 32)); }
+static void put_i32(Out *o, int v) { put_u32(o, (uint32_t)v); }
+static void put_i64(Out *o, int64_t v) { put_u64(o, (uint64_t)v); }
+
+static void put_f32(Out *o, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    put_u32(o, u);
+}
+
+static void put_f64(Out *o, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    put_u64(o, u);
+}
+
+static uint64_t begin_section(Out *o, int section)
+{
+    put_bytes(o, program_sections[section].tag, 4);
+    uint64_t at = o->flushed + o->n;
+    put_u64(o, 0);
+    return at;
+}
+
+/* Patches the length field at `at`: in the buffer when it is still there. */
+static void end_section(Out *o, uint64_t at)
+{
+    uint64_t length = o->flushed + o->n - (at + 8);
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(length >> (8 * i));
+    if (at >= o->flushed) {
+        memcpy(o->buf + (at - o->flushed), b, 8);
+        return;
+    }
+    out_flush(o);
+    if (!o->failed && (fseeko(o->fp, (off_t)at, SEEK_SET) != 0 || fwrite(b, 1, 8, o->fp) != 8 ||
+                       fseeko(o->fp, 0, SEEK_END) != 0)) {
+        o->failed = true;
+        o->err = errno ? errno : EIO;
+    }
+}
+
+/* The string table: every name once, found again by an open-addressing hash. */
+typedef struct {
+    Arena *arena;
+    const char **strings;
+    uint32_t n, cap;
+    uint32_t *slots;            /* string index + 1, 0 when empty */
+    uint32_t n_slots;           /* a power of two, at least twice n */
+} Strings;
+
+static uint32_t *find_slot(const Strings *t, const char *s)
+{
+    uint64_t h = 14695981039346656037u;   /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        h = (h ^ *c) * 1099511628211u;
+    for (uint32_t i = (uint32_t)h & (t->n_slots - 1);; i = (i + 1) & (t->n_slots - 1))
+        if (!t->slots[i] || strcmp(t->strings[t->slots[i] - 1], s) == 0)
+            return &t->slots[i];
+}
+
+static void intern(Strings *t, const char *s)
+{
+    if (!s)
+        return;
+    if (2 * (t->n + 1) > t->n_slots) {
+        Strings bigger = *t;
+        bigger.n_slots = t->n_slots ? 2 * t->n_slots : 256;
+        bigger.slots = arena_array(t->arena, bigger.n_slots, sizeof(uint32_t));
+        for (uint32_t i = 0; i < t->n; i++)
+            *find_slot(&bigger, t->strings[i]) = i + 1;
+        *t = bigger;
+    }
+    uint32_t *slot = find_slot(t, s);
+    if (*slot)
+        return;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 256;
+        const char **grown = arena_array(t->arena, t->cap, sizeof *grown);
+        if (t->n)
+            memcpy(grown, t->strings, t->n * sizeof *grown);
+        t->strings = grown;
+    }
+    t->strings[t->n++] = s;
+    *slot = t->n;
+}
+
+static void put_string(Out *o, const Strings *t, const char *s)
+{
+    put_u32(o, s ? *find_slot(t, s) - 1 : NO_STRING);
+}
+
+static void collect_strings(Strings *t, const Program *p)
+{
+    for (int i = 0; i < p->n_buffers; i++)
+        intern(t, p->buffers[i].name);
+    for (int i = 0; i < p->n_instrs; i++) {
+        const Instr *in = &p->instrs[i];
+        intern(t, in->layer);
+        if (in->opcode != INSTR_DIGITAL)
+            continue;
+        intern(t, op_info[in->op->kind].name);
+        intern(t, in->op->loc.node);
+        intern(t, in->op->loc.node_op);
+        for (int a = 0; a < in->op->n_attrs; a++) {
+            intern(t, in->op->attrs[a].name);
+            if (in->op->attrs[a].kind == ATTR_STRING)
+                intern(t, in->op->attrs[a].s);
+        }
+    }
+}
+
+static void write_arch(Out *o, const Arch *a)
+{
+    put_i32(o, a->rows), put_i32(o, a->cols), put_i32(o, a->cell_bits);
+    put_f64(o, a->g_min_us), put_f64(o, a->g_max_us);
+    put_i32(o, a->weight_bits), put_u8(o, a->weight_per_layer);
+    put_i32(o, a->input_bits), put_i32(o, a->dac_bits), put_i32(o, a->adc_bits);
+    put_i32(o, a->cols_per_adc), put_u8(o, (unsigned)a->sign), put_i32(o, a->tiles);
+}
+
+/* Levels go out as bytes when every cell is an integer 0..255 of a quantized program. */
+static void write_tile(Out *o, const Tile *tile, bool float_weights)
+{
+    size_t n = (size_t)tile->rows * (size_t)tile->cols;
+    bool bytes = !float_weights;
+    for (size_t i = 0; i < n && bytes; i++)
+        bytes = tile->cells[i] >= 0 && tile->cells[i] <= 255 && tile->cells[i] == (float)(int)tile->cells[i];
+    put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, bytes ? CELLS_U8 : CELLS_F32);
+    for (size_t i = 0; i < n; i++) {
+        if (bytes)
+            put_u8(o, (unsigned)tile->cells[i]);
+        else
+            put_f32(o, tile->cells[i]);
+    }
+}
+
+static void write_digital(Out *o, const Strings *t, const Op *op)
+{
+    put_string(o, t, op_info[op->kind].name);
+    put_string(o, t, op->loc.node), put_i32(o, op->loc.node_index), put_string(o, t, op->loc.node_op);
+    put_u32(o, (uint32_t)op->n_inputs);
+    for (int i = 0; i < op->n_inputs; i++)
+        put_i32(o, op->inputs[i]->id);
+    put_u32(o, (uint32_t)op->n_attrs);
+    for (int i = 0; i < op->n_attrs; i++) {
+        const Attr *a = &op->attrs[i];
+        put_string(o, t, a->name), put_u8(o, (unsigned)a->kind);
+        switch (a->kind) {
+        case ATTR_INT: put_i64(o, a->i); break;
+        case ATTR_FLOAT: put_f32(o, a->f); break;
+        case ATTR_INTS:
+            put_u32(o, (uint32_t)a->count);
+            for (int k = 0; k < a->count; k++)
+                put_i64(o, a->ints[k]);
+            break;
+        case ATTR_FLOATS:
+            put_u32(o, (uint32_t)a->count);
+            for (int k = 0; k < a->count; k++)
+                put_f32(o, a->floats[k]);
+            break;
+        case ATTR_STRING: put_string(o, t, a->s); break;
+        }
+    }
+}
+
+static void write_instr(Out *o, const Strings *t, const Instr *in)
+{
+    put_u8(o, (unsigned)in->opcode), put_i32(o, in->dst);
+    for (int i = 0; i < 3; i++)
+        put_i32(o, in->src[i]);
+    put_string(o, t, in->layer);
+    switch (in->opcode) {
+    case INSTR_QUANT: {
+        const QuantParams *q = &in->quant;
+        put_f32(o, q->scale), put_i32(o, q->bits), put_u8(o, q->is_signed), put_u8(o, q->float_mode);
+        break;
+    }
+    case INSTR_IM2COL: {
+        const Im2colParams *c = &in->im2col;
+        put_u8(o, (unsigned)c->spatial), put_i64(o, c->batch), put_i64(o, c->channels), put_i64(o, c->group);
+        for (int i = 0; i < 3; i++)
+            put_i64(o, c->in[i]), put_i64(o, c->kernel[i]), put_i64(o, c->out[i]),
+                put_i64(o, c->strides[i]), put_i64(o, c->dilations[i]);
+        for (int i = 0; i < 6; i++)
+            put_i64(o, c->pads[i]);
+        break;
+    }
+    case INSTR_MVM: {
+        const MvmParams *m = &in->mvm;
+        put_i32(o, m->tile), put_i32(o, m->tile_row), put_i32(o, m->tile_col), put_i32(o, m->rows);
+        put_i32(o, m->src_col), put_i32(o, m->phys_cols), put_i32(o, m->out_cols);
+        put_i32(o, m->dac_bits), put_i32(o, m->in_bits), put_u8(o, m->in_signed), put_u8(o, (unsigned)m->sign);
+        put_i32(o, m->adc_bits), put_f32(o, m->adc_max), put_u8(o, m->float_mode);
+        break;
+    }
+    case INSTR_COMBINE: {
+        const CombineParams *c = &in->combine;
+        put_i32(o, c->group), put_i32(o, c->n0), put_i32(o, c->n_cols), put_i32(o, c->n_per_group);
+        put_i32(o, c->slices), put_i32(o, c->cell_bits), put_u8(o, (unsigned)c->sign);
+        put_u8(o, c->accumulate), put_u8(o, c->float_mode), put_f32(o, c->offset_scale);
+        break;
+    }
+    case INSTR_DEQUANT: {
+        const DequantParams *d = &in->dequant;
+        put_u8(o, d->conv), put_i64(o, d->batch), put_i64(o, d->channels), put_i64(o, d->pixels);
+        put_u32(o, d->out_scale ? (uint32_t)d->channels : 0);
+        for (int64_t i = 0; d->out_scale && i < d->channels; i++)
+            put_f32(o, d->out_scale[i]);
+        break;
+    }
+    case INSTR_DIGITAL: write_digital(o, t, in->op); break;
+    case INSTR_COUNT: break;
+    }
+}
+
+static void write_program(Out *o, Arena *scratch, const Program *p)
+{
+    Strings t = {.arena = scratch};
+    collect_strings(&t, p);
+
+    put_bytes(o, PROGRAM_MAGIC, 8);
+    put_u32(o, PROGRAM_VERSION);
+
+    uint64_t at = begin_section(o, SEC_ARCH);
+    write_arch(o, &p->arch);
+    end_section(o, at);
+
+    at = begin_section(o, SEC_FLAGS);
+    put_u32(o, p->float_weights ? FLAG_FLOAT_WEIGHTS : 0);
+    end_section(o, at);
+
+    at = begin_section(o, SEC_STRINGS);
+    put_u32(o, t.n);
+    for (uint32_t i = 0; i < t.n; i++) {
+        size_t len = strlen(t.strings[i]);
+        put_u32(o, (uint32_t)len);
+        put_bytes(o, t.strings[i], len);
+    }
+    end_section(o, at);
+
+    /* Constants in buffer order; each const buffer then names its offset. */
+    uint64_t n_consts = 0;
+    for (int i = 0; i < p->n_buffers; i++)
+        if (p->buffers[i].kind == BUF_CONST)
+            n_consts += (uint64_t)type_numel(&p->buffers[i].type);
+    at = begin_section(o, SEC_CONSTS);
+    put_u64(o, n_consts);
+    for (int i = 0; i < p->n_buffers; i++) {
+        const Buffer *b = &p->buffers[i];
+        for (int64_t k = 0, n = type_numel(&b->type); b->kind == BUF_CONST && k < n; k++)
+            put_f32(o, b->data[k]);
+    }
+    end_section(o, at);
+
+    at = begin_section(o, SEC_BUFFERS);
+    put_u32(o, (uint32_t)p->n_buffers);
+    uint64_t offset = 0;
+    for (int i = 0; i < p->n_buffers; i++) {
+        const Buffer *b = &p->buffers[i];
+        put_string(o, &t, b->name), put_u8(o, (unsigned)b->kind), put_u8(o, b->wide);
+        put_u8(o, (unsigned)b->type.rank);
+        for (int d = 0; d < b->type.rank; d++)
+            put_i64(o, b->type.dims[d]);
+        put_u64(o, b->kind == BUF_CONST ? offset : 0);
+        if (b->kind == BUF_CONST)
+            offset += (uint64_t)type_numel(&b->type);
+    }
+    end_section(o, at);
+
+    at = begin_section(o, SEC_TILES);
+    put_u32(o, (uint32_t)p->n_tiles);
+    for (int i = 0; i < p->n_tiles; i++)
+        write_tile(o, &p->tiles[i], p->float_weights);
+    end_section(o, at);
+
+    at = begin_section(o, SEC_INSTRS);
+    put_u32(o, (uint32_t)p->n_instrs);
+    for (int i = 0; i < p->n_instrs; i++)
+        write_instr(o, &t, &p->instrs[i]);
+    end_section(o, at);
+
+    at = begin_section(o, SEC_IO);
+    put_u32(o, (uint32_t)p->n_inputs);
+    for (int i = 0; i < p->n_inputs; i++)
+        put_i32(o, p->inputs[i]);
+    put_u32(o, (uint32_t)p->n_outputs);
+    for (int i = 0; i < p->n_outputs; i++)
+        put_i32(o, p->outputs[i]);
+    end_section(o, at);
+}
+
+/* What the format cannot express is the emitter's bug, but say so rather than crash. */
+static bool writable(const Program *p, const Loc *loc, Diags *diags)
+{
+    for (int i = 0; i < p->n_instrs; i++) {
+        const Instr *in = &p->instrs[i];
+        if ((unsigned)in->opcode >= INSTR_COUNT) {
+            diag_error(diags, loc, "instruction %d has an invalid opcode %d", i, (int)in->opcode);
+            return false;
+        }
+        if (in->opcode == INSTR_DIGITAL && (!in->op || !in->op->result || in->op->result->id != in->dst)) {
+            diag_error(diags, loc, "instruction %d (digital) has no op, or its op's result is not buffer %d",
+                       i, in->dst);
+            return false;
+        }
+    }
+    for (int i = 0; i < p->n_buffers; i++) {
+        if (p->buffers[i].kind == BUF_CONST && !p->buffers[i].data && type_numel(&p->buffers[i].type) > 0) {
+            diag_error(diags, loc, "constant buffer %d has no data", i);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool program_write(const Program *program, const char *path, Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(diags->arena, path)};
+    if (!writable(program, &loc, diags))
+        return false;
+    char *tmp = arena_printf(diags->arena, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        diag_error(diags, &loc, "cannot create a temporary file next to it: %s", strerror(errno));
+        return false;
+    }
+    fchmod(fd, 0644);           /* mkstemp makes it 0600 */
+    FILE *fp = fdopen(fd, "wb");
+    if (!fp) {
+        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return false;
+    }
+    Arena *scratch = arena_new();
+    Out o = {.fp = fp, .buf = arena_alloc(scratch, OUT_BUFFER)};
+    write_program(&o, scratch, program);
+    out_flush(&o);
+    bool ok = !o.failed;
+    int err = o.err;
+    if (fclose(fp) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        diag_error(diags, &loc, "cannot write: %s", strerror(err));
+        unlink(tmp);
+    }
+    arena_free(scratch);
+    return ok;
+}
+

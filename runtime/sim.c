@@ -1,0 +1,305 @@
+/* sim.c: the crossbar simulator, executing a Program instruction by instruction.
+ *
+ * sim_new() "programs the chip": each `mvm` gets its block's cells as a dense
+ * matrix (runtime/sim_mvm.c).  Then it gives every buffer its memory from the
+ * Sim's own arena: float32, or float64 for a `wide` buffer and for an mvm
+ * result whose integers may reach 2^24; a constant's buffer is its data.  sim_run() walks the instruction array once with one
+ * switch; each case reads its buffers, shaped as below, and allocates nothing.
+ *
+ * Buffer conventions (what the emitter must produce; docs/crossbar.md 8):
+ *   quant    src[0] x (f32, any shape) -> dst codes, same element count
+ *   im2col   src[0] codes N x C x D.. -> dst [P, G*K], P = N * output pixels
+ *   mvm      src[0] [P, W] f32 (W = src's last dim, reads columns src_col ..
+ *            src_col + rows - 1) -> dst [P, out_cols], f32 or f64
+ *   combine  src[0] an mvm's dst [P, out_cols] (its last dim) -> dst [P, G*N]
+ *            (its last dim), f64 (the layer's accumulator); f32 is read too
+ *   dequant  src[0] accumulator [P, C], src[1] bias [C] f32 or -1 -> dst f32,
+ *            N x C x pixels (conv) or [P, C] as is (matmul)
+ *   digital  op->inputs[i]->id -> op->result->id, all f32 (buffer ids are the
+ *            value ids of the graph the op belongs to)
+ *
+ * The float operations of quant and dequant are exactly those of docs/crossbar.md
+ * 3, one operation per statement so that no compiler contracts them into an FMA:
+ * that and the exact integer arithmetic of the reads make the output equal the
+ * integer reference bit for bit. */
+#include "runtime/sim_mvm.h"
+#include "runtime/kernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+struct Sim {
+    const Program *program;
+    Arena *arena;               /* everything the Sim owns */
+    float **f32;                /* by buffer id; NULL for a wide buffer */
+    double **f64;               /* by buffer id; NULL for a float32 buffer */
+    int64_t *numel;
+    Block *blocks;              /* by instruction index, mvm only */
+    MvmScratch scratch;
+    bool fast_path;
+    SimCounters *instr_counters;    /* by instruction index */
+    SimCounters counters;
+};
+
+static int64_t last_dim(const Type *t)
+{
+    return t->rank > 0 ? t->dims[t->rank - 1] : 1;
+}
+
+Sim *sim_new(const Program *program)
+{
+    Arena *arena = arena_new();
+    Sim *sim = arena_alloc(arena, sizeof *sim);
+    int nb = program->n_buffers, ni = program->n_instrs;
+    sim->program = program;
+    sim->arena = arena;
+    sim->fast_path = true;
+    sim->f32 = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->f32);
+    sim->f64 = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->f64);
+    sim->numel = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->numel);
+    sim->blocks = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->blocks);
+    sim->instr_counters = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->instr_counters);
+
+    /* Program the chip first: a block's cells bound its results, and an mvm
+     * result that may pass 2^24 gets f64 memory even if the program says
+     * f32 (only combine reads it, and it reads either width). */
+    bool *wide = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *wide);
+    for (int i = 0; i < nb; i++)
+        wide[i] = program->buffers[i].wide;
+    int max_rows = 1, max_cols = 1;
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &program->instrs[k];
+        if (in->opcode != INSTR_MVM)
+            continue;
+        mvm_program_block(arena, program, &in->mvm, &sim->blocks[k]);
+        if (sim->blocks[k].max_result >= 0x1p24 && program->buffers[in->dst].kind == BUF_TEMP)
+            wide[in->dst] = true;
+        if (in->mvm.rows > max_rows)
+            max_rows = in->mvm.rows;
+        if (in->mvm.out_cols > max_cols)
+            max_cols = in->mvm.out_cols;
+    }
+
+    for (int i = 0; i < nb; i++) {
+        const Buffer *b = &program->buffers[i];
+        int64_t n = type_numel(&b->type);
+        size_t count = (size_t)(n > 0 ? n : 1);
+        sim->numel[i] = n;
+        if (b->kind == BUF_CONST) {
+            assert(!b->wide && b->data);
+            sim->f32[i] = b->data;
+        } else if (wide[i]) {
+            assert(b->kind == BUF_TEMP);
+            sim->f64[i] = arena_array(arena, count, sizeof(double));
+        } else {
+            sim->f32[i] = arena_array(arena, count, sizeof(float));
+        }
+    }
+    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols);
+    return sim;
+}
+
+void sim_free(Sim *sim)
+{
+    if (sim)
+        arena_free(sim->arena);
+}
+
+float *sim_input(Sim *sim, int index)
+{
+    return sim->f32[sim->program->inputs[index]];
+}
+
+const float *sim_output(const Sim *sim, int index)
+{
+    return sim->f32[sim->program->outputs[index]];
+}
+
+SimCounters sim_counters(const Sim *sim)
+{
+    return sim->counters;
+}
+
+SimCounters sim_instr_counters(const Sim *sim, int instr)
+{
+    return sim->instr_counters[instr];
+}
+
+void sim_set_fast_path(Sim *sim, bool enabled)
+{
+    sim->fast_path = enabled;
+}
+
+/* ---- the instructions ---- */
+
+/* Activation codes (docs/crossbar.md 3): round half to even in the default
+ * rounding mode, then clamp (fmaxf/fminf also send a NaN to the low end). */
+static void exec_quant(const QuantParams *q, const float *x, float *codes, int64_t n)
+{
+    if (q->float_mode) {
+        memcpy(codes, x, (size_t)n * sizeof *codes);
+        return;
+    }
+    float hi = q->is_signed ? ldexpf(1.0f, q->bits - 1) - 1 : ldexpf(1.0f, q->bits) - 1;
+    float lo = q->is_signed ? -hi : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float scaled = x[i] / q->scale;
+        codes[i] = fminf(fmaxf(nearbyintf(scaled), lo), hi);
+    }
+}
+
+static void exec_im2col(const Im2colParams *q, const float *x, float *cols)
+{
+    ConvParams p = {
+        .spatial = q->spatial, .batch = q->batch, .in_channels = q->channels,
+        .group = q->group,
+    };
+    for (int i = 0; i < q->spatial; i++) {
+        p.in[i] = q->in[i];
+        p.kernel[i] = q->kernel[i];
+        p.out[i] = q->out[i];
+        p.strides[i] = q->strides[i];
+        p.dilations[i] = q->dilations[i];
+        p.pads[i] = q->pads[i];
+        p.pads[q->spatial + i] = q->pads[q->spatial + i];
+    }
+    kernel_im2col(&p, x, cols);
+}
+
+static double element(const Sim *sim, int buffer, int64_t i)
+{
+    return sim->f64[buffer] ? sim->f64[buffer][i] : sim->f32[buffer][i];
+}
+
+/* Slices, pairs and reference columns of one block back into weight columns
+ * (docs/crossbar.md 5), in double: exact on integers, and a float-mode sum
+ * loses nothing either. */
+static void exec_combine(Sim *sim, const Instr *in)
+{
+    const CombineParams *c = &in->combine;
+    const Type *st = &sim->program->buffers[in->src[0]].type;
+    const Type *dt = &sim->program->buffers[in->dst].type;
+    int64_t width = last_dim(st), out_width = last_dim(dt);
+    int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
+    int slices = c->float_mode ? 1 : c->slices;
+    double *acc = sim->f64[in->dst];
+    double slice_weight[64];
+    assert(acc && rows * out_width == sim->numel[in->dst]);
+    assert(slices >= 1 && slices <= 64);
+    for (int s = 0; s < slices && s < 64; s++)
+        slice_weight[s] = ldexp(1.0, s * c->cell_bits);
+    assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
+
+    for (int64_t p = 0; p < rows; p++) {
+        int64_t at = p * width;
+        double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        for (int n = 0; n < c->n_cols; n++) {
+            double v = 0;
+            for (int s = 0; s < slices; s++) {
+                int64_t col = (int64_t)n * slices + s;
+                double part;
+                switch (c->sign) {
+                case SIGN_PAIR_ANALOG:
+                    part = element(sim, in->src[0], at + col);
+                    break;
+                case SIGN_PAIR_DIGITAL:
+                    part = element(sim, in->src[0], at + 2 * col) -
+                           element(sim, in->src[0], at + 2 * col + 1);
+                    break;
+                case SIGN_OFFSET:
+                default:
+                    part = element(sim, in->src[0], at + col) -
+                           element(sim, in->src[0], at + width - slices + s);
+                    break;
+                }
+                v += slice_weight[s] * part;
+            }
+            out[n] = c->accumulate ? out[n] + v : v;
+        }
+    }
+}
+
+/* y = (float)acc * out_scale[n] + bias[n] (docs/crossbar.md 3), two statements
+ * so that the product is rounded to float before the add. */
+static void exec_dequant(Sim *sim, const Instr *in)
+{
+    const DequantParams *d = &in->dequant;
+    int64_t channels = d->channels;
+    int64_t rows = channels > 0 ? sim->numel[in->src[0]] / channels : 0;
+    int64_t pixels = d->conv ? d->pixels : 1;
+    const float *bias = in->src[1] >= 0 ? sim->f32[in->src[1]] : NULL;
+    float *y = sim->f32[in->dst];
+    assert(y && rows * channels == sim->numel[in->dst]);
+    assert(!d->conv || rows == d->batch * d->pixels);
+
+    for (int64_t p = 0; p < rows; p++) {
+        /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
+        int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
+        int64_t stride = d->conv ? pixels : 1;
+        for (int64_t n = 0; n < channels; n++) {
+            float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
+            y[base + n * stride] = bias ? scaled + bias[n] : scaled;
+        }
+    }
+}
+
+static void exec_digital(Sim *sim, const Op *op)
+{
+    const float *inputs[64];
+    assert(op->n_inputs <= 64);
+    for (int i = 0; i < op->n_inputs && i < 64; i++) {
+        assert(op->inputs[i]->id < sim->program->n_buffers && sim->f32[op->inputs[i]->id]);
+        inputs[i] = sim->f32[op->inputs[i]->id];
+    }
+    assert(op->result->id < sim->program->n_buffers && sim->f32[op->result->id]);
+    interp_exec_op(op, inputs, sim->f32[op->result->id]);
+}
+
+static void exec_mvm(Sim *sim, int k)
+{
+    const Instr *in = &sim->program->instrs[k];
+    int64_t width = last_dim(&sim->program->buffers[in->src[0]].type);
+    int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
+    assert(sim->f32[in->src[0]]);
+    assert(rows * in->mvm.out_cols <= sim->numel[in->dst]);
+    mvm_execute(&in->mvm, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]], rows, width,
+                sim->f32[in->dst], sim->f64[in->dst], &sim->scratch, &sim->instr_counters[k]);
+}
+
+void sim_run(Sim *sim)
+{
+    const Program *pg = sim->program;
+    memset(&sim->counters, 0, sizeof sim->counters);
+    for (int k = 0; k < pg->n_instrs; k++) {
+        const Instr *in = &pg->instrs[k];
+        SimCounters *c = &sim->instr_counters[k];
+        memset(c, 0, sizeof *c);
+        switch (in->opcode) {
+        case INSTR_QUANT:
+            assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
+            exec_quant(&in->quant, sim->f32[in->src[0]], sim->f32[in->dst], sim->numel[in->dst]);
+            break;
+        case INSTR_IM2COL:
+            exec_im2col(&in->im2col, sim->f32[in->src[0]], sim->f32[in->dst]);
+            break;
+        case INSTR_MVM:
+            exec_mvm(sim, k);
+            break;
+        case INSTR_COMBINE:
+            exec_combine(sim, in);
+            break;
+        case INSTR_DEQUANT:
+            exec_dequant(sim, in);
+            break;
+        case INSTR_DIGITAL:
+            exec_digital(sim, in->op);
+            break;
+        case INSTR_COUNT:
+            break;
+        }
+        sim->counters.reads += c->reads;
+        sim->counters.conversions += c->conversions;
+        sim->counters.saturated += c->saturated;
+    }
+}
