@@ -10,6 +10,7 @@
 #include "runtime/runtime.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +90,7 @@ static const float *runner_output(const Runner *r, int i)
 
 static void runner_close(Runner *r)
 {
+    /* Also for a Runner that was never opened: all zero. */
     if (r->sim)
         sim_free(r->sim);
     if (r->interp)
@@ -279,7 +281,12 @@ const char eval_usage[] =
     "  --dataset NAME     fashion-mnist (Debian's dataset-fashion-mnist) or digits\n"
     "  --data-dir DIR     where the data set files are (default: their usual place)\n"
     "  --limit N          only the first N images\n"
-    "  --passes=LIST      passes run on a model first (default: the default pipeline)\n";
+    "  --passes=LIST      passes run on a model first (default: the default pipeline)\n"
+    "  --against MODEL    also run MODEL (a model or a program) on every image and\n"
+    "                     report its accuracy, the top-1 agreement of the two, their\n"
+    "                     largest output difference and how many outputs are\n"
+    "                     bit-identical (e.g. a program against its quantized IR,\n"
+    "                     which the reference interpreter runs as integer reference)\n";
 
 static int argmax(const float *v, int64_t n)
 {
@@ -292,10 +299,12 @@ static int argmax(const float *v, int64_t n)
 
 int cmd_eval(Args *a)
 {
-    const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL;
+    const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL,
+               *against = NULL;
     while (a->i < a->argc && !a->failed) {
         if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
-            !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline))
+            !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline) &&
+            !opt_value(a, "--against", &against))
             opt_positional(a, &model);
     }
     long limit = -1;
@@ -314,29 +323,49 @@ int cmd_eval(Args *a)
     Diags diags;
     diags_init(&diags, arena);
     Dataset data;
-    Runner r;
-    if (!runner_open(&r, arena, model, pipeline, &diags))
-        return finish(arena, &diags, false);
-    if (!dataset_load(arena, dataset_name, "test", data_dir, &data, &diags)) {
-        runner_close(&r);
-        return finish(arena, &diags, false);
+    Runner r, ref = {0};
+    bool ok = runner_open(&r, arena, model, pipeline, &diags) &&
+              (!against || runner_open(&ref, arena, against, pipeline, &diags)) &&
+              dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
+    int64_t image_size = ok ? type_numel(&data.image_type) : 0;
+    for (const Runner *x = &r; ok && x; x = x == &r && against ? &ref : NULL) {
+        if (x->n_inputs != 1 || type_numel(&x->input_types[0]) != image_size ||
+            type_numel(&x->output_types[0]) != type_numel(&r.output_types[0])) {
+            Loc loc = {.file = x == &r ? model : against};
+            diag_error(&diags, &loc, "the model's input must hold one %s image of %s (it has %d input%s)%s",
+                       dataset_name, type_format(arena, &data.image_type), x->n_inputs,
+                       x->n_inputs == 1 ? "" : "s", x == &r ? "" : ", and its output must match the model's");
+            ok = false;
+        }
     }
-    int64_t image_size = type_numel(&data.image_type);
-    if (r.n_inputs != 1 || type_numel(&r.input_types[0]) != image_size) {
-        Loc loc = {.file = model};
-        diag_error(&diags, &loc, "the model's input must hold one %s image of %s (it has %d input%s)",
-                   dataset_name, type_format(arena, &data.image_type), r.n_inputs, r.n_inputs == 1 ? "" : "s");
+    if (!ok) {
         runner_close(&r);
+        runner_close(&ref);
         return finish(arena, &diags, false);
     }
     int64_t n_logits = type_numel(&r.output_types[0]);
     int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
     bool progress = isatty(STDERR_FILENO);
-    int correct = 0;
+    int correct = 0, ref_correct = 0, agree = 0, identical = 0;
+    double max_diff = 0;
     for (int i = 0; i < count; i++) {
-        memcpy(runner_input(&r, 0), data.images + (size_t)i * image_size, (size_t)image_size * sizeof(float));
+        const float *image = data.images + (size_t)i * image_size;
+        memcpy(runner_input(&r, 0), image, (size_t)image_size * sizeof(float));
         runner_run(&r);
-        correct += argmax(runner_output(&r, 0), n_logits) == data.labels[i];
+        const float *out = runner_output(&r, 0);
+        int top = argmax(out, n_logits);
+        correct += top == data.labels[i];
+        if (against) {
+            memcpy(runner_input(&ref, 0), image, (size_t)image_size * sizeof(float));
+            runner_run(&ref);
+            const float *ref_out = runner_output(&ref, 0);
+            int ref_top = argmax(ref_out, n_logits);
+            ref_correct += ref_top == data.labels[i];
+            agree += ref_top == top;
+            identical += memcmp(out, ref_out, (size_t)n_logits * sizeof(float)) == 0;
+            for (int64_t j = 0; j < n_logits; j++)
+                max_diff = fmax(max_diff, fabs((double)out[j] - ref_out[j]));
+        }
         if (progress && (i % 256 == 255 || i == count - 1))
             fprintf(stderr, "\r%s: %d/%d images, accuracy so far %.4f", dataset_name, i + 1, count,
                     (double)correct / (i + 1));
@@ -344,6 +373,14 @@ int cmd_eval(Args *a)
     if (progress)
         fprintf(stderr, "\n");
     runner_close(&r);
+    runner_close(&ref);
+    if (against) {
+        double n = count ? count : 1;
+        printf("reference accuracy: %.4f (%s)\n", ref_correct / n, against);
+        printf("top-1 agreement: %.4f\n", agree / n);
+        printf("largest output difference: %.6g\n", max_diff);
+        printf("bit-identical outputs: %d of %d\n", identical, count);
+    }
     printf("accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
     return finish(arena, &diags, true);
 }

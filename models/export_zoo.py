@@ -6,6 +6,16 @@ with random weights (torchvision's own initialization after
 torch.manual_seed(0)), which is all the mapping benchmarks need, since tile
 counts and compile times depend on shapes, not on trained values.
 
+Left as they are, those weights make some outputs degenerate: MobileNetV2's
+logits come out near 1e-9 (kaiming fan_out init on depthwise convolutions
+shrinks every block), AlexNet's near 1e-2, so a comparison with an absolute
+tolerance would check nothing.  calibrate() therefore rescales the weights
+once, from a batch of random images: every Conv and Linear is scaled so that
+its output has unit standard deviation (LSUV-style, in one forward pass), and
+every BatchNorm takes that batch's statistics as its running mean and
+variance, as a trained network's would be.  Logits then have unit scale and
+the folded BatchNorms have non-trivial scales and shifts.
+
 Each model is exported in eval mode, batch 1, input "input" f32[1,3,224,224],
 output "logits" f32[1,1000], opset 13, static shapes.  The default
 TrainingMode.EVAL export folds BatchNorm into the convolutions and drops
@@ -49,6 +59,8 @@ MODELS = {
 }
 SHAPE = (1, 3, 224, 224)
 WEIGHT_SEED = 0
+CALIB_SEED = 99
+CALIB_BATCH = 8
 INPUT_SEED = 1234
 
 
@@ -66,11 +78,42 @@ def reference_input():
     return rng.standard_normal(SHAPE).astype(np.float32)
 
 
+def calibrate(model):
+    """One forward pass over a random batch in which each Conv/Linear divides
+    its weights (and bias) by its output's standard deviation, and each
+    BatchNorm records the batch's statistics.  Hooks fire in execution order,
+    so every layer is scaled on the already-rescaled outputs of the layers
+    before it.  Dropout stays in eval mode."""
+    def rescale(module, inputs, output):
+        std = output.std().item()
+        module.weight.mul_(1.0 / std)
+        if module.bias is not None:
+            module.bias.mul_(1.0 / std)
+        return output / std
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            hooks.append(m.register_forward_hook(rescale))
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None      # cumulative average: one batch sets the stats
+            m.train()
+    rng = np.random.default_rng(CALIB_SEED)
+    batch = rng.standard_normal((CALIB_BATCH,) + SHAPE[1:]).astype(np.float32)
+    with torch.no_grad():
+        model(torch.from_numpy(batch))
+    for h in hooks:
+        h.remove()
+    model.eval()
+
+
 def export_one(name, out_dir):
     """Builds, runs and exports one network; returns its parameter count.
     The ONNX file is written under a temporary name and renamed last."""
     torch.manual_seed(WEIGHT_SEED)
     model = MODELS[name](weights=None).eval()
+    calibrate(model)
     n_params = sum(p.numel() for p in model.parameters())
 
     x = reference_input()

@@ -15,6 +15,10 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+# Long full-data-set runs are left to the optimized build; sanitized builds
+# run the same checks on a prefix of the data (see tests/lit/models).
+if config.sanitized:
+    config.available_features.add("asan")
 config.substitutions.append(("%models", os.path.join(config.xbarc_source_dir, "models")))
 config.substitutions.append(("%testdata", config.onnx_testdata))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
