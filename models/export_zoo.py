@@ -34,10 +34,20 @@ renamed into place last, so its presence means the model is complete: a rerun
 skips complete models (unless --force) and redoes interrupted ones.
 
     /usr/bin/python3 models/export_zoo.py [--out DIR] [--force] [--only a,b]
+                                          [--check BUILD_DIR]
+
+--check BUILD_DIR then runs the built tools on every model: `xbarc import`
+(to /dev/null), `xbarc interp` on input_0.pb, and `tests/tensor-compare`
+against torch's output_0.pb (atol = rtol = 1e-3), and prints a Markdown table
+of the best-of-3 wall times and the maximum absolute error.  Use a Release
+build for the times.
 """
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -163,11 +173,69 @@ def op_summary(path):
     return ", ".join("%s x%d" % kv for kv in counts.items())
 
 
+def timed(argv, repeat):
+    """Best wall time of `repeat` runs of argv; the last run's output."""
+    best = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
+        seconds = time.perf_counter() - start
+        if run.returncode != 0:
+            return None, run.stdout
+        best = seconds if best is None else min(best, seconds)
+    return best, run.stdout
+
+
+def check_with_xbarc(names, out_dir, build_dir, repeat):
+    """Imports and interprets each model with the built xbarc, compares with
+    torch; returns False when any step fails (its output is printed)."""
+    xbarc = os.path.join(build_dir, "xbarc")
+    compare = os.path.join(build_dir, "tests", "tensor-compare")
+    ok = True
+    print("\n| model | import (s) | interp (s) | max abs error | logits max abs |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in names:
+        model = os.path.join(out_dir, name + ".onnx")
+        data = os.path.join(out_dir, name, "test_data_set_0")
+        with tempfile.TemporaryDirectory() as tmp:
+            t_import, log = timed([xbarc, "import", model, "-o", os.devnull], repeat)
+            if t_import is None:
+                print("%s: xbarc import failed:\n%s" % (name, log))
+                ok = False
+                continue
+            t_interp, log = timed([xbarc, "interp", model, "--input",
+                                   "input=" + os.path.join(data, "input_0.pb"),
+                                   "-o", tmp], 1)
+            if t_interp is None:
+                print("%s: xbarc interp failed:\n%s" % (name, log))
+                ok = False
+                continue
+            run = subprocess.run([compare, os.path.join(tmp, "logits.pb"),
+                                  os.path.join(data, "output_0.pb"),
+                                  "--atol", "1e-3", "--rtol", "1e-3"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 universal_newlines=True)
+        found = re.search(r"max abs error (\S+)", run.stdout)
+        error = found.group(1) if found else "?"
+        if run.returncode != 0:
+            print("%s: logits differ from torch's:\n%s" % (name, run.stdout))
+            ok = False
+        want = np.load(os.path.join(data, "output_0.npy"))
+        print("| %s | %.3f | %.2f | %s%s | %.2f |" % (
+            name, t_import, t_interp, error, "" if run.returncode == 0 else " FAIL",
+            np.abs(want).max()))
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=default_dir(),
                     help="cache directory (default: $XBARC_ZOO or ~/.cache/xbarc/zoo)")
     ap.add_argument("--force", action="store_true", help="re-export models already present")
+    ap.add_argument("--check", metavar="BUILD_DIR",
+                    help="then import and interpret each model with BUILD_DIR/xbarc")
+    ap.add_argument("--repeat", type=int, default=3, help="import runs timed by --check")
     ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(MODELS))
     args = ap.parse_args()
 
@@ -182,7 +250,8 @@ def main():
     for name in names:
         path = os.path.join(args.out, name + ".onnx")
         if os.path.exists(path) and not args.force:
-            print("%-14s present, skipped (--force re-exports)" % name)
+            print("%-14s %8.1f MB  present, skipped (--force re-exports)" % (
+                name, os.path.getsize(path) / 1e6))
             continue
         start = time.perf_counter()
         n_params = export_one(name, args.out)
@@ -190,6 +259,8 @@ def main():
         print("%-14s %8.1f MB  %11s params  %6.1f s  %s" % (
             name, os.path.getsize(path) / 1e6, format(n_params, ","), seconds,
             op_summary(path)))
+    if args.check and not check_with_xbarc(names, args.out, args.check, args.repeat):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ static bool adc_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
     return true;
 }
 
-bool pass_adc_lossless(Graph *g, Diags *diags)
+bool pass_adc_lossless(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     const Arch *arch = mapping_arch(g, "adc-lossless", diags);
     if (!arch)
         return false;

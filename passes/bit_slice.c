@@ -31,8 +31,9 @@ static bool slice_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
     return true;
 }
 
-bool pass_bit_slice(Graph *g, Diags *diags)
+bool pass_bit_slice(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     const Arch *arch = mapping_arch(g, "bit-slice", diags);
     if (!arch)
         return false;

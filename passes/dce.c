@@ -7,8 +7,9 @@
  * dead ops used.  Graph inputs stay even when unused: they are the signature. */
 #include "passes/passes.h"
 
-bool pass_dce(Graph *g, Diags *diags)
+bool pass_dce(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     (void)diags;
     bool *live = arena_array(g->arena, (size_t)g->n_values + 1, sizeof(bool));
     for (int i = 0; i < g->n_outputs; i++)

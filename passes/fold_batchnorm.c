@@ -131,8 +131,9 @@ static void fold_into_gemm(Graph *g, Op *gemm, const double *s, const double *t)
     ir_set_float(g, gemm, "beta", 1.0f);
 }
 
-bool pass_fold_batchnorm(Graph *g, Diags *diags)
+bool pass_fold_batchnorm(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     (void)diags;
     bool changed = false;
     for (int i = 0; i < g->n_ops; i++) {

@@ -68,8 +68,9 @@ static void evaluate(const Op *op, float *out)
     arena_free(scratch);
 }
 
-bool pass_fold_constants(Graph *g, Diags *diags)
+bool pass_fold_constants(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     (void)diags;
     bool changed = false;
     for (int i = 0; i < g->n_ops; i++) {

@@ -135,8 +135,9 @@ static bool lower_matmul(Graph *g, Op *op)
     return true;
 }
 
-bool pass_lower_xbar(Graph *g, Diags *diags)
+bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     (void)diags;
     if (!g->arch) {
         g->arch = arena_alloc(g->arena, sizeof *g->arch);

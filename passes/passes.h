@@ -7,14 +7,31 @@
 
 #include "ir/ir.h"
 
+/* Options of one pass run, written in a pipeline as `NAME{key=value,...}`
+ * (`place{packing=dense}`).  The manager checks every key against the pass's
+ * table entry before anything runs. */
+typedef struct {
+    const char *pass;       /* for messages */
+    int count;
+    const char **keys, **values;
+} PassArgs;
+
+/* The value of `key`, or NULL when absent (args may be NULL: no options). */
+const char *pass_arg(const PassArgs *args, const char *key);
+/* A number option: *out = dflt when absent; false, with an error naming the pass
+ * and the key, when the value is not a number in [lo, hi]. */
+bool pass_arg_number(const PassArgs *args, const char *key, double dflt, double lo, double hi, double *out,
+                     Diags *diags);
+
 /* A pass rewrites the graph in place; it returns false (with diagnostics) only
  * when the graph cannot be handled. */
-typedef bool (*PassFn)(Graph *g, Diags *diags);
+typedef bool (*PassFn)(Graph *g, const PassArgs *args, Diags *diags);
 
 typedef struct {
     const char *name;       /* as written in pipelines: "fold-batchnorm" */
     PassFn run;
     const char *summary;    /* one line for --help */
+    const char *options;    /* accepted options, "key=VALUES key2=N", or NULL */
 } Pass;
 
 extern const Pass pass_registry[];
@@ -36,7 +53,7 @@ typedef struct {
     FILE *log;                  /* where the above go (stderr if NULL) */
 } PassOptions;
 
-/* Runs a comma-separated pipeline, verifying the graph after every pass.  An
+/* Runs a comma-separated pipeline (each entry NAME or NAME{key=value,...}), verifying the graph after every pass.  An
  * unknown pass name or a verifier failure stops it with diagnostics. */
 bool pass_run_pipeline(Graph *g, const char *pipeline, const PassOptions *options, Diags *diags);
 

@@ -50,8 +50,9 @@ static bool place_op(Graph *g, Op *op, const Arch *arch, int64_t *next_tile, Dia
     return true;
 }
 
-bool pass_place(Graph *g, Diags *diags)
+bool pass_place(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     const Arch *arch = mapping_arch(g, "place", diags);
     if (!arch)
         return false;

@@ -90,8 +90,9 @@ static bool quantize_input(Graph *g, Op *op, const Arch *arch, Diags *diags)
     return true;
 }
 
-bool pass_quantize(Graph *g, Diags *diags)
+bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     if (!g->arch) {
         g->arch = arena_alloc(g->arena, sizeof *g->arch);
         *g->arch = arch_default();

@@ -7,41 +7,41 @@
 
 #include <string.h>
 
-bool pass_remove_identity(Graph *g, Diags *diags);
-bool pass_fold_constants(Graph *g, Diags *diags);
-bool pass_fold_batchnorm(Graph *g, Diags *diags);
-bool pass_dce(Graph *g, Diags *diags);
-bool pass_lower_xbar(Graph *g, Diags *diags);
-bool pass_quantize(Graph *g, Diags *diags);
-bool pass_sign_map(Graph *g, Diags *diags);
-bool pass_bit_slice(Graph *g, Diags *diags);
-bool pass_split(Graph *g, Diags *diags);
-bool pass_place(Graph *g, Diags *diags);
-bool pass_adc_lossless(Graph *g, Diags *diags);
+bool pass_remove_identity(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_fold_constants(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_fold_batchnorm(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_dce(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_sign_map(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_bit_slice(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_split(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_place(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_adc_lossless(Graph *g, const PassArgs *args, Diags *diags);
 
 const Pass pass_registry[] = {
     {"remove-identity", pass_remove_identity,
-     "drop identity and dropout ops, and reshapes that do not change the type"},
+     "drop identity and dropout ops, and reshapes that do not change the type", NULL},
     {"fold-constants", pass_fold_constants,
-     "evaluate ops whose inputs are all constants (results no larger than their inputs)"},
+     "evaluate ops whose inputs are all constants (results no larger than their inputs)", NULL},
     {"fold-batchnorm", pass_fold_batchnorm,
-     "fold a batchnorm into the weights and bias of the conv or gemm before it"},
+     "fold a batchnorm into the weights and bias of the conv or gemm before it", NULL},
     {"dce", pass_dce,
-     "remove ops whose results are never used, and unused constants"},
+     "remove ops whose results are never used, and unused constants", NULL},
     {"lower-xbar", pass_lower_xbar,
-     "turn conv, gemm and matmul with constant weights into crossbar ops (docs/crossbar.md 2)"},
+     "turn conv, gemm and matmul with constant weights into crossbar ops (docs/crossbar.md 2)", NULL},
     {"quantize", pass_quantize,
-     "quantize crossbar weights and inputs from calibrated ranges (docs/crossbar.md 3)"},
+     "quantize crossbar weights and inputs from calibrated ranges (docs/crossbar.md 3)", NULL},
     {"sign-map", pass_sign_map,
-     "give every crossbar op the architecture's sign mapping: pair-analog, pair-digital or offset"},
+     "give every crossbar op the architecture's sign mapping: pair-analog, pair-digital or offset", NULL},
     {"bit-slice", pass_bit_slice,
-     "slice weight magnitudes over cells of cell_bits (docs/crossbar.md 5)"},
+     "slice weight magnitudes over cells of cell_bits (docs/crossbar.md 5)", NULL},
     {"split", pass_split,
-     "cut each crossbar matrix into the fewest balanced tile-sized blocks (docs/crossbar.md 6)"},
+     "cut each crossbar matrix into the fewest balanced tile-sized blocks (docs/crossbar.md 6)", NULL},
     {"place", pass_place,
-     "baseline placement: every block on its own tile, numbered across the graph"},
+     "baseline placement: every block on its own tile, numbered across the graph", NULL},
     {"adc-lossless", pass_adc_lossless,
-     "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)"},
+     "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)", NULL},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 

@@ -33,8 +33,9 @@ static bool is_output(const Graph *g, const Value *v)
     return false;
 }
 
-bool pass_remove_identity(Graph *g, Diags *diags)
+bool pass_remove_identity(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     (void)diags;
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];

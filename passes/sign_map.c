@@ -15,8 +15,9 @@ static const char *const derived[] = {
     "cell_bits", "slices", "row_splits", "col_splits", "place", "adc_bits", "adc_max", NULL,
 };
 
-bool pass_sign_map(Graph *g, Diags *diags)
+bool pass_sign_map(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     const Arch *arch = mapping_arch(g, "sign-map", diags);
     if (!arch)
         return false;

@@ -47,8 +47,9 @@ static bool split_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
     return true;
 }
 
-bool pass_split(Graph *g, Diags *diags)
+bool pass_split(Graph *g, const PassArgs *args, Diags *diags)
 {
+    (void)args;
     const Arch *arch = mapping_arch(g, "split", diags);
     if (!arch)
         return false;

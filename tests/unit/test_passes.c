@@ -15,10 +15,10 @@
 #include "passes/passes.h"
 #include "runtime/runtime.h"
 
-bool pass_remove_identity(Graph *g, Diags *diags);
-bool pass_fold_constants(Graph *g, Diags *diags);
-bool pass_fold_batchnorm(Graph *g, Diags *diags);
-bool pass_dce(Graph *g, Diags *diags);
+bool pass_remove_identity(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_fold_constants(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_fold_batchnorm(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_dce(Graph *g, const PassArgs *args, Diags *diags);
 
 static Arena *arena;
 static Diags diags;
@@ -120,7 +120,7 @@ static void check_same_function(Graph *g, PassFn pass)
     assert_verifies(g);
     int64_t n_before, n_after;
     float *before = run(g, &n_before);
-    cr_assert(pass(g, &diags));
+    cr_assert(pass(g, NULL, &diags));
     cr_assert_eq(diags.n_errors, 0);
     assert_verifies(g);
     float *after = run(g, &n_after);
@@ -414,8 +414,9 @@ static Graph *small_pipeline_graph(void)
     return g;
 }
 
-static bool run_default_pipeline(Graph *g, Diags *d)
+static bool run_default_pipeline(Graph *g, const PassArgs *args, Diags *d)
 {
+    (void)args;
     return pass_run_pipeline(g, default_pipeline, NULL, d);
 }
 

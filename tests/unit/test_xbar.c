@@ -18,8 +18,8 @@
 #include "passes/passes.h"
 #include "runtime/runtime.h"
 
-bool pass_lower_xbar(Graph *g, Diags *diags);
-bool pass_quantize(Graph *g, Diags *diags);
+bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags);
 
 static Arena *arena;
 static Diags diags;
@@ -121,7 +121,7 @@ static void check_lowering(Graph *g, int expected_xbars)
     for (int64_t i = 0; i < n_in; i++)
         input[i] = uniform(-1, 1);
     float *before = run(g, input);
-    cr_assert(pass_lower_xbar(g, &diags), "%s", messages());
+    cr_assert(pass_lower_xbar(g, NULL, &diags), "%s", messages());
     assert_verifies(g);
     cr_assert_eq(count_kind(g, OP_XBAR), expected_xbars);
     cr_assert_not_null(g->arch);
@@ -399,7 +399,7 @@ static Graph *small_network(void)
 Test(xbar, calibration_records_input_ranges)
 {
     Graph *g = small_network();
-    cr_assert(pass_lower_xbar(g, &diags));
+    cr_assert(pass_lower_xbar(g, NULL, &diags));
     enum { COUNT = 5 };
     float *images = malloc(COUNT * 64 * sizeof *images);
     float lo = INFINITY, hi = -INFINITY;
@@ -441,9 +441,9 @@ Test(xbar, quantized_network_is_close_to_float)
     float *reference[COUNT];
     for (int i = 0; i < COUNT; i++)
         reference[i] = run(g, images + 64 * i);
-    cr_assert(pass_lower_xbar(g, &diags));
+    cr_assert(pass_lower_xbar(g, NULL, &diags));
     cr_assert(calibrate_xbar(g, images, COUNT, &diags), "%s", messages());
-    cr_assert(pass_quantize(g, &diags), "%s", messages());
+    cr_assert(pass_quantize(g, NULL, &diags), "%s", messages());
     assert_verifies(g);
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i]->kind == OP_XBAR)
