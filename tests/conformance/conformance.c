@@ -1,6 +1,8 @@
-/* conformance: the reference interpreter against ONNX's backend test data.
+/* conformance: the reference interpreter, and the crossbar mapping in float
+ * weights, against ONNX's backend test data.
  *
  *   xbarc-conformance [--verbose] [--list-skipped] [--no-fork] DIR...
+ *   xbarc-conformance --float-weights [--arch-rows R] [--arch-cols C] [...] DIR...
  *
  * A DIR holding model.onnx is one case; any other DIR is a collection whose
  * subdirectories are cases (ONNX's data/node, data/pytorch-converted).  Each
@@ -11,6 +13,25 @@
  * output must match output_K.pb in shape and to |got - want| <= atol + rtol *
  * |want| (rtol 1e-3, atol 1e-5), NaN matching NaN.
  *
+ * --float-weights checks the data movement of the crossbar mapping instead
+ * (docs/crossbar.md section 9).  Only cases whose model has a Conv, Gemm or
+ * MatMul count; the others are skipped.  Most ONNX node tests feed the weight
+ * as a graph input, so in this mode every input except the first float one
+ * (the activation) is bound from its .pb file: the weight becomes a constant
+ * and its layer can be lowered.  Each data set then runs once per crossbar
+ * size and sign mapping (pair-analog, pair-digital, offset): the graph is
+ * imported afresh, given the default architecture with that size, put through
+ * default_pipeline (as `xbarc compile` does: it folds the Transpose of a
+ * constant weight, say), lowering_pipeline and mapping_pipeline (no
+ * calibration, no quantize: float weights), emitted as a program and run in
+ * the simulator, whose outputs must
+ * match the shipped ones at the same tolerance.  The sizes are tiny (4x4,
+ * 16x8, 3x7, 1x2) so that even these small tensors are cut into many row and
+ * column blocks; --arch-rows and --arch-cols choose one size instead (the one
+ * not given equals the other).  A layer that does not lower (a MatMul whose
+ * right operand is batched, say) stays digital and its case still counts; the
+ * summary says how many cases had at least one crossbar layer.
+ *
  * --verbose prints every case with its status, --list-skipped the skipped
  * ones with the reason (the first diagnostic).  Each case runs in a child
  * process, so that a crash fails that case only; --no-fork runs them all in
@@ -18,8 +39,12 @@
  *
  * A case the frontend rejects with a message containing "unsupported" or "not
  * supported" (an op, an element type, an attribute value) is skipped; any other import error is
- * a failure.  So is a mismatch.  Exit status 1 if anything failed. */
+ * a failure.  So is a mismatch, and in float-weight mode any error of the
+ * passes, the emitter or the simulator.  Exit status 1 if anything failed. */
+#include "backend/backend.h"
 #include "frontend/frontend.h"
+#include "passes/passes.h"
+#include "runtime/program.h"
 #include "runtime/runtime.h"
 
 #include <dirent.h>
@@ -30,17 +55,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { REASON_MAX = 512, MAX_TENSORS = 64 };
+enum { REASON_MAX = 512, MAX_TENSORS = 64, MAX_SIZES = 8 };
 
 static const double RTOL = 1e-3, ATOL = 1e-5;
 
 typedef enum { CASE_PASS, CASE_FAIL, CASE_SKIP } Status;
 
+/* Crossbar sizes the float-weight mode maps every case onto. */
+static const int default_sizes[][2] = {{4, 4}, {16, 8}, {3, 7}, {1, 2}};
+
 typedef struct {
     bool verbose, list_skipped, no_fork;
-    int ran, passed, failed, skipped;
-} Tally;
+    bool float_weights;
+    int n_sizes;
+    int sizes[MAX_SIZES][2];        /* rows, cols */
+} Options;
 
+typedef struct {
+    int ran, passed, failed, skipped;
+    int with_xbar;                  /* float weights: cases with at least one xbar op */
+} Tally;
 /* ---- files ---- */
 
 static bool exists(const char *path)
@@ -209,16 +243,23 @@ static bool diags_unsupported(const Diags *diags, char *reason)
     return false;
 }
 
-static Status run_set(Arena *arena, const char *model, const char *set, char *reason)
-{
-    const char *inputs[MAX_TENSORS], *outputs[MAX_TENSORS], *float_inputs[MAX_TENSORS];
+/* The files of one data set, sorted into inputs to bind at import and float
+ * inputs to feed. */
+typedef struct {
+    int n_bound, n_float, n_out;
     OnnxBinding bindings[MAX_TENSORS];
-    int n_in = numbered_files(arena, set, "input_", inputs);
-    int n_out = numbered_files(arena, set, "output_", outputs);
-    int n_float = 0, n_bound = 0;
-    Diags diags;
-    diags_init(&diags, arena);
+    const char *float_inputs[MAX_TENSORS];
+    const char *outputs[MAX_TENSORS];
+} SetFiles;
 
+/* Non-float inputs and float scalars are bound; with bind_weights every float
+ * input after the first is bound too (the float-weight mode's weights). */
+static Status sort_inputs(Arena *arena, const char *set, bool bind_weights, SetFiles *f, char *reason)
+{
+    const char *inputs[MAX_TENSORS];
+    int n_in = numbered_files(arena, set, "input_", inputs);
+    f->n_out = numbered_files(arena, set, "output_", f->outputs);
+    f->n_float = f->n_bound = 0;
     for (int k = 0; k < n_in; k++) {
         int type = tensor_pb_elem_type(inputs[k]);
         if (type < 0) {
@@ -231,8 +272,9 @@ static Status run_set(Arena *arena, const char *model, const char *set, char *re
         Tensor t;
         Diags probe;   /* a file tensor_read() rejects is left to the import to judge */
         diags_init(&probe, arena);
-        if (type == 1 && !(tensor_read(arena, inputs[k], &t, &probe) && t.type.rank == 0)) {
-            float_inputs[n_float++] = inputs[k];
+        if (type == 1 && !(bind_weights && f->n_float > 0) &&
+            !(tensor_read(arena, inputs[k], &t, &probe) && t.type.rank == 0)) {
+            f->float_inputs[f->n_float++] = inputs[k];
             continue;
         }
         const char *name = pb_tensor_name(arena, inputs[k]);
@@ -241,38 +283,56 @@ static Status run_set(Arena *arena, const char *model, const char *set, char *re
                      inputs[k]);
             return CASE_SKIP;
         }
-        bindings[n_bound++] = (OnnxBinding){name, inputs[k]};
+        f->bindings[f->n_bound++] = (OnnxBinding){name, inputs[k]};
     }
+    return CASE_PASS;
+}
 
+/* Imports the model with the set's bindings and checks that the graph's inputs
+ * and outputs are those of the data set; NULL with *status set otherwise. */
+static Graph *import_set(Arena *arena, const char *model, const SetFiles *f, Status *status, char *reason)
+{
+    Diags diags;
+    diags_init(&diags, arena);
     /* Import first, so that an unsupported op is named as the reason to skip
      * rather than the integer output it has. */
-    Graph *g = onnx_import(arena, model, bindings, n_bound, &diags);
-    if (!g)
-        return diags_unsupported(&diags, reason) ? CASE_SKIP : CASE_FAIL;
-    for (int k = 0; k < n_out; k++) {
-        int type = tensor_pb_elem_type(outputs[k]);
+    Graph *g = onnx_import(arena, model, f->bindings, f->n_bound, &diags);
+    if (!g) {
+        *status = diags_unsupported(&diags, reason) ? CASE_SKIP : CASE_FAIL;
+        return NULL;
+    }
+    for (int k = 0; k < f->n_out; k++) {
+        int type = tensor_pb_elem_type(f->outputs[k]);
         if (type != 1) {
-            snprintf(reason, REASON_MAX, "%s: unsupported: an output of element type %s", outputs[k],
+            snprintf(reason, REASON_MAX, "%s: unsupported: an output of element type %s", f->outputs[k],
                      elem_type_name(type));
-            return CASE_SKIP;
+            *status = CASE_SKIP;
+            return NULL;
         }
     }
-    if (g->n_inputs != n_float || g->n_outputs != n_out) {
+    if (g->n_inputs != f->n_float || g->n_outputs != f->n_out) {
         snprintf(reason, REASON_MAX, "graph has %d inputs and %d outputs, the data set %d and %d",
-                 g->n_inputs, g->n_outputs, n_float, n_out);
-        return CASE_FAIL;
+                 g->n_inputs, g->n_outputs, f->n_float, f->n_out);
+        *status = CASE_FAIL;
+        return NULL;
     }
+    return g;
+}
 
-    Status status = CASE_PASS;
-    Interp *interp = interp_new(g);
-    for (int k = 0; k < n_float && status == CASE_PASS; k++) {
+/* The float inputs as tensors, in[i] for graph input i: by name when the file
+ * has one the graph knows, else by position. */
+static bool read_inputs(Arena *arena, const Graph *g, const SetFiles *f, const float **in, char *reason)
+{
+    Diags diags;
+    diags_init(&diags, arena);
+    for (int k = 0; k < f->n_float; k++)
+        in[k] = NULL;
+    for (int k = 0; k < f->n_float; k++) {
         Tensor t;
-        if (!tensor_read(arena, float_inputs[k], &t, &diags)) {
+        if (!tensor_read(arena, f->float_inputs[k], &t, &diags)) {
             diags_unsupported(&diags, reason);
-            status = CASE_FAIL;
-            break;
+            return false;
         }
-        /* By name when the file has one the graph knows, else by position. */
         int slot = k;
         for (int i = 0; t.name && *t.name && i < g->n_inputs; i++)
             if (strcmp(g->inputs[i]->name, t.name) == 0)
@@ -281,23 +341,161 @@ static Status run_set(Arena *arena, const char *model, const char *set, char *re
         if (type_numel(&v->type) != type_numel(&t.type)) {
             snprintf(reason, REASON_MAX, "input %d (%s): %s given for %s", k, v->name,
                      type_format(arena, &t.type), type_format(arena, &v->type));
-            status = CASE_FAIL;
-            break;
+            return false;
         }
-        memcpy(interp_input(interp, slot), t.data, (size_t)type_numel(&t.type) * sizeof(float));
+        in[slot] = t.data;
     }
-    if (status == CASE_PASS)
-        interp_run(interp);
-    for (int k = 0; k < n_out && status == CASE_PASS; k++) {
-        Tensor want;
-        if (!tensor_read(arena, outputs[k], &want, &diags)) {
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!in[i]) {
+            snprintf(reason, REASON_MAX, "input %d (%s): fed twice, another never", i, g->inputs[i]->name);
+            return false;
+        }
+    return true;
+}
+
+static bool read_outputs(Arena *arena, const SetFiles *f, Tensor *want, char *reason)
+{
+    Diags diags;
+    diags_init(&diags, arena);
+    for (int k = 0; k < f->n_out; k++)
+        if (!tensor_read(arena, f->outputs[k], &want[k], &diags)) {
             diags_unsupported(&diags, reason);
+            return false;
+        }
+    return true;
+}
+
+static Status run_set(Arena *arena, const char *model, const char *set, char *reason)
+{
+    SetFiles f;
+    Status status = sort_inputs(arena, set, false, &f, reason);
+    if (status != CASE_PASS)
+        return status;
+    Graph *g = import_set(arena, model, &f, &status, reason);
+    if (!g)
+        return status;
+    const float *in[MAX_TENSORS];
+    Tensor want[MAX_TENSORS];
+    if (!read_inputs(arena, g, &f, in, reason) || !read_outputs(arena, &f, want, reason))
+        return CASE_FAIL;
+
+    Interp *interp = interp_new(g);
+    for (int i = 0; i < g->n_inputs; i++)
+        memcpy(interp_input(interp, i), in[i], (size_t)type_numel(&g->inputs[i]->type) * sizeof(float));
+    interp_run(interp);
+    for (int k = 0; k < f.n_out && status == CASE_PASS; k++)
+        if (!outputs_match(arena, k, g->outputs[k], interp_output(interp, k), &want[k], reason))
             status = CASE_FAIL;
-        } else if (!outputs_match(arena, k, g->outputs[k], interp_output(interp, k), &want, reason)) {
+    interp_free(interp);
+    return status;
+}
+
+/* ---- one data set in float weights ---- */
+
+static bool has_layer(const Graph *g)
+{
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i]->kind == OP_CONV || g->ops[i]->kind == OP_GEMM || g->ops[i]->kind == OP_MATMUL)
+            return true;
+    return false;
+}
+
+static int count_xbar(const Graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        n += g->ops[i]->kind == OP_XBAR;
+    return n;
+}
+
+/* "4x4 offset: STEP: the first diagnostic". */
+static void step_failed(const char *config, const char *step, const Diags *diags, char *reason)
+{
+    snprintf(reason, REASON_MAX, "%s: %s: %s", config, step, diags->first ? diags->first->text : "failed");
+}
+
+/* Maps graph g onto `arch` in float weights and runs it in the simulator. */
+static Status run_mapped(Arena *arena, Graph *g, const Arch *arch, const float *const *in, const Tensor *want,
+                         bool *had_xbar, char *reason)
+{
+    char config[64];
+    snprintf(config, sizeof config, "%dx%d %s", arch->rows, arch->cols, sign_mapping_name(arch->sign));
+    Diags diags;
+    diags_init(&diags, arena);
+    PassOptions options = {0};
+    g->arch = arena_alloc(arena, sizeof *g->arch);
+    *g->arch = *arch;
+    if (!pass_run_pipeline(g, default_pipeline, &options, &diags) ||
+        !pass_run_pipeline(g, lowering_pipeline, &options, &diags)) {
+        step_failed(config, "lowering", &diags, reason);
+        return CASE_FAIL;
+    }
+    if (count_xbar(g) > 0)
+        *had_xbar = true;
+    if (!pass_run_pipeline(g, mapping_pipeline, &options, &diags)) {
+        step_failed(config, "mapping", &diags, reason);
+        return CASE_FAIL;
+    }
+    Program *p = emit_program(arena, g, &diags);
+    if (!p) {
+        step_failed(config, "emit", &diags, reason);
+        return CASE_FAIL;
+    }
+    if (p->n_inputs != g->n_inputs || p->n_outputs != g->n_outputs) {
+        snprintf(reason, REASON_MAX, "%s: the program has %d inputs and %d outputs, the graph %d and %d", config,
+                 p->n_inputs, p->n_outputs, g->n_inputs, g->n_outputs);
+        return CASE_FAIL;
+    }
+    Sim *sim = sim_new(p);
+    for (int i = 0; i < g->n_inputs; i++)
+        memcpy(sim_input(sim, i), in[i], (size_t)type_numel(&g->inputs[i]->type) * sizeof(float));
+    sim_run(sim);
+    Status status = CASE_PASS;
+    char mismatch[REASON_MAX];
+    for (int k = 0; k < g->n_outputs && status == CASE_PASS; k++)
+        if (!outputs_match(arena, k, g->outputs[k], sim_output(sim, k), &want[k], mismatch)) {
+            snprintf(reason, REASON_MAX, "%s: %.400s", config, mismatch);
             status = CASE_FAIL;
         }
+    sim_free(sim);
+    return status;
+}
+
+/* Every crossbar size and sign mapping, each on a fresh import (the passes
+ * rewrite the graph in place). */
+static Status run_set_float(Arena *arena, const char *model, const char *set, const Options *opt,
+                            bool *had_xbar, char *reason)
+{
+    SetFiles f;
+    Status status = sort_inputs(arena, set, true, &f, reason);
+    if (status != CASE_PASS)
+        return status;
+    Graph *g = import_set(arena, model, &f, &status, reason);
+    if (!g)
+        return status;
+    if (!has_layer(g)) {
+        snprintf(reason, REASON_MAX, "no Conv, Gemm or MatMul");
+        return CASE_SKIP;
     }
-    interp_free(interp);
+    const float *in[MAX_TENSORS];
+    Tensor want[MAX_TENSORS];
+    if (!read_inputs(arena, g, &f, in, reason) || !read_outputs(arena, &f, want, reason))
+        return CASE_FAIL;
+
+    static const SignMapping signs[] = {SIGN_PAIR_ANALOG, SIGN_PAIR_DIGITAL, SIGN_OFFSET};
+    for (int s = 0; s < opt->n_sizes && status == CASE_PASS; s++) {
+        for (int m = 0; m < 3 && status == CASE_PASS; m++) {
+            Arch arch = arch_default();
+            arch.rows = opt->sizes[s][0];
+            arch.cols = opt->sizes[s][1];
+            arch.cols_per_adc = arch.cols < arch.cols_per_adc ? arch.cols : arch.cols_per_adc;
+            arch.sign = signs[m];
+            if (!g && !(g = import_set(arena, model, &f, &status, reason)))
+                break;
+            status = run_mapped(arena, g, &arch, in, want, had_xbar, reason);
+            g = NULL;
+        }
+    }
     return status;
 }
 
@@ -315,50 +513,57 @@ static const char *case_name(const char *dir)
     return p == last ? last + 1 : p;
 }
 
-/* Runs every data set of the case in dir. */
-static Status check_case(const char *dir, char *reason)
+/* Runs every data set of the case in dir; *had_xbar tells whether a layer
+ * became a crossbar op (float-weight mode). */
+static Status check_case(const char *dir, const Options *opt, bool *had_xbar, char *reason)
 {
     Arena *arena = arena_new();
     const char *model = arena_printf(arena, "%s/model.onnx", dir);
     char **sets;
     int n_sets = list_dir(arena, dir, "test_data_set_", &sets);
     Status status = CASE_PASS;
+    *had_xbar = false;
     if (n_sets <= 0) {
         snprintf(reason, REASON_MAX, "no test_data_set_N directory");
         status = CASE_FAIL;
     }
     for (int i = 0; i < n_sets && status == CASE_PASS; i++)
-        status = run_set(arena, model, sets[i], reason);
+        status = opt->float_weights ? run_set_float(arena, model, sets[i], opt, had_xbar, reason)
+                                    : run_set(arena, model, sets[i], reason);
     arena_free(arena);
     return status;
 }
 
 /* check_case() in a child process, so that a crash (or a sanitizer report)
- * fails that case alone; the child sends back a status byte and the reason. */
-static Status check_case_isolated(const char *dir, char *reason)
+ * fails that case alone; the child sends back a status byte, a byte for
+ * had_xbar and the reason. */
+static Status check_case_isolated(const char *dir, const Options *opt, bool *had_xbar, char *reason)
 {
     int fds[2];
     fflush(stdout);
     fflush(stderr);
+    *had_xbar = false;
     if (pipe(fds) != 0)
-        return check_case(dir, reason);
+        return check_case(dir, opt, had_xbar, reason);
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        return check_case(dir, reason);
+        return check_case(dir, opt, had_xbar, reason);
     }
     if (pid == 0) {
         close(fds[0]);
-        char buf[REASON_MAX + 1];
-        buf[0] = (char)check_case(dir, buf + 1);
-        size_t len = 1 + strlen(buf + 1);
+        char buf[REASON_MAX + 2];
+        bool xbar;
+        buf[0] = (char)check_case(dir, opt, &xbar, buf + 2);
+        buf[1] = xbar ? 'x' : '-';
+        size_t len = 2 + strlen(buf + 2);
         bool sent = write(fds[1], buf, len) == (ssize_t)len;
         close(fds[1]);
         exit(sent ? 0 : 3);   /* exit(), not _exit(): LeakSanitizer checks the child */
     }
     close(fds[1]);
-    char buf[REASON_MAX + 1];
+    char buf[REASON_MAX + 2];
     size_t len = 0;
     ssize_t got;
     while (len < sizeof buf - 1 && (got = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
@@ -371,27 +576,32 @@ static Status check_case_isolated(const char *dir, char *reason)
         snprintf(reason, REASON_MAX, "crashed with signal %d", WTERMSIG(wstatus));
         return CASE_FAIL;
     }
-    if (len == 0 || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    if (len < 2 || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
         snprintf(reason, REASON_MAX, "the checking process exited with status %d%s",
                  WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
-                 len ? "" : " before reporting");
+                 len >= 2 ? "" : " before reporting");
         return CASE_FAIL;
     }
-    snprintf(reason, REASON_MAX, "%s", buf + 1);
+    *had_xbar = buf[1] == 'x';
+    snprintf(reason, REASON_MAX, "%s", buf + 2);
     return (Status)buf[0];
 }
 
-static void run_case(const char *dir, Tally *tally)
+static void run_case(const char *dir, const Options *opt, Tally *tally)
 {
     char reason[REASON_MAX] = "";
-    Status status = tally->no_fork ? check_case(dir, reason) : check_case_isolated(dir, reason);
+    bool had_xbar = false;
+    Status status = opt->no_fork ? check_case(dir, opt, &had_xbar, reason)
+                                 : check_case_isolated(dir, opt, &had_xbar, reason);
     const char *name = case_name(dir);
+    if (status != CASE_SKIP && had_xbar)
+        tally->with_xbar++;
     switch (status) {
     case CASE_PASS:
         tally->ran++;
         tally->passed++;
-        if (tally->verbose)
-            printf("PASS %s\n", name);
+        if (opt->verbose)
+            printf("PASS %s%s\n", name, opt->float_weights && !had_xbar ? " (no crossbar layer)" : "");
         break;
     case CASE_FAIL:
         tally->ran++;
@@ -400,18 +610,18 @@ static void run_case(const char *dir, Tally *tally)
         break;
     case CASE_SKIP:
         tally->skipped++;
-        if (tally->verbose || tally->list_skipped)
+        if (opt->verbose || opt->list_skipped)
             printf("SKIP %s: %s\n", name, reason);
         break;
     }
     fflush(stdout);
 }
 
-static void run_dir(const char *dir, Tally *tally)
+static void run_dir(const char *dir, const Options *opt, Tally *tally)
 {
     Arena *arena = arena_new();
     if (exists(arena_printf(arena, "%s/model.onnx", dir))) {
-        run_case(dir, tally);
+        run_case(dir, opt, tally);
     } else {
         char **cases;
         int n = list_dir(arena, dir, "", &cases);
@@ -421,38 +631,81 @@ static void run_dir(const char *dir, Tally *tally)
         }
         for (int i = 0; i < n; i++)
             if (exists(arena_printf(arena, "%s/model.onnx", cases[i])))
-                run_case(cases[i], tally);
+                run_case(cases[i], opt, tally);
     }
     arena_free(arena);
 }
 
+/* A crossbar dimension for --arch-rows / --arch-cols: 1 to 4096. */
+static bool parse_dim(const char *text, int *out)
+{
+    char *end;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || end == text || *end || v < 1 || v > 4096)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static const char usage[] =
+    "usage: xbarc-conformance [--verbose] [--list-skipped] [--no-fork]\n"
+    "                         [--float-weights [--arch-rows R] [--arch-cols C]] DIR...\n";
+
 int main(int argc, char **argv)
 {
+    Options opt = {0};
     Tally tally = {0};
-    int n_dirs = 0;
+    int n_dirs = 0, rows = 0, cols = 0;
+    const char **dirs = calloc((size_t)argc, sizeof *dirs);
+    if (!dirs)
+        return 2;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--verbose") == 0) {
-            tally.verbose = true;
-        } else if (strcmp(argv[i], "--list-skipped") == 0) {
-            tally.list_skipped = true;
-        } else if (strcmp(argv[i], "--no-fork") == 0) {
-            tally.no_fork = true;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "xbarc-conformance: unknown option '%s'\n", argv[i]);
+        const char *a = argv[i];
+        if (strcmp(a, "--verbose") == 0) {
+            opt.verbose = true;
+        } else if (strcmp(a, "--list-skipped") == 0) {
+            opt.list_skipped = true;
+        } else if (strcmp(a, "--no-fork") == 0) {
+            opt.no_fork = true;
+        } else if (strcmp(a, "--float-weights") == 0) {
+            opt.float_weights = true;
+        } else if (strcmp(a, "--arch-rows") == 0 || strcmp(a, "--arch-cols") == 0) {
+            if (!parse_dim(i + 1 < argc ? argv[i + 1] : NULL, a[7] == 'r' ? &rows : &cols)) {
+                fprintf(stderr, "xbarc-conformance: %s takes a size from 1 to 4096\n", a);
+                free(dirs);
+                return 2;
+            }
+            i++;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "xbarc-conformance: unknown option '%s'\n%s", a, usage);
+            free(dirs);
             return 2;
         } else {
-            n_dirs++;
+            dirs[n_dirs++] = a;
         }
     }
-    if (n_dirs == 0) {
-        fprintf(stderr, "usage: xbarc-conformance [--verbose] [--list-skipped] [--no-fork] DIR...\n");
+    if (n_dirs == 0 || ((rows || cols) && !opt.float_weights)) {
+        fprintf(stderr, "%s", n_dirs ? "xbarc-conformance: --arch-rows and --arch-cols need --float-weights\n" : usage);
+        free(dirs);
         return 2;
     }
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] != '-')
-            run_dir(argv[i], &tally);
-    printf("conformance: %d cases ran, %d passed, %d failed, %d skipped as unsupported\n",
-           tally.ran, tally.passed, tally.failed, tally.skipped);
+    if (rows || cols) {
+        opt.n_sizes = 1;
+        opt.sizes[0][0] = rows ? rows : cols;
+        opt.sizes[0][1] = cols ? cols : rows;
+    } else {
+        opt.n_sizes = (int)(sizeof default_sizes / sizeof default_sizes[0]);
+        memcpy(opt.sizes, default_sizes, sizeof default_sizes);
+    }
+    for (int i = 0; i < n_dirs; i++)
+        run_dir(dirs[i], &opt, &tally);
+    free(dirs);
+    if (opt.float_weights)
+        printf("conformance (float weights): %d cases ran, %d passed, %d failed, %d with crossbar layers\n",
+               tally.ran, tally.passed, tally.failed, tally.with_xbar);
+    else
+        printf("conformance: %d cases ran, %d passed, %d failed, %d skipped as unsupported\n",
+               tally.ran, tally.passed, tally.failed, tally.skipped);
     printf("%d passed, %d failed\n", tally.passed, tally.failed);
     return tally.failed ? 1 : 0;
 }
