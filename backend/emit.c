@@ -2,7 +2,10 @@
  *
  * Every value gets a buffer; every digital op becomes one `digital`
  * instruction; every xbar op becomes quant, im2col (conv form), one mvm and one
- * combine per block, and dequant (docs/crossbar.md section 8).  While emitting
+ * combine per block, and dequant (docs/crossbar.md section 8).  A replicated
+ * layer (attribute `replicas` = r) has r copies of every block, numbered
+ * replica-major; replica j's mvm and combine carry its share of the source
+ * rows, [floor(j P / r), floor((j + 1) P / r)) (section 6).  While emitting
  * the blocks, the tiles are programmed: each block's cells get the levels of its
  * weight slices (section 5).  All decisions were taken by the passes and are read
  * from the op's attributes; the emitter checks that blocks fit their tiles and
@@ -133,6 +136,7 @@ typedef struct {
     SignMapping sign;
     const int64_t *row_splits, *col_splits, *place, *adc_bits;
     int n_row_blocks, n_col_blocks;
+    int replicas;                       /* r: place, adc_bits, adc_max hold r copies of the blocks */
     const float *adc_max;
     float offset;                       /* offset mapping: what is added to every weight */
 } Layer;
@@ -182,11 +186,19 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
     L->place = place->ints;
     L->adc_bits = adc_bits->ints;
     L->adc_max = adc_max->floats;
-    int64_t blocks = L->groups * L->n_row_blocks * L->n_col_blocks;
+    const Attr *replicas = ir_attr(op, "replicas");
+    if (replicas && (replicas->kind != ATTR_INT || replicas->i < 1 || replicas->i > INT32_MAX)) {
+        diag_error(e->diags, &op->loc, "xbar %%%s: attribute 'replicas' must be an integer >= 1",
+                   op->result->name);
+        return false;
+    }
+    L->replicas = replicas ? (int)replicas->i : 1;
+    int64_t blocks = L->replicas * L->groups * L->n_row_blocks * L->n_col_blocks;
     if (L->n_row_blocks < 1 || L->n_col_blocks < 1 || place->count != 3 * blocks ||
         adc_bits->count != blocks || adc_max->count != blocks) {
-        diag_error(e->diags, &op->loc, "xbar %%%s: %lld blocks, but place has %d entries, adc_bits %d, adc_max %d",
-                   op->result->name, (long long)blocks, place->count, adc_bits->count, adc_max->count);
+        diag_error(e->diags, &op->loc, "xbar %%%s: %lld blocks (%d replicas), but place has %d entries, "
+                   "adc_bits %d, adc_max %d", op->result->name, (long long)blocks, L->replicas, place->count,
+                   adc_bits->count, adc_max->count);
         return false;
     }
     L->quantized = ir_attr(op, "in_scale") != NULL;
@@ -334,9 +346,12 @@ static void emit_xbar(Emitter *e, const Op *op)
         }
     }
 
-    /* Blocks: mvm reads, combine recombines into the wide accumulator. */
+    /* Blocks: mvm reads, combine recombines into the wide accumulator; each
+     * replica over its own rows, blocks numbered replica-major. */
     int acc = add_buffer(e, arena_printf(e->arena, "%s.acc", name), BUF_TEMP, true, matrix_type(P, G * N), NULL);
     int block = 0;
+    for (int j = 0; j < L.replicas; j++) {
+    int64_t row_begin = j * P / L.replicas, row_end = (j + 1) * P / L.replicas;
     for (int64_t g = 0; g < G; g++) {
         for (int rb = 0; rb < L.n_row_blocks; rb++) {
             int64_t k0 = L.row_splits[rb], k1 = L.row_splits[rb + 1];
@@ -354,14 +369,17 @@ static void emit_xbar(Emitter *e, const Op *op)
                     .tile_col = (int)L.place[3 * block + 2], .rows = (int)(k1 - k0), .src_col = (int)(g * K + k0),
                     .phys_cols = phys_cols, .out_cols = out_cols, .dac_bits = e->arch->dac_bits,
                     .in_bits = L.in_bits, .in_signed = L.in_signed, .sign = L.sign,
-                    .adc_bits = (int)L.adc_bits[block], .adc_max = L.adc_max[block], .float_mode = !L.quantized};
+                    .adc_bits = (int)L.adc_bits[block], .adc_max = L.adc_max[block], .float_mode = !L.quantized,
+                    .row_begin = row_begin, .row_end = row_end};
                 Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, name);
                 comb->combine = (CombineParams){
                     .group = (int)g, .n0 = (int)n0, .n_cols = (int)(n1 - n0), .n_per_group = (int)N,
                     .slices = L.slices, .cell_bits = L.cell_bits, .sign = L.sign, .accumulate = rb > 0,
-                    .float_mode = !L.quantized, .offset_scale = L.offset};
+                    .float_mode = !L.quantized, .offset_scale = L.offset,
+                    .row_begin = row_begin, .row_end = row_end};
             }
         }
+    }
     }
 
     /* dequant: scale, bias, back to the layer's layout. */

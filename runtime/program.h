@@ -38,8 +38,8 @@ typedef struct {
 #define PROGRAM_OPCODES(X)                                                             \
     X(QUANT, "quant")       /* dst = activation codes of src (docs/crossbar.md 3) */    \
     X(IM2COL, "im2col")     /* dst[P, G*K] = patches of src (NCHW), P = N * pixels */   \
-    X(MVM, "mvm")           /* one block read P times: DAC cycles, ADC, shift-add */     \
-    X(COMBINE, "combine")   /* dst[P, G*N] (wide) = or += slices and pairs of a block */ \
+    X(MVM, "mvm")           /* one block read per row in range: DACs, ADC, shift-add */  \
+    X(COMBINE, "combine")   /* dst[P, G*N] (wide) rows in range = or += a block */       \
     X(DEQUANT, "dequant")   /* dst = acc * out_scale[n] + bias[n], back to NCHW */      \
     X(DIGITAL, "digital")   /* a graph op run by the digital units */
 
@@ -77,6 +77,8 @@ typedef struct {
     int adc_bits;
     float adc_max;              /* full scale, column-sum units */
     bool float_mode;            /* one cycle, no ADC: float weights and inputs */
+    int64_t row_begin, row_end; /* source rows p read (and dst rows written): [row_begin, row_end);
+                                   0 and P unless the layer is replicated (docs/crossbar.md 6) */
 } MvmParams;
 
 typedef struct {
@@ -88,6 +90,7 @@ typedef struct {
     bool accumulate;            /* add into dst (later row blocks) instead of writing */
     bool float_mode;
     float offset_scale;         /* float_mode offset mapping: the offset added to weights */
+    int64_t row_begin, row_end; /* rows of src and dst processed: those of the block's mvm */
 } CombineParams;
 
 typedef struct {

@@ -7,13 +7,33 @@
  * each instruction's buffer shapes against its parameters (docs/crossbar.md 8),
  * programmed levels within 2^cell_bits, digital ops against shape inference,
  * and that no instruction reads a buffer before something writes it.  All
- * problems are reported (up to a limit), each naming the instruction. */
+ * problems are reported (up to a limit), each naming the instruction.
+ *
+ * Row ranges (replication, docs/crossbar.md 6) get a check of their own: a
+ * combine may read only rows its mvm wrote, and for every column of a layer's
+ * accumulator the writing combines' row ranges must partition its rows, with
+ * every accumulating combine inside a range written before it.  Since the
+ * simulator shares the memory of temporaries, a row nobody wrote would hold
+ * another buffer's data, so this is checked exactly: one record per combine
+ * and column, sorted at the end. */
 #include "runtime/program_format.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { MAX_ERRORS = 20 };
+
+/* Rows [begin, end) of one accumulator column, written or added by one combine. */
+typedef struct {
+    int acc, instr;
+    int64_t col, begin, end;
+} RowSpan;
+
+typedef struct {
+    RowSpan *items;
+    size_t n, cap;
+} RowSpans;
 
 typedef struct {
     Reader *r;
@@ -21,6 +41,9 @@ typedef struct {
     int n_errors;
     const char *where;          /* "instruction 5 (mvm)", or NULL */
     bool *written;              /* by buffer id: holds data at this point of the stream */
+    int64_t *mvm_rows;          /* by buffer id: [begin, end) an mvm last wrote, else {0, -1} */
+    Arena *scratch;             /* the row spans */
+    RowSpans writes, adds;      /* combine rows by accumulator column: written, accumulated */
 } Checker;
 
 static void bad(Checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,6 +214,47 @@ static void check_mvm(Checker *c, const Instr *in)
         bad(c, "source columns %d+%d do not fit src %s", m->src_col, m->rows, tname(c, src));
     if (last_dim(dst) != m->out_cols || numel(dst) != mul(row_count(src), m->out_cols))
         bad(c, "dst is %s, not %lld rows of %d columns", tname(c, dst), (long long)row_count(src), m->out_cols);
+    if (m->row_begin < 0 || m->row_begin > m->row_end || m->row_end > row_count(src))
+        bad(c, "source rows %lld..%lld are not a range within 0..%lld", (long long)m->row_begin,
+            (long long)m->row_end, (long long)row_count(src));
+}
+
+static void add_span(Checker *c, RowSpans *list, RowSpan span)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 256;
+        RowSpan *grown = arena_array(c->scratch, cap, sizeof *grown);
+        if (list->n)
+            memcpy(grown, list->items, list->n * sizeof *grown);
+        list->items = grown;
+        list->cap = cap;
+    }
+    list->items[list->n++] = span;
+}
+
+/* The combine's rows: a range of dst's rows, all written by the mvm it reads;
+ * then one span per accumulator column for the partition check. */
+static void check_combine_rows(Checker *c, const Instr *in)
+{
+    const CombineParams *m = &in->combine;
+    int64_t rows = row_count(&c->p->buffers[in->dst]);
+    if (m->row_begin < 0 || m->row_begin > m->row_end || m->row_end > rows) {
+        bad(c, "rows %lld..%lld are not a range within 0..%lld", (long long)m->row_begin, (long long)m->row_end,
+            (long long)rows);
+        return;
+    }
+    const int64_t *got = &c->mvm_rows[2 * in->src[0]];
+    if (m->row_begin < m->row_end && got[0] <= got[1] && (m->row_begin < got[0] || m->row_end > got[1]))
+        bad(c, "reads rows %lld..%lld of %s, but the mvm that wrote it wrote rows %lld..%lld",
+            (long long)m->row_begin, (long long)m->row_end, bname(c, in->src[0]), (long long)got[0],
+            (long long)got[1]);
+    if (m->row_begin == m->row_end)
+        return;
+    int instr = (int)(in - c->p->instrs);
+    int64_t first = (int64_t)m->group * m->n_per_group + m->n0;
+    for (int64_t col = first; col < first + m->n_cols; col++)
+        add_span(c, m->accumulate ? &c->adds : &c->writes,
+                 (RowSpan){.acc = in->dst, .instr = instr, .col = col, .begin = m->row_begin, .end = m->row_end});
 }
 
 static void check_combine(Checker *c, const Instr *in)
@@ -221,6 +285,7 @@ static void check_combine(Checker *c, const Instr *in)
     if (last_dim(src) != need || row_count(src) != row_count(dst))
         bad(c, "src %s does not hold %lld rows of %lld columns", tname(c, src), (long long)row_count(dst),
             (long long)need);
+    check_combine_rows(c, in);
 }
 
 static void check_dequant(Checker *c, const Instr *in)
@@ -316,6 +381,9 @@ static void check_instr(Checker *c, const Instr *in, int index)
         }
     }
     c->written[in->dst] = true;
+    int64_t *rows = &c->mvm_rows[2 * in->dst];
+    rows[0] = in->opcode == INSTR_MVM ? in->mvm.row_begin : 0;
+    rows[1] = in->opcode == INSTR_MVM ? in->mvm.row_end : -1;
     c->where = NULL;
 }
 
@@ -377,14 +445,132 @@ static void check_io(Checker *c)
     }
 }
 
+static int span_order(const void *a, const void *b)
+{
+    const RowSpan *x = a, *y = b;
+    if (x->acc != y->acc)
+        return x->acc < y->acc ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return (x->instr > y->instr) - (x->instr < y->instr);
+}
+
+static const char *layer_of(const Checker *c, int instr)
+{
+    const char *layer = c->p->instrs[instr].layer;
+    return layer ? layer : "-";
+}
+
+/* The span of `list` (sorted) for (acc, col) with the largest begin <= row, or NULL. */
+static const RowSpan *span_at(const RowSpans *list, int acc, int64_t col, int64_t row)
+{
+    size_t lo = 0, hi = list->n;        /* first span past (acc, col, row) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const RowSpan *s = &list->items[mid];
+        bool before = s->acc < acc || (s->acc == acc && (s->col < col || (s->col == col && s->begin <= row)));
+        if (before)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const RowSpan *s = &list->items[lo - 1];
+    return s->acc == acc && s->col == col ? s : NULL;
+}
+
+/* The first problem of one accumulator's writing spans [i, j) (sorted): a
+ * column no combine writes, rows written twice, or rows never written. */
+static void check_acc_writes(Checker *c, const RowSpan *s, size_t n)
+{
+    const Buffer *acc = &c->p->buffers[s[0].acc];
+    int64_t rows = row_count(acc), expected = 0, col = -1;
+    for (size_t i = 0; i <= n; i++) {
+        bool new_col = i == n || s[i].col != col;
+        if (new_col && col >= 0 && expected < rows) {
+            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i - 1].instr);
+            bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
+                "replicas must cover 0..%lld", (long long)expected, (long long)rows, (long long)col,
+                bname(c, s[0].acc), layer_of(c, s[i - 1].instr), (long long)rows);
+            return;
+        }
+        if (i == n)
+            break;
+        if (new_col) {
+            if (s[i].col != col + 1) {
+                c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i].instr);
+                bad(c, "no combine writes column %lld of %s", (long long)(col + 1), bname(c, s[0].acc));
+                return;
+            }
+            col = s[i].col;
+            expected = 0;
+        }
+        c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i].instr);
+        if (s[i].begin < expected) {
+            bad(c, "rows %lld..%lld of column %lld of %s are also written by instruction %d: the row ranges "
+                "of layer %s's replicas overlap", (long long)s[i].begin,
+                (long long)(expected < s[i].end ? expected : s[i].end), (long long)col, bname(c, s[0].acc),
+                s[i - 1].instr, layer_of(c, s[i].instr));
+            return;
+        }
+        if (s[i].begin > expected) {
+            bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
+                "replicas must cover 0..%lld", (long long)expected, (long long)s[i].begin, (long long)col,
+                bname(c, s[0].acc), layer_of(c, s[i].instr), (long long)rows);
+            return;
+        }
+        expected = s[i].end;
+    }
+    if (col + 1 < last_dim(acc)) {
+        c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[n - 1].instr);
+        bad(c, "no combine writes column %lld of %s", (long long)(col + 1), bname(c, s[0].acc));
+    }
+}
+
+/* For every accumulator column: its writing combines' rows partition 0..rows
+ * (the replicas of a layer, docs/crossbar.md 6), and each accumulating combine
+ * lies inside one range written before it. */
+static void check_partitions(Checker *c)
+{
+    RowSpans *w = &c->writes;
+    qsort(w->items, w->n, sizeof *w->items, span_order);
+    for (size_t i = 0, j; i < w->n; i = j) {
+        for (j = i + 1; j < w->n && w->items[j].acc == w->items[i].acc;)
+            j++;
+        check_acc_writes(c, &w->items[i], j - i);
+    }
+    int failed_acc = -1;
+    for (size_t i = 0; i < c->adds.n; i++) {
+        const RowSpan *a = &c->adds.items[i];
+        if (a->acc == failed_acc)
+            continue;
+        const RowSpan *s = span_at(w, a->acc, a->col, a->begin);
+        if (!s || s->instr > a->instr || a->end > s->end) {
+            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", a->instr);
+            bad(c, "adds rows %lld..%lld of column %lld of %s, which no earlier combine wrote as one range",
+                (long long)a->begin, (long long)a->end, (long long)a->col, bname(c, a->acc));
+            failed_acc = a->acc;
+        }
+    }
+    c->where = NULL;
+}
+
 void program_check(Reader *r)
 {
-    Checker c = {.r = r, .p = r->program};
-    c.written = arena_array(r->diags->arena, (size_t)c.p->n_buffers + 1, sizeof(bool));
-    for (int i = 0; i < c.p->n_buffers; i++)
+    Checker c = {.r = r, .p = r->program, .scratch = arena_new()};
+    c.written = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(bool));
+    c.mvm_rows = arena_array(c.scratch, 2 * (size_t)c.p->n_buffers + 2, sizeof(int64_t));
+    for (int i = 0; i < c.p->n_buffers; i++) {
         c.written[i] = c.p->buffers[i].kind == BUF_INPUT || c.p->buffers[i].kind == BUF_CONST;
+        c.mvm_rows[2 * i + 1] = -1;
+    }
     check_tiles(&c);
     for (int i = 0; i < c.p->n_instrs; i++)
         check_instr(&c, &c.p->instrs[i], i);
+    check_partitions(&c);
     check_io(&c);
+    arena_free(c.scratch);
 }

@@ -401,6 +401,7 @@ static void read_params(Reader *r, Instr *in, int index)
         m->dac_bits = get_i32(r), m->in_bits = get_i32(r), m->in_signed = get_bool(r, "mvm signed flag");
         m->sign = (SignMapping)get_enum(r, 3, "mvm sign mapping");
         m->adc_bits = get_i32(r), m->adc_max = get_f32(r), m->float_mode = get_bool(r, "mvm float flag");
+        m->row_begin = get_i64(r), m->row_end = get_i64(r);
         break;
     }
     case INSTR_COMBINE: {
@@ -410,6 +411,7 @@ static void read_params(Reader *r, Instr *in, int index)
         c->sign = (SignMapping)get_enum(r, 3, "combine sign mapping");
         c->accumulate = get_bool(r, "combine accumulate flag"), c->float_mode = get_bool(r, "combine float flag");
         c->offset_scale = get_f32(r);
+        c->row_begin = get_i64(r), c->row_end = get_i64(r);
         break;
     }
     case INSTR_DEQUANT: {

@@ -265,6 +265,7 @@ static void write_instr(Out *o, const Strings *t, const Instr *in)
         put_i32(o, m->src_col), put_i32(o, m->phys_cols), put_i32(o, m->out_cols);
         put_i32(o, m->dac_bits), put_i32(o, m->in_bits), put_u8(o, m->in_signed), put_u8(o, (unsigned)m->sign);
         put_i32(o, m->adc_bits), put_f32(o, m->adc_max), put_u8(o, m->float_mode);
+        put_i64(o, m->row_begin), put_i64(o, m->row_end);
         break;
     }
     case INSTR_COMBINE: {
@@ -272,6 +273,7 @@ static void write_instr(Out *o, const Strings *t, const Instr *in)
         put_i32(o, c->group), put_i32(o, c->n0), put_i32(o, c->n_cols), put_i32(o, c->n_per_group);
         put_i32(o, c->slices), put_i32(o, c->cell_bits), put_u8(o, (unsigned)c->sign);
         put_u8(o, c->accumulate), put_u8(o, c->float_mode), put_f32(o, c->offset_scale);
+        put_i64(o, c->row_begin), put_i64(o, c->row_end);
         break;
     }
     case INSTR_DEQUANT: {
