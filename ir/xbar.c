@@ -238,9 +238,18 @@ static bool check_values(const Op *op, Diags *diags)
     if (w_bits && w_bits->kind == ATTR_INT && w_bits->i >= 2 && w_bits->i <= 16) {
         const Value *w = op->inputs[1];
         float qmax = (float)((1 << (w_bits->i - 1)) - 1);
-        for (int64_t i = 0; i < type_numel(&w->type); i++) {
+        int64_t n = type_numel(&w->type);
+        /* A branch-free pass first (it runs after every pass, over every
+         * weight); the element is looked for only when one is wrong. */
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
             float v = w->data[i];
-            if (!(v == nearbyintf(v) && v >= -qmax && v <= qmax)) {
+            float c = v >= -qmax && v <= qmax ? v : 0.5f;
+            bad |= c != (float)(int32_t)c;
+        }
+        for (int64_t i = 0; bad && i < n; i++) {
+            float v = w->data[i];
+            if (!(v >= -qmax && v <= qmax && v == (float)(int32_t)v)) {
                 ok = fail(op, diags, "quantized weight %%%s[%lld] = %g is not an integer within +-%g "
                           "(w_bits %lld)", ir_name_text(diags->arena, w->name), (long long)i, v, qmax,
                           (long long)w_bits->i);

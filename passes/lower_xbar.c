@@ -71,10 +71,14 @@ static bool lower_conv(Graph *g, Op *op)
 
     int64_t dims[3] = {groups, k, n};
     Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", w->name), 3, dims);
+    /* A transpose per group, in 32 x 32 tiles so that reads and writes both
+     * stay in cache (the big layers have k and n in the thousands). */
     for (int64_t gi = 0; gi < groups; gi++)
-        for (int64_t ni = 0; ni < n; ni++)
-            for (int64_t ki = 0; ki < k; ki++)
-                wx->data[(gi * k + ki) * n + ni] = w->data[(gi * n + ni) * k + ki];
+        for (int64_t n0 = 0; n0 < n; n0 += 32)
+            for (int64_t k0 = 0; k0 < k; k0 += 32)
+                for (int64_t ni = n0; ni < n0 + 32 && ni < n; ni++)
+                    for (int64_t ki = k0; ki < k0 + 32 && ki < k; ki++)
+                        wx->data[(gi * k + ki) * n + ni] = w->data[(gi * n + ni) * k + ki];
 
     become_xbar(g, op, x, wx, bias);
     ir_set_string(g, op, "form", "conv");

@@ -36,26 +36,31 @@ static bool quantize_weights(Graph *g, Op *op, const Arch *arch, Diags *diags)
     int32_t qmax = quant_qmax(arch->weight_bits, true);
     float *max_abs = arena_array(g->arena, (size_t)columns, sizeof(float));
     float layer_max = 0.0f;
-    for (int64_t i = 0; i < type_numel(&w->type); i++) {
-        float a = fabsf(w->data[i]);
-        if (!isfinite(a)) {
-            diag_error(diags, &op->loc, "xbar %%%s: weight %lld is %g, which cannot be quantized",
-                       op_name(diags, op), (long long)i, w->data[i]);
-            return false;
+    /* w[g, k, n] belongs to weight column g*N + n. */
+    for (int64_t gk = 0; gk < geo.groups * K; gk++) {
+        const float *row = w->data + gk * N;
+        float *col_max = max_abs + (gk / K) * N;
+        for (int64_t n = 0; n < N; n++) {
+            float a = fabsf(row[n]);
+            if (!isfinite(a)) {
+                diag_error(diags, &op->loc, "xbar %%%s: weight %lld is %g, which cannot be quantized",
+                           op_name(diags, op), (long long)(gk * N + n), row[n]);
+                return false;
+            }
+            col_max[n] = a > col_max[n] ? a : col_max[n];
+            layer_max = a > layer_max ? a : layer_max;
         }
-        int64_t col = (i / (K * N)) * N + i % N;     /* w[g, k, n] is column g*N + n */
-        if (a > max_abs[col])
-            max_abs[col] = a;
-        if (a > layer_max)
-            layer_max = a;
     }
     float *scales = arena_array(g->arena, (size_t)columns, sizeof(float));
     for (int64_t c = 0; c < columns; c++)
         scales[c] = scale_for(arch->weight_per_layer ? layer_max : max_abs[c], qmax);
 
     Value *wq = ir_add_const(g, ir_fresh_name(g, arena_printf(g->arena, "%s.q", w->name)), w->type, NULL);
-    for (int64_t i = 0; i < type_numel(&w->type); i++)
-        wq->data[i] = (float)quant_code(w->data[i], scales[(i / (K * N)) * N + i % N], -qmax, qmax);
+    for (int64_t gk = 0; gk < geo.groups * K; gk++) {
+        const float *col_scale = scales + (gk / K) * N;
+        for (int64_t n = 0; n < N; n++)
+            wq->data[gk * N + n] = (float)quant_code(w->data[gk * N + n], col_scale[n], -qmax, qmax);
+    }
     op->inputs[1] = wq;
     ir_set_int(g, op, "w_bits", arch->weight_bits);
     ir_set_floats(g, op, "w_scale", scales, (int)columns);

@@ -19,21 +19,21 @@ static inline int32_t quant_qmax(int bits, bool is_signed)
     return is_signed ? (int32_t)((1u << (bits - 1)) - 1) : (int32_t)((1u << bits) - 1);
 }
 
-/* The code of one value: clamp(round_half_even(x / scale), lo, hi), computed as
- * the float quotient x / scale rounded by nearbyintf (the default rounding mode
- * is to nearest, ties to even).  The clamp happens in float so that a huge
- * quotient never overflows the conversion; NaN becomes 0. */
+/* The code of one value: clamp(round_half_even(x / scale), lo, hi), with NaN
+ * becoming 0.  The float quotient is clamped first (an integer range, so the
+ * order does not matter) and then rounded to nearest, ties to even, by adding
+ * and subtracting 1.5 * 2^23 (in the default rounding mode): exact for |q| < 2^22, which codes (at most 16
+ * bits) always are, and free of libm calls in hot loops. */
 static inline int32_t quant_code(float x, float scale, int32_t lo, int32_t hi)
 {
     float q = x / scale;
-    q = nearbyintf(q);
-    if (q != q)
-        return 0;
-    if (q < (float)lo)
-        return lo;
+    if (!(q >= (float)lo))
+        return q != q ? 0 : lo;
     if (q > (float)hi)
         return hi;
-    return (int32_t)q;
+    float r = q + 0x1.8p23f;    /* IEEE arithmetic: compilers may not fold this */
+    r = r - 0x1.8p23f;
+    return (int32_t)r;
 }
 
 /* A layer's output scale for weight column n: the float product in_scale * w_scale[n]. */
