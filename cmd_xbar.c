@@ -181,6 +181,52 @@ static void print_summary(const Graph *g, const Program *p, FILE *out)
 
 /* ---- xbarc compile ---- */
 
+/* --adc lossless|alloc|uniform:B and --adc-tolerance P (docs/adc.md). */
+static void check_adc_options(Args *a, const char *adc, const char *tolerance, bool float_weights,
+                              AdcAllocOptions *options, int *uniform_bits)
+{
+    long bits = 0;
+    if (strncmp(adc, "uniform:", 8) == 0 && (!parse_count(adc + 8, &bits) || bits < 1 || bits > 24))
+        usage_error(a, "--adc uniform:B takes B bits from 1 to 24, not '%s'", adc + 8);
+    else if (strncmp(adc, "alloc:", 6) == 0)
+        options->clip = adc + 6;    /* adc-alloc checks the name */
+    else if (strncmp(adc, "uniform:", 8) != 0 && strcmp(adc, "alloc") != 0 && strcmp(adc, "lossless") != 0)
+        usage_error(a, "--adc takes lossless, alloc[:CLIP] or uniform:B, not '%s'", adc);
+    else if (float_weights && strcmp(adc, "lossless") != 0)
+        usage_error(a, "--adc %s needs quantized weights: float weights have no ADC", adc);
+    *uniform_bits = (int)bits;
+    if (tolerance && !a->failed) {
+        char *end;
+        options->tolerance = strtod(tolerance, &end);
+        if (*end || end == tolerance || !(options->tolerance >= 0 && options->tolerance <= 100))
+            usage_error(a, "--adc-tolerance takes points from 0 to 100, not '%s'", tolerance);
+    }
+}
+
+/* The mapping pipeline for --packing, --tiles and --replicate (docs/mapping.md):
+ * split full blocks when packing, so that the remainders pack together; a
+ * budget without --replicate searches the replication for it. */
+static const char *mapping_passes(Arena *arena, const char *packing, const char *tiles, const char *replicate)
+{
+    if (!packing && !tiles && !replicate)
+        return mapping_pipeline;
+    packing = packing ? packing : "none";
+    if (!replicate)
+        replicate = tiles ? "auto" : "keep";
+    const char *copies = "replicate";
+    if (strcmp(replicate, "none") == 0 || strcmp(replicate, "auto") == 0) {
+        copies = arena_printf(arena, "replicate{mode=%s%s%s}", replicate, strcmp(replicate, "auto") == 0 ?
+                              ",packing=" : "", strcmp(replicate, "auto") == 0 ? packing : "");
+    } else if (strcmp(replicate, "keep") != 0) {
+        char *layers = arena_strdup(arena, replicate);
+        for (char *c = layers; *c; c++)
+            *c = *c == ',' ? ';' : *c;
+        copies = arena_printf(arena, "replicate{layers=%s}", layers);
+    }
+    return arena_printf(arena, "sign-map,bit-slice,split{mode=%s},%s,place{packing=%s},adc-lossless",
+                        strcmp(packing, "none") == 0 ? "balanced" : "full", copies, packing);
+}
+
 const char compile_usage[] =
     "usage: xbarc compile MODEL.onnx|IN.xir [--arch A.json] [--calib SET] -o PROGRAM.xbp\n"
     "\n"
@@ -196,19 +242,31 @@ const char compile_usage[] =
     "  --calib-count N     images used for calibration (default 512)\n"
     "  --float-weights     keep weights and activations in float (no quantization,\n"
     "                      one slice, no ADC): checks the data movement alone\n"
+    "  --adc MODE          lossless (default: every column sum exact), alloc[:CLIP]\n"
+    "                      (the fewest bits per layer within --adc-tolerance; CLIP is\n"
+    "                      max, p99.99, p99.9 or p99 (default), docs/adc.md) or\n"
+    "                      uniform:B (B bits everywhere, range from calibration)\n"
+    "  --adc-tolerance P   top-1 points alloc may lose on calibration images (0.5)\n"
+    "  --packing MODE      none (default: one block per tile), dense (fewest tiles)\n"
+    "                      or balanced (share tiles without slowing the pipeline)\n"
+    "  --tiles N           tile budget; layers are replicated to use it (docs/mapping.md)\n"
+    "  --replicate R       none, auto (for the budget) or LAYER=R,... copies by hand\n"
     "  --emit-ir FILE      also write the mapped IR as text\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
 
 int cmd_compile(Args *a)
 {
     const char *model = NULL, *out = NULL, *arch_path = NULL, *calib = "auto", *calib_count_text = NULL,
-               *emit_ir = NULL;
+               *emit_ir = NULL, *adc = "lossless", *adc_tolerance = NULL, *packing = NULL, *tiles = NULL,
+               *replicate = NULL;
     bool float_weights = false;
     PassOptions pass_options = {0};
     while (a->i < a->argc && !a->failed) {
         if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &arch_path) || opt_value(a, "--calib", &calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
-            opt_value(a, "--print-ir-after", &pass_options.print_after))
+            opt_value(a, "--print-ir-after", &pass_options.print_after) || opt_value(a, "--adc", &adc) ||
+            opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &packing) ||
+            opt_value(a, "--tiles", &tiles) || opt_value(a, "--replicate", &replicate))
             continue;
         if (opt_flag(a, "--float-weights"))
             float_weights = true;
@@ -226,6 +284,15 @@ int cmd_compile(Args *a)
         usage_error(a, "%s", "missing -o PROGRAM.xbp");
     if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &calib_count) || calib_count < 1))
         usage_error(a, "--calib-count takes a positive count, not '%s'", calib_count_text);
+    long tile_budget = 0;
+    if (!a->failed && packing && strcmp(packing, "none") && strcmp(packing, "dense") && strcmp(packing, "balanced"))
+        usage_error(a, "--packing takes none, dense or balanced, not '%s'", packing);
+    if (!a->failed && tiles && (!parse_count(tiles, &tile_budget) || tile_budget < 1 || tile_budget > 1000000000))
+        usage_error(a, "--tiles takes a positive count, not '%s'", tiles);
+    AdcAllocOptions adc_options = {.tolerance = 0.5};
+    int uniform_bits = 0;
+    if (!a->failed)
+        check_adc_options(a, adc, adc_tolerance, float_weights, &adc_options, &uniform_bits);
     if (a->failed)
         return EXIT_USAGE;
 
@@ -236,25 +303,35 @@ int cmd_compile(Args *a)
     *arch = arch_default();
     if (arch_path && !arch_read_json(arch_path, arch, &diags))
         return finish(arena, &diags, false);
+    if (tiles)
+        arch->tiles = (int)tile_budget;
     Graph *g = load_model(arena, model, has_suffix(model, ".xir") ? "" : default_pipeline, &pass_options, &diags);
     if (!g)
         return finish(arena, &diags, false);
     g->arch = arch;
     if (!pass_run_pipeline(g, lowering_pipeline, &pass_options, &diags))
         return finish(arena, &diags, false);
+    float *images = NULL;
+    int count = 0;
     if (!float_weights) {
         if (g->n_inputs != 1) {
             diag_error(&diags, NULL, "%s: calibration needs a model with one input (it has %d)", model, g->n_inputs);
             return finish(arena, &diags, false);
         }
-        int count = 0;
-        float *images = calibration_images(arena, calib, type_numel(&g->inputs[0]->type), (int)calib_count,
+        images = calibration_images(arena, calib, type_numel(&g->inputs[0]->type), (int)calib_count,
                                            &count, &diags);
         if (!images || !calibrate_xbar(g, images, count, &diags) ||
             !pass_run_pipeline(g, "quantize", &pass_options, &diags))
             return finish(arena, &diags, false);
     }
-    if (!pass_run_pipeline(g, mapping_pipeline, &pass_options, &diags))
+    if (!pass_run_pipeline(g, mapping_passes(arena, packing, tiles, replicate), &pass_options, &diags))
+        return finish(arena, &diags, false);
+    AdcReport adc_report = {0};
+    if (strncmp(adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &adc_options, &adc_report, &diags))
+        return finish(arena, &diags, false);
+    if (uniform_bits && (!adc_collect_stats(g, images, count < 500 ? count : 500, &diags) ||
+                         !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", uniform_bits),
+                                            &pass_options, &diags)))
         return finish(arena, &diags, false);
     PrintOptions print = {0};
     if (emit_ir && !write_ir(g, emit_ir, &print, &diags))
@@ -263,6 +340,8 @@ int cmd_compile(Args *a)
     if (!p || !program_write(p, out, &diags))
         return finish(arena, &diags, false);
     print_summary(g, p, stdout);
+    if (adc_report.n_layers)
+        adc_report_print(&adc_report, stdout);
     return finish(arena, &diags, true);
 }
 

@@ -303,6 +303,45 @@ static bool program_block(Emitter *e, const Layer *L, int block, int64_t g, int6
     return true;
 }
 
+/* Replica j of a layer: for each of its blocks (numbered replica-major, then
+ * g, row block, column block), the cells, one mvm and one combine, over its
+ * share [floor(j P / r), floor((j + 1) P / r)) of the P source rows of `src`. */
+static bool emit_replica(Emitter *e, const Layer *L, int j, int64_t P, int src, int acc)
+{
+    const char *name = L->op->result->name;
+    int64_t row_begin = j * P / L->replicas, row_end = (j + 1) * P / L->replicas;
+    int block = (int)(j * L->groups * L->n_row_blocks * L->n_col_blocks);
+    for (int64_t g = 0; g < L->groups; g++) {
+        for (int rb = 0; rb < L->n_row_blocks; rb++) {
+            int64_t k0 = L->row_splits[rb], k1 = L->row_splits[rb + 1];
+            for (int cb = 0; cb < L->n_col_blocks; cb++, block++) {
+                int64_t n0 = L->col_splits[cb], n1 = L->col_splits[cb + 1];
+                int phys_cols = (int)((n1 - n0) * L->slices * polarities(L)) + ref_cols(L);
+                if (!program_block(e, L, block, g, k0, k1, n0, n1, phys_cols))
+                    return false;
+                int out_cols = L->sign == SIGN_PAIR_ANALOG ? phys_cols / 2 : phys_cols;
+                int out = add_buffer(e, arena_printf(e->arena, "%s.block%d", name, block), BUF_TEMP, false,
+                                     matrix_type(P, out_cols), NULL);
+                Instr *mvm = add_instr(e, INSTR_MVM, out, src, -1, name);
+                mvm->mvm = (MvmParams){
+                    .tile = (int)L->place[3 * block], .tile_row = (int)L->place[3 * block + 1],
+                    .tile_col = (int)L->place[3 * block + 2], .rows = (int)(k1 - k0),
+                    .src_col = (int)(g * L->k + k0), .phys_cols = phys_cols, .out_cols = out_cols,
+                    .dac_bits = e->arch->dac_bits, .in_bits = L->in_bits, .in_signed = L->in_signed,
+                    .sign = L->sign, .adc_bits = (int)L->adc_bits[block], .adc_max = L->adc_max[block],
+                    .float_mode = !L->quantized, .row_begin = row_begin, .row_end = row_end};
+                Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, name);
+                comb->combine = (CombineParams){
+                    .group = (int)g, .n0 = (int)n0, .n_cols = (int)(n1 - n0), .n_per_group = (int)L->n,
+                    .slices = L->slices, .cell_bits = L->cell_bits, .sign = L->sign, .accumulate = rb > 0,
+                    .float_mode = !L->quantized, .offset_scale = L->offset,
+                    .row_begin = row_begin, .row_end = row_end};
+            }
+        }
+    }
+    return true;
+}
+
 static void emit_xbar(Emitter *e, const Op *op)
 {
     Layer L;
@@ -346,41 +385,11 @@ static void emit_xbar(Emitter *e, const Op *op)
         }
     }
 
-    /* Blocks: mvm reads, combine recombines into the wide accumulator; each
-     * replica over its own rows, blocks numbered replica-major. */
+    /* Blocks: mvm reads, combine recombines into the wide accumulator. */
     int acc = add_buffer(e, arena_printf(e->arena, "%s.acc", name), BUF_TEMP, true, matrix_type(P, G * N), NULL);
-    int block = 0;
-    for (int j = 0; j < L.replicas; j++) {
-    int64_t row_begin = j * P / L.replicas, row_end = (j + 1) * P / L.replicas;
-    for (int64_t g = 0; g < G; g++) {
-        for (int rb = 0; rb < L.n_row_blocks; rb++) {
-            int64_t k0 = L.row_splits[rb], k1 = L.row_splits[rb + 1];
-            for (int cb = 0; cb < L.n_col_blocks; cb++, block++) {
-                int64_t n0 = L.col_splits[cb], n1 = L.col_splits[cb + 1];
-                int phys_cols = (int)((n1 - n0) * L.slices * polarities(&L)) + ref_cols(&L);
-                if (!program_block(e, &L, block, g, k0, k1, n0, n1, phys_cols))
-                    return;
-                int out_cols = L.sign == SIGN_PAIR_ANALOG ? phys_cols / 2 : phys_cols;
-                int out = add_buffer(e, arena_printf(e->arena, "%s.block%d", name, block), BUF_TEMP, false,
-                                     matrix_type(P, out_cols), NULL);
-                Instr *mvm = add_instr(e, INSTR_MVM, out, rows_buffer, -1, name);
-                mvm->mvm = (MvmParams){
-                    .tile = (int)L.place[3 * block], .tile_row = (int)L.place[3 * block + 1],
-                    .tile_col = (int)L.place[3 * block + 2], .rows = (int)(k1 - k0), .src_col = (int)(g * K + k0),
-                    .phys_cols = phys_cols, .out_cols = out_cols, .dac_bits = e->arch->dac_bits,
-                    .in_bits = L.in_bits, .in_signed = L.in_signed, .sign = L.sign,
-                    .adc_bits = (int)L.adc_bits[block], .adc_max = L.adc_max[block], .float_mode = !L.quantized,
-                    .row_begin = row_begin, .row_end = row_end};
-                Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, name);
-                comb->combine = (CombineParams){
-                    .group = (int)g, .n0 = (int)n0, .n_cols = (int)(n1 - n0), .n_per_group = (int)N,
-                    .slices = L.slices, .cell_bits = L.cell_bits, .sign = L.sign, .accumulate = rb > 0,
-                    .float_mode = !L.quantized, .offset_scale = L.offset,
-                    .row_begin = row_begin, .row_end = row_end};
-            }
-        }
-    }
-    }
+    for (int j = 0; j < L.replicas; j++)
+        if (!emit_replica(e, &L, j, P, rows_buffer, acc))
+            return;
 
     /* dequant: scale, bias, back to the layer's layout. */
     int bias = op->n_inputs > 2 ? buffer_for(e, op->inputs[2]) : -1;

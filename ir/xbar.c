@@ -176,6 +176,7 @@ static const struct {
     {"in_bits", ATTR_INT, ANY},         {"in_scale", ATTR_FLOAT, ANY},
     {"in_signed", ATTR_INT, ANY},       {"kernel", ATTR_INTS, PER_AXIS},
     {"pads", ATTR_INTS, PER_PAD},       {"place", ATTR_INTS, PER_BLOCK3},
+    {"replicas", ATTR_INT, ANY},        /* copies: per-block lists hold every copy's blocks */
     {"row_splits", ATTR_INTS, ANY},     {"sign", ATTR_STRING, ANY},
     {"slices", ATTR_INT, ANY},          {"strides", ATTR_INTS, PER_AXIS},
     {"w_bits", ATTR_INT, ANY},          {"w_scale", ATTR_FLOATS, PER_COLUMN},
@@ -283,6 +284,11 @@ bool xbar_verify_attrs(const Op *op, Diags *diags)
     bool ok = check_splits(op, diags, "row_splits", geo.k, &row_parts);
     ok &= check_splits(op, diags, "col_splits", geo.n, &col_parts);
     int64_t blocks = geo.groups * row_parts * col_parts;
+    const Attr *replicas = ir_attr(op, "replicas");
+    if (replicas && replicas->kind == ATTR_INT && replicas->i >= 1 && replicas->i <= 1000000)
+        blocks *= replicas->i;
+    else if (replicas && replicas->kind == ATTR_INT)
+        ok = fail(op, diags, "replicas must be 1 to 1000000, not %lld", (long long)replicas->i);
     for (int i = 0; i < op->n_attrs; i++) {
         const Attr *a = &op->attrs[i];
         for (size_t t = 0; t < sizeof xbar_attrs / sizeof xbar_attrs[0]; t++) {

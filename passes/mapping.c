@@ -16,7 +16,7 @@ static const struct {
     {"in_bits", "quantize"},   {"in_signed", "quantize"},  {"w_scale", "quantize"},
     {"sign", "sign-map"},      {"slices", "bit-slice"},    {"cell_bits", "bit-slice"},
     {"row_splits", "split"},   {"col_splits", "split"},    {"place", "place"},
-    {"adc_bits", "adc-lossless"}, {"adc_max", "adc-lossless"},
+    {"adc_bits", "adc-lossless"}, {"adc_max", "adc-lossless"}, {"replicas", "replicate"},
 };
 
 static const char *producer_of(const char *attr)
@@ -103,6 +103,16 @@ int mapping_balanced_splits(Arena *arena, int64_t total, int64_t max_part, int64
     return (int)parts;
 }
 
+int mapping_full_splits(Arena *arena, int64_t total, int64_t max_part, int64_t **splits)
+{
+    int64_t parts = (total + max_part - 1) / max_part;
+    *splits = arena_array(arena, (size_t)parts + 1, sizeof(int64_t));
+    for (int64_t i = 0; i < parts; i++)
+        (*splits)[i] = i * max_part;
+    (*splits)[parts] = total;
+    return (int)parts;
+}
+
 bool mapping_set_int(Graph *g, Op *op, const char *name, int64_t v)
 {
     const Attr *a = ir_attr(op, name);
@@ -153,4 +163,117 @@ void mapping_drop(Op *op, const char *const *names)
             break;
         }
     }
+}
+
+/* ---- blocks ---- */
+
+int64_t mapping_cycles(const Op *op, const Arch *arch)
+{
+    if (!mapping_quantized(op))
+        return 1;
+    int64_t bits = ir_attr_int(op, "in_bits", arch->input_bits);
+    bool is_signed = ir_attr_int(op, "in_signed", 0) != 0;
+    int64_t magnitude = is_signed ? bits - 1 : bits, dac = arch->dac_bits > 0 ? arch->dac_bits : 1;
+    int64_t cycles = (magnitude + dac - 1) / dac;
+    return (cycles > 0 ? cycles : 1) * (is_signed ? 2 : 1);
+}
+
+/* The attributes of one op's blocks, checked. */
+typedef struct {
+    const int64_t *rows, *cols;     /* splits */
+    int n_rows, n_cols, slices, per_column, refs;
+    int64_t groups, replicas;
+} OpBlocks;
+
+static bool read_op_blocks(const Op *op, const char *pass, OpBlocks *ob, Diags *diags)
+{
+    SignMapping sign;
+    if (!mapping_sign(op, pass, &sign, diags))
+        return false;
+    const Attr *slices = mapping_need(op, pass, "slices", ATTR_INT, diags);
+    const Attr *rows = mapping_need(op, pass, "row_splits", ATTR_INTS, diags);
+    const Attr *cols = mapping_need(op, pass, "col_splits", ATTR_INTS, diags);
+    if (!slices || !rows || !cols)
+        return false;
+    ob->rows = rows->ints;
+    ob->cols = cols->ints;
+    ob->n_rows = rows->count - 1;
+    ob->n_cols = cols->count - 1;
+    ob->slices = (int)slices->i;
+    ob->per_column = (int)slices->i * mapping_polarities(sign);
+    ob->refs = mapping_ref_cols(sign, (int)slices->i);
+    ob->groups = op->inputs[1]->type.dims[0];
+    ob->replicas = ir_attr_int(op, "replicas", 1);
+    if (ob->replicas < 1) {
+        diag_error(diags, &op->loc, "%s: xbar %%%s has replicas = %lld; it must be at least 1", pass,
+                   ir_name_text(diags->arena, op->result->name), (long long)ob->replicas);
+        return false;
+    }
+    return true;
+}
+
+bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *out, Diags *diags)
+{
+    memset(out, 0, sizeof *out);
+    out->arch = mapping_arch(g, pass, diags);
+    if (!out->arch)
+        return false;
+    int64_t layers = 0, blocks = 0;
+    bool ok = true;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        OpBlocks ob;
+        if (op->dead || op->kind != OP_XBAR)
+            continue;
+        if (!read_op_blocks(op, pass, &ob, diags)) {
+            ok = false;
+            continue;
+        }
+        layers++;
+        blocks += ob.replicas * ob.groups * ob.n_rows * ob.n_cols;
+    }
+    if (!ok)
+        return false;
+    if (blocks > INT32_MAX / 4) {
+        diag_error(diags, NULL, "%s: graph @%s has %lld blocks, more than xbarc can place", pass,
+                   ir_name_text(diags->arena, g->name), (long long)blocks);
+        return false;
+    }
+    out->layers = arena_array(arena, (size_t)layers + 1, sizeof(MapLayer));
+    out->blocks = arena_array(arena, (size_t)blocks + 1, sizeof(PackBlock));
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        OpBlocks ob;
+        XbarGeom geom;
+        if (op->dead || op->kind != OP_XBAR)
+            continue;
+        read_op_blocks(op, pass, &ob, diags);
+        MapLayer *L = &out->layers[out->n_layers];
+        L->op = op;
+        L->vectors = xbar_geom(op, &geom) ? geom.rows : 1;
+        L->cycles = mapping_cycles(op, out->arch);
+        L->replicas = ob.replicas;
+        L->first_block = out->n_blocks;
+        L->n_blocks = (int)(ob.groups * ob.n_rows * ob.n_cols);
+        for (int64_t j = 0; j < ob.replicas; j++) {
+            int64_t share = (j + 1) * L->vectors / ob.replicas - j * L->vectors / ob.replicas;
+            for (int64_t gi = 0; gi < ob.groups; gi++) {
+                for (int rb = 0; rb < ob.n_rows; rb++) {
+                    for (int cb = 0; cb < ob.n_cols; cb++) {
+                        PackBlock *b = &out->blocks[out->n_blocks++];
+                        b->rows = (int)(ob.rows[rb + 1] - ob.rows[rb]);
+                        b->cols = (int)((ob.cols[cb + 1] - ob.cols[cb]) * ob.per_column + ob.refs);
+                        b->layer = out->n_layers;
+                        b->replica = (int)j;
+                        b->group = (int)gi;
+                        b->work = share * L->cycles;
+                        if (j == 0)
+                            L->cells += (int64_t)b->rows * b->cols;
+                    }
+                }
+            }
+        }
+        out->n_layers++;
+    }
+    return true;
 }

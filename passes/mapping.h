@@ -11,6 +11,7 @@
 #define XBARC_PASSES_MAPPING_H
 
 #include "ir/ir.h"
+#include "passes/pack.h"
 
 /* The graph's architecture, or NULL after an error naming `pass`. */
 const Arch *mapping_arch(const Graph *g, const char *pass, Diags *diags);
@@ -36,6 +37,10 @@ int mapping_ref_cols(SignMapping sign, int slices);
  * the parts + 1 boundaries (0 first, total last) in `arena`. */
 int mapping_balanced_splits(Arena *arena, int64_t total, int64_t max_part, int64_t **splits);
 
+/* Cuts [0, total) into parts of max_part and one smaller remainder last (if
+ * max_part does not divide total): 128+128+4. */
+int mapping_full_splits(Arena *arena, int64_t total, int64_t max_part, int64_t **splits);
+
 /* Set an attribute; true when its value changed (or it was absent). */
 bool mapping_set_int(Graph *g, Op *op, const char *name, int64_t v);
 bool mapping_set_string(Graph *g, Op *op, const char *name, const char *v);
@@ -44,5 +49,64 @@ bool mapping_set_floats(Graph *g, Op *op, const char *name, const float *v, int 
 
 /* Removes the attributes named in the NULL-terminated list (absent ones are fine). */
 void mapping_drop(Op *op, const char *const *names);
+
+/* ---- blocks, placements and their timing (mapping.c, timing.c; docs/mapping.md) ---- */
+
+/* One xbar op as blocks (docs/crossbar.md 6). */
+typedef struct {
+    Op *op;
+    int64_t vectors;            /* P: input vectors (batch x output pixels, or matmul rows) */
+    int64_t cycles;             /* read steps per vector: DAC cycles x input passes */
+    int64_t replicas;           /* r, 1 when the op has no `replicas` */
+    int first_block;            /* its first block in MapBlocks.blocks */
+    int n_blocks;               /* blocks of one copy: G x row blocks x column blocks */
+    int64_t cells;              /* cells of one copy: rows x physical columns, reference columns too */
+} MapLayer;
+
+typedef struct {
+    const Arch *arch;
+    int n_layers;
+    MapLayer *layers;           /* every live xbar op, in op order */
+    int n_blocks;
+    PackBlock *blocks;          /* layer by layer, each in the `place` order: replica, group, row block,
+                                   column block; work = the copy's share of the vectors x cycles */
+} MapBlocks;
+
+/* Read steps per input vector of a layer: ceil(magnitude bits / dac_bits)
+ * cycles, times two passes for signed codes (docs/crossbar.md 4); 1 for a
+ * float-weight op. */
+int64_t mapping_cycles(const Op *op, const Arch *arch);
+
+/* The blocks of every live xbar op (needs sign, slices and the splits; the
+ * copies from `replicas`), false after an error naming `pass`. */
+bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *out, Diags *diags);
+
+/* ceil(cells of all blocks, copies included / cells of a tile): no placement
+ * can use fewer tiles.  0 when the graph has no blocks yet. */
+int64_t mapping_lower_bound(const Graph *g);
+
+/* What a placed graph costs in tiles and time (docs/mapping.md "Timing"; one
+ * step = one read of a tile with one DAC cycle of inputs).  The period is the
+ * read steps per run (one batch, usually one image) of the slowest pipeline
+ * stage, so the pipeline's throughput is 1 / period runs per step; the latency
+ * adds all stages. */
+typedef struct {
+    int64_t tiles;              /* tiles holding at least one block */
+    int64_t lower_bound;        /* mapping_lower_bound */
+    int64_t blocks;             /* blocks, copies included: the tiles of one block per tile */
+    int64_t cells;              /* cells of all blocks */
+    double utilization;         /* cells / (tiles x rows x cols) */
+    int64_t period, latency;    /* of this placement, blocks that conflict taking turns */
+    int64_t period_free, latency_free;  /* the same copies with no turns (as PACK_NONE would give) */
+    int64_t period_single;      /* one copy of each layer, no turns */
+    double speedup;             /* period_single / period_free: what replication buys */
+    double speedup_placed;      /* period_single / period */
+    int n_layers;               /* per layer, as in MapBlocks: */
+    const Op **ops;
+    int64_t *replicas, *stage, *stage_free, *layer_tiles, *layer_cells;
+} MappingStats;
+
+/* Statistics of a graph after `place`; false after an error. */
+bool mapping_stats(Arena *arena, const Graph *g, MappingStats *stats, Diags *diags);
 
 #endif

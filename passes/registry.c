@@ -17,7 +17,9 @@ bool pass_sign_map(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_bit_slice(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_split(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_place(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_replicate(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_adc_lossless(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_adc_alloc(Graph *g, const PassArgs *args, Diags *diags);
 
 const Pass pass_registry[] = {
     {"remove-identity", pass_remove_identity,
@@ -37,11 +39,20 @@ const Pass pass_registry[] = {
     {"bit-slice", pass_bit_slice,
      "slice weight magnitudes over cells of cell_bits (docs/crossbar.md 5)", NULL},
     {"split", pass_split,
-     "cut each crossbar matrix into the fewest balanced tile-sized blocks (docs/crossbar.md 6)", NULL},
+     "cut each crossbar matrix into the fewest tile-sized blocks, balanced or full (docs/mapping.md)",
+     "mode=balanced|full"},
+    {"replicate", pass_replicate,
+     "copy layers' blocks so that copies share a layer's pixels: the fewest-bottleneck copies for a tile "
+     "budget, or by hand (docs/mapping.md)",
+     "mode=none|auto tiles=N layers=NAME:R;... packing=none|dense|balanced"},
     {"place", pass_place,
-     "baseline placement: every block on its own tile, numbered across the graph", NULL},
+     "put blocks on tiles: one per tile, or packed densely or without slowing the pipeline (docs/mapping.md)",
+     "packing=none|dense|balanced"},
     {"adc-lossless", pass_adc_lossless,
      "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)", NULL},
+    {"adc-alloc", pass_adc_alloc,
+     "ADC bits per layer and a full scale clipped from partial-sum statistics (docs/adc.md)",
+     "bits=auto|B clip=max|p99.99|p99.9|p99"},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 
@@ -56,9 +67,10 @@ const char *const default_pipeline = "remove-identity,fold-constants,fold-batchn
  * them for a float-weight program) the mapping.  sign-map comes first because
  * the slice count depends on it (pairs store one magnitude bit fewer), split
  * needs the slices to know how wide a weight column is, place and adc-lossless
- * need the blocks. */
+ * need the blocks; replicate comes before place because copies are blocks to
+ * place too (without options it keeps the graph's replicas as they are). */
 const char *const lowering_pipeline = "lower-xbar";
-const char *const mapping_pipeline = "sign-map,bit-slice,split,place,adc-lossless";
+const char *const mapping_pipeline = "sign-map,bit-slice,split,replicate,place,adc-lossless";
 
 const Pass *pass_find(const char *name)
 {

@@ -44,6 +44,7 @@ typedef struct {
     int64_t *mvm_rows;          /* by buffer id: [begin, end) an mvm last wrote, else {0, -1} */
     Arena *scratch;             /* the row spans */
     RowSpans writes, adds;      /* combine rows by accumulator column: written, accumulated */
+    int *acc_writer;            /* by buffer id: a combine writing it (-1: none), for the check */
 } Checker;
 
 static void bad(Checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -248,9 +249,11 @@ static void check_combine_rows(Checker *c, const Instr *in)
         bad(c, "reads rows %lld..%lld of %s, but the mvm that wrote it wrote rows %lld..%lld",
             (long long)m->row_begin, (long long)m->row_end, bname(c, in->src[0]), (long long)got[0],
             (long long)got[1]);
+    int instr = (int)(in - c->p->instrs);
+    if (c->acc_writer[in->dst] < 0)
+        c->acc_writer[in->dst] = instr;
     if (m->row_begin == m->row_end)
         return;
-    int instr = (int)(in - c->p->instrs);
     int64_t first = (int64_t)m->group * m->n_per_group + m->n0;
     for (int64_t col = first; col < first + m->n_cols; col++)
         add_span(c, m->accumulate ? &c->adds : &c->writes,
@@ -536,11 +539,20 @@ static void check_acc_writes(Checker *c, const RowSpan *s, size_t n)
 static void check_partitions(Checker *c)
 {
     RowSpans *w = &c->writes;
-    qsort(w->items, w->n, sizeof *w->items, span_order);
+    if (w->n > 0)               /* qsort wants a non-NULL array even for nothing */
+        qsort(w->items, w->n, sizeof *w->items, span_order);
     for (size_t i = 0, j; i < w->n; i = j) {
         for (j = i + 1; j < w->n && w->items[j].acc == w->items[i].acc;)
             j++;
         check_acc_writes(c, &w->items[i], j - i);
+        c->acc_writer[w->items[i].acc] = -1;
+    }
+    for (int id = 0; id < c->p->n_buffers; id++) {
+        const Buffer *acc = &c->p->buffers[id];
+        if (c->acc_writer[id] >= 0 && row_count(acc) > 0 && last_dim(acc) > 0) {
+            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", c->acc_writer[id]);
+            bad(c, "no combine writes any row of %s (layer %s)", bname(c, id), layer_of(c, c->acc_writer[id]));
+        }
     }
     int failed_acc = -1;
     for (size_t i = 0; i < c->adds.n; i++) {
@@ -563,9 +575,11 @@ void program_check(Reader *r)
     Checker c = {.r = r, .p = r->program, .scratch = arena_new()};
     c.written = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(bool));
     c.mvm_rows = arena_array(c.scratch, 2 * (size_t)c.p->n_buffers + 2, sizeof(int64_t));
+    c.acc_writer = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(int));
     for (int i = 0; i < c.p->n_buffers; i++) {
         c.written[i] = c.p->buffers[i].kind == BUF_INPUT || c.p->buffers[i].kind == BUF_CONST;
         c.mvm_rows[2 * i + 1] = -1;
+        c.acc_writer[i] = -1;
     }
     check_tiles(&c);
     for (int i = 0; i < c.p->n_instrs; i++)

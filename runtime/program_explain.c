@@ -194,7 +194,24 @@ static void add_cycles(Text *t, const MvmParams *m)
         add(t, " cycles=%d", cycles);
 }
 
-static void instr_details(Text *t, const Instr *in)
+/* Rows of a buffer read as a matrix of its last dimension (docs/crossbar.md 8). */
+static int64_t buffer_rows(const Program *p, int id)
+{
+    if (id < 0 || id >= p->n_buffers)
+        return -1;
+    const Type *t = &p->buffers[id].type;
+    int64_t width = t->rank > 0 ? t->dims[t->rank - 1] : 1;
+    return width > 0 ? type_numel(t) / width : 0;
+}
+
+/* A replica's share of the source rows, when it is not all of them. */
+static void add_pixels(Text *t, int64_t begin, int64_t end, int64_t rows)
+{
+    if (begin != 0 || end != rows)
+        add(t, " pixels=%lld..%lld", (long long)begin, (long long)end);
+}
+
+static void instr_details(Text *t, const Program *p, const Instr *in)
 {
     switch (in->opcode) {
     case INSTR_QUANT:
@@ -224,6 +241,7 @@ static void instr_details(Text *t, const Instr *in)
         const MvmParams *m = &in->mvm;
         add(t, "tile=%d rows=%d+%d cols=%d+%d src_col=%d out=%d", m->tile, m->tile_row, m->rows, m->tile_col,
             m->phys_cols, m->src_col, m->out_cols);
+        add_pixels(t, m->row_begin, m->row_end, buffer_rows(p, in->src[0]));
         if (m->float_mode) {
             add(t, " float");
         } else {
@@ -237,6 +255,7 @@ static void instr_details(Text *t, const Instr *in)
         const CombineParams *c = &in->combine;
         add(t, "g=%d n=%d+%d/%d slices=%dx%db sign=%s %s", c->group, c->n0, c->n_cols, c->n_per_group, c->slices,
             c->cell_bits, sign_mapping_name(c->sign), c->accumulate ? "add" : "write");
+        add_pixels(t, c->row_begin, c->row_end, buffer_rows(p, in->dst));
         if (c->float_mode)
             add(t, " float offset=%g", c->offset_scale);
         break;
@@ -278,7 +297,7 @@ static void explain_instrs(const Program *p, Arena *arena, FILE *out)
     int width = 7;
     for (int i = 0; i < p->n_instrs; i++) {
         Text t = {.arena = arena};
-        instr_details(&t, &p->instrs[i]);
+        instr_details(&t, p, &p->instrs[i]);
         details[i] = text(&t);
         if ((int)t.n > width && t.n <= DETAILS_PAD_MAX)
             width = (int)t.n;

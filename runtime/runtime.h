@@ -60,5 +60,84 @@ SimCounters sim_instr_counters(const Sim *sim, int instr);
  * one by one (runtime/sim_mvm.c).  Off forces every read through the DAC
  * cycles and the ADC (tests; counters are the same either way). */
 void sim_set_fast_path(Sim *sim, bool enabled);
+/* Bytes of buffer memory the Sim holds (temporaries whose live ranges do not
+ * overlap share it; constants excluded), and what one buffer each would take. */
+void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes);
+
+/* ---- ADC statistics and bit allocation (runtime/adc_stats.c, docs/adc.md) ---- */
+
+/* The column sums one block's ADCs saw: a histogram of |v| in bins of
+ * bin_width integers (1 unless the block's sums are too wide for few bins;
+ * the sums of a quantized program are integers), the last bin also holding
+ * everything beyond it, and the largest |v| exactly. */
+typedef struct {
+    int n_bins;
+    double bin_width;           /* bin i holds bin_width * i <= |v| < bin_width * (i + 1) */
+    uint64_t *counts;           /* NULL: this instruction is not recorded */
+    uint64_t total;
+    double max_abs;
+} PsumHist;
+
+void psum_hist_add(PsumHist *h, const double *v, int64_t n);
+/* Statistics hook: every read of mvm instruction k adds its column sums, as
+ * its ADCs see them, to by_instr[k] (n_instrs entries; those with counts NULL
+ * are skipped).  It turns the fast path off, which has no reads to record;
+ * NULL stops recording. */
+void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr);
+
+/* Runs the graph's program (mapped, quantized, every ADC lossless) over
+ * `count` images and stores on every xbar op, per block, the statistics the
+ * pass adc-alloc clips with: psum_max, psum_p9999, psum_p999, psum_p99. */
+bool adc_collect_stats(Graph *g, const float *images, int count, Diags *diags);
+
+/* The energy model of docs/adc.md: one conversion at b bits costs
+ * E_8 * 2^(b - 8), E_8 = 1.6 pJ (ISAAC's 8-bit SAR ADC). */
+#define ADC_E8_PJ 1.6
+double adc_conversion_pj(int bits);
+
+typedef struct {
+    const char *layer;
+    int blocks;
+    uint64_t conversions;       /* per image */
+    int bits_min, bits_max;     /* of the allocation, over the layer's blocks */
+    int lossless_bits;          /* the largest of adc-lossless's */
+    double pj_lossless, pj_uniform, pj_alloc;   /* ADC energy per image */
+} AdcLayerReport;
+
+typedef struct {
+    int n_layers;
+    AdcLayerReport *layers;
+    int uniform_bits;           /* the uniform allocation compared against */
+    const char *clip;
+    int images;                 /* calibration images used */
+    double tolerance;           /* points */
+    /* top-1 agreement with the lossless program on those images, in percent */
+    double agree_uniform, agree_alloc;
+    double error_scale;         /* the search's safety factor on output errors */
+    int evaluations;            /* simulator runs of the search */
+    double seconds;
+} AdcReport;
+
+/* Options of adc_allocate; zero fields take the defaults. */
+typedef struct {
+    double tolerance;           /* points of top-1 agreement that may be lost (0 = none) */
+    int max_images;             /* calibration images used, at most (ADC_DEFAULT_IMAGES) */
+    const char *clip;           /* adc-alloc's clip option (ADC_DEFAULT_CLIP) */
+    int uniform_bits;           /* the uniform allocation of the report (8) */
+    double error_scale;         /* safety factor on output errors (ADC_DEFAULT_ERROR_SCALE) */
+} AdcAllocOptions;
+#define ADC_DEFAULT_IMAGES 500
+#define ADC_DEFAULT_CLIP "p99"
+#define ADC_DEFAULT_ERROR_SCALE 2.0
+
+/* Bit allocation (docs/adc.md): on a graph mapped with lossless ADCs,
+ * collects the statistics, then lowers per-layer bits greedily, the largest
+ * energy saving first, while top-1 agreement with the lossless program on the
+ * calibration images stays within the tolerance.  Leaves the graph allocated
+ * (adc_layer_bits, adc_bits, adc_max) and fills *report. */
+bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOptions *options,
+                  AdcReport *report, Diags *diags);
+/* The report as a table: bits and ADC energy per layer against lossless and uniform ADCs. */
+void adc_report_print(const AdcReport *report, FILE *out);
 
 #endif

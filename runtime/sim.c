@@ -3,16 +3,23 @@
  * sim_new() "programs the chip": each `mvm` gets its block's cells as a dense
  * matrix (runtime/sim_mvm.c).  Then it gives every buffer its memory from the
  * Sim's own arena: float32, or float64 for a `wide` buffer and for an mvm
- * result whose integers may reach 2^24; a constant's buffer is its data.  sim_run() walks the instruction array once with one
- * switch; each case reads its buffers, shaped as below, and allocates nothing.
+ * result whose integers may reach 2^24; a constant's buffer is its data.
+ * Temporaries share memory when their live ranges do not overlap (see
+ * plan_memory: a program has one buffer per block, thousands in a replicated
+ * ResNet, each dead once its combine has run); inputs and outputs have memory
+ * of their own, so they survive sim_run().  sim_run() walks the instruction
+ * array once with one switch; each case reads its buffers, shaped as below,
+ * and allocates nothing.
  *
  * Buffer conventions (what the emitter must produce; docs/crossbar.md 8):
  *   quant    src[0] x (f32, any shape) -> dst codes, same element count
  *   im2col   src[0] codes N x C x D.. -> dst [P, G*K], P = N * output pixels
  *   mvm      src[0] [P, W] f32 (W = src's last dim, reads columns src_col ..
- *            src_col + rows - 1) -> dst [P, out_cols], f32 or f64
+ *            src_col + rows - 1) -> dst [P, out_cols], f32 or f64; only rows
+ *            row_begin .. row_end - 1 (a replica's share) are read and written
  *   combine  src[0] an mvm's dst [P, out_cols] (its last dim) -> dst [P, G*N]
- *            (its last dim), f64 (the layer's accumulator); f32 is read too
+ *            (its last dim), f64 (the layer's accumulator); f32 is read too;
+ *            rows row_begin .. row_end - 1 only
  *   dequant  src[0] accumulator [P, C], src[1] bias [C] f32 or -1 -> dst f32,
  *            N x C x pixels (conv) or [P, C] as is (matmul)
  *   digital  op->inputs[i]->id -> op->result->id, all f32 (buffer ids are the
@@ -40,11 +47,147 @@ struct Sim {
     bool fast_path;
     SimCounters *instr_counters;    /* by instruction index */
     SimCounters counters;
+    size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
+    PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
 };
 
 static int64_t last_dim(const Type *t)
 {
     return t->rank > 0 ? t->dims[t->rank - 1] : 1;
+}
+
+/* ---- memory ---- */
+
+/* A piece of memory that temporaries take in turn. */
+typedef struct {
+    size_t bytes;               /* the largest of its occupants */
+    int busy_until;             /* last instruction of its current occupant */
+} Slot;
+
+static void touch(int *first, int *last, int id, int k)
+{
+    if (id < 0)
+        return;
+    if (first[id] < 0)
+        first[id] = k;
+    last[id] = k;
+}
+
+/* The first and last instruction touching each buffer (-1 when none). */
+static void live_ranges(const Program *p, int *first, int *last)
+{
+    for (int i = 0; i < p->n_buffers; i++)
+        first[i] = last[i] = -1;
+    for (int k = 0; k < p->n_instrs; k++) {
+        const Instr *in = &p->instrs[k];
+        if (in->opcode == INSTR_DIGITAL) {
+            for (int i = 0; i < in->op->n_inputs; i++)
+                touch(first, last, in->op->inputs[i]->id, k);
+        } else {
+            for (int i = 0; i < 3; i++)
+                touch(first, last, in->src[i], k);
+        }
+        touch(first, last, in->dst, k);
+    }
+}
+
+/* Which slot each temporary takes (-1: none; sim->bytes and unshared_bytes
+ * count them).  An interval-graph greedy allocator: in order of first use,
+ * each temporary takes a slot whose occupant's live range has ended (the
+ * smallest big enough, else the largest, which grows), or a new slot.  Live
+ * ranges are closed intervals, so an instruction's sources never share its
+ * destination's memory. */
+static int assign_slots(Sim *sim, const bool *wide, int *slot_of, Slot *slots)
+{
+    const Program *p = sim->program;
+    int nb = p->n_buffers, ni = p->n_instrs, n_slots = 0;
+    int *first = arena_array(sim->arena, (size_t)nb + 1, sizeof *first);
+    int *last = arena_array(sim->arena, (size_t)nb + 1, sizeof *last);
+    live_ranges(p, first, last);
+
+    /* buffers by first use: a counting sort on the instruction index */
+    int *order = arena_array(sim->arena, (size_t)nb + 1, sizeof *order);
+    int *start = arena_array(sim->arena, (size_t)ni + 2, sizeof *start);
+    int n_used = 0;
+    for (int i = 0; i < nb; i++)
+        if (first[i] >= 0)
+            start[first[i] + 1]++, n_used++;
+    for (int k = 0; k < ni; k++)
+        start[k + 1] += start[k];
+    for (int i = 0; i < nb; i++)
+        if (first[i] >= 0)
+            order[start[first[i]]++] = i;
+
+    for (int i = 0; i < nb; i++)
+        slot_of[i] = -1;
+    for (int t = 0; t < n_used; t++) {
+        int i = order[t];
+        const Buffer *b = &p->buffers[i];
+        if (b->kind != BUF_TEMP)
+            continue;
+        int64_t n = type_numel(&b->type);
+        size_t bytes = (size_t)(n > 0 ? n : 1) * (wide[i] ? sizeof(double) : sizeof(float));
+        sim->unshared_bytes += bytes;
+        int best = -1;
+        for (int s = 0; s < n_slots; s++) {
+            if (slots[s].busy_until >= first[i])
+                continue;
+            bool fits = slots[s].bytes >= bytes, best_fits = best >= 0 && slots[best].bytes >= bytes;
+            if (best < 0 || (fits && (!best_fits || slots[s].bytes < slots[best].bytes)) ||
+                (!fits && !best_fits && slots[s].bytes > slots[best].bytes))
+                best = s;
+        }
+        if (best < 0)
+            best = n_slots++;
+        if (slots[best].bytes < bytes)
+            slots[best].bytes = bytes;
+        slots[best].busy_until = last[i];
+        slot_of[i] = best;
+    }
+    return n_slots;
+}
+
+/* Gives every buffer its memory: constants their data, temporaries a slot,
+ * inputs and outputs (and a temporary no instruction touches) their own.  The
+ * slots start as NaNs, so that a read of a row nobody wrote shows in the
+ * outputs instead of passing as a zero. */
+static void plan_memory(Sim *sim, const bool *wide)
+{
+    const Program *p = sim->program;
+    int nb = p->n_buffers;
+    int *slot_of = arena_array(sim->arena, (size_t)nb + 1, sizeof *slot_of);
+    Slot *slots = arena_array(sim->arena, (size_t)nb + 1, sizeof *slots);
+    sim->bytes = sim->unshared_bytes = 0;
+    int n_slots = assign_slots(sim, wide, slot_of, slots);
+    void **memory = arena_array(sim->arena, (size_t)n_slots + 1, sizeof *memory);
+    for (int s = 0; s < n_slots; s++) {
+        memory[s] = arena_alloc(sim->arena, slots[s].bytes);
+        memset(memory[s], 0xff, slots[s].bytes);     /* a NaN as float and as double */
+        sim->bytes += slots[s].bytes;
+    }
+
+    for (int i = 0; i < nb; i++) {
+        const Buffer *b = &p->buffers[i];
+        int64_t n = type_numel(&b->type);
+        sim->numel[i] = n;
+        if (b->kind == BUF_CONST) {
+            assert(!b->wide && b->data);
+            sim->f32[i] = b->data;
+            continue;
+        }
+        assert(!wide[i] || b->kind == BUF_TEMP);
+        void *at = slot_of[i] >= 0 ? memory[slot_of[i]] : NULL;
+        if (!at) {
+            size_t bytes = (size_t)(n > 0 ? n : 1) * (wide[i] ? sizeof(double) : sizeof(float));
+            at = arena_alloc(sim->arena, bytes);
+            sim->bytes += bytes;
+            sim->unshared_bytes += bytes;
+        }
+        if (wide[i])
+            sim->f64[i] = at;
+        else
+            sim->f32[i] = at;
+    }
 }
 
 Sim *sim_new(const Program *program)
@@ -81,21 +224,7 @@ Sim *sim_new(const Program *program)
             max_cols = in->mvm.out_cols;
     }
 
-    for (int i = 0; i < nb; i++) {
-        const Buffer *b = &program->buffers[i];
-        int64_t n = type_numel(&b->type);
-        size_t count = (size_t)(n > 0 ? n : 1);
-        sim->numel[i] = n;
-        if (b->kind == BUF_CONST) {
-            assert(!b->wide && b->data);
-            sim->f32[i] = b->data;
-        } else if (wide[i]) {
-            assert(b->kind == BUF_TEMP);
-            sim->f64[i] = arena_array(arena, count, sizeof(double));
-        } else {
-            sim->f32[i] = arena_array(arena, count, sizeof(float));
-        }
-    }
+    plan_memory(sim, wide);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols);
     return sim;
 }
@@ -116,6 +245,12 @@ const float *sim_output(const Sim *sim, int index)
     return sim->f32[sim->program->outputs[index]];
 }
 
+void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes)
+{
+    *bytes = sim->bytes;
+    *unshared_bytes = sim->unshared_bytes;
+}
+
 SimCounters sim_counters(const Sim *sim)
 {
     return sim->counters;
@@ -129,6 +264,13 @@ SimCounters sim_instr_counters(const Sim *sim, int instr)
 void sim_set_fast_path(Sim *sim, bool enabled)
 {
     sim->fast_path = enabled;
+}
+
+void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)
+{
+    sim->psum = by_instr;
+    if (by_instr)
+        sim->fast_path = false;
 }
 
 /* ---- the instructions ---- */
@@ -186,12 +328,14 @@ static void exec_combine(Sim *sim, const Instr *in)
     double *acc = sim->f64[in->dst];
     double slice_weight[64];
     assert(acc && rows * out_width == sim->numel[in->dst]);
+    assert(c->row_begin >= 0 && c->row_begin <= c->row_end && c->row_end <= rows);
+    (void)rows;
     assert(slices >= 1 && slices <= 64);
     for (int s = 0; s < slices && s < 64; s++)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
     assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
 
-    for (int64_t p = 0; p < rows; p++) {
+    for (int64_t p = c->row_begin; p < c->row_end; p++) {
         int64_t at = p * width;
         double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
         for (int n = 0; n < c->n_cols; n++) {
@@ -261,10 +405,19 @@ static void exec_mvm(Sim *sim, int k)
     const Instr *in = &sim->program->instrs[k];
     int64_t width = last_dim(&sim->program->buffers[in->src[0]].type);
     int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
+    const MvmParams *m = &in->mvm;
     assert(sim->f32[in->src[0]]);
-    assert(rows * in->mvm.out_cols <= sim->numel[in->dst]);
-    mvm_execute(&in->mvm, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]], rows, width,
-                sim->f32[in->dst], sim->f64[in->dst], &sim->scratch, &sim->instr_counters[k]);
+    assert(rows * m->out_cols <= sim->numel[in->dst]);
+    assert(m->row_begin >= 0 && m->row_begin <= m->row_end && m->row_end <= rows);
+    (void)rows;
+    sim->scratch.record = sim->psum && sim->psum[k].counts ? &sim->psum[k] : NULL;
+    /* a replica's share of the rows: the same rows of src and dst */
+    int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
+    float *dst_f = sim->f32[in->dst];
+    double *dst_d = sim->f64[in->dst];
+    mvm_execute(m, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin,
+                width, dst_f ? dst_f + dst_at : NULL, dst_d ? dst_d + dst_at : NULL, &sim->scratch,
+                &sim->instr_counters[k]);
 }
 
 void sim_run(Sim *sim)

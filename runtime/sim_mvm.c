@@ -342,6 +342,8 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *src,
             read_columns(n, rows, cols, s->drive, b->cells, b->rows_per_sum, s->sums, s->row_index,
                          s->row_value);
             /* HOOK (issue 5): per-read noise on s->sums[n x cols] here. */
+            if (s->record)
+                psum_hist_add(s->record, s->sums, (int64_t)count);
             adc_convert(&b->adc, s->sums, (int64_t)count, counters);
             double weight = ldexp(pass == 0 ? 1.0 : -1.0, shift);
             for (size_t k = 0; k < count; k++)

@@ -37,6 +37,7 @@ typedef struct {
     double *acc;                /* [MVM_ROW_TILE x max cols]: shift-and-add result */
     int *row_index;             /* [max rows]: the nonzero drives of one input row */
     float *row_value;
+    PsumHist *record;           /* statistics hook: NULL, or where reads record their column sums */
 } MvmScratch;
 
 void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, Block *block);

@@ -6,7 +6,8 @@
  * gemm -> relu -> gemm chain), given a random architecture (crossbars 32 to
  * 512, cell bits 1 to 4, DAC bits 1 to 8, every sign mapping, weights per
  * channel or per layer), lowered, calibrated on random inputs, quantized,
- * mapped, emitted as a program and run in the simulator.  The reference
+ * mapped (blocks one per tile, or packed dense or balanced into shared tiles),
+ * emitted as a program and run in the simulator.  The reference
  * interpreter runs the same quantized graph, whose xbar ops it executes as
  * the integer reference (no tiles, no slices, no cycles); the two outputs must
  * be equal bit for bit.  Run inputs differ from calibration inputs, so some
@@ -208,10 +209,17 @@ static void run_case(int c, bool slow)
     default: build_chain(g, slow, &info); break;
     }
     const Arch *a = g->arch;
+    /* Blocks packed into shared tiles must compute the same (docs/mapping.md). */
+    static const char *const packings[] = {"none", "dense", "balanced"};
+    const char *packing = packings[uniform(0, 2)];
+    const char *mapping = strcmp(packing, "none") == 0 ? mapping_pipeline :
+                          strcmp(packing, "dense") == 0 ?
+                          "sign-map,bit-slice,split{mode=full},replicate,place{packing=dense},adc-lossless" :
+                          "sign-map,bit-slice,split{mode=full},replicate,place{packing=balanced},adc-lossless";
     char what[256];
-    snprintf(what, sizeof what, "case %d (%s, %s path): %dx%d crossbar, cell_bits %d, dac_bits %d, input_bits %d, "
-             "weight_bits %d%s, %s", c, info.kind, slow ? "read-by-read" : "fast", a->rows, a->cols, a->cell_bits,
-             a->dac_bits, a->input_bits, a->weight_bits, a->weight_per_layer ? " per layer" : "",
+    snprintf(what, sizeof what, "case %d (%s, %s path, packing %s): %dx%d crossbar, cell_bits %d, dac_bits %d, "
+             "input_bits %d, weight_bits %d%s, %s", c, info.kind, slow ? "read-by-read" : "fast", packing, a->rows,
+             a->cols, a->cell_bits, a->dac_bits, a->input_bits, a->weight_bits, a->weight_per_layer ? " per layer" : "",
              sign_mapping_name(a->sign));
     cr_assert(ir_verify(g, &d), "%s: the test built an invalid graph", what);
     cr_assert(run_pipeline(g, lowering_pipeline, &d), "%s: lowering failed", what);
@@ -225,7 +233,7 @@ static void run_case(int c, bool slow)
     fill(calib, images * size, lo, 1.0f);
     cr_assert(calibrate_xbar(g, calib, images, &d), "%s: calibration failed", what);
     cr_assert(run_pipeline(g, "quantize", &d), "%s: quantize failed", what);
-    cr_assert(run_pipeline(g, mapping_pipeline, &d), "%s: mapping failed", what);
+    cr_assert(run_pipeline(g, mapping, &d), "%s: mapping failed", what);
     Program *p = emit_program(arena, g, &d);
     if (!p)
         diags_print(&d, stderr);

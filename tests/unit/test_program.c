@@ -84,14 +84,16 @@ static void set_mvm(Instr *in, int tile, int src_col, bool float_mode)
 {
     in->mvm = (MvmParams){.tile = tile, .tile_row = 0, .tile_col = 0, .rows = 2, .src_col = src_col,
                           .phys_cols = 16, .out_cols = 8, .dac_bits = 1, .in_bits = 8, .in_signed = false,
-                          .sign = SIGN_PAIR_ANALOG, .adc_bits = 4, .adc_max = 7.0f, .float_mode = float_mode};
+                          .sign = SIGN_PAIR_ANALOG, .adc_bits = 4, .adc_max = 7.0f, .float_mode = float_mode,
+                          .row_begin = 0, .row_end = 9};
 }
 
 static void set_combine(Instr *in, bool accumulate, bool float_mode)
 {
     in->combine = (CombineParams){.group = 0, .n0 = 0, .n_cols = 2, .n_per_group = 2, .slices = 4,
                                   .cell_bits = 2, .sign = SIGN_PAIR_ANALOG, .accumulate = accumulate,
-                                  .float_mode = float_mode, .offset_scale = float_mode ? 0.75f : 0.0f};
+                                  .float_mode = float_mode, .offset_scale = float_mode ? 0.75f : 0.0f,
+                                  .row_begin = 0, .row_end = 9};
 }
 
 /* x[1,1,4,4] -> quant -> im2col [9,4] -> two row blocks (tiles 0 and 1) into a
@@ -177,6 +179,45 @@ static Program *make_program(bool float_weights)
     return p;
 }
 
+/* The same layer replicated twice (docs/crossbar.md 6): replica 0 reads rows
+ * 0..4 on tiles 0 and 1, replica 1 rows 4..9 on copies of them, tiles 2 and 3.
+ * Instructions: quant, im2col, then per replica mvm, combine (write), mvm,
+ * combine (add); dequant, relu, concat. */
+static Program *make_replicated_program(void)
+{
+    Program *base = make_program(false), *p = base;
+    p->n_tiles = 4;
+    Tile *tiles = arena_array(arena, 4, sizeof(Tile));
+    memcpy(tiles, base->tiles, 2 * sizeof(Tile));
+    memcpy(tiles + 2, base->tiles, 2 * sizeof(Tile));
+    p->tiles = tiles;
+    Instr *instrs = arena_array(arena, 13, sizeof(Instr));
+    memcpy(instrs, base->instrs, 6 * sizeof(Instr));
+    memcpy(instrs + 6, base->instrs + 2, 4 * sizeof(Instr));
+    memcpy(instrs + 10, base->instrs + 6, 3 * sizeof(Instr));
+    for (int k = 2; k < 10; k++) {
+        int64_t begin = k < 6 ? 0 : 4, end = k < 6 ? 4 : 9;
+        if (instrs[k].opcode == INSTR_MVM) {
+            instrs[k].mvm.row_begin = begin, instrs[k].mvm.row_end = end;
+            instrs[k].mvm.tile += k < 6 ? 0 : 2;
+        } else {
+            instrs[k].combine.row_begin = begin, instrs[k].combine.row_end = end;
+        }
+    }
+    p->instrs = instrs;
+    p->n_instrs = 13;
+    return p;
+}
+
+/* Sets the rows of instruction k (an mvm or a combine). */
+static void set_rows(Program *p, int k, int64_t begin, int64_t end)
+{
+    if (p->instrs[k].opcode == INSTR_MVM)
+        p->instrs[k].mvm.row_begin = begin, p->instrs[k].mvm.row_end = end;
+    else
+        p->instrs[k].combine.row_begin = begin, p->instrs[k].combine.row_end = end;
+}
+
 /* ---- comparing programs field by field ---- */
 
 static void expect_same_string(const char *a, const char *b, const char *what)
@@ -254,6 +295,7 @@ static void expect_same_instr(const Instr *a, const Instr *b, const Program *rea
         cr_expect(x->out_cols == y->out_cols && x->dac_bits == y->dac_bits && x->in_bits == y->in_bits);
         cr_expect(x->in_signed == y->in_signed && x->sign == y->sign && x->adc_bits == y->adc_bits);
         cr_expect(x->adc_max == y->adc_max && x->float_mode == y->float_mode);
+        cr_expect(x->row_begin == y->row_begin && x->row_end == y->row_end);
         break;
     }
     case INSTR_COMBINE: {
@@ -262,6 +304,7 @@ static void expect_same_instr(const Instr *a, const Instr *b, const Program *rea
         cr_expect(x->n_per_group == y->n_per_group && x->slices == y->slices && x->cell_bits == y->cell_bits);
         cr_expect(x->sign == y->sign && x->accumulate == y->accumulate && x->float_mode == y->float_mode);
         cr_expect_eq(x->offset_scale, y->offset_scale);
+        cr_expect(x->row_begin == y->row_begin && x->row_end == y->row_end);
         break;
     }
     case INSTR_DEQUANT: {
@@ -478,6 +521,67 @@ Test(program, refuses_inconsistent_programs)
     p = make_program(false);
     p->arch.tiles = 1;
     expect_refused(p, "uses 2 tiles, more than the architecture's 1");
+}
+
+Test(program, round_trip_replicated)
+{
+    Program *p = make_replicated_program();
+    Program *back = round_trip(p);
+    expect_same_program(p, back);
+    cr_expect_eq(back->instrs[6].mvm.row_begin, 4);
+    cr_expect_eq(back->instrs[9].combine.row_end, 9);
+    /* a replica with no rows (more replicas than pixels) is valid too */
+    p = make_replicated_program();
+    for (int k = 2; k < 6; k++)
+        set_rows(p, k, 0, 9);
+    for (int k = 6; k < 10; k++)
+        set_rows(p, k, 9, 9);
+    expect_same_program(p, round_trip(p));
+}
+
+/* Replica row ranges that overlap, leave rows out, run past the source or
+ * read rows no mvm wrote: each refused, naming the instruction and rows. */
+Test(program, refuses_bad_row_ranges)
+{
+    Program *p = make_replicated_program();
+    set_rows(p, 6, 3, 9), set_rows(p, 7, 3, 9);
+    expect_refused(p, "instruction 7 (combine): rows 3..4 of column 0 of buffer 5 'conv.acc' are also written by "
+                      "instruction 3: the row ranges of layer conv's replicas overlap");
+
+    p = make_replicated_program();
+    for (int k = 6; k < 10; k++)
+        set_rows(p, k, 5, 9);
+    expect_refused(p, "instruction 7 (combine): no combine writes rows 4..5 of column 0 of buffer 5 'conv.acc': "
+                      "the row ranges of layer conv's replicas must cover 0..9");
+
+    p = make_replicated_program();
+    for (int k = 6; k < 10; k++)
+        set_rows(p, k, 4, 8);
+    expect_refused(p, "no combine writes rows 8..9 of column 0 of buffer 5 'conv.acc'");
+
+    p = make_replicated_program();
+    set_rows(p, 4, 4, 9), set_rows(p, 5, 4, 9);     /* an add before the write of its rows */
+    expect_refused(p, "instruction 5 (combine): adds rows 4..9 of column 0 of buffer 5 'conv.acc', which no "
+                      "earlier combine wrote as one range");
+
+    p = make_replicated_program();
+    set_rows(p, 3, 0, 5);
+    expect_refused(p, "instruction 3 (combine): reads rows 0..5 of buffer 4 'conv.read', but the mvm that wrote "
+                      "it wrote rows 0..4");
+
+    p = make_replicated_program();
+    set_rows(p, 6, 4, 10);
+    expect_refused(p, "instruction 6 (mvm): source rows 4..10 are not a range within 0..9");
+
+    p = make_replicated_program();
+    set_rows(p, 7, 5, 4);
+    expect_refused(p, "instruction 7 (combine): rows 5..4 are not a range within 0..9");
+
+    p = make_program(false);
+    set_rows(p, 2, 0, 0), set_rows(p, 3, 0, 0);     /* the only write of the accumulator is empty */
+    expect_refused(p, "instruction 5 (combine): adds rows 0..9");
+    set_rows(p, 4, 0, 0), set_rows(p, 5, 0, 0);
+    expect_refused(p, "instruction 3 (combine): no combine writes any row of buffer 5 'conv.acc' (layer conv)");
 }
 
 Test(program, refuses_bad_buffer_ids)
@@ -714,6 +818,7 @@ Test(program, explain_lists_every_part)
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect(strstr(text, expected[i]), "missing:\n%s\nin:\n%s", expected[i], text);
+    cr_expect_null(strstr(text, " pixels=0.."), "rows shown for an unreplicated layer");
     /* The layer column is aligned: "conv" ends the mvm row after padding, "-" the relu row. */
     const char *mvm_row = strstr(text, "      2  mvm");
     const char *relu_row = strstr(text, "      7  digital");
@@ -722,5 +827,26 @@ Test(program, explain_lists_every_part)
     cr_expect_eq(mvm_end - mvm_row - 4, relu_end - relu_row - 1, "layer columns not aligned");
     cr_expect(strncmp(mvm_end - 6, "  conv", 6) == 0);
     cr_expect(strncmp(relu_end - 3, "  -", 3) == 0);
+    free(text);
+}
+
+/* A replicated layer's mvm and combine show their rows after the tile's. */
+Test(program, explain_shows_replica_rows)
+{
+    Program *p = round_trip(make_replicated_program());
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    program_explain(p, out);
+    fclose(out);
+    const char *expected[] = {
+        "tiles (4)",
+        "      2  mvm          4      3      -      -  tile=0 rows=0+2 cols=0+16 src_col=0 out=8 pixels=0..4 cycles=8",
+        "      3  combine      5      4      -      -  g=0 n=0+2/2 slices=4x2b sign=pair-analog write pixels=0..4",
+        "      8  mvm          4      3      -      -  tile=3 rows=0+2 cols=0+16 src_col=2 out=8 pixels=4..9 cycles=8",
+        "      9  combine      5      4      -      -  g=0 n=0+2/2 slices=4x2b sign=pair-analog add pixels=4..9",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        cr_expect(strstr(text, expected[i]), "missing:\n%s\nin:\n%s", expected[i], text);
     free(text);
 }

@@ -226,7 +226,7 @@ static void append_blocks(Program *pg, const Mapping *m, int G, int K, int N, co
             .tile = tile, .tile_row = 1, .tile_col = 2, .rows = R, .src_col = g * K + k0,
             .phys_cols = phys, .out_cols = out_cols, .dac_bits = m->dac_bits,
             .in_bits = m->in_bits, .in_signed = m->in_signed, .sign = m->sign,
-            .float_mode = m->float_mode,
+            .float_mode = m->float_mode, .row_begin = 0, .row_end = P,
         };
         if (!m->float_mode)
             lossless_adc(m, R, &mv->mvm.adc_bits, &mv->mvm.adc_max);
@@ -234,7 +234,7 @@ static void append_blocks(Program *pg, const Mapping *m, int G, int K, int N, co
         cb->combine = (CombineParams){
             .group = g, .n0 = n0, .n_cols = nc, .n_per_group = N, .slices = S,
             .cell_bits = m->cell_bits, .sign = m->sign, .accumulate = k0 > 0,
-            .float_mode = m->float_mode, .offset_scale = offset,
+            .float_mode = m->float_mode, .offset_scale = offset, .row_begin = 0, .row_end = P,
         };
 
         int passes = m->in_signed && !m->float_mode ? 2 : 1;
@@ -456,6 +456,58 @@ Test(sim, adc_lossy_clips)
     /* 3 bits signed, step 3 / 3 = 1, range [-3, 3].  Cycle 0: [3, -2] pass;
      * cycle 1: 4 clips to 3 (one saturation), 1 passes.  y = [3 + 6, -2 + 2]. */
     run_lossy(3, 3.0f, 9.0f, 0.0f, 1);
+}
+
+/* A replica's share (docs/crossbar.md 6): with every mvm and combine limited
+ * to rows [2, 5) of 7, those rows come out as the integer computation says,
+ * the reads and conversions are 3/7 of the full layer's, and the other rows,
+ * which nothing wrote, hold the NaNs the simulator starts its shared memory
+ * with (so a replica reading rows it does not own could not pass unnoticed). */
+Test(sim, row_range_processes_only_its_rows)
+{
+    Arena *arena = arena_new();
+    Mapping m = {
+        .sign = SIGN_PAIR_DIGITAL, .cell_bits = 2, .dac_bits = 2, .weight_bits = 6, .in_bits = 6,
+        .xbar_rows = 32, .xbar_cols = 64, .row_block = 20,
+    };
+    enum { M = 7, K = 45, N = 9 };
+    float w[K * N], x[M * K], out_scale[N], bias[N], want[M * N];
+    float in_scale = 0.125f;
+    random_weights(w, K * N, m.weight_bits);
+    random_inputs(x, M * K, in_scale, m.in_bits, false);
+    for (int n = 0; n < N; n++)
+        out_scale[n] = rnd_float(1e-4f, 1e-2f), bias[n] = rnd_float(-1, 1);
+    for (int p = 0; p < M; p++)
+        for (int n = 0; n < N; n++) {
+            int64_t acc = 0;
+            for (int k = 0; k < K; k++)
+                acc += (int64_t)code_of(x[p * K + k], in_scale, m.in_bits, false) * (int64_t)w[k * N + n];
+            want[p * N + n] = dequant(acc, out_scale[n], bias[n]);
+        }
+    Layer L = build_matmul(arena, &m, M, K, N, w, in_scale, out_scale, bias);
+    for (int k = 0; k < L.pg->n_instrs; k++) {
+        Instr *in = &L.pg->instrs[k];
+        if (in->opcode == INSTR_MVM)
+            in->mvm.row_begin = 2, in->mvm.row_end = 5;
+        if (in->opcode == INSTR_COMBINE)
+            in->combine.row_begin = 2, in->combine.row_end = 5;
+    }
+    for (int fast = 0; fast <= 1; fast++) {
+        Sim *sim = sim_new(L.pg);
+        sim_set_fast_path(sim, fast);
+        memcpy(sim_input(sim, 0), x, sizeof x);
+        sim_run(sim);
+        const float *y = sim_output(sim, 0);
+        expect_bits_equal(y + 2 * N, want + 2 * N, 3 * N, "rows 2..5");
+        for (int i = 0; i < M * N; i++)
+            if (i < 2 * N || i >= 5 * N)
+                cr_expect(isnan(y[i]), "row %d, written by nobody, is %g", i / N, y[i]);
+        SimCounters c = sim_counters(sim);
+        cr_expect_eq(c.reads * M, L.expect.reads * 3);
+        cr_expect_eq(c.conversions * M, L.expect.conversions * 3);
+        sim_free(sim);
+    }
+    arena_free(arena);
 }
 
 Test(sim, adc_lossless_bound_is_exact)

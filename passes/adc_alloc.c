@@ -1,0 +1,192 @@
+/* adc_alloc.c: pass `adc-alloc`, ADC bits and a calibrated range per block.
+ *
+ * docs/adc.md.  Where adc-lossless gives every block the bits that can never
+ * lose a column sum, this pass gives each block the bits its layer is allowed
+ * and a full scale clipped to what the calibration data showed.  It is a pure
+ * function of attributes, so it runs alone on .xir text:
+ *
+ *   psum_max, psum_p9999, psum_p999, psum_p99   per block: statistics of |v|
+ *       over every column sum the block's ADCs converted on the calibration
+ *       images (adc_collect_stats in runtime/adc_stats.c writes them);
+ *   adc_layer_bits   per layer, optional: the bits the allocation driver
+ *       chose for the layer.
+ *
+ * For a block with lossless bound V (docs/crossbar.md 7) and b bits, Q =
+ * 2^(b-1) - 1 codes of each sign for the analog pair, else 2^b - 1:
+ *
+ *   C = min(the clip statistic, V)          never beyond what can occur;
+ *   adc_max = Q when ceil(C) <= Q           the range fits at step 1: lossless
+ *                                           on every sum up to Q;
+ *   adc_max = C otherwise                   step C / Q, sums beyond C clip.
+ *
+ * bits=B gives every block exactly B bits (a uniform chip).  bits=auto (the
+ * default) gives a layer its adc_layer_bits, or the architecture's adc_bits
+ * without it, never more than the block's lossless bits, and lowers each
+ * block further to the fewest bits that hold its C at step 1: those bits cost
+ * nothing on the calibration data.  Float-weight ops have no ADC and are left
+ * alone. */
+#include "passes/mapping.h"
+#include "passes/passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const clip_names[] = {"max", "p99.99", "p99.9", "p99"};
+static const char *const clip_attrs[] = {"psum_max", "psum_p9999", "psum_p999", "psum_p99"};
+enum { N_CLIPS = 4, MAX_BITS = 25 };
+
+/* Fewest bits b with 2^b - 1 >= v. */
+static int bits_for(int64_t v)
+{
+    int b = 0;
+    while (b < 62 && ((int64_t)1 << b) - 1 < v)
+        b++;
+    return b;
+}
+
+typedef struct {
+    int bits;               /* 0: auto */
+    const char *clip_attr;
+} AllocArgs;
+
+static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
+{
+    const char *bits = pass_arg(args, "bits");
+    const char *clip = pass_arg(args, "clip");
+    out->bits = 0;
+    out->clip_attr = clip_attrs[0];
+    if (bits && strcmp(bits, "auto") != 0) {
+        char *end;
+        long b = strtol(bits, &end, 10);
+        if (*end || end == bits || b < 1 || b > MAX_BITS - 1) {
+            diag_error(diags, NULL, "adc-alloc: bits must be auto or a count of 1 to %d, not '%s'",
+                       MAX_BITS - 1, bits);
+            return false;
+        }
+        out->bits = (int)b;
+    }
+    if (clip) {
+        int i = 0;
+        while (i < N_CLIPS && strcmp(clip_names[i], clip) != 0)
+            i++;
+        if (i == N_CLIPS) {
+            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9 or p99, not '%s'", clip);
+            return false;
+        }
+        out->clip_attr = clip_attrs[i];
+    }
+    return true;
+}
+
+/* The statistic the clip uses, one value per block, or NULL after an error. */
+static const float *clip_stats(const Op *op, const char *attr, int64_t blocks, Diags *diags)
+{
+    const char *name = ir_name_text(diags->arena, op->result->name);
+    const Attr *a = ir_attr(op, attr);
+    if (!a || a->kind != ATTR_FLOATS) {
+        diag_error(diags, &op->loc, "adc-alloc: xbar %%%s has no list of floats '%s': collect partial-sum "
+                   "statistics first (xbarc compile --adc=alloc, docs/adc.md)", name, attr);
+        return NULL;
+    }
+    if (a->count != blocks) {
+        diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: '%s' has %d values for %lld blocks (statistics "
+                   "from before the last split?)", name, attr, a->count, (long long)blocks);
+        return NULL;
+    }
+    for (int b = 0; b < a->count; b++) {
+        if (!(a->floats[b] >= 0) || !isfinite(a->floats[b])) {
+            diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: %s[%d] = %g is not a finite |column sum|",
+                       name, attr, b, a->floats[b]);
+            return NULL;
+        }
+    }
+    return a->floats;
+}
+
+/* The bits a layer may use in auto mode. */
+static bool layer_bits(const Op *op, const Arch *arch, bool is_signed, int *bits, Diags *diags)
+{
+    const Attr *a = ir_attr(op, "adc_layer_bits");
+    int lowest = is_signed ? 2 : 1;
+    if (!a) {
+        *bits = arch->adc_bits;
+        return true;
+    }
+    if (a->kind != ATTR_INT || a->i < lowest || a->i >= MAX_BITS) {
+        diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: adc_layer_bits must be an int of %d to %d",
+                   ir_name_text(diags->arena, op->result->name), lowest, MAX_BITS - 1);
+        return false;
+    }
+    *bits = (int)a->i;
+    return true;
+}
+
+static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, Diags *diags)
+{
+    SignMapping sign;
+    if (!mapping_sign(op, "adc-alloc", &sign, diags))
+        return false;
+    const Attr *cell_bits = mapping_need(op, "adc-alloc", "cell_bits", ATTR_INT, diags);
+    const Attr *rows = mapping_need(op, "adc-alloc", "row_splits", ATTR_INTS, diags);
+    const Attr *cols = mapping_need(op, "adc-alloc", "col_splits", ATTR_INTS, diags);
+    if (!cell_bits || !rows || !cols)
+        return false;
+    bool is_signed = sign == SIGN_PAIR_ANALOG;
+    int64_t groups = op->inputs[1]->type.dims[0];
+    int64_t replicas = ir_attr_int(op, "replicas", 1);
+    int row_blocks = rows->count - 1, col_blocks = cols->count - 1;
+    int64_t blocks = replicas * groups * row_blocks * col_blocks;
+    const float *stat = clip_stats(op, args->clip_attr, blocks, diags);
+    int wanted = args->bits;
+    if (!stat || (!wanted && !layer_bits(op, arch, is_signed, &wanted, diags)))
+        return false;
+    if (is_signed && wanted < 2) {
+        diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: a signed (pair-analog) ADC needs at least 2 bits",
+                   ir_name_text(diags->arena, op->result->name));
+        return false;
+    }
+
+    int64_t *bits = arena_array(g->arena, (size_t)blocks, sizeof(int64_t));
+    float *full_scale = arena_array(g->arena, (size_t)blocks, sizeof(float));
+    int64_t per_row = (((int64_t)1 << arch->dac_bits) - 1) * (((int64_t)1 << cell_bits->i) - 1);
+    int sign_bit = is_signed ? 1 : 0;
+    /* Blocks replica-major, then group, row block, column block
+     * (docs/crossbar.md 6): only the row block changes the bound. */
+    for (int64_t b = 0; b < blocks; b++) {
+        int rb = (int)((b / col_blocks) % row_blocks);
+        int64_t bound = (rows->ints[rb + 1] - rows->ints[rb]) * per_row;
+        double clip = fmin((double)stat[b], (double)bound);
+        int64_t needed = (int64_t)ceil(clip);
+        int need_bits = (needed > 0 ? bits_for(needed) : 1) + sign_bit;
+        int lossless_bits = (bound > 0 ? bits_for(bound) : 1) + sign_bit;
+        int b_bits = wanted;
+        if (!args->bits) {
+            b_bits = b_bits < lossless_bits ? b_bits : lossless_bits;
+            b_bits = b_bits < need_bits ? b_bits : need_bits;
+        }
+        int64_t levels = ((int64_t)1 << (b_bits - sign_bit)) - 1;
+        bits[b] = b_bits;
+        full_scale[b] = needed <= levels ? (float)levels : (float)clip;
+    }
+    mapping_set_ints(g, op, "adc_bits", bits, (int)blocks);
+    mapping_set_floats(g, op, "adc_max", full_scale, (int)blocks);
+    return true;
+}
+
+bool pass_adc_alloc(Graph *g, const PassArgs *args, Diags *diags)
+{
+    AllocArgs alloc;
+    if (!read_args(args, &alloc, diags))
+        return false;
+    const Arch *arch = mapping_arch(g, "adc-alloc", diags);
+    if (!arch)
+        return false;
+    bool ok = true;
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (!op->dead && op->kind == OP_XBAR && mapping_quantized(op))
+            ok &= alloc_op(g, op, arch, &alloc, diags);
+    }
+    return ok;
+}

@@ -1,0 +1,94 @@
+/* pack.h: blocks as rectangles on tiles, the time their reads take, and the
+ * replication search (passes/pack.c, passes/timing.c, passes/replicate.c).
+ *
+ * These work on plain block lists, not on the graph, so that the place and
+ * replicate passes, the mapping report and the unit tests share one packer
+ * and one timing model; docs/mapping.md explains the algorithms.  The graph
+ * side (collecting an op's blocks, statistics of a placed graph) is in
+ * passes/mapping.h. */
+#ifndef XBARC_PASSES_PACK_H
+#define XBARC_PASSES_PACK_H
+
+#include "ir/ir.h"
+
+typedef enum {
+    PACK_NONE,          /* every block on a tile of its own, at (0, 0) */
+    PACK_DENSE,         /* fewest tiles: any blocks may share a tile */
+    PACK_BALANCED,      /* share tiles only where no stage gets slower than the slowest stage */
+} PackMode;
+
+bool pack_mode_from_name(const char *name, PackMode *mode);
+const char *pack_mode_name(PackMode mode);
+
+/* One block: rows x physical columns (reference columns included) of cells.
+ * Blocks of the same layer and replica but of different groups may never
+ * share a row or a column of a tile (groups are packed block-diagonally). */
+typedef struct {
+    int rows, cols;
+    int layer, replica, group;
+    int64_t work;               /* read steps per image: its input vectors x cycles per vector */
+} PackBlock;
+
+/* Where a block went: tile, and the row and column of its top-left cell. */
+typedef struct {
+    int64_t tile;
+    int row, col;
+} PackSpot;
+
+typedef struct {
+    int rows, cols;             /* of a tile */
+    int cols_per_adc;           /* columns sharing one ADC */
+    PackMode mode;
+    /* PACK_BALANCED: no block's period (timing below) may exceed this; 0 means
+     * the largest `work` of all blocks, the period of the slowest stage when
+     * no block shares a tile. */
+    int64_t period_budget;
+} PackParams;
+
+/* Places the n blocks (none larger than a tile), writing spots[i] for block i;
+ * returns the number of tiles used, numbered 0 .. tiles - 1. */
+int64_t pack_blocks(const PackParams *params, const PackBlock *blocks, int n, PackSpot *spots);
+
+/* ---- timing (passes/timing.c; docs/mapping.md "Timing") ---- */
+
+/* Two placed blocks conflict, and so take turns, when they share a tile and a
+ * row, or a group of cols_per_adc columns (one ADC). */
+bool pack_conflict(const PackParams *params, const PackBlock *a, const PackSpot *sa, const PackBlock *b,
+                   const PackSpot *sb);
+
+/* Each block's period: read steps its tile spends per image on it and on the
+ * blocks it conflicts with (its own work plus theirs). */
+void pack_periods(const PackParams *params, const PackBlock *blocks, const PackSpot *spots, int n,
+                  int64_t *period);
+
+/* ---- replication (passes/replicate.c; DOMAIN.md 7) ---- */
+
+/* One layer as the replication search sees it. */
+typedef struct {
+    int64_t vectors;            /* P: input vectors per image */
+    int64_t cycles;             /* read steps per vector */
+    int n_blocks;               /* blocks of one copy */
+    const PackBlock *blocks;    /* those blocks (layer, replica and work are filled in per copy) */
+} ReplLayer;
+
+/* Stage time of a layer with r copies: the busiest copy's ceil(P / r) vectors x cycles. */
+int64_t repl_stage_time(const ReplLayer *layer, int64_t r);
+
+/* Tiles the packer needs for the layers with replicas[l] copies each (copy j
+ * of layer l processes its share of the P vectors); with `spots` non-NULL
+ * (room for the total block count) it also returns the placement, blocks in
+ * layer order, copy-major.  `scratch` holds the block list. */
+int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                  const int64_t *replicas, PackSpot *spots);
+
+/* The exact search of DOMAIN.md 7: the replication minimizing the slowest
+ * stage, max_l ceil(P_l / r_l) x cycles_l, among those the packer fits in
+ * `tiles` tiles.  The candidate bottlenecks are the stage times a layer can
+ * have; the cheapest replication meeting a bottleneck B is r_l = the fewest
+ * copies with stage time <= B, and the smallest feasible B is found by binary
+ * search with the packer as the test.  Writes replicas[l] and returns the
+ * bottleneck, or -1 when even one copy of each layer does not fit. */
+int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                    int64_t tiles, int64_t *replicas);
+
+#endif

@@ -1,0 +1,294 @@
+/* replicate.c: pass `replicate{mode=none|auto,tiles=N,layers=NAME:R;...,
+ * packing=none|dense|balanced}`, kernel replication for spatial parallelism.
+ *
+ * DOMAIN.md section 7, docs/crossbar.md section 6 ("Replication"),
+ * docs/mapping.md.  A layer with r copies of its blocks gives each copy a
+ * share of its P input vectors, so its stage time drops from P x cycles to
+ * ceil(P / r) x cycles.  For a tile budget T the pass chooses integer r_l
+ * minimizing the slowest stage, max_l ceil(P_l / r_l) x cycles_l, subject to
+ * the packer (the same packing `place` will use) fitting all copies in T
+ * tiles.  The search is exact: the bottleneck B of any replication is one of
+ * the stage times a layer can have (ceil(P / r) x cycles for some r); for a
+ * given B the cheapest replication meeting it is r_l(B) = the fewest copies
+ * whose stage time is <= B, and every replication meeting B has at least
+ * those copies of every layer.  r_l(B) only shrinks as B grows, so with a
+ * packer that never needs fewer tiles for more blocks, "r(B) fits" is
+ * monotone in B, and a binary search over the sorted candidate values finds
+ * the smallest B that fits; the unit tests compare it with brute force over
+ * every replication.  Balanced packing is not monotone (copies with less
+ * work each may share tiles that fewer copies could not), so there the
+ * candidates are tried in increasing order: the result is the best of the
+ * cheapest replications r(B), and a replication with more copies than r(B)
+ * can occasionally do better; the tests measure how often.
+ *
+ * Options: mode=auto (implied by tiles=) searches, with the budget from
+ * tiles= or else the architecture's `tiles`; layers= sets the named layers'
+ * copies by hand (others get one); mode=none removes every `replicas`.
+ * Without options the pass leaves the graph as it is.  A layer with one copy
+ * has no `replicas` attribute; a change drops place and the ADC attributes,
+ * whose lists hold one entry per block of every copy. */
+#include "passes/mapping.h"
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const derived[] = {"place", "adc_bits", "adc_max", NULL};
+
+int64_t repl_stage_time(const ReplLayer *layer, int64_t r)
+{
+    return (layer->vectors + r - 1) / r * layer->cycles;
+}
+
+/* The fewest copies whose stage time is <= b, or -1 when none is. */
+static int64_t copies_for(const ReplLayer *layer, int64_t b)
+{
+    int64_t share = b / layer->cycles;      /* most vectors a copy may take */
+    if (share < 1)
+        return -1;
+    int64_t r = (layer->vectors + share - 1) / share;
+    return r > 0 ? r : 1;
+}
+
+int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                  const int64_t *replicas, PackSpot *spots)
+{
+    int64_t n = 0;
+    for (int l = 0; l < n_layers; l++)
+        n += replicas[l] * layers[l].n_blocks;
+    PackBlock *blocks = arena_array(scratch, (size_t)n + 1, sizeof(PackBlock));
+    int k = 0;
+    for (int l = 0; l < n_layers; l++) {
+        const ReplLayer *L = &layers[l];
+        for (int64_t j = 0; j < replicas[l]; j++) {
+            int64_t share = (j + 1) * L->vectors / replicas[l] - j * L->vectors / replicas[l];
+            for (int b = 0; b < L->n_blocks; b++, k++) {
+                blocks[k] = L->blocks[b];
+                blocks[k].layer = l;
+                blocks[k].replica = (int)j;
+                blocks[k].work = share * L->cycles;
+            }
+        }
+    }
+    if (!spots)
+        spots = arena_array(scratch, (size_t)n + 1, sizeof(PackSpot));
+    return pack_blocks(params, blocks, (int)n, spots);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Does r(b) fit the budget?  Fills replicas.  Cells give a cheap necessary
+ * test before the packer runs. */
+static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles,
+                 int64_t b, int64_t *replicas)
+{
+    double cells = 0;
+    for (int l = 0; l < n_layers; l++) {
+        replicas[l] = copies_for(&layers[l], b);
+        if (replicas[l] < 1)
+            return false;
+        for (int k = 0; k < layers[l].n_blocks; k++)
+            cells += (double)replicas[l] * layers[l].blocks[k].rows * layers[l].blocks[k].cols;
+    }
+    if (cells > (double)tiles * params->rows * params->cols)
+        return false;
+    /* Balanced packing gets the budget `place` will give it: the slowest
+     * stage of these copies (at most b). */
+    PackParams p = *params;
+    p.period_budget = 0;
+    for (int l = 0; l < n_layers && p.mode == PACK_BALANCED; l++) {
+        int64_t t = repl_stage_time(&layers[l], replicas[l]);
+        p.period_budget = t > p.period_budget ? t : p.period_budget;
+    }
+    return repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
+}
+
+int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                    int64_t tiles, int64_t *replicas)
+{
+    /* Candidates: every stage time ceil(P / r) x cycles of every layer, from
+     * the largest cycles (no layer can go below its own) to the largest P x
+     * cycles (one copy of everything).  ceil(P / r) takes about 2 sqrt(P)
+     * values: after value q, the next r is ceil(P / (q - 1)). */
+    int64_t low = 0, high = 0, count = 0;
+    for (int l = 0; l < n_layers; l++) {
+        low = layers[l].cycles > low ? layers[l].cycles : low;
+        int64_t one = repl_stage_time(&layers[l], 1);
+        high = one > high ? one : high;
+        for (int64_t r = 1; r <= layers[l].vectors; count++) {
+            int64_t q = (layers[l].vectors + r - 1) / r;
+            r = q > 1 ? (layers[l].vectors + q - 2) / (q - 1) : layers[l].vectors + 1;
+        }
+    }
+    int64_t *cand = arena_array(scratch, (size_t)count + 1, sizeof(int64_t)), m = 0;
+    for (int l = 0; l < n_layers; l++) {
+        for (int64_t r = 1; r <= layers[l].vectors;) {
+            int64_t q = (layers[l].vectors + r - 1) / r, t = q * layers[l].cycles;
+            if (t >= low && t <= high)
+                cand[m++] = t;
+            r = q > 1 ? (layers[l].vectors + q - 2) / (q - 1) : layers[l].vectors + 1;
+        }
+    }
+    qsort(cand, (size_t)m, sizeof(int64_t), by_value);
+    int64_t unique = 0;
+    for (int64_t i = 0; i < m; i++)
+        if (unique == 0 || cand[i] != cand[unique - 1])
+            cand[unique++] = cand[i];
+    if (n_layers == 0 || unique == 0)
+        return 0;
+
+    /* The largest candidate is one copy each: if that does not fit, nothing does. */
+    if (!fits(scratch, params, layers, n_layers, tiles, cand[unique - 1], replicas))
+        return -1;
+    int64_t lo = 0, hi = unique - 1;        /* cand[hi] fits */
+    if (params->mode == PACK_BALANCED) {
+        /* Not monotone: fewer copies of more work may share tiles less (see
+         * docs/mapping.md), so try the candidates in order. */
+        while (lo < hi && !fits(scratch, params, layers, n_layers, tiles, cand[lo], replicas))
+            lo++;
+        hi = lo;
+    }
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (fits(scratch, params, layers, n_layers, tiles, cand[mid], replicas))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    fits(scratch, params, layers, n_layers, tiles, cand[hi], replicas);
+    int64_t bottleneck = 0;
+    for (int l = 0; l < n_layers; l++) {
+        int64_t t = repl_stage_time(&layers[l], replicas[l]);
+        bottleneck = t > bottleneck ? t : bottleneck;
+    }
+    return bottleneck;
+}
+
+/* ---- the pass ---- */
+
+/* Sets layer l's copies; true when that changed anything. */
+static bool set_replicas(Graph *g, Op *op, int64_t r)
+{
+    const Attr *old = ir_attr(op, "replicas");
+    if (r <= 1) {
+        if (!old)
+            return false;
+        static const char *const name[] = {"replicas", NULL};
+        mapping_drop(op, name);
+        return true;
+    }
+    return mapping_set_int(g, op, "replicas", r);
+}
+
+/* layers=NAME:R;NAME:R (or NAME=R): copies per named layer, others 1. */
+static bool parse_layers(const char *text, const MapBlocks *mb, int64_t *replicas, Diags *diags)
+{
+    bool ok = true;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        const char *sep = NULL;
+        for (const char *q = p; q < end; q++)
+            if (*q == ':' || *q == '=')
+                sep = q;
+        char *name = NULL, *stop = NULL;
+        long long r = 0;
+        if (sep) {
+            name = arena_printf(diags->arena, "%.*s", (int)(sep - p), p);
+            if (*name == '%')
+                name++;
+            r = strtoll(sep + 1, &stop, 10);
+        }
+        if (!sep || stop != end || r < 1 || r > 1000000) {
+            diag_error(diags, NULL, "replicate: layers takes NAME:COPIES;NAME:COPIES..., not '%.*s'", (int)(end - p),
+                       p);
+            ok = false;
+        } else {
+            int found = -1;
+            for (int l = 0; l < mb->n_layers && found < 0; l++)
+                if (strcmp(mb->layers[l].op->result->name, name) == 0)
+                    found = l;
+            if (found < 0) {
+                diag_error(diags, NULL, "replicate: no crossbar layer %%%s (layers=)", ir_name_text(diags->arena, name));
+                ok = false;
+            } else {
+                replicas[found] = r;
+            }
+        }
+        p = *end ? end + 1 : end;
+    }
+    return ok;
+}
+
+bool pass_replicate(Graph *g, const PassArgs *args, Diags *diags)
+{
+    const char *mode = pass_arg(args, "mode"), *layers = pass_arg(args, "layers"), *packing = pass_arg(args, "packing");
+    bool has_tiles = pass_arg(args, "tiles") != NULL;
+    if (mode && strcmp(mode, "none") != 0 && strcmp(mode, "auto") != 0) {
+        diag_error(diags, NULL, "replicate: mode must be none or auto, not '%s'", mode);
+        return false;
+    }
+    PackMode pack = PACK_NONE;
+    if (packing && !pack_mode_from_name(packing, &pack)) {
+        diag_error(diags, NULL, "replicate: packing must be none, dense or balanced, not '%s'", packing);
+        return false;
+    }
+    bool none = mode && strcmp(mode, "none") == 0, search = (mode && !none) || has_tiles;
+    if (none && (layers || has_tiles)) {
+        diag_error(diags, NULL, "replicate: mode=none takes neither tiles= nor layers=");
+        return false;
+    }
+    if (search && layers) {
+        diag_error(diags, NULL, "replicate: give either layers= (copies by hand) or a search (mode=auto, tiles=)");
+        return false;
+    }
+    if (!none && !search && !layers)
+        return true;                        /* no options: keep the graph's replicas */
+    const Arch *arch = mapping_arch(g, "replicate", diags);
+    double budget = 0;
+    if (!arch || !pass_arg_number(args, "tiles", arch->tiles, 0, 1e9, &budget, diags))
+        return false;
+
+    Arena *scratch = arena_new();
+    MapBlocks mb;
+    bool ok = mapping_blocks(scratch, g, "replicate", &mb, diags);
+    int64_t *replicas = arena_array(scratch, (size_t)mb.n_layers + 1, sizeof(int64_t));
+    for (int l = 0; ok && l < mb.n_layers; l++)
+        replicas[l] = 1;
+    if (ok && layers)
+        ok = parse_layers(layers, &mb, replicas, diags);
+    if (ok && search) {
+        if (budget < 1) {
+            diag_error(diags, NULL, "replicate: the search needs a tile budget: give tiles=N (xbarc compile "
+                       "--tiles N) or an architecture with tiles");
+            ok = false;
+        } else {
+            ReplLayer *rl = arena_array(scratch, (size_t)mb.n_layers + 1, sizeof(ReplLayer));
+            for (int l = 0; l < mb.n_layers; l++)
+                rl[l] = (ReplLayer){mb.layers[l].vectors, mb.layers[l].cycles, mb.layers[l].n_blocks,
+                                    &mb.blocks[mb.layers[l].first_block]};
+            PackParams params = {.rows = mb.arch->rows, .cols = mb.arch->cols,
+                                 .cols_per_adc = mb.arch->cols_per_adc, .mode = pack};
+            if (repl_search(scratch, &params, rl, mb.n_layers, (int64_t)budget, replicas) < 0) {
+                int64_t *ones = arena_array(scratch, (size_t)mb.n_layers + 1, sizeof(int64_t));
+                for (int l = 0; l < mb.n_layers; l++)
+                    ones[l] = 1;
+                diag_error(diags, NULL, "replicate: graph @%s needs %lld tiles with one copy of each layer "
+                           "(packing %s), more than the budget of %lld", ir_name_text(diags->arena, g->name),
+                           (long long)repl_pack(scratch, &params, rl, mb.n_layers, ones, NULL),
+                           pack_mode_name(pack), (long long)budget);
+                ok = false;
+            }
+        }
+    }
+    for (int l = 0; ok && l < mb.n_layers; l++)
+        if (set_replicas(g, mb.layers[l].op, replicas[l]))
+            mapping_drop(mb.layers[l].op, derived);
+    arena_free(scratch);
+    return ok;
+}
