@@ -6,6 +6,7 @@
  * accuracy loop are written once. */
 #include "cli.h"
 #include "frontend/frontend.h"
+#include "runtime/perf.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
@@ -22,6 +23,7 @@ typedef struct {
     Type *input_types, *output_types;
     Interp *interp;         /* one of these two */
     Sim *sim;
+    const Program *program; /* with sim */
 } Runner;
 
 static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, Diags *diags)
@@ -46,6 +48,7 @@ static bool runner_open(Runner *r, Arena *arena, const char *path, const char *p
             r->output_types[i] = p->buffers[p->outputs[i]].type;
         }
         r->sim = sim_new(p);
+        r->program = p;
         return true;
     }
     PassOptions pass_options = {0};
@@ -197,6 +200,7 @@ const char interp_usage[] =
 
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
+    "                 [--stats-json FILE] [--perf NAME=VALUE ...]\n"
     "\n"
     "Executes a compiled program in the crossbar simulator, read by read.\n"
     "Tensors as for 'xbarc interp'.\n"
@@ -204,19 +208,67 @@ const char run_usage[] =
     "  --input NAME=FILE    a program input (repeat for each)\n"
     "  -o DIR               write each output to DIR/NAME.pb (or .npy)\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
-    "  --stats              print crossbar reads, ADC conversions and saturations\n";
+    "  --stats              print the performance model per layer and in total:\n"
+    "                       reads, ADC conversions and saturations, time, energy\n"
+    "                       split, TOPS/W, images/s, latency, area (docs/perf.md)\n"
+    "  --stats-json FILE    write the same as JSON (atomically)\n"
+    "  --perf NAME=VALUE    override a figure of the model, e.g. adc_model=mnsim\n";
+
+/* The --perf overrides, checked as usage errors. */
+static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
+{
+    *params = perf_params_default();
+    for (int i = 0; i < n && !a->failed; i++) {
+        const char *error = perf_param_assign(params, assignments[i]);
+        if (error) {
+            const char *eq = strchr(assignments[i], '=');
+            char what[512];
+            snprintf(what, sizeof what, "%.*s %s", eq ? (int)(eq - assignments[i]) : (int)strlen(assignments[i]),
+                     assignments[i], error);
+            usage_error(a, "--perf: %s", what);
+        }
+    }
+    return !a->failed;
+}
+
+/* Prints and writes the model of the program run `runs` times, from the
+ * per-instruction counters summed over those runs. */
+static bool report_stats(const Program *program, const PerfParams *params, const SimCounters *by_instr, double runs,
+                         bool print, const char *json_path, Arena *arena, Diags *diags)
+{
+    PerfReport report;
+    perf_model(arena, program, params, by_instr, runs, &report);
+    if (print)
+        perf_print(&report, stdout);
+    return !json_path || perf_write_json(&report, json_path, diags);
+}
+
+static void add_counters(const Sim *sim, int n_instrs, SimCounters *sum)
+{
+    for (int k = 0; k < n_instrs; k++) {
+        SimCounters c = sim_instr_counters(sim, k);
+        sum[k].reads += c.reads;
+        sum[k].conversions += c.conversions;
+        sum[k].saturated += c.saturated;
+    }
+}
 
 static int execute(Args *a, bool program)
 {
     const char *model = NULL, *out_dir = NULL, *pipeline = NULL, *format = "pb", *spec;
+    const char *stats_json = NULL;
     bool stats = false;
     char **specs = calloc((size_t)a->argc + 1, sizeof(char *));
-    int n_specs = 0;
+    char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
+    int n_specs = 0, n_perf = 0;
     while (a->i < a->argc && !a->failed) {
         if (opt_value(a, "--input", &spec))
             specs[n_specs++] = (char *)spec;
+        else if (program && opt_value(a, "--perf", &spec))
+            perf[n_perf++] = (char *)spec;
         else if (opt_value(a, "-o", &out_dir) || opt_value(a, "--format", &format) ||
-                 (!program && opt_value(a, "--passes", &pipeline)))
+                 (!program && opt_value(a, "--passes", &pipeline)) ||
+                 (program && opt_value(a, "--stats-json", &stats_json)))
             continue;
         else if (program && opt_flag(a, "--stats"))
             stats = true;
@@ -230,6 +282,10 @@ static int execute(Args *a, bool program)
                                : "%s is a program: run it with 'xbarc run'", model);
     if (!a->failed && strcmp(format, "pb") != 0 && strcmp(format, "npy") != 0)
         usage_error(a, "--format must be pb or npy, not %s", format);
+    PerfParams perf_params;
+    if (!a->failed)
+        parse_perf(a, perf, n_perf, &perf_params);
+    free(perf);
     if (a->failed) {
         free(specs);
         return EXIT_USAGE;
@@ -252,6 +308,12 @@ static int execute(Args *a, bool program)
             printf("crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
                    (unsigned long long)c.reads, (unsigned long long)c.conversions,
                    (unsigned long long)c.saturated);
+        }
+        if (ok && (stats || stats_json)) {
+            int n = r.program->n_instrs;
+            SimCounters *sum = arena_array(arena, (size_t)n + 1, sizeof(SimCounters));
+            add_counters(r.sim, n, sum);
+            ok = report_stats(r.program, &perf_params, sum, 1, stats, stats_json, arena, &diags);
         }
     }
     runner_close(&r);
@@ -286,7 +348,11 @@ const char eval_usage[] =
     "                     report its accuracy, the top-1 agreement of the two, their\n"
     "                     largest output difference and how many outputs are\n"
     "                     bit-identical (e.g. a program against its quantized IR,\n"
-    "                     which the reference interpreter runs as integer reference)\n";
+    "                     which the reference interpreter runs as integer reference)\n"
+    "  --stats            (a program) the performance model averaged over the images,\n"
+    "                     as 'xbarc run --stats' prints it (docs/perf.md)\n"
+    "  --stats-json FILE  write it as JSON (atomically)\n"
+    "  --perf NAME=VALUE  override a figure of the model, e.g. adc_model=mnsim\n";
 
 static int argmax(const float *v, int64_t n)
 {
@@ -300,11 +366,18 @@ static int argmax(const float *v, int64_t n)
 int cmd_eval(Args *a)
 {
     const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL,
-               *against = NULL;
+               *against = NULL, *stats_json = NULL, *spec;
+    bool stats = false;
+    char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
+    int n_perf = 0;
     while (a->i < a->argc && !a->failed) {
-        if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
-            !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline) &&
-            !opt_value(a, "--against", &against))
+        if (opt_value(a, "--perf", &spec))
+            perf[n_perf++] = (char *)spec;
+        else if (opt_flag(a, "--stats"))
+            stats = true;
+        else if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
+                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline) &&
+                 !opt_value(a, "--against", &against) && !opt_value(a, "--stats-json", &stats_json))
             opt_positional(a, &model);
     }
     long limit = -1;
@@ -314,6 +387,12 @@ int cmd_eval(Args *a)
         usage_error(a, "%s", "missing --dataset NAME");
     if (!a->failed && limit_text && !parse_count(limit_text, &limit))
         usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && (stats || stats_json || n_perf) && !has_suffix(model, ".xbp"))
+        usage_error(a, "--stats, --stats-json and --perf need a program (.xbp), not %s", model);
+    PerfParams perf_params;
+    if (!a->failed)
+        parse_perf(a, perf, n_perf, &perf_params);
+    free(perf);
     if (a->failed)
         return EXIT_USAGE;
     if (!pipeline || strcmp(pipeline, "default") == 0)
@@ -346,12 +425,17 @@ int cmd_eval(Args *a)
     int64_t n_logits = type_numel(&r.output_types[0]);
     int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
     bool progress = isatty(STDERR_FILENO);
+    SimCounters *sum = NULL;
+    if (stats || stats_json)
+        sum = arena_array(arena, (size_t)r.program->n_instrs + 1, sizeof(SimCounters));
     int correct = 0, ref_correct = 0, agree = 0, identical = 0;
     double max_diff = 0;
     for (int i = 0; i < count; i++) {
         const float *image = data.images + (size_t)i * image_size;
         memcpy(runner_input(&r, 0), image, (size_t)image_size * sizeof(float));
         runner_run(&r);
+        if (sum)
+            add_counters(r.sim, r.program->n_instrs, sum);
         const float *out = runner_output(&r, 0);
         int top = argmax(out, n_logits);
         correct += top == data.labels[i];
@@ -381,6 +465,8 @@ int cmd_eval(Args *a)
         printf("largest output difference: %.6g\n", max_diff);
         printf("bit-identical outputs: %d of %d\n", identical, count);
     }
+    if (sum && count > 0 && !report_stats(r.program, &perf_params, sum, count, stats, stats_json, arena, &diags))
+        return finish(arena, &diags, false);
     printf("accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
     return finish(arena, &diags, true);
 }

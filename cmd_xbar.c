@@ -2,8 +2,9 @@
  * model onto crossbar tiles and looking at the result.
  *
  * compile = import and clean up (default pipeline), lower-xbar, calibrate the
- * activation ranges on real images, quantize, the mapping pipeline, emit the
- * program, write it, print a per-layer summary. */
+ * activation ranges on real images (or take a nominal one, --calib none),
+ * quantize, the mapping pipeline, emit the program, write it, print a
+ * per-layer summary. */
 #include "backend/backend.h"
 #include "cli.h"
 #include "frontend/frontend.h"
@@ -171,11 +172,13 @@ static void print_summary(const Graph *g, const Program *p, FILE *out)
                 form ? form->s : "?", (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
                 (long long)ir_attr_int(op, "slices", 1), (long long)attr_count(op, "adc_bits"), tiles, max_adc);
     }
+    /* Cells the blocks cover, from the mvms (blocks never overlap: the
+     * emitter refuses that), not from a scan of every cell. */
     int64_t used = 0, cells = (int64_t)p->n_tiles * p->arch.rows * p->arch.cols;
-    for (int t = 0; t < p->n_tiles; t++)
-        for (int64_t c = 0; c < (int64_t)p->tiles[t].rows * p->tiles[t].cols; c++)
-            used += p->tiles[t].cells[c] != 0;
-    fprintf(out, "tiles: %d of %dx%d cells, %d instructions, nonzero cells %.1f%%\n", p->n_tiles, p->arch.rows,
+    for (int k = 0; k < p->n_instrs; k++)
+        if (p->instrs[k].opcode == INSTR_MVM)
+            used += (int64_t)p->instrs[k].mvm.rows * p->instrs[k].mvm.phys_cols;
+    fprintf(out, "tiles: %d of %dx%d cells, %d instructions, cells in blocks %.1f%%\n", p->n_tiles, p->arch.rows,
             p->arch.cols, p->n_instrs, cells ? 100.0 * (double)used / (double)cells : 0.0);
 }
 
@@ -238,7 +241,10 @@ const char compile_usage[] =
     "  --calib SET         activation ranges from: auto (default: the training split\n"
     "                      of fashion-mnist for 28x28 inputs, of digits for 64-element\n"
     "                      inputs, else random), fashion-mnist, digits, random\n"
-    "                      (uniform [0,1), fixed seed) or a directory of .pb/.npy inputs\n"
+    "                      (uniform [0,1), fixed seed), a directory of .pb/.npy inputs,\n"
+    "                      or none: the range [0, 1] for every layer, no data and no\n"
+    "                      interpretation -- for mapping studies only: accuracies\n"
+    "                      are meaningless\n"
     "  --calib-count N     images used for calibration (default 512)\n"
     "  --float-weights     keep weights and activations in float (no quantization,\n"
     "                      one slice, no ADC): checks the data movement alone\n"
@@ -251,6 +257,10 @@ const char compile_usage[] =
     "                      or balanced (share tiles without slowing the pipeline)\n"
     "  --tiles N           tile budget; layers are replicated to use it (docs/mapping.md)\n"
     "  --replicate R       none, auto (for the budget) or LAYER=R,... copies by hand\n"
+    "  --report            print the mapping report (per layer and totals) instead of\n"
+    "                      the short summary\n"
+    "  --report-json FILE  write the mapping report as JSON\n"
+    "  --tile-map FILE     draw the tiles as SVG, every block coloured by its layer\n"
     "  --emit-ir FILE      also write the mapped IR as text\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
 
@@ -261,14 +271,19 @@ int cmd_compile(Args *a)
                *replicate = NULL;
     bool float_weights = false;
     PassOptions pass_options = {0};
+    const char *report_json = NULL, *tile_map = NULL;
+    bool report = false;
     while (a->i < a->argc && !a->failed) {
         if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &arch_path) || opt_value(a, "--calib", &calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
             opt_value(a, "--print-ir-after", &pass_options.print_after) || opt_value(a, "--adc", &adc) ||
             opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &packing) ||
-            opt_value(a, "--tiles", &tiles) || opt_value(a, "--replicate", &replicate))
+            opt_value(a, "--tiles", &tiles) || opt_value(a, "--replicate", &replicate) ||
+            opt_value(a, "--report-json", &report_json) || opt_value(a, "--tile-map", &tile_map))
             continue;
-        if (opt_flag(a, "--float-weights"))
+        if (opt_flag(a, "--report"))
+            report = true;
+        else if (opt_flag(a, "--float-weights"))
             float_weights = true;
         else if (opt_flag(a, "--print-ir-after-all"))
             pass_options.print_after_all = true;
@@ -289,6 +304,8 @@ int cmd_compile(Args *a)
         usage_error(a, "--packing takes none, dense or balanced, not '%s'", packing);
     if (!a->failed && tiles && (!parse_count(tiles, &tile_budget) || tile_budget < 1 || tile_budget > 1000000000))
         usage_error(a, "--tiles takes a positive count, not '%s'", tiles);
+    if (!a->failed && strcmp(calib, "none") == 0 && strcmp(adc, "lossless") != 0)
+        usage_error(a, "--adc %s needs calibration images, and --calib none has none", adc);
     AdcAllocOptions adc_options = {.tolerance = 0.5};
     int uniform_bits = 0;
     if (!a->failed)
@@ -313,7 +330,11 @@ int cmd_compile(Args *a)
         return finish(arena, &diags, false);
     float *images = NULL;
     int count = 0;
-    if (!float_weights) {
+    if (!float_weights && strcmp(calib, "none") == 0) {
+        calibrate_nominal(g, 0.0f, 1.0f);
+        if (!pass_run_pipeline(g, "quantize", &pass_options, &diags))
+            return finish(arena, &diags, false);
+    } else if (!float_weights) {
         if (g->n_inputs != 1) {
             diag_error(&diags, NULL, "%s: calibration needs a model with one input (it has %d)", model, g->n_inputs);
             return finish(arena, &diags, false);
@@ -339,7 +360,18 @@ int cmd_compile(Args *a)
     Program *p = emit_program(arena, g, &diags);
     if (!p || !program_write(p, out, &diags))
         return finish(arena, &diags, false);
-    print_summary(g, p, stdout);
+    /* One read step: the crossbar settles, then each shared ADC converts its
+     * columns (ISAAC: 100 ns, 8-bit SAR at 1.28 GS/s; docs/perf.md). */
+    double step_seconds = 100e-9 + arch->cols_per_adc / 1.28e9;
+    if ((report_json && !report_write_json(g, step_seconds, report_json, &diags)) ||
+        (tile_map && !report_write_tile_map(g, tile_map, &diags)))
+        return finish(arena, &diags, false);
+    if (report) {
+        if (!report_print(g, step_seconds, stdout, &diags))
+            return finish(arena, &diags, false);
+    } else {
+        print_summary(g, p, stdout);
+    }
     if (adc_report.n_layers)
         adc_report_print(&adc_report, stdout);
     return finish(arena, &diags, true);

@@ -15,4 +15,14 @@
  * missing attribute. */
 Program *emit_program(Arena *arena, const Graph *g, Diags *diags);
 
+/* The mapping report of a placed graph (backend/report.c): a per-layer table
+ * (matrix, slices, blocks, tiles, replication, cell utilization, ADC bits, reads
+ * per image, share of pipeline time) and totals (tiles against the lower bound,
+ * utilization, bottleneck, images per second at `step_seconds` per read step). */
+bool report_print(const Graph *g, double step_seconds, FILE *out, Diags *diags);
+/* The same as JSON, written atomically. */
+bool report_write_json(const Graph *g, double step_seconds, const char *path, Diags *diags);
+/* An SVG picture of the tiles, every block a rectangle coloured by layer. */
+bool report_write_tile_map(const Graph *g, const char *path, Diags *diags);
+
 #endif

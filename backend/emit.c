@@ -15,6 +15,14 @@
 #include <math.h>
 #include <string.h>
 
+enum { MAX_TILES = 1 << 24 };   /* 2^24 tiles of 128 x 128 would be 256 GiB of cells */
+
+/* A block's rectangle on its tile, for the overlap check. */
+typedef struct {
+    int row, col, rows, cols;
+    int next;                           /* the tile's previous rect, -1 at the end */
+} Rect;
+
 typedef struct {
     Arena *arena;
     const Graph *g;
@@ -23,8 +31,9 @@ typedef struct {
     int *buffer_of;                     /* by value id, -1 when none yet */
     Buffer *buffers; int n_buffers, cap_buffers;
     Instr *instrs; int n_instrs, cap_instrs;
-    Tile *tiles; int n_tiles, cap_tiles;
-    uint8_t **used;                     /* per tile, a cell occupancy map */
+    Tile *tiles; int n_tiles;
+    Rect *rects; int n_rects, cap_rects;    /* the blocks placed so far */
+    int *first_rect;                    /* per tile, its last rect (-1: none), linked by Rect.next */
 } Emitter;
 
 /* Grows an arena array by doubling (the old copy stays in the arena). */
@@ -227,78 +236,130 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
 static int polarities(const Layer *L) { return L->sign == SIGN_OFFSET ? 1 : 2; }
 static int ref_cols(const Layer *L) { return L->sign == SIGN_OFFSET ? L->slices : 0; }
 
-/* Level of slice s of the non-negative magnitude u (an integer in a quantized
- * layer; in a float-weight layer u itself, with one slice). */
-static float slice_level(const Layer *L, float u, int s)
+/* Level of slice s of the non-negative integer magnitude u (docs/crossbar.md 5). */
+static uint8_t slice_level(int64_t u, int s, int cell_bits)
 {
-    if (!L->quantized)
-        return u;
-    int64_t mask = ((int64_t)1 << L->cell_bits) - 1;
-    return (float)(((int64_t)u >> (s * L->cell_bits)) & mask);
+    int shift = s * cell_bits;
+    return shift < 63 ? (uint8_t)((u >> shift) & (((int64_t)1 << cell_bits) - 1)) : 0;
 }
 
-static Tile *tile_at(Emitter *e, int64_t index)
+/* The cells of one weight column for every quantized weight value: entry
+ * w + qmax holds its S * P levels in column order (slice, polarity), so that a
+ * block row is programmed with one copy per weight.  The reference columns'
+ * levels (offset mapping) follow the last entry. */
+static uint8_t *level_table(Emitter *e, const Layer *L)
 {
-    while (e->n_tiles <= index) {
-        int cap = e->cap_tiles;
-        e->tiles = grow(e->arena, e->tiles, e->n_tiles, &cap, sizeof(Tile));
-        e->used = grow(e->arena, e->used, e->n_tiles, &e->cap_tiles, sizeof(uint8_t *));
-        Tile *t = &e->tiles[e->n_tiles];
-        t->rows = e->arch->rows;
-        t->cols = e->arch->cols;
-        t->cells = arena_array(e->arena, (size_t)t->rows * (size_t)t->cols, sizeof(float));
-        e->used[e->n_tiles] = arena_alloc(e->arena, (size_t)t->rows * (size_t)t->cols);
-        e->n_tiles++;
+    int64_t qmax = (int64_t)L->offset;
+    int S = L->slices, P = polarities(L), W = S * P;
+    uint8_t *table = arena_array(e->arena, (size_t)(2 * qmax + 2), (size_t)W);
+    for (int64_t w = -qmax; w <= qmax; w++) {
+        uint8_t *cells = table + (size_t)(w + qmax) * (size_t)W;
+        for (int s = 0; s < S; s++) {
+            if (P == 2) {
+                cells[2 * s] = slice_level(w > 0 ? w : 0, s, L->cell_bits);
+                cells[2 * s + 1] = slice_level(w < 0 ? -w : 0, s, L->cell_bits);
+            } else {
+                cells[s] = slice_level(w + qmax, s, L->cell_bits);
+            }
+        }
     }
-    return &e->tiles[index];
+    for (int s = 0; s < ref_cols(L); s++)
+        table[(size_t)(2 * qmax + 1) * (size_t)W + (size_t)s] = slice_level(qmax, s, L->cell_bits);
+    return table;
 }
 
-/* Writes one cell, refusing a cell that another block already holds. */
-static bool program_cell(Emitter *e, int tile, int row, int col, float level, const Layer *L, int block)
+/* Refuses a block whose rectangle meets one placed before on its tile, naming
+ * the first shared cell in row-major order (the emitter's last line of defence
+ * against a placement that would mix currents). */
+static bool claim_rect(Emitter *e, const Layer *L, int block, int tile, int row0, int col0, int rows, int cols)
 {
-    uint8_t *used = &e->used[tile][(size_t)row * (size_t)e->tiles[tile].cols + (size_t)col];
-    if (*used) {
+    int hit_row = -1, hit_col = -1;
+    for (int i = e->first_rect[tile]; i >= 0; i = e->rects[i].next) {
+        const Rect *r = &e->rects[i];
+        int top = row0 > r->row ? row0 : r->row, left = col0 > r->col ? col0 : r->col;
+        int bottom = row0 + rows < r->row + r->rows ? row0 + rows : r->row + r->rows;
+        int right = col0 + cols < r->col + r->cols ? col0 + cols : r->col + r->cols;
+        if (top < bottom && left < right && (hit_row < 0 || top < hit_row || (top == hit_row && left < hit_col)))
+            hit_row = top, hit_col = left;
+    }
+    if (hit_row >= 0) {
         diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d overlaps another block on tile %d at cell (%d, %d)",
-                   L->op->result->name, block, tile, row, col);
+                   L->op->result->name, block, tile, hit_row, hit_col);
         return false;
     }
-    *used = 1;
-    e->tiles[tile].cells[(size_t)row * (size_t)e->tiles[tile].cols + (size_t)col] = level;
+    e->rects = grow(e->arena, e->rects, e->n_rects, &e->cap_rects, sizeof(Rect));
+    e->rects[e->n_rects] = (Rect){.row = row0, .col = col0, .rows = rows, .cols = cols, .next = e->first_rect[tile]};
+    e->first_rect[tile] = e->n_rects++;
     return true;
 }
 
-/* Programs block b (group g, rows k0..k1, weight columns n0..n1) into its tile. */
-static bool program_block(Emitter *e, const Layer *L, int block, int64_t g, int64_t k0, int64_t k1,
-                          int64_t n0, int64_t n1, int phys_cols)
+/* One row of a quantized block: each weight's cells copied from the table. */
+static bool program_level_row(Emitter *e, const Layer *L, const uint8_t *table, const float *w, int64_t n_cols,
+                              uint8_t *row, int phys_cols)
+{
+    int W = L->slices * polarities(L);
+    float qmax = L->offset;
+    for (int64_t n = 0; n < n_cols; n++) {
+        float v = w[n];
+        if (!(v >= -qmax && v <= qmax) || v != (float)(int32_t)v) {
+            diag_error(e->diags, &L->op->loc, "xbar %%%s: quantized weight %g is not an integer within +-%g",
+                       L->op->result->name, v, qmax);
+            return false;
+        }
+        const uint8_t *cells = table + (size_t)((int32_t)v + (int32_t)qmax) * (size_t)W;
+        if (W == 8)
+            memcpy(row + 8 * n, cells, 8);      /* the default: 4 slices of a pair, one store */
+        else
+            memcpy(row + (size_t)W * (size_t)n, cells, (size_t)W);
+    }
+    if (ref_cols(L))
+        memcpy(row + phys_cols - ref_cols(L), table + (size_t)(2 * (int64_t)qmax + 1) * (size_t)W,
+               (size_t)ref_cols(L));
+    return true;
+}
+
+/* One row of a float-weight block: pair max(w, 0) / max(-w, 0), or w + offset. */
+static void program_float_row(const Layer *L, const float *w, int64_t n_cols, float *row, int phys_cols)
+{
+    int S = L->slices, P = polarities(L);
+    for (int64_t n = 0; n < n_cols; n++) {
+        for (int s = 0; s < S; s++) {
+            float *cell = row + (n * S + s) * P;
+            if (P == 2) {
+                cell[0] = fmaxf(w[n], 0);
+                cell[1] = fmaxf(-w[n], 0);
+            } else {
+                cell[0] = w[n] + L->offset;
+            }
+        }
+    }
+    for (int s = 0; s < ref_cols(L); s++)
+        row[phys_cols - ref_cols(L) + s] = L->offset;
+}
+
+/* Programs block b (group g, rows k0..k1, weight columns n0..n1) into its tile,
+ * row by row. */
+static bool program_block(Emitter *e, const Layer *L, const uint8_t *table, int block, int64_t g, int64_t k0,
+                          int64_t k1, int64_t n0, int64_t n1, int phys_cols)
 {
     int64_t tile = L->place[3 * block], row0 = L->place[3 * block + 1], col0 = L->place[3 * block + 2];
-    if (tile < 0 || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows || col0 + phys_cols > e->arch->cols) {
+    if (tile < 0 || tile >= e->n_tiles || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows ||
+        col0 + phys_cols > e->arch->cols) {
         diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
                    "does not fit a %d x %d crossbar", L->op->result->name, block, (long long)(k1 - k0), phys_cols,
                    (long long)tile, (long long)row0, (long long)col0, e->arch->rows, e->arch->cols);
         return false;
     }
-    tile_at(e, tile);
-    int S = L->slices, P = polarities(L);
+    if (!claim_rect(e, L, block, (int)tile, (int)row0, (int)col0, (int)(k1 - k0), phys_cols))
+        return false;
+    Tile *t = &e->tiles[tile];
     for (int64_t k = k0; k < k1; k++) {
-        int row = (int)(row0 + k - k0);
-        for (int64_t n = n0; n < n1; n++) {
-            float w = L->w[(g * L->k + k) * L->n + n];
-            for (int s = 0; s < S; s++) {
-                int col = (int)(col0 + ((n - n0) * S + s) * P);
-                if (P == 2) {
-                    if (!program_cell(e, (int)tile, row, col, slice_level(L, fmaxf(w, 0), s), L, block) ||
-                        !program_cell(e, (int)tile, row, col + 1, slice_level(L, fmaxf(-w, 0), s), L, block))
-                        return false;
-                } else if (!program_cell(e, (int)tile, row, col, slice_level(L, w + L->offset, s), L, block)) {
-                    return false;
-                }
-            }
-        }
-        for (int s = 0; s < ref_cols(L); s++)
-            if (!program_cell(e, (int)tile, row, (int)(col0 + phys_cols - ref_cols(L) + s),
-                              slice_level(L, L->offset, s), L, block))
-                return false;
+        size_t at = (size_t)(row0 + k - k0) * (size_t)t->cols + (size_t)col0;
+        const float *w = L->w + (g * L->k + k) * L->n + n0;
+        if (!L->quantized)
+            program_float_row(L, w, n1 - n0, t->cells + at, phys_cols);
+        else if (!program_level_row(e, L, table, w, n1 - n0, t->levels + at, phys_cols))
+            return false;
     }
     return true;
 }
@@ -306,7 +367,7 @@ static bool program_block(Emitter *e, const Layer *L, int block, int64_t g, int6
 /* Replica j of a layer: for each of its blocks (numbered replica-major, then
  * g, row block, column block), the cells, one mvm and one combine, over its
  * share [floor(j P / r), floor((j + 1) P / r)) of the P source rows of `src`. */
-static bool emit_replica(Emitter *e, const Layer *L, int j, int64_t P, int src, int acc)
+static bool emit_replica(Emitter *e, const Layer *L, const uint8_t *table, int j, int64_t P, int src, int acc)
 {
     const char *name = L->op->result->name;
     int64_t row_begin = j * P / L->replicas, row_end = (j + 1) * P / L->replicas;
@@ -317,7 +378,7 @@ static bool emit_replica(Emitter *e, const Layer *L, int j, int64_t P, int src, 
             for (int cb = 0; cb < L->n_col_blocks; cb++, block++) {
                 int64_t n0 = L->col_splits[cb], n1 = L->col_splits[cb + 1];
                 int phys_cols = (int)((n1 - n0) * L->slices * polarities(L)) + ref_cols(L);
-                if (!program_block(e, L, block, g, k0, k1, n0, n1, phys_cols))
+                if (!program_block(e, L, table, block, g, k0, k1, n0, n1, phys_cols))
                     return false;
                 int out_cols = L->sign == SIGN_PAIR_ANALOG ? phys_cols / 2 : phys_cols;
                 int out = add_buffer(e, arena_printf(e->arena, "%s.block%d", name, block), BUF_TEMP, false,
@@ -387,8 +448,9 @@ static void emit_xbar(Emitter *e, const Op *op)
 
     /* Blocks: mvm reads, combine recombines into the wide accumulator. */
     int acc = add_buffer(e, arena_printf(e->arena, "%s.acc", name), BUF_TEMP, true, matrix_type(P, G * N), NULL);
+    const uint8_t *table = L.quantized ? level_table(e, &L) : NULL;
     for (int j = 0; j < L.replicas; j++)
-        if (!emit_replica(e, &L, j, P, rows_buffer, acc))
+        if (!emit_replica(e, &L, table, j, P, rows_buffer, acc))
             return;
 
     /* dequant: scale, bias, back to the layer's layout. */
@@ -402,6 +464,30 @@ static void emit_xbar(Emitter *e, const Op *op)
     d->out_scale = arena_array(e->arena, (size_t)(G * N), sizeof(float));
     for (int64_t c = 0; c < G * N; c++)
         d->out_scale[c] = L.quantized ? L.in_scale * L.w_scale[c] : 1.0f;
+}
+
+/* All tiles the placement names, zeroed (cells no block covers hold level 0):
+ * one array of levels for a quantized program, of floats for a float-weight one. */
+static bool make_tiles(Emitter *e, int64_t n_tiles, bool float_weights)
+{
+    size_t per_tile = (size_t)e->arch->rows * (size_t)e->arch->cols;
+    if (n_tiles > MAX_TILES) {
+        diag_error(e->diags, NULL, "the placement names tile %lld, more than %d tiles: run place",
+                   (long long)(n_tiles - 1), MAX_TILES);
+        return false;
+    }
+    e->n_tiles = (int)n_tiles;
+    e->tiles = arena_array(e->arena, (size_t)n_tiles + 1, sizeof(Tile));
+    e->first_rect = arena_array(e->arena, (size_t)n_tiles + 1, sizeof(int));
+    uint8_t *levels = float_weights ? NULL : arena_array(e->arena, (size_t)n_tiles, per_tile);
+    float *cells = float_weights ? arena_array(e->arena, (size_t)n_tiles * per_tile, sizeof(float)) : NULL;
+    for (int64_t t = 0; t < n_tiles; t++) {
+        e->tiles[t] = (Tile){.rows = e->arch->rows, .cols = e->arch->cols,
+                             .levels = levels ? levels + t * per_tile : NULL,
+                             .cells = cells ? cells + t * per_tile : NULL};
+        e->first_rect[t] = -1;
+    }
+    return true;
 }
 
 Program *emit_program(Arena *arena, const Graph *g, Diags *diags)
@@ -424,21 +510,34 @@ Program *emit_program(Arena *arena, const Graph *g, Diags *diags)
 
     int errors = diags->n_errors;
     bool any_quantized = false, any_float = false;
+    int64_t last_tile = -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        if (op->dead || op->kind != OP_XBAR)
+            continue;
+        bool quantized = ir_attr(op, "in_scale") != NULL;
+        any_quantized |= quantized;
+        any_float |= !quantized;
+        const int64_t *place;
+        int n_place = ir_attr_ints(op, "place", &place);
+        for (int k = 0; k + 2 < n_place; k += 3)
+            last_tile = place[k] > last_tile ? place[k] : last_tile;
+    }
+    if (any_quantized && any_float) {
+        diag_error(diags, NULL, "graph @%s mixes quantized and float-weight crossbar layers", g->name);
+        return NULL;
+    }
+    if (!make_tiles(&e, last_tile + 1, any_float))
+        return NULL;
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = g->ops[i];
         if (op->dead)
             continue;
-        if (op->kind == OP_XBAR) {
-            bool quantized = ir_attr(op, "in_scale") != NULL;
-            any_quantized |= quantized;
-            any_float |= !quantized;
+        if (op->kind == OP_XBAR)
             emit_xbar(&e, op);
-        } else {
+        else
             emit_digital(&e, op);
-        }
     }
-    if (any_quantized && any_float)
-        diag_error(diags, NULL, "graph @%s mixes quantized and float-weight crossbar layers", g->name);
 
     p->n_outputs = g->n_outputs;
     p->outputs = arena_array(arena, (size_t)g->n_outputs + 1, sizeof(int));

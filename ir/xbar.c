@@ -241,12 +241,24 @@ static bool check_values(const Op *op, Diags *diags)
         float qmax = (float)((1 << (w_bits->i - 1)) - 1);
         int64_t n = type_numel(&w->type);
         /* A branch-free pass first (it runs after every pass, over every
-         * weight); the element is looked for only when one is wrong. */
-        int bad = 0;
+         * weight); the element is looked for only when one is wrong.  It works
+         * on the bits, which compilers vectorize (float comparisons may trap,
+         * which stops them): |v| <= qmax compares the magnitude bits as
+         * integers (a NaN's are larger), and v is an integer when converting
+         * it to int32 and back gives its magnitude again (-0 is fine). */
+        int32_t limit, bad = 0;
+        memcpy(&limit, &qmax, sizeof limit);
         for (int64_t i = 0; i < n; i++) {
-            float v = w->data[i];
-            float c = v >= -qmax && v <= qmax ? v : 0.5f;
-            bad |= c != (float)(int32_t)c;
+            int32_t u;
+            memcpy(&u, &w->data[i], sizeof u);
+            int32_t outside = -((u & 0x7fffffff) > limit);
+            int32_t inside = u & ~outside;          /* 0 when outside: converts safely */
+            float v, back;
+            memcpy(&v, &inside, sizeof v);
+            back = (float)(int32_t)v;
+            int32_t b;
+            memcpy(&b, &back, sizeof b);
+            bad |= outside | ((b ^ inside) & 0x7fffffff);
         }
         for (int64_t i = 0; bad && i < n; i++) {
             float v = w->data[i];

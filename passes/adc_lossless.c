@@ -35,7 +35,9 @@ static bool adc_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
         return false;
     int64_t groups = op->inputs[1]->type.dims[0];
     int row_blocks = rows->count - 1, col_blocks = cols->count - 1;
-    int64_t blocks = groups * row_blocks * col_blocks;
+    int64_t copy_blocks = groups * row_blocks * col_blocks;
+    /* Every copy of a replicated layer has the same blocks (docs/crossbar.md 6). */
+    int64_t blocks = copy_blocks * ir_attr_int(op, "replicas", 1);
     int64_t *bits = arena_array(g->arena, (size_t)blocks, sizeof(int64_t));
     float *full_scale = arena_array(g->arena, (size_t)blocks, sizeof(float));
 
@@ -58,6 +60,10 @@ static bool adc_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
                 full_scale[b] = (float)(((int64_t)1 << magnitude) - 1);
             }
         }
+    }
+    for (int64_t c = copy_blocks; c < blocks; c++) {
+        bits[c] = bits[c % copy_blocks];
+        full_scale[c] = full_scale[c % copy_blocks];
     }
     mapping_set_ints(g, op, "adc_bits", bits, (int)blocks);
     mapping_set_floats(g, op, "adc_max", full_scale, (int)blocks);

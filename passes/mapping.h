@@ -1,7 +1,9 @@
-/* mapping.h: what the crossbar mapping passes share (passes/mapping.c).
+/* mapping.h: what the crossbar mapping passes share (passes/mapping.c,
+ * passes/timing.c).
  *
- * The mapping pipeline (sign-map, bit-slice, split, place, adc-lossless) adds
- * attributes to every xbar op step by step (docs/crossbar.md sections 5 to 7).
+ * The mapping pipeline (sign-map, bit-slice, split, replicate, place,
+ * adc-lossless) adds attributes to every xbar op step by step
+ * (docs/crossbar.md sections 5 to 7, docs/mapping.md).
  * Each pass reads what the passes before it wrote; when that is missing the
  * error names the op, the attribute and the pass that makes it.  Each pass
  * recomputes its attributes from scratch when run again; when the new values

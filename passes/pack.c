@@ -5,21 +5,24 @@
  * The heuristic is MaxRects (Jylanki, "A thousand ways to pack the bin"):
  * each open tile keeps the list of its maximal free rectangles; blocks go in
  * order of decreasing height (then width), each into the first open tile with
- * a position for it, and within that tile to the best position.  For blocks
- * that all span a tile's width (the remainder row blocks of most CNN layers)
- * this is first-fit decreasing bin packing of heights, within 11/9 of the
- * optimum and in practice at it; full blocks get a tile of their own at once.
+ * a position for it.  For blocks that all span a tile's width (the remainder
+ * row blocks of most CNN layers) this is first-fit decreasing bin packing of
+ * heights, within 11/9 of the optimum and in practice at it; full blocks get
+ * a tile of their own at once.
  *
- * Candidate positions in a free rectangle are its top-left corner, the first
- * position on rows and ADC column groups no other block of the tile uses (so
- * the block reads in the same step as the others), and, for a grouped layer,
- * the position below and right of the layer's blocks already there (groups of
- * one layer never share rows or columns: block-diagonal).  The best one has
- * the least added waiting (pack_periods), then the best short-side fit.
- * PACK_BALANCED refuses positions that would push any block's period past the
- * budget, so packing never slows the pipeline's slowest stage.  Tiles close
- * when no remaining block can fit any of their free rectangles, which keeps
- * the list of open tiles short. */
+ * Groups of one layer and copy never share a row or a column of a tile
+ * (block-diagonal, so that they read in one step).  Candidate positions in a
+ * free rectangle are its top-left corner, the position below and right of the
+ * layer's other groups already there, and (balanced) the first position on
+ * rows and ADC column groups no block of the tile uses.  Dense mode takes the
+ * bottom-left one and packs grouped layers first, so that the groups of
+ * different layers fill bands side by side; balanced mode takes the least
+ * added waiting (pack_periods), then the best short-side fit, and refuses
+ * positions that would push a block's period past the budget, so packing
+ * never slows the pipeline's slowest stage.  Tiles close when no remaining
+ * block fits any of their free rectangles, and a block like the previous one
+ * starts after the tiles that refused it, which keeps the search linear in
+ * practice. */
 #include "passes/pack.h"
 
 #include <stdlib.h>
@@ -127,7 +130,6 @@ typedef struct {
     const Packer *p;
     const Tile *t;
     const PackBlock *blk;
-    int b;
     int *kin, n_kin;            /* blocks of the same layer and copy, other groups, on the tile */
     int low, right;             /* below and right of all of them */
 } Ask;
@@ -264,7 +266,7 @@ static void candidates(const Ask *a, bool shared, Choice *best)
  * when there is none. */
 static Choice best_position(Packer *p, const Tile *t, int b)
 {
-    Ask a = {.p = p, .t = t, .blk = &p->blocks[b], .b = b, .kin = p->kin};
+    Ask a = {.p = p, .t = t, .blk = &p->blocks[b], .kin = p->kin};
     if (p->grouped[a.blk->layer]) {
         for (int i = 0; i < t->n_blocks; i++) {
             int c = t->blocks[i];

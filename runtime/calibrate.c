@@ -5,7 +5,10 @@
  * value its input x took over all images (docs/crossbar.md section 3) as the
  * float attributes `act_min` and `act_max`.  The interpreter keeps every
  * intermediate buffer after a run, so one pass over the ops after each run
- * reads them all.  NaNs are ignored (comparisons with NaN are false). */
+ * reads them all.  NaNs are ignored (comparisons with NaN are false).
+ * calibrate_nominal() skips the data altogether (`xbarc compile --calib
+ * none`): every layer gets one range, which maps and quantizes a network
+ * exactly as real ranges would, but computes nothing meaningful. */
 #include "runtime.h"
 
 #include <math.h>
@@ -83,4 +86,15 @@ bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags)
         ir_set_float(g, op, "act_max", hi[i]);
     }
     return diags->n_errors == errors_before;
+}
+
+void calibrate_nominal(Graph *g, float act_min, float act_max)
+{
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (op->kind == OP_XBAR && !op->dead && !ir_attr(op, "in_scale")) {
+            ir_set_float(g, op, "act_min", act_min);
+            ir_set_float(g, op, "act_max", act_max);
+        }
+    }
 }

@@ -26,13 +26,22 @@ typedef struct {
     float *data;                /* BUF_CONST only */
 } Buffer;
 
-/* One crossbar: the level programmed into each cell, row-major rows x cols.
- * Integers 0 .. 2^cell_bits - 1 in a quantized program; the float weights
- * themselves in a float-weight program. */
+/* One crossbar: what is programmed into each cell, row-major rows x cols.  A
+ * quantized program holds levels 0 .. 2^cell_bits - 1, one byte a cell, in
+ * `levels` (the emitter and the reader fill it, a quarter of the memory of
+ * floats); a float-weight program holds the float weights in `cells`.  A
+ * quantized program built by hand may give its levels in `cells` instead (as
+ * integer-valued floats): every reader of a tile goes through tile_cell(). */
 typedef struct {
     int rows, cols;
-    float *cells;
+    uint8_t *levels;            /* quantized, or NULL */
+    float *cells;               /* float weights, or NULL when levels is set */
 } Tile;
+
+static inline float tile_cell(const Tile *t, size_t k)
+{
+    return t->levels ? (float)t->levels[k] : t->cells[k];
+}
 
 /* The instruction set: one line each, the name `explain` prints. */
 #define PROGRAM_OPCODES(X)                                                             \

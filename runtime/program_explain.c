@@ -147,7 +147,7 @@ static void explain_tiles(const Program *p, Arena *arena, FILE *out)
         const Tile *t = &p->tiles[i];
         size_t n = (size_t)t->rows * (size_t)t->cols, n_used = 0, n_nonzero = 0;
         for (size_t k = 0; k < n; k++)
-            n_used += used[i] && used[i][k], n_nonzero += t->cells[k] != 0;
+            n_used += used[i] && used[i][k], n_nonzero += tile_cell(t, k) != 0;
         char size[32];
         snprintf(size, sizeof size, "%dx%d", t->rows, t->cols);
         fprintf(out, "  %4d  %-9s  %9zu  %9zu  ", i, size, n_used, n_nonzero);

@@ -17,7 +17,15 @@ typedef struct {
 extern const Section program_sections[SEC_COUNT];
 
 enum { NO_STRING = 0xffffffffu, FLAG_FLOAT_WEIGHTS = 1 };
-enum { CELLS_U8 = 0, CELLS_F32 = 1 };   /* a tile's cell encoding */
+/* A tile's cell encoding: levels packed at cell_bits bits a cell (cell k in
+ * bits k*cell_bits .. of a little-endian bit stream), or float32 cells. */
+enum { CELLS_PACKED = 0, CELLS_F32 = 1 };
+
+/* Bytes of n cells packed at `bits` bits each. */
+static inline size_t packed_bytes(size_t n, int bits)
+{
+    return (n * (size_t)bits + 7) / 8;
+}
 
 /* The file stores these enums as numbers: renumbering one changes the format,
  * so it must come with a new PROGRAM_VERSION. */

@@ -257,10 +257,44 @@ static void read_buffers(Reader *r, Program *p)
     }
 }
 
+/* n levels of `bits` bits from their packed bytes (program_write.c packs them).
+ * Widths dividing 8 expand byte by byte through a table; the others read a bit
+ * stream. */
+static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *levels)
+{
+    if (bits == 8) {
+        memcpy(levels, in, n);
+        return;
+    }
+    size_t k = 0;
+    unsigned mask = (1u << bits) - 1;
+    if (bits == 1 || bits == 2 || bits == 4) {
+        int per_byte = 8 / bits;
+        uint8_t table[256][8];
+        for (int b = 0; b < 256; b++)
+            for (int i = 0; i < per_byte; i++)
+                table[b][i] = (uint8_t)((b >> (i * bits)) & mask);
+        for (; k + (size_t)per_byte <= n; k += (size_t)per_byte)
+            memcpy(levels + k, table[*in++], (size_t)per_byte);
+    }
+    uint32_t acc = 0;
+    int filled = 0;
+    for (; k < n; k++) {
+        if (filled < bits) {
+            acc |= (uint32_t)*in++ << filled;
+            filled += 8;
+        }
+        levels[k] = (uint8_t)(acc & mask);
+        acc >>= bits;
+        filled -= bits;
+    }
+}
+
 static void read_tiles(Reader *r, Program *p)
 {
     p->n_tiles = get_count(r, 9, "tiles");
     p->tiles = arena_array(r->arena, (size_t)p->n_tiles + 1, sizeof(Tile));
+    int bits = p->arch.cell_bits;
     for (int i = 0; i < p->n_tiles && !r->failed; i++) {
         Tile *t = &p->tiles[i];
         t->rows = get_i32(r), t->cols = get_i32(r);
@@ -272,18 +306,28 @@ static void read_tiles(Reader *r, Program *p)
                  t->cols, p->arch.rows, p->arch.cols);
             return;
         }
-        size_t n = (size_t)t->rows * (size_t)t->cols;
-        if (!need(r, n * (encoding == CELLS_U8 ? 1 : 4)))
+        if (encoding == CELLS_PACKED && p->float_weights) {
+            fail(r, "section tiles: tile %d holds packed levels in a float-weight program", i);
             return;
-        t->cells = arena_array(r->arena, n, sizeof(float));
-        if (encoding == CELLS_U8) {
-            for (size_t k = 0; k < n; k++)
-                t->cells[k] = (float)r->p[k];
-            r->p += n;
-        } else {
-            decode_f32(r->p, n, t->cells);
-            r->p += 4 * n;
         }
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        size_t bytes = encoding == CELLS_PACKED ? packed_bytes(n, bits) : 4 * n;
+        if (!need(r, bytes))
+            return;
+        if (encoding == CELLS_PACKED) {
+            /* the bits past the last cell are zero, so that a file has one form */
+            unsigned spare = (unsigned)(8 * bytes - n * (size_t)bits);
+            if (spare && r->p[bytes - 1] >> (8 - spare)) {
+                fail(r, "section tiles: tile %d: the %u bits after its last cell are not zero", i, spare);
+                return;
+            }
+            t->levels = arena_alloc(r->arena, n);
+            unpack_levels(r->p, n, bits, t->levels);
+        } else {
+            t->cells = arena_array(r->arena, n, sizeof(float));
+            decode_f32(r->p, n, t->cells);
+        }
+        r->p += bytes;
     }
 }
 

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t flushed;           /* bytes already handed to fp */
     bool failed;
     int err;                    /* errno of the first failure */
+    int bad_tile;               /* a tile with a level beyond cell_bits, else -1 */
 } Out;
 
 static void out_flush(Out *o)
@@ -192,19 +193,71 @@ static void write_arch(Out *o, const Arch *a)
     put_i32(o, a->cols_per_adc), put_u8(o, (unsigned)a->sign), put_i32(o, a->tiles);
 }
 
-/* Levels go out as bytes when every cell is an integer 0..255 of a quantized program. */
-static void write_tile(Out *o, const Tile *tile, bool float_weights)
+/* n levels packed at `bits` bits each into packed_bytes(n, bits) bytes
+ * (docs/program-format.md, TILE).  Returns the OR of all levels, so that the
+ * caller sees a level that does not fit without a pass of its own.  Eight
+ * levels are eight bytes and b whole bytes when packed: the common widths fold
+ * a 64-bit word with shifts and masks, the others go through a bit stream. */
+static unsigned pack_levels(const uint8_t *levels, size_t n, int bits, unsigned char *out)
+{
+    uint64_t seen = 0;
+    size_t k = 0;
+    if (bits == 1 || bits == 2 || bits == 4 || bits == 8) {
+        for (; k + 8 <= n; k += 8, out += bits) {
+            uint64_t x;
+            memcpy(&x, levels + k, 8);
+            seen |= x;
+            if (bits <= 4) {    /* pairs of bytes into one, to 2 or 4 bytes */
+                x = (x | x >> (8 - bits)) & (bits == 1 ? 0x0003000300030003u : bits == 2 ? 0x000f000f000f000fu
+                                                                                            : 0x00ff00ff00ff00ffu);
+                x = (x | x >> (16 - 2 * bits)) & (bits == 4 ? 0x0000ffff0000ffffu : 0x000000ff000000ffu);
+                x = x | x >> (32 - 4 * bits);
+            }
+            for (int b = 0; b < bits; b++)
+                out[b] = (unsigned char)(x >> (8 * b));
+        }
+    }
+    uint32_t acc = 0;
+    int filled = 0;
+    for (; k < n; k++) {
+        seen |= levels[k];
+        acc |= (uint32_t)levels[k] << filled;
+        for (filled += bits; filled >= 8; filled -= 8, acc >>= 8)
+            *out++ = (unsigned char)acc;
+    }
+    if (filled)
+        *out = (unsigned char)acc;
+    for (int b = 1; b < 8; b++)
+        seen |= seen >> (8 * b);
+    return (unsigned)(seen & 0xff);
+}
+
+/* A quantized tile goes out packed, a float-weight one as f32.  A quantized
+ * tile given as float cells (built by hand) is packed when every cell is a
+ * level; otherwise it goes out as f32, for the reader to refuse by cell. */
+static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *levels, unsigned char *packed)
 {
     size_t n = (size_t)tile->rows * (size_t)tile->cols;
-    bool bytes = !float_weights;
-    for (size_t i = 0; i < n && bytes; i++)
-        bytes = tile->cells[i] >= 0 && tile->cells[i] <= 255 && tile->cells[i] == (float)(int)tile->cells[i];
-    put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, bytes ? CELLS_U8 : CELLS_F32);
-    for (size_t i = 0; i < n; i++) {
-        if (bytes)
-            put_u8(o, (unsigned)tile->cells[i]);
-        else
-            put_f32(o, tile->cells[i]);
+    int bits = p->arch.cell_bits;
+    bool pack = !p->float_weights && bits >= 1 && bits <= 8;
+    if (pack && !tile->levels) {
+        float top = (float)((1 << bits) - 1);
+        for (size_t i = 0; i < n && pack; i++) {
+            float v = tile->cells[i];
+            pack = v >= 0 && v <= top && v == (float)(int)v;
+            levels[i] = pack ? (uint8_t)v : 0;
+        }
+    }
+    put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, pack ? CELLS_PACKED : CELLS_F32);
+    if (pack) {
+        if (pack_levels(tile->levels ? tile->levels : levels, n, bits, packed) >> bits) {
+            o->failed = true;
+            o->bad_tile = (int)(tile - p->tiles);
+        }
+        put_bytes(o, packed, packed_bytes(n, bits));
+    } else {
+        for (size_t i = 0; i < n; i++)
+            put_f32(o, tile_cell(tile, i));
     }
 }
 
@@ -345,8 +398,14 @@ static void write_program(Out *o, Arena *scratch, const Program *p)
 
     at = begin_section(o, SEC_TILES);
     put_u32(o, (uint32_t)p->n_tiles);
+    size_t max_cells = 1;
     for (int i = 0; i < p->n_tiles; i++)
-        write_tile(o, &p->tiles[i], p->float_weights);
+        if ((size_t)p->tiles[i].rows * (size_t)p->tiles[i].cols > max_cells)
+            max_cells = (size_t)p->tiles[i].rows * (size_t)p->tiles[i].cols;
+    uint8_t *levels = arena_alloc(scratch, max_cells);
+    unsigned char *packed = arena_alloc(scratch, max_cells);
+    for (int i = 0; i < p->n_tiles && !o->failed; i++)
+        write_tile(o, &p->tiles[i], p, levels, packed);
     end_section(o, at);
 
     at = begin_section(o, SEC_INSTRS);
@@ -409,7 +468,7 @@ bool program_write(const Program *program, const char *path, Diags *diags)
         return false;
     }
     Arena *scratch = arena_new();
-    Out o = {.fp = fp, .buf = arena_alloc(scratch, OUT_BUFFER)};
+    Out o = {.fp = fp, .buf = arena_alloc(scratch, OUT_BUFFER), .bad_tile = -1};
     write_program(&o, scratch, program);
     out_flush(&o);
     bool ok = !o.failed;
@@ -422,10 +481,13 @@ bool program_write(const Program *program, const char *path, Diags *diags)
         ok = false;
         err = errno;
     }
-    if (!ok) {
+    if (o.bad_tile >= 0)
+        diag_error(diags, &loc, "tile %d holds a level above %d (cell_bits %d)", o.bad_tile,
+                   (1 << program->arch.cell_bits) - 1, program->arch.cell_bits);
+    else if (!ok)
         diag_error(diags, &loc, "cannot write: %s", strerror(err));
+    if (!ok)
         unlink(tmp);
-    }
     arena_free(scratch);
     return ok;
 }

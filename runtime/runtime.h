@@ -32,6 +32,9 @@ void interp_exec_xbar(const Op *op, const float *const *inputs, float *result, v
  * one input, back to back) and records on every xbar op the range of its input
  * over all of them as `act_min` / `act_max` (runtime/calibrate.c). */
 bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags);
+/* Sets the same nominal range on every xbar op instead (`--calib none`): for
+ * mapping studies, which need no data; the accuracy is then meaningless. */
+void calibrate_nominal(Graph *g, float act_min, float act_max);
 
 /* ---- the crossbar simulator (runtime/sim.c) ---- */
 

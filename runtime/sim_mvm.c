@@ -113,11 +113,12 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     float *cells = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *cells);
     double max_cell = 0, min_cell = 0;
     for (int r = 0; r < rows; r++) {
-        const float *level = tile->cells + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+        size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
         float *out = cells + (size_t)r * cols;
-        /* HOOK (issue 5): perturb level[] of this programmed chip here. */
+        /* HOOK (issue 5): perturb the levels of this programmed chip here. */
         for (int j = 0; j < cols; j++) {
-            out[j] = pair_analog ? level[2 * j] - level[2 * j + 1] : level[j];
+            out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
+                                 : tile_cell(tile, level + j);
             max_cell = fmax(max_cell, fabs(out[j]));
             min_cell = fmin(min_cell, out[j]);
         }

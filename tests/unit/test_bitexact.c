@@ -6,8 +6,9 @@
  * gemm -> relu -> gemm chain), given a random architecture (crossbars 32 to
  * 512, cell bits 1 to 4, DAC bits 1 to 8, every sign mapping, weights per
  * channel or per layer), lowered, calibrated on random inputs, quantized,
- * mapped (blocks one per tile, or packed dense or balanced into shared tiles),
- * emitted as a program and run in the simulator.  The reference
+ * mapped (blocks one per tile, or packed dense or balanced into shared tiles;
+ * a third of the cases with every layer in 2 or 3 copies that split the
+ * output pixels), emitted as a program and run in the simulator.  The reference
  * interpreter runs the same quantized graph, whose xbar ops it executes as
  * the integer reference (no tiles, no slices, no cycles); the two outputs must
  * be equal bit for bit.  Run inputs differ from calibration inputs, so some
@@ -192,6 +193,31 @@ static bool run_pipeline(Graph *g, const char *pipeline, Diags *d)
     return ok;
 }
 
+/* Gives every xbar op r copies (docs/crossbar.md 6), each with the ADCs of
+ * the blocks it copies, then places them again: the copies share the
+ * output pixels and must compute what one copy did.  (adc-lossless does not
+ * repeat its lists per copy yet, so the copies are made after it.) */
+static bool replicate_all(Graph *g, const char *place, int64_t r, Diags *d)
+{
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (op->kind != OP_XBAR || op->dead)
+            continue;
+        const Attr *bits = ir_attr(op, "adc_bits"), *full = ir_attr(op, "adc_max");
+        int n = bits->count;
+        int64_t *b = arena_array(g->arena, (size_t)(n * r), sizeof(int64_t));
+        float *f = arena_array(g->arena, (size_t)(n * r), sizeof(float));
+        for (int64_t j = 0; j < r; j++) {
+            memcpy(b + j * n, bits->ints, (size_t)n * sizeof(int64_t));
+            memcpy(f + j * n, full->floats, (size_t)n * sizeof(float));
+        }
+        ir_set_int(g, op, "replicas", r);
+        ir_set_ints(g, op, "adc_bits", b, (int)(n * r));
+        ir_set_floats(g, op, "adc_max", f, (int)(n * r));
+    }
+    return run_pipeline(g, place, d);
+}
+
 /* Builds, compiles and runs case `c`, asserting bit-identical outputs. */
 static void run_case(int c, bool slow)
 {
@@ -216,11 +242,12 @@ static void run_case(int c, bool slow)
                           strcmp(packing, "dense") == 0 ?
                           "sign-map,bit-slice,split{mode=full},replicate,place{packing=dense},adc-lossless" :
                           "sign-map,bit-slice,split{mode=full},replicate,place{packing=balanced},adc-lossless";
+    int64_t copies = uniform(0, 2) == 0 ? uniform(2, 3) : 1;
     char what[256];
-    snprintf(what, sizeof what, "case %d (%s, %s path, packing %s): %dx%d crossbar, cell_bits %d, dac_bits %d, "
-             "input_bits %d, weight_bits %d%s, %s", c, info.kind, slow ? "read-by-read" : "fast", packing, a->rows,
-             a->cols, a->cell_bits, a->dac_bits, a->input_bits, a->weight_bits, a->weight_per_layer ? " per layer" : "",
-             sign_mapping_name(a->sign));
+    snprintf(what, sizeof what, "case %d (%s, %s path, packing %s, %lld copies): %dx%d crossbar, cell_bits %d, "
+             "dac_bits %d, input_bits %d, weight_bits %d%s, %s", c, info.kind, slow ? "read-by-read" : "fast",
+             packing, (long long)copies, a->rows, a->cols, a->cell_bits, a->dac_bits, a->input_bits, a->weight_bits,
+             a->weight_per_layer ? " per layer" : "", sign_mapping_name(a->sign));
     cr_assert(ir_verify(g, &d), "%s: the test built an invalid graph", what);
     cr_assert(run_pipeline(g, lowering_pipeline, &d), "%s: lowering failed", what);
 
@@ -234,6 +261,9 @@ static void run_case(int c, bool slow)
     cr_assert(calibrate_xbar(g, calib, images, &d), "%s: calibration failed", what);
     cr_assert(run_pipeline(g, "quantize", &d), "%s: quantize failed", what);
     cr_assert(run_pipeline(g, mapping, &d), "%s: mapping failed", what);
+    if (copies > 1)
+        cr_assert(replicate_all(g, arena_printf(arena, "place{packing=%s}", packing), copies, &d),
+                  "%s: placing the copies failed", what);
     Program *p = emit_program(arena, g, &d);
     if (!p)
         diags_print(&d, stderr);

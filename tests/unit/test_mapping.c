@@ -8,12 +8,15 @@
  * crossbar, there are as few blocks as possible and they are balanced, each
  * block has its own tile, numbered across the graph, and the ADC bits are the
  * fewest that hold the largest column sum.  The tests also check the pipeline
- * is a fixed point and that passes run out of order name what is missing. */
+ * is a fixed point and that passes run out of order name what is missing,
+ * and that packed and replicated placements (docs/mapping.md) are sound. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "passes/mapping.h"
 #include "passes/passes.h"
 
 static uint64_t rng_state;
@@ -249,6 +252,86 @@ Test(mapping, random_layers)
     }
     printf("test_mapping: %d random graphs mapped and checked, %d refused as too narrow\n", cases, too_narrow);
     cr_assert(cases > 150);
+}
+
+/* Packed and replicated graphs: `place` holds one entry per block of every
+ * copy, blocks fit their tiles and never share a cell (checked here with a
+ * cell map), tiles are numbered 0.. in order of first use, and the
+ * statistics agree with the placement and the lower bound. */
+Test(mapping, packed_and_replicated_graphs)
+{
+    static const char *const packings[] = {"none", "dense", "balanced"};
+    rng_state = 0x51ed2701u;
+    int cases = 0;
+    for (int c = 0; c < 150; c++) {
+        Arena *arena = arena_new();
+        Diags d;
+        diags_init(&d, arena);
+        Graph *g = ir_graph_new(arena, "packed");
+        g->arch = random_arch(arena);
+        g->arch->rows = (int)uniform(8, 128);
+        g->arch->cols = (int)uniform(32, 128);
+        int layers = (int)uniform(1, 4);
+        char copies[200] = "";
+        for (int i = 0; i < layers; i++) {
+            int64_t groups = uniform(0, 2) == 0 ? uniform(2, 12) : 1;
+            LayerSpec spec = {.groups = groups, .k = uniform(1, 300), .n = uniform(1, 40), .quantized = true,
+                              .w_bits = (int)uniform(2, 8)};
+            Op *op = add_layer(g, &spec);
+            size_t len = strlen(copies);
+            snprintf(copies + len, sizeof copies - len, "%s%s:%d", len ? ";" : "", op->result->name,
+                     (int)uniform(1, 3));
+        }
+        const char *packing = packings[c % 3];
+        char pipeline[400];
+        snprintf(pipeline, sizeof pipeline, "sign-map,bit-slice,split{mode=%s},replicate{layers=%s},place{packing=%s}",
+                 uniform(0, 1) ? "full" : "balanced", copies, packing);
+        PassOptions options = {0};
+        if (!pass_run_pipeline(g, pipeline, &options, &d)) {
+            cr_assert(diags_contain(&d, "split: xbar"), "case %d (%s) failed", c, pipeline);
+            arena_free(arena);
+            continue;
+        }
+        MapBlocks mb;
+        MappingStats st;
+        cr_assert(mapping_blocks(arena, g, "test", &mb, &d) && mapping_stats(arena, g, &st, &d));
+        int rows = g->arch->rows, cols = g->arch->cols;
+        uint8_t *used = calloc((size_t)mb.n_blocks * (size_t)(rows * cols) + 1, 1);
+        int64_t next_tile = 0;
+        for (int l = 0; l < mb.n_layers; l++) {
+            const int64_t *place;
+            int n = ir_attr_ints(mb.layers[l].op, "place", &place);
+            cr_assert(n == 3 * mb.layers[l].replicas * mb.layers[l].n_blocks, "case %d: place holds %d values", c, n);
+            for (int b = 0; b < n / 3; b++) {
+                const PackBlock *blk = &mb.blocks[mb.layers[l].first_block + b];
+                int64_t t = place[3 * b], y = place[3 * b + 1], x = place[3 * b + 2];
+                cr_assert(t >= 0 && t <= next_tile && y >= 0 && x >= 0 && y + blk->rows <= rows &&
+                          x + blk->cols <= cols, "case %d (%s): block %d at tile %lld (%lld, %lld) misplaced", c,
+                          pipeline, b, (long long)t, (long long)y, (long long)x);
+                next_tile = t == next_tile ? t + 1 : next_tile;
+                for (int64_t r = y; r < y + blk->rows; r++) {
+                    for (int64_t k = x; k < x + blk->cols; k++) {
+                        uint8_t *cell = &used[(size_t)t * (size_t)(rows * cols) + (size_t)(r * cols + k)];
+                        cr_assert(!*cell, "case %d (%s): two blocks on cell (%lld, %lld) of tile %lld", c, pipeline,
+                                  (long long)r, (long long)k, (long long)t);
+                        *cell = 1;
+                    }
+                }
+            }
+        }
+        free(used);
+        cr_assert(st.tiles == next_tile && st.lower_bound == mapping_lower_bound(g) && st.tiles >= st.lower_bound,
+                  "case %d: %lld tiles (%lld used), lower bound %lld", c, (long long)st.tiles, (long long)next_tile,
+                  (long long)st.lower_bound);
+        if (strcmp(packing, "none") == 0)
+            cr_assert(st.tiles == st.blocks && st.period == st.period_free);
+        if (strcmp(packing, "balanced") == 0)
+            cr_assert(st.period == st.period_free, "case %d: balanced packing slowed the pipeline", c);
+        cases++;
+        arena_free(arena);
+    }
+    printf("test_mapping: %d packed and replicated graphs checked\n", cases);
+    cr_assert(cases > 100);
 }
 
 Test(mapping, pipeline_is_a_fixed_point)

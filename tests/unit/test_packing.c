@@ -63,6 +63,14 @@ static void check_placement(const PackParams *pp, const PackBlock *blocks, int n
 {
     cr_assert(tiles >= lower_bound(pp, blocks, n), "%s: %lld tiles, below the lower bound %lld", what,
               (long long)tiles, (long long)lower_bound(pp, blocks, n));
+    /* Blocks listed tile by tile (counting sort). */
+    int *start = calloc((size_t)tiles + 2, sizeof(int)), *by_tile = calloc((size_t)n + 1, sizeof(int));
+    for (int i = 0; i < n; i++)
+        start[spots[i].tile + 2]++;
+    for (int64_t t = 0; t < tiles; t++)
+        start[t + 2] += start[t + 1];
+    for (int i = 0; i < n; i++)
+        by_tile[start[spots[i].tile + 1]++] = i;
     size_t cells = (size_t)pp->rows * (size_t)pp->cols;
     uint8_t *used = calloc((size_t)tiles * cells + 1, 1);
     bool *tile_used = calloc((size_t)tiles + 1, 1);
@@ -74,6 +82,11 @@ static void check_placement(const PackParams *pp, const PackBlock *blocks, int n
                   "%lld tiles of %d x %d", what, i, b->rows, b->cols, (long long)s->tile, s->row, s->col,
                   (long long)tiles, pp->rows, pp->cols);
         tile_used[s->tile] = true;
+        if (b->rows == pp->rows && b->cols == pp->cols) {     /* a whole tile: nothing else may be there */
+            cr_assert(start[s->tile + 1] - start[s->tile] == 1, "%s: block %d fills tile %lld, which holds %d "
+                      "blocks", what, i, (long long)s->tile, start[s->tile + 1] - start[s->tile]);
+            continue;
+        }
         for (int r = s->row; r < s->row + b->rows; r++) {
             for (int c = s->col; c < s->col + b->cols; c++) {
                 uint8_t *cell = &used[(size_t)s->tile * cells + (size_t)r * (size_t)pp->cols + (size_t)c];
@@ -94,11 +107,10 @@ static void check_placement(const PackParams *pp, const PackBlock *blocks, int n
         if (!pp->period_budget && blocks[i].work > budget)
             budget = blocks[i].work;
     }
-    for (int i = 0; i < n; i++) {
-        for (int j = i + 1; j < n; j++) {
+    for (int u = 0; u < n; u++) {
+        for (int v = u + 1; v < n && spots[by_tile[v]].tile == spots[by_tile[u]].tile; v++) {
+            int i = by_tile[u], j = by_tile[v];
             const PackBlock *a = &blocks[i], *b = &blocks[j];
-            if (spots[i].tile != spots[j].tile)
-                continue;
             if (a->layer == b->layer && a->replica == b->replica && a->group != b->group)
                 cr_assert(!overlap(spots[i].row, spots[i].row + a->rows, spots[j].row, spots[j].row + b->rows) &&
                           !overlap(spots[i].col, spots[i].col + a->cols, spots[j].col, spots[j].col + b->cols),
@@ -110,6 +122,8 @@ static void check_placement(const PackParams *pp, const PackBlock *blocks, int n
             }
         }
     }
+    free(start);
+    free(by_tile);
     int64_t *model = calloc((size_t)n + 1, sizeof(int64_t));
     pack_periods(pp, blocks, spots, n, model);
     for (int i = 0; i < n; i++) {

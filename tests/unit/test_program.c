@@ -344,8 +344,14 @@ static void expect_same_program(const Program *a, const Program *b)
     cr_assert_eq(a->n_tiles, b->n_tiles);
     for (int i = 0; i < a->n_tiles; i++) {
         cr_expect(a->tiles[i].rows == b->tiles[i].rows && a->tiles[i].cols == b->tiles[i].cols);
-        expect_same_bits(a->tiles[i].cells, b->tiles[i].cells, (int64_t)a->tiles[i].rows * a->tiles[i].cols,
-                         "tile cells");
+        /* levels may come back as bytes where floats went out: compare values, bit for bit */
+        size_t n = (size_t)a->tiles[i].rows * (size_t)a->tiles[i].cols;
+        float *x = arena_array(arena, n, sizeof(float)), *y = arena_array(arena, n, sizeof(float));
+        for (size_t k = 0; k < n; k++)
+            x[k] = tile_cell(&a->tiles[i], k), y[k] = tile_cell(&b->tiles[i], k);
+        expect_same_bits(x, y, (int64_t)n, "tile cells");
+        cr_expect(b->float_weights ? b->tiles[i].cells && !b->tiles[i].levels : b->tiles[i].levels != NULL,
+                  "tile %d: levels in a quantized program, floats in a float-weight one", i);
     }
     cr_assert_eq(a->n_instrs, b->n_instrs);
     for (int i = 0; i < a->n_instrs; i++)
@@ -391,16 +397,17 @@ Test(program, round_trip_float_weights)
     cr_expect_null(back->instrs[6].dequant.out_scale);
 }
 
-/* A quantized program's levels go out as one byte a cell, a float program's as
- * four: the file sizes differ by 3 bytes a cell of the two 8x16 tiles. */
-Test(program, level_tiles_are_bytes)
+/* A quantized program's levels go out packed at cell_bits (2) bits a cell, a
+ * float program's as four bytes: the two 8x16 tiles take 2 x 32 bytes against
+ * 2 x 512. */
+Test(program, level_tiles_are_packed)
 {
     cr_assert(program_write(make_program(false), path_in_dir("a.xbp"), &diags));
     cr_assert(program_write(make_program(true), path_in_dir("b.xbp"), &diags));
     FILE *a = fopen(path_in_dir("a.xbp"), "rb"), *b = fopen(path_in_dir("b.xbp"), "rb");
     fseek(a, 0, SEEK_END), fseek(b, 0, SEEK_END);
-    /* float program: 2 x 128 x 3 more cell bytes, 8 fewer (no out_scale floats) */
-    cr_expect_eq(ftell(b) - ftell(a), 2 * 128 * 3 - 8);
+    /* float program: 2 x (512 - 32) more cell bytes, 8 fewer (no out_scale floats) */
+    cr_expect_eq(ftell(b) - ftell(a), 2 * (512 - 32) - 8);
     fclose(a), fclose(b);
 }
 
@@ -655,6 +662,76 @@ static void expect_bytes_refused(const unsigned char *data, size_t size, const c
               diags.first->text, want);
 }
 
+/* Every cell width 1..8 packs and unpacks to the same levels, given as bytes or
+ * as floats, on a 7 x 17 tile whose last byte has spare bits for odd widths
+ * (119 cells); the reference is a plain bit-by-bit reading of the bytes. */
+Test(program, packs_every_cell_width)
+{
+    for (int bits = 1; bits <= 8; bits++) {
+        diags_init(&diags, arena);
+        Program *p = make_program(false);
+        p->arch.cell_bits = bits, p->arch.cols = 17;
+        Tile *t = &p->tiles[0];
+        t->rows = 7, t->cols = 17;
+        t->cells = NULL;
+        t->levels = arena_alloc(arena, 7 * 17);
+        for (int k = 0; k < 7 * 17; k++)
+            t->levels[k] = (uint8_t)((k * 37 + bits * 11 + (k >> 3)) % (1 << bits));
+        for (int k = 0; k < 8 * 16; k++)      /* tile 1: floats, all levels */
+            p->tiles[1].cells[k] = (float)((k * 5 + 3) % (1 << bits));
+        Program *back = round_trip(p);
+        expect_same_program(p, back);
+
+        /* the bytes themselves: cell k in bits k*bits.. of a little-endian stream */
+        size_t size;
+        unsigned char *d = file_bytes(path_in_dir("a.xbp"), &size);
+        size_t at = section_at(d, size, "TILE") + 4 + 9;
+        cr_expect_eq(d[at - 1], 0, "encoding 0: packed levels");
+        for (int k = 0; k < 7 * 17; k++) {
+            unsigned v = 0;
+            for (int i = 0; i < bits; i++) {
+                size_t bit = (size_t)k * bits + (size_t)i;
+                v |= (unsigned)((d[at + bit / 8] >> (bit % 8)) & 1) << i;
+            }
+            cr_expect_eq(v, t->levels[k], "cell_bits %d, cell %d: %u, not %u", bits, k, v, t->levels[k]);
+        }
+        size_t bytes = (7 * 17 * (size_t)bits + 7) / 8;
+        cr_expect_eq(d[at + bytes], 8, "tile 1 follows right after: its rows (8) start at byte %zu", bytes);
+        if ((7 * 17 * bits) % 8) {
+            d[at + bytes - 1] |= 0x80;
+            expect_bytes_refused(d, size, "tile 0: the");
+            cr_expect(strstr(diags.first->text, "bits after its last cell are not zero"));
+        }
+    }
+}
+
+/* Packed levels belong to quantized programs only. */
+Test(program, refuses_packed_float_tiles)
+{
+    cr_assert(program_write(make_program(true), path_in_dir("a.xbp"), &diags));
+    size_t size;
+    unsigned char *d = file_bytes(path_in_dir("a.xbp"), &size);
+    size_t tiles = section_at(d, size, "TILE");
+    cr_expect_eq(d[tiles + 12], 1, "float cells are f32");
+    d[tiles + 12] = 0;
+    expect_bytes_refused(d, size, "section tiles: tile 0 holds packed levels in a float-weight program");
+}
+
+/* A hand-made level that does not fit cell_bits is refused by the writer. */
+Test(program, writer_refuses_wide_levels)
+{
+    Program *p = make_program(false);
+    p->tiles[1].levels = arena_alloc(arena, 8 * 16);
+    p->tiles[1].levels[37] = 4;
+    const char *path = path_in_dir("a.xbp");
+    cr_expect_not(program_write(p, path, &diags));
+    cr_expect(diags.first && strstr(diags.first->text, "tile 1 holds a level above 3 (cell_bits 2)"));
+    FILE *fp = fopen(path, "rb");
+    cr_expect_null(fp, "no file is left behind");
+    if (fp)
+        fclose(fp);
+}
+
 static unsigned char *valid_bytes(size_t *size)
 {
     cr_assert(program_write(make_program(false), path_in_dir("a.xbp"), &diags));
@@ -720,9 +797,9 @@ Test(program, refuses_broken_files)
     FRESH(), memcpy(d + buffers - 12, "BUFX", 4);
     expect_bytes_refused(d, size, "expected section buffers ('BUFS') but found 'BUFX'");
 
-    /* a level byte above 2^cell_bits - 1, in tile 0 (header: u32 count, i32 rows, i32 cols, u8 encoding) */
-    FRESH(), d[tiles + 13] = 200;
-    expect_bytes_refused(d, size, "tile 0: cell (0, 0) holds 200, not a level 0..3");
+    /* an unknown cell encoding in tile 0 (header: u32 count, i32 rows, i32 cols, u8 encoding) */
+    FRESH(), d[tiles + 12] = 2;
+    expect_bytes_refused(d, size, "section tiles: cell encoding 2 is out of range [0, 2)");
 
     diags_init(&diags, arena);
     cr_expect_null(program_read(arena, path_in_dir("missing.xbp"), &diags));
