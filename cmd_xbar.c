@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "cli.h"
 #include "frontend/frontend.h"
+#include "runtime/perf.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
@@ -151,6 +152,7 @@ static void print_summary(const Graph *g, const Program *p, FILE *out)
 {
     fprintf(out, "%-28s %-6s %6s %6s %4s %6s %6s %5s %5s\n", "layer", "form", "K", "N", "G", "slices", "blocks",
             "tiles", "adc");
+    uint8_t *seen = arena_alloc(p->arena, (size_t)p->n_tiles + 1);
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = g->ops[i];
         if (op->kind != OP_XBAR)
@@ -160,12 +162,14 @@ static void print_summary(const Graph *g, const Program *p, FILE *out)
         const int64_t *place, *adc_bits;
         int n_place = ir_attr_ints(op, "place", &place), n_adc = ir_attr_ints(op, "adc_bits", &adc_bits);
         int tiles = 0, max_adc = 0;
-        for (int b = 0; b < n_place / 3; b++) {
-            bool seen = false;
-            for (int c = 0; c < b; c++)
-                seen |= place[3 * c] == place[3 * b];
-            tiles += !seen;
+        for (int b = 0; b < n_place / 3; b++) {     /* distinct tiles: mark, count, unmark */
+            int64_t t = place[3 * b];
+            if (t >= 0 && t < p->n_tiles && !seen[t])
+                seen[t] = 1, tiles++;
         }
+        for (int b = 0; b < n_place / 3; b++)
+            if (place[3 * b] >= 0 && place[3 * b] < p->n_tiles)
+                seen[place[3 * b]] = 0;
         for (int b = 0; b < n_adc; b++)
             max_adc = adc_bits[b] > max_adc ? (int)adc_bits[b] : max_adc;
         fprintf(out, "%-28.28s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", op->result->name,
@@ -360,14 +364,14 @@ int cmd_compile(Args *a)
     Program *p = emit_program(arena, g, &diags);
     if (!p || !program_write(p, out, &diags))
         return finish(arena, &diags, false);
-    /* One read step: the crossbar settles, then each shared ADC converts its
-     * columns (ISAAC: 100 ns, 8-bit SAR at 1.28 GS/s; docs/perf.md). */
-    double step_seconds = 100e-9 + arch->cols_per_adc / 1.28e9;
-    if ((report_json && !report_write_json(g, step_seconds, report_json, &diags)) ||
+    PerfParams perf_params = perf_params_default();
+    PerfReport perf;
+    perf_model(arena, p, &perf_params, NULL, 1, &perf);
+    if ((report_json && !report_write_json(g, &perf, report_json, &diags)) ||
         (tile_map && !report_write_tile_map(g, tile_map, &diags)))
         return finish(arena, &diags, false);
     if (report) {
-        if (!report_print(g, step_seconds, stdout, &diags))
+        if (!report_print(g, &perf, stdout, &diags))
             return finish(arena, &diags, false);
     } else {
         print_summary(g, p, stdout);

@@ -15,13 +15,16 @@
  * missing attribute. */
 Program *emit_program(Arena *arena, const Graph *g, Diags *diags);
 
+typedef struct PerfReport PerfReport;   /* runtime/perf.h */
+
 /* The mapping report of a placed graph (backend/report.c): a per-layer table
  * (matrix, slices, blocks, tiles, replication, cell utilization, ADC bits, reads
  * per image, share of pipeline time) and totals (tiles against the lower bound,
- * utilization, bottleneck, images per second at `step_seconds` per read step). */
-bool report_print(const Graph *g, double step_seconds, FILE *out, Diags *diags);
+ * utilization, bottleneck; images per second, energy and area from `perf`, the
+ * performance model of the emitted program, when not NULL). */
+bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diags);
 /* The same as JSON, written atomically. */
-bool report_write_json(const Graph *g, double step_seconds, const char *path, Diags *diags);
+bool report_write_json(const Graph *g, const PerfReport *perf, const char *path, Diags *diags);
 /* An SVG picture of the tiles, every block a rectangle coloured by layer. */
 bool report_write_tile_map(const Graph *g, const char *path, Diags *diags);
 

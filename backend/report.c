@@ -3,11 +3,12 @@
  *
  * Everything here reads a placed graph through mapping_stats() (passes/mapping.h),
  * so the table, the JSON and the picture show the same numbers as the passes
- * that decided them.  Times are in read steps (one crossbar read with one DAC
- * cycle of inputs, docs/mapping.md) and in seconds at the step time given by
- * the caller. */
+ * that decided them.  Pipeline times are in read steps (one crossbar read with
+ * one DAC cycle of inputs, docs/mapping.md); seconds, energy and area come from
+ * the performance model of the emitted program (runtime/perf.h), when given. */
 #include "backend/backend.h"
 #include "passes/mapping.h"
+#include "runtime/perf.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -47,7 +48,7 @@ static int bottleneck(const MappingStats *s)
     return worst;
 }
 
-bool report_print(const Graph *g, double step_seconds, FILE *out, Diags *diags)
+bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diags)
 {
     Arena *arena = diags->arena;
     MappingStats s;
@@ -73,11 +74,19 @@ bool report_print(const Graph *g, double step_seconds, FILE *out, Diags *diags)
             (long long)s.tiles, (long long)s.lower_bound,
             s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, (long long)s.blocks, 100 * s.utilization);
     if (worst >= 0) {
-        double period_s = (double)s.period * step_seconds;
-        fprintf(out, "pipeline: bottleneck %s, %lld steps per image; %.4g images/s at %.4g ns per step; "
-                     "replication speed-up %.2fx\n",
-                layer_name(s.ops[worst]), (long long)s.period, period_s > 0 ? 1.0 / period_s : 0.0,
-                step_seconds * 1e9, s.speedup_placed);
+        fprintf(out, "pipeline: bottleneck %s, %lld read steps per image", layer_name(s.ops[worst]),
+                (long long)s.period);
+        bool replicated = false;
+        for (int l = 0; l < s.n_layers; l++)
+            replicated |= s.replicas[l] > 1;
+        if (replicated)
+            fprintf(out, "; replication speed-up %.2fx (%.2fx were no blocks to take turns)", s.speedup_placed,
+                    s.speedup);
+        fprintf(out, "\n");
+        if (perf)
+            fprintf(out, "performance model (docs/perf.md): %.4g images/s, latency %.4g us, %.4g nJ per image, "
+                         "%.3g TOPS/W, %.3g mm^2\n", perf->images_per_s, perf->latency_ns * 1e-3,
+                    perf->total.energy_pj * 1e-3, perf->tops_per_w, perf->area_mm2);
         if (s.period != s.period_free)
             fprintf(out, "packing: blocks sharing rows or ADCs take turns: %lld steps per image instead of %lld\n",
                     (long long)s.period, (long long)s.period_free);
@@ -113,7 +122,7 @@ static bool write_text_file(const char *path, const char *text, Arena *arena, Di
     return ok;
 }
 
-bool report_write_json(const Graph *g, double step_seconds, const char *path, Diags *diags)
+bool report_write_json(const Graph *g, const PerfReport *perf, const char *path, Diags *diags)
 {
     Arena *arena = diags->arena;
     MappingStats s;
@@ -157,9 +166,13 @@ bool report_write_json(const Graph *g, double step_seconds, const char *path, Di
     cJSON_AddNumberToObject(t, "latency_steps", (double)s.latency);
     cJSON_AddNumberToObject(t, "period_steps_without_turns", (double)s.period_free);
     cJSON_AddNumberToObject(t, "replication_speedup", s.speedup_placed);
-    cJSON_AddNumberToObject(t, "step_ns", step_seconds * 1e9);
-    double period_s = (double)s.period * step_seconds;
-    cJSON_AddNumberToObject(t, "images_per_second", period_s > 0 ? 1.0 / period_s : 0);
+    if (perf) {
+        cJSON_AddNumberToObject(t, "images_per_second", perf->images_per_s);
+        cJSON_AddNumberToObject(t, "latency_ns", perf->latency_ns);
+        cJSON_AddNumberToObject(t, "energy_pj_per_image", perf->total.energy_pj);
+        cJSON_AddNumberToObject(t, "tops_per_w", perf->tops_per_w);
+        cJSON_AddNumberToObject(t, "area_mm2", perf->area_mm2);
+    }
     if (s.n_layers)
         cJSON_AddStringToObject(t, "bottleneck", layer_name(s.ops[bottleneck(&s)]));
     char *text = cJSON_Print(root);

@@ -9,7 +9,13 @@
  * Ranges are checked once, by arch_validate(), after all fields are read, so
  * that a bound that depends on another field (dac_bits <= input_bits) does not
  * depend on the order of the file.  Doubles are written in the shortest of
- * %.15g / %.17g that reads back to the same bits. */
+ * %.15g / %.17g that reads back to the same bits.
+ *
+ * The chip non-idealities (docs/noise.md) are fields too, after the compiled
+ * ones: the same functions format and parse them (`xbarc run --set`), but
+ * they are not part of a compiled program, so arch_field_count() (the .xir
+ * line), the JSON writer and the JSON reader leave them out; the reader
+ * says where to give them instead. */
 #include "ir.h"
 
 #include <cJSON.h>
@@ -19,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_INT, F_REAL, F_SIGN, F_GRANULARITY } FieldKind;
+typedef enum { F_INT, F_REAL, F_SIGN, F_GRANULARITY, F_PROG } FieldKind;
 
 static const struct {
     const char *name;
@@ -39,8 +45,27 @@ static const struct {
     {"tiles", F_INT, offsetof(Arch, tiles)},
     {"weight_bits", F_INT, offsetof(Arch, weight_bits)},
     {"weight_granularity", F_GRANULARITY, offsetof(Arch, weight_per_layer)},
+    /* chip non-idealities from here on (N_COMPILED below) */
+    {"adc_gain_sigma", F_REAL, offsetof(Arch, adc_gain_sigma)},
+    {"adc_offset_sigma", F_REAL, offsetof(Arch, adc_offset_sigma)},
+    {"drift_compensation", F_INT, offsetof(Arch, drift_compensation)},
+    {"drift_nu_mean", F_REAL, offsetof(Arch, drift_nu_mean)},
+    {"drift_nu_sigma", F_REAL, offsetof(Arch, drift_nu_sigma)},
+    {"drift_t0_s", F_REAL, offsetof(Arch, drift_t0_s)},
+    {"drift_time_s", F_REAL, offsetof(Arch, drift_time_s)},
+    {"ir_drop", F_REAL, offsetof(Arch, ir_drop)},
+    {"prog_model", F_PROG, offsetof(Arch, prog_model)},
+    {"prog_sigma", F_REAL, offsetof(Arch, prog_sigma)},
+    {"read_sigma", F_REAL, offsetof(Arch, read_sigma)},
+    {"sa0_fraction", F_REAL, offsetof(Arch, sa0_fraction)},
+    {"sa1_fraction", F_REAL, offsetof(Arch, sa1_fraction)},
 };
-enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+enum { N_FIELDS = sizeof fields / sizeof fields[0], N_COMPILED = 13 };
+
+static const char *const prog_names[] = {
+    [PROG_NONE] = "none", [PROG_STATE_INDEPENDENT] = "state-independent",
+    [PROG_PROPORTIONAL] = "proportional", [PROG_PCM] = "pcm",
+};
 
 static const char *const sign_names[] = {
     [SIGN_PAIR_ANALOG] = "pair-analog", [SIGN_PAIR_DIGITAL] = "pair-digital", [SIGN_OFFSET] = "offset",
@@ -52,6 +77,7 @@ Arch arch_default(void)
         .rows = 128, .cols = 128, .cell_bits = 2, .g_min_us = 1.0, .g_max_us = 100.0,
         .weight_bits = 8, .weight_per_layer = false, .input_bits = 8, .dac_bits = 1,
         .adc_bits = 8, .cols_per_adc = 8, .sign = SIGN_PAIR_ANALOG, .tiles = 0,
+        .prog_model = PROG_NONE, .drift_t0_s = 20.0,    /* the ideal chip */
     };
 }
 
@@ -71,11 +97,26 @@ bool sign_mapping_from_name(const char *name, SignMapping *sign)
     return false;
 }
 
+const char *prog_model_name(ProgModel model)
+{
+    return (unsigned)model < 4 ? prog_names[model] : "?";
+}
+
 /* ---- the field table ---- */
 
 int arch_field_count(void)
 {
+    return N_COMPILED;
+}
+
+int arch_field_count_all(void)
+{
     return N_FIELDS;
+}
+
+static bool is_name_kind(FieldKind kind)
+{
+    return kind == F_SIGN || kind == F_GRANULARITY || kind == F_PROG;
 }
 
 const char *arch_field_name(int field)
@@ -130,6 +171,9 @@ static char *field_text(Arena *arena, const Arch *arch, int field, bool *is_name
     case F_GRANULARITY:
         *is_name = true;
         return arena_strdup(arena, arch->weight_per_layer ? "layer" : "channel");
+    case F_PROG:
+        *is_name = true;
+        return arena_strdup(arena, prog_model_name(arch->prog_model));
     }
     return arena_strdup(arena, "");
 }
@@ -148,6 +192,15 @@ static const char *set_name(Arch *arch, int field, const char *name)
         if (!sign_mapping_from_name(name, &arch->sign))
             return "must be \"pair-analog\", \"pair-digital\" or \"offset\"";
         return NULL;
+    }
+    if (fields[field].kind == F_PROG) {
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(name, prog_names[i]) == 0) {
+                arch->prog_model = (ProgModel)i;
+                return NULL;
+            }
+        }
+        return "must be \"none\", \"state-independent\", \"proportional\" or \"pcm\"";
     }
     if (strcmp(name, "channel") == 0 || strcmp(name, "layer") == 0) {
         arch->weight_per_layer = name[0] == 'l';
@@ -172,6 +225,7 @@ static const char *set_number(Arch *arch, int field, double d)
         return NULL;
     case F_SIGN:
     case F_GRANULARITY:
+    case F_PROG:
         return set_name(arch, field, "");
     }
     return NULL;
@@ -181,7 +235,7 @@ const char *arch_field_parse(Arch *arch, int field, const char *text, bool is_st
 {
     if (field < 0 || field >= N_FIELDS)
         return "is not a field";
-    bool wants_name = fields[field].kind == F_SIGN || fields[field].kind == F_GRANULARITY;
+    bool wants_name = is_name_kind(fields[field].kind);
     if (is_string != wants_name)
         return wants_name ? set_name(arch, field, "")
                           : fields[field].kind == F_INT ? "must be an integer" : "must be a number";
@@ -208,6 +262,31 @@ typedef struct {
     const char *name;
     int lo, hi;
 } IntRange;
+
+/* The non-idealities: sigmas and strengths at least 0, fractions that add
+ * up to at most 1, a positive t0 when there is drift to scale. */
+static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
+{
+    static const char *const at_least_zero[] = {
+        "adc_gain_sigma", "adc_offset_sigma", "drift_nu_mean", "drift_nu_sigma", "drift_time_s",
+        "ir_drop", "prog_sigma", "read_sigma", "sa0_fraction", "sa1_fraction",
+    };
+    for (size_t i = 0; i < sizeof at_least_zero / sizeof at_least_zero[0]; i++) {
+        double v = *real_field((Arch *)arch, arch_field_find(at_least_zero[i]));
+        if (!(v >= 0) || !isfinite(v))
+            diag_error(diags, loc, "field '%s' must be 0 or more, not %g", at_least_zero[i], v);
+    }
+    if (arch->sa0_fraction + arch->sa1_fraction > 1)
+        diag_error(diags, loc, "fields 'sa0_fraction' and 'sa1_fraction' add up to more than 1 (%g + %g)",
+                   arch->sa0_fraction, arch->sa1_fraction);
+    if ((arch->drift_nu_mean != 0 || arch->drift_nu_sigma != 0) &&
+        (!(arch->drift_t0_s > 0) || !isfinite(arch->drift_t0_s)))
+        diag_error(diags, loc, "field 'drift_t0_s' must be positive when there is drift, not %g", arch->drift_t0_s);
+    if (arch->drift_compensation != 0 && arch->drift_compensation != 1)
+        diag_error(diags, loc, "field 'drift_compensation' must be 0 or 1, not %d", arch->drift_compensation);
+    if ((unsigned)arch->prog_model > PROG_PCM)
+        diag_error(diags, loc, "field 'prog_model' has an invalid value %d", (int)arch->prog_model);
+}
 
 bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags)
 {
@@ -237,6 +316,7 @@ bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags)
                    arch->g_max_us);
     if ((unsigned)arch->sign > SIGN_OFFSET)
         diag_error(diags, loc, "field 'sign' has an invalid value %d", (int)arch->sign);
+    validate_chip(arch, loc, diags);
     return diags->n_errors == errors_before;
 }
 
@@ -330,6 +410,12 @@ bool arch_read_json(const char *path, Arch *arch, Diags *diags)
             diag_error(diags, &loc, "unknown field '%s'", item->string);
             continue;
         }
+        if (field >= N_COMPILED) {
+            diag_error(diags, &loc,
+                       "field '%s' is a chip non-ideality, not part of a compiled program: give it at run "
+                       "time, 'xbarc run --set %s=VALUE' (docs/noise.md)", item->string, item->string);
+            continue;
+        }
         if (seen[field]) {
             diag_error(diags, &loc, "field '%s' appears twice", item->string);
             continue;
@@ -338,7 +424,7 @@ bool arch_read_json(const char *path, Arch *arch, Diags *diags)
         const char *why;
         if (cJSON_IsString(item))
             why = arch_field_parse(&a, field, item->valuestring, true);
-        else if (cJSON_IsNumber(item) && fields[field].kind != F_SIGN && fields[field].kind != F_GRANULARITY)
+        else if (cJSON_IsNumber(item) && !is_name_kind(fields[field].kind))
             why = set_number(&a, field, item->valuedouble);
         else
             why = fields[field].kind == F_INT ? "must be an integer"
@@ -357,13 +443,13 @@ bool arch_read_json(const char *path, Arch *arch, Diags *diags)
 char *arch_to_json(Arena *arena, const Arch *arch)
 {
     size_t cap = 64;
-    for (int i = 0; i < N_FIELDS; i++)
+    for (int i = 0; i < N_COMPILED; i++)
         cap += strlen(fields[i].name) + 48;
     char *out = arena_alloc(arena, cap);
     size_t n = (size_t)snprintf(out, cap, "{\n");
-    for (int i = 0; i < N_FIELDS; i++)
+    for (int i = 0; i < N_COMPILED; i++)
         n += (size_t)snprintf(out + n, cap - n, "  \"%s\": %s%s\n", fields[i].name,
-                              arch_field_format(arena, arch, i), i + 1 < N_FIELDS ? "," : "");
+                              arch_field_format(arena, arch, i), i + 1 < N_COMPILED ? "," : "");
     snprintf(out + n, cap - n, "}\n");
     return out;
 }

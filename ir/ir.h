@@ -129,6 +129,8 @@ Type type_make(int rank, const int64_t *dims);       /* f32 with these dims */
 /* ---- architecture (ir/arch.c; docs/crossbar.md section 1) ---------------------- */
 
 typedef enum { SIGN_PAIR_ANALOG, SIGN_PAIR_DIGITAL, SIGN_OFFSET } SignMapping;
+/* How programming variation scales with the target conductance (docs/noise.md). */
+typedef enum { PROG_NONE, PROG_STATE_INDEPENDENT, PROG_PROPORTIONAL, PROG_PCM } ProgModel;
 
 /* The crossbar tiles a graph is mapped onto.  Data, not code: a built-in default
  * (arch_default), or a JSON file validated field by field. */
@@ -144,6 +146,21 @@ struct Arch {
     int cols_per_adc;           /* columns sharing one ADC */
     SignMapping sign;
     int tiles;                  /* tile budget, 0 = unbounded */
+    /* Chip non-idealities (docs/noise.md): applied by the simulator, set at run
+     * time (`xbarc run --noise/--set/--time`), not part of a compiled program
+     * nor of the .xir arch line.  All zero (and arch_default) is the ideal chip. */
+    ProgModel prog_model;       /* programming variation, drawn once per chip */
+    double prog_sigma;          /* its sigma: of G_max, of G_target, or the PCM polynomial's scale */
+    double sa0_fraction;        /* cells stuck at G_min */
+    double sa1_fraction;        /* cells stuck at G_max */
+    double read_sigma;          /* per-read noise, relative to each cell's conductance */
+    double drift_nu_mean, drift_nu_sigma;   /* per-device drift exponent ~ N(mean, sigma) */
+    double drift_t0_s;          /* drift reference time t0, seconds */
+    double drift_time_s;        /* inference time after programming, seconds */
+    int drift_compensation;     /* 1: global drift compensation, one gain per block */
+    double ir_drop;             /* first-order IR drop strength, 0 = none */
+    double adc_offset_sigma;    /* per-ADC offset, LSB */
+    double adc_gain_sigma;      /* per-ADC relative gain error */
 };
 
 Arch arch_default(void);
@@ -159,8 +176,13 @@ bool arch_validate(const Arch *arch, const char *file, Diags *diags);
 /* The same, reporting at `loc` (the .xir parser gives the `arch` line's place). */
 bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags);
 /* The fields by name, in name order: the .xir `arch {...}` line is printed and
- * parsed through these, the JSON reader and writer use the same table. */
+ * parsed through these, the JSON reader and writer use the same table.
+ * arch_field_count() counts the compiled architecture's fields; the chip
+ * non-idealities follow them, up to arch_field_count_all() (also in name
+ * order among themselves): every arch_field_* function takes those indices. */
 int arch_field_count(void);
+int arch_field_count_all(void);
+const char *prog_model_name(ProgModel model);
 const char *arch_field_name(int field);
 int arch_field_find(const char *name);      /* -1 when there is no such field */
 /* A field's value as the .xir line writes it: 8, 100.0 or "pair-analog". */

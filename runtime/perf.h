@@ -78,7 +78,8 @@ typedef struct {
     double xbar_pj, dac_pj, adc_pj, shift_add_pj, digital_pj, buffer_pj, energy_pj;
 } PerfLayer;
 
-typedef struct {
+typedef struct PerfReport PerfReport;
+struct PerfReport {
     PerfParams params;
     double images;              /* images the counters covered (runs x images per run) */
     bool counted;               /* counters from the simulator (else from shapes; saturated 0) */
@@ -93,7 +94,7 @@ typedef struct {
     double ops;                 /* 2 x MACs per image */
     double tops_per_w, tops;    /* ops per pJ; ops per second at the pipeline's rate / 1e12 */
     double area_tile_mm2, area_tiles_mm2, area_digital_mm2, area_mm2;
-} PerfReport;
+};
 
 /* Images one run of the program processes: the first input's leading
  * dimension when it has rank >= 2, else 1. */

@@ -1,0 +1,242 @@
+/* noise.c: device and converter non-idealities (docs/noise.md).
+ *
+ * The model of one cell, in the order the effects happen to it: the target
+ * conductance of its level, G = G_min + level * dG; a stuck-at fault (G_min or
+ * G_max, for good); else the programming variation, G += sigma(G) * z, clamped
+ * at 0; then, at the inference time, drift by ((t + t0) / t0)^-nu with the
+ * device's own nu; and the first-order IR drop of its position.  Every draw
+ * comes from the cell's key (seed, stream, tile, row, column) through
+ * noise_hash, so programming a chip gives the same cells in any order.  The
+ * simulator (runtime/sim_mvm.c) turns conductances back into level units,
+ * (G - G_min) / dG, as the periphery subtracting the nominal G_min leakage
+ * would; read noise and the ADC errors are applied there, from the keys and
+ * the normal table kept here.
+ *
+ * libm is used when a chip is made (the normal table, the drift exponent),
+ * never per read. */
+#include "runtime/noise.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- normal quantiles ---- */
+
+/* Acklam's rational approximation of the inverse normal CDF (relative error
+ * 1.15e-9), polished by one Halley step on erfc: accurate to double rounding. */
+static double inverse_normal(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                               6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
+    double x;
+    if (p < 0.02425 || p > 1 - 0.02425) {
+        double q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+        if (p > 0.5)
+            x = -x;
+    } else {
+        double q = p - 0.5, r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    }
+    double e = 0.5 * erfc(-x / sqrt(2.0)) - p;
+    double u = e * 2.5066282746310002 * exp(x * x / 2);     /* sqrt(2 pi) */
+    return x - u / (1 + x * u / 2);
+}
+
+void noise_normal_table(float *table)
+{
+    int n = 1 << NOISE_TABLE_BITS;
+    double sum_sq = 0;
+    for (int i = 0; i < n / 2; i++) {
+        double z = inverse_normal((i + 0.5) / n);
+        sum_sq += 2 * z * z;
+        table[i] = (float)z;
+        table[n - 1 - i] = (float)-z;       /* exactly symmetric: mean 0 */
+    }
+    /* The discrete distribution's variance is a little under 1 (its tails are
+     * cut at 3.97): rescale so that sigma means sigma. */
+    double scale = 1 / sqrt(sum_sq / n);
+    for (int i = 0; i < n; i++)
+        table[i] = (float)(table[i] * scale);
+}
+
+/* ---- the chip ---- */
+
+bool noise_enabled(const Arch *a)
+{
+    bool drift = (a->drift_nu_mean > 0 || a->drift_nu_sigma > 0) && a->drift_time_s > 0;
+    return (a->prog_model != PROG_NONE && a->prog_sigma > 0) || a->sa0_fraction > 0 || a->sa1_fraction > 0 ||
+           a->read_sigma > 0 || drift || a->ir_drop > 0 || a->adc_offset_sigma > 0 || a->adc_gain_sigma > 0;
+}
+
+Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
+{
+    if (!noise_enabled(arch))
+        return NULL;
+    Noise *n = arena_alloc(arena, sizeof *n);
+    n->arch = *arch;
+    n->seed = seed;
+    n->level_us = (arch->g_max_us - arch->g_min_us) / (ldexp(1.0, arch->cell_bits) - 1);
+    bool drift = (arch->drift_nu_mean > 0 || arch->drift_nu_sigma > 0) && arch->drift_time_s > 0;
+    n->drift_log = drift ? log((arch->drift_time_s + arch->drift_t0_s) / arch->drift_t0_s) : 0;
+    n->cells = (arch->prog_model != PROG_NONE && arch->prog_sigma > 0) || arch->sa0_fraction > 0 ||
+               arch->sa1_fraction > 0 || drift || arch->ir_drop > 0;
+    n->reads = arch->read_sigma > 0;
+    n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
+    n->stuck_key = noise_key(seed, NOISE_STUCK);
+    n->prog_key = noise_key(seed, NOISE_PROG);
+    n->nu_key = noise_key(seed, NOISE_NU);
+    n->gain_key = noise_key(seed, NOISE_ADC_GAIN);
+    n->offset_key = noise_key(seed, NOISE_ADC_OFFSET);
+    n->read_key = noise_key(seed, NOISE_READ);
+    noise_normal_table(n->normal);
+    return n;
+}
+
+double noise_prog_sigma(const Arch *a, double g_target)
+{
+    switch (a->prog_model) {
+    case PROG_STATE_INDEPENDENT:
+        return a->prog_sigma * a->g_max_us;
+    case PROG_PROPORTIONAL:
+        return a->prog_sigma * g_target;
+    case PROG_PCM: {
+        /* aihwkit's PCMLikeNoiseModel: the polynomial in g = G / G_max, in
+         * microsiemens for G_max = 25 uS, scaled with G_max. */
+        double g = g_target / a->g_max_us;
+        double sigma = 0.26348 + 1.9650 * g - 1.1731 * g * g;
+        return a->prog_sigma * sigma * a->g_max_us / 25.0;
+    }
+    case PROG_NONE:
+    default:
+        return 0;
+    }
+}
+
+double noise_drift_factor(double t, double t0, double nu)
+{
+    return t > 0 ? pow((t + t0) / t0, -nu) : 1.0;
+}
+
+void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
+                double *g_prog, double *g_now)
+{
+    const Arch *a = &n->arch;
+    uint64_t at = noise_hash((uint64_t)(uint32_t)tile, (uint64_t)(uint32_t)row << 32 | (uint32_t)col);
+    double g = a->g_min_us + level * n->level_us;
+    bool stuck = false;
+    if (a->sa0_fraction > 0 || a->sa1_fraction > 0) {
+        double u = noise_uniform(noise_hash(n->stuck_key, at));
+        stuck = u < a->sa0_fraction + a->sa1_fraction;
+        if (stuck)
+            g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
+    }
+    if (!stuck && a->prog_model != PROG_NONE && a->prog_sigma > 0) {
+        g += noise_prog_sigma(a, g) * noise_normal(n, noise_hash(n->prog_key, at));
+        g = g > 0 ? g : 0;
+    }
+    if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */
+        g /= 1 + a->ir_drop * (row + col) / (double)(tile_rows + tile_cols);
+    *g_prog = g;
+    if (!stuck && n->drift_log > 0) {
+        double nu = a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, at));
+        if (nu > 0)
+            g *= exp(-nu * n->drift_log);
+    }
+    *g_now = g;
+}
+
+void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset)
+{
+    uint64_t at = noise_hash((uint64_t)(uint32_t)tile, (uint64_t)(uint32_t)adc);
+    *gain = 1 + n->arch.adc_gain_sigma * noise_normal(n, noise_hash(n->gain_key, at));
+    *offset = n->arch.adc_offset_sigma * noise_normal(n, noise_hash(n->offset_key, at));
+}
+
+/* ---- presets and options ---- */
+
+bool noise_preset(Arch *arch, const char *name)
+{
+    Arch ideal = arch_default();
+    Arch c = *arch;
+    c.prog_model = ideal.prog_model, c.prog_sigma = ideal.prog_sigma;
+    c.sa0_fraction = ideal.sa0_fraction, c.sa1_fraction = ideal.sa1_fraction;
+    c.read_sigma = ideal.read_sigma;
+    c.drift_nu_mean = ideal.drift_nu_mean, c.drift_nu_sigma = ideal.drift_nu_sigma;
+    c.drift_t0_s = ideal.drift_t0_s, c.drift_time_s = ideal.drift_time_s;
+    c.drift_compensation = ideal.drift_compensation;
+    c.ir_drop = ideal.ir_drop;
+    c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
+    if (strcmp(name, "rram") == 0) {
+        /* MNSIM's 0.1% / 0.1% stuck-at default; 3% write-verify variation and
+         * 1% read noise, within DOMAIN.md section 9's ranges (docs/noise.md 9) */
+        c.prog_model = PROG_PROPORTIONAL, c.prog_sigma = 0.03;
+        c.sa0_fraction = 0.001, c.sa1_fraction = 0.001;
+        c.read_sigma = 0.01;
+    } else if (strcmp(name, "pcm") == 0) {
+        /* aihwkit's PCM: programming polynomial, drift 0.06 +- 0.02 from t0 = 20 s,
+         * global drift compensation; 1% read noise */
+        c.prog_model = PROG_PCM, c.prog_sigma = 1.0;
+        c.drift_nu_mean = 0.06, c.drift_nu_sigma = 0.02, c.drift_t0_s = 20.0;
+        c.drift_compensation = 1;
+        c.read_sigma = 0.01;
+    } else if (strcmp(name, "ideal") != 0) {
+        return false;
+    }
+    *arch = c;
+    return true;
+}
+
+const char *noise_set(Arch *arch, const char *assignment)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return "must be FIELD=VALUE";
+    char name[64];
+    size_t len = (size_t)(eq - assignment);
+    if (len >= sizeof name)
+        return "is not an architecture field";
+    memcpy(name, assignment, len);
+    name[len] = 0;
+    int field = arch_field_find(name);
+    if (field < 0)
+        return "is not an architecture field (see docs/noise.md and docs/arch.md)";
+    if (field < arch_field_count() && strcmp(name, "g_min_us") != 0 && strcmp(name, "g_max_us") != 0)
+        return "is fixed by the compiled program: recompile with --arch to change it";
+    const char *value = eq + 1;
+    char *end;
+    (void)strtod(value, &end);
+    bool is_number = *value && !*end;
+    return arch_field_parse(arch, field, value, !is_number);
+}
+
+bool noise_parse_time(const char *text, double *seconds)
+{
+    static const struct {
+        char suffix;
+        double seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'y', 365 * 86400.0}};
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || !isfinite(v) || v < 0)
+        return false;
+    double unit = 1;
+    if (*end) {
+        unit = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (end[0] == units[i].suffix && end[1] == 0)
+                unit = units[i].seconds;
+        if (unit == 0)
+            return false;
+    }
+    *seconds = v * unit;
+    return true;
+}

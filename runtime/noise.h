@@ -1,0 +1,104 @@
+/* noise.h: the random device and converter effects of the simulator
+ * (runtime/noise.c, docs/noise.md).
+ *
+ * Every random draw is a pure function of a key: the seed, a stream tag and
+ * the coordinates of what is drawn (tile, row, column for a cell; tile and
+ * ADC for a converter; instruction, run stream, source row and read for a
+ * read).  A counter-based generator: no state advances, so the draws do not
+ * depend on the order in which things are computed, nor on how work is split
+ * between threads.  Normal variates come from a table of inverse-CDF values
+ * indexed by hash bits: no libm call per draw. */
+#ifndef XBARC_NOISE_H
+#define XBARC_NOISE_H
+
+#include "ir/ir.h"
+
+/* 2^14 equiprobable normal quantiles (64 KB): |z| <= 3.97. */
+enum { NOISE_TABLE_BITS = 14 };
+
+/* What a key draws: part of the key, so that two effects never share draws. */
+typedef enum {
+    NOISE_STUCK = 1, NOISE_PROG, NOISE_NU, NOISE_ADC_GAIN, NOISE_ADC_OFFSET, NOISE_READ,
+} NoiseStream;
+
+/* The non-idealities of one programmed chip: its Arch fields, its seed, and
+ * what sim_new derives from them once. */
+typedef struct {
+    Arch arch;
+    uint64_t seed;
+    double level_us;            /* dG: conductance of one level step, (G_max - G_min) / (2^cell_bits - 1) */
+    double drift_log;           /* log((t + t0) / t0): drift factor = exp(-nu * drift_log) */
+    bool cells;                 /* any per-device effect (variation, faults, drift, IR drop) */
+    bool reads;                 /* read noise */
+    bool adc;                   /* ADC offset or gain error */
+    uint64_t stuck_key, prog_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
+    float normal[1 << NOISE_TABLE_BITS];
+} Noise;
+
+/* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
+static inline uint64_t noise_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9u;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebu;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Extends a key by one coordinate. */
+static inline uint64_t noise_hash(uint64_t key, uint64_t x)
+{
+    return noise_mix(key ^ noise_mix(x + 0x9e3779b97f4a7c15u));
+}
+
+/* The key of stream `stream` under `seed`. */
+static inline uint64_t noise_key(uint64_t seed, NoiseStream stream)
+{
+    return noise_hash(noise_mix(seed + 0x632be59bd9b4e019u), (uint64_t)stream);
+}
+
+/* A standard normal from the top NOISE_TABLE_BITS bits of h. */
+static inline float noise_normal(const Noise *n, uint64_t h)
+{
+    return n->normal[h >> (64 - NOISE_TABLE_BITS)];
+}
+
+/* A uniform in [0, 1) from the top 53 bits of h. */
+static inline double noise_uniform(uint64_t h)
+{
+    return (double)(h >> 11) * 0x1p-53;
+}
+
+/* True when the Arch models any non-ideality (else the simulator is ideal). */
+bool noise_enabled(const Arch *arch);
+/* The Noise of a chip (arena memory); NULL when noise_enabled() is false. */
+Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed);
+/* Fills table[2^NOISE_TABLE_BITS] with the normal quantiles at (i + 1/2) / 2^bits,
+ * rescaled to variance 1 exactly (libm, once per chip). */
+void noise_normal_table(float *table);
+
+/* One programmed cell at tile `tile`, row `row`, column `col`, level `level`:
+ * its conductance right after programming (g_prog, microsiemens) and at the
+ * inference time (g_now, with drift and IR drop), both drawn from the cell's
+ * own key.  `tile_rows` and `tile_cols` size the IR drop. */
+void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
+                double *g_prog, double *g_now);
+/* The programming sigma (microsiemens) of a cell programmed to g_target. */
+double noise_prog_sigma(const Arch *arch, double g_target);
+/* The drift factor ((t + t0) / t0)^-nu (docs/noise.md 4). */
+double noise_drift_factor(double t, double t0, double nu);
+/* Gain and offset (LSB) of ADC `adc` of tile `tile`. */
+void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset);
+
+/* Sets every non-ideality of arch to the named preset: "ideal", "rram" or
+ * "pcm" (docs/noise.md 9).  False for another name. */
+bool noise_preset(Arch *arch, const char *name);
+/* Applies "FIELD=VALUE" to a non-ideality or to g_min_us / g_max_us (the
+ * fields a compiled program leaves free); NULL, or what is wrong. */
+const char *noise_set(Arch *arch, const char *assignment);
+/* Seconds from "20s", "5m", "1h", "1d", "1w", "1y" (365 days) or a plain
+ * number of seconds; false when the text is none of those. */
+bool noise_parse_time(const char *text, double *seconds);
+
+#endif
