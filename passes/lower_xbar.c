@@ -53,6 +53,17 @@ static void ints_or(const Op *op, const char *name, int count, int64_t dflt, int
         out[i] = n == count ? v[i] : dflt;
 }
 
+/* dst[c][r] = scale * src[r][c] for a rows x cols src, in 32 x 32 tiles so that
+ * reads and writes both stay in cache (big layers have thousands of each). */
+static void transpose_scaled(float *dst, const float *src, int64_t rows, int64_t cols, float scale)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += 32)
+        for (int64_t c0 = 0; c0 < cols; c0 += 32)
+            for (int64_t r = r0; r < r0 + 32 && r < rows; r++)
+                for (int64_t c = c0; c < c0 + 32 && c < cols; c++)
+                    dst[c * rows + r] = scale * src[r * cols + c];
+}
+
 static bool lower_conv(Graph *g, Op *op)
 {
     Value *x = op->inputs[0], *w = op->inputs[1], *bias = op->n_inputs > 2 ? op->inputs[2] : NULL;
@@ -71,14 +82,8 @@ static bool lower_conv(Graph *g, Op *op)
 
     int64_t dims[3] = {groups, k, n};
     Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", w->name), 3, dims);
-    /* A transpose per group, in 32 x 32 tiles so that reads and writes both
-     * stay in cache (the big layers have k and n in the thousands). */
-    for (int64_t gi = 0; gi < groups; gi++)
-        for (int64_t n0 = 0; n0 < n; n0 += 32)
-            for (int64_t k0 = 0; k0 < k; k0 += 32)
-                for (int64_t ni = n0; ni < n0 + 32 && ni < n; ni++)
-                    for (int64_t ki = k0; ki < k0 + 32 && ki < k; ki++)
-                        wx->data[(gi * k + ki) * n + ni] = w->data[(gi * n + ni) * k + ki];
+    for (int64_t gi = 0; gi < groups; gi++)     /* [n, k] of each group to [k, n] */
+        transpose_scaled(wx->data + gi * k * n, w->data + gi * n * k, n, k, 1.0f);
 
     become_xbar(g, op, x, wx, bias);
     ir_set_string(g, op, "form", "conv");
@@ -111,9 +116,11 @@ static bool lower_gemm(Graph *g, Op *op)
 
     int64_t dims[3] = {1, k, n};
     Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", b->name), 3, dims);
-    for (int64_t ki = 0; ki < k; ki++)
-        for (int64_t ni = 0; ni < n; ni++)
-            wx->data[ki * n + ni] = alpha * b->data[trans_b ? ni * k + ki : ki * n + ni];
+    if (trans_b)
+        transpose_scaled(wx->data, b->data, n, k, alpha);
+    else
+        for (int64_t i = 0; i < k * n; i++)
+            wx->data[i] = alpha * b->data[i];
     Value *bias = NULL;
     if (c && beta != 0.0f) {
         bool one = c->type.rank == 0 || c->type.dims[c->type.rank - 1] == 1;
