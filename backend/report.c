@@ -166,6 +166,8 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const char *path,
     cJSON_AddNumberToObject(t, "latency_steps", (double)s.latency);
     cJSON_AddNumberToObject(t, "period_steps_without_turns", (double)s.period_free);
     cJSON_AddNumberToObject(t, "replication_speedup", s.speedup_placed);
+    cJSON_AddNumberToObject(t, "replication_speedup_without_turns", s.speedup);
+    cJSON_AddNumberToObject(t, "period_steps_one_copy", (double)s.period_single);
     if (perf) {
         cJSON_AddNumberToObject(t, "images_per_second", perf->images_per_s);
         cJSON_AddNumberToObject(t, "latency_ns", perf->latency_ns);
