@@ -45,8 +45,10 @@ int cmd_eval(Args *a);
 int cmd_arch(Args *a);
 int cmd_compile(Args *a);
 int cmd_explain(Args *a);
+int cmd_finetune(Args *a);
+int cmd_sweep(Args *a);
 extern const char import_usage[], opt_usage[], interp_usage[], run_usage[], eval_usage[], arch_usage[],
-    compile_usage[], explain_usage[];
+    compile_usage[], explain_usage[], finetune_usage[], sweep_usage[];
 void print_pass_list(FILE *out);
 
 #endif

@@ -3,9 +3,12 @@
  * A Runner hides what executes: the float32 reference interpreter over a graph
  * (an .onnx or .xir file) or the crossbar simulator over a program (.xbp).  The
  * three commands share it, so binding input files, writing outputs and the
- * accuracy loop are written once. */
+ * accuracy loop are written once.  A program runs on an ideal chip unless
+ * --noise, --set or --time give it non-idealities (docs/noise.md), drawn from
+ * --seed. */
 #include "cli.h"
 #include "frontend/frontend.h"
+#include "runtime/noise.h"
 #include "runtime/perf.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
@@ -24,15 +27,88 @@ typedef struct {
     Interp *interp;         /* one of these two */
     Sim *sim;
     const Program *program; /* with sim */
+    const Graph *graph;     /* with interp */
+    uint64_t seed;          /* the chip's (programs) */
 } Runner;
 
-static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, Diags *diags)
+/* The chip a program runs on: --noise PRESET, --time T, --set FIELD=VALUE...,
+ * --seed N, applied in that order to the program's architecture. */
+typedef struct {
+    const char *preset, *time, *seed_text;
+    char **sets;
+    int n_sets;
+    uint64_t seed;
+} Chip;
+
+static bool chip_option(Args *a, Chip *chip)
+{
+    const char *set;
+    if (opt_value(a, "--set", &set)) {
+        chip->sets[chip->n_sets++] = (char *)set;
+        return true;
+    }
+    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--time", &chip->time) ||
+           opt_value(a, "--seed", &chip->seed_text);
+}
+
+static bool chip_given(const Chip *chip)
+{
+    return chip->preset || chip->time || chip->seed_text || chip->n_sets;
+}
+
+/* Sets the non-idealities of arch; the first problem as a message, or NULL. */
+static const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
+{
+    if (!noise_preset(arch, chip->preset ? chip->preset : "ideal"))
+        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", chip->preset);
+    if (chip->time && !noise_parse_time(chip->time, &arch->drift_time_s))
+        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", chip->time);
+    for (int i = 0; i < chip->n_sets; i++) {
+        const char *why = noise_set(arch, chip->sets[i]);
+        if (why) {
+            const char *eq = strchr(chip->sets[i], '=');
+            int len = eq ? (int)(eq - chip->sets[i]) : (int)strlen(chip->sets[i]);
+            return arena_printf(arena, "--set %.*s: %s", len, chip->sets[i], why);
+        }
+    }
+    return NULL;
+}
+
+/* The chip options, checked on the default architecture as usage errors. */
+static void chip_check(Args *a, Chip *chip)
+{
+    long seed = 0;
+    if (chip->seed_text && !parse_count(chip->seed_text, &seed))
+        usage_error(a, "--seed takes a non-negative integer, not '%s'", chip->seed_text);
+    chip->seed = (uint64_t)seed;
+    Arena *scratch = arena_new();
+    Arch arch = arch_default();
+    const char *why = a->failed ? NULL : chip_apply(chip, &arch, scratch);
+    Diags diags;
+    diags_init(&diags, scratch);
+    if (why)
+        usage_error(a, "%s", why);
+    else if (!a->failed && !arch_validate(&arch, NULL, &diags))
+        usage_error(a, "%s", diags.first->text + (strncmp(diags.first->text, "error: ", 7) ? 0 : 7));
+    arena_free(scratch);
+}
+
+static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, const Chip *chip,
+                        Diags *diags)
 {
     memset(r, 0, sizeof *r);
     if (has_suffix(path, ".xbp")) {
         Program *p = program_read(arena, path, diags);
         if (!p)
             return false;
+        if (chip) {     /* checked by chip_check: only a value against the program's range can fail */
+            const char *why = chip_apply(chip, &p->arch, arena);
+            Loc loc = {.file = path};
+            if (why)
+                diag_error(diags, &loc, "%s", why);
+            if (why || !arch_validate(&p->arch, path, diags))
+                return false;
+        }
         r->n_inputs = p->n_inputs;
         r->n_outputs = p->n_outputs;
         r->input_names = arena_array(arena, (size_t)p->n_inputs + 1, sizeof(char *));
@@ -47,7 +123,7 @@ static bool runner_open(Runner *r, Arena *arena, const char *path, const char *p
             r->output_names[i] = p->buffers[p->outputs[i]].name;
             r->output_types[i] = p->buffers[p->outputs[i]].type;
         }
-        r->sim = sim_new(p);
+        r->seed = chip ? chip->seed : 0;
         r->program = p;
         return true;
     }
@@ -69,8 +145,27 @@ static bool runner_open(Runner *r, Arena *arena, const char *path, const char *p
         r->output_names[i] = g->outputs[i]->name;
         r->output_types[i] = g->outputs[i]->type;
     }
-    r->interp = interp_new(g);
+    r->graph = g;
     return true;
+}
+
+/* Makes the executor (xbarc eval's evaluator makes its own, one per thread). */
+static void runner_start(Runner *r)
+{
+    if (r->program)
+        r->sim = sim_new_seeded(r->program, r->seed);
+    else
+        r->interp = interp_new(r->graph);
+}
+
+/* Top-1 accuracy over `set` (runtime/evaluate.c). */
+static bool runner_evaluate(const Runner *r, Arena *arena, const EvalSet *set, const EvalOptions *options,
+                            EvalResult *result, Diags *diags)
+{
+    EvalOptions o = *options;
+    o.seed = r->seed;
+    return r->program ? evaluate_program(arena, r->program, set, &o, result, diags)
+                      : evaluate_graph(arena, r->graph, set, &o, result, diags);
 }
 
 static float *runner_input(Runner *r, int i)
@@ -200,7 +295,8 @@ const char interp_usage[] =
 
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
-    "                 [--stats-json FILE] [--perf NAME=VALUE ...]\n"
+    "                 [--stats-json FILE] [--perf NAME=VALUE ...] [--noise P] [--seed N]\n"
+    "                 [--time T] [--set FIELD=VALUE ...]\n"
     "\n"
     "Executes a compiled program in the crossbar simulator, read by read.\n"
     "Tensors as for 'xbarc interp'.\n"
@@ -212,7 +308,11 @@ const char run_usage[] =
     "                       reads, ADC conversions and saturations, time, energy\n"
     "                       split, TOPS/W, images/s, latency, area (docs/perf.md)\n"
     "  --stats-json FILE    write the same as JSON (atomically)\n"
-    "  --perf NAME=VALUE    override a figure of the model, e.g. adc_model=mnsim\n";
+    "  --perf NAME=VALUE    override a figure of the model, e.g. adc_model=mnsim\n"
+    "  --noise ideal|rram|pcm  non-idealities of the chip (docs/noise.md; default ideal)\n"
+    "  --time T             inference time after programming, for drift: 20s, 1h, 1d, 1y\n"
+    "  --set FIELD=VALUE    set a non-ideality (or g_min_us, g_max_us), e.g. read_sigma=0.02\n"
+    "  --seed N             seed of every random draw (default 0): same seed, same outputs\n";
 
 /* The --perf overrides, checked as usage errors. */
 static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
@@ -261,7 +361,10 @@ static int execute(Args *a, bool program)
     char **specs = calloc((size_t)a->argc + 1, sizeof(char *));
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_specs = 0, n_perf = 0;
+    Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     while (a->i < a->argc && !a->failed) {
+        if (program && chip_option(a, &chip))
+            continue;
         if (opt_value(a, "--input", &spec))
             specs[n_specs++] = (char *)spec;
         else if (program && opt_value(a, "--perf", &spec))
@@ -286,8 +389,11 @@ static int execute(Args *a, bool program)
     if (!a->failed)
         parse_perf(a, perf, n_perf, &perf_params);
     free(perf);
+    if (!a->failed && program)
+        chip_check(a, &chip);
     if (a->failed) {
         free(specs);
+        free(chip.sets);
         return EXIT_USAGE;
     }
     if (!pipeline)
@@ -299,7 +405,9 @@ static int execute(Args *a, bool program)
     Diags diags;
     diags_init(&diags, arena);
     Runner r;
-    bool ok = runner_open(&r, arena, model, pipeline, &diags);
+    bool ok = runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags);
+    if (ok)
+        runner_start(&r);
     if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
         runner_run(&r);
         ok = write_outputs(&r, out_dir, format, arena, &diags);
@@ -318,6 +426,7 @@ static int execute(Args *a, bool program)
     }
     runner_close(&r);
     free(specs);
+    free(chip.sets);
     return finish(arena, &diags, ok);
 }
 
@@ -352,49 +461,64 @@ const char eval_usage[] =
     "  --stats            (a program) the performance model averaged over the images,\n"
     "                     as 'xbarc run --stats' prints it (docs/perf.md)\n"
     "  --stats-json FILE  write it as JSON (atomically)\n"
-    "  --perf NAME=VALUE  override a figure of the model, e.g. adc_model=mnsim\n";
+    "  --perf NAME=VALUE  override a figure of the model, e.g. adc_model=mnsim\n"
+    "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed N\n"
+    "                     (a program) the chip's non-idealities, as for 'xbarc run'\n"
+    "                     (docs/noise.md); image i gets read noise of its own\n"
+    "  --threads N        images on N threads: the same results, bit for bit, for any N\n";
 
-static int argmax(const float *v, int64_t n)
+/* The progress line on a terminal, every 256 images. */
+static void show_progress(void *dataset_name, int done, int count, int correct)
 {
-    int best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = (int)i;
-    return best;
+    if (done % 256 == 0 || done == count)
+        fprintf(stderr, "\r%s: %d/%d images, accuracy so far %.4f", (const char *)dataset_name, done, count,
+                (double)correct / done);
 }
 
 int cmd_eval(Args *a)
 {
     const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL,
-               *against = NULL, *stats_json = NULL, *spec;
+               *against = NULL, *stats_json = NULL, *threads_text = NULL, *spec;
     bool stats = false;
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_perf = 0;
+    Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     while (a->i < a->argc && !a->failed) {
+        if (chip_option(a, &chip))
+            continue;
         if (opt_value(a, "--perf", &spec))
             perf[n_perf++] = (char *)spec;
         else if (opt_flag(a, "--stats"))
             stats = true;
         else if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
                  !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline) &&
-                 !opt_value(a, "--against", &against) && !opt_value(a, "--stats-json", &stats_json))
+                 !opt_value(a, "--against", &against) && !opt_value(a, "--stats-json", &stats_json) &&
+                 !opt_value(a, "--threads", &threads_text))
             opt_positional(a, &model);
     }
-    long limit = -1;
+    long limit = -1, threads = 1;
     if (!a->failed && !model)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !dataset_name)
         usage_error(a, "%s", "missing --dataset NAME");
     if (!a->failed && limit_text && !parse_count(limit_text, &limit))
         usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > 256))
+        usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (stats || stats_json || n_perf) && !has_suffix(model, ".xbp"))
         usage_error(a, "--stats, --stats-json and --perf need a program (.xbp), not %s", model);
+    if (!a->failed && chip_given(&chip) && !has_suffix(model, ".xbp"))
+        usage_error(a, "--noise, --time, --set and --seed need a program (.xbp), not %s", model);
     PerfParams perf_params;
     if (!a->failed)
         parse_perf(a, perf, n_perf, &perf_params);
     free(perf);
-    if (a->failed)
+    if (!a->failed)
+        chip_check(a, &chip);
+    if (a->failed) {
+        free(chip.sets);
         return EXIT_USAGE;
+    }
     if (!pipeline || strcmp(pipeline, "default") == 0)
         pipeline = default_pipeline;
 
@@ -403,9 +527,10 @@ int cmd_eval(Args *a)
     diags_init(&diags, arena);
     Dataset data;
     Runner r, ref = {0};
-    bool ok = runner_open(&r, arena, model, pipeline, &diags) &&
-              (!against || runner_open(&ref, arena, against, pipeline, &diags)) &&
+    bool ok = runner_open(&r, arena, model, pipeline, &chip, &diags) &&
+              (!against || runner_open(&ref, arena, against, pipeline, NULL, &diags)) &&
               dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
+    free(chip.sets);
     int64_t image_size = ok ? type_numel(&data.image_type) : 0;
     for (const Runner *x = &r; ok && x; x = x == &r && against ? &ref : NULL) {
         if (x->n_inputs != 1 || type_numel(&x->input_types[0]) != image_size ||
@@ -425,39 +550,33 @@ int cmd_eval(Args *a)
     int64_t n_logits = type_numel(&r.output_types[0]);
     int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
     bool progress = isatty(STDERR_FILENO);
-    SimCounters *sum = NULL;
-    if (stats || stats_json)
-        sum = arena_array(arena, (size_t)r.program->n_instrs + 1, sizeof(SimCounters));
-    int correct = 0, ref_correct = 0, agree = 0, identical = 0;
-    double max_diff = 0;
-    for (int i = 0; i < count; i++) {
-        const float *image = data.images + (size_t)i * image_size;
-        memcpy(runner_input(&r, 0), image, (size_t)image_size * sizeof(float));
-        runner_run(&r);
-        if (sum)
-            add_counters(r.sim, r.program->n_instrs, sum);
-        const float *out = runner_output(&r, 0);
-        int top = argmax(out, n_logits);
-        correct += top == data.labels[i];
-        if (against) {
-            memcpy(runner_input(&ref, 0), image, (size_t)image_size * sizeof(float));
-            runner_run(&ref);
-            const float *ref_out = runner_output(&ref, 0);
-            int ref_top = argmax(ref_out, n_logits);
-            ref_correct += ref_top == data.labels[i];
-            agree += ref_top == top;
-            identical += memcmp(out, ref_out, (size_t)n_logits * sizeof(float)) == 0;
-            for (int64_t j = 0; j < n_logits; j++)
-                max_diff = fmax(max_diff, fabs((double)out[j] - ref_out[j]));
-        }
-        if (progress && (i % 256 == 255 || i == count - 1))
-            fprintf(stderr, "\r%s: %d/%d images, accuracy so far %.4f", dataset_name, i + 1, count,
-                    (double)correct / (i + 1));
-    }
+    /* the same results whatever --threads is (runtime/evaluate.c) */
+    EvalSet set = {.images = data.images, .image_numel = image_size, .labels = data.labels, .count = count};
+    EvalOptions options = {.threads = (int)threads, .keep_logits = against != NULL, .counters = stats || stats_json,
+                           .progress = progress ? show_progress : NULL, .progress_context = (void *)dataset_name};
+    EvalResult res, ref_res = {0};
+    ok = runner_evaluate(&r, arena, &set, &options, &res, &diags);
     if (progress)
         fprintf(stderr, "\n");
+    options.counters = false;
+    options.progress = NULL;
+    ok = ok && (!against || runner_evaluate(&ref, arena, &set, &options, &ref_res, &diags));
     runner_close(&r);
     runner_close(&ref);
+    if (!ok)
+        return finish(arena, &diags, false);
+    int correct = res.correct, agree = 0, identical = 0;
+    double max_diff = 0;
+    for (int i = 0; i < count && against; i++) {
+        const float *out = res.logits + (size_t)i * (size_t)n_logits;
+        const float *ref_out = ref_res.logits + (size_t)i * (size_t)n_logits;
+        agree += res.predictions[i] == ref_res.predictions[i];
+        identical += memcmp(out, ref_out, (size_t)n_logits * sizeof(float)) == 0;
+        for (int64_t j = 0; j < n_logits; j++)
+            max_diff = fmax(max_diff, fabs((double)out[j] - ref_out[j]));
+    }
+    int ref_correct = ref_res.correct;
+    SimCounters *sum = res.instr_counters;
     if (against) {
         double n = count ? count : 1;
         printf("reference accuracy: %.4f (%s)\n", ref_correct / n, against);

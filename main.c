@@ -161,6 +161,8 @@ static const Command commands[] = {
     {"explain", cmd_explain, explain_usage, "list a program's tiles and instructions"},
     {"run", cmd_run, run_usage, "execute a program in the crossbar simulator"},
     {"eval", cmd_eval, eval_usage, "top-1 accuracy on a data set (model or program)"},
+    {"finetune", cmd_finetune, finetune_usage, "retrain a program's last layer on its chip, reprogram it"},
+    {"sweep", cmd_sweep, sweep_usage, "accuracy against a non-ideality, over seeds (CSV, SVG)"},
 };
 
 static void print_usage(FILE *out)

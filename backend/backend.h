@@ -14,6 +14,14 @@
  * unless it is a float-weight program); otherwise an error names the op and the
  * missing attribute. */
 Program *emit_program(Arena *arena, const Graph *g, Diags *diags);
+/* Reprograms every block (every replica) of crossbar layer `layer` of a
+ * quantized program with new quantized weights w_q [groups, k, n] (integer
+ * valued, within +-(2^(weight_bits-1) - 1)): the cells get the levels
+ * emit_program gives a graph with these weights, where the layer's mvm and
+ * combine instructions say its blocks are.  Instructions and other cells stay
+ * as they are (hybrid fine-tuning, runtime/finetune.c). */
+bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64_t groups, int64_t k, int64_t n,
+                          Diags *diags);
 
 typedef struct PerfReport PerfReport;   /* runtime/perf.h */
 

@@ -9,7 +9,9 @@
  * the blocks, the tiles are programmed: each block's cells get the levels of its
  * weight slices (section 5).  All decisions were taken by the passes and are read
  * from the op's attributes; the emitter checks that blocks fit their tiles and
- * never overlap, since a wrong placement would silently mix currents. */
+ * never overlap, since a wrong placement would silently mix currents.
+ * emit_reprogram_layer() writes new weights into an existing program's blocks
+ * of one layer through the same level tables (hybrid fine-tuning). */
 #include "backend/backend.h"
 
 #include <math.h>
@@ -133,7 +135,9 @@ static void emit_digital(Emitter *e, const Op *op)
 
 /* The mapping attributes of one xbar op, read and checked once. */
 typedef struct {
-    const Op *op;
+    const Op *op;                       /* NULL when reprogramming a program's layer */
+    const char *name;                   /* the layer, for messages */
+    Loc loc;
     bool quantized, conv;
     int64_t groups, k, n;               /* w is [G, K, N] */
     const float *w;
@@ -165,6 +169,8 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
 {
     memset(L, 0, sizeof *L);
     L->op = op;
+    L->name = op->result->name;
+    L->loc = op->loc;
     const Value *w = op->inputs[1];
     L->groups = w->type.dims[0];
     L->k = w->type.dims[1];
@@ -283,8 +289,8 @@ static bool claim_rect(Emitter *e, const Layer *L, int block, int tile, int row0
             hit_row = top, hit_col = left;
     }
     if (hit_row >= 0) {
-        diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d overlaps another block on tile %d at cell (%d, %d)",
-                   L->op->result->name, block, tile, hit_row, hit_col);
+        diag_error(e->diags, &L->loc, "xbar %%%s: block %d overlaps another block on tile %d at cell (%d, %d)",
+                   L->name, block, tile, hit_row, hit_col);
         return false;
     }
     e->rects = grow(e->arena, e->rects, e->n_rects, &e->cap_rects, sizeof(Rect));
@@ -302,8 +308,8 @@ static bool program_level_row(Emitter *e, const Layer *L, const uint8_t *table, 
     for (int64_t n = 0; n < n_cols; n++) {
         float v = w[n];
         if (!(v >= -qmax && v <= qmax) || v != (float)(int32_t)v) {
-            diag_error(e->diags, &L->op->loc, "xbar %%%s: quantized weight %g is not an integer within +-%g",
-                       L->op->result->name, v, qmax);
+            diag_error(e->diags, &L->loc, "xbar %%%s: quantized weight %g is not an integer within +-%g",
+                       L->name, v, qmax);
             return false;
         }
         const uint8_t *cells = table + (size_t)((int32_t)v + (int32_t)qmax) * (size_t)W;
@@ -337,22 +343,11 @@ static void program_float_row(const Layer *L, const float *w, int64_t n_cols, fl
         row[phys_cols - ref_cols(L) + s] = L->offset;
 }
 
-/* Programs block b (group g, rows k0..k1, weight columns n0..n1) into its tile,
- * row by row. */
-static bool program_block(Emitter *e, const Layer *L, const uint8_t *table, int block, int64_t g, int64_t k0,
-                          int64_t k1, int64_t n0, int64_t n1, int phys_cols)
+/* The cells of one block (group g, rows k0..k1, weight columns n0..n1) at
+ * (row0, col0) of tile t, whose fit was checked. */
+static bool write_block(Emitter *e, const Layer *L, const uint8_t *table, Tile *t, int64_t row0, int64_t col0,
+                        int64_t g, int64_t k0, int64_t k1, int64_t n0, int64_t n1, int phys_cols)
 {
-    int64_t tile = L->place[3 * block], row0 = L->place[3 * block + 1], col0 = L->place[3 * block + 2];
-    if (tile < 0 || tile >= e->n_tiles || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows ||
-        col0 + phys_cols > e->arch->cols) {
-        diag_error(e->diags, &L->op->loc, "xbar %%%s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
-                   "does not fit a %d x %d crossbar", L->op->result->name, block, (long long)(k1 - k0), phys_cols,
-                   (long long)tile, (long long)row0, (long long)col0, e->arch->rows, e->arch->cols);
-        return false;
-    }
-    if (!claim_rect(e, L, block, (int)tile, (int)row0, (int)col0, (int)(k1 - k0), phys_cols))
-        return false;
-    Tile *t = &e->tiles[tile];
     for (int64_t k = k0; k < k1; k++) {
         size_t at = (size_t)(row0 + k - k0) * (size_t)t->cols + (size_t)col0;
         const float *w = L->w + (g * L->k + k) * L->n + n0;
@@ -364,12 +359,30 @@ static bool program_block(Emitter *e, const Layer *L, const uint8_t *table, int 
     return true;
 }
 
+/* Programs block b (group g, rows k0..k1, weight columns n0..n1) into its tile,
+ * row by row. */
+static bool program_block(Emitter *e, const Layer *L, const uint8_t *table, int block, int64_t g, int64_t k0,
+                          int64_t k1, int64_t n0, int64_t n1, int phys_cols)
+{
+    int64_t tile = L->place[3 * block], row0 = L->place[3 * block + 1], col0 = L->place[3 * block + 2];
+    if (tile < 0 || tile >= e->n_tiles || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows ||
+        col0 + phys_cols > e->arch->cols) {
+        diag_error(e->diags, &L->loc, "xbar %%%s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
+                   "does not fit a %d x %d crossbar", L->name, block, (long long)(k1 - k0), phys_cols,
+                   (long long)tile, (long long)row0, (long long)col0, e->arch->rows, e->arch->cols);
+        return false;
+    }
+    if (!claim_rect(e, L, block, (int)tile, (int)row0, (int)col0, (int)(k1 - k0), phys_cols))
+        return false;
+    return write_block(e, L, table, &e->tiles[tile], row0, col0, g, k0, k1, n0, n1, phys_cols);
+}
+
 /* Replica j of a layer: for each of its blocks (numbered replica-major, then
  * g, row block, column block), the cells, one mvm and one combine, over its
  * share [floor(j P / r), floor((j + 1) P / r)) of the P source rows of `src`. */
 static bool emit_replica(Emitter *e, const Layer *L, const uint8_t *table, int j, int64_t P, int src, int acc)
 {
-    const char *name = L->op->result->name;
+    const char *name = L->name;
     int64_t row_begin = j * P / L->replicas, row_end = (j + 1) * P / L->replicas;
     int block = (int)(j * L->groups * L->n_row_blocks * L->n_col_blocks);
     for (int64_t g = 0; g < L->groups; g++) {
@@ -557,4 +570,69 @@ Program *emit_program(Arena *arena, const Graph *g, Diags *diags)
     p->n_tiles = e.n_tiles;
     p->tiles = e.tiles;
     return p;
+}
+
+/* ---- reprogramming one layer of a program ---- */
+
+/* Bad input to emit_reprogram_layer: a message naming the program's layer. */
+static bool reprogram_error(Diags *diags, const char *layer, const char *what, int instr)
+{
+    Loc loc = {0};
+    diag_error(diags, &loc, "reprogramming layer %%%s: %s (instruction %d)", layer, what, instr);
+    return false;
+}
+
+bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64_t groups, int64_t k, int64_t n,
+                          Diags *diags)
+{
+    if (p->float_weights)
+        return reprogram_error(diags, layer, "a float-weight program has no levels", 0);
+    Emitter e = {.arena = p->arena, .arch = &p->arch, .diags = diags, .tiles = p->tiles, .n_tiles = p->n_tiles};
+    Layer L = {.name = layer, .quantized = true, .groups = groups, .k = k, .n = n, .w = w_q,
+               .w_bits = p->arch.weight_bits, .offset = (float)((1 << (p->arch.weight_bits - 1)) - 1)};
+    const uint8_t *table = NULL;
+    int blocks = 0;
+    /* The blocks as the emitter laid them out: each mvm of the layer followed
+     * by its combine, which says which group and weight columns it holds. */
+    for (int i = 0; i < p->n_instrs; i++) {
+        const Instr *mvm = &p->instrs[i];
+        if (mvm->opcode != INSTR_MVM || !mvm->layer || strcmp(mvm->layer, layer) != 0)
+            continue;
+        const Instr *comb = i + 1 < p->n_instrs ? &p->instrs[i + 1] : NULL;
+        if (!comb || comb->opcode != INSTR_COMBINE || comb->src[0] != mvm->dst)
+            return reprogram_error(diags, layer, "an mvm not followed by its combine", i);
+        const MvmParams *m = &mvm->mvm;
+        const CombineParams *c = &comb->combine;
+        if (!table) {
+            L.slices = c->slices, L.cell_bits = c->cell_bits, L.sign = c->sign;
+            table = level_table(&e, &L);
+        } else if (c->slices != L.slices || c->cell_bits != L.cell_bits || c->sign != L.sign) {
+            return reprogram_error(diags, layer, "blocks with different cell codings", i + 1);
+        }
+        int64_t g = c->group, k0 = m->src_col - g * k, k1 = k0 + m->rows, n0 = c->n0, n1 = n0 + c->n_cols;
+        int phys_cols = (int)((n1 - n0) * L.slices * polarities(&L)) + ref_cols(&L);
+        if (g < 0 || g >= groups || k0 < 0 || k1 > k || n0 < 0 || n1 > n || c->n_per_group != n)
+            return reprogram_error(diags, layer, "a block outside the given weight matrix", i);
+        if (m->float_mode || phys_cols != m->phys_cols || m->tile < 0 || m->tile >= p->n_tiles)
+            return reprogram_error(diags, layer, "a block that does not match its combine or its tile", i);
+        Tile *t = &p->tiles[m->tile];
+        if (m->tile_row < 0 || m->tile_col < 0 || m->tile_row + m->rows > t->rows ||
+            m->tile_col + phys_cols > t->cols)
+            return reprogram_error(diags, layer, "a block that does not fit its tile", i);
+        if (!t->levels) {
+            /* a hand-built tile with integer-valued float cells: levels from now on */
+            size_t cells = (size_t)t->rows * (size_t)t->cols;
+            uint8_t *levels = arena_array(p->arena, cells, 1);
+            for (size_t j = 0; j < cells; j++)
+                levels[j] = (uint8_t)tile_cell(t, j);
+            t->levels = levels;
+            t->cells = NULL;
+        }
+        if (!write_block(&e, &L, table, t, m->tile_row, m->tile_col, g, k0, k1, n0, n1, phys_cols))
+            return false;
+        blocks++;
+    }
+    if (!blocks)
+        return reprogram_error(diags, layer, "the program has no mvm of this layer", p->n_instrs);
+    return true;
 }

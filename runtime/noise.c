@@ -147,9 +147,9 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
         g /= 1 + a->ir_drop * (row + col) / (double)(tile_rows + tile_cols);
     *g_prog = g;
     if (!stuck && n->drift_log > 0) {
-        double nu = a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, at));
-        if (nu > 0)
-            g *= exp(-nu * n->drift_log);
+        /* |N(mean, sigma)|, as aihwkit draws it: drift never raises G */
+        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, at)));
+        g *= exp(-nu * n->drift_log);
     }
     *g_now = g;
 }

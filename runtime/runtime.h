@@ -49,8 +49,13 @@ typedef struct {
 } SimCounters;
 
 /* Executes a program read by read.  The Sim owns its buffers; the program must
- * outlive it. */
+ * outlive it.  The non-idealities of program->arch (docs/noise.md) are drawn
+ * from `seed` (sim_new: seed 0); none of them, the chip is ideal. */
 Sim *sim_new(const Program *program);
+Sim *sim_new_seeded(const Program *program, uint64_t seed);
+/* The read noise of the next runs is keyed by `stream` too (default 0): the
+ * image index in `xbarc eval`, so that each image gets reads of its own. */
+void sim_set_stream(Sim *sim, uint64_t stream);
 void sim_free(Sim *sim);
 float *sim_input(Sim *sim, int index);
 void sim_run(Sim *sim);
@@ -66,6 +71,52 @@ void sim_set_fast_path(Sim *sim, bool enabled);
 /* Bytes of buffer memory the Sim holds (temporaries whose live ranges do not
  * overlap share it; constants excluded), and what one buffer each would take. */
 void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes);
+
+/* ---- accuracy over a labelled image set (runtime/evaluate.c) ---- */
+
+/* `count` images back to back, each image_numel floats, and their labels
+ * (NULL: predictions only). */
+typedef struct {
+    const float *images;
+    int64_t image_numel;
+    const uint8_t *labels;
+    int count;
+} EvalSet;
+
+/* Called after each image with the images done so far and how many of them
+ * were right, from whichever worker finished it, one call at a time. */
+typedef void EvalProgress(void *context, int done, int count, int correct);
+
+typedef struct {
+    uint64_t seed;              /* the chip's (programs): every worker simulates the same chip */
+    int threads;                /* workers (0 or 1: the calling thread alone) */
+    bool keep_logits;           /* fill EvalResult.logits */
+    bool counters;              /* fill EvalResult.instr_counters (programs) */
+    EvalProgress *progress;     /* or NULL */
+    void *progress_context;
+} EvalOptions;
+
+/* The same bits whatever options->threads is: image i's read noise is keyed
+ * by (seed, i) through sim_set_stream, and results are kept by image index. */
+typedef struct {
+    int count, correct;
+    double accuracy;            /* correct / count (0 without labels) */
+    int64_t n_logits;           /* elements of the first output */
+    int *predictions;           /* [count]: argmax of the first output (the first of ties) */
+    float *logits;              /* [count * n_logits], or NULL */
+    int n_instrs;               /* with options->counters: the program's */
+    SimCounters *instr_counters;    /* [n_instrs], summed over the images */
+    SimCounters total;          /* and over the instructions */
+} EvalResult;
+
+/* Top-1 accuracy of a program on the simulator (one Sim per worker, made with
+ * options->seed), or of a graph on the reference interpreter (one Interp per
+ * worker).  Results live in `arena`.  False, with a diagnostic, when the model
+ * does not take one image of the set. */
+bool evaluate_program(Arena *arena, const Program *program, const EvalSet *set, const EvalOptions *options,
+                      EvalResult *result, Diags *diags);
+bool evaluate_graph(Arena *arena, const Graph *g, const EvalSet *set, const EvalOptions *options,
+                    EvalResult *result, Diags *diags);
 
 /* ---- ADC statistics and bit allocation (runtime/adc_stats.c, docs/adc.md) ---- */
 

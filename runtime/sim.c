@@ -28,7 +28,13 @@
  * The float operations of quant and dequant are exactly those of docs/crossbar.md
  * 3, one operation per statement so that no compiler contracts them into an FMA:
  * that and the exact integer arithmetic of the reads make the output equal the
- * integer reference bit for bit. */
+ * integer reference bit for bit.
+ *
+ * A non-ideal chip (program->arch's non-idealities, docs/noise.md) is drawn
+ * when the Sim is made, from its seed: each block's cells as they were
+ * programmed and have drifted, its ADCs' errors.  Read noise is drawn per
+ * read from keys that include the run's stream (sim_set_stream), so the
+ * outputs depend only on the seed, the stream and the inputs. */
 #include "runtime/sim_mvm.h"
 #include "runtime/kernels.h"
 
@@ -49,6 +55,7 @@ struct Sim {
     SimCounters counters;
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
     PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
+    const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
 };
 
 static int64_t last_dim(const Type *t)
@@ -192,12 +199,18 @@ static void plan_memory(Sim *sim, const bool *wide)
 
 Sim *sim_new(const Program *program)
 {
+    return sim_new_seeded(program, 0);
+}
+
+Sim *sim_new_seeded(const Program *program, uint64_t seed)
+{
     Arena *arena = arena_new();
     Sim *sim = arena_alloc(arena, sizeof *sim);
     int nb = program->n_buffers, ni = program->n_instrs;
     sim->program = program;
     sim->arena = arena;
-    sim->fast_path = true;
+    sim->noise = program->float_weights ? NULL : noise_new(arena, &program->arch, seed);
+    sim->fast_path = !sim->noise;
     sim->f32 = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->f32);
     sim->f64 = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->f64);
     sim->numel = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->numel);
@@ -215,7 +228,7 @@ Sim *sim_new(const Program *program)
         const Instr *in = &program->instrs[k];
         if (in->opcode != INSTR_MVM)
             continue;
-        mvm_program_block(arena, program, &in->mvm, &sim->blocks[k]);
+        mvm_program_block(arena, program, &in->mvm, sim->noise, k, &sim->blocks[k]);
         if (sim->blocks[k].max_result >= 0x1p24 && program->buffers[in->dst].kind == BUF_TEMP)
             wide[in->dst] = true;
         if (in->mvm.rows > max_rows)
@@ -263,7 +276,12 @@ SimCounters sim_instr_counters(const Sim *sim, int instr)
 
 void sim_set_fast_path(Sim *sim, bool enabled)
 {
-    sim->fast_path = enabled;
+    sim->fast_path = enabled && !sim->noise;
+}
+
+void sim_set_stream(Sim *sim, uint64_t stream)
+{
+    sim->scratch.stream = stream;
 }
 
 void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)

@@ -12,16 +12,18 @@
  *                       matrix.  For pair-analog it stores G+ - G- of each pair:
  *                       the subtraction of currents before the ADC is linear,
  *                       so reading the difference matrix gives the same sums at
- *                       half the work.  HOOK (issue 5): per-device effects drawn
- *                       once per programmed chip (variation, stuck-at faults,
- *                       drift, on/off ratio) perturb the cells here, before the
- *                       pair difference is formed.
+ *                       half the work.  On a non-ideal chip (docs/noise.md)
+ *                       each cell is what runtime/noise.c says it became
+ *                       (variation, stuck-at faults, drift, on/off ratio, IR
+ *                       drop), in level units (G - G_min) / dG, before the pair
+ *                       difference is formed.
  *   read_columns        sums[P x cols] = drive[P x R] * cells[R x cols].
- *                       HOOK (issue 5): per-read noise is added to `sums`
- *                       right after it (see mvm_execute).
+ *                       Read noise is added to `sums` right after it
+ *                       (add_read_noise: one normal per column and read, of
+ *                       the exact variance of the sum of the cells' noises).
  *   adc_convert         the ADC transfer of section 7 on a [P x cols] matrix,
- *                       counting saturations.  HOOK (issue 5): offset and gain
- *                       errors per column go here.
+ *                       counting saturations; adc_convert_errors is the same
+ *                       with each ADC's gain and offset error.
  *
  * Exactness.  Levels and DAC chunks are small integers, so float sums are
  * exact while they stay below 2^24; read_columns sums in float over at most
@@ -41,7 +43,9 @@
  * code * cells: one product of the codes replaces passes * cycles reads.  Its
  * float partial sums are bounded by (2^in_bits - 1) * max|cell| per row, and the
  * shortcut is taken only when that product is below 2^24 too.  The counters
- * are computed from the formula either way, so they do not change with it. */
+ * are computed from the formula either way, so they do not change with it.
+ * A non-ideal block has no such shortcut: its ADC is never lossless (its sums
+ * are not integers), and its reads all go through it. */
 #include "runtime/sim_mvm.h"
 
 #include <assert.h>
@@ -101,7 +105,71 @@ static Adc make_adc(const MvmParams *mp, double max_cell, double min_cell)
     return adc;
 }
 
-void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, Block *block)
+/* One physical cell of a non-ideal chip in level units: right after
+ * programming (*prog) and at the inference time (*now), and (G / dG)^2 at
+ * the inference time (*sq, for the read noise). */
+static void chip_cell(const Noise *nz, int tile_id, const Tile *tile, int row, int col, double *prog, double *now,
+                      double *sq)
+{
+    float cell = tile_cell(tile, (size_t)row * tile->cols + col);
+    int level = cell > 0 ? (int)(cell + 0.5f) : 0;
+    double g_prog, g_now;
+    noise_cell(nz, tile_id, row, col, level, tile->rows, tile->cols, &g_prog, &g_now);
+    *prog = (g_prog - nz->arch.g_min_us) / nz->level_us;
+    *now = (g_now - nz->arch.g_min_us) / nz->level_us;
+    *sq = (g_now / nz->level_us) * (g_now / nz->level_us);
+}
+
+/* The cells of a block on a non-ideal chip, its read-noise variances, its
+ * ADCs' errors and its drift compensation gain (docs/noise.md). */
+static void program_noisy(Arena *arena, const Program *program, const MvmParams *mp, const Noise *nz, Block *b)
+{
+    const Tile *tile = &program->tiles[mp->tile];
+    bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
+    int rows = mp->rows, cols = mp->out_cols;
+    double sigma2 = nz->arch.read_sigma * nz->arch.read_sigma;
+    if (nz->reads)
+        b->read_var = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *b->read_var);
+    double sum_prog = 0, sum_now = 0;       /* a calibration read with every row driven */
+    for (int r = 0; r < rows; r++) {
+        int row = mp->tile_row + r;
+        for (int j = 0; j < cols; j++) {
+            int col = mp->tile_col + (pair_analog ? 2 * j : j);
+            double prog, now, sq;
+            chip_cell(nz, mp->tile, tile, row, col, &prog, &now, &sq);
+            if (pair_analog) {
+                double prog_minus, now_minus, sq_minus;
+                chip_cell(nz, mp->tile, tile, row, col + 1, &prog_minus, &now_minus, &sq_minus);
+                sum_prog += prog + prog_minus, sum_now += now + now_minus;
+                now -= now_minus;
+                sq += sq_minus;
+            } else {
+                sum_prog += prog, sum_now += now;
+            }
+            b->cells[(size_t)r * cols + j] = (float)now;
+            if (b->read_var)
+                b->read_var[(size_t)r * cols + j] = (float)(sigma2 * sq);
+        }
+    }
+    b->out_gain = 1;
+    if (nz->arch.drift_compensation && nz->drift_log > 0 && sum_prog > 0 && sum_now > 0)
+        b->out_gain = sum_prog / sum_now;
+    if (nz->adc) {
+        int per_adc = nz->arch.cols_per_adc > 0 ? nz->arch.cols_per_adc : 1;
+        b->adc_gain = arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *b->adc_gain);
+        b->adc_offset = arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *b->adc_offset);
+        for (int j = 0; j < cols; j++) {
+            int col = mp->tile_col + (pair_analog ? 2 * j : j);   /* a pair is converted once */
+            double gain, offset;
+            noise_adc(nz, mp->tile, col / per_adc, &gain, &offset);
+            b->adc_gain[j] = (float)gain;
+            b->adc_offset[j] = (float)offset;
+        }
+    }
+}
+
+void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
+                       Block *block)
 {
     const Tile *tile = &program->tiles[mp->tile];
     bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
@@ -111,21 +179,25 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     assert(cols == (pair_analog ? mp->phys_cols / 2 : mp->phys_cols));
 
     float *cells = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *cells);
-    double max_cell = 0, min_cell = 0;
-    for (int r = 0; r < rows; r++) {
-        size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
-        float *out = cells + (size_t)r * cols;
-        /* HOOK (issue 5): perturb the levels of this programmed chip here. */
-        for (int j = 0; j < cols; j++) {
-            out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
-                                 : tile_cell(tile, level + j);
-            max_cell = fmax(max_cell, fabs(out[j]));
-            min_cell = fmin(min_cell, out[j]);
+    *block = (Block){.rows = rows, .cols = cols, .cells = cells, .out_gain = 1};
+    if (noise && !mp->float_mode) {
+        block->noise = noise;
+        block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
+        program_noisy(arena, program, mp, noise, block);
+    } else {
+        for (int r = 0; r < rows; r++) {
+            size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
+            float *out = cells + (size_t)r * cols;
+            for (int j = 0; j < cols; j++)
+                out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
+                                     : tile_cell(tile, level + j);
         }
     }
-    block->rows = rows;
-    block->cols = cols;
-    block->cells = cells;
+    double max_cell = 0, min_cell = 0;
+    for (size_t k = 0; k < (size_t)rows * cols; k++) {
+        max_cell = fmax(max_cell, fabs(cells[k]));
+        min_cell = fmin(min_cell, cells[k]);
+    }
     if (mp->float_mode) {
         block->rows_per_sum = block->rows_per_code_sum = rows;
         block->max_result = 0;      /* float sums: f32 as they come */
@@ -137,6 +209,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     block->rows_per_code_sum = exact_rows(max_code, max_cell, rows);
     block->max_result = max_code * rows * max_cell;
     block->adc = make_adc(mp, max_cell, min_cell);
+    block->adc.lossless &= !block->noise;
     assert(block->rows_per_sum > 0);   /* chunks and levels are at most 2^8 and 2^9 */
 }
 
@@ -150,6 +223,8 @@ void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols)
     s->acc = arena_array(arena, cols, sizeof *s->acc);
     s->row_index = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_index);
     s->row_value = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_value);
+    s->drive_sq = arena_array(arena, rows, sizeof *s->drive_sq);
+    s->vars = arena_array(arena, cols, sizeof *s->vars);
 }
 
 /* ---- one read of n source rows ---- */
@@ -276,6 +351,63 @@ static void adc_convert(const Adc *adc, double *v, int64_t n, SimCounters *count
     counters->saturated += saturated;
 }
 
+/* adc_convert with the errors of each column's ADC: code = clamp(round_half_even(
+ * gain * v / step + offset)), offset in LSB. */
+static void adc_convert_errors(const Adc *adc, const float *gain, const float *offset, double *v, int n, int cols,
+                               SimCounters *counters)
+{
+    double step = adc->step, lo = adc->code_min, hi = adc->code_max;
+    double below = lo - 1, above = hi + 1;
+    bool rounder = hi < 0x1p50;
+    uint64_t saturated = 0;
+    for (int i = 0; i < n; i++) {
+        double *row = v + (size_t)i * cols;
+        for (int j = 0; j < cols; j++) {
+            double q = row[j] / step * gain[j] + offset[j];
+            q = q < above ? q : above;      /* a NaN lands on `above` */
+            q = q > below ? q : below;
+            double code = rounder ? (q + ROUNDER) - ROUNDER : nearbyint(q);
+            saturated += (code > hi) | (code < lo);
+            code = code < hi ? code : hi;
+            code = code > lo ? code : lo;
+            row[j] = code * step;
+        }
+    }
+    counters->saturated += saturated;
+}
+
+/* Read noise on the column sums of one read (docs/noise.md 3): each cell's
+ * conductance has an independent N(0, (read_sigma G)^2) noise, so a column sum
+ * sum_i V_i G_ij has Gaussian noise of variance sum_i V_i^2 (read_sigma G_ij)^2,
+ * a second product, over read_var.  One normal per column and read is thus
+ * exact in distribution.  The normals come from the read's key (run stream,
+ * source row `first_row + i`, read number), four per hash. */
+static void add_read_noise(const Block *b, bool square, int n, int64_t first_row, uint64_t read, MvmScratch *s)
+{
+    int rows = b->rows, cols = b->cols;
+    const float *drive_sq = s->drive;       /* 1-bit DACs: drive^2 = drive */
+    if (square) {
+        for (size_t k = 0; k < (size_t)n * rows; k++)
+            s->drive_sq[k] = s->drive[k] * s->drive[k];
+        drive_sq = s->drive_sq;
+    }
+    read_columns(n, rows, cols, drive_sq, b->read_var, rows, s->vars, s->row_index, s->row_value);
+    const float *normal = b->noise->normal;
+    uint64_t run_key = noise_hash(b->read_key, s->stream);
+    for (int i = 0; i < n; i++) {
+        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)(first_row + i)), read);
+        double *v = s->sums + (size_t)i * cols;
+        const double *var = s->vars + (size_t)i * cols;
+        for (int j0 = 0; j0 < cols; j0 += 4) {
+            uint64_t h = noise_hash(key, (uint64_t)j0);
+            for (int q = 0; q < 4 && j0 + q < cols; q++) {
+                float z = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
+                v[j0 + q] += sqrt(var[j0 + q]) * z;
+            }
+        }
+    }
+}
+
 static void store_rows(const double *acc, int n, int cols, float *dst_f, double *dst_d)
 {
     size_t count = (size_t)n * cols;
@@ -325,7 +457,7 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
 }
 
 static void execute_reads(const MvmParams *mp, const Block *b, const float *src, int64_t src_width,
-                          int n, MvmScratch *s, SimCounters *counters)
+                          int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
 {
     int rows = b->rows, cols = b->cols;
     int cycles = mvm_cycles(mp);
@@ -342,15 +474,22 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *src,
                 s->drive[k] = (float)((s->magnitude[k] >> shift) & mask);
             read_columns(n, rows, cols, s->drive, b->cells, b->rows_per_sum, s->sums, s->row_index,
                          s->row_value);
-            /* HOOK (issue 5): per-read noise on s->sums[n x cols] here. */
+            if (b->read_var)
+                add_read_noise(b, mp->dac_bits > 1, n, first_row, (uint64_t)(pass * cycles + c), s);
             if (s->record)
                 psum_hist_add(s->record, s->sums, (int64_t)count);
-            adc_convert(&b->adc, s->sums, (int64_t)count, counters);
+            if (b->adc_gain)
+                adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, s->sums, n, cols, counters);
+            else
+                adc_convert(&b->adc, s->sums, (int64_t)count, counters);
             double weight = ldexp(pass == 0 ? 1.0 : -1.0, shift);
             for (size_t k = 0; k < count; k++)
                 s->acc[k] += weight * s->sums[k];
         }
     }
+    if (b->out_gain != 1)       /* drift compensation: digital, after the ADCs */
+        for (size_t k = 0; k < count; k++)
+            s->acc[k] *= b->out_gain;
 }
 
 void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *src,
@@ -373,7 +512,7 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
             execute_linear(mp, b, rows, src_width, n, s,
                            mp->float_mode ? b->rows : b->rows_per_code_sum);
         else
-            execute_reads(mp, b, rows, src_width, n, s, counters);
+            execute_reads(mp, b, rows, src_width, n, mp->row_begin + p0, s, counters);
         size_t at = (size_t)p0 * (size_t)b->cols;
         store_rows(s->acc, n, b->cols, dst_f ? dst_f + at : NULL, dst_d ? dst_d + at : NULL);
     }

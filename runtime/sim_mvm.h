@@ -7,6 +7,7 @@
 #ifndef XBARC_SIM_MVM_H
 #define XBARC_SIM_MVM_H
 
+#include "runtime/noise.h"
 #include "runtime/program.h"
 
 /* Source rows processed together: the scratch of one step stays in cache. */
@@ -28,6 +29,13 @@ typedef struct {
     int rows_per_code_sum;      /* the same for whole codes (fast path); 0: never exact */
     double max_result;          /* bound on |result| of an ideal read: max code * R * max|cell| */
     Adc adc;
+    /* A non-ideal chip (docs/noise.md); NULL and 1 on an ideal one.  `cells`
+     * then holds each cell's (G - G_min) / dG as programmed and drifted. */
+    const Noise *noise;
+    uint64_t read_key;          /* key of this block's read noise: the seed's, the instruction */
+    float *read_var;            /* [rows x cols]: (read_sigma G / dG)^2 of the cell(s) behind each entry */
+    float *adc_gain, *adc_offset;   /* [cols]: the errors of the ADC converting each column */
+    double out_gain;            /* global drift compensation: the block's calibration gain */
 } Block;
 
 typedef struct {
@@ -37,10 +45,16 @@ typedef struct {
     double *acc;                /* [MVM_ROW_TILE x max cols]: shift-and-add result */
     int *row_index;             /* [max rows]: the nonzero drives of one input row */
     float *row_value;
+    float *drive_sq;            /* [MVM_ROW_TILE x max rows]: drive^2, for read noise */
+    double *vars;               /* [MVM_ROW_TILE x max cols]: variance of each read's column sums */
+    uint64_t stream;            /* keys the read noise of the current run (sim_set_stream) */
     PsumHist *record;           /* statistics hook: NULL, or where reads record their column sums */
 } MvmScratch;
 
-void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, Block *block);
+/* `noise` (NULL: ideal) perturbs the cells of a quantized block, drawn from
+ * the cells' keys; `instr` (the mvm's index) keys its read noise. */
+void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
+                       Block *block);
 void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols);
 
 /* One `mvm` over src[n_rows x src_width] (codes, or floats in float mode) into

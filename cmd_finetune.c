@@ -1,0 +1,168 @@
+/* cmd_finetune.c: `xbarc finetune`, hybrid fine-tuning of a program's last
+ * crossbar layer on the simulated chip (runtime/finetune.c, docs/finetune.md).
+ *
+ * The chip is the program's architecture with the non-idealities of --noise,
+ * --time and --set, drawn from --seed, as `xbarc eval` makes it; the test
+ * accuracies before and after are what `xbarc eval` prints for the input and
+ * the written program with the same options. */
+#include "cli.h"
+#include "frontend/frontend.h"
+#include "runtime/finetune.h"
+#include "runtime/noise.h"
+#include "runtime/program.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char finetune_usage[] =
+    "usage: xbarc finetune PROGRAM.xbp --dataset NAME --train-limit N -o OUT.xbp\n"
+    "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
+    "                      [--plain] [--epochs E] [--lr RATE] [--batch B] [--limit N]\n"
+    "                      [--data-dir DIR]\n"
+    "\n"
+    "Hybrid fine-tuning (Yao et al., Nature 2020; docs/finetune.md): runs the\n"
+    "programmed chip on the first N training images, retrains its last (fully\n"
+    "connected) crossbar layer in float on the features the chip's earlier layers\n"
+    "gave, quantizes it again, reprograms its tiles and writes the new program.\n"
+    "Prints the test accuracy on the chip before and after ('before:', 'after:').\n"
+    "\n"
+    "  -o FILE              the fine-tuned program (written atomically)\n"
+    "  --dataset NAME       fashion-mnist or digits (its train and test splits)\n"
+    "  --data-dir DIR       where the data set files are (default: their usual place)\n"
+    "  --train-limit N      training images used (the first N)\n"
+    "  --limit N            test images for the accuracies (default: all)\n"
+    "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
+    "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"
+    "  --plain              retrain the layer in float alone (Yao et al.); default:\n"
+    "                       chip-aware, quantized and with its tiles' stuck cells\n"
+    "  --epochs E           passes over the training features (default 20)\n"
+    "  --lr RATE            Adam's learning rate (default 0.001)\n"
+    "  --batch B            minibatch size (default 32)\n";
+
+/* The chip options, applied in the order preset, time, sets (as xbarc eval);
+ * the first problem as a message, or NULL. */
+static const char *apply_chip(Arch *arch, const char *preset, const char *time, char **sets, int n_sets,
+                              Arena *arena)
+{
+    if (!noise_preset(arch, preset ? preset : "ideal"))
+        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", preset);
+    if (time && !noise_parse_time(time, &arch->drift_time_s))
+        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", time);
+    for (int i = 0; i < n_sets; i++) {
+        const char *why = noise_set(arch, sets[i]);
+        if (why)
+            return arena_printf(arena, "--set %s: %s", sets[i], why);
+    }
+    return NULL;
+}
+
+static bool parse_positive(const char *text, long *out)
+{
+    return parse_count(text, out) && *out > 0 && *out <= 1000000000;
+}
+
+int cmd_finetune(Args *a)
+{
+    const char *path = NULL, *out = NULL, *dataset = NULL, *data_dir = NULL, *train_text = NULL,
+               *limit_text = NULL, *seed_text = NULL, *preset = NULL, *time = NULL, *epochs_text = NULL,
+               *lr_text = NULL, *batch_text = NULL, *set;
+    bool plain = false;
+    char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
+    int n_sets = 0;
+    while (a->i < a->argc && !a->failed) {
+        if (opt_value(a, "--set", &set))
+            sets[n_sets++] = (char *)set;
+        else if (opt_flag(a, "--plain"))
+            plain = true;
+        else if (!opt_value(a, "-o", &out) && !opt_value(a, "--dataset", &dataset) &&
+                 !opt_value(a, "--data-dir", &data_dir) && !opt_value(a, "--train-limit", &train_text) &&
+                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--seed", &seed_text) &&
+                 !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time) &&
+                 !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
+                 !opt_value(a, "--batch", &batch_text) && !a->failed)
+            opt_positional(a, &path);
+    }
+    long train_limit = 0, limit = -1, seed = 0, epochs = 0, batch = 0;
+    double lr = 0;
+    char *end = NULL;
+    if (!a->failed && !path)
+        usage_error(a, "%s", "missing PROGRAM.xbp");
+    if (!a->failed && !has_suffix(path, ".xbp"))
+        usage_error(a, "fine-tuning needs a compiled program (.xbp), not %s", path);
+    if (!a->failed && !out)
+        usage_error(a, "%s", "missing -o OUT.xbp");
+    if (!a->failed && !dataset)
+        usage_error(a, "%s", "missing --dataset NAME");
+    if (!a->failed && !train_text)
+        usage_error(a, "%s", "missing --train-limit N");
+    if (!a->failed && !parse_positive(train_text, &train_limit))
+        usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
+    if (!a->failed && limit_text && !parse_count(limit_text, &limit))
+        usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && seed_text && !parse_count(seed_text, &seed))
+        usage_error(a, "--seed takes a non-negative integer, not '%s'", seed_text);
+    if (!a->failed && epochs_text && !parse_positive(epochs_text, &epochs))
+        usage_error(a, "--epochs takes a positive count, not '%s'", epochs_text);
+    if (!a->failed && batch_text && !parse_positive(batch_text, &batch))
+        usage_error(a, "--batch takes a positive count, not '%s'", batch_text);
+    if (!a->failed && lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end || !(lr > 0 && lr < 10)))
+        usage_error(a, "--lr takes a rate in (0, 10), not '%s'", lr_text);
+    Arena *arena = arena_new();
+    if (!a->failed) {      /* the chip options against the default architecture: usage errors */
+        Arch arch = arch_default();
+        const char *why = apply_chip(&arch, preset, time, sets, n_sets, arena);
+        if (why)
+            usage_error(a, "%s", why);
+    }
+    if (a->failed) {
+        free(sets);
+        arena_free(arena);
+        return EXIT_USAGE;
+    }
+
+    Diags diags;
+    diags_init(&diags, arena);
+    Loc loc = {.file = path};
+    Dataset train, test;
+    Program *p = program_read(arena, path, &diags);
+    bool ok = p != NULL;
+    if (ok) {
+        const char *why = apply_chip(&p->arch, preset, time, sets, n_sets, arena);
+        if (why)
+            diag_error(&diags, &loc, "%s", why);
+        ok = !why && arch_validate(&p->arch, path, &diags);
+    }
+    free(sets);
+    ok = ok && dataset_load(arena, dataset, "train", data_dir, &train, &diags) &&
+         dataset_load(arena, dataset, "test", data_dir, &test, &diags);
+    if (ok && (p->n_inputs != 1 ||
+               type_numel(&p->buffers[p->inputs[0]].type) != type_numel(&train.image_type))) {
+        diag_error(&diags, &loc, "the program's input is not one %s image %s", dataset,
+                   type_format(arena, &train.image_type));
+        ok = false;
+    }
+    if (!ok)
+        return finish(arena, &diags, false);
+
+    int n_train = train_limit < train.count ? (int)train_limit : train.count;
+    int n_test = limit >= 0 && limit < test.count ? (int)limit : test.count;
+    FinetuneOptions options = {.epochs = (int)epochs, .batch = (int)batch, .learning_rate = lr, .plain = plain};
+    FinetuneReport report;
+    double before = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test), after = 0;
+    ok = finetune_program(p, (uint64_t)seed, train.images, train.labels, n_train, &options, &report, &diags) &&
+         program_write(p, out, &diags);
+    if (ok)
+        after = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test);
+    if (!ok)
+        return finish(arena, &diags, false);
+    printf("layer %%%s: %lld features, %lld classes, %d training images, %d weights changed\n", report.layer,
+           (long long)report.features, (long long)report.classes, report.images,
+           (int)report.weights_changed);
+    printf("stuck cells touch %lld weights of the layer; training %s\n", (long long)report.stuck_weights,
+           options.plain ? "in float" : "chip-aware (quantized, stuck cells)");
+    printf("train: accuracy %.4f -> %.4f, loss %.4f -> %.4f\n", report.train_before, report.train_after,
+           report.loss_before, report.loss_after);
+    printf("before: %.4f (%d test images)\n", before, n_test);
+    printf("after: %.4f (%d test images)\n", after, n_test);
+    return finish(arena, &diags, true);
+}

@@ -1,0 +1,283 @@
+/* test_finetune.c: hybrid fine-tuning (runtime/finetune.c, docs/finetune.md)
+ * and the emitter's reprogramming of one layer (backend/emit.c).
+ *
+ * The digits MLP (models/mlp_digits.onnx: 64 -> 128 -> ReLU -> 10) is compiled
+ * in-process as `xbarc compile` does.  References, each independent of the
+ * code under test:
+ *   - emit_reprogram_layer against emit_program itself: the graph's quantized
+ *     weights replaced by others and emitted from scratch must give the same
+ *     levels, byte for byte, as the old program reprogrammed with them;
+ *   - the fine-tuned program's last layer against the integer reference,
+ *     written here from docs/crossbar.md 3 and 5: its weights decoded from the
+ *     tile levels of the file read back (pair slices, recombined), the hidden
+ *     layer from the reference interpreter, dequantized with the program's
+ *     out_scale and bias; on an ideal chip the simulator must give those
+ *     bits, and every column's largest |w_q| must be qmax (the quantize rule);
+ *   - accuracy: on a chip with strong variation and stuck cells, the test
+ *     accuracy after fine-tuning must be higher than before, for three seeds;
+ *   - the same seed gives the same program, another seed another one. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "frontend/frontend.h"
+#include "passes/passes.h"
+#include "runtime/finetune.h"
+#include "runtime/program.h"
+#include "runtime/quant.h"
+#include "runtime/runtime.h"
+
+static Arena *arena;
+static Diags diags;
+
+static void setup(void)
+{
+    arena = arena_new();
+    diags_init(&diags, arena);
+}
+
+static void teardown(void)
+{
+    diags_print(&diags, stderr);
+    arena_free(arena);
+}
+
+TestSuite(finetune, .init = setup, .fini = teardown);
+
+static const char *model_path(const char *name)
+{
+    const char *root = getenv("XBARC_SOURCE_DIR");
+    if (root)
+        return arena_printf(arena, "%s/models/%s", root, name);
+    const char *here = __FILE__;
+    const char *cut = strstr(here, "tests/unit/");
+    cr_assert(cut, "cannot locate the source tree from %s", here);
+    return arena_printf(arena, "%.*smodels/%s", (int)(cut - here), here, name);
+}
+
+/* The digits MLP lowered, calibrated on 512 training images, quantized and
+ * mapped with the defaults (what `xbarc compile` does). */
+static Graph *mapped_mlp(const Dataset *train)
+{
+    Graph *g = onnx_import(arena, model_path("mlp_digits.onnx"), NULL, 0, &diags);
+    cr_assert(g, "import failed");
+    PassOptions options = {0};
+    cr_assert(pass_run_pipeline(g, default_pipeline, &options, &diags));
+    g->arch = arena_alloc(arena, sizeof *g->arch);
+    *g->arch = arch_default();
+    cr_assert(pass_run_pipeline(g, lowering_pipeline, &options, &diags));
+    cr_assert(calibrate_xbar(g, train->images, 512, &diags));
+    cr_assert(pass_run_pipeline(g, "quantize", &options, &diags));
+    cr_assert(pass_run_pipeline(g, mapping_pipeline, &options, &diags));
+    return g;
+}
+
+static void load(Dataset *train, Dataset *test)
+{
+    cr_assert(dataset_load(arena, "digits", "train", NULL, train, &diags));
+    cr_assert(dataset_load(arena, "digits", "test", NULL, test, &diags));
+}
+
+static Op *xbar_op(const Graph *g, int which)
+{
+    for (int i = 0; i < g->n_ops; i++)
+        if (!g->ops[i]->dead && g->ops[i]->kind == OP_XBAR && which-- == 0)
+            return g->ops[i];
+    cr_assert_fail("no xbar op %d", which);
+    return NULL;
+}
+
+/* The strong chip of the accuracy test: 10% proportional variation and 2% of
+ * the cells stuck at each end. */
+static void strong_chip(Program *p)
+{
+    p->arch.prog_model = PROG_PROPORTIONAL;
+    p->arch.prog_sigma = 0.1;
+    p->arch.sa0_fraction = 0.02;
+    p->arch.sa1_fraction = 0.02;
+}
+
+/* ---- the emitter's reprogramming ---- */
+
+Test(finetune, reprogramming_matches_a_fresh_emit)
+{
+    Dataset train, test;
+    load(&train, &test);
+    Graph *g = mapped_mlp(&train);
+    Program *old = emit_program(arena, g, &diags);
+    cr_assert(old);
+    /* new weights for the last layer: a scramble of the old ones, some negated,
+     * the extremes included */
+    Op *op = xbar_op(g, 1);
+    Value *w = op->inputs[1];
+    int64_t K = w->type.dims[1], N = w->type.dims[2];
+    float *fresh = arena_array(arena, (size_t)(K * N), sizeof(float));
+    for (int64_t i = 0; i < K * N; i++)
+        fresh[i] = (float)((int)((i * 37 + 11) % 255) - 127);
+    w->data = fresh;
+    Program *want = emit_program(arena, g, &diags);
+    cr_assert(want);
+    cr_assert(emit_reprogram_layer(old, op->result->name, fresh, 1, K, N, &diags));
+    cr_assert_eq(old->n_tiles, want->n_tiles);
+    size_t cells = (size_t)old->arch.rows * (size_t)old->arch.cols;
+    for (int t = 0; t < old->n_tiles; t++)
+        cr_assert(memcmp(old->tiles[t].levels, want->tiles[t].levels, cells) == 0, "tile %d differs", t);
+
+    /* a weight out of range is refused, naming the layer */
+    fresh[5] = 128;
+    cr_assert_not(emit_reprogram_layer(old, op->result->name, fresh, 1, K, N, &diags));
+    cr_assert(strstr(diags.first->text, "logits") && strstr(diags.first->text, "128"), "%s", diags.first->text);
+    cr_assert_not(emit_reprogram_layer(old, "no_such_layer", fresh, 1, K, N, &diags));
+    diags.n_errors = 0, diags.first = NULL;
+}
+
+/* ---- fine-tuning ---- */
+
+/* w_q[k, n] of the last layer decoded from the tile levels (docs/crossbar.md 5,
+ * pair-analog: slice s of column n at physical column 8 n + 2 s + polarity). */
+static void decode_last_layer(const Program *p, int64_t K, int64_t N, float *w_q)
+{
+    int mvm = -1;
+    for (int i = 0; i < p->n_instrs; i++)
+        if (p->instrs[i].opcode == INSTR_MVM)
+            mvm = i;
+    const MvmParams *m = &p->instrs[mvm].mvm;
+    cr_assert_eq(m->rows, K, "one block holds the whole layer");
+    cr_assert_eq(m->phys_cols, 8 * N);
+    const Tile *t = &p->tiles[m->tile];
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t n = 0; n < N; n++) {
+            int v = 0;
+            for (int s = 0; s < 4; s++) {
+                size_t at = (size_t)(m->tile_row + k) * (size_t)t->cols + (size_t)(m->tile_col + 8 * n + 2 * s);
+                v += (t->levels[at] - t->levels[at + 1]) << (2 * s);
+            }
+            w_q[k * N + n] = (float)v;
+        }
+}
+
+Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
+{
+    Dataset train, test;
+    load(&train, &test);
+    Graph *g = mapped_mlp(&train);
+    const char *path = arena_printf(arena, "/tmp/test_finetune_%d.xbp", (int)getpid());
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        Program *p = emit_program(arena, g, &diags), *orig = emit_program(arena, g, &diags);
+        cr_assert(p && orig);
+        strong_chip(p);
+        double before = finetune_accuracy(p, seed, test.images, test.labels, test.count);
+        FinetuneReport report;
+        cr_assert(finetune_program(p, seed, train.images, train.labels, train.count, &(FinetuneOptions){0},
+                                   &report, &diags));
+        double after = finetune_accuracy(p, seed, test.images, test.labels, test.count);
+        cr_expect_gt(after, before + 0.02, "seed %d: before %.4f, after %.4f", (int)seed, before, after);
+        cr_expect_gt(report.train_after, report.train_before);
+        cr_expect_gt(report.stuck_weights, 0);
+
+        /* read back: the first layer's tiles as emitted, the last layer's changed */
+        cr_assert(program_write(p, path, &diags));
+        Program *back = program_read(arena, path, &diags);
+        unlink(path);
+        cr_assert(back);
+        size_t cells = (size_t)back->arch.rows * (size_t)back->arch.cols;
+        int last = back->n_tiles - 1;
+        for (int t = 0; t < last; t++)
+            cr_assert(memcmp(back->tiles[t].levels, orig->tiles[t].levels, cells) == 0, "tile %d changed", t);
+        cr_assert(memcmp(back->tiles[last].levels, orig->tiles[last].levels, cells) != 0, "last tile unchanged");
+
+        /* the integer reference of the new last layer, on the ideal chip */
+        int64_t K = 128, N = 10;
+        float *w_q = arena_array(arena, (size_t)(K * N), sizeof(float));
+        decode_last_layer(back, K, N, w_q);
+        for (int64_t n = 0; n < N; n++) {
+            float max_abs = 0;
+            for (int64_t k = 0; k < K; k++)
+                max_abs = fmaxf(max_abs, fabsf(w_q[k * N + n]));
+            cr_expect_eq(max_abs, 127, "column %d: largest |w_q| %g, not qmax", (int)n, max_abs);
+        }
+        const Instr *quant = NULL, *dequant = NULL;
+        for (int i = 0; i < back->n_instrs; i++) {
+            const Instr *in = &back->instrs[i];
+            if (strcmp(in->layer, "logits") == 0 && in->opcode == INSTR_QUANT)
+                quant = in;
+            if (strcmp(in->layer, "logits") == 0 && in->opcode == INSTR_DEQUANT)
+                dequant = in;
+        }
+        cr_assert(quant && dequant && dequant->src[1] >= 0);
+        const float *bias = back->buffers[dequant->src[1]].data;
+        Interp *interp = interp_new(g);
+        Sim *sim = sim_new(back);
+        Value *hidden = xbar_op(g, 1)->inputs[0];
+        for (int i = 0; i < 20; i++) {
+            const float *image = test.images + (size_t)i * 64;
+            memcpy(interp_input(interp, 0), image, 64 * sizeof(float));
+            interp_run(interp);
+            const float *h = interp_value(interp, hidden);
+            memcpy(sim_input(sim, 0), image, 64 * sizeof(float));
+            sim_run(sim);
+            const float *y = sim_output(sim, 0);
+            int32_t qmax = quant_qmax(quant->quant.bits, quant->quant.is_signed);
+            for (int64_t n = 0; n < N; n++) {
+                int64_t acc = 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (int64_t)quant_code(h[k], quant->quant.scale, 0, qmax) * (int64_t)w_q[k * N + n];
+                float want = quant_dequant(acc, dequant->dequant.out_scale[n], bias[n]);
+                cr_assert(y[n] == want, "seed %d image %d logit %d: %g, not %g", (int)seed, i, (int)n, y[n], want);
+            }
+        }
+        sim_free(sim);
+        interp_free(interp);
+    }
+}
+
+Test(finetune, same_seed_same_program)
+{
+    Dataset train, test;
+    load(&train, &test);
+    Graph *g = mapped_mlp(&train);
+    Program *p[3];
+    uint64_t seeds[3] = {5, 5, 6};
+    for (int i = 0; i < 3; i++) {
+        p[i] = emit_program(arena, g, &diags);
+        strong_chip(p[i]);
+        FinetuneReport report;
+        cr_assert(finetune_program(p[i], seeds[i], train.images, train.labels, 400,
+                                   &(FinetuneOptions){.epochs = 5}, &report, &diags));
+    }
+    int last = p[0]->n_tiles - 1, dq = -1;
+    for (int i = 0; i < p[0]->n_instrs; i++)
+        if (p[0]->instrs[i].opcode == INSTR_DEQUANT)
+            dq = i;
+    size_t cells = (size_t)p[0]->arch.rows * (size_t)p[0]->arch.cols;
+    cr_assert(memcmp(p[0]->tiles[last].levels, p[1]->tiles[last].levels, cells) == 0);
+    cr_assert(memcmp(p[0]->instrs[dq].dequant.out_scale, p[1]->instrs[dq].dequant.out_scale, 10 * sizeof(float)) == 0);
+    cr_assert(memcmp(p[0]->buffers[p[0]->instrs[dq].src[1]].data, p[1]->buffers[p[1]->instrs[dq].src[1]].data,
+                     10 * sizeof(float)) == 0);
+    cr_assert(memcmp(p[0]->tiles[last].levels, p[2]->tiles[last].levels, cells) != 0, "another seed, another chip");
+}
+
+Test(finetune, refuses_a_convolution_last_layer)
+{
+    /* the last crossbar layer of a program: a conv gets a message naming it */
+    Program p = {.arena = arena, .arch = arch_default()};
+    Instr instrs[3] = {
+        {.opcode = INSTR_QUANT, .layer = "conv1", .dst = 1, .src = {0, -1, -1}},
+        {.opcode = INSTR_IM2COL, .layer = "conv1", .dst = 2, .src = {1, -1, -1}},
+        {.opcode = INSTR_MVM, .layer = "conv1", .dst = 3, .src = {2, -1, -1}},
+    };
+    p.instrs = instrs;
+    p.n_instrs = 3;
+    const char *layer;
+    int64_t k, n;
+    float *w;
+    cr_assert_not(finetune_read_weights(&p, &layer, &k, &n, &w, arena, &diags));
+    cr_assert(strstr(diags.first->text, "conv1") && strstr(diags.first->text, "convolution"), "%s",
+              diags.first->text);
+    diags.n_errors = 0, diags.first = NULL;
+}

@@ -1,0 +1,497 @@
+/* test_noise.c: the non-ideal chip (runtime/noise.c, docs/noise.md).
+ *
+ * Each effect is checked against its formula, written here again from
+ * docs/noise.md: the statistics of many drawn cells (mean and standard
+ * deviation of the programming error over its sigma, stuck fractions against
+ * the binomial, drift exponents), the IR drop and drift factors in closed
+ * form.  Whole reads go through a one-instruction program built by hand: a
+ * block of R rows at one level, all rows driven, an ADC step of 1/256 so that
+ * rounding is negligible.  Its ideal column sum is R * level; the read noise
+ * must have the std read_sigma * sqrt(R) * G / dG, the ADC errors the sigmas
+ * of their fields, and the drift compensation must give back the programmed
+ * sums.  Reproducibility: the same seed gives the same bits in any order of
+ * runs; the ideal preset gives the ideal simulator's bits. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/noise.h"
+#include "runtime/program.h"
+#include "runtime/runtime.h"
+
+/* Mean and standard deviation of n samples. */
+typedef struct {
+    double sum, sum_sq;
+    long n;
+} Moments;
+
+static void add(Moments *m, double x)
+{
+    m->sum += x;
+    m->sum_sq += x * x;
+    m->n++;
+}
+
+static double mean(const Moments *m)
+{
+    return m->sum / m->n;
+}
+
+static double std_dev(const Moments *m)
+{
+    double mu = mean(m);
+    return sqrt((m->sum_sq - m->n * mu * mu) / (m->n - 1));
+}
+
+static Arch chip_arch(void)
+{
+    Arch a = arch_default();
+    a.g_min_us = 1.0, a.g_max_us = 100.0, a.cell_bits = 2;   /* dG = 33 uS */
+    return a;
+}
+
+/* ---- the generator ---- */
+
+Test(noise, normal_table_is_a_standard_normal)
+{
+    static float table[1 << NOISE_TABLE_BITS];
+    noise_normal_table(table);
+    int n = 1 << NOISE_TABLE_BITS;
+    Moments m = {0};
+    int below_one = 0;
+    for (int i = 0; i < n; i++) {
+        add(&m, table[i]);
+        below_one += table[i] < 1.0f;
+        if (i > 0)
+            cr_assert_leq(table[i - 1], table[i], "quantiles in order");
+    }
+    cr_expect_lt(fabs(mean(&m)), 1e-6);
+    cr_expect_lt(fabs(m.sum_sq / n - 1), 1e-5, "variance %g", m.sum_sq / n);
+    cr_expect(table[n - 1] > 3.8f && table[n - 1] < 4.1f, "largest %g", table[n - 1]);
+    double phi1 = 0.5 * erfc(-1 / sqrt(2.0));       /* P(z < 1) = 0.8413 */
+    cr_expect_lt(fabs((double)below_one / n - phi1), 2e-3, "P(z < 1) = %g", (double)below_one / n);
+}
+
+Test(noise, keys_are_pure_functions)
+{
+    uint64_t k = noise_key(7, NOISE_PROG);
+    cr_expect_eq(noise_hash(k, 123), noise_hash(k, 123));
+    cr_expect_neq(noise_hash(k, 123), noise_hash(k, 124));
+    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(8, NOISE_PROG));
+    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(7, NOISE_READ));
+    Moments m = {0};
+    for (uint64_t i = 0; i < 200000; i++)
+        add(&m, noise_uniform(noise_hash(k, i)));
+    cr_expect_lt(fabs(mean(&m) - 0.5), 0.003);
+    cr_expect_lt(fabs(std_dev(&m) - sqrt(1 / 12.0)), 0.003);
+}
+
+/* ---- cells ---- */
+
+/* (g_prog - target) / sigma over many cells of one level: mean 0, std 1. */
+static void check_variation(Arch a, int level, double sigma_us)
+{
+    Arena *arena = arena_new();
+    Noise *nz = noise_new(arena, &a, 11);
+    cr_assert_not_null(nz);
+    double target = a.g_min_us + level * (a.g_max_us - a.g_min_us) / 3;
+    Moments m = {0};
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 128; r++)
+            for (int c = 0; c < 128; c++) {
+                double g_prog, g_now;
+                noise_cell(nz, t, r, c, level, 128, 128, &g_prog, &g_now);
+                cr_assert_eq(g_prog, g_now, "no drift: the same conductance at inference");
+                add(&m, (g_prog - target) / sigma_us);
+            }
+    cr_expect_lt(fabs(mean(&m)), 0.02, "model %d level %d: mean %g sigma", a.prog_model, level, mean(&m));
+    cr_expect_lt(fabs(std_dev(&m) - 1), 0.02, "model %d level %d: std %g sigma", a.prog_model, level, std_dev(&m));
+    arena_free(arena);
+}
+
+Test(noise, programming_variation_has_its_sigma)
+{
+    Arch a = chip_arch();
+    a.prog_model = PROG_PROPORTIONAL, a.prog_sigma = 0.05;
+    check_variation(a, 1, 0.05 * 34.0);
+    check_variation(a, 3, 0.05 * 100.0);
+    a.prog_model = PROG_STATE_INDEPENDENT, a.prog_sigma = 0.03;
+    check_variation(a, 1, 0.03 * 100.0);
+    check_variation(a, 2, 0.03 * 100.0);
+    /* PCM, DOMAIN.md's polynomial on aihwkit's 25 uS range */
+    a = chip_arch();
+    a.g_min_us = 5.0, a.g_max_us = 25.0;
+    a.prog_model = PROG_PCM, a.prog_sigma = 1.0;
+    for (int level = 0; level < 4; level++) {
+        double g = (5.0 + level * 20.0 / 3) / 25.0;
+        check_variation(a, level, 0.26348 + 1.9650 * g - 1.1731 * g * g);
+    }
+    /* on a 100 uS range the polynomial scales with G_max (aihwkit) */
+    a.g_min_us = 20.0, a.g_max_us = 100.0;
+    check_variation(a, 2, (0.26348 + 1.9650 * (220 / 3.0) / 100 - 1.1731 * pow((220 / 3.0) / 100, 2)) * 4);
+}
+
+Test(noise, stuck_cells_have_their_fractions)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.sa0_fraction = 0.02, a.sa1_fraction = 0.03;
+    a.prog_model = PROG_PROPORTIONAL, a.prog_sigma = 0.05;
+    Noise *nz = noise_new(arena, &a, 5);
+    long n = 0, sa0 = 0, sa1 = 0;
+    for (int t = 0; t < 8; t++)
+        for (int r = 0; r < 128; r++)
+            for (int c = 0; c < 128; c++, n++) {
+                double g_prog, g_now;
+                noise_cell(nz, t, r, c, 1, 128, 128, &g_prog, &g_now);
+                sa0 += g_prog == 1.0;       /* exactly G_min: varied cells never are */
+                sa1 += g_prog == 100.0;
+            }
+    double sd0 = sqrt(n * 0.02 * 0.98), sd1 = sqrt(n * 0.03 * 0.97);
+    cr_expect_lt(fabs(sa0 - n * 0.02), 5 * sd0, "SA0 %ld of %ld", sa0, n);
+    cr_expect_lt(fabs(sa1 - n * 0.03), 5 * sd1, "SA1 %ld of %ld", sa1, n);
+    arena_free(arena);
+}
+
+Test(noise, drift_follows_the_power_law)
+{
+    cr_expect_eq(noise_drift_factor(0, 20, 0.06), 1.0);
+    cr_expect_lt(fabs(noise_drift_factor(3600, 20, 0.06) - exp(-0.06 * log(3620 / 20.0))), 1e-12);
+    cr_expect_lt(fabs(noise_drift_factor(20, 20, 0.1) - pow(2.0, -0.1)), 1e-12);
+
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.drift_nu_mean = 0.06, a.drift_nu_sigma = 0.0, a.drift_time_s = 86400;
+    Noise *nz = noise_new(arena, &a, 3);
+    double g_prog, g_now;
+    noise_cell(nz, 0, 5, 7, 2, 128, 128, &g_prog, &g_now);
+    cr_expect_eq(g_prog, 67.0);
+    cr_expect_lt(fabs(g_now / g_prog - pow(86420 / 20.0, -0.06)), 1e-12);
+
+    /* per-device exponents: nu = -log(G(t) / G(0)) / log((t + t0) / t0) */
+    a.drift_nu_sigma = 0.02;
+    nz = noise_new(arena, &a, 3);
+    Moments m = {0};
+    for (int r = 0; r < 256; r++)
+        for (int c = 0; c < 256; c++) {
+            noise_cell(nz, 1, r, c, 3, 256, 256, &g_prog, &g_now);
+            add(&m, -log(g_now / g_prog) / log(86420 / 20.0));
+        }
+    /* |N(0.06, 0.02)|: the fold at 0 is 3 sigma away, no visible effect */
+    cr_expect_lt(fabs(mean(&m) - 0.06), 0.0005, "nu mean %g", mean(&m));
+    cr_expect_lt(fabs(std_dev(&m) - 0.02), 0.0005, "nu std %g", std_dev(&m));
+    arena_free(arena);
+}
+
+Test(noise, ir_drop_attenuates_far_cells)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.ir_drop = 0.2;
+    Noise *nz = noise_new(arena, &a, 1);
+    double g_prog, g_now;
+    noise_cell(nz, 0, 0, 0, 3, 128, 64, &g_prog, &g_now);
+    cr_expect_eq(g_now, 100.0, "the cell next to the drivers and the ADC");
+    noise_cell(nz, 0, 100, 50, 3, 128, 64, &g_prog, &g_now);
+    cr_expect_lt(fabs(g_now - 100.0 / (1 + 0.2 * 150 / 192.0)), 1e-12);
+    arena_free(arena);
+}
+
+/* ---- options ---- */
+
+Test(noise, times_and_assignments)
+{
+    double s;
+    cr_expect(noise_parse_time("20s", &s) && s == 20);
+    cr_expect(noise_parse_time("1h", &s) && s == 3600);
+    cr_expect(noise_parse_time("1.5d", &s) && s == 1.5 * 86400);
+    cr_expect(noise_parse_time("1y", &s) && s == 365 * 86400.0);
+    cr_expect(noise_parse_time("42", &s) && s == 42);
+    cr_expect_not(noise_parse_time("1x", &s));
+    cr_expect_not(noise_parse_time("-1h", &s));
+    cr_expect_not(noise_parse_time("h", &s));
+    cr_expect_not(noise_parse_time("1hh", &s));
+
+    Arch a = arch_default();
+    cr_expect_null(noise_set(&a, "read_sigma=0.02"));
+    cr_expect_eq(a.read_sigma, 0.02);
+    cr_expect_null(noise_set(&a, "prog_model=pcm"));
+    cr_expect_eq(a.prog_model, PROG_PCM);
+    cr_expect_null(noise_set(&a, "g_min_us=0.5"));
+    cr_expect_eq(a.g_min_us, 0.5);
+    cr_expect_null(noise_set(&a, "drift_compensation=1"));
+    cr_expect_eq(a.drift_compensation, 1);
+    cr_expect_not_null(noise_set(&a, "rows=64"));
+    cr_expect_eq(a.rows, 128);
+    cr_expect_not_null(noise_set(&a, "rowz=64"));
+    cr_expect_not_null(noise_set(&a, "prog_model=gaussian"));
+    cr_expect_not_null(noise_set(&a, "read_sigma=lots"));
+    cr_expect_not_null(noise_set(&a, "read_sigma"));
+}
+
+Test(noise, presets)
+{
+    Arch a = arch_default();
+    cr_expect_not(noise_enabled(&a));
+    cr_assert(noise_preset(&a, "rram"));
+    cr_expect(noise_enabled(&a));
+    cr_expect(a.prog_model == PROG_PROPORTIONAL && a.prog_sigma == 0.03);
+    cr_expect(a.sa0_fraction == 0.001 && a.sa1_fraction == 0.001 && a.read_sigma == 0.01);
+    cr_assert(noise_preset(&a, "pcm"));
+    cr_expect(a.prog_model == PROG_PCM && a.sa0_fraction == 0 && a.drift_nu_mean == 0.06);
+    cr_expect(a.drift_nu_sigma == 0.02 && a.drift_t0_s == 20 && a.drift_compensation == 1);
+    cr_assert(noise_preset(&a, "ideal"));
+    cr_expect_not(noise_enabled(&a));
+    cr_expect_eq(a.drift_t0_s, 20.0);
+    cr_expect_not(noise_preset(&a, "mram"));
+    /* drift without time is no drift */
+    a.drift_nu_mean = 0.1;
+    cr_expect_not(noise_enabled(&a));
+    a.drift_time_s = 1;
+    cr_expect(noise_enabled(&a));
+}
+
+/* The chip fields share the field table but not the compiled architecture. */
+Test(noise, chip_fields_in_the_arch_table)
+{
+    cr_expect_eq(arch_field_count(), 13);
+    cr_expect_gt(arch_field_count_all(), arch_field_count());
+    for (int i = arch_field_count() + 1; i < arch_field_count_all(); i++)
+        cr_expect_lt(strcmp(arch_field_name(i - 1), arch_field_name(i)), 0);
+    int f = arch_field_find("prog_model");
+    cr_assert_geq(f, arch_field_count());
+    Arena *arena = arena_new();
+    Arch a = arch_default();
+    cr_expect_str_eq(arch_field_format(arena, &a, f), "\"none\"");
+    cr_expect_null(arch_field_parse(&a, f, "state-independent", true));
+    cr_expect_str_eq(arch_field_format(arena, &a, f), "\"state-independent\"");
+    cr_expect_null(strstr(arch_to_json(arena, &a), "prog_model"), "not in the compiled architecture");
+
+    char path[] = "/tmp/xbarc-noise-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *file = fdopen(fd, "w");
+    fputs("{\"read_sigma\": 0.01}", file);
+    fclose(file);
+    Diags diags;
+    diags_init(&diags, arena);
+    cr_expect_not(arch_read_json(path, &a, &diags));
+    cr_expect(diags.first && strstr(diags.first->text, "--set read_sigma="), "%s",
+              diags.first ? diags.first->text : "no message");
+    unlink(path);
+
+    diags_init(&diags, arena);
+    a = arch_default();
+    a.sa0_fraction = 0.7, a.sa1_fraction = 0.5;
+    cr_expect_not(arch_validate(&a, NULL, &diags));
+    a = arch_default();
+    a.read_sigma = -0.1;
+    cr_expect_not(arch_validate(&a, NULL, &diags));
+    a = arch_default();
+    a.drift_nu_mean = 0.06, a.drift_t0_s = 0;
+    cr_expect_not(arch_validate(&a, NULL, &diags));
+    arena_free(arena);
+}
+
+/* ---- whole reads ---- */
+
+enum { R = 100, C = 64, P = 40 };
+
+/* One mvm of P rows over an R x C block of `level` cells on a tile of
+ * 128 x 128 (pair-digital: C columns, C ADC results, unsigned), 1-bit inputs
+ * (one read per row), ADC step 1/256 over 24 bits. */
+static Program *one_block(Arena *arena, int level, const Arch *arch)
+{
+    Program *pg = arena_alloc(arena, sizeof *pg);
+    pg->arena = arena;
+    pg->arch = *arch;
+    pg->n_buffers = 2;
+    pg->buffers = arena_array(arena, 2, sizeof *pg->buffers);
+    pg->buffers[0] = (Buffer){.name = "x", .kind = BUF_INPUT, .type = type_make(2, (int64_t[]){P, R})};
+    pg->buffers[1] = (Buffer){.name = "y", .kind = BUF_OUTPUT, .type = type_make(2, (int64_t[]){P, C})};
+    pg->n_inputs = pg->n_outputs = 1;
+    pg->inputs = arena_array(arena, 1, sizeof(int));
+    pg->outputs = arena_array(arena, 1, sizeof(int));
+    pg->inputs[0] = 0, pg->outputs[0] = 1;
+    pg->n_tiles = 1;
+    pg->tiles = arena_array(arena, 1, sizeof *pg->tiles);
+    Tile *t = &pg->tiles[0];
+    t->rows = t->cols = 128;
+    t->levels = arena_array(arena, 128 * 128, 1);
+    memset(t->levels, level, 128 * 128);
+    pg->n_instrs = 1;
+    pg->instrs = arena_array(arena, 1, sizeof *pg->instrs);
+    Instr *in = &pg->instrs[0];
+    in->opcode = INSTR_MVM;
+    in->dst = 1;
+    in->src[0] = 0, in->src[1] = in->src[2] = -1;
+    in->layer = "block";
+    in->mvm = (MvmParams){
+        .rows = R, .phys_cols = C, .out_cols = C, .dac_bits = 1, .in_bits = 1, .sign = SIGN_PAIR_DIGITAL,
+        .adc_bits = 24, .adc_max = (float)((16777215.0) / 256), .row_begin = 0, .row_end = P,
+    };
+    return pg;
+}
+
+/* Runs the program with all inputs 1 on stream `stream`; y holds P x C floats. */
+static void run_ones(Sim *sim, uint64_t stream, float *y)
+{
+    for (int i = 0; i < P * R; i++)
+        sim_input(sim, 0)[i] = 1;
+    sim_set_stream(sim, stream);
+    sim_run(sim);
+    memcpy(y, sim_output(sim, 0), sizeof(float) * P * C);
+}
+
+Test(noise, ideal_preset_is_the_ideal_simulator)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    cr_assert(noise_preset(&a, "ideal"));
+    Program *pg = one_block(arena, 3, &a);
+    Sim *sim = sim_new_seeded(pg, 99);
+    static float y[P * C];
+    run_ones(sim, 5, y);
+    for (int k = 0; k < P * C; k++)
+        cr_assert_eq(y[k], 3.0f * R, "y[%d] = %g", k, y[k]);
+    cr_expect_eq(sim_counters(sim).saturated, 0);
+    sim_free(sim);
+    arena_free(arena);
+}
+
+Test(noise, same_seed_same_bits_in_any_order)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    cr_assert(noise_preset(&a, "rram"));
+    a.adc_offset_sigma = 0.3, a.adc_gain_sigma = 0.01;
+    Program *pg = one_block(arena, 2, &a);
+    enum { RUNS = 4 };
+    static float forward[RUNS][P * C], backward[RUNS][P * C], other[P * C];
+    Sim *s1 = sim_new_seeded(pg, 7), *s2 = sim_new_seeded(pg, 7), *s3 = sim_new_seeded(pg, 8);
+    for (int i = 0; i < RUNS; i++)
+        run_ones(s1, (uint64_t)i, forward[i]);
+    for (int i = RUNS - 1; i >= 0; i--)
+        run_ones(s2, (uint64_t)i, backward[i]);
+    for (int i = 0; i < RUNS; i++)
+        cr_expect(memcmp(forward[i], backward[i], sizeof forward[i]) == 0, "stream %d differs", i);
+    cr_expect(memcmp(forward[0], forward[1], sizeof forward[0]) != 0, "streams must differ (read noise)");
+    run_ones(s3, 0, other);
+    cr_expect(memcmp(forward[0], other, sizeof other) != 0, "seeds must differ");
+    bool moved = false;
+    for (int k = 0; k < P * C; k++)
+        moved |= forward[0][k] != 2.0f * R;
+    cr_expect(moved, "the noise must change something");
+    sim_free(s1);
+    sim_free(s2);
+    sim_free(s3);
+    arena_free(arena);
+}
+
+Test(noise, read_noise_std_of_a_column_sum)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.read_sigma = 0.05;
+    Program *pg = one_block(arena, 3, &a);
+    Sim *sim = sim_new_seeded(pg, 1);
+    static float y[P * C];
+    Moments m = {0};
+    for (uint64_t run = 0; run < 40; run++) {
+        run_ones(sim, run, y);
+        for (int k = 0; k < P * C; k++)
+            add(&m, y[k] - 3.0 * R);
+    }
+    /* every cell at G_max = 100 uS, dG = 33 uS: std = sigma sqrt(R) G / dG */
+    double want = 0.05 * sqrt((double)R) * 100.0 / 33.0;
+    cr_expect_lt(fabs(mean(&m)), 0.02 * want, "mean %g", mean(&m));
+    cr_expect_lt(fabs(std_dev(&m) / want - 1), 0.02, "std %g, formula %g", std_dev(&m), want);
+    sim_free(sim);
+    arena_free(arena);
+}
+
+Test(noise, adc_gain_and_offset_per_adc)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.cols_per_adc = 1;
+    a.adc_gain_sigma = 0.02;
+    Program *pg = one_block(arena, 1, &a);
+    static float y[P * C];
+    Moments gain = {0}, offset = {0};
+    for (uint64_t seed = 0; seed < 40; seed++) {     /* 40 chips of C ADCs */
+        Sim *sim = sim_new_seeded(pg, seed);
+        run_ones(sim, 0, y);
+        for (int j = 0; j < C; j++) {
+            add(&gain, y[j] / R);
+            cr_expect_eq(y[j], y[(P - 1) * C + j], "an ADC's gain is the same at every read");
+        }
+        sim_free(sim);
+    }
+    cr_expect_lt(fabs(mean(&gain) - 1), 0.001, "gain mean %g", mean(&gain));
+    cr_expect_lt(fabs(std_dev(&gain) / 0.02 - 1), 0.05, "gain std %g", std_dev(&gain));
+
+    a.adc_gain_sigma = 0, a.adc_offset_sigma = 2.0, a.cols_per_adc = 8;
+    pg = one_block(arena, 1, &a);
+    for (uint64_t seed = 0; seed < 40; seed++) {
+        Sim *sim = sim_new_seeded(pg, seed);
+        run_ones(sim, 0, y);
+        for (int j = 0; j < C; j++) {
+            /* offsets in LSB of 1/256: y = R + offset / 256 */
+            if (j % 8 == 0)
+                add(&offset, (y[j] - R) * 256);
+            cr_expect_eq(y[j], y[j - j % 8], "columns %d and %d share an ADC", j, j - j % 8);
+        }
+        sim_free(sim);
+    }
+    cr_expect_lt(fabs(mean(&offset)), 0.35, "offset mean %g", mean(&offset));
+    cr_expect_lt(fabs(std_dev(&offset) / 2.0 - 1), 0.1, "offset std %g", std_dev(&offset));
+    arena_free(arena);
+}
+
+Test(noise, drift_compensation_restores_the_sums)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.drift_nu_mean = 0.08, a.drift_time_s = 365 * 86400.0;
+    static float y[P * C];
+    double f = pow((a.drift_time_s + 20) / 20, -0.08);
+    Sim *sim = sim_new_seeded(one_block(arena, 2, &a), 1);
+    run_ones(sim, 0, y);
+    /* drifted: each cell (67 f - 1) / 33 level units */
+    cr_expect_lt(fabs(y[0] - R * (67 * f - 1) / 33), 0.01, "y %g", y[0]);
+    sim_free(sim);
+    a.drift_compensation = 1;
+    sim = sim_new_seeded(one_block(arena, 2, &a), 1);
+    run_ones(sim, 0, y);
+    for (int k = 0; k < P * C; k++)
+        cr_assert_lt(fabs(y[k] - 2.0 * R), 0.01, "y[%d] = %g", k, y[k]);
+    sim_free(sim);
+    arena_free(arena);
+}
+
+Test(noise, saturations_are_counted)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    a.adc_gain_sigma = 0.05;
+    Program *pg = one_block(arena, 3, &a);
+    pg->instrs[0].mvm.adc_bits = 9, pg->instrs[0].mvm.adc_max = 300;     /* step 300/511, top at 300 */
+    Sim *sim = sim_new_seeded(pg, 2);
+    static float y[P * C];
+    run_ones(sim, 0, y);
+    uint64_t clipped = 0;
+    for (int k = 0; k < P * C; k++) {
+        cr_assert_leq(y[k], 300.0f);
+        clipped += y[k] == 300.0f;
+    }
+    /* sums of exactly 300 times a gain above 1: about half the columns */
+    cr_expect(clipped > P * C / 4 && clipped < 3 * P * C / 4, "%llu clipped", (unsigned long long)clipped);
+    cr_expect_leq(sim_counters(sim).saturated, clipped);
+    cr_expect_gt(sim_counters(sim).saturated, 0);
+    sim_free(sim);
+    arena_free(arena);
+}
