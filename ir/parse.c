@@ -604,6 +604,11 @@ static bool parse_arch(Parser *p)
         if (p->lx.tok.kind != T_WORD || !word_text(p, name, sizeof name))
             return fail(p, "an architecture field name");
         int field = arch_field_find(name);
+        if (field >= arch_field_count()) {
+            /* Device non-idealities belong to a run (--set), not to the IR. */
+            error_at(p, name_line, name_col, "'%s' is a run-time (noise) field, not part of the arch line", name);
+            return false;
+        }
         if (field < 0 || field >= 64) {
             error_at(p, name_line, name_col, "unknown architecture field '%s'", name);
             return false;
