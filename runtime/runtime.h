@@ -104,7 +104,8 @@ typedef struct {
     int64_t n_logits;           /* elements of the first output */
     int *predictions;           /* [count]: argmax of the first output (the first of ties) */
     float *logits;              /* [count * n_logits], or NULL */
-    int n_instrs;               /* with options->counters: the program's */
+    /* with options->counters (programs; else 0, NULL and zeros): */
+    int n_instrs;               /* the program's */
     SimCounters *instr_counters;    /* [n_instrs], summed over the images */
     SimCounters total;          /* and over the instructions */
 } EvalResult;

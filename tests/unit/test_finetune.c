@@ -155,7 +155,7 @@ static void decode_last_layer(const Program *p, int64_t K, int64_t N, float *w_q
             int v = 0;
             for (int s = 0; s < 4; s++) {
                 size_t at = (size_t)(m->tile_row + k) * (size_t)t->cols + (size_t)(m->tile_col + 8 * n + 2 * s);
-                v += (t->levels[at] - t->levels[at + 1]) << (2 * s);
+                v += (t->levels[at] - t->levels[at + 1]) * (1 << (2 * s));
             }
             w_q[k * N + n] = (float)v;
         }
