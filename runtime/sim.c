@@ -35,6 +35,7 @@
  * programmed and have drifted, its ADCs' errors.  Read noise is drawn per
  * read from keys that include the run's stream (sim_set_stream), so the
  * outputs depend only on the seed, the stream and the inputs. */
+#include "runtime/quant.h"
 #include "runtime/sim_mvm.h"
 #include "runtime/kernels.h"
 
@@ -293,20 +294,17 @@ void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)
 
 /* ---- the instructions ---- */
 
-/* Activation codes (docs/crossbar.md 3): round half to even in the default
- * rounding mode, then clamp (fmaxf/fminf also send a NaN to the low end). */
+/* Activation codes (docs/crossbar.md 3): quant_code, the very function the
+ * integer reference uses (runtime/quant.h), so both agree bit for bit. */
 static void exec_quant(const QuantParams *q, const float *x, float *codes, int64_t n)
 {
     if (q->float_mode) {
         memcpy(codes, x, (size_t)n * sizeof *codes);
         return;
     }
-    float hi = q->is_signed ? ldexpf(1.0f, q->bits - 1) - 1 : ldexpf(1.0f, q->bits) - 1;
-    float lo = q->is_signed ? -hi : 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        float scaled = x[i] / q->scale;
-        codes[i] = fminf(fmaxf(nearbyintf(scaled), lo), hi);
-    }
+    int32_t hi = quant_qmax(q->bits, q->is_signed), lo = q->is_signed ? -hi : 0;
+    for (int64_t i = 0; i < n; i++)
+        codes[i] = (float)quant_code(x[i], q->scale, lo, hi);
 }
 
 static void exec_im2col(const Im2colParams *q, const float *x, float *cols)

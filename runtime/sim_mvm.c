@@ -448,8 +448,12 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
         if (mp->float_mode) {
             memcpy(d, x, (size_t)b->rows * sizeof *d);
         } else {
-            for (int r = 0; r < b->rows; r++)
-                d[r] = fminf(fmaxf(x[r], bottom), top);
+            for (int r = 0; r < b->rows; r++) {
+                /* A clamp by comparisons (fminf/fmaxf are library calls
+                 * here); NaN goes to the bottom, as fmaxf would send it. */
+                float v = x[r];
+                d[r] = v > bottom ? (v < top ? v : top) : bottom;
+            }
         }
     }
     read_columns(n, b->rows, b->cols, s->drive, b->cells, rows_per_sum, s->acc, s->row_index,
