@@ -36,6 +36,23 @@ bool write_ir(const Graph *g, const char *path, const PrintOptions *options, Dia
 /* Prints the diagnostics, frees the arena, returns the exit status. */
 int finish(Arena *arena, Diags *diags, bool ok);
 
+/* The chip a program runs on: --noise PRESET, --time T, --set FIELD=VALUE...,
+ * --seed N, applied in that order to the program's architecture. */
+typedef struct {
+    const char *preset, *time, *seed_text;
+    char **sets;
+    int n_sets;
+    uint64_t seed;
+} Chip;
+
+/* Consumes one chip option; true when it matched. */
+bool chip_option(Args *a, Chip *chip);
+bool chip_given(const Chip *chip);
+/* Sets the non-idealities of arch; the first problem as a message, or NULL. */
+const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena);
+/* The chip options, checked on the default architecture as usage errors. */
+void chip_check(Args *a, Chip *chip);
+
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);
 int cmd_opt(Args *a);

@@ -39,23 +39,6 @@ const char finetune_usage[] =
     "  --lr RATE            Adam's learning rate (default 0.001)\n"
     "  --batch B            minibatch size (default 32)\n";
 
-/* The chip options, applied in the order preset, time, sets (as xbarc eval);
- * the first problem as a message, or NULL. */
-static const char *apply_chip(Arch *arch, const char *preset, const char *time, char **sets, int n_sets,
-                              Arena *arena)
-{
-    if (!noise_preset(arch, preset ? preset : "ideal"))
-        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", preset);
-    if (time && !noise_parse_time(time, &arch->drift_time_s))
-        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", time);
-    for (int i = 0; i < n_sets; i++) {
-        const char *why = noise_set(arch, sets[i]);
-        if (why)
-            return arena_printf(arena, "--set %s: %s", sets[i], why);
-    }
-    return NULL;
-}
-
 static bool parse_positive(const char *text, long *out)
 {
     return parse_count(text, out) && *out > 0 && *out <= 1000000000;
@@ -82,6 +65,7 @@ int cmd_finetune(Args *a)
                  !opt_value(a, "--batch", &batch_text) && !a->failed)
             opt_positional(a, &path);
     }
+    Chip chip = {.preset = preset, .time = time, .sets = sets, .n_sets = n_sets};
     long train_limit = 0, limit = -1, seed = 0, epochs = 0, batch = 0;
     double lr = 0;
     char *end = NULL;
@@ -110,7 +94,7 @@ int cmd_finetune(Args *a)
     Arena *arena = arena_new();
     if (!a->failed) {      /* the chip options against the default architecture: usage errors */
         Arch arch = arch_default();
-        const char *why = apply_chip(&arch, preset, time, sets, n_sets, arena);
+        const char *why = chip_apply(&chip, &arch, arena);
         if (why)
             usage_error(a, "%s", why);
     }
@@ -127,7 +111,7 @@ int cmd_finetune(Args *a)
     Program *p = program_read(arena, path, &diags);
     bool ok = p != NULL;
     if (ok) {
-        const char *why = apply_chip(&p->arch, preset, time, sets, n_sets, arena);
+        const char *why = chip_apply(&chip, &p->arch, arena);
         if (why)
             diag_error(&diags, &loc, "%s", why);
         ok = !why && arch_validate(&p->arch, path, &diags);

@@ -31,51 +31,8 @@ typedef struct {
     uint64_t seed;          /* the chip's (programs) */
 } Runner;
 
-/* The chip a program runs on: --noise PRESET, --time T, --set FIELD=VALUE...,
- * --seed N, applied in that order to the program's architecture. */
-typedef struct {
-    const char *preset, *time, *seed_text;
-    char **sets;
-    int n_sets;
-    uint64_t seed;
-} Chip;
-
-static bool chip_option(Args *a, Chip *chip)
-{
-    const char *set;
-    if (opt_value(a, "--set", &set)) {
-        chip->sets[chip->n_sets++] = (char *)set;
-        return true;
-    }
-    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--time", &chip->time) ||
-           opt_value(a, "--seed", &chip->seed_text);
-}
-
-static bool chip_given(const Chip *chip)
-{
-    return chip->preset || chip->time || chip->seed_text || chip->n_sets;
-}
-
-/* Sets the non-idealities of arch; the first problem as a message, or NULL. */
-static const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
-{
-    if (!noise_preset(arch, chip->preset ? chip->preset : "ideal"))
-        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", chip->preset);
-    if (chip->time && !noise_parse_time(chip->time, &arch->drift_time_s))
-        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", chip->time);
-    for (int i = 0; i < chip->n_sets; i++) {
-        const char *why = noise_set(arch, chip->sets[i]);
-        if (why) {
-            const char *eq = strchr(chip->sets[i], '=');
-            int len = eq ? (int)(eq - chip->sets[i]) : (int)strlen(chip->sets[i]);
-            return arena_printf(arena, "--set %.*s: %s", len, chip->sets[i], why);
-        }
-    }
-    return NULL;
-}
-
 /* The chip options, checked on the default architecture as usage errors. */
-static void chip_check(Args *a, Chip *chip)
+void chip_check(Args *a, Chip *chip)
 {
     long seed = 0;
     if (chip->seed_text && !parse_count(chip->seed_text, &seed))

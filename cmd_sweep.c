@@ -131,21 +131,6 @@ static const char *set_field(Arena *arena, const Vary *v, Arch *arch, double val
     return why ? arena_printf(arena, "--vary %s: %s", v->param, why) : NULL;
 }
 
-/* The other non-idealities, as `xbarc eval` applies them; a message, or NULL. */
-static const char *apply_chip(Arena *arena, Arch *arch, const char *preset, const char *time_text, char **sets,
-                              int n_sets)
-{
-    if (!noise_preset(arch, preset ? preset : "ideal"))
-        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", preset);
-    if (time_text && !noise_parse_time(time_text, &arch->drift_time_s))
-        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", time_text);
-    for (int i = 0; i < n_sets; i++) {
-        const char *why = noise_set(arch, sets[i]);
-        if (why)
-            return arena_printf(arena, "--set %s: %s", sets[i], why);
-    }
-    return NULL;
-}
 
 /* ---- progress ---- */
 
@@ -401,6 +386,7 @@ int cmd_sweep(Args *a)
                  !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time_text))
             opt_positional(a, &path);
     }
+    Chip chip = {.preset = preset, .time = time_text, .sets = sets, .n_sets = n_sets};
     Arena *arena = arena_new();
     Vary vary = {0};
     long seeds = 0, limit = -1, threads = 1;
@@ -423,7 +409,7 @@ int cmd_sweep(Args *a)
         usage_error(a, "%s", why);
     /* every value on the default chip: a field that cannot vary is a usage error */
     Arch trial = arch_default();
-    if (!a->failed && (why = apply_chip(arena, &trial, preset, time_text, sets, n_sets)))
+    if (!a->failed && (why = chip_apply(&chip, &trial, arena)))
         usage_error(a, "%s", why);
     for (int i = 0; i < vary.n && !a->failed; i++)
         if ((why = set_field(arena, &vary, &trial, vary.values[i])))
@@ -447,7 +433,7 @@ int cmd_sweep(Args *a)
     Loc loc = {.file = path};
     for (int i = 0; i < vary.n && diags.n_errors == 0; i++) {
         archs[i] = program->arch;
-        if ((why = apply_chip(arena, &archs[i], preset, time_text, sets, n_sets)) ||
+        if ((why = chip_apply(&chip, &archs[i], arena)) ||
             (why = set_field(arena, &vary, &archs[i], vary.values[i])))
             diag_error(&diags, &loc, "%s", why);
         else
