@@ -185,36 +185,8 @@ static Summary summarize(const double *x, int n)
 
 /* ---- files ---- */
 
-/* Writes `text` to `path` through a temporary file and a rename. */
-static bool write_text(const char *path, const char *text, size_t len, Arena *arena, Diags *diags)
-{
-    Loc loc = {.file = path};
-    char *tmp = arena_printf(arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return false;
-    }
-    mode_t mask = umask(0);     /* mkstemp's 0600, widened to what open() would give */
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    bool ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-    }
-    return ok;
-}
 
-/* An in-memory text, written out by write_text. */
+/* An in-memory text, written out by write_text_atomic. */
 typedef struct {
     char *text;
     size_t len;
@@ -234,7 +206,7 @@ static bool text_write(Text *t, const char *path, Arena *arena, Diags *diags)
     bool ok = t->f && fclose(t->f) == 0;
     if (!ok)
         diag_error(diags, NULL, "out of memory writing %s", path);
-    ok = ok && write_text(path, t->text, t->len, arena, diags);
+    ok = ok && write_text_atomic(path, t->text, t->len, arena, diags);
     free(t->text);
     return ok;
 }

@@ -147,28 +147,11 @@ bool write_ir(const Graph *g, const char *path, const PrintOptions *options, Dia
         ir_print(g, stdout, options);
         return fflush(stdout) == 0;
     }
-    Loc loc = {.file = path};
-    char *tmp = arena_printf(g->arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
+    AtomicFile file;
+    if (!atomic_open(&file, path, g->arena, diags))
         return false;
-    }
-    ir_print(g, f, options);
-    bool ok = !ferror(f);
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-    }
-    return ok;
+    ir_print(g, file.f, options);
+    return atomic_close(&file, true, diags);
 }
 
 int finish(Arena *arena, Diags *diags, bool ok)

@@ -96,31 +96,6 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
 
 /* ---- JSON ---- */
 
-/* Writes `text` to `path` through a temporary file and a rename. */
-static bool write_text_file(const char *path, const char *text, Arena *arena, Diags *diags)
-{
-    Loc loc = {.file = path};
-    char *tmp = arena_printf(arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return false;
-    }
-    bool ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-    }
-    return ok;
-}
 
 bool report_write_json(const Graph *g, const PerfReport *perf, const char *path, Diags *diags)
 {
@@ -179,7 +154,7 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const char *path,
         cJSON_AddStringToObject(t, "bottleneck", layer_name(s.ops[bottleneck(&s)]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    bool ok = text && write_text_file(path, arena_printf(arena, "%s\n", text), arena, diags);
+    bool ok = text && write_text_atomic(path, arena_printf(arena, "%s\n", text), strlen(text) + 1, arena, diags);
     free(text);
     return ok;
 }
@@ -277,7 +252,7 @@ bool report_write_tile_map(const Graph *g, const char *path, Diags *diags)
     }
     EMIT("</svg>\n");
 #undef EMIT
-    bool ok = n < cap && write_text_file(path, svg, arena, diags);
+    bool ok = n < cap && write_text_atomic(path, svg, n, arena, diags);
     if (n >= cap)
         diag_error(diags, NULL, "tile map too large to draw");
     free(svg);

@@ -98,6 +98,21 @@ void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap);
 void diags_print(const Diags *diags, FILE *out);
 char *loc_format(Arena *arena, const Loc *loc);   /* the location prefix alone, without ": " */
 
+/* ---- output files (ir/file.c) ---------------------------------------------------- */
+
+/* A file being written atomically: to a temporary beside `path`, renamed into
+ * place by atomic_close(ok = true), removed by atomic_close(ok = false) or on
+ * any error (reported with the path). */
+typedef struct {
+    FILE *f;
+    const char *path;
+    char *tmp;
+} AtomicFile;
+
+bool atomic_open(AtomicFile *file, const char *path, Arena *arena, Diags *diags);
+bool atomic_close(AtomicFile *file, bool ok, Diags *diags);
+bool write_text_atomic(const char *path, const char *text, size_t length, Arena *arena, Diags *diags);
+
 /* ---- types and tensors --------------------------------------------------- */
 
 enum { IR_MAX_RANK = 8 };

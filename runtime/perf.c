@@ -574,27 +574,6 @@ char *perf_to_json(Arena *arena, const PerfReport *r)
 
 bool perf_write_json(const PerfReport *report, const char *path, Diags *diags)
 {
-    Loc loc = {.file = arena_strdup(diags->arena, path)};
     char *text = perf_to_json(diags->arena, report);
-    char *tmp = arena_printf(diags->arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        diag_error(diags, &loc, "cannot write the statistics: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return false;
-    }
-    fchmod(fd, 0644);                           /* mkstemp makes it 0600 */
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        diag_error(diags, &loc, "cannot write the statistics: %s", strerror(errno));
-        unlink(tmp);
-    }
-    return ok;
+    return write_text_atomic(path, text, strlen(text), diags->arena, diags);
 }
