@@ -73,14 +73,5 @@ static bool adc_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
 bool pass_adc_lossless(Graph *g, const PassArgs *args, Diags *diags)
 {
     (void)args;
-    const Arch *arch = mapping_arch(g, "adc-lossless", diags);
-    if (!arch)
-        return false;
-    bool ok = true;
-    for (int i = 0; i < g->n_ops; i++) {
-        Op *op = g->ops[i];
-        if (!op->dead && op->kind == OP_XBAR)
-            ok &= adc_op(g, op, arch, diags);
-    }
-    return ok;
+    return mapping_each_xbar(g, "adc-lossless", adc_op, diags);
 }

@@ -34,14 +34,5 @@ static bool slice_op(Graph *g, Op *op, const Arch *arch, Diags *diags)
 bool pass_bit_slice(Graph *g, const PassArgs *args, Diags *diags)
 {
     (void)args;
-    const Arch *arch = mapping_arch(g, "bit-slice", diags);
-    if (!arch)
-        return false;
-    bool ok = true;
-    for (int i = 0; i < g->n_ops; i++) {
-        Op *op = g->ops[i];
-        if (!op->dead && op->kind == OP_XBAR)
-            ok &= slice_op(g, op, arch, diags);
-    }
-    return ok;
+    return mapping_each_xbar(g, "bit-slice", slice_op, diags);
 }

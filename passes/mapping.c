@@ -40,6 +40,21 @@ static const char *const kind_names[] = {
     [ATTR_FLOATS] = "a list of floats", [ATTR_STRING] = "a string",
 };
 
+bool mapping_each_xbar(Graph *g, const char *pass, bool (*fn)(Graph *g, Op *op, const Arch *arch, Diags *diags),
+                       Diags *diags)
+{
+    const Arch *arch = mapping_arch(g, pass, diags);
+    if (!arch)
+        return false;
+    bool ok = true;
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (!op->dead && op->kind == OP_XBAR)
+            ok &= fn(g, op, arch, diags);
+    }
+    return ok;
+}
+
 const Attr *mapping_need(const Op *op, const char *pass, const char *name, AttrKind kind, Diags *diags)
 {
     const Attr *a = ir_attr(op, name);

@@ -18,6 +18,11 @@
 /* The graph's architecture, or NULL after an error naming `pass`. */
 const Arch *mapping_arch(const Graph *g, const char *pass, Diags *diags);
 
+/* Runs fn on every live xbar op with the graph's architecture (false after an
+ * error naming `pass` when there is none); true when every call was. */
+bool mapping_each_xbar(Graph *g, const char *pass, bool (*fn)(Graph *g, Op *op, const Arch *arch, Diags *diags),
+                       Diags *diags);
+
 /* Attribute `name` of `op` with the given kind, or NULL after an error that
  * names the op, the attribute and the pass that produces it. */
 const Attr *mapping_need(const Op *op, const char *pass, const char *name, AttrKind kind, Diags *diags);
