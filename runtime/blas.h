@@ -1,0 +1,21 @@
+/* blas.h: the one place xbarc includes CBLAS (Debian's OpenBLAS).
+ *
+ * OpenBLAS would start its own thread pool; xbarc threads over images itself
+ * (runtime/evaluate.c) and promises one core per worker, so every caller
+ * asks for a single BLAS thread first.  Products of small integers held in
+ * floats are exact below 2^24 whatever order sgemm sums them in. */
+#ifndef XBARC_BLAS_H
+#define XBARC_BLAS_H
+
+#include <cblas.h>
+
+static inline void blas_single_thread(void)
+{
+    static int done;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+#endif
