@@ -7,16 +7,14 @@
  * as bytes; writing always produces '<f4'.  A tensor read from a file is named
  * after the proto's name, or after the file (its base name without extension)
  * when there is none.  Writes go to a temporary file next to the target that
- * is renamed over it at the end, so a failed write leaves nothing behind. */
+ * is renamed over it at the end (ir/file.c), so a failed write leaves nothing
+ * behind. */
 #include "frontend/frontend.h"
 #include "frontend/onnx_node.h"
 #include "onnx.pb-c.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static bool has_suffix(const char *path, const char *suffix)
 {
@@ -301,29 +299,10 @@ bool tensor_write(const char *path, const Tensor *tensor, Diags *diags)
         diag_error(diags, &loc, "out of memory");
         return false;
     }
-    char *tmp = arena_printf(diags->arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        diag_error(diags, &loc, "cannot create a temporary file next to it: %s", strerror(errno));
-        free(bytes);
-        return false;
-    }
-    fchmod(fd, 0644);           /* mkstemp makes it 0600 */
-    FILE *fp = fdopen(fd, "wb");
-    bool ok = fp && fwrite(bytes, 1, size, fp) == size;
-    int err = errno;
-    if (fp)
-        ok = (fclose(fp) == 0) && ok;
-    else
-        close(fd);
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        ok = false;
-    }
-    if (!ok) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(err));
-        unlink(tmp);
-    }
+    AtomicFile file;
+    bool ok = atomic_open(&file, path, diags->arena, diags);
+    if (ok)
+        ok = atomic_close(&file, fwrite(bytes, 1, size, file.f) == size, diags);
     free(bytes);
     return ok;
 }
