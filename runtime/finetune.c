@@ -359,8 +359,8 @@ static void find_stuck_cells(const Program *p, const TrainedLayer *L, uint64_t s
  * `layer` (NULL: of every crossbar layer), every replica, so that the chip
  * reads it as close to its code as the stuck cells allow (fault_fit): the
  * code decoded from the levels written, the cells set anew around the stuck
- * ones.  Returns the weights rewritten. */
-static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed, Arena *arena)
+ * ones.  Returns the weights rewritten; touched[tile] is set for the tiles. */
+static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed, bool *touched, Arena *arena)
 {
     const Noise *noise = noise_new(arena, &p->arch, seed);
     if (!noise || !has_faults(&p->arch) || p->float_weights)
@@ -402,6 +402,7 @@ static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed
                         row[cell_column(m, cells, refs, j, 2 * s + 1)] = (uint8_t)b[s];
                 }
                 rewritten++;
+                touched[m->tile] = true;
             }
         }
     }
@@ -409,6 +410,16 @@ static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed
 }
 
 /* ---- reprogramming ---- */
+
+/* One more write of every touched tile (Tile.writes): the chip draws the
+ * programming variation of its cells anew (docs/noise.md 2).  Clears touched. */
+static void count_writes(Program *p, bool *touched)
+{
+    for (int t = 0; t < p->n_tiles; t++) {
+        p->tiles[t].writes += touched[t];
+        touched[t] = false;
+    }
+}
 
 /* The dequant's new out_scale and bias.  The bias buffer is replaced in
  * place when only this dequant reads it, else (or when there is none) the
@@ -494,8 +505,11 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
     report->images = count;
 
     Arena *arena = arena_new();
-    if (options->reencode)
-        report->reencoded += encode_around_faults(p, NULL, seed, arena);
+    bool *touched = arena_array(arena, (size_t)p->n_tiles + 1, sizeof(bool));
+    if (options->reencode) {
+        report->reencoded += encode_around_faults(p, NULL, seed, touched, arena);
+        count_writes(p, touched);
+    }
     Net net = {.n_layers = n_layers, .layers = arena_array(arena, (size_t)n_layers, sizeof(NetLayer)),
                .arch = &p->arch};
     float **old_q = arena_array(arena, (size_t)n_layers, sizeof(float *));
@@ -531,10 +545,17 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
             report->weights_changed += new_q[j] != old_q[i][j];
         ok = emit_reprogram_layer(p, L[i].name, new_q, 1, m->k, m->n, diags);
         if (ok && !options->plain)
-            report->reencoded += encode_around_faults(p, L[i].name, seed, arena);
+            report->reencoded += encode_around_faults(p, L[i].name, seed, touched, arena);
         if (ok)
             set_dequant(p, &L[i], w_scale, m);
+        for (int j = 0; ok && j < p->n_instrs; j++) {
+            const Instr *in = &p->instrs[j];
+            if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, L[i].name) == 0)
+                touched[in->mvm.tile] = true;
+        }
     }
+    if (ok)
+        count_writes(p, touched);
     arena_free(arena);
     return ok;
 }

@@ -18,6 +18,8 @@
  *     retraining both layers (--layers fc) must reach near the float accuracy
  *     (0.9778, models/mlp_digits.accuracy) and lower the training loss;
  *   - fault_fit against a brute force over every level of a weight's cells;
+ *   - a rewritten tile's cells: the same stuck faults, a programming deviation
+ *     drawn anew (uncorrelated with the first, of the same sigma);
  *   - the same seed gives the same program, another seed another one. */
 #include <criterion/criterion.h>
 
@@ -32,6 +34,7 @@
 #include "passes/passes.h"
 #include "runtime/finetune.h"
 #include "runtime/finetune_net.h"
+#include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/quant.h"
 #include "runtime/runtime.h"
@@ -197,6 +200,8 @@ Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
         for (int t = 0; t < last; t++)
             cr_assert(memcmp(back->tiles[t].levels, orig->tiles[t].levels, cells) == 0, "tile %d changed", t);
         cr_assert(memcmp(back->tiles[last].levels, orig->tiles[last].levels, cells) != 0, "last tile unchanged");
+        for (int t = 0; t <= last; t++)
+            cr_expect_eq(back->tiles[t].writes, t == last, "tile %d written %u times", t, back->tiles[t].writes);
 
         /* the integer reference of the new last layer, on the ideal chip */
         int64_t K = 128, N = 10;
@@ -373,4 +378,38 @@ Test(finetune, fault_fit_finds_the_closest_value)
                          best[w + 127]);
         }
     }
+}
+
+Test(finetune, a_rewrite_draws_the_variation_anew)
+{
+    Arch arch = arch_default();
+    arch.prog_model = PROG_PROPORTIONAL, arch.prog_sigma = 0.05;
+    arch.sa0_fraction = 0.01, arch.sa1_fraction = 0.01;
+    Noise *nz = noise_new(arena, &arch, 7);
+    double level_us = (arch.g_max_us - arch.g_min_us) / 3, target = arch.g_min_us + 2 * level_us;
+    double sum_xy = 0, sum_xx = 0, sum_yy = 0;
+    int n = 0, stuck = 0;
+    for (int r = 0; r < 128; r++)
+        for (int c = 0; c < 128; c++) {
+            double g0, now0, g1, now1, g2, now2;
+            noise_cell(nz, 3, r, c, 2, 128, 128, &g0, &now0);
+            noise_cell_rewritten(nz, 3, 0, r, c, 2, 128, 128, &g1, &now1);
+            cr_assert_eq(g0, g1, "writes 0 is the first programming");
+            noise_cell_rewritten(nz, 3, 1, r, c, 2, 128, 128, &g2, &now2);
+            bool stuck0 = g0 == arch.g_min_us || g0 == arch.g_max_us;
+            cr_assert_eq(stuck0, g2 == arch.g_min_us || g2 == arch.g_max_us, "a fault stays");
+            if (stuck0) {
+                cr_assert_eq(g0, g2);
+                stuck++;
+                continue;
+            }
+            double x = (g0 - target) / (0.05 * target), y = (g2 - target) / (0.05 * target);
+            sum_xy += x * y, sum_xx += x * x, sum_yy += y * y;
+            n++;
+        }
+    /* 16384 cells, 2% stuck; z of the two writes: variance 1 each, correlation ~ 1/sqrt(n) */
+    cr_expect(stuck > 200 && stuck < 460, "%d stuck", stuck);
+    cr_expect(fabs(sum_xx / n - 1) < 0.05 && fabs(sum_yy / n - 1) < 0.05, "variances %g %g", sum_xx / n,
+              sum_yy / n);
+    cr_expect_lt(fabs(sum_xy / sqrt(sum_xx * sum_yy)), 0.03, "correlation %g", sum_xy / sqrt(sum_xx * sum_yy));
 }
