@@ -185,33 +185,34 @@ static bool find_layers(const Program *p, int want, TrainedLayer *layers, int *c
     return true;
 }
 
-/* Weight w_q[k, n] of every block of the layer from its levels: the inverse of
- * the slicing and sign mapping of docs/crossbar.md 5 (replicas hold the same). */
+/* The code of weight column j, row r of a block from its levels: the
+ * inverse of the slicing and sign mapping of docs/crossbar.md 5. */
+static int64_t read_code(const Program *p, const MvmParams *m, const CombineParams *c, int r, int j)
+{
+    const Tile *t = &p->tiles[m->tile];
+    int polarities = c->sign == SIGN_OFFSET ? 1 : 2, width = c->slices * polarities;
+    size_t at = (size_t)(m->tile_row + r) * (size_t)t->cols + (size_t)(m->tile_col + j * width);
+    int64_t u = 0;
+    for (int s = 0; s < c->slices; s++) {
+        int64_t level = polarities == 2
+            ? (int64_t)tile_cell(t, at + 2 * (size_t)s) - (int64_t)tile_cell(t, at + 2 * (size_t)s + 1)
+            : (int64_t)tile_cell(t, at + (size_t)s);
+        u += level * ((int64_t)1 << (s * c->cell_bits));
+    }
+    return polarities == 2 ? u : u - quant_qmax(p->arch.weight_bits, true);
+}
+
+/* Weight w_q[k, n] of every block of the layer (replicas hold the same). */
 static void decode_weights(const Program *p, const TrainedLayer *L, float *w_q)
 {
-    int32_t qmax = quant_qmax(p->arch.weight_bits, true);
     for (int i = 0; i + 1 < p->n_instrs; i++) {
         const Instr *mvm = &p->instrs[i];
         if (mvm->opcode != INSTR_MVM || !mvm->layer || strcmp(mvm->layer, L->name) != 0)
             continue;
-        const MvmParams *m = &mvm->mvm;
         const CombineParams *c = &p->instrs[i + 1].combine;
-        const Tile *t = &p->tiles[m->tile];
-        int polarities = c->sign == SIGN_OFFSET ? 1 : 2, width = c->slices * polarities;
-        for (int r = 0; r < m->rows; r++) {
-            int64_t k = m->src_col + r;
-            for (int j = 0; j < c->n_cols; j++) {
-                size_t at = (size_t)(m->tile_row + r) * (size_t)t->cols + (size_t)(m->tile_col + j * width);
-                int64_t u = 0;
-                for (int s = 0; s < c->slices; s++) {
-                    int64_t level = polarities == 2
-                        ? (int64_t)tile_cell(t, at + 2 * (size_t)s) - (int64_t)tile_cell(t, at + 2 * (size_t)s + 1)
-                        : (int64_t)tile_cell(t, at + (size_t)s);
-                    u += level * ((int64_t)1 << (s * c->cell_bits));
-                }
-                w_q[k * L->n + c->n0 + j] = (float)(polarities == 2 ? u : u - qmax);
-            }
-        }
+        for (int r = 0; r < mvm->mvm.rows; r++)
+            for (int j = 0; j < c->n_cols; j++)
+                w_q[(mvm->mvm.src_col + r) * L->n + c->n0 + j] = (float)read_code(p, &mvm->mvm, c, r, j);
     }
 }
 
@@ -268,9 +269,8 @@ static void collect_features(const Program *p, const TrainedLayer *L, uint64_t s
 /* ---- stuck cells ---- */
 
 /* The cell coding of a block (FaultMap's first fields). */
-static void block_coding(const MvmParams *m, const CombineParams *c, FaultMap *f, int *cells, int *refs)
+static void block_coding(const CombineParams *c, FaultMap *f, int *cells, int *refs)
 {
-    (void)m;
     f->slices = c->slices, f->cell_bits = c->cell_bits;
     f->polarities = c->sign == SIGN_OFFSET ? 1 : 2;
     *cells = c->slices * f->polarities;
@@ -330,7 +330,7 @@ static void find_stuck_cells(const Program *p, const TrainedLayer *L, uint64_t s
         const MvmParams *m = &mvm->mvm;
         const CombineParams *c = &p->instrs[i + 1].combine;
         int cells, refs;
-        block_coding(m, c, f, &cells, &refs);
+        block_coding(c, f, &cells, &refs);
         float levels[48];       /* weight_bits <= 16: at most 32 cells and 16 references */
         for (int r = 0; r < m->rows; r++) {
             for (int j = 0; j < c->n_cols; j++) {
@@ -379,21 +379,14 @@ static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed
             continue;
         FaultMap f = {0};
         int cells, refs, a[16], b[16];
-        block_coding(m, c, &f, &cells, &refs);
+        block_coding(c, &f, &cells, &refs);
         float levels[48];
         for (int r = 0; r < m->rows; r++) {
             for (int j = 0; j < c->n_cols; j++) {
                 if (!probe_weight(p, noise, m, cells, refs, f.width, r, j, levels))
                     continue;
                 uint8_t *row = t->levels + (size_t)(m->tile_row + r) * (size_t)t->cols;
-                int64_t u = 0;
-                for (int s = 0; s < f.slices; s++) {
-                    int64_t level = f.polarities == 2
-                        ? (int64_t)row[cell_column(m, cells, refs, j, 2 * s)] - row[cell_column(m, cells, refs, j, 2 * s + 1)]
-                        : (int64_t)row[cell_column(m, cells, refs, j, s)];
-                    u += level * ((int64_t)1 << (s * f.cell_bits));
-                }
-                int64_t w = f.polarities == 2 ? u : u - qmax;
+                int64_t w = read_code(p, m, c, r, j);
                 w = w < -qmax ? -qmax : w > qmax ? qmax : w;
                 fault_fit(&f, levels, (int32_t)w, qmax, a, b);
                 for (int s = 0; s < f.slices; s++) {
