@@ -337,7 +337,7 @@ static int pair_value(const int *levels, const int *stuck)
     for (int s = 0; s < 4; s++) {
         int a = stuck[2 * s] >= 0 ? stuck[2 * s] : levels[2 * s];
         int b = stuck[2 * s + 1] >= 0 ? stuck[2 * s + 1] : levels[2 * s + 1];
-        v += (a - b) << (2 * s);
+        v += (a - b) * (1 << (2 * s));
     }
     return v;
 }
