@@ -1,25 +1,32 @@
-/* finetune.c: hybrid fine-tuning of the last crossbar layer (docs/finetune.md).
+/* finetune.c: hybrid fine-tuning of the trailing crossbar layers
+ * (docs/finetune.md): what reads and writes the program.
  *
  * Yao et al. (Nature 2020) programmed a trained network into memristor arrays
  * and then retrained only its last fully connected layer on the outputs that
  * the chip's own earlier layers gave for a few training images, so that the
  * last layer learns to read the features the imperfect chip actually makes.
  * Here the chip is the simulator with the program's non-idealities drawn from
- * a seed.  Steps:
+ * a seed, and the last N layers can be retrained together.  Steps:
  *
+ *   0. (--reencode) every layer's weights with a stuck cell are written
+ *      around it: other levels for its free cells, read as its code or as
+ *      close as they can (fault_fit, finetune_net.c).
  *   1. features: a truncated copy of the program (its instructions up to the
- *      last layer's quant, whose source buffer becomes the output) runs on
- *      each training image; the instructions keep their indices and the tiles
- *      their numbers, so the copy draws the same chip and the same read noise
- *      keys as the whole program would.  The features are the layer's
- *      dequantized input codes, code * in_scale: exactly what its crossbar sees.
- *   2. training: softmax regression (mean cross-entropy, Adam, fixed shuffling
- *      from the seed) of the layer's weights and bias in double, initialized
- *      from the programmed layer: its levels decoded to w_q, times w_scale.
+ *      first retrained layer's quant, whose source buffer becomes the output)
+ *      runs on each training image; the instructions keep their indices and
+ *      the tiles their numbers, so the copy draws the same chip and the same
+ *      read noise keys as the whole program would.  The features are the
+ *      layer's dequantized input codes, code * in_scale: what its crossbar sees.
+ *   2. training (finetune_net.c) of the layers' weights and biases in double,
+ *      initialized from the programmed layers: levels decoded to w_q, times
+ *      w_scale; chip-aware with the stuck cells found here.
  *   3. reprogramming: the quantize pass's rule (docs/crossbar.md 3) gives new
  *      w_q and w_scale; backend/emit.c's emit_reprogram_layer writes the new
- *      levels into the layer's blocks, and the dequant gets the new out_scale
- *      and bias.  The layer's input scale stays, so its quant is unchanged.
+ *      levels into each layer's blocks, the weights with stuck cells are
+ *      written around them, and the dequant gets the new out_scale and bias.
+ *      The input scales stay, so the quants are unchanged.  Every tile
+ *      written counts one more write (Tile.writes): the chip draws its
+ *      programming variation anew (docs/noise.md 2).
  *
  * Everything the training touches is in double and in a fixed order, so the
  * same seed and images give the same program. */
