@@ -67,8 +67,28 @@ static void fit_search(Fit *s, int slice, double value, int cost)
     }
 }
 
+/* The standard levels of code w (docs/crossbar.md 5), for cells too wide for
+ * the search's tables (cell_bits > 4): the stuck cells simply read stuck. */
+static double standard_levels(const FaultMap *f, const float *stuck, int32_t w, int32_t qmax, int *a, int *b)
+{
+    int32_t mask = (1 << f->cell_bits) - 1;
+    int cells = f->slices * f->polarities;
+    double v = 0;
+    for (int s = 0; s < f->slices; s++) {
+        int shift = s * f->cell_bits;
+        float sa = f->polarities == 2 ? stuck[2 * s] : stuck[s];
+        float sb = f->polarities == 2 ? stuck[2 * s + 1] : stuck[cells + s];
+        a[s] = f->polarities == 2 ? ((w > 0 ? w : 0) >> shift) & mask : ((w + qmax) >> shift) & mask;
+        b[s] = f->polarities == 2 ? ((w < 0 ? -w : 0) >> shift) & mask : (qmax >> shift) & mask;
+        v += ((sa >= 0 ? sa : a[s]) - (sb >= 0 ? sb : b[s])) * (double)((int64_t)1 << shift);
+    }
+    return v;
+}
+
 double fault_fit(const FaultMap *f, const float *stuck, int32_t w, int32_t qmax, int *a, int *b)
 {
+    if (f->cell_bits > 4)
+        return standard_levels(f, stuck, w, qmax, a, b);
     Fit s;                              /* no initializer: 8 KB of tables filled below */
     s.slices = f->slices, s.target = w, s.best_err = INFINITY, s.best_cost = 0;
     int top = (1 << f->cell_bits) - 1, cells = f->slices * f->polarities;

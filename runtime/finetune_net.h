@@ -31,7 +31,8 @@ typedef struct {
  * cell b[s] (offset mapping: b[s] is the reference, which is left as it is).
  * The value read is sum_s 2^(s cell_bits) (a[s] - b[s]): a stuck-at-G_max
  * high slice is cancelled by the other polarity's cells as far as they go.
- * Of equally close values, the fewest level steps.  Returns the value. */
+ * Of equally close values, the fewest level steps.  Cells of more than 4
+ * bits get their standard levels.  Returns the value. */
 double fault_fit(const FaultMap *f, const float *stuck, int32_t w, int32_t qmax, int *a, int *b);
 /* f->value from fault_fit. */
 void fault_table(FaultMap *f, int32_t qmax, Arena *arena);

@@ -378,6 +378,13 @@ Test(finetune, fault_fit_finds_the_closest_value)
                          best[w + 127]);
         }
     }
+    /* 8-bit cells: the standard levels, the stuck cell read stuck (one slice:
+     * a positive cell stuck at 255 reads 255 - |w| for w < 0, 255 for w >= 0) */
+    FaultMap wide = {.slices = 1, .cell_bits = 8, .polarities = 2, .width = 2};
+    float stuck_wide[2] = {255, -1};
+    int a[16], b[16];
+    cr_expect_eq(fault_fit(&wide, stuck_wide, -100, 127, a, b), 155);
+    cr_expect_eq(fault_fit(&wide, stuck_wide, 100, 127, a, b), 255);
 }
 
 Test(finetune, a_rewrite_draws_the_variation_anew)
