@@ -18,9 +18,7 @@ const char finetune_usage[] =
     "usage: xbarc finetune PROGRAM.xbp --dataset NAME --train-limit N -o OUT.xbp\n"
     "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
     "                      [--layers N|fc] [--reencode] [--plain] [--epochs E] [--lr RATE]\n"
-    "                      [--batch B]\n"
-    "                      [--limit N]\n"
-    "                      [--data-dir DIR]\n"
+    "                      [--batch B] [--limit N] [--data-dir DIR]\n"
     "\n"
     "Hybrid fine-tuning (Yao et al., Nature 2020; docs/finetune.md): runs the\n"
     "programmed chip on the first N training images, retrains its last (fully\n"
@@ -40,10 +38,13 @@ const char finetune_usage[] =
     "  --reencode           first write every crossbar layer's weights around its\n"
     "                       stuck cells (same weights, other levels; recommended)\n"
     "  --plain              retrain the layers in float alone (Yao et al.); default:\n"
-    "                       chip-aware, quantized and with its tiles' stuck cells\n"
+    "                       chip-aware, quantized and with their tiles' stuck cells\n"
+
     "  --epochs E           passes over the training features (default 20)\n"
     "  --lr RATE            Adam's learning rate (default 0.001)\n"
-    "  --batch B            minibatch size (default 32)\n";
+    "  --batch B            minibatch size (default 32)\n"
+    "\n"
+    "Recommended (docs/finetune.md): --layers fc --reencode --lr 1e-4 --epochs 5.\n";
 
 static bool parse_positive(const char *text, long *out)
 {
