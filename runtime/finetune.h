@@ -42,7 +42,8 @@ typedef struct {
     int images;                 /* training images used */
     /* top-1 on the training images of the layers on the chip's features,
      * with the programmed weights and after training: in float (plain), or
-     * as the chip would compute it, quantized and with its stuck cells */
+     * as the chip would compute it, quantized and with its stuck cells (the
+     * weights with one written around it: programmed ones too) */
     double train_before, train_after;
     double loss_before, loss_after;     /* mean cross-entropy, same */
     int64_t weights_changed;    /* quantized weights that differ from the programmed ones */
