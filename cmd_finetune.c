@@ -1,5 +1,5 @@
 /* cmd_finetune.c: `xbarc finetune`, hybrid fine-tuning of a program's last
- * crossbar layer on the simulated chip (runtime/finetune.c, docs/finetune.md).
+ * crossbar layers on the simulated chip (runtime/finetune.c, docs/finetune.md).
  *
  * The chip is the program's architecture with the non-idealities of --noise,
  * --time and --set, drawn from --seed, as `xbarc eval` makes it; the test
@@ -17,13 +17,13 @@
 const char finetune_usage[] =
     "usage: xbarc finetune PROGRAM.xbp --dataset NAME --train-limit N -o OUT.xbp\n"
     "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
-    "                      [--plain] [--epochs E] [--lr RATE] [--batch B] [--limit N]\n"
-    "                      [--data-dir DIR]\n"
+    "                      [--layers N|fc] [--reencode] [--plain] [--epochs E] [--lr RATE]\n"
+    "                      [--batch B] [--limit N] [--data-dir DIR]\n"
     "\n"
     "Hybrid fine-tuning (Yao et al., Nature 2020; docs/finetune.md): runs the\n"
     "programmed chip on the first N training images, retrains its last (fully\n"
-    "connected) crossbar layer in float on the features the chip's earlier layers\n"
-    "gave, quantizes it again, reprograms its tiles and writes the new program.\n"
+    "connected) crossbar layers on the features the chip's earlier layers gave,\n"
+    "quantizes them again, reprograms their tiles and writes the new program.\n"
     "Prints the test accuracy on the chip before and after ('before:', 'after:').\n"
     "\n"
     "  -o FILE              the fine-tuned program (written atomically)\n"
@@ -33,11 +33,18 @@ const char finetune_usage[] =
     "  --limit N            test images for the accuracies (default: all)\n"
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
     "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"
-    "  --plain              retrain the layer in float alone (Yao et al.); default:\n"
-    "                       chip-aware, quantized and with its tiles' stuck cells\n"
+    "  --layers N|fc        retrain the last N crossbar layers (default 1, Yao et al.),\n"
+    "                       or every trailing fully connected one (fc, recommended)\n"
+    "  --reencode           first write every crossbar layer's weights around its\n"
+    "                       stuck cells (same weights, other levels; recommended)\n"
+    "  --plain              retrain the layers in float alone (Yao et al.); default:\n"
+    "                       chip-aware, quantized and with their tiles' stuck cells\n"
+
     "  --epochs E           passes over the training features (default 20)\n"
     "  --lr RATE            Adam's learning rate (default 0.001)\n"
-    "  --batch B            minibatch size (default 32)\n";
+    "  --batch B            minibatch size (default 32)\n"
+    "\n"
+    "Recommended (docs/finetune.md): --layers fc --reencode --lr 1e-4 --epochs 5.\n";
 
 static bool parse_positive(const char *text, long *out)
 {
@@ -48,8 +55,8 @@ int cmd_finetune(Args *a)
 {
     const char *path = NULL, *out = NULL, *dataset = NULL, *data_dir = NULL, *train_text = NULL,
                *limit_text = NULL, *seed_text = NULL, *preset = NULL, *time = NULL, *epochs_text = NULL,
-               *lr_text = NULL, *batch_text = NULL, *set;
-    bool plain = false;
+               *lr_text = NULL, *batch_text = NULL, *layers_text = NULL, *set;
+    bool plain = false, reencode = false;
     char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_sets = 0;
     while (a->i < a->argc && !a->failed) {
@@ -57,16 +64,18 @@ int cmd_finetune(Args *a)
             sets[n_sets++] = (char *)set;
         else if (opt_flag(a, "--plain"))
             plain = true;
+        else if (opt_flag(a, "--reencode"))
+            reencode = true;
         else if (!opt_value(a, "-o", &out) && !opt_value(a, "--dataset", &dataset) &&
                  !opt_value(a, "--data-dir", &data_dir) && !opt_value(a, "--train-limit", &train_text) &&
                  !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--seed", &seed_text) &&
                  !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time) &&
                  !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
-                 !opt_value(a, "--batch", &batch_text) && !a->failed)
+                 !opt_value(a, "--batch", &batch_text) && !opt_value(a, "--layers", &layers_text) && !a->failed)
             opt_positional(a, &path);
     }
     Chip chip = {.preset = preset, .time = time, .sets = sets, .n_sets = n_sets};
-    long train_limit = 0, limit = -1, seed = 0, epochs = 0, batch = 0;
+    long train_limit = 0, limit = -1, seed = 0, epochs = 0, batch = 0, layers = 1;
     double lr = 0;
     char *end = NULL;
     if (!a->failed && !path)
@@ -89,6 +98,10 @@ int cmd_finetune(Args *a)
         usage_error(a, "--epochs takes a positive count, not '%s'", epochs_text);
     if (!a->failed && batch_text && !parse_positive(batch_text, &batch))
         usage_error(a, "--batch takes a positive count, not '%s'", batch_text);
+    if (!a->failed && layers_text && strcmp(layers_text, "fc") == 0)
+        layers = FINETUNE_LAYERS_FC;
+    else if (!a->failed && layers_text && (!parse_positive(layers_text, &layers) || layers > FINETUNE_MAX_LAYERS))
+        usage_error(a, "--layers takes a count from 1 to 16 or 'fc', not '%s'", layers_text);
     if (!a->failed && lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end || !(lr > 0 && lr < 10)))
         usage_error(a, "--lr takes a rate in (0, 10), not '%s'", lr_text);
     Arena *arena = arena_new();
@@ -130,7 +143,8 @@ int cmd_finetune(Args *a)
 
     int n_train = train_limit < train.count ? (int)train_limit : train.count;
     int n_test = limit >= 0 && limit < test.count ? (int)limit : test.count;
-    FinetuneOptions options = {.epochs = (int)epochs, .batch = (int)batch, .learning_rate = lr, .plain = plain};
+    FinetuneOptions options = {.layers = (int)layers, .epochs = (int)epochs, .batch = (int)batch,
+                               .learning_rate = lr, .plain = plain, .reencode = reencode};
     FinetuneReport report;
     double before = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test), after = 0;
     ok = finetune_program(p, (uint64_t)seed, train.images, train.labels, n_train, &options, &report, &diags) &&
@@ -139,11 +153,16 @@ int cmd_finetune(Args *a)
         after = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test);
     if (!ok)
         return finish(arena, &diags, false);
-    printf("layer %%%s: %lld features, %lld classes, %d training images, %d weights changed\n", report.layer,
+    printf("layer%s ", report.n_layers > 1 ? "s" : "");
+    for (int i = 0; i < report.n_layers; i++)
+        printf("%s%%%s", i ? ", " : "", report.layers[i]);
+    printf(": %lld features, %lld classes, %d training images, %lld of %lld weights changed\n",
            (long long)report.features, (long long)report.classes, report.images,
-           (int)report.weights_changed);
-    printf("stuck cells touch %lld weights of the layer; training %s\n", (long long)report.stuck_weights,
-           options.plain ? "in float" : "chip-aware (quantized, stuck cells)");
+           (long long)report.weights_changed, (long long)report.weights);
+    printf("stuck cells touch %lld weights of the layer%s; training %s\n", (long long)report.stuck_weights,
+           report.n_layers > 1 ? "s" : "", options.plain ? "in float" : "chip-aware (quantized, stuck cells)");
+    if (report.reencoded)
+        printf("weights written around their stuck cells: %lld\n", (long long)report.reencoded);
     printf("train: accuracy %.4f -> %.4f, loss %.4f -> %.4f\n", report.train_before, report.train_after,
            report.loss_before, report.loss_after);
     printf("before: %.4f (%d test images)\n", before, n_test);

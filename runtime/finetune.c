@@ -1,29 +1,37 @@
-/* finetune.c: hybrid fine-tuning of the last crossbar layer (docs/finetune.md).
+/* finetune.c: hybrid fine-tuning of the trailing crossbar layers
+ * (docs/finetune.md): what reads and writes the program.
  *
  * Yao et al. (Nature 2020) programmed a trained network into memristor arrays
  * and then retrained only its last fully connected layer on the outputs that
  * the chip's own earlier layers gave for a few training images, so that the
  * last layer learns to read the features the imperfect chip actually makes.
  * Here the chip is the simulator with the program's non-idealities drawn from
- * a seed.  Steps:
+ * a seed, and the last N layers can be retrained together.  Steps:
  *
+ *   0. (--reencode) every layer's weights with a stuck cell are written
+ *      around it: other levels for its free cells, read as its code or as
+ *      close as they can (fault_fit, finetune_net.c).
  *   1. features: a truncated copy of the program (its instructions up to the
- *      last layer's quant, whose source buffer becomes the output) runs on
- *      each training image; the instructions keep their indices and the tiles
- *      their numbers, so the copy draws the same chip and the same read noise
- *      keys as the whole program would.  The features are the layer's
- *      dequantized input codes, code * in_scale: exactly what its crossbar sees.
- *   2. training: softmax regression (mean cross-entropy, Adam, fixed shuffling
- *      from the seed) of the layer's weights and bias in double, initialized
- *      from the programmed layer: its levels decoded to w_q, times w_scale.
+ *      first retrained layer's quant, whose source buffer becomes the output)
+ *      runs on each training image; the instructions keep their indices and
+ *      the tiles their numbers, so the copy draws the same chip and the same
+ *      read noise keys as the whole program would.  The features are the
+ *      layer's dequantized input codes, code * in_scale: what its crossbar sees.
+ *   2. training (finetune_net.c) of the layers' weights and biases in double,
+ *      initialized from the programmed layers: levels decoded to w_q, times
+ *      w_scale; chip-aware with the stuck cells found here.
  *   3. reprogramming: the quantize pass's rule (docs/crossbar.md 3) gives new
  *      w_q and w_scale; backend/emit.c's emit_reprogram_layer writes the new
- *      levels into the layer's blocks, and the dequant gets the new out_scale
- *      and bias.  The layer's input scale stays, so its quant is unchanged.
+ *      levels into each layer's blocks, the weights with stuck cells are
+ *      written around them, and the dequant gets the new out_scale and bias.
+ *      The input scales stay, so the quants are unchanged.  Every tile
+ *      written counts one more write (Tile.writes): the chip draws its
+ *      programming variation anew (docs/noise.md 2).
  *
  * Everything the training touches is in double and in a fixed order, so the
  * same seed and images give the same program. */
 #include "runtime/finetune.h"
+#include "runtime/finetune_net.h"
 
 #include "backend/backend.h"
 #include "runtime/noise.h"
@@ -32,12 +40,14 @@
 #include <math.h>
 #include <string.h>
 
-/* The last crossbar layer: the one of the program's last mvm. */
+/* A retrained crossbar layer: its instructions, shape, and what the program
+ * does between its dequant and the next retrained layer's quant. */
 typedef struct {
     const char *name;
     int quant, dequant;         /* instruction indices */
-    int64_t k, n;               /* features, classes */
-} LastLayer;
+    int64_t k, n;               /* inputs, outputs */
+    bool relu;                  /* a ReLU before the next layer's quant */
+} TrainedLayer;
 
 static bool layer_error(Diags *diags, const char *layer, const char *what)
 {
@@ -46,10 +56,98 @@ static bool layer_error(Diags *diags, const char *layer, const char *what)
     return false;
 }
 
-static bool find_last_layer(const Program *p, LastLayer *L, Diags *diags)
+/* Instructions reading buffer b. */
+static int readers(const Program *p, int b)
+{
+    int count = 0;
+    for (int i = 0; b >= 0 && i < p->n_instrs; i++) {
+        const Instr *in = &p->instrs[i];
+        if (in->opcode == INSTR_DIGITAL) {
+            for (int j = 0; j < in->op->n_inputs; j++)
+                count += in->op->inputs[j]->id == b;
+        } else {
+            count += (in->src[0] == b) + (in->src[1] == b) + (in->src[2] == b);
+        }
+    }
+    return count;
+}
+
+/* The layer whose last instruction is dequant `dequant`, if it can be
+ * retrained: quantized, fully connected (matmul form, one row per image),
+ * dense, its instructions from its quant on its own.  NULL, or why not. */
+static const char *read_layer(const Program *p, int dequant, TrainedLayer *L)
 {
     memset(L, 0, sizeof *L);
-    L->quant = L->dequant = -1;
+    L->name = p->instrs[dequant].layer;
+    L->dequant = dequant;
+    L->quant = -1;
+    for (int i = dequant - 1; i >= 0 && L->quant < 0; i--) {
+        const Instr *in = &p->instrs[i];
+        if (!in->layer || strcmp(in->layer, L->name) != 0)
+            return "instructions of other layers among its own";
+        if (in->opcode == INSTR_QUANT)
+            L->quant = i;
+        else if (in->opcode == INSTR_IM2COL)
+            return "a convolution; only fully connected (matmul) layers are retrained";
+        else if (in->opcode != INSTR_MVM && in->opcode != INSTR_COMBINE)
+            return "no quant and dequant around its blocks";
+    }
+    if (L->quant < 0)
+        return "no quant and dequant around its blocks";
+    if (p->float_weights || p->instrs[L->quant].quant.float_mode)
+        return "a float-weight program has no levels to retrain";
+    const Type *codes = &p->buffers[p->instrs[L->quant].dst].type;
+    const DequantParams *d = &p->instrs[dequant].dequant;
+    L->k = codes->rank > 0 ? codes->dims[codes->rank - 1] : 1;
+    L->n = d->channels;
+    if (type_numel(codes) != L->k || d->conv || d->pixels != 1)
+        return "more than one input row per image (only a batch of one is retrained)";
+    for (int i = L->quant; i < dequant; i++) {
+        const Instr *in = &p->instrs[i];
+        if (in->opcode == INSTR_COMBINE && in->combine.n_per_group != L->n)
+            return "grouped; only a dense layer is retrained";
+    }
+    return NULL;
+}
+
+/* The layer before `next`: the dequant reached from next's quant backwards
+ * through digital ops the training models (ReLU, and reshapes, which keep
+ * the order of a row), each read only by the next.  NULL, or why not. */
+static const char *previous_layer(const Program *p, TrainedLayer *next, TrainedLayer *L)
+{
+    int cur = p->instrs[next->quant].src[0];
+    bool relu = false;
+    for (int i = next->quant - 1; i >= 0; i--) {
+        const Instr *in = &p->instrs[i];
+        if (readers(p, cur) != 1)
+            return "its input is read by other instructions too";
+        if (in->opcode == INSTR_DEQUANT && in->dst == cur) {
+            const char *why = read_layer(p, i, L);
+            if (!why && L->n != next->k)
+                why = "its outputs are not the next layer's inputs one to one";
+            if (!why)
+                L->relu = relu;
+            return why;
+        }
+        if (in->opcode != INSTR_DIGITAL || in->op->result->id != cur || in->op->n_inputs != 1)
+            return "not fed by a crossbar layer through digital ops alone";
+        OpKind kind = in->op->kind;
+        if (kind != OP_RELU && kind != OP_FLATTEN && kind != OP_RESHAPE && kind != OP_IDENTITY)
+            return arena_printf(p->arena, "fed through %s, which the training does not model (relu, flatten, "
+                                "reshape, identity)", op_info[kind].name);
+        relu |= kind == OP_RELU;
+        cur = in->op->inputs[0]->id;
+    }
+    return "not fed by a crossbar layer";
+}
+
+/* The trailing crossbar layers to retrain, in program order: `want` of them,
+ * or with FINETUNE_LAYERS_FC every fully connected one that a chain of
+ * modelled digital ops links to the last.  The last layer is the one of the
+ * program's last mvm, and its N outputs must be the program's one output. */
+static bool find_layers(const Program *p, int want, TrainedLayer *layers, int *count, Diags *diags)
+{
+    *count = 0;
     int last_mvm = -1;
     for (int i = 0; i < p->n_instrs; i++)
         if (p->instrs[i].opcode == INSTR_MVM)
@@ -59,74 +157,78 @@ static bool find_last_layer(const Program *p, LastLayer *L, Diags *diags)
         diag_error(diags, &loc, "fine-tuning: the program has no crossbar layer");
         return false;
     }
-    L->name = p->instrs[last_mvm].layer;
-    for (int i = 0; i < p->n_instrs; i++) {
-        const Instr *in = &p->instrs[i];
-        if (!in->layer || strcmp(in->layer, L->name) != 0)
-            continue;
-        if (in->opcode == INSTR_QUANT && L->quant < 0)
-            L->quant = i;
-        else if (in->opcode == INSTR_IM2COL)
-            return layer_error(diags, L->name, "a convolution; only a fully connected (matmul) layer is retrained");
-        else if (in->opcode == INSTR_DEQUANT)
-            L->dequant = i;
+    const char *name = p->instrs[last_mvm].layer;
+    int dequant = -1;
+    for (int i = last_mvm + 1; i < p->n_instrs && dequant < 0; i++)
+        if (p->instrs[i].opcode == INSTR_DEQUANT && p->instrs[i].layer && strcmp(p->instrs[i].layer, name) == 0)
+            dequant = i;
+    for (int i = 0; i < p->n_instrs; i++)
+        if (p->instrs[i].opcode == INSTR_IM2COL && p->instrs[i].layer && strcmp(p->instrs[i].layer, name) == 0)
+            return layer_error(diags, name, "a convolution; only fully connected (matmul) layers are retrained");
+    if (dequant < 0)
+        return layer_error(diags, name, "no quant and dequant around its blocks");
+    TrainedLayer chain[FINETUNE_MAX_LAYERS];
+    const char *why = read_layer(p, dequant, &chain[0]);
+    if (why)
+        return layer_error(diags, name, why);
+    if (p->n_inputs != 1 || p->n_outputs != 1 || type_numel(&p->buffers[p->outputs[0]].type) != chain[0].n)
+        return layer_error(diags, name, "the program must have one input and one output of the layer's width");
+    int n = 1, limit = want == FINETUNE_LAYERS_FC ? FINETUNE_MAX_LAYERS : want;
+    while (n < limit) {
+        why = previous_layer(p, &chain[n - 1], &chain[n]);
+        if (why && want != FINETUNE_LAYERS_FC) {
+            Loc loc = {0};
+            diag_error(diags, &loc, "fine-tuning %d layers: the layer before %%%s (layer %d from the end) "
+                       "cannot be retrained: %s", want, chain[n - 1].name, n + 1, why);
+            return false;
+        }
+        if (why)
+            break;
+        n++;
     }
-    if (L->quant < 0 || L->dequant < 0 || L->dequant < last_mvm)
-        return layer_error(diags, L->name, "no quant and dequant around its blocks");
-    if (p->float_weights || p->instrs[L->quant].quant.float_mode)
-        return layer_error(diags, L->name, "a float-weight program has no levels to retrain");
-    const Type *codes = &p->buffers[p->instrs[L->quant].dst].type;
-    const DequantParams *d = &p->instrs[L->dequant].dequant;
-    L->k = codes->rank > 0 ? codes->dims[codes->rank - 1] : 1;
-    L->n = d->channels;
-    if (type_numel(codes) != L->k || d->conv || d->pixels != 1)
-        return layer_error(diags, L->name, "more than one input row per image (only a batch of one is retrained)");
-    if (p->n_inputs != 1 || p->n_outputs != 1 || type_numel(&p->buffers[p->outputs[0]].type) != L->n)
-        return layer_error(diags, L->name, "the program must have one input and one output of the layer's width");
-    for (int i = 0; i < p->n_instrs; i++) {
-        const Instr *in = &p->instrs[i];
-        if (in->opcode == INSTR_COMBINE && in->layer && strcmp(in->layer, L->name) == 0 &&
-            in->combine.n_per_group != L->n)
-            return layer_error(diags, L->name, "grouped; only a dense layer is retrained");
-    }
+    for (int i = 0; i < n; i++)
+        layers[i] = chain[n - 1 - i];
+    *count = n;
     return true;
 }
 
-/* Weight w_q[k, n] of every block of the layer from its levels: the inverse of
- * the slicing and sign mapping of docs/crossbar.md 5 (replicas hold the same). */
-static void decode_weights(const Program *p, const LastLayer *L, float *w_q)
+/* The code of weight column j, row r of a block from its levels: the
+ * inverse of the slicing and sign mapping of docs/crossbar.md 5. */
+static int64_t read_code(const Program *p, const MvmParams *m, const CombineParams *c, int r, int j)
 {
-    int32_t qmax = quant_qmax(p->arch.weight_bits, true);
+    const Tile *t = &p->tiles[m->tile];
+    int polarities = c->sign == SIGN_OFFSET ? 1 : 2, width = c->slices * polarities;
+    size_t at = (size_t)(m->tile_row + r) * (size_t)t->cols + (size_t)(m->tile_col + j * width);
+    int64_t u = 0;
+    for (int s = 0; s < c->slices; s++) {
+        int64_t level = polarities == 2
+            ? (int64_t)tile_cell(t, at + 2 * (size_t)s) - (int64_t)tile_cell(t, at + 2 * (size_t)s + 1)
+            : (int64_t)tile_cell(t, at + (size_t)s);
+        u += level * ((int64_t)1 << (s * c->cell_bits));
+    }
+    return polarities == 2 ? u : u - quant_qmax(p->arch.weight_bits, true);
+}
+
+/* Weight w_q[k, n] of every block of the layer (replicas hold the same). */
+static void decode_weights(const Program *p, const TrainedLayer *L, float *w_q)
+{
     for (int i = 0; i + 1 < p->n_instrs; i++) {
         const Instr *mvm = &p->instrs[i];
         if (mvm->opcode != INSTR_MVM || !mvm->layer || strcmp(mvm->layer, L->name) != 0)
             continue;
-        const MvmParams *m = &mvm->mvm;
         const CombineParams *c = &p->instrs[i + 1].combine;
-        const Tile *t = &p->tiles[m->tile];
-        int polarities = c->sign == SIGN_OFFSET ? 1 : 2, width = c->slices * polarities;
-        for (int r = 0; r < m->rows; r++) {
-            int64_t k = m->src_col + r;
-            for (int j = 0; j < c->n_cols; j++) {
-                size_t at = (size_t)(m->tile_row + r) * (size_t)t->cols + (size_t)(m->tile_col + j * width);
-                int64_t u = 0;
-                for (int s = 0; s < c->slices; s++) {
-                    int64_t level = polarities == 2
-                        ? (int64_t)tile_cell(t, at + 2 * (size_t)s) - (int64_t)tile_cell(t, at + 2 * (size_t)s + 1)
-                        : (int64_t)tile_cell(t, at + (size_t)s);
-                    u += level * ((int64_t)1 << (s * c->cell_bits));
-                }
-                w_q[k * L->n + c->n0 + j] = (float)(polarities == 2 ? u : u - qmax);
-            }
-        }
+        for (int r = 0; r < mvm->mvm.rows; r++)
+            for (int j = 0; j < c->n_cols; j++)
+                w_q[(mvm->mvm.src_col + r) * L->n + c->n0 + j] = (float)read_code(p, &mvm->mvm, c, r, j);
     }
 }
 
 bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int64_t *n, float **w_q,
                            Arena *arena, Diags *diags)
 {
-    LastLayer L;
-    if (!find_last_layer(p, &L, diags))
+    TrainedLayer L;
+    int count;
+    if (!find_layers(p, 1, &L, &count, diags))
         return false;
     *layer = L.name;
     *k = L.k;
@@ -140,7 +242,7 @@ bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int
 
 /* The dequantized input codes of the layer, K per image, computed by the
  * program's instructions before the layer's quant on the chip of `seed`. */
-static void collect_features(const Program *p, const LastLayer *L, uint64_t seed, const float *images,
+static void collect_features(const Program *p, const TrainedLayer *L, uint64_t seed, const float *images,
                              int count, float *features, Arena *arena)
 {
     const QuantParams *q = &p->instrs[L->quant].quant;
@@ -173,28 +275,59 @@ static void collect_features(const Program *p, const LastLayer *L, uint64_t seed
 
 /* ---- stuck cells ---- */
 
-/* The stuck cells of the layer's blocks that compute an image's one row (of
- * a replicated layer, the copy whose row range holds row 0), as the memory
- * test after programming a chip finds them: a stuck cell reads G_min or G_max
- * whatever is written.  Per weight with a stuck cell, the level every one of
- * its cells is stuck at (its effective level, (G - G_min) / dG, as the
- * simulator counts it), or -1 for a cell that takes what is written.  The
- * programming variation is not read: a new write draws it anew. */
-typedef struct {
-    int slices, cell_bits, polarities;
-    int width;                  /* cells per weight: slices * polarities, then the slices' reference cells */
-    int64_t count;              /* weights with a stuck cell */
-    int64_t *weight;            /* their index k * N + n */
-    float *stuck;               /* count * width */
-} FaultMap;
+/* The cell coding of a block (FaultMap's first fields). */
+static void block_coding(const CombineParams *c, FaultMap *f, int *cells, int *refs)
+{
+    f->slices = c->slices, f->cell_bits = c->cell_bits;
+    f->polarities = c->sign == SIGN_OFFSET ? 1 : 2;
+    *cells = c->slices * f->polarities;
+    *refs = c->sign == SIGN_OFFSET ? c->slices : 0;
+    f->width = *cells + *refs;
+}
 
-static void find_stuck_cells(const Program *p, const LastLayer *L, uint64_t seed, FaultMap *f, Arena *arena)
+/* Tile column of cell x of weight column j of a block: its slices, then the
+ * block's reference columns (offset mapping). */
+static int cell_column(const MvmParams *m, int cells, int refs, int j, int x)
+{
+    return x < cells ? m->tile_col + j * cells + x : m->tile_col + m->phys_cols - refs + (x - cells);
+}
+
+/* The stuck cells of weight column j, row r of a block, as the memory test
+ * after programming a chip finds them: a stuck cell reads G_min or G_max
+ * whatever is written.  levels[x]: the level cell x is stuck at (effective,
+ * (G - G_min) / dG, as the simulator counts it), or -1.  True if any. */
+static bool probe_weight(const Program *p, const Noise *noise, const MvmParams *m, int cells, int refs, int width,
+                         int r, int j, float *levels)
+{
+    const Tile *t = &p->tiles[m->tile];
+    int top = (1 << p->arch.cell_bits) - 1;
+    bool any = false;
+    for (int x = 0; x < width; x++) {
+        int col = cell_column(m, cells, refs, j, x);
+        double g0, g0_now, g1, g1_now;
+        noise_cell(noise, m->tile, m->tile_row + r, col, 0, t->rows, t->cols, &g0, &g0_now);
+        noise_cell(noise, m->tile, m->tile_row + r, col, top, t->rows, t->cols, &g1, &g1_now);
+        levels[x] = g0_now == g1_now ? (float)((g0_now - p->arch.g_min_us) / noise->level_us) : -1;
+        any |= levels[x] >= 0;
+    }
+    return any;
+}
+
+static bool has_faults(const Arch *a)
+{
+    return a->sa0_fraction > 0 || a->sa1_fraction > 0;
+}
+
+/* The stuck cells of the layer's blocks that compute an image's one row (of
+ * a replicated layer, the copy whose row range holds row 0), and what every
+ * code of their weights reads as (FaultMap, finetune_net.h).  The programming
+ * variation is not read: a new write draws it anew. */
+static void find_stuck_cells(const Program *p, const TrainedLayer *L, uint64_t seed, FaultMap *f, Arena *arena)
 {
     memset(f, 0, sizeof *f);
     const Noise *noise = noise_new(arena, &p->arch, seed);
-    if (!noise || (p->arch.sa0_fraction <= 0 && p->arch.sa1_fraction <= 0))
+    if (!noise || !has_faults(&p->arch))
         return;
-    int top = (1 << p->arch.cell_bits) - 1;
     int64_t cap = 0;
     for (int i = 0; i + 1 < p->n_instrs; i++) {
         const Instr *mvm = &p->instrs[i];
@@ -203,26 +336,12 @@ static void find_stuck_cells(const Program *p, const LastLayer *L, uint64_t seed
             continue;
         const MvmParams *m = &mvm->mvm;
         const CombineParams *c = &p->instrs[i + 1].combine;
-        const Tile *t = &p->tiles[m->tile];
-        f->slices = c->slices, f->cell_bits = c->cell_bits;
-        f->polarities = c->sign == SIGN_OFFSET ? 1 : 2;
-        int cells = c->slices * f->polarities, refs = c->sign == SIGN_OFFSET ? c->slices : 0;
-        f->width = cells + refs;
-        float levels[96];       /* weight_bits <= 16: at most 32 cells and 16 references */
-        if (f->width > 96)
-            return;
+        int cells, refs;
+        block_coding(c, f, &cells, &refs);
+        float levels[48];       /* weight_bits <= 16: at most 32 cells and 16 references */
         for (int r = 0; r < m->rows; r++) {
             for (int j = 0; j < c->n_cols; j++) {
-                bool any = false;
-                for (int x = 0; x < f->width; x++) {
-                    int col = x < cells ? m->tile_col + j * cells + x : m->tile_col + m->phys_cols - refs + (x - cells);
-                    double g0, g0_now, g1, g1_now;
-                    noise_cell(noise, m->tile, m->tile_row + r, col, 0, t->rows, t->cols, &g0, &g0_now);
-                    noise_cell(noise, m->tile, m->tile_row + r, col, top, t->rows, t->cols, &g1, &g1_now);
-                    levels[x] = g0_now == g1_now ? (float)((g0_now - p->arch.g_min_us) / noise->level_us) : -1;
-                    any |= levels[x] >= 0;
-                }
-                if (!any)
+                if (!probe_weight(p, noise, m, cells, refs, f->width, r, j, levels))
                     continue;
                 if (f->count == cap) {
                     int64_t new_cap = cap ? 2 * cap : 64;
@@ -240,210 +359,72 @@ static void find_stuck_cells(const Program *p, const LastLayer *L, uint64_t seed
             }
         }
     }
+    fault_table(f, quant_qmax(p->arch.weight_bits, true), arena);
 }
 
-/* What quantized weight w reads as on cells some of which are stuck: the
- * levels of docs/crossbar.md 5, the stuck ones replaced, recombined. */
-static double realize(const FaultMap *f, const float *stuck, int32_t w, int32_t qmax)
+/* Rewrites the levels of every weight with a stuck cell in the blocks of
+ * `layer` (NULL: of every crossbar layer), every replica, so that the chip
+ * reads it as close to its code as the stuck cells allow (fault_fit): the
+ * code decoded from the levels written, the cells set anew around the stuck
+ * ones.  Returns the weights rewritten; touched[tile] is set for the tiles. */
+static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed, bool *touched, Arena *arena)
 {
-    int32_t mask = (1 << f->cell_bits) - 1;
-    int cells = f->slices * f->polarities;
-    double v = 0;
-    for (int s = 0; s < f->slices; s++) {
-        int shift = s * f->cell_bits;
-        double a, b;
-        if (f->polarities == 2) {
-            a = ((w > 0 ? w : 0) >> shift) & mask;
-            b = ((w < 0 ? -w : 0) >> shift) & mask;
-            a = stuck[2 * s] >= 0 ? stuck[2 * s] : a;
-            b = stuck[2 * s + 1] >= 0 ? stuck[2 * s + 1] : b;
-        } else {
-            a = ((w + qmax) >> shift) & mask;
-            b = (qmax >> shift) & mask;
-            a = stuck[s] >= 0 ? stuck[s] : a;
-            b = stuck[cells + s] >= 0 ? stuck[cells + s] : b;
-        }
-        v += (a - b) * (double)((int64_t)1 << shift);
-    }
-    return v;
-}
-
-/* ---- softmax regression ---- */
-
-typedef struct {
-    int64_t k, n;
-    double *w;                  /* [K, N] */
-    double *b;                  /* [N] */
-} Linear;
-
-/* The quantize pass's scales (docs/crossbar.md 3) of the float32 weights:
- * max |w| / qmax per output channel (or of the layer), 1 for an all-zero one. */
-static void weight_scales(const Linear *m, const Arch *arch, float *w_scale)
-{
-    int32_t qmax = quant_qmax(arch->weight_bits, true);
-    float layer_max = 0;
-    for (int64_t n = 0; n < m->n; n++) {
-        float max_abs = 0;
-        for (int64_t k = 0; k < m->k; k++)
-            max_abs = fmaxf(max_abs, fabsf((float)m->w[k * m->n + n]));
-        w_scale[n] = max_abs;
-        layer_max = fmaxf(layer_max, max_abs);
-    }
-    for (int64_t n = 0; n < m->n; n++) {
-        float s = (arch->weight_per_layer ? layer_max : w_scale[n]) / (float)qmax;
-        w_scale[n] = s > 0 ? s : 1.0f;
-    }
-}
-
-/* The quantize pass's codes w_q with the scales of weight_scales. */
-static void quantize_weights(const Linear *m, const Arch *arch, float *w_q, float *w_scale)
-{
-    int32_t qmax = quant_qmax(arch->weight_bits, true);
-    weight_scales(m, arch, w_scale);
-    for (int64_t k = 0; k < m->k; k++)
-        for (int64_t n = 0; n < m->n; n++)
-            w_q[k * m->n + n] = (float)quant_code((float)m->w[k * m->n + n], w_scale[n], -qmax, qmax);
-}
-
-/* The weights the chip would compute with if m were programmed now, apart
- * from the programming variation: quantized, stuck cells as they are stuck. */
-static void effective_weights(const Linear *m, const FaultMap *f, const Arch *arch, float *w_scale, Linear *eff)
-{
-    int32_t qmax = quant_qmax(arch->weight_bits, true);
-    weight_scales(m, arch, w_scale);
-    for (int64_t k = 0; k < m->k; k++)
-        for (int64_t n = 0; n < m->n; n++)
-            eff->w[k * m->n + n] =
-                (double)w_scale[n] * quant_code((float)m->w[k * m->n + n], w_scale[n], -qmax, qmax);
-    for (int64_t i = 0; i < f->count; i++) {
-        int64_t at = f->weight[i], n = at % m->n;
-        int32_t q = quant_code((float)m->w[at], w_scale[n], -qmax, qmax);
-        eff->w[at] = (double)w_scale[n] * realize(f, f->stuck + i * f->width, q, qmax);
-    }
-    memcpy(eff->b, m->b, (size_t)m->n * sizeof(double));
-}
-
-/* Softmax of the layer's logits for one feature row into prob[N]; returns
- * the index of the largest logit (the first of equals, as xbarc eval). */
-static int forward(const Linear *m, const float *x, double *prob)
-{
-    for (int64_t n = 0; n < m->n; n++)
-        prob[n] = m->b[n];
-    for (int64_t k = 0; k < m->k; k++) {
-        double xk = x[k];
-        if (xk == 0)
+    const Noise *noise = noise_new(arena, &p->arch, seed);
+    if (!noise || !has_faults(&p->arch) || p->float_weights)
+        return 0;
+    int32_t qmax = quant_qmax(p->arch.weight_bits, true);
+    int64_t rewritten = 0;
+    for (int i = 0; i + 1 < p->n_instrs; i++) {
+        const Instr *mvm = &p->instrs[i];
+        if (mvm->opcode != INSTR_MVM || mvm->mvm.float_mode || !mvm->layer ||
+            (layer && strcmp(mvm->layer, layer) != 0) || p->instrs[i + 1].opcode != INSTR_COMBINE)
             continue;
-        const double *row = m->w + k * m->n;
-        for (int64_t n = 0; n < m->n; n++)
-            prob[n] += xk * row[n];
-    }
-    int top = 0;
-    for (int64_t n = 1; n < m->n; n++)
-        if (prob[n] > prob[top])
-            top = (int)n;
-    double max = prob[top], sum = 0;
-    for (int64_t n = 0; n < m->n; n++)
-        sum += prob[n] = exp(prob[n] - max);
-    for (int64_t n = 0; n < m->n; n++)
-        prob[n] /= sum;
-    return top;
-}
-
-/* Top-1 accuracy and mean cross-entropy over the training features. */
-static void evaluate(const Linear *m, const float *x, const uint8_t *labels, int count, double *prob,
-                     double *accuracy, double *loss)
-{
-    int correct = 0;
-    double total = 0;
-    for (int i = 0; i < count; i++) {
-        correct += forward(m, x + (size_t)i * (size_t)m->k, prob) == labels[i];
-        total -= log(fmax(prob[labels[i]], 1e-300));
-    }
-    *accuracy = count ? (double)correct / count : 0;
-    *loss = count ? total / count : 0;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-/* Adam on the mean cross-entropy of each minibatch, the images shuffled
- * afresh every epoch from `seed`.  Chip-aware (faults not NULL): the loss is
- * that of the effective weights, and its gradient passes to the float
- * weights as if quantization and stuck cells were the identity (the
- * straight-through estimator of quantization-aware training). */
-static void train(Linear *m, const float *x, const uint8_t *labels, int count, const FinetuneOptions *o,
-                  uint64_t seed, const FaultMap *faults, const Arch *arch, Arena *arena)
-{
-    Linear eff = *m;
-    float *w_scale = arena_array(arena, (size_t)m->n, sizeof(float));
-    if (faults) {
-        eff.w = arena_array(arena, (size_t)(m->k * m->n), sizeof(double));
-        eff.b = arena_array(arena, (size_t)m->n, sizeof(double));
-    }
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-    size_t n_w = (size_t)(m->k * m->n), n_params = n_w + (size_t)m->n;
-    double *grad = arena_array(arena, n_params, sizeof(double));
-    double *mom = arena_array(arena, n_params, sizeof(double));
-    double *vel = arena_array(arena, n_params, sizeof(double));
-    double *prob = arena_array(arena, (size_t)m->n, sizeof(double));
-    int *order = arena_array(arena, (size_t)count, sizeof(int));
-    for (int i = 0; i < count; i++)
-        order[i] = i;
-    uint64_t rng = seed ^ 0x6a09e667f3bcc908u;
-    double beta1_t = 1, beta2_t = 1;
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        for (int i = count - 1; i > 0; i--) {
-            int j = (int)(splitmix64(&rng) % (uint64_t)(i + 1));
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        for (int start = 0; start < count; start += o->batch) {
-            int end = start + o->batch < count ? start + o->batch : count;
-            memset(grad, 0, n_params * sizeof(double));
-            if (faults)
-                effective_weights(m, faults, arch, w_scale, &eff);
-            for (int s = start; s < end; s++) {
-                const float *xi = x + (size_t)order[s] * (size_t)m->k;
-                forward(&eff, xi, prob);
-                prob[labels[order[s]]] -= 1;    /* d loss / d logits = softmax - one-hot */
-                for (int64_t k = 0; k < m->k; k++) {
-                    double xk = xi[k];
-                    if (xk == 0)
-                        continue;
-                    double *g = grad + k * m->n;
-                    for (int64_t n = 0; n < m->n; n++)
-                        g[n] += xk * prob[n];
+        const MvmParams *m = &mvm->mvm;
+        const CombineParams *c = &p->instrs[i + 1].combine;
+        Tile *t = &p->tiles[m->tile];
+        if (!t->levels)
+            continue;
+        FaultMap f = {0};
+        int cells, refs, a[16], b[16];
+        block_coding(c, &f, &cells, &refs);
+        float levels[48];
+        for (int r = 0; r < m->rows; r++) {
+            for (int j = 0; j < c->n_cols; j++) {
+                if (!probe_weight(p, noise, m, cells, refs, f.width, r, j, levels))
+                    continue;
+                uint8_t *row = t->levels + (size_t)(m->tile_row + r) * (size_t)t->cols;
+                int64_t w = read_code(p, m, c, r, j);
+                w = w < -qmax ? -qmax : w > qmax ? qmax : w;
+                fault_fit(&f, levels, (int32_t)w, qmax, a, b);
+                for (int s = 0; s < f.slices; s++) {
+                    row[cell_column(m, cells, refs, j, f.polarities * s)] = (uint8_t)a[s];
+                    if (f.polarities == 2)
+                        row[cell_column(m, cells, refs, j, 2 * s + 1)] = (uint8_t)b[s];
                 }
-                for (int64_t n = 0; n < m->n; n++)
-                    grad[n_w + (size_t)n] += prob[n];
-            }
-            double scale = 1.0 / (end - start);
-            beta1_t *= beta1;
-            beta2_t *= beta2;
-            double step = o->learning_rate * sqrt(1 - beta2_t) / (1 - beta1_t);
-            for (size_t j = 0; j < n_params; j++) {
-                double g = grad[j] * scale;
-                mom[j] = beta1 * mom[j] + (1 - beta1) * g;
-                vel[j] = beta2 * vel[j] + (1 - beta2) * g * g;
-                double *param = j < n_w ? &m->w[j] : &m->b[j - n_w];
-                *param -= step * mom[j] / (sqrt(vel[j]) + eps);
+                rewritten++;
+                touched[m->tile] = true;
             }
         }
     }
+    return rewritten;
 }
 
 /* ---- reprogramming ---- */
 
+/* One more write of every touched tile (Tile.writes): the chip draws the
+ * programming variation of its cells anew (docs/noise.md 2).  Clears touched. */
+static void count_writes(Program *p, bool *touched)
+{
+    for (int t = 0; t < p->n_tiles; t++) {
+        p->tiles[t].writes += touched[t];
+        touched[t] = false;
+    }
+}
+
 /* The dequant's new out_scale and bias.  The bias buffer is replaced in
  * place when only this dequant reads it, else (or when there is none) the
  * layer gets a constant buffer of its own. */
-static void set_dequant(Program *p, const LastLayer *L, const float *w_scale, const Linear *m)
+static void set_dequant(Program *p, const TrainedLayer *L, const float *w_scale, const NetLayer *m)
 {
     Instr *dq = &p->instrs[L->dequant];
     float in_scale = p->instrs[L->quant].quant.scale;
@@ -454,17 +435,8 @@ static void set_dequant(Program *p, const LastLayer *L, const float *w_scale, co
         bias[n] = (float)m->b[n];
     }
     dq->dequant.out_scale = out_scale;
-    int old = dq->src[1], readers = 0;
-    for (int i = 0; old >= 0 && i < p->n_instrs; i++) {
-        const Instr *in = &p->instrs[i];
-        if (in->opcode == INSTR_DIGITAL) {
-            for (int j = 0; j < in->op->n_inputs; j++)
-                readers += in->op->inputs[j]->id == old;
-        } else {
-            readers += (in->src[0] == old) + (in->src[1] == old) + (in->src[2] == old);
-        }
-    }
-    if (old >= 0 && readers == 1 && p->buffers[old].kind == BUF_CONST) {
+    int old = dq->src[1];
+    if (old >= 0 && readers(p, old) == 1 && p->buffers[old].kind == BUF_CONST) {
         p->buffers[old].data = bias;
         return;
     }
@@ -477,73 +449,113 @@ static void set_dequant(Program *p, const LastLayer *L, const float *w_scale, co
     dq->src[1] = p->n_buffers++;
 }
 
+/* A layer's float weights and bias from what is programmed: its levels
+ * decoded to w_q, times w_scale = out_scale / in_scale; old_q gets w_q. */
+static void read_layer_weights(const Program *p, const TrainedLayer *L, NetLayer *m, float *old_q)
+{
+    decode_weights(p, L, old_q);
+    const QuantParams *q = &p->instrs[L->quant].quant;
+    const float *out_scale = p->instrs[L->dequant].dequant.out_scale;
+    int bias_buffer = p->instrs[L->dequant].src[1];
+    const float *bias = bias_buffer >= 0 ? p->buffers[bias_buffer].data : NULL;
+    for (int64_t n = 0; n < L->n; n++) {
+        double w_scale = (double)out_scale[n] / q->scale;
+        for (int64_t k = 0; k < L->k; k++)
+            m->w[k * L->n + n] = old_q[k * L->n + n] * w_scale;
+        m->b[n] = bias ? bias[n] : 0;
+    }
+    m->in_scale = q->scale;
+    m->in_hi = quant_qmax(q->bits, q->is_signed);
+    m->in_lo = q->is_signed ? -m->in_hi : 0;
+    m->relu = L->relu;
+}
+
 bool finetune_program(Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count,
                       const FinetuneOptions *options, FinetuneReport *report, Diags *diags)
 {
     memset(report, 0, sizeof *report);
-    LastLayer L;
-    if (!find_last_layer(p, &L, diags))
+    TrainedLayer L[FINETUNE_MAX_LAYERS];
+    int n_layers;
+    int want = options->layers == FINETUNE_LAYERS_FC ? FINETUNE_LAYERS_FC : options->layers > 0 ? options->layers : 1;
+    if (want > FINETUNE_MAX_LAYERS) {
+        Loc loc = {0};
+        diag_error(diags, &loc, "fine-tuning: at most %d layers are retrained, not %d", FINETUNE_MAX_LAYERS, want);
         return false;
-    FinetuneOptions o = *options;
-    o.epochs = o.epochs > 0 ? o.epochs : FINETUNE_EPOCHS;
-    o.batch = o.batch > 0 ? o.batch : FINETUNE_BATCH;
-    o.learning_rate = o.learning_rate > 0 ? o.learning_rate : FINETUNE_LEARNING_RATE;
+    }
+    if (!find_layers(p, want, L, &n_layers, diags))
+        return false;
+    const TrainedLayer *first = &L[0], *last = &L[n_layers - 1];
+    NetTraining t = {.epochs = options->epochs > 0 ? options->epochs : FINETUNE_EPOCHS,
+                     .batch = options->batch > 0 ? options->batch : FINETUNE_BATCH,
+                     .learning_rate = options->learning_rate > 0 ? options->learning_rate : FINETUNE_LEARNING_RATE};
     for (int i = 0; i < count; i++) {
-        if (labels[i] >= L.n) {
+        if (labels[i] >= last->n) {
             Loc loc = {0};
             diag_error(diags, &loc, "fine-tuning layer %%%s: training image %d has label %d, but the layer has %lld "
-                       "outputs", L.name, i, labels[i], (long long)L.n);
+                       "outputs", last->name, i, labels[i], (long long)last->n);
             return false;
         }
     }
-    report->layer = L.name;
-    report->features = L.k;
-    report->classes = L.n;
+    report->n_layers = n_layers;
+    for (int i = 0; i < n_layers; i++)
+        report->layers[i] = L[i].name;
+    report->layer = last->name;
+    report->features = first->k;
+    report->classes = last->n;
     report->images = count;
 
     Arena *arena = arena_new();
-    size_t n_w = (size_t)(L.k * L.n);
-    float *old_q = arena_array(arena, n_w, sizeof(float));
-    decode_weights(p, &L, old_q);
-    float in_scale = p->instrs[L.quant].quant.scale;
-    const float *out_scale = p->instrs[L.dequant].dequant.out_scale;
-    int bias_buffer = p->instrs[L.dequant].src[1];
-    const float *bias = bias_buffer >= 0 ? p->buffers[bias_buffer].data : NULL;
-    Linear m = {.k = L.k, .n = L.n, .w = arena_array(arena, n_w, sizeof(double)),
-                .b = arena_array(arena, (size_t)L.n, sizeof(double))};
-    for (int64_t n = 0; n < L.n; n++) {
-        double w_scale = (double)out_scale[n] / in_scale;
-        for (int64_t k = 0; k < L.k; k++)
-            m.w[k * L.n + n] = old_q[k * L.n + n] * w_scale;
-        m.b[n] = bias ? bias[n] : 0;
+    bool *touched = arena_array(arena, (size_t)p->n_tiles + 1, sizeof(bool));
+    if (options->reencode) {
+        report->reencoded += encode_around_faults(p, NULL, seed, touched, arena);
+        count_writes(p, touched);
+    }
+    Net net = {.n_layers = n_layers, .layers = arena_array(arena, (size_t)n_layers, sizeof(NetLayer)),
+               .arch = &p->arch};
+    float **old_q = arena_array(arena, (size_t)n_layers, sizeof(float *));
+    for (int i = 0; i < n_layers; i++) {
+        NetLayer *m = &net.layers[i];
+        size_t n_w = (size_t)(L[i].k * L[i].n);
+        *m = (NetLayer){.k = L[i].k, .n = L[i].n, .w = arena_array(arena, n_w, sizeof(double)),
+                        .b = arena_array(arena, (size_t)L[i].n, sizeof(double))};
+        old_q[i] = arena_array(arena, n_w, sizeof(float));
+        read_layer_weights(p, &L[i], m, old_q[i]);
+        FaultMap *faults = arena_alloc(arena, sizeof *faults);
+        find_stuck_cells(p, &L[i], seed, faults, arena);
+        m->faults = options->plain ? NULL : faults;
+        report->weights += (int64_t)n_w;
+        report->stuck_weights += faults->count;
     }
 
-    float *features = arena_array(arena, (size_t)count * (size_t)L.k, sizeof(float));
-    collect_features(p, &L, seed, images, count, features, arena);
-    double *prob = arena_array(arena, (size_t)L.n, sizeof(double));
-    FaultMap faults;
-    find_stuck_cells(p, &L, seed, &faults, arena);
-    report->stuck_weights = faults.count;
-    const FaultMap *aware = o.plain ? NULL : &faults;
-    Linear eff = {.k = L.k, .n = L.n, .w = arena_array(arena, n_w, sizeof(double)),
-                  .b = arena_array(arena, (size_t)L.n, sizeof(double))};
-    float *scratch = arena_array(arena, (size_t)L.n, sizeof(float));
-    if (aware)
-        effective_weights(&m, aware, &p->arch, scratch, &eff);
-    evaluate(aware ? &eff : &m, features, labels, count, prob, &report->train_before, &report->loss_before);
-    train(&m, features, labels, count, &o, seed, aware, &p->arch, arena);
-    if (aware)
-        effective_weights(&m, aware, &p->arch, scratch, &eff);
-    evaluate(aware ? &eff : &m, features, labels, count, prob, &report->train_after, &report->loss_after);
+    float *features = arena_array(arena, (size_t)count * (size_t)first->k, sizeof(float));
+    collect_features(p, first, seed, images, count, features, arena);
+    net_effective(&net, arena);
+    net_evaluate(&net, features, labels, count, &report->train_before, &report->loss_before, arena);
+    net_train(&net, features, labels, count, &t, seed, arena);
+    net_evaluate(&net, features, labels, count, &report->train_after, &report->loss_after, arena);
 
-    float *new_q = arena_array(arena, n_w, sizeof(float));
-    float *w_scale = arena_array(arena, (size_t)L.n, sizeof(float));
-    quantize_weights(&m, &p->arch, new_q, w_scale);
-    for (size_t j = 0; j < n_w; j++)
-        report->weights_changed += new_q[j] != old_q[j];
-    bool ok = emit_reprogram_layer(p, L.name, new_q, 1, L.k, L.n, diags);
+    bool ok = true;
+    for (int i = 0; i < n_layers && ok; i++) {
+        const NetLayer *m = &net.layers[i];
+        size_t n_w = (size_t)(m->k * m->n);
+        float *new_q = arena_array(arena, n_w, sizeof(float));
+        float *w_scale = arena_array(arena, (size_t)m->n, sizeof(float));
+        net_quantize(m, &p->arch, new_q, w_scale);
+        for (size_t j = 0; j < n_w; j++)
+            report->weights_changed += new_q[j] != old_q[i][j];
+        ok = emit_reprogram_layer(p, L[i].name, new_q, 1, m->k, m->n, diags);
+        if (ok && !options->plain)
+            report->reencoded += encode_around_faults(p, L[i].name, seed, touched, arena);
+        if (ok)
+            set_dequant(p, &L[i], w_scale, m);
+        for (int j = 0; ok && j < p->n_instrs; j++) {
+            const Instr *in = &p->instrs[j];
+            if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, L[i].name) == 0)
+                touched[in->mvm.tile] = true;
+        }
+    }
     if (ok)
-        set_dequant(p, &L, w_scale, &m);
+        count_writes(p, touched);
     arena_free(arena);
     return ok;
 }

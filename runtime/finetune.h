@@ -1,10 +1,11 @@
-/* finetune.h: hybrid fine-tuning of a program's last crossbar layer
+/* finetune.h: hybrid fine-tuning of a program's trailing crossbar layers
  * (Yao et al., Nature 2020; DOMAIN.md 11; docs/finetune.md).
  *
  * The chip as programmed (with the non-idealities of program->arch, drawn
- * from a seed) computes the features of the last crossbar layer on a few
- * training images; that layer alone is retrained in float on them, quantized
- * again with the quantize pass's rule and reprogrammed into its own tiles. */
+ * from a seed) computes the features of the first retrained layer on a few
+ * training images; the last layer (Yao et al.), or the last few fully
+ * connected ones, are retrained on them, quantized again with the quantize
+ * pass's rule and reprogrammed into their own tiles. */
 #ifndef XBARC_FINETUNE_H
 #define XBARC_FINETUNE_H
 
@@ -12,12 +13,19 @@
 
 /* Zero fields take the defaults. */
 typedef struct {
+    int layers;                 /* trailing crossbar layers retrained: 1 (the default), or
+                                   FINETUNE_LAYERS_FC: every trailing fully connected one */
     int epochs;                 /* passes over the training features (FINETUNE_EPOCHS) */
     int batch;                  /* minibatch size (FINETUNE_BATCH) */
     double learning_rate;       /* Adam's step (FINETUNE_LEARNING_RATE) */
-    bool plain;                 /* train the float layer alone (Yao et al.), not the chip-aware
-                                   layer: quantized, with the stuck cells of its tiles */
+    bool plain;                 /* train the float layers alone (Yao et al.), not the chip-aware
+                                   layers: quantized, with the stuck cells of their tiles, and
+                                   written around them */
+    bool reencode;              /* first write every crossbar layer's weights around its stuck
+                                   cells (same codes, other levels), the earlier layers too */
 } FinetuneOptions;
+#define FINETUNE_LAYERS_FC (-1)
+#define FINETUNE_MAX_LAYERS 16     /* cmd_finetune.c says 16 */
 #define FINETUNE_EPOCHS 20
 #define FINETUNE_BATCH 32
 #define FINETUNE_LEARNING_RATE 1e-3
@@ -27,16 +35,21 @@ typedef struct {
 #define FINETUNE_TRAIN_STREAM ((uint64_t)1 << 62)
 
 typedef struct {
-    const char *layer;          /* the retrained layer */
-    int64_t features, classes;  /* K, N */
+    int n_layers;               /* retrained layers */
+    const char *layers[FINETUNE_MAX_LAYERS];    /* their names, in program order */
+    const char *layer;          /* the last one */
+    int64_t features, classes;  /* K of the first, N of the last */
     int images;                 /* training images used */
-    /* top-1 on the training images of the layer on the chip's features,
+    /* top-1 on the training images of the layers on the chip's features,
      * with the programmed weights and after training: in float (plain), or
-     * as the chip would compute it, quantized and with its stuck cells */
+     * as the chip would compute it, quantized and with its stuck cells (the
+     * weights with one written around it: programmed ones too) */
     double train_before, train_after;
     double loss_before, loss_after;     /* mean cross-entropy, same */
     int64_t weights_changed;    /* quantized weights that differ from the programmed ones */
-    int64_t stuck_weights;      /* weights of the layer with a stuck cell */
+    int64_t weights;            /* weights of the retrained layers */
+    int64_t stuck_weights;      /* of those, weights with a stuck cell */
+    int64_t reencoded;          /* weights written around their stuck cells, all layers */
 } FinetuneReport;
 
 /* The quantized weights w_q [K, N] programmed into the last crossbar layer's
@@ -48,8 +61,10 @@ bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int
                            Arena *arena, Diags *diags);
 
 /* Fine-tunes program p in place: features of `count` images (image_size
- * floats each, labels below the layer's N) from the chip of seed `seed`,
- * training, new levels for the layer's tiles, new out_scale and bias. */
+ * floats each, labels below the last layer's N) from the chip of seed `seed`,
+ * training, new levels for the retrained layers' tiles, new out_scale and
+ * bias; each rewritten tile counts one more write (Tile.writes), so the chip
+ * draws its programming variation anew. */
 bool finetune_program(Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count,
                       const FinetuneOptions *options, FinetuneReport *report, Diags *diags);
 

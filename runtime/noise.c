@@ -129,6 +129,12 @@ double noise_drift_factor(double t, double t0, double nu)
 void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
                 double *g_prog, double *g_now)
 {
+    noise_cell_rewritten(n, tile, 0, row, col, level, tile_rows, tile_cols, g_prog, g_now);
+}
+
+void noise_cell_rewritten(const Noise *n, int tile, uint32_t writes, int row, int col, int level, int tile_rows,
+                          int tile_cols, double *g_prog, double *g_now)
+{
     const Arch *a = &n->arch;
     uint64_t at = noise_hash((uint64_t)(uint32_t)tile, (uint64_t)(uint32_t)row << 32 | (uint32_t)col);
     double g = a->g_min_us + level * n->level_us;
@@ -140,7 +146,8 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
             g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
     }
     if (!stuck && a->prog_model != PROG_NONE && a->prog_sigma > 0) {
-        g += noise_prog_sigma(a, g) * noise_normal(n, noise_hash(n->prog_key, at));
+        uint64_t write_at = writes ? noise_hash(at, writes) : at;     /* writes 0: the first programming */
+        g += noise_prog_sigma(a, g) * noise_normal(n, noise_hash(n->prog_key, write_at));
         g = g > 0 ? g : 0;
     }
     if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */

@@ -84,6 +84,12 @@ void noise_normal_table(float *table);
  * own key.  `tile_rows` and `tile_cols` size the IR drop. */
 void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
                 double *g_prog, double *g_now);
+/* The same for a cell of a tile rewritten `writes` times since it was first
+ * programmed (Tile.writes, hybrid fine-tuning): every write draws the
+ * programming variation anew (the write count extends its key when not 0),
+ * while the stuck faults and drift exponents are the device's own. */
+void noise_cell_rewritten(const Noise *n, int tile, uint32_t writes, int row, int col, int level, int tile_rows,
+                          int tile_cols, double *g_prog, double *g_now);
 /* The programming sigma (microsiemens) of a cell programmed to g_target. */
 double noise_prog_sigma(const Arch *arch, double g_target);
 /* The drift factor ((t + t0) / t0)^-nu (docs/noise.md 4). */

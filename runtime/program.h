@@ -12,7 +12,7 @@
 #include "runtime/runtime.h"
 
 #define PROGRAM_MAGIC "XBARCPRG"
-enum { PROGRAM_VERSION = 1 };
+enum { PROGRAM_VERSION = 2 };
 
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_CONST, BUF_TEMP } BufferKind;
 
@@ -36,6 +36,8 @@ typedef struct {
     int rows, cols;
     uint8_t *levels;            /* quantized, or NULL */
     float *cells;               /* float weights, or NULL when levels is set */
+    uint32_t writes;            /* times the tile was rewritten after compiling (xbarc finetune):
+                                   part of the key of its cells' programming variation */
 } Tile;
 
 static inline float tile_cell(const Tile *t, size_t k)

@@ -299,6 +299,7 @@ static void read_tiles(Reader *r, Program *p)
         Tile *t = &p->tiles[i];
         t->rows = get_i32(r), t->cols = get_i32(r);
         unsigned encoding = get_enum(r, 2, "cell encoding");
+        t->writes = get_u32(r);
         if (r->failed)
             return;
         if (t->rows < 1 || t->cols < 1 || t->rows > p->arch.rows || t->cols > p->arch.cols) {

@@ -249,6 +249,7 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
         }
     }
     put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, pack ? CELLS_PACKED : CELLS_F32);
+    put_u32(o, tile->writes);
     if (pack) {
         if (pack_levels(tile->levels ? tile->levels : levels, n, bits, packed) >> bits) {
             o->failed = true;

@@ -114,7 +114,7 @@ static void chip_cell(const Noise *nz, int tile_id, const Tile *tile, int row, i
     float cell = tile_cell(tile, (size_t)row * tile->cols + col);
     int level = cell > 0 ? (int)(cell + 0.5f) : 0;
     double g_prog, g_now;
-    noise_cell(nz, tile_id, row, col, level, tile->rows, tile->cols, &g_prog, &g_now);
+    noise_cell_rewritten(nz, tile_id, tile->writes, row, col, level, tile->rows, tile->cols, &g_prog, &g_now);
     *prog = (g_prog - nz->arch.g_min_us) / nz->level_us;
     *now = (g_now - nz->arch.g_min_us) / nz->level_us;
     *sq = (g_now / nz->level_us) * (g_now / nz->level_us);

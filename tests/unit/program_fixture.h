@@ -340,7 +340,8 @@ static inline void expect_same_program(const Program *a, const Program *b)
     }
     cr_assert_eq(a->n_tiles, b->n_tiles);
     for (int i = 0; i < a->n_tiles; i++) {
-        cr_expect(a->tiles[i].rows == b->tiles[i].rows && a->tiles[i].cols == b->tiles[i].cols);
+        cr_expect(a->tiles[i].rows == b->tiles[i].rows && a->tiles[i].cols == b->tiles[i].cols &&
+                  a->tiles[i].writes == b->tiles[i].writes);
         /* levels may come back as bytes where floats went out: compare values, bit for bit */
         size_t n = (size_t)a->tiles[i].rows * (size_t)a->tiles[i].cols;
         float *x = arena_array(arena, n, sizeof(float)), *y = arena_array(arena, n, sizeof(float));
