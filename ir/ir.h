@@ -243,6 +243,11 @@ struct Value {
     Op *def;                /* producing op, NULL for inputs and constants */
     float *data;            /* constant data (type_numel elements), NULL otherwise */
     bool is_input;
+    /* An xbar op's quantized weights: the w_bits the verifier last found every
+     * element of data to fit (an integer within +-qmax), 0 when not checked.
+     * A new constant starts at 0, so the verifier scans weights once, where a
+     * pass creates them; code that rewrites data in place must reset it. */
+    int checked_w_bits;
 };
 
 struct Op {

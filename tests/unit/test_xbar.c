@@ -290,6 +290,23 @@ Test(xbar, verifier_checks_quantization)
     for (int i = 0; i < 60; i++)
         op->inputs[1]->data[i] = (float)(i % 15 - 7);
     assert_verifies(g);
+    cr_expect_eq(op->inputs[1]->checked_w_bits, 4, "the verifier did not remember the weights it checked");
+    /* Checked against 4 bits, not against 3: a narrower w_bits scans again. */
+    ir_set_int(g, op, "w_bits", 3);
+    expect_verify_error(g, "is not an integer within +-3 (w_bits 3)");
+    ir_set_int(g, op, "w_bits", 4);
+    /* A pass that rewrites weights in place says so by resetting the mark. */
+    op->inputs[1]->data[17] = 0.5f;
+    op->inputs[1]->checked_w_bits = 0;
+    expect_verify_error(g, "%w[17] = 0.5 is not an integer within +-7 (w_bits 4)");
+    op->inputs[1]->data[17] = 2.0f;
+    /* A pass that makes new weights makes a new, unchecked constant. */
+    Value *w2 = ir_add_const(g, "w2", op->inputs[1]->type, op->inputs[1]->data);
+    w2->data[59] = 8.0f;
+    op->inputs[1] = w2;
+    expect_verify_error(g, "%w2[59] = 8 is not an integer within +-7 (w_bits 4)");
+    w2->data[59] = -7.0f;
+    assert_verifies(g);
     ir_set_float(g, op, "in_scale", 0.0f);
     expect_verify_error(g, "in_scale must be positive and finite, not 0");
     ir_set_float(g, op, "in_scale", 0.5f);
