@@ -20,12 +20,12 @@
  * gets the default one: a lowered graph always has one. */
 #include "passes/passes.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* One scratch matrix for the whole pass, grown to the biggest weights. */
+/* One scratch matrix for the whole pass, grown to the biggest weights, from
+ * an arena of the pass's own (huge pages: the biggest layers are 100s of MB). */
 typedef struct {
+    Arena *arena;
     float *data;
     size_t cap;             /* floats */
 } Scratch;
@@ -33,12 +33,9 @@ typedef struct {
 static float *scratch_for(Scratch *s, size_t n)
 {
     if (n > s->cap) {
-        free(s->data);
-        s->data = malloc(n * sizeof(float));
-        if (!s->data) {
-            fprintf(stderr, "xbarc: out of memory (lower-xbar scratch of %zu floats)\n", n);
-            abort();
-        }
+        if (!s->arena)
+            s->arena = arena_new();
+        s->data = arena_array(s->arena, n, sizeof(float));
         s->cap = n;
     }
     return s->data;
@@ -211,7 +208,7 @@ bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags)
         default: break;
         }
     }
-    free(scratch.data);
+    arena_free(scratch.arena);
     if (changed)
         ir_compact(g);
     return true;

@@ -206,7 +206,7 @@ static int64_t extent(const Type *t, int from, int to)
  * gathered into the scratch, and the float path multiplies it by the group's
  * weights with cblas_sgemm straight into y, whose layout [batch, G*N, pixels]
  * is that product's.  The matmul form needs no gather: x is the matrix. */
-enum { BLOCK_FLOATS = 1 << 16 };
+enum { BLOCK_FLOATS = 1 << 20 };
 
 /* Output pixels per block of the conv form. */
 static int64_t block_pixels(const XbarGeom *geo)
