@@ -147,7 +147,7 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
                        name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
             return false;
         }
-        if (raw_is_host_floats(t, out))
+        if (raw_is_host_floats(t, out) && n)
             memcpy(f, t->raw_data.data, n * sizeof(float));
         else
             for (size_t k = 0; k < n; k++)
