@@ -201,27 +201,50 @@ static int64_t extent(const Type *t, int from, int to)
 
 /* ---- the crossbar op: float, or the integer reference (docs/crossbar.md 3) ---- */
 
-/* The conv form works on blocks of up to BLOCK_FLOATS / K output pixels of one
- * image and group: their im2col matrix, transposed (K rows of R pixels), is
- * gathered into the scratch, and the float path multiplies it by the group's
- * weights with cblas_sgemm straight into y, whose layout [batch, G*N, pixels]
- * is that product's.  The matmul form needs no gather: x is the matrix. */
-enum { BLOCK_FLOATS = 1 << 20 };
+/* The conv form works on blocks of up to BLOCK_FLOATS / K (at most
+ * BLOCK_PIXELS) output pixels of one image and group: their im2col matrix,
+ * transposed (K rows of R pixels), is gathered into the scratch, and the float
+ * path multiplies it by the group's weights with cblas_sgemm straight into y,
+ * whose layout [batch, G*N, pixels] is that product's.  The matmul form needs
+ * no gather: x is the matrix. */
+enum { BLOCK_FLOATS = 1 << 20, BLOCK_PIXELS = 4096 };
 
 /* Output pixels per block of the conv form. */
 static int64_t block_pixels(const XbarGeom *geo)
 {
     int64_t r = BLOCK_FLOATS / geo->k;
-    r = r < 1 ? 1 : r;
+    r = r < 1 ? 1 : r > BLOCK_PIXELS ? BLOCK_PIXELS : r;
     return r < geo->pixels ? r : geo->pixels;
+}
+
+/* The gather goes by runs: pixels in a row along the last axis (the same
+ * position on the others), whose taps are a strided stretch of one input row
+ * between zeros, so that bounds are worked out once per run, not per tap.
+ * Run j of pixels p0..p0+R is runs[j * (spatial + 1) ...]: its length, then
+ * where its first window starts on the last axis, then on axes 0..spatial-2. */
+static int64_t block_runs(const XbarGeom *geo, int64_t p0, int64_t R, int64_t *runs)
+{
+    int s = geo->spatial;
+    int64_t last = geo->out[s - 1], n = 0;
+    for (int64_t r = 0; r < R; n++) {
+        int64_t p = p0 + r, pos = p % last, rest = p / last;
+        int64_t *run = runs + n * (s + 1);
+        run[0] = last - pos < R - r ? last - pos : R - r;
+        run[1] = pos * geo->strides[s - 1] - geo->pads[s - 1];
+        for (int i = s - 2; i >= 0; i--) {
+            run[2 + i] = (rest % geo->out[i]) * geo->strides[i] - geo->pads[i];
+            rest /= geo->out[i];
+        }
+        r += run[0];
+    }
+    return n;
 }
 
 /* The transposed im2col of pixels p0..p0+R of image b, group g: col[k * R + r]
  * is tap k (channel c, window position: the last axis fastest) of pixel p0+r,
- * 0 in the padding.  `origin` (R * spatial) is scratch for where each pixel's
- * window starts. */
+ * 0 in the padding.  `runs` is scratch for block_runs (R * (spatial + 1)). */
 static void gather_block(const XbarGeom *geo, const float *x, int64_t b, int64_t g, int64_t p0, int64_t R,
-                         int64_t *origin, float *col)
+                         int64_t *runs, float *col)
 {
     int s = geo->spatial;
     int64_t plane = 1, in_stride[IR_MAX_RANK];
@@ -229,14 +252,8 @@ static void gather_block(const XbarGeom *geo, const float *x, int64_t b, int64_t
         in_stride[i] = plane;
         plane *= geo->in[i];
     }
-    for (int64_t r = 0; r < R; r++) {
-        int64_t rest = p0 + r;
-        for (int i = s - 1; i >= 0; i--) {
-            origin[r * s + i] = (rest % geo->out[i]) * geo->strides[i] - geo->pads[i];
-            rest /= geo->out[i];
-        }
-    }
-    int64_t window = geo->k / geo->channels;
+    int64_t n_runs = block_runs(geo, p0, R, runs);
+    int64_t window = geo->k / geo->channels, width = geo->in[s - 1], step = geo->strides[s - 1];
     for (int64_t c = 0; c < geo->channels; c++) {
         const float *xc = x + ((b * geo->groups + g) * geo->channels + c) * plane;
         for (int64_t t = 0; t < window; t++) {
@@ -246,15 +263,31 @@ static void gather_block(const XbarGeom *geo, const float *x, int64_t b, int64_t
                 tap /= geo->kernel[i];
             }
             float *dst = col + (c * window + t) * R;
-            for (int64_t r = 0; r < R; r++) {
-                int64_t offset = 0;
+            for (int64_t j = 0; j < n_runs; j++) {
+                const int64_t *run = runs + j * (s + 1);
+                int64_t len = run[0], start = run[1] + reach[s - 1], offset = 0;
                 bool inside = true;
-                for (int i = 0; i < s; i++) {
-                    int64_t pos = origin[r * s + i] + reach[i];
-                    inside &= (uint64_t)pos < (uint64_t)geo->in[i];
+                for (int i = 0; i < s - 1; i++) {
+                    int64_t pos = run[2 + i] + reach[i];
+                    inside &= pos >= 0 && pos < geo->in[i];
                     offset += pos * in_stride[i];
                 }
-                dst[r] = inside ? xc[offset] : 0.0f;
+                /* pixel m of the run reads start + m * step: inside for m in [lo, hi) */
+                int64_t lo = start >= 0 ? 0 : (-start + step - 1) / step;
+                int64_t hi = start >= width ? 0 : (width - 1 - start) / step + 1;
+                lo = inside ? (lo < len ? lo : len) : len;
+                hi = hi < lo ? lo : hi > len ? len : hi;
+                int64_t from = offset + start;     /* where pixel 0 would read: maybe outside */
+                for (int64_t m = 0; m < lo; m++)
+                    dst[m] = 0.0f;
+                if (step == 1 && lo < hi)
+                    memcpy(dst + lo, xc + from + lo, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int64_t m = lo; m < hi; m++)
+                        dst[m] = xc[from + m * step];
+                for (int64_t m = hi; m < len; m++)
+                    dst[m] = 0.0f;
+                dst += len;
             }
         }
     }
@@ -270,11 +303,11 @@ size_t interp_xbar_scratch(const Op *op)
     XbarGeom geo;
     if (!xbar_geom(op, &geo))
         return 0;
-    /* conv: a block's im2col and window origins; quantized: a row's K codes and N accumulators */
+    /* conv: a block's im2col and its runs; quantized: a row's K codes and N accumulators */
     size_t block = 0;
     if (geo.conv) {
         int64_t R = block_pixels(&geo);
-        block = align16((size_t)(R * geo.k) * 4) + align16((size_t)(R * geo.spatial) * 8);
+        block = align16((size_t)(R * geo.k) * 4) + align16((size_t)(R * (geo.spatial + 1)) * 8);
     }
     return block + align16((size_t)geo.k * 4) + align16((size_t)geo.n * 8);
 }
@@ -350,13 +383,13 @@ void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scra
     }
     char *at = scratch;
     float *col = NULL;
-    int64_t *origin = NULL, R = 0;
+    int64_t *runs = NULL, R = 0;
     if (geo.conv) {
         R = block_pixels(&geo);
         col = (float *)at;
         at += align16((size_t)(R * K) * 4);
-        origin = (int64_t *)at;
-        at += align16((size_t)(R * geo.spatial) * 8);
+        runs = (int64_t *)at;
+        at += align16((size_t)(R * (geo.spatial + 1)) * 8);
     }
     q.codes = (int32_t *)at;
     q.acc = (int64_t *)(at + align16((size_t)K * 4));
@@ -374,7 +407,7 @@ void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scra
             float *yg = y + (b * G + g) * N * geo.pixels;   /* [N, pixels] */
             for (int64_t p0 = 0; p0 < geo.pixels; p0 += R) {
                 int64_t rows = geo.pixels - p0 < R ? geo.pixels - p0 : R;
-                gather_block(&geo, x, b, g, p0, rows, origin, col);
+                gather_block(&geo, x, b, g, p0, rows, runs, col);
                 if (quantized)
                     xbar_integer(&geo, &q, col, 1, rows, wg, bg, w_scale + g * N, rows, yg + p0, 1, geo.pixels);
                 else
