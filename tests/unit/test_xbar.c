@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
 #include "runtime/quant.h"
@@ -406,6 +407,29 @@ Test(xbar, lowers_and_quantizes_own_and_shared_weights)
     for (int i = 0; i < 8; i++)
         cr_expect_eq(xbars[2]->inputs[1]->data[i], want3[i], "w3 code %d: %g, expected %g", i,
                      xbars[2]->inputs[1]->data[i], want3[i]);
+}
+
+/* The emitter trusts weights the verifier checked (Value.checked_w_bits) and
+ * checks any others itself, cell by cell. */
+Test(xbar, emitter_checks_weights_the_verifier_did_not)
+{
+    Graph *g = ir_graph_new(arena, "g");
+    Value *x = ir_add_input(g, "x", ty(2, 3, 10, 0, 0, 0));
+    Value *in[2] = {x, random_const(g, "w", ty(2, 10, 6, 0, 0, 0), -1, 1)};
+    Op *mm = add_op(g, OP_MATMUL, in, 2, "y");
+    type_op(mm);
+    ir_add_output(g, mm->result);
+    cr_assert(pass_run_pipeline(g, lowering_pipeline, NULL, &diags), "%s", messages());
+    calibrate_nominal(g, 0.0f, 1.0f);
+    cr_assert(pass_run_pipeline(g, "quantize", NULL, &diags), "%s", messages());
+    cr_assert(pass_run_pipeline(g, mapping_pipeline, NULL, &diags), "%s", messages());
+    Value *w = g->ops[0]->inputs[1];
+    cr_assert_eq(w->checked_w_bits, g->arch->weight_bits, "the verifier did not mark the quantized weights");
+    cr_assert_not_null(emit_program(arena, g, &diags), "%s", messages());
+    w->data[7] = 0.5f;      /* written in place, the mark reset: the emitter must look */
+    w->checked_w_bits = 0;
+    cr_assert_null(emit_program(arena, g, &diags), "a weight of 0.5 was programmed");
+    cr_assert(strstr(messages(), "quantized weight 0.5 is not an integer within +-127"), "%s", messages());
 }
 
 Test(xbar, lowers_gemms)
