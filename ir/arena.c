@@ -37,6 +37,7 @@ struct Arena {
     Chunk *regions;         /* current region of big blocks first */
     size_t bytes;
 };
+
 static void out_of_memory(size_t size)
 {
     fprintf(stderr, "xbarc: out of memory (allocating %zu bytes)\n", size);

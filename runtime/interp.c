@@ -9,9 +9,11 @@
  * attributes (defaults as in ir/ops.def) and calling a kernel; it allocates
  * nothing (xbar ops use one scratch buffer planned here).  A quantized xbar op
  * runs as the integer reference of docs/crossbar.md section 3: codes through
- * runtime/quant.h, an exact int64 accumulation, one dequantization.  Buffers are never reused between values, so every intermediate is
- * still there for interp_value() after a run.  The graph must outlive the
- * Interp. */
+ * runtime/quant.h, an exact int64 accumulation, one dequantization; a float
+ * one as an im2col times cblas_sgemm (which sums in its own order: results
+ * within float rounding of any other order).  Buffers are never reused
+ * between values, so every intermediate is still there for interp_value()
+ * after a run.  The graph must outlive the Interp. */
 #include "runtime.h"
 #include "kernels.h"
 #include "quant.h"
@@ -312,8 +314,8 @@ size_t interp_xbar_scratch(const Op *op)
     return block + align16((size_t)geo.k * 4) + align16((size_t)geo.n * 8);
 }
 
-/* The float path of rows [p0, p0 + R) (one image's pixels for the conv form):
- * the product and the bias, in float. */
+/* The float path of R rows (a block of one image's pixels for the conv form,
+ * whose `a` is the transposed im2col): the product and the bias, in float. */
 static void xbar_float(const XbarGeom *geo, const float *a, const float *wg, const float *bias, int64_t R,
                        float *y, int64_t ldy)
 {
@@ -394,11 +396,14 @@ void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scra
     q.codes = (int32_t *)at;
     q.acc = (int64_t *)(at + align16((size_t)K * 4));
 
-    if (!geo.conv) {    /* one group: x is [rows, K], y [rows, N] */
-        if (quantized)
-            xbar_integer(&geo, &q, x, K, 1, w, bias, w_scale, geo.rows, y, N, 1);
-        else
-            xbar_float(&geo, x, w, bias, geo.rows, y, N);
+    if (!geo.conv) {    /* one group: x is [rows, K], y [rows, N]; blocks keep BLAS's ints small */
+        for (int64_t p0 = 0; p0 < geo.rows; p0 += BLOCK_FLOATS) {
+            int64_t rows = geo.rows - p0 < BLOCK_FLOATS ? geo.rows - p0 : BLOCK_FLOATS;
+            if (quantized)
+                xbar_integer(&geo, &q, x + p0 * K, K, 1, w, bias, w_scale, rows, y + p0 * N, N, 1);
+            else
+                xbar_float(&geo, x + p0 * K, w, bias, rows, y + p0 * N, N);
+        }
         return;
     }
     for (int64_t b = 0; b < geo.batch; b++) {
