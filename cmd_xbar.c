@@ -109,13 +109,22 @@ static float *directory_images(Arena *arena, const char *dir, int64_t image_size
     return diags->n_errors ? NULL : images;
 }
 
+/* Calibration images when --calib-count is not given: data sets and
+ * directories give up to CALIB_COUNT; random data far fewer, as its ranges
+ * mean nothing for accuracy and settle within a few images, while each image
+ * of an ImageNet-sized model costs a full float inference (docs/benchmarks.md,
+ * "Compile time"). */
+enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
+
 /* The calibration set of `spec` (auto, random, a data set name or a directory)
- * for inputs of `image_size` elements: at most `limit` images. */
+ * for inputs of `image_size` elements: at most `limit` images (0: the default). */
 static float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
                                  Diags *diags)
 {
     if (strcmp(spec, "auto") == 0)
         spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
+    if (limit == 0)
+        limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
     if (strcmp(spec, "random") == 0) {
         float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
         random_images(images, (int64_t)limit * image_size, 0x5eed);
@@ -249,7 +258,8 @@ const char compile_usage[] =
     "                      or none: the range [0, 1] for every layer, no data and no\n"
     "                      interpretation -- for mapping studies only: accuracies\n"
     "                      are meaningless\n"
-    "  --calib-count N     images used for calibration (default 512)\n"
+    "  --calib-count N     images used for calibration (default 512; 16 for random\n"
+    "                      data, whose ranges settle within a few images)\n"
     "  --float-weights     keep weights and activations in float (no quantization,\n"
     "                      one slice, no ADC): checks the data movement alone\n"
     "  --adc MODE          lossless (default: every column sum exact), alloc[:CLIP]\n"
@@ -296,7 +306,7 @@ int cmd_compile(Args *a)
         else
             opt_positional(a, &model);
     }
-    long calib_count = 512;
+    long calib_count = 0;       /* the calibration set's default */
     if (!a->failed && !model)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !out)

@@ -6,6 +6,7 @@
  * renamed, so a failure never leaves a partial file behind. */
 #include "cli.h"
 #include "frontend/frontend.h"
+#include "runtime/blas.h"
 #include "runtime/noise.h"
 
 #include <errno.h>
@@ -192,6 +193,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    blas_single_thread();       /* before any product, while there is one thread */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

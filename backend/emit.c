@@ -141,6 +141,7 @@ typedef struct {
     bool quantized, conv;
     int64_t groups, k, n;               /* w is [G, K, N] */
     const float *w;
+    bool w_checked;                     /* the verifier found w integers within +-qmax of w_bits */
     int in_bits;
     bool in_signed;
     float in_scale;
@@ -225,6 +226,7 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
             return false;
         L->in_bits = (int)in_bits->i;
         L->w_bits = (int)w_bits->i;
+        L->w_checked = op->inputs[1]->checked_w_bits == L->w_bits;
         L->w_scale = w_scale->floats;
         L->in_scale = ir_attr_float(op, "in_scale", 1.0f);
         L->in_signed = ir_attr_int(op, "in_signed", 0) != 0;
@@ -305,18 +307,22 @@ static bool program_level_row(Emitter *e, const Layer *L, const uint8_t *table, 
 {
     int W = L->slices * polarities(L);
     float qmax = L->offset;
-    for (int64_t n = 0; n < n_cols; n++) {
+    /* Weights the verifier checked (ir/xbar.c) are not checked again. */
+    for (int64_t n = 0; !L->w_checked && n < n_cols; n++) {
         float v = w[n];
         if (!(v >= -qmax && v <= qmax) || v != (float)(int32_t)v) {
             diag_error(e->diags, &L->loc, "xbar %%%s: quantized weight %g is not an integer within +-%g",
                        L->name, v, qmax);
             return false;
         }
-        const uint8_t *cells = table + (size_t)((int32_t)v + (int32_t)qmax) * (size_t)W;
-        if (W == 8)
-            memcpy(row + 8 * n, cells, 8);      /* the default: 4 slices of a pair, one store */
-        else
-            memcpy(row + (size_t)W * (size_t)n, cells, (size_t)W);
+    }
+    const uint8_t *zero = table + (size_t)(int32_t)qmax * (size_t)W;     /* the cells of weight 0 */
+    if (W == 8) {       /* the default: 4 slices of a pair, one store */
+        for (int64_t n = 0; n < n_cols; n++)
+            memcpy(row + 8 * n, zero + 8 * (ptrdiff_t)(int32_t)w[n], 8);
+    } else {
+        for (int64_t n = 0; n < n_cols; n++)
+            memcpy(row + (size_t)W * (size_t)n, zero + (ptrdiff_t)W * (int32_t)w[n], (size_t)W);
     }
     if (ref_cols(L))
         memcpy(row + phys_cols - ref_cols(L), table + (size_t)(2 * (int64_t)qmax + 1) * (size_t)W,

@@ -10,13 +10,17 @@
  * each ONNX value name to its IR value and/or its import-time data (OnnxConst:
  * integer tensors such as Reshape's shape never become IR values).  A node that
  * fails poisons its outputs so that its users are skipped instead of piling up
- * follow-on errors.  The unpacked protobuf lives only inside onnx_import();
- * tensors are decoded by onnx_tensor.c. */
+ * follow-on errors.  The model is unpacked into the arena (its weights become
+ * the constants without a copy); tensors are decoded by onnx_tensor.c. */
 #include "frontend/frontend.h"
 #include "frontend/onnx_tensor.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum { MIN_IR_VERSION = 3, MAX_IR_VERSION = 9, MIN_OPSET = 1, MAX_OPSET = 17 };
 
@@ -119,19 +123,26 @@ static void poison(OnnxImporter *imp, const char *name)
 }
 
 /* Defines `name` as known data; float data also becomes an IR constant, its
- * data decoded straight into the constant when `t` is given. */
+ * data decoded straight into the constant when `t` is given.  The model is
+ * unpacked into the graph's arena, so raw float data (every weight of an
+ * exported model) becomes the constant as it is, without a copy. */
 static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
                          const Onnx__TensorProto *t, OnnxConst *k)
 {
     Symbol *s = define(imp, name, loc);
     if (!s)
         return false;
+    float *raw = t ? onnx_tensor_raw_floats(t, k) : NULL;
     float *dest = NULL;
     if (k->elem_type == ONNX_FLOAT && k->numel > 0) {
-        s->value = ir_add_const(imp->g, name, type_make(k->rank, k->dims), t ? NULL : k->f);
+        Type type = type_make(k->rank, k->dims);
+        s->value = raw ? ir_add_const_taking(imp->g, name, type, raw)
+                       : ir_add_const(imp->g, name, type, t ? NULL : k->f);
         dest = s->value->data;
     }
-    if (t && !onnx_tensor_data(imp->arena, imp->diags, loc, name, t, k, dest))
+    if (raw)
+        k->f = raw;
+    else if (t && !onnx_tensor_data(imp->arena, imp->diags, loc, name, t, k, dest))
         return false;
     s->konst = k;
     return true;
@@ -593,22 +604,56 @@ static Graph *import_graph(OnnxImporter *imp, const Onnx__GraphProto *gp, const 
     return ir_verify(imp->g, imp->diags) ? imp->g : NULL;
 }
 
+/* protobuf-c allocates from the arena: the weights' raw data then outlive the
+ * import as the IR constants' data, and the rest goes with the arena. */
+static void *proto_alloc(void *arena, size_t size)
+{
+    return arena_alloc(arena, size);
+}
+
+static void proto_free(void *arena, void *pointer)
+{
+    (void)arena, (void)pointer;
+}
+
+/* The file's bytes: mapped read-only when it can be (no copy, no fresh
+ * memory), else read (*mapped = 0). */
+static uint8_t *map_file(const char *path, size_t *size, size_t *mapped, Diags *diags, const Loc *loc)
+{
+    *mapped = 0;
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            close(fd);
+            *size = *mapped = (size_t)st.st_size;
+            return p;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return onnx_read_file(path, size, diags, loc);
+}
+
 Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
                    Diags *diags)
 {
     OnnxImporter imp = {.arena = arena, .diags = diags, .path = arena_strdup(arena, path)};
     imp.file_loc.file = imp.path;
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, diags, &imp.file_loc);
+    size_t size, mapped;
+    uint8_t *bytes = map_file(path, &size, &mapped, diags, &imp.file_loc);
     if (!bytes)
         return NULL;
-    Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, size, bytes);
-    free(bytes);
+    ProtobufCAllocator allocator = {.alloc = proto_alloc, .free = proto_free, .allocator_data = arena};
+    Onnx__ModelProto *model = onnx__model_proto__unpack(&allocator, size, bytes);
+    if (mapped)
+        munmap(bytes, mapped);
+    else
+        free(bytes);
     if (!model) {
         diag_error(diags, &imp.file_loc, "not an ONNX model (protobuf parse failed)");
         return NULL;
     }
-    Graph *g = check_model(&imp, model) ? import_graph(&imp, model->graph, bindings, n_bindings) : NULL;
-    onnx__model_proto__free_unpacked(model, NULL);
-    return g;
+    return check_model(&imp, model) ? import_graph(&imp, model->graph, bindings, n_bindings) : NULL;
 }

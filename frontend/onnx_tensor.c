@@ -109,6 +109,25 @@ static void decode_raw(const uint8_t *p, int elem_type, float *f, int64_t *i)
     *f = (float)*i;
 }
 
+/* Raw little-endian float32 data is the host's own float array on a
+ * little-endian host: copied (or taken) as it is, not decoded element by element. */
+static bool raw_is_host_floats(const Onnx__TensorProto *t, const OnnxConst *k)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return k->elem_type == ONNX_FLOAT && t->has_raw_data && t->raw_data.len == (size_t)k->numel * sizeof(float);
+#else
+    (void)t, (void)k;
+    return false;
+#endif
+}
+
+float *onnx_tensor_raw_floats(const Onnx__TensorProto *t, const OnnxConst *k)
+{
+    if (!raw_is_host_floats(t, k) || k->numel == 0 || (uintptr_t)t->raw_data.data % _Alignof(float))
+        return NULL;
+    return (float *)(void *)t->raw_data.data;
+}
+
 /* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel floats;
  * NULL: allocate) and, for integer types, out->i.  Types the frontend does not
  * decode are left without data: they are reported where they are used. */
@@ -128,8 +147,11 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
                        name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
             return false;
         }
-        for (size_t k = 0; k < n; k++)
-            decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
+        if (raw_is_host_floats(t, out) && n)
+            memcpy(f, t->raw_data.data, n * sizeof(float));
+        else
+            for (size_t k = 0; k < n; k++)
+                decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
     } else {
         size_t have;
         switch (et) {

@@ -20,5 +20,9 @@ bool onnx_tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onn
  * floats; NULL: allocate) and, for integer types, out->i. */
 bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *name,
                       const Onnx__TensorProto *t, OnnxConst *out, float *dest);
+/* The raw data of a float tensor `t` (shape in k) as the host's float array,
+ * to be taken without a copy, or NULL when it is not one (typed fields, a
+ * big-endian host, a wrong length, misaligned, empty). */
+float *onnx_tensor_raw_floats(const Onnx__TensorProto *t, const OnnxConst *k);
 
 #endif

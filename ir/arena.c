@@ -1,9 +1,14 @@
 /* arena.c: bump allocation in large chunks, all released at once.
  *
  * A compilation allocates many small objects (values, ops, attribute lists,
- * names) and a few big ones (weights); none of them is freed before the end, so
- * a list of chunks is all the bookkeeping needed.  Big requests get a chunk of
- * their own so that the current chunk keeps serving small ones. */
+ * names) and a few big ones (weights, tiles); none of them is freed before the
+ * end, so a list of chunks is all the bookkeeping needed.  Small objects share
+ * 64 KiB chunks.  Big ones are bumped one after the other in regions mapped
+ * straight from the kernel: their pages come zeroed on first touch, so they
+ * need no memset, pages never touched cost nothing, and transparent huge pages
+ * (asked for with madvise) cut the page faults of touching them ~500x.  Packing
+ * big blocks back to back matters with huge pages: a block mapped alone would
+ * have its last 2 MiB page zeroed whole, however little of it the block uses. */
 #define _DEFAULT_SOURCE     /* MAP_ANONYMOUS, madvise */
 #include "ir.h"
 
@@ -17,17 +22,19 @@ typedef struct Chunk Chunk;
 struct Chunk {
     Chunk *next;
     size_t used, size;
-    size_t mapped;          /* bytes mmap'd for a huge block, 0 when malloc'd */
+    size_t mapped;          /* bytes mmap'd for a region of big blocks, 0 when malloc'd */
     _Alignas(16) unsigned char data[];
 };
 
-/* Blocks from this size on (weights, tiles) are mapped straight from the
- * kernel: its pages come zeroed, so they need no memset, and transparent huge
- * pages (asked for with madvise) cut the page faults of touching them ~500x. */
-enum { HUGE_BLOCK = 1 << 20, HUGE_PAGE = 2 << 20 };
+/* Blocks from BIG_BLOCK bytes on go to a mapped region of at least REGION
+ * bytes (a bigger block gets a region of its own size), aligned to cache lines. */
+enum { BIG_BLOCK = 64 * 1024, BIG_ALIGN = 64 };
+#define HUGE_PAGE ((size_t)2 << 20)
+#define REGION ((size_t)64 << 20)
 
 struct Arena {
-    Chunk *chunks;          /* current chunk first */
+    Chunk *chunks;          /* current chunk of small objects first */
+    Chunk *regions;         /* current region of big blocks first */
     size_t bytes;
 };
 
@@ -51,10 +58,11 @@ void arena_free(Arena *arena)
         return;
     for (Chunk *c = arena->chunks, *next; c; c = next) {
         next = c->next;
-        if (c->mapped)
-            munmap(c, c->mapped);
-        else
-            free(c);
+        free(c);
+    }
+    for (Chunk *c = arena->regions, *next; c; c = next) {
+        next = c->next;
+        munmap(c, c->mapped);
     }
     free(arena);
 }
@@ -73,11 +81,14 @@ static Chunk *chunk_new(size_t size)
     return c;
 }
 
-/* A zeroed chunk of at least `size` bytes of data, mapped on its own; NULL
- * when the kernel refuses (the caller falls back to malloc). */
-static Chunk *chunk_map(size_t size)
+/* A mapped region with room for at least `size` bytes of data after the
+ * header; NULL when the kernel refuses (the caller falls back to malloc). */
+static Chunk *region_map(size_t size)
 {
-    size_t bytes = (sizeof(Chunk) + size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    size_t want = size > REGION - BIG_ALIGN - sizeof(Chunk) ? size + BIG_ALIGN + sizeof(Chunk) : REGION;
+    size_t bytes = (want + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    if (bytes < want)
+        return NULL;
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -85,10 +96,35 @@ static Chunk *chunk_map(size_t size)
     madvise(p, bytes, MADV_HUGEPAGE);
 #endif
     Chunk *c = p;
-    c->size = size;
-    c->used = size;
+    c->size = bytes - sizeof(Chunk);
+    c->used = 0;
     c->mapped = bytes;
     return c;
+}
+
+/* The first offset from `used` on in r's data whose address is BIG_ALIGN-aligned. */
+static size_t align_offset(const Chunk *r, size_t used)
+{
+    uintptr_t at = (uintptr_t)r->data + used;
+    return used + (((uintptr_t)BIG_ALIGN - at % BIG_ALIGN) % BIG_ALIGN);
+}
+
+/* A big block, zeroed: the next BIG_ALIGN-aligned bytes of the current region
+ * (a fresh region's untouched pages are zero), else of a new region. */
+static void *big_alloc(Arena *arena, size_t size)
+{
+    Chunk *r = arena->regions;
+    size_t at = r ? align_offset(r, r->used) : 0;
+    if (!r || at > r->size || r->size - at < size) {
+        r = region_map(size);
+        if (!r)
+            return NULL;
+        r->next = arena->regions;
+        arena->regions = r;
+        at = align_offset(r, 0);
+    }
+    r->used = at + size;
+    return r->data + at;
 }
 
 void *arena_alloc(Arena *arena, size_t size)
@@ -96,14 +132,19 @@ void *arena_alloc(Arena *arena, size_t size)
     size_t rounded = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (rounded < size)
         out_of_memory(size);
+    if (rounded >= BIG_BLOCK) {
+        void *p = big_alloc(arena, rounded);
+        if (p) {
+            arena->bytes += rounded;
+            return p;
+        }
+    }
     Chunk *cur = arena->chunks;
     if (!cur || cur->size - cur->used < rounded) {
         if (rounded > CHUNK_SIZE / 4) {
-            /* A big block: its own chunk, linked behind the current one. */
-            Chunk *big = rounded >= HUGE_BLOCK ? chunk_map(rounded) : NULL;
-            bool zeroed = big != NULL;
-            if (!big)
-                big = chunk_new(rounded);
+            /* A big block the kernel would not map: its own chunk, linked
+             * behind the current one. */
+            Chunk *big = chunk_new(rounded);
             big->used = rounded;
             if (cur) {
                 big->next = cur->next;
@@ -112,8 +153,7 @@ void *arena_alloc(Arena *arena, size_t size)
                 arena->chunks = big;
             }
             arena->bytes += rounded;
-            if (!zeroed)
-                memset(big->data, 0, rounded);
+            memset(big->data, 0, rounded);
             return big->data;
         }
         Chunk *fresh = chunk_new(CHUNK_SIZE);

@@ -113,6 +113,13 @@ Value *ir_add_const(Graph *g, const char *name, Type type, const float *data)
     return v;
 }
 
+Value *ir_add_const_taking(Graph *g, const char *name, Type type, float *data)
+{
+    Value *v = new_value(g, name, type);
+    v->data = data;
+    return v;
+}
+
 Op *ir_add_op(Graph *g, OpKind kind, Value *const *inputs, int n_inputs,
               const char *result_name, Type result_type, Loc loc)
 {

@@ -243,6 +243,11 @@ struct Value {
     Op *def;                /* producing op, NULL for inputs and constants */
     float *data;            /* constant data (type_numel elements), NULL otherwise */
     bool is_input;
+    /* An xbar op's quantized weights: the w_bits the verifier last found every
+     * element of data to fit (an integer within +-qmax), 0 when not checked.
+     * A new constant starts at 0, so the verifier scans weights once, where a
+     * pass creates them; code that rewrites data in place must reset it. */
+    int checked_w_bits;
 };
 
 struct Op {
@@ -270,6 +275,10 @@ Graph *ir_graph_new(Arena *arena, const char *name);
 Value *ir_add_input(Graph *g, const char *name, Type type);
 /* Copies numel(type) floats from data (or zero-fills when data is NULL). */
 Value *ir_add_const(Graph *g, const char *name, Type type, const float *data);
+/* The same without a copy: the constant takes `data` (numel(type) floats of
+ * the graph's arena) as it is.  For a pass that rewrites weights in place into
+ * a new constant, once nothing else reads the old one. */
+Value *ir_add_const_taking(Graph *g, const char *name, Type type, float *data);
 /* Appends an op computing a new value `result_name` of `result_type`.  A NULL
  * result_name gets a fresh unique one. */
 Op *ir_add_op(Graph *g, OpKind kind, Value *const *inputs, int n_inputs,

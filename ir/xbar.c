@@ -236,11 +236,12 @@ static bool check_values(const Op *op, Diags *diags)
     /* Quantized weights are integers of w_bits bits: the integer reference
      * converts them to int64 as they are. */
     const Attr *w_bits = ir_attr(op, "w_bits");
-    if (w_bits && w_bits->kind == ATTR_INT && w_bits->i >= 2 && w_bits->i <= 16) {
-        const Value *w = op->inputs[1];
+    if (w_bits && w_bits->kind == ATTR_INT && w_bits->i >= 2 && w_bits->i <= 16 &&
+        op->inputs[1]->checked_w_bits != w_bits->i) {
+        Value *w = op->inputs[1];
         float qmax = (float)((1 << (w_bits->i - 1)) - 1);
         int64_t n = type_numel(&w->type);
-        /* A branch-free pass first (it runs after every pass, over every
+        /* A branch-free pass first (it runs once per new constant, over every
          * weight); the element is looked for only when one is wrong.  It works
          * on the bits, which compilers vectorize (float comparisons may trap,
          * which stops them): |v| <= qmax compares the magnitude bits as
@@ -269,6 +270,8 @@ static bool check_values(const Op *op, Diags *diags)
                 break;
             }
         }
+        if (!bad)
+            w->checked_w_bits = (int)w_bits->i;
     }
     /* Quantized means all of it: the executors read every one of these. */
     static const char *const quant_attrs[] = {"w_bits", "w_scale", "in_bits", "in_scale", "in_signed"};

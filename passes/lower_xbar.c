@@ -13,21 +13,48 @@
  * operands) stays digital.
  *
  * The op is rewritten in place, so its result keeps its name, type, location
- * and position; the old weights, now unused, go with ir_compact().  A graph
- * without an architecture gets the default one: a lowered graph always has one. */
+ * and position; the old weights, now unused, go with ir_compact().  Weights
+ * that only this op reads are rearranged in their own memory (through one
+ * scratch matrix) rather than copied to new memory: the big layers' weights
+ * are most of what a compilation touches.  A graph without an architecture
+ * gets the default one: a lowered graph always has one. */
 #include "passes/passes.h"
 
 #include <string.h>
+
+/* One scratch matrix for the whole pass, grown to the biggest weights, from
+ * an arena of the pass's own (huge pages: the biggest layers are 100s of MB). */
+typedef struct {
+    Arena *arena;
+    float *data;
+    size_t cap;             /* floats */
+} Scratch;
+
+static float *scratch_for(Scratch *s, size_t n)
+{
+    if (n > s->cap) {
+        if (!s->arena)
+            s->arena = arena_new();
+        s->data = arena_array(s->arena, n, sizeof(float));
+        s->cap = n;
+    }
+    return s->data;
+}
 
 static bool is_const(const Value *v)
 {
     return v && v->data && !v->def && !v->is_input;
 }
 
-/* A new constant named after `stem`, zero-filled, for the caller to fill. */
-static Value *new_const(Graph *g, const char *stem, int rank, const int64_t *dims)
+/* The new weights w.xbar of shape dims, for the caller to fill: in w's own
+ * memory when no other op reads w (*in_place set), else zero-filled. */
+static Value *new_weights(Graph *g, const Value *w, int rank, const int64_t *dims, bool *in_place)
 {
-    return ir_add_const(g, ir_fresh_name(g, stem), type_make(rank, dims), NULL);
+    const char *name = ir_fresh_name(g, arena_printf(g->arena, "%s.xbar", w->name));
+    *in_place = ir_count_uses(g, w) == 1;
+    if (*in_place)
+        return ir_add_const_taking(g, name, type_make(rank, dims), w->data);
+    return ir_add_const(g, name, type_make(rank, dims), NULL);
 }
 
 /* Turns op into xbar(x, w, bias?) with no attributes yet. */
@@ -64,7 +91,7 @@ static void transpose_scaled(float *dst, const float *src, int64_t rows, int64_t
                     dst[c * rows + r] = scale * src[r * cols + c];
 }
 
-static bool lower_conv(Graph *g, Op *op)
+static bool lower_conv(Graph *g, Op *op, Scratch *scratch)
 {
     Value *x = op->inputs[0], *w = op->inputs[1], *bias = op->n_inputs > 2 ? op->inputs[2] : NULL;
     if (!is_const(w))
@@ -81,9 +108,15 @@ static bool lower_conv(Graph *g, Op *op)
     ints_or(op, "pads", 2 * s, 0, pads);
 
     int64_t dims[3] = {groups, k, n};
-    Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", w->name), 3, dims);
+    bool in_place;
+    const float *src = w->data;
+    Value *wx = new_weights(g, w, 3, dims, &in_place);
+    if (in_place) {
+        size_t numel = (size_t)type_numel(wt);
+        src = memcpy(scratch_for(scratch, numel), w->data, numel * sizeof(float));
+    }
     for (int64_t gi = 0; gi < groups; gi++)     /* [n, k] of each group to [k, n] */
-        transpose_scaled(wx->data + gi * k * n, w->data + gi * n * k, n, k, 1.0f);
+        transpose_scaled(wx->data + gi * k * n, src + gi * n * k, n, k, 1.0f);
 
     become_xbar(g, op, x, wx, bias);
     ir_set_string(g, op, "form", "conv");
@@ -102,7 +135,7 @@ static bool is_row_bias(const Type *c, int64_t n)
     return c->rank == 0 || c->dims[c->rank - 1] == 1 || c->dims[c->rank - 1] == n;
 }
 
-static bool lower_gemm(Graph *g, Op *op)
+static bool lower_gemm(Graph *g, Op *op, Scratch *scratch)
 {
     Value *a = op->inputs[0], *b = op->inputs[1], *c = op->n_inputs > 2 ? op->inputs[2] : NULL;
     bool trans_b = ir_attr_int(op, "transB", 0) != 0;
@@ -115,16 +148,22 @@ static bool lower_gemm(Graph *g, Op *op)
         return false;
 
     int64_t dims[3] = {1, k, n};
-    Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", b->name), 3, dims);
-    if (trans_b)
-        transpose_scaled(wx->data, b->data, n, k, alpha);
-    else
+    bool in_place;
+    const float *src = b->data;
+    Value *wx = new_weights(g, b, 3, dims, &in_place);
+    if (trans_b) {
+        if (in_place)
+            src = memcpy(scratch_for(scratch, (size_t)(k * n)), b->data, (size_t)(k * n) * sizeof(float));
+        transpose_scaled(wx->data, src, n, k, alpha);
+    } else {
         for (int64_t i = 0; i < k * n; i++)
-            wx->data[i] = alpha * b->data[i];
+            wx->data[i] = alpha * src[i];
+    }
     Value *bias = NULL;
     if (c && beta != 0.0f) {
         bool one = c->type.rank == 0 || c->type.dims[c->type.rank - 1] == 1;
-        bias = new_const(g, arena_printf(g->arena, "%s.xbar", c->name), 1, &n);
+        bias = ir_add_const(g, ir_fresh_name(g, arena_printf(g->arena, "%s.xbar", c->name)), type_make(1, &n),
+                            NULL);
         for (int64_t ni = 0; ni < n; ni++)
             bias->data[ni] = beta * c->data[one ? 0 : ni];
     }
@@ -139,8 +178,10 @@ static bool lower_matmul(Graph *g, Op *op)
     if (!is_const(w) || w->type.rank != 2)
         return false;
     int64_t dims[3] = {1, w->type.dims[0], w->type.dims[1]};
-    Value *wx = new_const(g, arena_printf(g->arena, "%s.xbar", w->name), 3, dims);
-    memcpy(wx->data, w->data, (size_t)type_numel(&w->type) * sizeof(float));
+    bool in_place;
+    Value *wx = new_weights(g, w, 3, dims, &in_place);
+    if (!in_place)      /* the same layout: in place, nothing to do */
+        memcpy(wx->data, w->data, (size_t)type_numel(&w->type) * sizeof(float));
     become_xbar(g, op, x, wx, NULL);
     ir_set_string(g, op, "form", "matmul");
     return true;
@@ -155,17 +196,19 @@ bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags)
         *g->arch = arch_default();
     }
     bool changed = false;
+    Scratch scratch = {0};
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];
         if (op->dead)
             continue;
         switch (op->kind) {
-        case OP_CONV: changed |= lower_conv(g, op); break;
-        case OP_GEMM: changed |= lower_gemm(g, op); break;
+        case OP_CONV: changed |= lower_conv(g, op, &scratch); break;
+        case OP_GEMM: changed |= lower_gemm(g, op, &scratch); break;
         case OP_MATMUL: changed |= lower_matmul(g, op); break;
         default: break;
         }
     }
+    arena_free(scratch.arena);
     if (changed)
         ir_compact(g);
     return true;

@@ -2,7 +2,9 @@
  *
  * docs/crossbar.md section 3.  Weights are quantized symmetrically to the
  * architecture's weight_bits, one scale per weight column (g, n) or one per
- * layer (weight_per_layer); the integer values replace w in a new constant.
+ * layer (weight_per_layer); the integer values replace w in a new constant,
+ * written over w's own data when no other op reads w (weights are most of the
+ * memory a compilation touches).
  * Activations get one scale per op from the calibrated range act_min..act_max:
  * unsigned codes when the range has no negative value, else signed ones.  Every
  * division and rounding is the float arithmetic of runtime/quant.h, so that the
@@ -13,6 +15,7 @@
 #include "runtime/quant.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char *op_name(Diags *diags, const Op *op)
 {
@@ -26,40 +29,74 @@ static float scale_for(float max_abs, int32_t qmax)
     return s > 0 ? s : 1.0f;
 }
 
+/* (float)quant_code(x, scale, -qmax, qmax) for a finite x with |x / scale|
+ * at most about qmax (scale was made from x's column), written so that
+ * compilers vectorize it: float comparisons may trap, which keeps them from
+ * turning a clamp into selects, so the quotient is rounded first (the same
+ * round-half-even step as quant_code, exact for |q| < 2^22) and clamped as an
+ * integer.  Rounding and clamping to integer bounds commute. */
+static float weight_code(float x, float scale, int32_t qmax)
+{
+    float q = x / scale;
+    float r = q + 0x1.8p23f;
+    r = r - 0x1.8p23f;
+    int32_t code = (int32_t)r;
+    code = code > qmax ? qmax : code;
+    code = code < -qmax ? -qmax : code;
+    return (float)code;
+}
+
 /* w_q and w_scale of one op; false (reported) on a weight that is not finite. */
 static bool quantize_weights(Graph *g, Op *op, const Arch *arch, Diags *diags)
 {
     XbarGeom geo;
     xbar_geom(op, &geo);
-    const Value *w = op->inputs[1];
+    Value *w = op->inputs[1];
     int64_t K = geo.k, N = geo.n, columns = geo.groups * N;
     int32_t qmax = quant_qmax(arch->weight_bits, true);
-    float *max_abs = arena_array(g->arena, (size_t)columns, sizeof(float));
-    float layer_max = 0.0f;
-    /* w[g, k, n] belongs to weight column g*N + n. */
+    /* The largest |w| of each column, w[g, k, n] being in column g*N + n, on
+     * the float bits: magnitudes order as their bit patterns do, infinities
+     * and NaNs above every finite value.  Integer operations vectorize (float
+     * comparisons may trap, which stops compilers). */
+    uint32_t *max_bits = arena_array(g->arena, (size_t)columns, sizeof(uint32_t));
     for (int64_t gk = 0; gk < geo.groups * K; gk++) {
         const float *row = w->data + gk * N;
-        float *col_max = max_abs + (gk / K) * N;
+        uint32_t *col_max = max_bits + (gk / K) * N;
         for (int64_t n = 0; n < N; n++) {
-            float a = fabsf(row[n]);
-            if (!isfinite(a)) {
-                diag_error(diags, &op->loc, "xbar %%%s: weight %lld is %g, which cannot be quantized",
-                           op_name(diags, op), (long long)(gk * N + n), row[n]);
-                return false;
-            }
-            col_max[n] = a > col_max[n] ? a : col_max[n];
-            layer_max = a > layer_max ? a : layer_max;
+            uint32_t u;
+            memcpy(&u, &row[n], sizeof u);
+            u &= 0x7fffffffu;
+            col_max[n] = u > col_max[n] ? u : col_max[n];
+        }
+    }
+    float *max_abs = arena_array(g->arena, (size_t)columns, sizeof(float));
+    float layer_max = 0.0f;
+    bool finite = true;
+    for (int64_t c = 0; c < columns; c++) {
+        memcpy(&max_abs[c], &max_bits[c], sizeof(float));
+        finite &= isfinite(max_abs[c]);
+        layer_max = max_abs[c] > layer_max ? max_abs[c] : layer_max;
+    }
+    for (int64_t i = 0; !finite; i++) {
+        if (!isfinite(w->data[i])) {
+            diag_error(diags, &op->loc, "xbar %%%s: weight %lld is %g, which cannot be quantized",
+                       op_name(diags, op), (long long)i, w->data[i]);
+            return false;
         }
     }
     float *scales = arena_array(g->arena, (size_t)columns, sizeof(float));
     for (int64_t c = 0; c < columns; c++)
         scales[c] = scale_for(arch->weight_per_layer ? layer_max : max_abs[c], qmax);
 
-    Value *wq = ir_add_const(g, ir_fresh_name(g, arena_printf(g->arena, "%s.q", w->name)), w->type, NULL);
+    const char *name = ir_fresh_name(g, arena_printf(g->arena, "%s.q", w->name));
+    Value *wq = ir_count_uses(g, w) == 1 ? ir_add_const_taking(g, name, w->type, w->data)
+                                         : ir_add_const(g, name, w->type, NULL);
     for (int64_t gk = 0; gk < geo.groups * K; gk++) {
         const float *col_scale = scales + (gk / K) * N;
+        const float *row = w->data + gk * N;
+        float *out = wq->data + gk * N;
         for (int64_t n = 0; n < N; n++)
-            wq->data[gk * N + n] = (float)quant_code(w->data[gk * N + n], col_scale[n], -qmax, qmax);
+            out[n] = weight_code(row[n], col_scale[n], qmax);
     }
     op->inputs[1] = wq;
     ir_set_int(g, op, "w_bits", arch->weight_bits);

@@ -9,12 +9,15 @@
  * attributes (defaults as in ir/ops.def) and calling a kernel; it allocates
  * nothing (xbar ops use one scratch buffer planned here).  A quantized xbar op
  * runs as the integer reference of docs/crossbar.md section 3: codes through
- * runtime/quant.h, an exact int64 accumulation, one dequantization.  Buffers are never reused between values, so every intermediate is
- * still there for interp_value() after a run.  The graph must outlive the
- * Interp. */
+ * runtime/quant.h, an exact int64 accumulation, one dequantization; a float
+ * one as an im2col times cblas_sgemm (which sums in its own order: results
+ * within float rounding of any other order).  Buffers are never reused
+ * between values, so every intermediate is still there for interp_value()
+ * after a run.  The graph must outlive the Interp. */
 #include "runtime.h"
 #include "kernels.h"
 #include "quant.h"
+#include "blas.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -200,32 +203,94 @@ static int64_t extent(const Type *t, int from, int to)
 
 /* ---- the crossbar op: float, or the integer reference (docs/crossbar.md 3) ---- */
 
-/* One row of the conv form's im2col: the K inputs (c, window position) that
- * row p (batch b, output pixel) of group g reads, 0 in the padding. */
-static void gather_window(const XbarGeom *geo, const float *x, int64_t p, int64_t g, float *row)
+/* The conv form works on blocks of up to BLOCK_FLOATS / K (at most
+ * BLOCK_PIXELS) output pixels of one image and group: their im2col matrix,
+ * transposed (K rows of R pixels), is gathered into the scratch, and the float
+ * path multiplies it by the group's weights with cblas_sgemm straight into y,
+ * whose layout [batch, G*N, pixels] is that product's.  The matmul form needs
+ * no gather: x is the matrix. */
+enum { BLOCK_FLOATS = 1 << 20, BLOCK_PIXELS = 4096 };
+
+/* Output pixels per block of the conv form. */
+static int64_t block_pixels(const XbarGeom *geo)
+{
+    int64_t r = BLOCK_FLOATS / geo->k;
+    r = r < 1 ? 1 : r > BLOCK_PIXELS ? BLOCK_PIXELS : r;
+    return r < geo->pixels ? r : geo->pixels;
+}
+
+/* The gather goes by runs: pixels in a row along the last axis (the same
+ * position on the others), whose taps are a strided stretch of one input row
+ * between zeros, so that bounds are worked out once per run, not per tap.
+ * Run j of pixels p0..p0+R is runs[j * (spatial + 1) ...]: its length, then
+ * where its first window starts on the last axis, then on axes 0..spatial-2. */
+static int64_t block_runs(const XbarGeom *geo, int64_t p0, int64_t R, int64_t *runs)
 {
     int s = geo->spatial;
-    int64_t b = p / geo->pixels, rest = p % geo->pixels;
-    int64_t opos[IR_MAX_RANK], plane = 1;
+    int64_t last = geo->out[s - 1], n = 0;
+    for (int64_t r = 0; r < R; n++) {
+        int64_t p = p0 + r, pos = p % last, rest = p / last;
+        int64_t *run = runs + n * (s + 1);
+        run[0] = last - pos < R - r ? last - pos : R - r;
+        run[1] = pos * geo->strides[s - 1] - geo->pads[s - 1];
+        for (int i = s - 2; i >= 0; i--) {
+            run[2 + i] = (rest % geo->out[i]) * geo->strides[i] - geo->pads[i];
+            rest /= geo->out[i];
+        }
+        r += run[0];
+    }
+    return n;
+}
+
+/* The transposed im2col of pixels p0..p0+R of image b, group g: col[k * R + r]
+ * is tap k (channel c, window position: the last axis fastest) of pixel p0+r,
+ * 0 in the padding.  `runs` is scratch for block_runs (R * (spatial + 1)). */
+static void gather_block(const XbarGeom *geo, const float *x, int64_t b, int64_t g, int64_t p0, int64_t R,
+                         int64_t *runs, float *col)
+{
+    int s = geo->spatial;
+    int64_t plane = 1, in_stride[IR_MAX_RANK];
     for (int i = s - 1; i >= 0; i--) {
-        opos[i] = rest % geo->out[i];
-        rest /= geo->out[i];
+        in_stride[i] = plane;
         plane *= geo->in[i];
     }
-    int64_t window = geo->k / geo->channels, k = 0;
+    int64_t n_runs = block_runs(geo, p0, R, runs);
+    int64_t window = geo->k / geo->channels, width = geo->in[s - 1], step = geo->strides[s - 1];
     for (int64_t c = 0; c < geo->channels; c++) {
         const float *xc = x + ((b * geo->groups + g) * geo->channels + c) * plane;
-        for (int64_t t = 0; t < window; t++, k++) {
-            int64_t tap = t, offset = 0, stride = 1;
-            bool inside = true;
-            for (int i = s - 1; i >= 0; i--) {      /* the last axis varies fastest */
-                int64_t pos = opos[i] * geo->strides[i] - geo->pads[i] + (tap % geo->kernel[i]) * geo->dilations[i];
+        for (int64_t t = 0; t < window; t++) {
+            int64_t reach[IR_MAX_RANK], tap = t;    /* the tap's offset from the window's start, per axis */
+            for (int i = s - 1; i >= 0; i--) {
+                reach[i] = (tap % geo->kernel[i]) * geo->dilations[i];
                 tap /= geo->kernel[i];
-                inside &= pos >= 0 && pos < geo->in[i];
-                offset += pos * stride;
-                stride *= geo->in[i];
             }
-            row[k] = inside ? xc[offset] : 0.0f;
+            float *dst = col + (c * window + t) * R;
+            for (int64_t j = 0; j < n_runs; j++) {
+                const int64_t *run = runs + j * (s + 1);
+                int64_t len = run[0], start = run[1] + reach[s - 1], offset = 0;
+                bool inside = true;
+                for (int i = 0; i < s - 1; i++) {
+                    int64_t pos = run[2 + i] + reach[i];
+                    inside &= pos >= 0 && pos < geo->in[i];
+                    offset += pos * in_stride[i];
+                }
+                /* pixel m of the run reads start + m * step: inside for m in [lo, hi) */
+                int64_t lo = start >= 0 ? 0 : (-start + step - 1) / step;
+                int64_t hi = start >= width ? 0 : (width - 1 - start) / step + 1;
+                lo = inside ? (lo < len ? lo : len) : len;
+                hi = hi < lo ? lo : hi > len ? len : hi;
+                int64_t from = offset + start;     /* where pixel 0 would read: maybe outside */
+                for (int64_t m = 0; m < lo; m++)
+                    dst[m] = 0.0f;
+                if (step == 1 && lo < hi)
+                    memcpy(dst + lo, xc + from + lo, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int64_t m = lo; m < hi; m++)
+                        dst[m] = xc[from + m * step];
+                for (int64_t m = hi; m < len; m++)
+                    dst[m] = 0.0f;
+                dst += len;
+            }
         }
     }
 }
@@ -240,8 +305,65 @@ size_t interp_xbar_scratch(const Op *op)
     XbarGeom geo;
     if (!xbar_geom(op, &geo))
         return 0;
-    /* a row of K floats, its K codes, N accumulators */
-    return 2 * align16((size_t)geo.k * 4) + align16((size_t)geo.n * 8);
+    /* conv: a block's im2col and its runs; quantized: a row's K codes and N accumulators */
+    size_t block = 0;
+    if (geo.conv) {
+        int64_t R = block_pixels(&geo);
+        block = align16((size_t)(R * geo.k) * 4) + align16((size_t)(R * (geo.spatial + 1)) * 8);
+    }
+    return block + align16((size_t)geo.k * 4) + align16((size_t)geo.n * 8);
+}
+
+/* The float path of R rows (a block of one image's pixels for the conv form,
+ * whose `a` is the transposed im2col): the product and the bias, in float. */
+static void xbar_float(const XbarGeom *geo, const float *a, const float *wg, const float *bias, int64_t R,
+                       float *y, int64_t ldy)
+{
+    int64_t K = geo->k, N = geo->n;
+    if (geo->conv) {    /* y[n, r] (row stride ldy) = sum_k w[k, n] col[k, r] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)R, (int)K, 1.0f, wg, (int)N, a,
+                    (int)R, 0.0f, y, (int)ldy);
+        for (int64_t n = 0; bias && n < N; n++)
+            for (int64_t r = 0; r < R; r++)
+                y[n * ldy + r] += bias[n];
+    } else {            /* y[r, n] = sum_k x[r, k] w[k, n] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)N, (int)K, 1.0f, a, (int)K, wg,
+                    (int)N, 0.0f, y, (int)ldy);
+        for (int64_t r = 0; bias && r < R; r++)
+            for (int64_t n = 0; n < N; n++)
+                y[r * ldy + n] += bias[n];
+    }
+}
+
+typedef struct {
+    float in_scale;
+    int32_t lo, hi;             /* input code range */
+    int32_t *codes;             /* K */
+    int64_t *acc;               /* N */
+} IntRef;
+
+/* The integer reference of rows [0, R): codes, an exact int64 sum, one
+ * dequantization.  Row r's K inputs are a[r * row_step + k * k_step]. */
+static void xbar_integer(const XbarGeom *geo, const IntRef *q, const float *a, int64_t row_step, int64_t k_step,
+                         const float *wg, const float *bias, const float *w_scale, int64_t R, float *y,
+                         int64_t r_step, int64_t n_step)
+{
+    int64_t K = geo->k, N = geo->n;
+    for (int64_t r = 0; r < R; r++) {
+        memset(q->acc, 0, (size_t)N * sizeof *q->acc);
+        for (int64_t k = 0; k < K; k++)
+            q->codes[k] = quant_code(a[r * row_step + k * k_step], q->in_scale, q->lo, q->hi);
+        for (int64_t k = 0; k < K; k++) {
+            int64_t c = q->codes[k];
+            const float *wk = wg + k * N;
+            for (int64_t n = 0; c && n < N; n++)
+                q->acc[n] += c * (int64_t)wk[n];
+        }
+        for (int64_t n = 0; n < N; n++) {
+            float b = bias ? bias[n] : 0.0f;
+            y[r * r_step + n * n_step] = quant_dequant(q->acc[n], quant_out_scale(q->in_scale, w_scale[n]), b);
+        }
+    }
 }
 
 void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scratch)
@@ -251,55 +373,50 @@ void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scra
         return;
     const float *x = in[0], *w = in[1], *bias = op->n_inputs > 2 ? in[2] : NULL;
     int64_t K = geo.k, N = geo.n, G = geo.groups;
-    float *row_buf = scratch;
-    int32_t *codes = (int32_t *)((char *)scratch + align16((size_t)K * 4));
-    void *acc = (char *)scratch + 2 * align16((size_t)K * 4);
-    int64_t *iacc = acc;
-    float *facc = acc;
-
-    const Attr *w_scale = ir_attr(op, "w_scale");
     bool quantized = ir_attr(op, "in_scale") != NULL;
-    float in_scale = ir_attr_float(op, "in_scale", 1.0f);
-    bool is_signed = ir_attr_int(op, "in_signed", 0) != 0;
-    int32_t qmax = quant_qmax((int)ir_attr_int(op, "in_bits", 8), is_signed);
-    int32_t lo = is_signed ? -qmax : 0;
+    IntRef q = {0};
+    const float *w_scale = NULL;
+    if (quantized) {
+        bool is_signed = ir_attr_int(op, "in_signed", 0) != 0;
+        q.in_scale = ir_attr_float(op, "in_scale", 1.0f);
+        q.hi = quant_qmax((int)ir_attr_int(op, "in_bits", 8), is_signed);
+        q.lo = is_signed ? -q.hi : 0;
+        w_scale = ir_attr(op, "w_scale")->floats;
+    }
+    char *at = scratch;
+    float *col = NULL;
+    int64_t *runs = NULL, R = 0;
+    if (geo.conv) {
+        R = block_pixels(&geo);
+        col = (float *)at;
+        at += align16((size_t)(R * K) * 4);
+        runs = (int64_t *)at;
+        at += align16((size_t)(R * (geo.spatial + 1)) * 8);
+    }
+    q.codes = (int32_t *)at;
+    q.acc = (int64_t *)(at + align16((size_t)K * 4));
 
-    for (int64_t p = 0; p < geo.rows; p++) {
+    if (!geo.conv) {    /* one group: x is [rows, K], y [rows, N]; blocks keep BLAS's ints small */
+        for (int64_t p0 = 0; p0 < geo.rows; p0 += BLOCK_FLOATS) {
+            int64_t rows = geo.rows - p0 < BLOCK_FLOATS ? geo.rows - p0 : BLOCK_FLOATS;
+            if (quantized)
+                xbar_integer(&geo, &q, x + p0 * K, K, 1, w, bias, w_scale, rows, y + p0 * N, N, 1);
+            else
+                xbar_float(&geo, x + p0 * K, w, bias, rows, y + p0 * N, N);
+        }
+        return;
+    }
+    for (int64_t b = 0; b < geo.batch; b++) {
         for (int64_t g = 0; g < G; g++) {
-            const float *row = x + p * K;
-            if (geo.conv) {
-                gather_window(&geo, x, p, g, row_buf);
-                row = row_buf;
-            }
-            const float *wg = w + g * K * N;
-            if (quantized) {
-                memset(iacc, 0, (size_t)N * sizeof *iacc);
-                for (int64_t k = 0; k < K; k++)
-                    codes[k] = quant_code(row[k], in_scale, lo, qmax);
-                for (int64_t k = 0; k < K; k++) {
-                    int64_t c = codes[k];
-                    const float *wk = wg + k * N;
-                    for (int64_t n = 0; c && n < N; n++)
-                        iacc[n] += c * (int64_t)wk[n];
-                }
-            } else {
-                memset(facc, 0, (size_t)N * sizeof *facc);
-                for (int64_t k = 0; k < K; k++) {
-                    float v = row[k];
-                    const float *wk = wg + k * N;
-                    for (int64_t n = 0; v != 0.0f && n < N; n++)
-                        facc[n] += v * wk[n];
-                }
-            }
-            for (int64_t n = 0; n < N; n++) {
-                int64_t col = g * N + n;
-                float b = bias ? bias[col] : 0.0f;
-                float v = quantized ? quant_dequant(iacc[n], quant_out_scale(in_scale, w_scale->floats[col]), b)
-                                    : facc[n] + b;
-                if (geo.conv)
-                    y[((p / geo.pixels) * G * N + col) * geo.pixels + p % geo.pixels] = v;
+            const float *wg = w + g * K * N, *bg = bias ? bias + g * N : NULL;
+            float *yg = y + (b * G + g) * N * geo.pixels;   /* [N, pixels] */
+            for (int64_t p0 = 0; p0 < geo.pixels; p0 += R) {
+                int64_t rows = geo.pixels - p0 < R ? geo.pixels - p0 : R;
+                gather_block(&geo, x, b, g, p0, rows, runs, col);
+                if (quantized)
+                    xbar_integer(&geo, &q, col, 1, rows, wg, bg, w_scale + g * N, rows, yg + p0, 1, geo.pixels);
                 else
-                    y[p * N + n] = v;
+                    xbar_float(&geo, col, wg, bg, rows, yg + p0, geo.pixels);
             }
         }
     }

@@ -2,21 +2,19 @@
  *
  * Little-endian, field by field (never a struct's memory), section after
  * section in the order of program_format.h.  The writer streams through a
- * 64 KiB buffer into a temporary file beside the target (so that the rename at
- * the end stays on one file system), patches each section's length when the
- * section ends (in the buffer when it is still there, else with a seek), and
- * renames the file into place only when every byte is out: a failed write
- * leaves the old file, and no temporary, behind.  Names are stored once, in a
- * string table, and referred to by index. */
+ * 1 MiB buffer into the atomic writer of ir/file.c (a temporary beside the
+ * target, renamed into place only when every byte is out: a failed write
+ * leaves the old file, and no temporary, behind), and patches each section's
+ * length when the section ends (in the buffer when it is still there, else
+ * with a seek).  Tiles, most of the bytes, are packed straight into the
+ * buffer.  Names are stored once, in a string table, and referred to by index. */
 #include "runtime/program_format.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-enum { OUT_BUFFER = 1 << 16 };
+enum { OUT_BUFFER = 1 << 20 };
 
 typedef struct {
     FILE *fp;
@@ -234,7 +232,8 @@ static unsigned pack_levels(const uint8_t *levels, size_t n, int bits, unsigned 
 
 /* A quantized tile goes out packed, a float-weight one as f32.  A quantized
  * tile given as float cells (built by hand) is packed when every cell is a
- * level; otherwise it goes out as f32, for the reader to refuse by cell. */
+ * level; otherwise it goes out as f32, for the reader to refuse by cell.
+ * Packed cells go straight into the buffer when they fit in it. */
 static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *levels, unsigned char *packed)
 {
     size_t n = (size_t)tile->rows * (size_t)tile->cols;
@@ -251,11 +250,18 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
     put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, pack ? CELLS_PACKED : CELLS_F32);
     put_u32(o, tile->writes);
     if (pack) {
-        if (pack_levels(tile->levels ? tile->levels : levels, n, bits, packed) >> bits) {
+        size_t size = packed_bytes(n, bits);
+        if (size <= OUT_BUFFER && OUT_BUFFER - o->n < size)
+            out_flush(o);
+        bool direct = size <= OUT_BUFFER;
+        if (pack_levels(tile->levels ? tile->levels : levels, n, bits, direct ? o->buf + o->n : packed) >> bits) {
             o->failed = true;
             o->bad_tile = (int)(tile - p->tiles);
         }
-        put_bytes(o, packed, packed_bytes(n, bits));
+        if (direct)
+            o->n += size;
+        else
+            put_bytes(o, packed, size);
     } else {
         for (size_t i = 0; i < n; i++)
             put_f32(o, tile_cell(tile, i));
@@ -454,42 +460,25 @@ bool program_write(const Program *program, const char *path, Diags *diags)
     Loc loc = {.file = arena_strdup(diags->arena, path)};
     if (!writable(program, &loc, diags))
         return false;
-    char *tmp = arena_printf(diags->arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        diag_error(diags, &loc, "cannot create a temporary file next to it: %s", strerror(errno));
+    AtomicFile file;
+    if (!atomic_open(&file, path, diags->arena, diags))
         return false;
-    }
-    fchmod(fd, 0644);           /* mkstemp makes it 0600 */
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return false;
-    }
     Arena *scratch = arena_new();
-    Out o = {.fp = fp, .buf = arena_alloc(scratch, OUT_BUFFER), .bad_tile = -1};
+    Out o = {.fp = file.f, .buf = arena_alloc(scratch, OUT_BUFFER), .bad_tile = -1};
     write_program(&o, scratch, program);
     out_flush(&o);
-    bool ok = !o.failed;
-    int err = o.err;
-    if (fclose(fp) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        err = errno;
-    }
-    if (o.bad_tile >= 0)
+    if (o.bad_tile >= 0) {
+        /* the emitter's bug, not the file's: one message, the temporary removed quietly */
         diag_error(diags, &loc, "tile %d holds a level above %d (cell_bits %d)", o.bad_tile,
                    (1 << program->arch.cell_bits) - 1, program->arch.cell_bits);
-    else if (!ok)
-        diag_error(diags, &loc, "cannot write: %s", strerror(err));
-    if (!ok)
-        unlink(tmp);
+        Diags quiet;
+        diags_init(&quiet, diags->arena);
+        atomic_close(&file, false, &quiet);
+    } else {
+        if (o.failed)
+            errno = o.err;      /* what atomic_close reports */
+        o.failed = !atomic_close(&file, !o.failed, diags);
+    }
     arena_free(scratch);
-    return ok;
+    return !o.failed;
 }
-

@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
+#include "runtime/quant.h"
 
 bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags);
@@ -290,6 +292,23 @@ Test(xbar, verifier_checks_quantization)
     for (int i = 0; i < 60; i++)
         op->inputs[1]->data[i] = (float)(i % 15 - 7);
     assert_verifies(g);
+    cr_expect_eq(op->inputs[1]->checked_w_bits, 4, "the verifier did not remember the weights it checked");
+    /* Checked against 4 bits, not against 3: a narrower w_bits scans again. */
+    ir_set_int(g, op, "w_bits", 3);
+    expect_verify_error(g, "is not an integer within +-3 (w_bits 3)");
+    ir_set_int(g, op, "w_bits", 4);
+    /* A pass that rewrites weights in place says so by resetting the mark. */
+    op->inputs[1]->data[17] = 0.5f;
+    op->inputs[1]->checked_w_bits = 0;
+    expect_verify_error(g, "%w[17] = 0.5 is not an integer within +-7 (w_bits 4)");
+    op->inputs[1]->data[17] = 2.0f;
+    /* A pass that makes new weights makes a new, unchecked constant. */
+    Value *w2 = ir_add_const(g, "w2", op->inputs[1]->type, op->inputs[1]->data);
+    w2->data[59] = 8.0f;
+    op->inputs[1] = w2;
+    expect_verify_error(g, "%w2[59] = 8 is not an integer within +-7 (w_bits 4)");
+    w2->data[59] = -7.0f;
+    assert_verifies(g);
     ir_set_float(g, op, "in_scale", 0.0f);
     expect_verify_error(g, "in_scale must be positive and finite, not 0");
     ir_set_float(g, op, "in_scale", 0.5f);
@@ -315,6 +334,102 @@ Test(xbar, lowers_convs)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_lowering(conv_graph(&cases[i]), 1);
+}
+
+/* Weights only one op reads are lowered and quantized in their own memory,
+ * shared ones copied: a conv pair sharing w1 beside a conv with its own w3.
+ * The interpreter checks the lowering; the codes are checked against
+ * quant_code (runtime/quant.h, the rule the integer reference and the
+ * simulator share) from the lowered weights saved before quantize, with
+ * w3's columns at max 127 (scale 1) and halves in them to hit every tie. */
+Test(xbar, lowers_and_quantizes_own_and_shared_weights)
+{
+    Graph *g = ir_graph_new(arena, "g");
+    Value *x = ir_add_input(g, "x", ty(4, 1, 3, 5, 5, 0));
+    Value *w1 = random_const(g, "w1", ty(4, 4, 3, 3, 3, 0), -1, 1);
+    Value *in[2] = {x, w1};
+    Op *c1 = add_op(g, OP_CONV, in, 2, "y1");
+    type_op(c1);
+    Op *c2 = add_op(g, OP_CONV, in, 2, "y2");
+    type_op(c2);
+    Value *sum_in[2] = {c1->result, c2->result};
+    Op *sum = add_op(g, OP_ADD, sum_in, 2, "y3");
+    type_op(sum);
+    Value *w3 = ir_add_const(g, "w3", ty(4, 2, 4, 1, 1, 0),
+                             (const float[]){127, 2.5f, -3.5f, 0.5f, -127, -0.5f, 1.5f, 126.5f});
+    Value *in3[2] = {sum->result, w3};
+    Op *c3 = add_op(g, OP_CONV, in3, 2, "y4");
+    type_op(c3);
+    ir_add_output(g, c3->result);
+    check_lowering(g, 3);
+
+    /* Quantize: save each op's lowered weights first. */
+    calibrate_nominal(g, 0.0f, 1.0f);
+    Op *xbars[3];
+    float *lowered[3];
+    int n = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        if (g->ops[i]->kind != OP_XBAR)
+            continue;
+        xbars[n] = g->ops[i];
+        const Value *w = g->ops[i]->inputs[1];
+        lowered[n++] = memcpy(arena_array(arena, (size_t)type_numel(&w->type), sizeof(float)), w->data,
+                              (size_t)type_numel(&w->type) * sizeof(float));
+    }
+    cr_assert_eq(n, 3);
+    /* Lowering copied the shared w1 for each conv: share the copy again (the
+     * first op's quantize must then leave it for the second to read). */
+    xbars[1]->inputs[1] = xbars[0]->inputs[1];
+    ir_compact(g);
+    cr_assert(pass_quantize(g, NULL, &diags), "%s", messages());
+    assert_verifies(g);
+    for (int i = 0; i < 3; i++) {
+        XbarGeom geo;
+        cr_assert(xbar_geom(xbars[i], &geo));
+        const Attr *scales = ir_attr(xbars[i], "w_scale");
+        const float *wq = xbars[i]->inputs[1]->data;
+        for (int64_t k = 0; k < geo.k; k++) {
+            for (int64_t c = 0; c < geo.n; c++) {
+                float max_abs = 0;
+                for (int64_t r = 0; r < geo.k; r++)
+                    max_abs = fmaxf(max_abs, fabsf(lowered[i][r * geo.n + c]));
+                float scale = max_abs / 127.0f;
+                cr_assert_eq(scales->floats[c], scale, "op %d column %lld: scale %g, expected %g", i,
+                             (long long)c, scales->floats[c], scale);
+                float want = (float)quant_code(lowered[i][k * geo.n + c], scale, -127, 127);
+                cr_assert_eq(wq[k * geo.n + c], want, "op %d w[%lld, %lld] = %g: code %g, expected %g", i,
+                             (long long)k, (long long)c, lowered[i][k * geo.n + c], wq[k * geo.n + c], want);
+            }
+        }
+    }
+    /* w3 lowered to [K 4, N 2]: the ties rounded half to even. */
+    const float want3[8] = {127, -127, 2, -0.0f, -4, 2, 0, 126};
+    for (int i = 0; i < 8; i++)
+        cr_expect_eq(xbars[2]->inputs[1]->data[i], want3[i], "w3 code %d: %g, expected %g", i,
+                     xbars[2]->inputs[1]->data[i], want3[i]);
+}
+
+/* The emitter trusts weights the verifier checked (Value.checked_w_bits) and
+ * checks any others itself, cell by cell. */
+Test(xbar, emitter_checks_weights_the_verifier_did_not)
+{
+    Graph *g = ir_graph_new(arena, "g");
+    Value *x = ir_add_input(g, "x", ty(2, 3, 10, 0, 0, 0));
+    Value *in[2] = {x, random_const(g, "w", ty(2, 10, 6, 0, 0, 0), -1, 1)};
+    Op *mm = add_op(g, OP_MATMUL, in, 2, "y");
+    type_op(mm);
+    ir_add_output(g, mm->result);
+    cr_assert(pass_run_pipeline(g, lowering_pipeline, NULL, &diags), "%s", messages());
+    calibrate_nominal(g, 0.0f, 1.0f);
+    cr_assert(pass_run_pipeline(g, "quantize", NULL, &diags), "%s", messages());
+    cr_assert(pass_run_pipeline(g, mapping_pipeline, NULL, &diags), "%s", messages());
+    Value *w = g->ops[0]->inputs[1];
+    cr_assert_eq(w->checked_w_bits, g->arch->weight_bits, "the verifier did not mark the quantized weights");
+    cr_assert_not_null(emit_program(arena, g, &diags), "%s", messages());
+    w->data[7] = 0.5f;      /* written in place, the mark reset: the emitter must look */
+    w->checked_w_bits = 0;
+    cr_assert_null(emit_program(arena, g, &diags), "a weight of 0.5 was programmed");
+    cr_assert(strstr(messages(), "quantized weight 0.5 is not an integer within +-127"), "%s", messages());
 }
 
 Test(xbar, lowers_gemms)
