@@ -107,13 +107,13 @@ static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *laye
     return repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
 }
 
-int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
-                    int64_t tiles, int64_t *replicas)
+/* The candidate bottlenecks, sorted and unique: every stage time
+ * ceil(P / r) x cycles of every layer, from the largest cycles (no layer can
+ * go below its own) to the largest P x cycles (one copy of everything).
+ * ceil(P / r) takes about 2 sqrt(P) values: after value q, the next r is
+ * ceil(P / (q - 1)).  Returns their count. */
+static int64_t candidate_list(Arena *scratch, const ReplLayer *layers, int n_layers, int64_t **out)
 {
-    /* Candidates: every stage time ceil(P / r) x cycles of every layer, from
-     * the largest cycles (no layer can go below its own) to the largest P x
-     * cycles (one copy of everything).  ceil(P / r) takes about 2 sqrt(P)
-     * values: after value q, the next r is ceil(P / (q - 1)). */
     int64_t low = 0, high = 0, count = 0;
     for (int l = 0; l < n_layers; l++) {
         low = layers[l].cycles > low ? layers[l].cycles : low;
@@ -138,6 +138,108 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
     for (int64_t i = 0; i < m; i++)
         if (unique == 0 || cand[i] != cand[unique - 1])
             cand[unique++] = cand[i];
+    *out = cand;
+    return unique;
+}
+
+/* ---- the bound with turns (docs/mapping.md "The optimum with turns") ---- */
+
+/* Blocks of one copy that no other block shares a tile with for free: full
+ * tiles (no cell left), and blocks spanning the tile's height or width,
+ * which share a row or an ADC with every other block of their tile. */
+static void count_spanning(const PackParams *params, const ReplLayer *layer, int64_t *full, int64_t *spanning)
+{
+    *full = *spanning = 0;
+    for (int b = 0; b < layer->n_blocks; b++) {
+        const PackBlock *blk = &layer->blocks[b];
+        bool tall = blk->rows >= params->rows, wide = blk->cols >= params->cols;
+        *full += tall && wide;
+        *spanning += tall != wide;
+    }
+}
+
+/* Tiles that r copies of a layer need at least, when every period must stay
+ * below `next`: one per full block, and one per spanning block of a copy
+ * whose work w is at least next / 2 (two of those on one tile would wait
+ * w + w' >= next on each other). */
+static int64_t alone(const ReplLayer *layer, int64_t full, int64_t spanning, int64_t r, int64_t next)
+{
+    int64_t q = layer->vectors / r, more = layer->vectors % r;      /* `more` copies get q + 1 vectors */
+    int64_t heavy = 2 * q * layer->cycles >= next ? r : 2 * (q + 1) * layer->cycles >= next ? more : 0;
+    return r * full + heavy * spanning;
+}
+
+/* The least of alone() over every r >= from; after the first r where no copy
+ * is heavy it only grows. */
+static int64_t fewest_alone(const ReplLayer *layer, int64_t full, int64_t spanning, int64_t from, int64_t next)
+{
+    int64_t best = alone(layer, full, spanning, from, next);
+    for (int64_t r = from + 1; r <= layer->vectors && spanning > 0; r++) {
+        int64_t t = alone(layer, full, spanning, r, next);
+        best = t < best ? t : best;
+        if (2 * ((layer->vectors + r - 1) / r) * layer->cycles < next)
+            break;
+    }
+    return best;
+}
+
+/* Could some replication and placement in `tiles` tiles have a period in
+ * [b, next)?  Not when the cheapest replication of b has more cells than the
+ * tiles hold, or when more blocks than tiles need a tile of their own. */
+static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles, int64_t b,
+                  int64_t next)
+{
+    double cells = 0;
+    int64_t own = 0;
+    for (int l = 0; l < n_layers; l++) {
+        int64_t r = copies_for(&layers[l], b), full, spanning;
+        if (r < 1)
+            return false;
+        for (int k = 0; k < layers[l].n_blocks; k++)
+            cells += (double)r * layers[l].blocks[k].rows * layers[l].blocks[k].cols;
+        count_spanning(params, &layers[l], &full, &spanning);
+        own += fewest_alone(&layers[l], full, spanning, r, next);
+    }
+    return cells <= (double)tiles * params->rows * params->cols && own <= tiles;
+}
+
+/* Index of the first candidate that maybe() allows, or `count` when none.
+ * Without heavy blocks (next beyond every work) maybe() is monotone in b and
+ * necessary for the full test, so a binary search skips to where it passes
+ * before the candidates are tried one by one. */
+static int64_t first_maybe(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles,
+                           const int64_t *cand, int64_t count)
+{
+    int64_t lo = 0, hi = count;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (maybe(params, layers, n_layers, tiles, cand[mid], INT64_MAX))     /* nothing heavy */
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    for (; lo < count; lo++)
+        if (maybe(params, layers, n_layers, tiles, cand[lo], lo + 1 < count ? cand[lo + 1] : INT64_MAX))
+            break;
+    return lo;
+}
+
+int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                        int64_t tiles)
+{
+    int64_t *cand, count = candidate_list(scratch, layers, n_layers, &cand);
+    if (n_layers == 0 || count == 0)
+        return 0;
+    int64_t i = first_maybe(params, layers, n_layers, tiles, cand, count);
+    return i < count ? cand[i] : -1;
+}
+
+/* ---- the search ---- */
+
+int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                    int64_t tiles, int64_t *replicas)
+{
+    int64_t *cand, unique = candidate_list(scratch, layers, n_layers, &cand);
     if (n_layers == 0 || unique == 0)
         return 0;
 
@@ -147,10 +249,23 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
     int64_t lo = 0, hi = unique - 1;        /* cand[hi] fits */
     if (params->mode == PACK_BALANCED) {
         /* Not monotone: fewer copies of more work may share tiles less (see
-         * docs/mapping.md), so try the candidates in order. */
-        while (lo < hi && !fits(scratch, params, layers, n_layers, tiles, cand[lo], replicas))
-            lo++;
-        hi = lo;
+         * docs/mapping.md), so try the candidates in order, from the first
+         * that the bound with turns allows (no placement does better).  After
+         * LINEAR_TRIES failures the steps double (each try packs the whole
+         * graph), and the binary search below ends between the last failure
+         * and the first fit. */
+        enum { LINEAR_TRIES = 8 };
+        lo = first_maybe(params, layers, n_layers, tiles, cand, unique);
+        lo = lo < hi ? lo : hi;
+        for (int64_t tries = 0, step = 1; lo < hi; tries++) {
+            int64_t next = tries < LINEAR_TRIES ? lo : lo + step - 1 < hi ? lo + step - 1 : hi;
+            if (fits(scratch, params, layers, n_layers, tiles, cand[next], replicas)) {
+                hi = next;
+                break;
+            }
+            lo = next + 1;
+            step = tries < LINEAR_TRIES ? 1 : 2 * step;
+        }
     }
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
