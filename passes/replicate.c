@@ -185,22 +185,35 @@ static int64_t fewest_alone(const ReplLayer *layer, int64_t full, int64_t spanni
 
 /* Could some replication and placement in `tiles` tiles have a period in
  * [b, next)?  Not when the cheapest replication of b has more cells than the
- * tiles hold, or when more blocks than tiles need a tile of their own. */
+ * tiles hold, or when more blocks than tiles need a tile of their own, or
+ * when the reads need more row or ADC time than the tiles have: blocks on a
+ * common row (or ADC) take turns, so each row and each ADC of a tile serves
+ * at most `period` steps of work, and all copies of a block together have
+ * the work of the layer's P vectors whatever the replication. */
 static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles, int64_t b,
                   int64_t next)
 {
-    double cells = 0;
+    int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
+    int adcs = (params->cols + per_adc - 1) / per_adc;
+    double cells = 0, row_time = 0, adc_time = 0;
     int64_t own = 0;
     for (int l = 0; l < n_layers; l++) {
         int64_t r = copies_for(&layers[l], b), full, spanning;
         if (r < 1)
             return false;
-        for (int k = 0; k < layers[l].n_blocks; k++)
-            cells += (double)r * layers[l].blocks[k].rows * layers[l].blocks[k].cols;
+        double work = (double)layers[l].vectors * (double)layers[l].cycles;
+        for (int k = 0; k < layers[l].n_blocks; k++) {
+            const PackBlock *blk = &layers[l].blocks[k];
+            cells += (double)r * blk->rows * blk->cols;
+            row_time += work * blk->rows;
+            adc_time += work * ((blk->cols + per_adc - 1) / per_adc);
+        }
         count_spanning(params, &layers[l], &full, &spanning);
         own += fewest_alone(&layers[l], full, spanning, r, next);
     }
-    return cells <= (double)tiles * params->rows * params->cols && own <= tiles;
+    double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)tiles;    /* steps a row or ADC has */
+    return cells <= (double)tiles * params->rows * params->cols && own <= tiles &&
+           (next == INT64_MAX || (row_time <= most * params->rows && adc_time <= most * adcs));
 }
 
 /* Index of the first candidate that maybe() allows, or `count` when none.
