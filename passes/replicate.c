@@ -144,38 +144,47 @@ static int64_t candidate_list(Arena *scratch, const ReplLayer *layers, int n_lay
 
 /* ---- the bound with turns (docs/mapping.md "The optimum with turns") ---- */
 
-/* Blocks of one copy that no other block shares a tile with for free: full
- * tiles (no cell left), and blocks spanning the tile's height or width,
- * which share a row or an ADC with every other block of their tile. */
-static void count_spanning(const PackParams *params, const ReplLayer *layer, int64_t *full, int64_t *spanning)
+/* What kinds of blocks one copy of a layer has, for the bound: `full` fill a
+ * tile; `large` (full ones too) take more than half its rows and columns, so
+ * that no two fit one tile; `shy` (not full) are large or span the tile's
+ * height or width: they share a row or an ADC with every other block of their
+ * tile, or have no room beside another large one. */
+typedef struct {
+    int64_t full, large, shy;
+} Kinds;
+
+static Kinds block_kinds(const PackParams *params, const ReplLayer *layer)
 {
-    *full = *spanning = 0;
+    Kinds k = {0, 0, 0};
     for (int b = 0; b < layer->n_blocks; b++) {
         const PackBlock *blk = &layer->blocks[b];
         bool tall = blk->rows >= params->rows, wide = blk->cols >= params->cols;
-        *full += tall && wide;
-        *spanning += tall != wide;
+        bool large = 2 * blk->rows > params->rows && 2 * blk->cols > params->cols;
+        k.full += tall && wide;
+        k.large += large;
+        k.shy += (tall || wide || large) && !(tall && wide);
     }
+    return k;
 }
 
-/* Tiles that r copies of a layer need at least, when every period must stay
- * below `next`: one per full block, and one per spanning block of a copy
- * whose work w is at least next / 2 (two of those on one tile would wait
- * w + w' >= next on each other). */
-static int64_t alone(const ReplLayer *layer, int64_t full, int64_t spanning, int64_t r, int64_t next)
+/* Blocks of r copies of a layer that need a tile each, when every period
+ * stays below `next`: the full ones, and the shy ones of copies whose work w
+ * is at least next / 2 (two of those on one tile would wait w + w' >= next
+ * on each other, or have no room). */
+static int64_t alone(const ReplLayer *layer, const Kinds *k, int64_t r, int64_t next)
 {
     int64_t q = layer->vectors / r, more = layer->vectors % r;      /* `more` copies get q + 1 vectors */
     int64_t heavy = 2 * q * layer->cycles >= next ? r : 2 * (q + 1) * layer->cycles >= next ? more : 0;
-    return r * full + heavy * spanning;
+    return r * k->full + heavy * k->shy;
 }
 
 /* The least of alone() over every r >= from; after the first r where no copy
  * is heavy it only grows. */
-static int64_t fewest_alone(const ReplLayer *layer, int64_t full, int64_t spanning, int64_t from, int64_t next)
+static int64_t fewest_alone(const ReplLayer *layer, const Kinds *k, int64_t from, int64_t next)
 {
-    int64_t best = alone(layer, full, spanning, from, next);
-    for (int64_t r = from + 1; r <= layer->vectors && spanning > 0; r++) {
-        int64_t t = alone(layer, full, spanning, r, next);
+    int64_t best = alone(layer, k, from, next);
+    for (int64_t r = from + 1; r <= layer->vectors && k->shy > 0; r++) {
+        int64_t t = alone(layer, k, r, next);
         best = t < best ? t : best;
         if (2 * ((layer->vectors + r - 1) / r) * layer->cycles < next)
             break;
@@ -185,7 +194,8 @@ static int64_t fewest_alone(const ReplLayer *layer, int64_t full, int64_t spanni
 
 /* Could some replication and placement in `tiles` tiles have a period in
  * [b, next)?  Not when the cheapest replication of b has more cells than the
- * tiles hold, or when more blocks than tiles need a tile of their own, or
+ * tiles hold, or more large blocks than tiles, or when more blocks than
+ * tiles need a tile of their own (alone(): no two on one tile), or
  * when the reads need more row or ADC time than the tiles have: blocks on a
  * common row (or ADC) take turns, so each row and each ADC of a tile serves
  * at most `period` steps of work, and all copies of a block together have
@@ -196,9 +206,9 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
     int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
     int adcs = (params->cols + per_adc - 1) / per_adc;
     double cells = 0, row_time = 0, adc_time = 0;
-    int64_t own = 0;
+    int64_t own = 0, large = 0;
     for (int l = 0; l < n_layers; l++) {
-        int64_t r = copies_for(&layers[l], b), full, spanning;
+        int64_t r = copies_for(&layers[l], b);
         if (r < 1)
             return false;
         double work = (double)layers[l].vectors * (double)layers[l].cycles;
@@ -208,11 +218,12 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
             row_time += work * blk->rows;
             adc_time += work * ((blk->cols + per_adc - 1) / per_adc);
         }
-        count_spanning(params, &layers[l], &full, &spanning);
-        own += fewest_alone(&layers[l], full, spanning, r, next);
+        Kinds k = block_kinds(params, &layers[l]);
+        own += fewest_alone(&layers[l], &k, r, next);
+        large += r * k.large;           /* more copies only add large blocks */
     }
     double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)tiles;    /* steps a row or ADC has */
-    return cells <= (double)tiles * params->rows * params->cols && own <= tiles &&
+    return cells <= (double)tiles * params->rows * params->cols && own <= tiles && large <= tiles &&
            (next == INT64_MAX || (row_time <= most * params->rows && adc_time <= most * adcs));
 }
 
