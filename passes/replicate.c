@@ -82,9 +82,9 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Does r(b) fit the budget?  Fills replicas.  Cells give a cheap necessary
- * test before the packer runs. */
-static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles,
-                 int64_t b, int64_t *replicas)
+ * test before the packer runs, whose block list lives only for the test. */
+static bool fits(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles, int64_t b,
+                 int64_t *replicas)
 {
     double cells = 0;
     for (int l = 0; l < n_layers; l++) {
@@ -104,7 +104,10 @@ static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *laye
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
         p.period_budget = t > p.period_budget ? t : p.period_budget;
     }
-    return repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
+    Arena *scratch = arena_new();
+    bool ok = repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
+    arena_free(scratch);
+    return ok;
 }
 
 /* The candidate bottlenecks, sorted and unique: every stage time
@@ -268,7 +271,7 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
         return 0;
 
     /* The largest candidate is one copy each: if that does not fit, nothing does. */
-    if (!fits(scratch, params, layers, n_layers, tiles, cand[unique - 1], replicas))
+    if (!fits(params, layers, n_layers, tiles, cand[unique - 1], replicas))
         return -1;
     int64_t lo = 0, hi = unique - 1;        /* cand[hi] fits */
     if (params->mode == PACK_BALANCED) {
@@ -283,7 +286,7 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
         lo = lo < hi ? lo : hi;
         for (int64_t tries = 0, step = 1; lo < hi; tries++) {
             int64_t next = tries < LINEAR_TRIES ? lo : lo + step - 1 < hi ? lo + step - 1 : hi;
-            if (fits(scratch, params, layers, n_layers, tiles, cand[next], replicas)) {
+            if (fits(params, layers, n_layers, tiles, cand[next], replicas)) {
                 hi = next;
                 break;
             }
@@ -293,14 +296,14 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
     }
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (fits(scratch, params, layers, n_layers, tiles, cand[mid], replicas))
+        if (fits(params, layers, n_layers, tiles, cand[mid], replicas))
             hi = mid;
         else
             lo = mid + 1;
     }
-    fits(scratch, params, layers, n_layers, tiles, cand[hi], replicas);
     int64_t bottleneck = 0;
     for (int l = 0; l < n_layers; l++) {
+        replicas[l] = copies_for(&layers[l], cand[hi]);     /* r(cand[hi]), which fits */
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
         bottleneck = t > bottleneck ? t : bottleneck;
     }
