@@ -208,8 +208,8 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
 {
     int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
     int adcs = (params->cols + per_adc - 1) / per_adc;
-    double cells = 0, row_time = 0, adc_time = 0;
-    int64_t own = 0, large = 0;
+    double cells = 0, row_time = 0, adc_time = 0;     /* times: of the blocks that do not fill a tile */
+    int64_t own = 0, large = 0, full = 0;
     for (int l = 0; l < n_layers; l++) {
         int64_t r = copies_for(&layers[l], b);
         if (r < 1)
@@ -218,14 +218,19 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
         for (int k = 0; k < layers[l].n_blocks; k++) {
             const PackBlock *blk = &layers[l].blocks[k];
             cells += (double)r * blk->rows * blk->cols;
+            if (blk->rows >= params->rows && blk->cols >= params->cols)
+                continue;
             row_time += work * blk->rows;
             adc_time += work * ((blk->cols + per_adc - 1) / per_adc);
         }
         Kinds k = block_kinds(params, &layers[l]);
         own += fewest_alone(&layers[l], &k, r, next);
-        large += r * k.large;           /* more copies only add large blocks */
+        large += r * k.large;           /* more copies only add large and full blocks */
+        full += r * k.full;
     }
-    double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)tiles;    /* steps a row or ADC has */
+    /* Tiles with a full block hold nothing else; the others have `period`
+     * steps per row and per ADC. */
+    double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)(tiles - full);
     return cells <= (double)tiles * params->rows * params->cols && own <= tiles && large <= tiles &&
            (next == INT64_MAX || (row_time <= most * params->rows && adc_time <= most * adcs));
 }
