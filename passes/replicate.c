@@ -17,9 +17,13 @@
  * the smallest B that fits; the unit tests compare it with brute force over
  * every replication.  Balanced packing is not monotone (copies with less
  * work each may share tiles that fewer copies could not), so there the
- * candidates are tried in increasing order: the result is the best of the
- * cheapest replications r(B), and a replication with more copies than r(B)
- * can occasionally do better; the tests measure how often.
+ * candidates are tried in increasing order from repl_turn_bound (below it no
+ * placement fits): the result is the best of the cheapest replications r(B)
+ * (after a few failures the steps grow, to bound the packing work), and a
+ * replication with more copies than r(B) can occasionally do better; the
+ * tests measure how often.  Balanced packing charges turns, so its placement
+ * has exactly the bottleneck found; repl_turn_bound also tells the mapping
+ * report whether that is the optimum of every placement in the budget.
  *
  * Options: mode=auto (implied by tiles=) searches, with the budget from
  * tiles= or else the architecture's `tiles`; layers= sets the named layers'
