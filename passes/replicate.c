@@ -153,45 +153,55 @@ static int64_t candidate_list(Arena *scratch, const ReplLayer *layers, int n_lay
 
 /* What kinds of blocks one copy of a layer has, for the bound: `full` fill a
  * tile; `large` (full ones too) take more than half its rows and columns, so
- * that no two fit one tile; `shy` (not full) are large or span the tile's
- * height or width: they share a row or an ADC with every other block of their
- * tile, or have no room beside another large one. */
+ * that no two fit one tile; `spanning` (not full) span the tile's height or
+ * width: they share a row or an ADC with every other block of their tile;
+ * `shy` are those and the large ones.  The others, if on one tile without
+ * taking turns, sit on disjoint rows and ADCs: their shares of the tile's
+ * rows and ADCs add up to at most 1 each. */
 typedef struct {
-    int64_t full, large, shy;
+    int64_t full, large, spanning, shy;
+    double row_share, adc_share;        /* summed over the blocks neither full nor spanning */
 } Kinds;
 
 static Kinds block_kinds(const PackParams *params, const ReplLayer *layer)
 {
-    Kinds k = {0, 0, 0};
+    int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
+    int adcs = (params->cols + per_adc - 1) / per_adc;
+    Kinds k = {0};
     for (int b = 0; b < layer->n_blocks; b++) {
         const PackBlock *blk = &layer->blocks[b];
         bool tall = blk->rows >= params->rows, wide = blk->cols >= params->cols;
         bool large = 2 * blk->rows > params->rows && 2 * blk->cols > params->cols;
         k.full += tall && wide;
         k.large += large;
+        k.spanning += tall != wide;
         k.shy += (tall || wide || large) && !(tall && wide);
+        if (!tall && !wide) {
+            k.row_share += (double)blk->rows / params->rows;
+            k.adc_share += (double)((blk->cols + per_adc - 1) / per_adc) / adcs;
+        }
     }
     return k;
 }
 
-/* Blocks of r copies of a layer that need a tile each, when every period
- * stays below `next`: the full ones, and the shy ones of copies whose work w
- * is at least next / 2 (two of those on one tile would wait w + w' >= next
- * on each other, or have no room). */
-static int64_t alone(const ReplLayer *layer, const Kinds *k, int64_t r, int64_t next)
+/* Tiles r copies of a layer take at least, when every period stays below
+ * `next`, if `full` blocks per copy need a tile each and each heavy copy
+ * (work w at least next / 2: two heavy blocks on one tile would wait
+ * w + w' >= next on each other) needs `weight` more. */
+static double heavy_tiles(const ReplLayer *layer, int64_t full, double weight, int64_t r, int64_t next)
 {
     int64_t q = layer->vectors / r, more = layer->vectors % r;      /* `more` copies get q + 1 vectors */
     int64_t heavy = 2 * q * layer->cycles >= next ? r : 2 * (q + 1) * layer->cycles >= next ? more : 0;
-    return r * k->full + heavy * k->shy;
+    return (double)(r * full) + (double)heavy * weight;
 }
 
-/* The least of alone() over every r >= from; after the first r where no copy
- * is heavy it only grows. */
-static int64_t fewest_alone(const ReplLayer *layer, const Kinds *k, int64_t from, int64_t next)
+/* The least of heavy_tiles() over every r >= from; after the first r where
+ * no copy is heavy it only grows. */
+static double fewest_tiles(const ReplLayer *layer, int64_t full, double weight, int64_t from, int64_t next)
 {
-    int64_t best = alone(layer, k, from, next);
-    for (int64_t r = from + 1; r <= layer->vectors && k->shy > 0; r++) {
-        int64_t t = alone(layer, k, r, next);
+    double best = heavy_tiles(layer, full, weight, from, next);
+    for (int64_t r = from + 1; r <= layer->vectors && weight > 0; r++) {
+        double t = heavy_tiles(layer, full, weight, r, next);
         best = t < best ? t : best;
         if (2 * ((layer->vectors + r - 1) / r) * layer->cycles < next)
             break;
@@ -202,7 +212,11 @@ static int64_t fewest_alone(const ReplLayer *layer, const Kinds *k, int64_t from
 /* Could some replication and placement in `tiles` tiles have a period in
  * [b, next)?  Not when the cheapest replication of b has more cells than the
  * tiles hold, or more large blocks than tiles, or when more blocks than
- * tiles need a tile of their own (alone(): no two on one tile), or
+ * tiles need a tile of their own (full blocks and heavy shy ones: no two on
+ * one tile), or when full blocks, heavy spanning ones and the row or ADC
+ * shares (or half of each) of the other heavy blocks need more tiles (a tile
+ * with a full or a heavy spanning block holds no other heavy one; heavy
+ * blocks on a tile otherwise sit on disjoint rows and ADCs), or
  * when the reads need more row or ADC time than the tiles have: blocks on a
  * common row (or ADC) take turns, so each row and each ADC of a tile serves
  * at most `period` steps of work, and all copies of a block together have
@@ -213,7 +227,8 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
     int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
     int adcs = (params->cols + per_adc - 1) / per_adc;
     double cells = 0, row_time = 0, adc_time = 0;     /* times: of the blocks that do not fill a tile */
-    int64_t own = 0, large = 0, full = 0;
+    int64_t large = 0, full = 0;
+    double own = 0, apart[3] = {0, 0, 0};   /* apart: heavy blocks with their row and ADC shares */
     for (int l = 0; l < n_layers; l++) {
         int64_t r = copies_for(&layers[l], b);
         if (r < 1)
@@ -228,14 +243,22 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
             adc_time += work * ((blk->cols + per_adc - 1) / per_adc);
         }
         Kinds k = block_kinds(params, &layers[l]);
-        own += fewest_alone(&layers[l], &k, r, next);
+        own += fewest_tiles(&layers[l], k.full, (double)k.shy, r, next);
+        for (int i = 0; i < 3; i++) {
+            double lambda = 0.5 * i;
+            apart[i] += fewest_tiles(&layers[l], k.full, (double)k.spanning + lambda * k.row_share +
+                                     (1 - lambda) * k.adc_share, r, next);
+        }
         large += r * k.large;           /* more copies only add large and full blocks */
         full += r * k.full;
     }
     /* Tiles with a full block hold nothing else; the others have `period`
      * steps per row and per ADC. */
     double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)(tiles - full);
-    return cells <= (double)tiles * params->rows * params->cols && own <= tiles && large <= tiles &&
+    for (int i = 0; i < 3; i++)
+        if (apart[i] > (double)tiles + 1e-6)
+            return false;
+    return cells <= (double)tiles * params->rows * params->cols && own <= (double)tiles && large <= tiles &&
            (next == INT64_MAX || (row_time <= most * params->rows && adc_time <= most * adcs));
 }
 
