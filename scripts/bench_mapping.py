@@ -65,10 +65,11 @@ def main():
               "`xbarc compile --calib none --packing dense` (best of %d runs, one core, wall time including "
               "the JSON report); the budget runs add `--tiles 2xMIN --replicate auto`.  Speed-up ignoring turns: "
               "the dense search's bottleneck against one copy per layer, the DOMAIN.md 7 optimum when blocks "
-              "sharing a tile's rows or ADCs could read at once (they cannot).  Optimum with turns: no replication "
-              "and placement of these blocks in the budget is faster (`repl_turn_bound`, docs/mapping.md).  "
-              "Speed-up (placed), tiles and utilization at 2x: `--packing balanced`, turns charged; in bold where "
-              "it equals the optimum with turns, which proves it optimal." % args.repeat, "", END]
+              "sharing a tile's rows or ADCs could read at once (they cannot).  Optimum with turns: a bound, no "
+              "replication and placement of these blocks in the budget is faster (`repl_turn_bound`, "
+              "docs/mapping.md).  Speed-up (placed), tiles and utilization at 2x: `--packing balanced`, turns "
+              "charged, the speed-up its search reports; in bold where it equals the bound, which makes both the "
+              "exact optimum for the budget." % args.repeat, "", END]
     text = open(args.doc).read() if os.path.exists(args.doc) else "# Benchmarks\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
