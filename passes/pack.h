@@ -95,11 +95,10 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
  * replication and every placement of these blocks in `tiles` tiles, or -1 when
  * none fits.  It is the smallest candidate b such that some placement could
  * have a period in [b, next candidate): the cheapest replication of b has no
- * more cells than the tiles, and no more blocks that need a tile of their own
- * than tiles.  Those are full blocks, and blocks spanning the tile's height
- * or width (they conflict with every block of their tile) whose work is at
- * least half the period; the count is minimized over every replication with
- * at least the cheapest copies (docs/mapping.md "The optimum with turns").
+ * more cells than the tiles, no more blocks that need a tile of their own
+ * (full ones, and those spanning the tile's height or width or taking over
+ * half of both whose work is at least half the period), and reads that fit
+ * the tiles' row and ADC time (docs/mapping.md "The optimum with turns").
  * With balanced packing, repl_search reaching this value proves its
  * replication and placement optimal. */
 int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,

@@ -9,7 +9,10 @@
  * the cell count allows.  On ResNet-like layer shapes dense packing must come
  * within 3% of that lower bound.  The timing model gets hand-computed cases.
  * The replication search must find the same bottleneck as brute force over
- * every replication of small random pipelines, for every packing mode. */
+ * every replication of small random pipelines, for every packing mode; no
+ * placement of any replication, in any mode, may beat the optimum with turns
+ * (repl_turn_bound) within the budget, balanced search must place exactly the
+ * bottleneck it reports, and a hand-worked case fixes both optima. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
