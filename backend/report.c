@@ -83,6 +83,10 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
             fprintf(out, "; replication speed-up %.2fx (%.2fx were no blocks to take turns)", s.speedup_placed,
                     s.speedup);
         fprintf(out, "\n");
+        if (s.period_bound > 0)
+            fprintf(out, "budget: %d tiles; no placement in them has a period below %lld steps (%.2fx): %s\n",
+                    a->tiles, (long long)s.period_bound, s.speedup_bound,
+                    s.period == s.period_bound ? "this one is optimal" : "this one may not be");
         if (perf)
             fprintf(out, "performance model (docs/perf.md): %.4g images/s, latency %.4g us, %.4g nJ per image, "
                          "%.3g TOPS/W, %.3g mm^2\n", perf->images_per_s, perf->latency_ns * 1e-3,
@@ -143,6 +147,12 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const char *path,
     cJSON_AddNumberToObject(t, "replication_speedup", s.speedup_placed);
     cJSON_AddNumberToObject(t, "replication_speedup_without_turns", s.speedup);
     cJSON_AddNumberToObject(t, "period_steps_one_copy", (double)s.period_single);
+    if (s.period_bound > 0) {
+        cJSON_AddNumberToObject(t, "tile_budget", (double)a->tiles);
+        cJSON_AddNumberToObject(t, "period_steps_optimum_bound", (double)s.period_bound);
+        cJSON_AddNumberToObject(t, "replication_speedup_optimum_bound", s.speedup_bound);
+        cJSON_AddBoolToObject(t, "period_optimal", s.period == s.period_bound);
+    }
     if (perf) {
         cJSON_AddNumberToObject(t, "images_per_second", perf->images_per_s);
         cJSON_AddNumberToObject(t, "latency_ns", perf->latency_ns);

@@ -108,6 +108,12 @@ typedef struct {
     int64_t period_single;      /* one copy of each layer, no turns */
     double speedup;             /* period_single / period_free: what replication buys */
     double speedup_placed;      /* period_single / period */
+    /* With a tile budget (the architecture's `tiles`): repl_turn_bound, no
+     * replication and placement of these blocks in the budget has a shorter
+     * period, turns charged; 0 without a budget.  period == period_bound
+     * proves the placement's throughput optimal. */
+    int64_t period_bound;
+    double speedup_bound;       /* period_single / period_bound */
     int n_layers;               /* per layer, as in MapBlocks: */
     const Op **ops;
     int64_t *replicas, *stage, *stage_free, *layer_tiles, *layer_cells;

@@ -91,4 +91,17 @@ int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *lay
 int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
                     int64_t tiles, int64_t *replicas);
 
+/* A lower bound on the period (turns charged, pack_periods) of every
+ * replication and every placement of these blocks in `tiles` tiles, or -1 when
+ * none fits.  It is the smallest candidate b such that some placement could
+ * have a period in [b, next candidate): the cheapest replication of b has no
+ * more cells than the tiles, no more blocks that need a tile of their own
+ * (full ones, and those spanning the tile's height or width or taking over
+ * half of both whose work is at least half the period), and reads that fit
+ * the tiles' row and ADC time (docs/mapping.md "The optimum with turns").
+ * With balanced packing, repl_search reaching this value proves its
+ * replication and placement optimal. */
+int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                        int64_t tiles);
+
 #endif

@@ -12,8 +12,9 @@
  *   ADCs then take turns, which may slow stages: the mapping statistics
  *   (timing.c) report by how much.
  * - balanced: pack too, but only where no block's period grows past the
- *   slowest stage of the unpacked mapping, so the pipeline's throughput is
- *   that of `none`.
+ *   slowest stage of the unpacked mapping (blocks of faster layers may take
+ *   turns within their slack), so the pipeline's throughput is that of
+ *   `none`.
  *
  * Packed tiles are renumbered in order of their first block, so tile numbers
  * still grow through the graph.  The pass checks that each block fits a

@@ -17,9 +17,13 @@
  * the smallest B that fits; the unit tests compare it with brute force over
  * every replication.  Balanced packing is not monotone (copies with less
  * work each may share tiles that fewer copies could not), so there the
- * candidates are tried in increasing order: the result is the best of the
- * cheapest replications r(B), and a replication with more copies than r(B)
- * can occasionally do better; the tests measure how often.
+ * candidates are tried in increasing order from repl_turn_bound (below it no
+ * placement fits): the result is the best of the cheapest replications r(B)
+ * (after a few failures the steps grow, to bound the packing work), and a
+ * replication with more copies than r(B) can occasionally do better; the
+ * tests measure how often.  Balanced packing charges turns, so its placement
+ * has exactly the bottleneck found; repl_turn_bound also tells the mapping
+ * report whether that is the optimum of every placement in the budget.
  *
  * Options: mode=auto (implied by tiles=) searches, with the budget from
  * tiles= or else the architecture's `tiles`; layers= sets the named layers'
@@ -82,9 +86,9 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Does r(b) fit the budget?  Fills replicas.  Cells give a cheap necessary
- * test before the packer runs. */
-static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles,
-                 int64_t b, int64_t *replicas)
+ * test before the packer runs, whose block list lives only for the test. */
+static bool fits(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles, int64_t b,
+                 int64_t *replicas)
 {
     double cells = 0;
     for (int l = 0; l < n_layers; l++) {
@@ -104,16 +108,19 @@ static bool fits(Arena *scratch, const PackParams *params, const ReplLayer *laye
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
         p.period_budget = t > p.period_budget ? t : p.period_budget;
     }
-    return repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
+    Arena *scratch = arena_new();
+    bool ok = repl_pack(scratch, &p, layers, n_layers, replicas, NULL) <= tiles;
+    arena_free(scratch);
+    return ok;
 }
 
-int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
-                    int64_t tiles, int64_t *replicas)
+/* The candidate bottlenecks, sorted and unique: every stage time
+ * ceil(P / r) x cycles of every layer, from the largest cycles (no layer can
+ * go below its own) to the largest P x cycles (one copy of everything).
+ * ceil(P / r) takes about 2 sqrt(P) values: after value q, the next r is
+ * ceil(P / (q - 1)).  Returns their count. */
+static int64_t candidate_list(Arena *scratch, const ReplLayer *layers, int n_layers, int64_t **out)
 {
-    /* Candidates: every stage time ceil(P / r) x cycles of every layer, from
-     * the largest cycles (no layer can go below its own) to the largest P x
-     * cycles (one copy of everything).  ceil(P / r) takes about 2 sqrt(P)
-     * values: after value q, the next r is ceil(P / (q - 1)). */
     int64_t low = 0, high = 0, count = 0;
     for (int l = 0; l < n_layers; l++) {
         low = layers[l].cycles > low ? layers[l].cycles : low;
@@ -138,30 +145,197 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
     for (int64_t i = 0; i < m; i++)
         if (unique == 0 || cand[i] != cand[unique - 1])
             cand[unique++] = cand[i];
-    if (n_layers == 0 || unique == 0)
-        return 0;
+    *out = cand;
+    return unique;
+}
 
-    /* The largest candidate is one copy each: if that does not fit, nothing does. */
-    if (!fits(scratch, params, layers, n_layers, tiles, cand[unique - 1], replicas))
-        return -1;
-    int64_t lo = 0, hi = unique - 1;        /* cand[hi] fits */
-    if (params->mode == PACK_BALANCED) {
-        /* Not monotone: fewer copies of more work may share tiles less (see
-         * docs/mapping.md), so try the candidates in order. */
-        while (lo < hi && !fits(scratch, params, layers, n_layers, tiles, cand[lo], replicas))
-            lo++;
-        hi = lo;
+/* ---- the bound with turns (docs/mapping.md "The optimum with turns") ---- */
+
+/* What kinds of blocks one copy of a layer has, for the bound: `full` fill a
+ * tile; `large` (full ones too) take more than half its rows and columns, so
+ * that no two fit one tile; `spanning` (not full) span the tile's height or
+ * width: they share a row or an ADC with every other block of their tile;
+ * `shy` are those and the large ones.  The others, if on one tile without
+ * taking turns, sit on disjoint rows and ADCs: their shares of the tile's
+ * rows and ADCs add up to at most 1 each. */
+typedef struct {
+    int64_t full, large, spanning, shy;
+    double row_share, adc_share;        /* summed over the blocks neither full nor spanning */
+} Kinds;
+
+static Kinds block_kinds(const PackParams *params, const ReplLayer *layer)
+{
+    int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
+    int adcs = (params->cols + per_adc - 1) / per_adc;
+    Kinds k = {0};
+    for (int b = 0; b < layer->n_blocks; b++) {
+        const PackBlock *blk = &layer->blocks[b];
+        bool tall = blk->rows >= params->rows, wide = blk->cols >= params->cols;
+        bool large = 2 * blk->rows > params->rows && 2 * blk->cols > params->cols;
+        k.full += tall && wide;
+        k.large += large;
+        k.spanning += tall != wide;
+        k.shy += (tall || wide || large) && !(tall && wide);
+        if (!tall && !wide) {
+            k.row_share += (double)blk->rows / params->rows;
+            k.adc_share += (double)((blk->cols + per_adc - 1) / per_adc) / adcs;
+        }
     }
+    return k;
+}
+
+/* Tiles r copies of a layer take at least, when every period stays below
+ * `next`, if `full` blocks per copy need a tile each and each heavy copy
+ * (work w at least next / 2: two heavy blocks on one tile would wait
+ * w + w' >= next on each other) needs `weight` more. */
+static double heavy_tiles(const ReplLayer *layer, int64_t full, double weight, int64_t r, int64_t next)
+{
+    int64_t q = layer->vectors / r, more = layer->vectors % r;      /* `more` copies get q + 1 vectors */
+    int64_t heavy = 2 * q * layer->cycles >= next ? r : 2 * (q + 1) * layer->cycles >= next ? more : 0;
+    return (double)(r * full) + (double)heavy * weight;
+}
+
+/* The least of heavy_tiles() over every r >= from; after the first r where
+ * no copy is heavy it only grows. */
+static double fewest_tiles(const ReplLayer *layer, int64_t full, double weight, int64_t from, int64_t next)
+{
+    double best = heavy_tiles(layer, full, weight, from, next);
+    for (int64_t r = from + 1; r <= layer->vectors && weight > 0; r++) {
+        double t = heavy_tiles(layer, full, weight, r, next);
+        best = t < best ? t : best;
+        if (2 * ((layer->vectors + r - 1) / r) * layer->cycles < next)
+            break;
+    }
+    return best;
+}
+
+/* Could some replication and placement in `tiles` tiles have a period in
+ * [b, next)?  Not when the cheapest replication of b has more cells than the
+ * tiles hold, or more large blocks than tiles, or when more blocks than
+ * tiles need a tile of their own (full blocks and heavy shy ones: no two on
+ * one tile), or when full blocks, heavy spanning ones and the row or ADC
+ * shares (or half of each) of the other heavy blocks need more tiles (a tile
+ * with a full or a heavy spanning block holds no other heavy one; heavy
+ * blocks on a tile otherwise sit on disjoint rows and ADCs), or
+ * when the reads need more row or ADC time than the tiles have: blocks on a
+ * common row (or ADC) take turns, so each row and each ADC of a tile serves
+ * at most `period` steps of work, and all copies of a block together have
+ * the work of the layer's P vectors whatever the replication. */
+static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles, int64_t b,
+                  int64_t next)
+{
+    int per_adc = params->cols_per_adc > 0 ? params->cols_per_adc : 1;
+    int adcs = (params->cols + per_adc - 1) / per_adc;
+    double cells = 0, row_time = 0, adc_time = 0;     /* times: of the blocks that do not fill a tile */
+    int64_t large = 0, full = 0;
+    double own = 0, apart[3] = {0, 0, 0};   /* apart: heavy blocks with their row and ADC shares */
+    for (int l = 0; l < n_layers; l++) {
+        int64_t r = copies_for(&layers[l], b);
+        if (r < 1)
+            return false;
+        double work = (double)layers[l].vectors * (double)layers[l].cycles;
+        for (int k = 0; k < layers[l].n_blocks; k++) {
+            const PackBlock *blk = &layers[l].blocks[k];
+            cells += (double)r * blk->rows * blk->cols;
+            if (blk->rows >= params->rows && blk->cols >= params->cols)
+                continue;
+            row_time += work * blk->rows;
+            adc_time += work * ((blk->cols + per_adc - 1) / per_adc);
+        }
+        Kinds k = block_kinds(params, &layers[l]);
+        own += fewest_tiles(&layers[l], k.full, (double)k.shy, r, next);
+        for (int i = 0; i < 3; i++) {
+            double lambda = 0.5 * i;
+            apart[i] += fewest_tiles(&layers[l], k.full, (double)k.spanning + lambda * k.row_share +
+                                     (1 - lambda) * k.adc_share, r, next);
+        }
+        large += r * k.large;           /* more copies only add large and full blocks */
+        full += r * k.full;
+    }
+    /* Tiles with a full block hold nothing else; the others have `period`
+     * steps per row and per ADC. */
+    double most = next == INT64_MAX ? 0 : (double)(next - 1) * (double)(tiles - full);
+    for (int i = 0; i < 3; i++)
+        if (apart[i] > (double)tiles + 1e-6)
+            return false;
+    return cells <= (double)tiles * params->rows * params->cols && own <= (double)tiles && large <= tiles &&
+           (next == INT64_MAX || (row_time <= most * params->rows && adc_time <= most * adcs));
+}
+
+/* Index of the first candidate that maybe() allows, or `count` when none.
+ * Without heavy blocks (next beyond every work) maybe() is monotone in b and
+ * necessary for the full test, so a binary search skips to where it passes
+ * before the candidates are tried one by one. */
+static int64_t first_maybe(const PackParams *params, const ReplLayer *layers, int n_layers, int64_t tiles,
+                           const int64_t *cand, int64_t count)
+{
+    int64_t lo = 0, hi = count;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (fits(scratch, params, layers, n_layers, tiles, cand[mid], replicas))
+        if (maybe(params, layers, n_layers, tiles, cand[mid], INT64_MAX))     /* nothing heavy */
             hi = mid;
         else
             lo = mid + 1;
     }
-    fits(scratch, params, layers, n_layers, tiles, cand[hi], replicas);
+    for (; lo < count; lo++)
+        if (maybe(params, layers, n_layers, tiles, cand[lo], lo + 1 < count ? cand[lo + 1] : INT64_MAX))
+            break;
+    return lo;
+}
+
+int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                        int64_t tiles)
+{
+    int64_t *cand, count = candidate_list(scratch, layers, n_layers, &cand);
+    if (n_layers == 0 || count == 0)
+        return 0;
+    int64_t i = first_maybe(params, layers, n_layers, tiles, cand, count);
+    return i < count ? cand[i] : -1;
+}
+
+/* ---- the search ---- */
+
+int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                    int64_t tiles, int64_t *replicas)
+{
+    int64_t *cand, unique = candidate_list(scratch, layers, n_layers, &cand);
+    if (n_layers == 0 || unique == 0)
+        return 0;
+
+    /* The largest candidate is one copy each: if that does not fit, nothing does. */
+    if (!fits(params, layers, n_layers, tiles, cand[unique - 1], replicas))
+        return -1;
+    int64_t lo = 0, hi = unique - 1;        /* cand[hi] fits */
+    if (params->mode == PACK_BALANCED) {
+        /* Not monotone: fewer copies of more work may share tiles less (see
+         * docs/mapping.md), so try the candidates in order, from the first
+         * that the bound with turns allows (no placement does better).  After
+         * LINEAR_TRIES failures the steps double (each try packs the whole
+         * graph), and the binary search below ends between the last failure
+         * and the first fit. */
+        enum { LINEAR_TRIES = 8 };
+        lo = first_maybe(params, layers, n_layers, tiles, cand, unique);
+        lo = lo < hi ? lo : hi;
+        for (int64_t tries = 0, step = 1; lo < hi; tries++) {
+            int64_t next = tries < LINEAR_TRIES ? lo : lo + step - 1 < hi ? lo + step - 1 : hi;
+            if (fits(params, layers, n_layers, tiles, cand[next], replicas)) {
+                hi = next;
+                break;
+            }
+            lo = next + 1;
+            step = tries < LINEAR_TRIES ? 1 : 2 * step;
+        }
+    }
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (fits(params, layers, n_layers, tiles, cand[mid], replicas))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     int64_t bottleneck = 0;
     for (int l = 0; l < n_layers; l++) {
+        replicas[l] = copies_for(&layers[l], cand[hi]);     /* r(cand[hi]), which fits */
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
         bottleneck = t > bottleneck ? t : bottleneck;
     }

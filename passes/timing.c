@@ -166,6 +166,14 @@ bool mapping_stats(Arena *arena, const Graph *g, MappingStats *s, Diags *diags)
         s->latency += s->stage[l];
         s->latency_free += s->stage_free[l];
     }
+    if (arch->tiles > 0) {
+        ReplLayer *rl = arena_array(arena, (size_t)mb.n_layers + 1, sizeof(ReplLayer));
+        for (int l = 0; l < mb.n_layers; l++)
+            rl[l] = (ReplLayer){mb.layers[l].vectors, mb.layers[l].cycles, mb.layers[l].n_blocks,
+                                &mb.blocks[mb.layers[l].first_block]};
+        s->period_bound = repl_turn_bound(arena, &params, rl, mb.n_layers, arch->tiles);
+        s->speedup_bound = s->period_bound > 0 ? (double)s->period_single / (double)s->period_bound : 0.0;
+    }
     int64_t tile_cells = (int64_t)arch->rows * arch->cols;
     s->lower_bound = (s->cells + tile_cells - 1) / tile_cells;
     s->utilization = s->tiles ? (double)s->cells / ((double)s->tiles * (double)tile_cells) : 0.0;

@@ -256,8 +256,9 @@ Test(mapping, random_layers)
 
 /* Packed and replicated graphs: `place` holds one entry per block of every
  * copy, blocks fit their tiles and never share a cell (checked here with a
- * cell map), tiles are numbered 0.. in order of first use, and the
- * statistics agree with the placement and the lower bound. */
+ * cell map), tiles are numbered 0.. in order of first use, the
+ * statistics agree with the placement and the lower bound, and no placement
+ * beats the optimum with turns for its own tile count. */
 Test(mapping, packed_and_replicated_graphs)
 {
     static const char *const packings[] = {"none", "dense", "balanced"};
@@ -327,6 +328,15 @@ Test(mapping, packed_and_replicated_graphs)
             cr_assert(st.tiles == st.blocks && st.period == st.period_free);
         if (strcmp(packing, "balanced") == 0)
             cr_assert(st.period == st.period_free, "case %d: balanced packing slowed the pipeline", c);
+        /* This placement fits its own tile count, so the optimum with turns
+         * for that budget can be no slower than it. */
+        MappingStats within;
+        cr_assert(st.period_bound == 0, "case %d: a bound without a budget", c);
+        g->arch->tiles = (int)st.tiles;
+        cr_assert(mapping_stats(arena, g, &within, &d) && within.period_bound > 0 &&
+                  within.period_bound <= within.period, "case %d (%s): a period of %lld in %lld tiles, below "
+                  "the bound %lld", c, pipeline, (long long)within.period, (long long)within.tiles,
+                  (long long)within.period_bound);
         cases++;
         arena_free(arena);
     }

@@ -9,7 +9,10 @@
  * the cell count allows.  On ResNet-like layer shapes dense packing must come
  * within 3% of that lower bound.  The timing model gets hand-computed cases.
  * The replication search must find the same bottleneck as brute force over
- * every replication of small random pipelines, for every packing mode. */
+ * every replication of small random pipelines, for every packing mode; no
+ * placement of any replication, in any mode, may beat the optimum with turns
+ * (repl_turn_bound) within the budget, balanced search must place exactly the
+ * bottleneck it reports, and a hand-worked case fixes both optima. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -312,5 +315,136 @@ Test(packing, replication_search_is_optimal, .timeout = 120)
     printf("test_packing: replication search equal to brute force in 600 cases (%d feasible); with balanced "
            "packing a replication beyond the cheapest did better in %d of %d cases\n", checked, balanced_beaten,
            balanced);
+    arena_free(arena);
+}
+
+/* ---- the optimum with turns ---- */
+
+/* Blocks of every copy, written out again: copy j of layer l takes vectors
+ * [floor(jP/r), floor((j+1)P/r)). */
+static int copy_blocks(const ReplLayer *layers, int n_layers, const int64_t *r, PackBlock *out)
+{
+    int n = 0;
+    for (int l = 0; l < n_layers; l++)
+        for (int64_t j = 0; j < r[l]; j++)
+            for (int b = 0; b < layers[l].n_blocks; b++, n++) {
+                out[n] = layers[l].blocks[b];
+                out[n].layer = l;
+                out[n].replica = (int)j;
+                out[n].work = ((j + 1) * layers[l].vectors / r[l] - j * layers[l].vectors / r[l]) * layers[l].cycles;
+            }
+    return n;
+}
+
+/* The largest period of a placement, turns charged (conflict() above). */
+static int64_t placed_period(const PackParams *pp, const PackBlock *blocks, const PackSpot *spots, int n)
+{
+    int64_t worst = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t period = blocks[i].work;
+        for (int j = 0; j < n; j++)
+            if (j != i && conflict(pp, &blocks[i], &spots[i], &blocks[j], &spots[j]))
+                period += blocks[j].work;
+        worst = period > worst ? period : worst;
+    }
+    return worst;
+}
+
+/* repl_turn_bound claims that no placement in the budget has a shorter
+ * period.  Every replication of small random pipelines, placed by every
+ * packing mode, must respect it; and balanced packing searched for the
+ * budget must place exactly the bottleneck it reports. */
+Test(packing, turn_bound_below_every_placement, .timeout = 120)
+{
+    rng_state = 0x5851f42d4c957f2du;
+    Arena *arena = arena_new();
+    int feasible = 0, tight = 0;
+    for (int c = 0; c < 300; c++) {
+        PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = (int)uniform(1, 4)};
+        int n_layers = (int)uniform(1, 3);
+        ReplLayer layers[3];
+        PackBlock shapes[3][3];
+        for (int l = 0; l < n_layers; l++) {
+            layers[l] = (ReplLayer){uniform(1, 8), uniform(1, 3), (int)uniform(1, 3), shapes[l]};
+            for (int b = 0; b < layers[l].n_blocks; b++)      /* often a whole tile's height or width */
+                shapes[l][b] = (PackBlock){.rows = uniform(0, 2) ? (int)uniform(1, 16) : 16,
+                                           .cols = uniform(0, 2) ? (int)uniform(1, 16) : 16};
+        }
+        int64_t ones[3] = {1, 1, 1}, r[3] = {1, 1, 1};
+        PackParams dense = pp;
+        dense.mode = PACK_DENSE;
+        int64_t budget = repl_pack(arena, &dense, layers, n_layers, ones, NULL) + uniform(0, 6);
+        int64_t bound = repl_turn_bound(arena, &pp, layers, n_layers, budget);
+        cr_assert(bound > 0, "case %d: one copy of each layer fits, yet the bound is %lld", c, (long long)bound);
+        for (;;) {
+            PackBlock blocks[64];
+            PackSpot spots[64];
+            int n = copy_blocks(layers, n_layers, r, blocks);
+            for (int m = 0; m < 3; m++) {
+                PackParams p = pp;
+                p.mode = (PackMode)m;
+                int64_t tiles = pack_blocks(&p, blocks, n, spots), period = placed_period(&pp, blocks, spots, n);
+                cr_assert(tiles > budget || period >= bound, "case %d: %s packing of copies (%lld, %lld, %lld) "
+                          "has a period of %lld in %lld tiles, below the bound %lld for %lld tiles", c,
+                          pack_mode_name(p.mode), (long long)r[0], (long long)r[1], (long long)r[2],
+                          (long long)period, (long long)tiles, (long long)bound, (long long)budget);
+            }
+            int l = 0;
+            while (l < n_layers && r[l] == layers[l].vectors)
+                r[l++] = 1;
+            if (l == n_layers)
+                break;
+            r[l]++;
+        }
+        PackParams balanced = pp;
+        balanced.mode = PACK_BALANCED;
+        int64_t found[3];
+        int64_t got = repl_search(arena, &balanced, layers, n_layers, budget, found);
+        if (got < 0)
+            continue;
+        PackBlock blocks[64];
+        PackSpot spots[64];
+        int n = copy_blocks(layers, n_layers, found, blocks);
+        int64_t tiles = pack_blocks(&balanced, blocks, n, spots);      /* as `place` packs them */
+        check_placement(&balanced, blocks, n, spots, tiles, "balanced search");
+        cr_assert(tiles <= budget && placed_period(&pp, blocks, spots, n) == got, "case %d: balanced search "
+                  "reports %lld steps but places %lld in %lld tiles (budget %lld)", c, (long long)got,
+                  (long long)placed_period(&pp, blocks, spots, n), (long long)tiles, (long long)budget);
+        feasible++;
+        tight += got == bound;
+    }
+    printf("test_packing: the turn bound held for every placement of 300 random pipelines; balanced search "
+           "reached it in %d of %d\n", tight, feasible);
+    arena_free(arena);
+}
+
+/* By hand, 16 x 16 tiles, 4 columns per ADC, budget 6 tiles.  Layer A: 19 x 16
+ * cells (a full block and a 3-row remainder), P = 8 vectors; layer B: 8 x 16,
+ * P = 4; one step per vector.  Ignoring turns, r = (4, 2) fits (4 full tiles,
+ * the four remainders stacked in one, B's copies in another): bottleneck 2.
+ * With turns: remainders and B span the width, so two of them on one tile
+ * wait w + w' on each other.  Period 3 needs r_A >= 3, each copy's full block
+ * and heavy remainder a tile of its own (6), and the reads 8 x 8 + 4 x 4 ADC
+ * steps > 3 steps x 4 ADCs x 6 tiles: impossible.  Period 4: r = (2, 1), five
+ * blocks each alone: 5 tiles, optimal. */
+Test(packing, turn_bound_by_hand)
+{
+    Arena *arena = arena_new();
+    PackBlock a[2] = {{.rows = 16, .cols = 16}, {.rows = 3, .cols = 16}}, b[1] = {{.rows = 8, .cols = 16}};
+    ReplLayer layers[2] = {{8, 1, 2, a}, {4, 1, 1, b}};
+    PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = 4, .mode = PACK_DENSE};
+    int64_t r[2];
+    cr_assert_eq(repl_search(arena, &pp, layers, 2, 6, r), 2, "ignoring turns");
+    cr_assert(r[0] == 4 && r[1] == 2, "copies (%lld, %lld)", (long long)r[0], (long long)r[1]);
+    cr_assert_eq(repl_turn_bound(arena, &pp, layers, 2, 6), 4);
+    pp.mode = PACK_BALANCED;
+    cr_assert_eq(repl_search(arena, &pp, layers, 2, 6, r), 4, "with turns");
+    cr_assert(r[0] == 2 && r[1] == 1, "copies (%lld, %lld)", (long long)r[0], (long long)r[1]);
+    PackBlock blocks[8];
+    PackSpot spots[8];
+    int n = copy_blocks(layers, 2, r, blocks);
+    cr_assert_eq(pack_blocks(&pp, blocks, n, spots), 5);
+    cr_assert_eq(placed_period(&pp, blocks, spots, n), 4);
+    cr_assert_eq(repl_turn_bound(arena, &pp, layers, 2, 1), -1, "one tile cannot hold A's full block and more");
     arena_free(arena);
 }
