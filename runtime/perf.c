@@ -421,9 +421,15 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
         L->xbar_ns = fmax(L->xbar_ns, (double)period[j] / 1000);
         L->replicas = blocks[j].replica + 1 > L->replicas ? blocks[j].replica + 1 : L->replicas;
     }
+    /* Each copy of a crossbar layer has the digital units of its own tiles,
+     * and a digital-only layer (relu, add, pooling) runs where its input is
+     * made: on the units of the crossbar layer before it, as many copies. */
+    int units = 1;
     for (int l = 0; l < r->n_layers; l++) {
         PerfLayer *L = &r->layers[l];
-        L->digital_ns = L->digital_ops / params->digital_gops;
+        if (L->blocks)
+            units = L->replicas > 1 ? L->replicas : 1;
+        L->digital_ns = L->digital_ops / (params->digital_gops * units);
         L->stage_ns = fmax(L->xbar_ns, L->digital_ns);
         add_energy(&r->total, L);
         r->total.blocks += L->blocks;

@@ -403,6 +403,18 @@ Test(perf, lenet_counters_and_replicas, .timeout = 120)
      * ceil(784 / 3) = 262 vectors of 8 steps, 4 pairs on an ADC. */
     cr_expect_eq(conv1->replicas, 3);
     NEAR(conv1->xbar_ns, 262 * 8 * (100 + 4 / 1.28));
+    /* Its digital work is spread over its copies' units, and so is that of
+     * the digital-only layer after it; conv2 has one copy, one unit. */
+    NEAR(conv1->digital_ns, conv1->digital_ops / (1.2 * 3));
+    const PerfLayer *after = &counted.layers[1], *conv2 = NULL;
+    cr_expect_eq(after->blocks, 0, "%s follows conv1 without crossbar work", after->name);
+    cr_expect_gt(after->digital_ops, 0);
+    NEAR(after->digital_ns, after->digital_ops / (1.2 * 3));
+    for (int l = 1; l < counted.n_layers && !conv2; l++)
+        if (counted.layers[l].blocks)
+            conv2 = &counted.layers[l];
+    cr_assert(conv2);
+    NEAR(conv2->digital_ns, conv2->digital_ops / 1.2);
     cr_expect_eq(counted.bottleneck >= 0, true);
     NEAR(counted.period_ns, counted.layers[counted.bottleneck].stage_ns);
     arena_free(arena);
