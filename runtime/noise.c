@@ -91,8 +91,9 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
                arch->sa1_fraction > 0 || drift || arch->ir_drop > 0;
     n->reads = arch->read_sigma > 0;
     n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
-    n->stuck_key = noise_key(seed, NOISE_STUCK);
-    n->prog_key = noise_key(seed, NOISE_PROG);
+    n->stuck = arch->sa0_fraction > 0 || arch->sa1_fraction > 0;
+    n->prog = arch->prog_model != PROG_NONE && arch->prog_sigma > 0;
+    n->cell_key = noise_key(seed, NOISE_CELL);
     n->nu_key = noise_key(seed, NOISE_NU);
     n->gain_key = noise_key(seed, NOISE_ADC_GAIN);
     n->offset_key = noise_key(seed, NOISE_ADC_OFFSET);
@@ -126,21 +127,34 @@ double noise_drift_factor(double t, double t0, double nu)
     return t > 0 ? pow((t + t0) / t0, -nu) : 1.0;
 }
 
-void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
-                double *g_prog, double *g_now)
+uint64_t noise_cell_row_key(const Noise *n, int tile, int row)
+{
+    return noise_hash(noise_hash(n->cell_key, (uint64_t)(uint32_t)tile), (uint64_t)(uint32_t)row);
+}
+
+/* One hash per cell: splitmix64's own step from the row's key.  Its top
+ * NOISE_TABLE_BITS bits pick the programming normal, its low 50 bits the
+ * uniform of the stuck-at draw (independent bits of one well-mixed word);
+ * the drift exponent, when there is drift, takes a second hash. */
+static inline uint64_t cell_hash(uint64_t row_key, int col)
+{
+    return noise_mix(row_key + ((uint64_t)(uint32_t)col + 1) * 0x9e3779b97f4a7c15u);
+}
+
+static void cell_at(const Noise *n, uint64_t h, int row, int col, int level, int tile_rows, int tile_cols,
+                    double *g_prog, double *g_now)
 {
     const Arch *a = &n->arch;
-    uint64_t at = noise_hash((uint64_t)(uint32_t)tile, (uint64_t)(uint32_t)row << 32 | (uint32_t)col);
     double g = a->g_min_us + level * n->level_us;
     bool stuck = false;
-    if (a->sa0_fraction > 0 || a->sa1_fraction > 0) {
-        double u = noise_uniform(noise_hash(n->stuck_key, at));
+    if (n->stuck) {
+        double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
         stuck = u < a->sa0_fraction + a->sa1_fraction;
         if (stuck)
             g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
     }
-    if (!stuck && a->prog_model != PROG_NONE && a->prog_sigma > 0) {
-        g += noise_prog_sigma(a, g) * noise_normal(n, noise_hash(n->prog_key, at));
+    if (!stuck && n->prog) {
+        g += noise_prog_sigma(a, g) * noise_normal(n, h);
         g = g > 0 ? g : 0;
     }
     if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */
@@ -148,10 +162,26 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
     *g_prog = g;
     if (!stuck && n->drift_log > 0) {
         /* |N(mean, sigma)|, as aihwkit draws it: drift never raises G */
-        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, at)));
+        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, h)));
         g *= exp(-nu * n->drift_log);
     }
     *g_now = g;
+}
+
+void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
+                double *g_prog, double *g_now)
+{
+    cell_at(n, cell_hash(noise_cell_row_key(n, tile, row), col), row, col, level, tile_rows, tile_cols, g_prog,
+            g_now);
+}
+
+void noise_cell_row(const Noise *n, int tile, int row, int col0, int count, const uint8_t *levels, int tile_rows,
+                    int tile_cols, double *g_prog, double *g_now)
+{
+    uint64_t row_key = noise_cell_row_key(n, tile, row);
+    for (int i = 0; i < count; i++)
+        cell_at(n, cell_hash(row_key, col0 + i), row, col0 + i, levels[i], tile_rows, tile_cols, &g_prog[i],
+                &g_now[i]);
 }
 
 void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset)

@@ -198,6 +198,39 @@ static void plan_memory(Sim *sim, const bool *wide)
     }
 }
 
+/* The subset tables of 1-bit reads (runtime/sim_mvm.c) are four times the
+ * cells: kept for every block when they all fit TABLE_BUDGET (a small net
+ * read image after image), else built at each run of the mvm (a big one,
+ * whose tables cost little next to its reads).  Returns the largest table
+ * left to build, for the scratch. */
+enum { TABLE_BUDGET = 64 << 20 };
+
+static size_t keep_tables(Sim *sim)
+{
+    const Program *p = sim->program;
+    size_t total = 0, largest = 0;
+    for (int k = 0; k < p->n_instrs; k++) {
+        if (p->instrs[k].opcode != INSTR_MVM)
+            continue;
+        size_t floats = mvm_table_floats(&p->instrs[k].mvm, &sim->blocks[k]);
+        total += floats;
+        largest = floats > largest ? floats : largest;
+    }
+    if (total * sizeof(float) > TABLE_BUDGET)
+        return largest;
+    for (int k = 0; k < p->n_instrs; k++) {
+        if (p->instrs[k].opcode != INSTR_MVM)
+            continue;
+        Block *b = &sim->blocks[k];
+        size_t floats = mvm_table_floats(&p->instrs[k].mvm, b);
+        if (floats) {
+            b->table = arena_array(sim->arena, floats, sizeof *b->table);
+            mvm_build_table(b, b->table);
+        }
+    }
+    return 0;
+}
+
 Sim *sim_new(const Program *program)
 {
     return sim_new_seeded(program, 0);
@@ -239,7 +272,7 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     }
 
     plan_memory(sim, wide);
-    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols);
+    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, keep_tables(sim));
     return sim;
 }
 

@@ -47,12 +47,15 @@
  * A non-ideal block has no such shortcut: its ADC is never lossless (its sums
  * are not integers), and its reads all go through it. */
 #include "runtime/sim_mvm.h"
+#include "runtime/blas.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
-enum { FLOAT_EXACT = 1 << 24, COL_BLOCK = 32 };
+enum { FLOAT_EXACT = 1 << 24 };
+/* Subset tables (below): rows in groups of 4, rows padded to 16 floats. */
+enum { TABLE_GROUP = 4, TABLE_SUBSETS = 1 << TABLE_GROUP, TABLE_PAD = 16 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
@@ -105,50 +108,45 @@ static Adc make_adc(const MvmParams *mp, double max_cell, double min_cell)
     return adc;
 }
 
-/* One physical cell of a non-ideal chip in level units: right after
- * programming (*prog) and at the inference time (*now), and (G / dG)^2 at
- * the inference time (*sq, for the read noise). */
-static void chip_cell(const Noise *nz, int tile_id, const Tile *tile, int row, int col, double *prog, double *now,
-                      double *sq)
-{
-    float cell = tile_cell(tile, (size_t)row * tile->cols + col);
-    int level = cell > 0 ? (int)(cell + 0.5f) : 0;
-    double g_prog, g_now;
-    noise_cell(nz, tile_id, row, col, level, tile->rows, tile->cols, &g_prog, &g_now);
-    *prog = (g_prog - nz->arch.g_min_us) / nz->level_us;
-    *now = (g_now - nz->arch.g_min_us) / nz->level_us;
-    *sq = (g_now / nz->level_us) * (g_now / nz->level_us);
-}
-
 /* The cells of a block on a non-ideal chip, its read-noise variances, its
- * ADCs' errors and its drift compensation gain (docs/noise.md). */
+ * ADCs' errors and its drift compensation gain (docs/noise.md).  Each row's
+ * physical cells come from noise_cell_row, in level units (G - G_min) / dG
+ * at programming (for the compensation) and at the inference time; for the
+ * read noise (G / dG)^2. */
 static void program_noisy(Arena *arena, const Program *program, const MvmParams *mp, const Noise *nz, Block *b)
 {
     const Tile *tile = &program->tiles[mp->tile];
     bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
-    int rows = mp->rows, cols = mp->out_cols;
+    int rows = mp->rows, cols = mp->out_cols, phys = mp->phys_cols;
     double sigma2 = nz->arch.read_sigma * nz->arch.read_sigma;
-    if (nz->reads)
-        b->read_var = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *b->read_var);
+    double g_min = nz->arch.g_min_us, per_level = 1 / nz->level_us;
+    size_t width = (size_t)(phys > 0 ? phys : 1);
+    uint8_t *levels = arena_array(arena, width, sizeof *levels);
+    double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
     double sum_prog = 0, sum_now = 0;       /* a calibration read with every row driven */
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
+        size_t first = (size_t)row * tile->cols + mp->tile_col;
+        for (int x = 0; x < phys; x++) {
+            float cell = tile_cell(tile, first + x);
+            levels[x] = cell > 0 ? (uint8_t)(cell + 0.5f) : 0;
+        }
+        noise_cell_row(nz, mp->tile, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog, g_now);
+        for (int x = 0; x < phys; x++) {
+            sum_prog += (g_prog[x] - g_min) * per_level;
+            sum_now += (g_now[x] - g_min) * per_level;
+        }
+        float *out = b->cells + (size_t)r * b->ld, *var = b->read_var ? b->read_var + (size_t)r * b->ld : NULL;
         for (int j = 0; j < cols; j++) {
-            int col = mp->tile_col + (pair_analog ? 2 * j : j);
-            double prog, now, sq;
-            chip_cell(nz, mp->tile, tile, row, col, &prog, &now, &sq);
+            int x = pair_analog ? 2 * j : j;
+            double now = (g_now[x] - g_min) * per_level, sq = (g_now[x] * per_level) * (g_now[x] * per_level);
             if (pair_analog) {
-                double prog_minus, now_minus, sq_minus;
-                chip_cell(nz, mp->tile, tile, row, col + 1, &prog_minus, &now_minus, &sq_minus);
-                sum_prog += prog + prog_minus, sum_now += now + now_minus;
-                now -= now_minus;
-                sq += sq_minus;
-            } else {
-                sum_prog += prog, sum_now += now;
+                now -= (g_now[x + 1] - g_min) * per_level;
+                sq += (g_now[x + 1] * per_level) * (g_now[x + 1] * per_level);
             }
-            b->cells[(size_t)r * cols + j] = (float)now;
-            if (b->read_var)
-                b->read_var[(size_t)r * cols + j] = (float)(sigma2 * sq);
+            out[j] = (float)now;
+            if (var)
+                var[j] = (float)(sigma2 * sq);
         }
     }
     b->out_gain = 1;
@@ -178,25 +176,31 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     assert(mp->tile_col >= 0 && mp->tile_col + mp->phys_cols <= tile->cols);
     assert(cols == (pair_analog ? mp->phys_cols / 2 : mp->phys_cols));
 
-    float *cells = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *cells);
-    *block = (Block){.rows = rows, .cols = cols, .cells = cells, .out_gain = 1};
-    if (noise && !mp->float_mode) {
+    bool noisy = noise && !mp->float_mode;
+    int ld = noisy && noise->reads ? 2 * cols : cols;   /* the read noise's variances beside the cells */
+    float *cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *cells);
+    *block = (Block){.rows = rows, .cols = cols, .cells = cells, .ld = ld, .out_gain = 1};
+    if (noisy) {
         block->noise = noise;
+        block->read_var = noise->reads ? cells + cols : NULL;
         block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
         program_noisy(arena, program, mp, noise, block);
     } else {
         for (int r = 0; r < rows; r++) {
             size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
-            float *out = cells + (size_t)r * cols;
+            float *out = cells + (size_t)r * ld;
             for (int j = 0; j < cols; j++)
                 out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
                                      : tile_cell(tile, level + j);
         }
     }
     double max_cell = 0, min_cell = 0;
-    for (size_t k = 0; k < (size_t)rows * cols; k++) {
-        max_cell = fmax(max_cell, fabs(cells[k]));
-        min_cell = fmin(min_cell, cells[k]);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < cols; j++) {
+            float c = cells[(size_t)r * ld + j], a = c < 0 ? -c : c;
+            max_cell = a > max_cell ? a : max_cell;
+            min_cell = c < min_cell ? c : min_cell;
+        }
     }
     if (mp->float_mode) {
         block->rows_per_sum = block->rows_per_code_sum = rows;
@@ -213,102 +217,57 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     assert(block->rows_per_sum > 0);   /* chunks and levels are at most 2^8 and 2^9 */
 }
 
-void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols)
+void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, size_t max_table)
 {
-    size_t rows = (size_t)MVM_ROW_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
-    size_t cols = (size_t)MVM_ROW_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
+    blas_single_thread();
+    size_t rows = (size_t)MVM_READ_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
+    size_t cols = (size_t)MVM_READ_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
     s->magnitude = arena_array(arena, rows, sizeof *s->magnitude);
     s->drive = arena_array(arena, rows, sizeof *s->drive);
+    s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * TABLE_PAD, sizeof *s->part);
     s->sums = arena_array(arena, cols, sizeof *s->sums);
     s->acc = arena_array(arena, cols, sizeof *s->acc);
-    s->row_index = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_index);
-    s->row_value = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_value);
-    s->drive_sq = arena_array(arena, rows, sizeof *s->drive_sq);
-    s->vars = arena_array(arena, cols, sizeof *s->vars);
+    s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
+    s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
+    s->normals = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) + 4, sizeof *s->normals);
+    s->subset = arena_array(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset);
+    s->table = max_table ? arena_array(arena, max_table, sizeof *s->table) : NULL;
 }
 
 /* ---- one read of n source rows ---- */
 
-/* part[0..W) = sum over the listed rows of value * cells[row, 0..W), one
- * function per width W.  The sums live in W/4 four-float vectors (a GCC and
- * Clang extension, compiled to SSE on x86-64 and to plain code elsewhere):
- * left to itself, GCC 12 unrolls the row loop and keeps the sums in memory,
- * three times slower.  Vector adds and multiplies round each lane exactly as
- * the scalar ones do. */
-typedef float Float4 __attribute__((vector_size(16)));
-
-#define ADD_ROWS(W)                                                                  \
-    static void add_rows_##W(int count, const int *row, const float *value,         \
-                             const float *cells, int cols, float *part)             \
-    {                                                                                \
-        Float4 sum[W / 4] = {0};                                                     \
-        for (int t = 0; t < count; t++) {                                            \
-            const float *w = cells + (size_t)row[t] * cols;                          \
-            Float4 x = {value[t], value[t], value[t], value[t]};                     \
-            for (int k = 0; k < W / 4; k++) {                                        \
-                Float4 wk;                                                           \
-                memcpy(&wk, w + 4 * k, sizeof wk);                                   \
-                sum[k] += x * wk;                                                    \
-            }                                                                        \
-        }                                                                            \
-        memcpy(part, sum, sizeof sum);                                               \
-    }
-ADD_ROWS(32)
-ADD_ROWS(16)
-ADD_ROWS(8)
-ADD_ROWS(4)
-#undef ADD_ROWS
-
-static void add_rows_1(int count, const int *row, const float *value, const float *cells, int cols,
-                       float *part)
+/* out[m x n] = a[m x k] (leading dimension lda) * b[k x n] (ldb), as floats:
+ * one sgemm.  Exact when every sum of |products| stays below 2^24 (then
+ * every partial sum is an integer a float holds, in whatever order sgemm
+ * adds them). */
+static void product(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *out, int ldo)
 {
-    float sum = 0;
-    for (int t = 0; t < count; t++)
-        sum += value[t] * cells[(size_t)row[t] * cols];
-    part[0] = sum;
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) {
+        for (int i = 0; i < m; i++)
+            memset(out + (size_t)i * ldo, 0, (size_t)n * sizeof *out);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, out, ldo);
 }
 
-/* sums[n x cols] = drive[n x rows] * cells[rows x cols], in float over runs of
- * at most rows_per_sum rows (exact, see above), the runs added in double.
- * A zero drive adds nothing (half the bits of a bit-serial input, every
- * padding tap, every zero activation), so each input row is first compacted
- * to its nonzero drives, without branches; then the columns go 32, 16, 8, 4
- * and 1 at a time, with partial sums the compiler keeps in registers. */
-static void read_columns(int n, int rows, int cols, const float *drive, const float *cells,
-                         int rows_per_sum, double *sums, int *row_index, float *row_value)
+/* sums[m x n] (double) = a[m x rows] * b[rows x n] (ldb): products over runs
+ * of at most rows_per_sum rows (each exact, see above), the runs added in
+ * double.  `part` holds one run's floats. */
+static void product_exact(int m, int n, int rows, const float *a, const float *b, int ldb, int rows_per_sum,
+                          float *part, double *sums)
 {
-    for (int i = 0; i < n; i++) {
-        const float *x = drive + (size_t)i * rows;
-        double *out = sums + (size_t)i * cols;
-        for (int j = 0; j < cols; j++)
-            out[j] = 0;
-        for (int r0 = 0; r0 < rows; r0 += rows_per_sum) {
-            int r1 = rows - r0 > rows_per_sum ? r0 + rows_per_sum : rows;
-            int count = 0;
-            for (int r = r0; r < r1; r++) {
-                row_index[count] = r;
-                row_value[count] = x[r];
-                count += x[r] != 0;
-            }
-            int j0 = 0;
-            while (j0 < cols) {
-                float part[COL_BLOCK];
-                int width = cols - j0 >= 32 ? 32 : cols - j0 >= 16 ? 16 : cols - j0 >= 8 ? 8
-                          : cols - j0 >= 4 ? 4 : 1;
-                const float *w = cells + j0;
-                switch (width) {
-                case 32: add_rows_32(count, row_index, row_value, w, cols, part); break;
-                case 16: add_rows_16(count, row_index, row_value, w, cols, part); break;
-                case 8: add_rows_8(count, row_index, row_value, w, cols, part); break;
-                case 4: add_rows_4(count, row_index, row_value, w, cols, part); break;
-                default: add_rows_1(count, row_index, row_value, w, cols, part); break;
-                }
-                for (int j = 0; j < width; j++)
-                    out[j0 + j] += part[j];
-                j0 += width;
-            }
-        }
-    }
+    size_t count = (size_t)m * n;
+    int r0 = 0;
+    assert(rows_per_sum > 0 || rows == 0);
+    do {
+        int k = rows - r0 < rows_per_sum ? rows - r0 : rows_per_sum;
+        product(m, n, k, a + r0, rows, b + (size_t)r0 * ldb, ldb, part, n);
+        for (size_t e = 0; e < count; e++)
+            sums[e] = r0 == 0 ? part[e] : sums[e] + part[e];
+        r0 += k;
+    } while (r0 < rows);
 }
 
 /* The ADC transfer (docs/crossbar.md 7) in place: v becomes code * step with
@@ -328,8 +287,13 @@ static void adc_convert(const Adc *adc, double *v, int64_t n, SimCounters *count
          * floating-point ones cannot trap and so do not stop vectorization. */
         int32_t ilo = (int32_t)lo, ihi = (int32_t)hi, clipped = 0;
         double below = lo - 1, above = hi + 1;
+        /* v / step is v * (1 / step) exactly when step is a power of two
+         * (1 for a lossless range): a multiply instead of a divide */
+        int exponent;
+        bool power_of_two = frexp(step, &exponent) == 0.5;
+        double inverse = 1 / step;
         for (int64_t i = 0; i < n; i++) {
-            double q = v[i] / step;
+            double q = power_of_two ? v[i] * inverse : v[i] / step;
             q = q < above ? q : above;
             q = q > below ? q : below;
             int32_t code = (int32_t)((q + ROUNDER) - ROUNDER);
@@ -376,35 +340,36 @@ static void adc_convert_errors(const Adc *adc, const float *gain, const float *o
     counters->saturated += saturated;
 }
 
-/* Read noise on the column sums of one read (docs/noise.md 3): each cell's
+/* Read noise on the column sums of m reads (docs/noise.md 3): each cell's
  * conductance has an independent N(0, (read_sigma G)^2) noise, so a column sum
  * sum_i V_i G_ij has Gaussian noise of variance sum_i V_i^2 (read_sigma G_ij)^2,
- * a second product, over read_var.  One normal per column and read is thus
- * exact in distribution.  The normals come from the read's key (run stream,
- * source row `first_row + i`, read number), four per hash. */
-static void add_read_noise(const Block *b, bool square, int n, int64_t first_row, uint64_t read, MvmScratch *s)
+ * the second half of each product row (var, the squared drives times
+ * read_var).  One normal per column and read is thus exact in distribution.
+ * The normals come from the read's key (run stream, source row, read number),
+ * four per hash: read k is read number read_of[k] / n of source row
+ * first_row + read_of[k] % n. */
+static void add_read_noise(const Block *b, int m, const float *part, int width, const int *read_of, int n,
+                           int64_t first_row, MvmScratch *s)
 {
-    int rows = b->rows, cols = b->cols;
-    const float *drive_sq = s->drive;       /* 1-bit DACs: drive^2 = drive */
-    if (square) {
-        for (size_t k = 0; k < (size_t)n * rows; k++)
-            s->drive_sq[k] = s->drive[k] * s->drive[k];
-        drive_sq = s->drive_sq;
-    }
-    read_columns(n, rows, cols, drive_sq, b->read_var, rows, s->vars, s->row_index, s->row_value);
+    int cols = b->cols;
     const float *normal = b->noise->normal;
     uint64_t run_key = noise_hash(b->read_key, s->stream);
-    for (int i = 0; i < n; i++) {
-        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)(first_row + i)), read);
-        double *v = s->sums + (size_t)i * cols;
-        const double *var = s->vars + (size_t)i * cols;
+    float *z = s->normals;
+    for (int k = 0; k < m; k++) {
+        int64_t row = first_row + read_of[k] % n;
+        uint64_t read = (uint64_t)(read_of[k] / n);
+        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)row), read);
         for (int j0 = 0; j0 < cols; j0 += 4) {
             uint64_t h = noise_hash(key, (uint64_t)j0);
-            for (int q = 0; q < 4 && j0 + q < cols; q++) {
-                float z = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
-                v[j0 + q] += sqrt(var[j0 + q]) * z;
-            }
+            for (int q = 0; q < 4; q++)
+                z[j0 + q] = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
         }
+        /* sum + sqrt(var) z: a float standard deviation (its rounding is far
+         * below the noise it scales), the sum in double */
+        double *v = s->sums + (size_t)k * cols;
+        const float *sum = part + (size_t)k * width, *var = sum + cols;
+        for (int j = 0; j < cols; j++)
+            v[j] = (double)sum[j] + (double)(sqrtf(var[j]) * z[j]);
     }
 }
 
@@ -436,7 +401,7 @@ static void gather_magnitudes(const float *src, int64_t src_width, int src_col, 
 }
 
 /* Linear shortcut (float mode, or the lossless fast path): one product of the
- * source values themselves. */
+ * source values themselves into acc. */
 static void execute_linear(const MvmParams *mp, const Block *b, const float *src, int64_t src_width,
                            int n, MvmScratch *s, int rows_per_sum)
 {
@@ -456,43 +421,286 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
             }
         }
     }
-    read_columns(n, b->rows, b->cols, s->drive, b->cells, rows_per_sum, s->acc, s->row_index,
-                 s->row_value);
+    product_exact(n, b->cols, b->rows, s->drive, b->cells, b->ld, rows_per_sum, s->part, s->acc);
 }
 
-static void execute_reads(const MvmParams *mp, const Block *b, const float *src, int64_t src_width,
-                          int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
+/* ---- subset tables: 1-bit DACs ---- */
+
+/* With 1-bit DACs a read adds a subset of the block's rows.  Rows go in
+ * groups of TABLE_GROUP; a group's table holds the sums of all 16 subsets of
+ * its rows (cells and read variances alike, the whole width ld), so a read
+ * is one table row per group instead of one matrix row per driven row.
+ * Its entries are sums of at most 4 cells, exact on an ideal chip, and a
+ * read adds at most R cells, exact while R * max|cell| < 2^24
+ * (rows_per_sum = R). */
+/* The floats between two table rows: ld rounded up to whole 64-byte vectors. */
+static int table_ld(const Block *b)
 {
-    int rows = b->rows, cols = b->cols;
-    int cycles = mvm_cycles(mp);
+    return (b->ld + TABLE_PAD - 1) / TABLE_PAD * TABLE_PAD;
+}
+
+size_t mvm_table_floats(const MvmParams *mp, const Block *b)
+{
+    if (mp->float_mode || mp->dac_bits != 1 || b->rows_per_sum < b->rows || b->rows == 0)
+        return 0;
+    size_t groups = ((size_t)b->rows + TABLE_GROUP - 1) / TABLE_GROUP;
+    return groups * TABLE_SUBSETS * (size_t)(b->ld > 0 ? table_ld(b) : TABLE_PAD);
+}
+
+/* table[(g * 16 + subset) * ld + j]: the sum over the rows 4g + i of the
+ * subset's bits i of matrix[row][j]; each entry is one add to a smaller one. */
+void mvm_build_table(const Block *b, float *table)
+{
+    int ld = table_ld(b), groups = (b->rows + TABLE_GROUP - 1) / TABLE_GROUP;
+    for (int g = 0; g < groups; g++) {
+        float *t = table + (size_t)g * TABLE_SUBSETS * ld;
+        memset(t, 0, (size_t)ld * sizeof *t);
+        for (int subset = 1; subset < TABLE_SUBSETS; subset++) {
+            int bit = subset & 1 ? 0 : subset & 2 ? 1 : subset & 4 ? 2 : 3;
+            int row = g * TABLE_GROUP + bit;
+            const float *smaller = t + (size_t)(subset & (subset - 1)) * ld;
+            const float *cells = b->cells + (size_t)(row < b->rows ? row : 0) * b->ld;
+            float *out = t + (size_t)subset * ld;
+            for (int j = 0; j < ld; j++)
+                out[j] = row < b->rows && j < b->ld ? smaller[j] + cells[j] : smaller[j];
+        }
+    }
+}
+
+/* part[k][0..width) for each of the m kept reads: the sum over groups of
+ * the table rows that read_of[k]'s subsets pick (subset 0, a row of zeros,
+ * is added too: no branch).  Table rows and part rows are TABLE_PAD floats
+ * apart, a multiple of the widest vector, so whole vectors never run past a
+ * row.  The sums live in vectors of VB bytes (a GCC and Clang extension),
+ * four at a time, which the compiler keeps in registers; each lane adds the
+ * same floats in the same order whatever VB is, so the three versions below
+ * (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
+#define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
+    typedef float NAME##_vector __attribute__((vector_size(VB)));                                    \
+    ATTR static void NAME(int m, const int *read_of, int groups, const uint8_t *subsets,             \
+                          const float *table, int ld, int width, float *part)                        \
+    {                                                                                                \
+        enum { V = VB / 4 };                                                                         \
+        for (int k = 0; k < m; k++) {                                                                \
+            const uint8_t *subset = subsets + (size_t)read_of[k] * groups;                           \
+            float *out = part + (size_t)k * ld;                                                      \
+            int j0 = 0;                                                                              \
+            for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V) {            \
+                NAME##_vector sum[4] = {0};                                                          \
+                for (int g = 0; g < groups; g++) {                                                   \
+                    const float *t = table + ((size_t)g * TABLE_SUBSETS + subset[g]) * ld + j0;      \
+                    for (int v = 0; v < 4; v++) {                                                    \
+                        NAME##_vector x;                                                             \
+                        memcpy(&x, t + v * V, sizeof x);                                             \
+                        sum[v] += x;                                                                 \
+                    }                                                                                \
+                }                                                                                    \
+                memcpy(out + j0, sum, sizeof sum);                                                   \
+            }                                                                                        \
+            for (; j0 < width; j0 += V) {                                                            \
+                NAME##_vector sum = {0};                                                             \
+                for (int g = 0; g < groups; g++) {                                                   \
+                    NAME##_vector x;                                                                 \
+                    memcpy(&x, table + ((size_t)g * TABLE_SUBSETS + subset[g]) * ld + j0, sizeof x); \
+                    sum += x;                                                                        \
+                }                                                                                    \
+                memcpy(out + j0, &sum, sizeof sum);                                                  \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+DEFINE_TABLE_SUMS(table_sums_sse, , 16)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+DEFINE_TABLE_SUMS(table_sums_avx2, __attribute__((target("avx2"))), 32)
+DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
+#endif
+#undef DEFINE_TABLE_SUMS
+
+static void table_sums(int m, const int *read_of, int groups, const uint8_t *subsets, const float *table, int ld,
+                       int width, float *part)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (__builtin_cpu_supports("avx512f")) {
+        table_sums_avx512(m, read_of, groups, subsets, table, ld, width, part);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        table_sums_avx2(m, read_of, groups, subsets, table, ld, width, part);
+        return;
+    }
+#endif
+    table_sums_sse(m, read_of, groups, subsets, table, ld, width, part);
+}
+
+/* ---- reads ---- */
+
+/* Bit i of the low byte of b at bit 4 i: four codes' spreads, shifted by
+ * 0..3 and or-ed, hold in nibble c the subset that cycle c drives. */
+static inline uint32_t spread(uint32_t b)
+{
+    uint32_t x = b & 255;
+    x = (x | x << 12) & 0x000F000Fu;
+    x = (x | x << 6) & 0x03030303u;
+    x = (x | x << 3) & 0x11111111u;
+    return x;
+}
+
+/* 1-bit reads: s->subset[t * groups + g] is the subset of group g's rows
+ * that read t = (pass * cycles + cycle) * n + source row drives (the bits of
+ * each group's four codes, transposed 8 cycles at a time); returns the
+ * reads that drive some row, in order, in s->read_of, and their count. */
+static int gather_subsets(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n,
+                          MvmScratch *s)
+{
+    int cycles = mvm_cycles(mp), passes = mvm_passes(mp);
+    int groups = (rows + TABLE_GROUP - 1) / TABLE_GROUP;
+    double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
+    for (int pass = 0; pass < passes; pass++) {
+        gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
+        for (int i = 0; i < n; i++) {
+            const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
+            for (int g = 0; g < groups; g++) {
+                uint32_t code[TABLE_GROUP] = {0};
+                for (int r = g * TABLE_GROUP; r < rows && r < (g + 1) * TABLE_GROUP; r++)
+                    code[r - g * TABLE_GROUP] = magnitude[r];
+                for (int c0 = 0; c0 < cycles; c0 += 8) {
+                    uint32_t x = spread(code[0] >> c0) | spread(code[1] >> c0) << 1 |
+                                 spread(code[2] >> c0) << 2 | spread(code[3] >> c0) << 3;
+                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= 4)
+                        s->subset[((size_t)(pass * cycles + c) * n + i) * groups + g] = (uint8_t)(x & 15);
+                }
+            }
+        }
+    }
+    int m = 0, total = passes * cycles * n;
+    for (int t = 0; t < total; t++) {
+        const uint8_t *subset = s->subset + (size_t)t * groups;
+        uint32_t any = 0;
+        for (int g = 0; g < groups; g++)
+            any |= subset[g];
+        s->read_of[m] = t;
+        m += any != 0;
+    }
+    return m;
+}
+
+/* The drives of every read of n source rows, in read order (pass, cycle,
+ * source row), without the reads whose drives are all zero: their column
+ * sums are 0 exactly, with no read noise (its variance is 0).
+ * s->read_of[k] = (pass * cycles + cycle) * n + source row of kept read k,
+ * whose drives are row k of s->drive; returns how many are kept. */
+static int gather_drives(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n,
+                         MvmScratch *s)
+{
+    int cycles = mvm_cycles(mp), m = 0;
     uint32_t mask = ((uint32_t)1 << mp->dac_bits) - 1;
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
-    size_t count = (size_t)n * cols;
-
-    memset(s->acc, 0, count * sizeof *s->acc);
     for (int pass = 0; pass < mvm_passes(mp); pass++) {
         gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int c = 0; c < cycles; c++) {
             int shift = c * mp->dac_bits;
-            for (size_t k = 0; k < (size_t)n * rows; k++)
-                s->drive[k] = (float)((s->magnitude[k] >> shift) & mask);
-            read_columns(n, rows, cols, s->drive, b->cells, b->rows_per_sum, s->sums, s->row_index,
-                         s->row_value);
-            if (b->read_var)
-                add_read_noise(b, mp->dac_bits > 1, n, first_row, (uint64_t)(pass * cycles + c), s);
-            if (s->record)
-                psum_hist_add(s->record, s->sums, (int64_t)count);
-            if (b->adc_gain)
-                adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, s->sums, n, cols, counters);
-            else
-                adc_convert(&b->adc, s->sums, (int64_t)count, counters);
-            double weight = ldexp(pass == 0 ? 1.0 : -1.0, shift);
-            for (size_t k = 0; k < count; k++)
-                s->acc[k] += weight * s->sums[k];
+            for (int i = 0; i < n; i++) {
+                const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
+                float *d = s->drive + (size_t)m * rows;
+                uint32_t any = 0;
+                for (int r = 0; r < rows; r++) {
+                    uint32_t chunk = (magnitude[r] >> shift) & mask;
+                    d[r] = (float)chunk;
+                    any |= chunk;
+                }
+                s->read_of[m] = (pass * cycles + c) * n + i;
+                m += any != 0;
+            }
         }
     }
+    return m;
+}
+
+/* The column sums of the m kept reads into s->sums, with their read noise.
+ * On a non-ideal chip the sums are not integers: one float product (or one
+ * table sum) gives the sums and, from the columns of read_var beside the
+ * cells, their variances (for 1-bit DACs drive^2 = drive; wider DACs take a
+ * second product of the squared drives). */
+static void column_sums(const MvmParams *mp, const Block *b, const float *table, int m, int n, int64_t first_row,
+                        MvmScratch *s)
+{
+    int rows = b->rows, cols = b->cols, width = b->ld;
+    if (table) {
+        width = table_ld(b);
+        table_sums(m, s->read_of, (rows + TABLE_GROUP - 1) / TABLE_GROUP, s->subset, table, width, b->ld, s->part);
+    } else if (!b->noise) {
+        product_exact(m, cols, rows, s->drive, b->cells, b->ld, b->rows_per_sum, s->part, s->sums);
+        return;
+    } else if (b->read_var && mp->dac_bits > 1) {
+        product(m, cols, rows, s->drive, rows, b->cells, b->ld, s->part, width);
+        for (size_t k = 0; k < (size_t)m * rows; k++)
+            s->drive[k] *= s->drive[k];
+        product(m, cols, rows, s->drive, rows, b->read_var, b->ld, s->part + cols, width);
+    } else {
+        product(m, width, rows, s->drive, rows, b->cells, b->ld, s->part, width);
+    }
+    if (b->read_var) {
+        add_read_noise(b, m, s->part, width, s->read_of, n, first_row, s);
+    } else {
+        for (int k = 0; k < m; k++)
+            for (int j = 0; j < cols; j++)
+                s->sums[(size_t)k * cols + j] = s->part[(size_t)k * width + j];
+    }
+}
+
+/* The ADC of this block on `count` rows of cols sums in place. */
+static void convert(const Block *b, double *v, int count, SimCounters *counters)
+{
+    if (b->adc_gain)
+        adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, v, count, b->cols, counters);
+    else
+        adc_convert(&b->adc, v, (int64_t)count * b->cols, counters);
+}
+
+/* Every read of n source rows: the kept reads' column sums in one product,
+ * their read noise and conversions; then the shift-and-add of each source
+ * row's reads in read order (pass, then cycle), the skipped reads adding
+ * what the ADCs make of a zero sum (0, unless they have offsets). */
+static void execute_reads(const MvmParams *mp, const Block *b, const float *table, const float *src,
+                          int64_t src_width, int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
+{
+    int cols = b->cols, cycles = mvm_cycles(mp);
+    int total = n * mvm_passes(mp) * cycles;
+    int m = table ? gather_subsets(mp, src, src_width, b->rows, n, s) : gather_drives(mp, src, src_width, b->rows, n, s);
+    column_sums(mp, b, table, m, n, first_row, s);
+    if (s->record)
+        psum_hist_add(s->record, s->sums, (int64_t)m * cols);
+    convert(b, s->sums, m, counters);
+
+    bool zero_adds = false;     /* does a skipped read add anything? */
+    if (m < total) {
+        SimCounters zero_counters = {0};
+        for (int j = 0; j < cols; j++)
+            s->zero[j] = 0;
+        for (int k = m; k < total && s->record; k++)
+            psum_hist_add(s->record, s->zero, cols);
+        convert(b, s->zero, 1, &zero_counters);
+        counters->saturated += zero_counters.saturated * (uint64_t)(total - m);
+        for (int j = 0; j < cols; j++)
+            zero_adds |= s->zero[j] != 0;
+    }
+
+    double weight[64];
+    for (int r = 0; r < total / n && r < 64; r++)
+        weight[r] = ldexp(r / cycles == 0 ? 1.0 : -1.0, (r % cycles) * mp->dac_bits);
+    memset(s->acc, 0, (size_t)n * cols * sizeof *s->acc);
+    for (int t = 0, k = 0; t < total; t++) {
+        const double *v = s->zero;
+        if (k < m && s->read_of[k] == t)
+            v = s->sums + (size_t)k++ * cols;
+        else if (!zero_adds)
+            continue;
+        double w = weight[t / n], *acc = s->acc + (size_t)(t % n) * cols;
+        for (int j = 0; j < cols; j++)
+            acc[j] += w * v[j];
+    }
     if (b->out_gain != 1)       /* drift compensation: digital, after the ADCs */
-        for (size_t k = 0; k < count; k++)
+        for (size_t k = 0; k < (size_t)n * cols; k++)
             s->acc[k] *= b->out_gain;
 }
 
@@ -503,20 +711,27 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     assert(mp->src_col >= 0 && mp->src_col + mp->rows <= src_width);
     assert(mp->float_mode || (mp->dac_bits >= 1 && mp->dac_bits <= 16 && mp->in_bits >= 1 &&
                               mvm_magnitude_bits(mp) <= 31));
-    uint64_t reads = (uint64_t)n_rows * (uint64_t)(mvm_passes(mp) * mvm_cycles(mp));
+    int reads_per_row = mvm_passes(mp) * mvm_cycles(mp);
+    uint64_t reads = (uint64_t)n_rows * (uint64_t)reads_per_row;
     counters->reads += reads;
     if (!mp->float_mode)
         counters->conversions += reads * (uint64_t)mp->out_cols;
 
     bool linear = mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
-    for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_ROW_TILE) {
-        int n = n_rows - p0 < MVM_ROW_TILE ? (int)(n_rows - p0) : MVM_ROW_TILE;
+    const float *table = b->table;
+    if (!linear && !table && mvm_table_floats(mp, b) && n_rows > 0) {
+        mvm_build_table(b, s->table);      /* too big to keep: built for this run */
+        table = s->table;
+    }
+    int tile = linear ? MVM_READ_TILE : MVM_READ_TILE / reads_per_row;
+    for (int64_t p0 = 0; p0 < n_rows; p0 += tile) {
+        int n = n_rows - p0 < tile ? (int)(n_rows - p0) : tile;
         const float *rows = src + p0 * src_width;
         if (linear)
             execute_linear(mp, b, rows, src_width, n, s,
                            mp->float_mode ? b->rows : b->rows_per_code_sum);
         else
-            execute_reads(mp, b, rows, src_width, n, mp->row_begin + p0, s, counters);
+            execute_reads(mp, b, table, rows, src_width, n, mp->row_begin + p0, s, counters);
         size_t at = (size_t)p0 * (size_t)b->cols;
         store_rows(s->acc, n, b->cols, dst_f ? dst_f + at : NULL, dst_d ? dst_d + at : NULL);
     }

@@ -10,8 +10,9 @@
 #include "runtime/noise.h"
 #include "runtime/program.h"
 
-/* Source rows processed together: the scratch of one step stays in cache. */
-enum { MVM_ROW_TILE = 64 };
+/* Reads (or, on the linear path, source rows) processed together: one
+ * product of this many rows, whose scratch stays in cache. */
+enum { MVM_READ_TILE = 512 };
 
 /* The converter of one block (docs/crossbar.md 7). */
 typedef struct {
@@ -24,7 +25,8 @@ typedef struct {
 /* A block as programmed on the chip: what one read multiplies its inputs by. */
 typedef struct {
     int rows, cols;             /* R, and the columns its ADCs see (MvmParams.out_cols) */
-    float *cells;               /* [rows x cols] row-major; pair-analog: G+ - G- per pair */
+    float *cells;               /* [rows x cols], row r at cells + r * ld; pair-analog: G+ - G- per pair */
+    int ld;                     /* cols, or 2 cols when read_var sits beside the cells */
     int rows_per_sum;           /* float sums of DAC chunks over this many rows are exact */
     int rows_per_code_sum;      /* the same for whole codes (fast path); 0: never exact */
     double max_result;          /* bound on |result| of an ideal read: max code * R * max|cell| */
@@ -33,20 +35,24 @@ typedef struct {
      * then holds each cell's (G - G_min) / dG as programmed and drifted. */
     const Noise *noise;
     uint64_t read_key;          /* key of this block's read noise: the seed's, the instruction */
-    float *read_var;            /* [rows x cols]: (read_sigma G / dG)^2 of the cell(s) behind each entry */
+    float *read_var;            /* cells + cols, [rows x cols] at stride ld: (read_sigma G / dG)^2 of
+                                   the cell(s) behind each entry; or NULL */
     float *adc_gain, *adc_offset;   /* [cols]: the errors of the ADC converting each column */
     double out_gain;            /* global drift compensation: the block's calibration gain */
+    float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
 } Block;
 
 typedef struct {
-    uint32_t *magnitude;        /* [MVM_ROW_TILE x max rows]: |code| of the current pass */
-    float *drive;               /* [MVM_ROW_TILE x max rows]: what the DACs drive in one cycle */
-    double *sums;               /* [MVM_ROW_TILE x max cols]: column sums, then ADC values */
-    double *acc;                /* [MVM_ROW_TILE x max cols]: shift-and-add result */
-    int *row_index;             /* [max rows]: the nonzero drives of one input row */
-    float *row_value;
-    float *drive_sq;            /* [MVM_ROW_TILE x max rows]: drive^2, for read noise */
-    double *vars;               /* [MVM_ROW_TILE x max cols]: variance of each read's column sums */
+    uint32_t *magnitude;        /* [tile x max rows]: |code| of the current pass */
+    float *drive;               /* [MVM_READ_TILE x max rows]: what the DACs drive in each read */
+    float *part;                /* [MVM_READ_TILE x 2 max cols]: a product's float results */
+    double *sums;               /* [MVM_READ_TILE x max cols]: column sums, then ADC values */
+    double *acc;                /* [MVM_READ_TILE x max cols]: shift-and-add result */
+    int *read_of;               /* [MVM_READ_TILE]: which read each row of drive is */
+    double *zero;               /* [max cols]: what the ADCs make of a zero sum */
+    float *normals;             /* [max cols + 4]: the read noise's normals of one read */
+    uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
+    float *table;               /* a block's subset table when it has none kept */
     uint64_t stream;            /* keys the read noise of the current run (sim_set_stream) */
     PsumHist *record;           /* statistics hook: NULL, or where reads record their column sums */
 } MvmScratch;
@@ -55,7 +61,13 @@ typedef struct {
  * the cells' keys; `instr` (the mvm's index) keys its read noise. */
 void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
                        Block *block);
-void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols);
+/* max_table: the largest mvm_table_floats of a block without a kept table. */
+void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols, size_t max_table);
+/* Floats of the block's subset table (reads through 1-bit DACs add a subset
+ * of its rows: a table of the subset sums of each group of 4 rows makes a
+ * read 4 times shorter); 0 when its reads do not use one. */
+size_t mvm_table_floats(const MvmParams *mp, const Block *block);
+void mvm_build_table(const Block *block, float *table);
 
 /* One `mvm` over src[n_rows x src_width] (codes, or floats in float mode) into
  * dst[n_rows x out_cols], f32 (dst_f) or f64 (dst_d).  `fast` allows the

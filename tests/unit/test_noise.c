@@ -77,11 +77,11 @@ Test(noise, normal_table_is_a_standard_normal)
 
 Test(noise, keys_are_pure_functions)
 {
-    uint64_t k = noise_key(7, NOISE_PROG);
+    uint64_t k = noise_key(7, NOISE_CELL);
     cr_expect_eq(noise_hash(k, 123), noise_hash(k, 123));
     cr_expect_neq(noise_hash(k, 123), noise_hash(k, 124));
-    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(8, NOISE_PROG));
-    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(7, NOISE_READ));
+    cr_expect_neq(noise_key(7, NOISE_CELL), noise_key(8, NOISE_CELL));
+    cr_expect_neq(noise_key(7, NOISE_CELL), noise_key(7, NOISE_READ));
     Moments m = {0};
     for (uint64_t i = 0; i < 200000; i++)
         add(&m, noise_uniform(noise_hash(k, i)));
