@@ -57,6 +57,7 @@ struct Sim {
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
     PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
+    bool keep_tables;           /* blocks keep 8-row subset tables (plan_tables) */
 };
 
 static int64_t last_dim(const Type *t)
@@ -198,37 +199,35 @@ static void plan_memory(Sim *sim, const bool *wide)
     }
 }
 
-/* The subset tables of 1-bit reads (runtime/sim_mvm.c) are four times the
- * cells: kept for every block when they all fit TABLE_BUDGET (a small net
- * read image after image), else built at each run of the mvm (a big one,
- * whose tables cost little next to its reads).  Returns the largest table
- * left to build, for the scratch. */
-enum { TABLE_BUDGET = 64 << 20 };
+/* The subset tables of 1-bit reads (runtime/sim_mvm.c) are kept for every
+ * block when they all fit TABLE_BUDGET (a small net read image after
+ * image), each built when its mvm first runs through reads: 8-row tables
+ * (32 times the cells, half the work of a read) for a block that reads at
+ * least WIDE_TABLE_ROWS source rows a run, 4-row ones for the others.  Else
+ * the mvm builds a 4-row table at each run (a big net, whose tables cost
+ * little next to its reads).  Returns the largest 4-row table, for the
+ * scratch. */
+enum { TABLE_BUDGET = 64 << 20, WIDE_TABLE_ROWS = 64 };
 
-static size_t keep_tables(Sim *sim)
+static int kept_table_group(const MvmParams *m)
+{
+    return m->row_end - m->row_begin >= WIDE_TABLE_ROWS ? 8 : 4;
+}
+
+static size_t plan_tables(Sim *sim)
 {
     const Program *p = sim->program;
     size_t total = 0, largest = 0;
     for (int k = 0; k < p->n_instrs; k++) {
+        const MvmParams *m = &p->instrs[k].mvm;
         if (p->instrs[k].opcode != INSTR_MVM)
             continue;
-        size_t floats = mvm_table_floats(&p->instrs[k].mvm, &sim->blocks[k]);
-        total += floats;
+        total += mvm_table_floats(m, &sim->blocks[k], kept_table_group(m));
+        size_t floats = mvm_table_floats(m, &sim->blocks[k], 4);
         largest = floats > largest ? floats : largest;
     }
-    if (total * sizeof(float) > TABLE_BUDGET)
-        return largest;
-    for (int k = 0; k < p->n_instrs; k++) {
-        if (p->instrs[k].opcode != INSTR_MVM)
-            continue;
-        Block *b = &sim->blocks[k];
-        size_t floats = mvm_table_floats(&p->instrs[k].mvm, b);
-        if (floats) {
-            b->table = arena_array(sim->arena, floats, sizeof *b->table);
-            mvm_build_table(b, b->table);
-        }
-    }
-    return 0;
+    sim->keep_tables = total * sizeof(float) <= TABLE_BUDGET;
+    return sim->keep_tables ? 0 : largest;
 }
 
 Sim *sim_new(const Program *program)
@@ -272,7 +271,7 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     }
 
     plan_memory(sim, wide);
-    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, keep_tables(sim));
+    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     return sim;
 }
 
@@ -462,6 +461,16 @@ static void exec_mvm(Sim *sim, int k)
     sim->scratch.record = sim->psum && sim->psum[k].counts ? &sim->psum[k] : NULL;
     /* a replica's share of the rows: the same rows of src and dst */
     int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
+    Block *b = &sim->blocks[k];
+    if (sim->keep_tables && !b->table && !mvm_is_linear(m, b, sim->fast_path)) {
+        int group = kept_table_group(m);
+        size_t floats = mvm_table_floats(m, b, group);
+        if (floats) {
+            b->table = arena_array(sim->arena, floats, sizeof *b->table);
+            b->table_group = group;
+            mvm_build_table(b, group, b->table);
+        }
+    }
     float *dst_f = sim->f32[in->dst];
     double *dst_d = sim->f64[in->dst];
     mvm_execute(m, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin,

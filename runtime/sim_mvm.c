@@ -54,8 +54,8 @@
 #include <string.h>
 
 enum { FLOAT_EXACT = 1 << 24 };
-/* Subset tables (below): rows in groups of 4, rows padded to 16 floats. */
-enum { TABLE_GROUP = 4, TABLE_SUBSETS = 1 << TABLE_GROUP, TABLE_PAD = 16 };
+/* Subset tables (below): rows in groups of 4 or 8, table rows padded to 16 floats. */
+enum { TABLE_PAD = 16, TABLE_MAX_GROUP = 8 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
@@ -229,9 +229,12 @@ void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, s
     s->acc = arena_array(arena, cols, sizeof *s->acc);
     s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
     s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
-    s->normals = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) + 4, sizeof *s->normals);
+    s->normals = arena_array(arena, cols, sizeof *s->normals);
+    s->row_key = arena_array(arena, MVM_READ_TILE, sizeof *s->row_key);
+    s->column_key = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key);
+    s->picked = arena_array(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked);
     s->subset = arena_array(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset);
-    s->table = max_table ? arena_array(arena, max_table, sizeof *s->table) : NULL;
+    s->small_table = max_table ? arena_array(arena, max_table, sizeof *s->small_table) : NULL;
 }
 
 /* ---- one read of n source rows ---- */
@@ -340,37 +343,44 @@ static void adc_convert_errors(const Adc *adc, const float *gain, const float *o
     counters->saturated += saturated;
 }
 
-/* Read noise on the column sums of m reads (docs/noise.md 3): each cell's
- * conductance has an independent N(0, (read_sigma G)^2) noise, so a column sum
- * sum_i V_i G_ij has Gaussian noise of variance sum_i V_i^2 (read_sigma G_ij)^2,
- * the second half of each product row (var, the squared drives times
- * read_var).  One normal per column and read is thus exact in distribution.
- * The normals come from the read's key (run stream, source row, read number),
- * four per hash: read k is read number read_of[k] / n of source row
- * first_row + read_of[k] % n. */
-static void add_read_noise(const Block *b, int m, const float *part, int width, const int *read_of, int n,
-                           int64_t first_row, MvmScratch *s)
+/* Read noise (docs/noise.md 3): each cell's conductance has an independent
+ * N(0, (read_sigma G)^2) noise, so a column sum sum_i V_i G_ij has Gaussian
+ * noise of variance sum_i V_i^2 (read_sigma G_ij)^2, the second half of each
+ * product row (var: the squared drives times read_var).  One normal per
+ * column and read is thus exact in distribution.  normals[k x cols] gets
+ * them for the m kept reads, from each read's key (run stream, source row,
+ * read number), four per hash: read k is read number read_of[k] / n of
+ * source row first_row + read_of[k] % n. */
+static void read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, const MvmScratch *s,
+                         float *normals)
 {
     int cols = b->cols;
     const float *normal = b->noise->normal;
     uint64_t run_key = noise_hash(b->read_key, s->stream);
-    float *z = s->normals;
+    uint64_t *column_key = s->column_key;       /* noise_hash(key, j0) = noise_mix(key ^ column_key) */
+    uint64_t *row_key = s->row_key;             /* noise_hash(run_key, source row) */
+    for (int j0 = 0; j0 < cols; j0 += 4)
+        column_key[j0 / 4] = noise_mix((uint64_t)j0 + 0x9e3779b97f4a7c15u);
+    for (int i = 0; i < n; i++)
+        row_key[i] = noise_hash(run_key, (uint64_t)(first_row + i));
     for (int k = 0; k < m; k++) {
-        int64_t row = first_row + read_of[k] % n;
-        uint64_t read = (uint64_t)(read_of[k] / n);
-        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)row), read);
+        uint64_t key = noise_hash(row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
+        float *z = normals + (size_t)k * cols;
         for (int j0 = 0; j0 < cols; j0 += 4) {
-            uint64_t h = noise_hash(key, (uint64_t)j0);
-            for (int q = 0; q < 4; q++)
+            uint64_t h = noise_mix(key ^ column_key[j0 / 4]);
+            int width = cols - j0 < 4 ? cols - j0 : 4;
+            for (int q = 0; q < width; q++)
                 z[j0 + q] = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
         }
-        /* sum + sqrt(var) z: a float standard deviation (its rounding is far
-         * below the noise it scales), the sum in double */
-        double *v = s->sums + (size_t)k * cols;
-        const float *sum = part + (size_t)k * width, *var = sum + cols;
-        for (int j = 0; j < cols; j++)
-            v[j] = (double)sum[j] + (double)(sqrtf(var[j]) * z[j]);
     }
+}
+
+/* sum + sqrt(var) z: a float standard deviation (its rounding is far below
+ * the noise it scales), the sum in double.  Two statements: no FMA. */
+static inline double noisy_sum(float sum, float var, float z)
+{
+    float e = sqrtf(var) * z;
+    return (double)sum + (double)e;
 }
 
 static void store_rows(const double *acc, int n, int cols, float *dst_f, double *dst_d)
@@ -427,68 +437,88 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
 /* ---- subset tables: 1-bit DACs ---- */
 
 /* With 1-bit DACs a read adds a subset of the block's rows.  Rows go in
- * groups of TABLE_GROUP; a group's table holds the sums of all 16 subsets of
- * its rows (cells and read variances alike, the whole width ld), so a read
- * is one table row per group instead of one matrix row per driven row.
- * Its entries are sums of at most 4 cells, exact on an ideal chip, and a
- * read adds at most R cells, exact while R * max|cell| < 2^24
- * (rows_per_sum = R). */
+ * groups of `group` (4 or 8); a group's table holds the sums of all 2^group
+ * subsets of its rows (cells and read variances alike, the whole width ld),
+ * so a read is one table row per group instead of one matrix row per driven
+ * row.  Its entries are sums of at most 8 cells, exact on an ideal chip,
+ * and a read adds at most R cells, exact while R * max|cell| < 2^24
+ * (rows_per_sum = R).  8-row tables are 16 times bigger and halve the
+ * reads: the simulator keeps them when they fit (sim.c), else it builds
+ * 4-row tables at each run of the mvm. */
+
 /* The floats between two table rows: ld rounded up to whole 64-byte vectors. */
 static int table_ld(const Block *b)
 {
     return (b->ld + TABLE_PAD - 1) / TABLE_PAD * TABLE_PAD;
 }
 
-size_t mvm_table_floats(const MvmParams *mp, const Block *b)
+static int table_groups(int rows, int group)
+{
+    return (rows + group - 1) / group;
+}
+
+size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
 {
     if (mp->float_mode || mp->dac_bits != 1 || b->rows_per_sum < b->rows || b->rows == 0)
         return 0;
-    size_t groups = ((size_t)b->rows + TABLE_GROUP - 1) / TABLE_GROUP;
-    return groups * TABLE_SUBSETS * (size_t)(b->ld > 0 ? table_ld(b) : TABLE_PAD);
+    return (size_t)table_groups(b->rows, group) * ((size_t)1 << group) * (size_t)(b->ld > 0 ? table_ld(b) : TABLE_PAD);
 }
 
-/* table[(g * 16 + subset) * ld + j]: the sum over the rows 4g + i of the
- * subset's bits i of matrix[row][j]; each entry is one add to a smaller one. */
-void mvm_build_table(const Block *b, float *table)
+/* table[(g * 2^group + subset) * ld + j]: the sum over the rows group g + i
+ * of the subset's bits i of matrix[row][j]; each entry is one add to a
+ * smaller one. */
+void mvm_build_table(const Block *b, int group, float *table)
 {
-    int ld = table_ld(b), groups = (b->rows + TABLE_GROUP - 1) / TABLE_GROUP;
+    int ld = table_ld(b), groups = table_groups(b->rows, group), subsets = 1 << group;
     for (int g = 0; g < groups; g++) {
-        float *t = table + (size_t)g * TABLE_SUBSETS * ld;
+        float *t = table + (size_t)g * subsets * ld;
         memset(t, 0, (size_t)ld * sizeof *t);
-        for (int subset = 1; subset < TABLE_SUBSETS; subset++) {
-            int bit = subset & 1 ? 0 : subset & 2 ? 1 : subset & 4 ? 2 : 3;
-            int row = g * TABLE_GROUP + bit;
+        for (int subset = 1; subset < subsets; subset++) {
+            int bit = 0;
+            while (!(subset >> bit & 1))
+                bit++;
+            int row = g * group + bit;
             const float *smaller = t + (size_t)(subset & (subset - 1)) * ld;
-            const float *cells = b->cells + (size_t)(row < b->rows ? row : 0) * b->ld;
             float *out = t + (size_t)subset * ld;
-            for (int j = 0; j < ld; j++)
-                out[j] = row < b->rows && j < b->ld ? smaller[j] + cells[j] : smaller[j];
+            int width = row < b->rows ? b->ld : 0;      /* rows past the block add nothing */
+            const float *cells = b->cells + (size_t)row * b->ld;
+            for (int j = 0; j < width; j++)
+                out[j] = smaller[j] + cells[j];
+            for (int j = width; j < ld; j++)
+                out[j] = smaller[j];
         }
     }
 }
 
 /* part[k][0..width) for each of the m kept reads: the sum over groups of
- * the table rows that read_of[k]'s subsets pick (subset 0, a row of zeros,
- * is added too: no branch).  Table rows and part rows are TABLE_PAD floats
- * apart, a multiple of the widest vector, so whole vectors never run past a
- * row.  The sums live in vectors of VB bytes (a GCC and Clang extension),
- * four at a time, which the compiler keeps in registers; each lane adds the
- * same floats in the same order whatever VB is, so the three versions below
- * (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
+ * the table rows that read_of[k]'s subsets pick.  The rows of the subsets
+ * that drive something are listed first (without branches: adding subset
+ * 0, a row of zeros, would change nothing).  Table rows and part rows are
+ * ld floats apart, a multiple of the widest vector, so whole vectors never
+ * run past a row.  The sums live in vectors of VB bytes (a GCC and Clang
+ * extension), four at a time, which the compiler keeps in registers; each
+ * lane adds the same floats in the same order whatever VB is, so the three
+ * versions below (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
 #define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
     typedef float NAME##_vector __attribute__((vector_size(VB)));                                    \
-    ATTR static void NAME(int m, const int *read_of, int groups, const uint8_t *subsets,             \
-                          const float *table, int ld, int width, float *part)                        \
+    ATTR static void NAME(int m, const int *read_of, int groups, int group, const uint8_t *subsets,  \
+                          const float *table, int ld, int width, float *part, const float **picked)  \
     {                                                                                                \
         enum { V = VB / 4 };                                                                         \
+        size_t subsets_per_group = (size_t)1 << group;                                               \
         for (int k = 0; k < m; k++) {                                                                \
             const uint8_t *subset = subsets + (size_t)read_of[k] * groups;                           \
+            int count = 0;                                                                           \
+            for (int g = 0; g < groups; g++) {                                                       \
+                picked[count] = table + ((size_t)g * subsets_per_group + subset[g]) * ld;            \
+                count += subset[g] != 0;                                                             \
+            }                                                                                        \
             float *out = part + (size_t)k * ld;                                                      \
             int j0 = 0;                                                                              \
             for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V) {            \
                 NAME##_vector sum[4] = {0};                                                          \
-                for (int g = 0; g < groups; g++) {                                                   \
-                    const float *t = table + ((size_t)g * TABLE_SUBSETS + subset[g]) * ld + j0;      \
+                for (int g = 0; g < count; g++) {                                                    \
+                    const float *t = picked[g] + j0;                                                 \
                     for (int v = 0; v < 4; v++) {                                                    \
                         NAME##_vector x;                                                             \
                         memcpy(&x, t + v * V, sizeof x);                                             \
@@ -499,9 +529,9 @@ void mvm_build_table(const Block *b, float *table)
             }                                                                                        \
             for (; j0 < width; j0 += V) {                                                            \
                 NAME##_vector sum = {0};                                                             \
-                for (int g = 0; g < groups; g++) {                                                   \
+                for (int g = 0; g < count; g++) {                                                    \
                     NAME##_vector x;                                                                 \
-                    memcpy(&x, table + ((size_t)g * TABLE_SUBSETS + subset[g]) * ld + j0, sizeof x); \
+                    memcpy(&x, picked[g] + j0, sizeof x);                                            \
                     sum += x;                                                                        \
                 }                                                                                    \
                 memcpy(out + j0, &sum, sizeof sum);                                                  \
@@ -516,27 +546,28 @@ DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
 #endif
 #undef DEFINE_TABLE_SUMS
 
-static void table_sums(int m, const int *read_of, int groups, const uint8_t *subsets, const float *table, int ld,
-                       int width, float *part)
+static void table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
+                       int ld, int width, float *part, const float **picked)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (__builtin_cpu_supports("avx512f")) {
-        table_sums_avx512(m, read_of, groups, subsets, table, ld, width, part);
+        table_sums_avx512(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
     if (__builtin_cpu_supports("avx2")) {
-        table_sums_avx2(m, read_of, groups, subsets, table, ld, width, part);
+        table_sums_avx2(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
 #endif
-    table_sums_sse(m, read_of, groups, subsets, table, ld, width, part);
+    table_sums_sse(m, read_of, groups, group, subsets, table, ld, width, part, picked);
 }
 
 /* ---- reads ---- */
 
-/* Bit i of the low byte of b at bit 4 i: four codes' spreads, shifted by
- * 0..3 and or-ed, hold in nibble c the subset that cycle c drives. */
-static inline uint32_t spread(uint32_t b)
+/* Bit i of the low byte of b at bit 4 i (spread4) or 8 i (spread8): the
+ * spreads of a group's codes, shifted by their place in the group and
+ * or-ed, hold in nibble (byte) c the subset that cycle c drives. */
+static inline uint32_t spread4(uint32_t b)
 {
     uint32_t x = b & 255;
     x = (x | x << 12) & 0x000F000Fu;
@@ -545,29 +576,46 @@ static inline uint32_t spread(uint32_t b)
     return x;
 }
 
+static inline uint64_t spread8(uint32_t b)
+{
+    uint64_t x = b & 255;
+    x = (x | x << 28) & UINT64_C(0x0000000F0000000F);
+    x = (x | x << 14) & UINT64_C(0x0003000300030003);
+    x = (x | x << 7) & UINT64_C(0x0101010101010101);
+    return x;
+}
+
 /* 1-bit reads: s->subset[t * groups + g] is the subset of group g's rows
  * that read t = (pass * cycles + cycle) * n + source row drives (the bits of
- * each group's four codes, transposed 8 cycles at a time); returns the
- * reads that drive some row, in order, in s->read_of, and their count. */
-static int gather_subsets(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n,
+ * each group's codes, transposed 8 cycles at a time); returns the reads that
+ * drive some row, in order, in s->read_of, and their count. */
+static int gather_subsets(const MvmParams *mp, int group, const float *src, int64_t src_width, int rows, int n,
                           MvmScratch *s)
 {
     int cycles = mvm_cycles(mp), passes = mvm_passes(mp);
-    int groups = (rows + TABLE_GROUP - 1) / TABLE_GROUP;
+    int groups = table_groups(rows, group);
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
     for (int pass = 0; pass < passes; pass++) {
         gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int i = 0; i < n; i++) {
             const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
             for (int g = 0; g < groups; g++) {
-                uint32_t code[TABLE_GROUP] = {0};
-                for (int r = g * TABLE_GROUP; r < rows && r < (g + 1) * TABLE_GROUP; r++)
-                    code[r - g * TABLE_GROUP] = magnitude[r];
+                uint32_t code[TABLE_MAX_GROUP] = {0};
+                for (int r = g * group; r < rows && r < (g + 1) * group; r++)
+                    code[r - g * group] = magnitude[r];
                 for (int c0 = 0; c0 < cycles; c0 += 8) {
-                    uint32_t x = spread(code[0] >> c0) | spread(code[1] >> c0) << 1 |
-                                 spread(code[2] >> c0) << 2 | spread(code[3] >> c0) << 3;
-                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= 4)
-                        s->subset[((size_t)(pass * cycles + c) * n + i) * groups + g] = (uint8_t)(x & 15);
+                    uint64_t x = 0;
+                    int shift = group == 8 ? 8 : 4;
+                    if (group == 8) {
+                        for (int b = 0; b < 8; b++)
+                            x |= spread8(code[b] >> c0) << b;
+                    } else {
+                        for (int b = 0; b < 4; b++)
+                            x |= (uint64_t)spread4(code[b] >> c0) << b;
+                    }
+                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= shift)
+                        s->subset[((size_t)(pass * cycles + c) * n + i) * groups + g] =
+                            (uint8_t)(x & ((1u << group) - 1));
                 }
             }
         }
@@ -616,21 +664,25 @@ static int gather_drives(const MvmParams *mp, const float *src, int64_t src_widt
     return m;
 }
 
-/* The column sums of the m kept reads into s->sums, with their read noise.
- * On a non-ideal chip the sums are not integers: one float product (or one
- * table sum) gives the sums and, from the columns of read_var beside the
- * cells, their variances (for 1-bit DACs drive^2 = drive; wider DACs take a
- * second product of the squared drives). */
-static void column_sums(const MvmParams *mp, const Block *b, const float *table, int m, int n, int64_t first_row,
-                        MvmScratch *s)
+/* The column sums of the m kept reads as floats in s->part, row k at
+ * k * (returned stride), the variances of their read noise (if any) beside
+ * them; or, for a wide DAC on an ideal chip, whose sums may need several
+ * exact runs, as doubles in s->sums (returns 0).  On a non-ideal chip the
+ * sums are not integers: one float product (or one table sum) gives the
+ * sums and, from the columns of read_var beside the cells, the variances
+ * (for 1-bit DACs drive^2 = drive; wider DACs take a second product of the
+ * squared drives). */
+static int column_products(const MvmParams *mp, const Block *b, const float *table, int group, int m,
+                           MvmScratch *s)
 {
     int rows = b->rows, cols = b->cols, width = b->ld;
     if (table) {
         width = table_ld(b);
-        table_sums(m, s->read_of, (rows + TABLE_GROUP - 1) / TABLE_GROUP, s->subset, table, width, b->ld, s->part);
+        table_sums(m, s->read_of, table_groups(rows, group), group, s->subset, table, width, b->ld, s->part,
+                   s->picked);
     } else if (!b->noise) {
         product_exact(m, cols, rows, s->drive, b->cells, b->ld, b->rows_per_sum, s->part, s->sums);
-        return;
+        return 0;
     } else if (b->read_var && mp->dac_bits > 1) {
         product(m, cols, rows, s->drive, rows, b->cells, b->ld, s->part, width);
         for (size_t k = 0; k < (size_t)m * rows; k++)
@@ -639,13 +691,7 @@ static void column_sums(const MvmParams *mp, const Block *b, const float *table,
     } else {
         product(m, width, rows, s->drive, rows, b->cells, b->ld, s->part, width);
     }
-    if (b->read_var) {
-        add_read_noise(b, m, s->part, width, s->read_of, n, first_row, s);
-    } else {
-        for (int k = 0; k < m; k++)
-            for (int j = 0; j < cols; j++)
-                s->sums[(size_t)k * cols + j] = s->part[(size_t)k * width + j];
-    }
+    return width;
 }
 
 /* The ADC of this block on `count` rows of cols sums in place. */
@@ -657,20 +703,84 @@ static void convert(const Block *b, double *v, int count, SimCounters *counters)
         adc_convert(&b->adc, v, (int64_t)count * b->cols, counters);
 }
 
-/* Every read of n source rows: the kept reads' column sums in one product,
- * their read noise and conversions; then the shift-and-add of each source
- * row's reads in read order (pass, then cycle), the skipped reads adding
- * what the ADCs make of a zero sum (0, unless they have offsets). */
-static void execute_reads(const MvmParams *mp, const Block *b, const float *table, const float *src,
+/* One read's conversions, fused: its column sums (with read noise when
+ * `noisy`), the ADC transfer (with each column's gain and offset when
+ * `errors`; v / step as v * inverse when that is exact), and the
+ * shift-and-add into its source row's acc.  The same operations as
+ * adc_convert and adc_convert_errors, one statement each (no FMA). */
+static inline __attribute__((always_inline)) int32_t
+convert_row(bool noisy, bool errors, int cols, const float *sum, const float *var, const float *z, const Adc *adc,
+            bool multiply, double inverse, const float *gain, const float *offset, double weight, double *acc)
+{
+    double step = adc->step, below = adc->code_min - 1, above = adc->code_max + 1;
+    int32_t ilo = (int32_t)adc->code_min, ihi = (int32_t)adc->code_max, clipped = 0;
+    for (int j = 0; j < cols; j++) {
+        double v = noisy ? noisy_sum(sum[j], var[j], z[j]) : (double)sum[j];
+        double q;
+        if (errors) {
+            q = v / step;
+            q = q * gain[j];
+            q = q + offset[j];
+        } else {
+            q = multiply ? v * inverse : v / step;
+        }
+        q = q < above ? q : above;      /* a NaN lands on `above` */
+        q = q > below ? q : below;
+        int32_t code = (int32_t)((q + ROUNDER) - ROUNDER);
+        clipped += (code > ihi) | (code < ilo);
+        code = code < ihi ? code : ihi;
+        code = code > ilo ? code : ilo;
+        double value = (double)code * step;
+        double add = weight * value;
+        acc[j] = acc[j] + add;
+    }
+    return clipped;
+}
+
+/* The kept reads' conversions, compiled for AVX-512, AVX2 and the baseline,
+ * chosen at run time (the same operations, so the same bits). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, const float *normals,
+                             const int *read_of, int n, const double *weight, double *acc)
+{
+    int cols = b->cols;
+    bool noisy = b->read_var != NULL, errors = b->adc_gain != NULL;
+    int exponent;
+    bool multiply = frexp(b->adc.step, &exponent) == 0.5;     /* a power of two */
+    double inverse = 1 / b->adc.step;
+    uint64_t clipped = 0;
+    for (int k = 0; k < m; k++) {
+        const float *sum = part + (size_t)k * ld, *var = sum + cols, *z = normals + (size_t)k * cols;
+        double w = weight[read_of[k] / n], *a = acc + (size_t)(read_of[k] % n) * cols;
+        const float *g = b->adc_gain, *o = b->adc_offset;
+        int32_t c = noisy ? errors ? convert_row(true, true, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
+                                   : convert_row(true, false, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
+                          : errors ? convert_row(false, true, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
+                                   : convert_row(false, false, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a);
+        clipped += (uint64_t)c;
+    }
+    return clipped;
+}
+
+/* Every read of n source rows: the kept reads' column sums in one product
+ * (or table sum), their read noise and conversions; then the shift-and-add
+ * of each source row's reads in read order (pass, then cycle), the skipped
+ * reads adding what the ADCs make of a zero sum (0, unless they have
+ * offsets).  The common case goes through convert_kept at once; the
+ * statistics hook, huge or lossless ADCs, ADC offsets on skipped reads and
+ * exact wide-DAC sums take the steps one by one. */
+static void execute_reads(const MvmParams *mp, const Block *b, const float *table, int group, const float *src,
                           int64_t src_width, int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
 {
     int cols = b->cols, cycles = mvm_cycles(mp);
     int total = n * mvm_passes(mp) * cycles;
-    int m = table ? gather_subsets(mp, src, src_width, b->rows, n, s) : gather_drives(mp, src, src_width, b->rows, n, s);
-    column_sums(mp, b, table, m, n, first_row, s);
-    if (s->record)
-        psum_hist_add(s->record, s->sums, (int64_t)m * cols);
-    convert(b, s->sums, m, counters);
+    int m = table ? gather_subsets(mp, group, src, src_width, b->rows, n, s)
+                  : gather_drives(mp, src, src_width, b->rows, n, s);
+    int ld = column_products(mp, b, table, group, m, s);
+    if (b->read_var)
+        read_normals(b, m, s->read_of, n, first_row, s, s->normals);
 
     bool zero_adds = false;     /* does a skipped read add anything? */
     if (m < total) {
@@ -684,24 +794,42 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         for (int j = 0; j < cols; j++)
             zero_adds |= s->zero[j] != 0;
     }
-
     double weight[64];
     for (int r = 0; r < total / n && r < 64; r++)
         weight[r] = ldexp(r / cycles == 0 ? 1.0 : -1.0, (r % cycles) * mp->dac_bits);
     memset(s->acc, 0, (size_t)n * cols * sizeof *s->acc);
-    for (int t = 0, k = 0; t < total; t++) {
-        const double *v = s->zero;
-        if (k < m && s->read_of[k] == t)
-            v = s->sums + (size_t)k++ * cols;
-        else if (!zero_adds)
-            continue;
-        double w = weight[t / n], *acc = s->acc + (size_t)(t % n) * cols;
-        for (int j = 0; j < cols; j++)
-            acc[j] += w * v[j];
+
+    if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
+        counters->saturated += convert_kept(b, m, s->part, ld, s->normals, s->read_of, n, weight, s->acc);
+    } else {
+        for (int k = 0; k < m && ld > 0; k++) {
+            const float *sum = s->part + (size_t)k * ld, *z = s->normals + (size_t)k * cols;
+            double *v = s->sums + (size_t)k * cols;
+            for (int j = 0; j < cols; j++)
+                v[j] = b->read_var ? noisy_sum(sum[j], sum[cols + j], z[j]) : (double)sum[j];
+        }
+        if (s->record)
+            psum_hist_add(s->record, s->sums, (int64_t)m * cols);
+        convert(b, s->sums, m, counters);
+        for (int t = 0, k = 0; t < total; t++) {
+            const double *v = s->zero;
+            if (k < m && s->read_of[k] == t)
+                v = s->sums + (size_t)k++ * cols;
+            else if (!zero_adds)
+                continue;
+            double w = weight[t / n], *acc = s->acc + (size_t)(t % n) * cols;
+            for (int j = 0; j < cols; j++)
+                acc[j] += w * v[j];
+        }
     }
     if (b->out_gain != 1)       /* drift compensation: digital, after the ADCs */
         for (size_t k = 0; k < (size_t)n * cols; k++)
             s->acc[k] *= b->out_gain;
+}
+
+bool mvm_is_linear(const MvmParams *mp, const Block *b, bool fast)
+{
+    return mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
 }
 
 void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *src,
@@ -717,11 +845,13 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     if (!mp->float_mode)
         counters->conversions += reads * (uint64_t)mp->out_cols;
 
-    bool linear = mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
+    bool linear = mvm_is_linear(mp, b, fast);
     const float *table = b->table;
-    if (!linear && !table && mvm_table_floats(mp, b) && n_rows > 0) {
-        mvm_build_table(b, s->table);      /* too big to keep: built for this run */
-        table = s->table;
+    int group = b->table_group;
+    if (!linear && !table && mvm_table_floats(mp, b, 4) && n_rows > 0) {
+        group = 4;
+        mvm_build_table(b, group, s->small_table);      /* none kept: built for this run */
+        table = s->small_table;
     }
     int tile = linear ? MVM_READ_TILE : MVM_READ_TILE / reads_per_row;
     for (int64_t p0 = 0; p0 < n_rows; p0 += tile) {
@@ -731,7 +861,7 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
             execute_linear(mp, b, rows, src_width, n, s,
                            mp->float_mode ? b->rows : b->rows_per_code_sum);
         else
-            execute_reads(mp, b, table, rows, src_width, n, mp->row_begin + p0, s, counters);
+            execute_reads(mp, b, table, group, rows, src_width, n, mp->row_begin + p0, s, counters);
         size_t at = (size_t)p0 * (size_t)b->cols;
         store_rows(s->acc, n, b->cols, dst_f ? dst_f + at : NULL, dst_d ? dst_d + at : NULL);
     }
