@@ -99,6 +99,10 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
     n->offset_key = noise_key(seed, NOISE_ADC_OFFSET);
     n->read_key = noise_key(seed, NOISE_READ);
     noise_normal_table(n->normal);
+    for (int k = 0; k < 256; k++) {
+        n->target[k] = arch->g_min_us + k * n->level_us;
+        n->sigma[k] = n->prog ? noise_prog_sigma(arch, n->target[k]) : 0;
+    }
     return n;
 }
 
@@ -145,7 +149,7 @@ static void cell_at(const Noise *n, uint64_t h, int row, int col, int level, int
                     double *g_prog, double *g_now)
 {
     const Arch *a = &n->arch;
-    double g = a->g_min_us + level * n->level_us;
+    double g = level >= 0 && level < 256 ? n->target[level] : a->g_min_us + level * n->level_us;
     bool stuck = false;
     if (n->stuck) {
         double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
@@ -154,7 +158,8 @@ static void cell_at(const Noise *n, uint64_t h, int row, int col, int level, int
             g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
     }
     if (!stuck && n->prog) {
-        g += noise_prog_sigma(a, g) * noise_normal(n, h);
+        double sigma = level >= 0 && level < 256 ? n->sigma[level] : noise_prog_sigma(a, g);
+        g += sigma * noise_normal(n, h);
         g = g > 0 ? g : 0;
     }
     if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */

@@ -35,6 +35,8 @@ typedef struct {
     bool stuck, prog;           /* stuck-at faults; programming variation */
     uint64_t cell_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
     float normal[1 << NOISE_TABLE_BITS];
+    double target[256];         /* G_min + level dG of each level (cell_bits <= 8) */
+    double sigma[256];          /* the programming sigma of each level */
 } Noise;
 
 /* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */

@@ -57,7 +57,8 @@ struct Sim {
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
     PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
-    bool keep_tables;           /* blocks keep 8-row subset tables (plan_tables) */
+    bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
+    double *combine_row;        /* a row of a combine's f32 source, in double */
 };
 
 static int64_t last_dim(const Type *t)
@@ -199,20 +200,12 @@ static void plan_memory(Sim *sim, const bool *wide)
     }
 }
 
-/* The subset tables of 1-bit reads (runtime/sim_mvm.c) are kept for every
- * block when they all fit TABLE_BUDGET (a small net read image after
- * image), each built when its mvm first runs through reads: 8-row tables
- * (32 times the cells, half the work of a read) for a block that reads at
- * least WIDE_TABLE_ROWS source rows a run, 4-row ones for the others.  Else
- * the mvm builds a 4-row table at each run (a big net, whose tables cost
- * little next to its reads).  Returns the largest 4-row table, for the
- * scratch. */
-enum { TABLE_BUDGET = 64 << 20, WIDE_TABLE_ROWS = 64 };
-
-static int kept_table_group(const MvmParams *m)
-{
-    return m->row_end - m->row_begin >= WIDE_TABLE_ROWS ? 8 : 4;
-}
+/* The subset tables of 1-bit reads (runtime/sim_mvm.c, mvm_table_group)
+ * are kept for every block when they all fit TABLE_BUDGET (a small net read
+ * image after image), each built when its mvm first runs through reads;
+ * else each run of an mvm builds its table (a big net, whose tables cost
+ * little next to its reads).  Returns the largest table, for the scratch. */
+enum { TABLE_BUDGET = 64 << 20 };
 
 static size_t plan_tables(Sim *sim)
 {
@@ -222,8 +215,8 @@ static size_t plan_tables(Sim *sim)
         const MvmParams *m = &p->instrs[k].mvm;
         if (p->instrs[k].opcode != INSTR_MVM)
             continue;
-        total += mvm_table_floats(m, &sim->blocks[k], kept_table_group(m));
-        size_t floats = mvm_table_floats(m, &sim->blocks[k], 4);
+        size_t floats = mvm_table_floats(m, &sim->blocks[k], mvm_table_group(m));
+        total += floats;
         largest = floats > largest ? floats : largest;
     }
     sim->keep_tables = total * sizeof(float) <= TABLE_BUDGET;
@@ -270,6 +263,13 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
             max_cols = in->mvm.out_cols;
     }
 
+    int64_t max_combine = 1;
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &program->instrs[k];
+        int64_t width = in->opcode == INSTR_COMBINE ? last_dim(&program->buffers[in->src[0]].type) : 0;
+        max_combine = width > max_combine ? width : max_combine;
+    }
+    sim->combine_row = arena_array(arena, (size_t)max_combine, sizeof *sim->combine_row);
     plan_memory(sim, wide);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     return sim;
@@ -383,8 +383,14 @@ static void exec_combine(Sim *sim, const Instr *in)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
     assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
 
+    const double *src_d = sim->f64[in->src[0]];
+    const float *src_f = sim->f32[in->src[0]];
+    double *row = sim->combine_row;
     for (int64_t p = c->row_begin; p < c->row_end; p++) {
-        int64_t at = p * width;
+        const double *x = src_d ? src_d + p * width : row;
+        if (!src_d)
+            for (int64_t j = 0; j < width; j++)
+                row[j] = src_f[p * width + j];
         double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
         for (int n = 0; n < c->n_cols; n++) {
             double v = 0;
@@ -393,16 +399,14 @@ static void exec_combine(Sim *sim, const Instr *in)
                 double part;
                 switch (c->sign) {
                 case SIGN_PAIR_ANALOG:
-                    part = element(sim, in->src[0], at + col);
+                    part = x[col];
                     break;
                 case SIGN_PAIR_DIGITAL:
-                    part = element(sim, in->src[0], at + 2 * col) -
-                           element(sim, in->src[0], at + 2 * col + 1);
+                    part = x[2 * col] - x[2 * col + 1];
                     break;
                 case SIGN_OFFSET:
                 default:
-                    part = element(sim, in->src[0], at + col) -
-                           element(sim, in->src[0], at + width - slices + s);
+                    part = x[col] - x[width - slices + s];
                     break;
                 }
                 v += slice_weight[s] * part;
@@ -463,7 +467,7 @@ static void exec_mvm(Sim *sim, int k)
     int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
     Block *b = &sim->blocks[k];
     if (sim->keep_tables && !b->table && !mvm_is_linear(m, b, sim->fast_path)) {
-        int group = kept_table_group(m);
+        int group = mvm_table_group(m);
         size_t floats = mvm_table_floats(m, b, group);
         if (floats) {
             b->table = arena_array(sim->arena, floats, sizeof *b->table);

@@ -55,7 +55,7 @@
 
 enum { FLOAT_EXACT = 1 << 24 };
 /* Subset tables (below): rows in groups of 4 or 8, table rows padded to 16 floats. */
-enum { TABLE_PAD = 16, TABLE_MAX_GROUP = 8 };
+enum { TABLE_PAD = 16, TABLE_MAX_GROUP = 8, WIDE_TABLE_ROWS = 64 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
@@ -124,15 +124,20 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
     uint8_t *levels = arena_array(arena, width, sizeof *levels);
     double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
     double sum_prog = 0, sum_now = 0;       /* a calibration read with every row driven */
+    bool compensate = nz->arch.drift_compensation && nz->drift_log > 0;
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
         size_t first = (size_t)row * tile->cols + mp->tile_col;
-        for (int x = 0; x < phys; x++) {
-            float cell = tile_cell(tile, first + x);
-            levels[x] = cell > 0 ? (uint8_t)(cell + 0.5f) : 0;
+        if (tile->levels) {
+            memcpy(levels, tile->levels + first, (size_t)phys);
+        } else {
+            for (int x = 0; x < phys; x++) {
+                float cell = tile_cell(tile, first + x);
+                levels[x] = cell > 0 ? (uint8_t)(cell + 0.5f) : 0;
+            }
         }
         noise_cell_row(nz, mp->tile, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog, g_now);
-        for (int x = 0; x < phys; x++) {
+        for (int x = 0; x < phys && compensate; x++) {
             sum_prog += (g_prog[x] - g_min) * per_level;
             sum_now += (g_now[x] - g_min) * per_level;
         }
@@ -150,7 +155,7 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
         }
     }
     b->out_gain = 1;
-    if (nz->arch.drift_compensation && nz->drift_log > 0 && sum_prog > 0 && sum_now > 0)
+    if (compensate && sum_prog > 0 && sum_now > 0)
         b->out_gain = sum_prog / sum_now;
     if (nz->adc) {
         int per_adc = nz->arch.cols_per_adc > 0 ? nz->arch.cols_per_adc : 1;
@@ -228,13 +233,14 @@ void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, s
     s->sums = arena_array(arena, cols, sizeof *s->sums);
     s->acc = arena_array(arena, cols, sizeof *s->acc);
     s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
+    s->drives_any = arena_array(arena, MVM_READ_TILE, sizeof *s->drives_any);
     s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
     s->normals = arena_array(arena, cols, sizeof *s->normals);
     s->row_key = arena_array(arena, MVM_READ_TILE, sizeof *s->row_key);
     s->column_key = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key);
     s->picked = arena_array(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked);
     s->subset = arena_array(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset);
-    s->small_table = max_table ? arena_array(arena, max_table, sizeof *s->small_table) : NULL;
+    s->table = max_table ? arena_array(arena, max_table, sizeof *s->table) : NULL;
 }
 
 /* ---- one read of n source rows ---- */
@@ -443,8 +449,10 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
  * row.  Its entries are sums of at most 8 cells, exact on an ideal chip,
  * and a read adds at most R cells, exact while R * max|cell| < 2^24
  * (rows_per_sum = R).  8-row tables are 16 times bigger and halve the
- * reads: the simulator keeps them when they fit (sim.c), else it builds
- * 4-row tables at each run of the mvm. */
+ * work of a read: an mvm that makes many reads a run (WIDE_TABLE_ROWS
+ * source rows or more) uses them, others 4-row ones (mvm_table_group).  The
+ * simulator keeps the tables when they fit (sim.c), else it builds one at
+ * each run of the mvm. */
 
 /* The floats between two table rows: ld rounded up to whole 64-byte vectors. */
 static int table_ld(const Block *b)
@@ -455,6 +463,11 @@ static int table_ld(const Block *b)
 static int table_groups(int rows, int group)
 {
     return (rows + group - 1) / group;
+}
+
+int mvm_table_group(const MvmParams *mp)
+{
+    return mp->row_end - mp->row_begin >= WIDE_TABLE_ROWS ? 8 : 4;
 }
 
 size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
@@ -595,6 +608,7 @@ static int gather_subsets(const MvmParams *mp, int group, const float *src, int6
     int cycles = mvm_cycles(mp), passes = mvm_passes(mp);
     int groups = table_groups(rows, group);
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
+    memset(s->drives_any, 0, (size_t)(passes * cycles * n));
     for (int pass = 0; pass < passes; pass++) {
         gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int i = 0; i < n; i++) {
@@ -613,21 +627,20 @@ static int gather_subsets(const MvmParams *mp, int group, const float *src, int6
                         for (int b = 0; b < 4; b++)
                             x |= (uint64_t)spread4(code[b] >> c0) << b;
                     }
-                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= shift)
-                        s->subset[((size_t)(pass * cycles + c) * n + i) * groups + g] =
-                            (uint8_t)(x & ((1u << group) - 1));
+                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= shift) {
+                        size_t t = (size_t)(pass * cycles + c) * n + i;
+                        uint8_t subset = (uint8_t)(x & ((1u << group) - 1));
+                        s->subset[t * groups + g] = subset;
+                        s->drives_any[t] |= subset;
+                    }
                 }
             }
         }
     }
     int m = 0, total = passes * cycles * n;
     for (int t = 0; t < total; t++) {
-        const uint8_t *subset = s->subset + (size_t)t * groups;
-        uint32_t any = 0;
-        for (int g = 0; g < groups; g++)
-            any |= subset[g];
         s->read_of[m] = t;
-        m += any != 0;
+        m += s->drives_any[t] != 0;
     }
     return m;
 }
@@ -712,8 +725,8 @@ static inline __attribute__((always_inline)) int32_t
 convert_row(bool noisy, bool errors, int cols, const float *sum, const float *var, const float *z, const Adc *adc,
             bool multiply, double inverse, const float *gain, const float *offset, double weight, double *acc)
 {
-    double step = adc->step, below = adc->code_min - 1, above = adc->code_max + 1;
-    int32_t ilo = (int32_t)adc->code_min, ihi = (int32_t)adc->code_max, clipped = 0;
+    double step = adc->step, lo = adc->code_min, hi = adc->code_max, below = lo - 1, above = hi + 1;
+    int32_t clipped = 0;
     for (int j = 0; j < cols; j++) {
         double v = noisy ? noisy_sum(sum[j], var[j], z[j]) : (double)sum[j];
         double q;
@@ -726,11 +739,12 @@ convert_row(bool noisy, bool errors, int cols, const float *sum, const float *va
         }
         q = q < above ? q : above;      /* a NaN lands on `above` */
         q = q > below ? q : below;
-        int32_t code = (int32_t)((q + ROUNDER) - ROUNDER);
-        clipped += (code > ihi) | (code < ilo);
-        code = code < ihi ? code : ihi;
-        code = code > ilo ? code : ilo;
-        double value = (double)code * step;
+        double code = q + ROUNDER;      /* an integer in [lo - 1, hi + 1], kept in double */
+        code = code - ROUNDER;
+        clipped += (code > hi) | (code < lo);
+        code = code < hi ? code : hi;
+        code = code > lo ? code : lo;
+        double value = code * step;
         double add = weight * value;
         acc[j] = acc[j] + add;
     }
@@ -848,10 +862,10 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     bool linear = mvm_is_linear(mp, b, fast);
     const float *table = b->table;
     int group = b->table_group;
-    if (!linear && !table && mvm_table_floats(mp, b, 4) && n_rows > 0) {
-        group = 4;
-        mvm_build_table(b, group, s->small_table);      /* none kept: built for this run */
-        table = s->small_table;
+    if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
+        group = mvm_table_group(mp);
+        mvm_build_table(b, group, s->table);      /* none kept: built for this run */
+        table = s->table;
     }
     int tile = linear ? MVM_READ_TILE : MVM_READ_TILE / reads_per_row;
     for (int64_t p0 = 0; p0 < n_rows; p0 += tile) {

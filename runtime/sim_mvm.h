@@ -50,12 +50,13 @@ typedef struct {
     double *sums;               /* [MVM_READ_TILE x max cols]: column sums, then ADC values */
     double *acc;                /* [MVM_READ_TILE x max cols]: shift-and-add result */
     int *read_of;               /* [MVM_READ_TILE]: which read each row of drive is */
+    uint8_t *drives_any;        /* [MVM_READ_TILE]: nonzero when a read drives some row */
     double *zero;               /* [max cols]: what the ADCs make of a zero sum */
     float *normals;             /* [MVM_READ_TILE x max cols]: the read noise's normals */
     uint64_t *row_key;          /* [MVM_READ_TILE]: the read noise's key of each source row */
     uint64_t *column_key;       /* [max cols / 4 + 1]: the read noise's hash of each 4 columns */
     uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
-    float *small_table;         /* a block's 4-row subset table when it has none kept */
+    float *table;               /* a block's subset table when it has none kept */
     const float **picked;       /* [groups]: the table rows one read adds */
     uint64_t stream;            /* keys the read noise of the current run (sim_set_stream) */
     PsumHist *record;           /* statistics hook: NULL, or where reads record their column sums */
@@ -65,13 +66,15 @@ typedef struct {
  * the cells' keys; `instr` (the mvm's index) keys its read noise. */
 void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
                        Block *block);
-/* max_table: the largest 4-row mvm_table_floats of a block without a kept table. */
+/* max_table: the largest table of a block without a kept one. */
 void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols, size_t max_table);
 /* Floats of the block's subset table for groups of `group` (4 or 8) rows
  * (reads through 1-bit DACs add a subset of its rows: a table of the subset
  * sums of each group makes a read `group` times shorter); 0 when its reads
  * do not use one. */
 size_t mvm_table_floats(const MvmParams *mp, const Block *block, int group);
+/* The group (4 or 8 rows) of the block's table. */
+int mvm_table_group(const MvmParams *mp);
 void mvm_build_table(const Block *block, int group, float *table);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the
  * lossless fast path when `fast`) rather than reads. */
