@@ -263,6 +263,17 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
             max_cols = in->mvm.out_cols;
     }
 
+    /* the fast path's weights of each block whose only reader is its combine */
+    int *first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
+    int *last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
+    live_ranges(program, first, last);
+    for (int k = 0; k + 1 < ni && !sim->noise; k++) {
+        const Instr *in = &program->instrs[k], *next = &program->instrs[k + 1];
+        if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
+            program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
+            sim->blocks[k].adc.lossless)
+            mvm_program_weights(arena, &in->mvm, &next->combine, &sim->blocks[k]);
+    }
     int64_t max_combine = 1;
     for (int k = 0; k < ni; k++) {
         const Instr *in = &program->instrs[k];

@@ -231,7 +231,7 @@ void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, s
     s->drive = arena_array(arena, rows, sizeof *s->drive);
     s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * TABLE_PAD, sizeof *s->part);
     s->sums = arena_array(arena, cols, sizeof *s->sums);
-    s->acc = arena_array(arena, cols, sizeof *s->acc);
+    s->acc = arena_array(arena, cols + (size_t)MVM_READ_TILE * TABLE_PAD, sizeof *s->acc);
     s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
     s->drives_any = arena_array(arena, MVM_READ_TILE, sizeof *s->drives_any);
     s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
@@ -860,6 +860,10 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
         counters->conversions += reads * (uint64_t)mp->out_cols;
 
     bool linear = mvm_is_linear(mp, b, fast);
+    if (linear && !mp->float_mode && b->weights) {
+        mvm_execute_weights(mp, b, src, n_rows, src_width, dst_f, dst_d, s);
+        return;
+    }
     const float *table = b->table;
     int group = b->table_group;
     if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {

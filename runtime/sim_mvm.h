@@ -39,6 +39,8 @@ typedef struct {
                                    the cell(s) behind each entry; or NULL */
     float *adc_gain, *adc_offset;   /* [cols]: the errors of the ADC converting each column */
     double out_gain;            /* global drift compensation: the block's calibration gain */
+    float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
+    int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
     float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
     int table_group;            /* its rows per group */
 } Block;
@@ -76,6 +78,13 @@ size_t mvm_table_floats(const MvmParams *mp, const Block *block, int group);
 /* The group (4 or 8 rows) of the block's table. */
 int mvm_table_group(const MvmParams *mp);
 void mvm_build_table(const Block *block, int group, float *table);
+/* The fast path's weights of a block whose only reader is the combine c
+ * (runtime/sim_fast.c); left NULL when the block cannot use them. */
+void mvm_program_weights(Arena *arena, const MvmParams *mp, const CombineParams *c, Block *block);
+/* The fast path of mvm_execute through the weights: each weight column's
+ * value in its slice-0 column, 0 in the block's other columns. */
+void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
+                         int64_t src_width, float *dst_f, double *dst_d, MvmScratch *scratch);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the
  * lossless fast path when `fast`) rather than reads. */
 bool mvm_is_linear(const MvmParams *mp, const Block *block, bool fast);
