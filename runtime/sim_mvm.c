@@ -55,7 +55,7 @@
 
 enum { FLOAT_EXACT = 1 << 24 };
 /* Subset tables (below): rows in groups of 4 or 8, table rows padded to 16 floats. */
-enum { TABLE_PAD = 16, TABLE_MAX_GROUP = 8, WIDE_TABLE_ROWS = 64 };
+enum { TABLE_PAD = 16, WIDE_TABLE_ROWS = 64 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
@@ -577,25 +577,18 @@ static void table_sums(int m, const int *read_of, int groups, int group, const u
 
 /* ---- reads ---- */
 
-/* Bit i of the low byte of b at bit 4 i (spread4) or 8 i (spread8): the
- * spreads of a group's codes, shifted by their place in the group and
- * or-ed, hold in nibble (byte) c the subset that cycle c drives. */
-static inline uint32_t spread4(uint32_t b)
+/* Transposes the 8 x 8 bit matrix whose row i is byte i of x (Hacker's
+ * Delight 7-3): byte i of the result holds bit i of each byte of x.  With
+ * byte b = the code of row b of a group, byte c of the result is the subset
+ * of the group's rows that cycle c drives. */
+static inline uint64_t transpose_bits(uint64_t x)
 {
-    uint32_t x = b & 255;
-    x = (x | x << 12) & 0x000F000Fu;
-    x = (x | x << 6) & 0x03030303u;
-    x = (x | x << 3) & 0x11111111u;
-    return x;
-}
-
-static inline uint64_t spread8(uint32_t b)
-{
-    uint64_t x = b & 255;
-    x = (x | x << 28) & UINT64_C(0x0000000F0000000F);
-    x = (x | x << 14) & UINT64_C(0x0003000300030003);
-    x = (x | x << 7) & UINT64_C(0x0101010101010101);
-    return x;
+    uint64_t t = (x ^ (x >> 7)) & UINT64_C(0x00AA00AA00AA00AA);
+    x = x ^ t ^ (t << 7);
+    t = (x ^ (x >> 14)) & UINT64_C(0x0000CCCC0000CCCC);
+    x = x ^ t ^ (t << 14);
+    t = (x ^ (x >> 28)) & UINT64_C(0x00000000F0F0F0F0);
+    return x ^ t ^ (t << 28);
 }
 
 /* 1-bit reads: s->subset[t * groups + g] is the subset of group g's rows
@@ -614,24 +607,16 @@ static int gather_subsets(const MvmParams *mp, int group, const float *src, int6
         for (int i = 0; i < n; i++) {
             const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
             for (int g = 0; g < groups; g++) {
-                uint32_t code[TABLE_MAX_GROUP] = {0};
-                for (int r = g * group; r < rows && r < (g + 1) * group; r++)
-                    code[r - g * group] = magnitude[r];
+                int r0 = g * group, r1 = rows < r0 + group ? rows : r0 + group;
                 for (int c0 = 0; c0 < cycles; c0 += 8) {
                     uint64_t x = 0;
-                    int shift = group == 8 ? 8 : 4;
-                    if (group == 8) {
-                        for (int b = 0; b < 8; b++)
-                            x |= spread8(code[b] >> c0) << b;
-                    } else {
-                        for (int b = 0; b < 4; b++)
-                            x |= (uint64_t)spread4(code[b] >> c0) << b;
-                    }
-                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= shift) {
+                    for (int r = r0; r < r1; r++)
+                        x |= (uint64_t)((magnitude[r] >> c0) & 255) << (8 * (r - r0));
+                    x = transpose_bits(x);
+                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= 8) {
                         size_t t = (size_t)(pass * cycles + c) * n + i;
-                        uint8_t subset = (uint8_t)(x & ((1u << group) - 1));
-                        s->subset[t * groups + g] = subset;
-                        s->drives_any[t] |= subset;
+                        s->subset[t * groups + g] = (uint8_t)x;
+                        s->drives_any[t] |= (uint8_t)x;
                     }
                 }
             }
