@@ -24,7 +24,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { WEIGHT_PAD = 16 };
+enum { WEIGHT_PAD = MVM_TABLE_PAD };
 
 /* out[i][0..width) = sum_r a[i][r] * w[r][0..width), i < n, as floats; w
  * and out rows are ld floats apart, ld a multiple of the vector. */

@@ -1,11 +1,10 @@
 /* sim_mvm.c: reading a crossbar block (the `mvm` instruction, docs/crossbar.md 4-8).
  *
  * A read drives R rows with one DAC chunk of each input code and converts the
- * column sums with the block's ADC.  For P source rows, a cycle is therefore a
- * small matrix product: drive[P x R] times the block's cells [R x cols], then
- * the ADC elementwise on [P x cols], then a shift-and-add.  That is exactly how
- * the code is shaped, P in steps of MVM_ROW_TILE rows so everything stays in
- * cache:
+ * column sums with the block's ADC; the reads of a source row are then
+ * shifted and added.  The code takes up to MVM_READ_TILE reads at a time (all
+ * passes and cycles of a tile of source rows), so that their column sums are
+ * one product:
  *
  *   mvm_program_block   once per Sim: "programs the chip".  It copies the
  *                       block's levels out of its tile into a dense [R x cols]
@@ -16,32 +15,40 @@
  *                       each cell is what runtime/noise.c says it became
  *                       (variation, stuck-at faults, drift, on/off ratio, IR
  *                       drop), in level units (G - G_min) / dG, before the pair
- *                       difference is formed.
- *   read_columns        sums[P x cols] = drive[P x R] * cells[R x cols].
- *                       Read noise is added to `sums` right after it
- *                       (add_read_noise: one normal per column and read, of
- *                       the exact variance of the sum of the cells' noises).
- *   adc_convert         the ADC transfer of section 7 on a [P x cols] matrix,
- *                       counting saturations; adc_convert_errors is the same
- *                       with each ADC's gain and offset error.
+ *                       difference is formed, and the read noise's variance of
+ *                       each entry sits beside it (ld = 2 cols).
+ *   gather              the drives of every read; a read whose drives are all
+ *                       zero is skipped (its sums are exactly 0, its noise
+ *                       too): half the bit planes of small activations.
+ *   column_products     the kept reads' column sums (and read-noise
+ *                       variances) as one product: with 1-bit DACs, sums of
+ *                       table rows (runtime/sim_table.c); else an sgemm.
+ *   convert_kept        per read and column, fused: sum + sqrt(var) z (one
+ *                       normal per column and read, read_normals), the ADC
+ *                       transfer of section 7, the shift-and-add.  The general
+ *                       steps (adc_convert, adc_convert_errors) serve the
+ *                       statistics hook and rare converters.
  *
  * Exactness.  Levels and DAC chunks are small integers, so float sums are
- * exact while they stay below 2^24; read_columns sums in float over at most
- * `rows_per_sum` rows (derived from the largest drive and the largest cell)
- * and adds those partial sums in double.  Column sums, ADC values and the
- * shift-and-add are double: exact integers up to 2^53, far above any shifted
- * sum (at most max_result = (2^in_bits - 1) * R * max|cell| in magnitude).
- * The result goes to dst as f32 or f64; sim_new makes it f64 whenever
- * max_result reaches 2^24, so the store is exact too.  The ADC's full scale
- * is a float, which past 2^24 cannot spell 2^bits - 1: a full scale equal to
- * the code range rounded to float means step 1.
+ * exact while they stay below 2^24 in magnitude, in any order: products
+ * (sgemm, table sums) run over at most `rows_per_sum` rows (derived from the
+ * largest drive and the largest cell) and those partial sums are added in
+ * double.  Column sums, ADC values and the shift-and-add are double: exact
+ * integers up to 2^53, far above any shifted sum (at most max_result =
+ * (2^in_bits - 1) * R * max|cell| in magnitude).  The result goes to dst as
+ * f32 or f64; sim_new makes it f64 whenever max_result reaches 2^24, so the
+ * store is exact too.  The ADC's full scale is a float, which past 2^24
+ * cannot spell 2^bits - 1: a full scale equal to the code range rounded to
+ * float means step 1.  A non-ideal chip's sums are not integers: their
+ * products are plain float ones.
  *
  * Fast path.  When the ADC is lossless for every sum the block can produce
  * (step 1 and a range covering R * (2^dac_bits - 1) * max|cell|) and no
  * per-read effect is modelled, each conversion returns its sum unchanged, and
  * sum over passes and cycles of +-2^(c*dac_bits) * chunk * cells is just
- * code * cells: one product of the codes replaces passes * cycles reads.  Its
- * float partial sums are bounded by (2^in_bits - 1) * max|cell| per row, and the
+ * code * cells: one product of the codes replaces passes * cycles reads
+ * (runtime/sim_fast.c goes further and folds the slices too).  Its float
+ * partial sums are bounded by (2^in_bits - 1) * max|cell| per row, and the
  * shortcut is taken only when that product is below 2^24 too.  The counters
  * are computed from the formula either way, so they do not change with it.
  * A non-ideal block has no such shortcut: its ADC is never lossless (its sums
@@ -54,30 +61,14 @@
 #include <string.h>
 
 enum { FLOAT_EXACT = 1 << 24 };
-/* Subset tables (below): rows in groups of 4 or 8, table rows padded to 16 floats. */
-enum { TABLE_PAD = 16, WIDE_TABLE_ROWS = 64 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 
 /* ---- programming the chip ---- */
 
-static int mvm_passes(const MvmParams *mp)
-{
-    return !mp->float_mode && mp->in_signed ? 2 : 1;
-}
 
-static int mvm_magnitude_bits(const MvmParams *mp)
-{
-    return mp->in_signed ? mp->in_bits - 1 : mp->in_bits;
-}
 
-static int mvm_cycles(const MvmParams *mp)
-{
-    if (mp->float_mode)
-        return 1;
-    return (mvm_magnitude_bits(mp) + mp->dac_bits - 1) / mp->dac_bits;
-}
 
 /* Rows whose float sum of |drive| * |cell| products cannot pass 2^24; 0 when
  * one product alone may not be exact. */
@@ -229,9 +220,9 @@ void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, s
     size_t cols = (size_t)MVM_READ_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
     s->magnitude = arena_array(arena, rows, sizeof *s->magnitude);
     s->drive = arena_array(arena, rows, sizeof *s->drive);
-    s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * TABLE_PAD, sizeof *s->part);
+    s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->part);
     s->sums = arena_array(arena, cols, sizeof *s->sums);
-    s->acc = arena_array(arena, cols + (size_t)MVM_READ_TILE * TABLE_PAD, sizeof *s->acc);
+    s->acc = arena_array(arena, cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->acc);
     s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
     s->drives_any = arena_array(arena, MVM_READ_TILE, sizeof *s->drives_any);
     s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
@@ -402,7 +393,7 @@ static void store_rows(const double *acc, int n, int cols, float *dst_f, double 
 
 /* Codes of one pass, as unsigned magnitudes clamped to what the DACs can
  * take (a valid program never needs the clamp; it keeps the casts defined). */
-static void gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows,
+void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows,
                               int pass, double max_code, uint32_t *magnitude)
 {
     float top = (float)max_code;
@@ -440,195 +431,7 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
     product_exact(n, b->cols, b->rows, s->drive, b->cells, b->ld, rows_per_sum, s->part, s->acc);
 }
 
-/* ---- subset tables: 1-bit DACs ---- */
-
-/* With 1-bit DACs a read adds a subset of the block's rows.  Rows go in
- * groups of `group` (4 or 8); a group's table holds the sums of all 2^group
- * subsets of its rows (cells and read variances alike, the whole width ld),
- * so a read is one table row per group instead of one matrix row per driven
- * row.  Its entries are sums of at most 8 cells, exact on an ideal chip,
- * and a read adds at most R cells, exact while R * max|cell| < 2^24
- * (rows_per_sum = R).  8-row tables are 16 times bigger and halve the
- * work of a read: an mvm that makes many reads a run (WIDE_TABLE_ROWS
- * source rows or more) uses them, others 4-row ones (mvm_table_group).  The
- * simulator keeps the tables when they fit (sim.c), else it builds one at
- * each run of the mvm. */
-
-/* The floats between two table rows: ld rounded up to whole 64-byte vectors. */
-static int table_ld(const Block *b)
-{
-    return (b->ld + TABLE_PAD - 1) / TABLE_PAD * TABLE_PAD;
-}
-
-static int table_groups(int rows, int group)
-{
-    return (rows + group - 1) / group;
-}
-
-int mvm_table_group(const MvmParams *mp)
-{
-    return mp->row_end - mp->row_begin >= WIDE_TABLE_ROWS ? 8 : 4;
-}
-
-size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
-{
-    if (mp->float_mode || mp->dac_bits != 1 || b->rows_per_sum < b->rows || b->rows == 0)
-        return 0;
-    return (size_t)table_groups(b->rows, group) * ((size_t)1 << group) * (size_t)(b->ld > 0 ? table_ld(b) : TABLE_PAD);
-}
-
-/* table[(g * 2^group + subset) * ld + j]: the sum over the rows group g + i
- * of the subset's bits i of matrix[row][j]; each entry is one add to a
- * smaller one. */
-void mvm_build_table(const Block *b, int group, float *table)
-{
-    int ld = table_ld(b), groups = table_groups(b->rows, group), subsets = 1 << group;
-    for (int g = 0; g < groups; g++) {
-        float *t = table + (size_t)g * subsets * ld;
-        memset(t, 0, (size_t)ld * sizeof *t);
-        for (int subset = 1; subset < subsets; subset++) {
-            int bit = 0;
-            while (!(subset >> bit & 1))
-                bit++;
-            int row = g * group + bit;
-            const float *smaller = t + (size_t)(subset & (subset - 1)) * ld;
-            float *out = t + (size_t)subset * ld;
-            int width = row < b->rows ? b->ld : 0;      /* rows past the block add nothing */
-            const float *cells = b->cells + (size_t)row * b->ld;
-            for (int j = 0; j < width; j++)
-                out[j] = smaller[j] + cells[j];
-            for (int j = width; j < ld; j++)
-                out[j] = smaller[j];
-        }
-    }
-}
-
-/* part[k][0..width) for each of the m kept reads: the sum over groups of
- * the table rows that read_of[k]'s subsets pick.  The rows of the subsets
- * that drive something are listed first (without branches: adding subset
- * 0, a row of zeros, would change nothing).  Table rows and part rows are
- * ld floats apart, a multiple of the widest vector, so whole vectors never
- * run past a row.  The sums live in vectors of VB bytes (a GCC and Clang
- * extension), four at a time, which the compiler keeps in registers; each
- * lane adds the same floats in the same order whatever VB is, so the three
- * versions below (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
-#define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
-    typedef float NAME##_vector __attribute__((vector_size(VB)));                                    \
-    ATTR static void NAME(int m, const int *read_of, int groups, int group, const uint8_t *subsets,  \
-                          const float *table, int ld, int width, float *part, const float **picked)  \
-    {                                                                                                \
-        enum { V = VB / 4 };                                                                         \
-        size_t subsets_per_group = (size_t)1 << group;                                               \
-        for (int k = 0; k < m; k++) {                                                                \
-            const uint8_t *subset = subsets + (size_t)read_of[k] * groups;                           \
-            int count = 0;                                                                           \
-            for (int g = 0; g < groups; g++) {                                                       \
-                picked[count] = table + ((size_t)g * subsets_per_group + subset[g]) * ld;            \
-                count += subset[g] != 0;                                                             \
-            }                                                                                        \
-            float *out = part + (size_t)k * ld;                                                      \
-            int j0 = 0;                                                                              \
-            for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V) {            \
-                NAME##_vector sum[4] = {0};                                                          \
-                for (int g = 0; g < count; g++) {                                                    \
-                    const float *t = picked[g] + j0;                                                 \
-                    for (int v = 0; v < 4; v++) {                                                    \
-                        NAME##_vector x;                                                             \
-                        memcpy(&x, t + v * V, sizeof x);                                             \
-                        sum[v] += x;                                                                 \
-                    }                                                                                \
-                }                                                                                    \
-                memcpy(out + j0, sum, sizeof sum);                                                   \
-            }                                                                                        \
-            for (; j0 < width; j0 += V) {                                                            \
-                NAME##_vector sum = {0};                                                             \
-                for (int g = 0; g < count; g++) {                                                    \
-                    NAME##_vector x;                                                                 \
-                    memcpy(&x, picked[g] + j0, sizeof x);                                            \
-                    sum += x;                                                                        \
-                }                                                                                    \
-                memcpy(out + j0, &sum, sizeof sum);                                                  \
-            }                                                                                        \
-        }                                                                                            \
-    }
-
-DEFINE_TABLE_SUMS(table_sums_sse, , 16)
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-DEFINE_TABLE_SUMS(table_sums_avx2, __attribute__((target("avx2"))), 32)
-DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
-#endif
-#undef DEFINE_TABLE_SUMS
-
-static void table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
-                       int ld, int width, float *part, const float **picked)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (__builtin_cpu_supports("avx512f")) {
-        table_sums_avx512(m, read_of, groups, group, subsets, table, ld, width, part, picked);
-        return;
-    }
-    if (__builtin_cpu_supports("avx2")) {
-        table_sums_avx2(m, read_of, groups, group, subsets, table, ld, width, part, picked);
-        return;
-    }
-#endif
-    table_sums_sse(m, read_of, groups, group, subsets, table, ld, width, part, picked);
-}
-
 /* ---- reads ---- */
-
-/* Transposes the 8 x 8 bit matrix whose row i is byte i of x (Hacker's
- * Delight 7-3): byte i of the result holds bit i of each byte of x.  With
- * byte b = the code of row b of a group, byte c of the result is the subset
- * of the group's rows that cycle c drives. */
-static inline uint64_t transpose_bits(uint64_t x)
-{
-    uint64_t t = (x ^ (x >> 7)) & UINT64_C(0x00AA00AA00AA00AA);
-    x = x ^ t ^ (t << 7);
-    t = (x ^ (x >> 14)) & UINT64_C(0x0000CCCC0000CCCC);
-    x = x ^ t ^ (t << 14);
-    t = (x ^ (x >> 28)) & UINT64_C(0x00000000F0F0F0F0);
-    return x ^ t ^ (t << 28);
-}
-
-/* 1-bit reads: s->subset[t * groups + g] is the subset of group g's rows
- * that read t = (pass * cycles + cycle) * n + source row drives (the bits of
- * each group's codes, transposed 8 cycles at a time); returns the reads that
- * drive some row, in order, in s->read_of, and their count. */
-static int gather_subsets(const MvmParams *mp, int group, const float *src, int64_t src_width, int rows, int n,
-                          MvmScratch *s)
-{
-    int cycles = mvm_cycles(mp), passes = mvm_passes(mp);
-    int groups = table_groups(rows, group);
-    double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
-    memset(s->drives_any, 0, (size_t)(passes * cycles * n));
-    for (int pass = 0; pass < passes; pass++) {
-        gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
-        for (int i = 0; i < n; i++) {
-            const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
-            for (int g = 0; g < groups; g++) {
-                int r0 = g * group, r1 = rows < r0 + group ? rows : r0 + group;
-                for (int c0 = 0; c0 < cycles; c0 += 8) {
-                    uint64_t x = 0;
-                    for (int r = r0; r < r1; r++)
-                        x |= (uint64_t)((magnitude[r] >> c0) & 255) << (8 * (r - r0));
-                    x = transpose_bits(x);
-                    for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= 8) {
-                        size_t t = (size_t)(pass * cycles + c) * n + i;
-                        s->subset[t * groups + g] = (uint8_t)x;
-                        s->drives_any[t] |= (uint8_t)x;
-                    }
-                }
-            }
-        }
-    }
-    int m = 0, total = passes * cycles * n;
-    for (int t = 0; t < total; t++) {
-        s->read_of[m] = t;
-        m += s->drives_any[t] != 0;
-    }
-    return m;
-}
 
 /* The drives of every read of n source rows, in read order (pass, cycle,
  * source row), without the reads whose drives are all zero: their column
@@ -642,7 +445,7 @@ static int gather_drives(const MvmParams *mp, const float *src, int64_t src_widt
     uint32_t mask = ((uint32_t)1 << mp->dac_bits) - 1;
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
     for (int pass = 0; pass < mvm_passes(mp); pass++) {
-        gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
+        mvm_gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int c = 0; c < cycles; c++) {
             int shift = c * mp->dac_bits;
             for (int i = 0; i < n; i++) {
@@ -675,8 +478,8 @@ static int column_products(const MvmParams *mp, const Block *b, const float *tab
 {
     int rows = b->rows, cols = b->cols, width = b->ld;
     if (table) {
-        width = table_ld(b);
-        table_sums(m, s->read_of, table_groups(rows, group), group, s->subset, table, width, b->ld, s->part,
+        width = mvm_table_ld(b);
+        mvm_table_sums(m, s->read_of, mvm_table_groups(rows, group), group, s->subset, table, width, b->ld, s->part,
                    s->picked);
     } else if (!b->noise) {
         product_exact(m, cols, rows, s->drive, b->cells, b->ld, b->rows_per_sum, s->part, s->sums);
@@ -775,7 +578,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
 {
     int cols = b->cols, cycles = mvm_cycles(mp);
     int total = n * mvm_passes(mp) * cycles;
-    int m = table ? gather_subsets(mp, group, src, src_width, b->rows, n, s)
+    int m = table ? mvm_gather_subsets(mp, group, src, src_width, b->rows, n, s)
                   : gather_drives(mp, src, src_width, b->rows, n, s);
     int ld = column_products(mp, b, table, group, m, s);
     if (b->read_var)

@@ -13,6 +13,9 @@
 /* Reads (or, on the linear path, source rows) processed together: one
  * product of this many rows, whose scratch stays in cache. */
 enum { MVM_READ_TILE = 512 };
+/* Subset tables: rows of a table (and of a product's results) are padded
+ * to a multiple of this many floats, a 64-byte vector. */
+enum { MVM_TABLE_PAD = 16 };
 
 /* The converter of one block (docs/crossbar.md 7). */
 typedef struct {
@@ -95,5 +98,38 @@ bool mvm_is_linear(const MvmParams *mp, const Block *block, bool fast);
 void mvm_execute(const MvmParams *mp, const Block *block, bool fast, const float *src,
                  int64_t n_rows, int64_t src_width, float *dst_f, double *dst_d,
                  MvmScratch *scratch, SimCounters *counters);
+
+/* Input passes (2 for signed codes), magnitude bits and DAC cycles of an mvm. */
+static inline int mvm_passes(const MvmParams *mp)
+{
+    return !mp->float_mode && mp->in_signed ? 2 : 1;
+}
+
+static inline int mvm_magnitude_bits(const MvmParams *mp)
+{
+    return mp->in_signed ? mp->in_bits - 1 : mp->in_bits;
+}
+
+static inline int mvm_cycles(const MvmParams *mp)
+{
+    if (mp->float_mode)
+        return 1;
+    return (mvm_magnitude_bits(mp) + mp->dac_bits - 1) / mp->dac_bits;
+}
+
+/* Codes of one pass of n source rows as unsigned magnitudes [n x rows]. */
+void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows, int pass,
+                           double max_code, uint32_t *magnitude);
+
+/* ---- runtime/sim_table.c ---- */
+int mvm_table_ld(const Block *block);
+int mvm_table_groups(int rows, int group);
+/* The subsets of every read of n source rows into scratch->subset; the
+ * reads that drive something into scratch->read_of; returns their count. */
+int mvm_gather_subsets(const MvmParams *mp, int group, const float *src, int64_t src_width, int rows, int n,
+                       MvmScratch *scratch);
+/* part[k][0..width) for each of the m kept reads: their table rows' sums. */
+void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
+                    int ld, int width, float *part, const float **picked);
 
 #endif
