@@ -5,8 +5,10 @@
  * G_max, for good); else the programming variation, G += sigma(G) * z, clamped
  * at 0; then, at the inference time, drift by ((t + t0) / t0)^-nu with the
  * device's own nu; and the first-order IR drop of its position.  Every draw
- * comes from the cell's key (seed, stream, tile, row, column) through
- * noise_hash, so programming a chip gives the same cells in any order.  The
+ * comes from one hash of the cell's key (seed, tile, row, column; see
+ * cell_hash), so programming a chip gives the same cells in any order; the
+ * simulator programs a row at a time (noise_cell_row), with the sigma of
+ * each level computed once (Noise.sigma).  The
  * simulator (runtime/sim_mvm.c) turns conductances back into level units,
  * (G - G_min) / dG, as the periphery subtracting the nominal G_min leakage
  * would; read noise and the ADC errors are applied there, from the keys and
@@ -180,10 +182,38 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
             g_now);
 }
 
+/* cell_at for a row of cells without drift or IR drop, branch-free: the
+ * same operations on the same values (a cell without variation adds
+ * sigma 0 times its normal), compiled for AVX-512, AVX2 and the baseline. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+static void static_cells(const Noise *n, uint64_t row_key, int col0, int count, const uint8_t *levels,
+                         double *g_prog, double *g_now)
+{
+    const Arch *a = &n->arch;
+    double sa0 = a->sa0_fraction, stuck_below = n->stuck ? a->sa0_fraction + a->sa1_fraction : -1;
+    for (int i = 0; i < count; i++) {
+        uint64_t h = cell_hash(row_key, col0 + i);
+        double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
+        double varied = n->sigma[levels[i]] * (double)n->normal[h >> (64 - NOISE_TABLE_BITS)];
+        double g = n->target[levels[i]] + varied;
+        g = g > 0 || !n->prog ? g : 0;
+        double stuck_at = u < sa0 ? a->g_min_us : a->g_max_us;
+        g = u < stuck_below ? stuck_at : g;
+        g_prog[i] = g;
+        g_now[i] = g;
+    }
+}
+
 void noise_cell_row(const Noise *n, int tile, int row, int col0, int count, const uint8_t *levels, int tile_rows,
                     int tile_cols, double *g_prog, double *g_now)
 {
     uint64_t row_key = noise_cell_row_key(n, tile, row);
+    if (n->drift_log == 0 && n->arch.ir_drop == 0) {
+        static_cells(n, row_key, col0, count, levels, g_prog, g_now);
+        return;
+    }
     for (int i = 0; i < count; i++)
         cell_at(n, cell_hash(row_key, col0 + i), row, col0 + i, levels[i], tile_rows, tile_cols, &g_prog[i],
                 &g_now[i]);
