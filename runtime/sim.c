@@ -59,6 +59,7 @@ struct Sim {
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */
+    int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
 };
 
 static int64_t last_dim(const Type *t)
@@ -264,6 +265,9 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     }
 
     /* the fast path's weights of each block whose only reader is its combine */
+    sim->weights_of = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->weights_of);
+    for (int k = 0; k < ni; k++)
+        sim->weights_of[k] = -1;
     int *first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
     int *last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
     live_ranges(program, first, last);
@@ -272,7 +276,9 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
             program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
             sim->blocks[k].adc.lossless)
-            mvm_program_weights(arena, &in->mvm, &next->combine, &sim->blocks[k]);
+            mvm_program_weights(arena, program, &in->mvm, &next->combine, &sim->blocks[k]);
+        if (sim->blocks[k].weights)
+            sim->weights_of[k + 1] = k;
     }
     int64_t max_combine = 1;
     for (int k = 0; k < ni; k++) {
@@ -376,8 +382,9 @@ static double element(const Sim *sim, int buffer, int64_t i)
 /* Slices, pairs and reference columns of one block back into weight columns
  * (docs/crossbar.md 5), in double: exact on integers, and a float-mode sum
  * loses nothing either. */
-static void exec_combine(Sim *sim, const Instr *in)
+static void exec_combine(Sim *sim, int k)
 {
+    const Instr *in = &sim->program->instrs[k];
     const CombineParams *c = &in->combine;
     const Type *st = &sim->program->buffers[in->src[0]].type;
     const Type *dt = &sim->program->buffers[in->dst].type;
@@ -396,6 +403,10 @@ static void exec_combine(Sim *sim, const Instr *in)
 
     const double *src_d = sim->f64[in->src[0]];
     const float *src_f = sim->f32[in->src[0]];
+    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights) {
+        mvm_combine_weights(c, src_f, src_d, width, acc, out_width);
+        return;
+    }
     double *row = sim->combine_row;
     for (int64_t p = c->row_begin; p < c->row_end; p++) {
         const double *x = src_d ? src_d + p * width : row;
@@ -477,7 +488,11 @@ static void exec_mvm(Sim *sim, int k)
     /* a replica's share of the rows: the same rows of src and dst */
     int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
     Block *b = &sim->blocks[k];
-    if (sim->keep_tables && !b->table && !mvm_is_linear(m, b, sim->fast_path)) {
+    bool linear = mvm_is_linear(m, b, sim->fast_path);
+    b->wrote_weights = linear && !m->float_mode && b->weights;
+    if (!b->cells && !b->wrote_weights)
+        mvm_program_cells(sim->arena, sim->program, m, b);
+    if (sim->keep_tables && !b->table && !linear) {
         int group = mvm_table_group(m);
         size_t floats = mvm_table_floats(m, b, group);
         if (floats) {
@@ -513,7 +528,7 @@ void sim_run(Sim *sim)
             exec_mvm(sim, k);
             break;
         case INSTR_COMBINE:
-            exec_combine(sim, in);
+            exec_combine(sim, k);
             break;
         case INSTR_DEQUANT:
             exec_dequant(sim, in);

@@ -8,8 +8,9 @@
  * spell (for a pair: sum_s 2^(s cell_bits) (G+ - G-), in levels), one
  * product of 1/slices (1/(2 slices) for a digital pair) of the work.  The
  * mvm writes that value into the column of slice 0 (the positive one of a
- * pair) of each weight column and 0 into the others, so the combine, which
- * runs unchanged, gives back exactly the value: every number is an integer,
+ * pair) of each weight column, and its combine (mvm_combine_weights) takes
+ * it from there: what the full combine would give if the other slices held
+ * 0, exactly, since every number is an integer,
  * float sums are exact below 2^24 (rows_per_weight_sum keeps every partial
  * sum there, see sim_mvm.c "Exactness") and double ones far beyond.
  *
@@ -84,8 +85,10 @@ static int cell_column(int sign, int slices, int n, int s, int polarity)
     return sign == SIGN_PAIR_DIGITAL ? 2 * col + polarity : col;
 }
 
-void mvm_program_weights(Arena *arena, const MvmParams *mp, const CombineParams *c, Block *b)
+void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
+                         Block *b)
 {
+    const Tile *tile = &program->tiles[mp->tile];
     int slices = c->slices, n_cols = c->n_cols, sign = mp->sign;
     int want = sign == SIGN_PAIR_DIGITAL ? 2 * n_cols * slices : sign == SIGN_OFFSET ? (n_cols + 1) * slices
                                                                                       : n_cols * slices;
@@ -97,8 +100,9 @@ void mvm_program_weights(Arena *arena, const MvmParams *mp, const CombineParams 
     double max_weight = 0, slice_weight[32];
     for (int s = 0; s < slices; s++)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
+    float *cells = arena_array(arena, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *cells);
     for (int r = 0; r < b->rows; r++) {
-        const float *cells = b->cells + (size_t)r * b->ld;
+        mvm_ideal_row(tile, mp, r, cells);
         for (int n = 0; n < n_cols; n++) {
             double v = 0;
             for (int s = 0; s < slices; s++) {
@@ -150,19 +154,32 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
             if (k == 0)
                 break;
         }
-        /* each weight column's value in its slice-0 column, 0 in the others */
+        /* each weight column's value in its slice-0 column; mvm_combine_weights
+         * reads no other */
         for (int i = 0; i < n; i++) {
             const double *v = s->acc + (size_t)i * ld;
             size_t at = (size_t)(p0 + i) * cols;
-            if (dst_d) {
-                memset(dst_d + at, 0, (size_t)cols * sizeof *dst_d);
-                for (int j = 0; j < b->weight_cols; j++)
-                    dst_d[at + cell_column(mp->sign, b->weight_slices, j, 0, 0)] = v[j];
-            } else {
-                memset(dst_f + at, 0, (size_t)cols * sizeof *dst_f);
-                for (int j = 0; j < b->weight_cols; j++)
-                    dst_f[at + cell_column(mp->sign, b->weight_slices, j, 0, 0)] = (float)v[j];
+            for (int j = 0; j < b->weight_cols; j++) {
+                size_t col = at + (size_t)cell_column(mp->sign, b->weight_slices, j, 0, 0);
+                if (dst_d)
+                    dst_d[col] = v[j];
+                else
+                    dst_f[col] = (float)v[j];
             }
+        }
+    }
+}
+
+void mvm_combine_weights(const CombineParams *c, const float *src_f, const double *src_d, int64_t width,
+                         double *acc, int64_t out_width)
+{
+    for (int64_t p = c->row_begin; p < c->row_end; p++) {
+        double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        for (int n = 0; n < c->n_cols; n++) {
+            int64_t at = p * width + cell_column(c->sign, c->slices, n, 0, 0);
+            double v = 0;           /* the full combine's sum: 0 + 1 * value + 2^b * 0 + ... */
+            v += src_d ? src_d[at] : src_f[at];
+            out[n] = c->accumulate ? out[n] + v : v;
         }
     }
 }

@@ -166,34 +166,35 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
                        Block *block)
 {
     const Tile *tile = &program->tiles[mp->tile];
-    bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
     int rows = mp->rows, cols = mp->out_cols;
     assert(mp->tile_row >= 0 && mp->tile_row + rows <= tile->rows);
     assert(mp->tile_col >= 0 && mp->tile_col + mp->phys_cols <= tile->cols);
-    assert(cols == (pair_analog ? mp->phys_cols / 2 : mp->phys_cols));
+    assert(cols == (mp->sign == SIGN_PAIR_ANALOG ? mp->phys_cols / 2 : mp->phys_cols));
 
     bool noisy = noise && !mp->float_mode;
     int ld = noisy && noise->reads ? 2 * cols : cols;   /* the read noise's variances beside the cells */
-    float *cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *cells);
-    *block = (Block){.rows = rows, .cols = cols, .cells = cells, .ld = ld, .out_gain = 1};
-    if (noisy) {
-        block->noise = noise;
-        block->read_var = noise->reads ? cells + cols : NULL;
-        block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
-        program_noisy(arena, program, mp, noise, block);
-    } else {
-        for (int r = 0; r < rows; r++) {
-            size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
-            float *out = cells + (size_t)r * ld;
-            for (int j = 0; j < cols; j++)
-                out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
-                                     : tile_cell(tile, level + j);
+    *block = (Block){.rows = rows, .cols = cols, .ld = ld, .out_gain = 1};
+    double max_cell = 0, min_cell = 0;
+    if (noisy || mp->float_mode) {
+        block->cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *block->cells);
+        if (noisy) {
+            block->noise = noise;
+            block->read_var = noise->reads ? block->cells + cols : NULL;
+            block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
+            program_noisy(arena, program, mp, noise, block);
+        } else {
+            mvm_program_cells(arena, program, mp, block);
         }
     }
-    double max_cell = 0, min_cell = 0;
+    /* An ideal block's cells wait for its first read (mvm_program_cells): a
+     * block on the fast path never needs them (runtime/sim_fast.c). */
+    float *row = block->cells ? NULL : arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *row);
     for (int r = 0; r < rows; r++) {
+        const float *cell = block->cells ? block->cells + (size_t)r * ld : row;
+        if (row)
+            mvm_ideal_row(tile, mp, r, row);
         for (int j = 0; j < cols; j++) {
-            float c = cells[(size_t)r * ld + j], a = c < 0 ? -c : c;
+            float c = cell[j], a = c < 0 ? -c : c;
             max_cell = a > max_cell ? a : max_cell;
             min_cell = c < min_cell ? c : min_cell;
         }
@@ -211,6 +212,16 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     block->adc = make_adc(mp, max_cell, min_cell);
     block->adc.lossless &= !block->noise;
     assert(block->rows_per_sum > 0);   /* chunks and levels are at most 2^8 and 2^9 */
+}
+
+void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp, Block *block)
+{
+    const Tile *tile = &program->tiles[mp->tile];
+    if (!block->cells)
+        block->cells = arena_array(arena, (size_t)block->rows * (size_t)(block->ld > 0 ? block->ld : 1),
+                                   sizeof *block->cells);
+    for (int r = 0; r < block->rows; r++)
+        mvm_ideal_row(tile, mp, r, block->cells + (size_t)r * block->ld);
 }
 
 void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, size_t max_table)

@@ -28,7 +28,8 @@ typedef struct {
 /* A block as programmed on the chip: what one read multiplies its inputs by. */
 typedef struct {
     int rows, cols;             /* R, and the columns its ADCs see (MvmParams.out_cols) */
-    float *cells;               /* [rows x cols], row r at cells + r * ld; pair-analog: G+ - G- per pair */
+    float *cells;               /* [rows x cols], row r at cells + r * ld; pair-analog: G+ - G- per pair;
+                                   NULL until an ideal block's first read (mvm_program_cells) */
     int ld;                     /* cols, or 2 cols when read_var sits beside the cells */
     int rows_per_sum;           /* float sums of DAC chunks over this many rows are exact */
     int rows_per_code_sum;      /* the same for whole codes (fast path); 0: never exact */
@@ -44,6 +45,7 @@ typedef struct {
     double out_gain;            /* global drift compensation: the block's calibration gain */
     float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
     int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
+    bool wrote_weights;         /* its last run took the fast path through the weights */
     float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
     int table_group;            /* its rows per group */
 } Block;
@@ -71,6 +73,27 @@ typedef struct {
  * the cells' keys; `instr` (the mvm's index) keys its read noise. */
 void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
                        Block *block);
+/* An ideal block's cells (mvm_program_block leaves them NULL): the sim
+ * programs them before the block's first read. */
+void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp, Block *block);
+
+/* Row r of an ideal block as its reads see it, out[0 .. out_cols): the
+ * levels, or for a pair-analog pair G+ - G- (the currents subtract before
+ * the ADC). */
+static inline void mvm_ideal_row(const Tile *tile, const MvmParams *mp, int r, float *out)
+{
+    size_t first = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+    bool pair = mp->sign == SIGN_PAIR_ANALOG;
+    if (tile->levels) {         /* the common case, in a loop compilers vectorize */
+        const uint8_t *level = tile->levels + first;
+        for (int j = 0; j < mp->out_cols; j++)
+            out[j] = pair ? (float)level[2 * j] - (float)level[2 * j + 1] : (float)level[j];
+        return;
+    }
+    for (int j = 0; j < mp->out_cols; j++)
+        out[j] = pair ? tile_cell(tile, first + 2 * j) - tile_cell(tile, first + 2 * j + 1) : tile_cell(tile, first + j);
+}
+
 /* max_table: the largest table of a block without a kept one. */
 void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols, size_t max_table);
 /* Floats of the block's subset table for groups of `group` (4 or 8) rows
@@ -83,11 +106,16 @@ int mvm_table_group(const MvmParams *mp);
 void mvm_build_table(const Block *block, int group, float *table);
 /* The fast path's weights of a block whose only reader is the combine c
  * (runtime/sim_fast.c); left NULL when the block cannot use them. */
-void mvm_program_weights(Arena *arena, const MvmParams *mp, const CombineParams *c, Block *block);
+void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
+                         Block *block);
 /* The fast path of mvm_execute through the weights: each weight column's
  * value in its slice-0 column, 0 in the block's other columns. */
 void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
                          int64_t src_width, float *dst_f, double *dst_d, MvmScratch *scratch);
+/* The combine c of a block that mvm_execute_weights wrote: src [P x width]
+ * (f32 or f64) into the accumulator acc [P x out_width]. */
+void mvm_combine_weights(const CombineParams *c, const float *src_f, const double *src_d, int64_t width,
+                         double *acc, int64_t out_width);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the
  * lossless fast path when `fast`) rather than reads. */
 bool mvm_is_linear(const MvmParams *mp, const Block *block, bool fast);
