@@ -40,7 +40,8 @@
  * store is exact too.  The ADC's full scale is a float, which past 2^24
  * cannot spell 2^bits - 1: a full scale equal to the code range rounded to
  * float means step 1.  A non-ideal chip's sums are not integers: their
- * products are plain float ones.
+ * products are plain float ones, and so are their conversions when the ADC
+ * step is a power of two (convert_row_float).
  *
  * Fast path.  When the ADC is lossless for every sum the block can produce
  * (step 1 and a range covering R * (2^dac_bits - 1) * max|cell|) and no
