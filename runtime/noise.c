@@ -182,24 +182,24 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
             g_now);
 }
 
-/* cell_at for a row of cells without drift or IR drop, branch-free: the
- * same operations on the same values (a cell without variation adds
- * sigma 0 times its normal), compiled for AVX-512, AVX2 and the baseline. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#endif
-static void static_cells(const Noise *n, uint64_t row_key, int col0, int count, const uint8_t *levels,
-                         double *g_prog, double *g_now)
+/* cell_at for a row of cells without drift or IR drop, without branches:
+ * the same operations on the same values (a cell without variation adds
+ * sigma 0 times its normal). */
+static void static_cells(const Noise *n, uint64_t row_key, int col0, int count, const uint8_t *restrict levels,
+                         double *restrict g_prog, double *restrict g_now)
 {
     const Arch *a = &n->arch;
+    const double *restrict target = n->target, *restrict sigma = n->sigma;
+    const float *restrict normal = n->normal;
     double sa0 = a->sa0_fraction, stuck_below = n->stuck ? a->sa0_fraction + a->sa1_fraction : -1;
+    double g_min = a->g_min_us, g_max = a->g_max_us, floor = n->prog ? 0 : -INFINITY;
     for (int i = 0; i < count; i++) {
         uint64_t h = cell_hash(row_key, col0 + i);
         double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
-        double varied = n->sigma[levels[i]] * (double)n->normal[h >> (64 - NOISE_TABLE_BITS)];
-        double g = n->target[levels[i]] + varied;
-        g = g > 0 || !n->prog ? g : 0;
-        double stuck_at = u < sa0 ? a->g_min_us : a->g_max_us;
+        double varied = sigma[levels[i]] * (double)normal[h >> (64 - NOISE_TABLE_BITS)];
+        double g = target[levels[i]] + varied;
+        g = g > floor ? g : 0;      /* no variation: g >= G_min >= 0 stays */
+        double stuck_at = u < sa0 ? g_min : g_max;
         g = u < stuck_below ? stuck_at : g;
         g_prog[i] = g;
         g_now[i] = g;
