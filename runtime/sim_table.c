@@ -177,8 +177,15 @@ int mvm_gather_subsets(const MvmParams *mp, int group, const float *src, int64_t
                 int r0 = g * group, r1 = rows < r0 + group ? rows : r0 + group;
                 for (int c0 = 0; c0 < cycles; c0 += 8) {
                     uint64_t x = 0;
-                    for (int r = r0; r < r1; r++)
-                        x |= (uint64_t)((magnitude[r] >> c0) & 255) << (8 * (r - r0));
+                    const uint32_t *m = magnitude + r0;
+                    if (r1 - r0 == 8 && cycles <= 8) {      /* the common case, unrolled: codes < 256 */
+                        x = (uint64_t)m[0] | (uint64_t)m[1] << 8 | (uint64_t)m[2] << 16 | (uint64_t)m[3] << 24 |
+                            (uint64_t)m[4] << 32 | (uint64_t)m[5] << 40 | (uint64_t)m[6] << 48 |
+                            (uint64_t)m[7] << 56;
+                    } else {
+                        for (int r = r0; r < r1; r++)
+                            x |= (uint64_t)((magnitude[r] >> c0) & 255) << (8 * (r - r0));
+                    }
                     x = transpose_bits(x);
                     for (int c = c0; c < cycles && c < c0 + 8; c++, x >>= 8) {
                         size_t t = (size_t)(pass * cycles + c) * n + i;
