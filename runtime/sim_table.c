@@ -78,7 +78,7 @@ void mvm_build_table(const Block *b, int group, float *table)
  * 0, a row of zeros, would change nothing).  Table rows and part rows are
  * ld floats apart, a multiple of the widest vector, so whole vectors never
  * run past a row.  The sums live in vectors of VB bytes (a GCC and Clang
- * extension), four at a time, which the compiler keeps in registers; each
+ * extension), eight or four at a time, which the compiler keeps in registers; each
  * lane adds the same floats in the same order whatever VB is, so the three
  * versions below (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
 #define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
@@ -97,6 +97,18 @@ void mvm_build_table(const Block *b, int group, float *table)
             }                                                                                        \
             float *out = part + (size_t)k * ld;                                                      \
             int j0 = 0;                                                                              \
+            for (; j0 + 8 * V <= width; j0 += 8 * V) {  /* 8 vectors at once where they fit */       \
+                NAME##_vector sum[8] = {0};                                                          \
+                for (int g = 0; g < count; g++) {                                                    \
+                    const float *t = picked[g] + j0;                                                 \
+                    for (int v = 0; v < 8; v++) {                                                    \
+                        NAME##_vector x;                                                             \
+                        memcpy(&x, t + v * V, sizeof x);                                             \
+                        sum[v] += x;                                                                 \
+                    }                                                                                \
+                }                                                                                    \
+                memcpy(out + j0, sum, sizeof sum);                                                   \
+            }                                                                                        \
             for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V) {            \
                 NAME##_vector sum[4] = {0};                                                          \
                 for (int g = 0; g < count; g++) {                                                    \
