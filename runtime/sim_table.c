@@ -78,9 +78,10 @@ void mvm_build_table(const Block *b, int group, float *table)
  * 0, a row of zeros, would change nothing).  Table rows and part rows are
  * ld floats apart, a multiple of the widest vector, so whole vectors never
  * run past a row.  The sums live in vectors of VB bytes (a GCC and Clang
- * extension), eight or four at a time, which the compiler keeps in registers; each
- * lane adds the same floats in the same order whatever VB is, so the three
- * versions below (SSE, AVX2, AVX-512, chosen at run time) give the same bits. */
+ * extension), eight or four at a time, which the compiler keeps in
+ * registers; each lane adds the same floats in the same order whatever VB
+ * is, so the three versions below (SSE, AVX2, AVX-512, chosen at run time)
+ * give the same bits. */
 #define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
     typedef float NAME##_vector __attribute__((vector_size(VB)));                                    \
     ATTR static void NAME(int m, const int *read_of, int groups, int group, const uint8_t *subsets,  \
