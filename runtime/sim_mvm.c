@@ -600,14 +600,18 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
         const float *sum = part + (size_t)k * ld, *var = sum + cols, *z = normals + (size_t)k * cols;
         double w = weight[read_of[k] / n], *a = acc + (size_t)(read_of[k] % n) * cols;
         const float *g = b->adc_gain, *o = b->adc_offset;
-        if (in_float) {
-            clipped += (uint64_t)convert_row_float(cols, sum, var, z, &b->adc, w, a);
-            continue;
-        }
-        int32_t c = noisy ? errors ? convert_row(true, true, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
-                                   : convert_row(true, false, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
-                          : errors ? convert_row(false, true, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a)
-                                   : convert_row(false, false, cols, sum, var, z, &b->adc, multiply, inverse, g, o, w, a);
+        const Adc *adc = &b->adc;
+        int32_t c;
+        if (in_float)
+            c = convert_row_float(cols, sum, var, z, adc, w, a);
+        else if (noisy && errors)
+            c = convert_row(true, true, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else if (noisy)
+            c = convert_row(true, false, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else if (errors)
+            c = convert_row(false, true, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else
+            c = convert_row(false, false, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
         clipped += (uint64_t)c;
     }
     return clipped;

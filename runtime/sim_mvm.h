@@ -91,7 +91,8 @@ static inline void mvm_ideal_row(const Tile *tile, const MvmParams *mp, int r, f
         return;
     }
     for (int j = 0; j < mp->out_cols; j++)
-        out[j] = pair ? tile_cell(tile, first + 2 * j) - tile_cell(tile, first + 2 * j + 1) : tile_cell(tile, first + j);
+        out[j] = pair ? tile_cell(tile, first + 2 * j) - tile_cell(tile, first + 2 * j + 1)
+                      : tile_cell(tile, first + j);
 }
 
 /* max_table: the largest table of a block without a kept one. */

@@ -43,7 +43,8 @@ size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
 {
     if (mp->float_mode || mp->dac_bits != 1 || b->rows_per_sum < b->rows || b->rows == 0)
         return 0;
-    return (size_t)mvm_table_groups(b->rows, group) * ((size_t)1 << group) * (size_t)(b->ld > 0 ? mvm_table_ld(b) : MVM_TABLE_PAD);
+    size_t ld = (size_t)(b->ld > 0 ? mvm_table_ld(b) : MVM_TABLE_PAD);
+    return (size_t)mvm_table_groups(b->rows, group) * ((size_t)1 << group) * ld;
 }
 
 /* table[(g * 2^group + subset) * ld + j]: the sum over the rows group g + i
