@@ -5,8 +5,10 @@
  * G_max, for good); else the programming variation, G += sigma(G) * z, clamped
  * at 0; then, at the inference time, drift by ((t + t0) / t0)^-nu with the
  * device's own nu; and the first-order IR drop of its position.  Every draw
- * comes from the cell's key (seed, stream, tile, row, column) through
- * noise_hash, so programming a chip gives the same cells in any order.  The
+ * comes from one hash of the cell's key (seed, tile, row, column; see
+ * cell_hash), so programming a chip gives the same cells in any order; the
+ * simulator programs a row at a time (noise_cell_row), with the sigma of
+ * each level computed once (Noise.sigma).  The
  * simulator (runtime/sim_mvm.c) turns conductances back into level units,
  * (G - G_min) / dG, as the periphery subtracting the nominal G_min leakage
  * would; read noise and the ADC errors are applied there, from the keys and
@@ -91,13 +93,18 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
                arch->sa1_fraction > 0 || drift || arch->ir_drop > 0;
     n->reads = arch->read_sigma > 0;
     n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
-    n->stuck_key = noise_key(seed, NOISE_STUCK);
-    n->prog_key = noise_key(seed, NOISE_PROG);
+    n->stuck = arch->sa0_fraction > 0 || arch->sa1_fraction > 0;
+    n->prog = arch->prog_model != PROG_NONE && arch->prog_sigma > 0;
+    n->cell_key = noise_key(seed, NOISE_CELL);
     n->nu_key = noise_key(seed, NOISE_NU);
     n->gain_key = noise_key(seed, NOISE_ADC_GAIN);
     n->offset_key = noise_key(seed, NOISE_ADC_OFFSET);
     n->read_key = noise_key(seed, NOISE_READ);
     noise_normal_table(n->normal);
+    for (int k = 0; k < 256; k++) {
+        n->target[k] = arch->g_min_us + k * n->level_us;
+        n->sigma[k] = n->prog ? noise_prog_sigma(arch, n->target[k]) : 0;
+    }
     return n;
 }
 
@@ -126,6 +133,57 @@ double noise_drift_factor(double t, double t0, double nu)
     return t > 0 ? pow((t + t0) / t0, -nu) : 1.0;
 }
 
+uint64_t noise_cell_row_key(const Noise *n, int tile, int row)
+{
+    return noise_hash(noise_hash(n->cell_key, (uint64_t)(uint32_t)tile), (uint64_t)(uint32_t)row);
+}
+
+/* One hash per cell: splitmix64's own step from the row's key.  Its top
+ * NOISE_TABLE_BITS bits pick the programming normal, its low 50 bits the
+ * uniform of the stuck-at draw (independent bits of one well-mixed word);
+ * the drift exponent, when there is drift, takes a second hash. */
+static inline uint64_t cell_hash(uint64_t row_key, int col)
+{
+    return noise_mix(row_key + ((uint64_t)(uint32_t)col + 1) * 0x9e3779b97f4a7c15u);
+}
+
+/* A tile rewritten `writes` times since its first programming (Tile.writes,
+ * hybrid fine-tuning) draws its programming normal anew from a hash of the
+ * cell's and the write count; its stuck-at draw (the low bits of h) and drift
+ * exponent stay the device's own.  writes 0 is the first programming. */
+static inline uint64_t write_hash(uint64_t h, uint32_t writes)
+{
+    return writes ? noise_hash(h, writes) : h;
+}
+
+static void cell_at(const Noise *n, uint64_t h, uint32_t writes, int row, int col, int level, int tile_rows,
+                    int tile_cols, double *g_prog, double *g_now)
+{
+    const Arch *a = &n->arch;
+    double g = level >= 0 && level < 256 ? n->target[level] : a->g_min_us + level * n->level_us;
+    bool stuck = false;
+    if (n->stuck) {
+        double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
+        stuck = u < a->sa0_fraction + a->sa1_fraction;
+        if (stuck)
+            g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
+    }
+    if (!stuck && n->prog) {
+        double sigma = level >= 0 && level < 256 ? n->sigma[level] : noise_prog_sigma(a, g);
+        g += sigma * noise_normal(n, write_hash(h, writes));
+        g = g > 0 ? g : 0;
+    }
+    if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */
+        g /= 1 + a->ir_drop * (row + col) / (double)(tile_rows + tile_cols);
+    *g_prog = g;
+    if (!stuck && n->drift_log > 0) {
+        /* |N(mean, sigma)|, as aihwkit draws it: drift never raises G */
+        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, h)));
+        g *= exp(-nu * n->drift_log);
+    }
+    *g_now = g;
+}
+
 void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_rows, int tile_cols,
                 double *g_prog, double *g_now)
 {
@@ -135,30 +193,45 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
 void noise_cell_rewritten(const Noise *n, int tile, uint32_t writes, int row, int col, int level, int tile_rows,
                           int tile_cols, double *g_prog, double *g_now)
 {
+    cell_at(n, cell_hash(noise_cell_row_key(n, tile, row), col), writes, row, col, level, tile_rows, tile_cols,
+            g_prog, g_now);
+}
+
+/* cell_at for a row of cells without drift or IR drop, without branches:
+ * the same operations on the same values (a cell without variation adds
+ * sigma 0 times its normal). */
+static void static_cells(const Noise *n, uint64_t row_key, uint32_t writes, int col0, int count,
+                         const uint8_t *restrict levels, double *restrict g_prog, double *restrict g_now)
+{
     const Arch *a = &n->arch;
-    uint64_t at = noise_hash((uint64_t)(uint32_t)tile, (uint64_t)(uint32_t)row << 32 | (uint32_t)col);
-    double g = a->g_min_us + level * n->level_us;
-    bool stuck = false;
-    if (a->sa0_fraction > 0 || a->sa1_fraction > 0) {
-        double u = noise_uniform(noise_hash(n->stuck_key, at));
-        stuck = u < a->sa0_fraction + a->sa1_fraction;
-        if (stuck)
-            g = u < a->sa0_fraction ? a->g_min_us : a->g_max_us;
+    const double *restrict target = n->target, *restrict sigma = n->sigma;
+    const float *restrict normal = n->normal;
+    double sa0 = a->sa0_fraction, stuck_below = n->stuck ? a->sa0_fraction + a->sa1_fraction : -1;
+    double g_min = a->g_min_us, g_max = a->g_max_us, floor = n->prog ? 0 : -INFINITY;
+    for (int i = 0; i < count; i++) {
+        uint64_t h = cell_hash(row_key, col0 + i);
+        double u = (double)(h & ((UINT64_C(1) << 50) - 1)) * 0x1p-50;
+        double varied = sigma[levels[i]] * (double)normal[write_hash(h, writes) >> (64 - NOISE_TABLE_BITS)];
+        double g = target[levels[i]] + varied;
+        g = g > floor ? g : 0;      /* no variation: g >= G_min >= 0 stays */
+        double stuck_at = u < sa0 ? g_min : g_max;
+        g = u < stuck_below ? stuck_at : g;
+        g_prog[i] = g;
+        g_now[i] = g;
     }
-    if (!stuck && a->prog_model != PROG_NONE && a->prog_sigma > 0) {
-        uint64_t write_at = writes ? noise_hash(at, writes) : at;     /* writes 0: the first programming */
-        g += noise_prog_sigma(a, g) * noise_normal(n, noise_hash(n->prog_key, write_at));
-        g = g > 0 ? g : 0;
+}
+
+void noise_cell_row(const Noise *n, int tile, uint32_t writes, int row, int col0, int count, const uint8_t *levels,
+                    int tile_rows, int tile_cols, double *g_prog, double *g_now)
+{
+    uint64_t row_key = noise_cell_row_key(n, tile, row);
+    if (n->drift_log == 0 && n->arch.ir_drop == 0) {
+        static_cells(n, row_key, writes, col0, count, levels, g_prog, g_now);
+        return;
     }
-    if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */
-        g /= 1 + a->ir_drop * (row + col) / (double)(tile_rows + tile_cols);
-    *g_prog = g;
-    if (!stuck && n->drift_log > 0) {
-        /* |N(mean, sigma)|, as aihwkit draws it: drift never raises G */
-        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, at)));
-        g *= exp(-nu * n->drift_log);
-    }
-    *g_now = g;
+    for (int i = 0; i < count; i++)
+        cell_at(n, cell_hash(row_key, col0 + i), writes, row, col0 + i, levels[i], tile_rows, tile_cols,
+                &g_prog[i], &g_now[i]);
 }
 
 void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset)

@@ -18,7 +18,8 @@ enum { NOISE_TABLE_BITS = 14 };
 
 /* What a key draws: part of the key, so that two effects never share draws. */
 typedef enum {
-    NOISE_STUCK = 1, NOISE_PROG, NOISE_NU, NOISE_ADC_GAIN, NOISE_ADC_OFFSET, NOISE_READ,
+    NOISE_CELL = 1,             /* stuck-at and programming draws of a cell (2 is no longer used) */
+    NOISE_NU = 3, NOISE_ADC_GAIN, NOISE_ADC_OFFSET, NOISE_READ,
 } NoiseStream;
 
 /* The non-idealities of one programmed chip: its Arch fields, its seed, and
@@ -31,8 +32,11 @@ typedef struct {
     bool cells;                 /* any per-device effect (variation, faults, drift, IR drop) */
     bool reads;                 /* read noise */
     bool adc;                   /* ADC offset or gain error */
-    uint64_t stuck_key, prog_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
+    bool stuck, prog;           /* stuck-at faults; programming variation */
+    uint64_t cell_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
     float normal[1 << NOISE_TABLE_BITS];
+    double target[256];         /* G_min + level dG of each level (cell_bits <= 8) */
+    double sigma[256];          /* the programming sigma of each level */
 } Noise;
 
 /* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
@@ -86,10 +90,16 @@ void noise_cell(const Noise *n, int tile, int row, int col, int level, int tile_
                 double *g_prog, double *g_now);
 /* The same for a cell of a tile rewritten `writes` times since it was first
  * programmed (Tile.writes, hybrid fine-tuning): every write draws the
- * programming variation anew (the write count extends its key when not 0),
- * while the stuck faults and drift exponents are the device's own. */
+ * programming variation anew, while the stuck faults and drift exponents are
+ * the device's own.  noise_cell is writes 0. */
 void noise_cell_rewritten(const Noise *n, int tile, uint32_t writes, int row, int col, int level, int tile_rows,
                           int tile_cols, double *g_prog, double *g_now);
+/* noise_cell_rewritten for `count` cells of one row from column col0,
+ * levels[i] at col0 + i: the same values, one hash a cell. */
+void noise_cell_row(const Noise *n, int tile, uint32_t writes, int row, int col0, int count, const uint8_t *levels,
+                    int tile_rows, int tile_cols, double *g_prog, double *g_now);
+/* The key of a row of cells (what noise_cell draws from, with the column). */
+uint64_t noise_cell_row_key(const Noise *n, int tile, int row);
 /* The programming sigma (microsiemens) of a cell programmed to g_target. */
 double noise_prog_sigma(const Arch *arch, double g_target);
 /* The drift factor ((t + t0) / t0)^-nu (docs/noise.md 4). */

@@ -57,6 +57,9 @@ struct Sim {
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
     PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
+    bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
+    double *combine_row;        /* a row of a combine's f32 source, in double */
+    int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
 };
 
 static int64_t last_dim(const Type *t)
@@ -198,6 +201,29 @@ static void plan_memory(Sim *sim, const bool *wide)
     }
 }
 
+/* The subset tables of 1-bit reads (runtime/sim_mvm.c, mvm_table_group)
+ * are kept for every block when they all fit TABLE_BUDGET (a small net read
+ * image after image), each built when its mvm first runs through reads;
+ * else each run of an mvm builds its table (a big net, whose tables cost
+ * little next to its reads).  Returns the largest table, for the scratch. */
+enum { TABLE_BUDGET = 64 << 20 };
+
+static size_t plan_tables(Sim *sim)
+{
+    const Program *p = sim->program;
+    size_t total = 0, largest = 0;
+    for (int k = 0; k < p->n_instrs; k++) {
+        const MvmParams *m = &p->instrs[k].mvm;
+        if (p->instrs[k].opcode != INSTR_MVM)
+            continue;
+        size_t floats = mvm_table_floats(m, &sim->blocks[k], mvm_table_group(m));
+        total += floats;
+        largest = floats > largest ? floats : largest;
+    }
+    sim->keep_tables = total * sizeof(float) <= TABLE_BUDGET;
+    return sim->keep_tables ? 0 : largest;
+}
+
 Sim *sim_new(const Program *program)
 {
     return sim_new_seeded(program, 0);
@@ -238,8 +264,31 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
             max_cols = in->mvm.out_cols;
     }
 
+    /* the fast path's weights of each block whose only reader is its combine */
+    sim->weights_of = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->weights_of);
+    for (int k = 0; k < ni; k++)
+        sim->weights_of[k] = -1;
+    int *first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
+    int *last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
+    live_ranges(program, first, last);
+    for (int k = 0; k + 1 < ni && !sim->noise; k++) {
+        const Instr *in = &program->instrs[k], *next = &program->instrs[k + 1];
+        if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
+            program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
+            sim->blocks[k].adc.lossless)
+            mvm_program_weights(arena, program, &in->mvm, &next->combine, &sim->blocks[k]);
+        if (sim->blocks[k].weights)
+            sim->weights_of[k + 1] = k;
+    }
+    int64_t max_combine = 1;
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &program->instrs[k];
+        int64_t width = in->opcode == INSTR_COMBINE ? last_dim(&program->buffers[in->src[0]].type) : 0;
+        max_combine = width > max_combine ? width : max_combine;
+    }
+    sim->combine_row = arena_array(arena, (size_t)max_combine, sizeof *sim->combine_row);
     plan_memory(sim, wide);
-    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols);
+    mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     return sim;
 }
 
@@ -333,8 +382,9 @@ static double element(const Sim *sim, int buffer, int64_t i)
 /* Slices, pairs and reference columns of one block back into weight columns
  * (docs/crossbar.md 5), in double: exact on integers, and a float-mode sum
  * loses nothing either. */
-static void exec_combine(Sim *sim, const Instr *in)
+static void exec_combine(Sim *sim, int k)
 {
+    const Instr *in = &sim->program->instrs[k];
     const CombineParams *c = &in->combine;
     const Type *st = &sim->program->buffers[in->src[0]].type;
     const Type *dt = &sim->program->buffers[in->dst].type;
@@ -351,8 +401,18 @@ static void exec_combine(Sim *sim, const Instr *in)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
     assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
 
+    const double *src_d = sim->f64[in->src[0]];
+    const float *src_f = sim->f32[in->src[0]];
+    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights) {
+        mvm_combine_weights(c, src_f, src_d, width, acc, out_width);
+        return;
+    }
+    double *row = sim->combine_row;
     for (int64_t p = c->row_begin; p < c->row_end; p++) {
-        int64_t at = p * width;
+        const double *x = src_d ? src_d + p * width : row;
+        if (!src_d)
+            for (int64_t j = 0; j < width; j++)
+                row[j] = src_f[p * width + j];
         double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
         for (int n = 0; n < c->n_cols; n++) {
             double v = 0;
@@ -361,16 +421,14 @@ static void exec_combine(Sim *sim, const Instr *in)
                 double part;
                 switch (c->sign) {
                 case SIGN_PAIR_ANALOG:
-                    part = element(sim, in->src[0], at + col);
+                    part = x[col];
                     break;
                 case SIGN_PAIR_DIGITAL:
-                    part = element(sim, in->src[0], at + 2 * col) -
-                           element(sim, in->src[0], at + 2 * col + 1);
+                    part = x[2 * col] - x[2 * col + 1];
                     break;
                 case SIGN_OFFSET:
                 default:
-                    part = element(sim, in->src[0], at + col) -
-                           element(sim, in->src[0], at + width - slices + s);
+                    part = x[col] - x[width - slices + s];
                     break;
                 }
                 v += slice_weight[s] * part;
@@ -429,6 +487,20 @@ static void exec_mvm(Sim *sim, int k)
     sim->scratch.record = sim->psum && sim->psum[k].counts ? &sim->psum[k] : NULL;
     /* a replica's share of the rows: the same rows of src and dst */
     int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
+    Block *b = &sim->blocks[k];
+    bool linear = mvm_is_linear(m, b, sim->fast_path);
+    b->wrote_weights = linear && !m->float_mode && b->weights;
+    if (!b->cells && !b->wrote_weights)
+        mvm_program_cells(sim->arena, sim->program, m, b);
+    if (sim->keep_tables && !b->table && !linear) {
+        int group = mvm_table_group(m);
+        size_t floats = mvm_table_floats(m, b, group);
+        if (floats) {
+            b->table = arena_array(sim->arena, floats, sizeof *b->table);
+            b->table_group = group;
+            mvm_build_table(b, group, b->table);
+        }
+    }
     float *dst_f = sim->f32[in->dst];
     double *dst_d = sim->f64[in->dst];
     mvm_execute(m, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin,
@@ -456,7 +528,7 @@ void sim_run(Sim *sim)
             exec_mvm(sim, k);
             break;
         case INSTR_COMBINE:
-            exec_combine(sim, in);
+            exec_combine(sim, k);
             break;
         case INSTR_DEQUANT:
             exec_dequant(sim, in);

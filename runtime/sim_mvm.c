@@ -1,11 +1,10 @@
 /* sim_mvm.c: reading a crossbar block (the `mvm` instruction, docs/crossbar.md 4-8).
  *
  * A read drives R rows with one DAC chunk of each input code and converts the
- * column sums with the block's ADC.  For P source rows, a cycle is therefore a
- * small matrix product: drive[P x R] times the block's cells [R x cols], then
- * the ADC elementwise on [P x cols], then a shift-and-add.  That is exactly how
- * the code is shaped, P in steps of MVM_ROW_TILE rows so everything stays in
- * cache:
+ * column sums with the block's ADC; the reads of a source row are then
+ * shifted and added.  The code takes up to MVM_READ_TILE reads at a time (all
+ * passes and cycles of a tile of source rows), so that their column sums are
+ * one product:
  *
  *   mvm_program_block   once per Sim: "programs the chip".  It copies the
  *                       block's levels out of its tile into a dense [R x cols]
@@ -16,65 +15,61 @@
  *                       each cell is what runtime/noise.c says it became
  *                       (variation, stuck-at faults, drift, on/off ratio, IR
  *                       drop), in level units (G - G_min) / dG, before the pair
- *                       difference is formed.
- *   read_columns        sums[P x cols] = drive[P x R] * cells[R x cols].
- *                       Read noise is added to `sums` right after it
- *                       (add_read_noise: one normal per column and read, of
- *                       the exact variance of the sum of the cells' noises).
- *   adc_convert         the ADC transfer of section 7 on a [P x cols] matrix,
- *                       counting saturations; adc_convert_errors is the same
- *                       with each ADC's gain and offset error.
+ *                       difference is formed, and the read noise's variance of
+ *                       each entry sits beside it (ld = 2 cols).
+ *   gather              the drives of every read; a read whose drives are all
+ *                       zero is skipped (its sums are exactly 0, its noise
+ *                       too): half the bit planes of small activations.
+ *   column_products     the kept reads' column sums (and read-noise
+ *                       variances) as one product: with 1-bit DACs, sums of
+ *                       table rows (runtime/sim_table.c); else an sgemm.
+ *   convert_kept        per read and column, fused: sum + sqrt(var) z (one
+ *                       normal per column and read, read_normals), the ADC
+ *                       transfer of section 7, the shift-and-add.  The general
+ *                       steps (adc_convert, adc_convert_errors) serve the
+ *                       statistics hook and rare converters.
  *
  * Exactness.  Levels and DAC chunks are small integers, so float sums are
- * exact while they stay below 2^24; read_columns sums in float over at most
- * `rows_per_sum` rows (derived from the largest drive and the largest cell)
- * and adds those partial sums in double.  Column sums, ADC values and the
- * shift-and-add are double: exact integers up to 2^53, far above any shifted
- * sum (at most max_result = (2^in_bits - 1) * R * max|cell| in magnitude).
- * The result goes to dst as f32 or f64; sim_new makes it f64 whenever
- * max_result reaches 2^24, so the store is exact too.  The ADC's full scale
- * is a float, which past 2^24 cannot spell 2^bits - 1: a full scale equal to
- * the code range rounded to float means step 1.
+ * exact while they stay below 2^24 in magnitude, in any order: products
+ * (sgemm, table sums) run over at most `rows_per_sum` rows (derived from the
+ * largest drive and the largest cell) and those partial sums are added in
+ * double.  Column sums, ADC values and the shift-and-add are double: exact
+ * integers up to 2^53, far above any shifted sum (at most max_result =
+ * (2^in_bits - 1) * R * max|cell| in magnitude).  The result goes to dst as
+ * f32 or f64; sim_new makes it f64 whenever max_result reaches 2^24, so the
+ * store is exact too.  The ADC's full scale is a float, which past 2^24
+ * cannot spell 2^bits - 1: a full scale equal to the code range rounded to
+ * float means step 1.  A non-ideal chip's sums are not integers: their
+ * products are plain float ones, and so are their conversions when the ADC
+ * step is a power of two (convert_row_float).
  *
  * Fast path.  When the ADC is lossless for every sum the block can produce
  * (step 1 and a range covering R * (2^dac_bits - 1) * max|cell|) and no
  * per-read effect is modelled, each conversion returns its sum unchanged, and
  * sum over passes and cycles of +-2^(c*dac_bits) * chunk * cells is just
- * code * cells: one product of the codes replaces passes * cycles reads.  Its
- * float partial sums are bounded by (2^in_bits - 1) * max|cell| per row, and the
+ * code * cells: one product of the codes replaces passes * cycles reads
+ * (runtime/sim_fast.c goes further and folds the slices too).  Its float
+ * partial sums are bounded by (2^in_bits - 1) * max|cell| per row, and the
  * shortcut is taken only when that product is below 2^24 too.  The counters
  * are computed from the formula either way, so they do not change with it.
  * A non-ideal block has no such shortcut: its ADC is never lossless (its sums
  * are not integers), and its reads all go through it. */
 #include "runtime/sim_mvm.h"
+#include "runtime/blas.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
-enum { FLOAT_EXACT = 1 << 24, COL_BLOCK = 32 };
+enum { FLOAT_EXACT = 1 << 24 };
 /* (x + ROUNDER) - ROUNDER rounds x to an integer, half to even, in the
  * default rounding mode, for |x| < 2^51: nearbyint without the libm call. */
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 
 /* ---- programming the chip ---- */
 
-static int mvm_passes(const MvmParams *mp)
-{
-    return !mp->float_mode && mp->in_signed ? 2 : 1;
-}
 
-static int mvm_magnitude_bits(const MvmParams *mp)
-{
-    return mp->in_signed ? mp->in_bits - 1 : mp->in_bits;
-}
 
-static int mvm_cycles(const MvmParams *mp)
-{
-    if (mp->float_mode)
-        return 1;
-    return (mvm_magnitude_bits(mp) + mp->dac_bits - 1) / mp->dac_bits;
-}
 
 /* Rows whose float sum of |drive| * |cell| products cannot pass 2^24; 0 when
  * one product alone may not be exact. */
@@ -105,54 +100,55 @@ static Adc make_adc(const MvmParams *mp, double max_cell, double min_cell)
     return adc;
 }
 
-/* One physical cell of a non-ideal chip in level units: right after
- * programming (*prog) and at the inference time (*now), and (G / dG)^2 at
- * the inference time (*sq, for the read noise). */
-static void chip_cell(const Noise *nz, int tile_id, const Tile *tile, int row, int col, double *prog, double *now,
-                      double *sq)
-{
-    float cell = tile_cell(tile, (size_t)row * tile->cols + col);
-    int level = cell > 0 ? (int)(cell + 0.5f) : 0;
-    double g_prog, g_now;
-    noise_cell_rewritten(nz, tile_id, tile->writes, row, col, level, tile->rows, tile->cols, &g_prog, &g_now);
-    *prog = (g_prog - nz->arch.g_min_us) / nz->level_us;
-    *now = (g_now - nz->arch.g_min_us) / nz->level_us;
-    *sq = (g_now / nz->level_us) * (g_now / nz->level_us);
-}
-
 /* The cells of a block on a non-ideal chip, its read-noise variances, its
- * ADCs' errors and its drift compensation gain (docs/noise.md). */
+ * ADCs' errors and its drift compensation gain (docs/noise.md).  Each row's
+ * physical cells come from noise_cell_row, in level units (G - G_min) / dG
+ * at programming (for the compensation) and at the inference time; for the
+ * read noise (G / dG)^2. */
 static void program_noisy(Arena *arena, const Program *program, const MvmParams *mp, const Noise *nz, Block *b)
 {
     const Tile *tile = &program->tiles[mp->tile];
     bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
-    int rows = mp->rows, cols = mp->out_cols;
+    int rows = mp->rows, cols = mp->out_cols, phys = mp->phys_cols;
     double sigma2 = nz->arch.read_sigma * nz->arch.read_sigma;
-    if (nz->reads)
-        b->read_var = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *b->read_var);
+    double g_min = nz->arch.g_min_us, per_level = 1 / nz->level_us;
+    size_t width = (size_t)(phys > 0 ? phys : 1);
+    uint8_t *levels = arena_array(arena, width, sizeof *levels);
+    double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
     double sum_prog = 0, sum_now = 0;       /* a calibration read with every row driven */
+    bool compensate = nz->arch.drift_compensation && nz->drift_log > 0;
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
-        for (int j = 0; j < cols; j++) {
-            int col = mp->tile_col + (pair_analog ? 2 * j : j);
-            double prog, now, sq;
-            chip_cell(nz, mp->tile, tile, row, col, &prog, &now, &sq);
-            if (pair_analog) {
-                double prog_minus, now_minus, sq_minus;
-                chip_cell(nz, mp->tile, tile, row, col + 1, &prog_minus, &now_minus, &sq_minus);
-                sum_prog += prog + prog_minus, sum_now += now + now_minus;
-                now -= now_minus;
-                sq += sq_minus;
-            } else {
-                sum_prog += prog, sum_now += now;
+        size_t first = (size_t)row * tile->cols + mp->tile_col;
+        if (tile->levels) {
+            memcpy(levels, tile->levels + first, (size_t)phys);
+        } else {
+            for (int x = 0; x < phys; x++) {
+                float cell = tile_cell(tile, first + x);
+                levels[x] = cell > 0 ? (uint8_t)(cell + 0.5f) : 0;
             }
-            b->cells[(size_t)r * cols + j] = (float)now;
-            if (b->read_var)
-                b->read_var[(size_t)r * cols + j] = (float)(sigma2 * sq);
+        }
+        noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog,
+                       g_now);
+        for (int x = 0; x < phys && compensate; x++) {
+            sum_prog += (g_prog[x] - g_min) * per_level;
+            sum_now += (g_now[x] - g_min) * per_level;
+        }
+        float *out = b->cells + (size_t)r * b->ld, *var = b->read_var ? b->read_var + (size_t)r * b->ld : NULL;
+        for (int j = 0; j < cols; j++) {
+            int x = pair_analog ? 2 * j : j;
+            double now = (g_now[x] - g_min) * per_level, sq = (g_now[x] * per_level) * (g_now[x] * per_level);
+            if (pair_analog) {
+                now -= (g_now[x + 1] - g_min) * per_level;
+                sq += (g_now[x + 1] * per_level) * (g_now[x + 1] * per_level);
+            }
+            out[j] = (float)now;
+            if (var)
+                var[j] = (float)(sigma2 * sq);
         }
     }
     b->out_gain = 1;
-    if (nz->arch.drift_compensation && nz->drift_log > 0 && sum_prog > 0 && sum_now > 0)
+    if (compensate && sum_prog > 0 && sum_now > 0)
         b->out_gain = sum_prog / sum_now;
     if (nz->adc) {
         int per_adc = nz->arch.cols_per_adc > 0 ? nz->arch.cols_per_adc : 1;
@@ -172,31 +168,38 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
                        Block *block)
 {
     const Tile *tile = &program->tiles[mp->tile];
-    bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
     int rows = mp->rows, cols = mp->out_cols;
     assert(mp->tile_row >= 0 && mp->tile_row + rows <= tile->rows);
     assert(mp->tile_col >= 0 && mp->tile_col + mp->phys_cols <= tile->cols);
-    assert(cols == (pair_analog ? mp->phys_cols / 2 : mp->phys_cols));
+    assert(cols == (mp->sign == SIGN_PAIR_ANALOG ? mp->phys_cols / 2 : mp->phys_cols));
 
-    float *cells = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *cells);
-    *block = (Block){.rows = rows, .cols = cols, .cells = cells, .out_gain = 1};
-    if (noise && !mp->float_mode) {
-        block->noise = noise;
-        block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
-        program_noisy(arena, program, mp, noise, block);
-    } else {
-        for (int r = 0; r < rows; r++) {
-            size_t level = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;   /* the row's first cell */
-            float *out = cells + (size_t)r * cols;
-            for (int j = 0; j < cols; j++)
-                out[j] = pair_analog ? tile_cell(tile, level + 2 * j) - tile_cell(tile, level + 2 * j + 1)
-                                     : tile_cell(tile, level + j);
+    bool noisy = noise && !mp->float_mode;
+    int ld = noisy && noise->reads ? 2 * cols : cols;   /* the read noise's variances beside the cells */
+    *block = (Block){.rows = rows, .cols = cols, .ld = ld, .out_gain = 1};
+    double max_cell = 0, min_cell = 0;
+    if (noisy || mp->float_mode) {
+        block->cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *block->cells);
+        if (noisy) {
+            block->noise = noise;
+            block->read_var = noise->reads ? block->cells + cols : NULL;
+            block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
+            program_noisy(arena, program, mp, noise, block);
+        } else {
+            mvm_program_cells(arena, program, mp, block);
         }
     }
-    double max_cell = 0, min_cell = 0;
-    for (size_t k = 0; k < (size_t)rows * cols; k++) {
-        max_cell = fmax(max_cell, fabs(cells[k]));
-        min_cell = fmin(min_cell, cells[k]);
+    /* An ideal block's cells wait for its first read (mvm_program_cells): a
+     * block on the fast path never needs them (runtime/sim_fast.c). */
+    float *row = block->cells ? NULL : arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *row);
+    for (int r = 0; r < rows; r++) {
+        const float *cell = block->cells ? block->cells + (size_t)r * ld : row;
+        if (row)
+            mvm_ideal_row(tile, mp, r, row);
+        for (int j = 0; j < cols; j++) {
+            float c = cell[j], a = c < 0 ? -c : c;
+            max_cell = a > max_cell ? a : max_cell;
+            min_cell = c < min_cell ? c : min_cell;
+        }
     }
     if (mp->float_mode) {
         block->rows_per_sum = block->rows_per_code_sum = rows;
@@ -213,102 +216,71 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     assert(block->rows_per_sum > 0);   /* chunks and levels are at most 2^8 and 2^9 */
 }
 
-void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols)
+void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp, Block *block)
 {
-    size_t rows = (size_t)MVM_ROW_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
-    size_t cols = (size_t)MVM_ROW_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
+    const Tile *tile = &program->tiles[mp->tile];
+    if (!block->cells)
+        block->cells = arena_array(arena, (size_t)block->rows * (size_t)(block->ld > 0 ? block->ld : 1),
+                                   sizeof *block->cells);
+    for (int r = 0; r < block->rows; r++)
+        mvm_ideal_row(tile, mp, r, block->cells + (size_t)r * block->ld);
+}
+
+void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, size_t max_table)
+{
+    blas_single_thread();
+    size_t rows = (size_t)MVM_READ_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
+    size_t cols = (size_t)MVM_READ_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
     s->magnitude = arena_array(arena, rows, sizeof *s->magnitude);
     s->drive = arena_array(arena, rows, sizeof *s->drive);
+    s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->part);
     s->sums = arena_array(arena, cols, sizeof *s->sums);
-    s->acc = arena_array(arena, cols, sizeof *s->acc);
-    s->row_index = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_index);
-    s->row_value = arena_array(arena, (size_t)(max_rows > 0 ? max_rows : 1), sizeof *s->row_value);
-    s->drive_sq = arena_array(arena, rows, sizeof *s->drive_sq);
-    s->vars = arena_array(arena, cols, sizeof *s->vars);
+    s->acc = arena_array(arena, cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->acc);
+    s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
+    s->drives_any = arena_array(arena, MVM_READ_TILE, sizeof *s->drives_any);
+    s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
+    s->normals = arena_array(arena, cols, sizeof *s->normals);
+    s->row_key = arena_array(arena, MVM_READ_TILE, sizeof *s->row_key);
+    s->column_key = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key);
+    s->picked = arena_array(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked);
+    s->subset = arena_array(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset);
+    s->table = max_table ? arena_array(arena, max_table, sizeof *s->table) : NULL;
 }
 
 /* ---- one read of n source rows ---- */
 
-/* part[0..W) = sum over the listed rows of value * cells[row, 0..W), one
- * function per width W.  The sums live in W/4 four-float vectors (a GCC and
- * Clang extension, compiled to SSE on x86-64 and to plain code elsewhere):
- * left to itself, GCC 12 unrolls the row loop and keeps the sums in memory,
- * three times slower.  Vector adds and multiplies round each lane exactly as
- * the scalar ones do. */
-typedef float Float4 __attribute__((vector_size(16)));
-
-#define ADD_ROWS(W)                                                                  \
-    static void add_rows_##W(int count, const int *row, const float *value,         \
-                             const float *cells, int cols, float *part)             \
-    {                                                                                \
-        Float4 sum[W / 4] = {0};                                                     \
-        for (int t = 0; t < count; t++) {                                            \
-            const float *w = cells + (size_t)row[t] * cols;                          \
-            Float4 x = {value[t], value[t], value[t], value[t]};                     \
-            for (int k = 0; k < W / 4; k++) {                                        \
-                Float4 wk;                                                           \
-                memcpy(&wk, w + 4 * k, sizeof wk);                                   \
-                sum[k] += x * wk;                                                    \
-            }                                                                        \
-        }                                                                            \
-        memcpy(part, sum, sizeof sum);                                               \
-    }
-ADD_ROWS(32)
-ADD_ROWS(16)
-ADD_ROWS(8)
-ADD_ROWS(4)
-#undef ADD_ROWS
-
-static void add_rows_1(int count, const int *row, const float *value, const float *cells, int cols,
-                       float *part)
+/* out[m x n] = a[m x k] (leading dimension lda) * b[k x n] (ldb), as floats:
+ * one sgemm.  Exact when every sum of |products| stays below 2^24 (then
+ * every partial sum is an integer a float holds, in whatever order sgemm
+ * adds them). */
+static void product(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *out, int ldo)
 {
-    float sum = 0;
-    for (int t = 0; t < count; t++)
-        sum += value[t] * cells[(size_t)row[t] * cols];
-    part[0] = sum;
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) {
+        for (int i = 0; i < m; i++)
+            memset(out + (size_t)i * ldo, 0, (size_t)n * sizeof *out);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, out, ldo);
 }
 
-/* sums[n x cols] = drive[n x rows] * cells[rows x cols], in float over runs of
- * at most rows_per_sum rows (exact, see above), the runs added in double.
- * A zero drive adds nothing (half the bits of a bit-serial input, every
- * padding tap, every zero activation), so each input row is first compacted
- * to its nonzero drives, without branches; then the columns go 32, 16, 8, 4
- * and 1 at a time, with partial sums the compiler keeps in registers. */
-static void read_columns(int n, int rows, int cols, const float *drive, const float *cells,
-                         int rows_per_sum, double *sums, int *row_index, float *row_value)
+/* sums[m x n] (double) = a[m x rows] * b[rows x n] (ldb): products over runs
+ * of at most rows_per_sum rows (each exact, see above), the runs added in
+ * double.  `part` holds one run's floats. */
+static void product_exact(int m, int n, int rows, const float *a, const float *b, int ldb, int rows_per_sum,
+                          float *part, double *sums)
 {
-    for (int i = 0; i < n; i++) {
-        const float *x = drive + (size_t)i * rows;
-        double *out = sums + (size_t)i * cols;
-        for (int j = 0; j < cols; j++)
-            out[j] = 0;
-        for (int r0 = 0; r0 < rows; r0 += rows_per_sum) {
-            int r1 = rows - r0 > rows_per_sum ? r0 + rows_per_sum : rows;
-            int count = 0;
-            for (int r = r0; r < r1; r++) {
-                row_index[count] = r;
-                row_value[count] = x[r];
-                count += x[r] != 0;
-            }
-            int j0 = 0;
-            while (j0 < cols) {
-                float part[COL_BLOCK];
-                int width = cols - j0 >= 32 ? 32 : cols - j0 >= 16 ? 16 : cols - j0 >= 8 ? 8
-                          : cols - j0 >= 4 ? 4 : 1;
-                const float *w = cells + j0;
-                switch (width) {
-                case 32: add_rows_32(count, row_index, row_value, w, cols, part); break;
-                case 16: add_rows_16(count, row_index, row_value, w, cols, part); break;
-                case 8: add_rows_8(count, row_index, row_value, w, cols, part); break;
-                case 4: add_rows_4(count, row_index, row_value, w, cols, part); break;
-                default: add_rows_1(count, row_index, row_value, w, cols, part); break;
-                }
-                for (int j = 0; j < width; j++)
-                    out[j0 + j] += part[j];
-                j0 += width;
-            }
-        }
-    }
+    size_t count = (size_t)m * n;
+    int r0 = 0;
+    assert(rows_per_sum > 0 || rows == 0);
+    do {
+        int k = rows - r0 < rows_per_sum ? rows - r0 : rows_per_sum;
+        product(m, n, k, a + r0, rows, b + (size_t)r0 * ldb, ldb, part, n);
+        for (size_t e = 0; e < count; e++)
+            sums[e] = r0 == 0 ? part[e] : sums[e] + part[e];
+        r0 += k;
+    } while (r0 < rows);
 }
 
 /* The ADC transfer (docs/crossbar.md 7) in place: v becomes code * step with
@@ -328,8 +300,13 @@ static void adc_convert(const Adc *adc, double *v, int64_t n, SimCounters *count
          * floating-point ones cannot trap and so do not stop vectorization. */
         int32_t ilo = (int32_t)lo, ihi = (int32_t)hi, clipped = 0;
         double below = lo - 1, above = hi + 1;
+        /* v / step is v * (1 / step) exactly when step is a power of two
+         * (1 for a lossless range): a multiply instead of a divide */
+        int exponent;
+        bool power_of_two = frexp(step, &exponent) == 0.5;
+        double inverse = 1 / step;
         for (int64_t i = 0; i < n; i++) {
-            double q = v[i] / step;
+            double q = power_of_two ? v[i] * inverse : v[i] / step;
             q = q < above ? q : above;
             q = q > below ? q : below;
             int32_t code = (int32_t)((q + ROUNDER) - ROUNDER);
@@ -376,36 +353,44 @@ static void adc_convert_errors(const Adc *adc, const float *gain, const float *o
     counters->saturated += saturated;
 }
 
-/* Read noise on the column sums of one read (docs/noise.md 3): each cell's
- * conductance has an independent N(0, (read_sigma G)^2) noise, so a column sum
- * sum_i V_i G_ij has Gaussian noise of variance sum_i V_i^2 (read_sigma G_ij)^2,
- * a second product, over read_var.  One normal per column and read is thus
- * exact in distribution.  The normals come from the read's key (run stream,
- * source row `first_row + i`, read number), four per hash. */
-static void add_read_noise(const Block *b, bool square, int n, int64_t first_row, uint64_t read, MvmScratch *s)
+/* Read noise (docs/noise.md 3): each cell's conductance has an independent
+ * N(0, (read_sigma G)^2) noise, so a column sum sum_i V_i G_ij has Gaussian
+ * noise of variance sum_i V_i^2 (read_sigma G_ij)^2, the second half of each
+ * product row (var: the squared drives times read_var).  One normal per
+ * column and read is thus exact in distribution.  normals[k x cols] gets
+ * them for the m kept reads, from each read's key (run stream, source row,
+ * read number), four per hash: read k is read number read_of[k] / n of
+ * source row first_row + read_of[k] % n. */
+static void read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, const MvmScratch *s,
+                         float *normals)
 {
-    int rows = b->rows, cols = b->cols;
-    const float *drive_sq = s->drive;       /* 1-bit DACs: drive^2 = drive */
-    if (square) {
-        for (size_t k = 0; k < (size_t)n * rows; k++)
-            s->drive_sq[k] = s->drive[k] * s->drive[k];
-        drive_sq = s->drive_sq;
-    }
-    read_columns(n, rows, cols, drive_sq, b->read_var, rows, s->vars, s->row_index, s->row_value);
+    int cols = b->cols;
     const float *normal = b->noise->normal;
     uint64_t run_key = noise_hash(b->read_key, s->stream);
-    for (int i = 0; i < n; i++) {
-        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)(first_row + i)), read);
-        double *v = s->sums + (size_t)i * cols;
-        const double *var = s->vars + (size_t)i * cols;
+    uint64_t *column_key = s->column_key;       /* noise_hash(key, j0) = noise_mix(key ^ column_key) */
+    uint64_t *row_key = s->row_key;             /* noise_hash(run_key, source row) */
+    for (int j0 = 0; j0 < cols; j0 += 4)
+        column_key[j0 / 4] = noise_mix((uint64_t)j0 + 0x9e3779b97f4a7c15u);
+    for (int i = 0; i < n; i++)
+        row_key[i] = noise_hash(run_key, (uint64_t)(first_row + i));
+    for (int k = 0; k < m; k++) {
+        uint64_t key = noise_hash(row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
+        float *z = normals + (size_t)k * cols;
         for (int j0 = 0; j0 < cols; j0 += 4) {
-            uint64_t h = noise_hash(key, (uint64_t)j0);
-            for (int q = 0; q < 4 && j0 + q < cols; q++) {
-                float z = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
-                v[j0 + q] += sqrt(var[j0 + q]) * z;
-            }
+            uint64_t h = noise_mix(key ^ column_key[j0 / 4]);
+            int width = cols - j0 < 4 ? cols - j0 : 4;
+            for (int q = 0; q < width; q++)
+                z[j0 + q] = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
         }
     }
+}
+
+/* sum + sqrt(var) z: a float standard deviation (its rounding is far below
+ * the noise it scales), the sum in double.  Two statements: no FMA. */
+static inline double noisy_sum(float sum, float var, float z)
+{
+    float e = sqrtf(var) * z;
+    return (double)sum + (double)e;
 }
 
 static void store_rows(const double *acc, int n, int cols, float *dst_f, double *dst_d)
@@ -421,7 +406,7 @@ static void store_rows(const double *acc, int n, int cols, float *dst_f, double 
 
 /* Codes of one pass, as unsigned magnitudes clamped to what the DACs can
  * take (a valid program never needs the clamp; it keeps the casts defined). */
-static void gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows,
+void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows,
                               int pass, double max_code, uint32_t *magnitude)
 {
     float top = (float)max_code;
@@ -436,7 +421,7 @@ static void gather_magnitudes(const float *src, int64_t src_width, int src_col, 
 }
 
 /* Linear shortcut (float mode, or the lossless fast path): one product of the
- * source values themselves. */
+ * source values themselves into acc. */
 static void execute_linear(const MvmParams *mp, const Block *b, const float *src, int64_t src_width,
                            int n, MvmScratch *s, int rows_per_sum)
 {
@@ -456,44 +441,249 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
             }
         }
     }
-    read_columns(n, b->rows, b->cols, s->drive, b->cells, rows_per_sum, s->acc, s->row_index,
-                 s->row_value);
+    product_exact(n, b->cols, b->rows, s->drive, b->cells, b->ld, rows_per_sum, s->part, s->acc);
 }
 
-static void execute_reads(const MvmParams *mp, const Block *b, const float *src, int64_t src_width,
-                          int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
+/* ---- reads ---- */
+
+/* The drives of every read of n source rows, in read order (pass, cycle,
+ * source row), without the reads whose drives are all zero: their column
+ * sums are 0 exactly, with no read noise (its variance is 0).
+ * s->read_of[k] = (pass * cycles + cycle) * n + source row of kept read k,
+ * whose drives are row k of s->drive; returns how many are kept. */
+static int gather_drives(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n,
+                         MvmScratch *s)
 {
-    int rows = b->rows, cols = b->cols;
-    int cycles = mvm_cycles(mp);
+    int cycles = mvm_cycles(mp), m = 0;
     uint32_t mask = ((uint32_t)1 << mp->dac_bits) - 1;
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
-    size_t count = (size_t)n * cols;
-
-    memset(s->acc, 0, count * sizeof *s->acc);
     for (int pass = 0; pass < mvm_passes(mp); pass++) {
-        gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
+        mvm_gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int c = 0; c < cycles; c++) {
             int shift = c * mp->dac_bits;
-            for (size_t k = 0; k < (size_t)n * rows; k++)
-                s->drive[k] = (float)((s->magnitude[k] >> shift) & mask);
-            read_columns(n, rows, cols, s->drive, b->cells, b->rows_per_sum, s->sums, s->row_index,
-                         s->row_value);
-            if (b->read_var)
-                add_read_noise(b, mp->dac_bits > 1, n, first_row, (uint64_t)(pass * cycles + c), s);
-            if (s->record)
-                psum_hist_add(s->record, s->sums, (int64_t)count);
-            if (b->adc_gain)
-                adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, s->sums, n, cols, counters);
-            else
-                adc_convert(&b->adc, s->sums, (int64_t)count, counters);
-            double weight = ldexp(pass == 0 ? 1.0 : -1.0, shift);
-            for (size_t k = 0; k < count; k++)
-                s->acc[k] += weight * s->sums[k];
+            for (int i = 0; i < n; i++) {
+                const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
+                float *d = s->drive + (size_t)m * rows;
+                uint32_t any = 0;
+                for (int r = 0; r < rows; r++) {
+                    uint32_t chunk = (magnitude[r] >> shift) & mask;
+                    d[r] = (float)chunk;
+                    any |= chunk;
+                }
+                s->read_of[m] = (pass * cycles + c) * n + i;
+                m += any != 0;
+            }
+        }
+    }
+    return m;
+}
+
+/* The column sums of the m kept reads as floats in s->part, row k at
+ * k * (returned stride), the variances of their read noise (if any) beside
+ * them; or, for a wide DAC on an ideal chip, whose sums may need several
+ * exact runs, as doubles in s->sums (returns 0).  On a non-ideal chip the
+ * sums are not integers: one float product (or one table sum) gives the
+ * sums and, from the columns of read_var beside the cells, the variances
+ * (for 1-bit DACs drive^2 = drive; wider DACs take a second product of the
+ * squared drives). */
+static int column_products(const MvmParams *mp, const Block *b, const float *table, int group, int m,
+                           MvmScratch *s)
+{
+    int rows = b->rows, cols = b->cols, width = b->ld;
+    if (table) {
+        width = mvm_table_ld(b);
+        mvm_table_sums(m, s->read_of, mvm_table_groups(rows, group), group, s->subset, table, width, b->ld, s->part,
+                   s->picked);
+    } else if (!b->noise) {
+        product_exact(m, cols, rows, s->drive, b->cells, b->ld, b->rows_per_sum, s->part, s->sums);
+        return 0;
+    } else if (b->read_var && mp->dac_bits > 1) {
+        product(m, cols, rows, s->drive, rows, b->cells, b->ld, s->part, width);
+        for (size_t k = 0; k < (size_t)m * rows; k++)
+            s->drive[k] *= s->drive[k];
+        product(m, cols, rows, s->drive, rows, b->read_var, b->ld, s->part + cols, width);
+    } else {
+        product(m, width, rows, s->drive, rows, b->cells, b->ld, s->part, width);
+    }
+    return width;
+}
+
+/* The ADC of this block on `count` rows of cols sums in place. */
+static void convert(const Block *b, double *v, int count, SimCounters *counters)
+{
+    if (b->adc_gain)
+        adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, v, count, b->cols, counters);
+    else
+        adc_convert(&b->adc, v, (int64_t)count * b->cols, counters);
+}
+
+/* One read's conversions, fused: its column sums (with read noise when
+ * `noisy`), the ADC transfer (with each column's gain and offset when
+ * `errors`; v / step as v * inverse when that is exact), and the
+ * shift-and-add into its source row's acc.  The same operations as
+ * adc_convert and adc_convert_errors, one statement each (no FMA). */
+static inline __attribute__((always_inline)) int32_t
+convert_row(bool noisy, bool errors, int cols, const float *sum, const float *var, const float *z, const Adc *adc,
+            bool multiply, double inverse, const float *gain, const float *offset, double weight, double *acc)
+{
+    double step = adc->step, lo = adc->code_min, hi = adc->code_max, below = lo - 1, above = hi + 1;
+    int32_t clipped = 0;
+    for (int j = 0; j < cols; j++) {
+        double v = noisy ? noisy_sum(sum[j], var[j], z[j]) : (double)sum[j];
+        double q;
+        if (errors) {
+            q = v / step;
+            q = q * gain[j];
+            q = q + offset[j];
+        } else {
+            q = multiply ? v * inverse : v / step;
+        }
+        q = q < above ? q : above;      /* a NaN lands on `above` */
+        q = q > below ? q : below;
+        double code = q + ROUNDER;      /* an integer in [lo - 1, hi + 1], kept in double */
+        code = code - ROUNDER;
+        clipped += (code > hi) | (code < lo);
+        code = code < hi ? code : hi;
+        code = code > lo ? code : lo;
+        double value = code * step;
+        double add = weight * value;
+        acc[j] = acc[j] + add;
+    }
+    return clipped;
+}
+
+/* convert_row for the common non-ideal read (read noise, no ADC errors, a
+ * step that is a power of two, codes below 2^21) in float: the sums are
+ * not integers there, and float vectors hold twice the lanes.  The same
+ * steps, rounded to float. */
+static inline __attribute__((always_inline)) int32_t
+convert_row_float(int cols, const float *sum, const float *var, const float *z, const Adc *adc, double weight,
+                  double *acc)
+{
+    float step = (float)adc->step, inverse = 1 / step, lo = (float)adc->code_min, hi = (float)adc->code_max;
+    float below = lo - 1, above = hi + 1;
+    int32_t clipped = 0;
+    for (int j = 0; j < cols; j++) {
+        float e = sqrtf(var[j]) * z[j];
+        float v = sum[j] + e;
+        float q = v * inverse;
+        q = q < above ? q : above;      /* a NaN lands on `above` */
+        q = q > below ? q : below;
+        float code = q + 0x1.8p23f;     /* round half to even, |q| < 2^22 */
+        code = code - 0x1.8p23f;
+        clipped += (code > hi) | (code < lo);
+        code = code < hi ? code : hi;
+        code = code > lo ? code : lo;
+        float value = code * step;
+        double add = weight * (double)value;
+        acc[j] = acc[j] + add;
+    }
+    return clipped;
+}
+
+/* The kept reads' conversions, compiled for AVX-512, AVX2 and the baseline,
+ * chosen at run time (the same operations, so the same bits). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, const float *normals,
+                             const int *read_of, int n, const double *weight, double *acc)
+{
+    int cols = b->cols;
+    bool noisy = b->read_var != NULL, errors = b->adc_gain != NULL;
+    int exponent;
+    bool multiply = frexp(b->adc.step, &exponent) == 0.5;     /* a power of two */
+    double inverse = 1 / b->adc.step;
+    bool in_float = noisy && !errors && multiply && b->adc.code_max < 0x1p21 && b->adc.step >= 0x1p-60 &&
+                    b->adc.step <= 0x1p60;
+    uint64_t clipped = 0;
+    for (int k = 0; k < m; k++) {
+        const float *sum = part + (size_t)k * ld, *var = sum + cols, *z = normals + (size_t)k * cols;
+        double w = weight[read_of[k] / n], *a = acc + (size_t)(read_of[k] % n) * cols;
+        const float *g = b->adc_gain, *o = b->adc_offset;
+        const Adc *adc = &b->adc;
+        int32_t c;
+        if (in_float)
+            c = convert_row_float(cols, sum, var, z, adc, w, a);
+        else if (noisy && errors)
+            c = convert_row(true, true, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else if (noisy)
+            c = convert_row(true, false, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else if (errors)
+            c = convert_row(false, true, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        else
+            c = convert_row(false, false, cols, sum, var, z, adc, multiply, inverse, g, o, w, a);
+        clipped += (uint64_t)c;
+    }
+    return clipped;
+}
+
+/* Every read of n source rows: the kept reads' column sums in one product
+ * (or table sum), their read noise and conversions; then the shift-and-add
+ * of each source row's reads in read order (pass, then cycle), the skipped
+ * reads adding what the ADCs make of a zero sum (0, unless they have
+ * offsets).  The common case goes through convert_kept at once; the
+ * statistics hook, huge or lossless ADCs, ADC offsets on skipped reads and
+ * exact wide-DAC sums take the steps one by one. */
+static void execute_reads(const MvmParams *mp, const Block *b, const float *table, int group, const float *src,
+                          int64_t src_width, int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
+{
+    int cols = b->cols, cycles = mvm_cycles(mp);
+    int total = n * mvm_passes(mp) * cycles;
+    int m = table ? mvm_gather_subsets(mp, group, src, src_width, b->rows, n, s)
+                  : gather_drives(mp, src, src_width, b->rows, n, s);
+    int ld = column_products(mp, b, table, group, m, s);
+    if (b->read_var)
+        read_normals(b, m, s->read_of, n, first_row, s, s->normals);
+
+    bool zero_adds = false;     /* does a skipped read add anything? */
+    if (m < total) {
+        SimCounters zero_counters = {0};
+        for (int j = 0; j < cols; j++)
+            s->zero[j] = 0;
+        for (int k = m; k < total && s->record; k++)
+            psum_hist_add(s->record, s->zero, cols);
+        convert(b, s->zero, 1, &zero_counters);
+        counters->saturated += zero_counters.saturated * (uint64_t)(total - m);
+        for (int j = 0; j < cols; j++)
+            zero_adds |= s->zero[j] != 0;
+    }
+    double weight[64];
+    for (int r = 0; r < total / n && r < 64; r++)
+        weight[r] = ldexp(r / cycles == 0 ? 1.0 : -1.0, (r % cycles) * mp->dac_bits);
+    memset(s->acc, 0, (size_t)n * cols * sizeof *s->acc);
+
+    if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
+        counters->saturated += convert_kept(b, m, s->part, ld, s->normals, s->read_of, n, weight, s->acc);
+    } else {
+        for (int k = 0; k < m && ld > 0; k++) {
+            const float *sum = s->part + (size_t)k * ld, *z = s->normals + (size_t)k * cols;
+            double *v = s->sums + (size_t)k * cols;
+            for (int j = 0; j < cols; j++)
+                v[j] = b->read_var ? noisy_sum(sum[j], sum[cols + j], z[j]) : (double)sum[j];
+        }
+        if (s->record)
+            psum_hist_add(s->record, s->sums, (int64_t)m * cols);
+        convert(b, s->sums, m, counters);
+        for (int t = 0, k = 0; t < total; t++) {
+            const double *v = s->zero;
+            if (k < m && s->read_of[k] == t)
+                v = s->sums + (size_t)k++ * cols;
+            else if (!zero_adds)
+                continue;
+            double w = weight[t / n], *acc = s->acc + (size_t)(t % n) * cols;
+            for (int j = 0; j < cols; j++)
+                acc[j] += w * v[j];
         }
     }
     if (b->out_gain != 1)       /* drift compensation: digital, after the ADCs */
-        for (size_t k = 0; k < count; k++)
+        for (size_t k = 0; k < (size_t)n * cols; k++)
             s->acc[k] *= b->out_gain;
+}
+
+bool mvm_is_linear(const MvmParams *mp, const Block *b, bool fast)
+{
+    return mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
 }
 
 void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *src,
@@ -503,20 +693,33 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     assert(mp->src_col >= 0 && mp->src_col + mp->rows <= src_width);
     assert(mp->float_mode || (mp->dac_bits >= 1 && mp->dac_bits <= 16 && mp->in_bits >= 1 &&
                               mvm_magnitude_bits(mp) <= 31));
-    uint64_t reads = (uint64_t)n_rows * (uint64_t)(mvm_passes(mp) * mvm_cycles(mp));
+    int reads_per_row = mvm_passes(mp) * mvm_cycles(mp);
+    uint64_t reads = (uint64_t)n_rows * (uint64_t)reads_per_row;
     counters->reads += reads;
     if (!mp->float_mode)
         counters->conversions += reads * (uint64_t)mp->out_cols;
 
-    bool linear = mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
-    for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_ROW_TILE) {
-        int n = n_rows - p0 < MVM_ROW_TILE ? (int)(n_rows - p0) : MVM_ROW_TILE;
+    bool linear = mvm_is_linear(mp, b, fast);
+    if (linear && !mp->float_mode && b->weights) {
+        mvm_execute_weights(mp, b, src, n_rows, src_width, dst_f, dst_d, s);
+        return;
+    }
+    const float *table = b->table;
+    int group = b->table_group;
+    if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
+        group = mvm_table_group(mp);
+        mvm_build_table(b, group, s->table);      /* none kept: built for this run */
+        table = s->table;
+    }
+    int tile = linear ? MVM_READ_TILE : MVM_READ_TILE / reads_per_row;
+    for (int64_t p0 = 0; p0 < n_rows; p0 += tile) {
+        int n = n_rows - p0 < tile ? (int)(n_rows - p0) : tile;
         const float *rows = src + p0 * src_width;
         if (linear)
             execute_linear(mp, b, rows, src_width, n, s,
                            mp->float_mode ? b->rows : b->rows_per_code_sum);
         else
-            execute_reads(mp, b, rows, src_width, n, mp->row_begin + p0, s, counters);
+            execute_reads(mp, b, table, group, rows, src_width, n, mp->row_begin + p0, s, counters);
         size_t at = (size_t)p0 * (size_t)b->cols;
         store_rows(s->acc, n, b->cols, dst_f ? dst_f + at : NULL, dst_d ? dst_d + at : NULL);
     }

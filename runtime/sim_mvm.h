@@ -10,8 +10,12 @@
 #include "runtime/noise.h"
 #include "runtime/program.h"
 
-/* Source rows processed together: the scratch of one step stays in cache. */
-enum { MVM_ROW_TILE = 64 };
+/* Reads (or, on the linear path, source rows) processed together: one
+ * product of this many rows, whose scratch stays in cache. */
+enum { MVM_READ_TILE = 512 };
+/* Subset tables: rows of a table (and of a product's results) are padded
+ * to a multiple of this many floats, a 64-byte vector. */
+enum { MVM_TABLE_PAD = 16 };
 
 /* The converter of one block (docs/crossbar.md 7). */
 typedef struct {
@@ -24,7 +28,9 @@ typedef struct {
 /* A block as programmed on the chip: what one read multiplies its inputs by. */
 typedef struct {
     int rows, cols;             /* R, and the columns its ADCs see (MvmParams.out_cols) */
-    float *cells;               /* [rows x cols] row-major; pair-analog: G+ - G- per pair */
+    float *cells;               /* [rows x cols], row r at cells + r * ld; pair-analog: G+ - G- per pair;
+                                   NULL until an ideal block's first read (mvm_program_cells) */
+    int ld;                     /* cols, or 2 cols when read_var sits beside the cells */
     int rows_per_sum;           /* float sums of DAC chunks over this many rows are exact */
     int rows_per_code_sum;      /* the same for whole codes (fast path); 0: never exact */
     double max_result;          /* bound on |result| of an ideal read: max code * R * max|cell| */
@@ -33,20 +39,32 @@ typedef struct {
      * then holds each cell's (G - G_min) / dG as programmed and drifted. */
     const Noise *noise;
     uint64_t read_key;          /* key of this block's read noise: the seed's, the instruction */
-    float *read_var;            /* [rows x cols]: (read_sigma G / dG)^2 of the cell(s) behind each entry */
+    float *read_var;            /* cells + cols, [rows x cols] at stride ld: (read_sigma G / dG)^2 of
+                                   the cell(s) behind each entry; or NULL */
     float *adc_gain, *adc_offset;   /* [cols]: the errors of the ADC converting each column */
     double out_gain;            /* global drift compensation: the block's calibration gain */
+    float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
+    int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
+    bool wrote_weights;         /* its last run took the fast path through the weights */
+    float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
+    int table_group;            /* its rows per group */
 } Block;
 
 typedef struct {
-    uint32_t *magnitude;        /* [MVM_ROW_TILE x max rows]: |code| of the current pass */
-    float *drive;               /* [MVM_ROW_TILE x max rows]: what the DACs drive in one cycle */
-    double *sums;               /* [MVM_ROW_TILE x max cols]: column sums, then ADC values */
-    double *acc;                /* [MVM_ROW_TILE x max cols]: shift-and-add result */
-    int *row_index;             /* [max rows]: the nonzero drives of one input row */
-    float *row_value;
-    float *drive_sq;            /* [MVM_ROW_TILE x max rows]: drive^2, for read noise */
-    double *vars;               /* [MVM_ROW_TILE x max cols]: variance of each read's column sums */
+    uint32_t *magnitude;        /* [tile x max rows]: |code| of the current pass */
+    float *drive;               /* [MVM_READ_TILE x max rows]: what the DACs drive in each read */
+    float *part;                /* [MVM_READ_TILE x 2 max cols]: a product's float results */
+    double *sums;               /* [MVM_READ_TILE x max cols]: column sums, then ADC values */
+    double *acc;                /* [MVM_READ_TILE x max cols]: shift-and-add result */
+    int *read_of;               /* [MVM_READ_TILE]: which read each row of drive is */
+    uint8_t *drives_any;        /* [MVM_READ_TILE]: nonzero when a read drives some row */
+    double *zero;               /* [max cols]: what the ADCs make of a zero sum */
+    float *normals;             /* [MVM_READ_TILE x max cols]: the read noise's normals */
+    uint64_t *row_key;          /* [MVM_READ_TILE]: the read noise's key of each source row */
+    uint64_t *column_key;       /* [max cols / 4 + 1]: the read noise's hash of each 4 columns */
+    uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
+    float *table;               /* a block's subset table when it has none kept */
+    const float **picked;       /* [groups]: the table rows one read adds */
     uint64_t stream;            /* keys the read noise of the current run (sim_set_stream) */
     PsumHist *record;           /* statistics hook: NULL, or where reads record their column sums */
 } MvmScratch;
@@ -55,7 +73,53 @@ typedef struct {
  * the cells' keys; `instr` (the mvm's index) keys its read noise. */
 void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp, const Noise *noise, int instr,
                        Block *block);
-void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols);
+/* An ideal block's cells (mvm_program_block leaves them NULL): the sim
+ * programs them before the block's first read. */
+void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp, Block *block);
+
+/* Row r of an ideal block as its reads see it, out[0 .. out_cols): the
+ * levels, or for a pair-analog pair G+ - G- (the currents subtract before
+ * the ADC). */
+static inline void mvm_ideal_row(const Tile *tile, const MvmParams *mp, int r, float *out)
+{
+    size_t first = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+    bool pair = mp->sign == SIGN_PAIR_ANALOG;
+    if (tile->levels) {         /* the common case, in a loop compilers vectorize */
+        const uint8_t *level = tile->levels + first;
+        for (int j = 0; j < mp->out_cols; j++)
+            out[j] = pair ? (float)level[2 * j] - (float)level[2 * j + 1] : (float)level[j];
+        return;
+    }
+    for (int j = 0; j < mp->out_cols; j++)
+        out[j] = pair ? tile_cell(tile, first + 2 * j) - tile_cell(tile, first + 2 * j + 1)
+                      : tile_cell(tile, first + j);
+}
+
+/* max_table: the largest table of a block without a kept one. */
+void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols, size_t max_table);
+/* Floats of the block's subset table for groups of `group` (4 or 8) rows
+ * (reads through 1-bit DACs add a subset of its rows: a table of the subset
+ * sums of each group makes a read `group` times shorter); 0 when its reads
+ * do not use one. */
+size_t mvm_table_floats(const MvmParams *mp, const Block *block, int group);
+/* The group (4 or 8 rows) of the block's table. */
+int mvm_table_group(const MvmParams *mp);
+void mvm_build_table(const Block *block, int group, float *table);
+/* The fast path's weights of a block whose only reader is the combine c
+ * (runtime/sim_fast.c); left NULL when the block cannot use them. */
+void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
+                         Block *block);
+/* The fast path of mvm_execute through the weights: each weight column's
+ * value in its slice-0 column, 0 in the block's other columns. */
+void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
+                         int64_t src_width, float *dst_f, double *dst_d, MvmScratch *scratch);
+/* The combine c of a block that mvm_execute_weights wrote: src [P x width]
+ * (f32 or f64) into the accumulator acc [P x out_width]. */
+void mvm_combine_weights(const CombineParams *c, const float *src_f, const double *src_d, int64_t width,
+                         double *acc, int64_t out_width);
+/* Whether mvm_execute takes the one-product shortcut (float mode, or the
+ * lossless fast path when `fast`) rather than reads. */
+bool mvm_is_linear(const MvmParams *mp, const Block *block, bool fast);
 
 /* One `mvm` over src[n_rows x src_width] (codes, or floats in float mode) into
  * dst[n_rows x out_cols], f32 (dst_f) or f64 (dst_d).  `fast` allows the
@@ -63,5 +127,38 @@ void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_c
 void mvm_execute(const MvmParams *mp, const Block *block, bool fast, const float *src,
                  int64_t n_rows, int64_t src_width, float *dst_f, double *dst_d,
                  MvmScratch *scratch, SimCounters *counters);
+
+/* Input passes (2 for signed codes), magnitude bits and DAC cycles of an mvm. */
+static inline int mvm_passes(const MvmParams *mp)
+{
+    return !mp->float_mode && mp->in_signed ? 2 : 1;
+}
+
+static inline int mvm_magnitude_bits(const MvmParams *mp)
+{
+    return mp->in_signed ? mp->in_bits - 1 : mp->in_bits;
+}
+
+static inline int mvm_cycles(const MvmParams *mp)
+{
+    if (mp->float_mode)
+        return 1;
+    return (mvm_magnitude_bits(mp) + mp->dac_bits - 1) / mp->dac_bits;
+}
+
+/* Codes of one pass of n source rows as unsigned magnitudes [n x rows]. */
+void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows, int pass,
+                           double max_code, uint32_t *magnitude);
+
+/* ---- runtime/sim_table.c ---- */
+int mvm_table_ld(const Block *block);
+int mvm_table_groups(int rows, int group);
+/* The subsets of every read of n source rows into scratch->subset; the
+ * reads that drive something into scratch->read_of; returns their count. */
+int mvm_gather_subsets(const MvmParams *mp, int group, const float *src, int64_t src_width, int rows, int n,
+                       MvmScratch *scratch);
+/* part[k][0..width) for each of the m kept reads: their table rows' sums. */
+void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
+                    int ld, int width, float *part, const float **picked);
 
 #endif

@@ -77,11 +77,11 @@ Test(noise, normal_table_is_a_standard_normal)
 
 Test(noise, keys_are_pure_functions)
 {
-    uint64_t k = noise_key(7, NOISE_PROG);
+    uint64_t k = noise_key(7, NOISE_CELL);
     cr_expect_eq(noise_hash(k, 123), noise_hash(k, 123));
     cr_expect_neq(noise_hash(k, 123), noise_hash(k, 124));
-    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(8, NOISE_PROG));
-    cr_expect_neq(noise_key(7, NOISE_PROG), noise_key(7, NOISE_READ));
+    cr_expect_neq(noise_key(7, NOISE_CELL), noise_key(8, NOISE_CELL));
+    cr_expect_neq(noise_key(7, NOISE_CELL), noise_key(7, NOISE_READ));
     Moments m = {0};
     for (uint64_t i = 0; i < 200000; i++)
         add(&m, noise_uniform(noise_hash(k, i)));
@@ -142,6 +142,7 @@ Test(noise, stuck_cells_have_their_fractions)
     a.prog_model = PROG_PROPORTIONAL, a.prog_sigma = 0.05;
     Noise *nz = noise_new(arena, &a, 5);
     long n = 0, sa0 = 0, sa1 = 0;
+    Moments varied = {0};
     for (int t = 0; t < 8; t++)
         for (int r = 0; r < 128; r++)
             for (int c = 0; c < 128; c++, n++) {
@@ -149,11 +150,65 @@ Test(noise, stuck_cells_have_their_fractions)
                 noise_cell(nz, t, r, c, 1, 128, 128, &g_prog, &g_now);
                 sa0 += g_prog == 1.0;       /* exactly G_min: varied cells never are */
                 sa1 += g_prog == 100.0;
+                if (g_prog != 1.0 && g_prog != 100.0)
+                    add(&varied, (g_prog - 34.0) / (0.05 * 34.0));
             }
     double sd0 = sqrt(n * 0.02 * 0.98), sd1 = sqrt(n * 0.03 * 0.97);
     cr_expect_lt(fabs(sa0 - n * 0.02), 5 * sd0, "SA0 %ld of %ld", sa0, n);
     cr_expect_lt(fabs(sa1 - n * 0.03), 5 * sd1, "SA1 %ld of %ld", sa1, n);
+    /* one hash draws both: the cells that are not stuck keep an unbiased
+     * variation of their sigma */
+    cr_expect_lt(fabs(mean(&varied)), 0.02, "varied cells: mean %g sigma", mean(&varied));
+    cr_expect_lt(fabs(std_dev(&varied) - 1), 0.02, "varied cells: std %g sigma", std_dev(&varied));
     arena_free(arena);
+}
+
+/* The simulator programs a row of cells at once (noise_cell_row, which has
+ * a loop of its own for chips without drift or IR drop), the fine-tuner
+ * reads single cells back (noise_cell): both must be the same chip, with
+ * every effect on, and with each of the static ones alone. */
+static void check_row(Arch a)
+{
+    Arena *arena = arena_new();
+    Noise *nz = noise_new(arena, &a, 3);
+    cr_assert_not_null(nz);
+    enum { COLS = 100 };
+    uint8_t levels[COLS];
+    double prog[COLS], now[COLS];
+    for (int c = 0; c < COLS; c++)
+        levels[c] = (uint8_t)(c % 4);
+    for (int row = 0; row < 20; row++) {
+        uint32_t writes = (uint32_t)row % 3;    /* first programming, and rewritten tiles */
+        noise_cell_row(nz, 7, writes, row, 13, COLS, levels, 128, 128, prog, now);
+        for (int c = 0; c < COLS; c++) {
+            double g_prog, g_now;
+            noise_cell_rewritten(nz, 7, writes, row, 13 + c, levels[c], 128, 128, &g_prog, &g_now);
+            cr_assert_eq(prog[c], g_prog, "row %d col %d", row, 13 + c);
+            cr_assert_eq(now[c], g_now, "row %d col %d", row, 13 + c);
+            if (writes == 0) {
+                noise_cell(nz, 7, row, 13 + c, levels[c], 128, 128, &g_prog, &g_now);
+                cr_assert_eq(prog[c], g_prog, "noise_cell is writes 0: row %d col %d", row, 13 + c);
+            }
+        }
+    }
+    arena_free(arena);
+}
+
+Test(noise, a_row_of_cells_is_its_cells)
+{
+    Arch a = chip_arch();
+    a.prog_model = PROG_PCM, a.prog_sigma = 1.0;
+    a.sa0_fraction = 0.05, a.sa1_fraction = 0.05;
+    check_row(a);
+    a.drift_nu_mean = 0.06, a.drift_nu_sigma = 0.02, a.drift_time_s = 3600;
+    a.ir_drop = 0.1;
+    check_row(a);
+    a = chip_arch();
+    a.prog_model = PROG_STATE_INDEPENDENT, a.prog_sigma = 0.5;   /* clamps at 0 */
+    check_row(a);
+    a = chip_arch();
+    a.sa1_fraction = 0.1;
+    check_row(a);
 }
 
 Test(noise, drift_follows_the_power_law)
