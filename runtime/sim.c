@@ -60,6 +60,10 @@ struct Sim {
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */
     int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
+    /* By buffer: whether its values were checked this run against the
+     * range [range_bottom, range_top], and the answer (src_in_range). */
+    bool *range_checked, *range_ok;
+    float *range_bottom, *range_top;
 };
 
 static int64_t last_dim(const Type *t)
@@ -275,7 +279,8 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         const Instr *in = &program->instrs[k], *next = &program->instrs[k + 1];
         if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
             program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
-            sim->blocks[k].adc.lossless)
+            sim->blocks[k].adc.lossless && next->combine.row_begin == in->mvm.row_begin &&
+            next->combine.row_end == in->mvm.row_end && program->buffers[next->dst].wide)
             mvm_program_weights(arena, program, &in->mvm, &next->combine, &sim->blocks[k]);
         if (sim->blocks[k].weights)
             sim->weights_of[k + 1] = k;
@@ -287,6 +292,10 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         max_combine = width > max_combine ? width : max_combine;
     }
     sim->combine_row = arena_array(arena, (size_t)max_combine, sizeof *sim->combine_row);
+    sim->range_checked = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_checked);
+    sim->range_ok = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_ok);
+    sim->range_bottom = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_bottom);
+    sim->range_top = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_top);
     plan_memory(sim, wide);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     return sim;
@@ -403,10 +412,8 @@ static void exec_combine(Sim *sim, int k)
 
     const double *src_d = sim->f64[in->src[0]];
     const float *src_f = sim->f32[in->src[0]];
-    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights) {
-        mvm_combine_weights(c, src_f, src_d, width, acc, out_width);
-        return;
-    }
+    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights)
+        return;                 /* done by the mvm (sim_fast.c) */
     double *row = sim->combine_row;
     for (int64_t p = c->row_begin; p < c->row_end; p++) {
         const double *x = src_d ? src_d + p * width : row;
@@ -474,6 +481,24 @@ static void exec_digital(Sim *sim, const Op *op)
     interp_exec_op(op, inputs, sim->f32[op->result->id]);
 }
 
+/* Whether every value of buffer id lies in [bottom, top] (NaN does not),
+ * checked once a run per buffer and range: a block's DACs then need not
+ * clamp its codes.  A buffer's check is forgotten when it is written. */
+static bool in_range(Sim *sim, int id, float bottom, float top)
+{
+    if (!sim->range_checked[id] || sim->range_bottom[id] != bottom || sim->range_top[id] != top) {
+        const float *x = sim->f32[id];
+        int inside = 1;
+        for (int64_t i = 0; i < sim->numel[id]; i++)
+            inside &= (x[i] >= bottom) & (x[i] <= top);
+        sim->range_checked[id] = true;
+        sim->range_ok[id] = inside;
+        sim->range_bottom[id] = bottom;
+        sim->range_top[id] = top;
+    }
+    return sim->range_ok[id];
+}
+
 static void exec_mvm(Sim *sim, int k)
 {
     const Instr *in = &sim->program->instrs[k];
@@ -490,7 +515,16 @@ static void exec_mvm(Sim *sim, int k)
     Block *b = &sim->blocks[k];
     bool linear = mvm_is_linear(m, b, sim->fast_path);
     b->wrote_weights = linear && !m->float_mode && b->weights;
-    if (!b->cells && !b->wrote_weights)
+    if (b->wrote_weights) {     /* the block and its combine, the next instruction */
+        const Instr *next = &sim->program->instrs[k + 1];
+        float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
+        mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
+        mvm_execute_weights(m, b, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin, width,
+                            in_range(sim, in->src[0], m->in_signed ? -top : 0, top), &next->combine,
+                            sim->f64[next->dst], last_dim(&sim->program->buffers[next->dst].type), &sim->scratch);
+        return;
+    }
+    if (!b->cells)
         mvm_program_cells(sim->arena, sim->program, m, b);
     if (sim->keep_tables && !b->table && !linear) {
         int group = mvm_table_group(m);
@@ -512,10 +546,14 @@ void sim_run(Sim *sim)
 {
     const Program *pg = sim->program;
     memset(&sim->counters, 0, sizeof sim->counters);
+    memset(sim->range_checked, 0, (size_t)pg->n_buffers * sizeof *sim->range_checked);
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
         memset(c, 0, sizeof *c);
+        int written = in->opcode == INSTR_DIGITAL ? in->op->result->id : in->dst;
+        if (written >= 0)
+            sim->range_checked[written] = false;
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
