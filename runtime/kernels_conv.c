@@ -249,7 +249,23 @@ void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *
 
 /* Column g * K + (c, kd, kh, kw) of a row is (g * C/group + c) * taps + tap:
  * within a row the columns simply run over all input channels in order, then
- * over the taps of each, so one loop nest serves every group. */
+ * over the taps of each, so one loop nest serves every group.  A pixel whose
+ * window lies inside the input on every axis (most of them) copies each
+ * channel's taps through a table of their offsets, with no bounds tests. */
+enum { IM2COL_TABLE_TAPS = 512 };
+
+/* Pixels o in [*lo, *hi) of axis a whose whole window is inside the input. */
+static void inside_outputs(const Axis *a, int64_t *lo, int64_t *hi)
+{
+    int64_t first_lo, first_hi, last_lo, last_hi;
+    valid_outputs(a, -a->pad_begin, &first_lo, &first_hi);
+    valid_outputs(a, -a->pad_begin + (a->kernel - 1) * a->dilation, &last_lo, &last_hi);
+    *lo = first_lo > last_lo ? first_lo : last_lo;
+    *hi = first_hi < last_hi ? first_hi : last_hi;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 void kernel_im2col(const ConvParams *p, const float *x, float *cols)
 {
     Axis ax[3];
@@ -257,6 +273,15 @@ void kernel_im2col(const ConvParams *p, const float *x, float *cols)
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
     int64_t width = p->in_channels * taps;
+    int64_t tap_offset[IM2COL_TABLE_TAPS], lo[3], hi[3];
+    bool table = taps <= IM2COL_TABLE_TAPS;
+    for (int64_t kd = 0, t = 0; table && kd < ax[0].kernel; kd++)
+        for (int64_t kh = 0; kh < ax[1].kernel; kh++)
+            for (int64_t kw = 0; kw < ax[2].kernel; kw++)
+                tap_offset[t++] = ((kd * ax[0].dilation) * ax[1].in + kh * ax[1].dilation) * ax[2].in +
+                                  kw * ax[2].dilation;
+    for (int i = 0; i < 3; i++)
+        inside_outputs(&ax[i], &lo[i], &hi[i]);
     float *row = cols;
 
     for (int64_t n = 0; n < p->batch; n++) {
@@ -264,6 +289,19 @@ void kernel_im2col(const ConvParams *p, const float *x, float *cols)
         for (int64_t od = 0; od < ax[0].out; od++)
         for (int64_t oh = 0; oh < ax[1].out; oh++)
         for (int64_t ow = 0; ow < ax[2].out; ow++) {
+            if (table && od >= lo[0] && od < hi[0] && oh >= lo[1] && oh < hi[1] && ow >= lo[2] && ow < hi[2]) {
+                int64_t origin = ((od * ax[0].stride - ax[0].pad_begin) * ax[1].in +
+                                  oh * ax[1].stride - ax[1].pad_begin) * ax[2].in +
+                                 ow * ax[2].stride - ax[2].pad_begin;
+                float *out = row;
+                for (int64_t ch = 0; ch < p->in_channels; ch++, out += taps) {
+                    const float *xc = xn + ch * in_plane + origin;
+                    for (int64_t t = 0; t < taps; t++)
+                        out[t] = xc[tap_offset[t]];
+                }
+                row += width;
+                continue;
+            }
             for (int64_t ch = 0; ch < p->in_channels; ch++) {
                 const float *xc = xn + ch * in_plane;
                 float *out = row + ch * taps;
