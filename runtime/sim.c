@@ -458,14 +458,36 @@ static void exec_dequant(Sim *sim, const Instr *in)
     assert(y && rows * channels == sim->numel[in->dst]);
     assert(!d->conv || rows == d->batch * d->pixels);
 
-    for (int64_t p = 0; p < rows; p++) {
-        /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
-        int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
-        int64_t stride = d->conv ? pixels : 1;
-        for (int64_t n = 0; n < channels; n++) {
-            float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
-            y[base + n * stride] = bias ? scaled + bias[n] : scaled;
+    const double *acc = sim->f64[in->src[0]];
+    if (!acc || !d->conv) {
+        for (int64_t p = 0; p < rows; p++) {
+            /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
+            int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
+            int64_t stride = d->conv ? pixels : 1;
+            for (int64_t n = 0; n < channels; n++) {
+                float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
+                y[base + n * stride] = bias ? scaled + bias[n] : scaled;
+            }
         }
+        return;
+    }
+    /* a conv's accumulator, transposed a block of pixels at a time: the
+     * block's rows stay in cache while each channel's outputs are written
+     * side by side */
+    enum { PIXELS = 16 };
+    for (int64_t p0 = 0; p0 < rows; p0 += PIXELS) {
+        int64_t image = p0 / pixels, pixel0 = p0 % pixels;
+        int64_t count = pixels - pixel0 < PIXELS ? pixels - pixel0 : PIXELS;
+        float *yb = y + image * channels * pixels + pixel0;
+        const double *ab = acc + p0 * channels;
+        for (int64_t n = 0; n < channels; n++) {
+            float scale = d->out_scale[n], add = bias ? bias[n] : 0;
+            for (int64_t i = 0; i < count; i++) {
+                float scaled = (float)ab[i * channels + n] * scale;
+                yb[n * pixels + i] = bias ? scaled + add : scaled;
+            }
+        }
+        p0 += count - PIXELS;   /* a block ends with its image */
     }
 }
 
@@ -481,20 +503,30 @@ static void exec_digital(Sim *sim, const Op *op)
     interp_exec_op(op, inputs, sim->f32[op->result->id]);
 }
 
-/* Whether every value of buffer id lies in [bottom, top] (NaN does not),
- * checked once a run per buffer and range: a block's DACs then need not
- * clamp its codes.  A buffer's check is forgotten when it is written. */
+/* What is known of buffer id's values this run: all in [bottom, top].
+ * Quant knows it of its codes, im2col passes it on (adding zeros); else an
+ * mvm checks its source once.  Writing a buffer forgets it (sim_run). */
+static void know_range(Sim *sim, int id, bool ok, float bottom, float top)
+{
+    sim->range_checked[id] = true;
+    sim->range_ok[id] = ok;
+    sim->range_bottom[id] = bottom;
+    sim->range_top[id] = top;
+}
+
+/* Whether every value of buffer id lies in [bottom, top] (NaN does not): a
+ * block's DACs then need not clamp its codes. */
 static bool in_range(Sim *sim, int id, float bottom, float top)
 {
+    if (sim->range_checked[id] && sim->range_ok[id] && sim->range_bottom[id] >= bottom &&
+        sim->range_top[id] <= top)
+        return true;
     if (!sim->range_checked[id] || sim->range_bottom[id] != bottom || sim->range_top[id] != top) {
         const float *x = sim->f32[id];
         int inside = 1;
         for (int64_t i = 0; i < sim->numel[id]; i++)
             inside &= (x[i] >= bottom) & (x[i] <= top);
-        sim->range_checked[id] = true;
-        sim->range_ok[id] = inside;
-        sim->range_bottom[id] = bottom;
-        sim->range_top[id] = top;
+        know_range(sim, id, inside, bottom, top);
     }
     return sim->range_ok[id];
 }
@@ -558,9 +590,16 @@ void sim_run(Sim *sim)
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
             exec_quant(&in->quant, sim->f32[in->src[0]], sim->f32[in->dst], sim->numel[in->dst]);
+            if (!in->quant.float_mode) {
+                float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
+                know_range(sim, in->dst, true, in->quant.is_signed ? -hi : 0, hi);
+            }
             break;
         case INSTR_IM2COL:
             exec_im2col(&in->im2col, sim->f32[in->src[0]], sim->f32[in->dst]);
+            if (sim->range_checked[in->src[0]] && sim->range_ok[in->src[0]] && sim->range_bottom[in->src[0]] <= 0 &&
+                sim->range_top[in->src[0]] >= 0)    /* padding adds zeros */
+                know_range(sim, in->dst, true, sim->range_bottom[in->src[0]], sim->range_top[in->src[0]]);
             break;
         case INSTR_MVM:
             exec_mvm(sim, k);

@@ -159,6 +159,25 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     b->rows_per_weight_sum = per_row * b->rows <= 0x1p24 ? b->rows : (int)(0x1p24 / per_row);
 }
 
+/* out[i][j] (+)= part[i][j], i < n, j < width: the combine's sums in double. */
+#ifdef WEIGHT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void add_part_rows(int n, int width, const float *part, int ld, bool accumulate, double *out,
+                          int64_t out_width)
+{
+    for (int i = 0; i < n; i++) {
+        const float *x = part + (size_t)i * ld;
+        double *y = out + i * out_width;
+        if (accumulate)
+            for (int j = 0; j < width; j++)
+                y[j] += x[j];
+        else
+            for (int j = 0; j < width; j++)
+                y[j] = x[j];
+    }
+}
+
 void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, int64_t n_rows, int64_t src_width,
                          bool src_in_range, const CombineParams *c, double *acc, int64_t out_width, MvmScratch *s)
 {
@@ -197,19 +216,13 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
                 break;
         }
         /* the combine: what it would add, 1 * the value of slice 0 + 2^b * 0 + ... */
-        for (int i = 0; i < n; i++) {
-            double *out = acc + (mp->row_begin + p0 + i) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
-            const float *part = s->part + (size_t)i * ld;
-            const double *sum = s->acc + (size_t)i * ld;
-            if (c->accumulate && one_sum)
+        double *out = acc + (mp->row_begin + p0) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        if (one_sum)
+            add_part_rows(n, width, s->part, ld, c->accumulate, out, out_width);
+        else
+            for (int i = 0; i < n; i++)
                 for (int j = 0; j < width; j++)
-                    out[j] += part[j];
-            else if (one_sum)
-                for (int j = 0; j < width; j++)
-                    out[j] = part[j];
-            else
-                for (int j = 0; j < width; j++)
-                    out[j] = c->accumulate ? out[j] + sum[j] : sum[j];
-        }
+                    out[i * out_width + j] = c->accumulate ? out[i * out_width + j] + s->acc[(size_t)i * ld + j]
+                                                           : s->acc[(size_t)i * ld + j];
     }
 }
