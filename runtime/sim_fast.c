@@ -132,7 +132,18 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     for (int s = 0; s < slices; s++)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
     float *cells = arena_array(arena, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *cells);
-    for (int r = 0; r < b->rows; r++) {
+    /* the common case straight from the levels, in integers: the same values */
+    for (int r = 0; r < b->rows && sign == SIGN_PAIR_ANALOG && tile->levels; r++) {
+        const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+        for (int n = 0; n < n_cols; n++, level += 2 * slices) {
+            int64_t v = 0;
+            for (int s = 0; s < slices; s++)
+                v += (int64_t)(level[2 * s] - level[2 * s + 1]) * ((int64_t)1 << (s * c->cell_bits));
+            w[(size_t)r * ld + n] = (float)v;
+            max_weight = fabs((double)v) > max_weight ? fabs((double)v) : max_weight;
+        }
+    }
+    for (int r = 0; r < b->rows && !(sign == SIGN_PAIR_ANALOG && tile->levels); r++) {
         mvm_ideal_row(tile, mp, r, cells);
         for (int n = 0; n < n_cols; n++) {
             double v = 0;

@@ -191,7 +191,25 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     /* An ideal block's cells wait for its first read (mvm_program_cells): a
      * block on the fast path never needs them (runtime/sim_fast.c). */
     float *row = block->cells ? NULL : arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *row);
-    for (int r = 0; r < rows; r++) {
+    bool scanned = row && tile->levels;
+    if (scanned) {              /* the same from the levels, in integer loops compilers vectorize */
+        int top = 0, bottom = 0;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+            if (mp->sign == SIGN_PAIR_ANALOG)
+                for (int j = 0; j < cols; j++) {
+                    int c = level[2 * j] - level[2 * j + 1], a = c < 0 ? -c : c;
+                    top = a > top ? a : top;
+                    bottom = c < bottom ? c : bottom;
+                }
+            else
+                for (int j = 0; j < cols; j++)
+                    top = level[j] > top ? level[j] : top;
+        }
+        max_cell = top;
+        min_cell = bottom;
+    }
+    for (int r = 0; r < rows && !scanned; r++) {
         const float *cell = block->cells ? block->cells + (size_t)r * ld : row;
         if (row)
             mvm_ideal_row(tile, mp, r, row);
