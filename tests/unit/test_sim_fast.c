@@ -87,7 +87,7 @@ static void reference(const Program *p, const float *x, float *y)
                 int64_t w = 0;
                 for (int s = 0; s < SLICES; s++) {
                     const uint8_t *pair = t->levels + r * t->cols + 2 * (n * SLICES + s);
-                    w += ((int64_t)pair[0] - pair[1]) << (2 * s);
+                    w += ((int64_t)pair[0] - pair[1]) * ((int64_t)1 << (2 * s));
                 }
                 acc += code * w;
             }
