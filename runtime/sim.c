@@ -60,8 +60,9 @@ struct Sim {
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */
     int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
-    /* By buffer: whether its values were checked this run against the
-     * range [range_bottom, range_top], and the answer (src_in_range). */
+    /* By buffer, this run: whether something is known of its values
+     * (range_checked), and what: all within [range_bottom, range_top] or
+     * (range_ok false) not (know_range). */
     bool *range_checked, *range_ok;
     float *range_bottom, *range_top;
 };

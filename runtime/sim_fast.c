@@ -7,12 +7,11 @@
  * block and its combine compute code * W, with W[r][n] the weight its cells
  * spell (for a pair: sum_s 2^(s cell_bits) (G+ - G-), in levels), one
  * product of 1/slices (1/(2 slices) for a digital pair) of the work.  The
- * mvm writes that value into the column of slice 0 (the positive one of a
- * pair) of each weight column, and its combine (mvm_combine_weights) takes
- * it from there: what the full combine would give if the other slices held
- * 0, exactly, since every number is an integer,
- * float sums are exact below 2^24 (rows_per_weight_sum keeps every partial
- * sum there, see sim_mvm.c "Exactness") and double ones far beyond.
+ * mvm adds that value into the combine's accumulator, which is what the full
+ * combine would add (1 * the value of slice 0 + 2^b * 0 + ...), exactly:
+ * every number is an integer, float sums are exact below 2^24
+ * (rows_per_weight_sum keeps every partial sum there, see sim_mvm.c
+ * "Exactness") and double ones far beyond.
  *
  * The product is a small kernel rather than sgemm: the blocks are narrow
  * (16 weight columns for 128 physical ones) and Debian's OpenBLAS picks its
@@ -24,10 +23,9 @@
  * and each sum is exact whether rounded once or twice: every version gives
  * the same bits.
  *
- * The block's combine (the instruction after its mvm) is done by the mvm
- * itself: the weight columns' values go straight into the combine's
- * accumulator, as the combine would add them, and the combine does nothing
- * (sim.c).  When the source's codes are all within the DACs' range (sim.c
+ * The block's combine (the instruction after its mvm) is thus done by the
+ * mvm itself and does nothing (sim.c); the mvm's own result buffer is never
+ * written.  When the source's codes are all within the DACs' range (sim.c
  * checks each source buffer once a run), the product reads them in place
  * instead of a clamped copy. */
 #include "runtime/sim_mvm.h"
@@ -226,7 +224,7 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
             if (k == 0)
                 break;
         }
-        /* the combine: what it would add, 1 * the value of slice 0 + 2^b * 0 + ... */
+        /* the combine */
         double *out = acc + (mp->row_begin + p0) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
         if (one_sum)
             add_part_rows(n, width, s->part, ld, c->accumulate, out, out_width);
