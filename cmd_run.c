@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -253,7 +254,7 @@ const char interp_usage[] =
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
     "                 [--stats-json FILE] [--perf NAME=VALUE ...] [--noise P] [--seed N]\n"
-    "                 [--time T] [--set FIELD=VALUE ...]\n"
+    "                 [--time T] [--set FIELD=VALUE ...] [--repeat N [--time-runs]]\n"
     "\n"
     "Executes a compiled program in the crossbar simulator, read by read.\n"
     "Tensors as for 'xbarc interp'.\n"
@@ -269,7 +270,12 @@ const char run_usage[] =
     "  --noise ideal|rram|pcm  non-idealities of the chip (docs/noise.md; default ideal)\n"
     "  --time T             inference time after programming, for drift: 20s, 1h, 1d, 1y\n"
     "  --set FIELD=VALUE    set a non-ideality (or g_min_us, g_max_us), e.g. read_sigma=0.02\n"
-    "  --seed N             seed of every random draw (default 0): same seed, same outputs\n";
+    "  --seed N             seed of every random draw (default 0): same seed, same outputs\n"
+    "  --repeat N           run the same inputs N times on the chip programmed once\n"
+    "                       (outputs and --stats are the last run's)\n"
+    "  --time-runs          print each run's wall and CPU seconds on stderr: run 1\n"
+    "                       programs an ideal chip's blocks as it reaches them, the\n"
+    "                       others show the time per image of a programmed chip\n";
 
 /* The --perf overrides, checked as usage errors. */
 static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
@@ -310,11 +316,32 @@ static void add_counters(const Sim *sim, int n_instrs, SimCounters *sum)
     }
 }
 
+static double seconds_of(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs the bound inputs `repeat` times, timing each run on request
+ * (scripts/bench_sim.py reads these lines). */
+static void run_repeated(Runner *r, long repeat, bool time_runs)
+{
+    for (long k = 1; k <= repeat; k++) {
+        double wall = seconds_of(CLOCK_MONOTONIC), cpu = seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+        runner_run(r);
+        if (time_runs)
+            fprintf(stderr, "run %ld: %.6f s wall, %.6f s cpu\n", k, seconds_of(CLOCK_MONOTONIC) - wall,
+                    seconds_of(CLOCK_PROCESS_CPUTIME_ID) - cpu);
+    }
+}
+
 static int execute(Args *a, bool program)
 {
     const char *model = NULL, *out_dir = NULL, *pipeline = NULL, *format = "pb", *spec;
-    const char *stats_json = NULL;
-    bool stats = false;
+    const char *stats_json = NULL, *repeat_text = NULL;
+    bool stats = false, time_runs = false;
+    long repeat = 1;
     char **specs = calloc((size_t)a->argc + 1, sizeof(char *));
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_specs = 0, n_perf = 0;
@@ -328,10 +355,13 @@ static int execute(Args *a, bool program)
             perf[n_perf++] = (char *)spec;
         else if (opt_value(a, "-o", &out_dir) || opt_value(a, "--format", &format) ||
                  (!program && opt_value(a, "--passes", &pipeline)) ||
-                 (program && opt_value(a, "--stats-json", &stats_json)))
+                 (program && opt_value(a, "--stats-json", &stats_json)) ||
+                 (program && opt_value(a, "--repeat", &repeat_text)))
             continue;
         else if (program && opt_flag(a, "--stats"))
             stats = true;
+        else if (program && opt_flag(a, "--time-runs"))
+            time_runs = true;
         else
             opt_positional(a, &model);
     }
@@ -340,6 +370,8 @@ static int execute(Args *a, bool program)
     if (!a->failed && program != has_suffix(model, ".xbp"))
         usage_error(a, program ? "%s is not a program (.xbp): see 'xbarc compile'"
                                : "%s is a program: run it with 'xbarc run'", model);
+    if (!a->failed && repeat_text && (!parse_count(repeat_text, &repeat) || repeat < 1))
+        usage_error(a, "--repeat takes a positive integer, not '%s'", repeat_text);
     if (!a->failed && strcmp(format, "pb") != 0 && strcmp(format, "npy") != 0)
         usage_error(a, "--format must be pb or npy, not %s", format);
     PerfParams perf_params;
@@ -366,7 +398,7 @@ static int execute(Args *a, bool program)
     if (ok)
         runner_start(&r);
     if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
-        runner_run(&r);
+        run_repeated(&r, repeat, time_runs);
         ok = write_outputs(&r, out_dir, format, arena, &diags);
         if (ok && stats) {
             SimCounters c = sim_counters(r.sim);

@@ -151,27 +151,29 @@ void kernel_conv(const ConvParams *p, const float *x, const float *w, const floa
 
 /* ---- pooling ---- */
 
+/* The window of output o along one axis. */
 typedef struct {
-    int64_t lo[3], hi[3];   /* valid kernel positions per axis */
-    int64_t start[3];       /* input index of kernel position 0 (may be negative) */
-    int64_t padded_count;   /* window elements inside input + pads */
-} Window;
+    int64_t start;          /* input index of kernel position 0 (may be negative) */
+    int64_t lo, hi;         /* valid kernel positions */
+    int64_t padded;         /* window elements inside input + pads */
+} AxisWindow;
 
-static void window_at(const Axis ax[3], const int64_t o[3], Window *win)
+static AxisWindow axis_window(const Axis *a, int64_t o)
 {
-    win->padded_count = 1;
-    for (int i = 0; i < 3; i++) {
-        const Axis *a = &ax[i];
-        win->start[i] = o[i] * a->stride - a->pad_begin;
-        valid_taps(a, win->start[i], &win->lo[i], &win->hi[i]);
-        /* The window clipped to the padded input [-pad_begin, in + pad_end). */
-        int64_t end = win->start[i] + (a->kernel - 1) * a->dilation + 1;
-        if (end > a->in + a->pad_end)
-            end = a->in + a->pad_end;
-        int64_t extent = end - win->start[i];
-        win->padded_count *= extent > 0 ? extent : 0;
-    }
+    AxisWindow w;
+    w.start = o * a->stride - a->pad_begin;
+    valid_taps(a, w.start, &w.lo, &w.hi);
+    /* The window clipped to the padded input [-pad_begin, in + pad_end). */
+    int64_t end = w.start + (a->kernel - 1) * a->dilation + 1;
+    if (end > a->in + a->pad_end)
+        end = a->in + a->pad_end;
+    w.padded = end - w.start > 0 ? end - w.start : 0;
+    return w;
 }
+
+/* Windows along the innermost axis are computed once per call (their
+ * divisions cost more than a small window's reads). */
+enum { CACHED_WINDOWS = 512 };
 
 static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
 {
@@ -181,34 +183,43 @@ static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t ih_n = ax[1].in, iw_n = ax[2].in;
     int64_t d0 = ax[0].dilation, d1 = ax[1].dilation, d2 = ax[2].dilation;
+    AxisWindow cache[CACHED_WINDOWS];
+    bool cached = ax[2].out <= CACHED_WINDOWS;
+    for (int64_t o = 0; cached && o < ax[2].out; o++)
+        cache[o] = axis_window(&ax[2], o);
 
     for (int64_t plane = 0; plane < p->planes; plane++) {
         const float *xp = x + plane * in_plane;
-        int64_t o[3];
-        for (o[0] = 0; o[0] < ax[0].out; o[0]++)
-        for (o[1] = 0; o[1] < ax[1].out; o[1]++)
-        for (o[2] = 0; o[2] < ax[2].out; o[2]++) {
-            Window win;
-            window_at(ax, o, &win);
-            float best = -INFINITY, sum = 0.0f;
-            for (int64_t kd = win.lo[0]; kd < win.hi[0]; kd++) {
-                int64_t id = win.start[0] + kd * d0;
-                for (int64_t kh = win.lo[1]; kh < win.hi[1]; kh++) {
-                    const float *xr = xp + (id * ih_n + win.start[1] + kh * d1) * iw_n;
-                    for (int64_t kw = win.lo[2]; kw < win.hi[2]; kw++) {
-                        float v = xr[win.start[2] + kw * d2];
-                        best = v > best ? v : best;
-                        sum += v;
+        for (int64_t o0 = 0; o0 < ax[0].out; o0++) {
+            AxisWindow w0 = axis_window(&ax[0], o0);
+            for (int64_t o1 = 0; o1 < ax[1].out; o1++) {
+                AxisWindow w1 = axis_window(&ax[1], o1);
+                for (int64_t o2 = 0; o2 < ax[2].out; o2++) {
+                    AxisWindow w2 = cached ? cache[o2] : axis_window(&ax[2], o2);
+                    float best = -INFINITY, sum = 0.0f;
+                    for (int64_t kd = w0.lo; kd < w0.hi; kd++) {
+                        int64_t id = w0.start + kd * d0;
+                        for (int64_t kh = w1.lo; kh < w1.hi; kh++) {
+                            const float *xr = xp + (id * ih_n + w1.start + kh * d1) * iw_n + w2.start;
+                            if (is_max)
+                                for (int64_t kw = w2.lo; kw < w2.hi; kw++) {
+                                    float v = xr[kw * d2];
+                                    best = v > best ? v : best;
+                                }
+                            else
+                                for (int64_t kw = w2.lo; kw < w2.hi; kw++)
+                                    sum += xr[kw * d2];
+                        }
                     }
+                    if (is_max) {
+                        *y++ = best;
+                        continue;
+                    }
+                    int64_t count = p->count_include_pad ? w0.padded * w1.padded * w2.padded
+                                                         : (w0.hi - w0.lo) * (w1.hi - w1.lo) * (w2.hi - w2.lo);
+                    *y++ = count > 0 ? sum / (float)count : NAN;
                 }
             }
-            if (is_max) {
-                *y++ = best;
-                continue;
-            }
-            int64_t count = p->count_include_pad ? win.padded_count
-                          : (win.hi[0] - win.lo[0]) * (win.hi[1] - win.lo[1]) * (win.hi[2] - win.lo[2]);
-            *y++ = count > 0 ? sum / (float)count : NAN;
         }
     }
 }
@@ -249,7 +260,23 @@ void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *
 
 /* Column g * K + (c, kd, kh, kw) of a row is (g * C/group + c) * taps + tap:
  * within a row the columns simply run over all input channels in order, then
- * over the taps of each, so one loop nest serves every group. */
+ * over the taps of each, so one loop nest serves every group.  A pixel whose
+ * window lies inside the input on every axis (most of them) copies each
+ * channel's taps through a table of their offsets, with no bounds tests. */
+enum { IM2COL_TABLE_TAPS = 512 };
+
+/* Pixels o in [*lo, *hi) of axis a whose whole window is inside the input. */
+static void inside_outputs(const Axis *a, int64_t *lo, int64_t *hi)
+{
+    int64_t first_lo, first_hi, last_lo, last_hi;
+    valid_outputs(a, -a->pad_begin, &first_lo, &first_hi);
+    valid_outputs(a, -a->pad_begin + (a->kernel - 1) * a->dilation, &last_lo, &last_hi);
+    *lo = first_lo > last_lo ? first_lo : last_lo;
+    *hi = first_hi < last_hi ? first_hi : last_hi;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 void kernel_im2col(const ConvParams *p, const float *x, float *cols)
 {
     Axis ax[3];
@@ -257,6 +284,15 @@ void kernel_im2col(const ConvParams *p, const float *x, float *cols)
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
     int64_t width = p->in_channels * taps;
+    int64_t tap_offset[IM2COL_TABLE_TAPS], lo[3], hi[3];
+    bool table = taps <= IM2COL_TABLE_TAPS;
+    for (int64_t kd = 0, t = 0; table && kd < ax[0].kernel; kd++)
+        for (int64_t kh = 0; kh < ax[1].kernel; kh++)
+            for (int64_t kw = 0; kw < ax[2].kernel; kw++)
+                tap_offset[t++] = ((kd * ax[0].dilation) * ax[1].in + kh * ax[1].dilation) * ax[2].in +
+                                  kw * ax[2].dilation;
+    for (int i = 0; i < 3; i++)
+        inside_outputs(&ax[i], &lo[i], &hi[i]);
     float *row = cols;
 
     for (int64_t n = 0; n < p->batch; n++) {
@@ -264,6 +300,19 @@ void kernel_im2col(const ConvParams *p, const float *x, float *cols)
         for (int64_t od = 0; od < ax[0].out; od++)
         for (int64_t oh = 0; oh < ax[1].out; oh++)
         for (int64_t ow = 0; ow < ax[2].out; ow++) {
+            if (table && od >= lo[0] && od < hi[0] && oh >= lo[1] && oh < hi[1] && ow >= lo[2] && ow < hi[2]) {
+                int64_t origin = ((od * ax[0].stride - ax[0].pad_begin) * ax[1].in +
+                                  oh * ax[1].stride - ax[1].pad_begin) * ax[2].in +
+                                 ow * ax[2].stride - ax[2].pad_begin;
+                float *out = row;
+                for (int64_t ch = 0; ch < p->in_channels; ch++, out += taps) {
+                    const float *xc = xn + ch * in_plane + origin;
+                    for (int64_t t = 0; t < taps; t++)
+                        out[t] = xc[tap_offset[t]];
+                }
+                row += width;
+                continue;
+            }
             for (int64_t ch = 0; ch < p->in_channels; ch++) {
                 const float *xc = xn + ch * in_plane;
                 float *out = row + ch * taps;

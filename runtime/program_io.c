@@ -269,13 +269,22 @@ static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *
     size_t k = 0;
     unsigned mask = (1u << bits) - 1;
     if (bits == 1 || bits == 2 || bits == 4) {
+        /* each byte's levels in the low bytes of a 64-bit word, stored whole
+         * (a fixed-size store): the next byte's store covers the rest */
         int per_byte = 8 / bits;
-        uint8_t table[256][8];
-        for (int b = 0; b < 256; b++)
+        uint64_t table[256];
+        for (int b = 0; b < 256; b++) {
+            table[b] = 0;
             for (int i = 0; i < per_byte; i++)
-                table[b][i] = (uint8_t)((b >> (i * bits)) & mask);
-        for (; k + (size_t)per_byte <= n; k += (size_t)per_byte)
-            memcpy(levels + k, table[*in++], (size_t)per_byte);
+                table[b] |= (uint64_t)((b >> (i * bits)) & mask) << (8 * i);
+        }
+        for (; k + 8 <= n; k += (size_t)per_byte) {
+            uint8_t bytes[8];
+            for (int i = 0; i < 8; i++)     /* little-endian order on any host */
+                bytes[i] = (uint8_t)(table[*in] >> (8 * i));
+            memcpy(levels + k, bytes, 8);
+            in++;
+        }
     }
     uint32_t acc = 0;
     int filled = 0;

@@ -60,6 +60,11 @@ struct Sim {
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */
     int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
+    /* By buffer, this run: whether something is known of its values
+     * (range_checked), and what: all within [range_bottom, range_top] or
+     * (range_ok false) not (know_range). */
+    bool *range_checked, *range_ok;
+    float *range_bottom, *range_top;
 };
 
 static int64_t last_dim(const Type *t)
@@ -275,7 +280,8 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         const Instr *in = &program->instrs[k], *next = &program->instrs[k + 1];
         if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
             program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
-            sim->blocks[k].adc.lossless)
+            sim->blocks[k].adc.lossless && next->combine.row_begin == in->mvm.row_begin &&
+            next->combine.row_end == in->mvm.row_end && program->buffers[next->dst].wide)
             mvm_program_weights(arena, program, &in->mvm, &next->combine, &sim->blocks[k]);
         if (sim->blocks[k].weights)
             sim->weights_of[k + 1] = k;
@@ -287,6 +293,10 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         max_combine = width > max_combine ? width : max_combine;
     }
     sim->combine_row = arena_array(arena, (size_t)max_combine, sizeof *sim->combine_row);
+    sim->range_checked = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_checked);
+    sim->range_ok = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_ok);
+    sim->range_bottom = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_bottom);
+    sim->range_top = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_top);
     plan_memory(sim, wide);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     return sim;
@@ -403,10 +413,8 @@ static void exec_combine(Sim *sim, int k)
 
     const double *src_d = sim->f64[in->src[0]];
     const float *src_f = sim->f32[in->src[0]];
-    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights) {
-        mvm_combine_weights(c, src_f, src_d, width, acc, out_width);
-        return;
-    }
+    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights)
+        return;                 /* done by the mvm (sim_fast.c) */
     double *row = sim->combine_row;
     for (int64_t p = c->row_begin; p < c->row_end; p++) {
         const double *x = src_d ? src_d + p * width : row;
@@ -451,14 +459,36 @@ static void exec_dequant(Sim *sim, const Instr *in)
     assert(y && rows * channels == sim->numel[in->dst]);
     assert(!d->conv || rows == d->batch * d->pixels);
 
-    for (int64_t p = 0; p < rows; p++) {
-        /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
-        int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
-        int64_t stride = d->conv ? pixels : 1;
-        for (int64_t n = 0; n < channels; n++) {
-            float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
-            y[base + n * stride] = bias ? scaled + bias[n] : scaled;
+    const double *acc = sim->f64[in->src[0]];
+    if (!acc || !d->conv) {
+        for (int64_t p = 0; p < rows; p++) {
+            /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
+            int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
+            int64_t stride = d->conv ? pixels : 1;
+            for (int64_t n = 0; n < channels; n++) {
+                float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
+                y[base + n * stride] = bias ? scaled + bias[n] : scaled;
+            }
         }
+        return;
+    }
+    /* a conv's accumulator, transposed a block of pixels at a time: the
+     * block's rows stay in cache while each channel's outputs are written
+     * side by side */
+    enum { PIXELS = 16 };
+    for (int64_t p0 = 0; p0 < rows; p0 += PIXELS) {
+        int64_t image = p0 / pixels, pixel0 = p0 % pixels;
+        int64_t count = pixels - pixel0 < PIXELS ? pixels - pixel0 : PIXELS;
+        float *yb = y + image * channels * pixels + pixel0;
+        const double *ab = acc + p0 * channels;
+        for (int64_t n = 0; n < channels; n++) {
+            float scale = d->out_scale[n], add = bias ? bias[n] : 0;
+            for (int64_t i = 0; i < count; i++) {
+                float scaled = (float)ab[i * channels + n] * scale;
+                yb[n * pixels + i] = bias ? scaled + add : scaled;
+            }
+        }
+        p0 += count - PIXELS;   /* a block ends with its image */
     }
 }
 
@@ -472,6 +502,34 @@ static void exec_digital(Sim *sim, const Op *op)
     }
     assert(op->result->id < sim->program->n_buffers && sim->f32[op->result->id]);
     interp_exec_op(op, inputs, sim->f32[op->result->id]);
+}
+
+/* What is known of buffer id's values this run: all in [bottom, top].
+ * Quant knows it of its codes, im2col passes it on (adding zeros); else an
+ * mvm checks its source once.  Writing a buffer forgets it (sim_run). */
+static void know_range(Sim *sim, int id, bool ok, float bottom, float top)
+{
+    sim->range_checked[id] = true;
+    sim->range_ok[id] = ok;
+    sim->range_bottom[id] = bottom;
+    sim->range_top[id] = top;
+}
+
+/* Whether every value of buffer id lies in [bottom, top] (NaN does not): a
+ * block's DACs then need not clamp its codes. */
+static bool in_range(Sim *sim, int id, float bottom, float top)
+{
+    if (sim->range_checked[id] && sim->range_ok[id] && sim->range_bottom[id] >= bottom &&
+        sim->range_top[id] <= top)
+        return true;
+    if (!sim->range_checked[id] || sim->range_bottom[id] != bottom || sim->range_top[id] != top) {
+        const float *x = sim->f32[id];
+        int inside = 1;
+        for (int64_t i = 0; i < sim->numel[id]; i++)
+            inside &= (x[i] >= bottom) & (x[i] <= top);
+        know_range(sim, id, inside, bottom, top);
+    }
+    return sim->range_ok[id];
 }
 
 static void exec_mvm(Sim *sim, int k)
@@ -490,7 +548,16 @@ static void exec_mvm(Sim *sim, int k)
     Block *b = &sim->blocks[k];
     bool linear = mvm_is_linear(m, b, sim->fast_path);
     b->wrote_weights = linear && !m->float_mode && b->weights;
-    if (!b->cells && !b->wrote_weights)
+    if (b->wrote_weights) {     /* the block and its combine, the next instruction */
+        const Instr *next = &sim->program->instrs[k + 1];
+        float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
+        mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
+        mvm_execute_weights(m, b, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin, width,
+                            in_range(sim, in->src[0], m->in_signed ? -top : 0, top), &next->combine,
+                            sim->f64[next->dst], last_dim(&sim->program->buffers[next->dst].type), &sim->scratch);
+        return;
+    }
+    if (!b->cells)
         mvm_program_cells(sim->arena, sim->program, m, b);
     if (sim->keep_tables && !b->table && !linear) {
         int group = mvm_table_group(m);
@@ -512,17 +579,28 @@ void sim_run(Sim *sim)
 {
     const Program *pg = sim->program;
     memset(&sim->counters, 0, sizeof sim->counters);
+    memset(sim->range_checked, 0, (size_t)pg->n_buffers * sizeof *sim->range_checked);
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
         memset(c, 0, sizeof *c);
+        int written = in->opcode == INSTR_DIGITAL ? in->op->result->id : in->dst;
+        if (written >= 0)
+            sim->range_checked[written] = false;
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
             exec_quant(&in->quant, sim->f32[in->src[0]], sim->f32[in->dst], sim->numel[in->dst]);
+            if (!in->quant.float_mode) {
+                float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
+                know_range(sim, in->dst, true, in->quant.is_signed ? -hi : 0, hi);
+            }
             break;
         case INSTR_IM2COL:
             exec_im2col(&in->im2col, sim->f32[in->src[0]], sim->f32[in->dst]);
+            if (sim->range_checked[in->src[0]] && sim->range_ok[in->src[0]] && sim->range_bottom[in->src[0]] <= 0 &&
+                sim->range_top[in->src[0]] >= 0)    /* padding adds zeros */
+                know_range(sim, in->dst, true, sim->range_bottom[in->src[0]], sim->range_top[in->src[0]]);
             break;
         case INSTR_MVM:
             exec_mvm(sim, k);

@@ -7,46 +7,68 @@
  * block and its combine compute code * W, with W[r][n] the weight its cells
  * spell (for a pair: sum_s 2^(s cell_bits) (G+ - G-), in levels), one
  * product of 1/slices (1/(2 slices) for a digital pair) of the work.  The
- * mvm writes that value into the column of slice 0 (the positive one of a
- * pair) of each weight column, and its combine (mvm_combine_weights) takes
- * it from there: what the full combine would give if the other slices held
- * 0, exactly, since every number is an integer,
- * float sums are exact below 2^24 (rows_per_weight_sum keeps every partial
- * sum there, see sim_mvm.c "Exactness") and double ones far beyond.
+ * mvm adds that value into the combine's accumulator, which is what the full
+ * combine would add (1 * the value of slice 0 + 2^b * 0 + ...), exactly:
+ * every number is an integer, float sums are exact below 2^24
+ * (rows_per_weight_sum keeps every partial sum there, see sim_mvm.c
+ * "Exactness") and double ones far beyond.
  *
  * The product is a small kernel rather than sgemm: the blocks are narrow
  * (16 weight columns for 128 physical ones) and Debian's OpenBLAS picks its
- * SSE3 kernels on CPUs it does not know.  It keeps four source rows times
+ * SSE3 kernels on CPUs it does not know.  It keeps eight source rows times
  * one vector of weights in registers, with vectors of 16, 32 or 64 bytes
- * chosen at run time; products of integers and their sums being exact, every
- * version gives the same bits. */
+ * chosen at run time; the AVX2 and AVX-512 versions multiply and add in one
+ * instruction (FMA).  Every operand is an integer (codes, and weights that
+ * are sums of levels) and every partial sum stays below 2^24, so each product
+ * and each sum is exact whether rounded once or twice: every version gives
+ * the same bits.
+ *
+ * The block's combine (the instruction after its mvm) is thus done by the
+ * mvm itself and does nothing (sim.c); the mvm's own result buffer is never
+ * written.  When the source's codes are all within the DACs' range (sim.c
+ * checks each source buffer once a run), the product reads them in place
+ * instead of a clamped copy. */
 #include "runtime/sim_mvm.h"
 
 #include <math.h>
 #include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define WEIGHT_PRODUCT_X86 1
+#endif
 
-enum { WEIGHT_PAD = MVM_TABLE_PAD };
+enum { WEIGHT_PAD = MVM_TABLE_PAD, PRODUCT_ROWS = 8 };
 
 /* out[i][0..width) = sum_r a[i][r] * w[r][0..width), i < n, as floats; w
- * and out rows are ld floats apart, ld a multiple of the vector. */
-#define DEFINE_WEIGHT_PRODUCT(NAME, ATTR, VB)                                                      \
+ * and out rows are ld floats apart, ld a multiple of the vector; MADD(s, x,
+ * y) is s + x * y for a scalar x. */
+#define DEFINE_WEIGHT_PRODUCT(NAME, ATTR, VB, MADD)                                                \
     typedef float NAME##_vector __attribute__((vector_size(VB)));                                  \
     ATTR static void NAME(int n, int rows, const float *a, int lda, const float *w, int ld,        \
                           int width, float *out)                                                   \
     {                                                                                              \
-        enum { V = VB / 4 };                                                                       \
-        for (int i0 = 0; i0 < n; i0 += 4) {                                                        \
-            int count = n - i0 < 4 ? n - i0 : 4;                                                   \
-            const float *x[4];                                                                     \
-            for (int q = 0; q < 4; q++)                                                            \
-                x[q] = a + (size_t)(i0 + (q < count ? q : 0)) * lda;                               \
+        enum { V = VB / 4, R = PRODUCT_ROWS };                                                     \
+        for (int i0 = 0; i0 < n; i0 += R) {                                                        \
+            int count = n - i0 < R ? n - i0 : R;                                                   \
+            const float *x[R];                                                                     \
+            for (int q = 0; q < R; q++)                                                            \
+                x[q] = a + (size_t)(i0 + (q < count ? q : 0)) * (size_t)lda;                       \
             for (int j0 = 0; j0 < width; j0 += V) {                                                \
-                NAME##_vector sum[4] = {0};                                                        \
-                for (int r = 0; r < rows; r++) {                                                   \
+                NAME##_vector sum[R];                                                              \
+                memset(sum, 0, sizeof sum);                                                        \
+                int r = 0;                                                                         \
+                for (; r + 4 <= rows; r += 4)  /* unrolled: fewer pointer steps per product */     \
+                    for (int u = 0; u < 4; u++) {                                                  \
+                        NAME##_vector y;                                                           \
+                        memcpy(&y, w + (size_t)(r + u) * ld + j0, sizeof y);                       \
+                        for (int q = 0; q < R; q++)                                                \
+                            sum[q] = MADD(sum[q], x[q][r + u], y);                                 \
+                    }                                                                              \
+                for (; r < rows; r++) {                                                            \
                     NAME##_vector y;                                                               \
                     memcpy(&y, w + (size_t)r * ld + j0, sizeof y);                                 \
-                    for (int q = 0; q < 4; q++)                                                    \
-                        sum[q] += x[q][r] * y;                                                     \
+                    for (int q = 0; q < R; q++)                                                    \
+                        sum[q] = MADD(sum[q], x[q][r], y);                                         \
                 }                                                                                  \
                 for (int q = 0; q < count; q++)                                                    \
                     memcpy(out + (size_t)(i0 + q) * ld + j0, &sum[q], sizeof sum[q]);              \
@@ -54,21 +76,28 @@ enum { WEIGHT_PAD = MVM_TABLE_PAD };
         }                                                                                          \
     }
 
-DEFINE_WEIGHT_PRODUCT(weight_product_sse, , 16)
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-DEFINE_WEIGHT_PRODUCT(weight_product_avx2, __attribute__((target("avx2"))), 32)
-DEFINE_WEIGHT_PRODUCT(weight_product_avx512, __attribute__((target("avx512f"))), 64)
+#define MADD_SEPARATE(s, x, y) ((s) + (x) * (y))
+DEFINE_WEIGHT_PRODUCT(weight_product_sse, , 16, MADD_SEPARATE)
+#ifdef WEIGHT_PRODUCT_X86
+#define MADD_AVX2(s, x, y) ((weight_product_avx2_vector)_mm256_fmadd_ps((__m256)(y), _mm256_set1_ps(x), (__m256)(s)))
+#define MADD_AVX512(s, x, y) \
+    ((weight_product_avx512_vector)_mm512_fmadd_ps((__m512)(y), _mm512_set1_ps(x), (__m512)(s)))
+DEFINE_WEIGHT_PRODUCT(weight_product_avx2, __attribute__((target("avx2,fma"))), 32, MADD_AVX2)
+DEFINE_WEIGHT_PRODUCT(weight_product_avx512, __attribute__((target("avx512f"))), 64, MADD_AVX512)
+#undef MADD_AVX2
+#undef MADD_AVX512
 #endif
+#undef MADD_SEPARATE
 #undef DEFINE_WEIGHT_PRODUCT
 
 static void weight_product(int n, int rows, const float *a, int lda, const float *w, int ld, int width, float *out)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef WEIGHT_PRODUCT_X86
     if (__builtin_cpu_supports("avx512f")) {
         weight_product_avx512(n, rows, a, lda, w, ld, width, out);
         return;
     }
-    if (__builtin_cpu_supports("avx2")) {
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         weight_product_avx2(n, rows, a, lda, w, ld, width, out);
         return;
     }
@@ -101,7 +130,18 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     for (int s = 0; s < slices; s++)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
     float *cells = arena_array(arena, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *cells);
-    for (int r = 0; r < b->rows; r++) {
+    /* the common case straight from the levels, in integers: the same values */
+    for (int r = 0; r < b->rows && sign == SIGN_PAIR_ANALOG && tile->levels; r++) {
+        const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+        for (int n = 0; n < n_cols; n++, level += 2 * slices) {
+            int64_t v = 0;
+            for (int s = 0; s < slices; s++)
+                v += (int64_t)(level[2 * s] - level[2 * s + 1]) * ((int64_t)1 << (s * c->cell_bits));
+            w[(size_t)r * ld + n] = (float)v;
+            max_weight = fabs((double)v) > max_weight ? fabs((double)v) : max_weight;
+        }
+    }
+    for (int r = 0; r < b->rows && !(sign == SIGN_PAIR_ANALOG && tile->levels); r++) {
         mvm_ideal_row(tile, mp, r, cells);
         for (int n = 0; n < n_cols; n++) {
             double v = 0;
@@ -128,58 +168,70 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     b->rows_per_weight_sum = per_row * b->rows <= 0x1p24 ? b->rows : (int)(0x1p24 / per_row);
 }
 
-void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, int64_t n_rows, int64_t src_width,
-                         float *dst_f, double *dst_d, MvmScratch *s)
+/* out[i][j] (+)= part[i][j], i < n, j < width: the combine's sums in double. */
+#ifdef WEIGHT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void add_part_rows(int n, int width, const float *part, int ld, bool accumulate, double *out,
+                          int64_t out_width)
 {
-    int rows = b->rows, ld = b->weight_ld, cols = b->cols;
+    for (int i = 0; i < n; i++) {
+        const float *x = part + (size_t)i * ld;
+        double *y = out + i * out_width;
+        if (accumulate)
+            for (int j = 0; j < width; j++)
+                y[j] += x[j];
+        else
+            for (int j = 0; j < width; j++)
+                y[j] = x[j];
+    }
+}
+
+void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, int64_t n_rows, int64_t src_width,
+                         bool src_in_range, const CombineParams *c, double *acc, int64_t out_width, MvmScratch *s)
+{
+    int rows = b->rows, ld = b->weight_ld, width = b->weight_cols;
     float top = (float)(ldexp(1.0, mp->in_signed ? mp->in_bits - 1 : mp->in_bits) - 1);
     float bottom = mp->in_signed ? -top : 0;
+    bool one_sum = rows <= b->rows_per_weight_sum;
     for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_READ_TILE) {
         int n = n_rows - p0 < MVM_READ_TILE ? (int)(n_rows - p0) : MVM_READ_TILE;
-        for (int i = 0; i < n; i++) {
-            const float *x = src + (p0 + i) * src_width + mp->src_col;
-            float *d = s->drive + (size_t)i * rows;
-            for (int r = 0; r < rows; r++) {
-                float v = x[r];     /* the DACs' range; NaN goes to the bottom */
-                d[r] = v > bottom ? (v < top ? v : top) : bottom;
+        const float *drive = src + p0 * src_width + mp->src_col;
+        int ld_drive = (int)src_width;
+        if (!src_in_range) {
+            for (int i = 0; i < n; i++) {
+                const float *x = src + (p0 + i) * src_width + mp->src_col;
+                float *d = s->drive + (size_t)i * rows;
+                for (int r = 0; r < rows; r++) {
+                    float v = x[r];     /* the DACs' range; NaN goes to the bottom */
+                    d[r] = v > bottom ? (v < top ? v : top) : bottom;
+                }
             }
+            drive = s->drive;
+            ld_drive = rows;
         }
+        /* with more rows than one float sum holds exactly, the sums of row
+         * chunks add up in double */
         for (int r0 = 0; r0 < rows || r0 == 0; r0 += b->rows_per_weight_sum) {
             int k = rows - r0 < b->rows_per_weight_sum ? rows - r0 : b->rows_per_weight_sum;
-            weight_product(n, k, s->drive + r0, rows, b->weights + (size_t)r0 * ld, ld, b->weight_cols, s->part);
+            weight_product(n, k, drive + r0, ld_drive, b->weights + (size_t)r0 * ld, ld, width, s->part);
+            if (one_sum)
+                break;
             for (int i = 0; i < n; i++)
-                for (int j = 0; j < b->weight_cols; j++)
+                for (int j = 0; j < width; j++)
                     s->acc[(size_t)i * ld + j] = r0 == 0 ? (double)s->part[(size_t)i * ld + j]
                                                          : s->acc[(size_t)i * ld + j] + s->part[(size_t)i * ld + j];
             if (k == 0)
                 break;
         }
-        /* each weight column's value in its slice-0 column; mvm_combine_weights
-         * reads no other */
-        for (int i = 0; i < n; i++) {
-            const double *v = s->acc + (size_t)i * ld;
-            size_t at = (size_t)(p0 + i) * cols;
-            for (int j = 0; j < b->weight_cols; j++) {
-                size_t col = at + (size_t)cell_column(mp->sign, b->weight_slices, j, 0, 0);
-                if (dst_d)
-                    dst_d[col] = v[j];
-                else
-                    dst_f[col] = (float)v[j];
-            }
-        }
-    }
-}
-
-void mvm_combine_weights(const CombineParams *c, const float *src_f, const double *src_d, int64_t width,
-                         double *acc, int64_t out_width)
-{
-    for (int64_t p = c->row_begin; p < c->row_end; p++) {
-        double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
-        for (int n = 0; n < c->n_cols; n++) {
-            int64_t at = p * width + cell_column(c->sign, c->slices, n, 0, 0);
-            double v = 0;           /* the full combine's sum: 0 + 1 * value + 2^b * 0 + ... */
-            v += src_d ? src_d[at] : src_f[at];
-            out[n] = c->accumulate ? out[n] + v : v;
-        }
+        /* the combine */
+        double *out = acc + (mp->row_begin + p0) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        if (one_sum)
+            add_part_rows(n, width, s->part, ld, c->accumulate, out, out_width);
+        else
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < width; j++)
+                    out[i * out_width + j] = c->accumulate ? out[i * out_width + j] + s->acc[(size_t)i * ld + j]
+                                                           : s->acc[(size_t)i * ld + j];
     }
 }

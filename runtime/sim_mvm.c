@@ -191,7 +191,25 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     /* An ideal block's cells wait for its first read (mvm_program_cells): a
      * block on the fast path never needs them (runtime/sim_fast.c). */
     float *row = block->cells ? NULL : arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *row);
-    for (int r = 0; r < rows; r++) {
+    bool scanned = row && tile->levels;
+    if (scanned) {              /* the same from the levels, in integer loops compilers vectorize */
+        int top = 0, bottom = 0;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+            if (mp->sign == SIGN_PAIR_ANALOG)
+                for (int j = 0; j < cols; j++) {
+                    int c = level[2 * j] - level[2 * j + 1], a = c < 0 ? -c : c;
+                    top = a > top ? a : top;
+                    bottom = c < bottom ? c : bottom;
+                }
+            else
+                for (int j = 0; j < cols; j++)
+                    top = level[j] > top ? level[j] : top;
+        }
+        max_cell = top;
+        min_cell = bottom;
+    }
+    for (int r = 0; r < rows && !scanned; r++) {
         const float *cell = block->cells ? block->cells + (size_t)r * ld : row;
         if (row)
             mvm_ideal_row(tile, mp, r, row);
@@ -686,6 +704,14 @@ bool mvm_is_linear(const MvmParams *mp, const Block *b, bool fast)
     return mp->float_mode || (fast && b->adc.lossless && b->rows_per_code_sum > 0);
 }
 
+void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters)
+{
+    uint64_t reads = (uint64_t)n_rows * (uint64_t)(mvm_passes(mp) * mvm_cycles(mp));
+    counters->reads += reads;
+    if (!mp->float_mode)
+        counters->conversions += reads * (uint64_t)mp->out_cols;
+}
+
 void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *src,
                  int64_t n_rows, int64_t src_width, float *dst_f, double *dst_d,
                  MvmScratch *s, SimCounters *counters)
@@ -694,16 +720,9 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     assert(mp->float_mode || (mp->dac_bits >= 1 && mp->dac_bits <= 16 && mp->in_bits >= 1 &&
                               mvm_magnitude_bits(mp) <= 31));
     int reads_per_row = mvm_passes(mp) * mvm_cycles(mp);
-    uint64_t reads = (uint64_t)n_rows * (uint64_t)reads_per_row;
-    counters->reads += reads;
-    if (!mp->float_mode)
-        counters->conversions += reads * (uint64_t)mp->out_cols;
+    mvm_count_reads(mp, n_rows, counters);
 
     bool linear = mvm_is_linear(mp, b, fast);
-    if (linear && !mp->float_mode && b->weights) {
-        mvm_execute_weights(mp, b, src, n_rows, src_width, dst_f, dst_d, s);
-        return;
-    }
     const float *table = b->table;
     int group = b->table_group;
     if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {

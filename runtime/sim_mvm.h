@@ -45,7 +45,7 @@ typedef struct {
     double out_gain;            /* global drift compensation: the block's calibration gain */
     float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
     int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
-    bool wrote_weights;         /* its last run took the fast path through the weights */
+    bool wrote_weights;         /* its last run took the fast path through the weights, and did its combine */
     float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
     int table_group;            /* its rows per group */
 } Block;
@@ -109,14 +109,15 @@ void mvm_build_table(const Block *block, int group, float *table);
  * (runtime/sim_fast.c); left NULL when the block cannot use them. */
 void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
                          Block *block);
-/* The fast path of mvm_execute through the weights: each weight column's
- * value in its slice-0 column, 0 in the block's other columns. */
+/* The fast path through the weights, with the block's combine c: n_rows
+ * source rows (from mp->row_begin) times the weights, added (or, unless
+ * c->accumulate, stored) into the combine's accumulator acc [P x out_width].
+ * src_in_range: every code of src is within the DACs' range (no clamping). */
 void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
-                         int64_t src_width, float *dst_f, double *dst_d, MvmScratch *scratch);
-/* The combine c of a block that mvm_execute_weights wrote: src [P x width]
- * (f32 or f64) into the accumulator acc [P x out_width]. */
-void mvm_combine_weights(const CombineParams *c, const float *src_f, const double *src_d, int64_t width,
-                         double *acc, int64_t out_width);
+                         int64_t src_width, bool src_in_range, const CombineParams *c, double *acc,
+                         int64_t out_width, MvmScratch *scratch);
+/* Reads and conversions of an mvm over n_rows source rows, into counters. */
+void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the
  * lossless fast path when `fast`) rather than reads. */
 bool mvm_is_linear(const MvmParams *mp, const Block *block, bool fast);
