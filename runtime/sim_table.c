@@ -83,6 +83,21 @@ void mvm_build_table(const Block *b, int group, float *table)
  * registers; each lane adds the same floats in the same order whatever VB
  * is, so the three versions below (SSE, AVX2, AVX-512, chosen at run time)
  * give the same bits. */
+/* out[j0..) = the sum of the picked rows' next N vectors, in registers. */
+#define TABLE_SUM_SPAN(NAME, N)                                                                      \
+    do {                                                                                             \
+        NAME##_vector sum[N] = {0};                                                                  \
+        for (int g = 0; g < count; g++) {                                                            \
+            const float *t = picked[g] + j0;                                                         \
+            for (int v = 0; v < N; v++) {                                                            \
+                NAME##_vector x;                                                                     \
+                memcpy(&x, t + v * V, sizeof x);                                                     \
+                sum[v] += x;                                                                         \
+            }                                                                                        \
+        }                                                                                            \
+        memcpy(out + j0, sum, sizeof sum);                                                           \
+    } while (0)
+
 #define DEFINE_TABLE_SUMS(NAME, ATTR, VB)                                                            \
     typedef float NAME##_vector __attribute__((vector_size(VB)));                                    \
     ATTR static void NAME(int m, const int *read_of, int groups, int group, const uint8_t *subsets,  \
@@ -99,39 +114,12 @@ void mvm_build_table(const Block *b, int group, float *table)
             }                                                                                        \
             float *out = part + (size_t)k * ld;                                                      \
             int j0 = 0;                                                                              \
-            for (; j0 + 8 * V <= width; j0 += 8 * V) {  /* 8 vectors at once where they fit */       \
-                NAME##_vector sum[8] = {0};                                                          \
-                for (int g = 0; g < count; g++) {                                                    \
-                    const float *t = picked[g] + j0;                                                 \
-                    for (int v = 0; v < 8; v++) {                                                    \
-                        NAME##_vector x;                                                             \
-                        memcpy(&x, t + v * V, sizeof x);                                             \
-                        sum[v] += x;                                                                 \
-                    }                                                                                \
-                }                                                                                    \
-                memcpy(out + j0, sum, sizeof sum);                                                   \
-            }                                                                                        \
-            for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V) {            \
-                NAME##_vector sum[4] = {0};                                                          \
-                for (int g = 0; g < count; g++) {                                                    \
-                    const float *t = picked[g] + j0;                                                 \
-                    for (int v = 0; v < 4; v++) {                                                    \
-                        NAME##_vector x;                                                             \
-                        memcpy(&x, t + v * V, sizeof x);                                             \
-                        sum[v] += x;                                                                 \
-                    }                                                                                \
-                }                                                                                    \
-                memcpy(out + j0, sum, sizeof sum);                                                   \
-            }                                                                                        \
-            for (; j0 < width; j0 += V) {                                                            \
-                NAME##_vector sum = {0};                                                             \
-                for (int g = 0; g < count; g++) {                                                    \
-                    NAME##_vector x;                                                                 \
-                    memcpy(&x, picked[g] + j0, sizeof x);                                            \
-                    sum += x;                                                                        \
-                }                                                                                    \
-                memcpy(out + j0, &sum, sizeof sum);                                                  \
-            }                                                                                        \
+            for (; j0 + 8 * V <= width; j0 += 8 * V)   /* 8 vectors at once where they fit */        \
+                TABLE_SUM_SPAN(NAME, 8);                                                             \
+            for (; j0 + 4 * V <= width || (j0 < width && j0 + 4 * V <= ld); j0 += 4 * V)             \
+                TABLE_SUM_SPAN(NAME, 4);                                                             \
+            for (; j0 < width; j0 += V)                                                              \
+                TABLE_SUM_SPAN(NAME, 1);                                                             \
         }                                                                                            \
     }
 
