@@ -52,6 +52,9 @@ bool chip_given(const Chip *chip);
 const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena);
 /* The chip options, checked on the default architecture as usage errors. */
 void chip_check(Args *a, Chip *chip);
+/* The program at path on that chip (NULL chip: as compiled); NULL on errors. */
+struct Program;
+struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags);
 
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);

@@ -54,28 +54,23 @@ static bool parse_positive(const char *text, long *out)
 int cmd_finetune(Args *a)
 {
     const char *path = NULL, *out = NULL, *dataset = NULL, *data_dir = NULL, *train_text = NULL,
-               *limit_text = NULL, *seed_text = NULL, *preset = NULL, *time = NULL, *epochs_text = NULL,
-               *lr_text = NULL, *batch_text = NULL, *layers_text = NULL, *set;
+               *limit_text = NULL, *epochs_text = NULL, *lr_text = NULL, *batch_text = NULL, *layers_text = NULL;
     bool plain = false, reencode = false;
-    char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
-    int n_sets = 0;
+    Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "--set", &set))
-            sets[n_sets++] = (char *)set;
-        else if (opt_flag(a, "--plain"))
+        if (chip_option(a, &chip))
+            continue;
+        if (opt_flag(a, "--plain"))
             plain = true;
         else if (opt_flag(a, "--reencode"))
             reencode = true;
         else if (!opt_value(a, "-o", &out) && !opt_value(a, "--dataset", &dataset) &&
                  !opt_value(a, "--data-dir", &data_dir) && !opt_value(a, "--train-limit", &train_text) &&
-                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--seed", &seed_text) &&
-                 !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time) &&
-                 !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
+                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
                  !opt_value(a, "--batch", &batch_text) && !opt_value(a, "--layers", &layers_text) && !a->failed)
             opt_positional(a, &path);
     }
-    Chip chip = {.preset = preset, .time = time, .sets = sets, .n_sets = n_sets};
-    long train_limit = 0, limit = -1, seed = 0, epochs = 0, batch = 0, layers = 1;
+    long train_limit = 0, limit = -1, epochs = 0, batch = 0, layers = 1;
     double lr = 0;
     char *end = NULL;
     if (!a->failed && !path)
@@ -92,8 +87,6 @@ int cmd_finetune(Args *a)
         usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
     if (!a->failed && limit_text && !parse_count(limit_text, &limit))
         usage_error(a, "--limit takes a count, not '%s'", limit_text);
-    if (!a->failed && seed_text && !parse_count(seed_text, &seed))
-        usage_error(a, "--seed takes a non-negative integer, not '%s'", seed_text);
     if (!a->failed && epochs_text && !parse_positive(epochs_text, &epochs))
         usage_error(a, "--epochs takes a positive count, not '%s'", epochs_text);
     if (!a->failed && batch_text && !parse_positive(batch_text, &batch))
@@ -104,32 +97,20 @@ int cmd_finetune(Args *a)
         usage_error(a, "--layers takes a count from 1 to 16 or 'fc', not '%s'", layers_text);
     if (!a->failed && lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end || !(lr > 0 && lr < 10)))
         usage_error(a, "--lr takes a rate in (0, 10), not '%s'", lr_text);
-    Arena *arena = arena_new();
-    if (!a->failed) {      /* the chip options against the default architecture: usage errors */
-        Arch arch = arch_default();
-        const char *why = chip_apply(&chip, &arch, arena);
-        if (why)
-            usage_error(a, "%s", why);
-    }
+    chip_check(a, &chip);
     if (a->failed) {
-        free(sets);
-        arena_free(arena);
+        free(chip.sets);
         return EXIT_USAGE;
     }
+    Arena *arena = arena_new();
 
     Diags diags;
     diags_init(&diags, arena);
     Loc loc = {.file = path};
     Dataset train, test;
-    Program *p = program_read(arena, path, &diags);
+    Program *p = chip_program(arena, path, &chip, &diags);
     bool ok = p != NULL;
-    if (ok) {
-        const char *why = chip_apply(&chip, &p->arch, arena);
-        if (why)
-            diag_error(&diags, &loc, "%s", why);
-        ok = !why && arch_validate(&p->arch, path, &diags);
-    }
-    free(sets);
+    free(chip.sets);
     ok = ok && dataset_load(arena, dataset, "train", data_dir, &train, &diags) &&
          dataset_load(arena, dataset, "test", data_dir, &test, &diags);
     if (ok && (p->n_inputs != 1 ||
@@ -146,11 +127,11 @@ int cmd_finetune(Args *a)
     FinetuneOptions options = {.layers = (int)layers, .epochs = (int)epochs, .batch = (int)batch,
                                .learning_rate = lr, .plain = plain, .reencode = reencode};
     FinetuneReport report;
-    double before = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test), after = 0;
-    ok = finetune_program(p, (uint64_t)seed, train.images, train.labels, n_train, &options, &report, &diags) &&
+    double before = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test), after = 0;
+    ok = finetune_program(p, chip.seed, train.images, train.labels, n_train, &options, &report, &diags) &&
          program_write(p, out, &diags);
     if (ok)
-        after = finetune_accuracy(p, (uint64_t)seed, test.images, test.labels, n_test);
+        after = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test);
     if (!ok)
         return finish(arena, &diags, false);
     printf("layer%s ", report.n_layers > 1 ? "s" : "");

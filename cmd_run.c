@@ -51,22 +51,27 @@ void chip_check(Args *a, Chip *chip)
     arena_free(scratch);
 }
 
+struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags)
+{
+    Program *p = program_read(arena, path, diags);
+    if (!p || !chip)
+        return p;
+    /* checked by chip_check: only a value against the program's range can fail */
+    const char *why = chip_apply(chip, &p->arch, arena);
+    Loc loc = {.file = path};
+    if (why)
+        diag_error(diags, &loc, "%s", why);
+    return why || !arch_validate(&p->arch, path, diags) ? NULL : p;
+}
+
 static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, const Chip *chip,
                         Diags *diags)
 {
     memset(r, 0, sizeof *r);
     if (has_suffix(path, ".xbp")) {
-        Program *p = program_read(arena, path, diags);
+        Program *p = chip_program(arena, path, chip, diags);
         if (!p)
             return false;
-        if (chip) {     /* checked by chip_check: only a value against the program's range can fail */
-            const char *why = chip_apply(chip, &p->arch, arena);
-            Loc loc = {.file = path};
-            if (why)
-                diag_error(diags, &loc, "%s", why);
-            if (why || !arch_validate(&p->arch, path, diags))
-                return false;
-        }
         r->n_inputs = p->n_inputs;
         r->n_outputs = p->n_outputs;
         r->input_names = arena_array(arena, (size_t)p->n_inputs + 1, sizeof(char *));
