@@ -184,15 +184,6 @@ bool adc_collect_stats(Graph *g, const float *images, int count, Diags *diags)
 
 /* ---- evaluation ---- */
 
-static int argmax(const float *v, int64_t n)
-{
-    int best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = (int)i;
-    return best;
-}
-
 /* The lossless program's outputs on the calibration images: the reference. */
 typedef struct {
     int64_t n_out;          /* elements of the first graph output */
@@ -227,12 +218,12 @@ static int evaluate(const Graph *g, const float *images, int count, Reference *r
         float *z = ref->logits + (int64_t)i * n_out;
         if (fill) {
             memcpy(z, y, (size_t)n_out * sizeof *z);
-            ref->top[i] = argmax(z, n_out);
+            ref->top[i] = top_class(z, n_out);
         } else {
             for (int64_t j = 0; j < n_out; j++)
                 scaled[j] = (float)(z[j] + ref->error_scale * ((double)y[j] - z[j]));
-            differ += argmax(scaled, n_out) != ref->top[i];
-            changed += argmax(y, n_out) != ref->top[i];
+            differ += top_class(scaled, n_out) != ref->top[i];
+            changed += top_class(y, n_out) != ref->top[i];
         }
         if (i == 0 && conversions)
             for (int b = 0; b < bl.total_blocks; b++)

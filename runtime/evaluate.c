@@ -38,7 +38,7 @@ typedef struct {
     SimCounters *counters;      /* [n_instrs] of this worker, when asked for */
 } Worker;
 
-static int argmax(const float *v, int64_t n)
+int top_class(const float *v, int64_t n)
 {
     int best = 0;
     for (int64_t i = 1; i < n; i++)
@@ -63,7 +63,7 @@ static void report_progress(Job *job, bool correct)
 static void record(Job *job, int i, const float *out)
 {
     EvalResult *r = job->result;
-    int top = argmax(out, r->n_logits);
+    int top = top_class(out, r->n_logits);
     r->predictions[i] = top;
     if (r->logits)
         memcpy(r->logits + (size_t)i * (size_t)r->n_logits, out, (size_t)r->n_logits * sizeof(float));

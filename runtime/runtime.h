@@ -118,6 +118,8 @@ bool evaluate_program(Arena *arena, const Program *program, const EvalSet *set, 
                       EvalResult *result, Diags *diags);
 bool evaluate_graph(Arena *arena, const Graph *g, const EvalSet *set, const EvalOptions *options,
                     EvalResult *result, Diags *diags);
+/* The index of the largest of v[0..n), the first of ties: the top-1 class. */
+int top_class(const float *v, int64_t n);
 
 /* ---- ADC statistics and bit allocation (runtime/adc_stats.c, docs/adc.md) ---- */
 
