@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 enum { CHUNK_SIZE = 64 * 1024, ALIGN = 16 };
 
@@ -198,4 +199,39 @@ char *arena_printf(Arena *arena, const char *fmt, ...)
 size_t arena_bytes(const Arena *arena)
 {
     return arena->bytes;
+}
+
+/* ---- the memory limit ---- */
+
+uint64_t memory_limit(void)
+{
+    static uint64_t limit;
+    if (limit)
+        return limit;
+    const char *text = getenv("XBARC_MEMORY_LIMIT");
+    if (text && *text) {
+        char *end;
+        unsigned long long v = strtoull(text, &end, 10);
+        int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+                  : *end == 'G' || *end == 'g' ? 30 : 0;
+        if (v > 0 && end != text && (shift == 0 ? *end == 0 : end[1] == 0 || strcmp(end + 1, "iB") == 0 ||
+                                                              strcmp(end + 1, "B") == 0) &&
+            v <= (UINT64_MAX >> shift))
+            return limit = (uint64_t)v << shift;
+        fprintf(stderr, "xbarc: ignoring XBARC_MEMORY_LIMIT='%s' (bytes, or a number with K, M or G)\n", text);
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t physical = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)8 << 30;
+    return limit = physical / 4 * 3;
+}
+
+bool memory_check(uint64_t count, uint64_t elem_size, const char *what, const Loc *loc, Diags *diags)
+{
+    uint64_t limit = memory_limit();
+    if (elem_size == 0 || count <= limit / elem_size)
+        return true;
+    double mib = (double)count * (double)elem_size / (1 << 20);
+    diag_error(diags, loc, "%s needs %.0f MiB, more than the memory limit of %.0f MiB (XBARC_MEMORY_LIMIT)",
+               what, mib, (double)limit / (1 << 20));
+    return false;
 }

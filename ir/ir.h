@@ -64,6 +64,15 @@ void *arena_array(Arena *arena, size_t count, size_t elem_size); /* checks count
 char *arena_strdup(Arena *arena, const char *text);
 char *arena_printf(Arena *arena, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t arena_bytes(const Arena *arena);             /* bytes handed out so far */
+/* The most memory xbarc takes for one tensor, buffer or data set: the
+ * environment's XBARC_MEMORY_LIMIT (bytes, or with a K, M or G suffix), else
+ * 3/4 of the machine's physical memory.  Sizes read from files and options
+ * are checked against it (and against the bytes actually present) before
+ * memory is taken, so that a hostile size is an error, not an abort. */
+uint64_t memory_limit(void);
+/* Whether count elements of elem_size bytes fit memory_limit() (overflow
+ * safe); if not, reports "WHAT needs N MiB, more than the memory limit ..." */
+bool memory_check(uint64_t count, uint64_t elem_size, const char *what, const Loc *loc, Diags *diags);
 
 /* ---- locations and diagnostics (ir/diag.c) ---------------------------------- */
 
