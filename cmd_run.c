@@ -404,7 +404,8 @@ static int execute(Args *a, bool program)
         runner_start(&r);
     if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
         run_repeated(&r, repeat, time_runs);
-        ok = write_outputs(&r, out_dir, format, arena, &diags);
+        ok = !(r.sim && sim_check_error(r.sim));    /* check mode: sim_run said what differs */
+        ok = ok && write_outputs(&r, out_dir, format, arena, &diags);
         if (ok && stats) {
             SimCounters c = sim_counters(r.sim);
             printf("crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",

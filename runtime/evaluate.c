@@ -30,12 +30,14 @@ typedef struct {
     int n_workers;
     pthread_mutex_t lock;       /* progress only */
     int done, correct;
+    int check_image;            /* the first image where check mode found a difference, or -1 */
 } Job;
 
 typedef struct {
     Job *job;
     int index;
     SimCounters *counters;      /* [n_instrs] of this worker, when asked for */
+    int check_image;            /* where check mode stopped it (sim_run printed why), or -1 */
 } Worker;
 
 int top_class(const float *v, int64_t n)
@@ -82,6 +84,10 @@ static void *run_worker(void *arg)
             memcpy(sim_input(sim, 0), set->images + (size_t)i * (size_t)set->image_numel, image_bytes);
             sim_set_stream(sim, (uint64_t)i);
             sim_run(sim);
+            if (sim_check_error(sim)) {     /* check mode found a difference: the rest is moot */
+                w->check_image = i;
+                break;
+            }
             if (w->counters) {
                 for (int k = 0; k < job->program->n_instrs; k++) {
                     SimCounters c = sim_instr_counters(sim, k);
@@ -122,7 +128,7 @@ static void run_job(Arena *arena, Job *job)
     job->n_workers = n;
     Worker *workers = arena_array(arena, (size_t)n, sizeof(Worker));
     for (int w = 0; w < n; w++) {
-        workers[w] = (Worker){.job = job, .index = w};
+        workers[w] = (Worker){.job = job, .index = w, .check_image = -1};
         if (n_instrs)
             workers[w].counters = arena_array(arena, (size_t)n_instrs, sizeof(SimCounters));
     }
@@ -140,6 +146,10 @@ static void run_job(Arena *arena, Job *job)
     for (int w = 1; w < started; w++)
         pthread_join(threads[w], NULL);
     pthread_mutex_destroy(&job->lock);
+    job->check_image = -1;
+    for (int w = 0; w < n; w++)
+        if (workers[w].check_image >= 0 && (job->check_image < 0 || workers[w].check_image < job->check_image))
+            job->check_image = workers[w].check_image;
 
     r->correct = 0;
     if (set->labels)
@@ -188,6 +198,11 @@ bool evaluate_program(Arena *arena, const Program *program, const EvalSet *set, 
     result->n_logits = type_numel(&program->buffers[program->outputs[0]].type);
     Job job = {.program = program, .set = set, .options = options, .result = result};
     run_job(arena, &job);
+    if (job.check_image >= 0) {
+        diag_error(diags, NULL, "check mode: the simulator disagrees with the integer reference on image %d",
+                   job.check_image);
+        return false;
+    }
     return true;
 }
 

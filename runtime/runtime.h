@@ -68,6 +68,15 @@ SimCounters sim_instr_counters(const Sim *sim, int instr);
  * one by one (runtime/sim_mvm.c).  Off forces every read through the DAC
  * cycles and the ADC (tests; counters are the same either way). */
 void sim_set_fast_path(Sim *sim, bool enabled);
+/* Check mode (docs/crossbar.md 10; on in every Sim when the environment has
+ * XBARC_CHECK=1): before each mvm its block is computed by the integer
+ * reference, the per-read path at zero noise and each fast path on the
+ * chip's ideal cells, and on an ideal chip the accumulator the run writes is
+ * compared too.  sim_run stops at the first difference, prints it on stderr
+ * and leaves it in sim_check_error (NULL while all agree); its outputs are
+ * then meaningless. */
+void sim_set_check(Sim *sim, bool enabled);
+const char *sim_check_error(const Sim *sim);
 /* Bytes of buffer memory the Sim holds (temporaries whose live ranges do not
  * overlap share it; constants excluded), and what one buffer each would take. */
 void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes);

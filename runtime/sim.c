@@ -41,6 +41,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct Sim {
@@ -65,6 +66,9 @@ struct Sim {
      * (range_ok false) not (know_range). */
     bool *range_checked, *range_ok;
     float *range_bottom, *range_top;
+    int *first, *last;          /* by buffer: the live range memory was planned for */
+    bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
+    SimCheck *check;            /* check mode (sim_check.c), or NULL */
 };
 
 static int64_t last_dim(const Type *t)
@@ -73,6 +77,35 @@ static int64_t last_dim(const Type *t)
 }
 
 /* ---- memory ---- */
+
+/* A buffer's memory as instruction k uses it.  Temporaries share memory
+ * between live ranges (plan_memory), so a use outside the range planned for
+ * it would read or clobber another buffer's values: debug and sanitizer
+ * builds (XBARC_DEBUG_CHECKS) verify every use against the plan. */
+static void check_live(const Sim *sim, int id, int k)
+{
+#ifdef XBARC_DEBUG_CHECKS
+    if (sim->program->buffers[id].kind == BUF_TEMP && (k < sim->first[id] || k > sim->last[id])) {
+        fprintf(stderr, "xbarc: internal error: instruction %d uses buffer %d ('%s') outside its live range %d..%d\n",
+                k, id, sim->program->buffers[id].name, sim->first[id], sim->last[id]);
+        abort();
+    }
+#else
+    (void)sim, (void)id, (void)k;
+#endif
+}
+
+static float *buffer_f32(const Sim *sim, int id, int k)
+{
+    check_live(sim, id, k);
+    return sim->f32[id];
+}
+
+static double *buffer_f64(const Sim *sim, int id, int k)
+{
+    check_live(sim, id, k);
+    return sim->f64[id];
+}
 
 /* A piece of memory that temporaries take in turn. */
 typedef struct {
@@ -113,13 +146,10 @@ static void live_ranges(const Program *p, int *first, int *last)
  * smallest big enough, else the largest, which grows), or a new slot.  Live
  * ranges are closed intervals, so an instruction's sources never share its
  * destination's memory. */
-static int assign_slots(Sim *sim, const bool *wide, int *slot_of, Slot *slots)
+static int assign_slots(Sim *sim, const bool *wide, const int *first, const int *last, int *slot_of, Slot *slots)
 {
     const Program *p = sim->program;
     int nb = p->n_buffers, ni = p->n_instrs, n_slots = 0;
-    int *first = arena_array(sim->arena, (size_t)nb + 1, sizeof *first);
-    int *last = arena_array(sim->arena, (size_t)nb + 1, sizeof *last);
-    live_ranges(p, first, last);
 
     /* buffers by first use: a counting sort on the instruction index */
     int *order = arena_array(sim->arena, (size_t)nb + 1, sizeof *order);
@@ -167,14 +197,14 @@ static int assign_slots(Sim *sim, const bool *wide, int *slot_of, Slot *slots)
  * inputs and outputs (and a temporary no instruction touches) their own.  The
  * slots start as NaNs, so that a read of a row nobody wrote shows in the
  * outputs instead of passing as a zero. */
-static void plan_memory(Sim *sim, const bool *wide)
+static void plan_memory(Sim *sim, const bool *wide, const int *first, const int *last)
 {
     const Program *p = sim->program;
     int nb = p->n_buffers;
     int *slot_of = arena_array(sim->arena, (size_t)nb + 1, sizeof *slot_of);
     Slot *slots = arena_array(sim->arena, (size_t)nb + 1, sizeof *slots);
     sim->bytes = sim->unshared_bytes = 0;
-    int n_slots = assign_slots(sim, wide, slot_of, slots);
+    int n_slots = assign_slots(sim, wide, first, last, slot_of, slots);
     void **memory = arena_array(sim->arena, (size_t)n_slots + 1, sizeof *memory);
     for (int s = 0; s < n_slots; s++) {
         memory[s] = arena_alloc(sim->arena, slots[s].bytes);
@@ -271,20 +301,31 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
 
     /* the fast path's weights of each block whose only reader is its combine */
     sim->weights_of = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->weights_of);
-    for (int k = 0; k < ni; k++)
-        sim->weights_of[k] = -1;
-    int *first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
-    int *last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
+    sim->fusable = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->fusable);
+    int *first = sim->first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
+    int *last = sim->last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
     live_ranges(program, first, last);
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &program->instrs[k], *next = k + 1 < ni ? &program->instrs[k + 1] : NULL;
+        sim->weights_of[k] = -1;
+        sim->fusable[k] = next && in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE &&
+                          next->src[0] == in->dst && program->buffers[in->dst].kind == BUF_TEMP &&
+                          first[in->dst] == k && last[in->dst] == k + 1 &&
+                          next->combine.row_begin == in->mvm.row_begin && next->combine.row_end == in->mvm.row_end &&
+                          program->buffers[next->dst].wide;
+    }
     for (int k = 0; k + 1 < ni && !sim->noise; k++) {
-        const Instr *in = &program->instrs[k], *next = &program->instrs[k + 1];
-        if (in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
-            program->buffers[in->dst].kind == BUF_TEMP && first[in->dst] == k && last[in->dst] == k + 1 &&
-            sim->blocks[k].adc.lossless && next->combine.row_begin == in->mvm.row_begin &&
-            next->combine.row_end == in->mvm.row_end && program->buffers[next->dst].wide)
-            mvm_program_weights(arena, program, &in->mvm, &next->combine, &sim->blocks[k]);
-        if (sim->blocks[k].weights)
+        if (sim->fusable[k] && sim->blocks[k].adc.lossless)
+            mvm_program_weights(arena, program, &program->instrs[k].mvm, &program->instrs[k + 1].combine,
+                                &sim->blocks[k]);
+        if (sim->blocks[k].weights) {
+            /* the mvm writes its combine's accumulator: that buffer lives
+             * from the mvm on, so it never shares memory with the mvm's source */
             sim->weights_of[k + 1] = k;
+            int acc = program->instrs[k + 1].dst;
+            if (first[acc] > k)
+                first[acc] = k;
+        }
     }
     int64_t max_combine = 1;
     for (int k = 0; k < ni; k++) {
@@ -297,8 +338,11 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     sim->range_ok = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_ok);
     sim->range_bottom = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_bottom);
     sim->range_top = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_top);
-    plan_memory(sim, wide);
+    plan_memory(sim, wide, first, last);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
+    const char *check = getenv("XBARC_CHECK");
+    if (check && *check && strcmp(check, "0") != 0)
+        sim_set_check(sim, true);
     return sim;
 }
 
@@ -337,6 +381,19 @@ SimCounters sim_instr_counters(const Sim *sim, int instr)
 void sim_set_fast_path(Sim *sim, bool enabled)
 {
     sim->fast_path = enabled && !sim->noise;
+}
+
+void sim_set_check(Sim *sim, bool enabled)
+{
+    if (enabled && !sim->check)
+        sim->check = check_new(sim->arena, sim->program, !sim->noise);
+    else if (!enabled)
+        sim->check = NULL;
+}
+
+const char *sim_check_error(const Sim *sim)
+{
+    return check_error(sim->check);
 }
 
 void sim_set_stream(Sim *sim, uint64_t stream)
@@ -392,31 +449,15 @@ static double element(const Sim *sim, int buffer, int64_t i)
 /* Slices, pairs and reference columns of one block back into weight columns
  * (docs/crossbar.md 5), in double: exact on integers, and a float-mode sum
  * loses nothing either. */
-static void exec_combine(Sim *sim, int k)
+void combine_rows(const CombineParams *c, const double *src_d, const float *src_f, int64_t width, int64_t n,
+                  double *acc, int64_t out_width, double *row)
 {
-    const Instr *in = &sim->program->instrs[k];
-    const CombineParams *c = &in->combine;
-    const Type *st = &sim->program->buffers[in->src[0]].type;
-    const Type *dt = &sim->program->buffers[in->dst].type;
-    int64_t width = last_dim(st), out_width = last_dim(dt);
-    int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
     int slices = c->float_mode ? 1 : c->slices;
-    double *acc = sim->f64[in->dst];
     double slice_weight[64];
-    assert(acc && rows * out_width == sim->numel[in->dst]);
-    assert(c->row_begin >= 0 && c->row_begin <= c->row_end && c->row_end <= rows);
-    (void)rows;
     assert(slices >= 1 && slices <= 64);
     for (int s = 0; s < slices && s < 64; s++)
         slice_weight[s] = ldexp(1.0, s * c->cell_bits);
-    assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
-
-    const double *src_d = sim->f64[in->src[0]];
-    const float *src_f = sim->f32[in->src[0]];
-    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights)
-        return;                 /* done by the mvm (sim_fast.c) */
-    double *row = sim->combine_row;
-    for (int64_t p = c->row_begin; p < c->row_end; p++) {
+    for (int64_t p = 0; p < n; p++) {
         const double *x = src_d ? src_d + p * width : row;
         if (!src_d)
             for (int64_t j = 0; j < width; j++)
@@ -446,20 +487,42 @@ static void exec_combine(Sim *sim, int k)
     }
 }
 
+static void exec_combine(Sim *sim, int k)
+{
+    const Instr *in = &sim->program->instrs[k];
+    const CombineParams *c = &in->combine;
+    const Type *st = &sim->program->buffers[in->src[0]].type;
+    const Type *dt = &sim->program->buffers[in->dst].type;
+    int64_t width = last_dim(st), out_width = last_dim(dt);
+    int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
+    double *acc = buffer_f64(sim, in->dst, k);
+    assert(acc && rows * out_width == sim->numel[in->dst]);
+    assert(c->row_begin >= 0 && c->row_begin <= c->row_end && c->row_end <= rows);
+    (void)rows;
+    assert((int64_t)c->group * c->n_per_group + c->n0 + c->n_cols <= out_width);
+    if (sim->weights_of[k] >= 0 && sim->blocks[sim->weights_of[k]].wrote_weights)
+        return;                 /* done by the mvm (sim_fast.c) */
+    const double *src_d = buffer_f64(sim, in->src[0], k);
+    const float *src_f = buffer_f32(sim, in->src[0], k);
+    combine_rows(c, src_d ? src_d + c->row_begin * width : NULL, src_f ? src_f + c->row_begin * width : NULL, width,
+                 c->row_end - c->row_begin, acc + c->row_begin * out_width, out_width, sim->combine_row);
+}
+
 /* y = (float)acc * out_scale[n] + bias[n] (docs/crossbar.md 3), two statements
  * so that the product is rounded to float before the add. */
-static void exec_dequant(Sim *sim, const Instr *in)
+static void exec_dequant(Sim *sim, int k)
 {
+    const Instr *in = &sim->program->instrs[k];
     const DequantParams *d = &in->dequant;
     int64_t channels = d->channels;
     int64_t rows = channels > 0 ? sim->numel[in->src[0]] / channels : 0;
     int64_t pixels = d->conv ? d->pixels : 1;
-    const float *bias = in->src[1] >= 0 ? sim->f32[in->src[1]] : NULL;
-    float *y = sim->f32[in->dst];
+    const float *bias = in->src[1] >= 0 ? buffer_f32(sim, in->src[1], k) : NULL;
+    float *y = buffer_f32(sim, in->dst, k);
     assert(y && rows * channels == sim->numel[in->dst]);
     assert(!d->conv || rows == d->batch * d->pixels);
 
-    const double *acc = sim->f64[in->src[0]];
+    const double *acc = buffer_f64(sim, in->src[0], k);
     if (!acc || !d->conv) {
         for (int64_t p = 0; p < rows; p++) {
             /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
@@ -492,16 +555,17 @@ static void exec_dequant(Sim *sim, const Instr *in)
     }
 }
 
-static void exec_digital(Sim *sim, const Op *op)
+static void exec_digital(Sim *sim, int k)
 {
+    const Op *op = sim->program->instrs[k].op;
     const float *inputs[64];
     assert(op->n_inputs <= 64);
     for (int i = 0; i < op->n_inputs && i < 64; i++) {
         assert(op->inputs[i]->id < sim->program->n_buffers && sim->f32[op->inputs[i]->id]);
-        inputs[i] = sim->f32[op->inputs[i]->id];
+        inputs[i] = buffer_f32(sim, op->inputs[i]->id, k);
     }
     assert(op->result->id < sim->program->n_buffers && sim->f32[op->result->id]);
-    interp_exec_op(op, inputs, sim->f32[op->result->id]);
+    interp_exec_op(op, inputs, buffer_f32(sim, op->result->id, k));
 }
 
 /* What is known of buffer id's values this run: all in [bottom, top].
@@ -538,7 +602,8 @@ static void exec_mvm(Sim *sim, int k)
     int64_t width = last_dim(&sim->program->buffers[in->src[0]].type);
     int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
     const MvmParams *m = &in->mvm;
-    assert(sim->f32[in->src[0]]);
+    const float *src = buffer_f32(sim, in->src[0], k);
+    assert(src);
     assert(rows * m->out_cols <= sim->numel[in->dst]);
     assert(m->row_begin >= 0 && m->row_begin <= m->row_end && m->row_end <= rows);
     (void)rows;
@@ -552,9 +617,10 @@ static void exec_mvm(Sim *sim, int k)
         const Instr *next = &sim->program->instrs[k + 1];
         float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
         mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
-        mvm_execute_weights(m, b, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin, width,
+        mvm_execute_weights(m, b, src + src_at, m->row_end - m->row_begin, width,
                             in_range(sim, in->src[0], m->in_signed ? -top : 0, top), &next->combine,
-                            sim->f64[next->dst], last_dim(&sim->program->buffers[next->dst].type), &sim->scratch);
+                            buffer_f64(sim, next->dst, k), last_dim(&sim->program->buffers[next->dst].type),
+                            &sim->scratch);
         return;
     }
     if (!b->cells)
@@ -568,11 +634,27 @@ static void exec_mvm(Sim *sim, int k)
             mvm_build_table(b, group, b->table);
         }
     }
-    float *dst_f = sim->f32[in->dst];
-    double *dst_d = sim->f64[in->dst];
-    mvm_execute(m, &sim->blocks[k], sim->fast_path, sim->f32[in->src[0]] + src_at, m->row_end - m->row_begin,
+    float *dst_f = buffer_f32(sim, in->dst, k);
+    double *dst_d = buffer_f64(sim, in->dst, k);
+    mvm_execute(m, &sim->blocks[k], sim->fast_path, src + src_at, m->row_end - m->row_begin,
                 width, dst_f ? dst_f + dst_at : NULL, dst_d ? dst_d + dst_at : NULL, &sim->scratch,
                 &sim->instr_counters[k]);
+}
+
+/* Check mode before mvm k: its block three ways against the reference. */
+static bool check_mvm(Sim *sim, int k)
+{
+    const Program *pg = sim->program;
+    const Instr *in = &pg->instrs[k];
+    if (k + 1 >= pg->n_instrs || pg->instrs[k + 1].opcode != INSTR_COMBINE)
+        return true;
+    int acc = pg->instrs[k + 1].dst;
+    if (check_block(sim->check, k, sim->fusable[k], buffer_f32(sim, in->src[0], k),
+                    last_dim(&pg->buffers[in->src[0]].type), buffer_f64(sim, acc, k + 1), last_dim(&pg->buffers[acc].type),
+                    &sim->scratch))
+        return true;
+    fprintf(stderr, "xbarc: %s\n", check_error(sim->check));
+    return false;
 }
 
 void sim_run(Sim *sim)
@@ -590,29 +672,35 @@ void sim_run(Sim *sim)
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
-            exec_quant(&in->quant, sim->f32[in->src[0]], sim->f32[in->dst], sim->numel[in->dst]);
+            exec_quant(&in->quant, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k), sim->numel[in->dst]);
             if (!in->quant.float_mode) {
                 float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
                 know_range(sim, in->dst, true, in->quant.is_signed ? -hi : 0, hi);
             }
             break;
         case INSTR_IM2COL:
-            exec_im2col(&in->im2col, sim->f32[in->src[0]], sim->f32[in->dst]);
+            exec_im2col(&in->im2col, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k));
             if (sim->range_checked[in->src[0]] && sim->range_ok[in->src[0]] && sim->range_bottom[in->src[0]] <= 0 &&
                 sim->range_top[in->src[0]] >= 0)    /* padding adds zeros */
                 know_range(sim, in->dst, true, sim->range_bottom[in->src[0]], sim->range_top[in->src[0]]);
             break;
         case INSTR_MVM:
+            if (sim->check && !check_mvm(sim, k))
+                return;
             exec_mvm(sim, k);
             break;
         case INSTR_COMBINE:
             exec_combine(sim, k);
+            if (sim->check && !check_combine(sim->check, k, buffer_f64(sim, in->dst, k), last_dim(&pg->buffers[in->dst].type))) {
+                fprintf(stderr, "xbarc: %s\n", check_error(sim->check));
+                return;
+            }
             break;
         case INSTR_DEQUANT:
-            exec_dequant(sim, in);
+            exec_dequant(sim, k);
             break;
         case INSTR_DIGITAL:
-            exec_digital(sim, in->op);
+            exec_digital(sim, k);
             break;
         case INSTR_COUNT:
             break;

@@ -151,6 +151,28 @@ static inline int mvm_cycles(const MvmParams *mp)
 void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows, int pass,
                            double max_code, uint32_t *magnitude);
 
+/* ---- runtime/sim.c ---- */
+/* A combine (docs/crossbar.md 5) on n rows: src (f64 src_d, else f32 src_f)
+ * [n x width] recombined into acc [n x out_width] at columns group * N + n0
+ * on; `row` holds a row in double. */
+void combine_rows(const CombineParams *c, const double *src_d, const float *src_f, int64_t width, int64_t n,
+                  double *acc, int64_t out_width, double *row);
+
+/* ---- runtime/sim_check.c: check mode ---- */
+typedef struct SimCheck SimCheck;
+/* ideal_chip: the run's own accumulators are compared too. */
+SimCheck *check_new(Arena *arena, const Program *program, bool ideal_chip);
+/* Before mvm k runs (its combine is instruction k + 1): the block through
+ * the reference, the per-read path and each fast path on ideal cells, from
+ * src [P x width]; acc [P x out_width] is the combine's accumulator as it is
+ * now.  `fusable`: the block and its combine may take the folded-weights
+ * path.  False at the first difference (check_error says which). */
+bool check_block(SimCheck *check, int k, bool fusable, const float *src, int64_t width, const double *acc,
+                 int64_t out_width, MvmScratch *scratch);
+/* After combine k ran: the accumulator it wrote against the reference. */
+bool check_combine(SimCheck *check, int k, const double *acc, int64_t out_width);
+const char *check_error(const SimCheck *check);
+
 /* ---- runtime/sim_table.c ---- */
 int mvm_table_ld(const Block *block);
 int mvm_table_groups(int rows, int group);
