@@ -649,7 +649,7 @@ static bool check_mvm(Sim *sim, int k)
     if (k + 1 >= pg->n_instrs || pg->instrs[k + 1].opcode != INSTR_COMBINE)
         return true;
     int acc = pg->instrs[k + 1].dst;
-    if (check_block(sim->check, k, sim->fusable[k], buffer_f32(sim, in->src[0], k),
+    if (check_block(sim->check, k, sim->fusable[k], sim->f64[in->dst] != NULL, buffer_f32(sim, in->src[0], k),
                     last_dim(&pg->buffers[in->src[0]].type), buffer_f64(sim, acc, k + 1), last_dim(&pg->buffers[acc].type),
                     &sim->scratch))
         return true;

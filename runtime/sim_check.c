@@ -190,7 +190,7 @@ static Block *ideal_block(SimCheck *ck, int k, bool fusable)
     return b;
 }
 
-bool check_block(SimCheck *ck, int k, bool fusable, const float *src, int64_t width, const double *acc,
+bool check_block(SimCheck *ck, int k, bool fusable, bool wide, const float *src, int64_t width, const double *acc,
                  int64_t out_width, MvmScratch *scratch)
 {
     const Program *p = ck->program;
@@ -217,7 +217,11 @@ bool check_block(SimCheck *ck, int k, bool fusable, const float *src, int64_t wi
             return false;
     }
 
-    /* what the block's combine adds: the reference's results recombined */
+    /* what the block's combine adds: the reference's results as the run
+     * stores them (f32 unless they may pass 2^24: a lossy ADC's values are
+     * not integers), recombined */
+    for (int64_t i = 0; i < n * mp->out_cols && !wide; i++)
+        ck->reference[i] = (float)ck->reference[i];
     CombineParams store = *c;
     store.accumulate = false;
     store.group = 0;

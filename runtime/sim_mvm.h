@@ -166,9 +166,10 @@ SimCheck *check_new(Arena *arena, const Program *program, bool ideal_chip);
  * the reference, the per-read path and each fast path on ideal cells, from
  * src [P x width]; acc [P x out_width] is the combine's accumulator as it is
  * now.  `fusable`: the block and its combine may take the folded-weights
- * path.  False at the first difference (check_error says which). */
-bool check_block(SimCheck *check, int k, bool fusable, const float *src, int64_t width, const double *acc,
-                 int64_t out_width, MvmScratch *scratch);
+ * path; `wide`: the run stores the mvm's results in f64 (else f32).  False
+ * at the first difference (check_error says which). */
+bool check_block(SimCheck *check, int k, bool fusable, bool wide, const float *src, int64_t width,
+                 const double *acc, int64_t out_width, MvmScratch *scratch);
 /* After combine k ran: the accumulator it wrote against the reference. */
 bool check_combine(SimCheck *check, int k, const double *acc, int64_t out_width);
 const char *check_error(const SimCheck *check);
