@@ -1,8 +1,9 @@
 /* cli.h: what the xbarc subcommands share (main.c) and the commands themselves.
  *
  * Exit status: 0 success, 1 bad input (a message names the file and what is
- * wrong), 2 bad usage.  Output files are written to a temporary name and
- * renamed, so a failure never leaves a partial file behind. */
+ * wrong), 2 bad usage.  A command's output files go through one Outputs set
+ * (ir/ir.h): checked before the work, in place together at the end or not at
+ * all, so a failure never leaves a partial file behind. */
 #ifndef XBARC_CLI_H
 #define XBARC_CLI_H
 
@@ -31,8 +32,8 @@ bool has_suffix(const char *s, const char *suffix);
 /* An ONNX model or textual IR, by extension, with `pipeline` run on it. */
 Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
                   Diags *diags);
-/* Writes the IR to `path` ("-" or NULL: stdout) atomically. */
-bool write_ir(const Graph *g, const char *path, const PrintOptions *options, Diags *diags);
+/* Writes the IR as the output `path` of `outs` ("-": stdout). */
+bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path);
 /* Prints the diagnostics, frees the arena, returns the exit status. */
 int finish(Arena *arena, Diags *diags, bool ok);
 

@@ -26,7 +26,8 @@ const char finetune_usage[] =
     "quantizes them again, reprograms their tiles and writes the new program.\n"
     "Prints the test accuracy on the chip before and after ('before:', 'after:').\n"
     "\n"
-    "  -o FILE              the fine-tuned program (written atomically)\n"
+    "  -o FILE              the fine-tuned program (checked before the training;\n"
+    "                       '-' is stdout, the rest then goes to stderr)\n"
     "  --dataset NAME       fashion-mnist or digits (its train and test splits)\n"
     "  --data-dir DIR       where the data set files are (default: their usual place)\n"
     "  --train-limit N      training images used (the first N)\n"
@@ -108,7 +109,9 @@ int cmd_finetune(Args *a)
     diags_init(&diags, arena);
     Loc loc = {.file = path};
     Dataset train, test;
-    Program *p = chip_program(arena, path, &chip, &diags);
+    Outputs *outs = outputs_new(arena, &diags);
+    FILE *text = strcmp(out, "-") == 0 ? stderr : stdout;
+    Program *p = outputs_add(outs, out) ? chip_program(arena, path, &chip, &diags) : NULL;
     bool ok = p != NULL;
     free(chip.sets);
     ok = ok && dataset_load(arena, dataset, "train", data_dir, &train, &diags) &&
@@ -120,7 +123,7 @@ int cmd_finetune(Args *a)
         ok = false;
     }
     if (!ok)
-        return finish(arena, &diags, false);
+        return finish(arena, &diags, outputs_commit(outs, false));
 
     int n_train = train_limit < train.count ? (int)train_limit : train.count;
     int n_test = limit >= 0 && limit < test.count ? (int)limit : test.count;
@@ -129,24 +132,23 @@ int cmd_finetune(Args *a)
     FinetuneReport report;
     double before = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test), after = 0;
     ok = finetune_program(p, chip.seed, train.images, train.labels, n_train, &options, &report, &diags) &&
-         program_write(p, out, &diags);
-    if (ok)
-        after = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test);
-    if (!ok)
+         program_write(p, outs, out, &diags);
+    if (!outputs_commit(outs, ok))
         return finish(arena, &diags, false);
-    printf("layer%s ", report.n_layers > 1 ? "s" : "");
+    after = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test);
+    fprintf(text, "layer%s ", report.n_layers > 1 ? "s" : "");
     for (int i = 0; i < report.n_layers; i++)
-        printf("%s%%%s", i ? ", " : "", report.layers[i]);
-    printf(": %lld features, %lld classes, %d training images, %lld of %lld weights changed\n",
-           (long long)report.features, (long long)report.classes, report.images,
-           (long long)report.weights_changed, (long long)report.weights);
-    printf("stuck cells touch %lld weights of the layer%s; training %s\n", (long long)report.stuck_weights,
-           report.n_layers > 1 ? "s" : "", options.plain ? "in float" : "chip-aware (quantized, stuck cells)");
+        fprintf(text, "%s%%%s", i ? ", " : "", report.layers[i]);
+    fprintf(text, ": %lld features, %lld classes, %d training images, %lld of %lld weights changed\n",
+            (long long)report.features, (long long)report.classes, report.images,
+            (long long)report.weights_changed, (long long)report.weights);
+    fprintf(text, "stuck cells touch %lld weights of the layer%s; training %s\n", (long long)report.stuck_weights,
+            report.n_layers > 1 ? "s" : "", options.plain ? "in float" : "chip-aware (quantized, stuck cells)");
     if (report.reencoded)
-        printf("weights written around their stuck cells: %lld\n", (long long)report.reencoded);
-    printf("train: accuracy %.4f -> %.4f, loss %.4f -> %.4f\n", report.train_before, report.train_after,
-           report.loss_before, report.loss_after);
-    printf("before: %.4f (%d test images)\n", before, n_test);
-    printf("after: %.4f (%d test images)\n", after, n_test);
+        fprintf(text, "weights written around their stuck cells: %lld\n", (long long)report.reencoded);
+    fprintf(text, "train: accuracy %.4f -> %.4f, loss %.4f -> %.4f\n", report.train_before, report.train_after,
+            report.loss_before, report.loss_after);
+    fprintf(text, "before: %.4f (%d test images)\n", before, n_test);
+    fprintf(text, "after: %.4f (%d test images)\n", after, n_test);
     return finish(arena, &diags, true);
 }

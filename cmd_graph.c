@@ -10,7 +10,7 @@ const char import_usage[] =
     "Imports an ONNX model (opset 7 to 17) into xbarc's graph IR and prints it as\n"
     "text (stdout unless -o).  No pass runs: see 'xbarc opt'.\n"
     "\n"
-    "  -o FILE              write the IR to FILE (atomically)\n"
+    "  -o FILE              write the IR to FILE (not to stdout)\n"
     "  --elide-constants    print weights as 'elided' (for reading; not parseable)\n";
 
 int cmd_import(Args *a)
@@ -34,8 +34,10 @@ int cmd_import(Args *a)
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
-    Graph *g = onnx_import(arena, model, NULL, 0, &diags);
-    bool ok = g && write_ir(g, out, &print, &diags);
+    Outputs *outs = outputs_new(arena, &diags);
+    out = out ? out : "-";
+    Graph *g = outputs_add(outs, out) ? onnx_import(arena, model, NULL, 0, &diags) : NULL;
+    bool ok = outputs_commit(outs, g && write_ir(g, &print, outs, out));
     return finish(arena, &diags, ok);
 }
 
@@ -57,7 +59,7 @@ const char opt_usage[] =
     "\n"
     "  --passes=LIST           comma-separated pass names; 'default' is the default\n"
     "                          pipeline; empty runs none (parse, verify, print)\n"
-    "  -o FILE                 write the IR to FILE (atomically)\n"
+    "  -o FILE                 write the IR to FILE (not to stdout)\n"
     "  --print-ir-after-all    print the IR after every pass (stderr)\n"
     "  --print-ir-after=NAME   print the IR after pass NAME (stderr)\n"
     "  --time-passes           print the time each pass took (stderr)\n"
@@ -98,8 +100,10 @@ int cmd_opt(Args *a)
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
-    Graph *g = load_model(arena, input, pipeline, &pass_options, &diags);
-    bool ok = g && write_ir(g, out, &print, &diags);
+    Outputs *outs = outputs_new(arena, &diags);
+    out = out ? out : "-";
+    Graph *g = outputs_add(outs, out) ? load_model(arena, input, pipeline, &pass_options, &diags) : NULL;
+    bool ok = outputs_commit(outs, g && write_ir(g, &print, outs, out));
     return finish(arena, &diags, ok);
 }
 

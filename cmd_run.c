@@ -13,11 +13,9 @@
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,29 +211,30 @@ static char *tensor_file_name(Arena *arena, const char *name, const char *ext)
     return s;
 }
 
-static void print_tensor(const Tensor *t, Arena *arena)
+static void print_tensor(const Tensor *t, Arena *arena, FILE *out)
 {
     int64_t n = type_numel(&t->type);
-    printf("%s : %s =", t->name, type_format(arena, &t->type));
+    fprintf(out, "%s : %s =", t->name, type_format(arena, &t->type));
     for (int64_t i = 0; i < n && i < 64; i++)
-        printf(" %.6g", t->data[i]);
-    printf(n > 64 ? " ...\n" : "\n");
+        fprintf(out, " %.6g", t->data[i]);
+    fprintf(out, n > 64 ? " ...\n" : "\n");
 }
 
-/* Writes every output to out_dir (created if needed), or prints them. */
-static bool write_outputs(const Runner *r, const char *out_dir, const char *format, Arena *arena, Diags *diags)
+/* Where output i goes in out_dir. */
+static const char *output_path(const Runner *r, int i, const char *out_dir, const char *format, Arena *arena)
 {
-    if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
-        Loc loc = {.file = out_dir};
-        diag_error(diags, &loc, "cannot create output directory: %s", strerror(errno));
-        return false;
-    }
+    return arena_printf(arena, "%s/%s", out_dir, tensor_file_name(arena, r->output_names[i], format));
+}
+
+/* Writes every output into out_dir (outputs of `outs`), or prints them. */
+static bool write_outputs(const Runner *r, const char *out_dir, const char *format, Outputs *outs, FILE *text,
+                          Arena *arena, Diags *diags)
+{
     for (int i = 0; i < r->n_outputs; i++) {
         Tensor t = {.name = r->output_names[i], .type = r->output_types[i], .data = (float *)runner_output(r, i)};
         if (!out_dir)
-            print_tensor(&t, arena);
-        else if (!tensor_write(arena_printf(arena, "%s/%s", out_dir, tensor_file_name(arena, t.name, format)), &t,
-                               diags))
+            print_tensor(&t, arena, text);
+        else if (!tensor_write(&t, outs, output_path(r, i, out_dir, format, arena), diags))
             return false;
     }
     return true;
@@ -251,7 +250,8 @@ const char interp_usage[] =
     "--input FILE is enough.  Without -o, outputs are printed.\n"
     "\n"
     "  --input NAME=FILE    a graph input (repeat for each)\n"
-    "  -o DIR               write each output to DIR/NAME.pb (or .npy, see --format)\n"
+    "  -o DIR               write each output to DIR/NAME.pb (or .npy, see --format);\n"
+    "                       DIR is made if needed, the files appear together or not at all\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
     "  --passes=LIST        passes run before interpreting (default: the default\n"
     "                       pipeline for ONNX models, none for .xir)\n";
@@ -265,12 +265,12 @@ const char run_usage[] =
     "Tensors as for 'xbarc interp'.\n"
     "\n"
     "  --input NAME=FILE    a program input (repeat for each)\n"
-    "  -o DIR               write each output to DIR/NAME.pb (or .npy)\n"
+    "  -o DIR               write each output to DIR/NAME.pb (or .npy), as 'xbarc interp'\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
     "  --stats              print the performance model per layer and in total:\n"
     "                       reads, ADC conversions and saturations, time, energy\n"
     "                       split, TOPS/W, images/s, latency, area (docs/perf.md)\n"
-    "  --stats-json FILE    write the same as JSON (atomically)\n"
+    "  --stats-json FILE    write the same as JSON ('-': stdout, the rest then to stderr)\n"
     "  --perf NAME=VALUE    override a figure of the model, e.g. adc_model=mnsim\n"
     "  --noise ideal|rram|pcm  non-idealities of the chip (docs/noise.md; default ideal)\n"
     "  --time T             inference time after programming, for drift: 20s, 1h, 1d, 1y\n"
@@ -302,13 +302,13 @@ static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
 /* Prints and writes the model of the program run `runs` times, from the
  * per-instruction counters summed over those runs. */
 static bool report_stats(const Program *program, const PerfParams *params, const SimCounters *by_instr, double runs,
-                         bool print, const char *json_path, Arena *arena, Diags *diags)
+                         FILE *print, Outputs *outs, const char *json_path, Arena *arena, Diags *diags)
 {
     PerfReport report;
     perf_model(arena, program, params, by_instr, runs, &report);
     if (print)
-        perf_print(&report, stdout);
-    return !json_path || perf_write_json(&report, json_path, diags);
+        perf_print(&report, print);
+    return !json_path || perf_write_json(&report, outs, json_path, diags);
 }
 
 static void add_counters(const Sim *sim, int n_instrs, SimCounters *sum)
@@ -398,27 +398,34 @@ static int execute(Args *a, bool program)
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
-    Runner r;
-    bool ok = runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags);
+    Outputs *outs = outputs_new(arena, &diags);
+    bool ok = !out_dir || outputs_add_dir(outs, out_dir);
+    ok = (!stats_json || outputs_add(outs, stats_json)) && ok;
+    Runner r = {0};
+    ok = ok && runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags);
+    for (int i = 0; ok && out_dir && i < r.n_outputs; i++)
+        ok = outputs_add(outs, output_path(&r, i, out_dir, format, arena));
+    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok)
         runner_start(&r);
     if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
         run_repeated(&r, repeat, time_runs);
         ok = !(r.sim && sim_check_error(r.sim));    /* check mode: sim_run said what differs */
-        ok = ok && write_outputs(&r, out_dir, format, arena, &diags);
+        ok = ok && write_outputs(&r, out_dir, format, outs, text, arena, &diags);
         if (ok && stats) {
             SimCounters c = sim_counters(r.sim);
-            printf("crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
-                   (unsigned long long)c.reads, (unsigned long long)c.conversions,
-                   (unsigned long long)c.saturated);
+            fprintf(text, "crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
+                    (unsigned long long)c.reads, (unsigned long long)c.conversions,
+                    (unsigned long long)c.saturated);
         }
         if (ok && (stats || stats_json)) {
             int n = r.program->n_instrs;
             SimCounters *sum = arena_array(arena, (size_t)n + 1, sizeof(SimCounters));
             add_counters(r.sim, n, sum);
-            ok = report_stats(r.program, &perf_params, sum, 1, stats, stats_json, arena, &diags);
+            ok = report_stats(r.program, &perf_params, sum, 1, stats ? text : NULL, outs, stats_json, arena, &diags);
         }
     }
+    ok = outputs_commit(outs, ok);
     runner_close(&r);
     free(specs);
     free(chip.sets);
@@ -455,7 +462,7 @@ const char eval_usage[] =
     "                     which the reference interpreter runs as integer reference)\n"
     "  --stats            (a program) the performance model averaged over the images,\n"
     "                     as 'xbarc run --stats' prints it (docs/perf.md)\n"
-    "  --stats-json FILE  write it as JSON (atomically)\n"
+    "  --stats-json FILE  write it as JSON ('-': stdout, the rest then to stderr)\n"
     "  --perf NAME=VALUE  override a figure of the model, e.g. adc_model=mnsim\n"
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed N\n"
     "                     (a program) the chip's non-idealities, as for 'xbarc run'\n"
@@ -520,12 +527,14 @@ int cmd_eval(Args *a)
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
+    Outputs *outs = outputs_new(arena, &diags);
     Dataset data;
-    Runner r, ref = {0};
-    bool ok = runner_open(&r, arena, model, pipeline, &chip, &diags) &&
+    Runner r = {0}, ref = {0};
+    bool ok = (!stats_json || outputs_add(outs, stats_json)) && runner_open(&r, arena, model, pipeline, &chip, &diags) &&
               (!against || runner_open(&ref, arena, against, pipeline, NULL, &diags)) &&
               dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
     free(chip.sets);
+    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     int64_t image_size = ok ? type_numel(&data.image_type) : 0;
     for (const Runner *x = &r; ok && x; x = x == &r && against ? &ref : NULL) {
         if (x->n_inputs != 1 || type_numel(&x->input_types[0]) != image_size ||
@@ -540,7 +549,7 @@ int cmd_eval(Args *a)
     if (!ok) {
         runner_close(&r);
         runner_close(&ref);
-        return finish(arena, &diags, false);
+        return finish(arena, &diags, outputs_commit(outs, false));
     }
     int64_t n_logits = type_numel(&r.output_types[0]);
     int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
@@ -559,7 +568,7 @@ int cmd_eval(Args *a)
     runner_close(&r);
     runner_close(&ref);
     if (!ok)
-        return finish(arena, &diags, false);
+        return finish(arena, &diags, outputs_commit(outs, false));
     int correct = res.correct, agree = 0, identical = 0;
     double max_diff = 0;
     for (int i = 0; i < count && against; i++) {
@@ -574,13 +583,15 @@ int cmd_eval(Args *a)
     SimCounters *sum = res.instr_counters;
     if (against) {
         double n = count ? count : 1;
-        printf("reference accuracy: %.4f (%s)\n", ref_correct / n, against);
-        printf("top-1 agreement: %.4f\n", agree / n);
-        printf("largest output difference: %.6g\n", max_diff);
-        printf("bit-identical outputs: %d of %d\n", identical, count);
+        fprintf(text, "reference accuracy: %.4f (%s)\n", ref_correct / n, against);
+        fprintf(text, "top-1 agreement: %.4f\n", agree / n);
+        fprintf(text, "largest output difference: %.6g\n", max_diff);
+        fprintf(text, "bit-identical outputs: %d of %d\n", identical, count);
     }
-    if (sum && count > 0 && !report_stats(r.program, &perf_params, sum, count, stats, stats_json, arena, &diags))
+    ok = !sum || count == 0 ||
+         report_stats(r.program, &perf_params, sum, count, stats ? text : NULL, outs, stats_json, arena, &diags);
+    if (!outputs_commit(outs, ok))
         return finish(arena, &diags, false);
-    printf("accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
+    fprintf(text, "accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
     return finish(arena, &diags, true);
 }

@@ -10,8 +10,9 @@
  *
  * Outputs: a summary table on stdout (mean, sample standard deviation, min and
  * max over the seeds, per value), the per-seed CSV (-o) and an SVG line plot of
- * the mean with a min-max band (--plot), both written through a temporary file
- * and a rename; a progress bar on stderr when it is a terminal. */
+ * the mean with a min-max band (--plot), both checked before the first run and
+ * written together or not at all (ir/file.c); a progress bar on stderr when it
+ * is a terminal. */
 #include "cli.h"
 #include "frontend/frontend.h"
 #include "runtime/noise.h"
@@ -22,7 +23,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +48,8 @@ const char sweep_usage[] =
     "  --threads N          images on N threads (the results do not depend on N)\n"
     "  -o OUT.csv           write one row per value and seed: param,value,seed,accuracy\n"
     "  --plot OUT.svg       write a plot of the mean accuracy and its min-max band\n"
+    "                       (both checked before the first run, written together or\n"
+    "                       not at all; '-' is stdout, the table then goes to stderr)\n"
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE\n"
     "                       the other non-idealities, as for 'xbarc eval' (before PARAM)\n";
 
@@ -185,31 +187,6 @@ static Summary summarize(const double *x, int n)
 
 /* ---- files ---- */
 
-
-/* An in-memory text, written out by write_text_atomic. */
-typedef struct {
-    char *text;
-    size_t len;
-    FILE *f;
-} Text;
-
-static FILE *text_open(Text *t)
-{
-    t->text = NULL;
-    t->len = 0;
-    t->f = open_memstream(&t->text, &t->len);
-    return t->f;
-}
-
-static bool text_write(Text *t, const char *path, Arena *arena, Diags *diags)
-{
-    bool ok = t->f && fclose(t->f) == 0;
-    if (!ok)
-        diag_error(diags, NULL, "out of memory writing %s", path);
-    ok = ok && write_text_atomic(path, t->text, t->len, arena, diags);
-    free(t->text);
-    return ok;
-}
 
 static void write_csv(FILE *f, const Vary *v, int seeds, const double *acc)
 {
@@ -394,11 +371,15 @@ int cmd_sweep(Args *a)
 
     Diags diags;
     diags_init(&diags, arena);
+    Outputs *outs = outputs_new(arena, &diags);
+    bool files_ok = !csv_path || outputs_add(outs, csv_path);
+    files_ok = (!svg_path || outputs_add(outs, svg_path)) && files_ok;     /* both reported */
+    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     Dataset data;
-    Program *program = program_read(arena, path, &diags);
+    Program *program = files_ok ? program_read(arena, path, &diags) : NULL;
     if (!program || !dataset_load(arena, dataset_name, "test", data_dir, &data, &diags)) {
         free(sets);
-        return finish(arena, &diags, false);
+        return finish(arena, &diags, outputs_commit(outs, false));
     }
     /* each value's architecture, checked against the program's before any run */
     Arch *archs = arena_array(arena, (size_t)vary.n, sizeof(Arch));
@@ -419,7 +400,7 @@ int cmd_sweep(Args *a)
                    dataset_name, type_format(arena, &data.image_type), program->n_inputs,
                    program->n_inputs == 1 ? "" : "s");
     if (diags.n_errors)
-        return finish(arena, &diags, false);
+        return finish(arena, &diags, outputs_commit(outs, false));
     if (strcmp(vary.field, "prog_sigma") == 0 && archs[0].prog_model == PROG_NONE)
         fprintf(stderr, "xbarc sweep: note: prog_sigma does nothing with prog_model none "
                         "(--noise rram or --set prog_model=proportional)\n");
@@ -444,7 +425,7 @@ int cmd_sweep(Args *a)
             bool ok = evaluate_program(scratch, &chip, &images, &o, &r, &diags);
             arena_free(scratch);
             if (!ok)
-                return finish(arena, &diags, false);
+                return finish(arena, &diags, outputs_commit(outs, false));
             acc[(size_t)i * seeds + s] = r.accuracy;
             bar.run++;
         }
@@ -453,9 +434,9 @@ int cmd_sweep(Args *a)
         fprintf(stderr, "\n");
 
     Summary *sum = arena_array(arena, (size_t)vary.n, sizeof(Summary));
-    printf("sweep of %s over %d value%s, seeds 1 to %ld, %d %s images each\n", vary.param, vary.n,
-           vary.n == 1 ? "" : "s", seeds, count, dataset_name);
-    printf("%-12s %8s %8s %8s %8s\n", "value", "mean", "std", "min", "max");
+    fprintf(text, "sweep of %s over %d value%s, seeds 1 to %ld, %d %s images each\n", vary.param, vary.n,
+            vary.n == 1 ? "" : "s", seeds, count, dataset_name);
+    fprintf(text, "%-12s %8s %8s %8s %8s\n", "value", "mean", "std", "min", "max");
     for (int i = 0; i < vary.n; i++) {
         sum[i] = summarize(acc + (size_t)i * seeds, (int)seeds);
         char value[64];
@@ -463,21 +444,14 @@ int cmd_sweep(Args *a)
             snprintf(value, sizeof value, "%s", vary.labels[i]);
         else
             snprintf(value, sizeof value, "%.10g", vary.values[i]);
-        printf("%-12s %8.4f %8.4f %8.4f %8.4f\n", value, sum[i].mean, sum[i].std, sum[i].min, sum[i].max);
+        fprintf(text, "%-12s %8.4f %8.4f %8.4f %8.4f\n", value, sum[i].mean, sum[i].std, sum[i].min, sum[i].max);
     }
-    fflush(stdout);
-    Text csv, svg;
-    if (csv_path) {
-        if (text_open(&csv))
-            write_csv(csv.f, &vary, (int)seeds, acc);
-        if (!text_write(&csv, csv_path, arena, &diags))
-            return finish(arena, &diags, false);
-    }
-    if (svg_path) {
-        if (text_open(&svg))
-            write_svg(svg.f, &vary, sum, (int)seeds, path, dataset_name, count);
-        if (!text_write(&svg, svg_path, arena, &diags))
-            return finish(arena, &diags, false);
-    }
-    return finish(arena, &diags, true);
+    fflush(text);
+    FILE *csv = csv_path ? outputs_open(outs, csv_path) : NULL;
+    if (csv)
+        write_csv(csv, &vary, (int)seeds, acc);
+    FILE *svg = svg_path ? outputs_open(outs, svg_path) : NULL;
+    if (svg)
+        write_svg(svg, &vary, sum, (int)seeds, path, dataset_name, count);
+    return finish(arena, &diags, outputs_commit(outs, (!csv_path || csv) && (!svg_path || svg)));
 }

@@ -244,12 +244,16 @@ static const char *mapping_passes(Arena *arena, const char *packing, const char 
 }
 
 const char compile_usage[] =
-    "usage: xbarc compile MODEL.onnx|IN.xir [--arch A.json] [--calib SET] -o PROGRAM.xbp\n"
+    "usage: xbarc compile MODEL.onnx|IN.xir [--arch A.json] [--calib SET] [-o PROGRAM.xbp]\n"
+    "                     [--report] [--report-json FILE] [--tile-map FILE] [--emit-ir FILE]\n"
     "\n"
     "Maps a model onto crossbar tiles and writes a program for 'xbarc run'\n"
     "(docs/crossbar.md, docs/program-format.md), then prints a mapping summary.\n"
+    "Without -o only the reports asked for are made; at least one of -o, --report,\n"
+    "--report-json, --tile-map and --emit-ir is needed.  The files are written\n"
+    "together or not at all; FILE '-' is stdout (the summary then goes to stderr).\n"
     "\n"
-    "  -o FILE             the program to write (atomically)\n"
+    "  -o FILE             the program to write\n"
     "  --arch FILE         architecture (JSON, docs/arch.md); default: built in\n"
     "  --calib SET         activation ranges from: auto (default: the training split\n"
     "                      of fashion-mnist for 28x28 inputs, of digits for 64-element\n"
@@ -275,120 +279,139 @@ const char compile_usage[] =
     "                      the short summary\n"
     "  --report-json FILE  write the mapping report as JSON\n"
     "  --tile-map FILE     draw the tiles as SVG, every block coloured by its layer\n"
-    "  --emit-ir FILE      also write the mapped IR as text\n"
+    "  --emit-ir FILE      write the mapped IR as text\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
+
+/* What `xbarc compile` was asked for, checked. */
+typedef struct {
+    const char *model, *arch_path, *calib, *adc, *packing, *tiles, *replicate;
+    long calib_count;           /* 0: the calibration set's default */
+    long tile_budget;
+    bool float_weights;
+    int uniform_bits;           /* --adc uniform:B */
+    AdcAllocOptions adc_options;
+    PassOptions pass_options;
+} CompileOptions;
+
+/* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
+ * graph the program is emitted from, or NULL (reported). */
+static Graph *compile_graph(Arena *arena, const CompileOptions *c, AdcReport *adc_report, Diags *diags)
+{
+    Arch *arch = arena_alloc(arena, sizeof *arch);
+    *arch = arch_default();
+    if (c->arch_path && !arch_read_json(c->arch_path, arch, diags))
+        return NULL;
+    if (c->tiles)
+        arch->tiles = (int)c->tile_budget;
+    const PassOptions *passes = &c->pass_options;
+    Graph *g = load_model(arena, c->model, has_suffix(c->model, ".xir") ? "" : default_pipeline, passes, diags);
+    if (!g)
+        return NULL;
+    g->arch = arch;
+    if (!pass_run_pipeline(g, lowering_pipeline, passes, diags))
+        return NULL;
+    float *images = NULL;
+    int count = 0;
+    if (!c->float_weights && strcmp(c->calib, "none") == 0) {
+        calibrate_nominal(g, 0.0f, 1.0f);
+        if (!pass_run_pipeline(g, "quantize", passes, diags))
+            return NULL;
+    } else if (!c->float_weights) {
+        if (g->n_inputs != 1) {
+            diag_error(diags, NULL, "%s: calibration needs a model with one input (it has %d)", c->model,
+                       g->n_inputs);
+            return NULL;
+        }
+        images = calibration_images(arena, c->calib, type_numel(&g->inputs[0]->type), (int)c->calib_count,
+                                    &count, diags);
+        if (!images || !calibrate_xbar(g, images, count, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
+            return NULL;
+    }
+    if (!pass_run_pipeline(g, mapping_passes(arena, c->packing, c->tiles, c->replicate), passes, diags))
+        return NULL;
+    if (strncmp(c->adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &c->adc_options, adc_report, diags))
+        return NULL;
+    if (c->uniform_bits && (!adc_collect_stats(g, images, count < 500 ? count : 500, diags) ||
+                            !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits),
+                                               passes, diags)))
+        return NULL;
+    return g;
+}
 
 int cmd_compile(Args *a)
 {
-    const char *model = NULL, *out = NULL, *arch_path = NULL, *calib = "auto", *calib_count_text = NULL,
-               *emit_ir = NULL, *adc = "lossless", *adc_tolerance = NULL, *packing = NULL, *tiles = NULL,
-               *replicate = NULL;
-    bool float_weights = false;
-    PassOptions pass_options = {0};
-    const char *report_json = NULL, *tile_map = NULL;
+    CompileOptions c = {.calib = "auto", .adc = "lossless", .adc_options = {.tolerance = 0.5}};
+    const char *out = NULL, *calib_count_text = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
+               *report_json = NULL, *tile_map = NULL;
     bool report = false;
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &arch_path) || opt_value(a, "--calib", &calib) ||
+        if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &c.arch_path) || opt_value(a, "--calib", &c.calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
-            opt_value(a, "--print-ir-after", &pass_options.print_after) || opt_value(a, "--adc", &adc) ||
-            opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &packing) ||
-            opt_value(a, "--tiles", &tiles) || opt_value(a, "--replicate", &replicate) ||
+            opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) ||
+            opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &c.packing) ||
+            opt_value(a, "--tiles", &c.tiles) || opt_value(a, "--replicate", &c.replicate) ||
             opt_value(a, "--report-json", &report_json) || opt_value(a, "--tile-map", &tile_map))
             continue;
         if (opt_flag(a, "--report"))
             report = true;
         else if (opt_flag(a, "--float-weights"))
-            float_weights = true;
+            c.float_weights = true;
         else if (opt_flag(a, "--print-ir-after-all"))
-            pass_options.print_after_all = true;
+            c.pass_options.print_after_all = true;
         else if (opt_flag(a, "--time-passes"))
-            pass_options.time_passes = true;
+            c.pass_options.time_passes = true;
         else
-            opt_positional(a, &model);
+            opt_positional(a, &c.model);
     }
-    long calib_count = 0;       /* the calibration set's default */
-    if (!a->failed && !model)
+    if (!a->failed && !c.model)
         usage_error(a, "%s", "missing MODEL");
-    if (!a->failed && !out)
-        usage_error(a, "%s", "missing -o PROGRAM.xbp");
-    if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &calib_count) || calib_count < 1))
+    if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
+        usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
+    if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1))
         usage_error(a, "--calib-count takes a positive count, not '%s'", calib_count_text);
-    long tile_budget = 0;
-    if (!a->failed && packing && strcmp(packing, "none") && strcmp(packing, "dense") && strcmp(packing, "balanced"))
-        usage_error(a, "--packing takes none, dense or balanced, not '%s'", packing);
-    if (!a->failed && tiles && (!parse_count(tiles, &tile_budget) || tile_budget < 1 || tile_budget > 1000000000))
-        usage_error(a, "--tiles takes a positive count, not '%s'", tiles);
-    if (!a->failed && strcmp(calib, "none") == 0 && strcmp(adc, "lossless") != 0)
-        usage_error(a, "--adc %s needs calibration images, and --calib none has none", adc);
-    AdcAllocOptions adc_options = {.tolerance = 0.5};
-    int uniform_bits = 0;
+    if (!a->failed && c.packing && strcmp(c.packing, "none") && strcmp(c.packing, "dense") &&
+        strcmp(c.packing, "balanced"))
+        usage_error(a, "--packing takes none, dense or balanced, not '%s'", c.packing);
+    if (!a->failed && c.tiles &&
+        (!parse_count(c.tiles, &c.tile_budget) || c.tile_budget < 1 || c.tile_budget > 1000000000))
+        usage_error(a, "--tiles takes a positive count, not '%s'", c.tiles);
+    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0)
+        usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);
     if (!a->failed)
-        check_adc_options(a, adc, adc_tolerance, float_weights, &adc_options, &uniform_bits);
+        check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits);
     if (a->failed)
         return EXIT_USAGE;
 
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
-    Arch *arch = arena_alloc(arena, sizeof *arch);
-    *arch = arch_default();
-    if (arch_path && !arch_read_json(arch_path, arch, &diags))
-        return finish(arena, &diags, false);
-    if (tiles)
-        arch->tiles = (int)tile_budget;
-    Graph *g = load_model(arena, model, has_suffix(model, ".xir") ? "" : default_pipeline, &pass_options, &diags);
-    if (!g)
-        return finish(arena, &diags, false);
-    g->arch = arch;
-    if (!pass_run_pipeline(g, lowering_pipeline, &pass_options, &diags))
-        return finish(arena, &diags, false);
-    float *images = NULL;
-    int count = 0;
-    if (!float_weights && strcmp(calib, "none") == 0) {
-        calibrate_nominal(g, 0.0f, 1.0f);
-        if (!pass_run_pipeline(g, "quantize", &pass_options, &diags))
-            return finish(arena, &diags, false);
-    } else if (!float_weights) {
-        if (g->n_inputs != 1) {
-            diag_error(&diags, NULL, "%s: calibration needs a model with one input (it has %d)", model, g->n_inputs);
-            return finish(arena, &diags, false);
-        }
-        images = calibration_images(arena, calib, type_numel(&g->inputs[0]->type), (int)calib_count,
-                                           &count, &diags);
-        if (!images || !calibrate_xbar(g, images, count, &diags) ||
-            !pass_run_pipeline(g, "quantize", &pass_options, &diags))
-            return finish(arena, &diags, false);
-    }
-    if (!pass_run_pipeline(g, mapping_passes(arena, packing, tiles, replicate), &pass_options, &diags))
-        return finish(arena, &diags, false);
+    /* every file checked before the work, every problem at once */
+    Outputs *outs = outputs_new(arena, &diags);
+    const char *files[] = {emit_ir, out, report_json, tile_map};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        ok = (!files[i] || outputs_add(outs, files[i])) && ok;
     AdcReport adc_report = {0};
-    if (strncmp(adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &adc_options, &adc_report, &diags))
-        return finish(arena, &diags, false);
-    if (uniform_bits && (!adc_collect_stats(g, images, count < 500 ? count : 500, &diags) ||
-                         !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", uniform_bits),
-                                            &pass_options, &diags)))
-        return finish(arena, &diags, false);
-    PrintOptions print = {0};
-    if (emit_ir && !write_ir(g, emit_ir, &print, &diags))
-        return finish(arena, &diags, false);
-    Program *p = emit_program(arena, g, &diags);
-    if (!p || !program_write(p, out, &diags))
-        return finish(arena, &diags, false);
-    PerfParams perf_params = perf_params_default();
+    Graph *g = ok ? compile_graph(arena, &c, &adc_report, &diags) : NULL;
+    Program *p = g ? emit_program(arena, g, &diags) : NULL;
     PerfReport perf;
-    perf_model(arena, p, &perf_params, NULL, 1, &perf);
-    if ((report_json && !report_write_json(g, &perf, report_json, &diags)) ||
-        (tile_map && !report_write_tile_map(g, tile_map, &diags)))
-        return finish(arena, &diags, false);
-    if (report) {
-        if (!report_print(g, &perf, stdout, &diags))
-            return finish(arena, &diags, false);
-    } else {
-        print_summary(g, p, stdout);
+    if (p) {
+        PerfParams perf_params = perf_params_default();
+        perf_model(arena, p, &perf_params, NULL, 1, &perf);
     }
-    if (adc_report.n_layers)
-        adc_report_print(&adc_report, stdout);
-    return finish(arena, &diags, true);
+    PrintOptions print = {0};
+    ok = p && (!emit_ir || write_ir(g, &print, outs, emit_ir)) && (!out || program_write(p, outs, out, &diags)) &&
+         (!report_json || report_write_json(g, &perf, outs, report_json, &diags)) &&
+         (!tile_map || report_write_tile_map(g, outs, tile_map, &diags));
+    ok = outputs_commit(outs, ok);
+    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
+    if (ok && report)
+        ok = report_print(g, &perf, text, &diags);
+    else if (ok)
+        print_summary(g, p, text);
+    if (ok && adc_report.n_layers)
+        adc_report_print(&adc_report, text);
+    return finish(arena, &diags, ok);
 }
 
 /* ---- xbarc explain ---- */

@@ -2,8 +2,8 @@
  * the table of subcommands (one function each, in cmd_*.c).
  *
  * Exit status: 0 success, 1 bad input (a message names the file and what is
- * wrong), 2 bad usage.  Every output file is written to a temporary name and
- * renamed, so a failure never leaves a partial file behind. */
+ * wrong), 2 bad usage.  A command's output files go through one Outputs set
+ * (ir/file.c), so a failure never leaves a partial file behind. */
 #include "cli.h"
 #include "frontend/frontend.h"
 #include "runtime/blas.h"
@@ -141,18 +141,12 @@ Graph *load_model(Arena *arena, const char *path, const char *pipeline,
     return g;
 }
 
-/* Writes the IR to `path` ("-" or NULL: stdout) through a temporary file. */
-bool write_ir(const Graph *g, const char *path, const PrintOptions *options, Diags *diags)
+bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path)
 {
-    if (!path || strcmp(path, "-") == 0) {
-        ir_print(g, stdout, options);
-        return fflush(stdout) == 0;
-    }
-    AtomicFile file;
-    if (!atomic_open(&file, path, g->arena, diags))
-        return false;
-    ir_print(g, file.f, options);
-    return atomic_close(&file, true, diags);
+    FILE *f = outputs_open(outs, path);
+    if (f)
+        ir_print(g, f, options);
+    return f != NULL;
 }
 
 int finish(Arena *arena, Diags *diags, bool ok)

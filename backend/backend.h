@@ -31,9 +31,9 @@ typedef struct PerfReport PerfReport;   /* runtime/perf.h */
  * utilization, bottleneck; images per second, energy and area from `perf`, the
  * performance model of the emitted program, when not NULL). */
 bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diags);
-/* The same as JSON, written atomically. */
-bool report_write_json(const Graph *g, const PerfReport *perf, const char *path, Diags *diags);
+/* The same as JSON, as the output `path` of `outs` (ir/ir.h). */
+bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags);
 /* An SVG picture of the tiles, every block a rectangle coloured by layer. */
-bool report_write_tile_map(const Graph *g, const char *path, Diags *diags);
+bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diags *diags);
 
 #endif

@@ -101,7 +101,7 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
 /* ---- JSON ---- */
 
 
-bool report_write_json(const Graph *g, const PerfReport *perf, const char *path, Diags *diags)
+bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags)
 {
     Arena *arena = diags->arena;
     MappingStats s;
@@ -164,7 +164,7 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const char *path,
         cJSON_AddStringToObject(t, "bottleneck", layer_name(s.ops[bottleneck(&s)]));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    bool ok = text && write_text_atomic(path, arena_printf(arena, "%s\n", text), strlen(text) + 1, arena, diags);
+    bool ok = text && outputs_write(outs, path, arena_printf(arena, "%s\n", text), strlen(text) + 1);
     free(text);
     return ok;
 }
@@ -198,7 +198,7 @@ static void layer_colour(int layer, char *buf, size_t size)
     snprintf(buf, size, "hsl(%d,65%%,55%%)", hue);
 }
 
-bool report_write_tile_map(const Graph *g, const char *path, Diags *diags)
+bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diags *diags)
 {
     Arena *arena = diags->arena;
     MapBlocks mb;
@@ -262,7 +262,7 @@ bool report_write_tile_map(const Graph *g, const char *path, Diags *diags)
     }
     EMIT("</svg>\n");
 #undef EMIT
-    bool ok = n < cap && write_text_atomic(path, svg, n, arena, diags);
+    bool ok = n < cap && outputs_write(outs, path, svg, n);
     if (n >= cap)
         diag_error(diags, NULL, "tile map too large to draw");
     free(svg);

@@ -23,11 +23,11 @@ Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings,
                    int n_bindings, Diags *diags);
 
 /* Tensor files: ONNX TensorProto (.pb, the format of ONNX's test data) or NumPy
- * (.npy), chosen by the file name's extension.  Only float32 data is read;
- * writes go through a temporary file and a rename, so a failed write leaves
- * nothing behind. */
+ * (.npy), chosen by the file name's extension.  Only float32 data is read; a
+ * tensor is written as one of the outputs `outs` (ir/ir.h: in place at
+ * outputs_commit). */
 bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags);
-bool tensor_write(const char *path, const Tensor *tensor, Diags *diags);
+bool tensor_write(const Tensor *tensor, Outputs *outs, const char *path, Diags *diags);
 
 /* The ONNX element type (TensorProto.DataType: 1 float, 7 int64, ...) stored in
  * a .pb tensor file, or -1 when it cannot be read. */

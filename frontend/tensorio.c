@@ -285,7 +285,7 @@ static uint8_t *pb_bytes(const Tensor *t, size_t *size)
     return bytes;
 }
 
-bool tensor_write(const char *path, const Tensor *tensor, Diags *diags)
+bool tensor_write(const Tensor *tensor, Outputs *outs, const char *path, Diags *diags)
 {
     Loc loc = {.file = arena_strdup(diags->arena, path)};
     bool npy = has_suffix(path, ".npy");
@@ -299,10 +299,7 @@ bool tensor_write(const char *path, const Tensor *tensor, Diags *diags)
         diag_error(diags, &loc, "out of memory");
         return false;
     }
-    AtomicFile file;
-    bool ok = atomic_open(&file, path, diags->arena, diags);
-    if (ok)
-        ok = atomic_close(&file, fwrite(bytes, 1, size, file.f) == size, diags);
+    bool ok = outputs_write(outs, path, bytes, size);
     free(bytes);
     return ok;
 }

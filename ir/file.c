@@ -1,55 +1,322 @@
-/* file.c: writing an output file so that a failure never leaves part of it.
+/* file.c: a command's output files, written together or not at all, and
+ * never by destroying what a path names.
  *
- * Every file xbarc writes (IR, programs, tensors, reports, plots) goes to a
- * temporary name beside its destination and is renamed into place only once
- * it is complete; on any error the temporary is removed. */
+ * What a path is decides how it is written:
+ *  - a regular file, or none yet: to a temporary beside it, renamed into place
+ *    at commit (the old file's permission bits kept, a new one gets 0666 less
+ *    the umask);
+ *  - a symbolic link: the same for its final target (a relative link read
+ *    against the link's directory; a dangling link creates its target), so
+ *    the link stays a link;
+ *  - a character or block device or a FIFO: opened as it is and written in
+ *    place, never truncated, replaced or chmod'ed (/dev/null stays a device);
+ *  - "-": standard output, also written in place.
+ * What is written in place is out when it is written: a later failure cannot
+ * take it back (a FIFO's reader or a pipe may already have it).  Writers must
+ * not count on seeking in their stream (the program writer holds its file in
+ * memory when it cannot).
+ *
+ * outputs_add checks every path before the command does its work (a missing
+ * directory, one that takes no file, a directory named as a file, two names
+ * for one file), with a probe temporary that is removed at once: nothing
+ * lingers while the work runs.  outputs_commit closes every stream, then
+ * renames every temporary; on any failure it removes
+ * every temporary (and a directory outputs_add_dir made) and touches no
+ * destination.  Renames within their own directories are the only step that
+ * can fail after another output is in place, and they practically never do
+ * once the temporary exists. */
 #include "ir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool atomic_open(AtomicFile *file, const char *path, Arena *arena, Diags *diags)
+typedef enum { OUT_REPLACE, OUT_IN_PLACE, OUT_STDOUT } OutKind;
+
+typedef struct Output Output;
+struct Output {
+    const char *path;           /* as given: messages name it */
+    const char *target;         /* the file replaced: path or its link's final target */
+    OutKind kind;
+    mode_t mode;                /* OUT_REPLACE: the permission bits to give */
+    bool is_fifo, is_device_char;
+    bool known;                 /* dev, ino and name identify the file */
+    dev_t dev;
+    ino_t ino;                  /* of the file, or of its directory when it does not exist yet */
+    const char *name;           /* in that directory; NULL when the file exists */
+    bool opened;
+    FILE *f;                    /* the temporary, the device, or stdout */
+    char *tmp;                  /* OUT_REPLACE, once opened */
+    Output *next;
+};
+
+typedef struct MadeDir MadeDir;
+struct MadeDir {
+    const char *path;
+    MadeDir *next;
+};
+
+struct Outputs {
+    Arena *arena;
+    Diags *diags;
+    Output *first, *last;
+    MadeDir *dirs;
+    mode_t umask;
+    bool failed, done;
+};
+
+Outputs *outputs_new(Arena *arena, Diags *diags)
 {
-    Loc loc = {.file = arena_strdup(arena, path)};
-    file->path = loc.file;
-    file->tmp = arena_printf(arena, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(file->tmp);
-    file->f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!file->f) {
-        diag_error(diags, &loc, "cannot write: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(file->tmp);
+    Outputs *s = arena_alloc(arena, sizeof *s);
+    s->arena = arena;
+    s->diags = diags;
+    s->umask = umask(0);        /* read it: there is no other way */
+    umask(s->umask);
+    return s;
+}
+
+static const char *shown(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "standard output" : path;
+}
+
+/* Reports a failure of the output at path; it fails the whole set. */
+static bool fail(Outputs *s, const char *path, const char *what)
+{
+    Loc loc = {.file = shown(path)};
+    diag_error(s->diags, &loc, "%s", what);
+    s->failed = true;
+    return false;
+}
+
+static bool fail_errno(Outputs *s, const Output *o, int err)
+{
+    if (o->target && strcmp(o->target, o->path) != 0)
+        return fail(s, o->path, arena_printf(s->arena, "cannot write its target %s: %s", o->target, strerror(err)));
+    return fail(s, o->path, arena_printf(s->arena, "cannot write: %s", strerror(err)));
+}
+
+static const char *dir_of(Arena *arena, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return !slash ? "." : slash == path ? "/" : arena_printf(arena, "%.*s", (int)(slash - path), path);
+}
+
+/* The file a path finally names: symbolic links followed one by one (each
+ * relative one against its own directory) to something that is not a link,
+ * or to a name that does not exist yet.  NULL with errno on failure. */
+static const char *final_target(Arena *arena, const char *path)
+{
+    enum { MAX_LINKS = 40 };    /* as the kernel's ELOOP */
+    const char *p = path;
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            return errno == ENOENT ? p : NULL;
+        if (!S_ISLNK(st.st_mode))
+            return p;
+        if (hops == MAX_LINKS) {
+            errno = ELOOP;
+            return NULL;
         }
-        return false;
+        char link[4096];
+        ssize_t n = readlink(p, link, sizeof link - 1);
+        if (n < 0)
+            return NULL;
+        link[n] = 0;
+        const char *slash = strrchr(p, '/');
+        p = link[0] == '/' || !slash ? arena_strdup(arena, link)
+                                     : arena_printf(arena, "%.*s/%s", (int)(slash - p + 1), p, link);
     }
-    mode_t mask = umask(0);     /* mkstemp's 0600, widened to what open() would give */
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
+}
+
+/* Creates and removes a temporary beside target: the one sure test that the
+ * rename at commit will have a place to start from. */
+static int probe(Arena *arena, const char *target)
+{
+    char *tmp = arena_printf(arena, "%s.tmpXXXXXX", target);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+/* What the path is, how it will be written, and whether it can be. */
+static bool classify(Outputs *s, Output *o)
+{
+    struct stat st;
+    if (strcmp(o->path, "-") == 0) {
+        o->kind = OUT_STDOUT;
+        o->known = fstat(STDOUT_FILENO, &st) == 0;
+        o->is_device_char = o->known && S_ISCHR(st.st_mode);
+        o->dev = st.st_dev, o->ino = st.st_ino;
+        return true;
+    }
+    /* stat follows the links itself: /dev/stdout's /proc link to a pipe names no path */
+    int err = stat(o->path, &st) == 0 ? 0 : errno;
+    if (err && err != ENOENT)
+        return fail_errno(s, o, err);      /* ENOTDIR, EACCES, ELOOP, ... */
+    if (!err && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        o->kind = OUT_IN_PLACE;
+        o->known = true;
+        o->is_fifo = S_ISFIFO(st.st_mode);
+        o->is_device_char = S_ISCHR(st.st_mode);
+        o->dev = st.st_dev, o->ino = st.st_ino;
+        return access(o->path, W_OK) == 0 || fail_errno(s, o, errno);
+    }
+    if (!err && S_ISDIR(st.st_mode))
+        return fail_errno(s, o, EISDIR);
+    if (!err && !S_ISREG(st.st_mode))
+        return fail(s, o->path, "cannot write: not a regular file, a device or a FIFO");
+    o->kind = OUT_REPLACE;
+    o->target = final_target(s->arena, o->path);
+    if (!o->target)
+        return fail_errno(s, o, errno);
+    if (!err) {
+        o->mode = st.st_mode & 0777;
+    } else {
+        /* a new file: known by its directory and its name there */
+        o->mode = 0666 & ~s->umask;
+        o->name = strrchr(o->target, '/') ? strrchr(o->target, '/') + 1 : o->target;
+        if (stat(dir_of(s->arena, o->target), &st) != 0)
+            return fail_errno(s, o, errno);
+    }
+    o->known = true;
+    o->dev = st.st_dev, o->ino = st.st_ino;
+    err = probe(s->arena, o->target);
+    return !err || fail_errno(s, o, err);
+}
+
+bool outputs_add(Outputs *s, const char *path)
+{
+    Output *o = arena_alloc(s->arena, sizeof *o);
+    o->path = arena_strdup(s->arena, path);
+    if (!classify(s, o))
+        return false;
+    /* One file named twice would be written twice, the first copy lost.  A
+     * character device (/dev/null, a terminal) takes any number. */
+    for (const Output *p = s->first; p && o->known && !o->is_device_char; p = p->next)
+        if (p->known && p->dev == o->dev && p->ino == o->ino &&
+            (p->name && o->name ? strcmp(p->name, o->name) == 0 : p->name == o->name))
+            return fail(s, path, arena_printf(s->arena, "is the same file as the output %s", shown(p->path)));
+    if (s->last)
+        s->last->next = o;
+    else
+        s->first = o;
+    s->last = o;
     return true;
 }
 
-bool atomic_close(AtomicFile *file, bool ok, Diags *diags)
+bool outputs_add_dir(Outputs *s, const char *dir)
 {
-    ok = !ferror(file->f) && ok;
-    ok = fclose(file->f) == 0 && ok;
-    if (ok && rename(file->tmp, file->path) != 0)
-        ok = false;
-    if (!ok) {
-        Loc loc = {.file = file->path};
-        diag_error(diags, &loc, "cannot write: %s", errno ? strerror(errno) : "write failed");
-        unlink(file->tmp);
-    }
-    return ok;
+    struct stat st;
+    if (strcmp(dir, "-") == 0)
+        return fail(s, dir, "cannot take a directory of outputs");
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) || fail(s, dir, arena_printf(s->arena, "cannot create output directory: %s",
+                                                                 strerror(ENOTDIR)));
+    if (errno != ENOENT || mkdir(dir, 0777) != 0)
+        return fail(s, dir, arena_printf(s->arena, "cannot create output directory: %s", strerror(errno)));
+    MadeDir *d = arena_alloc(s->arena, sizeof *d);
+    d->path = arena_strdup(s->arena, dir);
+    d->next = s->dirs;
+    s->dirs = d;
+    return true;
 }
 
-bool write_text_atomic(const char *path, const char *text, size_t length, Arena *arena, Diags *diags)
+FILE *outputs_open(Outputs *s, const char *path)
 {
-    AtomicFile file;
-    if (!atomic_open(&file, path, arena, diags))
-        return false;
-    return atomic_close(&file, fwrite(text, 1, length, file.f) == length, diags);
+    Output *o = s->first;
+    while (o && (o->opened || strcmp(o->path, path) != 0))
+        o = o->next;
+    if (!o) {
+        if (!outputs_add(s, path))
+            return NULL;
+        o = s->last;
+    }
+    o->opened = true;
+    if (o->kind == OUT_STDOUT) {
+        o->f = stdout;
+    } else if (o->kind == OUT_IN_PLACE) {
+        int fd = open(o->path, O_WRONLY | O_NOCTTY);    /* no O_TRUNC; a FIFO waits here for its reader */
+        if (fd >= 0 && !(o->f = fdopen(fd, "w")))
+            close(fd);
+    } else {
+        o->tmp = arena_printf(s->arena, "%s.tmpXXXXXX", o->target);
+        int fd = mkstemp(o->tmp);
+        if (fd >= 0 && (fchmod(fd, o->mode) != 0 || !(o->f = fdopen(fd, "w")))) {
+            int err = errno;
+            close(fd);
+            unlink(o->tmp);
+            errno = err;
+        }
+        if (!o->f)
+            o->tmp = NULL;
+    }
+    if (!o->f) {
+        fail_errno(s, o, errno);
+        return NULL;
+    }
+    errno = 0;                  /* what a failed write leaves here is what commit reports */
+    return o->f;
+}
+
+bool outputs_write(Outputs *s, const char *path, const void *data, size_t size)
+{
+    FILE *f = outputs_open(s, path);
+    return f && fwrite(data, 1, size, f) == size;
+}
+
+bool outputs_to_stdout(const Outputs *s)
+{
+    for (const Output *o = s->first; o; o = o->next)
+        if (o->kind == OUT_STDOUT)
+            return true;
+    return false;
+}
+
+/* Closes o's stream: false when anything written to it failed. */
+static bool close_stream(Outputs *s, Output *o, int pending)
+{
+    if (!o->f)
+        return true;
+    bool bad = ferror(o->f) != 0;
+    int err = pending ? pending : EIO;
+    if ((o->f == stdout ? fflush(o->f) : fclose(o->f)) != 0 && !bad) {
+        bad = true;
+        err = errno;
+    }
+    o->f = NULL;
+    return !bad || fail_errno(s, o, err);
+}
+
+bool outputs_commit(Outputs *s, bool ok)
+{
+    if (s->done)
+        return ok && !s->failed;
+    s->done = true;
+    int pending = errno;        /* a writer's failed write, if it stopped there */
+    for (Output *o = s->first; o; o = o->next)
+        ok = close_stream(s, o, pending) && ok;
+    ok = ok && !s->failed;
+    for (Output *o = s->first; o; o = o->next) {
+        if (o->tmp && ok && rename(o->tmp, o->target) != 0)
+            ok = fail_errno(s, o, errno);
+        if (o->tmp && !ok)
+            unlink(o->tmp);     /* this one's rename failed, or none happens */
+        /* a reader waiting on a FIFO nothing was written to gets end of file */
+        if (!ok && o->is_fifo && !o->opened) {
+            int fd = open(o->path, O_WRONLY | O_NONBLOCK);
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    for (MadeDir *d = s->dirs; d && !ok; d = d->next)
+        rmdir(d->path);
+    return ok;
 }

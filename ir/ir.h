@@ -109,18 +109,35 @@ char *loc_format(Arena *arena, const Loc *loc);   /* the location prefix alone, 
 
 /* ---- output files (ir/file.c) ---------------------------------------------------- */
 
-/* A file being written atomically: to a temporary beside `path`, renamed into
- * place by atomic_close(ok = true), removed by atomic_close(ok = false) or on
- * any error (reported with the path). */
-typedef struct {
-    FILE *f;
-    const char *path;
-    char *tmp;
-} AtomicFile;
+/* A command's output files, written together or not at all:
+ *
+ *   Outputs *outs = outputs_new(arena, diags);
+ *   outputs_add(outs, path) ...   every output, before the work: reports what
+ *                                 cannot be written (missing directory, ...)
+ *   FILE *f = outputs_open(outs, path);   when its content is ready
+ *   outputs_commit(outs, ok);     every output in place, or (ok false, or any
+ *                                 failure) none: temporaries removed
+ *
+ * A regular file (or a symbolic link's target) is replaced through a
+ * temporary beside it and a rename; "-" (standard output), a device or a FIFO
+ * is written as it is, never replaced.  Two outputs naming one file are an
+ * error.  Every failure is reported with the path; file.c tells the details. */
+typedef struct Outputs Outputs;
 
-bool atomic_open(AtomicFile *file, const char *path, Arena *arena, Diags *diags);
-bool atomic_close(AtomicFile *file, bool ok, Diags *diags);
-bool write_text_atomic(const char *path, const char *text, size_t length, Arena *arena, Diags *diags);
+Outputs *outputs_new(Arena *arena, Diags *diags);
+bool outputs_add(Outputs *outs, const char *path);
+/* A directory for outputs (-o DIR): made when absent, removed again when
+ * nothing is committed. */
+bool outputs_add_dir(Outputs *outs, const char *dir);
+/* The stream to write path's content to; a path not added yet is added now.
+ * NULL when it cannot be opened (reported). */
+FILE *outputs_open(Outputs *outs, const char *path);
+bool outputs_write(Outputs *outs, const char *path, const void *data, size_t size);
+/* True when ok and every output is in place; false (and nothing in place
+ * that was not written directly: see file.c) otherwise. */
+bool outputs_commit(Outputs *outs, bool ok);
+/* Whether an output is standard output: the command's own text then goes to stderr. */
+bool outputs_to_stdout(const Outputs *outs);
 
 /* ---- types and tensors --------------------------------------------------- */
 

@@ -578,8 +578,8 @@ char *perf_to_json(Arena *arena, const PerfReport *r)
     return copy;
 }
 
-bool perf_write_json(const PerfReport *report, const char *path, Diags *diags)
+bool perf_write_json(const PerfReport *report, Outputs *outs, const char *path, Diags *diags)
 {
     char *text = perf_to_json(diags->arena, report);
-    return write_text_atomic(path, text, strlen(text), diags->arena, diags);
+    return outputs_write(outs, path, text, strlen(text));
 }

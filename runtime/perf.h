@@ -108,9 +108,9 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
 
 /* The per-layer table and the totals, as `xbarc run --stats` prints them. */
 void perf_print(const PerfReport *report, FILE *out);
-/* The same as JSON (docs/perf.md 5), an arena string; the file is written
- * through a temporary name and a rename. */
+/* The same as JSON (docs/perf.md 5), an arena string, or as the output
+ * `path` of `outs` (ir/ir.h). */
 char *perf_to_json(Arena *arena, const PerfReport *report);
-bool perf_write_json(const PerfReport *report, const char *path, Diags *diags);
+bool perf_write_json(const PerfReport *report, Outputs *outs, const char *path, Diags *diags);
 
 #endif

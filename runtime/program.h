@@ -137,11 +137,12 @@ struct Program {
     int n_outputs;  int *outputs;
 };
 
-/* The writer goes through a temporary file and a rename.  The reader checks the
+/* The writer puts the program at `path`, one of the outputs `outs` (ir/ir.h:
+ * written in place at outputs_commit).  The reader checks the
  * magic, the version, every size against the file's length and every buffer id,
  * tile coordinate and shape against the rest: a truncated, foreign or
  * inconsistent file is refused with a message naming what is wrong. */
-bool program_write(const Program *program, const char *path, Diags *diags);
+bool program_write(const Program *program, Outputs *outs, const char *path, Diags *diags);
 Program *program_read(Arena *arena, const char *path, Diags *diags);
 /* An EXPLAIN-style listing: architecture, buffers, tiles, one row per instruction. */
 void program_explain(const Program *program, FILE *out);

@@ -2,24 +2,30 @@
  *
  * Little-endian, field by field (never a struct's memory), section after
  * section in the order of program_format.h.  The writer streams through a
- * 1 MiB buffer into the atomic writer of ir/file.c (a temporary beside the
- * target, renamed into place only when every byte is out: a failed write
- * leaves the old file, and no temporary, behind), and patches each section's
- * length when the section ends (in the buffer when it is still there, else
- * with a seek).  Tiles, most of the bytes, are packed straight into the
- * buffer.  Names are stored once, in a string table, and referred to by index. */
+ * 1 MiB buffer into its stream of the command's outputs (ir/file.c: a
+ * temporary beside the target, renamed into place at commit only when every
+ * output is complete), and patches each section's length when the section
+ * ends (in the buffer when it is still there, else with a seek).  A stream
+ * that cannot seek (a pipe, a FIFO, a terminal) gets the whole file held in
+ * the buffer and written at the end.  Tiles, most of the bytes, are packed
+ * straight into the buffer.  Names are stored once, in a string table, and
+ * referred to by index. */
 #include "runtime/program_format.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OUT_BUFFER = 1 << 20 };
 
 typedef struct {
     FILE *fp;
-    unsigned char *buf;
-    size_t n;                   /* bytes in buf */
+    off_t base;                 /* where the file starts in fp */
+    bool hold;                  /* fp cannot seek: the buffer grows to the whole file */
+    unsigned char *buf;         /* malloc'ed */
+    size_t n, cap;              /* bytes in buf, its size */
     uint64_t flushed;           /* bytes already handed to fp */
     bool failed;
     int err;                    /* errno of the first failure */
@@ -36,13 +42,35 @@ static void out_flush(Out *o)
     o->n = 0;
 }
 
+/* Room for k more bytes (at most OUT_BUFFER unless the buffer holds the
+ * whole file): the buffer is written out, or grown (from nothing at first). */
+static void out_room(Out *o, size_t k)
+{
+    if (o->cap - o->n >= k)
+        return;
+    if (!o->hold && o->cap) {
+        out_flush(o);
+        return;
+    }
+    size_t cap = 2 * o->cap > o->n + k ? 2 * o->cap : o->n + k;
+    unsigned char *buf = realloc(o->buf, cap);
+    if (!buf) {
+        fprintf(stderr, "xbarc: out of memory (a program buffer of %zu bytes)\n", cap);
+        abort();
+    }
+    o->buf = buf;
+    o->cap = cap;
+}
+
 static void put_bytes(Out *o, const void *data, size_t n)
 {
     const unsigned char *s = data;
+    if (o->hold)
+        out_room(o, n);
     while (n) {
-        if (o->n == OUT_BUFFER)
+        if (o->n == o->cap)
             out_flush(o);
-        size_t k = OUT_BUFFER - o->n < n ? OUT_BUFFER - o->n : n;
+        size_t k = o->cap - o->n < n ? o->cap - o->n : n;
         memcpy(o->buf + o->n, s, k);
         o->n += k;
         s += k;
@@ -52,15 +80,13 @@ static void put_bytes(Out *o, const void *data, size_t n)
 
 static void put_u8(Out *o, unsigned v)
 {
-    if (o->n == OUT_BUFFER)
-        out_flush(o);
+    out_room(o, 1);
     o->buf[o->n++] = (unsigned char)v;
 }
 
 static void put_u32(Out *o, uint32_t v)
 {
-    if (OUT_BUFFER - o->n < 4)
-        out_flush(o);
+    out_room(o, 4);
     unsigned char *b = o->buf + o->n;
     b[0] = (unsigned char)v, b[1] = (unsigned char)(v >> 8);
     b[2] = (unsigned char)(v >> 16), b[3] = (unsigned char)(v >> 24);
@@ -105,7 +131,7 @@ static void end_section(Out *o, uint64_t at)
         return;
     }
     out_flush(o);
-    if (!o->failed && (fseeko(o->fp, (off_t)at, SEEK_SET) != 0 || fwrite(b, 1, 8, o->fp) != 8 ||
+    if (!o->failed && (fseeko(o->fp, o->base + (off_t)at, SEEK_SET) != 0 || fwrite(b, 1, 8, o->fp) != 8 ||
                        fseeko(o->fp, 0, SEEK_END) != 0)) {
         o->failed = true;
         o->err = errno ? errno : EIO;
@@ -251,9 +277,9 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
     put_u32(o, tile->writes);
     if (pack) {
         size_t size = packed_bytes(n, bits);
-        if (size <= OUT_BUFFER && OUT_BUFFER - o->n < size)
-            out_flush(o);
-        bool direct = size <= OUT_BUFFER;
+        bool direct = o->hold || size <= OUT_BUFFER;
+        if (direct)
+            out_room(o, size);
         if (pack_levels(tile->levels ? tile->levels : levels, n, bits, direct ? o->buf + o->n : packed) >> bits) {
             o->failed = true;
             o->bad_tile = (int)(tile - p->tiles);
@@ -455,30 +481,28 @@ static bool writable(const Program *p, const Loc *loc, Diags *diags)
     return true;
 }
 
-bool program_write(const Program *program, const char *path, Diags *diags)
+bool program_write(const Program *program, Outputs *outs, const char *path, Diags *diags)
 {
     Loc loc = {.file = arena_strdup(diags->arena, path)};
     if (!writable(program, &loc, diags))
         return false;
-    AtomicFile file;
-    if (!atomic_open(&file, path, diags->arena, diags))
+    FILE *fp = outputs_open(outs, path);
+    if (!fp)
         return false;
     Arena *scratch = arena_new();
-    Out o = {.fp = file.f, .buf = arena_alloc(scratch, OUT_BUFFER), .bad_tile = -1};
+    Out o = {.fp = fp, .base = ftello(fp), .bad_tile = -1};
+    /* appending, a seek is no use either: the patch would land at the end */
+    o.hold = o.base < 0 || (fcntl(fileno(fp), F_GETFL) & O_APPEND);
+    errno = 0;              /* ftello's ESPIPE is no write error */
+    out_room(&o, OUT_BUFFER);
     write_program(&o, scratch, program);
     out_flush(&o);
-    if (o.bad_tile >= 0) {
-        /* the emitter's bug, not the file's: one message, the temporary removed quietly */
+    free(o.buf);
+    if (o.bad_tile >= 0)    /* the emitter's bug, not the file's */
         diag_error(diags, &loc, "tile %d holds a level above %d (cell_bits %d)", o.bad_tile,
                    (1 << program->arch.cell_bits) - 1, program->arch.cell_bits);
-        Diags quiet;
-        diags_init(&quiet, diags->arena);
-        atomic_close(&file, false, &quiet);
-    } else {
-        if (o.failed)
-            errno = o.err;      /* what atomic_close reports */
-        o.failed = !atomic_close(&file, !o.failed, diags);
-    }
+    else if (o.failed)
+        errno = o.err;      /* what outputs_commit reports for the stream */
     arena_free(scratch);
     return !o.failed;
 }

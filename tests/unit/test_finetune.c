@@ -191,7 +191,8 @@ Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
         cr_expect_gt(report.stuck_weights, 0);
 
         /* read back: the first layer's tiles as emitted, the last layer's changed */
-        cr_assert(program_write(p, path, &diags));
+        Outputs *outs = outputs_new(arena, &diags);
+        cr_assert(outputs_commit(outs, program_write(p, outs, path, &diags)));
         Program *back = program_read(arena, path, &diags);
         unlink(path);
         cr_assert(back);

@@ -236,7 +236,8 @@ static Program *round_trip(Arena *arena, const Program *p, Diags *d)
 {
     char path[64];
     snprintf(path, sizeof path, "/tmp/test_floatmap.%d.xbp", (int)getpid());
-    Program *back = program_write(p, path, d) ? program_read(arena, path, d) : NULL;
+    Outputs *outs = outputs_new(arena, d);
+    Program *back = outputs_commit(outs, program_write(p, outs, path, d)) ? program_read(arena, path, d) : NULL;
     unlink(path);
     if (!back)
         diags_print(d, stderr);

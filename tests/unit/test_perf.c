@@ -301,7 +301,8 @@ Test(perf, json_parses_back)
     char path[] = "/tmp/xbarc-test-perf-XXXXXX";
     cr_assert_not_null(mkdtemp(path));
     char *file = arena_printf(arena, "%s/stats.json", path);
-    cr_assert(perf_write_json(&r, file, &d));
+    Outputs *outs = outputs_new(arena, &d);
+    cr_assert(outputs_commit(outs, perf_write_json(&r, outs, file, &d)));
     FILE *f = fopen(file, "rb");
     cr_assert_not_null(f);
     static char back[1 << 16];
@@ -311,7 +312,8 @@ Test(perf, json_parses_back)
     cr_expect_str_eq(back, text);
     remove(file);
     remove(path);
-    cr_expect(!perf_write_json(&r, "/nonexistent-dir/stats.json", &d));
+    outs = outputs_new(arena, &d);
+    cr_expect(!outputs_commit(outs, perf_write_json(&r, outs, "/nonexistent-dir/stats.json", &d)));
     cr_expect_eq(d.n_errors, 1);
     arena_free(arena);
 }

@@ -36,8 +36,8 @@ Test(program, round_trip_float_weights)
  * 2 x 512. */
 Test(program, level_tiles_are_packed)
 {
-    cr_assert(program_write(make_program(false), path_in_dir("a.xbp"), &diags));
-    cr_assert(program_write(make_program(true), path_in_dir("b.xbp"), &diags));
+    cr_assert(write_program_file(make_program(false), path_in_dir("a.xbp")));
+    cr_assert(write_program_file(make_program(true), path_in_dir("b.xbp")));
     FILE *a = fopen(path_in_dir("a.xbp"), "rb"), *b = fopen(path_in_dir("b.xbp"), "rb");
     fseek(a, 0, SEEK_END), fseek(b, 0, SEEK_END);
     /* float program: 2 x (512 - 32) more cell bytes, 8 fewer (no out_scale floats) */
@@ -48,8 +48,8 @@ Test(program, level_tiles_are_packed)
 Test(program, write_is_atomic)
 {
     const char *path = path_in_dir("a.xbp");
-    cr_assert(program_write(make_program(false), path, &diags));
-    cr_expect_not(program_write(make_program(false), "/nonexistent-dir/p.xbp", &diags));
+    cr_assert(write_program_file(make_program(false), path));
+    cr_expect_not(write_program_file(make_program(false), "/nonexistent-dir/p.xbp"));
     cr_expect(strstr(diags.first->text, "/nonexistent-dir/p.xbp: error: cannot write: No such file or directory"));
     /* No temporary is left beside the target. */
     FILE *ls = popen(arena_printf(arena, "ls %s | wc -l", dir), "r");
@@ -66,7 +66,7 @@ static void expect_refused(const Program *p, const char *want)
 {
     const char *path = path_in_dir("b.xbp");
     diags_init(&diags, arena);
-    cr_assert(program_write(p, path, &diags));
+    cr_assert(write_program_file(p, path));
     cr_expect_null(program_read(arena, path, &diags), "accepted a program that should fail with '%s'", want);
     bool found = false;
     for (const DiagMsg *m = diags.first; m; m = m->next)

@@ -114,7 +114,7 @@ Test(program_bytes, packs_every_cell_width)
 /* Packed levels belong to quantized programs only. */
 Test(program_bytes, refuses_packed_float_tiles)
 {
-    cr_assert(program_write(make_program(true), path_in_dir("a.xbp"), &diags));
+    cr_assert(write_program_file(make_program(true), path_in_dir("a.xbp")));
     size_t size;
     unsigned char *d = file_bytes(path_in_dir("a.xbp"), &size);
     size_t tiles = section_at(d, size, "TILE");
@@ -130,7 +130,7 @@ Test(program_bytes, writer_refuses_wide_levels)
     p->tiles[1].levels = arena_alloc(arena, 8 * 16);
     p->tiles[1].levels[37] = 4;
     const char *path = path_in_dir("a.xbp");
-    cr_expect_not(program_write(p, path, &diags));
+    cr_expect_not(write_program_file(p, path));
     cr_expect(diags.first && strstr(diags.first->text, "tile 1 holds a level above 3 (cell_bits 2)"));
     FILE *fp = fopen(path, "rb");
     cr_expect_null(fp, "no file is left behind");
@@ -140,7 +140,7 @@ Test(program_bytes, writer_refuses_wide_levels)
 
 static unsigned char *valid_bytes(size_t *size)
 {
-    cr_assert(program_write(make_program(false), path_in_dir("a.xbp"), &diags));
+    cr_assert(write_program_file(make_program(false), path_in_dir("a.xbp")));
     unsigned char *data = file_bytes(path_in_dir("a.xbp"), size);
     unsigned char *copy = arena_alloc(arena, *size + 1);
     memcpy(copy, data, *size);

@@ -244,7 +244,8 @@ static Program *write_and_read(Arena *arena, const Program *p, Diags *d)
 {
     char path[64];
     snprintf(path, sizeof path, "/tmp/test_replica.%d.xbp", (int)getpid());
-    cr_assert(program_write(p, path, d));
+    Outputs *outs = outputs_new(arena, d);
+    cr_assert(outputs_commit(outs, program_write(p, outs, path, d)));
     Program *back = program_read(arena, path, d);
     unlink(path);
     if (!back)

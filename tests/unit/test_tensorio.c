@@ -68,6 +68,13 @@ static void write_bytes(const char *path, const void *bytes, size_t n)
     fclose(fp);
 }
 
+/* Writes t to path, a command's one output (ir/file.c). */
+static bool write_tensor(const char *path, const Tensor *t)
+{
+    Outputs *outs = outputs_new(arena, &diags);
+    return outputs_commit(outs, tensor_write(t, outs, path, &diags));
+}
+
 static uint8_t *read_bytes(const char *path, size_t *n)
 {
     FILE *fp = fopen(path, "rb");
@@ -131,7 +138,7 @@ Test(tensorio, pb_round_trip)
     int64_t dims[] = {2, 3};
     Tensor t = {.name = "logits", .type = type_make(2, dims), .data = data};
     const char *path = path_in_dir("t.pb");
-    cr_assert(tensor_write(path, &t, &diags));
+    cr_assert(write_tensor(path, &t));
     cr_expect_eq(tensor_pb_elem_type(path), 1);
     Tensor back;
     cr_assert(tensor_read(arena, path, &back, &diags));
@@ -148,7 +155,7 @@ Test(tensorio, npy_write_matches_numpy)
     int64_t dims[] = {2, 3};
     Tensor t = {.name = "a", .type = type_make(2, dims), .data = data};
     const char *path = path_in_dir("a.npy");
-    cr_assert(tensor_write(path, &t, &diags));
+    cr_assert(write_tensor(path, &t));
     uint8_t want[256];
     size_t want_n = npy_image(want, f32_2x3_dict, f32_2x3, sizeof f32_2x3), got_n;
     uint8_t *got = read_bytes(path, &got_n);
@@ -257,7 +264,7 @@ Test(tensorio, failed_write_leaves_nothing)
     /* The target is a directory: the rename fails, the temporary file goes. */
     const char *target = path_in_dir("taken.npy");
     cr_assert(mkdir(target, 0755) == 0);
-    cr_expect_not(tensor_write(target, &t, &diags));
+    cr_expect_not(write_tensor(target, &t));
     cr_expect(strstr(diags.last->text, "cannot write"), "%s", diags.last->text);
     DIR *d = opendir(dir);
     int entries = 0;
@@ -266,6 +273,6 @@ Test(tensorio, failed_write_leaves_nothing)
     closedir(d);
     cr_expect_eq(entries, 1, "only the directory itself should remain");
     /* No directory to put the file in at all. */
-    cr_expect_not(tensor_write("/nonexistent-dir/x.pb", &t, &diags));
+    cr_expect_not(write_tensor("/nonexistent-dir/x.pb", &t));
     cr_expect_eq(diags.n_errors, 2);
 }
