@@ -10,7 +10,7 @@ const char import_usage[] =
     "Imports an ONNX model (opset 7 to 17) into xbarc's graph IR and prints it as\n"
     "text (stdout unless -o).  No pass runs: see 'xbarc opt'.\n"
     "\n"
-    "  -o FILE              write the IR to FILE (not to stdout)\n"
+    "  -o FILE              write the IR to FILE instead of stdout\n"
     "  --elide-constants    print weights as 'elided' (for reading; not parseable)\n";
 
 int cmd_import(Args *a)
@@ -59,7 +59,7 @@ const char opt_usage[] =
     "\n"
     "  --passes=LIST           comma-separated pass names; 'default' is the default\n"
     "                          pipeline; empty runs none (parse, verify, print)\n"
-    "  -o FILE                 write the IR to FILE (not to stdout)\n"
+    "  -o FILE                 write the IR to FILE instead of stdout\n"
     "  --print-ir-after-all    print the IR after every pass (stderr)\n"
     "  --print-ir-after=NAME   print the IR after pass NAME (stderr)\n"
     "  --time-passes           print the time each pass took (stderr)\n"

@@ -19,12 +19,12 @@
  * outputs_add checks every path before the command does its work (a missing
  * directory, one that takes no file, a directory named as a file, two names
  * for one file), with a probe temporary that is removed at once: nothing
- * lingers while the work runs.  outputs_commit closes every stream, then
- * renames every temporary; on any failure it removes
- * every temporary (and a directory outputs_add_dir made) and touches no
- * destination.  Renames within their own directories are the only step that
- * can fail after another output is in place, and they practically never do
- * once the temporary exists. */
+ * lingers while the work runs.  outputs_open creates the real temporary when
+ * the content is ready.  outputs_commit closes every stream, then renames
+ * every temporary; on any failure it removes every temporary (and a directory
+ * outputs_add_dir made) and touches no destination.  Renames within their own
+ * directories are the only step that can fail after another output is in
+ * place, and they practically never do once the temporary exists. */
 #include "ir.h"
 
 #include <errno.h>
@@ -42,7 +42,8 @@ struct Output {
     const char *target;         /* the file replaced: path or its link's final target */
     OutKind kind;
     mode_t mode;                /* OUT_REPLACE: the permission bits to give */
-    bool is_fifo, is_device_char;
+    bool is_fifo, is_chr;       /* a FIFO; a character device (also stdout's file) */
+    bool is_stdout;             /* "-", or another name of what stdout is */
     bool known;                 /* dev, ino and name identify the file */
     dev_t dev;
     ino_t ino;                  /* of the file, or of its directory when it does not exist yet */
@@ -153,7 +154,7 @@ static bool classify(Outputs *s, Output *o)
     if (strcmp(o->path, "-") == 0) {
         o->kind = OUT_STDOUT;
         o->known = fstat(STDOUT_FILENO, &st) == 0;
-        o->is_device_char = o->known && S_ISCHR(st.st_mode);
+        o->is_chr = o->known && S_ISCHR(st.st_mode);
         o->dev = st.st_dev, o->ino = st.st_ino;
         return true;
     }
@@ -165,7 +166,7 @@ static bool classify(Outputs *s, Output *o)
         o->kind = OUT_IN_PLACE;
         o->known = true;
         o->is_fifo = S_ISFIFO(st.st_mode);
-        o->is_device_char = S_ISCHR(st.st_mode);
+        o->is_chr = S_ISCHR(st.st_mode);
         o->dev = st.st_dev, o->ino = st.st_ino;
         return access(o->path, W_OK) == 0 || fail_errno(s, o, errno);
     }
@@ -192,18 +193,33 @@ static bool classify(Outputs *s, Output *o)
     return !err || fail_errno(s, o, err);
 }
 
+/* Whether a and b are one file, which would be written twice, the first copy
+ * lost.  A character device (/dev/null, a terminal) takes any number of
+ * outputs, but "-" is named once. */
+static bool same_file(const Output *a, const Output *b)
+{
+    if (!a->known || !b->known || a->dev != b->dev || a->ino != b->ino)
+        return false;
+    if (a->name || b->name)     /* new files: the same name in the same directory */
+        return a->name && b->name && strcmp(a->name, b->name) == 0;
+    return !a->is_chr || (a->kind == OUT_STDOUT && b->kind == OUT_STDOUT);
+}
+
 bool outputs_add(Outputs *s, const char *path)
 {
     Output *o = arena_alloc(s->arena, sizeof *o);
     o->path = arena_strdup(s->arena, path);
     if (!classify(s, o))
         return false;
-    /* One file named twice would be written twice, the first copy lost.  A
-     * character device (/dev/null, a terminal) takes any number. */
-    for (const Output *p = s->first; p && o->known && !o->is_device_char; p = p->next)
-        if (p->known && p->dev == o->dev && p->ino == o->ino &&
-            (p->name && o->name ? strcmp(p->name, o->name) == 0 : p->name == o->name))
-            return fail(s, path, arena_printf(s->arena, "is the same file as the output %s", shown(p->path)));
+    /* another name of stdout's file (/dev/stdout; not a device such as
+     * /dev/null, where the command's text still belongs on stdout) */
+    struct stat out;
+    o->is_stdout = o->kind == OUT_STDOUT ||
+                   (o->known && !o->name && fstat(STDOUT_FILENO, &out) == 0 && out.st_dev == o->dev &&
+                    out.st_ino == o->ino && !o->is_chr);
+    for (const Output *p = s->first; p; p = p->next)
+        if (same_file(p, o))
+            return fail(s, path, arena_printf(s->arena, "is the same file as the output '%s'", shown(p->path)));
     if (s->last)
         s->last->next = o;
     else
@@ -275,7 +291,7 @@ bool outputs_write(Outputs *s, const char *path, const void *data, size_t size)
 bool outputs_to_stdout(const Outputs *s)
 {
     for (const Output *o = s->first; o; o = o->next)
-        if (o->kind == OUT_STDOUT)
+        if (o->is_stdout)
             return true;
     return false;
 }
@@ -287,7 +303,7 @@ static bool close_stream(Outputs *s, Output *o, int pending)
         return true;
     bool bad = ferror(o->f) != 0;
     int err = pending ? pending : EIO;
-    if ((o->f == stdout ? fflush(o->f) : fclose(o->f)) != 0 && !bad) {
+    if ((o->kind == OUT_STDOUT ? fflush(o->f) : fclose(o->f)) != 0 && !bad) {
         bad = true;
         err = errno;
     }
