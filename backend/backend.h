@@ -19,11 +19,11 @@ Program *emit_program(Arena *arena, const Graph *g, Diags *diags);
  * valued, within +-(2^(weight_bits-1) - 1)): the cells get the levels
  * emit_program gives a graph with these weights, where the layer's mvm and
  * combine instructions say its blocks are.  Instructions and other cells stay
- * as they are (hybrid fine-tuning, runtime/finetune.c). */
+ * as they are (hybrid fine-tuning, study/finetune.c). */
 bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64_t groups, int64_t k, int64_t n,
                           Diags *diags);
 
-typedef struct PerfReport PerfReport;   /* runtime/perf.h */
+typedef struct PerfReport PerfReport;   /* backend/perf.h */
 
 /* The mapping report of a placed graph (backend/report.c): a per-layer table
  * (matrix, slices, blocks, tiles, replication, cell utilization, ADC bits, reads

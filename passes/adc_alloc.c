@@ -7,7 +7,7 @@
  *
  *   psum_max, psum_p9999, psum_p999, psum_p99   per block: statistics of |v|
  *       over every column sum the block's ADCs converted on the calibration
- *       images (adc_collect_stats in runtime/adc_stats.c writes them);
+ *       images (adc_collect_stats in study/adc_search.c writes them);
  *   adc_layer_bits   per layer, optional: the bits the allocation driver
  *       chose for the layer.
  *

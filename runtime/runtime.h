@@ -130,7 +130,7 @@ bool evaluate_graph(Arena *arena, const Graph *g, const EvalSet *set, const Eval
 /* The index of the largest of v[0..n), the first of ties: the top-1 class. */
 int top_class(const float *v, int64_t n);
 
-/* ---- ADC statistics and bit allocation (runtime/adc_stats.c, docs/adc.md) ---- */
+/* ---- ADC statistics and bit allocation (study/adc_search.c, docs/adc.md) ---- */
 
 /* The column sums one block's ADCs saw: a histogram of |v| in bins of
  * bin_width integers (1 unless the block's sums are too wide for few bins;

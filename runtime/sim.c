@@ -56,7 +56,7 @@ struct Sim {
     SimCounters *instr_counters;    /* by instruction index */
     SimCounters counters;
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
-    PsumHist *psum;             /* statistics hook (runtime/adc_stats.c), by instruction; or NULL */
+    PsumHist *psum;             /* statistics hook (study/adc_search.c), by instruction; or NULL */
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */

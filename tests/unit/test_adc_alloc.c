@@ -1,5 +1,5 @@
 /* test_adc_alloc.c: partial-sum statistics and the ADC bit allocation driver
- * (runtime/adc_stats.c, docs/adc.md).
+ * (study/adc_search.c, docs/adc.md).
  *
  *  - statistics: a layer small enough that every column sum of every DAC
  *    cycle is counted by hand here, against psum_max and the percentiles;

@@ -1,4 +1,4 @@
-/* test_finetune.c: hybrid fine-tuning (runtime/finetune.c, docs/finetune.md)
+/* test_finetune.c: hybrid fine-tuning (study/finetune.c, docs/finetune.md)
  * and the emitter's reprogramming of one layer (backend/emit.c).
  *
  * The digits MLP (models/mlp_digits.onnx: 64 -> 128 -> ReLU -> 10) is compiled
@@ -32,8 +32,8 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
-#include "runtime/finetune.h"
-#include "runtime/finetune_net.h"
+#include "study/finetune.h"
+#include "study/finetune_net.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/quant.h"

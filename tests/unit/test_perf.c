@@ -1,4 +1,4 @@
-/* test_perf.c: the performance model (runtime/perf.c, docs/perf.md) against
+/* test_perf.c: the performance model (backend/perf.c, docs/perf.md) against
  * figures worked out by hand.
  *
  * A small program is built by hand (two crossbar layers and a relu), so every
@@ -19,7 +19,7 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
-#include "runtime/perf.h"
+#include "backend/perf.h"
 #include "runtime/program.h"
 
 /* ---- a program built by hand ---- */

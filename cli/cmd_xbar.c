@@ -6,9 +6,9 @@
  * quantize, the mapping pipeline, emit the program, write it, print a
  * per-layer summary. */
 #include "backend/backend.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "frontend/frontend.h"
-#include "runtime/perf.h"
+#include "backend/perf.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 

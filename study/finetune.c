@@ -30,8 +30,8 @@
  *
  * Everything the training touches is in double and in a fixed order, so the
  * same seed and images give the same program. */
-#include "runtime/finetune.h"
-#include "runtime/finetune_net.h"
+#include "study/finetune.h"
+#include "study/finetune_net.h"
 
 #include "backend/backend.h"
 #include "runtime/noise.h"

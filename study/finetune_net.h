@@ -1,6 +1,6 @@
 /* finetune_net.h: the trailing crossbar layers as hybrid fine-tuning trains
- * them (runtime/finetune_net.c; docs/finetune.md).  Private to
- * runtime/finetune.c, which reads them out of a program and writes them back.
+ * them (study/finetune_net.c; docs/finetune.md).  Private to
+ * study/finetune.c, which reads them out of a program and writes them back.
  *
  * A chain of fully connected layers: layer l computes z = x W + b on its input
  * x, the codes of its quant times their scale, then (all but the last) a ReLU

@@ -13,7 +13,7 @@
  * the mean with a min-max band (--plot), both checked before the first run and
  * written together or not at all (ir/file.c); a progress bar on stderr when it
  * is a terminal. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "frontend/frontend.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"

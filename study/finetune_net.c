@@ -1,10 +1,10 @@
 /* finetune_net.c: training the trailing crossbar layers of a program on the
- * chip's features (runtime/finetune_net.h, docs/finetune.md).
+ * chip's features (study/finetune_net.h, docs/finetune.md).
  *
  * Everything is in double and in a fixed order (images in the order of a
  * shuffling drawn from the seed, sums over k then n), so the same seed and
  * features give the same weights, bit for bit. */
-#include "runtime/finetune_net.h"
+#include "study/finetune_net.h"
 
 #include "runtime/quant.h"
 

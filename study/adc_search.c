@@ -1,4 +1,4 @@
-/* adc_stats.c: partial-sum statistics and the ADC bit allocation driver.
+/* adc_search.c: partial-sum statistics and the ADC bit allocation driver.
  *
  * docs/adc.md.  Two steps around the pure pass adc-alloc (passes/adc_alloc.c):
  *

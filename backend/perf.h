@@ -1,4 +1,4 @@
-/* perf.h: the performance model of a crossbar program (runtime/perf.c,
+/* perf.h: the performance model of a crossbar program (backend/perf.c,
  * docs/perf.md): time, energy and area per image, per layer and in total.
  *
  * It only reads the program (shapes, placement, ADC bits) and, when given, the

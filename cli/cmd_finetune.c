@@ -1,13 +1,13 @@
 /* cmd_finetune.c: `xbarc finetune`, hybrid fine-tuning of a program's last
- * crossbar layers on the simulated chip (runtime/finetune.c, docs/finetune.md).
+ * crossbar layers on the simulated chip (study/finetune.c, docs/finetune.md).
  *
  * The chip is the program's architecture with the non-idealities of --noise,
  * --time and --set, drawn from --seed, as `xbarc eval` makes it; the test
  * accuracies before and after are what `xbarc eval` prints for the input and
  * the written program with the same options. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "frontend/frontend.h"
-#include "runtime/finetune.h"
+#include "study/finetune.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"
 

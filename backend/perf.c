@@ -16,7 +16,7 @@
  * else from the shapes by the simulator's own formulas; tests check that the
  * two agree.  All figures are per image: per run divided by the images a run
  * processes. */
-#include "runtime/perf.h"
+#include "backend/perf.h"
 #include "passes/pack.h"
 
 #include <cJSON.h>

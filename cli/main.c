@@ -4,7 +4,7 @@
  * Exit status: 0 success, 1 bad input (a message names the file and what is
  * wrong), 2 bad usage.  A command's output files go through one Outputs set
  * (ir/file.c), so a failure never leaves a partial file behind. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "frontend/frontend.h"
 #include "runtime/blas.h"
 #include "runtime/noise.h"

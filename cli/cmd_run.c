@@ -6,10 +6,10 @@
  * accuracy loop are written once.  A program runs on an ideal chip unless
  * --noise, --set or --time give it non-idealities (docs/noise.md), drawn from
  * --seed. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "frontend/frontend.h"
 #include "runtime/noise.h"
-#include "runtime/perf.h"
+#include "backend/perf.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
