@@ -241,15 +241,8 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
 }
 
 /* Physical columns per weight column, and reference columns per block. */
-static int polarities(const Layer *L) { return L->sign == SIGN_OFFSET ? 1 : 2; }
-static int ref_cols(const Layer *L) { return L->sign == SIGN_OFFSET ? L->slices : 0; }
-
-/* Level of slice s of the non-negative integer magnitude u (docs/crossbar.md 5). */
-static uint8_t slice_level(int64_t u, int s, int cell_bits)
-{
-    int shift = s * cell_bits;
-    return shift < 63 ? (uint8_t)((u >> shift) & (((int64_t)1 << cell_bits) - 1)) : 0;
-}
+static int polarities(const Layer *L) { return cell_polarities(L->sign); }
+static int ref_cols(const Layer *L) { return cell_ref_cols(L->sign, L->slices); }
 
 /* The cells of one weight column for every quantized weight value: entry
  * w + qmax holds its S * P levels in column order (slice, polarity), so that a
@@ -258,21 +251,17 @@ static uint8_t slice_level(int64_t u, int s, int cell_bits)
 static uint8_t *level_table(Emitter *e, const Layer *L)
 {
     int64_t qmax = (int64_t)L->offset;
-    int S = L->slices, P = polarities(L), W = S * P;
+    int S = L->slices, W = S * polarities(L);
     uint8_t *table = arena_array(e->arena, (size_t)(2 * qmax + 2), (size_t)W);
+    int levels[2 * CELL_MAX_SLICES];
     for (int64_t w = -qmax; w <= qmax; w++) {
         uint8_t *cells = table + (size_t)(w + qmax) * (size_t)W;
-        for (int s = 0; s < S; s++) {
-            if (P == 2) {
-                cells[2 * s] = slice_level(w > 0 ? w : 0, s, L->cell_bits);
-                cells[2 * s + 1] = slice_level(w < 0 ? -w : 0, s, L->cell_bits);
-            } else {
-                cells[s] = slice_level(w + qmax, s, L->cell_bits);
-            }
-        }
+        cell_encode(L->sign, S, L->cell_bits, w, qmax, levels);
+        for (int c = 0; c < W; c++)
+            cells[c] = (uint8_t)levels[c];
     }
     for (int s = 0; s < ref_cols(L); s++)
-        table[(size_t)(2 * qmax + 1) * (size_t)W + (size_t)s] = slice_level(qmax, s, L->cell_bits);
+        table[(size_t)(2 * qmax + 1) * (size_t)W + (size_t)s] = (uint8_t)cell_slice_level(qmax, s, L->cell_bits);
     return table;
 }
 

@@ -360,6 +360,28 @@ bool xbar_verify_attrs(const Op *op, Diags *diags);
 /* Fills geom from an op that verifies; false if it does not. */
 bool xbar_geom(const Op *op, XbarGeom *geom);
 
+/* The cell encoding of docs/crossbar.md 5, written once: the passes size
+ * blocks with it, the emitter programs levels with it, the simulator's fast
+ * path and fine-tuning read weights back with it.  A weight column takes
+ * S * P physical columns, ordered (slice, polarity); P = 2 for a pair
+ * (polarity 0 holds the slices of max(w, 0), 1 those of max(-w, 0)), 1 for
+ * offset (the slices of w + qmax); an offset block ends with S reference
+ * columns holding the slices of qmax. */
+enum { CELL_MAX_SLICES = 16 };     /* the verifier's bound on `slices` */
+int cell_polarities(SignMapping sign);
+int cell_ref_cols(SignMapping sign, int slices);
+/* Among a block's columns: weight column n, slice s, polarity p (0 for offset). */
+int cell_column(SignMapping sign, int slices, int n, int s, int polarity);
+/* Slice s of a non-negative magnitude u: (u >> (s * cell_bits)) & (2^cell_bits - 1). */
+int cell_slice_level(int64_t u, int s, int cell_bits);
+/* The S * P levels of weight w (|w| <= qmax) in column order. */
+void cell_encode(SignMapping sign, int slices, int cell_bits, int64_t w, int64_t qmax, int *levels);
+/* What levels[S * P] (any levels: stuck cells too) spell, given the reference
+ * levels ref[S] of an offset block (NULL: the slices of qmax): sum over s of
+ * 2^(s * cell_bits) (level(s, +) - level(s, -)), or (level(s) - ref(s)). */
+double cell_decode(SignMapping sign, int slices, int cell_bits, const double *levels, const double *ref,
+                   int64_t qmax);
+
 /* ---- verifier, printer, parser (ir/verify.c, ir/print.c, ir/parse.c) ------------ */
 
 /* Checks names unique, every input defined before use, arity, attribute kinds,

@@ -218,7 +218,7 @@ static bool check_values(const Op *op, Diags *diags)
 {
     bool ok = in_range_int(op, diags, "w_bits", 2, 16) && in_range_int(op, diags, "in_bits", 1, 16) &&
               in_range_int(op, diags, "in_signed", 0, 1) && in_range_int(op, diags, "cell_bits", 1, 8) &&
-              in_range_int(op, diags, "slices", 1, 16);
+              in_range_int(op, diags, "slices", 1, CELL_MAX_SLICES);
     const Attr *sign = ir_attr(op, "sign");
     SignMapping mapping;
     if (sign && sign->kind == ATTR_STRING && !sign_mapping_from_name(sign->s, &mapping))
@@ -330,4 +330,51 @@ bool xbar_verify_attrs(const Op *op, Diags *diags)
         }
     }
     return check_values(op, diags) && ok;
+}
+
+/* ---- the cell encoding (docs/crossbar.md 5) ---- */
+
+int cell_polarities(SignMapping sign)
+{
+    return sign == SIGN_OFFSET ? 1 : 2;
+}
+
+int cell_ref_cols(SignMapping sign, int slices)
+{
+    return sign == SIGN_OFFSET ? slices : 0;
+}
+
+int cell_column(SignMapping sign, int slices, int n, int s, int polarity)
+{
+    return (n * slices + s) * cell_polarities(sign) + polarity;
+}
+
+int cell_slice_level(int64_t u, int s, int cell_bits)
+{
+    int shift = s * cell_bits;
+    return shift < 63 ? (int)((u >> shift) & (((int64_t)1 << cell_bits) - 1)) : 0;
+}
+
+void cell_encode(SignMapping sign, int slices, int cell_bits, int64_t w, int64_t qmax, int *levels)
+{
+    for (int s = 0; s < slices; s++) {
+        if (sign == SIGN_OFFSET) {
+            levels[s] = cell_slice_level(w + qmax, s, cell_bits);
+        } else {
+            levels[2 * s] = cell_slice_level(w > 0 ? w : 0, s, cell_bits);
+            levels[2 * s + 1] = cell_slice_level(w < 0 ? -w : 0, s, cell_bits);
+        }
+    }
+}
+
+double cell_decode(SignMapping sign, int slices, int cell_bits, const double *levels, const double *ref,
+                   int64_t qmax)
+{
+    double v = 0;
+    for (int s = 0; s < slices; s++) {
+        double part = sign == SIGN_OFFSET ? levels[s] - (ref ? ref[s] : cell_slice_level(qmax, s, cell_bits))
+                                          : levels[2 * s] - levels[2 * s + 1];
+        v += ldexp(part, s * cell_bits);
+    }
+    return v;
 }

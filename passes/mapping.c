@@ -94,15 +94,6 @@ bool mapping_quantized(const Op *op)
     return ir_attr(op, "in_scale") != NULL;
 }
 
-int mapping_polarities(SignMapping sign)
-{
-    return sign == SIGN_OFFSET ? 1 : 2;
-}
-
-int mapping_ref_cols(SignMapping sign, int slices)
-{
-    return sign == SIGN_OFFSET ? slices : 0;
-}
 
 /* Why balanced: the fewest parts fix the tile count, and among cuts with that
  * many parts the even one keeps every block's rows (and so its column sums and
@@ -215,8 +206,8 @@ static bool read_op_blocks(const Op *op, const char *pass, OpBlocks *ob, Diags *
     ob->n_rows = rows->count - 1;
     ob->n_cols = cols->count - 1;
     ob->slices = (int)slices->i;
-    ob->per_column = (int)slices->i * mapping_polarities(sign);
-    ob->refs = mapping_ref_cols(sign, (int)slices->i);
+    ob->per_column = (int)slices->i * cell_polarities(sign);
+    ob->refs = cell_ref_cols(sign, (int)slices->i);
     ob->groups = op->inputs[1]->type.dims[0];
     ob->replicas = ir_attr_int(op, "replicas", 1);
     if (ob->replicas < 1) {

@@ -34,11 +34,6 @@ bool mapping_sign(const Op *op, const char *pass, SignMapping *sign, Diags *diag
  * a float-weight op has none of them. */
 bool mapping_quantized(const Op *op);
 
-/* Physical columns of one weight column per slice (2 for pairs, 1 for offset),
- * and reference columns per block (S for offset, 0 for pairs). */
-int mapping_polarities(SignMapping sign);
-int mapping_ref_cols(SignMapping sign, int slices);
-
 /* Cuts [0, total) into the fewest parts of at most max_part, sizes differing by
  * at most one, larger parts first.  Returns the number of parts; *splits gets
  * the parts + 1 boundaries (0 first, total last) in `arena`. */

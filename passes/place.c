@@ -38,8 +38,8 @@ static bool blocks_fit(const Op *op, const Arch *arch, Diags *diags)
     for (int rb = 0; rb + 1 < rows->count; rb++) {
         for (int cb = 0; cb + 1 < cols->count; cb++) {
             int64_t r = rows->ints[rb + 1] - rows->ints[rb];
-            int64_t c = (cols->ints[cb + 1] - cols->ints[cb]) * S * mapping_polarities(sign) +
-                        mapping_ref_cols(sign, S);
+            int64_t c = (cols->ints[cb + 1] - cols->ints[cb]) * S * cell_polarities(sign) +
+                        cell_ref_cols(sign, S);
             if (r > arch->rows || c > arch->cols) {
                 diag_error(diags, &op->loc, "place: xbar %%%s: row block %d x column block %d is %lld rows x "
                            "%lld physical columns, larger than the %d x %d crossbar (rerun split)",

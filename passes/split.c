@@ -40,13 +40,13 @@ static bool split_op(Graph *g, Op *op, const Arch *arch, bool full, Diags *diags
     const Type *w = &op->inputs[1]->type;
     int64_t K = w->dims[1], N = w->dims[2];
 
-    int64_t per_column = (int64_t)S * mapping_polarities(sign);
-    int64_t columns_per_block = (arch->cols - mapping_ref_cols(sign, S)) / per_column;
+    int64_t per_column = (int64_t)S * cell_polarities(sign);
+    int64_t columns_per_block = (arch->cols - cell_ref_cols(sign, S)) / per_column;
     if (columns_per_block < 1) {
         diag_error(diags, &op->loc, "split: xbar %%%s: one weight column takes %lld physical columns "
                    "(%d slices, %s%s), more than the %d columns of a crossbar",
                    ir_name_text(diags->arena, op->result->name),
-                   (long long)(per_column + mapping_ref_cols(sign, S)), S, sign_mapping_name(sign),
+                   (long long)(per_column + cell_ref_cols(sign, S)), S, sign_mapping_name(sign),
                    sign == SIGN_OFFSET ? ", with its reference columns" : "", arch->cols);
         return false;
     }

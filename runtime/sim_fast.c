@@ -105,31 +105,20 @@ static void weight_product(int n, int rows, const float *a, int lda, const float
     weight_product_sse(n, rows, a, lda, w, ld, width, out);
 }
 
-/* The physical column of weight column n's slice 0 (positive), and how many
- * physical columns the block must have, per sign mapping (docs/crossbar.md 5);
- * the column of weight n, slice s, polarity (0 +, 1 -) among the block's cells. */
-static int cell_column(int sign, int slices, int n, int s, int polarity)
-{
-    int col = n * slices + s;
-    return sign == SIGN_PAIR_DIGITAL ? 2 * col + polarity : col;
-}
-
 void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
                          Block *b)
 {
     const Tile *tile = &program->tiles[mp->tile];
-    int slices = c->slices, n_cols = c->n_cols, sign = mp->sign;
-    int want = sign == SIGN_PAIR_DIGITAL ? 2 * n_cols * slices : sign == SIGN_OFFSET ? (n_cols + 1) * slices
-                                                                                      : n_cols * slices;
-    if (mp->float_mode || c->float_mode || b->noise || slices < 1 || slices > 31 || b->cols != want ||
+    int slices = c->slices, n_cols = c->n_cols;
+    SignMapping sign = mp->sign;
+    /* the columns its ADCs see: an analog pair is one */
+    int want = (sign == SIGN_PAIR_ANALOG ? 1 : cell_polarities(sign)) * n_cols * slices + cell_ref_cols(sign, slices);
+    if (mp->float_mode || c->float_mode || b->noise || slices < 1 || slices > CELL_MAX_SLICES || b->cols != want ||
         c->cell_bits * (slices - 1) > 30)
         return;
     int ld = (n_cols + WEIGHT_PAD - 1) / WEIGHT_PAD * WEIGHT_PAD;
     float *w = arena_array(arena, (size_t)b->rows * (size_t)(ld > 0 ? ld : WEIGHT_PAD), sizeof *w);
-    double max_weight = 0, slice_weight[32];
-    for (int s = 0; s < slices; s++)
-        slice_weight[s] = ldexp(1.0, s * c->cell_bits);
-    float *cells = arena_array(arena, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *cells);
+    double max_weight = 0;
     /* the common case straight from the levels, in integers: the same values */
     for (int r = 0; r < b->rows && sign == SIGN_PAIR_ANALOG && tile->levels; r++) {
         const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
@@ -141,18 +130,17 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
             max_weight = fabs((double)v) > max_weight ? fabs((double)v) : max_weight;
         }
     }
+    /* else each weight from its cells and the block's reference columns */
+    double levels[2 * CELL_MAX_SLICES], ref[CELL_MAX_SLICES];
+    int per_weight = slices * cell_polarities(sign), refs = cell_ref_cols(sign, slices);
     for (int r = 0; r < b->rows && !(sign == SIGN_PAIR_ANALOG && tile->levels); r++) {
-        mvm_ideal_row(tile, mp, r, cells);
+        size_t first = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+        for (int s = 0; s < refs; s++)
+            ref[s] = tile_cell(tile, first + (size_t)(mp->phys_cols - refs + s));
         for (int n = 0; n < n_cols; n++) {
-            double v = 0;
-            for (int s = 0; s < slices; s++) {
-                double part = cells[cell_column(sign, slices, n, s, 0)];
-                if (sign == SIGN_PAIR_DIGITAL)
-                    part -= cells[cell_column(sign, slices, n, s, 1)];
-                else if (sign == SIGN_OFFSET)
-                    part -= cells[b->cols - slices + s];
-                v += slice_weight[s] * part;
-            }
+            for (int i = 0; i < per_weight; i++)
+                levels[i] = tile_cell(tile, first + (size_t)(n * per_weight + i));
+            double v = cell_decode(sign, slices, c->cell_bits, levels, ref, 0);
             w[(size_t)r * ld + n] = (float)v;      /* |v| < 2^31 * 255: see the check above */
             max_weight = fabs(v) > max_weight ? fabs(v) : max_weight;
         }

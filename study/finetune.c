@@ -193,20 +193,18 @@ static bool find_layers(const Program *p, int want, TrainedLayer *layers, int *c
 }
 
 /* The code of weight column j, row r of a block from its levels: the
- * inverse of the slicing and sign mapping of docs/crossbar.md 5. */
+ * inverse of the slicing and sign mapping of docs/crossbar.md 5 (the offset
+ * mapping's standard reference levels, those of qmax). */
 static int64_t read_code(const Program *p, const MvmParams *m, const CombineParams *c, int r, int j)
 {
     const Tile *t = &p->tiles[m->tile];
-    int polarities = c->sign == SIGN_OFFSET ? 1 : 2, width = c->slices * polarities;
+    int width = c->slices * cell_polarities(c->sign);
     size_t at = (size_t)(m->tile_row + r) * (size_t)t->cols + (size_t)(m->tile_col + j * width);
-    int64_t u = 0;
-    for (int s = 0; s < c->slices; s++) {
-        int64_t level = polarities == 2
-            ? (int64_t)tile_cell(t, at + 2 * (size_t)s) - (int64_t)tile_cell(t, at + 2 * (size_t)s + 1)
-            : (int64_t)tile_cell(t, at + (size_t)s);
-        u += level * ((int64_t)1 << (s * c->cell_bits));
-    }
-    return polarities == 2 ? u : u - quant_qmax(p->arch.weight_bits, true);
+    double levels[2 * CELL_MAX_SLICES];
+    for (int i = 0; i < width; i++)
+        levels[i] = tile_cell(t, at + (size_t)i);
+    return (int64_t)cell_decode(c->sign, c->slices, c->cell_bits, levels, NULL,
+                                quant_qmax(p->arch.weight_bits, true));
 }
 
 /* Weight w_q[k, n] of every block of the layer (replicas hold the same). */
@@ -279,15 +277,15 @@ static void collect_features(const Program *p, const TrainedLayer *L, uint64_t s
 static void block_coding(const CombineParams *c, FaultMap *f, int *cells, int *refs)
 {
     f->slices = c->slices, f->cell_bits = c->cell_bits;
-    f->polarities = c->sign == SIGN_OFFSET ? 1 : 2;
+    f->polarities = cell_polarities(c->sign);
     *cells = c->slices * f->polarities;
-    *refs = c->sign == SIGN_OFFSET ? c->slices : 0;
+    *refs = cell_ref_cols(c->sign, c->slices);
     f->width = *cells + *refs;
 }
 
 /* Tile column of cell x of weight column j of a block: its slices, then the
  * block's reference columns (offset mapping). */
-static int cell_column(const MvmParams *m, int cells, int refs, int j, int x)
+static int fault_column(const MvmParams *m, int cells, int refs, int j, int x)
 {
     return x < cells ? m->tile_col + j * cells + x : m->tile_col + m->phys_cols - refs + (x - cells);
 }
@@ -303,7 +301,7 @@ static bool probe_weight(const Program *p, const Noise *noise, const MvmParams *
     int top = (1 << p->arch.cell_bits) - 1;
     bool any = false;
     for (int x = 0; x < width; x++) {
-        int col = cell_column(m, cells, refs, j, x);
+        int col = fault_column(m, cells, refs, j, x);
         double g0, g0_now, g1, g1_now;
         noise_cell(noise, m->tile, m->tile_row + r, col, 0, t->rows, t->cols, &g0, &g0_now);
         noise_cell(noise, m->tile, m->tile_row + r, col, top, t->rows, t->cols, &g1, &g1_now);
@@ -397,9 +395,9 @@ static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed
                 w = w < -qmax ? -qmax : w > qmax ? qmax : w;
                 fault_fit(&f, levels, (int32_t)w, qmax, a, b);
                 for (int s = 0; s < f.slices; s++) {
-                    row[cell_column(m, cells, refs, j, f.polarities * s)] = (uint8_t)a[s];
+                    row[fault_column(m, cells, refs, j, f.polarities * s)] = (uint8_t)a[s];
                     if (f.polarities == 2)
-                        row[cell_column(m, cells, refs, j, 2 * s + 1)] = (uint8_t)b[s];
+                        row[fault_column(m, cells, refs, j, 2 * s + 1)] = (uint8_t)b[s];
                 }
                 rewritten++;
                 touched[m->tile] = true;

@@ -71,16 +71,17 @@ static void fit_search(Fit *s, int slice, double value, int cost)
  * the search's tables (cell_bits > 4): the stuck cells simply read stuck. */
 static double standard_levels(const FaultMap *f, const float *stuck, int32_t w, int32_t qmax, int *a, int *b)
 {
-    int32_t mask = (1 << f->cell_bits) - 1;
-    int cells = f->slices * f->polarities;
+    int cells = f->slices * f->polarities, levels[2 * CELL_MAX_SLICES];
+    SignMapping sign = f->polarities == 2 ? SIGN_PAIR_DIGITAL : SIGN_OFFSET;   /* the same cells */
+    cell_encode(sign, f->slices, f->cell_bits, w, qmax, levels);
     double v = 0;
     for (int s = 0; s < f->slices; s++) {
-        int shift = s * f->cell_bits;
         float sa = f->polarities == 2 ? stuck[2 * s] : stuck[s];
         float sb = f->polarities == 2 ? stuck[2 * s + 1] : stuck[cells + s];
-        a[s] = f->polarities == 2 ? ((w > 0 ? w : 0) >> shift) & mask : ((w + qmax) >> shift) & mask;
-        b[s] = f->polarities == 2 ? ((w < 0 ? -w : 0) >> shift) & mask : (qmax >> shift) & mask;
-        v += ((sa >= 0 ? sa : a[s]) - (sb >= 0 ? sb : b[s])) * (double)((int64_t)1 << shift);
+        /* a: the positive (or offset) cell; b: the negative one, or the reference */
+        a[s] = f->polarities == 2 ? levels[2 * s] : levels[s];
+        b[s] = f->polarities == 2 ? levels[2 * s + 1] : cell_slice_level(qmax, s, f->cell_bits);
+        v += ((sa >= 0 ? sa : a[s]) - (sb >= 0 ? sb : b[s])) * (double)((int64_t)1 << (s * f->cell_bits));
     }
     return v;
 }
