@@ -9,6 +9,10 @@
 #include "ir/ir.h"
 #include "runtime/program.h"
 
+#include <stdio.h>
+
+typedef struct PerfReport PerfReport;   /* the performance model, below */
+
 /* Builds the program in `arena`.  Every xbar op must have been through the
  * mapping pipeline (sign-map, bit-slice, split, place, adc-lossless; quantize
  * unless it is a float-weight program); otherwise an error names the op and the
@@ -23,7 +27,6 @@ Program *emit_program(Arena *arena, const Graph *g, Diags *diags);
 bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64_t groups, int64_t k, int64_t n,
                           Diags *diags);
 
-typedef struct PerfReport PerfReport;   /* backend/perf.h */
 
 /* The mapping report of a placed graph (backend/report.c): a per-layer table
  * (matrix, slices, blocks, tiles, replication, cell utilization, ADC bits, reads
@@ -35,5 +38,117 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
 bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags);
 /* An SVG picture of the tiles, every block a rectangle coloured by layer. */
 bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diags *diags);
+
+/* ---- the performance model (backend/perf.c, docs/perf.md) ----
+ *
+ * Time, energy and area per image, per layer and in total.  It only reads
+ * the program (shapes, placement, ADC bits) and, when given, the simulator's
+ * per-instruction counters.  Every component figure lives in one PerfParams
+ * table whose defaults are ISAAC-like (each field's source is in perf.c's
+ * field table and in docs/perf.md); perf_param_set() overrides a figure by
+ * name, which is where an architecture file's `perf` object or a
+ * command-line option plugs in. */
+/* How an ADC conversion is charged (docs/perf.md 2). */
+typedef enum {
+    PERF_ADC_ISAAC,     /* E = E_8 * 2^(b-8), one conversion per 1/rate */
+    PERF_ADC_MNSIM,     /* E = P_adc * (b+2) / rate, (b+2) clock periods per conversion */
+} PerfAdcModel;
+
+typedef struct {
+    /* crossbar, drivers, sample-and-hold */
+    double read_ns;             /* crossbar settle time of one read step (one DAC cycle) */
+    double cell_pj;             /* one cell of an active row and column, one read */
+    double dac_pj;              /* one row driven for one cycle (1-bit DAC conversion) */
+    double sh_pj;               /* one column sampled and held, one read */
+    /* ADC */
+    PerfAdcModel adc_model;
+    double adc_e8_pj;           /* PERF_ADC_ISAAC: energy of an 8-bit conversion */
+    double adc_rate_gsps;       /* conversions (ISAAC) or clock periods (MNSIM) per ns */
+    double adc_power_mw;        /* PERF_ADC_MNSIM: ADC power while converting */
+    double shift_add_pj;        /* one ADC result shifted and added */
+    /* digital units and buffers */
+    double digital_pj;          /* one digital op (an add, a compare, a MAC-equivalent) */
+    double digital_gops;        /* digital ops per ns of one layer's digital units */
+    double buffer_pj_per_byte;  /* eDRAM buffer and bus traffic */
+    double value_bytes;         /* bytes of a value between layers (codes take ceil(bits/8)) */
+    /* area, mm^2 */
+    double xbar_mm2;            /* one 128 x 128 array (scaled by cells) */
+    double adc_mm2;             /* one 8-bit ADC (scaled by 2^(b-8)) */
+    double dac_mm2;             /* one row's DAC */
+    double sh_mm2;              /* one column's sample-and-hold */
+    double shift_add_mm2;       /* shift-and-add per ADC */
+    double regs_mm2;            /* input and output registers of one tile */
+    double digital_mm2;         /* one digital cluster: eDRAM, bus, activation and pooling units */
+    double tiles_per_digital;   /* tiles one digital cluster serves */
+} PerfParams;
+
+PerfParams perf_params_default(void);
+/* The table of figures, by index: name ("cell_pj"), unit, source. */
+int perf_param_count(void);
+const char *perf_param_name(int i);
+const char *perf_param_unit(int i);
+const char *perf_param_source(int i);
+double perf_param_value(const PerfParams *params, int i);   /* adc_model: 0 isaac, 1 mnsim */
+/* Sets the figure `name` from text ("2.5", or "isaac"/"mnsim" for adc_model);
+ * returns NULL, or what is wrong. */
+const char *perf_param_set(PerfParams *params, const char *name, const char *text);
+/* One NAME=VALUE override, as `--perf` takes it. */
+const char *perf_param_assign(PerfParams *params, const char *assignment);
+
+/* One conversion at b bits: energy (pJ) and time (ns) by the chosen formula. */
+double perf_adc_pj(const PerfParams *params, int bits);
+/* The default energy of one conversion at b bits (docs/adc.md): E_8 * 2^(b - 8),
+ * E_8 = 1.6 pJ (ISAAC's 8-bit SAR ADC): perf_adc_pj of the default parameters. */
+#define ADC_E8_PJ 1.6
+double adc_conversion_pj(int bits);
+double perf_adc_ns(const PerfParams *params, int bits);
+
+/* One layer (the instructions sharing a `layer` name), per image. */
+typedef struct {
+    const char *name;
+    int blocks, replicas;       /* mvm instructions; distinct row ranges among them */
+    double reads, conversions, saturated;
+    double macs;                /* weight MACs of its crossbar blocks */
+    double digital_ops, buffer_bytes;
+    double xbar_ns;             /* the slowest block's period, turns on shared tiles included */
+    double digital_ns;
+    double stage_ns;            /* max(xbar_ns, digital_ns): the units overlap across vectors */
+    double xbar_pj, dac_pj, adc_pj, shift_add_pj, digital_pj, buffer_pj, energy_pj;
+} PerfLayer;
+
+typedef struct PerfReport PerfReport;
+struct PerfReport {
+    PerfParams params;
+    double images;              /* images the counters covered (runs x images per run) */
+    bool counted;               /* counters from the simulator (else from shapes; saturated 0) */
+    int n_layers;
+    PerfLayer *layers;          /* in program order */
+    PerfLayer total;            /* sums; its stage_ns is the latency */
+    int tiles;
+    int bottleneck;             /* index of the slowest stage, -1 when there is none */
+    double period_ns;           /* the slowest stage */
+    double latency_ns;          /* one image through every stage, no overlap: sum of xbar + digital */
+    double images_per_s;
+    double ops;                 /* 2 x MACs per image */
+    double tops_per_w, tops;    /* ops per pJ; ops per second at the pipeline's rate / 1e12 */
+    double area_tile_mm2, area_tiles_mm2, area_digital_mm2, area_mm2;
+};
+
+/* Images one run of the program processes: the first input's leading
+ * dimension when it has rank >= 2, else 1. */
+int64_t perf_images_per_run(const Program *program);
+
+/* Models `program`.  by_instr: per-instruction counters summed over `runs`
+ * runs of the simulator (sim_instr_counters), or NULL to derive reads and
+ * conversions from the instruction shapes alone. */
+void perf_model(Arena *arena, const Program *program, const PerfParams *params, const SimCounters *by_instr,
+                double runs, PerfReport *report);
+
+/* The per-layer table and the totals, as `xbarc run --stats` prints them. */
+void perf_print(const PerfReport *report, FILE *out);
+/* The same as JSON (docs/perf.md 5), an arena string, or as the output
+ * `path` of `outs` (ir/ir.h). */
+char *perf_to_json(Arena *arena, const PerfReport *report);
+bool perf_write_json(const PerfReport *report, Outputs *outs, const char *path, Diags *diags);
 
 #endif

@@ -16,7 +16,7 @@
  * else from the shapes by the simulator's own formulas; tests check that the
  * two agree.  All figures are per image: per run divided by the images a run
  * processes. */
-#include "backend/perf.h"
+#include "backend/backend.h"
 #include "passes/pack.h"
 
 #include <cJSON.h>
@@ -582,4 +582,9 @@ bool perf_write_json(const PerfReport *report, Outputs *outs, const char *path, 
 {
     char *text = perf_to_json(diags->arena, report);
     return outputs_write(outs, path, text, strlen(text));
+}
+
+double adc_conversion_pj(int bits)
+{
+    return ADC_E8_PJ * ldexp(1.0, bits - 8);
 }

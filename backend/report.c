@@ -5,10 +5,10 @@
  * so the table, the JSON and the picture show the same numbers as the passes
  * that decided them.  Pipeline times are in read steps (one crossbar read with
  * one DAC cycle of inputs, docs/mapping.md); seconds, energy and area come from
- * the performance model of the emitted program (backend/perf.h), when given. */
+ * the performance model of the emitted program (backend/backend.h), when given. */
 #include "backend/backend.h"
 #include "passes/mapping.h"
-#include "backend/perf.h"
+#include "backend/backend.h"
 
 #include <cJSON.h>
 #include <errno.h>

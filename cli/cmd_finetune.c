@@ -7,7 +7,7 @@
  * the written program with the same options. */
 #include "cli/cli.h"
 #include "frontend/frontend.h"
-#include "study/finetune.h"
+#include "study/study.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"
 

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "frontend/frontend.h"
 #include "runtime/noise.h"
-#include "backend/perf.h"
+#include "backend/backend.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 

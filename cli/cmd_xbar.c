@@ -5,12 +5,9 @@
  * activation ranges on real images (or take a nominal one, --calib none),
  * quantize, the mapping pipeline, emit the program, write it, print a
  * per-layer summary. */
-#include "backend/backend.h"
 #include "cli/cli.h"
 #include "frontend/frontend.h"
-#include "backend/perf.h"
-#include "runtime/program.h"
-#include "runtime/runtime.h"
+#include "study/study.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -9,7 +9,15 @@
 #define XBARC_PROGRAM_H
 
 #include "ir/ir.h"
-#include "runtime/runtime.h"
+typedef struct Program Program;
+
+/* What running a program counts (runtime/sim.c), summed over instructions
+ * (per layer in reports): the performance model's inputs. */
+typedef struct {
+    uint64_t reads;             /* crossbar reads: one per block, input vector and DAC cycle */
+    uint64_t conversions;       /* ADC conversions */
+    uint64_t saturated;         /* conversions clipped at the ADC range */
+} SimCounters;
 
 #define PROGRAM_MAGIC "XBARCPRG"
 enum { PROGRAM_VERSION = 2 };

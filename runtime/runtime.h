@@ -38,15 +38,9 @@ void calibrate_nominal(Graph *g, float act_min, float act_max);
 
 /* ---- the crossbar simulator (runtime/sim.c) ---- */
 
-typedef struct Program Program;     /* runtime/program.h */
+#include "runtime/program.h"
 typedef struct Sim Sim;
 
-/* Counters of one run, summed over instructions (per layer in reports). */
-typedef struct {
-    uint64_t reads;             /* crossbar reads: one per block, input vector and DAC cycle */
-    uint64_t conversions;       /* ADC conversions */
-    uint64_t saturated;         /* conversions clipped at the ADC range */
-} SimCounters;
 
 /* Executes a program read by read.  The Sim owns its buffers; the program must
  * outlive it.  The non-idealities of program->arch (docs/noise.md) are drawn
@@ -150,60 +144,5 @@ void psum_hist_add(PsumHist *h, const double *v, int64_t n);
  * are skipped).  It turns the fast path off, which has no reads to record;
  * NULL stops recording. */
 void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr);
-
-/* Runs the graph's program (mapped, quantized, every ADC lossless) over
- * `count` images and stores on every xbar op, per block, the statistics the
- * pass adc-alloc clips with: psum_max, psum_p9999, psum_p999, psum_p99. */
-bool adc_collect_stats(Graph *g, const float *images, int count, Diags *diags);
-
-/* The energy model of docs/adc.md: one conversion at b bits costs
- * E_8 * 2^(b - 8), E_8 = 1.6 pJ (ISAAC's 8-bit SAR ADC). */
-#define ADC_E8_PJ 1.6
-double adc_conversion_pj(int bits);
-
-typedef struct {
-    const char *layer;
-    int blocks;
-    uint64_t conversions;       /* per image */
-    int bits_min, bits_max;     /* of the allocation, over the layer's blocks */
-    int lossless_bits;          /* the largest of adc-lossless's */
-    double pj_lossless, pj_uniform, pj_alloc;   /* ADC energy per image */
-} AdcLayerReport;
-
-typedef struct {
-    int n_layers;
-    AdcLayerReport *layers;
-    int uniform_bits;           /* the uniform allocation compared against */
-    const char *clip;
-    int images;                 /* calibration images used */
-    double tolerance;           /* points */
-    /* top-1 agreement with the lossless program on those images, in percent */
-    double agree_uniform, agree_alloc;
-    double error_scale;         /* the search's safety factor on output errors */
-    int evaluations;            /* simulator runs of the search */
-    double seconds;
-} AdcReport;
-
-/* Options of adc_allocate; zero fields take the defaults. */
-typedef struct {
-    double tolerance;           /* points of top-1 agreement that may be lost (0 = none) */
-    int max_images;             /* calibration images used, at most (ADC_DEFAULT_IMAGES) */
-    const char *clip;           /* adc-alloc's clip option (ADC_DEFAULT_CLIP) */
-    int uniform_bits;           /* the uniform allocation of the report (8) */
-    double error_scale;         /* safety factor on output errors (ADC_DEFAULT_ERROR_SCALE) */
-} AdcAllocOptions;
-#define ADC_DEFAULT_IMAGES 500
-#define ADC_DEFAULT_CLIP "p99"
-#define ADC_DEFAULT_ERROR_SCALE 2.0
-
-/* Bit allocation (docs/adc.md): on a graph mapped with lossless ADCs,
- * collects the statistics, then lowers per-layer bits greedily, the largest
- * energy saving first, while top-1 agreement with the lossless program on the
- * calibration images stays within the tolerance.  Leaves the graph allocated
- * (adc_layer_bits, adc_bits, adc_max) and fills *report. */
-bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOptions *options,
-                  AdcReport *report, Diags *diags);
-/* The report as a table: bits and ADC energy per layer against lossless and uniform ADCs. */
-void adc_report_print(const AdcReport *report, FILE *out);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "runtime/noise.h"
 #include "runtime/program.h"
+#include "runtime/runtime.h"
 
 /* Reads (or, on the linear path, source rows) processed together: one
  * product of this many rows, whose scratch stays in cache. */

@@ -26,10 +26,7 @@
  * Every evaluation emits a fresh program into an arena of its own and stops
  * as soon as the disagreements pass the budget, so the failing steps of the
  * search are cheap. */
-#include "backend/backend.h"
-#include "passes/passes.h"
-#include "runtime/program.h"
-#include "runtime/runtime.h"
+#include "study/study.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,10 +66,6 @@ static double hist_percentile(const PsumHist *h, double share)
     return h->max_abs;
 }
 
-double adc_conversion_pj(int bits)
-{
-    return ADC_E8_PJ * ldexp(1.0, bits - 8);
-}
 
 /* ---- the program of a graph, and its blocks ---- */
 

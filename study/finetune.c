@@ -30,7 +30,7 @@
  *
  * Everything the training touches is in double and in a fixed order, so the
  * same seed and images give the same program. */
-#include "study/finetune.h"
+#include "study/study.h"
 #include "study/finetune_net.h"
 
 #include "backend/backend.h"

@@ -19,7 +19,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "runtime/program.h"
-#include "runtime/runtime.h"
+#include "study/study.h"
 
 static Arena *arena;
 static Diags diags;

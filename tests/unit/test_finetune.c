@@ -32,7 +32,7 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
-#include "study/finetune.h"
+#include "study/study.h"
 #include "study/finetune_net.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"

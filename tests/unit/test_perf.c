@@ -19,8 +19,7 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
-#include "backend/perf.h"
-#include "runtime/program.h"
+#include "runtime/runtime.h"
 
 /* ---- a program built by hand ---- */
 

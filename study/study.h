@@ -1,15 +1,80 @@
-/* finetune.h: hybrid fine-tuning of a program's trailing crossbar layers
- * (Yao et al., Nature 2020; DOMAIN.md 11; docs/finetune.md).
+/* study.h: what loops over the whole pipeline: compile, simulate, compare.
+ *
+ * The layer above the backend: it may call the passes, the emitter and the
+ * simulator (and nothing calls it but the CLI).
+ *   - study/adc_search.c: the ADC bit allocation search (docs/adc.md): it
+ *     simulates a mapped graph's program to collect partial-sum statistics,
+ *     then lowers per-layer bits while top-1 agreement holds;
+ *   - study/finetune.c (and finetune_net.c, its float network): hybrid
+ *     fine-tuning of a program's trailing crossbar layers on the chip's own
+ *     features (Yao et al., Nature 2020; docs/finetune.md). */
+#ifndef XBARC_STUDY_H
+#define XBARC_STUDY_H
+
+#include "backend/backend.h"
+#include "passes/passes.h"
+#include "runtime/runtime.h"
+
+/* ---- ADC bit allocation (study/adc_search.c) ---- */
+
+/* Runs the graph's program (mapped, quantized, every ADC lossless) over
+ * `count` images and stores on every xbar op, per block, the statistics the
+ * pass adc-alloc clips with: psum_max, psum_p9999, psum_p999, psum_p99. */
+bool adc_collect_stats(Graph *g, const float *images, int count, Diags *diags);
+
+typedef struct {
+    const char *layer;
+    int blocks;
+    uint64_t conversions;       /* per image */
+    int bits_min, bits_max;     /* of the allocation, over the layer's blocks */
+    int lossless_bits;          /* the largest of adc-lossless's */
+    double pj_lossless, pj_uniform, pj_alloc;   /* ADC energy per image */
+} AdcLayerReport;
+
+typedef struct {
+    int n_layers;
+    AdcLayerReport *layers;
+    int uniform_bits;           /* the uniform allocation compared against */
+    const char *clip;
+    int images;                 /* calibration images used */
+    double tolerance;           /* points */
+    /* top-1 agreement with the lossless program on those images, in percent */
+    double agree_uniform, agree_alloc;
+    double error_scale;         /* the search's safety factor on output errors */
+    int evaluations;            /* simulator runs of the search */
+    double seconds;
+} AdcReport;
+
+/* Options of adc_allocate; zero fields take the defaults. */
+typedef struct {
+    double tolerance;           /* points of top-1 agreement that may be lost (0 = none) */
+    int max_images;             /* calibration images used, at most (ADC_DEFAULT_IMAGES) */
+    const char *clip;           /* adc-alloc's clip option (ADC_DEFAULT_CLIP) */
+    int uniform_bits;           /* the uniform allocation of the report (8) */
+    double error_scale;         /* safety factor on output errors (ADC_DEFAULT_ERROR_SCALE) */
+} AdcAllocOptions;
+#define ADC_DEFAULT_IMAGES 500
+#define ADC_DEFAULT_CLIP "p99"
+#define ADC_DEFAULT_ERROR_SCALE 2.0
+
+/* Bit allocation (docs/adc.md): on a graph mapped with lossless ADCs,
+ * collects the statistics, then lowers per-layer bits greedily, the largest
+ * energy saving first, while top-1 agreement with the lossless program on the
+ * calibration images stays within the tolerance.  Leaves the graph allocated
+ * (adc_layer_bits, adc_bits, adc_max) and fills *report. */
+bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOptions *options,
+                  AdcReport *report, Diags *diags);
+/* The report as a table: bits and ADC energy per layer against lossless and uniform ADCs. */
+void adc_report_print(const AdcReport *report, FILE *out);
+
+
+/* ---- hybrid fine-tuning (study/finetune.c, docs/finetune.md) ----
  *
  * The chip as programmed (with the non-idealities of program->arch, drawn
  * from a seed) computes the features of the first retrained layer on a few
  * training images; the last layer (Yao et al.), or the last few fully
  * connected ones, are retrained on them, quantized again with the quantize
  * pass's rule and reprogrammed into their own tiles. */
-#ifndef XBARC_FINETUNE_H
-#define XBARC_FINETUNE_H
-
-#include "runtime/program.h"
 
 /* Zero fields take the defaults. */
 typedef struct {
