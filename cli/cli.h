@@ -7,8 +7,10 @@
 #ifndef XBARC_CLI_H
 #define XBARC_CLI_H
 
-#include "ir/ir.h"
-#include "passes/passes.h"
+/* The public header of every layer (study.h includes those of runtime,
+ * passes and backend), and no other. */
+#include "frontend/frontend.h"
+#include "study/study.h"
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
 

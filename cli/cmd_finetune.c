@@ -6,10 +6,6 @@
  * accuracies before and after are what `xbarc eval` prints for the input and
  * the written program with the same options. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
-#include "study/study.h"
-#include "runtime/noise.h"
-#include "runtime/program.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,5 @@
 /* cmd_graph.c: `xbarc import` and `xbarc opt`, the commands on graph IR. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
 
 #include <string.h>
 

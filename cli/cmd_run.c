@@ -7,11 +7,6 @@
  * --noise, --set or --time give it non-idealities (docs/noise.md), drawn from
  * --seed. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
-#include "runtime/noise.h"
-#include "backend/backend.h"
-#include "runtime/program.h"
-#include "runtime/runtime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,38 +24,6 @@ typedef struct {
     const Graph *graph;     /* with interp */
     uint64_t seed;          /* the chip's (programs) */
 } Runner;
-
-/* The chip options, checked on the default architecture as usage errors. */
-void chip_check(Args *a, Chip *chip)
-{
-    long seed = 0;
-    if (chip->seed_text && !parse_count(chip->seed_text, &seed))
-        usage_error(a, "--seed takes a non-negative integer, not '%s'", chip->seed_text);
-    chip->seed = (uint64_t)seed;
-    Arena *scratch = arena_new();
-    Arch arch = arch_default();
-    const char *why = a->failed ? NULL : chip_apply(chip, &arch, scratch);
-    Diags diags;
-    diags_init(&diags, scratch);
-    if (why)
-        usage_error(a, "%s", why);
-    else if (!a->failed && !arch_validate(&arch, NULL, &diags))
-        usage_error(a, "%s", diags.first->text + (strncmp(diags.first->text, "error: ", 7) ? 0 : 7));
-    arena_free(scratch);
-}
-
-struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags)
-{
-    Program *p = program_read(arena, path, diags);
-    if (!p || !chip)
-        return p;
-    /* checked by chip_check: only a value against the program's range can fail */
-    const char *why = chip_apply(chip, &p->arch, arena);
-    Loc loc = {.file = path};
-    if (why)
-        diag_error(diags, &loc, "%s", why);
-    return why || !arch_validate(&p->arch, path, diags) ? NULL : p;
-}
 
 static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, const Chip *chip,
                         Diags *diags)

@@ -14,10 +14,6 @@
  * written together or not at all (ir/file.c); a progress bar on stderr when it
  * is a terminal. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
-#include "runtime/noise.h"
-#include "runtime/program.h"
-#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,8 +6,6 @@
  * quantize, the mapping pipeline, emit the program, write it, print a
  * per-layer summary. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
-#include "study/study.h"
 
 #include <dirent.h>
 #include <math.h>

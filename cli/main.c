@@ -1,105 +1,13 @@
-/* main.c: the xbarc command-line driver: option helpers, shared steps and
- * the table of subcommands (one function each, in cmd_*.c).
+/* main.c: the xbarc command-line driver: the table of subcommands (one
+ * function each, in cli/cmd_*.c; the helpers they share are in
+ * cli/options.c).
  *
  * Exit status: 0 success, 1 bad input (a message names the file and what is
  * wrong), 2 bad usage.  A command's output files go through one Outputs set
  * (ir/file.c), so a failure never leaves a partial file behind. */
 #include "cli/cli.h"
-#include "frontend/frontend.h"
-#include "runtime/blas.h"
-#include "runtime/noise.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* ---- option parsing ----------------------------------------------------------- */
-
-void usage_error(Args *a, const char *fmt, const char *what)
-{
-    fprintf(stderr, "xbarc %s: ", a->command);
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n(see 'xbarc %s --help')\n", a->command);
-    a->failed = true;
-}
-
-/* Matches "--name=VALUE", "--name VALUE" (and "-x VALUE" when name is one letter). */
-bool opt_value(Args *a, const char *name, const char **value)
-{
-    const char *arg = a->argv[a->i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return false;
-    if (arg[n] == '=') {
-        *value = arg + n + 1;
-        a->i++;
-        return true;
-    }
-    if (arg[n] != 0)
-        return false;
-    if (a->i + 1 >= a->argc) {
-        usage_error(a, "option %s needs a value", name);
-        a->i++;
-        return false;
-    }
-    *value = a->argv[a->i + 1];
-    a->i += 2;
-    return true;
-}
-
-bool opt_flag(Args *a, const char *name)
-{
-    if (strcmp(a->argv[a->i], name) != 0)
-        return false;
-    a->i++;
-    return true;
-}
-
-void opt_positional(Args *a, const char **slot)
-{
-    const char *arg = a->argv[a->i++];
-    if (arg[0] == '-' && arg[1])
-        usage_error(a, "unknown option %s", arg);
-    else if (*slot)
-        usage_error(a, "unexpected argument %s", arg);
-    else
-        *slot = arg;
-}
-
-bool chip_option(Args *a, Chip *chip)
-{
-    const char *set;
-    if (opt_value(a, "--set", &set)) {
-        chip->sets[chip->n_sets++] = (char *)set;
-        return true;
-    }
-    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--time", &chip->time) ||
-           opt_value(a, "--seed", &chip->seed_text);
-}
-
-bool chip_given(const Chip *chip)
-{
-    return chip->preset || chip->time || chip->seed_text || chip->n_sets;
-}
-
-/* Sets the non-idealities of arch; the first problem as a message, or NULL. */
-const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
-{
-    if (!noise_preset(arch, chip->preset ? chip->preset : "ideal"))
-        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", chip->preset);
-    if (chip->time && !noise_parse_time(chip->time, &arch->drift_time_s))
-        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", chip->time);
-    for (int i = 0; i < chip->n_sets; i++) {
-        const char *why = noise_set(arch, chip->sets[i]);
-        if (why) {
-            const char *eq = strchr(chip->sets[i], '=');
-            int len = eq ? (int)(eq - chip->sets[i]) : (int)strlen(chip->sets[i]);
-            return arena_printf(arena, "--set %.*s: %s", len, chip->sets[i], why);
-        }
-    }
-    return NULL;
-}
 
 static bool wants_help(int argc, char **argv)
 {
@@ -107,53 +15,6 @@ static bool wants_help(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return true;
     return false;
-}
-
-bool parse_count(const char *text, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* ---- shared steps ------------------------------------------------------------- */
-
-/* An ONNX model or textual IR, by its extension, with `pipeline` run on it. */
-Graph *load_model(Arena *arena, const char *path, const char *pipeline,
-                         const PassOptions *pass_options, Diags *diags)
-{
-    Graph *g = has_suffix(path, ".xir") ? ir_parse_file(arena, path, diags)
-                                        : onnx_import(arena, path, NULL, 0, diags);
-    if (!g)
-        return NULL;
-    if (pipeline && *pipeline && !pass_run_pipeline(g, pipeline, pass_options, diags))
-        return NULL;
-    return g;
-}
-
-bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path)
-{
-    FILE *f = outputs_open(outs, path);
-    if (f)
-        ir_print(g, f, options);
-    return f != NULL;
-}
-
-int finish(Arena *arena, Diags *diags, bool ok)
-{
-    diags_print(diags, stderr);
-    arena_free(arena);
-    return ok && diags->n_errors == 0 ? 0 : EXIT_INPUT;
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */
@@ -187,7 +48,6 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    blas_single_thread();       /* before any product, while there is one thread */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

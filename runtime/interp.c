@@ -320,6 +320,7 @@ static void xbar_float(const XbarGeom *geo, const float *a, const float *wg, con
                        float *y, int64_t ldy)
 {
     int64_t K = geo->k, N = geo->n;
+    blas_single_thread();
     if (geo->conv) {    /* y[n, r] (row stride ldy) = sum_k w[k, n] col[k, r] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)R, (int)K, 1.0f, wg, (int)N, a,
                     (int)R, 0.0f, y, (int)ldy);

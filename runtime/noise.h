@@ -107,14 +107,6 @@ double noise_drift_factor(double t, double t0, double nu);
 /* Gain and offset (LSB) of ADC `adc` of tile `tile`. */
 void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset);
 
-/* Sets every non-ideality of arch to the named preset: "ideal", "rram" or
- * "pcm" (docs/noise.md 9).  False for another name. */
-bool noise_preset(Arch *arch, const char *name);
-/* Applies "FIELD=VALUE" to a non-ideality or to g_min_us / g_max_us (the
- * fields a compiled program leaves free); NULL, or what is wrong. */
-const char *noise_set(Arch *arch, const char *assignment);
-/* Seconds from "20s", "5m", "1h", "1d", "1w", "1y" (365 days) or a plain
- * number of seconds; false when the text is none of those. */
-bool noise_parse_time(const char *text, double *seconds);
+/* noise_preset, noise_set and noise_parse_time: runtime/runtime.h. */
 
 #endif

@@ -36,6 +36,18 @@ bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags);
  * mapping studies, which need no data; the accuracy is then meaningless. */
 void calibrate_nominal(Graph *g, float act_min, float act_max);
 
+/* ---- a chip's non-idealities, as options set them (runtime/noise.c, docs/noise.md) ---- */
+
+/* Sets every non-ideality of arch to the named preset: "ideal", "rram" or
+ * "pcm" (docs/noise.md 9).  False for another name. */
+bool noise_preset(Arch *arch, const char *name);
+/* Applies "FIELD=VALUE" to a non-ideality or to g_min_us / g_max_us (the
+ * fields a compiled program leaves free); NULL, or what is wrong. */
+const char *noise_set(Arch *arch, const char *assignment);
+/* Seconds from "20s", "5m", "1h", "1d", "1w", "1y" (365 days) or a plain
+ * number of seconds; false when the text is none of those. */
+bool noise_parse_time(const char *text, double *seconds);
+
 /* ---- the crossbar simulator (runtime/sim.c) ---- */
 
 #include "runtime/program.h"

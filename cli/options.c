@@ -1,0 +1,174 @@
+/* options.c: what the subcommands share: option matching, the chip options
+ * (--noise, --time, --set, --seed) and the steps every command takes (load a
+ * model, write IR, finish with the diagnostics and the exit status). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- option parsing ----------------------------------------------------------- */
+
+void usage_error(Args *a, const char *fmt, const char *what)
+{
+    fprintf(stderr, "xbarc %s: ", a->command);
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n(see 'xbarc %s --help')\n", a->command);
+    a->failed = true;
+}
+
+/* Matches "--name=VALUE", "--name VALUE" (and "-x VALUE" when name is one letter). */
+bool opt_value(Args *a, const char *name, const char **value)
+{
+    const char *arg = a->argv[a->i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return false;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        a->i++;
+        return true;
+    }
+    if (arg[n] != 0)
+        return false;
+    if (a->i + 1 >= a->argc) {
+        usage_error(a, "option %s needs a value", name);
+        a->i++;
+        return false;
+    }
+    *value = a->argv[a->i + 1];
+    a->i += 2;
+    return true;
+}
+
+bool opt_flag(Args *a, const char *name)
+{
+    if (strcmp(a->argv[a->i], name) != 0)
+        return false;
+    a->i++;
+    return true;
+}
+
+void opt_positional(Args *a, const char **slot)
+{
+    const char *arg = a->argv[a->i++];
+    if (arg[0] == '-' && arg[1])
+        usage_error(a, "unknown option %s", arg);
+    else if (*slot)
+        usage_error(a, "unexpected argument %s", arg);
+    else
+        *slot = arg;
+}
+
+bool chip_option(Args *a, Chip *chip)
+{
+    const char *set;
+    if (opt_value(a, "--set", &set)) {
+        chip->sets[chip->n_sets++] = (char *)set;
+        return true;
+    }
+    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--time", &chip->time) ||
+           opt_value(a, "--seed", &chip->seed_text);
+}
+
+bool chip_given(const Chip *chip)
+{
+    return chip->preset || chip->time || chip->seed_text || chip->n_sets;
+}
+
+/* Sets the non-idealities of arch; the first problem as a message, or NULL. */
+const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
+{
+    if (!noise_preset(arch, chip->preset ? chip->preset : "ideal"))
+        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", chip->preset);
+    if (chip->time && !noise_parse_time(chip->time, &arch->drift_time_s))
+        return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", chip->time);
+    for (int i = 0; i < chip->n_sets; i++) {
+        const char *why = noise_set(arch, chip->sets[i]);
+        if (why) {
+            const char *eq = strchr(chip->sets[i], '=');
+            int len = eq ? (int)(eq - chip->sets[i]) : (int)strlen(chip->sets[i]);
+            return arena_printf(arena, "--set %.*s: %s", len, chip->sets[i], why);
+        }
+    }
+    return NULL;
+}
+
+bool parse_count(const char *text, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* ---- shared steps ------------------------------------------------------------- */
+
+/* An ONNX model or textual IR, by its extension, with `pipeline` run on it. */
+Graph *load_model(Arena *arena, const char *path, const char *pipeline,
+                         const PassOptions *pass_options, Diags *diags)
+{
+    Graph *g = has_suffix(path, ".xir") ? ir_parse_file(arena, path, diags)
+                                        : onnx_import(arena, path, NULL, 0, diags);
+    if (!g)
+        return NULL;
+    if (pipeline && *pipeline && !pass_run_pipeline(g, pipeline, pass_options, diags))
+        return NULL;
+    return g;
+}
+
+bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path)
+{
+    FILE *f = outputs_open(outs, path);
+    if (f)
+        ir_print(g, f, options);
+    return f != NULL;
+}
+
+int finish(Arena *arena, Diags *diags, bool ok)
+{
+    diags_print(diags, stderr);
+    arena_free(arena);
+    return ok && diags->n_errors == 0 ? 0 : EXIT_INPUT;
+}
+
+/* The chip options, checked on the default architecture as usage errors. */
+void chip_check(Args *a, Chip *chip)
+{
+    long seed = 0;
+    if (chip->seed_text && !parse_count(chip->seed_text, &seed))
+        usage_error(a, "--seed takes a non-negative integer, not '%s'", chip->seed_text);
+    chip->seed = (uint64_t)seed;
+    Arena *scratch = arena_new();
+    Arch arch = arch_default();
+    const char *why = a->failed ? NULL : chip_apply(chip, &arch, scratch);
+    Diags diags;
+    diags_init(&diags, scratch);
+    if (why)
+        usage_error(a, "%s", why);
+    else if (!a->failed && !arch_validate(&arch, NULL, &diags))
+        usage_error(a, "%s", diags.first->text + (strncmp(diags.first->text, "error: ", 7) ? 0 : 7));
+    arena_free(scratch);
+}
+
+struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags)
+{
+    Program *p = program_read(arena, path, diags);
+    if (!p || !chip)
+        return p;
+    /* checked by chip_check: only a value against the program's range can fail */
+    const char *why = chip_apply(chip, &p->arch, arena);
+    Loc loc = {.file = path};
+    if (why)
+        diag_error(diags, &loc, "%s", why);
+    return why || !arch_validate(&p->arch, path, diags) ? NULL : p;
+}
