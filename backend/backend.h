@@ -38,6 +38,9 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
 bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags);
 /* An SVG picture of the tiles, every block a rectangle coloured by layer. */
 bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diags *diags);
+/* The short summary `xbarc compile` prints: one line per crossbar layer, then
+ * tiles, instructions and the cells the blocks cover. */
+void report_summary(const Graph *g, const Program *p, FILE *out);
 
 /* ---- the performance model (backend/perf.c, docs/perf.md) ----
  *

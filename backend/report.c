@@ -268,3 +268,50 @@ bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diag
     free(svg);
     return ok;
 }
+
+/* ---- the short summary of `xbarc compile` ---- */
+
+
+static int64_t attr_count(const Op *op, const char *name)
+{
+    const Attr *attr = ir_attr(op, name);
+    return attr ? attr->count : 0;
+}
+
+void report_summary(const Graph *g, const Program *p, FILE *out)
+{
+    fprintf(out, "%-28s %-6s %6s %6s %4s %6s %6s %5s %5s\n", "layer", "form", "K", "N", "G", "slices", "blocks",
+            "tiles", "adc");
+    uint8_t *seen = arena_alloc(p->arena, (size_t)p->n_tiles + 1);
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        if (op->kind != OP_XBAR)
+            continue;
+        const Type *w = &op->inputs[1]->type;
+        const Attr *form = ir_attr(op, "form");
+        const int64_t *place, *adc_bits;
+        int n_place = ir_attr_ints(op, "place", &place), n_adc = ir_attr_ints(op, "adc_bits", &adc_bits);
+        int tiles = 0, max_adc = 0;
+        for (int b = 0; b < n_place / 3; b++) {     /* distinct tiles: mark, count, unmark */
+            int64_t t = place[3 * b];
+            if (t >= 0 && t < p->n_tiles && !seen[t])
+                seen[t] = 1, tiles++;
+        }
+        for (int b = 0; b < n_place / 3; b++)
+            if (place[3 * b] >= 0 && place[3 * b] < p->n_tiles)
+                seen[place[3 * b]] = 0;
+        for (int b = 0; b < n_adc; b++)
+            max_adc = adc_bits[b] > max_adc ? (int)adc_bits[b] : max_adc;
+        fprintf(out, "%-28.28s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", op->result->name,
+                form ? form->s : "?", (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
+                (long long)ir_attr_int(op, "slices", 1), (long long)attr_count(op, "adc_bits"), tiles, max_adc);
+    }
+    /* Cells the blocks cover, from the mvms (blocks never overlap: the
+     * emitter refuses that), not from a scan of every cell. */
+    int64_t used = 0, cells = (int64_t)p->n_tiles * p->arch.rows * p->arch.cols;
+    for (int k = 0; k < p->n_instrs; k++)
+        if (p->instrs[k].opcode == INSTR_MVM)
+            used += (int64_t)p->instrs[k].mvm.rows * p->instrs[k].mvm.phys_cols;
+    fprintf(out, "tiles: %d of %dx%d cells, %d instructions, cells in blocks %.1f%%\n", p->n_tiles, p->arch.rows,
+            p->arch.cols, p->n_instrs, cells ? 100.0 * (double)used / (double)cells : 0.0);
+}

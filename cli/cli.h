@@ -31,9 +31,6 @@ void opt_positional(Args *a, const char **slot);
 bool parse_count(const char *text, long *out);
 bool has_suffix(const char *s, const char *suffix);
 
-/* An ONNX model or textual IR, by extension, with `pipeline` run on it. */
-Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
-                  Diags *diags);
 /* Writes the IR as the output `path` of `outs` ("-": stdout). */
 bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path);
 /* Prints the diagnostics, frees the arena, returns the exit status. */

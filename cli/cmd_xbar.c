@@ -7,7 +7,6 @@
  * per-layer summary. */
 #include "cli/cli.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,152 +43,6 @@ int cmd_arch(Args *a)
     return finish(arena, &diags, ok);
 }
 
-/* ---- calibration images ---- */
-
-/* Deterministic uniform [0, 1) inputs (xorshift64*, fixed seed): the
- * calibration of last resort, for models with no data set of their own. */
-static void random_images(float *out, int64_t n, uint64_t seed)
-{
-    uint64_t s = seed ? seed : 1;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        out[i] = (float)((s * 0x2545F4914F6CDD1DULL) >> 40) / (float)(1 << 24);
-    }
-}
-
-/* Every .pb / .npy file of a directory, in name order, as one input each. */
-static float *directory_images(Arena *arena, const char *dir, int64_t image_size, int *count, Diags *diags)
-{
-    Loc loc = {.file = dir};
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    if (n < 0) {
-        diag_error(diags, &loc, "cannot read the calibration directory");
-        return NULL;
-    }
-    float *images = NULL;
-    int kept = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1)
-            images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
-        kept = 0;
-        for (int i = 0; i < n; i++) {
-            const char *name = names[i]->d_name;
-            if (!has_suffix(name, ".pb") && !has_suffix(name, ".npy"))
-                continue;
-            if (pass == 1) {
-                Tensor t;
-                char *path = arena_printf(arena, "%s/%s", dir, name);
-                if (!tensor_read(arena, path, &t, diags))
-                    break;
-                if (type_numel(&t.type) != image_size) {
-                    Loc file = {.file = path};
-                    diag_error(diags, &file, "a calibration input must have %lld elements, not %lld",
-                               (long long)image_size, (long long)type_numel(&t.type));
-                    break;
-                }
-                memcpy(images + (size_t)kept * (size_t)image_size, t.data, (size_t)image_size * sizeof(float));
-            }
-            kept++;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    if (!kept)
-        diag_error(diags, &loc, "no .pb or .npy calibration inputs in this directory");
-    *count = kept;
-    return diags->n_errors ? NULL : images;
-}
-
-/* Calibration images when --calib-count is not given: data sets and
- * directories give up to CALIB_COUNT; random data far fewer, as its ranges
- * mean nothing for accuracy and settle within a few images, while each image
- * of an ImageNet-sized model costs a full float inference (docs/benchmarks.md,
- * "Compile time"). */
-enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
-
-/* The calibration set of `spec` (auto, random, a data set name or a directory)
- * for inputs of `image_size` elements: at most `limit` images (0: the default). */
-static float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
-                                 Diags *diags)
-{
-    if (strcmp(spec, "auto") == 0)
-        spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
-    if (limit == 0)
-        limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
-    if (strcmp(spec, "random") == 0) {
-        float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
-        random_images(images, (int64_t)limit * image_size, 0x5eed);
-        *count = limit;
-        return images;
-    }
-    if (strcmp(spec, "fashion-mnist") == 0 || strcmp(spec, "digits") == 0) {
-        Dataset data;
-        if (!dataset_load(arena, spec, "train", NULL, &data, diags))
-            return NULL;
-        if (type_numel(&data.image_type) != image_size) {
-            diag_error(diags, NULL, "--calib %s: its images have %lld elements, the model's input %lld", spec,
-                       (long long)type_numel(&data.image_type), (long long)image_size);
-            return NULL;
-        }
-        *count = data.count < limit ? data.count : limit;
-        return data.images;
-    }
-    float *images = directory_images(arena, spec, image_size, count, diags);
-    if (images && *count > limit)
-        *count = limit;
-    return images;
-}
-
-/* ---- the mapping summary ---- */
-
-static int64_t attr_count(const Op *op, const char *name)
-{
-    const Attr *attr = ir_attr(op, name);
-    return attr ? attr->count : 0;
-}
-
-static void print_summary(const Graph *g, const Program *p, FILE *out)
-{
-    fprintf(out, "%-28s %-6s %6s %6s %4s %6s %6s %5s %5s\n", "layer", "form", "K", "N", "G", "slices", "blocks",
-            "tiles", "adc");
-    uint8_t *seen = arena_alloc(p->arena, (size_t)p->n_tiles + 1);
-    for (int i = 0; i < g->n_ops; i++) {
-        const Op *op = g->ops[i];
-        if (op->kind != OP_XBAR)
-            continue;
-        const Type *w = &op->inputs[1]->type;
-        const Attr *form = ir_attr(op, "form");
-        const int64_t *place, *adc_bits;
-        int n_place = ir_attr_ints(op, "place", &place), n_adc = ir_attr_ints(op, "adc_bits", &adc_bits);
-        int tiles = 0, max_adc = 0;
-        for (int b = 0; b < n_place / 3; b++) {     /* distinct tiles: mark, count, unmark */
-            int64_t t = place[3 * b];
-            if (t >= 0 && t < p->n_tiles && !seen[t])
-                seen[t] = 1, tiles++;
-        }
-        for (int b = 0; b < n_place / 3; b++)
-            if (place[3 * b] >= 0 && place[3 * b] < p->n_tiles)
-                seen[place[3 * b]] = 0;
-        for (int b = 0; b < n_adc; b++)
-            max_adc = adc_bits[b] > max_adc ? (int)adc_bits[b] : max_adc;
-        fprintf(out, "%-28.28s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", op->result->name,
-                form ? form->s : "?", (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
-                (long long)ir_attr_int(op, "slices", 1), (long long)attr_count(op, "adc_bits"), tiles, max_adc);
-    }
-    /* Cells the blocks cover, from the mvms (blocks never overlap: the
-     * emitter refuses that), not from a scan of every cell. */
-    int64_t used = 0, cells = (int64_t)p->n_tiles * p->arch.rows * p->arch.cols;
-    for (int k = 0; k < p->n_instrs; k++)
-        if (p->instrs[k].opcode == INSTR_MVM)
-            used += (int64_t)p->instrs[k].mvm.rows * p->instrs[k].mvm.phys_cols;
-    fprintf(out, "tiles: %d of %dx%d cells, %d instructions, cells in blocks %.1f%%\n", p->n_tiles, p->arch.rows,
-            p->arch.cols, p->n_instrs, cells ? 100.0 * (double)used / (double)cells : 0.0);
-}
-
 /* ---- xbarc compile ---- */
 
 /* --adc lossless|alloc|uniform:B and --adc-tolerance P (docs/adc.md). */
@@ -212,30 +65,6 @@ static void check_adc_options(Args *a, const char *adc, const char *tolerance, b
         if (*end || end == tolerance || !(options->tolerance >= 0 && options->tolerance <= 100))
             usage_error(a, "--adc-tolerance takes points from 0 to 100, not '%s'", tolerance);
     }
-}
-
-/* The mapping pipeline for --packing, --tiles and --replicate (docs/mapping.md):
- * split full blocks when packing, so that the remainders pack together; a
- * budget without --replicate searches the replication for it. */
-static const char *mapping_passes(Arena *arena, const char *packing, const char *tiles, const char *replicate)
-{
-    if (!packing && !tiles && !replicate)
-        return mapping_pipeline;
-    packing = packing ? packing : "none";
-    if (!replicate)
-        replicate = tiles ? "auto" : "keep";
-    const char *copies = "replicate";
-    if (strcmp(replicate, "none") == 0 || strcmp(replicate, "auto") == 0) {
-        copies = arena_printf(arena, "replicate{mode=%s%s%s}", replicate, strcmp(replicate, "auto") == 0 ?
-                              ",packing=" : "", strcmp(replicate, "auto") == 0 ? packing : "");
-    } else if (strcmp(replicate, "keep") != 0) {
-        char *layers = arena_strdup(arena, replicate);
-        for (char *c = layers; *c; c++)
-            *c = *c == ',' ? ';' : *c;
-        copies = arena_printf(arena, "replicate{layers=%s}", layers);
-    }
-    return arena_printf(arena, "sign-map,bit-slice,split{mode=%s},%s,place{packing=%s},adc-lossless",
-                        strcmp(packing, "none") == 0 ? "balanced" : "full", copies, packing);
 }
 
 const char compile_usage[] =
@@ -276,62 +105,6 @@ const char compile_usage[] =
     "  --tile-map FILE     draw the tiles as SVG, every block coloured by its layer\n"
     "  --emit-ir FILE      write the mapped IR as text\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
-
-/* What `xbarc compile` was asked for, checked. */
-typedef struct {
-    const char *model, *arch_path, *calib, *adc, *packing, *tiles, *replicate;
-    long calib_count;           /* 0: the calibration set's default */
-    long tile_budget;
-    bool float_weights;
-    int uniform_bits;           /* --adc uniform:B */
-    AdcAllocOptions adc_options;
-    PassOptions pass_options;
-} CompileOptions;
-
-/* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
- * graph the program is emitted from, or NULL (reported). */
-static Graph *compile_graph(Arena *arena, const CompileOptions *c, AdcReport *adc_report, Diags *diags)
-{
-    Arch *arch = arena_alloc(arena, sizeof *arch);
-    *arch = arch_default();
-    if (c->arch_path && !arch_read_json(c->arch_path, arch, diags))
-        return NULL;
-    if (c->tiles)
-        arch->tiles = (int)c->tile_budget;
-    const PassOptions *passes = &c->pass_options;
-    Graph *g = load_model(arena, c->model, has_suffix(c->model, ".xir") ? "" : default_pipeline, passes, diags);
-    if (!g)
-        return NULL;
-    g->arch = arch;
-    if (!pass_run_pipeline(g, lowering_pipeline, passes, diags))
-        return NULL;
-    float *images = NULL;
-    int count = 0;
-    if (!c->float_weights && strcmp(c->calib, "none") == 0) {
-        calibrate_nominal(g, 0.0f, 1.0f);
-        if (!pass_run_pipeline(g, "quantize", passes, diags))
-            return NULL;
-    } else if (!c->float_weights) {
-        if (g->n_inputs != 1) {
-            diag_error(diags, NULL, "%s: calibration needs a model with one input (it has %d)", c->model,
-                       g->n_inputs);
-            return NULL;
-        }
-        images = calibration_images(arena, c->calib, type_numel(&g->inputs[0]->type), (int)c->calib_count,
-                                    &count, diags);
-        if (!images || !calibrate_xbar(g, images, count, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
-            return NULL;
-    }
-    if (!pass_run_pipeline(g, mapping_passes(arena, c->packing, c->tiles, c->replicate), passes, diags))
-        return NULL;
-    if (strncmp(c->adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &c->adc_options, adc_report, diags))
-        return NULL;
-    if (c->uniform_bits && (!adc_collect_stats(g, images, count < 500 ? count : 500, diags) ||
-                            !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits),
-                                               passes, diags)))
-        return NULL;
-    return g;
-}
 
 int cmd_compile(Args *a)
 {
@@ -387,7 +160,7 @@ int cmd_compile(Args *a)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         ok = (!files[i] || outputs_add(outs, files[i])) && ok;
     AdcReport adc_report = {0};
-    Graph *g = ok ? compile_graph(arena, &c, &adc_report, &diags) : NULL;
+    Graph *g = ok ? compile_model(arena, &c, &adc_report, &diags) : NULL;
     Program *p = g ? emit_program(arena, g, &diags) : NULL;
     PerfReport perf;
     if (p) {
@@ -403,7 +176,7 @@ int cmd_compile(Args *a)
     if (ok && report)
         ok = report_print(g, &perf, text, &diags);
     else if (ok)
-        print_summary(g, p, text);
+        report_summary(g, p, text);
     if (ok && adc_report.n_layers)
         adc_report_print(&adc_report, text);
     return finish(arena, &diags, ok);

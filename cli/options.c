@@ -113,19 +113,6 @@ bool has_suffix(const char *s, const char *suffix)
 
 /* ---- shared steps ------------------------------------------------------------- */
 
-/* An ONNX model or textual IR, by its extension, with `pipeline` run on it. */
-Graph *load_model(Arena *arena, const char *path, const char *pipeline,
-                         const PassOptions *pass_options, Diags *diags)
-{
-    Graph *g = has_suffix(path, ".xir") ? ir_parse_file(arena, path, diags)
-                                        : onnx_import(arena, path, NULL, 0, diags);
-    if (!g)
-        return NULL;
-    if (pipeline && *pipeline && !pass_run_pipeline(g, pipeline, pass_options, diags))
-        return NULL;
-    return g;
-}
-
 bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path)
 {
     FILE *f = outputs_open(outs, path);

@@ -45,6 +45,11 @@ extern const char *const lowering_pipeline;
 /* Every xbar op to blocks on tiles: sign-map, bit-slice, split, place, adc-lossless
  * (after quantize, or on float-weight ops). */
 extern const char *const mapping_pipeline;
+/* mapping_pipeline with the options of a packing (none, dense, balanced; NULL:
+ * none) and a replication (NULL: keep the graph's copies; "none"; "auto": the
+ * fewest-bottleneck copies for the architecture's tile budget; or
+ * "LAYER=R,...": by hand), in the same order (docs/mapping.md). */
+const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *replicate);
 
 typedef struct {
     bool print_after_all;       /* print the IR after every pass */

@@ -72,6 +72,36 @@ const char *const default_pipeline = "remove-identity,fold-constants,fold-batchn
 const char *const lowering_pipeline = "lower-xbar";
 const char *const mapping_pipeline = "sign-map,bit-slice,split,replicate,place,adc-lossless";
 
+const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *replicate)
+{
+    packing = packing ? packing : "none";
+    bool packed = strcmp(packing, "none") != 0;
+    char *out = arena_strdup(arena, "");
+    /* the stages of mapping_pipeline, in its order, each with its options */
+    for (const char *stage = mapping_pipeline; *stage;) {
+        size_t n = strcspn(stage, ",");
+        char *name = arena_printf(arena, "%.*s", (int)n, stage);
+        const char *options = "";
+        if (strcmp(name, "split") == 0 && packed)
+            options = "{mode=full}";        /* full blocks: the remainders pack together */
+        else if (strcmp(name, "place") == 0 && packed)
+            options = arena_printf(arena, "{packing=%s}", packing);
+        else if (strcmp(name, "replicate") == 0 && replicate && strcmp(replicate, "none") == 0)
+            options = "{mode=none}";
+        else if (strcmp(name, "replicate") == 0 && replicate && strcmp(replicate, "auto") == 0)
+            options = arena_printf(arena, "{mode=auto,packing=%s}", packing);
+        else if (strcmp(name, "replicate") == 0 && replicate) {
+            char *layers = arena_strdup(arena, replicate);     /* LAYER=R,... to layers=LAYER=R;... */
+            for (char *c = layers; *c; c++)
+                *c = *c == ',' ? ';' : *c;
+            options = arena_printf(arena, "{layers=%s}", layers);
+        }
+        out = arena_printf(arena, "%s%s%s%s", out, *out ? "," : "", name, options);
+        stage += n + (stage[n] == ',');
+    }
+    return out;
+}
+
 const Pass *pass_find(const char *name)
 {
     for (int i = 0; i < pass_registry_count; i++)

@@ -137,4 +137,32 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
  * `seed`, image i read with stream i: what `xbarc eval --seed` reports. */
 double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count);
 
+/* ---- the whole compilation (study/compile.c) ---- */
+
+/* An ONNX model or textual IR (by the .xir extension), with `pipeline` run
+ * on it (NULL or "": none). */
+Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
+                  Diags *diags);
+
+/* What `xbarc compile` was asked for (checked by the CLI). */
+typedef struct {
+    const char *model, *arch_path;
+    const char *calib;          /* calibration set (frontend calibration_images), or "none" */
+    long calib_count;           /* 0: the calibration set's default */
+    const char *adc;            /* lossless, alloc[:CLIP] or uniform:B */
+    int uniform_bits;           /* B of uniform:B */
+    AdcAllocOptions adc_options;
+    const char *packing;        /* none, dense, balanced; NULL: none */
+    const char *tiles;          /* a tile budget was given: tile_budget; the replication searches for it */
+    long tile_budget;
+    const char *replicate;      /* NULL (auto with a budget, else keep), none, auto or LAYER=R,... */
+    bool float_weights;
+    PassOptions pass_options;
+} CompileOptions;
+
+/* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
+ * graph a program is emitted from, or NULL (reported).  With --adc alloc,
+ * *adc_report says what the search chose. */
+Graph *compile_model(Arena *arena, const CompileOptions *options, AdcReport *adc_report, Diags *diags);
+
 #endif

@@ -1,0 +1,113 @@
+/* calib.c: the images `xbarc compile` calibrates activation ranges on
+ * (--calib SET): a data set's training split, a directory of input tensors,
+ * or uniform random data. */
+#include "frontend/frontend.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+
+/* Deterministic uniform [0, 1) inputs (xorshift64*, fixed seed): the
+ * calibration of last resort, for models with no data set of their own. */
+static void random_images(float *out, int64_t n, uint64_t seed)
+{
+    uint64_t s = seed ? seed : 1;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        out[i] = (float)((s * 0x2545F4914F6CDD1DULL) >> 40) / (float)(1 << 24);
+    }
+}
+
+/* Every .pb / .npy file of a directory, in name order, as one input each. */
+static float *directory_images(Arena *arena, const char *dir, int64_t image_size, int *count, Diags *diags)
+{
+    Loc loc = {.file = dir};
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        diag_error(diags, &loc, "cannot read the calibration directory");
+        return NULL;
+    }
+    float *images = NULL;
+    int kept = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
+        kept = 0;
+        for (int i = 0; i < n; i++) {
+            const char *name = names[i]->d_name;
+            if (!ends_with(name, ".pb") && !ends_with(name, ".npy"))
+                continue;
+            if (pass == 1) {
+                Tensor t;
+                char *path = arena_printf(arena, "%s/%s", dir, name);
+                if (!tensor_read(arena, path, &t, diags))
+                    break;
+                if (type_numel(&t.type) != image_size) {
+                    Loc file = {.file = path};
+                    diag_error(diags, &file, "a calibration input must have %lld elements, not %lld",
+                               (long long)image_size, (long long)type_numel(&t.type));
+                    break;
+                }
+                memcpy(images + (size_t)kept * (size_t)image_size, t.data, (size_t)image_size * sizeof(float));
+            }
+            kept++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (!kept)
+        diag_error(diags, &loc, "no .pb or .npy calibration inputs in this directory");
+    *count = kept;
+    return diags->n_errors ? NULL : images;
+}
+
+/* Calibration images when --calib-count is not given: data sets and
+ * directories give up to CALIB_COUNT; random data far fewer, as its ranges
+ * mean nothing for accuracy and settle within a few images, while each image
+ * of an ImageNet-sized model costs a full float inference (docs/benchmarks.md,
+ * "Compile time"). */
+enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
+
+/* The calibration set of `spec` (auto, random, a data set name or a directory)
+ * for inputs of `image_size` elements: at most `limit` images (0: the default). */
+float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
+                                 Diags *diags)
+{
+    if (strcmp(spec, "auto") == 0)
+        spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
+    if (limit == 0)
+        limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
+    if (strcmp(spec, "random") == 0) {
+        float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
+        random_images(images, (int64_t)limit * image_size, 0x5eed);
+        *count = limit;
+        return images;
+    }
+    if (strcmp(spec, "fashion-mnist") == 0 || strcmp(spec, "digits") == 0) {
+        Dataset data;
+        if (!dataset_load(arena, spec, "train", NULL, &data, diags))
+            return NULL;
+        if (type_numel(&data.image_type) != image_size) {
+            diag_error(diags, NULL, "--calib %s: its images have %lld elements, the model's input %lld", spec,
+                       (long long)type_numel(&data.image_type), (long long)image_size);
+            return NULL;
+        }
+        *count = data.count < limit ? data.count : limit;
+        return data.images;
+    }
+    float *images = directory_images(arena, spec, image_size, count, diags);
+    if (images && *count > limit)
+        *count = limit;
+    return images;
+}

@@ -1,0 +1,72 @@
+/* compile.c: the whole compilation, from a model file to a mapped graph
+ * (`xbarc compile`; docs/crossbar.md, docs/mapping.md, docs/adc.md).
+ *
+ * Import and clean up (the default pipeline), lower-xbar, calibrate the
+ * activation ranges on real images (or take a nominal one, --calib none),
+ * quantize, the mapping pipeline for the packing and replication asked for,
+ * then the ADCs: lossless, allocated by the search, or uniform. */
+#include "frontend/frontend.h"
+#include "study/study.h"
+
+#include <string.h>
+
+static bool is_xir(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcmp(path + n - 4, ".xir") == 0;
+}
+
+Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
+                  Diags *diags)
+{
+    Graph *g = is_xir(path) ? ir_parse_file(arena, path, diags) : onnx_import(arena, path, NULL, 0, diags);
+    if (!g)
+        return NULL;
+    if (pipeline && *pipeline && !pass_run_pipeline(g, pipeline, pass_options, diags))
+        return NULL;
+    return g;
+}
+
+Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_report, Diags *diags)
+{
+    Arch *arch = arena_alloc(arena, sizeof *arch);
+    *arch = arch_default();
+    if (c->arch_path && !arch_read_json(c->arch_path, arch, diags))
+        return NULL;
+    if (c->tiles)
+        arch->tiles = (int)c->tile_budget;
+    const PassOptions *passes = &c->pass_options;
+    Graph *g = load_model(arena, c->model, is_xir(c->model) ? "" : default_pipeline, passes, diags);
+    if (!g)
+        return NULL;
+    g->arch = arch;
+    if (!pass_run_pipeline(g, lowering_pipeline, passes, diags))
+        return NULL;
+    float *images = NULL;
+    int count = 0;
+    if (!c->float_weights && strcmp(c->calib, "none") == 0) {
+        calibrate_nominal(g, 0.0f, 1.0f);
+        if (!pass_run_pipeline(g, "quantize", passes, diags))
+            return NULL;
+    } else if (!c->float_weights) {
+        if (g->n_inputs != 1) {
+            diag_error(diags, NULL, "%s: calibration needs a model with one input (it has %d)", c->model,
+                       g->n_inputs);
+            return NULL;
+        }
+        images = calibration_images(arena, c->calib, type_numel(&g->inputs[0]->type), (int)c->calib_count,
+                                    &count, diags);
+        if (!images || !calibrate_xbar(g, images, count, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
+            return NULL;
+    }
+    const char *replicate = c->replicate ? c->replicate : c->tiles ? "auto" : NULL;
+    if (!pass_run_pipeline(g, mapping_pipeline_for(arena, c->packing, replicate), passes, diags))
+        return NULL;
+    if (strncmp(c->adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &c->adc_options, adc_report, diags))
+        return NULL;
+    if (c->uniform_bits && (!adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags) ||
+                            !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits),
+                                               passes, diags)))
+        return NULL;
+    return g;
+}
