@@ -39,21 +39,9 @@ typedef struct {
 } Emitter;
 
 /* Grows an arena array by doubling (the old copy stays in the arena). */
-static void *grow(Arena *arena, void *items, int n, int *cap, size_t size)
-{
-    if (n < *cap)
-        return items;
-    int new_cap = *cap ? 2 * *cap : 32;
-    void *bigger = arena_array(arena, (size_t)new_cap, size);
-    if (n)
-        memcpy(bigger, items, (size_t)n * size);
-    *cap = new_cap;
-    return bigger;
-}
-
 static int add_buffer(Emitter *e, const char *name, BufferKind kind, bool wide, Type type, float *data)
 {
-    e->buffers = grow(e->arena, e->buffers, e->n_buffers, &e->cap_buffers, sizeof(Buffer));
+    ARENA_GROW(e->arena, e->buffers, e->n_buffers, e->cap_buffers);
     Buffer *b = &e->buffers[e->n_buffers];
     *b = (Buffer){.name = arena_strdup(e->arena, name), .kind = kind, .wide = wide, .type = type, .data = data};
     return e->n_buffers++;
@@ -61,7 +49,7 @@ static int add_buffer(Emitter *e, const char *name, BufferKind kind, bool wide, 
 
 static Instr *add_instr(Emitter *e, Opcode opcode, int dst, int src0, int src1, const char *layer)
 {
-    e->instrs = grow(e->arena, e->instrs, e->n_instrs, &e->cap_instrs, sizeof(Instr));
+    ARENA_GROW(e->arena, e->instrs, e->n_instrs, e->cap_instrs);
     Instr *in = &e->instrs[e->n_instrs++];
     memset(in, 0, sizeof *in);
     in->opcode = opcode;
@@ -284,7 +272,7 @@ static bool claim_rect(Emitter *e, const Layer *L, int block, int tile, int row0
                    L->name, block, tile, hit_row, hit_col);
         return false;
     }
-    e->rects = grow(e->arena, e->rects, e->n_rects, &e->cap_rects, sizeof(Rect));
+    ARENA_GROW(e->arena, e->rects, e->n_rects, e->cap_rects);
     e->rects[e->n_rects] = (Rect){.row = row0, .col = col0, .rows = rows, .cols = cols, .next = e->first_rect[tile]};
     e->first_rect[tile] = e->n_rects++;
     return true;

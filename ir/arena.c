@@ -201,6 +201,14 @@ size_t arena_bytes(const Arena *arena)
     return arena->bytes;
 }
 
+void *arena_grow_to(Arena *arena, const void *array, size_t count, size_t new_cap, size_t elem_size)
+{
+    void *bigger = arena_array(arena, new_cap, elem_size);
+    if (count)
+        memcpy(bigger, array, count * elem_size);
+    return bigger;
+}
+
 /* ---- the memory limit ---- */
 
 uint64_t memory_limit(void)

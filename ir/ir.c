@@ -63,18 +63,6 @@ Type type_make(int rank, const int64_t *dims)
 
 /* ---- graphs ---- */
 
-#define GROW(g, arr, n, cap)                                                   \
-    do {                                                                       \
-        if ((n) == (cap)) {                                                    \
-            int newcap = (cap) ? 2 * (cap) : 16;                               \
-            void *p = arena_array((g)->arena, (size_t)newcap, sizeof *(arr));  \
-            if (n)                                                             \
-                memcpy(p, (arr), (size_t)(n) * sizeof *(arr));                 \
-            (arr) = p;                                                         \
-            (cap) = newcap;                                                    \
-        }                                                                      \
-    } while (0)
-
 Graph *ir_graph_new(Arena *arena, const char *name)
 {
     Graph *g = arena_alloc(arena, sizeof *g);
@@ -88,7 +76,7 @@ static Value *new_value(Graph *g, const char *name, Type type)
     Value *v = arena_alloc(g->arena, sizeof *v);
     v->name = arena_strdup(g->arena, name ? name : ir_fresh_name(g, "t"));
     v->type = type;
-    GROW(g, g->values, g->n_values, g->cap_values);
+    ARENA_GROW(g->arena, g->values, g->n_values, g->cap_values);
     v->id = g->n_values;
     g->values[g->n_values++] = v;
     return v;
@@ -98,7 +86,7 @@ Value *ir_add_input(Graph *g, const char *name, Type type)
 {
     Value *v = new_value(g, name, type);
     v->is_input = true;
-    GROW(g, g->inputs, g->n_inputs, g->cap_inputs);
+    ARENA_GROW(g->arena, g->inputs, g->n_inputs, g->cap_inputs);
     g->inputs[g->n_inputs++] = v;
     return v;
 }
@@ -132,14 +120,14 @@ Op *ir_add_op(Graph *g, OpKind kind, Value *const *inputs, int n_inputs,
     op->loc = loc;
     op->result = new_value(g, result_name, result_type);
     op->result->def = op;
-    GROW(g, g->ops, g->n_ops, g->cap_ops);
+    ARENA_GROW(g->arena, g->ops, g->n_ops, g->cap_ops);
     g->ops[g->n_ops++] = op;
     return op;
 }
 
 void ir_add_output(Graph *g, Value *value)
 {
-    GROW(g, g->outputs, g->n_outputs, g->cap_outputs);
+    ARENA_GROW(g->arena, g->outputs, g->n_outputs, g->cap_outputs);
     g->outputs[g->n_outputs++] = value;
 }
 

@@ -64,6 +64,19 @@ void *arena_array(Arena *arena, size_t count, size_t elem_size); /* checks count
 char *arena_strdup(Arena *arena, const char *text);
 char *arena_printf(Arena *arena, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t arena_bytes(const Arena *arena);             /* bytes handed out so far */
+/* The one growable array: makes room for element `count` of an arena array
+ * of `cap` elements (lvalues of any integer type) by doubling it (to at least
+ * 16) when it is full; the old copy stays in the arena until it is freed. */
+#define ARENA_GROW(arena, array, count, cap)                                                  \
+    do {                                                                                      \
+        if ((size_t)(count) >= (size_t)(cap)) {                                               \
+            size_t grown_ = (cap) ? 2 * (size_t)(cap) : 16;                                   \
+            (array) = arena_grow_to((arena), (array), (size_t)(count), grown_, sizeof *(array)); \
+            (cap) = grown_;                                                                   \
+        }                                                                                     \
+    } while (0)
+/* A copy of the first `count` elements of `array` in a new array of new_cap. */
+void *arena_grow_to(Arena *arena, const void *array, size_t count, size_t new_cap, size_t elem_size);
 /* The most memory xbarc takes for one tensor, buffer or data set: the
  * environment's XBARC_MEMORY_LIMIT (bytes, or with a K, M or G suffix), else
  * 3/4 of the machine's physical memory.  Sizes read from files and options

@@ -78,30 +78,9 @@ const char *pack_mode_name(PackMode mode)
     return mode == PACK_DENSE ? "dense" : mode == PACK_BALANCED ? "balanced" : "none";
 }
 
-/* Doubles an arena array when it is full. */
-static void *grow(Arena *arena, void *items, int64_t n, int64_t *cap, size_t size)
-{
-    if (n < *cap)
-        return items;
-    int64_t new_cap = *cap ? 2 * *cap : 16;
-    void *bigger = arena_array(arena, (size_t)new_cap, size);
-    if (n)
-        memcpy(bigger, items, (size_t)n * size);
-    *cap = new_cap;
-    return bigger;
-}
-
-static void *grow_int(Arena *arena, void *items, int n, int *cap, size_t size)
-{
-    int64_t cap64 = *cap;
-    items = grow(arena, items, n, &cap64, size);
-    *cap = (int)cap64;
-    return items;
-}
-
 static int64_t new_tile(Packer *p, bool full)
 {
-    p->tiles = grow(p->arena, p->tiles, p->n_tiles, &p->cap_tiles, sizeof(Tile *));
+    ARENA_GROW(p->arena, p->tiles, p->n_tiles, p->cap_tiles);
     Tile *t = NULL;
     if (!full) {
         t = arena_alloc(p->arena, sizeof *t);
@@ -111,7 +90,7 @@ static int64_t new_tile(Packer *p, bool full)
         t->cap_free = 16;
         t->free[t->n_free++] = (Rect){0, 0, p->params->rows, p->params->cols};
         t->free_area = (int64_t)p->params->rows * p->params->cols;
-        p->open = grow(p->arena, p->open, p->n_open, &p->cap_open, sizeof(int64_t));
+        ARENA_GROW(p->arena, p->open, p->n_open, p->cap_open);
         p->open[p->n_open++] = p->n_tiles;
     }
     p->tiles[p->n_tiles] = t;
@@ -347,7 +326,7 @@ static void cut_free(Packer *p, Tile *t, const Rect *used)
     for (int i = 0; i < n; i++) {
         if (gone[i])
             continue;
-        t->free = grow_int(p->arena, t->free, t->n_free, &t->cap_free, sizeof(Rect));
+        ARENA_GROW(p->arena, t->free, t->n_free, t->cap_free);
         t->free[t->n_free++] = out[i];
     }
 }
@@ -367,7 +346,7 @@ static void place(Packer *p, int64_t tile, int b, int y, int x)
             p->period[b] += p->blocks[c].work;
         }
     }
-    t->blocks = grow_int(p->arena, t->blocks, t->n_blocks, &t->cap_blocks, sizeof(int));
+    ARENA_GROW(p->arena, t->blocks, t->n_blocks, t->cap_blocks);
     t->blocks[t->n_blocks++] = b;
     for (int r = y; r < y + blk->rows; r++)
         t->row_use[r]++;
