@@ -17,14 +17,14 @@
 
 #include "runtime/program.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
+
 static char dir[64];
 
 static inline void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
+    test_setup();
     strcpy(dir, "/tmp/test_program.XXXXXX");
     cr_assert(mkdtemp(dir));
 }
@@ -35,7 +35,7 @@ static inline void teardown(void)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(arena_printf(arena, "%s/%s", dir, names[i]));
     rmdir(dir);
-    arena_free(arena);
+    test_teardown();
 }
 
 static inline const char *path_in_dir(const char *name) { return arena_printf(arena, "%s/%s", dir, name); }

@@ -18,27 +18,10 @@
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
+#define TEST_SEED 0x9e3779b97f4a7c15ull
+#include "test_support.h"
+
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static inline uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
-}
-
-static inline int rnd_int(int lo, int hi)      /* [lo, hi] */
-{
-    return lo + (int)(rnd_u32() % (uint32_t)(hi - lo + 1));
-}
-
-static inline float rnd_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(rnd_u32() & 0xffffff) / 16777216.0f;
-}
 
 enum { CAP = 4096 };
 
@@ -101,7 +84,7 @@ static inline int add_tile(Program *pg, int rows, int cols, int cell_bits, bool 
     t->cols = cols;
     t->cells = arena_array(pg->arena, (size_t)rows * cols, sizeof(float));
     for (int i = 0; i < rows * cols; i++)
-        t->cells[i] = float_mode ? rnd_float(-9, 9) : (float)rnd_int(0, (1 << cell_bits) - 1);
+        t->cells[i] = float_mode ? test_uniform_float(-9, 9) : (float)test_uniform(0, (1 << cell_bits) - 1);
     return id;
 }
 
@@ -220,7 +203,7 @@ static inline void append_blocks(Program *pg, const Mapping *m, int G, int K, in
         int out_cols = m->sign == SIGN_PAIR_ANALOG ? phys / 2 : phys;
         /* f32 or f64 results at random: the simulator must widen them itself
          * when its sums may pass 2^24 */
-        bool wide = !m->narrow_results && rnd_int(0, 1);
+        bool wide = !m->narrow_results && test_uniform(0, 1);
         int tmp = add_buffer2(pg, BUF_TEMP, wide, P, out_cols);
         Instr *mv = add_instr(pg, INSTR_MVM, tmp, src, -1);
         mv->mvm = (MvmParams){
@@ -269,9 +252,9 @@ static inline void random_inputs(float *x, int64_t n, float scale, int bits, boo
     float top = (float)((1 << (is_signed ? bits - 1 : bits)) + 2) * scale;
     for (int64_t i = 0; i < n; i++) {
         if (i % 7 == 3)
-            x[i] = ((float)rnd_int(is_signed ? -(1 << (bits - 1)) : 0, 1 << (bits - 1)) + 0.5f) * scale;
+            x[i] = ((float)test_uniform(is_signed ? -(1 << (bits - 1)) : 0, 1 << (bits - 1)) + 0.5f) * scale;
         else
-            x[i] = rnd_float(is_signed ? -top : -3 * scale, top);
+            x[i] = test_uniform_float(is_signed ? -top : -3 * scale, top);
     }
 }
 
@@ -279,8 +262,8 @@ static inline void random_weights(float *w, int64_t n, int weight_bits)
 {
     int qmax = (1 << (weight_bits - 1)) - 1;
     for (int64_t i = 0; i < n; i++) {
-        int r = rnd_int(0, 9);
-        w[i] = (float)(r == 0 ? qmax : r == 1 ? -qmax : r == 2 ? 0 : rnd_int(-qmax, qmax));
+        int r = (int)test_uniform(0, 9);
+        w[i] = (float)(r == 0 ? qmax : r == 1 ? -qmax : r == 2 ? 0 : (int)test_uniform(-qmax, qmax));
     }
 }
 
@@ -326,12 +309,12 @@ static inline void check_matmul(const Mapping *m, int M, int K, int N)
     float *out_scale = arena_array(arena, (size_t)N, sizeof(float));
     float *bias = arena_array(arena, (size_t)N, sizeof(float));
     float *want = arena_array(arena, (size_t)M * N, sizeof(float));
-    float in_scale = rnd_int(0, 1) ? 0.25f : rnd_float(0.01f, 0.1f);
+    float in_scale = test_uniform(0, 1) ? 0.25f : test_uniform_float(0.01f, 0.1f);
     random_weights(w, (int64_t)K * N, m->weight_bits);
     random_inputs(x, (int64_t)M * K, in_scale, m->in_bits, m->in_signed);
     for (int n = 0; n < N; n++) {
-        out_scale[n] = rnd_float(1e-4f, 1e-2f);
-        bias[n] = rnd_float(-1, 1);
+        out_scale[n] = test_uniform_float(1e-4f, 1e-2f);
+        bias[n] = test_uniform_float(-1, 1);
     }
     for (int p = 0; p < M; p++)
         for (int n = 0; n < N; n++) {

@@ -21,33 +21,17 @@
 #include "runtime/program.h"
 #include "study/study.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
 
-static void setup(void)
-{
-    arena = arena_new();
-    diags_init(&diags, arena);
-}
-
+/* The diagnostics of a failed step show in the test's output. */
 static void teardown(void)
 {
     diags_print(&diags, stderr);
-    arena_free(arena);
+    test_teardown();
 }
 
-TestSuite(adc_alloc, .init = setup, .fini = teardown);
-
-static const char *model_path(const char *name)
-{
-    const char *root = getenv("XBARC_SOURCE_DIR");
-    if (root)
-        return arena_printf(arena, "%s/models/%s", root, name);
-    const char *here = __FILE__;
-    const char *cut = strstr(here, "tests/unit/");
-    cr_assert(cut, "cannot locate the source tree from %s", here);
-    return arena_printf(arena, "%.*smodels/%s", (int)(cut - here), here, name);
-}
+TestSuite(adc_alloc, .init = test_setup, .fini = teardown);
 
 /* ---- statistics by hand ---- */
 
@@ -129,7 +113,7 @@ Test(adc_alloc, histogram_and_energy_formula)
 
 static Graph *mapped_mlp(const Dataset *train, int count)
 {
-    Graph *g = onnx_import(arena, model_path("mlp_digits.onnx"), NULL, 0, &diags);
+    Graph *g = onnx_import(arena, test_source_path(arena, "models/mlp_digits.onnx"), NULL, 0, &diags);
     cr_assert_not_null(g);
     PassOptions quiet = {0};
     g->arch = arena_alloc(arena, sizeof *g->arch);

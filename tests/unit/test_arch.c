@@ -13,14 +13,14 @@
 
 #include "ir/ir.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
+
 static char path[64];
 
 static void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
+    test_setup();
     path[0] = 0;
 }
 
@@ -28,7 +28,7 @@ static void teardown(void)
 {
     if (path[0])
         unlink(path);
-    arena_free(arena);
+    test_teardown();
 }
 
 TestSuite(arch, .init = setup, .fini = teardown);
@@ -47,15 +47,6 @@ static const char *write_file(const char *text)
     return path;
 }
 
-/* All messages joined, for cr_assert(strstr(...)). */
-static const char *messages(void)
-{
-    char *all = arena_strdup(arena, "");
-    for (const DiagMsg *m = diags.first; m; m = m->next)
-        all = arena_printf(arena, "%s%s\n", all, m->text);
-    return all;
-}
-
 /* Field by field: padding bytes make memcmp unreliable. */
 static bool arch_equal(const Arch *a, const Arch *b)
 {
@@ -72,8 +63,8 @@ static void expect_error(const char *json, const char *message)
     a.rows = 7;     /* must stay untouched on failure */
     cr_assert_not(arch_read_json(write_file(json), &a, &diags), "accepted %s", json);
     cr_assert_eq(a.rows, 7);
-    cr_assert(strstr(messages(), message), "expected '%s' in:\n%s", message, messages());
-    cr_assert(strstr(messages(), path), "the message should name the file:\n%s", messages());
+    cr_assert(strstr(test_messages(), message), "expected '%s' in:\n%s", message, test_messages());
+    cr_assert(strstr(test_messages(), path), "the message should name the file:\n%s", test_messages());
 }
 
 Test(arch, default_is_the_documented_table)
@@ -116,7 +107,7 @@ Test(arch, reads_a_good_file)
                                         "  \"g_min_us\": 0.5, \"g_max_us\": 25,\n"
                                         "  \"weight_granularity\": \"layer\", \"sign\": \"offset\",\n"
                                         "  \"input_bits\": 6, \"dac_bits\": 3, \"tiles\": 40\n}\n"),
-                             &a, &diags), "%s", messages());
+                             &a, &diags), "%s", test_messages());
     cr_assert_eq(a.rows, 64);
     cr_assert_eq(a.cols, 256);
     cr_assert_eq(a.cell_bits, 4);
@@ -181,7 +172,7 @@ Test(arch, every_mistake_is_reported)
 {
     Arch a;
     cr_assert_not(arch_read_json(write_file("{\"rowz\": 1, \"cols\": \"x\", \"sign\": \"no\"}"), &a, &diags));
-    cr_assert_eq(diags.n_errors, 3, "%s", messages());
+    cr_assert_eq(diags.n_errors, 3, "%s", test_messages());
 }
 
 Test(arch, bad_json)
@@ -195,7 +186,7 @@ Test(arch, missing_file)
 {
     Arch a;
     cr_assert_not(arch_read_json("/nonexistent/arch.json", &a, &diags));
-    cr_assert(strstr(messages(), "/nonexistent/arch.json: error: cannot open"), "%s", messages());
+    cr_assert(strstr(test_messages(), "/nonexistent/arch.json: error: cannot open"), "%s", test_messages());
 }
 
 Test(arch, json_round_trip)
@@ -215,7 +206,7 @@ Test(arch, json_round_trip)
     cr_assert(strstr(json, "\"sign\": \"pair-digital\""), "%s", json);
     cr_assert(strstr(json, "\"weight_granularity\": \"layer\""), "%s", json);
     Arch b;
-    cr_assert(arch_read_json(write_file(json), &b, &diags), "%s\n%s", json, messages());
+    cr_assert(arch_read_json(write_file(json), &b, &diags), "%s\n%s", json, test_messages());
     cr_assert(arch_equal(&a, &b), "%s", json);
 }
 

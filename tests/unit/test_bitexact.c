@@ -21,44 +21,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
-
-static uint64_t rng_state;
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static int64_t uniform(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
-
-static float uniform_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(next_random() >> 40) / (float)(1 << 24);
-}
-
-static void fill(float *data, int64_t n, float lo, float hi)
-{
-    for (int64_t i = 0; i < n; i++)
-        data[i] = uniform_float(lo, hi);
-}
-
-static Value *random_const(Graph *g, int rank, const int64_t *dims)
-{
-    Value *v = ir_add_const(g, NULL, type_make(rank, dims), NULL);
-    fill(v->data, type_numel(&v->type), -1.0f, 1.0f);
-    return v;
-}
+#include "test_support.h"
 
 /* ---- random layers ---- */
 
@@ -70,38 +37,38 @@ typedef struct {
 /* conv of random shape: 1 or 2 spatial axes, groups or depthwise. */
 static void build_conv(Graph *g, bool small, CaseInfo *info)
 {
-    int spatial = uniform(0, 3) == 0 ? 1 : 2;
+    int spatial = test_uniform(0, 3) == 0 ? 1 : 2;
     int64_t groups = 1, per_group_in, out_channels;
-    int shape = (int)uniform(0, 2);
+    int shape = (int)test_uniform(0, 2);
     if (shape == 0) {                       /* depthwise */
-        groups = uniform(1, small ? 6 : 40);
+        groups = test_uniform(1, small ? 6 : 40);
         per_group_in = 1;
-        out_channels = groups * uniform(1, 2);
+        out_channels = groups * test_uniform(1, 2);
         info->kind = "depthwise conv";
     } else if (shape == 1) {                /* grouped */
-        groups = uniform(2, 4);
-        per_group_in = uniform(1, small ? 3 : 24);
-        out_channels = groups * uniform(1, small ? 3 : 40);
+        groups = test_uniform(2, 4);
+        per_group_in = test_uniform(1, small ? 3 : 24);
+        out_channels = groups * test_uniform(1, small ? 3 : 40);
         info->kind = "grouped conv";
     } else {
-        per_group_in = uniform(1, small ? 4 : 70);
-        out_channels = uniform(1, small ? 6 : 300);
+        per_group_in = test_uniform(1, small ? 4 : 70);
+        out_channels = test_uniform(1, small ? 6 : 300);
         info->kind = "conv";
     }
-    int64_t x_dims[4] = {uniform(1, 2), groups * per_group_in, 1, 1};
+    int64_t x_dims[4] = {test_uniform(1, 2), groups * per_group_in, 1, 1};
     int64_t w_dims[4] = {out_channels, per_group_in, 1, 1};
     int64_t y_dims[4] = {x_dims[0], out_channels, 1, 1};
     int64_t strides[2], pads[4], dilations[2];
     for (int i = 0; i < spatial; i++) {
-        int64_t in = uniform(1, small ? 6 : (spatial == 1 ? 24 : 10));
-        int64_t kernel = uniform(1, 5), dilation = uniform(1, 2);
-        int64_t begin = uniform(0, 2), end = uniform(0, 2);
+        int64_t in = test_uniform(1, small ? 6 : (spatial == 1 ? 24 : 10));
+        int64_t kernel = test_uniform(1, 5), dilation = test_uniform(1, 2);
+        int64_t begin = test_uniform(0, 2), end = test_uniform(0, 2);
         int64_t span = (kernel - 1) * dilation + 1;
         while (in + begin + end < span) {   /* make the window fit */
             begin++;
             end++;
         }
-        strides[i] = uniform(1, 3);
+        strides[i] = test_uniform(1, 3);
         dilations[i] = dilation;
         pads[i] = begin;
         pads[spatial + i] = end;
@@ -110,10 +77,10 @@ static void build_conv(Graph *g, bool small, CaseInfo *info)
         y_dims[2 + i] = (in + begin + end - span) / strides[i] + 1;
     }
     Value *x = ir_add_input(g, "x", type_make(2 + spatial, x_dims));
-    Value *in[3] = {x, random_const(g, 2 + spatial, w_dims), NULL};
+    Value *in[3] = {x, test_random_const(g, 2 + spatial, w_dims), NULL};
     int n_in = 2;
-    if (uniform(0, 2) != 0) {
-        in[2] = random_const(g, 1, &out_channels);
+    if (test_uniform(0, 2) != 0) {
+        in[2] = test_random_const(g, 1, &out_channels);
         n_in = 3;
     }
     Op *op = ir_add_op(g, OP_CONV, in, n_in, "y", type_make(2 + spatial, y_dims), (Loc){0});
@@ -128,30 +95,31 @@ static void build_conv(Graph *g, bool small, CaseInfo *info)
 static Value *add_gemm(Graph *g, Value *x, int64_t n, const char *name)
 {
     int64_t m = x->type.dims[0], k = x->type.dims[1];
-    bool trans_b = uniform(0, 1);
+    bool trans_b = test_uniform(0, 1);
     int64_t w_dims[2] = {trans_b ? n : k, trans_b ? k : n};
-    Value *in[3] = {x, random_const(g, 2, w_dims), random_const(g, 1, &n)};
+    Value *in[3] = {x, test_random_const(g, 2, w_dims), test_random_const(g, 1, &n)};
     int64_t y_dims[2] = {m, n};
     Op *op = ir_add_op(g, OP_GEMM, in, 3, name, type_make(2, y_dims), (Loc){0});
     ir_set_int(g, op, "transB", trans_b);
-    ir_set_float(g, op, "alpha", uniform(0, 1) ? 1.0f : 0.75f);
-    ir_set_float(g, op, "beta", uniform(0, 1) ? 1.0f : -0.5f);
+    ir_set_float(g, op, "alpha", test_uniform(0, 1) ? 1.0f : 0.75f);
+    ir_set_float(g, op, "beta", test_uniform(0, 1) ? 1.0f : -0.5f);
     return op->result;
 }
 
 static void build_gemm(Graph *g, bool small, CaseInfo *info)
 {
-    int64_t dims[2] = {uniform(1, 3), small ? uniform(1, 40) : uniform(1, 2000)};
+    int64_t dims[2] = {test_uniform(1, 3), small ? test_uniform(1, 40) : test_uniform(1, 2000)};
     Value *x = ir_add_input(g, "x", type_make(2, dims));
-    ir_add_output(g, add_gemm(g, x, small ? uniform(1, 20) : uniform(1, 2000), "y"));
+    ir_add_output(g, add_gemm(g, x, small ? test_uniform(1, 20) : test_uniform(1, 2000), "y"));
     info->kind = "gemm";
 }
 
 static void build_matmul(Graph *g, bool small, CaseInfo *info)
 {
-    int64_t k = uniform(1, small ? 30 : 600), n = uniform(1, small ? 20 : 600);
-    int64_t x_dims[3] = {uniform(1, 2), uniform(1, 3), k}, w_dims[2] = {k, n}, y_dims[3] = {x_dims[0], x_dims[1], n};
-    Value *in[2] = {ir_add_input(g, "x", type_make(3, x_dims)), random_const(g, 2, w_dims)};
+    int64_t k = test_uniform(1, small ? 30 : 600), n = test_uniform(1, small ? 20 : 600);
+    int64_t x_dims[3] = {test_uniform(1, 2), test_uniform(1, 3), k}, w_dims[2] = {k, n},
+            y_dims[3] = {x_dims[0], x_dims[1], n};
+    Value *in[2] = {ir_add_input(g, "x", type_make(3, x_dims)), test_random_const(g, 2, w_dims)};
     Op *op = ir_add_op(g, OP_MATMUL, in, 2, "y", type_make(3, y_dims), (Loc){0});
     ir_add_output(g, op->result);
     info->kind = "matmul";
@@ -160,25 +128,25 @@ static void build_matmul(Graph *g, bool small, CaseInfo *info)
 /* gemm -> relu -> gemm: the second layer sees unsigned codes. */
 static void build_chain(Graph *g, bool small, CaseInfo *info)
 {
-    int64_t dims[2] = {uniform(1, 2), uniform(1, small ? 20 : 400)};
+    int64_t dims[2] = {test_uniform(1, 2), test_uniform(1, small ? 20 : 400)};
     Value *x = ir_add_input(g, "x", type_make(2, dims));
-    Value *h = add_gemm(g, x, uniform(1, small ? 20 : 400), "h");
+    Value *h = add_gemm(g, x, test_uniform(1, small ? 20 : 400), "h");
     Op *relu = ir_add_op(g, OP_RELU, &h, 1, "r", h->type, (Loc){0});
-    ir_add_output(g, add_gemm(g, relu->result, uniform(1, small ? 10 : 300), "y"));
+    ir_add_output(g, add_gemm(g, relu->result, test_uniform(1, small ? 10 : 300), "y"));
     info->kind = "gemm-relu-gemm";
 }
 
 static void random_arch(Arch *a)
 {
     *a = arch_default();
-    a->rows = (int)uniform(32, 512);
-    a->cols = (int)uniform(32, 512);
-    a->cell_bits = (int)uniform(1, 4);
-    a->dac_bits = (int)uniform(1, 8);
-    a->input_bits = (int)uniform(a->dac_bits > 2 ? a->dac_bits : 2, 8);
-    a->weight_bits = (int)uniform(2, 8);
-    a->weight_per_layer = uniform(0, 1);
-    a->sign = (SignMapping)uniform(0, 2);
+    a->rows = (int)test_uniform(32, 512);
+    a->cols = (int)test_uniform(32, 512);
+    a->cell_bits = (int)test_uniform(1, 4);
+    a->dac_bits = (int)test_uniform(1, 8);
+    a->input_bits = (int)test_uniform(a->dac_bits > 2 ? a->dac_bits : 2, 8);
+    a->weight_bits = (int)test_uniform(2, 8);
+    a->weight_per_layer = test_uniform(0, 1);
+    a->sign = (SignMapping)test_uniform(0, 2);
     a->tiles = 0;
 }
 
@@ -228,7 +196,7 @@ static void run_case(int c, bool slow)
     g->arch = arena_alloc(arena, sizeof *g->arch);
     random_arch(g->arch);
     CaseInfo info = {0};
-    switch (uniform(0, 4)) {
+    switch (test_uniform(0, 4)) {
     case 0: case 1: build_conv(g, slow, &info); break;
     case 2: build_gemm(g, slow, &info); break;
     case 3: build_matmul(g, slow, &info); break;
@@ -237,12 +205,12 @@ static void run_case(int c, bool slow)
     const Arch *a = g->arch;
     /* Blocks packed into shared tiles must compute the same (docs/mapping.md). */
     static const char *const packings[] = {"none", "dense", "balanced"};
-    const char *packing = packings[uniform(0, 2)];
+    const char *packing = packings[test_uniform(0, 2)];
     const char *mapping = strcmp(packing, "none") == 0 ? mapping_pipeline :
                           strcmp(packing, "dense") == 0 ?
                           "sign-map,bit-slice,split{mode=full},replicate,place{packing=dense},adc-lossless" :
                           "sign-map,bit-slice,split{mode=full},replicate,place{packing=balanced},adc-lossless";
-    int64_t copies = uniform(0, 2) == 0 ? uniform(2, 3) : 1;
+    int64_t copies = test_uniform(0, 2) == 0 ? test_uniform(2, 3) : 1;
     char what[256];
     snprintf(what, sizeof what, "case %d (%s, %s path, packing %s, %lld copies): %dx%d crossbar, cell_bits %d, "
              "dac_bits %d, input_bits %d, weight_bits %d%s, %s", c, info.kind, slow ? "read-by-read" : "fast",
@@ -253,11 +221,11 @@ static void run_case(int c, bool slow)
 
     /* Calibration on non-negative inputs (unsigned codes) or signed ones. */
     int64_t size = type_numel(&g->inputs[0]->type);
-    bool non_negative = uniform(0, 1);
+    bool non_negative = test_uniform(0, 1);
     float lo = non_negative ? 0.0f : -1.0f;
     int images = 3;
     float *calib = arena_array(arena, (size_t)(images * size), sizeof(float));
-    fill(calib, images * size, lo, 1.0f);
+    test_fill(calib, images * size, lo, 1.0f);
     cr_assert(calibrate_xbar(g, calib, images, &d), "%s: calibration failed", what);
     cr_assert(run_pipeline(g, "quantize", &d), "%s: quantize failed", what);
     cr_assert(run_pipeline(g, mapping, &d), "%s: mapping failed", what);
@@ -271,7 +239,7 @@ static void run_case(int c, bool slow)
 
     /* The same inputs, a little wider than calibration: some codes clip. */
     float *input = arena_array(arena, (size_t)size, sizeof(float));
-    fill(input, size, lo * 1.2f, 1.2f);
+    test_fill(input, size, lo * 1.2f, 1.2f);
     Sim *sim = sim_new(p);
     sim_set_fast_path(sim, !slow);
     memcpy(sim_input(sim, 0), input, (size_t)size * sizeof(float));
@@ -294,22 +262,15 @@ static void run_case(int c, bool slow)
               (long long)first, got_first, want_first);
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Cases run until both counts are reached or a time budget is spent, so the
  * test stays within seconds under sanitizers; the counts reached are printed
  * and must pass a floor. */
 Test(bitexact, random_layers, .timeout = 120)
 {
-    rng_state = 0x2545f4914f6cdd1du;
-    double start = seconds();
+    test_seed(0x2545f4914f6cdd1du);
+    double start = test_seconds();
     int fast = 0, slow = 0;
-    while ((fast < 200 || slow < 100) && seconds() - start < 12.0) {
+    while ((fast < 200 || slow < 100) && test_seconds() - start < 12.0) {
         bool read_by_read = slow * 2 < fast;
         run_case(fast + slow, read_by_read);
         if (read_by_read)
@@ -318,6 +279,6 @@ Test(bitexact, random_layers, .timeout = 120)
             fast++;
     }
     printf("test_bitexact: %d random layers bit-exact (%d on the fast path, %d read by read) in %.1f s\n",
-           fast + slow, fast, slow, seconds() - start);
+           fast + slow, fast, slow, test_seconds() - start);
     cr_assert(fast >= 20 && slow >= 10, "only %d fast and %d read-by-read cases ran", fast, slow);
 }

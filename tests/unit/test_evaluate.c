@@ -12,7 +12,6 @@
  * graph version is checked the same way against the interpreter. */
 #include <criterion/criterion.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -21,6 +20,7 @@
 #include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
+#include "test_support.h"
 
 typedef struct {
     Arena *arena;
@@ -41,9 +41,7 @@ static Model compile_mlp(void)
     Model m = {.arena = arena_new()};
     Diags d;
     diags_init(&d, m.arena);
-    const char *src = getenv("XBARC_SOURCE_DIR");
-    cr_assert(src, "XBARC_SOURCE_DIR must name the source tree (ctest sets it)");
-    m.g = onnx_import(m.arena, arena_printf(m.arena, "%s/models/mlp_digits.onnx", src), NULL, 0, &d);
+    m.g = onnx_import(m.arena, test_source_path(m.arena, "models/mlp_digits.onnx"), NULL, 0, &d);
     cr_assert(m.g, "import failed");
     run_pipeline(m.g, default_pipeline, &d);
     m.g->arch = arena_alloc(m.arena, sizeof *m.g->arch);

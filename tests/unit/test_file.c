@@ -16,14 +16,14 @@
 
 #include "ir/ir.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
+
 static char dir[64];
 
 static void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
+    test_setup();
     strcpy(dir, "/tmp/test_file.XXXXXX");
     cr_assert(mkdtemp(dir));
     umask(022);
@@ -32,7 +32,7 @@ static void setup(void)
 static void teardown(void)
 {
     cr_assert_eq(system(arena_printf(arena, "rm -rf %s", dir)), 0);
-    arena_free(arena);
+    test_teardown();
 }
 
 TestSuite(file, .init = setup, .fini = teardown);
@@ -79,16 +79,9 @@ static const char *listing(void)
     return out;
 }
 
-static bool has_error(const char *want)
-{
-    for (const DiagMsg *m = diags.first; m; m = m->next)
-        if (strstr(m->text, want))
-            return true;
-    return false;
-}
-
-#define EXPECT_ERROR(want) cr_expect(has_error(want), "no message with '%s' (first: %s)", want, \
-                                     diags.first ? diags.first->text : "none")
+#define EXPECT_ERROR(want)                                                                  \
+    cr_expect(test_diags_contain(&diags, want), "no message with '%s' (first: %s)", want,    \
+              diags.first ? diags.first->text : "none")
 
 static mode_t mode_of(const char *path)
 {

@@ -39,39 +39,23 @@
 #include "runtime/quant.h"
 #include "runtime/runtime.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
 
-static void setup(void)
-{
-    arena = arena_new();
-    diags_init(&diags, arena);
-}
-
+/* The diagnostics of a failed step show in the test's output. */
 static void teardown(void)
 {
     diags_print(&diags, stderr);
-    arena_free(arena);
+    test_teardown();
 }
 
-TestSuite(finetune, .init = setup, .fini = teardown);
-
-static const char *model_path(const char *name)
-{
-    const char *root = getenv("XBARC_SOURCE_DIR");
-    if (root)
-        return arena_printf(arena, "%s/models/%s", root, name);
-    const char *here = __FILE__;
-    const char *cut = strstr(here, "tests/unit/");
-    cr_assert(cut, "cannot locate the source tree from %s", here);
-    return arena_printf(arena, "%.*smodels/%s", (int)(cut - here), here, name);
-}
+TestSuite(finetune, .init = test_setup, .fini = teardown);
 
 /* The digits MLP lowered, calibrated on 512 training images, quantized and
  * mapped with the defaults (what `xbarc compile` does). */
 static Graph *mapped_mlp(const Dataset *train)
 {
-    Graph *g = onnx_import(arena, model_path("mlp_digits.onnx"), NULL, 0, &diags);
+    Graph *g = onnx_import(arena, test_source_path(arena, "models/mlp_digits.onnx"), NULL, 0, &diags);
     cr_assert(g, "import failed");
     PassOptions options = {0};
     cr_assert(pass_run_pipeline(g, default_pipeline, &options, &diags));

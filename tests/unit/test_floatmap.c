@@ -30,36 +30,9 @@
 #include "passes/passes.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
+#include "test_support.h"
 
 static const double RTOL = 1e-4;
-
-static uint64_t rng_state;
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static int64_t uniform(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
-
-static float uniform_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(next_random() >> 40) / (float)(1 << 24);
-}
-
-static Value *random_const(Graph *g, int rank, const int64_t *dims)
-{
-    Value *v = ir_add_const(g, NULL, type_make(rank, dims), NULL);
-    for (int64_t i = 0; i < type_numel(&v->type); i++)
-        v->data[i] = uniform_float(-1.0f, 1.0f);
-    return v;
-}
 
 /* What the random cases covered, asserted at the end so that a change of the
  * generator cannot silently drop a feature. */
@@ -80,29 +53,29 @@ typedef struct {
 
 static void random_conv_shape(ConvShape *s)
 {
-    s->spatial = (int)uniform(1, 6);
+    s->spatial = (int)test_uniform(1, 6);
     s->spatial = s->spatial <= 2 ? 1 : s->spatial <= 5 ? 2 : 3;
-    switch (uniform(0, 2)) {
+    switch (test_uniform(0, 2)) {
     case 0:                                 /* depthwise, multiplier 1 or 2 */
-        s->groups = uniform(1, 6);
+        s->groups = test_uniform(1, 6);
         s->per_group_in = 1;
-        s->out_channels = s->groups * uniform(1, 2);
+        s->out_channels = s->groups * test_uniform(1, 2);
         break;
     case 1:                                 /* grouped */
-        s->groups = uniform(2, 4);
-        s->per_group_in = uniform(1, 3);
-        s->out_channels = s->groups * uniform(1, 4);
+        s->groups = test_uniform(2, 4);
+        s->per_group_in = test_uniform(1, 3);
+        s->out_channels = s->groups * test_uniform(1, 4);
         break;
     default:
         s->groups = 1;
-        s->per_group_in = uniform(1, 5);
-        s->out_channels = uniform(1, 9);
+        s->per_group_in = test_uniform(1, 5);
+        s->out_channels = test_uniform(1, 9);
         break;
     }
     for (int i = 0; i < s->spatial; i++) {
-        int64_t in = uniform(1, s->spatial == 3 ? 4 : 8);
-        int64_t kernel = uniform(1, s->spatial == 3 ? 2 : 4), dilation = uniform(1, 2);
-        int64_t begin = uniform(0, 2), end = uniform(0, 2);
+        int64_t in = test_uniform(1, s->spatial == 3 ? 4 : 8);
+        int64_t kernel = test_uniform(1, s->spatial == 3 ? 2 : 4), dilation = test_uniform(1, 2);
+        int64_t begin = test_uniform(0, 2), end = test_uniform(0, 2);
         int64_t span = (kernel - 1) * dilation + 1;
         while (in + begin + end < span) {   /* make the window fit */
             begin++;
@@ -110,7 +83,7 @@ static void random_conv_shape(ConvShape *s)
         }
         s->in[i] = in;
         s->kernel[i] = kernel;
-        s->strides[i] = uniform(1, 3);
+        s->strides[i] = test_uniform(1, 3);
         s->dilations[i] = dilation;
         s->pads[i] = begin;
         s->pads[s->spatial + i] = end;
@@ -122,7 +95,7 @@ static void build_conv(Graph *g, Coverage *cov, char *what, size_t size)
     ConvShape s;
     random_conv_shape(&s);
     int rank = 2 + s.spatial;
-    int64_t batch = uniform(1, 2);
+    int64_t batch = test_uniform(1, 2);
     int64_t x_dims[5] = {batch, s.groups * s.per_group_in}, w_dims[5] = {s.out_channels, s.per_group_in},
             y_dims[5] = {batch, s.out_channels};
     bool strided = false, padded = false, dilated = false;
@@ -135,10 +108,10 @@ static void build_conv(Graph *g, Coverage *cov, char *what, size_t size)
         padded |= s.pads[i] + s.pads[s.spatial + i] > 0;
         dilated |= s.dilations[i] > 1 && s.kernel[i] > 1;
     }
-    Value *in[3] = {ir_add_input(g, "x", type_make(rank, x_dims)), random_const(g, rank, w_dims), NULL};
+    Value *in[3] = {ir_add_input(g, "x", type_make(rank, x_dims)), test_random_const(g, rank, w_dims), NULL};
     int n_in = 2;
-    if (uniform(0, 2) != 0) {
-        in[2] = random_const(g, 1, &s.out_channels);
+    if (test_uniform(0, 2) != 0) {
+        in[2] = test_random_const(g, 1, &s.out_channels);
         n_in = 3;
     }
     Op *op = ir_add_op(g, OP_CONV, in, n_in, "y", type_make(rank, y_dims), (Loc){0});
@@ -166,20 +139,20 @@ static void build_conv(Graph *g, Coverage *cov, char *what, size_t size)
 static Value *add_gemm(Graph *g, Value *x, int64_t n, const char *name)
 {
     int64_t m = x->type.dims[0], k = x->type.dims[1];
-    bool trans_b = uniform(0, 1);
+    bool trans_b = test_uniform(0, 1);
     int64_t w_dims[2] = {trans_b ? n : k, trans_b ? k : n};
-    Value *in[3] = {x, random_const(g, 2, w_dims), random_const(g, 1, &n)};
+    Value *in[3] = {x, test_random_const(g, 2, w_dims), test_random_const(g, 1, &n)};
     int64_t y_dims[2] = {m, n};
-    Op *op = ir_add_op(g, OP_GEMM, in, uniform(0, 3) ? 3 : 2, name, type_make(2, y_dims), (Loc){0});
+    Op *op = ir_add_op(g, OP_GEMM, in, test_uniform(0, 3) ? 3 : 2, name, type_make(2, y_dims), (Loc){0});
     ir_set_int(g, op, "transB", trans_b);
-    ir_set_float(g, op, "alpha", uniform(0, 1) ? 1.0f : 0.75f);
-    ir_set_float(g, op, "beta", uniform(0, 1) ? 1.0f : -0.5f);
+    ir_set_float(g, op, "alpha", test_uniform(0, 1) ? 1.0f : 0.75f);
+    ir_set_float(g, op, "beta", test_uniform(0, 1) ? 1.0f : -0.5f);
     return op->result;
 }
 
 static void build_gemm(Graph *g, Coverage *cov, char *what, size_t size)
 {
-    int64_t dims[2] = {uniform(1, 3), uniform(1, 40)}, n = uniform(1, 24);
+    int64_t dims[2] = {test_uniform(1, 3), test_uniform(1, 40)}, n = test_uniform(1, 24);
     Value *x = ir_add_input(g, "x", type_make(2, dims));
     ir_add_output(g, add_gemm(g, x, n, "y"));
     cov->gemm++;
@@ -192,14 +165,14 @@ static Value *add_matmul(Graph *g, Value *x, int64_t n, const char *name)
     int64_t k = x->type.dims[x->type.rank - 1], w_dims[2] = {k, n};
     Type y = x->type;
     y.dims[y.rank - 1] = n;
-    Value *in[2] = {x, random_const(g, 2, w_dims)};
+    Value *in[2] = {x, test_random_const(g, 2, w_dims)};
     return ir_add_op(g, OP_MATMUL, in, 2, name, y, (Loc){0})->result;
 }
 
 static void build_matmul(Graph *g, Coverage *cov, char *what, size_t size)
 {
-    int64_t x_dims[3] = {uniform(1, 2), uniform(1, 3), uniform(1, 30)}, n = uniform(1, 20);
-    int rank = (int)uniform(1, 3);
+    int64_t x_dims[3] = {test_uniform(1, 2), test_uniform(1, 3), test_uniform(1, 30)}, n = test_uniform(1, 20);
+    int rank = (int)test_uniform(1, 3);
     Value *x = ir_add_input(g, "x", type_make(rank, x_dims + 3 - rank));
     ir_add_output(g, add_matmul(g, x, n, "y"));
     cov->matmul++;
@@ -210,11 +183,11 @@ static void build_matmul(Graph *g, Coverage *cov, char *what, size_t size)
 /* gemm -> relu -> matmul: two layers, the second on tiles after the first's. */
 static void build_chain(Graph *g, Coverage *cov, char *what, size_t size)
 {
-    int64_t dims[2] = {uniform(1, 2), uniform(1, 30)};
+    int64_t dims[2] = {test_uniform(1, 2), test_uniform(1, 30)};
     Value *x = ir_add_input(g, "x", type_make(2, dims));
-    Value *h = add_gemm(g, x, uniform(1, 20), "h");
+    Value *h = add_gemm(g, x, test_uniform(1, 20), "h");
     Op *relu = ir_add_op(g, OP_RELU, &h, 1, "r", h->type, (Loc){0});
-    ir_add_output(g, add_matmul(g, relu->result, uniform(1, 12), "y"));
+    ir_add_output(g, add_matmul(g, relu->result, test_uniform(1, 12), "y"));
     cov->chain++;
     snprintf(what, size, "gemm-relu-matmul, x %s, hidden %lld", type_format(g->arena, &x->type),
              (long long)h->type.dims[1]);
@@ -251,7 +224,7 @@ static void run_case(int c, Coverage *cov)
     diags_init(&d, arena);
     Graph *g = ir_graph_new(arena, "case");
     char layer[256];
-    switch (uniform(0, 5)) {
+    switch (test_uniform(0, 5)) {
     case 0: case 1: case 2: build_conv(g, cov, layer, sizeof layer); break;
     case 3: build_gemm(g, cov, layer, sizeof layer); break;
     case 4: build_matmul(g, cov, layer, sizeof layer); break;
@@ -259,12 +232,12 @@ static void run_case(int c, Coverage *cov)
     }
     Arch *a = arena_alloc(arena, sizeof *a);
     *a = arch_default();
-    a->rows = (int)uniform(2, 16);
-    a->cols = (int)uniform(2, 16);
+    a->rows = (int)test_uniform(2, 16);
+    a->cols = (int)test_uniform(2, 16);
     a->cols_per_adc = a->cols < a->cols_per_adc ? a->cols : a->cols_per_adc;
-    a->sign = (SignMapping)uniform(0, 2);
+    a->sign = (SignMapping)test_uniform(0, 2);
     cov->signs[a->sign]++;
-    bool through_file = uniform(0, 3) == 0;
+    bool through_file = test_uniform(0, 3) == 0;
     char what[512];
     snprintf(what, sizeof what, "case %d (%s) on %dx%d crossbars, %s%s", c, layer, a->rows, a->cols,
              sign_mapping_name(a->sign), through_file ? ", through a file" : "");
@@ -275,7 +248,7 @@ static void run_case(int c, Coverage *cov)
     float *input = arena_array(arena, (size_t)size, sizeof(float));
     float *want = arena_array(arena, (size_t)n, sizeof(float));
     for (int64_t i = 0; i < size; i++)
-        input[i] = uniform_float(-1.0f, 1.0f);
+        input[i] = test_uniform_float(-1.0f, 1.0f);
     Interp *ref = interp_new(g);
     memcpy(interp_input(ref, 0), input, (size_t)size * sizeof(float));
     interp_run(ref);
@@ -302,7 +275,7 @@ static void run_case(int c, Coverage *cov)
     }
 
     Sim *sim = sim_new(p);
-    sim_set_fast_path(sim, uniform(0, 1));
+    sim_set_fast_path(sim, test_uniform(0, 1));
     memcpy(sim_input(sim, 0), input, (size_t)size * sizeof(float));
     sim_run(sim);
     const float *got = sim_output(sim, 0);
@@ -322,7 +295,7 @@ static void run_case(int c, Coverage *cov)
 
 Test(floatmap, random_layers_on_tiny_crossbars, .timeout = 120)
 {
-    rng_state = 0x853c49e6748fea9bu;
+    test_seed(0x853c49e6748fea9bu);
     Coverage cov = {0};
     enum { CASES = 600 };
     for (int c = 0; c < CASES; c++)
@@ -350,13 +323,13 @@ Test(floatmap, depthwise_conv_on_2x2_crossbars)
         Diags d;
         diags_init(&d, arena);
         Graph *g = ir_graph_new(arena, "dw");
-        rng_state = 0x2545f4914f6cdd1du + (uint64_t)sign;
+        test_seed(0x2545f4914f6cdd1du + (uint64_t)sign);
         int64_t x_dims[4] = {2, 3, 7, 6}, w_dims[4] = {6, 1, 3, 2}, b_dims[1] = {6};
         int64_t strides[2] = {2, 1}, pads[4] = {1, 0, 2, 1}, dilations[2] = {2, 1};
         /* out: (7 + 3 - 5) / 2 + 1 = 3 rows, (6 + 1 - 2) / 1 + 1 = 6 cols */
         int64_t y_dims[4] = {2, 6, 3, 6};
-        Value *in[3] = {ir_add_input(g, "x", type_make(4, x_dims)), random_const(g, 4, w_dims),
-                        random_const(g, 1, b_dims)};
+        Value *in[3] = {ir_add_input(g, "x", type_make(4, x_dims)), test_random_const(g, 4, w_dims),
+                        test_random_const(g, 1, b_dims)};
         Op *op = ir_add_op(g, OP_CONV, in, 3, "y", type_make(4, y_dims), (Loc){0});
         ir_set_ints(g, op, "strides", strides, 2);
         ir_set_ints(g, op, "pads", pads, 4);
@@ -369,7 +342,7 @@ Test(floatmap, depthwise_conv_on_2x2_crossbars)
         float *input = arena_array(arena, (size_t)size, sizeof(float));
         float *want = arena_array(arena, (size_t)n, sizeof(float));
         for (int64_t i = 0; i < size; i++)
-            input[i] = uniform_float(-1.0f, 1.0f);
+            input[i] = test_uniform_float(-1.0f, 1.0f);
         Interp *ref = interp_new(g);
         memcpy(interp_input(ref, 0), input, (size_t)size * sizeof(float));
         interp_run(ref);

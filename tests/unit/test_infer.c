@@ -10,23 +10,18 @@
 
 #include "ir/ir.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
+
 static Graph *g;
 
 static void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
+    test_setup();
     g = ir_graph_new(arena, "t");
 }
 
-static void teardown(void)
-{
-    arena_free(arena);
-}
-
-TestSuite(infer, .init = setup, .fini = teardown);
+TestSuite(infer, .init = setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
 

@@ -15,25 +15,14 @@
 
 #include "ir/ir.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
 
-static void setup(void)
-{
-    arena = arena_new();
-    diags_init(&diags, arena);
-}
-
-static void teardown(void)
-{
-    arena_free(arena);
-}
-
-TestSuite(arena, .init = setup, .fini = teardown);
-TestSuite(builder, .init = setup, .fini = teardown);
-TestSuite(print, .init = setup, .fini = teardown);
-TestSuite(parse, .init = setup, .fini = teardown);
-TestSuite(verify, .init = setup, .fini = teardown);
+TestSuite(arena, .init = test_setup, .fini = test_teardown);
+TestSuite(builder, .init = test_setup, .fini = test_teardown);
+TestSuite(print, .init = test_setup, .fini = test_teardown);
+TestSuite(parse, .init = test_setup, .fini = test_teardown);
+TestSuite(verify, .init = test_setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
 
@@ -77,20 +66,11 @@ static Graph *parse_text(const char *text)
     return ir_parse(arena, "bad.xir", text, strlen(text), &diags);
 }
 
-/* Every diagnostic so far, one a line. */
-static char *diag_text(void)
-{
-    char *all = arena_strdup(arena, "");
-    for (const DiagMsg *m = diags.first; m; m = m->next)
-        all = arena_printf(arena, "%s%s\n", all, m->text);
-    return all;
-}
-
 static void expect_diag(const char *text, const char *message)
 {
     diags_init(&diags, arena);
     Graph *g = parse_text(text);
-    char *all = diag_text();
+    const char *all = test_messages();
     cr_expect_null(g, "parse should fail for:\n%s", text);
     cr_expect(strstr(all, message), "expected diagnostic\n  %s\ngot\n%s", message, all);
 }
@@ -188,7 +168,7 @@ Test(builder, values_ops_and_names)
     Op *op = ir_add_op(g, OP_RELU, &y, 1, NULL, y->type, (Loc){0});
     cr_assert_str_eq(op->result->name, "t");
     cr_assert_eq(ir_count_uses(g, y), 2);
-    cr_assert(ir_verify(g, &diags), "%s", diag_text());
+    cr_assert(ir_verify(g, &diags), "%s", test_messages());
 }
 
 Test(builder, attributes_kept_sorted)
@@ -232,7 +212,7 @@ Test(builder, compact_drops_dead_ops_and_unused_values)
     cr_assert_str_eq(g->values[0]->name, "x");
     cr_assert_str_eq(g->values[1]->name, "z");
     cr_assert_eq(g->values[1]->id, 1);
-    cr_assert(ir_verify(g, &diags), "%s", diag_text());
+    cr_assert(ir_verify(g, &diags), "%s", test_messages());
     cr_assert_str_eq(print_text(g, false),
                      "xir 1\n"
                      "graph @tiny {\n"
@@ -360,10 +340,10 @@ Test(print, hex_for_big_constants)
 
 static void assert_round_trip(Graph *g)
 {
-    cr_assert(ir_verify(g, &diags), "%s", diag_text());
+    cr_assert(ir_verify(g, &diags), "%s", test_messages());
     char *first = print_text(g, false);
     Graph *back = parse_text(first);
-    cr_assert_not_null(back, "%s\n%s", diag_text(), first);
+    cr_assert_not_null(back, "%s\n%s", test_messages(), first);
     char *second = print_text(back, false);
     cr_assert_str_eq(second, first);
 }
@@ -405,11 +385,9 @@ Test(parse, hex_constant_bit_exact)
     Graph *g = ir_graph_new(arena, "h");
     int64_t dims[1] = {N};
     Value *c = ir_add_const(g, "c", type_make(1, dims), NULL);
-    uint32_t x = 12345;
-    for (int i = 0; i < N; i++) {
-        x = x * 1103515245u + 12345u;
-        c->data[i] = from_bits(x ^ (x << 13));
-    }
+    test_seed(12345);
+    for (int i = 0; i < N; i++)
+        c->data[i] = from_bits((uint32_t)(test_random() >> 32));     /* any bits */
     c->data[0] = from_bits(0x7fc00001);     /* NaN with a payload */
     c->data[1] = from_bits(0xffffffff);     /* negative NaN */
     c->data[2] = from_bits(0x80000000);     /* -0 */
@@ -419,7 +397,7 @@ Test(parse, hex_constant_bit_exact)
     ir_add_output(g, ir_add_op(g, OP_MUL, ins, 2, "m", c->type, (Loc){0})->result);
     char *text = print_text(g, false);
     Graph *back = parse_text(text);
-    cr_assert_not_null(back, "%s", diag_text());
+    cr_assert_not_null(back, "%s", test_messages());
     float *d = ir_find_value(back, "c")->data;
     for (int i = 0; i < N; i++)
         cr_assert_eq(to_bits(d[i]), to_bits(c->data[i]), "element %d", i);
@@ -434,7 +412,7 @@ Test(parse, decimal_floats_bit_exact)
     int64_t dims[1] = {n};
     ir_add_const(g, "c", type_make(1, dims), values);
     Graph *back = parse_text(print_text(g, false));
-    cr_assert_not_null(back, "%s", diag_text());
+    cr_assert_not_null(back, "%s", test_messages());
     for (int i = 0; i < n; i++)
         cr_assert_eq(to_bits(ir_find_value(back, "c")->data[i]), to_bits(values[i]), "element %d", i);
 }
@@ -455,7 +433,7 @@ Test(parse, hand_written_text)
         "}\n"
         "# the end\n";
     Graph *g = parse_text(text);
-    cr_assert_not_null(g, "%s", diag_text());
+    cr_assert_not_null(g, "%s", test_messages());
     cr_assert_eq(g->n_inputs, 1);
     cr_assert_eq(g->n_outputs, 2);
     cr_assert_eq(ir_find_value(g, "s")->type.rank, 0);
@@ -481,7 +459,7 @@ Test(parse, many_values_and_big_lists)
         text = arena_printf(arena, "%s  %%v%d : f32[2] = relu(%%v%d)\n", text, i, i - 1);
     text = arena_printf(arena, "%s  output %%v2000\n}\n", text);
     Graph *g = parse_text(text);
-    cr_assert_not_null(g, "%s", diag_text());
+    cr_assert_not_null(g, "%s", test_messages());
     cr_assert_eq(g->n_ops, 2000);
     cr_assert_str_eq(print_text(g, false), text);
 }
@@ -502,14 +480,14 @@ Test(parse, error_unknown_op)
 {
     expect_diag(HEAD "  %y : f32[2] = frob(%x)\n  output %y\n}\n", "bad.xir:4:17: error: unknown op 'frob'");
     /* The broken %y is not reported again where it is used. */
-    cr_expect_eq(diags.n_errors, 1, "%s", diag_text());
+    cr_expect_eq(diags.n_errors, 1, "%s", test_messages());
 }
 
 Test(parse, error_every_undefined_value)
 {
     expect_diag(HEAD "  %y : f32[2] = add(%x, %a)\n  %z : f32[2] = add(%b, %y)\n  output %c\n}\n",
                 "bad.xir:4:25: error: undefined value %a");
-    char *all = diag_text();
+    const char *all = test_messages();
     cr_expect(strstr(all, "bad.xir:5:21: error: undefined value %b"), "%s", all);
     cr_expect(strstr(all, "bad.xir:6:10: error: undefined value %c"), "%s", all);
     cr_expect_eq(diags.n_errors, 3, "%s", all);
@@ -559,7 +537,7 @@ Test(parse, error_strings)
     static const char nul[] = HEAD "  %\"a\0b\" : f32[2] = relu(%x)\n}\n";
     diags_init(&diags, arena);
     cr_expect_null(ir_parse(arena, "bad.xir", nul, sizeof nul - 1, &diags));
-    cr_expect(strstr(diag_text(), "bad.xir:4:6: error: NUL byte in string"), "%s", diag_text());
+    cr_expect(strstr(test_messages(), "bad.xir:4:6: error: NUL byte in string"), "%s", test_messages());
 }
 
 Test(parse, error_elided_constant)
@@ -598,7 +576,7 @@ Test(parse, error_recovery_goes_on_to_later_lines)
 {
     expect_diag(HEAD "  %y : f32[2] = relu(%x\n  %z : f32[2] = frob(%y)\n  const %c : f32[1] = [1, 2]\n}\n",
                 "bad.xir:5:3: error: expected ',' or ')', found %z");
-    char *all = diag_text();
+    const char *all = test_messages();
     cr_expect(strstr(all, "bad.xir:5:17: error: unknown op 'frob'"), "%s", all);
     cr_expect(strstr(all, "bad.xir:6:23: error: constant %c has 2 elements"), "%s", all);
 }
@@ -610,7 +588,7 @@ Test(parse, too_many_errors_stop)
         text = arena_printf(arena, "%s  %%y%d : f32[2] = relu(%%nope)\n", text, i);
     expect_diag(arena_printf(arena, "%s}\n", text), "too many errors, giving up");
     cr_expect_leq(diags.n_errors, 52);
-    cr_expect_eq(count_lines_with(diag_text(), "undefined value %nope"), 50);
+    cr_expect_eq(count_lines_with(test_messages(), "undefined value %nope"), 50);
 }
 
 /* Every prefix and many one-byte corruptions of a valid file: no crash, and a
@@ -645,11 +623,11 @@ Test(parse, files)
 {
     diags_init(&diags, arena);
     cr_assert_null(ir_parse_file(arena, "/nonexistent/x.xir", &diags));
-    cr_assert(strstr(diag_text(), "/nonexistent/x.xir: error: cannot open: No such file or directory"),
-              "%s", diag_text());
+    cr_assert(strstr(test_messages(), "/nonexistent/x.xir: error: cannot open: No such file or directory"),
+              "%s", test_messages());
     diags_init(&diags, arena);
     cr_assert_null(ir_parse_file(arena, "/tmp", &diags));
-    cr_assert(strstr(diag_text(), "/tmp: error: cannot read: is a directory"), "%s", diag_text());
+    cr_assert(strstr(test_messages(), "/tmp: error: cannot read: is a directory"), "%s", test_messages());
 
     char path[] = "/tmp/test_ir_XXXXXX";
     int fd = mkstemp(path);
@@ -660,7 +638,7 @@ Test(parse, files)
     fclose(f);
     diags_init(&diags, arena);
     Graph *g = ir_parse_file(arena, path, &diags);
-    cr_assert_not_null(g, "%s", diag_text());
+    cr_assert_not_null(g, "%s", test_messages());
     cr_assert_str_eq(print_text(g, false), text);
     cr_assert_str_eq(g->ops[1]->loc.file, path);
 
@@ -668,7 +646,7 @@ Test(parse, files)
     fclose(f);
     diags_init(&diags, arena);
     cr_assert_null(ir_parse_file(arena, path, &diags));
-    cr_assert(strstr(diag_text(), ":1:1: error: expected the header 'xir 1'"), "%s", diag_text());
+    cr_assert(strstr(test_messages(), ":1:1: error: expected the header 'xir 1'"), "%s", test_messages());
     unlink(path);
 }
 
@@ -678,14 +656,14 @@ static void expect_verify(const Graph *g, const char *message)
 {
     diags_init(&diags, arena);
     bool ok = ir_verify(g, &diags);
-    char *all = diag_text();
+    const char *all = test_messages();
     cr_expect_not(ok, "verifier accepted the graph, expected: %s", message);
     cr_expect(strstr(all, message), "expected\n  %s\ngot\n%s", message, all);
 }
 
 Test(verify, accepts_valid)
 {
-    cr_assert(ir_verify(tiny_graph(), &diags), "%s", diag_text());
+    cr_assert(ir_verify(tiny_graph(), &diags), "%s", test_messages());
 }
 
 Test(verify, dead_op)

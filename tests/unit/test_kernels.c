@@ -13,21 +13,10 @@
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
+#define TEST_SEED 12345
+#include "test_support.h"
+
 /* ---- helpers ---- */
-
-static unsigned rng_state = 12345;
-
-static float rnd(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 9) & 0xffff) / 32768.0f - 1.0f;   /* [-1, 1) */
-}
-
-static void fill_random(float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = rnd();
-}
 
 static void expect_close(const float *got, const float *want, int64_t n, float tol)
 {
@@ -96,9 +85,9 @@ static void check_conv(ConvParams p, bool with_bias)
     float *x = malloc((size_t)x_n * sizeof *x), *w = malloc((size_t)w_n * sizeof *w);
     float *b = malloc((size_t)p.out_channels * sizeof *b);
     float *y = malloc((size_t)y_n * sizeof *y), *ref = malloc((size_t)y_n * sizeof *ref);
-    fill_random(x, x_n);
-    fill_random(w, w_n);
-    fill_random(b, p.out_channels);
+    test_fill(x, x_n, -1.0f, 1.0f);
+    test_fill(w, w_n, -1.0f, 1.0f);
+    test_fill(b, p.out_channels, -1.0f, 1.0f);
     kernel_conv(&p, x, w, with_bias ? b : NULL, y);
     naive_conv(&p, x, w, with_bias ? b : NULL, ref);
     expect_close(y, ref, y_n, 1e-5f);
@@ -227,9 +216,9 @@ Test(gemm, all_transposes_and_bias_shapes_match_naive)
 {
     enum { M = 3, N = 5, K = 4 };
     float a[M * K], b[K * N], c[M * N], y[M * N], ref[M * N];
-    fill_random(a, M * K);
-    fill_random(b, K * N);
-    fill_random(c, M * N);
+    test_fill(a, M * K, -1.0f, 1.0f);
+    test_fill(b, K * N, -1.0f, 1.0f);
+    test_fill(c, M * N, -1.0f, 1.0f);
     int64_t c_shapes[][2] = {{1, 1}, {1, N}, {M, 1}, {M, N}};
     for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
@@ -258,8 +247,8 @@ Test(matmul, batch_broadcasting_matches_naive)
     /* [2,1,3,4] x [5,4,2] -> [2,5,3,2] */
     int64_t ad[] = {2, 1, 3, 4}, bd[] = {5, 4, 2};
     float a[24], b[40], y[60], ref[60];
-    fill_random(a, 24);
-    fill_random(b, 40);
+    test_fill(a, 24, -1.0f, 1.0f);
+    test_fill(b, 40, -1.0f, 1.0f);
     kernel_matmul(a, 4, ad, b, 3, bd, y);
     for (int i = 0; i < 2; i++)
     for (int j = 0; j < 5; j++)
@@ -334,8 +323,8 @@ Test(binary, broadcasting_cases_match_naive)
     };
     float a[120], b[120], y[120], ref[120];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        fill_random(a, 120);
-        fill_random(b, 120);
+        test_fill(a, 120, -1.0f, 1.0f);
+        test_fill(b, 120, -1.0f, 1.0f);
         for (int i = 0; i < 120; i++)
             b[i] += b[i] >= 0 ? 0.5f : -0.5f;   /* keep divisors away from 0 */
         int64_t n = 1;
@@ -424,7 +413,7 @@ Test(softmax, sums_to_one_and_matches_exp_formula)
 {
     /* x viewed as [2, 3, 4], softmax over the middle axis. */
     float x[24], y[24], ly[24];
-    fill_random(x, 24);
+    test_fill(x, 24, -1.0f, 1.0f);
     x[5] = 1000.0f;    /* would overflow exp() without subtracting the max */
     x[9] = 1001.0f;
     kernel_softmax(2, 3, 4, false, x, y);
@@ -477,7 +466,7 @@ Test(elementwise, batchnorm_formula)
 {
     /* x [2, 2, 3]; channel c: (x - mean) / sqrt(var + eps) * scale + bias. */
     float x[12], y[12];
-    fill_random(x, 12);
+    test_fill(x, 12, -1.0f, 1.0f);
     float scale[2] = {2, -1}, bias[2] = {0.5f, 3}, mean[2] = {0.25f, -1}, var[2] = {4, 0.0625f};
     kernel_batchnorm(2, 2, 3, x, scale, bias, mean, var, 1e-5f, y);
     for (int i = 0; i < 12; i++) {

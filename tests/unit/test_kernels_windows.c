@@ -14,16 +14,7 @@
 #include <stdlib.h>
 
 #include "runtime/kernels.h"
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static float rnd_float(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) & 0xffff) / 256.0f - 128.0f;
-}
+#include "test_support.h"
 
 /* The output extent of one axis (floor mode). */
 static int64_t out_extent(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
@@ -93,8 +84,7 @@ static void check_im2col(ConvParams p)
     }
     size_t n_x = (size_t)(p.batch * p.in_channels * plane), n_cols = (size_t)(pixels * p.in_channels * taps);
     float *x = malloc(n_x * sizeof *x), *got = malloc(n_cols * sizeof *got), *want = malloc(n_cols * sizeof *want);
-    for (size_t i = 0; i < n_x; i++)
-        x[i] = rnd_float();
+    test_fill(x, (int64_t)n_x, -128.0f, 128.0f);
     for (size_t i = 0; i < n_cols; i++)
         got[i] = NAN;
     kernel_im2col(&p, x, got);
@@ -168,8 +158,7 @@ static void check_maxpool(PoolParams p)
     size_t n_x = (size_t)(p.planes * plane);
     float *x = malloc(n_x * sizeof *x), *got = malloc((size_t)outputs * sizeof *got);
     float *want = malloc((size_t)outputs * sizeof *want);
-    for (size_t i = 0; i < n_x; i++)
-        x[i] = rnd_float();
+    test_fill(x, (int64_t)n_x, -128.0f, 128.0f);
     kernel_maxpool(&p, x, got);
     naive_maxpool(&p, x, want);
     int64_t wrong = 0;

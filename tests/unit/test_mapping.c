@@ -18,36 +18,13 @@
 
 #include "passes/mapping.h"
 #include "passes/passes.h"
-
-static uint64_t rng_state;
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-/* Uniform in [lo, hi]. */
-static int64_t uniform(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
-
-static bool diags_contain(const Diags *d, const char *text)
-{
-    for (const DiagMsg *m = d->first; m; m = m->next)
-        if (strstr(m->text, text))
-            return true;
-    return false;
-}
+#include "test_support.h"
 
 /* A matrix dimension from 1 to `most`, small ones more often (big ones cost
  * time, mostly in the verifier's per-weight checks). */
 static int64_t dimension(int64_t most)
 {
-    return uniform(0, 3) == 0 ? uniform(1, most) : uniform(1, most / 8);
+    return test_uniform(0, 3) == 0 ? test_uniform(1, most) : test_uniform(1, most / 8);
 }
 
 /* ---- building layers ---- */
@@ -94,11 +71,11 @@ static Arch *random_arch(Arena *arena)
 {
     Arch *a = arena_alloc(arena, sizeof *a);
     *a = arch_default();
-    a->rows = (int)uniform(1, 512);
-    a->cols = (int)(uniform(0, 9) == 0 ? uniform(2, 16) : uniform(8, 512));
-    a->cell_bits = (int)uniform(1, 4);
-    a->dac_bits = (int)uniform(1, 8);
-    a->sign = (SignMapping)uniform(0, 2);
+    a->rows = (int)test_uniform(1, 512);
+    a->cols = (int)(test_uniform(0, 9) == 0 ? test_uniform(2, 16) : test_uniform(8, 512));
+    a->cell_bits = (int)test_uniform(1, 4);
+    a->dac_bits = (int)test_uniform(1, 8);
+    a->sign = (SignMapping)test_uniform(0, 2);
     return a;
 }
 
@@ -206,7 +183,7 @@ static int64_t check_layer(const Op *op, const LayerSpec *s, const Arch *arch, i
 
 Test(mapping, random_layers)
 {
-    rng_state = 0x9e3779b97f4a7c15u;
+    test_seed(0x9e3779b97f4a7c15u);
     int cases = 0, too_narrow = 0;
     for (int c = 0; c < 250; c++) {
         Arena *arena = arena_new();
@@ -214,15 +191,15 @@ Test(mapping, random_layers)
         diags_init(&d, arena);
         Graph *g = ir_graph_new(arena, "random");
         g->arch = random_arch(arena);
-        int layers = (int)uniform(1, 3);
+        int layers = (int)test_uniform(1, 3);
         LayerSpec specs[3];
         Op *ops[3];
-        bool quantized = uniform(0, 4) != 0;     /* a program is all quantized or all float */
+        bool quantized = test_uniform(0, 4) != 0;     /* a program is all quantized or all float */
         for (int i = 0; i < layers; i++) {
-            int64_t groups = uniform(0, 3) == 0 ? uniform(2, 8) : 1;
+            int64_t groups = test_uniform(0, 3) == 0 ? test_uniform(2, 8) : 1;
             specs[i] = (LayerSpec){.groups = groups, .k = dimension(groups > 1 ? 300 : 2000),
                                    .n = dimension(groups > 1 ? 300 : 2000), .quantized = quantized,
-                                   .w_bits = (int)uniform(2, 8)};
+                                   .w_bits = (int)test_uniform(2, 8)};
             ops[i] = add_layer(g, &specs[i]);
         }
         bool ok = run_mapping(g, &d);
@@ -237,7 +214,7 @@ Test(mapping, random_layers)
             fits &= width <= g->arch->cols;
         }
         if (!fits) {
-            cr_assert(!ok && diags_contain(&d, "split: xbar"), "a too-wide weight column was not reported");
+            cr_assert(!ok && test_diags_contain(&d, "split: xbar"), "a too-wide weight column was not reported");
             too_narrow++;
         } else {
             if (!ok)
@@ -262,7 +239,7 @@ Test(mapping, random_layers)
 Test(mapping, packed_and_replicated_graphs)
 {
     static const char *const packings[] = {"none", "dense", "balanced"};
-    rng_state = 0x51ed2701u;
+    test_seed(0x51ed2701u);
     int cases = 0;
     for (int c = 0; c < 150; c++) {
         Arena *arena = arena_new();
@@ -270,26 +247,26 @@ Test(mapping, packed_and_replicated_graphs)
         diags_init(&d, arena);
         Graph *g = ir_graph_new(arena, "packed");
         g->arch = random_arch(arena);
-        g->arch->rows = (int)uniform(8, 128);
-        g->arch->cols = (int)uniform(32, 128);
-        int layers = (int)uniform(1, 4);
+        g->arch->rows = (int)test_uniform(8, 128);
+        g->arch->cols = (int)test_uniform(32, 128);
+        int layers = (int)test_uniform(1, 4);
         char copies[200] = "";
         for (int i = 0; i < layers; i++) {
-            int64_t groups = uniform(0, 2) == 0 ? uniform(2, 12) : 1;
-            LayerSpec spec = {.groups = groups, .k = uniform(1, 300), .n = uniform(1, 40), .quantized = true,
-                              .w_bits = (int)uniform(2, 8)};
+            int64_t groups = test_uniform(0, 2) == 0 ? test_uniform(2, 12) : 1;
+            LayerSpec spec = {.groups = groups, .k = test_uniform(1, 300), .n = test_uniform(1, 40), .quantized = true,
+                              .w_bits = (int)test_uniform(2, 8)};
             Op *op = add_layer(g, &spec);
             size_t len = strlen(copies);
             snprintf(copies + len, sizeof copies - len, "%s%s:%d", len ? ";" : "", op->result->name,
-                     (int)uniform(1, 3));
+                     (int)test_uniform(1, 3));
         }
         const char *packing = packings[c % 3];
         char pipeline[400];
         snprintf(pipeline, sizeof pipeline, "sign-map,bit-slice,split{mode=%s},replicate{layers=%s},place{packing=%s}",
-                 uniform(0, 1) ? "full" : "balanced", copies, packing);
+                 test_uniform(0, 1) ? "full" : "balanced", copies, packing);
         PassOptions options = {0};
         if (!pass_run_pipeline(g, pipeline, &options, &d)) {
-            cr_assert(diags_contain(&d, "split: xbar"), "case %d (%s) failed", c, pipeline);
+            cr_assert(test_diags_contain(&d, "split: xbar"), "case %d (%s) failed", c, pipeline);
             arena_free(arena);
             continue;
         }
@@ -346,7 +323,6 @@ Test(mapping, packed_and_replicated_graphs)
 
 Test(mapping, pipeline_is_a_fixed_point)
 {
-    rng_state = 12345;
     Arena *arena = arena_new();
     Diags d;
     diags_init(&d, arena);
@@ -423,9 +399,9 @@ Test(mapping, passes_out_of_order_name_what_is_missing)
         op->result->name = "y";
         PassOptions options = {0};
         cr_assert(!pass_run_pipeline(g, cases[i].pipeline, &options, &d), "%s ran", cases[i].pipeline);
-        if (!diags_contain(&d, cases[i].message))
+        if (!test_diags_contain(&d, cases[i].message))
             diags_print(&d, stderr);
-        cr_assert(diags_contain(&d, cases[i].message), "%s: no '%s'", cases[i].pipeline, cases[i].message);
+        cr_assert(test_diags_contain(&d, cases[i].message), "%s: no '%s'", cases[i].pipeline, cases[i].message);
         arena_free(arena);
     }
 }
@@ -439,6 +415,6 @@ Test(mapping, no_architecture)
     LayerSpec s = {.groups = 1, .k = 3, .n = 2, .quantized = false, .w_bits = 8};
     add_layer(g, &s);
     cr_assert(!run_mapping(g, &d));
-    cr_assert(diags_contain(&d, "sign-map: graph @bare has no architecture"));
+    cr_assert(test_diags_contain(&d, "sign-map: graph @bare has no architecture"));
     arena_free(arena);
 }

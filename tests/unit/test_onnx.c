@@ -15,38 +15,15 @@
 #include "frontend/frontend.h"
 #include "runtime/runtime.h"
 
+#define TEST_FIXTURE
+#include "test_support.h"
+
 #define TESTDATA "/usr/share/libonnx-testdata/data"
+#define INPUTS "tests/lit/Inputs/frontend/"     /* the committed models, in the source tree */
 
-static Arena *arena;
-static Diags diags;
-
-static void setup(void)
-{
-    arena = arena_new();
-    diags_init(&diags, arena);
-}
-
-static void teardown(void)
-{
-    arena_free(arena);
-}
-
-TestSuite(onnx, .init = setup, .fini = teardown);
+TestSuite(onnx, .init = test_setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
-
-/* A committed input: under $XBARC_SOURCE_DIR (set by ctest), else found from
- * this file's own path. */
-static const char *input_path(const char *name)
-{
-    const char *root = getenv("XBARC_SOURCE_DIR");
-    if (root)
-        return arena_printf(arena, "%s/tests/lit/Inputs/frontend/%s", root, name);
-    const char *here = __FILE__;
-    const char *cut = strstr(here, "tests/unit/");
-    cr_assert(cut, "cannot locate the source tree from %s", here);
-    return arena_printf(arena, "%.*stests/lit/Inputs/frontend/%s", (int)(cut - here), here, name);
-}
 
 static Graph *import(const char *path, const OnnxBinding *bindings, int n_bindings)
 {
@@ -114,7 +91,7 @@ static void run_and_compare(const Graph *g, const Tensor *inputs, int n_inputs, 
 
 Test(onnx, conv_relu_is_normalized)
 {
-    Graph *g = import(input_path("ok_conv_relu.onnx"), NULL, 0);
+    Graph *g = import(test_source_path(arena, INPUTS "ok_conv_relu.onnx"), NULL, 0);
     cr_assert(g);
     cr_assert_eq(diags.n_errors, 0);
     cr_assert_eq(g->n_inputs, 1);
@@ -140,7 +117,7 @@ Test(onnx, conv_relu_is_normalized)
 
 Test(onnx, softmax_before_opset13_is_coerced_to_2d)
 {
-    Graph *g = import(input_path("ok_softmax_opset11.onnx"), NULL, 0);
+    Graph *g = import(test_source_path(arena, INPUTS "ok_softmax_opset11.onnx"), NULL, 0);
     cr_assert(g);
     cr_assert_eq(count_ops(g, OP_RESHAPE), 2);
     const Op *sm = find_op(g, OP_SOFTMAX);
@@ -216,7 +193,7 @@ Test(onnx, batchnorm_opset6_matches_the_shipped_output)
 
 Test(onnx, legacy_opset6_matches_numpy)
 {
-    Graph *g = import(input_path("ok_legacy_opset6.onnx"), NULL, 0);
+    Graph *g = import(test_source_path(arena, INPUTS "ok_legacy_opset6.onnx"), NULL, 0);
     cr_assert(g);
     /* Add-6 with axis = 1: B (3x4) reshaped to 3x4x1 for numpy broadcasting. */
     const Op *add = find_op(g, OP_ADD);
@@ -224,20 +201,20 @@ Test(onnx, legacy_opset6_matches_numpy)
     cr_assert_eq(add->inputs[1]->type.rank, 3);
     cr_assert_eq(add->inputs[1]->type.dims[2], 1);
     cr_assert_float_eq(ir_attr_float(find_op(g, OP_CLIP), "max", 0), 3.40282347e+38f, 1e30);
-    Tensor x = read_tensor(input_path("ok_legacy_opset6_x.pb"));
-    Tensor y = read_tensor(input_path("ok_legacy_opset6_y.pb"));
+    Tensor x = read_tensor(test_source_path(arena, INPUTS "ok_legacy_opset6_x.pb"));
+    Tensor y = read_tensor(test_source_path(arena, INPUTS "ok_legacy_opset6_y.pb"));
     run_and_compare(g, &x, 1, &y, 1e-5, 1e-5);
 }
 
 Test(onnx, legacy_opset1_matches_numpy)
 {
-    Graph *g = import(input_path("ok_legacy_opset1.onnx"), NULL, 0);
+    Graph *g = import(test_source_path(arena, INPUTS "ok_legacy_opset1.onnx"), NULL, 0);
     cr_assert(g);
     const int64_t *pads;
     cr_assert_eq(ir_attr_ints(find_op(g, OP_PAD), "pads", &pads), 6);
     cr_assert_eq(ir_attr_int(find_op(g, OP_CONCAT), "axis", -1), 1, "Concat-1 defaults to axis 1");
-    Tensor x = read_tensor(input_path("ok_legacy_opset1_x.pb"));
-    Tensor y = read_tensor(input_path("ok_legacy_opset1_y.pb"));
+    Tensor x = read_tensor(test_source_path(arena, INPUTS "ok_legacy_opset1_x.pb"));
+    Tensor y = read_tensor(test_source_path(arena, INPUTS "ok_legacy_opset1_y.pb"));
     run_and_compare(g, &x, 1, &y, 1e-5, 1e-5);
 }
 
@@ -245,7 +222,7 @@ Test(onnx, legacy_opset1_matches_numpy)
 
 Test(onnx, every_unsupported_operator_in_one_message)
 {
-    cr_assert_null(onnx_import(arena, input_path("bad_unsupported.onnx"), NULL, 0, &diags));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "bad_unsupported.onnx"), NULL, 0, &diags));
     const char *msg[4];
     cr_assert_eq(messages(msg, 4), 1);
     cr_assert_eq(diags.n_errors, 1);
@@ -257,7 +234,7 @@ Test(onnx, every_unsupported_operator_in_one_message)
 
 Test(onnx, every_refused_legacy_node_is_reported)
 {
-    cr_assert_null(onnx_import(arena, input_path("bad_legacy_opset6.onnx"), NULL, 0, &diags));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "bad_legacy_opset6.onnx"), NULL, 0, &diags));
     const char *msg[8];
     cr_assert_eq(messages(msg, 8), 5);
     static const char *const want[5][2] = {
@@ -276,7 +253,7 @@ Test(onnx, every_refused_legacy_node_is_reported)
 
 Test(onnx, two_independent_errors_without_follow_ons)
 {
-    cr_assert_null(onnx_import(arena, input_path("bad_two_errors.onnx"), NULL, 0, &diags));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "bad_two_errors.onnx"), NULL, 0, &diags));
     const char *msg[4];
     cr_assert_eq(messages(msg, 4), 2);
     cr_assert(strstr(msg[0], "node 'conv_first' (#0, Conv)"), "%s", msg[0]);
@@ -285,18 +262,18 @@ Test(onnx, two_independent_errors_without_follow_ons)
 
 Test(onnx, not_a_model)
 {
-    cr_assert_null(onnx_import(arena, input_path("bad_text.onnx"), NULL, 0, &diags));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "bad_text.onnx"), NULL, 0, &diags));
     cr_assert_eq(diags.n_errors, 1);
     cr_assert(strstr(diags.first->text, "not an ONNX model"), "%s", diags.first->text);
     Diags more;
     diags_init(&more, arena);
-    cr_assert_null(onnx_import(arena, input_path("no_such_file.onnx"), NULL, 0, &more));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "no_such_file.onnx"), NULL, 0, &more));
     cr_assert(strstr(more.first->text, "no_such_file.onnx: error: cannot open"), "%s", more.first->text);
 }
 
 Test(onnx, opset_range)
 {
-    cr_assert_null(onnx_import(arena, input_path("bad_opset0.onnx"), NULL, 0, &diags));
+    cr_assert_null(onnx_import(arena, test_source_path(arena, INPUTS "bad_opset0.onnx"), NULL, 0, &diags));
     cr_assert(strstr(diags.first->text, "unsupported opset version 0 of the default ONNX domain (supported: 1 to 17)"),
               "%s", diags.first->text);
 }

@@ -21,21 +21,7 @@
 
 #include "passes/mapping.h"
 #include "passes/passes.h"
-
-static uint64_t rng_state;
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static int64_t uniform(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
+#include "test_support.h"
 
 static bool overlap(int a0, int a1, int b0, int b1)
 {
@@ -144,24 +130,25 @@ static void check_placement(const PackParams *pp, const PackBlock *blocks, int n
 
 Test(packing, random_blocks_place_validly, .timeout = 60)
 {
-    rng_state = 0x9e3779b97f4a7c15u;
+    test_seed(0x9e3779b97f4a7c15u);
     for (int c = 0; c < 400; c++) {
-        PackParams pp = {.rows = (int)uniform(8, 128), .cols = (int)uniform(8, 128),
-                         .cols_per_adc = (int)uniform(1, 16), .mode = (PackMode)uniform(0, 2)};
-        int layers = (int)uniform(1, 6), n = 0;
+        PackParams pp = {.rows = (int)test_uniform(8, 128), .cols = (int)test_uniform(8, 128),
+                         .cols_per_adc = (int)test_uniform(1, 16), .mode = (PackMode)test_uniform(0, 2)};
+        int layers = (int)test_uniform(1, 6), n = 0;
         PackBlock blocks[600];
         for (int l = 0; l < layers && n < 500; l++) {
-            int groups = uniform(0, 2) == 0 ? (int)uniform(2, 40) : 1;
-            int copies = (int)uniform(1, 3), shapes = (int)uniform(1, 3);
-            int64_t work = uniform(1, 50);
+            int groups = test_uniform(0, 2) == 0 ? (int)test_uniform(2, 40) : 1;
+            int copies = (int)test_uniform(1, 3), shapes = (int)test_uniform(1, 3);
+            int64_t work = test_uniform(1, 50);
             for (int j = 0; j < copies; j++) {
                 for (int g = 0; g < groups && n < 500; g++) {
                     for (int s = 0; s < shapes && n < 500; s++, n++) {
-                        blocks[n] = (PackBlock){.rows = (int)uniform(1, pp.rows), .cols = (int)uniform(1, pp.cols),
+                        blocks[n] = (PackBlock){.rows = (int)test_uniform(1, pp.rows),
+                                                .cols = (int)test_uniform(1, pp.cols),
                                                 .layer = l, .replica = j, .group = g, .work = work + j};
                         if (groups > 1) {   /* groups are small, as in depthwise layers */
-                            blocks[n].rows = (int)uniform(1, pp.rows / 4 + 1);
-                            blocks[n].cols = (int)uniform(1, pp.cols / 4 + 1);
+                            blocks[n].rows = (int)test_uniform(1, pp.rows / 4 + 1);
+                            blocks[n].cols = (int)test_uniform(1, pp.cols / 4 + 1);
                         }
                     }
                 }
@@ -185,17 +172,17 @@ Test(packing, dense_near_lower_bound_on_resnet_shapes, .timeout = 60)
 {
     static const int ks[] = {27, 576, 1152, 2304, 4608, 64, 128, 256, 147};
     static const int ns[] = {64, 128, 256, 512};
-    rng_state = 0x2545f4914f6cdd1du;
+    test_seed(0x2545f4914f6cdd1du);
     PackParams pp = {.rows = 128, .cols = 128, .cols_per_adc = 8, .mode = PACK_DENSE};
     int cap = 40000;
     PackBlock *blocks = calloc((size_t)cap, sizeof *blocks);
     PackSpot *spots = calloc((size_t)cap, sizeof *spots);
     double worst = 0;
     for (int c = 0; c < 40; c++) {
-        int layers = (int)uniform(4, 20), n = 0;
+        int layers = (int)test_uniform(4, 20), n = 0;
         for (int l = 0; l < layers; l++) {
-            int k = l == 0 ? 27 : ks[uniform(1, 8)], cols = 8 * ns[uniform(0, 3)];
-            int copies = c % 2 ? (int)uniform(1, 4) : 1;
+            int k = l == 0 ? 27 : ks[test_uniform(1, 8)], cols = 8 * ns[test_uniform(0, 3)];
+            int copies = c % 2 ? (int)test_uniform(1, 4) : 1;
             for (int j = 0; j < copies; j++)
                 for (int r0 = 0; r0 < k; r0 += 128)
                     for (int c0 = 0; c0 < cols && n < cap; c0 += 128, n++)
@@ -252,25 +239,25 @@ static int64_t stage(const ReplLayer *l, int64_t r)
  * better is counted and printed). */
 Test(packing, replication_search_is_optimal, .timeout = 120)
 {
-    rng_state = 0x1234567887654321u;
+    test_seed(0x1234567887654321u);
     Arena *arena = arena_new();
     int checked = 0, balanced_beaten = 0, balanced = 0;
     for (int c = 0; c < 600; c++) {
-        PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = (int)uniform(1, 4), .mode = (PackMode)(c % 3)};
-        int n_layers = (int)uniform(1, 3);
+        PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = (int)test_uniform(1, 4), .mode = (PackMode)(c % 3)};
+        int n_layers = (int)test_uniform(1, 3);
         ReplLayer layers[3];
         PackBlock blocks[3][3];
         for (int l = 0; l < n_layers; l++) {
-            layers[l].vectors = uniform(1, 10);
-            layers[l].cycles = uniform(1, 3);
-            layers[l].n_blocks = (int)uniform(1, 3);
+            layers[l].vectors = test_uniform(1, 10);
+            layers[l].cycles = test_uniform(1, 3);
+            layers[l].n_blocks = (int)test_uniform(1, 3);
             layers[l].blocks = blocks[l];
             for (int b = 0; b < layers[l].n_blocks; b++)
-                blocks[l][b] = (PackBlock){.rows = (int)uniform(1, 16), .cols = (int)uniform(1, 16)};
+                blocks[l][b] = (PackBlock){.rows = (int)test_uniform(1, 16), .cols = (int)test_uniform(1, 16)};
         }
         int64_t ones[3] = {1, 1, 1}, r[3] = {1, 1, 1}, best = -1, best_any = -1;
         int64_t minimum = repl_pack(arena, &pp, layers, n_layers, ones, NULL);
-        int64_t budget = minimum + uniform(-1, 8);
+        int64_t budget = minimum + test_uniform(-1, 8);
 
         /* Every replication, r_l from 1 to P_l. */
         for (;;) {
@@ -356,24 +343,24 @@ static int64_t placed_period(const PackParams *pp, const PackBlock *blocks, cons
  * budget must place exactly the bottleneck it reports. */
 Test(packing, turn_bound_below_every_placement, .timeout = 120)
 {
-    rng_state = 0x5851f42d4c957f2du;
+    test_seed(0x5851f42d4c957f2du);
     Arena *arena = arena_new();
     int feasible = 0, tight = 0;
     for (int c = 0; c < 300; c++) {
-        PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = (int)uniform(1, 4)};
-        int n_layers = (int)uniform(1, 3);
+        PackParams pp = {.rows = 16, .cols = 16, .cols_per_adc = (int)test_uniform(1, 4)};
+        int n_layers = (int)test_uniform(1, 3);
         ReplLayer layers[3];
         PackBlock shapes[3][3];
         for (int l = 0; l < n_layers; l++) {
-            layers[l] = (ReplLayer){uniform(1, 8), uniform(1, 3), (int)uniform(1, 3), shapes[l]};
+            layers[l] = (ReplLayer){test_uniform(1, 8), test_uniform(1, 3), (int)test_uniform(1, 3), shapes[l]};
             for (int b = 0; b < layers[l].n_blocks; b++)      /* often a whole tile's height or width */
-                shapes[l][b] = (PackBlock){.rows = uniform(0, 2) ? (int)uniform(1, 16) : 16,
-                                           .cols = uniform(0, 2) ? (int)uniform(1, 16) : 16};
+                shapes[l][b] = (PackBlock){.rows = test_uniform(0, 2) ? (int)test_uniform(1, 16) : 16,
+                                           .cols = test_uniform(0, 2) ? (int)test_uniform(1, 16) : 16};
         }
         int64_t ones[3] = {1, 1, 1}, r[3] = {1, 1, 1};
         PackParams dense = pp;
         dense.mode = PACK_DENSE;
-        int64_t budget = repl_pack(arena, &dense, layers, n_layers, ones, NULL) + uniform(0, 6);
+        int64_t budget = repl_pack(arena, &dense, layers, n_layers, ones, NULL) + test_uniform(0, 6);
         int64_t bound = repl_turn_bound(arena, &pp, layers, n_layers, budget);
         cr_assert(bound > 0, "case %d: one copy of each layer fits, yet the bound is %lld", c, (long long)bound);
         for (;;) {

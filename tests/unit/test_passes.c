@@ -15,26 +15,15 @@
 #include "passes/passes.h"
 #include "runtime/runtime.h"
 
+#define TEST_FIXTURE
+#include "test_support.h"
+
 bool pass_remove_identity(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_fold_constants(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_fold_batchnorm(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_dce(Graph *g, const PassArgs *args, Diags *diags);
 
-static Arena *arena;
-static Diags diags;
-
-static void setup(void)
-{
-    arena = arena_new();
-    diags_init(&diags, arena);
-}
-
-static void teardown(void)
-{
-    arena_free(arena);
-}
-
-TestSuite(passes, .init = setup, .fini = teardown);
+TestSuite(passes, .init = test_setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
 
@@ -44,15 +33,13 @@ static Type ty(int rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
     return type_make(rank, dims);
 }
 
-/* A constant filled with a fixed pseudo-random pattern in [-1, 1) plus `offset`. */
+/* A constant filled with a fixed pseudo-random pattern in [-1, 1) plus
+ * `offset`: the same for the same seed, whatever was drawn before. */
 static Value *pattern_const(Graph *g, const char *name, Type type, unsigned seed, float offset)
 {
     Value *v = ir_add_const(g, name, type, NULL);
-    unsigned x = seed * 2654435761u + 12345u;
-    for (int64_t i = 0; i < type_numel(&type); i++) {
-        x = x * 1103515245u + 12345u;
-        v->data[i] = (float)((x >> 8) & 0xffff) / 32768.0f - 1.0f + offset;
-    }
+    test_seed(seed * 0x9e3779b97f4a7c15ull);       /* small seeds spread over 64 bits */
+    test_fill(v->data, type_numel(&type), offset - 1.0f, offset + 1.0f);
     return v;
 }
 
@@ -91,12 +78,8 @@ static float *run(const Graph *g, int64_t *count)
 {
     Interp *in = interp_new(g);
     for (int i = 0; i < g->n_inputs; i++) {
-        float *buf = interp_input(in, i);
-        unsigned x = 777u + (unsigned)i;
-        for (int64_t k = 0; k < type_numel(&g->inputs[i]->type); k++) {
-            x = x * 1103515245u + 12345u;
-            buf[k] = (float)((x >> 8) & 0xffff) / 16384.0f - 2.0f;
-        }
+        test_seed((777u + (uint64_t)i) * 0x9e3779b97f4a7c15ull);
+        test_fill(interp_input(in, i), type_numel(&g->inputs[i]->type), -2.0f, 2.0f);
     }
     interp_run(in);
     int64_t total = 0;

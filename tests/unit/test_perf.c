@@ -20,6 +20,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
+#include "test_support.h"
 
 /* ---- a program built by hand ---- */
 
@@ -236,16 +237,15 @@ Test(perf, params_by_name)
     NEAR(p.cell_pj, 0.5e-3);                   /* refused values change nothing */
 
     /* Every figure is documented with its source in docs/perf.md. */
-    const char *src = getenv("XBARC_SOURCE_DIR");
-    cr_assert_not_null(src, "XBARC_SOURCE_DIR is set by ctest");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/docs/perf.md", src);
+    Arena *arena = arena_new();
+    const char *path = test_source_path(arena, "docs/perf.md");
     FILE *f = fopen(path, "rb");
     cr_assert_not_null(f, "cannot open %s", path);
     static char doc[1 << 16];
     size_t n = fread(doc, 1, sizeof doc - 1, f);
     doc[n] = 0;
     fclose(f);
+    arena_free(arena);
     for (int i = 0; i < perf_param_count(); i++) {
         char cell[80];
         snprintf(cell, sizeof cell, "| `%s` |", perf_param_name(i));
@@ -346,11 +346,9 @@ static bool replicate_first(Graph *g, int64_t r, Diags *d)
 
 static Program *compile_lenet(Arena *arena, const char *mapping, int64_t conv1_copies)
 {
-    const char *src = getenv("XBARC_SOURCE_DIR");
-    cr_assert_not_null(src);
     Diags d;
     diags_init(&d, arena);
-    Graph *g = onnx_import(arena, arena_printf(arena, "%s/models/lenet5.onnx", src), NULL, 0, &d);
+    Graph *g = onnx_import(arena, test_source_path(arena, "models/lenet5.onnx"), NULL, 0, &d);
     PassOptions options = {0};
     bool ok = g && pass_run_pipeline(g, default_pipeline, &options, &d) &&
               pass_run_pipeline(g, lowering_pipeline, &options, &d);

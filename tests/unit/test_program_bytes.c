@@ -250,14 +250,14 @@ Test(program_bytes, fuzz_flipped_bytes)
 {
     size_t size;
     unsigned char *good = valid_bytes(&size), *d = arena_alloc(arena, size);
-    uint64_t state = 0x9e3779b97f4a7c15u;
+    test_seed(0x9e3779b97f4a7c15u);
     int accepted = 0;
     for (int round = 0; round < 3000; round++) {
         memcpy(d, good, size);
         for (int k = 0; k <= round % 4; k++) {
-            state ^= state << 13, state ^= state >> 7, state ^= state << 17;   /* xorshift64 */
-            size_t at = (size_t)(state % size);
-            d[at] = round % 3 == 0 ? (unsigned char)(state >> 32) : d[at] ^ (unsigned char)(1u << (state >> 40) % 8);
+            uint64_t r = test_random();
+            size_t at = (size_t)(r % size);
+            d[at] = round % 3 == 0 ? (unsigned char)(r >> 32) : d[at] ^ (unsigned char)(1u << (r >> 40) % 8);
         }
         read_fuzzed(d, size, &accepted);
     }

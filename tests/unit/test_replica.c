@@ -28,60 +28,31 @@
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
-static uint64_t rng_state = 0x853c49e6748fea9bu;
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static int64_t uniform(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
-
-static float uniform_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)(next_random() >> 40) / (float)(1 << 24);
-}
-
-static void fill(float *data, int64_t n, float lo, float hi)
-{
-    for (int64_t i = 0; i < n; i++)
-        data[i] = uniform_float(lo, hi);
-}
-
-static Value *random_const(Graph *g, int rank, const int64_t *dims)
-{
-    Value *v = ir_add_const(g, NULL, type_make(rank, dims), NULL);
-    fill(v->data, type_numel(&v->type), -1.0f, 1.0f);
-    return v;
-}
+#define TEST_SEED 0x853c49e6748fea9bull
+#include "test_support.h"
 
 /* ---- random graphs ---- */
 
 /* A 2-D conv, grouped or not; tiny ones have one or two output pixels. */
 static const char *build_conv(Graph *g, bool tiny)
 {
-    int64_t groups = uniform(1, 3), per_group_in = uniform(1, 12), out_channels = groups * uniform(1, 30);
-    int64_t x_dims[4] = {uniform(1, 2), groups * per_group_in, 0, 0};
+    int64_t groups = test_uniform(1, 3), per_group_in = test_uniform(1, 12),
+            out_channels = groups * test_uniform(1, 30);
+    int64_t x_dims[4] = {test_uniform(1, 2), groups * per_group_in, 0, 0};
     int64_t w_dims[4] = {out_channels, per_group_in, 0, 0};
     int64_t y_dims[4] = {x_dims[0], out_channels, 0, 0};
     int64_t strides[2], pads[4] = {0, 0, 0, 0}, dilations[2] = {1, 1};
     for (int i = 0; i < 2; i++) {
-        int64_t kernel = uniform(1, 3), in = tiny ? kernel * uniform(1, 2) : uniform(kernel, 12);
-        strides[i] = tiny ? kernel : uniform(1, 2);         /* tiny: 1 or 2 outputs per axis */
-        pads[i] = tiny ? 0 : uniform(0, 1);
+        int64_t kernel = test_uniform(1, 3), in = tiny ? kernel * test_uniform(1, 2) : test_uniform(kernel, 12);
+        strides[i] = tiny ? kernel : test_uniform(1, 2);         /* tiny: 1 or 2 outputs per axis */
+        pads[i] = tiny ? 0 : test_uniform(0, 1);
         pads[2 + i] = pads[i];
         x_dims[2 + i] = in;
         w_dims[2 + i] = kernel;
         y_dims[2 + i] = (in + 2 * pads[i] - kernel) / strides[i] + 1;
     }
     Value *x = ir_add_input(g, "x", type_make(4, x_dims));
-    Value *in[3] = {x, random_const(g, 4, w_dims), random_const(g, 1, &out_channels)};
+    Value *in[3] = {x, test_random_const(g, 4, w_dims), test_random_const(g, 1, &out_channels)};
     Op *op = ir_add_op(g, OP_CONV, in, 3, "y", type_make(4, y_dims), (Loc){0});
     ir_set_ints(g, op, "strides", strides, 2);
     ir_set_ints(g, op, "pads", pads, 4);
@@ -95,7 +66,7 @@ static Value *add_gemm(Graph *g, Value *x, int64_t n, const char *name)
 {
     int64_t m = x->type.dims[0], k = x->type.dims[1];
     int64_t w_dims[2] = {k, n}, y_dims[2] = {m, n};
-    Value *in[3] = {x, random_const(g, 2, w_dims), random_const(g, 1, &n)};
+    Value *in[3] = {x, test_random_const(g, 2, w_dims), test_random_const(g, 1, &n)};
     Op *op = ir_add_op(g, OP_GEMM, in, 3, name, type_make(2, y_dims), (Loc){0});
     return op->result;
 }
@@ -103,32 +74,32 @@ static Value *add_gemm(Graph *g, Value *x, int64_t n, const char *name)
 /* Gemm rows are the batch: 1 to 3 (r up to 5 exceeds them), or up to 40. */
 static const char *build_gemm(Graph *g, bool tiny)
 {
-    int64_t dims[2] = {tiny ? uniform(1, 3) : uniform(4, 40), uniform(1, 300)};
+    int64_t dims[2] = {tiny ? test_uniform(1, 3) : test_uniform(4, 40), test_uniform(1, 300)};
     Value *x = ir_add_input(g, "x", type_make(2, dims));
-    ir_add_output(g, add_gemm(g, x, uniform(1, 200), "y"));
+    ir_add_output(g, add_gemm(g, x, test_uniform(1, 200), "y"));
     return "gemm";
 }
 
 static const char *build_chain(Graph *g, bool tiny)
 {
-    int64_t dims[2] = {tiny ? uniform(1, 3) : uniform(4, 24), uniform(1, 200)};
+    int64_t dims[2] = {tiny ? test_uniform(1, 3) : test_uniform(4, 24), test_uniform(1, 200)};
     Value *x = ir_add_input(g, "x", type_make(2, dims));
-    Value *h = add_gemm(g, x, uniform(1, 200), "h");
+    Value *h = add_gemm(g, x, test_uniform(1, 200), "h");
     Op *relu = ir_add_op(g, OP_RELU, &h, 1, "r", h->type, (Loc){0});
-    ir_add_output(g, add_gemm(g, relu->result, uniform(1, 100), "y"));
+    ir_add_output(g, add_gemm(g, relu->result, test_uniform(1, 100), "y"));
     return "gemm-relu-gemm";
 }
 
 static void random_arch(Arch *a)
 {
     *a = arch_default();
-    a->rows = (int)uniform(16, 128);
-    a->cols = (int)uniform(32, 128);
-    a->cell_bits = (int)uniform(1, 4);
-    a->dac_bits = (int)uniform(1, 4);
-    a->input_bits = (int)uniform(a->dac_bits > 2 ? a->dac_bits : 2, 8);
-    a->weight_bits = (int)uniform(2, 8);
-    a->sign = (SignMapping)uniform(0, 2);
+    a->rows = (int)test_uniform(16, 128);
+    a->cols = (int)test_uniform(32, 128);
+    a->cell_bits = (int)test_uniform(1, 4);
+    a->dac_bits = (int)test_uniform(1, 4);
+    a->input_bits = (int)test_uniform(a->dac_bits > 2 ? a->dac_bits : 2, 8);
+    a->weight_bits = (int)test_uniform(2, 8);
+    a->sign = (SignMapping)test_uniform(0, 2);
 }
 
 static void run_pipeline(Graph *g, const char *pipeline, Diags *d)
@@ -267,20 +238,20 @@ static void run_case(int c, Tally *tally)
     Graph *g = ir_graph_new(arena, "case");
     g->arch = arena_alloc(arena, sizeof *g->arch);
     random_arch(g->arch);
-    bool tiny = uniform(0, 2) == 0;
-    int kind = (int)uniform(0, 2);
+    bool tiny = test_uniform(0, 2) == 0;
+    int kind = (int)test_uniform(0, 2);
     const char *name = kind == 0 ? build_conv(g, tiny) : kind == 1 ? build_gemm(g, tiny) : build_chain(g, tiny);
     cr_assert(ir_verify(g, &d), "case %d: the test built an invalid graph", c);
     run_pipeline(g, lowering_pipeline, &d);
     int64_t in_size = type_numel(&g->inputs[0]->type), out_size = type_numel(&g->outputs[0]->type);
     float *calib = arena_array(arena, (size_t)(2 * in_size), sizeof(float));
-    fill(calib, 2 * in_size, -1.0f, 1.0f);
+    test_fill(calib, 2 * in_size, -1.0f, 1.0f);
     cr_assert(calibrate_xbar(g, calib, 2, &d));
     run_pipeline(g, "quantize", &d);
     run_pipeline(g, mapping_pipeline, &d);
 
     float *input = arena_array(arena, (size_t)in_size, sizeof(float));
-    fill(input, in_size, -1.2f, 1.2f);
+    test_fill(input, in_size, -1.2f, 1.2f);
     Interp *ref = interp_new(g);
     memcpy(interp_input(ref, 0), input, (size_t)in_size * sizeof(float));
     interp_run(ref);
@@ -289,8 +260,8 @@ static void run_case(int c, Tally *tally)
     interp_free(ref);
 
     Mapped m = remember_mapping(arena, g);
-    int cut = uniform(0, 3) == 0 ? (int)uniform(1, 2) : 0;   /* lossy ADCs in a quarter of the cases */
-    bool fast = uniform(0, 1);
+    int cut = test_uniform(0, 3) == 0 ? (int)test_uniform(1, 2) : 0;   /* lossy ADCs in a quarter of the cases */
+    bool fast = test_uniform(0, 1);
     char what[200];
     snprintf(what, sizeof what, "case %d (%s%s, %s, %dx%d, %s ADCs, %s path)", c, tiny ? "tiny " : "", name,
              sign_mapping_name(g->arch->sign), g->arch->rows, g->arch->cols, cut ? "lossy" : "lossless",
@@ -311,7 +282,7 @@ static void run_case(int c, Tally *tally)
     for (int r = 1; r <= 5; r++) {
         /* every layer r times, or (for chains) each layer its own r */
         for (int k = 0; k < m.n_ops; k++)
-            replicate(g, &m, k, k == 0 ? r : (int)uniform(1, 5), cut);
+            replicate(g, &m, k, k == 0 ? r : (int)test_uniform(1, 5), cut);
         Program *p = emit_program(arena, g, &d);
         if (!p)
             diags_print(&d, stderr);
@@ -366,7 +337,7 @@ Test(replica, row_ranges_follow_the_contract)
     ir_add_output(g, add_gemm(g, x, 16, "y"));     /* 16 columns x 4 slices x 2: one column block */
     run_pipeline(g, lowering_pipeline, &d);
     float calib[7 * 130];
-    fill(calib, 7 * 130, 0, 1);
+    test_fill(calib, 7 * 130, 0, 1);
     cr_assert(calibrate_xbar(g, calib, 1, &d));
     run_pipeline(g, "quantize", &d);
     run_pipeline(g, mapping_pipeline, &d);
@@ -422,7 +393,7 @@ Test(replica, memory_is_shared_and_mistakes_are_named)
     ir_add_output(g, add_gemm(g, x, 16, "y"));     /* 16 columns x 8 physical: 4 per block, 2 row blocks */
     run_pipeline(g, lowering_pipeline, &d);
     float *calib = arena_array(arena, 50 * 64, sizeof(float));
-    fill(calib, 50 * 64, 0, 1);
+    test_fill(calib, 50 * 64, 0, 1);
     cr_assert(calibrate_xbar(g, calib, 1, &d));
     run_pipeline(g, "quantize", &d);
     run_pipeline(g, mapping_pipeline, &d);

@@ -17,13 +17,13 @@ Test(sim, matmul_bit_exact_all_mappings)
     for (int in_signed = 0; in_signed <= 1; in_signed++) {
         Mapping m = {
             .sign = signs[si], .cell_bits = cell_bits, .dac_bits = dac_bits,
-            .weight_bits = cases % 3 == 0 ? rnd_int(2, 8) : 8,
-            .in_bits = cases % 4 == 0 ? rnd_int(2, 8) : 8, .in_signed = in_signed,
-            .xbar_rows = 32 << rnd_int(0, 2), .xbar_cols = 64,
-            .col_block = rnd_int(0, 3), .half_step = cases % 5 == 0,
+            .weight_bits = cases % 3 == 0 ? (int)test_uniform(2, 8) : 8,
+            .in_bits = cases % 4 == 0 ? (int)test_uniform(2, 8) : 8, .in_signed = in_signed,
+            .xbar_rows = 32 << (int)test_uniform(0, 2), .xbar_cols = 64,
+            .col_block = (int)test_uniform(0, 3), .half_step = cases % 5 == 0,
         };
-        m.row_block = rnd_int(m.xbar_rows / 2, m.xbar_rows);
-        check_matmul(&m, rnd_int(1, 6), rnd_int(1, 300), rnd_int(1, 40));
+        m.row_block = (int)test_uniform(m.xbar_rows / 2, m.xbar_rows);
+        check_matmul(&m, (int)test_uniform(1, 6), (int)test_uniform(1, 300), (int)test_uniform(1, 40));
         cases++;
     }
     cr_expect_eq(cases, 192);
@@ -142,8 +142,8 @@ static void check_conv(const Mapping *m, const ConvCase *cc)
     int yb = add_buffer(pg, BUF_OUTPUT, false, 2 + cc->spatial, out_dims);
     float *out_scale = arena_array(arena, (size_t)cc->cout, sizeof(float));
     for (int n = 0; n < cc->cout; n++) {
-        out_scale[n] = rnd_float(1e-3f, 1e-1f);
-        pg->buffers[bias].data[n] = rnd_float(-2, 2);
+        out_scale[n] = test_uniform_float(1e-3f, 1e-1f);
+        pg->buffers[bias].data[n] = test_uniform_float(-2, 2);
     }
     for (int b = 0; b < cc->batch; b++)
         for (int n = 0; n < cc->cout; n++)
@@ -211,9 +211,9 @@ Test(sim, conv_bit_exact)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int si = 0; si < 3; si++) {
             Mapping m = {
-                .sign = signs[si], .cell_bits = rnd_int(1, 4), .dac_bits = rnd_int(1, 8),
+                .sign = signs[si], .cell_bits = (int)test_uniform(1, 4), .dac_bits = (int)test_uniform(1, 8),
                 .weight_bits = 8, .in_bits = 8, .in_signed = (i + si) % 2 == 1,
-                .xbar_rows = 32, .xbar_cols = 64, .row_block = rnd_int(16, 32),
+                .xbar_rows = 32, .xbar_cols = 64, .row_block = (int)test_uniform(16, 32),
             };
             check_conv(&m, &cases[i]);
             n++;
@@ -235,11 +235,11 @@ Test(sim, float_mode_matches_gemm)
         float *ones = arena_array(arena, N, sizeof(float));
         float want[M * N];
         for (int i = 0; i < K * N; i++)
-            w[i] = rnd_float(-1, 1);
+            w[i] = test_uniform_float(-1, 1);
         for (int i = 0; i < M * K; i++)
-            x[i] = rnd_float(-2, 2);
+            x[i] = test_uniform_float(-2, 2);
         for (int n = 0; n < N; n++) {
-            bias[n] = rnd_float(-1, 1);
+            bias[n] = test_uniform_float(-1, 1);
             ones[n] = 1;
         }
         GemmParams gp = {.m = M, .n = N, .k = K, .alpha = 1, .beta = 1, .c_rows = 1, .c_cols = N};
@@ -298,7 +298,7 @@ Test(sim, digital_relu_concat)
         zeros[n] = -3.0f;
     }
     for (int i = 0; i < M * Z; i++)
-        zin[i] = rnd_float(-5, 5);
+        zin[i] = test_uniform_float(-5, 5);
     int x_b = add_buffer2(pg, BUF_INPUT, false, M, K);
     int codes = add_buffer2(pg, BUF_TEMP, false, M, K);
     int acc = add_buffer2(pg, BUF_TEMP, true, M, N);

@@ -164,7 +164,7 @@ Test(sim_adc, row_range_processes_only_its_rows)
     random_weights(w, K * N, m.weight_bits);
     random_inputs(x, M * K, in_scale, m.in_bits, false);
     for (int n = 0; n < N; n++)
-        out_scale[n] = rnd_float(1e-4f, 1e-2f), bias[n] = rnd_float(-1, 1);
+        out_scale[n] = test_uniform_float(1e-4f, 1e-2f), bias[n] = test_uniform_float(-1, 1);
     for (int p = 0; p < M; p++)
         for (int n = 0; n < N; n++) {
             int64_t acc = 0;

@@ -1,20 +1,50 @@
-/* test_support.h: what the Criterion tests share: a seeded random generator,
- * random tensors and a monotonic clock.  Header-only (each test file is its
- * own binary). */
+/* test_support.h: what the Criterion tests share.  Header-only (each test file
+ * is its own binary); two options are set before the include:
+ *
+ *   #define TEST_SEED 0x853c49e6748fea9bull   the file's own seed (default below)
+ *   #define TEST_FIXTURE                      the arena + diagnostics fixture
+ *   #include "test_support.h"
+ *
+ *  - a seeded random generator (xorshift64) and what draws from it: integers,
+ *    floats, log-uniform sizes, random tensors and constants;
+ *  - test_source_path: a file of the source tree ($XBARC_SOURCE_DIR, which
+ *    ctest sets);
+ *  - the fixture (with TEST_FIXTURE): `arena` and `diags`, fresh for every
+ *    test through TestSuite(name, .init = test_setup, .fini = test_teardown)
+ *    or a suite's own set-up that calls test_setup() first;
+ *  - test_messages, test_diags_contain: diagnostics for assertions;
+ *  - test_seconds: a monotonic clock for time budgets.
+ *
+ * Criterion runs every test in a process of its own, so each test starts from
+ * TEST_SEED unless it calls test_seed itself. */
 #ifndef XBARC_TEST_SUPPORT_H
 #define XBARC_TEST_SUPPORT_H
 
+#include <criterion/criterion.h>
+
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ir/ir.h"
 
-/* xorshift64: fast, and the same sequence on every machine. */
-static uint64_t test_rng = 0x2545f4914f6cdd1dull;
+/* ---- random numbers ---- */
+
+#define TEST_DEFAULT_SEED 0x2545f4914f6cdd1dull
+#ifndef TEST_SEED
+#define TEST_SEED TEST_DEFAULT_SEED
+#endif
+
+/* xorshift64 (Marsaglia's 13, 7, 17): fast, and the same sequence on every
+ * machine.  The state is the seed itself, so a file that had its own copy of
+ * this generator keeps its sequence. */
+static uint64_t test_rng = TEST_SEED;
 
 static inline void test_seed(uint64_t seed)
 {
-    test_rng = seed ? seed : 0x2545f4914f6cdd1dull;
+    test_rng = seed ? seed : TEST_DEFAULT_SEED;     /* 0 would stay 0 */
 }
 
 static inline uint64_t test_random(void)
@@ -59,6 +89,56 @@ static inline Value *test_random_const(Graph *g, int rank, const int64_t *dims)
     test_fill(v->data, type_numel(&v->type), -1.0f, 1.0f);
     return v;
 }
+
+/* ---- the source tree ---- */
+
+/* `relative` (say "models/lenet5.onnx") under $XBARC_SOURCE_DIR. */
+static inline const char *test_source_path(Arena *arena, const char *relative)
+{
+    const char *root = getenv("XBARC_SOURCE_DIR");
+    cr_assert(root && *root, "XBARC_SOURCE_DIR must name the source tree (ctest sets it)");
+    return arena_printf(arena, "%s/%s", root, relative);
+}
+
+/* ---- diagnostics ---- */
+
+static inline bool test_diags_contain(const Diags *d, const char *text)
+{
+    for (const DiagMsg *m = d->first; m; m = m->next)
+        if (strstr(m->text, text))
+            return true;
+    return false;
+}
+
+/* ---- the arena + diagnostics fixture ---- */
+
+#ifdef TEST_FIXTURE
+static Arena *arena;
+static Diags diags;
+
+static inline void test_setup(void)
+{
+    arena = arena_new();
+    diags_init(&diags, arena);
+}
+
+static inline void test_teardown(void)
+{
+    arena_free(arena);
+}
+
+/* Every diagnostic so far, one a line (for cr_assert(strstr(...)) and
+ * failure messages). */
+static inline const char *test_messages(void)
+{
+    char *all = arena_strdup(arena, "");
+    for (const DiagMsg *m = diags.first; m; m = m->next)
+        all = arena_printf(arena, "%s%s\n", all, m->text);
+    return all;
+}
+#endif
+
+/* ---- time ---- */
 
 static inline double test_seconds(void)
 {

@@ -15,14 +15,14 @@
 
 #include "frontend/frontend.h"
 
-static Arena *arena;
-static Diags diags;
+#define TEST_FIXTURE
+#include "test_support.h"
+
 static char dir[64];
 
 static void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
+    test_setup();
     strcpy(dir, "/tmp/test_tensorio.XXXXXX");
     cr_assert(mkdtemp(dir));
 }
@@ -40,7 +40,7 @@ static void teardown(void)
     if (d)
         closedir(d);
     rmdir(dir);
-    arena_free(arena);
+    test_teardown();
 }
 
 TestSuite(tensorio, .init = setup, .fini = teardown);

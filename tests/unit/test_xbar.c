@@ -20,34 +20,22 @@
 #include "runtime/runtime.h"
 #include "runtime/quant.h"
 
+#define TEST_FIXTURE
+#include "test_support.h"
+
 bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags);
 
-static Arena *arena;
-static Diags diags;
-static unsigned rng_state;
-
+/* Every test draws the same sequence. */
 static void setup(void)
 {
-    arena = arena_new();
-    diags_init(&diags, arena);
-    rng_state = 12345;
+    test_setup();
+    test_seed(12345);
 }
 
-static void teardown(void)
-{
-    arena_free(arena);
-}
-
-TestSuite(xbar, .init = setup, .fini = teardown);
+TestSuite(xbar, .init = setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
-
-static float uniform(float lo, float hi)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return lo + (hi - lo) * (float)((rng_state >> 8) & 0xffffff) / 16777216.0f;
-}
 
 static Type ty(int rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t d4)
 {
@@ -58,8 +46,7 @@ static Type ty(int rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t
 static Value *random_const(Graph *g, const char *name, Type type, float lo, float hi)
 {
     Value *v = ir_add_const(g, name, type, NULL);
-    for (int64_t i = 0; i < type_numel(&type); i++)
-        v->data[i] = uniform(lo, hi);
+    test_fill(v->data, type_numel(&type), lo, hi);
     return v;
 }
 
@@ -73,14 +60,6 @@ static Op *add_op(Graph *g, OpKind kind, Value **in, int n, const char *name)
 static void type_op(Op *op)
 {
     cr_assert(ir_infer_type(op, &op->result->type, &diags), "%s", diags.first ? diags.first->text : "");
-}
-
-static const char *messages(void)
-{
-    char *all = arena_strdup(arena, "");
-    for (const DiagMsg *m = diags.first; m; m = m->next)
-        all = arena_printf(arena, "%s%s\n", all, m->text);
-    return all;
 }
 
 static void assert_verifies(const Graph *g)
@@ -121,9 +100,9 @@ static void check_lowering(Graph *g, int expected_xbars)
     int64_t n_in = type_numel(&g->inputs[0]->type), n_out = type_numel(&g->outputs[0]->type);
     float *input = malloc((size_t)n_in * sizeof *input);
     for (int64_t i = 0; i < n_in; i++)
-        input[i] = uniform(-1, 1);
+        input[i] = test_uniform_float(-1, 1);
     float *before = run(g, input);
-    cr_assert(pass_lower_xbar(g, NULL, &diags), "%s", messages());
+    cr_assert(pass_lower_xbar(g, NULL, &diags), "%s", test_messages());
     assert_verifies(g);
     cr_assert_eq(count_kind(g, OP_XBAR), expected_xbars);
     cr_assert_not_null(g->arch);
@@ -187,7 +166,7 @@ Test(xbar, infers_conv_and_matmul_forms)
     ir_set_ints(g, op, "dilations", dil, 2);
     ir_set_ints(g, op, "pads", pads, 4);
     Type t;
-    cr_assert(ir_infer_type(op, &t, &diags), "%s", messages());
+    cr_assert(ir_infer_type(op, &t, &diags), "%s", test_messages());
     /* H: (7 + 2 - 3) / 2 + 1 = 4; W: (5 + 1 - 3) / 1 + 1 = 4 */
     cr_assert(type_equal(&t, &(Type){.rank = 4, .dims = {2, 12, 4, 4}}), "%s", type_format(arena, &t));
     XbarGeom geo;
@@ -197,7 +176,7 @@ Test(xbar, infers_conv_and_matmul_forms)
 
     Value *m = ir_add_input(g, "m", ty(3, 2, 3, 5, 0, 0));
     op = xbar_op(g, m, ty(3, 1, 5, 7, 0, 0), "matmul");
-    cr_assert(ir_infer_type(op, &t, &diags), "%s", messages());
+    cr_assert(ir_infer_type(op, &t, &diags), "%s", test_messages());
     cr_assert(type_equal(&t, &(Type){.rank = 3, .dims = {2, 3, 7}}));
     cr_assert(xbar_geom(op, &geo));
     cr_assert_eq(geo.rows, 6);
@@ -207,7 +186,7 @@ static void expect_infer_error(Op *op, const char *message)
 {
     Type t;
     cr_assert_not(ir_infer_type(op, &t, &diags));
-    cr_assert(strstr(messages(), message), "expected '%s' in:\n%s", message, messages());
+    cr_assert(strstr(test_messages(), message), "expected '%s' in:\n%s", message, test_messages());
 }
 
 Test(xbar, shape_errors)
@@ -245,7 +224,7 @@ static Op *attr_op(Graph *g)
 static void expect_verify_error(const Graph *g, const char *message)
 {
     cr_assert_not(ir_verify(g, &diags), "verified, expected '%s'", message);
-    cr_assert(strstr(messages(), message), "expected '%s' in:\n%s", message, messages());
+    cr_assert(strstr(test_messages(), message), "expected '%s' in:\n%s", message, test_messages());
 }
 
 Test(xbar, verifier_checks_splits_and_blocks)
@@ -381,7 +360,7 @@ Test(xbar, lowers_and_quantizes_own_and_shared_weights)
      * first op's quantize must then leave it for the second to read). */
     xbars[1]->inputs[1] = xbars[0]->inputs[1];
     ir_compact(g);
-    cr_assert(pass_quantize(g, NULL, &diags), "%s", messages());
+    cr_assert(pass_quantize(g, NULL, &diags), "%s", test_messages());
     assert_verifies(g);
     for (int i = 0; i < 3; i++) {
         XbarGeom geo;
@@ -419,17 +398,17 @@ Test(xbar, emitter_checks_weights_the_verifier_did_not)
     Op *mm = add_op(g, OP_MATMUL, in, 2, "y");
     type_op(mm);
     ir_add_output(g, mm->result);
-    cr_assert(pass_run_pipeline(g, lowering_pipeline, NULL, &diags), "%s", messages());
+    cr_assert(pass_run_pipeline(g, lowering_pipeline, NULL, &diags), "%s", test_messages());
     calibrate_nominal(g, 0.0f, 1.0f);
-    cr_assert(pass_run_pipeline(g, "quantize", NULL, &diags), "%s", messages());
-    cr_assert(pass_run_pipeline(g, mapping_pipeline, NULL, &diags), "%s", messages());
+    cr_assert(pass_run_pipeline(g, "quantize", NULL, &diags), "%s", test_messages());
+    cr_assert(pass_run_pipeline(g, mapping_pipeline, NULL, &diags), "%s", test_messages());
     Value *w = g->ops[0]->inputs[1];
     cr_assert_eq(w->checked_w_bits, g->arch->weight_bits, "the verifier did not mark the quantized weights");
-    cr_assert_not_null(emit_program(arena, g, &diags), "%s", messages());
+    cr_assert_not_null(emit_program(arena, g, &diags), "%s", test_messages());
     w->data[7] = 0.5f;      /* written in place, the mark reset: the emitter must look */
     w->checked_w_bits = 0;
     cr_assert_null(emit_program(arena, g, &diags), "a weight of 0.5 was programmed");
-    cr_assert(strstr(messages(), "quantized weight 0.5 is not an integer within +-127"), "%s", messages());
+    cr_assert(strstr(test_messages(), "quantized weight 0.5 is not an integer within +-127"), "%s", test_messages());
 }
 
 Test(xbar, lowers_gemms)
@@ -519,11 +498,11 @@ Test(xbar, calibration_records_input_ranges)
     float *images = malloc(COUNT * 64 * sizeof *images);
     float lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < COUNT * 64; i++) {
-        images[i] = uniform(-0.25f, 1.0f);
+        images[i] = test_uniform_float(-0.25f, 1.0f);
         lo = fminf(lo, images[i]);
         hi = fmaxf(hi, images[i]);
     }
-    cr_assert(calibrate_xbar(g, images, COUNT, &diags), "%s", messages());
+    cr_assert(calibrate_xbar(g, images, COUNT, &diags), "%s", test_messages());
     Op *first = g->ops[0], *last = g->ops[g->n_ops - 1];
     cr_assert_eq(first->kind, OP_XBAR);
     cr_assert_eq(ir_attr_float(first, "act_min", 0), lo);
@@ -552,13 +531,13 @@ Test(xbar, quantized_network_is_close_to_float)
     enum { COUNT = 20 };
     float *images = malloc(COUNT * 64 * sizeof *images);
     for (int i = 0; i < COUNT * 64; i++)
-        images[i] = uniform(0.0f, 1.0f);
+        images[i] = test_uniform_float(0.0f, 1.0f);
     float *reference[COUNT];
     for (int i = 0; i < COUNT; i++)
         reference[i] = run(g, images + 64 * i);
     cr_assert(pass_lower_xbar(g, NULL, &diags));
-    cr_assert(calibrate_xbar(g, images, COUNT, &diags), "%s", messages());
-    cr_assert(pass_quantize(g, NULL, &diags), "%s", messages());
+    cr_assert(calibrate_xbar(g, images, COUNT, &diags), "%s", test_messages());
+    cr_assert(pass_quantize(g, NULL, &diags), "%s", test_messages());
     assert_verifies(g);
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i]->kind == OP_XBAR)
@@ -608,11 +587,11 @@ static void check_conv_reference(bool is_signed)
     Value *x = ir_add_input(g, "x", ty(4, B, C, H, W, 0));
     Value *w = ir_add_const(g, "w", ty(3, G, K, NW, 0, 0), NULL);
     for (int i = 0; i < G * K * NW; i++)
-        w->data[i] = (float)((int)uniform(0, 15) - 7);
+        w->data[i] = (float)test_uniform(-7, 7);
     Value *bias = random_const(g, "b", ty(1, G * NW, 0, 0, 0, 0), -1, 1);
     float w_scale[G * NW];
     for (int i = 0; i < G * NW; i++)
-        w_scale[i] = uniform(0.001f, 0.1f);
+        w_scale[i] = test_uniform_float(0.001f, 0.1f);
     Value *in[3] = {x, w, bias};
     Op *op = add_op(g, OP_XBAR, in, 3, "y");
     int64_t kernel[2] = {KH, KW}, strides[2] = {SH, SW}, dil[2] = {DH, DW}, pads[4] = {PT, PL, 1, 1};
@@ -634,7 +613,7 @@ static void check_conv_reference(bool is_signed)
 
     static float input[B * C * H * W];
     for (int i = 0; i < B * C * H * W; i++)
-        input[i] = uniform(is_signed ? -1.5f : -0.2f, 1.5f);   /* 1.5 / 0.0371 > 31: clips */
+        input[i] = test_uniform_float(is_signed ? -1.5f : -0.2f, 1.5f);   /* 1.5 / 0.0371 > 31: clips */
     input[3] = 0.5f * in_scale;     /* a tie: code 0 */
     input[4] = 1.5f * in_scale;     /* a tie: code 2 */
     float *got = run(g, input);
@@ -681,10 +660,10 @@ Test(xbar, integer_reference_matmul)
     Value *x = ir_add_input(g, "x", ty(2, M, K, 0, 0, 0));
     Value *w = ir_add_const(g, "w", ty(3, 1, K, N, 0, 0), NULL);
     for (int i = 0; i < K * N; i++)
-        w->data[i] = (float)((int)uniform(0, 255) - 127);
+        w->data[i] = (float)test_uniform(-127, 127);
     float w_scale[N];
     for (int i = 0; i < N; i++)
-        w_scale[i] = uniform(0.001f, 0.01f);
+        w_scale[i] = test_uniform_float(0.001f, 0.01f);
     Value *in[2] = {x, w};
     Op *op = add_op(g, OP_XBAR, in, 2, "y");
     ir_set_string(g, op, "form", "matmul");
@@ -698,7 +677,7 @@ Test(xbar, integer_reference_matmul)
     assert_verifies(g);
     float input[M * K];
     for (int i = 0; i < M * K; i++)
-        input[i] = uniform(-2, 2);
+        input[i] = test_uniform_float(-2, 2);
     float *got = run(g, input);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
