@@ -5,7 +5,7 @@
  * result of a conv or gemm with constant weights, used by nothing else, the
  * product can be pushed into the layer: output channel c of the layer gets its
  * weights times s[c] and the bias s[c] * (b[c] - mean[c]) + bias[c].  This is
- * what lets a crossbar hold one matrix per layer (DOMAIN.md, section 3).
+ * what lets a crossbar hold one matrix per layer (docs/background.md 3).
  *
  * conv: w is [Cout, Cin/group, k...], so output channel c is w's row c.
  * gemm: y = alpha * A' * B' + beta * C with B' = transB ? B^T : B; channel j is

@@ -61,7 +61,7 @@ bool pack_conflict(const PackParams *params, const PackBlock *a, const PackSpot 
 void pack_periods(const PackParams *params, const PackBlock *blocks, const PackSpot *spots, int n,
                   int64_t *period);
 
-/* ---- replication (passes/replicate.c; DOMAIN.md 7) ---- */
+/* ---- replication (passes/replicate.c; docs/background.md 7) ---- */
 
 /* One layer as the replication search sees it. */
 typedef struct {
@@ -81,9 +81,9 @@ int64_t repl_stage_time(const ReplLayer *layer, int64_t r);
 int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
                   const int64_t *replicas, PackSpot *spots);
 
-/* The exact search of DOMAIN.md 7: the replication minimizing the slowest
- * stage, max_l ceil(P_l / r_l) x cycles_l, among those the packer fits in
- * `tiles` tiles.  The candidate bottlenecks are the stage times a layer can
+/* The exact search of docs/background.md 7: the replication minimizing the
+ * slowest stage, max_l ceil(P_l / r_l) x cycles_l, among those the packer fits
+ * in `tiles` tiles.  The candidate bottlenecks are the stage times a layer can
  * have; the cheapest replication meeting a bottleneck B is r_l = the fewest
  * copies with stage time <= B, and the smallest feasible B is found by binary
  * search with the packer as the test.  Writes replicas[l] and returns the

@@ -1,7 +1,7 @@
 /* replicate.c: pass `replicate{mode=none|auto,tiles=N,layers=NAME:R;...,
  * packing=none|dense|balanced}`, kernel replication for spatial parallelism.
  *
- * DOMAIN.md section 7, docs/crossbar.md section 6 ("Replication"),
+ * docs/background.md section 7, docs/crossbar.md section 6 ("Replication"),
  * docs/mapping.md.  A layer with r copies of its blocks gives each copy a
  * share of its P input vectors, so its stage time drops from P x cycles to
  * ceil(P / r) x cycles.  For a tile budget T the pass chooses integer r_l

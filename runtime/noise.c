@@ -256,8 +256,9 @@ bool noise_preset(Arch *arch, const char *name)
     c.ir_drop = ideal.ir_drop;
     c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
     if (strcmp(name, "rram") == 0) {
-        /* MNSIM's 0.1% / 0.1% stuck-at default; 3% write-verify variation and
-         * 1% read noise, within DOMAIN.md section 9's ranges (docs/noise.md 9) */
+        /* MNSIM's 0.1% / 0.1% stuck-at default; 3% write-verify variation
+         * and 1% read noise, within the ranges of docs/background.md 9
+         * (docs/noise.md 9) */
         c.prog_model = PROG_PROPORTIONAL, c.prog_sigma = 0.03;
         c.sa0_fraction = 0.001, c.sa1_fraction = 0.001;
         c.read_sigma = 0.01;

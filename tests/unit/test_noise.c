@@ -121,7 +121,7 @@ Test(noise, programming_variation_has_its_sigma)
     a.prog_model = PROG_STATE_INDEPENDENT, a.prog_sigma = 0.03;
     check_variation(a, 1, 0.03 * 100.0);
     check_variation(a, 2, 0.03 * 100.0);
-    /* PCM, DOMAIN.md's polynomial on aihwkit's 25 uS range */
+    /* PCM, aihwkit's polynomial (docs/background.md 9) on its 25 uS range */
     a = chip_arch();
     a.g_min_us = 5.0, a.g_max_us = 25.0;
     a.prog_model = PROG_PCM, a.prog_sigma = 1.0;
