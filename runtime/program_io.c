@@ -209,7 +209,9 @@ static void read_strings(Reader *r)
 static void read_consts(Reader *r)
 {
     uint64_t n = get_u64(r);
-    if (!r->failed && n > left(r) / 4) {
+    if (r->failed)
+        return;                 /* n may be half a count */
+    if (n > left(r) / 4) {
         fail(r, "section constants: %llu floats cannot fit in the %llu bytes left", (unsigned long long)n,
              (unsigned long long)left(r));
         return;
@@ -235,12 +237,16 @@ static void read_buffers(Reader *r, Program *p)
             fail(r, "section buffers: buffer %d has rank %d, more than %d", i, b->type.rank, IR_MAX_RANK);
             return;
         }
-        int64_t numel = 1;
+        /* The product of the nonzero dims is at most 2^32, so that no partial
+         * product of dims (strides, rows of a matrix view) can overflow. */
+        int64_t numel = 1, nonzero = 1;
         for (int d = 0; d < b->type.rank && !r->failed; d++) {
             int64_t dim = b->type.dims[d] = get_i64(r);
-            if (dim < 0 || dim > IR_MAX_NUMEL || (numel = numel * dim) > IR_MAX_NUMEL)
+            if (dim < 0 || dim > IR_MAX_NUMEL || (dim > 0 && nonzero > IR_MAX_NUMEL / dim))
                 fail(r, "section buffers: buffer %d has dimension %lld out of range or more than 2^32 elements",
                      i, (long long)dim);
+            else
+                nonzero *= dim ? dim : 1, numel *= dim;
         }
         uint64_t offset = get_u64(r);
         if (r->failed)
@@ -406,6 +412,10 @@ static Op *read_digital(Reader *r, int index, int dst)
         fail(r, "section instructions: instruction %d: unknown digital op '%s'", index, name);
         return op;
     }
+    if (op->kind == OP_XBAR) {  /* crossbar layers are mvm instructions, not digital ops */
+        fail(r, "section instructions: instruction %d: xbar is not a digital op", index);
+        return op;
+    }
     const OpInfo *info = &op_info[op->kind];
     op->n_inputs = get_count(r, 4, "op inputs");
     if (!r->failed && (op->n_inputs < info->min_inputs || op->n_inputs > info->max_inputs))
@@ -559,23 +569,16 @@ static unsigned char *load_file(Reader *r, Arena *scratch, size_t *size)
     return data;
 }
 
-Program *program_read(Arena *arena, const char *path, Diags *diags)
+Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags)
 {
     int errors_before = diags->n_errors;
     Program *p = arena_alloc(arena, sizeof *p);
     p->arena = arena;
     Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header"};
-    r.loc.file = arena_strdup(arena, path);
-    Arena *scratch = arena_new();
-    size_t size = 0;
-    const unsigned char *data = load_file(&r, scratch, &size);
-    if (!data) {
-        arena_free(scratch);
-        return NULL;
-    }
+    r.loc.file = arena_strdup(arena, name);
+    const unsigned char *data = bytes;
     if (size < 8 || memcmp(data, PROGRAM_MAGIC, 8) != 0) {
         diag_error(diags, &r.loc, "not an xbarc program (no %s magic at its start)", PROGRAM_MAGIC);
-        arena_free(scratch);
         return NULL;
     }
     r.p = data + 8;
@@ -607,8 +610,18 @@ Program *program_read(Arena *arena, const char *path, Diags *diags)
     }
     if (!r.failed && file_p != file_end)
         fail(&r, "%llu unexpected bytes after the last section", (unsigned long long)(file_end - file_p));
-    arena_free(scratch);
     if (!r.failed)
         program_check(&r);
     return diags->n_errors == errors_before ? p : NULL;
+}
+
+Program *program_read(Arena *arena, const char *path, Diags *diags)
+{
+    Reader r = {.diags = diags, .loc.file = path};
+    Arena *scratch = arena_new();
+    size_t size = 0;
+    const unsigned char *data = load_file(&r, scratch, &size);
+    Program *p = data ? program_read_memory(arena, path, data, size, diags) : NULL;
+    arena_free(scratch);
+    return p;
 }
