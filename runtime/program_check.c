@@ -138,8 +138,9 @@ static void check_quant(Checker *c, const Instr *in)
     if (numel(src) != numel(dst))
         bad(c, "dst %s and src %s differ in size", tname(c, dst), tname(c, src));
     expect_float_mode(c, q->float_mode);
-    if (!q->float_mode && !in_range(q->bits, 1, 24))
-        bad(c, "bits %d is out of range 1..24", q->bits);
+    /* codes of at most 16 bits (the architecture's input_bits): quant_code rounds them exactly */
+    if (!q->float_mode && !in_range(q->bits, 1, 16))
+        bad(c, "bits %d is out of range 1..16", q->bits);
     if (!q->float_mode && !(isfinite(q->scale) && q->scale > 0))
         bad(c, "scale %g is not a positive number", q->scale);
 }
@@ -214,8 +215,8 @@ static void check_mvm(Checker *c, const Instr *in)
     /* DAC chunks below 2^16 times levels below 2^8 keep a product exact in float */
     if (!m->float_mode && !in_range(m->dac_bits, 1, 16))
         bad(c, "dac_bits %d is out of range 1..16", m->dac_bits);
-    if (!m->float_mode && !in_range(m->in_bits, 1 + m->in_signed, 24))
-        bad(c, "in_bits %d is out of range %d..24", m->in_bits, 1 + m->in_signed);
+    if (!m->float_mode && !in_range(m->in_bits, 1 + m->in_signed, 16))
+        bad(c, "in_bits %d is out of range %d..16", m->in_bits, 1 + m->in_signed);
     /* pair-analog ADCs are signed: one bit would leave them the level 0 alone */
     int adc_min = m->sign == SIGN_PAIR_ANALOG ? 2 : 1;
     if (!m->float_mode && (!in_range(m->adc_bits, adc_min, 32) || !(isfinite(m->adc_max) && m->adc_max > 0)))
