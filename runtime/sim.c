@@ -456,6 +456,11 @@ const float *sim_output(const Sim *sim, int index)
     return sim->f32[sim->program->outputs[index]];
 }
 
+size_t sim_arena_bytes(const Sim *sim)
+{
+    return arena_bytes(sim->arena);
+}
+
 void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes)
 {
     *bytes = sim->bytes;
