@@ -19,6 +19,7 @@
  * where records begin or end.  Last comes the memory the simulator will take,
  * against the memory limit. */
 #include "runtime/program_format.h"
+#include "runtime/runtime.h"     /* sim_memory_bound */
 
 #include <math.h>
 #include <stdlib.h>

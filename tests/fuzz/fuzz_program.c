@@ -5,9 +5,10 @@
  * second (an estimate of its work and its memory), on an ideal chip, or on a
  * noisy one for inputs whose last byte is odd; the inputs come from a fixed
  * pattern. */
+#include "backend/backend.h"
 #include "runtime/noise.h"
-#include "runtime/perf.h"
 #include "runtime/program.h"
+#include "runtime/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
