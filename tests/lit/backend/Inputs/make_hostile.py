@@ -138,18 +138,27 @@ def main():
     p.buffers[6]["dims"] = [1, 4]
     out("hostile-combine-wide.xbp", p)
 
-    # An mvm's result read by a digital op: the simulator may give it float64
-    # memory, which only a combine reads.
+    # An mvm's result read by a digital op: sums that may pass 2^24 (16-bit
+    # codes, 8-bit cells) get float64 memory, which only a combine reads
+    # (the relu read it as float32 through NULL).
     p = layer()
+    p.arch["cell_bits"] = 8
+    p.tiles[0]["cells"] = bytes([255, 0] * 16)
+    p.instrs[0].update(bits=16, scale=1 / 65535)
+    p.instrs[1].update(in_bits=16, adc_bits=24, adc_max=float((1 << 23) - 1))
+    p.instrs[2].update(cell_bits=8)
     p.buffers.append(buf("leak", xbp.OUTPUT, [1, 4]))
     p.instrs.append(digital("relu", 7, [2], []))
     p.outputs.append(7)
     out("hostile-mvm-reader.xbp", p)
 
-    # A digital op writing its own input.
-    p = layer()
-    p.instrs[4] = digital("relu", 5, [5], [])
-    p.instrs.append(digital("identity", 6, [5], []))
+    # A digital op writing its own input: a pad shifting a row by one in
+    # place (its row copy was a memcpy between overlapping bytes).
+    p = pool([1, 4], [1, 4], op="identity", attrs=[])
+    p.buffers.insert(1, buf("t", xbp.TEMP, [1, 4]))
+    p.instrs = [digital("identity", 1, [0], []), digital("pad", 1, [1], [("pads", xbp.A_INTS, [0, 1, 0, -1])]),
+                digital("identity", 2, [1], [])]
+    p.outputs = [2]
     out("hostile-in-place.xbp", p)
 
     # xbar is a crossbar layer, never a digital op.
