@@ -112,6 +112,23 @@ static unsigned get_enum(Reader *r, unsigned limit, const char *what)
     return v < limit ? v : 0;
 }
 
+/* count elements of `size` bytes from the program's arena; NULL (reported,
+ * the reader stopped) when what reading has taken would pass the memory
+ * limit.  Counts fit the file's bytes, but an entry may take several times
+ * its bytes in memory (an instruction, a level packed in a bit). */
+static void *take(Reader *r, size_t count, size_t size)
+{
+    uint64_t bytes = (uint64_t)count * size + (arena_bytes(r->arena) - r->arena_start);
+    if (r->failed)
+        return NULL;
+    if (bytes > memory_limit()) {
+        memory_check(bytes, 1, arena_printf(r->diags->arena, "reading section %s", r->section), &r->loc, r->diags);
+        r->failed = true;
+        return NULL;
+    }
+    return arena_array(r->arena, count, size);
+}
+
 /* A count of entries of at least `entry_size` bytes each: they must fit what is left. */
 static int get_count(Reader *r, uint64_t entry_size, const char *what)
 {
@@ -190,7 +207,10 @@ static void read_arch(Reader *r, Arch *a)
 static void read_strings(Reader *r)
 {
     r->n_strings = (uint32_t)get_count(r, 4, "strings");
-    r->strings = arena_array(r->arena, r->n_strings + 1, sizeof(char *));
+    if (!(r->strings = take(r, (size_t)r->n_strings + 1, sizeof(char *)))) {
+        r->n_strings = 0;
+        return;
+    }
     for (uint32_t i = 0; i < r->n_strings && !r->failed; i++) {
         uint32_t len = get_u32(r);
         if (!need(r, len))
@@ -216,8 +236,9 @@ static void read_consts(Reader *r)
              (unsigned long long)left(r));
         return;
     }
+    if (!(r->consts = take(r, n ? n : 1, sizeof(float))))
+        return;
     r->n_consts = n;
-    r->consts = arena_array(r->arena, n ? n : 1, sizeof(float));
     decode_f32(r->p, n, r->consts);
     r->p += 4 * n;
 }
@@ -225,7 +246,10 @@ static void read_consts(Reader *r)
 static void read_buffers(Reader *r, Program *p)
 {
     p->n_buffers = get_count(r, 15, "buffers");
-    p->buffers = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Buffer));
+    if (!(p->buffers = take(r, (size_t)p->n_buffers + 1, sizeof(Buffer)))) {
+        p->n_buffers = 0;
+        return;
+    }
     for (int i = 0; i < p->n_buffers && !r->failed; i++) {
         Buffer *b = &p->buffers[i];
         b->name = get_string(r, true, "a buffer name");
@@ -308,7 +332,10 @@ static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *
 static void read_tiles(Reader *r, Program *p)
 {
     p->n_tiles = get_count(r, 9, "tiles");
-    p->tiles = arena_array(r->arena, (size_t)p->n_tiles + 1, sizeof(Tile));
+    if (!(p->tiles = take(r, (size_t)p->n_tiles + 1, sizeof(Tile)))) {
+        p->n_tiles = 0;
+        return;
+    }
     int bits = p->arch.cell_bits;
     for (int i = 0; i < p->n_tiles && !r->failed; i++) {
         Tile *t = &p->tiles[i];
@@ -337,10 +364,12 @@ static void read_tiles(Reader *r, Program *p)
                 fail(r, "section tiles: tile %d: the %u bits after its last cell are not zero", i, spare);
                 return;
             }
-            t->levels = arena_alloc(r->arena, n);
+            if (!(t->levels = take(r, n, 1)))
+                return;
             unpack_levels(r->p, n, bits, t->levels);
         } else {
-            t->cells = arena_array(r->arena, n, sizeof(float));
+            if (!(t->cells = take(r, n, sizeof(float))))
+                return;
             decode_f32(r->p, n, t->cells);
         }
         r->p += bytes;
@@ -383,13 +412,15 @@ static void read_attr(Reader *r, Attr *a)
     case ATTR_FLOAT: a->f = get_f32(r); break;
     case ATTR_INTS:
         a->count = get_count(r, 8, "ints");
-        a->ints = arena_array(r->arena, (size_t)a->count + 1, sizeof(int64_t));
+        if (!(a->ints = take(r, (size_t)a->count + 1, sizeof(int64_t))))
+            a->count = 0;
         for (int k = 0; k < a->count; k++)
             a->ints[k] = get_i64(r);
         break;
     case ATTR_FLOATS:
         a->count = get_count(r, 4, "floats");
-        a->floats = arena_array(r->arena, (size_t)a->count + 1, sizeof(float));
+        if (!(a->floats = take(r, (size_t)a->count + 1, sizeof(float))))
+            a->count = 0;
         for (int k = 0; k < a->count; k++)
             a->floats[k] = get_f32(r);
         break;
@@ -421,11 +452,17 @@ static Op *read_digital(Reader *r, int index, int dst)
     if (!r->failed && (op->n_inputs < info->min_inputs || op->n_inputs > info->max_inputs))
         fail(r, "section instructions: instruction %d: %s takes %d to %d inputs, not %d", index, info->name,
              info->min_inputs, info->max_inputs, op->n_inputs);
-    op->inputs = arena_array(r->arena, (size_t)op->n_inputs + 1, sizeof(Value *));
+    if (!(op->inputs = take(r, (size_t)op->n_inputs + 1, sizeof(Value *)))) {
+        op->n_inputs = 0;
+        return op;
+    }
     for (int i = 0; i < op->n_inputs && !r->failed; i++)
         op->inputs[i] = buffer_value(r, get_buffer_id(r, "a digital input", index));
     op->n_attrs = get_count(r, 5, "attributes");
-    op->attrs = arena_array(r->arena, (size_t)op->n_attrs + 1, sizeof(Attr));
+    if (!(op->attrs = take(r, (size_t)op->n_attrs + 1, sizeof(Attr)))) {
+        op->n_attrs = 0;
+        return op;
+    }
     for (int i = 0; i < op->n_attrs && !r->failed; i++) {
         read_attr(r, &op->attrs[i]);
         if (!r->failed && i > 0 && strcmp(op->attrs[i - 1].name, op->attrs[i].name) >= 0)
@@ -486,8 +523,7 @@ static void read_params(Reader *r, Instr *in, int index)
         if (!r->failed && n != 0 && n != d->channels)
             fail(r, "section instructions: instruction %d: dequant has %d output scales for %lld channels",
                  index, n, (long long)d->channels);
-        if (n > 0 && !r->failed) {
-            d->out_scale = arena_array(r->arena, (size_t)n, sizeof(float));
+        if (n > 0 && (d->out_scale = take(r, (size_t)n, sizeof(float)))) {
             for (int i = 0; i < n; i++)
                 d->out_scale[i] = get_f32(r);
         }
@@ -501,8 +537,11 @@ static void read_params(Reader *r, Instr *in, int index)
 static void read_instrs(Reader *r, Program *p)
 {
     p->n_instrs = get_count(r, 21, "instructions");
-    p->instrs = arena_array(r->arena, (size_t)p->n_instrs + 1, sizeof(Instr));
-    r->values = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Value *));
+    if (!(p->instrs = take(r, (size_t)p->n_instrs + 1, sizeof(Instr))) ||
+        !(r->values = take(r, (size_t)p->n_buffers + 1, sizeof(Value *)))) {
+        p->n_instrs = 0;
+        return;
+    }
     for (int i = 0; i < p->n_instrs && !r->failed; i++) {
         Instr *in = &p->instrs[i];
         in->opcode = (Opcode)get_enum(r, INSTR_COUNT, "opcode");
@@ -521,11 +560,13 @@ static void read_instrs(Reader *r, Program *p)
 static void read_io(Reader *r, Program *p)
 {
     p->n_inputs = get_count(r, 4, "inputs");
-    p->inputs = arena_array(r->arena, (size_t)p->n_inputs + 1, sizeof(int));
+    if (!(p->inputs = take(r, (size_t)p->n_inputs + 1, sizeof(int))))
+        p->n_inputs = 0;
     for (int i = 0; i < p->n_inputs; i++)
         p->inputs[i] = get_i32(r);
     p->n_outputs = get_count(r, 4, "outputs");
-    p->outputs = arena_array(r->arena, (size_t)p->n_outputs + 1, sizeof(int));
+    if (!(p->outputs = take(r, (size_t)p->n_outputs + 1, sizeof(int))))
+        p->n_outputs = 0;
     for (int i = 0; i < p->n_outputs; i++)
         p->outputs[i] = get_i32(r);
 }
@@ -574,7 +615,7 @@ Program *program_read_memory(Arena *arena, const char *name, const void *bytes, 
     int errors_before = diags->n_errors;
     Program *p = arena_alloc(arena, sizeof *p);
     p->arena = arena;
-    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header"};
+    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header", .arena_start = arena_bytes(arena)};
     r.loc.file = arena_strdup(arena, name);
     const unsigned char *data = bytes;
     if (size < 8 || memcmp(data, PROGRAM_MAGIC, 8) != 0) {

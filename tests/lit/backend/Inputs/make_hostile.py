@@ -8,7 +8,7 @@ directory) only to regenerate them after a format change:
 
     python3 tests/lit/backend/Inputs/make_hostile.py
 """
-import copy
+import gzip
 import os
 import struct
 import sys
@@ -194,6 +194,15 @@ def main():
              attrs=[("count_include_pad", xbp.A_INT, 1), ("kernel", xbp.A_INTS, [big] * 3),
                     ("pads", xbp.A_INTS, [big] * 6), ("strides", xbp.A_INTS, [big] * 3)])
     out("hostile-avgpool-count.xbp", p)
+
+    # 50000 instructions (1 MB of zeros, gzipped) take 11 MB in memory: held
+    # against the memory limit before they are read.
+    data = xbp.write(layer(), os.path.join(HERE, "hostile-many-instructions.xbp"))
+    os.remove(os.path.join(HERE, "hostile-many-instructions.xbp"))
+    payload = struct.pack("<I", 50000) + bytes(50000 * 21)
+    data = data[:data.index(b"INST")] + b"INST" + struct.pack("<Q", len(payload)) + payload + data[data.index(b"IOLS"):]
+    with open(os.path.join(HERE, "hostile-many-instructions.xbp.gz"), "wb") as f:
+        f.write(gzip.compress(data, mtime=0))
 
     # A float-weight program's dequant may have no scales (1 each).
     p = layer()
