@@ -234,14 +234,7 @@ static void check_mvm(Checker *c, const Instr *in)
 
 static void add_span(Checker *c, RowSpans *list, RowSpan span)
 {
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? 2 * list->cap : 256;
-        RowSpan *grown = arena_array(c->scratch, cap, sizeof *grown);
-        if (list->n)
-            memcpy(grown, list->items, list->n * sizeof *grown);
-        list->items = grown;
-        list->cap = cap;
-    }
+    ARENA_GROW(c->scratch, list->items, list->n, list->cap);
     list->items[list->n++] = span;
 }
 
