@@ -532,17 +532,20 @@ static void at_combine(Checker *c, int instr)
 }
 
 /* Column `col` of accumulator `acc`: the n writing spans that cover it
- * (sorted by first row) must partition its rows; false after reporting. */
-static bool check_column_writes(Checker *c, int acc, int64_t col, const RowSpan *const *s, int n)
+ * (sorted by first row) must partition its rows; false after reporting
+ * (`instr` names the message when no span covers the column).  Messages
+ * are made only when reported: a sweep visits up to rows x columns spans. */
+static bool check_column_writes(Checker *c, int acc, int64_t col, const RowSpan *const *s, int n, int instr)
 {
     int64_t rows = row_count(&c->p->buffers[acc]), expected = 0;
     if (n == 0) {
+        at_combine(c, instr);
         bad(c, "no combine writes column %lld of %s", (long long)col, bname(c, acc));
         return false;
     }
     for (int i = 0; i < n; i++) {
-        at_combine(c, s[i]->instr);
         if (s[i]->begin < expected) {
+            at_combine(c, s[i]->instr);
             bad(c, "rows %lld..%lld of column %lld of %s are also written by instruction %d: the row ranges "
                 "of layer %s's replicas overlap", (long long)s[i]->begin,
                 (long long)(expected < s[i]->end ? expected : s[i]->end), (long long)col, bname(c, acc),
@@ -550,6 +553,7 @@ static bool check_column_writes(Checker *c, int acc, int64_t col, const RowSpan 
             return false;
         }
         if (s[i]->begin > expected) {
+            at_combine(c, s[i]->instr);
             bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
                 "replicas must cover 0..%lld", (long long)expected, (long long)s[i]->begin, (long long)col,
                 bname(c, acc), layer_of(c, s[i]->instr), (long long)rows);
@@ -558,6 +562,7 @@ static bool check_column_writes(Checker *c, int acc, int64_t col, const RowSpan 
         expected = s[i]->end;
     }
     if (expected < rows) {
+        at_combine(c, s[n - 1]->instr);
         bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
             "replicas must cover 0..%lld", (long long)expected, (long long)rows, (long long)col, bname(c, acc),
             layer_of(c, s[n - 1]->instr), (long long)rows);
@@ -627,10 +632,8 @@ static void check_acc(Checker *c, int acc, const RowSpan *w, size_t nw, const Ro
         memcpy(sorted, on_w, n_w * sizeof *sorted);
         if (n_w > 1)
             qsort(sorted, n_w, sizeof *sorted, row_order);
-        if (writes) {
-            at_combine(c, next_w < nw ? w[next_w].instr : w[nw - 1].instr);
-            writes = check_column_writes(c, acc, col, sorted, (int)n_w);
-        }
+        if (writes)
+            writes = check_column_writes(c, acc, col, sorted, (int)n_w, w[next_w < nw ? next_w : nw - 1].instr);
         for (size_t i = 0; i < n_a && adds; i++)
             adds = check_column_add(c, col, on_a[i], sorted, (int)n_w);
     }
