@@ -599,6 +599,11 @@ static bool check_column_add(Checker *c, int64_t col, const RowSpan *a, const Ro
 static void check_acc(Checker *c, int acc, const RowSpan *w, size_t nw, const RowSpan *a, size_t na)
 {
     int64_t cols = last_dim(&c->p->buffers[acc]);
+    /* The writing spans covering a column partition its rows, so a sweep
+     * visits at most rows x columns of them: an accumulator of more float64s
+     * than the memory limit holds is not swept (the memory check refuses it). */
+    if ((uint64_t)numel(&c->p->buffers[acc]) > memory_limit() / sizeof(double))
+        return;
     int64_t *edges = arena_array(c->scratch, 2 * (nw + na) + 1, sizeof *edges);
     size_t n_edges = 0;
     edges[n_edges++] = 0;
