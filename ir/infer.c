@@ -126,13 +126,16 @@ static bool broadcast(const Ctx *cx, const Type *a, const Type *b, Type *out)
 
 /* ---- convolution and pooling ---- */
 
-/* The output length of a sliding window: ONNX's formula for Conv and the pools. */
+/* The output length of a sliding window: ONNX's formula for Conv and the pools.
+ * Every operand is at most IR_MAX_NUMEL (read_window, window_dims); 0 when
+ * the window, (kernel - 1) * dilation + 1, is wider than the padded input. */
 static int64_t window_out(int64_t in, int64_t pad_total, int64_t kernel, int64_t stride,
                           int64_t dilation, bool ceil_mode)
 {
-    int64_t span = in + pad_total - ((kernel - 1) * dilation + 1);
-    if (span < 0)
+    int64_t reach;
+    if (__builtin_mul_overflow(kernel - 1, dilation, &reach) || reach >= in + pad_total)
         return 0;
+    int64_t span = in + pad_total - (reach + 1);
     int64_t steps = ceil_mode ? (span + stride - 1) / stride : span / stride;
     return steps + 1;
 }
@@ -152,13 +155,15 @@ static bool read_window(const Ctx *cx, int n, Window *w)
         !ints_attr(cx, "dilations", n, 1, w->dilations) || !int_attr(cx, "ceil_mode", false, 0, &ceil_mode))
         return false;
     w->ceil_mode = ceil_mode != 0;
+    /* bounded like a dimension, so that no index of the kernels overflows */
     for (int i = 0; i < n; i++) {
-        if (w->strides[i] < 1)
-            return fail(cx, "strides must be positive (got %lld)", (long long)w->strides[i]);
-        if (w->dilations[i] < 1)
-            return fail(cx, "dilations must be positive (got %lld)", (long long)w->dilations[i]);
-        if (w->pads[i] < 0 || w->pads[n + i] < 0)
-            return fail(cx, "pads must not be negative");
+        if (w->strides[i] < 1 || w->strides[i] > IR_MAX_NUMEL)
+            return fail(cx, "strides must be 1 to 2^32 (got %lld)", (long long)w->strides[i]);
+        if (w->dilations[i] < 1 || w->dilations[i] > IR_MAX_NUMEL)
+            return fail(cx, "dilations must be 1 to 2^32 (got %lld)", (long long)w->dilations[i]);
+        if (w->pads[i] < 0 || w->pads[n + i] < 0 || w->pads[i] > IR_MAX_NUMEL || w->pads[n + i] > IR_MAX_NUMEL)
+            return fail(cx, "pads must be 0 to 2^32 (got %lld, %lld)", (long long)w->pads[i],
+                        (long long)w->pads[n + i]);
     }
     return true;
 }
@@ -169,7 +174,7 @@ static bool window_dims(const Ctx *cx, const Type *x, const Window *w, Type *out
     for (int i = 0; i < w->n; i++) {
         int64_t in = x->dims[2 + i];
         int64_t pad_total = w->pads[i] + w->pads[w->n + i];
-        if (w->kernel[i] < 1)
+        if (w->kernel[i] < 1 || w->kernel[i] > IR_MAX_NUMEL)
             return fail(cx, "kernel dimension %d is %lld", i, (long long)w->kernel[i]);
         int64_t o = window_out(in, pad_total, w->kernel[i], w->strides[i], w->dilations[i], w->ceil_mode);
         if (o < 1)
@@ -195,9 +200,12 @@ static bool infer_conv(const Ctx *cx, Type *out)
     if (group < 1)
         return fail(cx, "group must be positive (got %lld)", (long long)group);
     int64_t c = x->dims[1], m = w->dims[0];
-    if (w->dims[1] * group != c)
-        return fail(cx, "input has %lld channels but weight expects %lld (group %lld)",
-                    (long long)c, (long long)(w->dims[1] * group), (long long)group);
+    int64_t expects;
+    if (group > c || __builtin_mul_overflow(w->dims[1], group, &expects))
+        return fail(cx, "group %lld is more than the input's %lld channels", (long long)group, (long long)c);
+    if (expects != c)
+        return fail(cx, "input has %lld channels but weight expects %lld (group %lld)", (long long)c,
+                    (long long)expects, (long long)group);
     if (m % group != 0)
         return fail(cx, "%lld output channels are not divisible by group %lld", (long long)m, (long long)group);
     if (cx->op->n_inputs == 3) {
@@ -474,8 +482,14 @@ static bool infer_pad(const Ctx *cx, Type *out)
     if (n != 2 * x->rank)
         return fail(cx, "pads has %d entries, expected %d for input %s", n, 2 * x->rank, fmt_type(cx, x));
     *out = *x;
-    for (int i = 0; i < x->rank; i++)
+    for (int i = 0; i < x->rank; i++) {
+        /* bounded like a dimension, so that the sum cannot overflow */
+        if (pads[i] < -IR_MAX_NUMEL || pads[i] > IR_MAX_NUMEL || pads[x->rank + i] < -IR_MAX_NUMEL ||
+            pads[x->rank + i] > IR_MAX_NUMEL)
+            return fail(cx, "pads of axis %d (%lld, %lld) are out of range -2^32..2^32", i, (long long)pads[i],
+                        (long long)pads[x->rank + i]);
         out->dims[i] = x->dims[i] + pads[i] + pads[x->rank + i];
+    }
     return true;
 }
 

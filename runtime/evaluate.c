@@ -196,6 +196,11 @@ bool evaluate_program(Arena *arena, const Program *program, const EvalSet *set, 
     if (!check_shape(program->n_inputs, input, program->n_outputs, set, diags))
         return false;
     result->n_logits = type_numel(&program->buffers[program->outputs[0]].type);
+    /* a Sim per thread: the reader held one against the memory limit */
+    int threads = options->threads > 1 ? (options->threads < set->count ? options->threads : set->count) : 1;
+    if (threads > 1 && !memory_check(sim_memory_bound(program), (uint64_t)threads,
+                                     arena_printf(arena, "simulating the program on %d threads", threads), NULL, diags))
+        return false;
     Job job = {.program = program, .set = set, .options = options, .result = result};
     run_job(arena, &job);
     if (job.check_image >= 0) {

@@ -200,23 +200,26 @@ static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
                     for (int64_t kd = w0.lo; kd < w0.hi; kd++) {
                         int64_t id = w0.start + kd * d0;
                         for (int64_t kh = w1.lo; kh < w1.hi; kh++) {
-                            const float *xr = xp + (id * ih_n + w1.start + kh * d1) * iw_n + w2.start;
+                            /* an index, not a pointer: w2.start may lie far outside the input */
+                            int64_t row = (id * ih_n + w1.start + kh * d1) * iw_n;
                             if (is_max)
                                 for (int64_t kw = w2.lo; kw < w2.hi; kw++) {
-                                    float v = xr[kw * d2];
+                                    float v = xp[row + w2.start + kw * d2];
                                     best = v > best ? v : best;
                                 }
                             else
                                 for (int64_t kw = w2.lo; kw < w2.hi; kw++)
-                                    sum += xr[kw * d2];
+                                    sum += xp[row + w2.start + kw * d2];
                         }
                     }
                     if (is_max) {
                         *y++ = best;
                         continue;
                     }
-                    int64_t count = p->count_include_pad ? w0.padded * w1.padded * w2.padded
-                                                         : (w0.hi - w0.lo) * (w1.hi - w1.lo) * (w2.hi - w2.lo);
+                    /* in double: padded windows may hold more than 2^63 elements */
+                    double count = p->count_include_pad
+                                       ? (double)w0.padded * (double)w1.padded * (double)w2.padded
+                                       : (double)(w0.hi - w0.lo) * (double)(w1.hi - w1.lo) * (double)(w2.hi - w2.lo);
                     *y++ = count > 0 ? sum / (float)count : NAN;
                 }
             }
@@ -285,14 +288,16 @@ void kernel_im2col(const ConvParams *p, const float *x, float *cols)
     int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
     int64_t width = p->in_channels * taps;
     int64_t tap_offset[IM2COL_TABLE_TAPS], lo[3], hi[3];
-    bool table = taps <= IM2COL_TABLE_TAPS;
+    for (int i = 0; i < 3; i++)
+        inside_outputs(&ax[i], &lo[i], &hi[i]);
+    /* the table serves windows inside the input, whose offsets are inside it
+     * too (those of a window that never is could overflow) */
+    bool table = taps <= IM2COL_TABLE_TAPS && lo[0] < hi[0] && lo[1] < hi[1] && lo[2] < hi[2];
     for (int64_t kd = 0, t = 0; table && kd < ax[0].kernel; kd++)
         for (int64_t kh = 0; kh < ax[1].kernel; kh++)
             for (int64_t kw = 0; kw < ax[2].kernel; kw++)
                 tap_offset[t++] = ((kd * ax[0].dilation) * ax[1].in + kh * ax[1].dilation) * ax[2].in +
                                   kw * ax[2].dilation;
-    for (int i = 0; i < 3; i++)
-        inside_outputs(&ax[i], &lo[i], &hi[i]);
     float *row = cols;
 
     for (int64_t n = 0; n < p->batch; n++) {

@@ -152,6 +152,8 @@ struct Program {
  * inconsistent file is refused with a message naming what is wrong. */
 bool program_write(const Program *program, Outputs *outs, const char *path, Diags *diags);
 Program *program_read(Arena *arena, const char *path, Diags *diags);
+/* The same from the file's bytes in memory; `name` is the file in messages. */
+Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags);
 /* An EXPLAIN-style listing: architecture, buffers, tiles, one row per instruction. */
 void program_explain(const Program *program, FILE *out);
 

@@ -15,8 +15,11 @@
  * every accumulating combine inside a range written before it.  Since the
  * simulator shares the memory of temporaries, a row nobody wrote would hold
  * another buffer's data, so this is checked exactly: one record per combine
- * and column, sorted at the end. */
+ * (its columns and rows, whatever its width), then a sweep over the columns
+ * where records begin or end.  Last comes the memory the simulator will take,
+ * against the memory limit. */
 #include "runtime/program_format.h"
+#include "runtime/runtime.h"     /* sim_memory_bound */
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,10 +27,11 @@
 
 enum { MAX_ERRORS = 20 };
 
-/* Rows [begin, end) of one accumulator column, written or added by one combine. */
+/* Rows [begin, end) of columns [col, col_end) of one accumulator, written or
+ * added by one combine: one record per combine, whatever its width. */
 typedef struct {
     int acc, instr;
-    int64_t col, begin, end;
+    int64_t col, col_end, begin, end;
 } RowSpan;
 
 typedef struct {
@@ -41,6 +45,7 @@ typedef struct {
     int n_errors;
     const char *where;          /* "instruction 5 (mvm)", or NULL */
     bool *written;              /* by buffer id: holds data at this point of the stream */
+    bool *by_mvm;               /* by buffer id: some mvm writes it (the simulator may make it float64) */
     int64_t *mvm_rows;          /* by buffer id: [begin, end) an mvm last wrote, else {0, -1} */
     Arena *scratch;             /* the row spans */
     RowSpans writes, adds;      /* combine rows by accumulator column: written, accumulated */
@@ -134,8 +139,9 @@ static void check_quant(Checker *c, const Instr *in)
     if (numel(src) != numel(dst))
         bad(c, "dst %s and src %s differ in size", tname(c, dst), tname(c, src));
     expect_float_mode(c, q->float_mode);
-    if (!q->float_mode && !in_range(q->bits, 1, 24))
-        bad(c, "bits %d is out of range 1..24", q->bits);
+    /* codes of at most 16 bits (the architecture's input_bits): quant_code rounds them exactly */
+    if (!q->float_mode && !in_range(q->bits, 1, 16))
+        bad(c, "bits %d is out of range 1..16", q->bits);
     if (!q->float_mode && !(isfinite(q->scale) && q->scale > 0))
         bad(c, "scale %g is not a positive number", q->scale);
 }
@@ -207,10 +213,16 @@ static void check_mvm(Checker *c, const Instr *in)
         bad(c, "%d output columns for %d physical columns under %s", m->out_cols, m->phys_cols,
             sign_mapping_name(m->sign));
     expect_float_mode(c, m->float_mode);
-    if (!m->float_mode && (!in_range(m->dac_bits, 1, 24) || !in_range(m->in_bits, 1 + m->in_signed, 24)))
-        bad(c, "dac_bits %d or in_bits %d out of range", m->dac_bits, m->in_bits);
-    if (!m->float_mode && (!in_range(m->adc_bits, 1, 32) || !(isfinite(m->adc_max) && m->adc_max > 0)))
-        bad(c, "ADC of %d bits and full scale %g is not valid", m->adc_bits, m->adc_max);
+    /* DAC chunks below 2^16 times levels below 2^8 keep a product exact in float */
+    if (!m->float_mode && !in_range(m->dac_bits, 1, 16))
+        bad(c, "dac_bits %d is out of range 1..16", m->dac_bits);
+    if (!m->float_mode && !in_range(m->in_bits, 1 + m->in_signed, 16))
+        bad(c, "in_bits %d is out of range %d..16", m->in_bits, 1 + m->in_signed);
+    /* pair-analog ADCs are signed: one bit would leave them the level 0 alone */
+    int adc_min = m->sign == SIGN_PAIR_ANALOG ? 2 : 1;
+    if (!m->float_mode && (!in_range(m->adc_bits, adc_min, 32) || !(isfinite(m->adc_max) && m->adc_max > 0)))
+        bad(c, "ADC of %d bits (%d..32 under %s) and full scale %g is not valid", m->adc_bits, adc_min,
+            sign_mapping_name(m->sign), m->adc_max);
     if (m->src_col < 0 || (int64_t)m->src_col + m->rows > last_dim(src))
         bad(c, "source columns %d+%d do not fit src %s", m->src_col, m->rows, tname(c, src));
     if (last_dim(dst) != m->out_cols || numel(dst) != mul(row_count(src), m->out_cols))
@@ -222,20 +234,14 @@ static void check_mvm(Checker *c, const Instr *in)
 
 static void add_span(Checker *c, RowSpans *list, RowSpan span)
 {
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? 2 * list->cap : 256;
-        RowSpan *grown = arena_array(c->scratch, cap, sizeof *grown);
-        if (list->n)
-            memcpy(grown, list->items, list->n * sizeof *grown);
-        list->items = grown;
-        list->cap = cap;
-    }
+    ARENA_GROW(c->scratch, list->items, list->n, list->cap);
     list->items[list->n++] = span;
 }
 
 /* The combine's rows: a range of dst's rows, all written by the mvm it reads;
- * then one span per accumulator column for the partition check. */
-static void check_combine_rows(Checker *c, const Instr *in)
+ * then its span of the accumulator for the partition check (columns_ok: its
+ * columns lie within dst, else it is left out of that check). */
+static void check_combine_rows(Checker *c, const Instr *in, bool columns_ok)
 {
     const CombineParams *m = &in->combine;
     int64_t rows = row_count(&c->p->buffers[in->dst]);
@@ -252,12 +258,12 @@ static void check_combine_rows(Checker *c, const Instr *in)
     int instr = (int)(in - c->p->instrs);
     if (c->acc_writer[in->dst] < 0)
         c->acc_writer[in->dst] = instr;
-    if (m->row_begin == m->row_end)
+    if (m->row_begin == m->row_end || !columns_ok)
         return;
     int64_t first = (int64_t)m->group * m->n_per_group + m->n0;
-    for (int64_t col = first; col < first + m->n_cols; col++)
-        add_span(c, m->accumulate ? &c->adds : &c->writes,
-                 (RowSpan){.acc = in->dst, .instr = instr, .col = col, .begin = m->row_begin, .end = m->row_end});
+    add_span(c, m->accumulate ? &c->adds : &c->writes,
+             (RowSpan){.acc = in->dst, .instr = instr, .col = first, .col_end = first + m->n_cols,
+                       .begin = m->row_begin, .end = m->row_end});
 }
 
 static void check_combine(Checker *c, const Instr *in)
@@ -273,22 +279,26 @@ static void check_combine(Checker *c, const Instr *in)
             m->n_per_group);
         return;
     }
-    if (last_dim(dst) % m->n_per_group != 0 || mul(m->group + 1, m->n_per_group) > last_dim(dst))
+    bool columns_ok =
+        last_dim(dst) % m->n_per_group == 0 && mul((int64_t)m->group + 1, m->n_per_group) <= last_dim(dst);
+    if (!columns_ok)
         bad(c, "dst %s has no columns for group %d of %d", tname(c, dst), m->group, m->n_per_group);
     expect_float_mode(c, m->float_mode);
-    if (!in_range(m->cell_bits, 1, 8) || m->slices < 1 || (!m->float_mode && mul(m->slices, m->cell_bits) > 32))
-        bad(c, "%d slices of %d bits are out of range", m->slices, m->cell_bits);
     if (!isfinite(m->offset_scale))
         bad(c, "offset_scale is not finite");
+    if (!in_range(m->cell_bits, 1, 8) || !in_range(m->slices, 1, 32) ||
+        (!m->float_mode && m->slices * m->cell_bits > 32)) {
+        bad(c, "%d slices of %d bits are out of range (1..32 slices, 32 bits in all)", m->slices, m->cell_bits);
+        return;
+    }
     /* The mvm's output columns (docs/crossbar.md 5): one per (column, slice) pair
      * for pair-analog, both polarities for pair-digital, S references for offset. */
-    int64_t need = mul(mul(m->n_cols, m->slices), m->sign == SIGN_PAIR_DIGITAL ? 2 : 1);
-    if (m->sign == SIGN_OFFSET)
-        need += m->slices;
+    int64_t need = (int64_t)m->n_cols * m->slices * (m->sign == SIGN_PAIR_DIGITAL ? 2 : 1) +
+                   (m->sign == SIGN_OFFSET ? m->slices : 0);
     if (last_dim(src) != need || row_count(src) != row_count(dst))
         bad(c, "src %s does not hold %lld rows of %lld columns", tname(c, src), (long long)row_count(dst),
             (long long)need);
-    check_combine_rows(c, in);
+    check_combine_rows(c, in, columns_ok);
 }
 
 static void check_dequant(Checker *c, const Instr *in)
@@ -338,6 +348,14 @@ static void check_digital(Checker *c, const Instr *in)
     for (int i = 0; i < op->n_inputs; i++) {
         expect_width(c, op->inputs[i]->id, false, "input");
         reads(c, op->inputs[i]->id);
+        /* shape inference and the kernels take the IR's tensors, never empty */
+        const Type *t = &op->inputs[i]->type;
+        for (int d = 0; d < t->rank; d++)
+            if (t->dims[d] < 1) {
+                bad(c, "input %s is empty (%s): digital ops take no empty tensors", bname(c, op->inputs[i]->id),
+                    tname(c, &c->p->buffers[op->inputs[i]->id]));
+                return;
+            }
     }
     expect_width(c, in->dst, false, "dst");
     Diags inner;
@@ -356,6 +374,28 @@ static void check_digital(Checker *c, const Instr *in)
             type_format(c->r->diags->arena, &inferred));
 }
 
+/* No instruction writes a buffer it reads (a combine that accumulates reads
+ * its dst as such), and what mvms write is theirs: the simulator gives an
+ * mvm's result float64 memory when its sums may pass 2^24, which only
+ * combines read (either width) and only mvms write. */
+static void check_aliases(Checker *c, const Instr *in)
+{
+    bool digital = in->opcode == INSTR_DIGITAL;
+    int n = digital ? in->op->n_inputs : 3;
+    for (int k = 0; k < n; k++) {
+        int id = digital ? in->op->inputs[k]->id : in->src[k];
+        if (id < 0)
+            continue;
+        if (id == in->dst)
+            bad(c, "%s %s is also its dst: an instruction never writes a buffer it reads",
+                digital ? "input" : arena_printf(c->r->diags->arena, "src%d", k), bname(c, id));
+        else if (c->by_mvm[id] && !(in->opcode == INSTR_COMBINE && k == 0))
+            bad(c, "reads %s, the result of an mvm, which only a combine (as its src0) may read", bname(c, id));
+    }
+    if (c->by_mvm[in->dst] && in->opcode != INSTR_MVM)
+        bad(c, "writes %s, the result of an mvm, which only mvms may write", bname(c, in->dst));
+}
+
 static void check_instr(Checker *c, const Instr *in, int index)
 {
     const char *name = opcode_names[in->opcode];
@@ -367,6 +407,7 @@ static void check_instr(Checker *c, const Instr *in, int index)
     if (kind != BUF_TEMP && kind != BUF_OUTPUT)
         bad(c, "dst %s is %s; instructions write only temporaries and outputs", bname(c, in->dst),
             kind_names[kind]);
+    check_aliases(c, in);
     if (in->opcode != INSTR_DIGITAL) {
         check_srcs(c, in, 1, in->opcode == INSTR_DEQUANT);
         for (int k = 0; k < 3; k++)
@@ -436,6 +477,9 @@ static void check_io(Checker *c)
                     kind_names[p->buffers[id].kind]);
             else if (++listed[id] > 1 && !pass)
                 bad(c, "input %s is listed twice", bname(c, id));
+            else if (!p->buffers[id].name || !*p->buffers[id].name)
+                bad(c, "%s %d is %s, which has no name (inputs are bound and outputs written by name)",
+                    pass ? "output" : "input", i, bname(c, id));
             if (pass && !c->written[id])
                 bad(c, "output %s is never computed", bname(c, id));
         }
@@ -450,6 +494,7 @@ static void check_io(Checker *c)
     }
 }
 
+/* Spans by accumulator, then first column. */
 static int span_order(const void *a, const void *b)
 {
     const RowSpan *x = a, *y = b;
@@ -457,9 +502,22 @@ static int span_order(const void *a, const void *b)
         return x->acc < y->acc ? -1 : 1;
     if (x->col != y->col)
         return x->col < y->col ? -1 : 1;
+    return (x->instr > y->instr) - (x->instr < y->instr);
+}
+
+/* Spans of one column by first row, then instruction. */
+static int row_order(const void *a, const void *b)
+{
+    const RowSpan *x = *(const RowSpan *const *)a, *y = *(const RowSpan *const *)b;
     if (x->begin != y->begin)
         return x->begin < y->begin ? -1 : 1;
     return (x->instr > y->instr) - (x->instr < y->instr);
+}
+
+static int int64_order(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static const char *layer_of(const Checker *c, int instr)
@@ -468,70 +526,121 @@ static const char *layer_of(const Checker *c, int instr)
     return layer ? layer : "-";
 }
 
-/* The span of `list` (sorted) for (acc, col) with the largest begin <= row, or NULL. */
-static const RowSpan *span_at(const RowSpans *list, int acc, int64_t col, int64_t row)
+static void at_combine(Checker *c, int instr)
 {
-    size_t lo = 0, hi = list->n;        /* first span past (acc, col, row) */
+    c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", instr);
+}
+
+/* Column `col` of accumulator `acc`: the n writing spans that cover it
+ * (sorted by first row) must partition its rows; false after reporting
+ * (`instr` names the message when no span covers the column).  Messages
+ * are made only when reported: a sweep visits up to rows x columns spans. */
+static bool check_column_writes(Checker *c, int acc, int64_t col, const RowSpan *const *s, int n, int instr)
+{
+    int64_t rows = row_count(&c->p->buffers[acc]), expected = 0;
+    if (n == 0) {
+        at_combine(c, instr);
+        bad(c, "no combine writes column %lld of %s", (long long)col, bname(c, acc));
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (s[i]->begin < expected) {
+            at_combine(c, s[i]->instr);
+            bad(c, "rows %lld..%lld of column %lld of %s are also written by instruction %d: the row ranges "
+                "of layer %s's replicas overlap", (long long)s[i]->begin,
+                (long long)(expected < s[i]->end ? expected : s[i]->end), (long long)col, bname(c, acc),
+                s[i - 1]->instr, layer_of(c, s[i]->instr));
+            return false;
+        }
+        if (s[i]->begin > expected) {
+            at_combine(c, s[i]->instr);
+            bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
+                "replicas must cover 0..%lld", (long long)expected, (long long)s[i]->begin, (long long)col,
+                bname(c, acc), layer_of(c, s[i]->instr), (long long)rows);
+            return false;
+        }
+        expected = s[i]->end;
+    }
+    if (expected < rows) {
+        at_combine(c, s[n - 1]->instr);
+        bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
+            "replicas must cover 0..%lld", (long long)expected, (long long)rows, (long long)col, bname(c, acc),
+            layer_of(c, s[n - 1]->instr), (long long)rows);
+        return false;
+    }
+    return true;
+}
+
+/* An accumulating span lies, in column col, inside one writing span of an
+ * earlier combine: the one of the n (sorted) with the largest begin <= its begin. */
+static bool check_column_add(Checker *c, int64_t col, const RowSpan *a, const RowSpan *const *s, int n)
+{
+    int lo = 0, hi = n;         /* the first span starting after a's first row */
     while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const RowSpan *s = &list->items[mid];
-        bool before = s->acc < acc || (s->acc == acc && (s->col < col || (s->col == col && s->begin <= row)));
-        if (before)
+        int mid = lo + (hi - lo) / 2;
+        if (s[mid]->begin <= a->begin)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0)
-        return NULL;
-    const RowSpan *s = &list->items[lo - 1];
-    return s->acc == acc && s->col == col ? s : NULL;
+    const RowSpan *w = lo > 0 ? s[lo - 1] : NULL;
+    if (w && w->instr < a->instr && a->end <= w->end)
+        return true;
+    at_combine(c, a->instr);
+    bad(c, "adds rows %lld..%lld of column %lld of %s, which no earlier combine wrote as one range",
+        (long long)a->begin, (long long)a->end, (long long)col, bname(c, a->acc));
+    return false;
 }
 
-/* The first problem of one accumulator's writing spans [i, j) (sorted): a
- * column no combine writes, rows written twice, or rows never written. */
-static void check_acc_writes(Checker *c, const RowSpan *s, size_t n)
+/* One accumulator's spans, writing w[0..nw) and adding a[0..na) (each sorted
+ * by first column).  The spans covering a column change only at their first
+ * and last columns, so checking each of those columns (a sweep) checks every
+ * column, in memory proportional to the spans, not to the columns. */
+static void check_acc(Checker *c, int acc, const RowSpan *w, size_t nw, const RowSpan *a, size_t na)
 {
-    const Buffer *acc = &c->p->buffers[s[0].acc];
-    int64_t rows = row_count(acc), expected = 0, col = -1;
-    for (size_t i = 0; i <= n; i++) {
-        bool new_col = i == n || s[i].col != col;
-        if (new_col && col >= 0 && expected < rows) {
-            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i - 1].instr);
-            bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
-                "replicas must cover 0..%lld", (long long)expected, (long long)rows, (long long)col,
-                bname(c, s[0].acc), layer_of(c, s[i - 1].instr), (long long)rows);
-            return;
-        }
-        if (i == n)
-            break;
-        if (new_col) {
-            if (s[i].col != col + 1) {
-                c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i].instr);
-                bad(c, "no combine writes column %lld of %s", (long long)(col + 1), bname(c, s[0].acc));
-                return;
-            }
-            col = s[i].col;
-            expected = 0;
-        }
-        c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[i].instr);
-        if (s[i].begin < expected) {
-            bad(c, "rows %lld..%lld of column %lld of %s are also written by instruction %d: the row ranges "
-                "of layer %s's replicas overlap", (long long)s[i].begin,
-                (long long)(expected < s[i].end ? expected : s[i].end), (long long)col, bname(c, s[0].acc),
-                s[i - 1].instr, layer_of(c, s[i].instr));
-            return;
-        }
-        if (s[i].begin > expected) {
-            bad(c, "no combine writes rows %lld..%lld of column %lld of %s: the row ranges of layer %s's "
-                "replicas must cover 0..%lld", (long long)expected, (long long)s[i].begin, (long long)col,
-                bname(c, s[0].acc), layer_of(c, s[i].instr), (long long)rows);
-            return;
-        }
-        expected = s[i].end;
-    }
-    if (col + 1 < last_dim(acc)) {
-        c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", s[n - 1].instr);
-        bad(c, "no combine writes column %lld of %s", (long long)(col + 1), bname(c, s[0].acc));
+    int64_t cols = last_dim(&c->p->buffers[acc]);
+    /* The writing spans covering a column partition its rows, so a sweep
+     * visits at most rows x columns of them: an accumulator of more float64s
+     * than the memory limit holds is not swept (the memory check refuses it). */
+    if ((uint64_t)numel(&c->p->buffers[acc]) > memory_limit() / sizeof(double))
+        return;
+    int64_t *edges = arena_array(c->scratch, 2 * (nw + na) + 1, sizeof *edges);
+    size_t n_edges = 0;
+    edges[n_edges++] = 0;
+    for (size_t i = 0; i < nw; i++)
+        edges[n_edges++] = w[i].col, edges[n_edges++] = w[i].col_end;
+    for (size_t i = 0; i < na; i++)
+        edges[n_edges++] = a[i].col, edges[n_edges++] = a[i].col_end;
+    qsort(edges, n_edges, sizeof *edges, int64_order);
+    /* the spans covering the current column; the writing ones sorted by row */
+    const RowSpan **on_w = arena_array(c->scratch, nw + 1, sizeof *on_w);
+    const RowSpan **on_a = arena_array(c->scratch, na + 1, sizeof *on_a);
+    const RowSpan **sorted = arena_array(c->scratch, nw + 1, sizeof *sorted);
+    size_t n_w = 0, n_a = 0, next_w = 0, next_a = 0;
+    bool writes = nw > 0, adds = na > 0;        /* still checking: one message each per accumulator */
+    for (size_t e = 0; e < n_edges && (writes || adds); e++) {
+        int64_t col = edges[e];
+        if ((e > 0 && col == edges[e - 1]) || col >= cols)
+            continue;
+        size_t k = 0;
+        for (size_t i = 0; i < n_w; i++)
+            if (on_w[i]->col_end > col)
+                on_w[k++] = on_w[i];
+        for (n_w = k; next_w < nw && w[next_w].col <= col; next_w++)
+            on_w[n_w++] = &w[next_w];
+        k = 0;
+        for (size_t i = 0; i < n_a; i++)
+            if (on_a[i]->col_end > col)
+                on_a[k++] = on_a[i];
+        for (n_a = k; next_a < na && a[next_a].col <= col; next_a++)
+            on_a[n_a++] = &a[next_a];
+        memcpy(sorted, on_w, n_w * sizeof *sorted);
+        if (n_w > 1)
+            qsort(sorted, n_w, sizeof *sorted, row_order);
+        if (writes)
+            writes = check_column_writes(c, acc, col, sorted, (int)n_w, w[next_w < nw ? next_w : nw - 1].instr);
+        for (size_t i = 0; i < n_a && adds; i++)
+            adds = check_column_add(c, col, on_a[i], sorted, (int)n_w);
     }
 }
 
@@ -540,33 +649,28 @@ static void check_acc_writes(Checker *c, const RowSpan *s, size_t n)
  * lies inside one range written before it. */
 static void check_partitions(Checker *c)
 {
-    RowSpans *w = &c->writes;
+    RowSpans *w = &c->writes, *a = &c->adds;
     if (w->n > 0)               /* qsort wants a non-NULL array even for nothing */
         qsort(w->items, w->n, sizeof *w->items, span_order);
-    for (size_t i = 0, j; i < w->n; i = j) {
-        for (j = i + 1; j < w->n && w->items[j].acc == w->items[i].acc;)
-            j++;
-        check_acc_writes(c, &w->items[i], j - i);
-        c->acc_writer[w->items[i].acc] = -1;
+    if (a->n > 0)
+        qsort(a->items, a->n, sizeof *a->items, span_order);
+    for (size_t i = 0, j = 0; i < w->n || j < a->n;) {
+        int acc = i < w->n && (j == a->n || w->items[i].acc <= a->items[j].acc) ? w->items[i].acc : a->items[j].acc;
+        size_t i1 = i, j1 = j;
+        while (i1 < w->n && w->items[i1].acc == acc)
+            i1++;
+        while (j1 < a->n && a->items[j1].acc == acc)
+            j1++;
+        check_acc(c, acc, w->n ? w->items + i : NULL, i1 - i, a->n ? a->items + j : NULL, j1 - j);
+        if (i1 > i)
+            c->acc_writer[acc] = -1;
+        i = i1, j = j1;
     }
     for (int id = 0; id < c->p->n_buffers; id++) {
         const Buffer *acc = &c->p->buffers[id];
         if (c->acc_writer[id] >= 0 && row_count(acc) > 0 && last_dim(acc) > 0) {
-            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", c->acc_writer[id]);
+            at_combine(c, c->acc_writer[id]);
             bad(c, "no combine writes any row of %s (layer %s)", bname(c, id), layer_of(c, c->acc_writer[id]));
-        }
-    }
-    int failed_acc = -1;
-    for (size_t i = 0; i < c->adds.n; i++) {
-        const RowSpan *a = &c->adds.items[i];
-        if (a->acc == failed_acc)
-            continue;
-        const RowSpan *s = span_at(w, a->acc, a->col, a->begin);
-        if (!s || s->instr > a->instr || a->end > s->end) {
-            c->where = arena_printf(c->r->diags->arena, "instruction %d (combine)", a->instr);
-            bad(c, "adds rows %lld..%lld of column %lld of %s, which no earlier combine wrote as one range",
-                (long long)a->begin, (long long)a->end, (long long)a->col, bname(c, a->acc));
-            failed_acc = a->acc;
         }
     }
     c->where = NULL;
@@ -578,15 +682,22 @@ void program_check(Reader *r)
     c.written = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(bool));
     c.mvm_rows = arena_array(c.scratch, 2 * (size_t)c.p->n_buffers + 2, sizeof(int64_t));
     c.acc_writer = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(int));
+    c.by_mvm = arena_array(c.scratch, (size_t)c.p->n_buffers + 1, sizeof(bool));
     for (int i = 0; i < c.p->n_buffers; i++) {
         c.written[i] = c.p->buffers[i].kind == BUF_INPUT || c.p->buffers[i].kind == BUF_CONST;
         c.mvm_rows[2 * i + 1] = -1;
         c.acc_writer[i] = -1;
     }
+    for (int i = 0; i < c.p->n_instrs; i++)
+        if (c.p->instrs[i].opcode == INSTR_MVM)
+            c.by_mvm[c.p->instrs[i].dst] = true;
     check_tiles(&c);
     for (int i = 0; i < c.p->n_instrs; i++)
         check_instr(&c, &c.p->instrs[i], i);
     check_partitions(&c);
     check_io(&c);
     arena_free(c.scratch);
+    /* last, on a program the simulator can run: whether this machine can */
+    if (c.n_errors == 0)
+        memory_check(sim_memory_bound(c.p), 1, "simulating the program", &r->loc, r->diags);
 }

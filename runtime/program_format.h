@@ -53,6 +53,7 @@ typedef struct {
     uint64_t n_consts;
     float *consts;
     Value **values;             /* by buffer id: the Values of digital ops */
+    size_t arena_start;         /* arena_bytes(arena) before reading: what reading took is held against the limit */
 } Reader;
 
 /* Checks a structurally sound program for consistency, reporting every problem

@@ -112,6 +112,23 @@ static unsigned get_enum(Reader *r, unsigned limit, const char *what)
     return v < limit ? v : 0;
 }
 
+/* count elements of `size` bytes from the program's arena; NULL (reported,
+ * the reader stopped) when what reading has taken would pass the memory
+ * limit.  Counts fit the file's bytes, but an entry may take several times
+ * its bytes in memory (an instruction, a level packed in a bit). */
+static void *take(Reader *r, size_t count, size_t size)
+{
+    uint64_t bytes = (uint64_t)count * size + (arena_bytes(r->arena) - r->arena_start);
+    if (r->failed)
+        return NULL;
+    if (bytes > memory_limit()) {
+        memory_check(bytes, 1, arena_printf(r->diags->arena, "reading section %s", r->section), &r->loc, r->diags);
+        r->failed = true;
+        return NULL;
+    }
+    return arena_array(r->arena, count, size);
+}
+
 /* A count of entries of at least `entry_size` bytes each: they must fit what is left. */
 static int get_count(Reader *r, uint64_t entry_size, const char *what)
 {
@@ -190,7 +207,10 @@ static void read_arch(Reader *r, Arch *a)
 static void read_strings(Reader *r)
 {
     r->n_strings = (uint32_t)get_count(r, 4, "strings");
-    r->strings = arena_array(r->arena, r->n_strings + 1, sizeof(char *));
+    if (!(r->strings = take(r, (size_t)r->n_strings + 1, sizeof(char *)))) {
+        r->n_strings = 0;
+        return;
+    }
     for (uint32_t i = 0; i < r->n_strings && !r->failed; i++) {
         uint32_t len = get_u32(r);
         if (!need(r, len))
@@ -209,13 +229,16 @@ static void read_strings(Reader *r)
 static void read_consts(Reader *r)
 {
     uint64_t n = get_u64(r);
-    if (!r->failed && n > left(r) / 4) {
+    if (r->failed)
+        return;                 /* n may be half a count */
+    if (n > left(r) / 4) {
         fail(r, "section constants: %llu floats cannot fit in the %llu bytes left", (unsigned long long)n,
              (unsigned long long)left(r));
         return;
     }
+    if (!(r->consts = take(r, n ? n : 1, sizeof(float))))
+        return;
     r->n_consts = n;
-    r->consts = arena_array(r->arena, n ? n : 1, sizeof(float));
     decode_f32(r->p, n, r->consts);
     r->p += 4 * n;
 }
@@ -223,7 +246,10 @@ static void read_consts(Reader *r)
 static void read_buffers(Reader *r, Program *p)
 {
     p->n_buffers = get_count(r, 15, "buffers");
-    p->buffers = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Buffer));
+    if (!(p->buffers = take(r, (size_t)p->n_buffers + 1, sizeof(Buffer)))) {
+        p->n_buffers = 0;
+        return;
+    }
     for (int i = 0; i < p->n_buffers && !r->failed; i++) {
         Buffer *b = &p->buffers[i];
         b->name = get_string(r, true, "a buffer name");
@@ -235,12 +261,16 @@ static void read_buffers(Reader *r, Program *p)
             fail(r, "section buffers: buffer %d has rank %d, more than %d", i, b->type.rank, IR_MAX_RANK);
             return;
         }
-        int64_t numel = 1;
+        /* The product of the nonzero dims is at most 2^32, so that no partial
+         * product of dims (strides, rows of a matrix view) can overflow. */
+        int64_t numel = 1, nonzero = 1;
         for (int d = 0; d < b->type.rank && !r->failed; d++) {
             int64_t dim = b->type.dims[d] = get_i64(r);
-            if (dim < 0 || dim > IR_MAX_NUMEL || (numel = numel * dim) > IR_MAX_NUMEL)
+            if (dim < 0 || dim > IR_MAX_NUMEL || (dim > 0 && nonzero > IR_MAX_NUMEL / dim))
                 fail(r, "section buffers: buffer %d has dimension %lld out of range or more than 2^32 elements",
                      i, (long long)dim);
+            else
+                nonzero *= dim ? dim : 1, numel *= dim;
         }
         uint64_t offset = get_u64(r);
         if (r->failed)
@@ -302,7 +332,10 @@ static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *
 static void read_tiles(Reader *r, Program *p)
 {
     p->n_tiles = get_count(r, 9, "tiles");
-    p->tiles = arena_array(r->arena, (size_t)p->n_tiles + 1, sizeof(Tile));
+    if (!(p->tiles = take(r, (size_t)p->n_tiles + 1, sizeof(Tile)))) {
+        p->n_tiles = 0;
+        return;
+    }
     int bits = p->arch.cell_bits;
     for (int i = 0; i < p->n_tiles && !r->failed; i++) {
         Tile *t = &p->tiles[i];
@@ -331,10 +364,12 @@ static void read_tiles(Reader *r, Program *p)
                 fail(r, "section tiles: tile %d: the %u bits after its last cell are not zero", i, spare);
                 return;
             }
-            t->levels = arena_alloc(r->arena, n);
+            if (!(t->levels = take(r, n, 1)))
+                return;
             unpack_levels(r->p, n, bits, t->levels);
         } else {
-            t->cells = arena_array(r->arena, n, sizeof(float));
+            if (!(t->cells = take(r, n, sizeof(float))))
+                return;
             decode_f32(r->p, n, t->cells);
         }
         r->p += bytes;
@@ -377,13 +412,15 @@ static void read_attr(Reader *r, Attr *a)
     case ATTR_FLOAT: a->f = get_f32(r); break;
     case ATTR_INTS:
         a->count = get_count(r, 8, "ints");
-        a->ints = arena_array(r->arena, (size_t)a->count + 1, sizeof(int64_t));
+        if (!(a->ints = take(r, (size_t)a->count + 1, sizeof(int64_t))))
+            a->count = 0;
         for (int k = 0; k < a->count; k++)
             a->ints[k] = get_i64(r);
         break;
     case ATTR_FLOATS:
         a->count = get_count(r, 4, "floats");
-        a->floats = arena_array(r->arena, (size_t)a->count + 1, sizeof(float));
+        if (!(a->floats = take(r, (size_t)a->count + 1, sizeof(float))))
+            a->count = 0;
         for (int k = 0; k < a->count; k++)
             a->floats[k] = get_f32(r);
         break;
@@ -406,16 +443,26 @@ static Op *read_digital(Reader *r, int index, int dst)
         fail(r, "section instructions: instruction %d: unknown digital op '%s'", index, name);
         return op;
     }
+    if (op->kind == OP_XBAR) {  /* crossbar layers are mvm instructions, not digital ops */
+        fail(r, "section instructions: instruction %d: xbar is not a digital op", index);
+        return op;
+    }
     const OpInfo *info = &op_info[op->kind];
     op->n_inputs = get_count(r, 4, "op inputs");
     if (!r->failed && (op->n_inputs < info->min_inputs || op->n_inputs > info->max_inputs))
         fail(r, "section instructions: instruction %d: %s takes %d to %d inputs, not %d", index, info->name,
              info->min_inputs, info->max_inputs, op->n_inputs);
-    op->inputs = arena_array(r->arena, (size_t)op->n_inputs + 1, sizeof(Value *));
+    if (!(op->inputs = take(r, (size_t)op->n_inputs + 1, sizeof(Value *)))) {
+        op->n_inputs = 0;
+        return op;
+    }
     for (int i = 0; i < op->n_inputs && !r->failed; i++)
         op->inputs[i] = buffer_value(r, get_buffer_id(r, "a digital input", index));
     op->n_attrs = get_count(r, 5, "attributes");
-    op->attrs = arena_array(r->arena, (size_t)op->n_attrs + 1, sizeof(Attr));
+    if (!(op->attrs = take(r, (size_t)op->n_attrs + 1, sizeof(Attr)))) {
+        op->n_attrs = 0;
+        return op;
+    }
     for (int i = 0; i < op->n_attrs && !r->failed; i++) {
         read_attr(r, &op->attrs[i]);
         if (!r->failed && i > 0 && strcmp(op->attrs[i - 1].name, op->attrs[i].name) >= 0)
@@ -476,8 +523,7 @@ static void read_params(Reader *r, Instr *in, int index)
         if (!r->failed && n != 0 && n != d->channels)
             fail(r, "section instructions: instruction %d: dequant has %d output scales for %lld channels",
                  index, n, (long long)d->channels);
-        if (n > 0 && !r->failed) {
-            d->out_scale = arena_array(r->arena, (size_t)n, sizeof(float));
+        if (n > 0 && (d->out_scale = take(r, (size_t)n, sizeof(float)))) {
             for (int i = 0; i < n; i++)
                 d->out_scale[i] = get_f32(r);
         }
@@ -491,8 +537,11 @@ static void read_params(Reader *r, Instr *in, int index)
 static void read_instrs(Reader *r, Program *p)
 {
     p->n_instrs = get_count(r, 21, "instructions");
-    p->instrs = arena_array(r->arena, (size_t)p->n_instrs + 1, sizeof(Instr));
-    r->values = arena_array(r->arena, (size_t)p->n_buffers + 1, sizeof(Value *));
+    if (!(p->instrs = take(r, (size_t)p->n_instrs + 1, sizeof(Instr))) ||
+        !(r->values = take(r, (size_t)p->n_buffers + 1, sizeof(Value *)))) {
+        p->n_instrs = 0;
+        return;
+    }
     for (int i = 0; i < p->n_instrs && !r->failed; i++) {
         Instr *in = &p->instrs[i];
         in->opcode = (Opcode)get_enum(r, INSTR_COUNT, "opcode");
@@ -511,11 +560,13 @@ static void read_instrs(Reader *r, Program *p)
 static void read_io(Reader *r, Program *p)
 {
     p->n_inputs = get_count(r, 4, "inputs");
-    p->inputs = arena_array(r->arena, (size_t)p->n_inputs + 1, sizeof(int));
+    if (!(p->inputs = take(r, (size_t)p->n_inputs + 1, sizeof(int))))
+        p->n_inputs = 0;
     for (int i = 0; i < p->n_inputs; i++)
         p->inputs[i] = get_i32(r);
     p->n_outputs = get_count(r, 4, "outputs");
-    p->outputs = arena_array(r->arena, (size_t)p->n_outputs + 1, sizeof(int));
+    if (!(p->outputs = take(r, (size_t)p->n_outputs + 1, sizeof(int))))
+        p->n_outputs = 0;
     for (int i = 0; i < p->n_outputs; i++)
         p->outputs[i] = get_i32(r);
 }
@@ -559,23 +610,16 @@ static unsigned char *load_file(Reader *r, Arena *scratch, size_t *size)
     return data;
 }
 
-Program *program_read(Arena *arena, const char *path, Diags *diags)
+Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags)
 {
     int errors_before = diags->n_errors;
     Program *p = arena_alloc(arena, sizeof *p);
     p->arena = arena;
-    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header"};
-    r.loc.file = arena_strdup(arena, path);
-    Arena *scratch = arena_new();
-    size_t size = 0;
-    const unsigned char *data = load_file(&r, scratch, &size);
-    if (!data) {
-        arena_free(scratch);
-        return NULL;
-    }
+    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header", .arena_start = arena_bytes(arena)};
+    r.loc.file = arena_strdup(arena, name);
+    const unsigned char *data = bytes;
     if (size < 8 || memcmp(data, PROGRAM_MAGIC, 8) != 0) {
         diag_error(diags, &r.loc, "not an xbarc program (no %s magic at its start)", PROGRAM_MAGIC);
-        arena_free(scratch);
         return NULL;
     }
     r.p = data + 8;
@@ -607,8 +651,18 @@ Program *program_read(Arena *arena, const char *path, Diags *diags)
     }
     if (!r.failed && file_p != file_end)
         fail(&r, "%llu unexpected bytes after the last section", (unsigned long long)(file_end - file_p));
-    arena_free(scratch);
     if (!r.failed)
         program_check(&r);
     return diags->n_errors == errors_before ? p : NULL;
+}
+
+Program *program_read(Arena *arena, const char *path, Diags *diags)
+{
+    Reader r = {.diags = diags, .loc.file = path};
+    Arena *scratch = arena_new();
+    size_t size = 0;
+    const unsigned char *data = load_file(&r, scratch, &size);
+    Program *p = data ? program_read_memory(arena, path, data, size, diags) : NULL;
+    arena_free(scratch);
+    return p;
 }

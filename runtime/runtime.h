@@ -86,6 +86,11 @@ const char *sim_check_error(const Sim *sim);
 /* Bytes of buffer memory the Sim holds (temporaries whose live ranges do not
  * overlap share it; constants excluded), and what one buffer each would take. */
 void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes);
+/* The most memory a Sim of this (checked) program takes on any chip, every
+ * run included: program_read refuses a program past memory_limit(). */
+uint64_t sim_memory_bound(const Program *program);
+/* Everything the Sim holds so far (tests hold it against sim_memory_bound). */
+size_t sim_arena_bytes(const Sim *sim);
 
 /* ---- accuracy over a labelled image set (runtime/evaluate.c) ---- */
 

@@ -140,96 +140,161 @@ static void live_ranges(const Program *p, int *first, int *last)
     }
 }
 
-/* Which slot each temporary takes (-1: none; sim->bytes and unshared_bytes
- * count them).  An interval-graph greedy allocator: in order of first use,
- * each temporary takes a slot whose occupant's live range has ended (the
- * smallest big enough, else the largest, which grows), or a new slot.  Live
- * ranges are closed intervals, so an instruction's sources never share its
- * destination's memory. */
-static int assign_slots(Sim *sim, const bool *wide, const int *first, const int *last, int *slot_of, Slot *slots)
+/* Whether an mvm's results may pass 2^24 (max code * R * max level), past
+ * which float32 memory would round them: they then get float64 memory even
+ * if the program says f32 (only combines read them, and they read either
+ * width: program_check.c).  Decided from the program alone, so that memory
+ * is the same on any chip and sim_memory_bound knows it beforehand (a
+ * non-ideal chip's sums are not integers: float32 rounds nothing exact). */
+static bool mvm_wide(const Program *p, const MvmParams *m)
 {
-    const Program *p = sim->program;
-    int nb = p->n_buffers, ni = p->n_instrs, n_slots = 0;
+    if (m->float_mode)
+        return false;
+    /* levels below 2^cell_bits (program_check.c); a program built in memory
+     * without an architecture may hold any level */
+    int bits = p->arch.cell_bits >= 1 && p->arch.cell_bits <= 8 ? p->arch.cell_bits : 8;
+    double max_code = ldexp(1.0, mvm_magnitude_bits(m)) - 1, max_level = ldexp(1.0, bits) - 1;
+    return max_code * m->rows * max_level >= 0x1p24;
+}
+
+/* Where the buffers of a program live: their widths, live ranges and slots. */
+typedef struct {
+    bool *wide;                 /* by buffer: float64 memory */
+    int *first, *last;          /* by buffer: the live range (-1 when no instruction touches it) */
+    bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
+    int *slot_of;               /* by buffer: its slot, or -1 for memory of its own (or none: constants) */
+    Slot *slots;
+    int n_slots;
+    size_t bytes, unshared_bytes;   /* buffer memory, and what one buffer each would take */
+} MemoryPlan;
+
+static size_t buffer_bytes(const Buffer *b, bool wide)
+{
+    int64_t n = type_numel(&b->type);
+    return (size_t)(n > 0 ? n : 1) * (wide ? sizeof(double) : sizeof(float));
+}
+
+/* Which slot each temporary takes.  An interval-graph greedy allocator: in
+ * order of first use, each temporary takes a slot whose occupant's live
+ * range has ended (the smallest big enough, else the largest, which grows),
+ * or a new slot.  Live ranges are closed intervals, so an instruction's
+ * sources never share its destination's memory. */
+static void assign_slots(Arena *arena, const Program *p, MemoryPlan *m)
+{
+    int nb = p->n_buffers, ni = p->n_instrs;
 
     /* buffers by first use: a counting sort on the instruction index */
-    int *order = arena_array(sim->arena, (size_t)nb + 1, sizeof *order);
-    int *start = arena_array(sim->arena, (size_t)ni + 2, sizeof *start);
+    int *order = arena_array(arena, (size_t)nb + 1, sizeof *order);
+    int *start = arena_array(arena, (size_t)ni + 2, sizeof *start);
     int n_used = 0;
     for (int i = 0; i < nb; i++)
-        if (first[i] >= 0)
-            start[first[i] + 1]++, n_used++;
+        if (m->first[i] >= 0)
+            start[m->first[i] + 1]++, n_used++;
     for (int k = 0; k < ni; k++)
         start[k + 1] += start[k];
     for (int i = 0; i < nb; i++)
-        if (first[i] >= 0)
-            order[start[first[i]]++] = i;
+        if (m->first[i] >= 0)
+            order[start[m->first[i]]++] = i;
 
     for (int i = 0; i < nb; i++)
-        slot_of[i] = -1;
+        m->slot_of[i] = -1;
     for (int t = 0; t < n_used; t++) {
         int i = order[t];
-        const Buffer *b = &p->buffers[i];
-        if (b->kind != BUF_TEMP)
+        if (p->buffers[i].kind != BUF_TEMP)
             continue;
-        int64_t n = type_numel(&b->type);
-        size_t bytes = (size_t)(n > 0 ? n : 1) * (wide[i] ? sizeof(double) : sizeof(float));
-        sim->unshared_bytes += bytes;
+        size_t bytes = buffer_bytes(&p->buffers[i], m->wide[i]);
+        m->unshared_bytes += bytes;
         int best = -1;
-        for (int s = 0; s < n_slots; s++) {
-            if (slots[s].busy_until >= first[i])
+        for (int s = 0; s < m->n_slots; s++) {
+            const Slot *slot = &m->slots[s];
+            if (slot->busy_until >= m->first[i])
                 continue;
-            bool fits = slots[s].bytes >= bytes, best_fits = best >= 0 && slots[best].bytes >= bytes;
-            if (best < 0 || (fits && (!best_fits || slots[s].bytes < slots[best].bytes)) ||
-                (!fits && !best_fits && slots[s].bytes > slots[best].bytes))
+            bool fits = slot->bytes >= bytes, best_fits = best >= 0 && m->slots[best].bytes >= bytes;
+            if (best < 0 || (fits && (!best_fits || slot->bytes < m->slots[best].bytes)) ||
+                (!fits && !best_fits && slot->bytes > m->slots[best].bytes))
                 best = s;
         }
         if (best < 0)
-            best = n_slots++;
-        if (slots[best].bytes < bytes)
-            slots[best].bytes = bytes;
-        slots[best].busy_until = last[i];
-        slot_of[i] = best;
+            best = m->n_slots++;
+        if (m->slots[best].bytes < bytes)
+            m->slots[best].bytes = bytes;
+        m->slots[best].busy_until = m->last[i];
+        m->slot_of[i] = best;
     }
-    return n_slots;
+}
+
+/* The memory plan of a checked program, from its fields alone. */
+static void plan_memory(Arena *arena, const Program *p, MemoryPlan *m)
+{
+    int nb = p->n_buffers, ni = p->n_instrs;
+    memset(m, 0, sizeof *m);
+    m->wide = arena_array(arena, (size_t)nb + 1, sizeof *m->wide);
+    m->first = arena_array(arena, (size_t)nb + 1, sizeof *m->first);
+    m->last = arena_array(arena, (size_t)nb + 1, sizeof *m->last);
+    m->fusable = arena_array(arena, (size_t)ni + 1, sizeof *m->fusable);
+    m->slot_of = arena_array(arena, (size_t)nb + 1, sizeof *m->slot_of);
+    m->slots = arena_array(arena, (size_t)nb + 1, sizeof *m->slots);
+    for (int i = 0; i < nb; i++)
+        m->wide[i] = p->buffers[i].wide;
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &p->instrs[k];
+        if (in->opcode == INSTR_MVM && p->buffers[in->dst].kind == BUF_TEMP && mvm_wide(p, &in->mvm))
+            m->wide[in->dst] = true;
+    }
+    live_ranges(p, m->first, m->last);
+    for (int k = 0; k + 1 < ni; k++) {
+        const Instr *in = &p->instrs[k], *next = &p->instrs[k + 1];
+        m->fusable[k] = in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE && next->src[0] == in->dst &&
+                        p->buffers[in->dst].kind == BUF_TEMP && m->first[in->dst] == k &&
+                        m->last[in->dst] == k + 1 && next->combine.row_begin == in->mvm.row_begin &&
+                        next->combine.row_end == in->mvm.row_end && p->buffers[next->dst].wide;
+    }
+    /* A folded mvm writes its combine's accumulator (sim_fast.c): that
+     * buffer lives from the mvm on, so it never shares memory with the
+     * mvm's source.  Every fusable one, folded or not: the plan is the
+     * same on any chip. */
+    for (int k = 0; k + 1 < ni; k++) {
+        int acc = p->instrs[k + 1].dst;
+        if (m->fusable[k] && m->first[acc] > k)
+            m->first[acc] = k;
+    }
+    assign_slots(arena, p, m);
+    for (int s = 0; s < m->n_slots; s++)
+        m->bytes += m->slots[s].bytes;
+    for (int i = 0; i < nb; i++) {
+        if (p->buffers[i].kind == BUF_CONST || m->slot_of[i] >= 0)
+            continue;
+        size_t bytes = buffer_bytes(&p->buffers[i], m->wide[i]);
+        m->bytes += bytes;
+        m->unshared_bytes += bytes;
+    }
 }
 
 /* Gives every buffer its memory: constants their data, temporaries a slot,
  * inputs and outputs (and a temporary no instruction touches) their own.  The
  * slots start as NaNs, so that a read of a row nobody wrote shows in the
  * outputs instead of passing as a zero. */
-static void plan_memory(Sim *sim, const bool *wide, const int *first, const int *last)
+static void give_memory(Sim *sim, const MemoryPlan *m)
 {
     const Program *p = sim->program;
-    int nb = p->n_buffers;
-    int *slot_of = arena_array(sim->arena, (size_t)nb + 1, sizeof *slot_of);
-    Slot *slots = arena_array(sim->arena, (size_t)nb + 1, sizeof *slots);
-    sim->bytes = sim->unshared_bytes = 0;
-    int n_slots = assign_slots(sim, wide, first, last, slot_of, slots);
-    void **memory = arena_array(sim->arena, (size_t)n_slots + 1, sizeof *memory);
-    for (int s = 0; s < n_slots; s++) {
-        memory[s] = arena_alloc(sim->arena, slots[s].bytes);
-        memset(memory[s], 0xff, slots[s].bytes);     /* a NaN as float and as double */
-        sim->bytes += slots[s].bytes;
+    void **memory = arena_array(sim->arena, (size_t)m->n_slots + 1, sizeof *memory);
+    for (int s = 0; s < m->n_slots; s++) {
+        memory[s] = arena_alloc(sim->arena, m->slots[s].bytes);
+        memset(memory[s], 0xff, m->slots[s].bytes);     /* a NaN as float and as double */
     }
-
-    for (int i = 0; i < nb; i++) {
+    sim->bytes = m->bytes;
+    sim->unshared_bytes = m->unshared_bytes;
+    for (int i = 0; i < p->n_buffers; i++) {
         const Buffer *b = &p->buffers[i];
-        int64_t n = type_numel(&b->type);
-        sim->numel[i] = n;
+        sim->numel[i] = type_numel(&b->type);
         if (b->kind == BUF_CONST) {
             assert(!b->wide && b->data);
             sim->f32[i] = b->data;
             continue;
         }
-        assert(!wide[i] || b->kind == BUF_TEMP);
-        void *at = slot_of[i] >= 0 ? memory[slot_of[i]] : NULL;
-        if (!at) {
-            size_t bytes = (size_t)(n > 0 ? n : 1) * (wide[i] ? sizeof(double) : sizeof(float));
-            at = arena_alloc(sim->arena, bytes);
-            sim->bytes += bytes;
-            sim->unshared_bytes += bytes;
-        }
-        if (wide[i])
+        assert(!m->wide[i] || b->kind == BUF_TEMP);
+        void *at = m->slot_of[i] >= 0 ? memory[m->slot_of[i]] : arena_alloc(sim->arena, buffer_bytes(b, m->wide[i]));
+        if (m->wide[i])
             sim->f64[i] = at;
         else
             sim->f32[i] = at;
@@ -259,6 +324,18 @@ static size_t plan_tables(Sim *sim)
     return sim->keep_tables ? 0 : largest;
 }
 
+/* The widest source of a combine (its f32 rows are read through a double row). */
+static int64_t max_combine_width(const Program *p)
+{
+    int64_t widest = 1;
+    for (int k = 0; k < p->n_instrs; k++) {
+        const Instr *in = &p->instrs[k];
+        int64_t width = in->opcode == INSTR_COMBINE ? last_dim(&p->buffers[in->src[0]].type) : 0;
+        widest = width > widest ? width : widest;
+    }
+    return widest;
+}
+
 Sim *sim_new(const Program *program)
 {
     return sim_new_seeded(program, 0);
@@ -278,72 +355,89 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     sim->numel = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->numel);
     sim->blocks = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->blocks);
     sim->instr_counters = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->instr_counters);
+    MemoryPlan plan;
+    plan_memory(arena, program, &plan);
+    sim->first = plan.first;
+    sim->last = plan.last;
+    sim->fusable = plan.fusable;
 
-    /* Program the chip first: a block's cells bound its results, and an mvm
-     * result that may pass 2^24 gets f64 memory even if the program says
-     * f32 (only combine reads it, and it reads either width). */
-    bool *wide = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *wide);
-    for (int i = 0; i < nb; i++)
-        wide[i] = program->buffers[i].wide;
+    /* program the chip */
     int max_rows = 1, max_cols = 1;
     for (int k = 0; k < ni; k++) {
         const Instr *in = &program->instrs[k];
         if (in->opcode != INSTR_MVM)
             continue;
         mvm_program_block(arena, program, &in->mvm, sim->noise, k, &sim->blocks[k]);
-        if (sim->blocks[k].max_result >= 0x1p24 && program->buffers[in->dst].kind == BUF_TEMP)
-            wide[in->dst] = true;
         if (in->mvm.rows > max_rows)
             max_rows = in->mvm.rows;
         if (in->mvm.out_cols > max_cols)
             max_cols = in->mvm.out_cols;
     }
-
     /* the fast path's weights of each block whose only reader is its combine */
     sim->weights_of = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->weights_of);
-    sim->fusable = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->fusable);
-    int *first = sim->first = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *first);
-    int *last = sim->last = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *last);
-    live_ranges(program, first, last);
-    for (int k = 0; k < ni; k++) {
-        const Instr *in = &program->instrs[k], *next = k + 1 < ni ? &program->instrs[k + 1] : NULL;
+    for (int k = 0; k < ni; k++)
         sim->weights_of[k] = -1;
-        sim->fusable[k] = next && in->opcode == INSTR_MVM && next->opcode == INSTR_COMBINE &&
-                          next->src[0] == in->dst && program->buffers[in->dst].kind == BUF_TEMP &&
-                          first[in->dst] == k && last[in->dst] == k + 1 &&
-                          next->combine.row_begin == in->mvm.row_begin && next->combine.row_end == in->mvm.row_end &&
-                          program->buffers[next->dst].wide;
-    }
     for (int k = 0; k + 1 < ni && !sim->noise; k++) {
         if (sim->fusable[k] && sim->blocks[k].adc.lossless)
             mvm_program_weights(arena, program, &program->instrs[k].mvm, &program->instrs[k + 1].combine,
                                 &sim->blocks[k]);
-        if (sim->blocks[k].weights) {
-            /* the mvm writes its combine's accumulator: that buffer lives
-             * from the mvm on, so it never shares memory with the mvm's source */
+        if (sim->blocks[k].weights)
             sim->weights_of[k + 1] = k;
-            int acc = program->instrs[k + 1].dst;
-            if (first[acc] > k)
-                first[acc] = k;
-        }
     }
-    int64_t max_combine = 1;
-    for (int k = 0; k < ni; k++) {
-        const Instr *in = &program->instrs[k];
-        int64_t width = in->opcode == INSTR_COMBINE ? last_dim(&program->buffers[in->src[0]].type) : 0;
-        max_combine = width > max_combine ? width : max_combine;
-    }
-    sim->combine_row = arena_array(arena, (size_t)max_combine, sizeof *sim->combine_row);
+    sim->combine_row = arena_array(arena, (size_t)max_combine_width(program), sizeof *sim->combine_row);
     sim->range_checked = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_checked);
     sim->range_ok = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_ok);
     sim->range_bottom = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_bottom);
     sim->range_top = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_top);
-    plan_memory(sim, wide, first, last);
+    give_memory(sim, &plan);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
     const char *check = getenv("XBARC_CHECK");
     if (check && *check && strcmp(check, "0") != 0)
         sim_set_check(sim, true);
     return sim;
+}
+
+/* Everything sim_new_seeded takes and sim_run adds (blocks' cells and
+ * tables), at most, on any chip: what program_check.c holds against the
+ * memory limit before anything is allocated.  Buffers as planned; per
+ * block the most any chip needs (a non-ideal one keeps read variances
+ * beside the cells); the kept tables (at most TABLE_BUDGET) or the largest
+ * one; the scratch of the widest block. */
+uint64_t sim_memory_bound(const Program *p)
+{
+    Arena *arena = arena_new();
+    MemoryPlan plan;
+    plan_memory(arena, p, &plan);
+    uint64_t bytes = sizeof(Sim) + sizeof(Noise) + plan.bytes;
+    bytes += (uint64_t)p->n_buffers * (2 * sizeof(void *) + sizeof(int64_t) + 4 * sizeof(float) + sizeof plan.slots[0] +
+                                      3 * sizeof(int) + 2 * sizeof(bool));
+    bytes += (uint64_t)p->n_instrs * (sizeof(Block) + sizeof(SimCounters) + sizeof(int) + sizeof(bool));
+    uint64_t tables = 0, largest_table = 0;
+    int max_rows = 1, max_cols = 1;
+    for (int k = 0; k < p->n_instrs; k++) {
+        const MvmParams *m = &p->instrs[k].mvm;
+        if (p->instrs[k].opcode != INSTR_MVM)
+            continue;
+        uint64_t rows = (uint64_t)m->rows, cols = (uint64_t)m->out_cols, phys = (uint64_t)m->phys_cols;
+        uint64_t padded = (cols + MVM_TABLE_PAD - 1) / MVM_TABLE_PAD * MVM_TABLE_PAD;
+        bytes += rows * 2 * cols * sizeof(float)                            /* cells and read variances */
+                 + rows * padded * sizeof(float) + 2 * cols * sizeof(float)  /* fast-path weights */
+                 + phys * (1 + 2 * sizeof(double)) + 2 * cols * sizeof(float);  /* programming, ADC errors */
+        if (!m->float_mode && m->dac_bits == 1) {
+            int group = mvm_table_group(m);
+            uint64_t ld = (2 * cols + MVM_TABLE_PAD - 1) / MVM_TABLE_PAD * MVM_TABLE_PAD;
+            uint64_t floats = (uint64_t)mvm_table_groups(m->rows, group) * ((uint64_t)1 << group) * ld;
+            tables += floats * sizeof(float);
+            largest_table = floats * sizeof(float) > largest_table ? floats * sizeof(float) : largest_table;
+        }
+        max_rows = m->rows > max_rows ? m->rows : max_rows;
+        max_cols = m->out_cols > max_cols ? m->out_cols : max_cols;
+    }
+    tables = tables < TABLE_BUDGET ? tables : TABLE_BUDGET;
+    bytes += tables > largest_table ? tables : largest_table;
+    bytes += mvm_scratch_bytes(max_rows, max_cols) + (uint64_t)max_combine_width(p) * sizeof(double);
+    arena_free(arena);
+    return bytes;
 }
 
 void sim_free(Sim *sim)
@@ -360,6 +454,11 @@ float *sim_input(Sim *sim, int index)
 const float *sim_output(const Sim *sim, int index)
 {
     return sim->f32[sim->program->outputs[index]];
+}
+
+size_t sim_arena_bytes(const Sim *sim)
+{
+    return arena_bytes(sim->arena);
 }
 
 void sim_memory(const Sim *sim, size_t *bytes, size_t *unshared_bytes)
@@ -508,6 +607,12 @@ static void exec_combine(Sim *sim, int k)
                  c->row_end - c->row_begin, acc + c->row_begin * out_width, out_width, sim->combine_row);
 }
 
+/* A float-weight program's dequant may have no scales: 1 each. */
+static float out_scale(const DequantParams *d, int64_t n)
+{
+    return d->out_scale ? d->out_scale[n] : 1.0f;
+}
+
 /* y = (float)acc * out_scale[n] + bias[n] (docs/crossbar.md 3), two statements
  * so that the product is rounded to float before the add. */
 static void exec_dequant(Sim *sim, int k)
@@ -529,7 +634,7 @@ static void exec_dequant(Sim *sim, int k)
             int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
             int64_t stride = d->conv ? pixels : 1;
             for (int64_t n = 0; n < channels; n++) {
-                float scaled = (float)element(sim, in->src[0], p * channels + n) * d->out_scale[n];
+                float scaled = (float)element(sim, in->src[0], p * channels + n) * out_scale(d, n);
                 y[base + n * stride] = bias ? scaled + bias[n] : scaled;
             }
         }
@@ -545,7 +650,7 @@ static void exec_dequant(Sim *sim, int k)
         float *yb = y + image * channels * pixels + pixel0;
         const double *ab = acc + p0 * channels;
         for (int64_t n = 0; n < channels; n++) {
-            float scale = d->out_scale[n], add = bias ? bias[n] : 0;
+            float scale = out_scale(d, n), add = bias ? bias[n] : 0;
             for (int64_t i = 0; i < count; i++) {
                 float scaled = (float)ab[i * channels + n] * scale;
                 yb[n * pixels + i] = bias ? scaled + add : scaled;

@@ -44,7 +44,7 @@ enum { WEIGHT_PAD = MVM_TABLE_PAD, PRODUCT_ROWS = 8 };
  * y) is s + x * y for a scalar x. */
 #define DEFINE_WEIGHT_PRODUCT(NAME, ATTR, VB, MADD)                                                \
     typedef float NAME##_vector __attribute__((vector_size(VB)));                                  \
-    ATTR static void NAME(int n, int rows, const float *a, int lda, const float *w, int ld,        \
+    ATTR static void NAME(int n, int rows, const float *a, int64_t lda, const float *w, int ld,    \
                           int width, float *out)                                                   \
     {                                                                                              \
         enum { V = VB / 4, R = PRODUCT_ROWS };                                                     \
@@ -90,7 +90,8 @@ DEFINE_WEIGHT_PRODUCT(weight_product_avx512, __attribute__((target("avx512f"))),
 #undef MADD_SEPARATE
 #undef DEFINE_WEIGHT_PRODUCT
 
-static void weight_product(int n, int rows, const float *a, int lda, const float *w, int ld, int width, float *out)
+static void weight_product(int n, int rows, const float *a, int64_t lda, const float *w, int ld, int width,
+                           float *out)
 {
 #ifdef WEIGHT_PRODUCT_X86
     if (__builtin_cpu_supports("avx512f")) {
@@ -185,7 +186,7 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
     for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_READ_TILE) {
         int n = n_rows - p0 < MVM_READ_TILE ? (int)(n_rows - p0) : MVM_READ_TILE;
         const float *drive = src + p0 * src_width + mp->src_col;
-        int ld_drive = (int)src_width;
+        int64_t ld_drive = src_width;
         if (!src_in_range) {
             for (int i = 0; i < n; i++) {
                 const float *x = src + (p0 + i) * src_width + mp->src_col;

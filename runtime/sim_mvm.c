@@ -34,10 +34,10 @@
  * (sgemm, table sums) run over at most `rows_per_sum` rows (derived from the
  * largest drive and the largest cell) and those partial sums are added in
  * double.  Column sums, ADC values and the shift-and-add are double: exact
- * integers up to 2^53, far above any shifted sum (at most max_result =
- * (2^in_bits - 1) * R * max|cell| in magnitude).  The result goes to dst as
- * f32 or f64; sim_new makes it f64 whenever max_result reaches 2^24, so the
- * store is exact too.  The ADC's full scale is a float, which past 2^24
+ * integers up to 2^53, far above any shifted sum (at most (2^in_bits - 1) *
+ * R * max|cell| in magnitude).  The result goes to dst as f32 or f64;
+ * sim_new makes it f64 whenever that bound may reach 2^24 (with max|cell| =
+ * 2^cell_bits - 1), so the store is exact too.  The ADC's full scale is a float, which past 2^24
  * cannot spell 2^bits - 1: a full scale equal to the code range rounded to
  * float means step 1.  A non-ideal chip's sums are not integers: their
  * products are plain float ones, and so are their conversions when the ADC
@@ -221,17 +221,17 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     }
     if (mp->float_mode) {
         block->rows_per_sum = block->rows_per_code_sum = rows;
-        block->max_result = 0;      /* float sums: f32 as they come */
         return;
     }
     double max_chunk = ldexp(1.0, mp->dac_bits) - 1;
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
     block->rows_per_sum = exact_rows(max_chunk, max_cell, rows);
     block->rows_per_code_sum = exact_rows(max_code, max_cell, rows);
-    block->max_result = max_code * rows * max_cell;
     block->adc = make_adc(mp, max_cell, min_cell);
     block->adc.lossless &= !block->noise;
-    assert(block->rows_per_sum > 0);   /* chunks and levels are at most 2^8 and 2^9 */
+    /* ideal cells are levels below 2^8 and DAC chunks below 2^16 (program_check.c):
+     * products below 2^24; a non-ideal block's sums take no exact products */
+    assert(block->rows_per_sum > 0 || block->noise);
 }
 
 void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp, Block *block)
@@ -244,25 +244,47 @@ void mvm_program_cells(Arena *arena, const Program *program, const MvmParams *mp
         mvm_ideal_row(tile, mp, r, block->cells + (size_t)r * block->ld);
 }
 
+/* count elements of `size` bytes from the arena, or (arena NULL) only counted */
+static void *take(Arena *arena, size_t count, size_t size, size_t *bytes)
+{
+    *bytes += count * size;
+    return arena ? arena_array(arena, count, size) : NULL;
+}
+
+/* The scratch's arrays (s NULL: only their size), in bytes. */
+static size_t scratch_arrays(Arena *arena, MvmScratch *s, int max_rows, int max_cols, size_t max_table)
+{
+    MvmScratch counted;
+    s = s ? s : &counted;
+    size_t bytes = 0;
+    size_t rows = (size_t)MVM_READ_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
+    size_t cols = (size_t)MVM_READ_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
+    s->magnitude = take(arena, rows, sizeof *s->magnitude, &bytes);
+    s->drive = take(arena, rows, sizeof *s->drive, &bytes);
+    s->part = take(arena, 2 * cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->part, &bytes);
+    s->sums = take(arena, cols, sizeof *s->sums, &bytes);
+    s->acc = take(arena, cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->acc, &bytes);
+    s->read_of = take(arena, MVM_READ_TILE, sizeof *s->read_of, &bytes);
+    s->drives_any = take(arena, MVM_READ_TILE, sizeof *s->drives_any, &bytes);
+    s->zero = take(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero, &bytes);
+    s->normals = take(arena, cols, sizeof *s->normals, &bytes);
+    s->row_key = take(arena, MVM_READ_TILE, sizeof *s->row_key, &bytes);
+    s->column_key = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key, &bytes);
+    s->picked = take(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked, &bytes);
+    s->subset = take(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset, &bytes);
+    s->table = max_table ? take(arena, max_table, sizeof *s->table, &bytes) : NULL;
+    return bytes;
+}
+
 void mvm_scratch_init(Arena *arena, MvmScratch *s, int max_rows, int max_cols, size_t max_table)
 {
     blas_single_thread();
-    size_t rows = (size_t)MVM_READ_TILE * (size_t)(max_rows > 0 ? max_rows : 1);
-    size_t cols = (size_t)MVM_READ_TILE * (size_t)(max_cols > 0 ? max_cols : 1);
-    s->magnitude = arena_array(arena, rows, sizeof *s->magnitude);
-    s->drive = arena_array(arena, rows, sizeof *s->drive);
-    s->part = arena_array(arena, 2 * cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->part);
-    s->sums = arena_array(arena, cols, sizeof *s->sums);
-    s->acc = arena_array(arena, cols + (size_t)MVM_READ_TILE * MVM_TABLE_PAD, sizeof *s->acc);
-    s->read_of = arena_array(arena, MVM_READ_TILE, sizeof *s->read_of);
-    s->drives_any = arena_array(arena, MVM_READ_TILE, sizeof *s->drives_any);
-    s->zero = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero);
-    s->normals = arena_array(arena, cols, sizeof *s->normals);
-    s->row_key = arena_array(arena, MVM_READ_TILE, sizeof *s->row_key);
-    s->column_key = arena_array(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key);
-    s->picked = arena_array(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked);
-    s->subset = arena_array(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset);
-    s->table = max_table ? arena_array(arena, max_table, sizeof *s->table) : NULL;
+    scratch_arrays(arena, s, max_rows, max_cols, max_table);
+}
+
+size_t mvm_scratch_bytes(int max_rows, int max_cols)
+{
+    return scratch_arrays(NULL, NULL, max_rows, max_cols, 0);
 }
 
 /* ---- one read of n source rows ---- */

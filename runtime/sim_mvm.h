@@ -34,7 +34,6 @@ typedef struct {
     int ld;                     /* cols, or 2 cols when read_var sits beside the cells */
     int rows_per_sum;           /* float sums of DAC chunks over this many rows are exact */
     int rows_per_code_sum;      /* the same for whole codes (fast path); 0: never exact */
-    double max_result;          /* bound on |result| of an ideal read: max code * R * max|cell| */
     Adc adc;
     /* A non-ideal chip (docs/noise.md); NULL and 1 on an ideal one.  `cells`
      * then holds each cell's (G - G_min) / dG as programmed and drifted. */
@@ -98,6 +97,8 @@ static inline void mvm_ideal_row(const Tile *tile, const MvmParams *mp, int r, f
 
 /* max_table: the largest table of a block without a kept one. */
 void mvm_scratch_init(Arena *arena, MvmScratch *scratch, int max_rows, int max_cols, size_t max_table);
+/* Its bytes, but for the table. */
+size_t mvm_scratch_bytes(int max_rows, int max_cols);
 /* Floats of the block's subset table for groups of `group` (4 or 8) rows
  * (reads through 1-bit DACs add a subset of its rows: a table of the subset
  * sums of each group makes a read `group` times shorter); 0 when its reads

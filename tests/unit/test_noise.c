@@ -460,6 +460,8 @@ Test(noise, read_noise_std_of_a_column_sum)
         for (int k = 0; k < P * C; k++)
             add(&m, y[k] - 3.0 * R);
     }
+    /* a non-ideal chip's blocks (cells and read variances) within the bound */
+    cr_expect_leq(sim_arena_bytes(sim), sim_memory_bound(pg));
     /* every cell at G_max = 100 uS, dG = 33 uS: std = sigma sqrt(R) G / dG */
     double want = 0.05 * sqrt((double)R) * 100.0 / 33.0;
     cr_expect_lt(fabs(mean(&m)), 0.02 * want, "mean %g", mean(&m));

@@ -193,6 +193,8 @@ static Run run_program(Arena *arena, const Program *p, const float *input, int64
     memcpy(run.out, sim_output(sim, 0), (size_t)out_size * sizeof(float));
     run.counters = sim_counters(sim);
     sim_memory(sim, &run.bytes, &run.unshared);
+    cr_assert(sim_arena_bytes(sim) <= sim_memory_bound(p), "the Sim holds %zu bytes, more than its bound %llu",
+              sim_arena_bytes(sim), (unsigned long long)sim_memory_bound(p));
     sim_free(sim);
     for (int k = 0; k < p->n_instrs; k++) {
         if (p->instrs[k].opcode != INSTR_MVM)

@@ -182,6 +182,7 @@ static void check_conv(const Mapping *m, const ConvCase *cc)
         SimCounters c = sim_counters(sim);
         cr_expect_eq(c.reads, expect.reads);
         cr_expect_eq(c.conversions, expect.conversions);
+        cr_expect_leq(sim_arena_bytes(sim), sim_memory_bound(pg));
         sim_free(sim);
     }
     arena_free(arena);
