@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ static float *directory_images(Arena *arena, const char *dir, int64_t image_size
     float *images = NULL;
     int kept = 0;
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !memory_check((uint64_t)kept * (uint64_t)image_size, sizeof(float),
+                                       "the calibration inputs", &loc, diags))
+            break;
         if (pass == 1)
             images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
         kept = 0;
@@ -126,6 +130,10 @@ static float *calibration_images(Arena *arena, const char *spec, int64_t image_s
     if (limit == 0)
         limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
     if (strcmp(spec, "random") == 0) {
+        const char *what = arena_printf(arena, "--calib random: %d images of %lld elements (--calib-count)", limit,
+                                        (long long)image_size);
+        if (!memory_check((uint64_t)limit * (uint64_t)image_size, sizeof(float), what, NULL, diags))
+            return NULL;
         float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
         random_images(images, (int64_t)limit * image_size, 0x5eed);
         *count = limit;
@@ -322,6 +330,8 @@ static Graph *compile_graph(Arena *arena, const CompileOptions *c, AdcReport *ad
                        g->n_inputs);
             return NULL;
         }
+        if (!interp_fits(g, 1, diags))      /* before the images: calibration runs the interpreter */
+            return NULL;
         images = calibration_images(arena, c->calib, type_numel(&g->inputs[0]->type), (int)c->calib_count,
                                     &count, diags);
         if (!images || !calibrate_xbar(g, images, count, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
@@ -367,8 +377,9 @@ int cmd_compile(Args *a)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
         usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
-    if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1))
-        usage_error(a, "--calib-count takes a positive count, not '%s'", calib_count_text);
+    if (!a->failed && calib_count_text &&
+        (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
+        usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);
     if (!a->failed && c.packing && strcmp(c.packing, "none") && strcmp(c.packing, "dense") &&
         strcmp(c.packing, "balanced"))
         usage_error(a, "--packing takes none, dense or balanced, not '%s'", c.packing);

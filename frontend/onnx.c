@@ -16,6 +16,7 @@
 #include "frontend/onnx_tensor.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -421,17 +422,21 @@ static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__Attribut
         break;
     }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
-        out->kind = OA_FLOATS;
-        out->count = (int)a->n_floats;
-        out->floats = arena_array(imp->arena, a->n_floats + 1, sizeof(float));
-        memcpy((float *)out->floats, a->floats, a->n_floats * sizeof(float));
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: {
+        /* The lists stay where protobuf-c unpacked them (in the arena): no
+         * copy, and an empty list is a count of 0 with no data. */
+        bool floats = type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+        size_t count = floats ? a->n_floats : a->n_ints;
+        if (count > INT_MAX) {
+            diag_error(imp->diags, loc, "attribute '%s' has %zu values, too many", out->name, count);
+            return false;
+        }
+        out->kind = floats ? OA_FLOATS : OA_INTS;
+        out->count = (int)count;
+        out->floats = floats ? a->floats : NULL;
+        out->ints = floats ? NULL : a->ints;
         break;
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
-        out->kind = OA_INTS;
-        out->count = (int)a->n_ints;
-        out->ints = arena_array(imp->arena, a->n_ints + 1, sizeof(int64_t));
-        memcpy((int64_t *)out->ints, a->ints, a->n_ints * sizeof(int64_t));
-        break;
+    }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
         const char *what = arena_printf(imp->arena, "attribute %s", out->name);

@@ -126,15 +126,21 @@ static bool broadcast(const Ctx *cx, const Type *a, const Type *b, Type *out)
 
 /* ---- convolution and pooling ---- */
 
-/* The output length of a sliding window: ONNX's formula for Conv and the pools. */
-static int64_t window_out(int64_t in, int64_t pad_total, int64_t kernel, int64_t stride,
-                          int64_t dilation, bool ceil_mode)
+int64_t ir_window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kernel, int64_t stride,
+                      int64_t dilation, bool ceil_mode)
 {
-    int64_t span = in + pad_total - ((kernel - 1) * dilation + 1);
+    if (in < 0 || pad_begin < 0 || pad_end < 0 || kernel < 1 || stride < 1 || dilation < 1 ||
+        in > IR_MAX_NUMEL || pad_begin > IR_MAX_NUMEL || pad_end > IR_MAX_NUMEL || kernel > IR_MAX_NUMEL ||
+        stride > IR_MAX_NUMEL || dilation > IR_MAX_NUMEL)
+        return -1;
+    /* Every term is at most 2^32, so only the window's extent can overflow. */
+    int64_t extent;
+    if (!i64_mul(kernel - 1, dilation, &extent))
+        return -1;
+    int64_t span = in + pad_begin + pad_end - 1 - extent;
     if (span < 0)
         return 0;
-    int64_t steps = ceil_mode ? (span + stride - 1) / stride : span / stride;
-    return steps + 1;
+    return span / stride + (ceil_mode && span % stride != 0) + 1;
 }
 
 typedef struct {
@@ -153,12 +159,16 @@ static bool read_window(const Ctx *cx, int n, Window *w)
         return false;
     w->ceil_mode = ceil_mode != 0;
     for (int i = 0; i < n; i++) {
-        if (w->strides[i] < 1)
-            return fail(cx, "strides must be positive (got %lld)", (long long)w->strides[i]);
-        if (w->dilations[i] < 1)
-            return fail(cx, "dilations must be positive (got %lld)", (long long)w->dilations[i]);
-        if (w->pads[i] < 0 || w->pads[n + i] < 0)
-            return fail(cx, "pads must not be negative");
+        if (w->strides[i] < 1 || w->strides[i] > IR_MAX_NUMEL)
+            return fail(cx, "strides must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                        (long long)w->strides[i]);
+        if (w->dilations[i] < 1 || w->dilations[i] > IR_MAX_NUMEL)
+            return fail(cx, "dilations must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                        (long long)w->dilations[i]);
+        for (int end = 0; end < 2; end++)
+            if (w->pads[end * n + i] < 0 || w->pads[end * n + i] > IR_MAX_NUMEL)
+                return fail(cx, "pads must be 0 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                            (long long)w->pads[end * n + i]);
     }
     return true;
 }
@@ -168,10 +178,13 @@ static bool window_dims(const Ctx *cx, const Type *x, const Window *w, Type *out
 {
     for (int i = 0; i < w->n; i++) {
         int64_t in = x->dims[2 + i];
-        int64_t pad_total = w->pads[i] + w->pads[w->n + i];
-        if (w->kernel[i] < 1)
+        if (w->kernel[i] < 1 || w->kernel[i] > IR_MAX_NUMEL)
             return fail(cx, "kernel dimension %d is %lld", i, (long long)w->kernel[i]);
-        int64_t o = window_out(in, pad_total, w->kernel[i], w->strides[i], w->dilations[i], w->ceil_mode);
+        int64_t o = ir_window_out(in, w->pads[i], w->pads[w->n + i], w->kernel[i], w->strides[i],
+                                  w->dilations[i], w->ceil_mode);
+        if (o < 0)
+            return fail(cx, "window of %lld with dilation %lld is too large", (long long)w->kernel[i],
+                        (long long)w->dilations[i]);
         if (o < 1)
             return fail(cx, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld "
                         "with pads %lld+%lld",
@@ -194,10 +207,12 @@ static bool infer_conv(const Ctx *cx, Type *out)
         return false;
     if (group < 1)
         return fail(cx, "group must be positive (got %lld)", (long long)group);
-    int64_t c = x->dims[1], m = w->dims[0];
-    if (w->dims[1] * group != c)
+    int64_t c = x->dims[1], m = w->dims[0], expects;
+    if (!i64_mul(w->dims[1], group, &expects))
+        return fail(cx, "group %lld is out of range (the input has %lld channels)", (long long)group, (long long)c);
+    if (expects != c)
         return fail(cx, "input has %lld channels but weight expects %lld (group %lld)",
-                    (long long)c, (long long)(w->dims[1] * group), (long long)group);
+                    (long long)c, (long long)expects, (long long)group);
     if (m % group != 0)
         return fail(cx, "%lld output channels are not divisible by group %lld", (long long)m, (long long)group);
     if (cx->op->n_inputs == 3) {
@@ -339,7 +354,8 @@ static bool infer_concat(const Ctx *cx, Type *out)
             if (d != axis && t->dims[d] != first->dims[d])
                 return fail(cx, "input %d %s differs from input 0 %s outside axis %lld", i,
                             fmt_type(cx, t), fmt_type(cx, first), (long long)axis);
-        out->dims[axis] += t->dims[axis];
+        if (!i64_add(out->dims[axis], t->dims[axis], &out->dims[axis]))
+            return fail(cx, "inputs are too long along axis %lld", (long long)axis);
     }
     return true;
 }
@@ -475,7 +491,9 @@ static bool infer_pad(const Ctx *cx, Type *out)
         return fail(cx, "pads has %d entries, expected %d for input %s", n, 2 * x->rank, fmt_type(cx, x));
     *out = *x;
     for (int i = 0; i < x->rank; i++)
-        out->dims[i] = x->dims[i] + pads[i] + pads[x->rank + i];
+        if (!i64_add(x->dims[i], pads[i], &out->dims[i]) || !i64_add(out->dims[i], pads[x->rank + i], &out->dims[i]))
+            return fail(cx, "pads %lld and %lld of axis %d are out of range", (long long)pads[i],
+                        (long long)pads[x->rank + i], i);
     return true;
 }
 
