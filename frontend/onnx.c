@@ -440,7 +440,11 @@ static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__Attribut
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
         const char *what = arena_printf(imp->arena, "attribute %s", out->name);
-        if (!a->t || !onnx_tensor_shape(imp->diags, loc, what, a->t, k) ||
+        if (!a->t) {
+            diag_error(imp->diags, loc, "attribute '%s' is a tensor attribute without a tensor", out->name);
+            return false;
+        }
+        if (!onnx_tensor_shape(imp->diags, loc, what, a->t, k) ||
             !onnx_tensor_data(imp->arena, imp->diags, loc, what, a->t, k, NULL))
             return false;
         out->kind = OA_TENSOR;
@@ -641,24 +645,37 @@ static uint8_t *map_file(const char *path, size_t *size, size_t *mapped, Diags *
     return onnx_read_file(path, size, diags, loc);
 }
 
-Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
-                   Diags *diags)
+Graph *onnx_import_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                          const OnnxBinding *bindings, int n_bindings, Diags *diags)
 {
     OnnxImporter imp = {.arena = arena, .diags = diags, .path = arena_strdup(arena, path)};
     imp.file_loc.file = imp.path;
-    size_t size, mapped;
-    uint8_t *bytes = map_file(path, &size, &mapped, diags, &imp.file_loc);
-    if (!bytes)
+    if (size == 0) {
+        diag_error(diags, &imp.file_loc, "file is empty");
         return NULL;
+    }
     ProtobufCAllocator allocator = {.alloc = proto_alloc, .free = proto_free, .allocator_data = arena};
     Onnx__ModelProto *model = onnx__model_proto__unpack(&allocator, size, bytes);
-    if (mapped)
-        munmap(bytes, mapped);
-    else
-        free(bytes);
     if (!model) {
         diag_error(diags, &imp.file_loc, "not an ONNX model (protobuf parse failed)");
         return NULL;
     }
     return check_model(&imp, model) ? import_graph(&imp, model->graph, bindings, n_bindings) : NULL;
+}
+
+Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
+                   Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    size_t size, mapped;
+    uint8_t *bytes = map_file(path, &size, &mapped, diags, &loc);
+    if (!bytes)
+        return NULL;
+    /* Unpacked into the arena, so the bytes can go right after. */
+    Graph *g = onnx_import_memory(arena, path, bytes, size, bindings, n_bindings, diags);
+    if (mapped)
+        munmap(bytes, mapped);
+    else
+        free(bytes);
+    return g;
 }

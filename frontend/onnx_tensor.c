@@ -257,8 +257,16 @@ bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, On
     uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
     if (!bytes)
         return false;
-    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+    bool ok = onnx_read_tensor_memory(arena, path, bytes, size, name, out, diags);
     free(bytes);
+    return ok;
+}
+
+bool onnx_read_tensor_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                             const char **name, OnnxConst *out, Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
     if (!t) {
         diag_error(diags, &loc, "not an ONNX TensorProto file (protobuf parse failed)");
         return false;

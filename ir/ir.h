@@ -224,6 +224,9 @@ bool sign_mapping_from_name(const char *name, SignMapping *sign);
 /* Reads a JSON architecture: fields absent keep their default; an unknown field,
  * a wrong type or a value out of range is an error naming the field. */
 bool arch_read_json(const char *path, Arch *arch, Diags *diags);
+/* The same from the file's text (length bytes, NULs and all; `path` names
+ * it in messages). */
+bool arch_parse_json(const char *path, const char *text, size_t length, Arch *arch, Diags *diags);
 /* The architecture as JSON text (arena string), every field present. */
 char *arch_to_json(Arena *arena, const Arch *arch);
 /* Checks ranges and consistency (rows 1..4096, cell_bits 1..8, ...). */
