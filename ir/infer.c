@@ -466,6 +466,8 @@ static bool infer_unsqueeze(const Ctx *cx, Type *out)
     int n = ir_attr_ints(cx->op, "axes", &axes);
     if (n < 0)
         return fail(cx, "missing attribute 'axes' (a list of ints)");
+    if (n > IR_MAX_RANK)
+        return fail(cx, "%d axes, more than %d", n, IR_MAX_RANK);
     int rank = x->rank + n;
     if (rank > IR_MAX_RANK)
         return fail(cx, "result rank %d is more than %d", rank, IR_MAX_RANK);
@@ -490,10 +492,14 @@ static bool infer_pad(const Ctx *cx, Type *out)
     if (n != 2 * x->rank)
         return fail(cx, "pads has %d entries, expected %d for input %s", n, 2 * x->rank, fmt_type(cx, x));
     *out = *x;
-    for (int i = 0; i < x->rank; i++)
-        if (!i64_add(x->dims[i], pads[i], &out->dims[i]) || !i64_add(out->dims[i], pads[x->rank + i], &out->dims[i]))
-            return fail(cx, "pads %lld and %lld of axis %d are out of range", (long long)pads[i],
-                        (long long)pads[x->rank + i], i);
+    for (int i = 0; i < x->rank; i++) {
+        /* Negative pads crop; bounded, the kernel's index arithmetic cannot overflow. */
+        int64_t lo = pads[i], hi = pads[x->rank + i];
+        if (lo < -IR_MAX_NUMEL || lo > IR_MAX_NUMEL || hi < -IR_MAX_NUMEL || hi > IR_MAX_NUMEL)
+            return fail(cx, "pads %lld and %lld of axis %d are out of range (-%lld to %lld)", (long long)lo,
+                        (long long)hi, i, (long long)IR_MAX_NUMEL, (long long)IR_MAX_NUMEL);
+        out->dims[i] = x->dims[i] + lo + hi;
+    }
     return true;
 }
 
