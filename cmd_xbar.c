@@ -245,7 +245,7 @@ static const char *mapping_passes(Arena *arena, const char *packing, const char 
         char *layers = arena_strdup(arena, replicate);
         for (char *c = layers; *c; c++)
             *c = *c == ',' ? ';' : *c;
-        copies = arena_printf(arena, "replicate{layers=%s}", layers);
+        copies = arena_printf(arena, "replicate{layers=%s,packing=%s}", layers, packing);
     }
     return arena_printf(arena, "sign-map,bit-slice,split{mode=%s},%s,place{packing=%s},adc-lossless",
                         strcmp(packing, "none") == 0 ? "balanced" : "full", copies, packing);
