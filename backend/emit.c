@@ -472,6 +472,10 @@ static bool make_tiles(Emitter *e, int64_t n_tiles, bool float_weights)
                    (long long)(n_tiles - 1), MAX_TILES);
         return false;
     }
+    const char *what = arena_printf(e->diags->arena, "the program's %lld tiles of %dx%d cells", (long long)n_tiles,
+                                    e->arch->rows, e->arch->cols);
+    if (!memory_check((uint64_t)n_tiles * per_tile, float_weights ? sizeof(float) : 1, what, NULL, e->diags))
+        return false;
     e->n_tiles = (int)n_tiles;
     e->tiles = arena_array(e->arena, (size_t)n_tiles + 1, sizeof(Tile));
     e->first_rect = arena_array(e->arena, (size_t)n_tiles + 1, sizeof(int));

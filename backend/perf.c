@@ -324,6 +324,37 @@ static void add_energy(PerfLayer *to, const PerfLayer *from)
     to->energy_pj += from->energy_pj;
 }
 
+/* The copy a block belongs to: its layer's distinct row ranges (each copy
+ * takes its own share of the vectors), numbered in order of appearance.  A
+ * hash of (layer, rows) -> copy, so that a layer of 10^6 copies costs no
+ * more than 10^6 blocks. */
+typedef struct {
+    int layer;                  /* layer + 1; 0: an empty slot (arena memory is zeroed) */
+    int64_t row_begin, row_end;
+    int copy;
+} CopyKey;
+
+typedef struct {
+    CopyKey *slots;             /* more than twice the blocks: never full */
+    size_t cap;
+    int *count;                 /* copies so far, by layer */
+} Copies;
+
+static int copy_index(Copies *c, int layer, int64_t row_begin, int64_t row_end)
+{
+    uint64_t h = ((uint64_t)layer * 0x9e3779b97f4a7c15u) ^ ((uint64_t)row_begin * 0xc2b2ae3d27d4eb4fu) ^
+                 ((uint64_t)row_end * 0x165667b19e3779f9u);
+    for (size_t i = h % c->cap;; i = (i + 1) % c->cap) {
+        CopyKey *k = &c->slots[i];
+        if (k->layer == 0) {
+            *k = (CopyKey){layer + 1, row_begin, row_end, c->count[layer]++};
+            return k->copy;
+        }
+        if (k->layer == layer + 1 && k->row_begin == row_begin && k->row_end == row_end)
+            return k->copy;
+    }
+}
+
 /* The weight columns an mvm's block computes: those of the combine that reads it. */
 static int block_weight_cols(const Program *p, int k)
 {
@@ -360,6 +391,8 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
     int *block_instr = arena_array(arena, (size_t)n_mvm + 1, sizeof(int));
     int *instr_layer = arena_array(arena, (size_t)n + 1, sizeof(int));
     int *tile_bits = arena_array(arena, (size_t)p->n_tiles + 1, sizeof(int));
+    Copies copies = {arena_array(arena, 2 * (size_t)n_mvm + 2, sizeof(CopyKey)), 2 * (size_t)n_mvm + 2,
+                     arena_array(arena, (size_t)n + 1, sizeof(int))};
     int b = 0;
     for (int k = 0; k < n; k++) {
         const Instr *in = &p->instrs[k];
@@ -389,16 +422,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
 
             double step_ns = params->read_ns +
                              conversions_per_adc(m, arch->cols_per_adc) * perf_adc_ns(params, m->adc_bits);
-            int replica = 0;                    /* distinct row ranges of the layer, in order */
-            for (int j = 0; j < b; j++) {
-                const MvmParams *o = &p->instrs[block_instr[j]].mvm;
-                if (blocks[j].layer == l && o->row_begin == m->row_begin && o->row_end == m->row_end) {
-                    replica = blocks[j].replica;
-                    break;
-                }
-                if (blocks[j].layer == l && blocks[j].replica >= replica)
-                    replica = blocks[j].replica + 1;
-            }
+            int replica = copy_index(&copies, l, m->row_begin, m->row_end);
             blocks[b] = (PackBlock){.rows = m->rows, .cols = m->phys_cols, .layer = l, .replica = replica,
                                     .work = llround(e.reads * step_ns * 1000)};
             spots[b] = (PackSpot){.tile = m->tile, .row = m->tile_row, .col = m->tile_col};

@@ -1,9 +1,14 @@
 /* cli.h: what the xbarc subcommands share (main.c) and the commands themselves.
  *
  * Exit status: 0 success, 1 bad input (a message names the file and what is
- * wrong), 2 bad usage.  A command's output files go through one Outputs set
- * (ir/ir.h): checked before the work, in place together at the end or not at
- * all, so a failure never leaves a partial file behind. */
+ * wrong), 2 bad usage.  Bad usage is what the command line alone shows
+ * wrong (an unknown option, a malformed or out-of-range value), found before
+ * any file is read; everything found later is bad input, including an option
+ * whose cost depends on the model and exceeds the memory limit (--calib-count,
+ * --replicate: the message names the option; XBARC_MEMORY_LIMIT, ir.h).  No
+ * input makes xbarc abort.  A command's output files go through one Outputs
+ * set (ir/ir.h): checked before the work, in place together at the end or not
+ * at all, so a failure never leaves a partial file behind. */
 #ifndef XBARC_CLI_H
 #define XBARC_CLI_H
 

@@ -82,8 +82,8 @@ int cmd_finetune(Args *a)
         usage_error(a, "%s", "missing --train-limit N");
     if (!a->failed && !parse_positive(train_text, &train_limit))
         usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
-    if (!a->failed && limit_text && !parse_count(limit_text, &limit))
-        usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
+        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
     if (!a->failed && epochs_text && !parse_positive(epochs_text, &epochs))
         usage_error(a, "--epochs takes a positive count, not '%s'", epochs_text);
     if (!a->failed && batch_text && !parse_positive(batch_text, &batch))

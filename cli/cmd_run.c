@@ -365,7 +365,8 @@ static int execute(Args *a, bool program)
     bool ok = !out_dir || outputs_add_dir(outs, out_dir);
     ok = (!stats_json || outputs_add(outs, stats_json)) && ok;
     Runner r = {0};
-    ok = ok && runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags);
+    ok = ok && runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags) &&
+         (r.program || interp_fits(r.graph, 1, &diags));
     for (int i = 0; ok && out_dir && i < r.n_outputs; i++)
         ok = outputs_add(outs, output_path(&r, i, out_dir, format, arena));
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
@@ -466,8 +467,8 @@ int cmd_eval(Args *a)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !dataset_name)
         usage_error(a, "%s", "missing --dataset NAME");
-    if (!a->failed && limit_text && !parse_count(limit_text, &limit))
-        usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
+        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
     if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > 256))
         usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (stats || stats_json || n_perf) && !has_suffix(model, ".xbp"))

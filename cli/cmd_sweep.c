@@ -346,8 +346,8 @@ int cmd_sweep(Args *a)
         usage_error(a, "%s", "missing --seeds N");
     if (!a->failed && (!parse_count(seeds_text, &seeds) || seeds < 1 || seeds > 100000))
         usage_error(a, "--seeds takes a count from 1 to 100000, not '%s'", seeds_text);
-    if (!a->failed && limit_text && !parse_count(limit_text, &limit))
-        usage_error(a, "--limit takes a count, not '%s'", limit_text);
+    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
+        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
     if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > MAX_THREADS))
         usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (why = parse_vary(arena, vary_spec, &vary)))

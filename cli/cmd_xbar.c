@@ -7,6 +7,7 @@
  * per-layer summary. */
 #include "cli/cli.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,9 @@ int cmd_compile(Args *a)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
         usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
-    if (!a->failed && calib_count_text && (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1))
-        usage_error(a, "--calib-count takes a positive count, not '%s'", calib_count_text);
+    if (!a->failed && calib_count_text &&
+        (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
+        usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);
     if (!a->failed && c.packing && strcmp(c.packing, "none") && strcmp(c.packing, "dense") &&
         strcmp(c.packing, "balanced"))
         usage_error(a, "--packing takes none, dense or balanced, not '%s'", c.packing);

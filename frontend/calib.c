@@ -40,6 +40,9 @@ static float *directory_images(Arena *arena, const char *dir, int64_t image_size
     float *images = NULL;
     int kept = 0;
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !memory_check((uint64_t)kept * (uint64_t)image_size, sizeof(float),
+                                       "the calibration inputs", &loc, diags))
+            break;
         if (pass == 1)
             images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
         kept = 0;
@@ -89,6 +92,10 @@ float *calibration_images(Arena *arena, const char *spec, int64_t image_size, in
     if (limit == 0)
         limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
     if (strcmp(spec, "random") == 0) {
+        const char *what = arena_printf(arena, "--calib random: %d images of %lld elements (--calib-count)", limit,
+                                        (long long)image_size);
+        if (!memory_check((uint64_t)limit * (uint64_t)image_size, sizeof(float), what, NULL, diags))
+            return NULL;
         float *images = arena_array(arena, (size_t)limit * (size_t)image_size, sizeof(float));
         random_images(images, (int64_t)limit * image_size, 0x5eed);
         *count = limit;

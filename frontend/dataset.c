@@ -5,6 +5,7 @@
  * models/train_mlp.py writes, so no Python is needed at run time. */
 #include "frontend/frontend.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -26,6 +27,12 @@ static unsigned char *read_gz(Arena *arena, const char *path, size_t *size, Diag
     unsigned char *buf = malloc(cap);
     for (;;) {
         if (n == cap) {
+            /* A few KB of gzip can expand to any size. */
+            if (!memory_check(2 * (uint64_t)cap, 1, "decompressing the data set file", &loc, diags)) {
+                free(buf);
+                gzclose(f);
+                return NULL;
+            }
             cap *= 2;
             unsigned char *bigger = realloc(buf, cap);
             if (!bigger)
@@ -72,13 +79,21 @@ static unsigned char *read_idx(Arena *arena, const char *path, int want_rank, ui
         diag_error(diags, &loc, "not an IDX file of %d-D unsigned bytes", want_rank);
         return NULL;
     }
-    size_t numel = 1;
+    int64_t numel = 1;
     for (int i = 0; i < want_rank; i++) {
         dims[i] = be32(raw + 4 + 4 * i);
-        numel *= dims[i];
+        if (dims[i] == 0) {
+            diag_error(diags, &loc, "IDX file has %s", i ? "an empty dimension" : "no records");
+            return NULL;
+        }
+        if (!i64_mul(numel, dims[i], &numel) || numel > (int64_t)(size - header)) {
+            diag_error(diags, &loc, "IDX file holds %zu bytes of data, less than its header says", size - header);
+            return NULL;
+        }
     }
-    if (size - header != numel) {
-        diag_error(diags, &loc, "IDX file holds %zu bytes of data, its header says %zu", size - header, numel);
+    if (size - header != (size_t)numel) {
+        diag_error(diags, &loc, "IDX file holds %zu bytes of data, its header says %lld", size - header,
+                   (long long)numel);
         return NULL;
     }
     return raw + header;
@@ -94,18 +109,31 @@ static bool load_fashion_mnist(Arena *arena, const char *split, const char *dir,
     unsigned char *labels = pixels ? read_idx(arena, labels_path, 1, ldims, diags) : NULL;
     if (!labels)
         return false;
+    Loc images_loc = {.file = images_path}, labels_loc = {.file = labels_path};
     if (ldims[0] != idims[0]) {
-        Loc loc = {.file = labels_path};
-        diag_error(diags, &loc, "%u labels for %u images", ldims[0], idims[0]);
+        diag_error(diags, &labels_loc, "%u labels for %u images", ldims[0], idims[0]);
         return false;
+    }
+    if (idims[0] > INT_MAX) {
+        diag_error(diags, &images_loc, "%u images, more than %d", idims[0], INT_MAX);
+        return false;
+    }
+    out->n_classes = 10;
+    for (uint32_t i = 0; i < ldims[0]; i++) {
+        if (labels[i] >= out->n_classes) {
+            diag_error(diags, &labels_loc, "label %u of record %u is not a class 0-%d", labels[i], i,
+                       out->n_classes - 1);
+            return false;
+        }
     }
     int64_t dims[4] = {1, 1, idims[1], idims[2]};
     out->image_type = type_make(4, dims);
     out->count = (int)idims[0];
-    out->n_classes = 10;
-    size_t per_image = (size_t)idims[1] * idims[2];
-    out->images = arena_array(arena, per_image * out->count, sizeof(float));
-    for (size_t i = 0; i < per_image * out->count; i++)
+    size_t n = (size_t)idims[0] * idims[1] * idims[2];    /* the bytes read_idx found */
+    if (!memory_check(n, sizeof(float), "the data set's images", &images_loc, diags))
+        return false;
+    out->images = arena_array(arena, n, sizeof(float));
+    for (size_t i = 0; i < n; i++)
         out->images[i] = pixels[i] / 255.0f;
     out->labels = labels;
     return true;
@@ -119,6 +147,12 @@ static bool load_digits(Arena *arena, const char *split, const char *dir, Datase
     if (!tensor_read(arena, images_path, &images, diags) || !tensor_read(arena, labels_path, &labels, diags))
         return false;
     int64_t count = images.type.rank ? images.type.dims[0] : 0;
+    if (count == 0 || count > INT_MAX) {
+        Loc loc = {.file = images_path};
+        diag_error(diags, &loc, "the images must be an array [COUNT, ...] of 1 to %d images, not %s", INT_MAX,
+                   type_format(arena, &images.type));
+        return false;
+    }
     if (type_numel(&labels.type) != count) {
         Loc loc = {.file = labels_path};
         diag_error(diags, &loc, "%lld labels for %lld images", (long long)type_numel(&labels.type), (long long)count);
@@ -136,7 +170,7 @@ static bool load_digits(Arena *arena, const char *split, const char *dir, Datase
         float label = labels.data[i];
         if (!(label >= 0 && label < 10)) {
             Loc loc = {.file = labels_path};
-            diag_error(diags, &loc, "label %g of image %lld is not a class 0-9", label, (long long)i);
+            diag_error(diags, &loc, "label %g of record %lld is not a class 0-9", label, (long long)i);
             return false;
         }
         out->labels[i] = (uint8_t)label;

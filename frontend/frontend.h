@@ -21,12 +21,18 @@ typedef struct {
  * in diags with the file and node; the result is then NULL. */
 Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings,
                    int n_bindings, Diags *diags);
+/* The same from the file's bytes (`path` only names it in messages). */
+Graph *onnx_import_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                          const OnnxBinding *bindings, int n_bindings, Diags *diags);
 
 /* Tensor files: ONNX TensorProto (.pb, the format of ONNX's test data) or NumPy
  * (.npy), chosen by the file name's extension.  Only float32 data is read; a
  * tensor is written as one of the outputs `outs` (ir/ir.h: in place at
  * outputs_commit). */
 bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags);
+/* The same from a file's bytes; `path` names it and its extension the format. */
+bool tensor_read_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size, Tensor *out,
+                        Diags *diags);
 bool tensor_write(const Tensor *tensor, Outputs *outs, const char *path, Diags *diags);
 
 /* The ONNX element type (TensorProto.DataType: 1 float, 7 int64, ...) stored in

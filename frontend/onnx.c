@@ -16,6 +16,7 @@
 #include "frontend/onnx_tensor.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -421,21 +422,29 @@ static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__Attribut
         break;
     }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
-        out->kind = OA_FLOATS;
-        out->count = (int)a->n_floats;
-        out->floats = arena_array(imp->arena, a->n_floats + 1, sizeof(float));
-        memcpy((float *)out->floats, a->floats, a->n_floats * sizeof(float));
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: {
+        /* The lists stay where protobuf-c unpacked them (in the arena): no
+         * copy, and an empty list is a count of 0 with no data. */
+        bool floats = type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+        size_t count = floats ? a->n_floats : a->n_ints;
+        if (count > INT_MAX) {
+            diag_error(imp->diags, loc, "attribute '%s' has %zu values, too many", out->name, count);
+            return false;
+        }
+        out->kind = floats ? OA_FLOATS : OA_INTS;
+        out->count = (int)count;
+        out->floats = floats ? a->floats : NULL;
+        out->ints = floats ? NULL : a->ints;
         break;
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
-        out->kind = OA_INTS;
-        out->count = (int)a->n_ints;
-        out->ints = arena_array(imp->arena, a->n_ints + 1, sizeof(int64_t));
-        memcpy((int64_t *)out->ints, a->ints, a->n_ints * sizeof(int64_t));
-        break;
+    }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
         const char *what = arena_printf(imp->arena, "attribute %s", out->name);
-        if (!a->t || !onnx_tensor_shape(imp->diags, loc, what, a->t, k) ||
+        if (!a->t) {
+            diag_error(imp->diags, loc, "attribute '%s' is a tensor attribute without a tensor", out->name);
+            return false;
+        }
+        if (!onnx_tensor_shape(imp->diags, loc, what, a->t, k) ||
             !onnx_tensor_data(imp->arena, imp->diags, loc, what, a->t, k, NULL))
             return false;
         out->kind = OA_TENSOR;
@@ -636,24 +645,37 @@ static uint8_t *map_file(const char *path, size_t *size, size_t *mapped, Diags *
     return onnx_read_file(path, size, diags, loc);
 }
 
-Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
-                   Diags *diags)
+Graph *onnx_import_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                          const OnnxBinding *bindings, int n_bindings, Diags *diags)
 {
     OnnxImporter imp = {.arena = arena, .diags = diags, .path = arena_strdup(arena, path)};
     imp.file_loc.file = imp.path;
-    size_t size, mapped;
-    uint8_t *bytes = map_file(path, &size, &mapped, diags, &imp.file_loc);
-    if (!bytes)
+    if (size == 0) {
+        diag_error(diags, &imp.file_loc, "file is empty");
         return NULL;
+    }
     ProtobufCAllocator allocator = {.alloc = proto_alloc, .free = proto_free, .allocator_data = arena};
     Onnx__ModelProto *model = onnx__model_proto__unpack(&allocator, size, bytes);
-    if (mapped)
-        munmap(bytes, mapped);
-    else
-        free(bytes);
     if (!model) {
         diag_error(diags, &imp.file_loc, "not an ONNX model (protobuf parse failed)");
         return NULL;
     }
     return check_model(&imp, model) ? import_graph(&imp, model->graph, bindings, n_bindings) : NULL;
+}
+
+Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, int n_bindings,
+                   Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    size_t size, mapped;
+    uint8_t *bytes = map_file(path, &size, &mapped, diags, &loc);
+    if (!bytes)
+        return NULL;
+    /* Unpacked into the arena, so the bytes can go right after. */
+    Graph *g = onnx_import_memory(arena, path, bytes, size, bindings, n_bindings, diags);
+    if (mapped)
+        munmap(bytes, mapped);
+    else
+        free(bytes);
+    return g;
 }

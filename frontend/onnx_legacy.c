@@ -197,7 +197,7 @@ static bool legacy_broadcast(Rewrite *r)
     if (type_numel(bt) == 1 && bt->rank <= at->rank)
         return true;
     int64_t start = axis_attr ? axis : at->rank - bt->rank;
-    bool fits = start >= 0 && start + bt->rank <= at->rank;
+    bool fits = start >= 0 && start <= at->rank - bt->rank;
     for (int i = 0; fits && i < bt->rank; i++)
         fits = at->dims[start + i] == bt->dims[i];
     if (!fits)

@@ -87,5 +87,8 @@ uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc 
 /* Reads a TensorProto file; *name gets the proto's name ("" when it has none). */
 bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
                            Diags *diags);
+/* The same from the file's bytes (`path` names it in messages). */
+bool onnx_read_tensor_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                             const char **name, OnnxConst *out, Diags *diags);
 
 #endif

@@ -87,7 +87,8 @@ static bool get_ints(const OnnxNode *n, const char *name, int count, int64_t dfl
         return fail(n, "attribute '%s' has %d values, expected %d", name, a->count, count), false;
     if (a->count > 2 * IR_MAX_RANK)
         return fail(n, "attribute '%s' has %d values, too many", name, a->count), false;
-    memcpy(out, a->ints, (size_t)a->count * sizeof *out);
+    for (int i = 0; i < a->count; i++)
+        out[i] = a->ints[i];
     *got = a->count;
     return true;
 }
@@ -140,7 +141,8 @@ static bool ints_input(const OnnxNode *n, int i, const char *what, int64_t *out,
                     onnx_elem_type_name(k->elem_type)), false;
     if (k->rank > 1 || k->numel > 2 * IR_MAX_RANK)
         return fail(n, "%s '%s' must be a short 1-D tensor", what, n->inputs[i].name), false;
-    memcpy(out, k->i, (size_t)k->numel * sizeof *out);
+    for (int64_t j = 0; j < k->numel; j++)
+        out[j] = k->i[j];
     *count = (int)k->numel;
     return true;
 }
@@ -212,6 +214,14 @@ static bool read_window(const OnnxNode *n, const Type *x, Window *w, bool *auto_
     if (!get_ints(n, "strides", sp, 1, w->strides, &got) || !get_ints(n, "dilations", sp, 1, w->dilations, &got) ||
         !get_string(n, "auto_pad", "NOTSET", &auto_pad))
         return false;
+    /* Bounded here, before the SAME_* arithmetic below; infer.c checks the pads. */
+    for (int i = 0; i < sp; i++) {
+        const char *bad = w->kernel[i] < 1 || w->kernel[i] > IR_MAX_NUMEL ? "kernel_shape"
+                          : w->strides[i] < 1 || w->strides[i] > IR_MAX_NUMEL ? "strides"
+                          : w->dilations[i] < 1 || w->dilations[i] > IR_MAX_NUMEL ? "dilations" : NULL;
+        if (bad)
+            return fail(n, "attribute '%s' must hold values from 1 to %lld", bad, (long long)IR_MAX_NUMEL), false;
+    }
     *auto_padded = strcmp(auto_pad, "NOTSET") != 0;
     if (strcmp(auto_pad, "NOTSET") == 0)
         return get_ints(n, "pads", 2 * sp, 0, w->pads, &got);
@@ -224,10 +234,11 @@ static bool read_window(const OnnxNode *n, const Type *x, Window *w, bool *auto_
         return fail(n, "unknown auto_pad '%s'", auto_pad), false;
     for (int i = 0; i < sp; i++) {
         int64_t in = x->dims[2 + i], s = w->strides[i];
-        if (s < 1)
-            return fail(n, "strides must be positive"), false;
-        int64_t out = (in + s - 1) / s;
-        int64_t total = (out - 1) * s + (w->kernel[i] - 1) * w->dilations[i] + 1 - in;
+        int64_t out = (in + s - 1) / s, extent, total;
+        if (!i64_mul(w->kernel[i] - 1, w->dilations[i], &extent) || extent > IR_MAX_NUMEL)
+            return fail(n, "the window of %lld with dilation %lld is too large", (long long)w->kernel[i],
+                        (long long)w->dilations[i]), false;
+        total = (out - 1) * s + extent + 1 - in;    /* each term at most 2^32 */
         if (total < 0)
             total = 0;
         w->pads[i] = upper ? total / 2 : total - total / 2;
@@ -468,8 +479,9 @@ static Value *lower_reshape(const OnnxNode *n)
             infer_at = i;
         } else if (shape[i] < 0) {
             return fail(n, "Reshape shape[%d] is %lld", i, (long long)shape[i]);
-        } else {
-            known *= shape[i] ? shape[i] : 1;
+        } else if (!i64_mul(known, shape[i] ? shape[i] : 1, &known) || known > IR_MAX_NUMEL) {
+            return fail(n, "Reshape shape has more than %lld elements (shape[%d] is %lld)", (long long)IR_MAX_NUMEL,
+                        i, (long long)shape[i]);
         }
     }
     if (infer_at >= 0) {

@@ -2,8 +2,9 @@
  *
  * Initializers, Constant values, attribute tensors, bound inputs and .pb
  * tensor files all go through here.  A tensor is decoded in two steps, so that
- * its shape can be checked (rank, absurd sizes, external or segmented data)
- * and an IR constant allocated before the data is copied straight into it:
+ * its shape can be checked (rank, absurd sizes, external or segmented data,
+ * the data present for that shape) and an IR constant allocated before the
+ * data is copied straight into it:
  * onnx_tensor_shape() then onnx_tensor_data().  Raw data is little-endian
  * whatever the host; the typed fields (float_data, int64_data...) are read by
  * the element type, as the ONNX IR specification lays them out. */
@@ -40,6 +41,19 @@ static size_t elem_size(int elem_type)
 static bool is_integer(int elem_type)
 {
     return elem_size(elem_type) && elem_type != ONNX_FLOAT && elem_type != ONNX_DOUBLE;
+}
+
+/* How many values the typed field of elem_type holds (the ONNX IR
+ * specification: which field each element type is stored in). */
+static size_t typed_count(const Onnx__TensorProto *t, int elem_type)
+{
+    switch (elem_type) {
+    case ONNX_FLOAT: return t->n_float_data;
+    case ONNX_DOUBLE: return t->n_double_data;
+    case ONNX_INT64: return t->n_int64_data;
+    case ONNX_UINT32: case ONNX_UINT64: return t->n_uint64_data;
+    default: return t->n_int32_data;
+    }
 }
 
 /* Checks that `dims` make a sane tensor and stores them. */
@@ -86,7 +100,28 @@ bool onnx_tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onn
         return false;
     }
     out->elem_type = t->has_data_type ? t->data_type : 0;
-    return onnx_check_dims(diags, loc, "tensor", name, t->n_dims, t->dims, out);
+    if (!onnx_check_dims(diags, loc, "tensor", name, t->n_dims, t->dims, out))
+        return false;
+    /* The data must be there, all of it, before anything is allocated for it:
+     * a 10-byte proto may declare 2^32 elements. */
+    int et = out->elem_type;
+    size_t es = elem_size(et), n = (size_t)out->numel;
+    if (!es)
+        return true;            /* not decoded: reported where it is used */
+    if (t->has_raw_data) {
+        if (t->raw_data.len != n * es) {
+            diag_error(diags, loc, "tensor '%s' has %zu bytes of raw data, expected %zu (%zu %s elements)",
+                       name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
+            return false;
+        }
+        return true;
+    }
+    size_t have = typed_count(t, et);
+    if (have != n) {
+        diag_error(diags, loc, "tensor '%s' has %zu values, expected %zu", name, have, n);
+        return false;
+    }
+    return true;
 }
 
 /* Element k of little-endian raw data, as float and (integer types) as int64. */
@@ -138,33 +173,22 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
     size_t es = elem_size(et), n = (size_t)out->numel;
     if (!es)
         return true;
+    /* onnx_tensor_shape() has checked the data against numel: a mismatch
+     * here is the caller's mistake, not the file's. */
+    if (t->has_raw_data ? t->raw_data.len != n * es : typed_count(t, et) != n) {
+        diag_error(diags, loc, "tensor '%s': data not checked against its shape", name);
+        return false;
+    }
     float *f = dest ? dest : arena_array(arena, n ? n : 1, sizeof(float));
     int64_t *iv = is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
     int64_t scratch;
     if (t->has_raw_data) {
-        if (t->raw_data.len != n * es) {
-            diag_error(diags, loc, "tensor '%s' has %zu bytes of raw data, expected %zu (%zu %s elements)",
-                       name, t->raw_data.len, n * es, n, onnx_elem_type_name(et));
-            return false;
-        }
         if (raw_is_host_floats(t, out) && n)
             memcpy(f, t->raw_data.data, n * sizeof(float));
         else
             for (size_t k = 0; k < n; k++)
                 decode_raw(t->raw_data.data + k * es, et, &f[k], iv ? &iv[k] : &scratch);
     } else {
-        size_t have;
-        switch (et) {
-        case ONNX_FLOAT: have = t->n_float_data; break;
-        case ONNX_DOUBLE: have = t->n_double_data; break;
-        case ONNX_INT64: have = t->n_int64_data; break;
-        case ONNX_UINT32: case ONNX_UINT64: have = t->n_uint64_data; break;
-        default: have = t->n_int32_data; break;
-        }
-        if (have != n) {
-            diag_error(diags, loc, "tensor '%s' has %zu values, expected %zu", name, have, n);
-            return false;
-        }
         for (size_t k = 0; k < n; k++) {
             switch (et) {
             case ONNX_FLOAT: f[k] = t->float_data[k]; break;
@@ -198,6 +222,11 @@ uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc 
         n += fread(buf + n, 1, cap - n, fp);
         if (n < cap)
             break;
+        if (!memory_check(2 * (uint64_t)cap, 1, "reading the file", loc, diags)) {   /* a pipe without end */
+            free(buf);
+            fclose(fp);
+            return NULL;
+        }
         uint8_t *bigger = realloc(buf, 2 * cap);
         if (!bigger)
             free(buf);
@@ -228,8 +257,16 @@ bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, On
     uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
     if (!bytes)
         return false;
-    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+    bool ok = onnx_read_tensor_memory(arena, path, bytes, size, name, out, diags);
     free(bytes);
+    return ok;
+}
+
+bool onnx_read_tensor_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
+                             const char **name, OnnxConst *out, Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
     if (!t) {
         diag_error(diags, &loc, "not an ONNX TensorProto file (protobuf parse failed)");
         return false;

@@ -12,8 +12,9 @@
  * size) and stores them in out; `what` and `name` say which in messages. */
 bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
                      size_t rank, const int64_t *dims, OnnxConst *out);
-/* The dims and element type of `t`, checked; external and segmented data
- * are refused. */
+/* The dims and element type of `t`, checked, and for the types the frontend
+ * decodes its data count against them (before anything is allocated);
+ * external and segmented data are refused. */
 bool onnx_tensor_shape(Diags *diags, const Loc *loc, const char *name, const Onnx__TensorProto *t,
                        OnnxConst *out);
 /* Decodes the data of `t` (whose shape `out` holds) into `dest` (numel

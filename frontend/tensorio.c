@@ -54,11 +54,12 @@ static bool make_type(Diags *diags, const Loc *loc, int rank, const int64_t *dim
 
 /* ---- .pb ---- */
 
-static bool read_pb(Arena *arena, const char *path, const Loc *loc, Tensor *out, Diags *diags)
+static bool read_pb(Arena *arena, const char *path, const uint8_t *bytes, size_t size, const Loc *loc,
+                    Tensor *out, Diags *diags)
 {
     OnnxConst k;
     const char *name;
-    if (!onnx_read_tensor_file(arena, path, &name, &k, diags))
+    if (!onnx_read_tensor_memory(arena, path, bytes, size, &name, &k, diags))
         return false;
     if (k.elem_type != ONNX_FLOAT) {
         diag_error(diags, loc, "the tensor has element type %s; only float tensors are read",
@@ -158,12 +159,9 @@ static bool npy_header(Diags *diags, const Loc *loc, const char *header, int *ty
     }
 }
 
-static bool read_npy(Arena *arena, const char *path, const Loc *loc, Tensor *out, Diags *diags)
+static bool read_npy(Arena *arena, const char *path, const uint8_t *bytes, size_t size, const Loc *loc,
+                     Tensor *out, Diags *diags)
 {
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, diags, loc);
-    if (!bytes)
-        return false;
     bool ok = false;
     size_t header_len = 0, start = 0;
     if (size >= 10 && memcmp(bytes, "\x93NUMPY", 6) == 0) {
@@ -197,20 +195,41 @@ static bool read_npy(Arena *arena, const char *path, const Loc *loc, Tensor *out
             }
         }
     }
-    free(bytes);
     return ok;
+}
+
+bool tensor_read_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size, Tensor *out,
+                        Diags *diags)
+{
+    Loc loc = {.file = arena_strdup(arena, path)};
+    memset(out, 0, sizeof *out);
+    if (size == 0) {
+        diag_error(diags, &loc, "file is empty");
+        return false;
+    }
+    if (has_suffix(path, ".pb"))
+        return read_pb(arena, path, bytes, size, &loc, out, diags);
+    if (has_suffix(path, ".npy"))
+        return read_npy(arena, path, bytes, size, &loc, out, diags);
+    diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
+    return false;
 }
 
 bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags)
 {
     Loc loc = {.file = arena_strdup(arena, path)};
     memset(out, 0, sizeof *out);
-    if (has_suffix(path, ".pb"))
-        return read_pb(arena, path, &loc, out, diags);
-    if (has_suffix(path, ".npy"))
-        return read_npy(arena, path, &loc, out, diags);
-    diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
-    return false;
+    if (!has_suffix(path, ".pb") && !has_suffix(path, ".npy")) {
+        diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
+        return false;
+    }
+    size_t size;
+    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
+    if (!bytes)
+        return false;
+    bool ok = tensor_read_memory(arena, path, bytes, size, out, diags);
+    free(bytes);
+    return ok;
 }
 
 /* ---- writing ---- */

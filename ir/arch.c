@@ -343,6 +343,8 @@ static void text_position(const char *text, const char *at, Loc *loc)
     }
 }
 
+enum { ARCH_MAX_BYTES = 1 << 24 };
+
 /* The whole file, NUL-terminated, in the arena; NULL (reported) on failure. */
 static char *read_text(Arena *arena, const char *path, size_t *length, Diags *diags)
 {
@@ -356,7 +358,7 @@ static char *read_text(Arena *arena, const char *path, size_t *length, Diags *di
     char *buf = arena_alloc(arena, cap);
     for (;;) {
         if (n + 1 >= cap) {
-            if (cap >= (size_t)1 << 24) {
+            if (cap > ARCH_MAX_BYTES) {
                 diag_error(diags, &loc, "architecture file is larger than 16 MB");
                 fclose(f);
                 return NULL;
@@ -383,11 +385,27 @@ static char *read_text(Arena *arena, const char *path, size_t *length, Diags *di
 
 bool arch_read_json(const char *path, Arch *arch, Diags *diags)
 {
-    Loc loc = {.file = path};
     size_t length;
     char *text = read_text(diags->arena, path, &length, diags);
-    if (!text)
+    return text && arch_parse_json(path, text, length, arch, diags);
+}
+
+bool arch_parse_json(const char *path, const char *text, size_t length, Arch *arch, Diags *diags)
+{
+    Loc loc = {.file = path};
+    if (length > ARCH_MAX_BYTES) {
+        diag_error(diags, &loc, "architecture file is larger than 16 MB");
         return false;
+    }
+    if (memchr(text, 0, length)) {
+        diag_error(diags, &loc, "invalid JSON: the file holds a NUL byte");
+        return false;
+    }
+    /* cJSON checks that nothing follows the object by finding the NUL. */
+    char *copy = arena_alloc(diags->arena, length + 1);
+    if (length)
+        memcpy(copy, text, length);
+    text = copy;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, length + 1, &end, true);  /* with its NUL */
     if (!root) {

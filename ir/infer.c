@@ -126,18 +126,21 @@ static bool broadcast(const Ctx *cx, const Type *a, const Type *b, Type *out)
 
 /* ---- convolution and pooling ---- */
 
-/* The output length of a sliding window: ONNX's formula for Conv and the pools.
- * Every operand is at most IR_MAX_NUMEL (read_window, window_dims); 0 when
- * the window, (kernel - 1) * dilation + 1, is wider than the padded input. */
-static int64_t window_out(int64_t in, int64_t pad_total, int64_t kernel, int64_t stride,
-                          int64_t dilation, bool ceil_mode)
+int64_t ir_window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kernel, int64_t stride,
+                      int64_t dilation, bool ceil_mode)
 {
-    int64_t reach;
-    if (__builtin_mul_overflow(kernel - 1, dilation, &reach) || reach >= in + pad_total)
+    if (in < 0 || pad_begin < 0 || pad_end < 0 || kernel < 1 || stride < 1 || dilation < 1 ||
+        in > IR_MAX_NUMEL || pad_begin > IR_MAX_NUMEL || pad_end > IR_MAX_NUMEL || kernel > IR_MAX_NUMEL ||
+        stride > IR_MAX_NUMEL || dilation > IR_MAX_NUMEL)
+        return -1;
+    /* Every term is at most 2^32, so only the window's extent can overflow. */
+    int64_t extent;
+    if (!i64_mul(kernel - 1, dilation, &extent))
+        return -1;
+    int64_t span = in + pad_begin + pad_end - 1 - extent;
+    if (span < 0)
         return 0;
-    int64_t span = in + pad_total - (reach + 1);
-    int64_t steps = ceil_mode ? (span + stride - 1) / stride : span / stride;
-    return steps + 1;
+    return span / stride + (ceil_mode && span % stride != 0) + 1;
 }
 
 typedef struct {
@@ -155,15 +158,17 @@ static bool read_window(const Ctx *cx, int n, Window *w)
         !ints_attr(cx, "dilations", n, 1, w->dilations) || !int_attr(cx, "ceil_mode", false, 0, &ceil_mode))
         return false;
     w->ceil_mode = ceil_mode != 0;
-    /* bounded like a dimension, so that no index of the kernels overflows */
     for (int i = 0; i < n; i++) {
         if (w->strides[i] < 1 || w->strides[i] > IR_MAX_NUMEL)
-            return fail(cx, "strides must be 1 to 2^32 (got %lld)", (long long)w->strides[i]);
+            return fail(cx, "strides must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                        (long long)w->strides[i]);
         if (w->dilations[i] < 1 || w->dilations[i] > IR_MAX_NUMEL)
-            return fail(cx, "dilations must be 1 to 2^32 (got %lld)", (long long)w->dilations[i]);
-        if (w->pads[i] < 0 || w->pads[n + i] < 0 || w->pads[i] > IR_MAX_NUMEL || w->pads[n + i] > IR_MAX_NUMEL)
-            return fail(cx, "pads must be 0 to 2^32 (got %lld, %lld)", (long long)w->pads[i],
-                        (long long)w->pads[n + i]);
+            return fail(cx, "dilations must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                        (long long)w->dilations[i]);
+        for (int end = 0; end < 2; end++)
+            if (w->pads[end * n + i] < 0 || w->pads[end * n + i] > IR_MAX_NUMEL)
+                return fail(cx, "pads must be 0 to %lld (got %lld)", (long long)IR_MAX_NUMEL,
+                            (long long)w->pads[end * n + i]);
     }
     return true;
 }
@@ -173,10 +178,13 @@ static bool window_dims(const Ctx *cx, const Type *x, const Window *w, Type *out
 {
     for (int i = 0; i < w->n; i++) {
         int64_t in = x->dims[2 + i];
-        int64_t pad_total = w->pads[i] + w->pads[w->n + i];
         if (w->kernel[i] < 1 || w->kernel[i] > IR_MAX_NUMEL)
             return fail(cx, "kernel dimension %d is %lld", i, (long long)w->kernel[i]);
-        int64_t o = window_out(in, pad_total, w->kernel[i], w->strides[i], w->dilations[i], w->ceil_mode);
+        int64_t o = ir_window_out(in, w->pads[i], w->pads[w->n + i], w->kernel[i], w->strides[i],
+                                  w->dilations[i], w->ceil_mode);
+        if (o < 0)
+            return fail(cx, "window of %lld with dilation %lld is too large", (long long)w->kernel[i],
+                        (long long)w->dilations[i]);
         if (o < 1)
             return fail(cx, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld "
                         "with pads %lld+%lld",
@@ -199,13 +207,12 @@ static bool infer_conv(const Ctx *cx, Type *out)
         return false;
     if (group < 1)
         return fail(cx, "group must be positive (got %lld)", (long long)group);
-    int64_t c = x->dims[1], m = w->dims[0];
-    int64_t expects;
-    if (group > c || __builtin_mul_overflow(w->dims[1], group, &expects))
-        return fail(cx, "group %lld is more than the input's %lld channels", (long long)group, (long long)c);
+    int64_t c = x->dims[1], m = w->dims[0], expects;
+    if (!i64_mul(w->dims[1], group, &expects))
+        return fail(cx, "group %lld is out of range (the input has %lld channels)", (long long)group, (long long)c);
     if (expects != c)
-        return fail(cx, "input has %lld channels but weight expects %lld (group %lld)", (long long)c,
-                    (long long)expects, (long long)group);
+        return fail(cx, "input has %lld channels but weight expects %lld (group %lld)",
+                    (long long)c, (long long)expects, (long long)group);
     if (m % group != 0)
         return fail(cx, "%lld output channels are not divisible by group %lld", (long long)m, (long long)group);
     if (cx->op->n_inputs == 3) {
@@ -347,7 +354,8 @@ static bool infer_concat(const Ctx *cx, Type *out)
             if (d != axis && t->dims[d] != first->dims[d])
                 return fail(cx, "input %d %s differs from input 0 %s outside axis %lld", i,
                             fmt_type(cx, t), fmt_type(cx, first), (long long)axis);
-        out->dims[axis] += t->dims[axis];
+        if (!i64_add(out->dims[axis], t->dims[axis], &out->dims[axis]))
+            return fail(cx, "inputs are too long along axis %lld", (long long)axis);
     }
     return true;
 }
@@ -458,6 +466,8 @@ static bool infer_unsqueeze(const Ctx *cx, Type *out)
     int n = ir_attr_ints(cx->op, "axes", &axes);
     if (n < 0)
         return fail(cx, "missing attribute 'axes' (a list of ints)");
+    if (n > IR_MAX_RANK)
+        return fail(cx, "%d axes, more than %d", n, IR_MAX_RANK);
     int rank = x->rank + n;
     if (rank > IR_MAX_RANK)
         return fail(cx, "result rank %d is more than %d", rank, IR_MAX_RANK);
@@ -483,12 +493,12 @@ static bool infer_pad(const Ctx *cx, Type *out)
         return fail(cx, "pads has %d entries, expected %d for input %s", n, 2 * x->rank, fmt_type(cx, x));
     *out = *x;
     for (int i = 0; i < x->rank; i++) {
-        /* bounded like a dimension, so that the sum cannot overflow */
-        if (pads[i] < -IR_MAX_NUMEL || pads[i] > IR_MAX_NUMEL || pads[x->rank + i] < -IR_MAX_NUMEL ||
-            pads[x->rank + i] > IR_MAX_NUMEL)
-            return fail(cx, "pads of axis %d (%lld, %lld) are out of range -2^32..2^32", i, (long long)pads[i],
-                        (long long)pads[x->rank + i]);
-        out->dims[i] = x->dims[i] + pads[i] + pads[x->rank + i];
+        /* Negative pads crop; bounded, the kernel's index arithmetic cannot overflow. */
+        int64_t lo = pads[i], hi = pads[x->rank + i];
+        if (lo < -IR_MAX_NUMEL || lo > IR_MAX_NUMEL || hi < -IR_MAX_NUMEL || hi > IR_MAX_NUMEL)
+            return fail(cx, "pads %lld and %lld of axis %d are out of range (-%lld to %lld)", (long long)lo,
+                        (long long)hi, i, (long long)IR_MAX_NUMEL, (long long)IR_MAX_NUMEL);
+        out->dims[i] = x->dims[i] + lo + hi;
     }
     return true;
 }

@@ -175,6 +175,20 @@ struct Tensor {
     float *data;
 };
 
+/* Overflow-checked int64 arithmetic, for every size combined from a file or
+ * an option (dims, pads, strides, counts): false when the exact result does
+ * not fit, and *out is then not to be used. */
+static inline bool i64_add(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
+static inline bool i64_mul(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/* The output length of a sliding window (ONNX's formula for Conv and the
+ * pools), overflow safe: 0 when the window does not fit the padded input,
+ * -1 when a parameter is out of range (kernel, stride, dilation below 1,
+ * a pad below 0, any of them above IR_MAX_NUMEL) or the result is too long.
+ * infer.c (Conv and the pools) and xbar.c (the crossbar op) both use it. */
+int64_t ir_window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kernel, int64_t stride,
+                      int64_t dilation, bool ceil_mode);
+
 int64_t type_numel(const Type *type);
 bool type_equal(const Type *a, const Type *b);
 char *type_format(Arena *arena, const Type *type);   /* "f32[1,3,224,224]" */
@@ -223,6 +237,9 @@ bool sign_mapping_from_name(const char *name, SignMapping *sign);
 /* Reads a JSON architecture: fields absent keep their default; an unknown field,
  * a wrong type or a value out of range is an error naming the field. */
 bool arch_read_json(const char *path, Arch *arch, Diags *diags);
+/* The same from the file's text (length bytes, NULs and all; `path` names
+ * it in messages). */
+bool arch_parse_json(const char *path, const char *text, size_t length, Arch *arch, Diags *diags);
 /* The architecture as JSON text (arena string), every field present. */
 char *arch_to_json(Arena *arena, const Arch *arch);
 /* Checks ranges and consistency (rows 1..4096, cell_bits 1..8, ...). */

@@ -284,8 +284,8 @@ static bool parse_type(Parser *p, Type *type)
             return false;
         }
         type->dims[type->rank++] = d;
-        numel = d == 0 || numel == 0 ? 0 : numel * d;
-        if (numel > IR_MAX_NUMEL) {
+        /* zeros count as ones: f32[0,2^32,2^32] would overflow a flatten */
+        if (!i64_mul(numel, d ? d : 1, &numel) || numel > IR_MAX_NUMEL) {
             error_at(p, line, col, "type has more than 2^32 elements");
             return false;
         }
@@ -299,11 +299,14 @@ static bool parse_input(Parser *p)
 {
     int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
-    const char *name;
+    const char *name = NULL;
     int name_col;
     Type type;
-    if (!parse_new_name(p, &name, &name_col) || !expect_punct(p, ':') || !parse_type(p, &type))
+    if (!parse_new_name(p, &name, &name_col) || !expect_punct(p, ':') || !parse_type(p, &type)) {
+        if (name && !find_name(p, name))
+            insert_name(p, name, NULL, line);     /* broken: its uses stay quiet */
         return false;
+    }
     enter_section(p, 0, line, col, "input");
     insert_name(p, name, ir_add_input(p->g, name, type), line);
     return true;
@@ -728,6 +731,9 @@ static Graph *parse_file(Parser *p)
         parse_statement(p);
     if (p->lx.n_errors > LEX_MAX_ERRORS)
         return NULL;
+    if (at_punct(p, '}') && p->g->n_outputs == 0 && p->lx.n_errors == 0)
+        error_at(p, p->lx.tok.line, p->lx.tok.col, "graph @%s has no outputs (a line 'output %%NAME' is missing)",
+                 ir_name_text(p->arena, p->g->name));
     if (!expect_punct(p, '}'))
         return NULL;
     if (p->lx.tok.kind != T_EOF)
@@ -746,13 +752,16 @@ Graph *ir_parse(Arena *arena, const char *path, const char *text, size_t length,
     return ir_verify(g, diags) ? g : NULL;
 }
 
-/* Reads a stream that cannot be mapped (a pipe) into the arena. */
-static char *read_stream(Arena *arena, int fd, size_t *length)
+/* Reads a stream that cannot be mapped (a pipe) into the arena; NULL with
+ * errno set, or after reporting a stream larger than the memory limit. */
+static char *read_stream(Arena *arena, int fd, size_t *length, const Loc *loc, Diags *diags)
 {
     size_t cap = 1 << 16, n = 0;
     char *buf = arena_alloc(arena, cap);
     for (;;) {
         if (n == cap) {
+            if (!memory_check(2 * (uint64_t)cap, 1, "reading the file", loc, diags))
+                return NULL;
             char *bigger = arena_alloc(arena, cap * 2);
             memcpy(bigger, buf, n);
             buf = bigger, cap *= 2;
@@ -803,10 +812,11 @@ Graph *ir_parse_file(Arena *arena, const char *path, Diags *diags)
         }
     }
     size_t length;
-    char *text = read_stream(arena, fd, &length);
+    int errors = diags->n_errors;
+    char *text = read_stream(arena, fd, &length, &loc, diags);
     if (text)
         g = ir_parse(arena, path, text, length, diags);
-    else
+    else if (diags->n_errors == errors)
         diag_error(diags, &loc, "cannot read: %s", strerror(errno));
     close(fd);
     return g;

@@ -78,8 +78,7 @@ static bool check_type(Verifier *vf, const Loc *loc, const Value *v)
                        (long long)t->dims[i]);
             return false;
         }
-        numel = numel == 0 || t->dims[i] == 0 ? 0 : numel * t->dims[i];
-        if (numel > IR_MAX_NUMEL) {
+        if (!i64_mul(numel, t->dims[i] ? t->dims[i] : 1, &numel) || numel > IR_MAX_NUMEL) {   /* as the parser */
             diag_error(vf->diags, loc, "value %%%s has more than 2^32 elements", vname(vf, v->name));
             return false;
         }
@@ -122,7 +121,8 @@ static void check_values(Verifier *vf)
         return;
 
     const Value **sorted = arena_array(g->arena, (size_t)g->n_values + 1, sizeof *sorted);
-    memcpy(sorted, g->values, (size_t)g->n_values * sizeof *sorted);
+    for (int i = 0; i < g->n_values; i++)
+        sorted[i] = g->values[i];
     qsort(sorted, (size_t)g->n_values, sizeof *sorted, compare_names);
     for (int i = 1; i < g->n_values; i++)
         if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0 &&
@@ -269,5 +269,7 @@ bool ir_verify(const Graph *g, Diags *diags)
         if (!owned(&vf, v))
             diag_error(diags, &no_loc, "graph output #%d is not a value of this graph", i);
     }
+    if (g->n_outputs == 0)          /* nothing to compute: no program, no evaluation */
+        diag_error(diags, &no_loc, "graph @%s has no outputs", ir_name_text(diags->arena, g->name));
     return diags->n_errors == errors_before;
 }

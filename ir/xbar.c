@@ -71,28 +71,35 @@ static bool read_conv(const Op *op, Diags *diags, XbarGeom *geo)
                     fmt_type(diags, x), (long long)x->dims[1], (long long)geo->groups);
     geo->batch = x->dims[0];
     geo->channels = x->dims[1] / geo->groups;
-    int64_t window = 1;
+    int64_t window = 1, k;
     for (int i = 0; i < s; i++) {
         if (geo->kernel[i] < 1 || geo->strides[i] < 1 || geo->dilations[i] < 1 || geo->pads[i] < 0 ||
             geo->pads[s + i] < 0)
             return fail(op, diags, "kernel, strides and dilations must be positive and pads not negative");
-        window *= geo->kernel[i];
+        if (!i64_mul(window, geo->kernel[i], &window) || window > IR_MAX_NUMEL)
+            return fail(op, diags, "the kernel has more than %lld positions", (long long)IR_MAX_NUMEL);
     }
-    if (geo->channels * window != geo->k)
+    if (!i64_mul(geo->channels, window, &k))
+        k = -1;
+    if (k != geo->k)
         return fail(op, diags, "w has K = %lld rows but %lld channels per group x %lld window positions "
-                    "make %lld", (long long)geo->k, (long long)geo->channels, (long long)window,
-                    (long long)(geo->channels * window));
+                    "make %lld", (long long)geo->k, (long long)geo->channels, (long long)window, (long long)k);
     geo->pixels = 1;
     for (int i = 0; i < s; i++) {
         geo->in[i] = x->dims[2 + i];
-        int64_t span = geo->in[i] + geo->pads[i] + geo->pads[s + i] - ((geo->kernel[i] - 1) * geo->dilations[i] + 1);
-        if (span < 0)
+        geo->out[i] = ir_window_out(geo->in[i], geo->pads[i], geo->pads[s + i], geo->kernel[i], geo->strides[i],
+                                    geo->dilations[i], false);
+        if (geo->out[i] < 0)
+            return fail(op, diags, "kernel, strides, dilations and pads must be at most %lld",
+                        (long long)IR_MAX_NUMEL);
+        if (geo->out[i] == 0)
             return fail(op, diags, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld",
                         (long long)geo->kernel[i], (long long)geo->dilations[i], i, (long long)geo->in[i]);
-        geo->out[i] = span / geo->strides[i] + 1;
-        geo->pixels *= geo->out[i];
+        if (!i64_mul(geo->pixels, geo->out[i], &geo->pixels) || geo->pixels > IR_MAX_NUMEL)
+            return fail(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
     }
-    geo->rows = geo->batch * geo->pixels;
+    if (!i64_mul(geo->batch, geo->pixels, &geo->rows) || geo->rows > IR_MAX_NUMEL)
+        return fail(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
     return true;
 }
 

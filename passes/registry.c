@@ -94,7 +94,7 @@ const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *
             char *layers = arena_strdup(arena, replicate);     /* LAYER=R,... to layers=LAYER=R;... */
             for (char *c = layers; *c; c++)
                 *c = *c == ',' ? ';' : *c;
-            options = arena_printf(arena, "{layers=%s}", layers);
+            options = arena_printf(arena, "{layers=%s,packing=%s}", layers, packing);
         }
         out = arena_printf(arena, "%s%s%s%s", out, *out ? "," : "", name, options);
         stage += n + (stage[n] == ',');

@@ -436,7 +436,27 @@ bool pass_replicate(Graph *g, const PassArgs *args, Diags *diags)
         replicas[l] = 1;
     if (ok && layers)
         ok = parse_layers(layers, &mb, replicas, diags);
+    if (ok && layers) {
+        /* The program holds a byte for every cell of its tiles (a tile a
+         * block without packing), the simulator a float for every cell of
+         * every block: a program that cannot run is refused here, naming the
+         * option, before place and emit try. */
+        uint64_t cells = 0, blocks = 0, per_tile = (uint64_t)mb.arch->rows * (uint64_t)mb.arch->cols;
+        for (int l = 0; l < mb.n_layers; l++) {
+            cells += (uint64_t)replicas[l] * (uint64_t)mb.layers[l].cells;   /* <= 10^6 x 2^40 */
+            blocks += (uint64_t)replicas[l] * (uint64_t)mb.layers[l].n_blocks;
+        }
+        uint64_t tiles = packing && pack == PACK_NONE ? blocks : (cells + per_tile - 1) / per_tile;
+        const char *what = arena_printf(diags->arena, "replicate: layers=%s (xbarc compile --replicate), at least "
+                                        "%llu tiles of %dx%d for %llu blocks,", layers, (unsigned long long)tiles,
+                                        mb.arch->rows, mb.arch->cols, (unsigned long long)blocks);
+        ok = memory_check(tiles * per_tile + cells * sizeof(float), 1, what, NULL, diags);
+    }
     if (ok && search) {
+        /* A search never uses more tiles than memory can hold. */
+        uint64_t memory_tiles = memory_limit() / ((uint64_t)mb.arch->rows * (uint64_t)mb.arch->cols);
+        if (budget > (double)memory_tiles)
+            budget = (double)memory_tiles;
         if (budget < 1) {
             diag_error(diags, NULL, "replicate: the search needs a tile budget: give tiles=N (xbarc compile "
                        "--tiles N) or an architecture with tiles");

@@ -46,6 +46,8 @@ bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags)
     if (n_xbar == 0)
         return true;
 
+    if (!interp_fits(g, 1, diags))
+        return false;
     float *lo = arena_array(g->arena, (size_t)g->n_ops, sizeof *lo);
     float *hi = arena_array(g->arena, (size_t)g->n_ops, sizeof *hi);
     for (int i = 0; i < g->n_ops; i++) {

@@ -217,6 +217,11 @@ bool evaluate_graph(Arena *arena, const Graph *g, const EvalSet *set, const Eval
     memset(result, 0, sizeof *result);
     if (!check_shape(g->n_inputs, g->n_inputs == 1 ? &g->inputs[0]->type : NULL, g->n_outputs, set, diags))
         return false;
+    int threads = options->threads > 1 ? options->threads : 1;     /* as run_job counts them */
+    if (threads > set->count)
+        threads = set->count > 0 ? set->count : 1;
+    if (!interp_fits(g, threads, diags))
+        return false;
     result->n_logits = type_numel(&g->outputs[0]->type);
     Job job = {.graph = g, .set = set, .options = options, .result = result};
     run_job(arena, &job);

@@ -54,6 +54,31 @@ static float *own_buffer(Interp *in, const Value *v)
     return buf;
 }
 
+/* Whether v gets memory of its own in interp_new (else: its data, or its
+ * copy-op input's buffer). */
+static bool owns_buffer(const Value *v)
+{
+    return !v->data && (!v->def || !is_copy(v->def->kind) || v->def->dead);
+}
+
+bool interp_fits(const Graph *g, int copies, Diags *diags)
+{
+    uint64_t floats = 0, scratch = 0;
+    for (int i = 0; i < g->n_values; i++)
+        if (owns_buffer(g->values[i]))
+            floats += (uint64_t)type_numel(&g->values[i]->type);
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i]->kind == OP_XBAR && interp_xbar_scratch(g->ops[i]) > scratch)
+            scratch = interp_xbar_scratch(g->ops[i]);
+    /* at most 2^31 values of at most 2^32 floats each: no overflow */
+    uint64_t bytes = floats * sizeof(float) + scratch;
+    const char *what = arena_printf(diags->arena, "running @%s in the float interpreter%s",
+                                    ir_name_text(diags->arena, g->name),
+                                    copies > 1 ? arena_printf(diags->arena, " (%d copies)", copies) : "");
+    Loc file = {.file = g->n_ops ? g->ops[0]->loc.file : NULL};     /* the model's */
+    return memory_check(bytes, copies > 1 ? (uint64_t)copies : 1, what, &file, diags);
+}
+
 Interp *interp_new(const Graph *g)
 {
     int n = g->n_values > 0 ? g->n_values : 1;
@@ -72,7 +97,7 @@ Interp *interp_new(const Graph *g)
         if (v->data)
             in->buffers[v->id] = v->data;
         else if (!v->def)
-            in->buffers[v->id] = own_buffer(in, v);
+            in->buffers[v->id] = own_buffer(in, v);     /* an input */
     }
     /* Ops in topological order, so a copy's input has its buffer already. */
     for (int i = 0; i < g->n_ops; i++) {
@@ -80,10 +105,7 @@ Interp *interp_new(const Graph *g)
         const Value *r = op->result;
         if (in->buffers[r->id])
             continue;
-        if (is_copy(op->kind) && !op->dead)
-            in->buffers[r->id] = in->buffers[op->inputs[0]->id];
-        else
-            in->buffers[r->id] = own_buffer(in, r);
+        in->buffers[r->id] = owns_buffer(r) ? own_buffer(in, r) : in->buffers[op->inputs[0]->id];
     }
     size_t scratch = 0;
     for (int i = 0; i < g->n_ops; i++)

@@ -14,6 +14,10 @@ typedef struct Interp Interp;
  * The Interp has its own memory; free it with interp_free(). */
 Interp *interp_new(const Graph *g);
 void interp_free(Interp *interp);
+/* Whether `copies` Interps of g fit memory_limit(); if not, reports what it
+ * needs.  Callers ask before interp_new() on a graph from a file: a model may
+ * declare tensors legal in size yet far too big for this machine together. */
+bool interp_fits(const Graph *g, int copies, Diags *diags);
 float *interp_input(Interp *interp, int index);         /* fill before interp_run() */
 void interp_run(Interp *interp);
 const float *interp_output(const Interp *interp, int index);

@@ -17,12 +17,23 @@ static char *print_to_string(const Graph *g, size_t *length)
     return text;
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    setenv("XBARC_MEMORY_LIMIT", "1G", 0);    /* below libFuzzer's -rss_limit_mb */
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
     Graph *g = ir_parse(arena, "fuzz.xir", (const char *)data, size, &diags);
+    if (!g && diags.n_errors == 0) {
+        fprintf(stderr, "the parse failed without a message\n");
+        abort();
+    }
     if (g && ir_verify(g, &diags)) {
         size_t n1, n2;
         char *first = print_to_string(g, &n1);

@@ -202,6 +202,40 @@ Test(infer, pool_errors)
     expect_error(op, "avgpool: attribute 'kernel' has 1 values, expected 2", NULL);
 }
 
+/* Issue 9: parameters near 2^63 are errors, never overflows or wrong shapes
+ * (MaxPool pads of 2^63 - 1 once gave a shape). */
+Test(infer, window_parameters_bounded)
+{
+    const int64_t top = INT64_MAX, big = (int64_t)1 << 62;
+    /* the formula itself: 0 when the window does not fit, -1 out of range */
+    cr_expect_eq(ir_window_out(4, 0, 0, 2, 1, 1, false), 3);
+    cr_expect_eq(ir_window_out(4, 0, 0, 2, 4, 1, true), 2);                    /* ceil(2 / 4) + 1 */
+    cr_expect_eq(ir_window_out(4, 0, 0, 3, 1, 2, false), 0);                   /* extent 5 > 4 */
+    cr_expect_eq(ir_window_out(IR_MAX_NUMEL, IR_MAX_NUMEL, IR_MAX_NUMEL, IR_MAX_NUMEL, 1, IR_MAX_NUMEL, false),
+                 -1);                                                           /* extent (2^32 - 1) 2^32 */
+    cr_expect_eq(ir_window_out(4, top, 0, 2, 1, 1, false), -1);
+    cr_expect_eq(ir_window_out(4, 0, 0, 2, top, 1, false), -1);
+    cr_expect_eq(ir_window_out(4, 0, 0, 2, 1, big, false), -1);
+    cr_expect_eq(ir_window_out(4, 0, 0, 0, 1, 1, false), -1);
+    Op *op = op1(OP_MAXPOOL, T(1, 1, 4, 4));
+    ir_set_ints(g, op, "kernel", INTS(2, 2));
+    ir_set_ints(g, op, "pads", INTS(top, 0, 0, 0));
+    expect_error(op, "maxpool: pads must be 0 to 4294967296", "9223372036854775807");
+    diags_init(&diags, arena);
+    op = op1(OP_MAXPOOL, T(1, 1, 4, 4));
+    ir_set_ints(g, op, "kernel", INTS(2, 2));
+    ir_set_ints(g, op, "dilations", INTS(big, 1));
+    expect_error(op, "maxpool: dilations must be 1 to 4294967296", NULL);
+    diags_init(&diags, arena);
+    op = op2(OP_CONV, T(1, 4, 4, 4), T(1, 2, 1, 1));
+    ir_set_int(g, op, "group", big);
+    expect_error(op, "conv: group 4611686018427387904 is out of range", NULL);
+    diags_init(&diags, arena);
+    op = op1(OP_PAD, T(4));
+    ir_set_ints(g, op, "pads", INTS(-top, top - 1));
+    expect_error(op, "pad: pads -9223372036854775807 and 9223372036854775806 of axis 0 are out of range", NULL);
+}
+
 Test(infer, global_pools)
 {
     expect(op1(OP_GLOBALAVGPOOL, T(2, 8, 7, 7)), T(2, 8, 1, 1));

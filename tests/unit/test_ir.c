@@ -410,7 +410,7 @@ Test(parse, decimal_floats_bit_exact)
     int n = sizeof values / sizeof values[0];
     Graph *g = ir_graph_new(arena, "f");
     int64_t dims[1] = {n};
-    ir_add_const(g, "c", type_make(1, dims), values);
+    ir_add_output(g, ir_add_const(g, "c", type_make(1, dims), values));
     Graph *back = parse_text(print_text(g, false));
     cr_assert_not_null(back, "%s", test_messages());
     for (int i = 0; i < n; i++)
@@ -552,8 +552,8 @@ Test(parse, error_type_mismatch_reported_by_verifier)
                 "bad.xir:4:3: error: %y is declared f32[3] but relu gives f32[2]");
     expect_diag(HEAD "  %y : f32[3] = relu(%x) loc(\"Relu_7\" #7)\n  output %y\n}\n",
                 "bad.xir:4:3: node 'Relu_7' (#7): error: %y is declared f32[3] but relu gives f32[2]");
-    expect_diag(HEAD "  %y : f32[2] = relu(%x, %x)\n}\n", "bad.xir:4:3: error: relu takes 1 operand, not 2");
-    expect_diag(HEAD "  %y : f32[2] = conv(%x, %x) {strides = 1}\n}\n",
+    expect_diag(HEAD "  %y : f32[2] = relu(%x, %x)\n  output %y\n}\n", "bad.xir:4:3: error: relu takes 1 operand, not 2");
+    expect_diag(HEAD "  %y : f32[2] = conv(%x, %x) {strides = 1}\n  output %y\n}\n",
                 "bad.xir:4:3: error: conv attribute 'strides' must be a list of ints, not an int");
 }
 

@@ -8,7 +8,9 @@ rules (ok_*.onnx).  The valid models of old opsets (ok_legacy_*.onnx) come with
 an input and the output numpy computes for it from the operator definitions of
 those opsets (ok_legacy_*_x.pb, ok_legacy_*_y.pb).
 """
+import gzip
 import os
+import struct
 
 import numpy as np
 import onnx
@@ -166,6 +168,7 @@ def main():
         [vi("x", [1, 1, 6, 6])], [vi("y", [1, 1, 3, 3])]))
 
     legacy_models()
+    hostile_inputs()
 
 
 def tensor_file(name, array):
@@ -267,6 +270,71 @@ def legacy_models():
     save("bad_legacy_pad1.onnx", legacy_model(
         [helper.make_node("Pad", ["x"], ["y"], name="pad_ambiguous", paddings=[0, 0, 2, 0])],
         [vi("x", [3, 2])], [vi("y", None)], [], opset=1))
+
+
+def ints_attr(name, values, floats=False):
+    """An INTS (or FLOATS) attribute, empty lists included (helper cannot type those)."""
+    a = onnx.AttributeProto(name=name, type=onnx.AttributeProto.FLOATS if floats else onnx.AttributeProto.INTS)
+    (a.floats if floats else a.ints).extend(values)
+    return a
+
+
+def node(op, inputs, outputs, name, attrs=()):
+    n = helper.make_node(op, inputs, outputs, name=name)
+    n.attribute.extend(attrs)
+    return n
+
+
+def idx_gz(name, magic_rank, dims, data):
+    """A gzipped IDX file (Fashion-MNIST's format), byte for byte the same every run."""
+    raw = struct.pack(">I", 0x800 | magic_rank) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data)
+    os.makedirs(os.path.dirname(os.path.join(HERE, name)), exist_ok=True)
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(gzip.compress(raw, mtime=0))
+
+
+def hostile_inputs():
+    """Sizes that once overflowed, divided by zero or took memory before checking (issue 9)."""
+    big = 1 << 40
+    # Reshape to [2^40, 2^40, -1]: the product of the known dims overflowed.
+    save("bad_reshape_overflow.onnx", model(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape_huge")],
+        [vi("x", [2, 3])], [vi("y", None)],
+        [numpy_helper.from_array(np.array([big, big, -1], np.int64), "shape")]))
+    # Window parameters near 2^63, one node each (none depends on another).
+    top = (1 << 63) - 1
+    save("bad_window_overflow.onnx", model(
+        [node("MaxPool", ["x"], ["y0"], "pool_pads", [ints_attr("kernel_shape", [2, 2]),
+                                                      ints_attr("pads", [top, 0, 0, 0])]),
+         node("MaxPool", ["x"], ["y1"], "pool_dilations", [ints_attr("kernel_shape", [2, 2]),
+                                                           ints_attr("dilations", [1 << 62, 1])]),
+         node("Conv", ["x", "w"], ["y2"], "conv_same_strides", [ints_attr("strides", [top, 1]),
+                                                                helper.make_attribute("auto_pad", "SAME_UPPER")]),
+         node("AveragePool", ["x"], ["y3"], "avg_kernel", [ints_attr("kernel_shape", [top, 1])]),
+         node("Pad", ["x", "pads"], ["y4"], "pad_huge")],
+        [vi("x", [1, 1, 4, 4])], [vi(n, None) for n in ("y0", "y1", "y2", "y3", "y4")],
+        [weights("w", [1, 1, 1, 1]), numpy_helper.from_array(np.array([0, 0, top, 0, 0, 0, 1, 0], np.int64), "pads")]))
+    # Empty INTS and FLOATS attributes: valid, and once memcpy(NULL, 0).
+    save("ok_empty_lists.onnx", model(
+        [node("Squeeze", ["x"], ["s"], "squeeze_empty", [ints_attr("axes", [])]),
+         node("Relu", ["s"], ["y"], "relu_lists", [ints_attr("unused_ints", []), ints_attr("unused_floats", [], True)])],
+        [vi("x", [2, 3])], [vi("y", [2, 3])], opset=11))
+    # 2^32 elements declared, no data: checked before memory is taken (an
+    # 80-byte model, a 10-byte tensor file).
+    save("bad_nodata_init.onnx", model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [vi("x", [1, 65536])], [vi("y", None)],
+        [TensorProto(name="w", data_type=F, dims=[65536, 65536])]))
+    save("bad_nodata_tensor.pb", TensorProto(data_type=F, dims=[65536, 65536]).SerializeToString())
+    # A legal input of 2^32 elements: importing costs nothing, running it
+    # more than the memory limit of the tests.
+    save("big_input.onnx", model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_big")],
+        [vi("x", [1, 1, 65536, 65536])], [vi("y", [1, 1, 65536, 65536])], [weights("w", [1, 1, 1, 1])]))
+    # Fashion-MNIST files: no images; a label that is no class.
+    idx_gz("fmnist_empty/t10k-images-idx3-ubyte.gz", 3, [0, 28, 28], b"")
+    idx_gz("fmnist_empty/t10k-labels-idx1-ubyte.gz", 1, [0], b"")
+    idx_gz("fmnist_label255/t10k-images-idx3-ubyte.gz", 3, [2, 28, 28], bytes(2 * 28 * 28))
+    idx_gz("fmnist_label255/t10k-labels-idx1-ubyte.gz", 1, [2], bytes([3, 255]))
 
 
 if __name__ == "__main__":
