@@ -28,14 +28,41 @@ bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64
                           Diags *diags);
 
 
+/* What made a mapping, for the reports: the compiler's version and every
+ * option of `xbarc compile` with its value, defaults filled in (given: on the
+ * command line), and what the ADC policy measured when it had to clip. */
+enum { REPORT_MAX_OPTIONS = 32 };
+typedef struct {
+    const char *name, *value;
+    bool given;
+} ReportOption;
+typedef struct {
+    const char *version;
+    int n_options;
+    ReportOption options[REPORT_MAX_OPTIONS];
+    int adc_clipped_layers;     /* layers whose blocks need more than adc_bits to be exact */
+    int adc_images;             /* calibration images their ranges and the cost came from (0: none) */
+    double adc_agreement;       /* top-1 agreement with lossless ADCs on them, percent; -1: not measured */
+} ReportContext;
+void report_option(ReportContext *context, const char *name, const char *value, bool given);
+const ReportOption *report_option_find(const ReportContext *context, const char *name);
+
 /* The mapping report of a placed graph (backend/report.c): a per-layer table
  * (matrix, slices, blocks, tiles, replication, cell utilization, ADC bits, reads
  * per image, share of pipeline time) and totals (tiles against the lower bound,
- * utilization, bottleneck; images per second, energy and area from `perf`, the
- * performance model of the emitted program, when not NULL). */
-bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diags);
-/* The same as JSON, as the output `path` of `outs` (ir/ir.h). */
-bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags);
+ * utilization, the packing chosen, the pipeline's period and bottleneck from
+ * the stage-time model of passes/timing.c; the performance model of the
+ * emitted program, `perf`, when not NULL, with its energy and area, checked
+ * against the mapping's period).  `context` may be NULL. */
+bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *context, FILE *out, Diags *diags);
+/* The same as JSON, with the architecture and the context (version, options),
+ * as the output `path` of `outs` (ir/ir.h). */
+bool report_write_json(const Graph *g, const PerfReport *perf, const ReportContext *context, Outputs *outs,
+                       const char *path, Diags *diags);
+/* The short summary's account of the mapping chosen: the packing (and that it
+ * was the default), tiles against the lower bound, the pipeline's throughput
+ * and its bottleneck. */
+bool report_print_choices(const Graph *g, const ReportContext *context, FILE *out, Diags *diags);
 /* An SVG picture of the tiles, every block a rectangle coloured by layer. */
 bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diags *diags);
 /* The short summary `xbarc compile` prints: one line per crossbar layer, then
@@ -119,8 +146,23 @@ typedef struct {
     double xbar_pj, dac_pj, adc_pj, shift_add_pj, digital_pj, buffer_pj, energy_pj;
 } PerfLayer;
 
+/* What was run, for --stats-json (so that one file describes one run). */
+typedef struct {
+    const char *command;        /* "run" or "eval" */
+    const char *program;        /* the program file */
+    const char *dataset;        /* eval: the data set (NULL for run) */
+    int images;                 /* eval: images evaluated */
+    double accuracy;            /* eval: top-1 accuracy (-1 for run) */
+    uint64_t seed;              /* the chip's seed */
+    const char *noise, *time;   /* --noise and --time as given (NULL: ideal, none) */
+    int n_sets;
+    char *const *sets;          /* --set FIELD=VALUE, as given */
+} PerfRun;
+
 typedef struct PerfReport PerfReport;
 struct PerfReport {
+    const PerfRun *run;         /* set by the caller for the JSON, or NULL */
+    const Program *program;     /* the program modelled */
     PerfParams params;
     double images;              /* images the counters covered (runs x images per run) */
     bool counted;               /* counters from the simulator (else from shapes; saturated 0) */

@@ -39,18 +39,18 @@ typedef struct {
 
 #define F(name, unit, value, source) {#name, unit, offsetof(PerfParams, name), value, source}
 static const Field fields[] = {
-    F(read_ns, "ns", 100.0, "ISAAC (ISCA 2016) crossbar read cycle"),
+    F(read_ns, "ns", TIME_READ_NS, "ISAAC (ISCA 2016) crossbar read cycle"),
     F(cell_pj, "pJ", 0.3e-3 * 100e-9 / 16384 * 1e12,
       "ISAAC Table II: 128x128 array 0.3 mW (2.4 mW / 8) over a 100 ns read, / 16384 cells"),
     F(dac_pj, "pJ", 4e-3 * 100e-9 / 1024 * 1e12, "ISAAC Table II: 8x128 1-bit DACs 4 mW, one 100 ns cycle each"),
     F(sh_pj, "pJ", 10e-6 * 100e-9 / 1024 * 1e12, "ISAAC Table II: 8x128 sample-and-holds 10 uW, one 100 ns read"),
     {"adc_model", "", 0, PERF_ADC_ISAAC, "isaac: E_8 * 2^(b-8); mnsim: P_adc * (b+2) / rate (MNSIM 2.0)"},
     F(adc_e8_pj, "pJ", ADC_E8_PJ, "ISAAC: 8-bit SAR ADC, 2 mW at 1.28 GS/s = 1.5625, ~1.6 pJ (docs/adc.md)"),
-    F(adc_rate_gsps, "1/ns", 1.28, "ISAAC: 1.28 GS/s"),
+    F(adc_rate_gsps, "1/ns", TIME_ADC_RATE_GSPS, "ISAAC: 1.28 GS/s"),
     F(adc_power_mw, "mW", 2.0, "ISAAC: 8-bit SAR ADC power"),
     F(shift_add_pj, "pJ", 0.05e-3 / 1.2e9 * 1e12, "ISAAC Table II: S+A 0.05 mW a unit at 1.2 GHz"),
     F(digital_pj, "pJ", 0.4e-3 / 1.2e9 * 1e12, "ISAAC Table II: max-pool unit 0.4 mW at 1.2 GHz, one op a cycle"),
-    F(digital_gops, "1/ns", 1.2, "assumed: one op a cycle at ISAAC's 1.2 GHz per layer"),
+    F(digital_gops, "1/ns", TIME_DIGITAL_GOPS, "assumed: one op a cycle at ISAAC's 1.2 GHz per layer"),
     F(buffer_pj_per_byte, "pJ", (20.7e-3 + 7e-3) / (48 * 1.2e9) * 1e12,
       "ISAAC Table II: eDRAM 20.7 mW + bus 7 mW at 48 B (384 wires) a 1.2 GHz cycle"),
     F(value_bytes, "B", 2.0, "ISAAC: 16-bit values between layers"),
@@ -192,25 +192,6 @@ static int64_t mvm_steps_per_vector(const MvmParams *m)
     return (m->in_signed ? 2 : 1) * (int64_t)cycles;
 }
 
-/* Conversions per read on the block's busiest shared ADC: a conversion
- * belongs to the ADC of its first physical column (an analog pair is
- * subtracted before one ADC). */
-static int conversions_per_adc(const MvmParams *m, int cols_per_adc)
-{
-    if (m->float_mode)
-        return 0;
-    int per_adc = cols_per_adc > 0 ? cols_per_adc : 1;
-    int stride = m->sign == SIGN_PAIR_ANALOG ? 2 : 1;
-    int best = 0, group = -1, count = 0;
-    for (int j = 0; j < m->phys_cols; j += stride) {
-        int g = (m->tile_col + j) / per_adc;
-        count = g == group ? count + 1 : 1;
-        group = g;
-        best = count > best ? count : best;
-    }
-    return best;
-}
-
 static int code_bytes(int bits, bool float_mode)
 {
     return float_mode ? 4 : (bits + 7) / 8;
@@ -240,47 +221,9 @@ static void digital_work(const Program *p, const Instr *in, const PerfParams *pa
         *bytes = n * vb;
         break;
     }
-    case INSTR_DIGITAL: {
-        const Op *op = in->op;
-        double out = (double)type_numel(&op->result->type), inputs = 0;
-        for (int i = 0; i < op->n_inputs; i++)
-            inputs += op->inputs[i]->data ? 0 : (double)type_numel(&op->inputs[i]->type);
-        const int64_t *v;
-        int nk;
-        switch (op->kind) {
-        case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY: case OP_DROPOUT:
-            return;                             /* a view: no work, no traffic */
-        case OP_CONCAT: case OP_TRANSPOSE: case OP_PAD:
-            *bytes = (inputs + out) * vb;       /* data movement only */
-            return;
-        case OP_MAXPOOL: case OP_AVGPOOL:
-            nk = ir_attr_ints(op, "kernel", &v);
-            *ops = out;
-            for (int i = 0; i < nk; i++)
-                *ops *= (double)v[i];
-            break;
-        case OP_GLOBALAVGPOOL: case OP_GLOBALMAXPOOL:
-            *ops = inputs;
-            break;
-        case OP_CONV:                           /* not lowered: MACs */
-            *ops = out * (double)type_numel(&op->inputs[1]->type) / (double)op->inputs[1]->type.dims[0];
-            break;
-        case OP_GEMM: case OP_MATMUL:
-            *ops = out * (double)last_dim(&op->inputs[0]->type);
-            break;
-        case OP_SOFTMAX: case OP_LOGSOFTMAX:
-            *ops = 3 * out;                     /* exp, sum, divide */
-            break;
-        case OP_BATCHNORM:
-            *ops = 2 * out;
-            break;
-        default:
-            *ops = out;                         /* element-wise */
-            break;
-        }
-        *bytes = (inputs + out) * vb;
+    case INSTR_DIGITAL:
+        time_op_work(in->op, vb, ops, bytes);       /* the mapping's own count (passes/timing.c) */
         break;
-    }
     case INSTR_IM2COL:                          /* addressing: the reads are the mvm's */
     case INSTR_MVM:
     case INSTR_COUNT:
@@ -372,6 +315,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
     int n = p->n_instrs;
     double per_run = (double)perf_images_per_run(p);
     memset(r, 0, sizeof *r);
+    r->program = program;
     r->params = *params;
     r->counted = by_instr != NULL && runs > 0;
     r->images = r->counted ? runs * per_run : per_run;
@@ -420,8 +364,9 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
             e.adc_pj = m->float_mode ? 0 : e.conversions * perf_adc_pj(params, m->adc_bits);
             e.shift_add_pj = e.conversions * params->shift_add_pj;
 
-            double step_ns = params->read_ns +
-                             conversions_per_adc(m, arch->cols_per_adc) * perf_adc_ns(params, m->adc_bits);
+            int turns = m->float_mode ? 0 : time_adc_turns(m->phys_cols, m->tile_col, m->sign == SIGN_PAIR_ANALOG,
+                                                           arch->cols_per_adc);
+            double step_ns = params->read_ns + turns * perf_adc_ns(params, m->adc_bits);
             int replica = copy_index(&copies, l, m->row_begin, m->row_end);
             blocks[b] = (PackBlock){.rows = m->rows, .cols = m->phys_cols, .layer = l, .replica = replica,
                                     .work = llround(e.reads * step_ns * 1000)};
@@ -440,19 +385,28 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
     /* Time: block periods in picoseconds (turns on shared tiles included). */
     PackParams pp = {.rows = arch->rows, .cols = arch->cols, .cols_per_adc = arch->cols_per_adc};
     pack_periods(&pp, blocks, spots, b, period);
+    int *busy = arena_array(arena, (size_t)r->n_layers + 1, sizeof(int));    /* copies with vectors */
+    int *counted = arena_array(arena, (size_t)r->n_layers + 1, sizeof(int));  /* last copy counted + 1 */
     for (int j = 0; j < b; j++) {
-        PerfLayer *L = &r->layers[blocks[j].layer];
+        int l = blocks[j].layer;
+        PerfLayer *L = &r->layers[l];
+        const MvmParams *m = &p->instrs[block_instr[j]].mvm;
         L->xbar_ns = fmax(L->xbar_ns, (double)period[j] / 1000);
         L->replicas = blocks[j].replica + 1 > L->replicas ? blocks[j].replica + 1 : L->replicas;
+        if (m->row_end > m->row_begin && counted[l] != blocks[j].replica + 1) {
+            counted[l] = blocks[j].replica + 1;
+            busy[l]++;
+        }
     }
-    /* Each copy of a crossbar layer has the digital units of its own tiles,
-     * and a digital-only layer (relu, add, pooling) runs where its input is
-     * made: on the units of the crossbar layer before it, as many copies. */
+    /* Each copy of a crossbar layer has the digital units of its own tiles
+     * (copies without vectors do nothing), and a digital-only layer (relu,
+     * add, pooling) runs where its input is made: on the units of the
+     * crossbar layer before it, as many copies. */
     int units = 1;
     for (int l = 0; l < r->n_layers; l++) {
         PerfLayer *L = &r->layers[l];
         if (L->blocks)
-            units = L->replicas > 1 ? L->replicas : 1;
+            units = busy[l] > 1 ? busy[l] : 1;
         L->digital_ns = L->digital_ops / (params->digital_gops * units);
         L->stage_ns = fmax(L->xbar_ns, L->digital_ns);
         add_energy(&r->total, L);
@@ -565,9 +519,50 @@ static cJSON *layer_json(const PerfLayer *L, const PerfReport *r, bool total)
     return o;
 }
 
+/* The run: command, program, data, accuracy, and the chip in full (every
+ * non-ideality of the program's architecture as run, and the options). */
+static void run_json(cJSON *root, const PerfReport *r, const Program *p, Arena *arena)
+{
+    const PerfRun *run = r->run;
+    cJSON *o = cJSON_AddObjectToObject(root, "run");
+    cJSON_AddStringToObject(o, "xbarc_version", XBARC_VERSION);
+    cJSON_AddStringToObject(o, "command", run->command ? run->command : "");
+    if (run->program)
+        cJSON_AddStringToObject(o, "program", run->program);
+    if (run->dataset) {
+        cJSON_AddStringToObject(o, "dataset", run->dataset);
+        cJSON_AddNumberToObject(o, "images", run->images);
+        cJSON_AddNumberToObject(o, "accuracy", run->accuracy);
+    }
+    cJSON_AddNumberToObject(o, "seed", (double)run->seed);
+    cJSON *noise = cJSON_AddObjectToObject(o, "noise");
+    for (int f = arch_field_count(); p && f < arch_field_count_all(); f++) {
+        const char *text = arch_field_format(arena, &p->arch, f);
+        size_t n = strlen(text);
+        if (n >= 2 && text[0] == '"')
+            cJSON_AddStringToObject(noise, arch_field_name(f), arena_printf(arena, "%.*s", (int)n - 2, text + 1));
+        else
+            cJSON_AddNumberToObject(noise, arch_field_name(f), strtod(text, NULL));
+    }
+    cJSON *given = cJSON_AddObjectToObject(o, "noise_options");
+    cJSON_AddStringToObject(given, "noise", run->noise ? run->noise : "ideal");
+    if (run->time)
+        cJSON_AddStringToObject(given, "time", run->time);
+    cJSON *sets = cJSON_AddArrayToObject(given, "set");
+    for (int i = 0; i < run->n_sets; i++)
+        cJSON_AddItemToArray(sets, cJSON_CreateString(run->sets[i]));
+    if (p && p->tuned) {
+        cJSON *tuned = cJSON_AddObjectToObject(o, "tuned_for");
+        cJSON_AddNumberToObject(tuned, "seed", (double)p->tuned_seed);
+        cJSON_AddStringToObject(tuned, "chip", p->tuned_chip ? p->tuned_chip : "");
+    }
+}
+
 char *perf_to_json(Arena *arena, const PerfReport *r)
 {
     cJSON *root = cJSON_CreateObject();
+    if (r->run)
+        run_json(root, r, r->program, arena);
     cJSON_AddNumberToObject(root, "images", r->images);
     cJSON_AddStringToObject(root, "counters", r->counted ? "simulator" : "shapes");
     cJSON *params = cJSON_AddObjectToObject(root, "params");

@@ -3,15 +3,17 @@
  *
  * Everything here reads a placed graph through mapping_stats() (passes/mapping.h),
  * so the table, the JSON and the picture show the same numbers as the passes
- * that decided them.  Pipeline times are in read steps (one crossbar read with
- * one DAC cycle of inputs, docs/mapping.md); seconds, energy and area come from
- * the performance model of the emitted program (backend/backend.h), when given. */
+ * that decided them.  Pipeline times come from the one stage-time model
+ * (passes/timing.c) that the replication search and the performance model
+ * (backend/perf.c) share; energy and area from the performance model of the
+ * emitted program, when given, whose throughput is checked against the
+ * mapping's here.  The short summary of `xbarc compile` is here too. */
 #include "backend/backend.h"
 #include "passes/mapping.h"
-#include "backend/backend.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +34,26 @@ static int max_adc_bits(const Op *op)
     return best;
 }
 
+/* Bits that convert every column sum of the op's tallest block exactly
+ * (docs/crossbar.md 7); 0 for a float-weight op. */
+static int lossless_adc_bits(const Op *op, const Arch *arch)
+{
+    const int64_t *rows;
+    int n = ir_attr_ints(op, "row_splits", &rows);
+    const Attr *sign = ir_attr(op, "sign");
+    if (!ir_attr(op, "in_scale") || n < 2)
+        return 0;
+    int64_t tallest = 0;
+    for (int i = 0; i + 1 < n; i++)
+        tallest = rows[i + 1] - rows[i] > tallest ? rows[i + 1] - rows[i] : tallest;
+    int64_t bound = tallest * (((int64_t)1 << arch->dac_bits) - 1) *
+                    (((int64_t)1 << ir_attr_int(op, "cell_bits", arch->cell_bits)) - 1);
+    int bits = 0;
+    while (bits < 62 && ((int64_t)1 << bits) - 1 < bound)
+        bits++;
+    return bits + (sign && sign->kind == ATTR_STRING && strcmp(sign->s, "pair-analog") == 0);
+}
+
 /* Reads per image of one layer: every block of every copy, each input vector
  * of its share, each DAC cycle. */
 static int64_t layer_reads(const MapLayer *layer)
@@ -39,16 +61,72 @@ static int64_t layer_reads(const MapLayer *layer)
     return layer->vectors * layer->cycles * layer->n_blocks;
 }
 
-static int bottleneck(const MappingStats *s)
+/* The two models of one program agree within this share (docs/perf.md 3:
+ * the performance model sees each block's own ADC turns and column offset,
+ * the mapping those of its layer's widest block, placed at an ADC's start;
+ * and each rounds digital time its own way). */
+#define PERF_AGREEMENT 0.01
+
+static bool models_agree(const MappingStats *s, const PerfReport *perf)
 {
-    int worst = 0;
-    for (int l = 1; l < s->n_layers; l++)
-        if (s->stage[l] > s->stage[worst])
-            worst = l;
-    return worst;
+    return perf && s->images_per_s > 0 && fabs(perf->images_per_s / s->images_per_s - 1) <= PERF_AGREEMENT;
 }
 
-bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diags)
+/* The performance model's bottleneck by the mapping's name for it (a layer's
+ * instructions carry its result's name). */
+static const char *perf_bottleneck(const PerfReport *perf)
+{
+    return perf && perf->bottleneck >= 0 ? perf->layers[perf->bottleneck].name : "";
+}
+
+void report_option(ReportContext *c, const char *name, const char *value, bool given)
+{
+    if (c->n_options < REPORT_MAX_OPTIONS)
+        c->options[c->n_options++] = (ReportOption){name, value, given};
+}
+
+const ReportOption *report_option_find(const ReportContext *c, const char *name)
+{
+    for (int i = 0; c && i < c->n_options; i++)
+        if (strcmp(c->options[i].name, name) == 0)
+            return &c->options[i];
+    return NULL;
+}
+
+/* "balanced (the default: ...)": the packing and why, from the context. */
+static void print_packing(const ReportContext *c, FILE *out)
+{
+    const ReportOption *o = report_option_find(c, "packing");
+    if (!o)
+        return;
+    const char *why = strcmp(o->value, "balanced") == 0 ? "tiles shared only where no pipeline stage gets slower"
+                      : strcmp(o->value, "dense") == 0  ? "the fewest tiles; blocks sharing rows or ADCs take turns"
+                                                        : "one block per tile";
+    fprintf(out, "packing: %s (%s: %s)", o->value, o->given ? "--packing" : "the default", why);
+}
+
+bool report_print_choices(const Graph *g, const ReportContext *c, FILE *out, Diags *diags)
+{
+    MappingStats s;
+    if (!mapping_stats(diags->arena, g, &s, diags))
+        return false;
+    print_packing(c, out);
+    fprintf(out, "%s%lld tiles, lower bound %lld (%.3fx), cell utilization %.1f%%\n",
+            report_option_find(c, "packing") ? ": " : "tiles: ", (long long)s.tiles, (long long)s.lower_bound,
+            s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, 100 * s.utilization);
+    if (s.bottleneck)
+        fprintf(out, "pipeline: %.4g images/s, bottleneck %s (%s)%s\n", s.images_per_s, layer_name(s.bottleneck),
+                s.bottleneck_digital ? "digital ops" : "crossbar reads",
+                s.period != s.period_free ? ", slowed by blocks taking turns" : "");
+    bool replicated = false;
+    for (int l = 0; l < s.n_layers; l++)
+        replicated |= s.replicas[l] > 1;
+    if (replicated)
+        fprintf(out, "replication: %.2fx the throughput of one copy per layer\n", s.speedup_placed);
+    return true;
+}
+
+bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *context, FILE *out, Diags *diags)
 {
     Arena *arena = diags->arena;
     MappingStats s;
@@ -69,31 +147,40 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
                 (long long)s.layer_tiles[l], (long long)s.replicas[l], 100 * util, max_adc_bits(op),
                 (long long)layer_reads(&mb.layers[l]), s.period ? 100.0 * (double)s.stage[l] / (double)s.period : 0);
     }
-    int worst = s.n_layers ? bottleneck(&s) : -1;
     fprintf(out, "tiles: %lld (lower bound %lld, %.3fx; one block per tile: %lld); cell utilization %.1f%%\n",
             (long long)s.tiles, (long long)s.lower_bound,
             s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, (long long)s.blocks, 100 * s.utilization);
-    if (worst >= 0) {
-        fprintf(out, "pipeline: bottleneck %s, %lld read steps per image", layer_name(s.ops[worst]),
-                (long long)s.period);
+    if (report_option_find(context, "packing")) {
+        print_packing(context, out);
+        fprintf(out, "\n");
+    }
+    if (s.bottleneck) {
+        fprintf(out, "pipeline: bottleneck %s (%s), period %.4g us: %.4g images/s; latency %.4g us\n",
+                layer_name(s.bottleneck), s.bottleneck_digital ? "digital ops" : "crossbar reads",
+                (double)s.period * 1e-6, s.images_per_s, (double)s.latency * 1e-6);
         bool replicated = false;
         for (int l = 0; l < s.n_layers; l++)
             replicated |= s.replicas[l] > 1;
         if (replicated)
-            fprintf(out, "; replication speed-up %.2fx (%.2fx were no blocks to take turns)", s.speedup_placed,
-                    s.speedup);
-        fprintf(out, "\n");
+            fprintf(out, "replication: %.2fx the throughput of one copy per layer (%.2fx were no blocks to take "
+                    "turns)\n", s.speedup_placed, s.speedup);
         if (s.period_bound > 0)
-            fprintf(out, "budget: %d tiles; no placement in them has a period below %lld steps (%.2fx): %s\n",
-                    a->tiles, (long long)s.period_bound, s.speedup_bound,
+            fprintf(out, "budget: %d tiles; no placement in them has a period below %.4g us (%.2fx): %s\n",
+                    a->tiles, (double)s.period_bound * 1e-6, s.speedup_bound,
                     s.period == s.period_bound ? "this one is optimal" : "this one may not be");
-        if (perf)
-            fprintf(out, "performance model (docs/perf.md): %.4g images/s, latency %.4g us, %.4g nJ per image, "
-                         "%.3g TOPS/W, %.3g mm^2\n", perf->images_per_s, perf->latency_ns * 1e-3,
-                    perf->total.energy_pj * 1e-3, perf->tops_per_w, perf->area_mm2);
         if (s.period != s.period_free)
-            fprintf(out, "packing: blocks sharing rows or ADCs take turns: %lld steps per image instead of %lld\n",
-                    (long long)s.period, (long long)s.period_free);
+            fprintf(out, "packing: blocks sharing rows or ADCs take turns: period %.4g us instead of %.4g us\n",
+                    (double)s.period * 1e-6, (double)s.period_free * 1e-6);
+    }
+    if (perf) {
+        fprintf(out, "performance model (docs/perf.md): %.4g images/s, latency %.4g us, %.4g nJ per image, "
+                     "%.3g TOPS/W, %.3g mm^2", perf->images_per_s, perf->latency_ns * 1e-3,
+                perf->total.energy_pj * 1e-3, perf->tops_per_w, perf->area_mm2);
+        if (models_agree(&s, perf) && s.bottleneck && strcmp(perf_bottleneck(perf), s.bottleneck->result->name) == 0)
+            fprintf(out, "; the same period and bottleneck\n");
+        else
+            fprintf(out, "; differs from the mapping's %.4g images/s (bottleneck %s): its blocks' own ADC turns "
+                    "and column offsets (docs/perf.md 3)\n", s.images_per_s, perf_bottleneck(perf));
     }
     return true;
 }
@@ -101,7 +188,8 @@ bool report_print(const Graph *g, const PerfReport *perf, FILE *out, Diags *diag
 /* ---- JSON ---- */
 
 
-bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, const char *path, Diags *diags)
+bool report_write_json(const Graph *g, const PerfReport *perf, const ReportContext *context, Outputs *outs,
+                       const char *path, Diags *diags)
 {
     Arena *arena = diags->arena;
     MappingStats s;
@@ -111,6 +199,19 @@ bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, co
     const Arch *a = g->arch;
     int64_t tile_cells = (int64_t)a->rows * a->cols;
     cJSON *root = cJSON_CreateObject();
+    /* What made it: version, options, architecture (docs/mapping.md 6). */
+    if (context && context->version)
+        cJSON_AddStringToObject(root, "xbarc_version", context->version);
+    if (context) {
+        cJSON *o = cJSON_AddObjectToObject(root, "options");
+        for (int i = 0; i < context->n_options; i++)
+            cJSON_AddStringToObject(o, context->options[i].name, context->options[i].value);
+        cJSON *given = cJSON_AddArrayToObject(root, "options_given");
+        for (int i = 0; i < context->n_options; i++)
+            if (context->options[i].given)
+                cJSON_AddItemToArray(given, cJSON_CreateString(context->options[i].name));
+    }
+    cJSON_AddItemToObject(root, "arch", cJSON_Parse(arch_to_json(arena, a)));
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int l = 0; l < s.n_layers; l++) {
         const Op *op = s.ops[l];
@@ -130,8 +231,10 @@ bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, co
                                 s.layer_tiles[l] ? (double)s.layer_cells[l] / (double)(s.layer_tiles[l] * tile_cells)
                                                  : 0);
         cJSON_AddNumberToObject(j, "adc_bits", max_adc_bits(op));
+        cJSON_AddNumberToObject(j, "adc_lossless_bits", lossless_adc_bits(op, a));
         cJSON_AddNumberToObject(j, "reads_per_image", (double)layer_reads(&mb.layers[l]));
-        cJSON_AddNumberToObject(j, "stage_steps", (double)s.stage[l]);
+        cJSON_AddNumberToObject(j, "stage_ns", (double)s.stage[l] * 1e-3);
+        cJSON_AddNumberToObject(j, "crossbar_ns", (double)s.xbar[l] * 1e-3);
         cJSON_AddNumberToObject(j, "pipeline_share", s.period ? (double)s.stage[l] / (double)s.period : 0);
         cJSON_AddItemToArray(layers, j);
     }
@@ -141,27 +244,40 @@ bool report_write_json(const Graph *g, const PerfReport *perf, Outputs *outs, co
     cJSON_AddNumberToObject(t, "blocks", (double)s.blocks);
     cJSON_AddNumberToObject(t, "cells", (double)s.cells);
     cJSON_AddNumberToObject(t, "utilization", s.utilization);
-    cJSON_AddNumberToObject(t, "period_steps", (double)s.period);
-    cJSON_AddNumberToObject(t, "latency_steps", (double)s.latency);
-    cJSON_AddNumberToObject(t, "period_steps_without_turns", (double)s.period_free);
+    cJSON_AddNumberToObject(t, "period_ns", (double)s.period * 1e-3);
+    cJSON_AddNumberToObject(t, "images_per_second", s.images_per_s);
+    cJSON_AddNumberToObject(t, "latency_ns", (double)s.latency * 1e-3);
+    cJSON_AddNumberToObject(t, "period_ns_without_turns", (double)s.period_free * 1e-3);
     cJSON_AddNumberToObject(t, "replication_speedup", s.speedup_placed);
     cJSON_AddNumberToObject(t, "replication_speedup_without_turns", s.speedup);
-    cJSON_AddNumberToObject(t, "period_steps_one_copy", (double)s.period_single);
+    cJSON_AddNumberToObject(t, "period_ns_one_copy", (double)s.period_single * 1e-3);
     if (s.period_bound > 0) {
         cJSON_AddNumberToObject(t, "tile_budget", (double)a->tiles);
-        cJSON_AddNumberToObject(t, "period_steps_optimum_bound", (double)s.period_bound);
+        cJSON_AddNumberToObject(t, "period_ns_optimum_bound", (double)s.period_bound * 1e-3);
         cJSON_AddNumberToObject(t, "replication_speedup_optimum_bound", s.speedup_bound);
         cJSON_AddBoolToObject(t, "period_optimal", s.period == s.period_bound);
     }
-    if (perf) {
-        cJSON_AddNumberToObject(t, "images_per_second", perf->images_per_s);
-        cJSON_AddNumberToObject(t, "latency_ns", perf->latency_ns);
-        cJSON_AddNumberToObject(t, "energy_pj_per_image", perf->total.energy_pj);
-        cJSON_AddNumberToObject(t, "tops_per_w", perf->tops_per_w);
-        cJSON_AddNumberToObject(t, "area_mm2", perf->area_mm2);
+    if (s.bottleneck) {
+        cJSON_AddStringToObject(t, "bottleneck", layer_name(s.bottleneck));
+        cJSON_AddStringToObject(t, "bottleneck_kind", s.bottleneck_digital ? "digital" : "crossbar");
     }
-    if (s.n_layers)
-        cJSON_AddStringToObject(t, "bottleneck", layer_name(s.ops[bottleneck(&s)]));
+    if (context && context->adc_clipped_layers) {
+        cJSON *adc = cJSON_AddObjectToObject(t, "adc_clipped");
+        cJSON_AddNumberToObject(adc, "layers", context->adc_clipped_layers);
+        cJSON_AddNumberToObject(adc, "calibration_images", context->adc_images);
+        if (context->adc_agreement >= 0)
+            cJSON_AddNumberToObject(adc, "top1_agreement_with_lossless", context->adc_agreement / 100);
+    }
+    if (perf) {
+        cJSON *m = cJSON_AddObjectToObject(t, "performance_model");
+        cJSON_AddNumberToObject(m, "images_per_second", perf->images_per_s);
+        cJSON_AddNumberToObject(m, "latency_ns", perf->latency_ns);
+        cJSON_AddNumberToObject(m, "energy_pj_per_image", perf->total.energy_pj);
+        cJSON_AddNumberToObject(m, "tops_per_w", perf->tops_per_w);
+        cJSON_AddNumberToObject(m, "area_mm2", perf->area_mm2);
+        cJSON_AddStringToObject(m, "bottleneck", perf_bottleneck(perf));
+        cJSON_AddBoolToObject(m, "agrees", models_agree(&s, perf));
+    }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     bool ok = text && outputs_write(outs, path, arena_printf(arena, "%s\n", text), strlen(text) + 1);

@@ -13,14 +13,18 @@
 const char finetune_usage[] =
     "usage: xbarc finetune PROGRAM.xbp --dataset NAME --train-limit N -o OUT.xbp\n"
     "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
-    "                      [--layers N|fc] [--reencode] [--plain] [--epochs E] [--lr RATE]\n"
+    "                      [--layers N|fc] [--no-reencode] [--plain] [--epochs E] [--lr RATE]\n"
     "                      [--batch B] [--limit N] [--data-dir DIR]\n"
     "\n"
     "Hybrid fine-tuning (Yao et al., Nature 2020; docs/finetune.md): runs the\n"
     "programmed chip on the first N training images, retrains its last (fully\n"
     "connected) crossbar layers on the features the chip's earlier layers gave,\n"
-    "quantizes them again, reprograms their tiles and writes the new program.\n"
-    "Prints the test accuracy on the chip before and after ('before:', 'after:').\n"
+    "quantizes them again, reprograms their tiles and writes the new program,\n"
+    "which records the chip it was tuned for (seed and non-idealities, shown by\n"
+    "'xbarc explain').  Prints the test accuracy on the chip before and after\n"
+    "('before:', 'after:').  The defaults are the recommended setting of\n"
+    "docs/finetune.md (LeNet-5 on its chip: 0.9066 on average over three seeds,\n"
+    "against 0.8746 for Yao et al.'s last layer alone).\n"
     "\n"
     "  -o FILE              the fine-tuned program (checked before the training;\n"
     "                       '-' is stdout, the rest then goes to stderr)\n"
@@ -30,18 +34,17 @@ const char finetune_usage[] =
     "  --limit N            test images for the accuracies (default: all)\n"
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
     "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"
-    "  --layers N|fc        retrain the last N crossbar layers (default 1, Yao et al.),\n"
-    "                       or every trailing fully connected one (fc, recommended)\n"
-    "  --reencode           first write every crossbar layer's weights around its\n"
-    "                       stuck cells (same weights, other levels; recommended)\n"
+    "  --layers N|fc        retrain the last N crossbar layers (1: Yao et al.'s\n"
+    "                       recipe), or every trailing fully connected one (fc, the\n"
+    "                       default)\n"
+    "  --no-reencode        do not first write every crossbar layer's weights around\n"
+    "                       its stuck cells (the default does: same weights, other\n"
+    "                       levels; --reencode is accepted and changes nothing)\n"
     "  --plain              retrain the layers in float alone (Yao et al.); default:\n"
     "                       chip-aware, quantized and with their tiles' stuck cells\n"
-
-    "  --epochs E           passes over the training features (default 20)\n"
-    "  --lr RATE            Adam's learning rate (default 0.001)\n"
-    "  --batch B            minibatch size (default 32)\n"
-    "\n"
-    "Recommended (docs/finetune.md): --layers fc --reencode --lr 1e-4 --epochs 5.\n";
+    "  --epochs E           passes over the training features (default 5)\n"
+    "  --lr RATE            Adam's learning rate (default 0.0001)\n"
+    "  --batch B            minibatch size (default 32)\n";
 
 static bool parse_positive(const char *text, long *out)
 {
@@ -52,7 +55,7 @@ int cmd_finetune(Args *a)
 {
     const char *path = NULL, *out = NULL, *dataset = NULL, *data_dir = NULL, *train_text = NULL,
                *limit_text = NULL, *epochs_text = NULL, *lr_text = NULL, *batch_text = NULL, *layers_text = NULL;
-    bool plain = false, reencode = false;
+    bool plain = false, reencode = true;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     while (a->i < a->argc && !a->failed) {
         if (chip_option(a, &chip))
@@ -61,13 +64,15 @@ int cmd_finetune(Args *a)
             plain = true;
         else if (opt_flag(a, "--reencode"))
             reencode = true;
+        else if (opt_flag(a, "--no-reencode"))
+            reencode = false;
         else if (!opt_value(a, "-o", &out) && !opt_value(a, "--dataset", &dataset) &&
                  !opt_value(a, "--data-dir", &data_dir) && !opt_value(a, "--train-limit", &train_text) &&
                  !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
                  !opt_value(a, "--batch", &batch_text) && !opt_value(a, "--layers", &layers_text) && !a->failed)
             opt_positional(a, &path);
     }
-    long train_limit = 0, limit = -1, epochs = 0, batch = 0, layers = 1;
+    long train_limit = 0, limit = -1, epochs = 0, batch = 0, layers = FINETUNE_LAYERS_FC;
     double lr = 0;
     char *end = NULL;
     if (!a->failed && !path)
@@ -146,5 +151,7 @@ int cmd_finetune(Args *a)
             report.loss_before, report.loss_after);
     fprintf(text, "before: %.4f (%d test images)\n", before, n_test);
     fprintf(text, "after: %.4f (%d test images)\n", after, n_test);
+    fprintf(text, "tuned for the chip of seed %llu: %s (recorded in the program, xbarc explain)\n",
+            (unsigned long long)p->tuned_seed, *p->tuned_chip ? p->tuned_chip : "ideal");
     return finish(arena, &diags, true);
 }

@@ -265,10 +265,12 @@ static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
 /* Prints and writes the model of the program run `runs` times, from the
  * per-instruction counters summed over those runs. */
 static bool report_stats(const Program *program, const PerfParams *params, const SimCounters *by_instr, double runs,
-                         FILE *print, Outputs *outs, const char *json_path, Arena *arena, Diags *diags)
+                         const PerfRun *run, FILE *print, Outputs *outs, const char *json_path, Arena *arena,
+                         Diags *diags)
 {
     PerfReport report;
     perf_model(arena, program, params, by_instr, runs, &report);
+    report.run = run;
     if (print)
         perf_print(&report, print);
     return !json_path || perf_write_json(&report, outs, json_path, diags);
@@ -386,7 +388,10 @@ static int execute(Args *a, bool program)
             int n = r.program->n_instrs;
             SimCounters *sum = arena_array(arena, (size_t)n + 1, sizeof(SimCounters));
             add_counters(r.sim, n, sum);
-            ok = report_stats(r.program, &perf_params, sum, 1, stats ? text : NULL, outs, stats_json, arena, &diags);
+            PerfRun run = {.command = "run", .program = model, .accuracy = -1, .seed = chip.seed,
+                           .noise = chip.preset, .time = chip.time, .n_sets = chip.n_sets, .sets = chip.sets};
+            ok = report_stats(r.program, &perf_params, sum, 1, &run, stats ? text : NULL, outs, stats_json, arena,
+                              &diags);
         }
     }
     ok = outputs_commit(outs, ok);
@@ -497,8 +502,20 @@ int cmd_eval(Args *a)
     bool ok = (!stats_json || outputs_add(outs, stats_json)) && runner_open(&r, arena, model, pipeline, &chip, &diags) &&
               (!against || runner_open(&ref, arena, against, pipeline, NULL, &diags)) &&
               dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
+    char **sets = arena_array(arena, (size_t)chip.n_sets + 1, sizeof(char *));     /* for the stats' JSON */
+    memcpy(sets, chip.sets, (size_t)chip.n_sets * sizeof(char *));
     free(chip.sets);
+    chip.sets = sets;
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
+    if (ok && r.program && r.program->tuned) {
+        /* A fine-tuned program belongs to its chip (docs/finetune.md): say when this is another. */
+        const char *now = noise_describe(arena, &r.program->arch);
+        if (r.program->tuned_seed != chip.seed || strcmp(now, r.program->tuned_chip) != 0)
+            fprintf(stderr, "xbarc eval: note: %s was fine-tuned for the chip of seed %llu (%s); this one is seed "
+                    "%llu (%s)\n", model, (unsigned long long)r.program->tuned_seed,
+                    *r.program->tuned_chip ? r.program->tuned_chip : "ideal", (unsigned long long)chip.seed,
+                    *now ? now : "ideal");
+    }
     int64_t image_size = ok ? type_numel(&data.image_type) : 0;
     for (const Runner *x = &r; ok && x; x = x == &r && against ? &ref : NULL) {
         if (x->n_inputs != 1 || type_numel(&x->input_types[0]) != image_size ||
@@ -552,8 +569,12 @@ int cmd_eval(Args *a)
         fprintf(text, "largest output difference: %.6g\n", max_diff);
         fprintf(text, "bit-identical outputs: %d of %d\n", identical, count);
     }
+    PerfRun run = {.command = "eval", .program = model, .dataset = dataset_name, .images = count,
+                   .accuracy = count ? (double)correct / count : 0.0, .seed = chip.seed, .noise = chip.preset,
+                   .time = chip.time, .n_sets = chip.n_sets, .sets = chip.sets};
     ok = !sum || count == 0 ||
-         report_stats(r.program, &perf_params, sum, count, stats ? text : NULL, outs, stats_json, arena, &diags);
+         report_stats(r.program, &perf_params, sum, count, &run, stats ? text : NULL, outs, stats_json, arena,
+                      &diags);
     if (!outputs_commit(outs, ok))
         return finish(arena, &diags, false);
     fprintf(text, "accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);

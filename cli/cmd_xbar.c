@@ -46,7 +46,7 @@ int cmd_arch(Args *a)
 
 /* ---- xbarc compile ---- */
 
-/* --adc lossless|alloc|uniform:B and --adc-tolerance P (docs/adc.md). */
+/* --adc arch|lossless|alloc|uniform:B and --adc-tolerance P (docs/adc.md). */
 static void check_adc_options(Args *a, const char *adc, const char *tolerance, bool float_weights,
                               AdcAllocOptions *options, int *uniform_bits)
 {
@@ -55,9 +55,10 @@ static void check_adc_options(Args *a, const char *adc, const char *tolerance, b
         usage_error(a, "--adc uniform:B takes B bits from 1 to 24, not '%s'", adc + 8);
     else if (strncmp(adc, "alloc:", 6) == 0)
         options->clip = adc + 6;    /* adc-alloc checks the name */
-    else if (strncmp(adc, "uniform:", 8) != 0 && strcmp(adc, "alloc") != 0 && strcmp(adc, "lossless") != 0)
-        usage_error(a, "--adc takes lossless, alloc[:CLIP] or uniform:B, not '%s'", adc);
-    else if (float_weights && strcmp(adc, "lossless") != 0)
+    else if (strncmp(adc, "uniform:", 8) != 0 && strcmp(adc, "alloc") != 0 && strcmp(adc, "lossless") != 0 &&
+             strcmp(adc, "arch") != 0)
+        usage_error(a, "--adc takes arch, lossless, alloc[:CLIP] or uniform:B, not '%s'", adc);
+    else if (float_weights && strcmp(adc, "lossless") != 0 && strcmp(adc, "arch") != 0)
         usage_error(a, "--adc %s needs quantized weights: float weights have no ADC", adc);
     *uniform_bits = (int)bits;
     if (tolerance && !a->failed) {
@@ -91,13 +92,19 @@ const char compile_usage[] =
     "                      data, whose ranges settle within a few images)\n"
     "  --float-weights     keep weights and activations in float (no quantization,\n"
     "                      one slice, no ADC): checks the data movement alone\n"
-    "  --adc MODE          lossless (default: every column sum exact), alloc[:CLIP]\n"
+    "  --adc MODE          ADC bits per block, never more than the architecture's\n"
+    "                      adc_bits (docs/adc.md): arch (default: lossless where adc_bits\n"
+    "                      suffice, else adc_bits with the range of the largest\n"
+    "                      calibration sum; the summary says what that costs),\n"
+    "                      lossless (every column sum exact, or an error), alloc[:CLIP]\n"
     "                      (the fewest bits per layer within --adc-tolerance; CLIP is\n"
-    "                      max, p99.99, p99.9 or p99 (default), docs/adc.md) or\n"
-    "                      uniform:B (B bits everywhere, range from calibration)\n"
+    "                      max, p99.99, p99.9 or p99 (default)) or uniform:B (B bits\n"
+    "                      everywhere, range from calibration)\n"
     "  --adc-tolerance P   top-1 points alloc may lose on calibration images (0.5)\n"
-    "  --packing MODE      none (default: one block per tile), dense (fewest tiles)\n"
-    "                      or balanced (share tiles without slowing the pipeline)\n"
+    "  --packing MODE      balanced (default: share tiles only where no pipeline stage\n"
+    "                      gets slower: the fewest tiles at full throughput), dense\n"
+    "                      (fewest tiles, blocks may take turns) or none (one block\n"
+    "                      per tile)\n"
     "  --tiles N           tile budget; layers are replicated to use it (docs/mapping.md)\n"
     "  --replicate R       none, auto (for the budget) or LAYER=R,... copies by hand\n"
     "  --report            print the mapping report (per layer and totals) instead of\n"
@@ -107,9 +114,27 @@ const char compile_usage[] =
     "  --emit-ir FILE      write the mapped IR as text\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
 
+/* Every option with the value compile used, for the JSON report. */
+static void record_options(ReportContext *rc, const CompileOptions *c, const char *calib_count, const char *tolerance,
+                           Arena *arena)
+{
+    rc->version = XBARC_VERSION;
+    report_option(rc, "model", c->model, true);
+    report_option(rc, "arch", c->arch_path ? c->arch_path : "(built in)", c->arch_path != NULL);
+    report_option(rc, "calib", c->calib, strcmp(c->calib, "auto") != 0);
+    report_option(rc, "calib_count", calib_count ? calib_count : "(the set's default)", calib_count != NULL);
+    report_option(rc, "float_weights", c->float_weights ? "true" : "false", c->float_weights);
+    report_option(rc, "adc", c->adc, strcmp(c->adc, "arch") != 0);
+    report_option(rc, "adc_tolerance", tolerance ? tolerance : arena_printf(arena, "%g", c->adc_options.tolerance),
+                  tolerance != NULL);
+    report_option(rc, "packing", c->packing ? c->packing : MAPPING_DEFAULT_PACKING, c->packing != NULL);
+    report_option(rc, "tiles", c->tiles ? c->tiles : "(the architecture's)", c->tiles != NULL);
+    report_option(rc, "replicate", c->replicate ? c->replicate : c->tiles ? "auto" : "none", c->replicate != NULL);
+}
+
 int cmd_compile(Args *a)
 {
-    CompileOptions c = {.calib = "auto", .adc = "lossless", .adc_options = {.tolerance = 0.5}};
+    CompileOptions c = {.calib = "auto", .adc = "arch", .adc_options = {.tolerance = 0.5}};
     const char *out = NULL, *calib_count_text = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
                *report_json = NULL, *tile_map = NULL;
     bool report = false;
@@ -145,7 +170,7 @@ int cmd_compile(Args *a)
     if (!a->failed && c.tiles &&
         (!parse_count(c.tiles, &c.tile_budget) || c.tile_budget < 1 || c.tile_budget > 1000000000))
         usage_error(a, "--tiles takes a positive count, not '%s'", c.tiles);
-    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0)
+    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0 && strcmp(c.adc, "arch") != 0)
         usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);
     if (!a->failed)
         check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits);
@@ -162,23 +187,31 @@ int cmd_compile(Args *a)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         ok = (!files[i] || outputs_add(outs, files[i])) && ok;
     AdcReport adc_report = {0};
-    Graph *g = ok ? compile_model(arena, &c, &adc_report, &diags) : NULL;
+    AdcFitReport fit = {0};
+    Graph *g = ok ? compile_model(arena, &c, &adc_report, &fit, &diags) : NULL;
     Program *p = g ? emit_program(arena, g, &diags) : NULL;
     PerfReport perf;
     if (p) {
         PerfParams perf_params = perf_params_default();
         perf_model(arena, p, &perf_params, NULL, 1, &perf);
     }
+    ReportContext context = {.adc_clipped_layers = fit.clipped_layers, .adc_images = fit.images,
+                             .adc_agreement = fit.clipped_layers ? fit.agreement : -1};
+    record_options(&context, &c, calib_count_text, adc_tolerance, arena);
     PrintOptions print = {0};
     ok = p && (!emit_ir || write_ir(g, &print, outs, emit_ir)) && (!out || program_write(p, outs, out, &diags)) &&
-         (!report_json || report_write_json(g, &perf, outs, report_json, &diags)) &&
+         (!report_json || report_write_json(g, &perf, &context, outs, report_json, &diags)) &&
          (!tile_map || report_write_tile_map(g, outs, tile_map, &diags));
     ok = outputs_commit(outs, ok);
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok && report)
-        ok = report_print(g, &perf, text, &diags);
+        ok = report_print(g, &perf, &context, text, &diags);
     else if (ok)
         report_summary(g, p, text);
+    if (ok && !report)
+        ok = report_print_choices(g, &context, text, &diags);
+    if (ok)
+        adc_fit_print(&fit, text);
     if (ok && adc_report.n_layers)
         adc_report_print(&adc_report, text);
     return finish(arena, &diags, ok);

@@ -41,7 +41,8 @@ static const Command commands[] = {
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "usage: xbarc COMMAND [options]   ('xbarc COMMAND --help' for each)\n\ncommands:\n");
+    fprintf(out, "usage: xbarc COMMAND [options]   ('xbarc COMMAND --help' for each)\n"
+                 "       xbarc --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
@@ -52,6 +53,10 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("xbarc %s\n", XBARC_VERSION);
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const Command *c = &commands[i];

@@ -76,7 +76,7 @@ Arch arch_default(void)
     return (Arch){
         .rows = 128, .cols = 128, .cell_bits = 2, .g_min_us = 1.0, .g_max_us = 100.0,
         .weight_bits = 8, .weight_per_layer = false, .input_bits = 8, .dac_bits = 1,
-        .adc_bits = 8, .cols_per_adc = 8, .sign = SIGN_PAIR_ANALOG, .tiles = 0,
+        .adc_bits = 10, .cols_per_adc = 8, .sign = SIGN_PAIR_ANALOG, .tiles = 0,
         .prog_model = PROG_NONE, .drift_t0_s = 20.0,    /* the ideal chip */
     };
 }

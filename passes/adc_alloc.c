@@ -23,8 +23,11 @@
  * default) gives a layer its adc_layer_bits, or the architecture's adc_bits
  * without it, never more than the block's lossless bits, and lowers each
  * block further to the fewest bits that hold its C at step 1: those bits cost
- * nothing on the calibration data.  Float-weight ops have no ADC and are left
- * alone. */
+ * nothing on the calibration data.  bits=arch is the chip as built: every
+ * block the architecture's adc_bits, or its lossless bits when fewer (then
+ * exact, step 1); only blocks whose lossless bits exceed adc_bits are
+ * clipped.  clip=full takes C = V, the whole range, and needs no statistics
+ * (no calibration data).  Float-weight ops have no ADC and are left alone. */
 #include "passes/mapping.h"
 #include "passes/passes.h"
 
@@ -32,9 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const clip_names[] = {"max", "p99.99", "p99.9", "p99"};
-static const char *const clip_attrs[] = {"psum_max", "psum_p9999", "psum_p999", "psum_p99"};
-enum { N_CLIPS = 4, MAX_BITS = 25 };
+static const char *const clip_names[] = {"max", "p99.99", "p99.9", "p99", "full"};
+static const char *const clip_attrs[] = {"psum_max", "psum_p9999", "psum_p999", "psum_p99", NULL};
+enum { N_CLIPS = 5, MAX_BITS = 25, BITS_ARCH = -1 };
 
 /* Fewest bits b with 2^b - 1 >= v. */
 static int bits_for(int64_t v)
@@ -46,8 +49,8 @@ static int bits_for(int64_t v)
 }
 
 typedef struct {
-    int bits;               /* 0: auto */
-    const char *clip_attr;
+    int bits;               /* 0: auto, BITS_ARCH: the architecture's */
+    const char *clip_attr;  /* NULL: the full range */
 } AllocArgs;
 
 static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
@@ -56,11 +59,13 @@ static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
     const char *clip = pass_arg(args, "clip");
     out->bits = 0;
     out->clip_attr = clip_attrs[0];
-    if (bits && strcmp(bits, "auto") != 0) {
+    if (bits && strcmp(bits, "arch") == 0) {
+        out->bits = BITS_ARCH;
+    } else if (bits && strcmp(bits, "auto") != 0) {
         char *end;
         long b = strtol(bits, &end, 10);
         if (*end || end == bits || b < 1 || b > MAX_BITS - 1) {
-            diag_error(diags, NULL, "adc-alloc: bits must be auto or a count of 1 to %d, not '%s'",
+            diag_error(diags, NULL, "adc-alloc: bits must be auto, arch or a count of 1 to %d, not '%s'",
                        MAX_BITS - 1, bits);
             return false;
         }
@@ -71,7 +76,7 @@ static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
         while (i < N_CLIPS && strcmp(clip_names[i], clip) != 0)
             i++;
         if (i == N_CLIPS) {
-            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9 or p99, not '%s'", clip);
+            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9, p99 or full, not '%s'", clip);
             return false;
         }
         out->clip_attr = clip_attrs[i];
@@ -137,9 +142,9 @@ static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, 
     int64_t replicas = ir_attr_int(op, "replicas", 1);
     int row_blocks = rows->count - 1, col_blocks = cols->count - 1;
     int64_t blocks = replicas * groups * row_blocks * col_blocks;
-    const float *stat = clip_stats(op, args->clip_attr, blocks, diags);
-    int wanted = args->bits;
-    if (!stat || (!wanted && !layer_bits(op, arch, is_signed, &wanted, diags)))
+    const float *stat = args->clip_attr ? clip_stats(op, args->clip_attr, blocks, diags) : NULL;
+    int wanted = args->bits == BITS_ARCH ? arch->adc_bits : args->bits;
+    if ((args->clip_attr && !stat) || (!wanted && !layer_bits(op, arch, is_signed, &wanted, diags)))
         return false;
     if (is_signed && wanted < 2) {
         diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: a signed (pair-analog) ADC needs at least 2 bits",
@@ -156,15 +161,15 @@ static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, 
     for (int64_t b = 0; b < blocks; b++) {
         int rb = (int)((b / col_blocks) % row_blocks);
         int64_t bound = (rows->ints[rb + 1] - rows->ints[rb]) * per_row;
-        double clip = fmin((double)stat[b], (double)bound);
+        double clip = stat ? fmin((double)stat[b], (double)bound) : (double)bound;
         int64_t needed = (int64_t)ceil(clip);
         int need_bits = (needed > 0 ? bits_for(needed) : 1) + sign_bit;
         int lossless_bits = (bound > 0 ? bits_for(bound) : 1) + sign_bit;
         int b_bits = wanted;
-        if (!args->bits) {
+        if (args->bits <= 0)            /* auto and arch: never more than lossless */
             b_bits = b_bits < lossless_bits ? b_bits : lossless_bits;
+        if (!args->bits)                /* auto: no more than the range needs at step 1 */
             b_bits = b_bits < need_bits ? b_bits : need_bits;
-        }
         int64_t levels = ((int64_t)1 << (b_bits - sign_bit)) - 1;
         bits[b] = b_bits;
         full_scale[b] = needed <= levels ? (float)levels : (float)clip;

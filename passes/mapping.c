@@ -189,6 +189,7 @@ typedef struct {
     const int64_t *rows, *cols;     /* splits */
     int n_rows, n_cols, slices, per_column, refs;
     int64_t groups, replicas;
+    SignMapping sign;
 } OpBlocks;
 
 static bool read_op_blocks(const Op *op, const char *pass, OpBlocks *ob, Diags *diags)
@@ -210,6 +211,7 @@ static bool read_op_blocks(const Op *op, const char *pass, OpBlocks *ob, Diags *
     ob->refs = cell_ref_cols(sign, (int)slices->i);
     ob->groups = op->inputs[1]->type.dims[0];
     ob->replicas = ir_attr_int(op, "replicas", 1);
+    ob->sign = sign;
     if (ob->replicas < 1) {
         diag_error(diags, &op->loc, "%s: xbar %%%s has replicas = %lld; it must be at least 1", pass,
                    ir_name_text(diags->arena, op->result->name), (long long)ob->replicas);
@@ -247,20 +249,56 @@ bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *o
     }
     out->layers = arena_array(arena, (size_t)layers + 1, sizeof(MapLayer));
     out->blocks = arena_array(arena, (size_t)blocks + 1, sizeof(PackBlock));
+    out->time = time_model_default();
+    const Type *first = g->n_inputs ? &g->inputs[0]->type : NULL;
+    out->images_per_run = first && first->rank >= 2 && first->dims[0] > 0 ? first->dims[0] : 1;
+    MapLayer *last = NULL;              /* the xbar op whose units the digital ops use */
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];
         OpBlocks ob;
         XbarGeom geom;
-        if (op->dead || op->kind != OP_XBAR)
+        if (op->dead)
             continue;
+        if (op->kind != OP_XBAR) {
+            double ops, bytes;
+            time_op_work(op, 0, &ops, &bytes);
+            int64_t t = time_digital_ps(&out->time, ops);
+            const Op **slowest = last ? &last->tail_op : &out->head_op;
+            int64_t *most = last ? &last->tail_ps : &out->head_ps, *sum = last ? &last->tail_sum_ps : &out->head_sum_ps;
+            if (!*slowest || t > *most) {
+                *slowest = op;
+                *most = t;
+            }
+            *sum += t;
+            continue;
+        }
         read_op_blocks(op, pass, &ob, diags);
-        MapLayer *L = &out->layers[out->n_layers];
+        MapLayer *L = last = &out->layers[out->n_layers];
         L->op = op;
         L->vectors = xbar_geom(op, &geom) ? geom.rows : 1;
         L->cycles = mapping_cycles(op, out->arch);
         L->replicas = ob.replicas;
         L->first_block = out->n_blocks;
         L->n_blocks = (int)(ob.groups * ob.n_rows * ob.n_cols);
+        /* The step of the block whose busiest ADC converts most, placed at
+         * an ADC group's start; a float-weight block has no ADC. */
+        int turns = 0;
+        double out_cols = 0;            /* ADC values of one copy's blocks, per vector */
+        for (int cb = 0; cb < ob.n_cols; cb++) {
+            int width = (int)((ob.cols[cb + 1] - ob.cols[cb]) * ob.per_column + ob.refs);
+            int t = time_adc_turns(width, 0, ob.sign == SIGN_PAIR_ANALOG, out->arch->cols_per_adc);
+            turns = t > turns ? t : turns;
+            out_cols += (double)(ob.sign == SIGN_PAIR_ANALOG ? width / 2 : width);
+        }
+        if (!mapping_quantized(op))
+            turns = 0;
+        L->vector_ps = L->cycles * time_step_ps(&out->time, turns);
+        /* quant 1 an input element, combine 1 an ADC value, dequant 2 an
+         * output element (docs/perf.md 3) */
+        double digital = (double)type_numel(&op->inputs[0]->type) +
+                         (double)L->vectors * out_cols * (double)(ob.groups * ob.n_rows) +
+                         2.0 * (double)type_numel(&op->result->type);
+        L->digital_ps = time_digital_ps(&out->time, digital);
         for (int64_t j = 0; j < ob.replicas; j++) {
             int64_t share = (j + 1) * L->vectors / ob.replicas - j * L->vectors / ob.replicas;
             for (int64_t gi = 0; gi < ob.groups; gi++) {
@@ -272,7 +310,7 @@ bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *o
                         b->layer = out->n_layers;
                         b->replica = (int)j;
                         b->group = (int)gi;
-                        b->work = share * L->cycles;
+                        b->work = share * L->vector_ps;
                         if (j == 0)
                             L->cells += (int64_t)b->rows * b->cols;
                     }
@@ -282,4 +320,16 @@ bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *o
         out->n_layers++;
     }
     return true;
+}
+
+ReplLayer *mapping_repl_layers(Arena *arena, const MapBlocks *mb)
+{
+    ReplLayer *rl = arena_array(arena, (size_t)mb->n_layers + 1, sizeof(ReplLayer));
+    for (int l = 0; l < mb->n_layers; l++) {
+        const MapLayer *L = &mb->layers[l];
+        rl[l] = (ReplLayer){.vectors = L->vectors, .vector_time = L->vector_ps, .n_blocks = L->n_blocks,
+                            .blocks = &mb->blocks[L->first_block],
+                            .digital = L->digital_ps > L->tail_ps ? L->digital_ps : L->tail_ps};
+    }
+    return rl;
 }

@@ -26,7 +26,8 @@ const char *pack_mode_name(PackMode mode);
 typedef struct {
     int rows, cols;
     int layer, replica, group;
-    int64_t work;               /* read steps per image: its input vectors x cycles per vector */
+    int64_t work;               /* time its reads take per run (picoseconds for a graph's blocks,
+                                   time_step_ps): its input vectors x the time of one vector */
 } PackBlock;
 
 /* Where a block went: tile, and the row and column of its top-left cell. */
@@ -43,13 +44,57 @@ typedef struct {
      * the largest `work` of all blocks, the period of the slowest stage when
      * no block shares a tile. */
     int64_t period_budget;
+    /* The replication search: a stage no copy shortens (the digital ops
+     * before the first crossbar layer), in the unit of `work`; 0 for none. */
+    int64_t stage_floor;
 } PackParams;
 
 /* Places the n blocks (none larger than a tile), writing spots[i] for block i;
  * returns the number of tiles used, numbered 0 .. tiles - 1. */
 int64_t pack_blocks(const PackParams *params, const PackBlock *blocks, int n, PackSpot *spots);
 
-/* ---- timing (passes/timing.c; docs/mapping.md "Timing") ---- */
+/* ---- timing (passes/timing.c; docs/mapping.md "Timing", docs/perf.md 3) ---- */
+
+/* The one stage-time model: the replication search, the packer's budget, the
+ * mapping report and the performance model (backend/perf.c) charge a read
+ * step read_ns plus conv_ns for each conversion its block's busiest shared
+ * ADC makes, one after another, and a layer's digital ops (quant, combine,
+ * dequant, and the digital-only ops after it) at digital_gops ops per ns for
+ * each copy of the layer.  These are the performance model's defaults
+ * (docs/perf.md 1, `--perf` overrides them at run time only). */
+#define TIME_READ_NS 100.0          /* ISAAC's crossbar read cycle */
+#define TIME_ADC_RATE_GSPS 1.28     /* ISAAC's SAR ADC: a conversion takes 1 / 1.28 ns */
+#define TIME_DIGITAL_GOPS 1.2       /* one digital op a cycle at ISAAC's 1.2 GHz, per copy of a layer */
+
+typedef struct {
+    double read_ns;             /* a read step's crossbar time */
+    double conv_ns;             /* one conversion of a shared ADC */
+    double digital_gops;        /* digital ops per ns of one copy's units */
+} TimeModel;
+
+TimeModel time_model_default(void);
+
+/* Conversions the busiest ADC of a block makes in one read: the ADC of
+ * physical columns [k cols_per_adc, (k + 1) cols_per_adc) converts the
+ * block's conversions whose first column lies there (one per analog pair,
+ * one per column otherwise), one after another. */
+int time_adc_turns(int phys_cols, int tile_col, bool pair_analog, int cols_per_adc);
+
+/* One read step with `turns` conversions on the busiest ADC, in picoseconds. */
+int64_t time_step_ps(const TimeModel *model, int turns);
+
+/* `ops` digital ops on one copy's units, in picoseconds (rounded up); r
+ * copies take ceil(that / r) (time_share). */
+int64_t time_digital_ps(const TimeModel *model, double ops);
+int64_t time_share(int64_t total, int64_t r);
+
+/* The digital work of a graph op that is not a crossbar layer, per run: ops
+ * (docs/perf.md 3: element-wise 1 an output, pooling its kernel an output,
+ * global pooling 1 an input, softmax 3, batchnorm 2, a conv, gemm or matmul
+ * left digital its MACs, views nothing) and buffer bytes at `value_bytes` a
+ * value (non-constant inputs and the result; concat, transpose and pad move
+ * data only). */
+void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes);
 
 /* Two placed blocks conflict, and so take turns, when they share a tile and a
  * row, or a group of cols_per_adc columns (one ADC). */
@@ -65,13 +110,16 @@ void pack_periods(const PackParams *params, const PackBlock *blocks, const PackS
 
 /* One layer as the replication search sees it. */
 typedef struct {
-    int64_t vectors;            /* P: input vectors per image */
-    int64_t cycles;             /* read steps per vector */
+    int64_t vectors;            /* P: input vectors per run */
+    int64_t vector_time;        /* the reads of one vector (a graph's: picoseconds) */
     int n_blocks;               /* blocks of one copy */
     const PackBlock *blocks;    /* those blocks (layer, replica and work are filled in per copy) */
+    int64_t digital;            /* its slowest digital stage with one copy, same unit (0: none);
+                                   r copies share it: ceil(digital / r) */
 } ReplLayer;
 
-/* Stage time of a layer with r copies: the busiest copy's ceil(P / r) vectors x cycles. */
+/* Stage time of a layer with r copies: the busiest copy's ceil(P / r) vectors
+ * x vector_time, or its digital share ceil(digital / r) when that is longer. */
 int64_t repl_stage_time(const ReplLayer *layer, int64_t r);
 
 /* Tiles the packer needs for the layers with replicas[l] copies each (copy j
@@ -82,8 +130,8 @@ int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *lay
                   const int64_t *replicas, PackSpot *spots);
 
 /* The exact search of docs/background.md 7: the replication minimizing the
- * slowest stage, max_l ceil(P_l / r_l) x cycles_l, among those the packer fits
- * in `tiles` tiles.  The candidate bottlenecks are the stage times a layer can
+ * slowest stage, max(stage_floor, max_l repl_stage_time(l, r_l)), among those
+ * the packer fits in `tiles` tiles (1 <= r_l <= P_l).  The candidate bottlenecks are the stage times a layer can
  * have; the cheapest replication meeting a bottleneck B is r_l = the fewest
  * copies with stage time <= B, and the smallest feasible B is found by binary
  * search with the packer as the test.  Writes replicas[l] and returns the

@@ -42,13 +42,17 @@ const Pass *pass_find(const char *name);
 extern const char *const default_pipeline;
 /* Conv, Gemm and MatMul with constant weights to xbar ops (needs Graph.arch set). */
 extern const char *const lowering_pipeline;
-/* Every xbar op to blocks on tiles: sign-map, bit-slice, split, place, adc-lossless
- * (after quantize, or on float-weight ops). */
+/* Every xbar op to blocks on tiles: sign-map, bit-slice, split, replicate,
+ * place, adc-lossless (after quantize, or on float-weight ops), each pass with
+ * its own defaults: one block per tile, no copies. */
 extern const char *const mapping_pipeline;
+/* What `xbarc compile` packs with when not told: the fewest tiles that keep
+ * the pipeline's throughput (docs/mapping.md 2). */
+#define MAPPING_DEFAULT_PACKING "balanced"
 /* mapping_pipeline with the options of a packing (none, dense, balanced; NULL:
- * none) and a replication (NULL: keep the graph's copies; "none"; "auto": the
- * fewest-bottleneck copies for the architecture's tile budget; or
- * "LAYER=R,...": by hand), in the same order (docs/mapping.md). */
+ * MAPPING_DEFAULT_PACKING) and a replication (NULL: keep the graph's copies;
+ * "none"; "auto": the fewest-bottleneck copies for the architecture's tile
+ * budget; or "LAYER=R,...": by hand), in the same order (docs/mapping.md). */
 const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *replicate);
 
 typedef struct {

@@ -90,7 +90,10 @@ bool pass_place(Graph *g, const PassArgs *args, Diags *diags)
         arena_free(scratch);
         return false;
     }
-    PackParams params = {.rows = arch->rows, .cols = arch->cols, .cols_per_adc = arch->cols_per_adc, .mode = mode};
+    /* Balanced packing may slow a block up to the pipeline's period, the
+     * slowest stage: crossbar or digital (timing.c). */
+    PackParams params = {.rows = arch->rows, .cols = arch->cols, .cols_per_adc = arch->cols_per_adc, .mode = mode,
+                         .period_budget = mode == PACK_BALANCED ? mapping_period_free(&mb) : 0};
     PackSpot *spots = arena_array(scratch, (size_t)mb.n_blocks + 1, sizeof(PackSpot));
     int64_t tiles = pack_blocks(&params, mb.blocks, mb.n_blocks, spots);
     renumber_tiles(scratch, spots, mb.n_blocks, tiles);

@@ -52,7 +52,7 @@ const Pass pass_registry[] = {
      "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)", NULL},
     {"adc-alloc", pass_adc_alloc,
      "ADC bits per layer and a full scale clipped from partial-sum statistics (docs/adc.md)",
-     "bits=auto|B clip=max|p99.99|p99.9|p99"},
+     "bits=auto|arch|B clip=max|p99.99|p99.9|p99|full"},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 
@@ -74,7 +74,7 @@ const char *const mapping_pipeline = "sign-map,bit-slice,split,replicate,place,a
 
 const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *replicate)
 {
-    packing = packing ? packing : "none";
+    packing = packing ? packing : MAPPING_DEFAULT_PACKING;
     bool packed = strcmp(packing, "none") != 0;
     char *out = arena_strdup(arena, "");
     /* the stages of mapping_pipeline, in its order, each with its options */

@@ -41,16 +41,21 @@ static const char *const derived[] = {"place", "adc_bits", "adc_max", NULL};
 
 int64_t repl_stage_time(const ReplLayer *layer, int64_t r)
 {
-    return (layer->vectors + r - 1) / r * layer->cycles;
+    int64_t reads = (layer->vectors + r - 1) / r * layer->vector_time, digital = time_share(layer->digital, r);
+    return reads > digital ? reads : digital;
 }
 
-/* The fewest copies whose stage time is <= b, or -1 when none is. */
+/* The fewest copies (at most P) whose stage time is <= b, or -1 when none is. */
 static int64_t copies_for(const ReplLayer *layer, int64_t b)
 {
-    int64_t share = b / layer->cycles;      /* most vectors a copy may take */
-    if (share < 1)
+    int64_t share = layer->vector_time > 0 ? b / layer->vector_time : layer->vectors;  /* most vectors a copy may take */
+    if (share < 1 || b < 1)
         return -1;
     int64_t r = (layer->vectors + share - 1) / share;
+    int64_t digital = (layer->digital + b - 1) / b;      /* ceil(digital / r) <= b */
+    r = digital > r ? digital : r;
+    if (r > 1 && r > layer->vectors)
+        return -1;
     return r > 0 ? r : 1;
 }
 
@@ -70,7 +75,7 @@ int64_t repl_pack(Arena *scratch, const PackParams *params, const ReplLayer *lay
                 blocks[k] = L->blocks[b];
                 blocks[k].layer = l;
                 blocks[k].replica = (int)j;
-                blocks[k].work = share * L->cycles;
+                blocks[k].work = share * L->vector_time;
             }
         }
     }
@@ -103,7 +108,7 @@ static bool fits(const PackParams *params, const ReplLayer *layers, int n_layers
     /* Balanced packing gets the budget `place` will give it: the slowest
      * stage of these copies (at most b). */
     PackParams p = *params;
-    p.period_budget = 0;
+    p.period_budget = p.mode == PACK_BALANCED ? params->stage_floor : 0;
     for (int l = 0; l < n_layers && p.mode == PACK_BALANCED; l++) {
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
         p.period_budget = t > p.period_budget ? t : p.period_budget;
@@ -114,31 +119,44 @@ static bool fits(const PackParams *params, const ReplLayer *layers, int n_layers
     return ok;
 }
 
-/* The candidate bottlenecks, sorted and unique: every stage time
- * ceil(P / r) x cycles of every layer, from the largest cycles (no layer can
- * go below its own) to the largest P x cycles (one copy of everything).
- * ceil(P / r) takes about 2 sqrt(P) values: after value q, the next r is
- * ceil(P / (q - 1)).  Returns their count. */
-static int64_t candidate_list(Arena *scratch, const ReplLayer *layers, int n_layers, int64_t **out)
+/* The candidate bottlenecks, sorted and unique: every stage time of every
+ * layer (repl_stage_time for r = 1 .. P), from the largest of the shortest
+ * stages (no layer can go below its own, nor the pipeline below the floor)
+ * to the largest one-copy stage.  Without digital time a layer's ceil(P / r)
+ * takes about 2 sqrt(P) values (after value q the next r is
+ * ceil(P / (q - 1))); with it every r may give its own.  Returns their count. */
+static int64_t candidate_list(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
+                              int64_t **out)
 {
-    int64_t low = 0, high = 0, count = 0;
+    int64_t low = params->stage_floor, high = params->stage_floor, count = 0;
     for (int l = 0; l < n_layers; l++) {
-        low = layers[l].cycles > low ? layers[l].cycles : low;
+        int64_t fastest = repl_stage_time(&layers[l], layers[l].vectors > 1 ? layers[l].vectors : 1);
+        low = fastest > low ? fastest : low;
         int64_t one = repl_stage_time(&layers[l], 1);
         high = one > high ? one : high;
-        for (int64_t r = 1; r <= layers[l].vectors; count++) {
-            int64_t q = (layers[l].vectors + r - 1) / r;
-            r = q > 1 ? (layers[l].vectors + q - 2) / (q - 1) : layers[l].vectors + 1;
-        }
     }
-    int64_t *cand = arena_array(scratch, (size_t)count + 1, sizeof(int64_t)), m = 0;
-    for (int l = 0; l < n_layers; l++) {
-        for (int64_t r = 1; r <= layers[l].vectors;) {
-            int64_t q = (layers[l].vectors + r - 1) / r, t = q * layers[l].cycles;
-            if (t >= low && t <= high)
-                cand[m++] = t;
-            r = q > 1 ? (layers[l].vectors + q - 2) / (q - 1) : layers[l].vectors + 1;
+    int64_t *cand = NULL, m = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            cand = arena_array(scratch, (size_t)count + 1, sizeof(int64_t));
+        m = 0;
+        if (pass == 1)                  /* the floor (or the slowest fastest stage) is one too */
+            cand[m] = high, cand[m + 1] = low;
+        m += 2;
+        for (int l = 0; l < n_layers; l++) {
+            const ReplLayer *L = &layers[l];
+            for (int64_t r = 1; r <= L->vectors;) {
+                int64_t t = repl_stage_time(L, r);
+                if (t >= low && t <= high) {
+                    if (pass == 1)
+                        cand[m] = t;
+                    m++;
+                }
+                int64_t q = (L->vectors + r - 1) / r;
+                r = L->digital > 0 ? r + 1 : q > 1 ? (L->vectors + q - 2) / (q - 1) : L->vectors + 1;
+            }
         }
+        count = m;
     }
     qsort(cand, (size_t)m, sizeof(int64_t), by_value);
     int64_t unique = 0;
@@ -191,7 +209,7 @@ static Kinds block_kinds(const PackParams *params, const ReplLayer *layer)
 static double heavy_tiles(const ReplLayer *layer, int64_t full, double weight, int64_t r, int64_t next)
 {
     int64_t q = layer->vectors / r, more = layer->vectors % r;      /* `more` copies get q + 1 vectors */
-    int64_t heavy = 2 * q * layer->cycles >= next ? r : 2 * (q + 1) * layer->cycles >= next ? more : 0;
+    int64_t heavy = 2 * q * layer->vector_time >= next ? r : 2 * (q + 1) * layer->vector_time >= next ? more : 0;
     return (double)(r * full) + (double)heavy * weight;
 }
 
@@ -203,7 +221,7 @@ static double fewest_tiles(const ReplLayer *layer, int64_t full, double weight, 
     for (int64_t r = from + 1; r <= layer->vectors && weight > 0; r++) {
         double t = heavy_tiles(layer, full, weight, r, next);
         best = t < best ? t : best;
-        if (2 * ((layer->vectors + r - 1) / r) * layer->cycles < next)
+        if (2 * ((layer->vectors + r - 1) / r) * layer->vector_time < next)
             break;
     }
     return best;
@@ -233,7 +251,7 @@ static bool maybe(const PackParams *params, const ReplLayer *layers, int n_layer
         int64_t r = copies_for(&layers[l], b);
         if (r < 1)
             return false;
-        double work = (double)layers[l].vectors * (double)layers[l].cycles;
+        double work = (double)layers[l].vectors * (double)layers[l].vector_time;
         for (int k = 0; k < layers[l].n_blocks; k++) {
             const PackBlock *blk = &layers[l].blocks[k];
             cells += (double)r * blk->rows * blk->cols;
@@ -286,7 +304,7 @@ static int64_t first_maybe(const PackParams *params, const ReplLayer *layers, in
 int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
                         int64_t tiles)
 {
-    int64_t *cand, count = candidate_list(scratch, layers, n_layers, &cand);
+    int64_t *cand, count = candidate_list(scratch, params, layers, n_layers, &cand);
     if (n_layers == 0 || count == 0)
         return 0;
     int64_t i = first_maybe(params, layers, n_layers, tiles, cand, count);
@@ -298,7 +316,7 @@ int64_t repl_turn_bound(Arena *scratch, const PackParams *params, const ReplLaye
 int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *layers, int n_layers,
                     int64_t tiles, int64_t *replicas)
 {
-    int64_t *cand, unique = candidate_list(scratch, layers, n_layers, &cand);
+    int64_t *cand, unique = candidate_list(scratch, params, layers, n_layers, &cand);
     if (n_layers == 0 || unique == 0)
         return 0;
 
@@ -333,7 +351,7 @@ int64_t repl_search(Arena *scratch, const PackParams *params, const ReplLayer *l
         else
             lo = mid + 1;
     }
-    int64_t bottleneck = 0;
+    int64_t bottleneck = params->stage_floor;
     for (int l = 0; l < n_layers; l++) {
         replicas[l] = copies_for(&layers[l], cand[hi]);     /* r(cand[hi]), which fits */
         int64_t t = repl_stage_time(&layers[l], replicas[l]);
@@ -462,12 +480,9 @@ bool pass_replicate(Graph *g, const PassArgs *args, Diags *diags)
                        "--tiles N) or an architecture with tiles");
             ok = false;
         } else {
-            ReplLayer *rl = arena_array(scratch, (size_t)mb.n_layers + 1, sizeof(ReplLayer));
-            for (int l = 0; l < mb.n_layers; l++)
-                rl[l] = (ReplLayer){mb.layers[l].vectors, mb.layers[l].cycles, mb.layers[l].n_blocks,
-                                    &mb.blocks[mb.layers[l].first_block]};
+            ReplLayer *rl = mapping_repl_layers(scratch, &mb);
             PackParams params = {.rows = mb.arch->rows, .cols = mb.arch->cols,
-                                 .cols_per_adc = mb.arch->cols_per_adc, .mode = pack};
+                                 .cols_per_adc = mb.arch->cols_per_adc, .mode = pack, .stage_floor = mb.head_ps};
             if (repl_search(scratch, &params, rl, mb.n_layers, (int64_t)budget, replicas) < 0) {
                 int64_t *ones = arena_array(scratch, (size_t)mb.n_layers + 1, sizeof(int64_t));
                 for (int l = 0; l < mb.n_layers; l++)

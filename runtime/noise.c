@@ -243,6 +243,22 @@ void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset)
 
 /* ---- presets and options ---- */
 
+const char *noise_describe(Arena *arena, const Arch *arch)
+{
+    Arch ideal = arch_default();
+    const char *text = "";
+    for (int f = arch_field_count(); f < arch_field_count_all(); f++) {
+        const char *value = arch_field_format(arena, arch, f);
+        if (strcmp(value, arch_field_format(arena, &ideal, f)) == 0)
+            continue;
+        size_t n = strlen(value);
+        if (n >= 2 && value[0] == '"')          /* a name, written bare as --set takes it */
+            value = arena_printf(arena, "%.*s", (int)n - 2, value + 1);
+        text = arena_printf(arena, "%s%s%s=%s", text, *text ? " " : "", arch_field_name(f), value);
+    }
+    return text;
+}
+
 bool noise_preset(Arch *arch, const char *name)
 {
     Arch ideal = arch_default();

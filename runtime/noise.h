@@ -107,6 +107,6 @@ double noise_drift_factor(double t, double t0, double nu);
 /* Gain and offset (LSB) of ADC `adc` of tile `tile`. */
 void noise_adc(const Noise *n, int tile, int adc, double *gain, double *offset);
 
-/* noise_preset, noise_set and noise_parse_time: runtime/runtime.h. */
+/* noise_preset, noise_set, noise_parse_time and noise_describe: runtime/runtime.h. */
 
 #endif

@@ -20,7 +20,7 @@ typedef struct {
 } SimCounters;
 
 #define PROGRAM_MAGIC "XBARCPRG"
-enum { PROGRAM_VERSION = 2 };
+enum { PROGRAM_VERSION = 3 };
 
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_CONST, BUF_TEMP } BufferKind;
 
@@ -143,7 +143,16 @@ struct Program {
     int n_instrs;   Instr *instrs;
     int n_inputs;   int *inputs;    /* buffer ids, in graph input order */
     int n_outputs;  int *outputs;
+    /* Fine-tuned for one chip (xbarc finetune, docs/finetune.md): the seed
+     * its non-idealities were drawn from, and those non-idealities as
+     * "FIELD=VALUE ..." (the ones not ideal; "" for the ideal chip).  A
+     * compiler's program is tuned for no chip: false, 0, NULL. */
+    bool tuned;
+    uint64_t tuned_seed;
+    const char *tuned_chip;
 };
+/* The longest tuned_chip the format holds. */
+enum { PROGRAM_MAX_CHIP_TEXT = 4096 };
 
 /* The writer puts the program at `path`, one of the outputs `outs` (ir/ir.h:
  * written in place at outputs_commit).  The reader checks the

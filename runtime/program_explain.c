@@ -72,7 +72,11 @@ static void add_ints(Text *t, const char *sep, const int64_t *v, int n)
 static void explain_arch(const Program *p, FILE *out)
 {
     const Arch *a = &p->arch;
-    fprintf(out, "program: %s weights\n\narchitecture\n", p->float_weights ? "float" : "quantized");
+    fprintf(out, "program: %s weights\n", p->float_weights ? "float" : "quantized");
+    if (p->tuned)
+        fprintf(out, "fine-tuned for the chip of seed %llu: %s\n", (unsigned long long)p->tuned_seed,
+                p->tuned_chip && *p->tuned_chip ? p->tuned_chip : "ideal (no non-idealities)");
+    fprintf(out, "\narchitecture\n");
     fprintf(out, "  %-18s %d\n  %-18s %d\n  %-18s %d\n", "rows", a->rows, "cols", a->cols, "cell_bits",
             a->cell_bits);
     fprintf(out, "  %-18s %g\n  %-18s %g\n", "g_min_us", a->g_min_us, "g_max_us", a->g_max_us);

@@ -16,7 +16,7 @@ typedef struct {
 
 extern const Section program_sections[SEC_COUNT];
 
-enum { NO_STRING = 0xffffffffu, FLAG_FLOAT_WEIGHTS = 1 };
+enum { NO_STRING = 0xffffffffu, FLAG_FLOAT_WEIGHTS = 1, FLAG_TUNED = 2 };
 /* A tile's cell encoding: levels packed at cell_bits bits a cell (cell k in
  * bits k*cell_bits .. of a little-endian bit stream), or float32 cells. */
 enum { CELLS_PACKED = 0, CELLS_F32 = 1 };

@@ -610,6 +610,35 @@ static unsigned char *load_file(Reader *r, Arena *scratch, size_t *size)
     return data;
 }
 
+/* Flags, and the chip a fine-tuned program was tuned for. */
+static void read_flags(Reader *r, Program *p)
+{
+    const uint32_t known = FLAG_FLOAT_WEIGHTS | FLAG_TUNED;
+    uint32_t flags = get_u32(r);
+    if (flags & ~known)
+        fail(r, "section flags: unknown flags 0x%x", flags & ~known);
+    p->float_weights = flags & FLAG_FLOAT_WEIGHTS;
+    p->tuned = (flags & FLAG_TUNED) != 0;
+    p->tuned_seed = get_u64(r);
+    uint32_t n = get_u32(r);
+    if (!r->failed && (n > PROGRAM_MAX_CHIP_TEXT || n > left(r))) {
+        fail(r, "section flags: a chip description of %u bytes (at most %d, %llu left)", n, PROGRAM_MAX_CHIP_TEXT,
+             (unsigned long long)left(r));
+        return;
+    }
+    if (r->failed)
+        return;
+    char *chip = arena_alloc(r->arena, (size_t)n + 1);
+    memcpy(chip, r->p, n);
+    chip[n] = 0;
+    r->p += n;
+    if (strlen(chip) != n)
+        fail(r, "section flags: the chip description holds a NUL byte");
+    else if (!p->tuned && (p->tuned_seed || n))
+        fail(r, "section flags: a seed or chip for a program not tuned for one");
+    p->tuned_chip = p->tuned ? chip : NULL;
+}
+
 Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags)
 {
     int errors_before = diags->n_errors;
@@ -633,13 +662,7 @@ Program *program_read_memory(Arena *arena, const char *name, const void *bytes, 
         open_section(&r, s, &file_p, file_end);
         switch (s) {
         case SEC_ARCH: read_arch(&r, &p->arch); break;
-        case SEC_FLAGS: {
-            uint32_t flags = get_u32(&r);
-            if (flags & ~(uint32_t)FLAG_FLOAT_WEIGHTS)
-                fail(&r, "section flags: unknown flags 0x%x", flags & ~(uint32_t)FLAG_FLOAT_WEIGHTS);
-            p->float_weights = flags & FLAG_FLOAT_WEIGHTS;
-            break;
-        }
+        case SEC_FLAGS: read_flags(&r, p); break;
         case SEC_STRINGS: read_strings(&r); break;
         case SEC_CONSTS: read_consts(&r); break;
         case SEC_BUFFERS: read_buffers(&r, p); break;

@@ -388,7 +388,12 @@ static void write_program(Out *o, Arena *scratch, const Program *p)
     end_section(o, at);
 
     at = begin_section(o, SEC_FLAGS);
-    put_u32(o, p->float_weights ? FLAG_FLOAT_WEIGHTS : 0);
+    put_u32(o, (p->float_weights ? FLAG_FLOAT_WEIGHTS : 0) | (p->tuned ? FLAG_TUNED : 0));
+    const char *chip = p->tuned && p->tuned_chip ? p->tuned_chip : "";
+    size_t chip_len = strlen(chip) < PROGRAM_MAX_CHIP_TEXT ? strlen(chip) : PROGRAM_MAX_CHIP_TEXT;
+    put_u64(o, p->tuned ? p->tuned_seed : 0);
+    put_u32(o, (uint32_t)chip_len);
+    put_bytes(o, chip, chip_len);
     end_section(o, at);
 
     at = begin_section(o, SEC_STRINGS);

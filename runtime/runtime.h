@@ -51,6 +51,10 @@ const char *noise_set(Arch *arch, const char *assignment);
 /* Seconds from "20s", "5m", "1h", "1d", "1w", "1y" (365 days) or a plain
  * number of seconds; false when the text is none of those. */
 bool noise_parse_time(const char *text, double *seconds);
+/* The chip's non-idealities that differ from the ideal chip's, as
+ * "FIELD=VALUE FIELD=VALUE" in field order (what noise_set reads back); ""
+ * for the ideal chip.  An arena string. */
+const char *noise_describe(Arena *arena, const Arch *arch);
 
 /* ---- the crossbar simulator (runtime/sim.c) ---- */
 

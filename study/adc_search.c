@@ -391,7 +391,7 @@ bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOption
     if (!opt.clip)
         opt.clip = ADC_DEFAULT_CLIP;
     if (opt.uniform_bits < 1)
-        opt.uniform_bits = 8;
+        opt.uniform_bits = g->arch->adc_bits;       /* the chip's own ADCs are the baseline */
     if (!(opt.error_scale >= 1))
         opt.error_scale = ADC_DEFAULT_ERROR_SCALE;
     int n = count < opt.max_images ? count : opt.max_images;
@@ -442,10 +442,13 @@ bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOption
     if (diags->n_errors != errors)
         goto done;
     if (!found) {
+        /* Never more bits than the chip has: its own ADCs, clipped where
+         * they must be, and the report says what that costs. */
         PassOptions quiet = {0};
-        report->clip = "none (lossless)";
-        plain = 0;
-        if (!pass_run_pipeline(g, "adc-lossless", &quiet, diags))
+        report->clip = "max, at the architecture's bits (no allocation met the tolerance)";
+        report->fallback = true;
+        if (!pass_run_pipeline(g, "adc-alloc{bits=arch,clip=max}", &quiet, diags) ||
+            evaluate(g, images, n, &ref, false, -1, &plain, NULL, diags) < 0)
             goto done;
     }
     energy_pj(&s, bits);
@@ -457,6 +460,8 @@ done:
     arena_free(arena);
     return ok;
 }
+static const char *relative(double then, double now, int slot);
+
 void adc_report_print(const AdcReport *r, FILE *out)
 {
     fprintf(out, "ADC allocation (docs/adc.md): clip %s, %d calibration images, tolerance %.2f point%s at "
@@ -483,8 +488,98 @@ void adc_report_print(const AdcReport *r, FILE *out)
     }
     fprintf(out, "%-28s %6s %10llu %5s %8s %9.1f nJ %9.1f nJ %9.1f nJ\n", "total", "",
             (unsigned long long)conversions, "", "", lossless / 1000, uniform / 1000, alloc / 1000);
-    fprintf(out, "ADC energy per image: %.1f%% less than uniform %d-bit, %.1f%% less than lossless; top-1 "
-            "agreement with lossless: uniform %.2f%%, allocated %.2f%%\n",
-            uniform > 0 ? 100.0 * (1 - alloc / uniform) : 0.0, r->uniform_bits,
-            lossless > 0 ? 100.0 * (1 - alloc / lossless) : 0.0, r->agree_uniform, r->agree_alloc);
+    fprintf(out, "ADC energy per image: %s than the architecture's uniform %d-bit ADCs, %s than lossless ones; "
+            "top-1 agreement with lossless: uniform %.2f%%, allocated %.2f%%\n", relative(uniform, alloc, 0),
+            r->uniform_bits, relative(lossless, alloc, 1), r->agree_uniform, r->agree_alloc);
+    if (r->fallback)
+        fprintf(out, "no allocation met the tolerance on the calibration images, not even the architecture's "
+                "%d bits with the range of the largest sums: the ADCs are those, and cost %.2f points of top-1 "
+                "agreement\n", r->uniform_bits, 100 - r->agree_alloc);
+}
+
+/* "x% less" or "x% more" for energy `now` against `then`. */
+static const char *relative(double then, double now, int slot)
+{
+    static char text[2][64];
+    if (!(then > 0))
+        snprintf(text[slot], sizeof text[slot], "no comparison");
+    else if (now <= then)
+        snprintf(text[slot], sizeof text[slot], "%.1f%% less", 100.0 * (1 - now / then));
+    else
+        snprintf(text[slot], sizeof text[slot], "%.1f%% more", 100.0 * (now / then - 1));
+    return text[slot];
+}
+
+/* ---- the architecture's ADCs ---- */
+
+bool adc_fit_arch(Graph *g, const float *images, int count, AdcFitReport *r, Diags *diags)
+{
+    memset(r, 0, sizeof *r);
+    r->arch_bits = g->arch->adc_bits;
+    r->agreement = -1;
+    r->clipped = arena_array(diags->arena, (size_t)g->n_ops + 1, sizeof *r->clipped);
+    r->clipped_lossless = arena_array(diags->arena, (size_t)g->n_ops + 1, sizeof *r->clipped_lossless);
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        const int64_t *bits;
+        int n = ir_attr_ints(op, "adc_bits", &bits);
+        if (op->dead || op->kind != OP_XBAR || !ir_attr(op, "in_scale") || n < 1)
+            continue;
+        int most = 0, over = 0;
+        for (int b = 0; b < n; b++) {
+            most = bits[b] > most ? (int)bits[b] : most;
+            over += bits[b] > r->arch_bits;
+        }
+        r->layers++;
+        r->blocks += n;
+        r->clipped_blocks += over;
+        r->lossless_bits = most > r->lossless_bits ? most : r->lossless_bits;
+        if (over) {
+            r->clipped[r->clipped_layers] = op->result->name;
+            r->clipped_lossless[r->clipped_layers++] = most;
+        }
+    }
+    if (!r->clipped_layers)
+        return true;                    /* lossless fits the chip: nothing to clip */
+    PassOptions quiet = {0};
+    if (!images || count < 1)
+        return pass_run_pipeline(g, "adc-alloc{bits=arch,clip=full}", &quiet, diags);
+    int n = count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES;
+    if (!check_graph(g, n, diags) || !adc_collect_stats(g, images, n, diags))
+        return false;
+    Arena *arena = arena_new();
+    Reference ref = {.n_out = type_numel(&g->outputs[0]->type), .error_scale = 1};
+    ref.logits = arena_array(arena, (size_t)n * (size_t)ref.n_out, sizeof(float));
+    ref.top = arena_array(arena, (size_t)n, sizeof(int));
+    int changed = 0;
+    bool ok = evaluate(g, images, n, &ref, true, -1, NULL, NULL, diags) >= 0 &&
+              pass_run_pipeline(g, "adc-alloc{bits=arch,clip=max}", &quiet, diags) &&
+              evaluate(g, images, n, &ref, false, -1, &changed, NULL, diags) >= 0;
+    arena_free(arena);
+    r->images = n;
+    r->agreement = 100.0 * (n - changed) / n;
+    return ok;
+}
+
+void adc_fit_print(const AdcFitReport *r, FILE *out)
+{
+    if (!r->layers)
+        return;
+    if (!r->clipped_layers) {
+        fprintf(out, "ADCs: the architecture's %d bits convert every column sum exactly (lossless, at most %d bits "
+                "a block)\n", r->arch_bits, r->lossless_bits);
+        return;
+    }
+    fprintf(out, "ADCs: the architecture's %d bits; exact sums need up to %d in %d of %d layers (", r->arch_bits,
+            r->lossless_bits, r->clipped_layers, r->layers);
+    for (int l = 0; l < r->clipped_layers && l < 3; l++)
+        fprintf(out, "%s%s %d", l ? ", " : "", r->clipped[l], r->clipped_lossless[l]);
+    fprintf(out, "%s, %lld of %lld blocks): ", r->clipped_layers > 3 ? ", ..." : "", (long long)r->clipped_blocks,
+            (long long)r->blocks);
+    if (r->images)
+        fprintf(out, "their full scale is clipped to the largest column sum of %d calibration images (docs/adc.md); "
+                "top-1 agreement with lossless ADCs on those images %.2f%%\n", r->images, r->agreement);
+    else
+        fprintf(out, "without calibration images their full scale is the whole range, at a coarser step "
+                "(docs/adc.md); the cost is not measured\n");
 }

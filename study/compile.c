@@ -4,7 +4,9 @@
  * Import and clean up (the default pipeline), lower-xbar, calibrate the
  * activation ranges on real images (or take a nominal one, --calib none),
  * quantize, the mapping pipeline for the packing and replication asked for,
- * then the ADCs: lossless, allocated by the search, or uniform. */
+ * then the ADCs, never more bits than the architecture's adc_bits: its own
+ * (lossless where they suffice, else clipped from calibration), lossless,
+ * allocated by the search, or uniform. */
 #include "frontend/frontend.h"
 #include "study/study.h"
 
@@ -27,7 +29,38 @@ Graph *load_model(Arena *arena, const char *path, const char *pipeline, const Pa
     return g;
 }
 
-Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_report, Diags *diags)
+/* No block may get more ADC bits than the architecture's adc_bits: --adc
+ * lossless (the blocks' lossless bits) and --adc uniform:B are refused
+ * beyond them, naming the layer. */
+static bool adc_within_arch(const Graph *g, const char *adc, int uniform_bits, Diags *diags)
+{
+    if (uniform_bits) {
+        if (uniform_bits <= g->arch->adc_bits)
+            return true;
+        diag_error(diags, NULL, "--adc %s: the architecture's ADCs have %d bits (adc_bits), and no layer gets more "
+                   "(docs/adc.md)", adc, g->arch->adc_bits);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        const int64_t *v;
+        int n = ir_attr_ints(op, "adc_bits", &v), most = 0;
+        for (int b = 0; b < n; b++)
+            most = v[b] > most ? (int)v[b] : most;
+        if (op->dead || op->kind != OP_XBAR || most <= g->arch->adc_bits)
+            continue;
+        diag_error(diags, &op->loc, "--adc lossless: xbar %%%s needs %d-bit ADCs to convert every column sum "
+                   "exactly, the architecture has %d (adc_bits): raise adc_bits, or use --adc arch (the range "
+                   "clipped from calibration) or --adc alloc (docs/adc.md)", ir_name_text(diags->arena,
+                   op->result->name), most, g->arch->adc_bits);
+        ok = false;
+    }
+    return ok;
+}
+
+Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_report, AdcFitReport *fit,
+                     Diags *diags)
 {
     Arch *arch = arena_alloc(arena, sizeof *arch);
     *arch = arch_default();
@@ -64,11 +97,18 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
     const char *replicate = c->replicate ? c->replicate : c->tiles ? "auto" : NULL;
     if (!pass_run_pipeline(g, mapping_pipeline_for(arena, c->packing, replicate), passes, diags))
         return NULL;
-    if (strncmp(c->adc, "alloc", 5) == 0 && !adc_allocate(g, images, count, &c->adc_options, adc_report, diags))
-        return NULL;
-    if (c->uniform_bits && (!adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags) ||
-                            !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits),
-                                               passes, diags)))
+    /* The ADCs (docs/adc.md), never more bits than the architecture's. */
+    if (c->float_weights)
+        return g;
+    if (strcmp(c->adc, "lossless") == 0)
+        return adc_within_arch(g, c->adc, 0, diags) ? g : NULL;
+    if (strcmp(c->adc, "arch") == 0)
+        return adc_fit_arch(g, images, count, fit, diags) ? g : NULL;
+    if (strncmp(c->adc, "alloc", 5) == 0)
+        return adc_allocate(g, images, count, &c->adc_options, adc_report, diags) ? g : NULL;
+    if (!adc_within_arch(g, c->adc, c->uniform_bits, diags) ||
+        !adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags) ||
+        !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits), passes, diags))
         return NULL;
     return g;
 }

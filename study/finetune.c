@@ -474,7 +474,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
     memset(report, 0, sizeof *report);
     TrainedLayer L[FINETUNE_MAX_LAYERS];
     int n_layers;
-    int want = options->layers == FINETUNE_LAYERS_FC ? FINETUNE_LAYERS_FC : options->layers > 0 ? options->layers : 1;
+    int want = options->layers > 0 ? options->layers : FINETUNE_LAYERS_FC;
     if (want > FINETUNE_MAX_LAYERS) {
         Loc loc = {0};
         diag_error(diags, &loc, "fine-tuning: at most %d layers are retrained, not %d", FINETUNE_MAX_LAYERS, want);
@@ -552,8 +552,13 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
                 touched[in->mvm.tile] = true;
         }
     }
-    if (ok)
+    if (ok) {
         count_writes(p, touched);
+        /* The program now reads this chip best: it says so (xbarc explain). */
+        p->tuned = true;
+        p->tuned_seed = seed;
+        p->tuned_chip = noise_describe(p->arena, &p->arch);
+    }
     arena_free(arena);
     return ok;
 }

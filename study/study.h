@@ -43,6 +43,7 @@ typedef struct {
     double error_scale;         /* the search's safety factor on output errors */
     int evaluations;            /* simulator runs of the search */
     double seconds;
+    bool fallback;              /* no allocation met the tolerance: the architecture's ADCs, clipped */
 } AdcReport;
 
 /* Options of adc_allocate; zero fields take the defaults. */
@@ -50,7 +51,7 @@ typedef struct {
     double tolerance;           /* points of top-1 agreement that may be lost (0 = none) */
     int max_images;             /* calibration images used, at most (ADC_DEFAULT_IMAGES) */
     const char *clip;           /* adc-alloc's clip option (ADC_DEFAULT_CLIP) */
-    int uniform_bits;           /* the uniform allocation of the report (8) */
+    int uniform_bits;           /* the uniform allocation of the report (0: the architecture's adc_bits) */
     double error_scale;         /* safety factor on output errors (ADC_DEFAULT_ERROR_SCALE) */
 } AdcAllocOptions;
 #define ADC_DEFAULT_IMAGES 500
@@ -67,6 +68,28 @@ bool adc_allocate(Graph *g, const float *images, int count, const AdcAllocOption
 /* The report as a table: bits and ADC energy per layer against lossless and uniform ADCs. */
 void adc_report_print(const AdcReport *report, FILE *out);
 
+/* The architecture's ADCs (docs/adc.md 1, `xbarc compile --adc arch`, the
+ * default): on a graph mapped with lossless ADCs, every block keeps its
+ * lossless bits when they are at most the architecture's adc_bits; the
+ * others get adc_bits with a full scale clipped to the largest column sum
+ * the calibration images gave (adc-alloc{bits=arch,clip=max}), or without
+ * images to the whole range (clip=full).  With images, the cost is measured:
+ * top-1 agreement of the clipped program with the lossless one on them. */
+typedef struct {
+    int arch_bits;              /* the architecture's adc_bits */
+    int layers;                 /* crossbar layers with ADCs */
+    int lossless_bits;          /* the most any block needs to be exact */
+    int clipped_layers;         /* layers with a block that needs more than arch_bits */
+    int64_t blocks, clipped_blocks;
+    int images;                 /* calibration images of the range and the cost (0: full range) */
+    double agreement;           /* top-1 agreement with lossless ADCs on them, percent (-1: not measured) */
+    const char **clipped;       /* the clipped layers' names */
+    int *clipped_lossless;      /* and their lossless bits */
+} AdcFitReport;
+
+bool adc_fit_arch(Graph *g, const float *images, int count, AdcFitReport *report, Diags *diags);
+void adc_fit_print(const AdcFitReport *report, FILE *out);
+
 
 /* ---- hybrid fine-tuning (study/finetune.c, docs/finetune.md) ----
  *
@@ -76,10 +99,12 @@ void adc_report_print(const AdcReport *report, FILE *out);
  * connected ones, are retrained on them, quantized again with the quantize
  * pass's rule and reprogrammed into their own tiles. */
 
-/* Zero fields take the defaults. */
+/* Zero fields take the defaults (docs/finetune.md's recommended setting,
+ * but for reencode, which `xbarc finetune` turns on unless --no-reencode). */
 typedef struct {
-    int layers;                 /* trailing crossbar layers retrained: 1 (the default), or
-                                   FINETUNE_LAYERS_FC: every trailing fully connected one */
+    int layers;                 /* trailing crossbar layers retrained: N (1 is Yao et al.), or
+                                   FINETUNE_LAYERS_FC (0 too, the default): every trailing fully
+                                   connected one */
     int epochs;                 /* passes over the training features (FINETUNE_EPOCHS) */
     int batch;                  /* minibatch size (FINETUNE_BATCH) */
     double learning_rate;       /* Adam's step (FINETUNE_LEARNING_RATE) */
@@ -91,9 +116,9 @@ typedef struct {
 } FinetuneOptions;
 #define FINETUNE_LAYERS_FC (-1)
 #define FINETUNE_MAX_LAYERS 16     /* cmd_finetune.c says 16 */
-#define FINETUNE_EPOCHS 20
+#define FINETUNE_EPOCHS 5
 #define FINETUNE_BATCH 32
-#define FINETUNE_LEARNING_RATE 1e-3
+#define FINETUNE_LEARNING_RATE 1e-4
 
 /* Read noise of training image i is keyed by stream FINETUNE_TRAIN_STREAM + i,
  * apart from test image i's stream i (xbarc eval's). */
@@ -149,10 +174,10 @@ typedef struct {
     const char *model, *arch_path;
     const char *calib;          /* calibration set (frontend calibration_images), or "none" */
     long calib_count;           /* 0: the calibration set's default */
-    const char *adc;            /* lossless, alloc[:CLIP] or uniform:B */
+    const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
     int uniform_bits;           /* B of uniform:B */
     AdcAllocOptions adc_options;
-    const char *packing;        /* none, dense, balanced; NULL: none */
+    const char *packing;        /* none, dense, balanced; NULL: MAPPING_DEFAULT_PACKING */
     const char *tiles;          /* a tile budget was given: tile_budget; the replication searches for it */
     long tile_budget;
     const char *replicate;      /* NULL (auto with a budget, else keep), none, auto or LAYER=R,... */
@@ -162,7 +187,9 @@ typedef struct {
 
 /* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
  * graph a program is emitted from, or NULL (reported).  With --adc alloc,
- * *adc_report says what the search chose. */
-Graph *compile_model(Arena *arena, const CompileOptions *options, AdcReport *adc_report, Diags *diags);
+ * *adc_report says what the search chose; with --adc arch, *fit what the
+ * architecture's ADCs clip and what that costs. */
+Graph *compile_model(Arena *arena, const CompileOptions *options, AdcReport *adc_report, AdcFitReport *fit,
+                     Diags *diags);
 
 #endif

@@ -79,7 +79,7 @@ Test(arch, default_is_the_documented_table)
     cr_assert_not(a.weight_per_layer);
     cr_assert_eq(a.input_bits, 8);
     cr_assert_eq(a.dac_bits, 1);
-    cr_assert_eq(a.adc_bits, 8);
+    cr_assert_eq(a.adc_bits, 10);
     cr_assert_eq(a.cols_per_adc, 8);
     cr_assert_eq(a.sign, SIGN_PAIR_ANALOG);
     cr_assert_eq(a.tiles, 0);
@@ -120,7 +120,7 @@ Test(arch, reads_a_good_file)
     cr_assert_eq(a.tiles, 40);
     /* fields absent keep their defaults */
     cr_assert_eq(a.weight_bits, 8);
-    cr_assert_eq(a.adc_bits, 8);
+    cr_assert_eq(a.adc_bits, 10);
     cr_assert_eq(a.cols_per_adc, 8);
 }
 

@@ -167,8 +167,9 @@ Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
          * with the standard levels (the quantize rule is checked on them) */
         bool plain = seed == 3;
         FinetuneReport report;
-        cr_assert(finetune_program(p, seed, train.images, train.labels, train.count,
-                                   &(FinetuneOptions){.plain = plain}, &report, &diags));
+        /* Yao et al.'s recipe: the last layer alone, 20 epochs at 1e-3 */
+        FinetuneOptions yao = {.plain = plain, .layers = 1, .epochs = 20, .learning_rate = 1e-3};
+        cr_assert(finetune_program(p, seed, train.images, train.labels, train.count, &yao, &report, &diags));
         double after = finetune_accuracy(p, seed, test.images, test.labels, test.count);
         cr_expect_gt(after, before + 0.02, "seed %d: before %.4f, after %.4f", (int)seed, before, after);
         cr_expect_gt(report.train_after, report.train_before);
@@ -180,6 +181,11 @@ Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
         Program *back = program_read(arena, path, &diags);
         unlink(path);
         cr_assert(back);
+        /* it records the chip it was tuned for */
+        cr_expect(back->tuned && back->tuned_seed == seed && strstr(back->tuned_chip, "sa0_fraction="),
+                  "seed %d: tuned %d for seed %llu, chip '%s'", (int)seed, back->tuned,
+                  (unsigned long long)back->tuned_seed, back->tuned_chip ? back->tuned_chip : "(none)");
+        cr_expect(!orig->tuned);
         size_t cells = (size_t)back->arch.rows * (size_t)back->arch.cols;
         int last = back->n_tiles - 1;
         for (int t = 0; t < last; t++)

@@ -19,6 +19,7 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "passes/mapping.h"
 #include "runtime/runtime.h"
 #include "test_support.h"
 
@@ -83,6 +84,7 @@ static Program *small_program(Arena *arena, int c_tile, int c_row, int c_col)
     Program *pg = arena_alloc(arena, sizeof *pg);
     pg->arena = arena;
     pg->arch = arch_default();
+    pg->arch.adc_bits = 8;      /* ISAAC's: tile 0's 9-bit blocks then need larger ADCs (area) */
     pg->buffers = arena_array(arena, CAP, sizeof(Buffer));
     pg->instrs = arena_array(arena, CAP, sizeof(Instr));
     pg->inputs = arena_array(arena, 2, sizeof(int));
@@ -417,4 +419,71 @@ Test(perf, lenet_counters_and_replicas, .timeout = 120)
     cr_expect_eq(counted.bottleneck >= 0, true);
     NEAR(counted.period_ns, counted.layers[counted.bottleneck].stage_ns);
     arena_free(arena);
+}
+
+/* The replication search and the performance model charge the same stage
+ * times (passes/timing.c): the bottleneck the search reports for a budget is
+ * the period the performance model gives the emitted program, within 0.1%
+ * (digital time is rounded up to a picosecond per op in the search), and
+ * both name the same slowest layer.  LeNet-5 at budgets where the crossbar's
+ * reads (conv1) and where digital ops set the period, with every packing. */
+Test(perf, replication_search_agrees_with_the_model, .timeout = 120)
+{
+    static const char *const packings[] = {"none", "dense", "balanced"};
+    static const int budgets[] = {48, 200, 1000};
+    int digital = 0;
+    for (int k = 0; k < 9; k++) {
+        Arena *arena = arena_new();
+        const char *packing = packings[k % 3];
+        int budget = budgets[k / 3];
+        const char *mapping = arena_printf(arena, "sign-map,bit-slice,split{mode=%s},replicate{tiles=%d,packing=%s},"
+                                           "place{packing=%s},adc-lossless", strcmp(packing, "none") ? "full" :
+                                           "balanced", budget, packing, packing);
+        Program *p = compile_lenet(arena, mapping, 1);
+        /* The graph again, for the search's own answer. */
+        Diags d;
+        diags_init(&d, arena);
+        const char *src = getenv("XBARC_SOURCE_DIR");
+        Graph *g = onnx_import(arena, arena_printf(arena, "%s/models/lenet5.onnx", src), NULL, 0, &d);
+        PassOptions options = {0};
+        float *images = arena_array(arena, 4 * 784, sizeof(float));
+        for (int i = 0; i < 4 * 784; i++)
+            images[i] = (float)((i * 37) % 101) / 100;
+        cr_assert(g && pass_run_pipeline(g, default_pipeline, &options, &d) &&
+                  pass_run_pipeline(g, lowering_pipeline, &options, &d) && calibrate_xbar(g, images, 4, &d) &&
+                  pass_run_pipeline(g, "quantize,sign-map,bit-slice", &options, &d) &&
+                  pass_run_pipeline(g, strcmp(packing, "none") ? "split{mode=full}" : "split", &options, &d));
+        MapBlocks mb;
+        cr_assert(mapping_blocks(arena, g, "test", &mb, &d));
+        PackMode mode;
+        cr_assert(pack_mode_from_name(packing, &mode));
+        PackParams pp = {.rows = mb.arch->rows, .cols = mb.arch->cols, .cols_per_adc = mb.arch->cols_per_adc,
+                         .mode = mode, .stage_floor = mb.head_ps};
+        int64_t *copies = arena_array(arena, (size_t)mb.n_layers, sizeof(int64_t));
+        int64_t bottleneck = repl_search(arena, &pp, mapping_repl_layers(arena, &mb), mb.n_layers, budget, copies);
+        cr_assert(bottleneck > 0, "budget %d: no replication fits", budget);
+
+        PerfParams params = perf_params_default();
+        PerfReport perf;
+        perf_model(arena, p, &params, NULL, 0, &perf);
+        double searched = 1e12 / (double)bottleneck;
+        if (mode != PACK_DENSE)     /* dense packing's turns come on top of the search's bottleneck */
+            cr_expect(fabs(perf.images_per_s / searched - 1) < 1e-3, "%s, %d tiles: the search predicts %.6g "
+                      "images/s, the performance model %.6g", packing, budget, searched, perf.images_per_s);
+        /* The mapping statistics of the placed graph are the model's too. */
+        cr_assert(pass_run_pipeline(g, arena_printf(arena, "replicate{tiles=%d,packing=%s},place{packing=%s}",
+                                                    budget, packing, packing), &options, &d));
+        MappingStats st;
+        cr_assert(mapping_stats(arena, g, &st, &d));
+        cr_expect(fabs(perf.images_per_s / st.images_per_s - 1) < 1e-3, "%s, %d tiles: mapping %.6g images/s, "
+                  "performance model %.6g", packing, budget, st.images_per_s, perf.images_per_s);
+        cr_assert(st.bottleneck && perf.bottleneck >= 0);
+        cr_expect_str_eq(perf.layers[perf.bottleneck].name, st.bottleneck->result->name, "%s, %d tiles", packing,
+                         budget);
+        digital += st.bottleneck_digital;
+        arena_free(arena);
+    }
+    printf("test_perf: search, mapping and performance model agree on 9 replicated LeNet-5 programs (%d "
+           "bound by digital ops)\n", digital);
+    cr_expect(digital >= 2, "no budget where digital ops set the period");
 }

@@ -157,8 +157,8 @@ Test(program_bytes, refuses_broken_files)
     expect_bytes_refused(d, size, "not an xbarc program");
     expect_bytes_refused(d, 0, "not an xbarc program");
 
-    FRESH(), put_le(d + 8, 3, 4);
-    expect_bytes_refused(d, size, "program version 3, this xbarc reads version 2");
+    FRESH(), put_le(d + 8, 4, 4);
+    expect_bytes_refused(d, size, "program version 4, this xbarc reads version 3");
 
     size_t tiles = section_at(good, size, "TILE");
     expect_bytes_refused(good, tiles + 40, "truncated: section tiles needs");
@@ -197,8 +197,14 @@ Test(program_bytes, refuses_broken_files)
     FRESH(), put_le(d + arch + 8, 9, 4);            /* cell_bits */
     expect_bytes_refused(d, size, "field 'cell_bits' must be 1 to 8, not 9");
 
-    FRESH(), put_le(d + section_at(good, size, "FLAG"), 6, 4);
-    expect_bytes_refused(d, size, "unknown flags 0x6");
+    size_t flags = section_at(good, size, "FLAG");
+    FRESH(), put_le(d + flags, 6, 4);
+    expect_bytes_refused(d, size, "unknown flags 0x4");
+    /* flags, u64 tuned-for seed, u32 length + the chip's text: none untuned */
+    FRESH(), put_le(d + flags + 4, 7, 8);
+    expect_bytes_refused(d, size, "a seed or chip for a program not tuned for one");
+    FRESH(), put_le(d + flags + 12, 5000, 4);
+    expect_bytes_refused(d, size, "a chip description of 5000 bytes");
 
     FRESH(), memcpy(d + buffers - 12, "BUFX", 4);
     expect_bytes_refused(d, size, "expected section buffers ('BUFS') but found 'BUFX'");
