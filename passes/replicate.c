@@ -3,12 +3,14 @@
  *
  * docs/background.md section 7, docs/crossbar.md section 6 ("Replication"),
  * docs/mapping.md.  A layer with r copies of its blocks gives each copy a
- * share of its P input vectors, so its stage time drops from P x cycles to
- * ceil(P / r) x cycles.  For a tile budget T the pass chooses integer r_l
- * minimizing the slowest stage, max_l ceil(P_l / r_l) x cycles_l, subject to
- * the packer (the same packing `place` will use) fitting all copies in T
- * tiles.  The search is exact: the bottleneck B of any replication is one of
- * the stage times a layer can have (ceil(P / r) x cycles for some r); for a
+ * share of its P input vectors and its own digital units, so its stage time
+ * drops from max(P x t_v, d) to max(ceil(P / r) x t_v, ceil(d / r)), t_v the
+ * time of one vector's reads and d its digital time (the one stage-time
+ * model of passes/timing.c, which the performance model charges too).  For a
+ * tile budget T the pass chooses integer 1 <= r_l <= P_l minimizing the
+ * slowest stage subject to the packer (the same packing `place` will use)
+ * fitting all copies in T tiles.  The search is exact: the bottleneck B of
+ * any replication is one of the stage times a layer can have; for a
  * given B the cheapest replication meeting it is r_l(B) = the fewest copies
  * whose stage time is <= B, and every replication meeting B has at least
  * those copies of every layer.  r_l(B) only shrinks as B grows, so with a
