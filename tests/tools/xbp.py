@@ -9,7 +9,7 @@ writer writes whatever it is given, valid or not.
 import struct
 
 MAGIC = b"XBARCPRG"
-VERSION = 2
+VERSION = 3
 TAGS = [b"ARCH", b"FLAG", b"STRS", b"CNST", b"BUFS", b"TILE", b"INST", b"IOLS"]
 QUANT, IM2COL, MVM, COMBINE, DEQUANT, DIGITAL = range(6)
 INPUT, OUTPUT, CONST, TEMP = range(4)
@@ -58,6 +58,8 @@ class Program:
     def __init__(self):
         self.arch = {}
         self.flags = 0
+        self.tuned_seed = 0         # FLAG (version 3): the chip a fine-tuned program was tuned for
+        self.tuned_chip = b""
         self.consts = []            # floats
         self.buffers = []           # dicts: name kind wide dims offset
         self.tiles = []             # dicts: rows cols encoding writes cells (bytes, as stored)
@@ -77,6 +79,8 @@ def read(path):
             p.arch = {name: c.get(code) for name, code in ARCH_FIELDS}
         elif tag == b"FLAG":
             p.flags = c.get("I")
+            p.tuned_seed = c.get("Q")
+            p.tuned_chip = c.bytes(c.get("I"))
         elif tag == b"STRS":
             strings = [c.bytes(c.get("I")).decode() for _ in range(c.get("I"))]
         elif tag == b"CNST":
@@ -158,7 +162,8 @@ def write(p, path):
     st = Strings()
     sec = {}
     sec[b"ARCH"] = b"".join(struct.pack("<" + code, p.arch[name]) for name, code in ARCH_FIELDS)
-    sec[b"FLAG"] = struct.pack("<I", p.flags)
+    chip = getattr(p, "tuned_chip", b"")
+    sec[b"FLAG"] = struct.pack("<IQI", p.flags, getattr(p, "tuned_seed", 0), len(chip)) + chip
     sec[b"CNST"] = struct.pack("<Q", len(p.consts)) + b"".join(struct.pack("<f", v) for v in p.consts)
     out = [struct.pack("<I", len(p.buffers))]
     for b in p.buffers:
