@@ -114,7 +114,7 @@ static void emit_digital(Emitter *e, const Op *op)
 {
     Op *copy = digital_op(e, op);
     Instr *in = add_instr(e, INSTR_DIGITAL, copy->result->id, copy->inputs[0]->id,
-                          op->n_inputs > 1 ? copy->inputs[1]->id : -1, op->result->name);
+                          op->n_inputs > 1 ? copy->inputs[1]->id : -1, ir_layer_name(e->g, op));
     in->src[2] = op->n_inputs > 2 ? copy->inputs[2]->id : -1;
     in->op = copy;
 }
@@ -124,7 +124,8 @@ static void emit_digital(Emitter *e, const Op *op)
 /* The mapping attributes of one xbar op, read and checked once. */
 typedef struct {
     const Op *op;                       /* NULL when reprogramming a program's layer */
-    const char *name;                   /* the layer, for messages */
+    const char *name;                   /* its result value, for buffer names */
+    const char *layer;                  /* the layer's name (ir_layer_name): its instructions' `layer` */
     Loc loc;
     bool quantized, conv;
     int64_t groups, k, n;               /* w is [G, K, N] */
@@ -159,6 +160,7 @@ static bool read_layer(Emitter *e, const Op *op, Layer *L)
     memset(L, 0, sizeof *L);
     L->op = op;
     L->name = op->result->name;
+    L->layer = ir_layer_name(e->g, op);
     L->loc = op->loc;
     const Value *w = op->inputs[1];
     L->groups = w->type.dims[0];
@@ -268,8 +270,8 @@ static bool claim_rect(Emitter *e, const Layer *L, int block, int tile, int row0
             hit_row = top, hit_col = left;
     }
     if (hit_row >= 0) {
-        diag_error(e->diags, &L->loc, "xbar %%%s: block %d overlaps another block on tile %d at cell (%d, %d)",
-                   L->name, block, tile, hit_row, hit_col);
+        diag_error(e->diags, &L->loc, "layer %s: block %d overlaps another block on tile %d at cell (%d, %d)",
+                   L->layer, block, tile, hit_row, hit_col);
         return false;
     }
     ARENA_GROW(e->arena, e->rects, e->n_rects, e->cap_rects);
@@ -288,8 +290,8 @@ static bool program_level_row(Emitter *e, const Layer *L, const uint8_t *table, 
     for (int64_t n = 0; !L->w_checked && n < n_cols; n++) {
         float v = w[n];
         if (!(v >= -qmax && v <= qmax) || v != (float)(int32_t)v) {
-            diag_error(e->diags, &L->loc, "xbar %%%s: quantized weight %g is not an integer within +-%g",
-                       L->name, v, qmax);
+            diag_error(e->diags, &L->loc, "layer %s: quantized weight %g is not an integer within +-%g",
+                       L->layer, v, qmax);
             return false;
         }
     }
@@ -350,8 +352,8 @@ static bool program_block(Emitter *e, const Layer *L, const uint8_t *table, int 
     int64_t tile = L->place[3 * block], row0 = L->place[3 * block + 1], col0 = L->place[3 * block + 2];
     if (tile < 0 || tile >= e->n_tiles || row0 < 0 || col0 < 0 || row0 + (k1 - k0) > e->arch->rows ||
         col0 + phys_cols > e->arch->cols) {
-        diag_error(e->diags, &L->loc, "xbar %%%s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
-                   "does not fit a %d x %d crossbar", L->name, block, (long long)(k1 - k0), phys_cols,
+        diag_error(e->diags, &L->loc, "layer %s: block %d (%lld rows x %d columns) at tile %lld (%lld, %lld) "
+                   "does not fit a %d x %d crossbar", L->layer, block, (long long)(k1 - k0), phys_cols,
                    (long long)tile, (long long)row0, (long long)col0, e->arch->rows, e->arch->cols);
         return false;
     }
@@ -379,7 +381,7 @@ static bool emit_replica(Emitter *e, const Layer *L, const uint8_t *table, int j
                 int out_cols = L->sign == SIGN_PAIR_ANALOG ? phys_cols / 2 : phys_cols;
                 int out = add_buffer(e, arena_printf(e->arena, "%s.block%d", name, block), BUF_TEMP, false,
                                      matrix_type(P, out_cols), NULL);
-                Instr *mvm = add_instr(e, INSTR_MVM, out, src, -1, name);
+                Instr *mvm = add_instr(e, INSTR_MVM, out, src, -1, L->layer);
                 mvm->mvm = (MvmParams){
                     .tile = (int)L->place[3 * block], .tile_row = (int)L->place[3 * block + 1],
                     .tile_col = (int)L->place[3 * block + 2], .rows = (int)(k1 - k0),
@@ -387,7 +389,7 @@ static bool emit_replica(Emitter *e, const Layer *L, const uint8_t *table, int j
                     .dac_bits = e->arch->dac_bits, .in_bits = L->in_bits, .in_signed = L->in_signed,
                     .sign = L->sign, .adc_bits = (int)L->adc_bits[block], .adc_max = L->adc_max[block],
                     .float_mode = !L->quantized, .row_begin = row_begin, .row_end = row_end};
-                Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, name);
+                Instr *comb = add_instr(e, INSTR_COMBINE, acc, out, -1, L->layer);
                 comb->combine = (CombineParams){
                     .group = (int)g, .n0 = (int)n0, .n_cols = (int)(n1 - n0), .n_per_group = (int)L->n,
                     .slices = L->slices, .cell_bits = L->cell_bits, .sign = L->sign, .accumulate = rb > 0,
@@ -413,7 +415,7 @@ static void emit_xbar(Emitter *e, const Op *op)
     /* quant: activations to codes (as they are in a float-weight program). */
     Type codes_type = L.conv ? x->type : matrix_type(P, K);
     int codes = add_buffer(e, arena_printf(e->arena, "%s.codes", name), BUF_TEMP, false, codes_type, NULL);
-    Instr *q = add_instr(e, INSTR_QUANT, codes, buffer_for(e, x), -1, name);
+    Instr *q = add_instr(e, INSTR_QUANT, codes, buffer_for(e, x), -1, L.layer);
     q->quant = (QuantParams){.scale = L.in_scale, .bits = L.in_bits, .is_signed = L.in_signed,
                              .float_mode = !L.quantized};
 
@@ -422,7 +424,7 @@ static void emit_xbar(Emitter *e, const Op *op)
     if (L.conv) {
         rows_buffer = add_buffer(e, arena_printf(e->arena, "%s.rows", name), BUF_TEMP, false,
                                  matrix_type(P, G * K), NULL);
-        Instr *ic = add_instr(e, INSTR_IM2COL, rows_buffer, codes, -1, name);
+        Instr *ic = add_instr(e, INSTR_IM2COL, rows_buffer, codes, -1, L.layer);
         Im2colParams *p = &ic->im2col;
         p->spatial = x->type.rank - 2;
         p->batch = x->type.dims[0];
@@ -451,7 +453,7 @@ static void emit_xbar(Emitter *e, const Op *op)
 
     /* dequant: scale, bias, back to the layer's layout. */
     int bias = op->n_inputs > 2 ? buffer_for(e, op->inputs[2]) : -1;
-    Instr *dq = add_instr(e, INSTR_DEQUANT, buffer_for(e, y), acc, bias, name);
+    Instr *dq = add_instr(e, INSTR_DEQUANT, buffer_for(e, y), acc, bias, L.layer);
     DequantParams *d = &dq->dequant;
     d->conv = L.conv;
     d->batch = L.conv ? y->type.dims[0] : 1;
@@ -565,7 +567,7 @@ Program *emit_program(Arena *arena, const Graph *g, Diags *diags)
 static bool reprogram_error(Diags *diags, const char *layer, const char *what, int instr)
 {
     Loc loc = {0};
-    diag_error(diags, &loc, "reprogramming layer %%%s: %s (instruction %d)", layer, what, instr);
+    diag_error(diags, &loc, "reprogramming layer %s: %s (instruction %d)", layer, what, instr);
     return false;
 }
 
@@ -575,7 +577,7 @@ bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64
     if (p->float_weights)
         return reprogram_error(diags, layer, "a float-weight program has no levels", 0);
     Emitter e = {.arena = p->arena, .arch = &p->arch, .diags = diags, .tiles = p->tiles, .n_tiles = p->n_tiles};
-    Layer L = {.name = layer, .quantized = true, .groups = groups, .k = k, .n = n, .w = w_q,
+    Layer L = {.name = layer, .layer = layer, .quantized = true, .groups = groups, .k = k, .n = n, .w = w_q,
                .w_bits = p->arch.weight_bits, .offset = (float)((1 << (p->arch.weight_bits - 1)) - 1)};
     const uint8_t *table = NULL;
     int blocks = 0;

@@ -449,9 +449,11 @@ static double pct(double part, double whole)
 
 void perf_print(const PerfReport *r, FILE *out)
 {
-    int width = 5;
+    int longest = 5;
     for (int l = 0; l < r->n_layers; l++)
-        width = (int)strlen(r->layers[l].name) > width ? (int)strlen(r->layers[l].name) : width;
+        longest = (int)strlen(r->layers[l].name) > longest ? (int)strlen(r->layers[l].name) : longest;
+    int width = longest < IR_NAME_COLUMN ? longest : IR_NAME_COLUMN;
+    Arena *arena = arena_new();     /* the elided names */
     fprintf(out, "performance per image (%s, averaged over %.0f image%s; energy in nJ, time in us)\n",
             r->counted ? "simulator counters" : "counts from shapes", r->images, r->images == 1 ? "" : "s");
     fprintf(out, "%-*s %6s %10s %10s %9s %10s %9s %9s %9s %9s %9s %9s %7s\n", width, "layer", "copies", "reads",
@@ -461,7 +463,7 @@ void perf_print(const PerfReport *r, FILE *out)
         if (l == r->n_layers)
             fprintf(out, "%-*s %6s", width, "total", "");
         else
-            fprintf(out, "%-*s %6d", width, L->name, L->replicas ? L->replicas : 1);
+            fprintf(out, "%-*s %6d", width, ir_name_fit(arena, L->name, width), L->replicas ? L->replicas : 1);
         fprintf(out, " %10.0f %10.0f %9.0f %10.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f", L->reads, L->conversions,
                 L->saturated, L->stage_ns / 1000, L->xbar_pj / 1000, L->dac_pj / 1000, L->adc_pj / 1000,
                 (L->digital_pj + L->shift_add_pj) / 1000, L->buffer_pj / 1000, L->energy_pj / 1000);
@@ -470,6 +472,9 @@ void perf_print(const PerfReport *r, FILE *out)
         else
             fprintf(out, "\n");
     }
+    arena_free(arena);
+    if (longest > width)
+        fprintf(out, IR_NAME_ELIDED_NOTE, IR_NAME_COLUMN);
     const PerfLayer *T = &r->total;
     const PerfParams *pp = &r->params;
     fprintf(out, "energy per image: %.3f nJ (crossbar %.1f%%, DAC %.1f%%, ADC %.1f%%, digital %.1f%%, "

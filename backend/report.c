@@ -18,10 +18,29 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A layer's name for people: the ONNX node it came from, else its result. */
-static const char *layer_name(const Op *op)
+/* The length of the longest name of g's crossbar layers. */
+static int longest_name(const Graph *g)
 {
-    return op->loc.node && *op->loc.node ? op->loc.node : op->result->name;
+    int longest = 5;
+    for (int i = 0; i < g->n_ops; i++) {
+        int n = g->ops[i]->kind == OP_XBAR && !g->ops[i]->dead ? (int)strlen(ir_layer_name(g, g->ops[i])) : 0;
+        longest = n > longest ? n : longest;
+    }
+    return longest;
+}
+
+/* The name column of a table of g's crossbar layers: as wide as the longest
+ * name, within IR_NAME_COLUMN (longer ones are elided in the middle). */
+static int name_width(const Graph *g)
+{
+    int longest = longest_name(g);
+    return longest < IR_NAME_COLUMN ? longest : IR_NAME_COLUMN;
+}
+
+static void print_elided_note(const Graph *g, FILE *out)
+{
+    if (longest_name(g) > IR_NAME_COLUMN)
+        fprintf(out, IR_NAME_ELIDED_NOTE, IR_NAME_COLUMN);
 }
 
 /* Largest ADC resolution among the op's blocks. */
@@ -115,7 +134,7 @@ bool report_print_choices(const Graph *g, const ReportContext *c, FILE *out, Dia
             report_option_find(c, "packing") ? ": " : "tiles: ", (long long)s.tiles, (long long)s.lower_bound,
             s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, 100 * s.utilization);
     if (s.bottleneck)
-        fprintf(out, "pipeline: %.4g images/s, bottleneck %s (%s)%s\n", s.images_per_s, layer_name(s.bottleneck),
+        fprintf(out, "pipeline: %.4g images/s, bottleneck %s (%s)%s\n", s.images_per_s, ir_layer_name(g, s.bottleneck),
                 s.bottleneck_digital ? "digital ops" : "crossbar reads",
                 s.period != s.period_free ? ", slowed by blocks taking turns" : "");
     bool replicated = false;
@@ -135,18 +154,21 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
         return false;
     const Arch *a = g->arch;
     int64_t tile_cells = (int64_t)a->rows * a->cols;
-    fprintf(out, "%-32s %11s %4s %6s %6s %5s %5s %6s %4s %11s %6s\n", "layer", "K x N", "G", "slices", "blocks",
-            "tiles", "repl", "util", "adc", "reads/img", "time");
+    int width = name_width(g);
+    fprintf(out, "%-*s %11s %4s %6s %6s %5s %5s %6s %4s %11s %6s\n", width, "layer", "K x N", "G", "slices",
+            "blocks", "tiles", "repl", "util", "adc", "reads/img", "time");
     for (int l = 0; l < s.n_layers; l++) {
         const Op *op = s.ops[l];
         const Type *w = &op->inputs[1]->type;
         double util = s.layer_tiles[l] ? (double)s.layer_cells[l] / (double)(s.layer_tiles[l] * tile_cells) : 0;
-        fprintf(out, "%-32.32s %5lldx%-5lld %4lld %6lld %6lld %5lld %5lld %5.1f%% %3db %11lld %5.1f%%\n",
-                layer_name(op), (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
+        fprintf(out, "%-*s %5lldx%-5lld %4lld %6lld %6lld %5lld %5lld %5.1f%% %3db %11lld %5.1f%%\n", width,
+                ir_name_fit(arena, ir_layer_name(g, op), width), (long long)w->dims[1], (long long)w->dims[2],
+                (long long)w->dims[0],
                 (long long)ir_attr_int(op, "slices", 1), (long long)(mb.layers[l].n_blocks * s.replicas[l]),
                 (long long)s.layer_tiles[l], (long long)s.replicas[l], 100 * util, max_adc_bits(op),
                 (long long)layer_reads(&mb.layers[l]), s.period ? 100.0 * (double)s.stage[l] / (double)s.period : 0);
     }
+    print_elided_note(g, out);
     fprintf(out, "tiles: %lld (lower bound %lld, %.3fx; one block per tile: %lld); cell utilization %.1f%%\n",
             (long long)s.tiles, (long long)s.lower_bound,
             s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, (long long)s.blocks, 100 * s.utilization);
@@ -156,7 +178,7 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
     }
     if (s.bottleneck) {
         fprintf(out, "pipeline: bottleneck %s (%s), period %.4g us: %.4g images/s; latency %.4g us\n",
-                layer_name(s.bottleneck), s.bottleneck_digital ? "digital ops" : "crossbar reads",
+                ir_layer_name(g, s.bottleneck), s.bottleneck_digital ? "digital ops" : "crossbar reads",
                 (double)s.period * 1e-6, s.images_per_s, (double)s.latency * 1e-6);
         bool replicated = false;
         for (int l = 0; l < s.n_layers; l++)
@@ -176,11 +198,12 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
         fprintf(out, "performance model (docs/perf.md): %.4g images/s, latency %.4g us, %.4g nJ per image, "
                      "%.3g TOPS/W, %.3g mm^2", perf->images_per_s, perf->latency_ns * 1e-3,
                 perf->total.energy_pj * 1e-3, perf->tops_per_w, perf->area_mm2);
-        if (models_agree(&s, perf) && s.bottleneck && strcmp(perf_bottleneck(perf), s.bottleneck->result->name) == 0)
+        const char *mapping_bottleneck = s.bottleneck ? ir_layer_name(g, s.bottleneck) : "-";
+        if (models_agree(&s, perf) && strcmp(perf_bottleneck(perf), mapping_bottleneck) == 0)
             fprintf(out, "; the same period and bottleneck\n");
         else
             fprintf(out, "; differs from the mapping's %.4g images/s (bottleneck %s): its blocks' own ADC turns "
-                    "and column offsets (docs/perf.md 3)\n", s.images_per_s, perf_bottleneck(perf));
+                    "and column offsets (docs/perf.md 3)\n", s.images_per_s, mapping_bottleneck);
     }
     return true;
 }
@@ -217,7 +240,7 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
         const Op *op = s.ops[l];
         const Type *w = &op->inputs[1]->type;
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "name", layer_name(op));
+        cJSON_AddStringToObject(j, "name", ir_layer_name(g, op));
         cJSON_AddStringToObject(j, "value", op->result->name);
         cJSON_AddNumberToObject(j, "groups", (double)w->dims[0]);
         cJSON_AddNumberToObject(j, "rows", (double)w->dims[1]);
@@ -258,7 +281,7 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
         cJSON_AddBoolToObject(t, "period_optimal", s.period == s.period_bound);
     }
     if (s.bottleneck) {
-        cJSON_AddStringToObject(t, "bottleneck", layer_name(s.bottleneck));
+        cJSON_AddStringToObject(t, "bottleneck", ir_layer_name(g, s.bottleneck));
         cJSON_AddStringToObject(t, "bottleneck_kind", s.bottleneck_digital ? "digital" : "crossbar");
     }
     if (context && context->adc_clipped_layers) {
@@ -336,7 +359,7 @@ bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diag
 
     size_t names = 0;
     for (int l = 0; l < mb.n_layers; l++)
-        names += 6 * strlen(layer_name(mb.layers[l].op)) + 1;
+        names += 6 * strlen(ir_layer_name(g, mb.layers[l].op)) + 1;
     size_t cap = 4096 + (size_t)mb.n_blocks * (200 + names / (size_t)(mb.n_layers ? mb.n_layers : 1)) +
                  (size_t)s.tiles * 120 + names + (size_t)s.n_layers * 200;
     char *svg = malloc(cap), colour[32];
@@ -365,7 +388,7 @@ bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diag
             double x = gap + (double)((t % per_row) * (cell + gap)) + place[3 * b + 2] * sx;
             double y = gap + (double)((t / per_row) * (cell + gap)) + place[3 * b + 1] * sy;
             EMIT("<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"white\" stroke-width=\"0.4\"><title>%s block %lld"
-                 "</title></rect>\n", x, y, blk->cols * sx, blk->rows * sy, colour, xml_text(arena, layer_name(op)),
+                 "</title></rect>\n", x, y, blk->cols * sx, blk->rows * sy, colour, xml_text(arena, ir_layer_name(g, op)),
                  (long long)b);
         }
     }
@@ -374,7 +397,7 @@ bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diag
         layer_colour(l, colour, sizeof colour);
         EMIT("<rect x=\"%lld\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%lld\" y=\"%d\">%.36s"
              "</text>\n", (long long)lx, 10 + 16 * l, colour, (long long)lx + 14, 19 + 16 * l,
-             xml_text(arena, layer_name(mb.layers[l].op)));
+             xml_text(arena, ir_layer_name(g, mb.layers[l].op)));
     }
     EMIT("</svg>\n");
 #undef EMIT
@@ -396,8 +419,9 @@ static int64_t attr_count(const Op *op, const char *name)
 
 void report_summary(const Graph *g, const Program *p, FILE *out)
 {
-    fprintf(out, "%-28s %-6s %6s %6s %4s %6s %6s %5s %5s\n", "layer", "form", "K", "N", "G", "slices", "blocks",
-            "tiles", "adc");
+    int width = name_width(g);
+    fprintf(out, "%-*s %-6s %6s %6s %4s %6s %6s %5s %5s\n", width, "layer", "form", "K", "N", "G", "slices",
+            "blocks", "tiles", "adc");
     uint8_t *seen = arena_alloc(p->arena, (size_t)p->n_tiles + 1);
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = g->ops[i];
@@ -418,10 +442,12 @@ void report_summary(const Graph *g, const Program *p, FILE *out)
                 seen[place[3 * b]] = 0;
         for (int b = 0; b < n_adc; b++)
             max_adc = adc_bits[b] > max_adc ? (int)adc_bits[b] : max_adc;
-        fprintf(out, "%-28.28s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", op->result->name,
+        fprintf(out, "%-*s %-6s %6lld %6lld %4lld %6lld %6lld %5d %4db\n", width,
+                ir_name_fit(p->arena, ir_layer_name(g, op), width),
                 form ? form->s : "?", (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[0],
                 (long long)ir_attr_int(op, "slices", 1), (long long)attr_count(op, "adc_bits"), tiles, max_adc);
     }
+    print_elided_note(g, out);
     /* Cells the blocks cover, from the mvms (blocks never overlap: the
      * emitter refuses that), not from a scan of every cell. */
     int64_t used = 0, cells = (int64_t)p->n_tiles * p->arch.rows * p->arch.cols;

@@ -139,7 +139,7 @@ int cmd_finetune(Args *a)
     after = finetune_accuracy(p, chip.seed, test.images, test.labels, n_test);
     fprintf(text, "layer%s ", report.n_layers > 1 ? "s" : "");
     for (int i = 0; i < report.n_layers; i++)
-        fprintf(text, "%s%%%s", i ? ", " : "", report.layers[i]);
+        fprintf(text, "%s%s", i ? ", " : "", report.layers[i]);
     fprintf(text, ": %lld features, %lld classes, %d training images, %lld of %lld weights changed\n",
             (long long)report.features, (long long)report.classes, report.images,
             (long long)report.weights_changed, (long long)report.weights);

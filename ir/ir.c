@@ -303,3 +303,25 @@ void ir_compact(Graph *g)
     }
     g->n_values = n;
 }
+
+/* ---- layer names ---- */
+
+const char *ir_layer_name(const Graph *g, const Op *op)
+{
+    const char *node = op->loc.node;
+    if (!node || !*node)
+        return op->result->name;
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i] != op && !g->ops[i]->dead && g->ops[i]->loc.node && strcmp(g->ops[i]->loc.node, node) == 0)
+            return op->result->name;
+    return node;
+}
+
+const char *ir_name_fit(Arena *arena, const char *name, int width)
+{
+    int n = (int)strlen(name);
+    if (n <= width || width < 5)
+        return name;
+    int tail = (width - 2) / 2, head = width - 2 - tail;
+    return arena_printf(arena, "%.*s..%s", head, name, name + n - tail);
+}

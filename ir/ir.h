@@ -367,6 +367,19 @@ void ir_compact(Graph *g);
  * any inconsistency (rank, broadcast, channel mismatch...) at op->loc. */
 bool ir_infer_type(const Op *op, Type *result, Diags *diags);
 
+/* ---- layer names (ir/ir.c) ---- */
+
+/* The one name of a layer (an op) in every report, listing, program and
+ * option: its ONNX node's name, unless that is empty or another op of g has
+ * it too; else the name of its result (unique in a graph). */
+const char *ir_layer_name(const Graph *g, const Op *op);
+/* `name` in at most `width` characters for a table column: whole when it
+ * fits, else elided in the middle with ".." (JSON keeps the full name). */
+const char *ir_name_fit(Arena *arena, const char *name, int width);
+enum { IR_NAME_COLUMN = 64 };      /* the widest name column of a table */
+/* Printed under a table that elided a name, so no cut goes unsaid. */
+#define IR_NAME_ELIDED_NOTE "(names over %d characters are elided in the middle at '..'; the JSON output has them in full)\n"
+
 /* ---- the crossbar op (ir/xbar.c; docs/crossbar.md sections 2 and 3) ------------- */
 
 /* The geometry of an xbar op, read from its types and attributes: the layer as

@@ -378,8 +378,9 @@ static bool set_replicas(Graph *g, Op *op, int64_t r)
     return mapping_set_int(g, op, "replicas", r);
 }
 
-/* layers=NAME:R;NAME:R (or NAME=R): copies per named layer, others 1. */
-static bool parse_layers(const char *text, const MapBlocks *mb, int64_t *replicas, Diags *diags)
+/* layers=NAME:R;NAME:R (or NAME=R): copies per named layer (its name in
+ * reports, ir_layer_name, or its result's), others 1. */
+static bool parse_layers(const Graph *g, const char *text, const MapBlocks *mb, int64_t *replicas, Diags *diags)
 {
     bool ok = true;
     for (const char *p = text; *p;) {
@@ -405,10 +406,11 @@ static bool parse_layers(const char *text, const MapBlocks *mb, int64_t *replica
         } else {
             int found = -1;
             for (int l = 0; l < mb->n_layers && found < 0; l++)
-                if (strcmp(mb->layers[l].op->result->name, name) == 0)
+                if (strcmp(ir_layer_name(g, mb->layers[l].op), name) == 0 ||
+                    strcmp(mb->layers[l].op->result->name, name) == 0)
                     found = l;
             if (found < 0) {
-                diag_error(diags, NULL, "replicate: no crossbar layer %%%s (layers=)", ir_name_text(diags->arena, name));
+                diag_error(diags, NULL, "replicate: no crossbar layer '%s' (layers=)", name);
                 ok = false;
             } else {
                 replicas[found] = r;
@@ -455,7 +457,7 @@ bool pass_replicate(Graph *g, const PassArgs *args, Diags *diags)
     for (int l = 0; ok && l < mb.n_layers; l++)
         replicas[l] = 1;
     if (ok && layers)
-        ok = parse_layers(layers, &mb, replicas, diags);
+        ok = parse_layers(g, layers, &mb, replicas, diags);
     if (ok && layers) {
         /* The program holds a byte for every cell of its tiles (a tile a
          * block without packing), the simulator a float for every cell of

@@ -97,7 +97,7 @@ static bool find_blocks(Arena *arena, const Graph *g, const Program *p, Blocks *
         bl->first[l] = bl->total_blocks;
         for (int k = 0; k < p->n_instrs; k++) {
             const Instr *in = &p->instrs[k];
-            if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, op->result->name) == 0)
+            if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, ir_layer_name(g, op)) == 0)
                 bl->instr[bl->total_blocks + bl->n_blocks[l]++] = k;
         }
         if (bl->n_blocks[l] != bits->count) {
@@ -292,7 +292,7 @@ static void report_layers(const Search *s, AdcReport *r, const int *lossless, co
     r->layers = arena_array(arena, (size_t)r->n_layers + 1, sizeof *r->layers);
     for (int l = 0; l < s->bl.n_layers; l++) {
         AdcLayerReport *L = &r->layers[l];
-        L->layer = arena_strdup(arena, s->bl.ops[l]->result->name);
+        L->layer = arena_strdup(arena, ir_layer_name(s->g, s->bl.ops[l]));
         L->blocks = s->bl.n_blocks[l];
         L->bits_min = 1 << 30;
         for (int b = 0; b < L->blocks; b++) {
@@ -467,8 +467,13 @@ void adc_report_print(const AdcReport *r, FILE *out)
     fprintf(out, "ADC allocation (docs/adc.md): clip %s, %d calibration images, tolerance %.2f point%s at "
             "%gx the output error, %d simulator runs, %.2f s\n", r->clip ? r->clip : "?", r->images, r->tolerance,
             r->tolerance == 1.0 ? "" : "s", r->error_scale, r->evaluations, r->seconds);
-    fprintf(out, "%-28s %6s %10s %5s %8s %12s %12s %12s\n", "layer", "blocks", "conv/img", "bits", "lossless",
-            "E lossless", "E uniform", "E alloc");
+    int longest = 5;
+    for (int l = 0; l < r->n_layers; l++)
+        longest = (int)strlen(r->layers[l].layer) > longest ? (int)strlen(r->layers[l].layer) : longest;
+    int width = longest < IR_NAME_COLUMN ? longest : IR_NAME_COLUMN;
+    Arena *arena = arena_new();     /* the elided names */
+    fprintf(out, "%-*s %6s %10s %5s %8s %12s %12s %12s\n", width, "layer", "blocks", "conv/img", "bits",
+            "lossless", "E lossless", "E uniform", "E alloc");
     double lossless = 0, uniform = 0, alloc = 0;
     uint64_t conversions = 0;
     for (int l = 0; l < r->n_layers; l++) {
@@ -478,7 +483,8 @@ void adc_report_print(const AdcReport *r, FILE *out)
             snprintf(bits, sizeof bits, "%d", L->bits_max);
         else
             snprintf(bits, sizeof bits, "%d-%d", L->bits_min, L->bits_max);
-        fprintf(out, "%-28.28s %6d %10llu %5s %8d %9.1f nJ %9.1f nJ %9.1f nJ\n", L->layer, L->blocks,
+        fprintf(out, "%-*s %6d %10llu %5s %8d %9.1f nJ %9.1f nJ %9.1f nJ\n", width,
+                ir_name_fit(arena, L->layer, width), L->blocks,
                 (unsigned long long)L->conversions, bits, L->lossless_bits, L->pj_lossless / 1000,
                 L->pj_uniform / 1000, L->pj_alloc / 1000);
         lossless += L->pj_lossless;
@@ -486,8 +492,11 @@ void adc_report_print(const AdcReport *r, FILE *out)
         alloc += L->pj_alloc;
         conversions += L->conversions;
     }
-    fprintf(out, "%-28s %6s %10llu %5s %8s %9.1f nJ %9.1f nJ %9.1f nJ\n", "total", "",
+    arena_free(arena);
+    fprintf(out, "%-*s %6s %10llu %5s %8s %9.1f nJ %9.1f nJ %9.1f nJ\n", width, "total", "",
             (unsigned long long)conversions, "", "", lossless / 1000, uniform / 1000, alloc / 1000);
+    if (longest > width)
+        fprintf(out, IR_NAME_ELIDED_NOTE, IR_NAME_COLUMN);
     fprintf(out, "ADC energy per image: %s than the architecture's uniform %d-bit ADCs, %s than lossless ones; "
             "top-1 agreement with lossless: uniform %.2f%%, allocated %.2f%%\n", relative(uniform, alloc, 0),
             r->uniform_bits, relative(lossless, alloc, 1), r->agree_uniform, r->agree_alloc);
@@ -535,7 +544,7 @@ bool adc_fit_arch(Graph *g, const float *images, int count, AdcFitReport *r, Dia
         r->clipped_blocks += over;
         r->lossless_bits = most > r->lossless_bits ? most : r->lossless_bits;
         if (over) {
-            r->clipped[r->clipped_layers] = op->result->name;
+            r->clipped[r->clipped_layers] = ir_layer_name(g, op);
             r->clipped_lossless[r->clipped_layers++] = most;
         }
     }

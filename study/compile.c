@@ -50,10 +50,9 @@ static bool adc_within_arch(const Graph *g, const char *adc, int uniform_bits, D
             most = v[b] > most ? (int)v[b] : most;
         if (op->dead || op->kind != OP_XBAR || most <= g->arch->adc_bits)
             continue;
-        diag_error(diags, &op->loc, "--adc lossless: xbar %%%s needs %d-bit ADCs to convert every column sum "
+        diag_error(diags, &op->loc, "--adc lossless: layer %s needs %d-bit ADCs to convert every column sum "
                    "exactly, the architecture has %d (adc_bits): raise adc_bits, or use --adc arch (the range "
-                   "clipped from calibration) or --adc alloc (docs/adc.md)", ir_name_text(diags->arena,
-                   op->result->name), most, g->arch->adc_bits);
+                   "clipped from calibration) or --adc alloc (docs/adc.md)", ir_layer_name(g, op), most, g->arch->adc_bits);
         ok = false;
     }
     return ok;

@@ -52,7 +52,7 @@ typedef struct {
 static bool layer_error(Diags *diags, const char *layer, const char *what)
 {
     Loc loc = {0};
-    diag_error(diags, &loc, "fine-tuning layer %%%s: %s", layer, what);
+    diag_error(diags, &loc, "fine-tuning layer %s: %s", layer, what);
     return false;
 }
 
@@ -178,7 +178,7 @@ static bool find_layers(const Program *p, int want, TrainedLayer *layers, int *c
         why = previous_layer(p, &chain[n - 1], &chain[n]);
         if (why && want != FINETUNE_LAYERS_FC) {
             Loc loc = {0};
-            diag_error(diags, &loc, "fine-tuning %d layers: the layer before %%%s (layer %d from the end) "
+            diag_error(diags, &loc, "fine-tuning %d layers: the layer before %s (layer %d from the end) "
                        "cannot be retrained: %s", want, chain[n - 1].name, n + 1, why);
             return false;
         }
@@ -489,7 +489,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
     for (int i = 0; i < count; i++) {
         if (labels[i] >= last->n) {
             Loc loc = {0};
-            diag_error(diags, &loc, "fine-tuning layer %%%s: training image %d has label %d, but the layer has %lld "
+            diag_error(diags, &loc, "fine-tuning layer %s: training image %d has label %d, but the layer has %lld "
                        "outputs", last->name, i, labels[i], (long long)last->n);
             return false;
         }

@@ -23,6 +23,7 @@ TestSuite(builder, .init = test_setup, .fini = test_teardown);
 TestSuite(print, .init = test_setup, .fini = test_teardown);
 TestSuite(parse, .init = test_setup, .fini = test_teardown);
 TestSuite(verify, .init = test_setup, .fini = test_teardown);
+TestSuite(names, .init = test_setup, .fini = test_teardown);
 
 /* ---- helpers ---- */
 
@@ -736,4 +737,31 @@ Test(verify, names_types_constants_outputs)
     g = tiny_graph();
     g->n_ops = 1;   /* relu dropped without ir_compact: %z has no op */
     expect_verify(g, "error: %z comes from an op that is not in the graph");
+}
+
+/* A layer is named by its ONNX node, unless another live op has that node
+ * name or it has none: then by its result; a long name is elided in the middle. */
+Test(names, layer_name_node_or_result)
+{
+    Graph *g = parse_text("xir 1\ngraph @g {\n"
+                          "  input %x : f32[4]\n"
+                          "  %a : f32[4] = relu(%x) loc(\"/block/Relu\" #0)\n"
+                          "  %b : f32[4] = relu(%a) loc(\"/twice\" #1)\n"
+                          "  %c : f32[4] = relu(%b) loc(\"/twice\" #2)\n"
+                          "  %d : f32[4] = relu(%a) loc(\"\" #3)\n"
+                          "  %e : f32[4] = relu(%a)\n"
+                          "  output %c\n  output %d\n  output %e\n"
+                          "}\n");
+    cr_assert(g, "%s", diags.first ? diags.first->text : "");
+    cr_expect_str_eq(ir_layer_name(g, g->ops[0]), "/block/Relu");
+    cr_expect_str_eq(ir_layer_name(g, g->ops[1]), "b");
+    cr_expect_str_eq(ir_layer_name(g, g->ops[2]), "c");
+    cr_expect_str_eq(ir_layer_name(g, g->ops[3]), "d");
+    cr_expect_str_eq(ir_layer_name(g, g->ops[4]), "e");
+    g->ops[1]->dead = true;     /* the other "/twice" gone: the name is unique again */
+    cr_expect_str_eq(ir_layer_name(g, g->ops[2]), "/twice");
+    cr_expect_str_eq(ir_name_fit(arena, "/features/features.1/conv", 40), "/features/features.1/conv");
+    const char *fit = ir_name_fit(arena, "/features/features.1/conv/conv.0/Conv", 20);
+    cr_expect_eq(strlen(fit), 20);
+    cr_expect_str_eq(fit, "/features..nv.0/Conv");     /* 9 + 2 + 9 */
 }
