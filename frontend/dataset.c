@@ -39,7 +39,8 @@ static unsigned char *read_gz(Arena *arena, const char *path, size_t *size, Diag
                 break;
             buf = bigger;
         }
-        int got = gzread(f, buf + n, (unsigned)(cap - n));
+        size_t room = cap - n;
+        int got = gzread(f, buf + n, room > (1u << 30) ? 1u << 30 : (unsigned)room);    /* gzread takes an int's worth */
         if (got <= 0) {
             int err = 0;
             if (got < 0 || (gzerror(f, &err), err != Z_OK && err != Z_STREAM_END)) {
