@@ -182,6 +182,15 @@ Test(arch, bad_json)
     expect_error("{\"rows\": 64} trailing", "invalid JSON");
 }
 
+/* A NUL ended the text for cJSON: what followed it was ignored. */
+Test(arch, nul_byte)
+{
+    static const char text[] = "{\"rows\": 64}\0{\"rows\": 0}";
+    Arch a;
+    cr_assert_not(arch_parse_json("nul.json", text, sizeof text - 1, &a, &diags));
+    cr_assert(strstr(messages(), "nul.json: error: invalid JSON: the file holds a NUL byte"), "%s", messages());
+}
+
 Test(arch, missing_file)
 {
     Arch a;
