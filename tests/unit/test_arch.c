@@ -188,7 +188,7 @@ Test(arch, nul_byte)
     static const char text[] = "{\"rows\": 64}\0{\"rows\": 0}";
     Arch a;
     cr_assert_not(arch_parse_json("nul.json", text, sizeof text - 1, &a, &diags));
-    cr_assert(strstr(messages(), "nul.json: error: invalid JSON: the file holds a NUL byte"), "%s", messages());
+    cr_assert(strstr(test_messages(), "nul.json: error: invalid JSON: the file holds a NUL byte"), "%s", test_messages());
 }
 
 Test(arch, missing_file)
