@@ -357,14 +357,25 @@ bool report_write_tile_map(const Graph *g, Outputs *outs, const char *path, Diag
     if (height < legend_h)
         height = legend_h;
 
-    size_t names = 0;
-    for (int l = 0; l < mb.n_layers; l++)
-        names += 6 * strlen(ir_layer_name(g, mb.layers[l].op)) + 1;
-    size_t cap = 4096 + (size_t)mb.n_blocks * (200 + names / (size_t)(mb.n_layers ? mb.n_layers : 1)) +
-                 (size_t)s.tiles * 120 + names + (size_t)s.n_layers * 200;
+    /* Every block's title holds its layer's name (escaped: up to 6 bytes a
+     * byte), so the names are counted block by block, not on average. */
+    size_t names = 0, block_names = 0;
+    for (int l = 0; l < mb.n_layers; l++) {
+        size_t len = 6 * strlen(ir_layer_name(g, mb.layers[l].op)) + 1;
+        names += len;
+        block_names += (size_t)(mb.layers[l].n_blocks * mb.layers[l].replicas) * len;
+    }
+    size_t cap = 4096 + (size_t)mb.n_blocks * 200 + block_names + (size_t)s.tiles * 120 + names +
+                 (size_t)s.n_layers * 200;
+    if (!memory_check(cap, 1, "the tile map", NULL, diags))
+        return false;
     char *svg = malloc(cap), colour[32];
+    if (!svg) {
+        diag_error(diags, NULL, "out of memory for the tile map");
+        return false;
+    }
     size_t n = 0;
-#define EMIT(...) n += (size_t)snprintf(svg + n, n < cap ? cap - n : 0, __VA_ARGS__)
+#define EMIT(...) n += (size_t)snprintf(n < cap ? svg + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__)
     EMIT("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%lld\" height=\"%lld\" font-family=\"sans-serif\" "
          "font-size=\"11\">\n", (long long)width, (long long)height);
     EMIT("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");

@@ -12,27 +12,18 @@ void diags_init(Diags *diags, Arena *arena)
     diags->arena = arena;
 }
 
+/* In the arena, whatever the lengths: a node name may be any string of the
+ * model (a fixed buffer once indexed past its end on a long one). */
 char *loc_format(Arena *arena, const Loc *loc)
 {
-    char buf[1024];
-    size_t n = 0;
-    buf[0] = 0;
-#define ADD(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
-    if (loc && loc->file) {
-        ADD("%s", loc->file);
-        if (loc->line > 0)
-            ADD(":%d:%d", loc->line, loc->col);
-    }
-    if (loc && loc->node) {
-        ADD("%snode '%s' (#%d", n ? ": " : "", loc->node, loc->node_index);
-        if (loc->node_op)
-            ADD(", %s", loc->node_op);
-        ADD(")");
-    }
-#undef ADD
-    if (n >= sizeof buf)
-        buf[sizeof buf - 1] = 0;
-    return arena_strdup(arena, buf);
+    char *s = "";
+    if (loc && loc->file)
+        s = loc->line > 0 ? arena_printf(arena, "%s:%d:%d", loc->file, loc->line, loc->col)
+                          : arena_printf(arena, "%s", loc->file);
+    if (loc && loc->node)
+        s = arena_printf(arena, "%s%snode '%s' (#%d%s%s)", s, *s ? ": " : "", loc->node, loc->node_index,
+                         loc->node_op ? ", " : "", loc->node_op ? loc->node_op : "");
+    return *s ? s : arena_strdup(arena, "");
 }
 
 void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap)

@@ -330,6 +330,17 @@ def hostile_inputs():
     save("big_input.onnx", model(
         [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_big")],
         [vi("x", [1, 1, 65536, 65536])], [vi("y", [1, 1, 65536, 65536])], [weights("w", [1, 1, 1, 1])]))
+    # Node names longer than any fixed buffer, with characters XML escapes
+    # six times over: a message names the node in full, and the tile map
+    # (each block titled by its layer) is drawn whole.
+    long_name = '"<&' * 700
+    save("bad_long_name.onnx", model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name=long_name)],
+        [vi("x", [1, 3, 8, 8])], [vi("y", None)], [weights("w", [4, 6, 3, 3])]))
+    save("ok_long_name.onnx", model(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"], name=long_name),
+         helper.make_node("MatMul", ["h", "w2"], ["y"], name="short")],
+        [vi("x", [1, 300])], [vi("y", [1, 4])], [weights("w1", [300, 8]), weights("w2", [8, 4])]))
     # Fashion-MNIST files: no images; a label that is no class.
     idx_gz("fmnist_empty/t10k-images-idx3-ubyte.gz", 3, [0, 28, 28], b"")
     idx_gz("fmnist_empty/t10k-labels-idx1-ubyte.gz", 1, [0], b"")
