@@ -10,6 +10,7 @@
  * the parser uses as well, so that one count covers the file. */
 #include "lex.h"
 
+#include <limits.h>
 #include <string.h>
 
 void lex_init(Lexer *lx, Arena *arena, Diags *diags, const char *path, const char *text, size_t length)
@@ -194,7 +195,7 @@ void lex_next(Lexer *lx)
         long long v = 0;
         while (lx->pos < lx->end && is_digit((unsigned char)*lx->pos) && v <= 1000000000)
             v = v * 10 + (*lx->pos++ - '0');
-        if (lx->pos < lx->end && is_word_char((unsigned char)*lx->pos)) {
+        if ((lx->pos < lx->end && is_word_char((unsigned char)*lx->pos)) || v > INT_MAX) {   /* an int's worth */
             while (lx->pos < lx->end && is_word_char((unsigned char)*lx->pos))
                 lx->pos++;
             lex_error(lx, t->line, t->col, "malformed node index '#%.*s'", (int)(lx->pos - s), s);

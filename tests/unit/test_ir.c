@@ -571,6 +571,9 @@ Test(parse, error_structure)
     expect_diag(HEAD "  %y : f32[2] = relu(%x) {a = 1, a = 2}\n}\n", "bad.xir:4:34: error: duplicate attribute 'a'");
     expect_diag(HEAD "  ~\n}\n", "bad.xir:4:3: error: unexpected character '~'");
     expect_diag(HEAD "  %y : f32[2] = relu(%x) loc(\"a\" #1x)\n}\n", "bad.xir:4:34: error: malformed node index '#1x'");
+    /* an index past an int was once truncated to another node's */
+    expect_diag(HEAD "  %y : f32[2] = relu(%x) loc(\"a\" #9999999999)\n  output %y\n}\n",
+                "bad.xir:4:34: error: malformed node index '#9999999999'");
 }
 
 Test(parse, error_recovery_goes_on_to_later_lines)
