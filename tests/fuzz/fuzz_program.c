@@ -188,6 +188,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diags_init(&diags, arena);
     Program *p = program_read_memory(arena, "p.xbp", data, size, &diags);
     n_inputs++;
+    if (!p && diags.n_errors == 0) {
+        fprintf(stderr, "the reader refused the program without a message\n");
+        abort();
+    }
     if (p) {
         n_read++;
         if (size <= VALID_MAX_SIZE)
