@@ -15,13 +15,9 @@
 #include "frontend/frontend.h"
 #include "frontend/onnx_tensor.h"
 
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum { MIN_IR_VERSION = 3, MAX_IR_VERSION = 9, MIN_OPSET = 1, MAX_OPSET = 17 };
 
@@ -625,26 +621,6 @@ static void proto_free(void *arena, void *pointer)
     (void)arena, (void)pointer;
 }
 
-/* The file's bytes: mapped read-only when it can be (no copy, no fresh
- * memory), else read (*mapped = 0). */
-static uint8_t *map_file(const char *path, size_t *size, size_t *mapped, Diags *diags, const Loc *loc)
-{
-    *mapped = 0;
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            close(fd);
-            *size = *mapped = (size_t)st.st_size;
-            return p;
-        }
-    }
-    if (fd >= 0)
-        close(fd);
-    return onnx_read_file(path, size, diags, loc);
-}
-
 Graph *onnx_import_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
                           const OnnxBinding *bindings, int n_bindings, Diags *diags)
 {
@@ -667,15 +643,11 @@ Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings, 
                    Diags *diags)
 {
     Loc loc = {.file = arena_strdup(arena, path)};
-    size_t size, mapped;
-    uint8_t *bytes = map_file(path, &size, &mapped, diags, &loc);
-    if (!bytes)
+    FileBytes bytes;
+    if (!file_read(path, 0, &loc, diags, &bytes))
         return NULL;
     /* Unpacked into the arena, so the bytes can go right after. */
-    Graph *g = onnx_import_memory(arena, path, bytes, size, bindings, n_bindings, diags);
-    if (mapped)
-        munmap(bytes, mapped);
-    else
-        free(bytes);
+    Graph *g = onnx_import_memory(arena, path, bytes.data, bytes.size, bindings, n_bindings, diags);
+    file_release(&bytes);
     return g;
 }

@@ -81,9 +81,6 @@ const char *onnx_fresh_name(OnnxImporter *imp, const char *stem);   /* unused in
 
 /* onnx_tensor.c */
 const char *onnx_elem_type_name(int elem_type);                     /* "float", "int64", ... */
-/* The whole file in a malloc'ed buffer (free() it), or NULL after an error
- * ("cannot open", "file is empty"...) at `loc`. */
-uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc *loc);
 /* Reads a TensorProto file; *name gets the proto's name ("" when it has none). */
 bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
                            Diags *diags);

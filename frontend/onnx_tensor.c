@@ -206,59 +206,15 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
     return true;
 }
 
-uint8_t *onnx_read_file(const char *path, size_t *size, Diags *diags, const Loc *loc)
-{
-    /* malloc, not the arena: the bytes are dropped as soon as they are decoded. */
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_error(diags, loc, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (!buf)
-            break;
-        n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap)
-            break;
-        if (!memory_check(2 * (uint64_t)cap, 1, "reading the file", loc, diags)) {   /* a pipe without end */
-            free(buf);
-            fclose(fp);
-            return NULL;
-        }
-        uint8_t *bigger = realloc(buf, 2 * cap);
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    bool bad = ferror(fp) || !buf;
-    fclose(fp);
-    if (bad) {
-        diag_error(diags, loc, "cannot read: %s", buf ? strerror(errno) : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    if (n == 0) {
-        diag_error(diags, loc, "file is empty");
-        free(buf);
-        return NULL;
-    }
-    *size = n;
-    return buf;
-}
-
 bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
                            Diags *diags)
 {
     Loc loc = {.file = arena_strdup(arena, path)};
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
-    if (!bytes)
+    FileBytes bytes;
+    if (!file_read(path, 0, &loc, diags, &bytes))
         return false;
-    bool ok = onnx_read_tensor_memory(arena, path, bytes, size, name, out, diags);
-    free(bytes);
+    bool ok = onnx_read_tensor_memory(arena, path, bytes.data, bytes.size, name, out, diags);
+    file_release(&bytes);
     return ok;
 }
 

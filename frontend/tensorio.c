@@ -223,12 +223,11 @@ bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags)
         diag_error(diags, &loc, "unknown tensor file type (expected a .pb or .npy file name)");
         return false;
     }
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, diags, &loc);
-    if (!bytes)
+    FileBytes bytes;
+    if (!file_read(path, 0, &loc, diags, &bytes))
         return false;
-    bool ok = tensor_read_memory(arena, path, bytes, size, out, diags);
-    free(bytes);
+    bool ok = tensor_read_memory(arena, path, bytes.data, bytes.size, out, diags);
+    file_release(&bytes);
     return ok;
 }
 
@@ -329,16 +328,15 @@ int tensor_pb_elem_type(const char *path)
     Diags diags;
     diags_init(&diags, arena);
     Loc loc = {.file = path};
-    size_t size;
-    uint8_t *bytes = onnx_read_file(path, &size, &diags, &loc);
+    FileBytes bytes;
     int type = -1;
-    if (bytes) {
-        Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, bytes);
+    if (file_read(path, 0, &loc, &diags, &bytes)) {
+        Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, bytes.size, bytes.data);
         if (t) {
             type = t->has_data_type ? t->data_type : 0;
             onnx__tensor_proto__free_unpacked(t, NULL);
         }
-        free(bytes);
+        file_release(&bytes);
     }
     arena_free(arena);
     return type;

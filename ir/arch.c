@@ -345,49 +345,14 @@ static void text_position(const char *text, const char *at, Loc *loc)
 
 enum { ARCH_MAX_BYTES = 1 << 24 };
 
-/* The whole file, NUL-terminated, in the arena; NULL (reported) on failure. */
-static char *read_text(Arena *arena, const char *path, size_t *length, Diags *diags)
-{
-    Loc loc = {.file = path};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_error(diags, &loc, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = arena_alloc(arena, cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > ARCH_MAX_BYTES) {
-                diag_error(diags, &loc, "architecture file is larger than 16 MB");
-                fclose(f);
-                return NULL;
-            }
-            char *bigger = arena_alloc(arena, cap * 2);
-            memcpy(bigger, buf, n);
-            buf = bigger, cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        diag_error(diags, &loc, "cannot read: %s", strerror(errno));
-        return NULL;
-    }
-    buf[n] = 0;
-    *length = n;
-    return buf;
-}
-
 bool arch_read_json(const char *path, Arch *arch, Diags *diags)
 {
-    size_t length;
-    char *text = read_text(diags->arena, path, &length, diags);
-    return text && arch_parse_json(path, text, length, arch, diags);
+    FileBytes bytes;
+    if (!file_read(path, ARCH_MAX_BYTES, NULL, diags, &bytes))
+        return false;
+    bool ok = arch_parse_json(path, (const char *)bytes.data, bytes.size, arch, diags);
+    file_release(&bytes);
+    return ok;
 }
 
 bool arch_parse_json(const char *path, const char *text, size_t length, Arch *arch, Diags *diags)

@@ -1,4 +1,5 @@
-/* file.c: a command's output files, written together or not at all, and
+/* file.c: the files a command reads (whole and bounded, see ir.h) and its
+ * output files, written together or not at all, and
  * never by destroying what a path names.
  *
  * What a path is decides how it is written:
@@ -31,8 +32,105 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- input files ---- */
+
+static bool too_big(uint64_t size, uint64_t max_bytes, const Loc *loc, Diags *diags)
+{
+    if (!max_bytes)
+        return !memory_check(size, 1, "reading the file", loc, diags);
+    if (size <= max_bytes)
+        return false;
+    diag_error(diags, loc, "the file is larger than %llu bytes, the most this reader takes",
+               (unsigned long long)max_bytes);
+    return true;
+}
+
+/* A stream to its end (a pipe without end stops at the limit). */
+static bool read_stream(int fd, uint64_t max_bytes, const Loc *loc, Diags *diags, FileBytes *out)
+{
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            diag_error(diags, loc, "cannot read: out of memory");
+            return false;
+        }
+        if (n == cap) {
+            if (too_big(max_bytes ? (uint64_t)cap + 1 : 2 * (uint64_t)cap, max_bytes, loc, diags)) {
+                free(buf);
+                return false;
+            }
+            uint64_t grown = max_bytes && 2 * (uint64_t)cap > max_bytes + 1 ? max_bytes + 1 : 2 * (uint64_t)cap;
+            uint8_t *bigger = realloc(buf, (size_t)grown);
+            if (!bigger)
+                free(buf);
+            buf = bigger, cap = (size_t)grown;
+            continue;
+        }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            diag_error(diags, loc, "cannot read: %s", strerror(errno));
+            free(buf);
+            return false;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    if (too_big(n, max_bytes, loc, diags)) {
+        free(buf);
+        return false;
+    }
+    *out = (FileBytes){.data = buf, .size = n};
+    return true;
+}
+
+bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diags, FileBytes *out)
+{
+    Loc here = loc ? *loc : (Loc){.file = path};
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        diag_error(diags, &here, "cannot %s: %s", fd < 0 ? "open" : "read", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    bool ok;
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(diags, &here, "cannot read: is a directory");
+        ok = false;
+    } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        ok = !too_big((uint64_t)st.st_size, max_bytes, &here, diags);
+        void *p = ok ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+        if (p != MAP_FAILED)
+            *out = (FileBytes){.data = p, .size = (size_t)st.st_size, .mapped = true};
+        else if (ok)    /* a file system that cannot map: read it */
+            ok = read_stream(fd, max_bytes, &here, diags, out);
+    } else {
+        ok = read_stream(fd, max_bytes, &here, diags, out);
+    }
+    close(fd);
+    return ok;
+}
+
+void file_release(FileBytes *bytes)
+{
+    if (bytes->mapped)
+        munmap((void *)bytes->data, bytes->size);
+    else
+        free((void *)bytes->data);
+    memset(bytes, 0, sizeof *bytes);
+}
+
+/* ---- output files ---- */
 
 typedef enum { OUT_REPLACE, OUT_IN_PLACE, OUT_STDOUT } OutKind;
 

@@ -120,6 +120,22 @@ void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap);
 void diags_print(const Diags *diags, FILE *out);
 char *loc_format(Arena *arena, const Loc *loc);   /* the location prefix alone, without ": " */
 
+/* ---- input files (ir/file.c) ----------------------------------------------------- */
+
+/* A whole input file's bytes: a regular file mapped read-only (no copy), a
+ * pipe, FIFO or device read to its end into memory of its own.  At most
+ * max_bytes (0: the memory limit); a directory, or anything that cannot be
+ * opened or read, is reported at `loc` (its file: the path).  Every reader
+ * of files (models, tensors, .xir, programs, architectures) takes its bytes
+ * here, so every one is bounded alike. */
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    bool mapped;        /* else malloc'ed */
+} FileBytes;
+bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diags, FileBytes *out);
+void file_release(FileBytes *bytes);
+
 /* ---- output files (ir/file.c) ---------------------------------------------------- */
 
 /* A command's output files, written together or not at all:

@@ -22,13 +22,9 @@
 #include "lex.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum { MAX_OPERANDS = 256, MAX_ATTRS = 64 };
 
@@ -319,8 +315,9 @@ static bool parse_decimals(Parser *p, const char *name, const Type *type, float 
 {
     int line = p->lx.tok.line, col = p->lx.tok.col;
     next(p);
-    int64_t count = 0, cap = n < 64 ? n : 64;
-    *data = arena_array(p->arena, (size_t)(cap ? cap : 1), sizeof(float));
+    int64_t count = 0, cap = 0;
+    *data = NULL;
+    ARENA_GROW(p->arena, *data, 0, cap);                /* an empty constant has data too */
     while (!at_punct(p, ']')) {
         if (count && !expect_comma(p, ']'))
             return false;
@@ -329,14 +326,10 @@ static bool parse_decimals(Parser *p, const char *name, const Type *type, float 
         bool was_int;
         if (!parse_number(p, &f, &i, &was_int))
             return false;
-        if (count == cap && cap < n) {
-            cap = 2 * cap < n ? 2 * cap : n;
-            float *bigger = arena_array(p->arena, (size_t)cap, sizeof(float));
-            memcpy(bigger, *data, (size_t)count * sizeof(float));
-            *data = bigger;
-        }
-        if (count < cap)
+        if (count < n) {    /* past n the count is wrong: count, keep nothing */
+            ARENA_GROW(p->arena, *data, count, cap);
             (*data)[count] = f;
+        }
         count++;
     }
     next(p);
@@ -413,20 +406,16 @@ typedef struct {
 static bool parse_list(Parser *p, ParsedAttr *a)
 {
     next(p);
-    int cap = 8;
-    a->ints = arena_array(p->arena, (size_t)cap, sizeof(int64_t));
-    a->floats = arena_array(p->arena, (size_t)cap, sizeof(float));
+    int cap_ints = 0, cap_floats = 0;
+    a->ints = NULL, a->floats = NULL;
+    ARENA_GROW(p->arena, a->ints, 0, cap_ints);         /* an empty list has arrays too */
+    ARENA_GROW(p->arena, a->floats, 0, cap_floats);
     bool any_float = false;
     while (!at_punct(p, ']')) {
         if (a->count && !expect_comma(p, ']'))
             return false;
-        if (a->count == cap) {
-            int64_t *ints = arena_array(p->arena, (size_t)cap * 2, sizeof(int64_t));
-            float *floats = arena_array(p->arena, (size_t)cap * 2, sizeof(float));
-            memcpy(ints, a->ints, (size_t)cap * sizeof(int64_t));
-            memcpy(floats, a->floats, (size_t)cap * sizeof(float));
-            a->ints = ints, a->floats = floats, cap *= 2;
-        }
+        ARENA_GROW(p->arena, a->ints, a->count, cap_ints);
+        ARENA_GROW(p->arena, a->floats, a->count, cap_floats);
         bool was_int;
         if (!parse_number(p, &a->floats[a->count], &a->ints[a->count], &was_int))
             return false;
@@ -752,72 +741,14 @@ Graph *ir_parse(Arena *arena, const char *path, const char *text, size_t length,
     return ir_verify(g, diags) ? g : NULL;
 }
 
-/* Reads a stream that cannot be mapped (a pipe) into the arena; NULL with
- * errno set, or after reporting a stream larger than the memory limit. */
-static char *read_stream(Arena *arena, int fd, size_t *length, const Loc *loc, Diags *diags)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = arena_alloc(arena, cap);
-    for (;;) {
-        if (n == cap) {
-            if (!memory_check(2 * (uint64_t)cap, 1, "reading the file", loc, diags))
-                return NULL;
-            char *bigger = arena_alloc(arena, cap * 2);
-            memcpy(bigger, buf, n);
-            buf = bigger, cap *= 2;
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return NULL;
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    *length = n;
-    return buf;
-}
-
-/* A regular file is mapped rather than copied: a ResNet's .xir is 200 MB of hex
- * that is only needed while it is decoded. */
+/* A regular file is mapped rather than copied (file_read): a ResNet's .xir is
+ * 200 MB of hex that is only needed while it is decoded. */
 Graph *ir_parse_file(Arena *arena, const char *path, Diags *diags)
 {
-    Loc loc = {.file = path};
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        diag_error(diags, &loc, "cannot open: %s", strerror(errno));
+    FileBytes bytes;
+    if (!file_read(path, 0, NULL, diags, &bytes))
         return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        diag_error(diags, &loc, "cannot read: %s", strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        diag_error(diags, &loc, "cannot read: is a directory");
-        close(fd);
-        return NULL;
-    }
-    Graph *g = NULL;
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        size_t length = (size_t)st.st_size;
-        void *text = mmap(NULL, length, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (text != MAP_FAILED) {
-            g = ir_parse(arena, path, text, length, diags);
-            munmap(text, length);
-            close(fd);
-            return g;
-        }
-    }
-    size_t length;
-    int errors = diags->n_errors;
-    char *text = read_stream(arena, fd, &length, &loc, diags);
-    if (text)
-        g = ir_parse(arena, path, text, length, diags);
-    else if (diags->n_errors == errors)
-        diag_error(diags, &loc, "cannot read: %s", strerror(errno));
-    close(fd);
+    Graph *g = ir_parse(arena, path, (const char *)bytes.data, bytes.size, diags);
+    file_release(&bytes);
     return g;
 }

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 const Section program_sections[SEC_COUNT] = {
     [SEC_ARCH] = {"ARCH", "architecture"},  [SEC_FLAGS] = {"FLAG", "flags"},
@@ -571,45 +570,6 @@ static void read_io(Reader *r, Program *p)
         p->outputs[i] = get_i32(r);
 }
 
-/* Loads the file into the scratch arena; NULL (reported) when it cannot be read. */
-static unsigned char *load_file(Reader *r, Arena *scratch, size_t *size)
-{
-    FILE *fp = fopen(r->loc.file, "rb");
-    struct stat st;
-    if (!fp || fstat(fileno(fp), &st) != 0) {
-        diag_error(r->diags, &r->loc, "cannot read: %s", strerror(errno));
-        if (fp)
-            fclose(fp);
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        diag_error(r->diags, &r->loc, "cannot read: it is a directory");
-        fclose(fp);
-        return NULL;
-    }
-    /* st_size is a hint (a pipe has none): grow until end of file. */
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16;
-    unsigned char *data = arena_alloc(scratch, cap);
-    size_t n = 0, got;
-    while ((got = fread(data + n, 1, cap - n, fp)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = arena_alloc(scratch, 2 * cap);
-            memcpy(bigger, data, n);
-            data = bigger;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        diag_error(r->diags, &r->loc, "cannot read: %s", strerror(errno ? errno : EIO));
-        return NULL;
-    }
-    *size = n;
-    return data;
-}
-
 /* Flags, and the chip a fine-tuned program was tuned for. */
 static void read_flags(Reader *r, Program *p)
 {
@@ -681,11 +641,10 @@ Program *program_read_memory(Arena *arena, const char *name, const void *bytes, 
 
 Program *program_read(Arena *arena, const char *path, Diags *diags)
 {
-    Reader r = {.diags = diags, .loc.file = path};
-    Arena *scratch = arena_new();
-    size_t size = 0;
-    const unsigned char *data = load_file(&r, scratch, &size);
-    Program *p = data ? program_read_memory(arena, path, data, size, diags) : NULL;
-    arena_free(scratch);
+    FileBytes bytes;
+    if (!file_read(path, 0, NULL, diags, &bytes))
+        return NULL;
+    Program *p = program_read_memory(arena, path, bytes.data, bytes.size, diags);
+    file_release(&bytes);
     return p;
 }

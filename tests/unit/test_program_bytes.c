@@ -215,10 +215,10 @@ Test(program_bytes, refuses_broken_files)
 
     diags_init(&diags, arena);
     cr_expect_null(program_read(arena, path_in_dir("missing.xbp"), &diags));
-    cr_expect(strstr(diags.first->text, "missing.xbp: error: cannot read: No such file or directory"));
+    cr_expect(strstr(diags.first->text, "missing.xbp: error: cannot open: No such file or directory"));
     diags_init(&diags, arena);
     cr_expect_null(program_read(arena, dir, &diags));
-    cr_expect(strstr(diags.first->text, "cannot read: it is a directory"));
+    cr_expect(strstr(diags.first->text, "cannot read: is a directory"));
 #undef FRESH
 }
 
