@@ -1,14 +1,11 @@
 /* fuzz_arch.c: the architecture file reader and validator from memory, and
  * the JSON writer's round trip on what it accepts (the same fields back). */
-#include "ir/ir.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    setenv("XBARC_MEMORY_LIMIT", "1G", 0);    /* below libFuzzer's -rss_limit_mb */
+    fuzz_memory_limit();
     return 0;
 }
 
@@ -19,10 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diags_init(&diags, arena);
     Arch arch;
     bool ok = arch_parse_json("arch.json", (const char *)data, size, &arch, &diags);
-    if (!ok && diags.n_errors == 0) {
-        fprintf(stderr, "the read failed without a message\n");
-        abort();
-    }
+    fuzz_refused_with_message(ok, &diags, "the read");
     if (ok && arch_validate(&arch, "arch.json", &diags)) {
         char *json = arch_to_json(arena, &arch);
         Arch again;

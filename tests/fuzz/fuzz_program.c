@@ -9,10 +9,7 @@
 #include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz.h"
 
 /* Work (element operations, roughly) and memory of a simulation worth running. */
 enum { RUN_LIMIT = 1 << 20, MEMORY_LIMIT = 64 << 20 };
@@ -170,7 +167,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    setenv("XBARC_MEMORY_LIMIT", "1G", 1);     /* below -malloc_limit_mb (scripts/fuzz) */
+    fuzz_memory_limit();
     if (!(valid = malloc(VALID_KEPT * sizeof *valid)))
         abort();
     if (getenv("XBARC_FUZZ_STATS"))
@@ -188,10 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diags_init(&diags, arena);
     Program *p = program_read_memory(arena, "p.xbp", data, size, &diags);
     n_inputs++;
-    if (!p && diags.n_errors == 0) {
-        fprintf(stderr, "the reader refused the program without a message\n");
-        abort();
-    }
+    fuzz_refused_with_message(p, &diags, "the program reader");
     if (p) {
         n_read++;
         if (size <= VALID_MAX_SIZE)

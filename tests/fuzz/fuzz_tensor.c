@@ -1,13 +1,12 @@
 /* fuzz_tensor.c: the tensor readers from memory, .npy and .pb (the first
  * byte of the input chooses which; the rest is the file). */
 #include "frontend/frontend.h"
-
-#include <stdlib.h>
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    setenv("XBARC_MEMORY_LIMIT", "1G", 0);    /* below libFuzzer's -rss_limit_mb */
+    fuzz_memory_limit();
     return 0;
 }
 
@@ -19,11 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Diags diags;
     diags_init(&diags, arena);
     Tensor t;
-    if (!tensor_read_memory(arena, data[0] & 1 ? "t.pb" : "t.npy", data + 1, size - 1, &t, &diags) &&
-        diags.n_errors == 0) {
-        fprintf(stderr, "the read failed without a message\n");
-        abort();
-    }
+    bool ok = tensor_read_memory(arena, data[0] & 1 ? "t.pb" : "t.npy", data + 1, size - 1, &t, &diags);
+    fuzz_refused_with_message(ok, &diags, "the read");
     arena_free(arena);
     return 0;
 }

@@ -1,26 +1,11 @@
 /* fuzz_xir.c: the .xir parser and verifier, and the printer's round trip:
  * what parses and verifies must print to text that parses to the same text. */
-#include "ir/ir.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-static char *print_to_string(const Graph *g, size_t *length)
-{
-    char *text = NULL;
-    FILE *f = open_memstream(&text, length);
-    if (!f)
-        abort();
-    PrintOptions options = {0};
-    ir_print(g, f, &options);
-    fclose(f);
-    return text;
-}
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    setenv("XBARC_MEMORY_LIMIT", "1G", 0);    /* below libFuzzer's -rss_limit_mb */
+    fuzz_memory_limit();
     return 0;
 }
 
@@ -30,27 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Diags diags;
     diags_init(&diags, arena);
     Graph *g = ir_parse(arena, "fuzz.xir", (const char *)data, size, &diags);
-    if (!g && diags.n_errors == 0) {
-        fprintf(stderr, "the parse failed without a message\n");
-        abort();
-    }
-    if (g && ir_verify(g, &diags)) {
-        size_t n1, n2;
-        char *first = print_to_string(g, &n1);
-        Graph *again = ir_parse(arena, "printed.xir", first, n1, &diags);
-        if (!again) {
-            diags_print(&diags, stderr);
-            fprintf(stderr, "printed IR does not parse:\n%s", first);
-            abort();
-        }
-        char *second = print_to_string(again, &n2);
-        if (n1 != n2 || memcmp(first, second, n1) != 0) {
-            fprintf(stderr, "print(parse(print(g))) != print(g):\n%s\n----\n%s", first, second);
-            abort();
-        }
-        free(first);
-        free(second);
-    }
+    fuzz_refused_with_message(g, &diags, "the parse");
+    if (g && ir_verify(g, &diags))
+        fuzz_round_trip(arena, g, &diags);
     arena_free(arena);
     return 0;
 }
