@@ -108,7 +108,8 @@ bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diag
         diag_error(diags, &here, "cannot read: is a directory");
         ok = false;
     } else if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        ok = !too_big((uint64_t)st.st_size, max_bytes, &here, diags);
+        /* mapping takes no memory of its own: only a reader's own bound applies */
+        ok = !max_bytes || !too_big((uint64_t)st.st_size, max_bytes, &here, diags);
         void *p = ok ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
         if (p != MAP_FAILED)
             *out = (FileBytes){.data = p, .size = (size_t)st.st_size, .mapped = true};
