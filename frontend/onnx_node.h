@@ -72,6 +72,30 @@ bool onnx_op_supported(const char *op_type);
  * after reporting the problem at node->loc. */
 Value *onnx_lower_node(const OnnxNode *node, const char *op_type);
 
+/* onnx_ops.c: reading a node and emitting its ops, for every lowering file.
+ * A reader reports what is wrong at the node and returns NULL / false. */
+Value *onnx_fail(const OnnxNode *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const OnnxAttr *onnx_attr(const OnnxNode *n, const char *name);       /* NULL if absent */
+bool onnx_get_int(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out);
+bool onnx_get_float(const OnnxNode *n, const char *name, float dflt, float *out);
+bool onnx_get_string(const OnnxNode *n, const char *name, const char *dflt, const char **out);
+/* `count` ints (count < 0: any number up to 2 * IR_MAX_RANK), or dflt repeated
+ * when absent; *got gets the number read. */
+bool onnx_get_ints(const OnnxNode *n, const char *name, int count, int64_t dflt, int64_t *out, int *got);
+bool onnx_has_input(const OnnxNode *n, int i);                        /* present and not "" */
+Value *onnx_data_input(const OnnxNode *n, int i);                     /* a float value, present */
+/* Input i's data known at import (must be), and decodable. */
+const OnnxConst *onnx_const_input(const OnnxNode *n, int i, const char *what);
+/* A short integer list (axes, pads, shape) given as constant input i. */
+bool onnx_ints_input(const OnnxNode *n, int i, const char *what, int64_t *out, int *count);
+bool onnx_float_input(const OnnxNode *n, int i, const char *what, float *out);   /* one value */
+/* Maps axes in [-rank, rank) to [0, rank). */
+bool onnx_normalize_axes(const OnnxNode *n, const char *what, int64_t *axes, int count, int rank);
+/* Appends an op at the node (untyped until onnx_typed: set its attributes between). */
+Op *onnx_emit(const OnnxNode *n, OpKind kind, Value *const *inputs, int count, const char *name);
+Value *onnx_typed(const OnnxNode *n, Op *op);                         /* its result, typed; NULL on error */
+Value *onnx_unary(const OnnxNode *n, OpKind kind);                    /* kind(input 0), no attributes */
+
 /* onnx_legacy.c: a node of opset 1 to 6 in the form onnx_lower_node reads
  * (the legacy attributes rewritten or refused); false after an error. */
 bool onnx_upgrade_legacy(const OnnxNode *node, const char *op_type, OnnxNode *out);

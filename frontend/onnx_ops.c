@@ -15,11 +15,9 @@
 #include <math.h>
 #include <string.h>
 
-/* ---- reading the node ---- */
+/* ---- reading the node (declared in onnx_node.h: onnx_ops_math.c reads nodes alike) ---- */
 
-static Value *fail(const OnnxNode *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static Value *fail(const OnnxNode *n, const char *fmt, ...)
+Value *onnx_fail(const OnnxNode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -28,7 +26,7 @@ static Value *fail(const OnnxNode *n, const char *fmt, ...)
     return NULL;
 }
 
-static const OnnxAttr *attr(const OnnxNode *n, const char *name)
+const OnnxAttr *onnx_attr(const OnnxNode *n, const char *name)
 {
     for (int i = 0; i < n->n_attrs; i++)
         if (strcmp(n->attrs[i].name, name) == 0)
@@ -37,34 +35,34 @@ static const OnnxAttr *attr(const OnnxNode *n, const char *name)
 }
 
 /* The attribute readers report a wrong kind and return false. */
-static bool get_int(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
+bool onnx_get_int(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
 {
-    const OnnxAttr *a = attr(n, name);
+    const OnnxAttr *a = onnx_attr(n, name);
     *out = dflt;
     if (a && a->kind != OA_INT)
-        return fail(n, "attribute '%s' must be an int", name), false;
+        return onnx_fail(n, "attribute '%s' must be an int", name), false;
     if (a)
         *out = a->i;
     return true;
 }
 
-static bool get_float(const OnnxNode *n, const char *name, float dflt, float *out)
+bool onnx_get_float(const OnnxNode *n, const char *name, float dflt, float *out)
 {
-    const OnnxAttr *a = attr(n, name);
+    const OnnxAttr *a = onnx_attr(n, name);
     *out = dflt;
     if (a && a->kind != OA_FLOAT)
-        return fail(n, "attribute '%s' must be a float", name), false;
+        return onnx_fail(n, "attribute '%s' must be a float", name), false;
     if (a)
         *out = a->f;
     return true;
 }
 
-static bool get_string(const OnnxNode *n, const char *name, const char *dflt, const char **out)
+bool onnx_get_string(const OnnxNode *n, const char *name, const char *dflt, const char **out)
 {
-    const OnnxAttr *a = attr(n, name);
+    const OnnxAttr *a = onnx_attr(n, name);
     *out = dflt;
     if (a && a->kind != OA_STRING)
-        return fail(n, "attribute '%s' must be a string", name), false;
+        return onnx_fail(n, "attribute '%s' must be a string", name), false;
     if (a)
         *out = a->s;
     return true;
@@ -72,9 +70,9 @@ static bool get_string(const OnnxNode *n, const char *name, const char *dflt, co
 
 /* An ints attribute of `count` values (count < 0: any number up to IR_MAX_RANK
  * * 2), or `dflt` repeated when absent; *got gets the number read. */
-static bool get_ints(const OnnxNode *n, const char *name, int count, int64_t dflt, int64_t *out, int *got)
+bool onnx_get_ints(const OnnxNode *n, const char *name, int count, int64_t dflt, int64_t *out, int *got)
 {
-    const OnnxAttr *a = attr(n, name);
+    const OnnxAttr *a = onnx_attr(n, name);
     if (!a) {
         for (int i = 0; i < count; i++)
             out[i] = dflt;
@@ -82,65 +80,65 @@ static bool get_ints(const OnnxNode *n, const char *name, int count, int64_t dfl
         return true;
     }
     if (a->kind != OA_INTS)
-        return fail(n, "attribute '%s' must be a list of ints", name), false;
+        return onnx_fail(n, "attribute '%s' must be a list of ints", name), false;
     if (count >= 0 && a->count != count)
-        return fail(n, "attribute '%s' has %d values, expected %d", name, a->count, count), false;
+        return onnx_fail(n, "attribute '%s' has %d values, expected %d", name, a->count, count), false;
     if (a->count > 2 * IR_MAX_RANK)
-        return fail(n, "attribute '%s' has %d values, too many", name, a->count), false;
+        return onnx_fail(n, "attribute '%s' has %d values, too many", name, a->count), false;
     for (int i = 0; i < a->count; i++)
         out[i] = a->ints[i];
     *got = a->count;
     return true;
 }
 
-static bool has_input(const OnnxNode *n, int i)
+bool onnx_has_input(const OnnxNode *n, int i)
 {
     return i < n->n_inputs && n->inputs[i].name[0];
 }
 
 /* A float tensor flowing into input i, which must be present. */
-static Value *data_input(const OnnxNode *n, int i)
+Value *onnx_data_input(const OnnxNode *n, int i)
 {
-    if (!has_input(n, i))
-        return fail(n, "input %d is missing", i);
+    if (!onnx_has_input(n, i))
+        return onnx_fail(n, "input %d is missing", i);
     const OnnxInput *in = &n->inputs[i];
     if (!in->value && in->konst && in->konst->elem_type == ONNX_FLOAT && in->konst->numel == 0)
-        return fail(n, "'%s' is an empty tensor, which is not supported", in->name);
+        return onnx_fail(n, "'%s' is an empty tensor, which is not supported", in->name);
     if (!in->value) {
         int et = in->konst ? in->konst->elem_type : 0;
-        return fail(n, "unsupported element type %s for '%s'", onnx_elem_type_name(et), in->name);
+        return onnx_fail(n, "unsupported element type %s for '%s'", onnx_elem_type_name(et), in->name);
     }
     return in->value;
 }
 
 /* Input i as data known at import (a parameter such as a shape), with a
  * decodable element type. */
-static const OnnxConst *const_input(const OnnxNode *n, int i, const char *what)
+const OnnxConst *onnx_const_input(const OnnxNode *n, int i, const char *what)
 {
     const OnnxInput *in = &n->inputs[i];
     if (!in->konst) {
-        fail(n, "%s '%s' must be a constant (initializer or Constant node) at import", what, in->name);
+        onnx_fail(n, "%s '%s' must be a constant (initializer or Constant node) at import", what, in->name);
         return NULL;
     }
     if (!in->konst->f) {
-        fail(n, "%s '%s' has element type %s, which cannot be read", what, in->name,
-             onnx_elem_type_name(in->konst->elem_type));
+        onnx_fail(n, "%s '%s' has element type %s, which cannot be read", what, in->name,
+                  onnx_elem_type_name(in->konst->elem_type));
         return NULL;
     }
     return in->konst;
 }
 
 /* An integer list parameter (axes, pads, shape) given as input i. */
-static bool ints_input(const OnnxNode *n, int i, const char *what, int64_t *out, int *count)
+bool onnx_ints_input(const OnnxNode *n, int i, const char *what, int64_t *out, int *count)
 {
-    const OnnxConst *k = const_input(n, i, what);
+    const OnnxConst *k = onnx_const_input(n, i, what);
     if (!k)
         return false;
     if (!k->i)
-        return fail(n, "%s '%s' must be an integer tensor, not %s", what, n->inputs[i].name,
-                    onnx_elem_type_name(k->elem_type)), false;
+        return onnx_fail(n, "%s '%s' must be an integer tensor, not %s", what, n->inputs[i].name,
+                         onnx_elem_type_name(k->elem_type)), false;
     if (k->rank > 1 || k->numel > 2 * IR_MAX_RANK)
-        return fail(n, "%s '%s' must be a short 1-D tensor", what, n->inputs[i].name), false;
+        return onnx_fail(n, "%s '%s' must be a short 1-D tensor", what, n->inputs[i].name), false;
     for (int64_t j = 0; j < k->numel; j++)
         out[j] = k->i[j];
     *count = (int)k->numel;
@@ -148,24 +146,24 @@ static bool ints_input(const OnnxNode *n, int i, const char *what, int64_t *out,
 }
 
 /* A scalar float parameter given as input i. */
-static bool float_input(const OnnxNode *n, int i, const char *what, float *out)
+bool onnx_float_input(const OnnxNode *n, int i, const char *what, float *out)
 {
-    const OnnxConst *k = const_input(n, i, what);
+    const OnnxConst *k = onnx_const_input(n, i, what);
     if (!k)
         return false;
     if (k->numel != 1)
-        return fail(n, "%s '%s' must hold one value, it holds %lld", what, n->inputs[i].name,
-                    (long long)k->numel), false;
+        return onnx_fail(n, "%s '%s' must hold one value, it holds %lld", what, n->inputs[i].name,
+                         (long long)k->numel), false;
     *out = k->f[0];
     return true;
 }
 
 /* Maps axes in [-rank, rank) to [0, rank). */
-static bool normalize_axes(const OnnxNode *n, const char *what, int64_t *axes, int count, int rank)
+bool onnx_normalize_axes(const OnnxNode *n, const char *what, int64_t *axes, int count, int rank)
 {
     for (int i = 0; i < count; i++) {
         if (axes[i] < -rank || axes[i] >= rank)
-            return fail(n, "%s %lld is out of range for rank %d", what, (long long)axes[i], rank), false;
+            return onnx_fail(n, "%s %lld is out of range for rank %d", what, (long long)axes[i], rank), false;
         if (axes[i] < 0)
             axes[i] += rank;
     }
@@ -174,14 +172,14 @@ static bool normalize_axes(const OnnxNode *n, const char *what, int64_t *axes, i
 
 /* ---- emitting ops ---- */
 
-static Op *emit(const OnnxNode *n, OpKind kind, Value *const *inputs, int count, const char *name)
+Op *onnx_emit(const OnnxNode *n, OpKind kind, Value *const *inputs, int count, const char *name)
 {
-    Type untyped = {.dtype = DT_F32};       /* set by typed() once the attributes are in */
+    Type untyped = {.dtype = DT_F32};       /* set by onnx_typed() once the attributes are in */
     return ir_add_op(n->g, kind, inputs, count, name, untyped, n->loc);
 }
 
 /* Types the op; returns its result or NULL (errors are at the node). */
-static Value *typed(const OnnxNode *n, Op *op)
+Value *onnx_typed(const OnnxNode *n, Op *op)
 {
     Type t;
     if (!ir_infer_type(op, &t, n->diags))
@@ -190,10 +188,10 @@ static Value *typed(const OnnxNode *n, Op *op)
     return op->result;
 }
 
-static Value *unary(const OnnxNode *n, OpKind kind)
+Value *onnx_unary(const OnnxNode *n, OpKind kind)
 {
-    Value *x = data_input(n, 0);
-    return x ? typed(n, emit(n, kind, &x, 1, n->output)) : NULL;
+    Value *x = onnx_data_input(n, 0);
+    return x ? onnx_typed(n, onnx_emit(n, kind, &x, 1, n->output)) : NULL;
 }
 
 /* ---- convolution and pooling ---- */
@@ -211,8 +209,9 @@ static bool read_window(const OnnxNode *n, const Type *x, Window *w, bool *auto_
 {
     int sp = w->sp, got;
     const char *auto_pad;
-    if (!get_ints(n, "strides", sp, 1, w->strides, &got) || !get_ints(n, "dilations", sp, 1, w->dilations, &got) ||
-        !get_string(n, "auto_pad", "NOTSET", &auto_pad))
+    if (!onnx_get_ints(n, "strides", sp, 1, w->strides, &got) ||
+        !onnx_get_ints(n, "dilations", sp, 1, w->dilations, &got) ||
+        !onnx_get_string(n, "auto_pad", "NOTSET", &auto_pad))
         return false;
     /* Bounded here, before the SAME_* arithmetic below; infer.c checks the pads. */
     for (int i = 0; i < sp; i++) {
@@ -220,24 +219,24 @@ static bool read_window(const OnnxNode *n, const Type *x, Window *w, bool *auto_
                           : w->strides[i] < 1 || w->strides[i] > IR_MAX_NUMEL ? "strides"
                           : w->dilations[i] < 1 || w->dilations[i] > IR_MAX_NUMEL ? "dilations" : NULL;
         if (bad)
-            return fail(n, "attribute '%s' must hold values from 1 to %lld", bad, (long long)IR_MAX_NUMEL), false;
+            return onnx_fail(n, "attribute '%s' must hold values from 1 to %lld", bad, (long long)IR_MAX_NUMEL), false;
     }
     *auto_padded = strcmp(auto_pad, "NOTSET") != 0;
     if (strcmp(auto_pad, "NOTSET") == 0)
-        return get_ints(n, "pads", 2 * sp, 0, w->pads, &got);
+        return onnx_get_ints(n, "pads", 2 * sp, 0, w->pads, &got);
     for (int i = 0; i < 2 * sp; i++)
         w->pads[i] = 0;
     if (strcmp(auto_pad, "VALID") == 0)
         return true;
     bool upper = strcmp(auto_pad, "SAME_UPPER") == 0;
     if (!upper && strcmp(auto_pad, "SAME_LOWER") != 0)
-        return fail(n, "unknown auto_pad '%s'", auto_pad), false;
+        return onnx_fail(n, "unknown auto_pad '%s'", auto_pad), false;
     for (int i = 0; i < sp; i++) {
         int64_t in = x->dims[2 + i], s = w->strides[i];
         int64_t out = (in + s - 1) / s, extent, total;
         if (!i64_mul(w->kernel[i] - 1, w->dilations[i], &extent) || extent > IR_MAX_NUMEL)
-            return fail(n, "the window of %lld with dilation %lld is too large", (long long)w->kernel[i],
-                        (long long)w->dilations[i]), false;
+            return onnx_fail(n, "the window of %lld with dilation %lld is too large", (long long)w->kernel[i],
+                             (long long)w->dilations[i]), false;
         total = (out - 1) * s + extent + 1 - in;    /* each term at most 2^32 */
         if (total < 0)
             total = 0;
@@ -249,56 +248,56 @@ static bool read_window(const OnnxNode *n, const Type *x, Window *w, bool *auto_
 
 static Value *lower_conv(const OnnxNode *n)
 {
-    Value *in[3] = {data_input(n, 0), data_input(n, 1), NULL};
-    if (!in[0] || !in[1] || (has_input(n, 2) && !(in[2] = data_input(n, 2))))
+    Value *in[3] = {onnx_data_input(n, 0), onnx_data_input(n, 1), NULL};
+    if (!in[0] || !in[1] || (onnx_has_input(n, 2) && !(in[2] = onnx_data_input(n, 2))))
         return NULL;
     const Type *x = &in[0]->type, *wt = &in[1]->type;
     if (x->rank < 3 || wt->rank != x->rank)
-        return fail(n, "Conv needs an N x C x D... input and a weight of the same rank, got %s and %s",
-                    type_format(n->g->arena, x), type_format(n->g->arena, wt));
+        return onnx_fail(n, "Conv needs an N x C x D... input and a weight of the same rank, got %s and %s",
+                         type_format(n->g->arena, x), type_format(n->g->arena, wt));
     Window w = {.sp = x->rank - 2};
     int64_t kshape[IR_MAX_RANK], group;
     int got;
-    if (!get_ints(n, "kernel_shape", -1, 0, kshape, &got) || !get_int(n, "group", 1, &group))
+    if (!onnx_get_ints(n, "kernel_shape", -1, 0, kshape, &got) || !onnx_get_int(n, "group", 1, &group))
         return NULL;
     for (int i = 0; i < w.sp; i++)
         w.kernel[i] = wt->dims[2 + i];
-    if (attr(n, "kernel_shape") && (got != w.sp || memcmp(kshape, w.kernel, (size_t)got * sizeof *kshape) != 0))
-        return fail(n, "kernel_shape does not match the weight %s", type_format(n->g->arena, wt));
+    if (onnx_attr(n, "kernel_shape") && (got != w.sp || memcmp(kshape, w.kernel, (size_t)got * sizeof *kshape) != 0))
+        return onnx_fail(n, "kernel_shape does not match the weight %s", type_format(n->g->arena, wt));
     bool auto_padded;
     if (!read_window(n, x, &w, &auto_padded))
         return NULL;
-    Op *op = emit(n, OP_CONV, in, in[2] ? 3 : 2, n->output);
+    Op *op = onnx_emit(n, OP_CONV, in, in[2] ? 3 : 2, n->output);
     ir_set_ints(n->g, op, "dilations", w.dilations, w.sp);
     ir_set_int(n->g, op, "group", group);
     ir_set_ints(n->g, op, "pads", w.pads, 2 * w.sp);
     ir_set_ints(n->g, op, "strides", w.strides, w.sp);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_pool(const OnnxNode *n, OpKind kind)
 {
-    Value *xv = data_input(n, 0);
+    Value *xv = onnx_data_input(n, 0);
     if (!xv)
         return NULL;
     const Type *x = &xv->type;
     if (x->rank < 3)
-        return fail(n, "the input must be N x C x D..., got %s", type_format(n->g->arena, x));
+        return onnx_fail(n, "the input must be N x C x D..., got %s", type_format(n->g->arena, x));
     Window w = {.sp = x->rank - 2};
     int64_t ceil_mode, count_include_pad, storage_order;
     int got;
-    if (!attr(n, "kernel_shape"))
-        return fail(n, "missing attribute 'kernel_shape'");
+    if (!onnx_attr(n, "kernel_shape"))
+        return onnx_fail(n, "missing attribute 'kernel_shape'");
     bool auto_padded;
-    if (!get_ints(n, "kernel_shape", w.sp, 1, w.kernel, &got) || !read_window(n, x, &w, &auto_padded) ||
-        !get_int(n, "ceil_mode", 0, &ceil_mode) || !get_int(n, "count_include_pad", 0, &count_include_pad) ||
-        !get_int(n, "storage_order", 0, &storage_order))
+    if (!onnx_get_ints(n, "kernel_shape", w.sp, 1, w.kernel, &got) || !read_window(n, x, &w, &auto_padded) ||
+        !onnx_get_int(n, "ceil_mode", 0, &ceil_mode) || !onnx_get_int(n, "count_include_pad", 0, &count_include_pad) ||
+        !onnx_get_int(n, "storage_order", 0, &storage_order))
         return NULL;
     if (storage_order != 0)
-        return fail(n, "storage_order %lld is not supported (only 0)", (long long)storage_order);
+        return onnx_fail(n, "storage_order %lld is not supported (only 0)", (long long)storage_order);
     if (auto_padded)            /* ONNX: with auto_pad the output size is fixed; ceil_mode plays no part */
         ceil_mode = 0;
-    Op *op = emit(n, kind, &xv, 1, n->output);
+    Op *op = onnx_emit(n, kind, &xv, 1, n->output);
     ir_set_int(n->g, op, "ceil_mode", ceil_mode);
     ir_set_ints(n->g, op, "kernel", w.kernel, w.sp);
     ir_set_ints(n->g, op, "pads", w.pads, 2 * w.sp);
@@ -308,73 +307,73 @@ static Value *lower_pool(const OnnxNode *n, OpKind kind)
     } else {
         for (int i = 0; i < w.sp; i++)
             if (w.dilations[i] != 1)
-                return fail(n, "AveragePool with dilations is not supported");
+                return onnx_fail(n, "AveragePool with dilations is not supported");
         ir_set_int(n->g, op, "count_include_pad", count_include_pad);
     }
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* ---- matrix products and normalization ---- */
 
 static Value *lower_gemm(const OnnxNode *n)
 {
-    Value *in[3] = {data_input(n, 0), data_input(n, 1), NULL};
-    if (!in[0] || !in[1] || (has_input(n, 2) && !(in[2] = data_input(n, 2))))
+    Value *in[3] = {onnx_data_input(n, 0), onnx_data_input(n, 1), NULL};
+    if (!in[0] || !in[1] || (onnx_has_input(n, 2) && !(in[2] = onnx_data_input(n, 2))))
         return NULL;
     float alpha, beta;
     int64_t ta, tb;
-    if (!get_float(n, "alpha", 1.0f, &alpha) || !get_float(n, "beta", 1.0f, &beta) ||
-        !get_int(n, "transA", 0, &ta) || !get_int(n, "transB", 0, &tb))
+    if (!onnx_get_float(n, "alpha", 1.0f, &alpha) || !onnx_get_float(n, "beta", 1.0f, &beta) ||
+        !onnx_get_int(n, "transA", 0, &ta) || !onnx_get_int(n, "transB", 0, &tb))
         return NULL;
-    Op *op = emit(n, OP_GEMM, in, in[2] ? 3 : 2, n->output);
+    Op *op = onnx_emit(n, OP_GEMM, in, in[2] ? 3 : 2, n->output);
     ir_set_float(n->g, op, "alpha", alpha);
     ir_set_float(n->g, op, "beta", beta);
     ir_set_int(n->g, op, "transA", ta != 0);
     ir_set_int(n->g, op, "transB", tb != 0);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_batchnorm(const OnnxNode *n)
 {
     Value *in[5];
     for (int i = 0; i < 5; i++)
-        if (!(in[i] = data_input(n, i)))
+        if (!(in[i] = onnx_data_input(n, i)))
             return NULL;
     float epsilon;
     int64_t spatial, training;
-    if (!get_float(n, "epsilon", 1e-5f, &epsilon) || !get_int(n, "spatial", 1, &spatial) ||
-        !get_int(n, "training_mode", 0, &training))
+    if (!onnx_get_float(n, "epsilon", 1e-5f, &epsilon) || !onnx_get_int(n, "spatial", 1, &spatial) ||
+        !onnx_get_int(n, "training_mode", 0, &training))
         return NULL;
     if (spatial != 1)
-        return fail(n, "BatchNormalization with spatial = 0 is not supported");
+        return onnx_fail(n, "BatchNormalization with spatial = 0 is not supported");
     if (training)
-        return fail(n, "BatchNormalization in training mode is not supported (inference only)");
-    Op *op = emit(n, OP_BATCHNORM, in, 5, n->output);
+        return onnx_fail(n, "BatchNormalization in training mode is not supported (inference only)");
+    Op *op = onnx_emit(n, OP_BATCHNORM, in, 5, n->output);
     ir_set_float(n->g, op, "epsilon", epsilon);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* ---- elementwise ---- */
 
 static Value *lower_binary(const OnnxNode *n, OpKind kind)
 {
-    if (attr(n, "broadcast") || attr(n, "axis"))
-        return fail(n, "the old 'broadcast'/'axis' attributes (opset < 7) are not supported");
-    Value *in[2] = {data_input(n, 0), data_input(n, 1)};
-    return in[0] && in[1] ? typed(n, emit(n, kind, in, 2, n->output)) : NULL;
+    if (onnx_attr(n, "broadcast") || onnx_attr(n, "axis"))
+        return onnx_fail(n, "the old 'broadcast'/'axis' attributes (opset < 7) are not supported");
+    Value *in[2] = {onnx_data_input(n, 0), onnx_data_input(n, 1)};
+    return in[0] && in[1] ? onnx_typed(n, onnx_emit(n, kind, in, 2, n->output)) : NULL;
 }
 
 static Value *lower_alpha_beta(const OnnxNode *n, OpKind kind, float alpha0, float beta0)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     float alpha, beta;
-    if (!x || !get_float(n, "alpha", alpha0, &alpha) || !get_float(n, "beta", beta0, &beta))
+    if (!x || !onnx_get_float(n, "alpha", alpha0, &alpha) || !onnx_get_float(n, "beta", beta0, &beta))
         return NULL;
-    Op *op = emit(n, kind, &x, 1, n->output);
+    Op *op = onnx_emit(n, kind, &x, 1, n->output);
     ir_set_float(n->g, op, "alpha", alpha);
     if (kind == OP_HARDSIGMOID)
         ir_set_float(n->g, op, "beta", beta);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* Clip's bounds: attributes before opset 11, optional constant inputs since.
@@ -382,38 +381,38 @@ static Value *lower_alpha_beta(const OnnxNode *n, OpKind kind, float alpha0, flo
  * input is clipped to it); a missing input is no bound. */
 static Value *lower_clip(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     float lo = -INFINITY, hi = INFINITY;
     if (!x)
         return NULL;
     if (n->opset < 11) {
-        if (!get_float(n, "min", -FLT_MAX, &lo) || !get_float(n, "max", FLT_MAX, &hi))
+        if (!onnx_get_float(n, "min", -FLT_MAX, &lo) || !onnx_get_float(n, "max", FLT_MAX, &hi))
             return NULL;
-    } else if ((has_input(n, 1) && !float_input(n, 1, "Clip min", &lo)) ||
-               (has_input(n, 2) && !float_input(n, 2, "Clip max", &hi))) {
+    } else if ((onnx_has_input(n, 1) && !onnx_float_input(n, 1, "Clip min", &lo)) ||
+               (onnx_has_input(n, 2) && !onnx_float_input(n, 2, "Clip max", &hi))) {
         return NULL;
     }
-    Op *op = emit(n, OP_CLIP, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_CLIP, &x, 1, n->output);
     ir_set_float(n->g, op, "max", hi);
     ir_set_float(n->g, op, "min", lo);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_dropout(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     if (!x)
         return NULL;
-    if (has_input(n, 1) && !const_input(n, 1, "Dropout ratio"))
+    if (onnx_has_input(n, 1) && !onnx_const_input(n, 1, "Dropout ratio"))
         return NULL;
-    if (has_input(n, 2)) {
-        const OnnxConst *mode = const_input(n, 2, "Dropout training_mode");
+    if (onnx_has_input(n, 2)) {
+        const OnnxConst *mode = onnx_const_input(n, 2, "Dropout training_mode");
         if (!mode)
             return NULL;
         if (mode->numel > 0 && mode->f[0] != 0)
-            return fail(n, "Dropout in training mode is not supported (inference only)");
+            return onnx_fail(n, "Dropout in training mode is not supported (inference only)");
     }
-    return typed(n, emit(n, OP_DROPOUT, &x, 1, n->output));
+    return onnx_typed(n, onnx_emit(n, OP_DROPOUT, &x, 1, n->output));
 }
 
 /* ---- shapes ---- */
@@ -421,96 +420,96 @@ static Value *lower_dropout(const OnnxNode *n)
 static Value *lower_concat(const OnnxNode *n)
 {
     if (n->n_inputs < 1 || n->n_inputs > 64)
-        return fail(n, "Concat takes 1 to 64 inputs, it has %d", n->n_inputs);
+        return onnx_fail(n, "Concat takes 1 to 64 inputs, it has %d", n->n_inputs);
     Value *in[64];
     for (int i = 0; i < n->n_inputs; i++)
-        if (!(in[i] = data_input(n, i)))
+        if (!(in[i] = onnx_data_input(n, i)))
             return NULL;
     int64_t axis;
-    if (!attr(n, "axis"))
-        return fail(n, "missing attribute 'axis'");
-    if (!get_int(n, "axis", 0, &axis) || !normalize_axes(n, "axis", &axis, 1, in[0]->type.rank))
+    if (!onnx_attr(n, "axis"))
+        return onnx_fail(n, "missing attribute 'axis'");
+    if (!onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, in[0]->type.rank))
         return NULL;
-    Op *op = emit(n, OP_CONCAT, in, n->n_inputs, n->output);
+    Op *op = onnx_emit(n, OP_CONCAT, in, n->n_inputs, n->output);
     ir_set_int(n->g, op, "axis", axis);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_flatten(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t axis;
-    if (!x || !get_int(n, "axis", 1, &axis))
+    if (!x || !onnx_get_int(n, "axis", 1, &axis))
         return NULL;
     int rank = x->type.rank;
     if (axis < -rank || axis > rank)
-        return fail(n, "axis %lld is out of range for rank %d", (long long)axis, rank);
-    Op *op = emit(n, OP_FLATTEN, &x, 1, n->output);
+        return onnx_fail(n, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    Op *op = onnx_emit(n, OP_FLATTEN, &x, 1, n->output);
     ir_set_int(n->g, op, "axis", axis < 0 ? axis + rank : axis);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* Reshape's shape: 0 copies the input's dimension (unless allowzero), one -1
  * takes what is left. */
 static Value *lower_reshape(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t shape[2 * IR_MAX_RANK], allowzero;
     int count;
-    if (!x || !has_input(n, 1))
-        return x ? fail(n, "Reshape needs a shape input") : NULL;
-    if (!ints_input(n, 1, "Reshape shape", shape, &count) || !get_int(n, "allowzero", 0, &allowzero))
+    if (!x || !onnx_has_input(n, 1))
+        return x ? onnx_fail(n, "Reshape needs a shape input") : NULL;
+    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_get_int(n, "allowzero", 0, &allowzero))
         return NULL;
     if (count > IR_MAX_RANK)
-        return fail(n, "Reshape to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
+        return onnx_fail(n, "Reshape to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
     const Type *xt = &x->type;
     int infer_at = -1;
     int64_t known = 1;
     for (int i = 0; i < count; i++) {
         if (shape[i] == 0 && !allowzero) {
             if (i >= xt->rank)
-                return fail(n, "shape[%d] = 0 copies a dimension the input %s does not have", i,
-                            type_format(n->g->arena, xt));
+                return onnx_fail(n, "shape[%d] = 0 copies a dimension the input %s does not have", i,
+                                 type_format(n->g->arena, xt));
             shape[i] = xt->dims[i];
         }
         if (shape[i] == -1) {
             if (infer_at >= 0)
-                return fail(n, "Reshape shape has more than one -1");
+                return onnx_fail(n, "Reshape shape has more than one -1");
             infer_at = i;
         } else if (shape[i] < 0) {
-            return fail(n, "Reshape shape[%d] is %lld", i, (long long)shape[i]);
+            return onnx_fail(n, "Reshape shape[%d] is %lld", i, (long long)shape[i]);
         } else if (!i64_mul(known, shape[i] ? shape[i] : 1, &known) || known > IR_MAX_NUMEL) {
-            return fail(n, "Reshape shape has more than %lld elements (shape[%d] is %lld)", (long long)IR_MAX_NUMEL,
-                        i, (long long)shape[i]);
+            return onnx_fail(n, "Reshape shape has more than %lld elements (shape[%d] is %lld)",
+                             (long long)IR_MAX_NUMEL, i, (long long)shape[i]);
         }
     }
     if (infer_at >= 0) {
         int64_t numel = type_numel(xt);
         if (known == 0 || numel % known != 0)
-            return fail(n, "cannot reshape %s: %lld elements are not a multiple of %lld",
-                        type_format(n->g->arena, xt), (long long)numel, (long long)known);
+            return onnx_fail(n, "cannot reshape %s: %lld elements are not a multiple of %lld",
+                             type_format(n->g->arena, xt), (long long)numel, (long long)known);
         shape[infer_at] = numel / known;
     }
-    Op *op = emit(n, OP_RESHAPE, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_RESHAPE, &x, 1, n->output);
     ir_set_ints(n->g, op, "shape", shape, count);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_transpose(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t perm[2 * IR_MAX_RANK];
     int count;
-    if (!x || !get_ints(n, "perm", -1, 0, perm, &count))
+    if (!x || !onnx_get_ints(n, "perm", -1, 0, perm, &count))
         return NULL;
-    if (!attr(n, "perm")) {
+    if (!onnx_attr(n, "perm")) {
         count = x->type.rank;
         for (int i = 0; i < count; i++)
             perm[i] = count - 1 - i;
     }
-    Op *op = emit(n, OP_TRANSPOSE, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_TRANSPOSE, &x, 1, n->output);
     ir_set_ints(n->g, op, "perm", perm, count);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* Squeeze/Unsqueeze axes: an attribute before opset 13, an input since. */
@@ -518,16 +517,16 @@ static bool read_axes(const OnnxNode *n, int64_t *axes, int *count, bool *presen
 {
     *count = 0;
     if (n->opset < 13) {
-        *present = attr(n, "axes") != NULL;
-        return get_ints(n, "axes", -1, 0, axes, count);
+        *present = onnx_attr(n, "axes") != NULL;
+        return onnx_get_ints(n, "axes", -1, 0, axes, count);
     }
-    *present = has_input(n, 1);
-    return !*present || ints_input(n, 1, "axes", axes, count);
+    *present = onnx_has_input(n, 1);
+    return !*present || onnx_ints_input(n, 1, "axes", axes, count);
 }
 
 static Value *lower_squeeze(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t axes[2 * IR_MAX_RANK];
     int count;
     bool present;
@@ -537,60 +536,60 @@ static Value *lower_squeeze(const OnnxNode *n)
         for (int i = 0; i < x->type.rank; i++)
             if (x->type.dims[i] == 1)
                 axes[count++] = i;
-    if (!normalize_axes(n, "axis", axes, count, x->type.rank))
+    if (!onnx_normalize_axes(n, "axis", axes, count, x->type.rank))
         return NULL;
-    Op *op = emit(n, OP_SQUEEZE, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_SQUEEZE, &x, 1, n->output);
     ir_set_ints(n->g, op, "axes", axes, count);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 static Value *lower_unsqueeze(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t axes[2 * IR_MAX_RANK];
     int count;
     bool present;
     if (!x || !read_axes(n, axes, &count, &present))
         return NULL;
     if (!present)
-        return fail(n, "Unsqueeze needs axes");
-    if (!normalize_axes(n, "axis", axes, count, x->type.rank + count))
+        return onnx_fail(n, "Unsqueeze needs axes");
+    if (!onnx_normalize_axes(n, "axis", axes, count, x->type.rank + count))
         return NULL;
-    Op *op = emit(n, OP_UNSQUEEZE, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_UNSQUEEZE, &x, 1, n->output);
     ir_set_ints(n->g, op, "axes", axes, count);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* Pad: pads and value as attributes before opset 11, as inputs since. */
 static Value *lower_pad(const OnnxNode *n)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     const char *mode;
     int64_t pads[2 * IR_MAX_RANK];
     int count;
     float value = 0.0f;
-    if (!x || !get_string(n, "mode", "constant", &mode))
+    if (!x || !onnx_get_string(n, "mode", "constant", &mode))
         return NULL;
     if (strcmp(mode, "constant") != 0)
-        return fail(n, "Pad mode '%s' is not supported (only 'constant')", mode);
+        return onnx_fail(n, "Pad mode '%s' is not supported (only 'constant')", mode);
     if (n->opset < 11) {
-        if (!attr(n, "pads"))
-            return fail(n, "missing attribute 'pads'");
-        if (!get_ints(n, "pads", -1, 0, pads, &count) || !get_float(n, "value", 0.0f, &value))
+        if (!onnx_attr(n, "pads"))
+            return onnx_fail(n, "missing attribute 'pads'");
+        if (!onnx_get_ints(n, "pads", -1, 0, pads, &count) || !onnx_get_float(n, "value", 0.0f, &value))
             return NULL;
     } else {
-        if (!has_input(n, 1))
-            return fail(n, "Pad needs a pads input");
-        if (!ints_input(n, 1, "pads", pads, &count) ||
-            (has_input(n, 2) && !float_input(n, 2, "constant_value", &value)))
+        if (!onnx_has_input(n, 1))
+            return onnx_fail(n, "Pad needs a pads input");
+        if (!onnx_ints_input(n, 1, "pads", pads, &count) ||
+            (onnx_has_input(n, 2) && !onnx_float_input(n, 2, "constant_value", &value)))
             return NULL;
-        if (has_input(n, 3))
-            return fail(n, "Pad with an axes input is not supported");
+        if (onnx_has_input(n, 3))
+            return onnx_fail(n, "Pad with an axes input is not supported");
     }
-    Op *op = emit(n, OP_PAD, &x, 1, n->output);
+    Op *op = onnx_emit(n, OP_PAD, &x, 1, n->output);
     ir_set_ints(n->g, op, "pads", pads, count);
     ir_set_float(n->g, op, "value", value);
-    return typed(n, op);
+    return onnx_typed(n, op);
 }
 
 /* Softmax over one axis since opset 13.  Before, the input is coerced to 2-D
@@ -599,34 +598,34 @@ static Value *lower_pad(const OnnxNode *n)
  * single op does. */
 static Value *lower_softmax(const OnnxNode *n, OpKind kind)
 {
-    Value *x = data_input(n, 0);
+    Value *x = onnx_data_input(n, 0);
     int64_t axis;
-    if (!x || !get_int(n, "axis", n->opset < 13 ? 1 : -1, &axis))
+    if (!x || !onnx_get_int(n, "axis", n->opset < 13 ? 1 : -1, &axis))
         return NULL;
     int rank = x->type.rank;
-    if (!normalize_axes(n, "axis", &axis, 1, rank))
+    if (!onnx_normalize_axes(n, "axis", &axis, 1, rank))
         return NULL;
     if (n->opset >= 13 || axis == rank - 1) {
-        Op *op = emit(n, kind, &x, 1, n->output);
+        Op *op = onnx_emit(n, kind, &x, 1, n->output);
         ir_set_int(n->g, op, "axis", axis);
-        return typed(n, op);
+        return onnx_typed(n, op);
     }
     int64_t flat[2] = {1, 1};
     for (int i = 0; i < rank; i++)
         flat[i >= axis] *= x->type.dims[i];
-    Op *to2d = emit(n, OP_RESHAPE, &x, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.2d", n->output)));
+    Op *to2d = onnx_emit(n, OP_RESHAPE, &x, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.2d", n->output)));
     ir_set_ints(n->g, to2d, "shape", flat, 2);
-    Value *x2 = typed(n, to2d);
+    Value *x2 = onnx_typed(n, to2d);
     if (!x2)
         return NULL;
-    Op *sm = emit(n, kind, &x2, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.flat", n->output)));
+    Op *sm = onnx_emit(n, kind, &x2, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.flat", n->output)));
     ir_set_int(n->g, sm, "axis", 1);
-    Value *y2 = typed(n, sm);
+    Value *y2 = onnx_typed(n, sm);
     if (!y2)
         return NULL;
-    Op *back = emit(n, OP_RESHAPE, &y2, 1, n->output);
+    Op *back = onnx_emit(n, OP_RESHAPE, &y2, 1, n->output);
     ir_set_ints(n->g, back, "shape", x->type.dims, rank);
-    return typed(n, back);
+    return onnx_typed(n, back);
 }
 
 /* ---- the table ---- */
@@ -690,7 +689,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
 {
     int i = find_op(op_type);
     if (i < 0)
-        return fail(n, "unsupported ONNX operator %s", op_type);
+        return onnx_fail(n, "unsupported ONNX operator %s", op_type);
     OnnxNode upgraded;
     if (n->opset < 7) {
         if (!onnx_upgrade_legacy(n, op_type, &upgraded))
@@ -703,7 +702,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
     case L_GEMM: return lower_gemm(n);
     case L_MATMUL: return lower_binary(n, kind);
     case L_BATCHNORM: return lower_batchnorm(n);
-    case L_UNARY: return unary(n, kind);
+    case L_UNARY: return onnx_unary(n, kind);
     case L_LEAKYRELU: return lower_alpha_beta(n, kind, 0.01f, 0.0f);
     case L_HARDSIGMOID: return lower_alpha_beta(n, kind, 0.2f, 0.5f);
     case L_CLIP: return lower_clip(n);
