@@ -70,6 +70,52 @@ static const struct {
     {"Dropout", 6, "is_test ratio "},
     {"Softmax", 1, "axis "},
     {"LogSoftmax", 1, "axis "},
+    /* onnx_ops_math.c */
+    {"Sqrt", 1, "consumed_inputs "},
+    {"Sqrt", 6, ""},
+    {"Exp", 1, "consumed_inputs "},
+    {"Exp", 6, ""},
+    {"Log", 1, "consumed_inputs "},
+    {"Log", 6, ""},
+    {"Neg", 1, "consumed_inputs "},
+    {"Neg", 6, ""},
+    {"Reciprocal", 1, "consumed_inputs "},
+    {"Reciprocal", 6, ""},
+    {"Abs", 1, "consumed_inputs "},
+    {"Abs", 6, ""},
+    {"Floor", 1, "consumed_inputs "},
+    {"Floor", 6, ""},
+    {"Ceil", 1, "consumed_inputs "},
+    {"Ceil", 6, ""},
+    {"PRelu", 1, "consumed_inputs "},
+    {"PRelu", 6, ""},
+    {"Max", 1, "consumed_inputs "},
+    {"Max", 6, ""},
+    {"Min", 1, "consumed_inputs "},
+    {"Min", 6, ""},
+    {"Mean", 1, "consumed_inputs "},
+    {"Mean", 6, ""},
+    {"Sum", 1, "consumed_inputs "},
+    {"Sum", 6, ""},
+    {"Elu", 1, "alpha consumed_inputs "},
+    {"Elu", 6, "alpha "},
+    {"Selu", 1, "alpha consumed_inputs gamma "},
+    {"Selu", 6, "alpha gamma "},
+    {"Softplus", 1, ""},
+    {"Softsign", 1, ""},
+    {"Pow", 1, "axis broadcast "},
+    {"InstanceNormalization", 1, "consumed_inputs epsilon "},
+    {"InstanceNormalization", 6, "epsilon "},
+    {"ReduceMean", 1, "axes keepdims "},
+    {"ReduceSum", 1, "axes keepdims "},
+    {"ReduceMax", 1, "axes keepdims "},
+    {"ReduceMin", 1, "axes keepdims "},
+    {"ReduceProd", 1, "axes keepdims "},
+    {"ReduceL1", 1, "axes keepdims "},
+    {"ReduceL2", 1, "axes keepdims "},
+    {"ReduceSumSquare", 1, "axes keepdims "},
+    {"ReduceLogSum", 1, "axes keepdims "},
+    {"ReduceLogSumExp", 1, "axes keepdims "},
 };
 
 enum { N_SCHEMAS = sizeof schemas / sizeof schemas[0] };
@@ -222,6 +268,31 @@ static bool legacy_broadcast(Rewrite *r)
     return true;
 }
 
+/* PRelu-1 and -6: a slope of C values (not one) is per channel, axis 1 of
+ * x, so it gets the shape [C, 1, ...] that numpy broadcasting reads so. */
+static bool legacy_prelu(Rewrite *r)
+{
+    const OnnxNode *n = r->n;
+    Value *x = r->inputs[0].value, *slope = n->n_inputs > 1 ? r->inputs[1].value : NULL;
+    if (!x || !slope || slope->type.rank != 1 || slope->type.dims[0] == 1 || x->type.rank < 2)
+        return true;            /* the lowering reports what is missing or does not broadcast */
+    if (slope->type.dims[0] != x->type.dims[1])
+        return refuse(r, "%s slope %s is neither one value nor one per channel of x %s", r->op,
+                      type_text(r, &slope->type), type_text(r, &x->type));
+    int64_t dims[IR_MAX_RANK];
+    for (int i = 0; i < x->type.rank - 1; i++)
+        dims[i] = i == 0 ? slope->type.dims[0] : 1;
+    const char *name = onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.slope", n->output));
+    Type untyped = {.dtype = DT_F32};
+    Op *op = ir_add_op(n->g, OP_RESHAPE, &slope, 1, name, untyped, n->loc);
+    ir_set_ints(n->g, op, "shape", dims, x->type.rank - 1);
+    if (!ir_infer_type(op, &op->result->type, n->diags))
+        return false;
+    r->inputs[1].value = op->result;
+    r->inputs[1].konst = NULL;
+    return true;
+}
+
 /* Gemm-1 and -6: C is required and has the shape M x N of the product unless
  * `broadcast` is set; then it may also be one element or an N vector (the
  * legacy broadcasting of Add-6 onto M x N).  All of these broadcast the same
@@ -335,8 +406,10 @@ bool onnx_upgrade_legacy(const OnnxNode *n, const char *op_type, OnnxNode *out)
     else if (strcmp(op_type, "Dropout") == 0)
         ok = require_test_mode(&r, "a random mask");
     else if (strcmp(op_type, "Add") == 0 || strcmp(op_type, "Sub") == 0 || strcmp(op_type, "Mul") == 0 ||
-             strcmp(op_type, "Div") == 0)
+             strcmp(op_type, "Div") == 0 || strcmp(op_type, "Pow") == 0)
         ok = legacy_broadcast(&r);
+    else if (strcmp(op_type, "PRelu") == 0)
+        ok = legacy_prelu(&r);
     else if (strcmp(op_type, "Gemm") == 0)
         ok = legacy_gemm(&r);
     else if (strcmp(op_type, "Reshape") == 0 && schemas[s].since == 1)

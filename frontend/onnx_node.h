@@ -72,6 +72,12 @@ bool onnx_op_supported(const char *op_type);
  * after reporting the problem at node->loc. */
 Value *onnx_lower_node(const OnnxNode *node, const char *op_type);
 
+/* onnx_ops_math.c: the element-wise math, variadic, reduction and normalization
+ * operators (kind as onnx_ops.c's table maps op_type), and a Clip whose bounds
+ * are values (opset 11 on; min and max then lower as max and min ops). */
+Value *onnx_lower_math(const OnnxNode *node, const char *op_type, OpKind kind);
+Value *onnx_lower_clip_values(const OnnxNode *node);
+
 /* onnx_ops.c: reading a node and emitting its ops, for every lowering file.
  * A reader reports what is wrong at the node and returns NULL / false. */
 Value *onnx_fail(const OnnxNode *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

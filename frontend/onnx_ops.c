@@ -388,6 +388,8 @@ static Value *lower_clip(const OnnxNode *n)
     if (n->opset < 11) {
         if (!onnx_get_float(n, "min", -FLT_MAX, &lo) || !onnx_get_float(n, "max", FLT_MAX, &hi))
             return NULL;
+    } else if ((onnx_has_input(n, 1) && !n->inputs[1].konst) || (onnx_has_input(n, 2) && !n->inputs[2].konst)) {
+        return onnx_lower_clip_values(n);
     } else if ((onnx_has_input(n, 1) && !onnx_float_input(n, 1, "Clip min", &lo)) ||
                (onnx_has_input(n, 2) && !onnx_float_input(n, 2, "Clip max", &hi))) {
         return NULL;
@@ -633,7 +635,7 @@ static Value *lower_softmax(const OnnxNode *n, OpKind kind)
 typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
-    L_DROPOUT, L_SOFTMAX,
+    L_DROPOUT, L_SOFTMAX, L_MATH,
 } Lowering;
 
 static const struct {
@@ -670,6 +672,41 @@ static const struct {
     {"Dropout", L_DROPOUT, OP_DROPOUT},
     {"Softmax", L_SOFTMAX, OP_SOFTMAX},
     {"LogSoftmax", L_SOFTMAX, OP_LOGSOFTMAX},
+    /* onnx_ops_math.c */
+    {"Sqrt", L_MATH, OP_SQRT},
+    {"Exp", L_MATH, OP_EXP},
+    {"Log", L_MATH, OP_LOG},
+    {"Erf", L_MATH, OP_ERF},
+    {"Neg", L_MATH, OP_NEG},
+    {"Reciprocal", L_MATH, OP_RECIPROCAL},
+    {"Abs", L_MATH, OP_ABS},
+    {"Floor", L_MATH, OP_FLOOR},
+    {"Ceil", L_MATH, OP_CEIL},
+    {"Round", L_MATH, OP_ROUND},
+    {"Softplus", L_MATH, OP_SOFTPLUS},
+    {"Softsign", L_MATH, OP_SOFTSIGN},
+    {"HardSwish", L_MATH, OP_HARDSWISH},
+    {"Elu", L_MATH, OP_ELU},
+    {"Selu", L_MATH, OP_SELU},
+    {"Celu", L_MATH, OP_CELU},
+    {"PRelu", L_MATH, OP_PRELU},
+    {"Pow", L_MATH, OP_POW},
+    {"Max", L_MATH, OP_MAX},
+    {"Min", L_MATH, OP_MIN},
+    {"Mean", L_MATH, OP_MEAN},
+    {"Sum", L_MATH, OP_SUM},
+    {"ReduceMean", L_MATH, OP_REDUCEMEAN},
+    {"ReduceSum", L_MATH, OP_REDUCESUM},
+    {"ReduceMax", L_MATH, OP_REDUCEMAX},
+    {"ReduceMin", L_MATH, OP_REDUCEMIN},
+    {"ReduceProd", L_MATH, OP_REDUCEPROD},
+    {"ReduceL1", L_MATH, OP_REDUCEL1},
+    {"ReduceL2", L_MATH, OP_REDUCEL2},
+    {"ReduceSumSquare", L_MATH, OP_REDUCESUMSQUARE},
+    {"ReduceLogSum", L_MATH, OP_REDUCELOGSUM},
+    {"ReduceLogSumExp", L_MATH, OP_REDUCELOGSUMEXP},
+    {"LayerNormalization", L_MATH, OP_LAYERNORM},
+    {"InstanceNormalization", L_MATH, OP_INSTANCENORM},
 };
 
 static int find_op(const char *op_type)
@@ -718,6 +755,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
     case L_PAD: return lower_pad(n);
     case L_DROPOUT: return lower_dropout(n);
     case L_SOFTMAX: return lower_softmax(n, kind);
+    case L_MATH: return onnx_lower_math(n, op_type, kind);
     }
     return NULL;
 }

@@ -124,6 +124,12 @@ static bool broadcast(const Ctx *cx, const Type *a, const Type *b, Type *out)
     return true;
 }
 
+bool ir_broadcast_types(const Op *op, const Type *a, const Type *b, Type *out, Diags *diags)
+{
+    Ctx cx = {op, diags};
+    return broadcast(&cx, a, b, out);
+}
+
 /* ---- convolution and pooling ---- */
 
 int64_t ir_window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kernel, int64_t stride,
@@ -559,6 +565,12 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_IDENTITY:
     case OP_DROPOUT: t = *in_type(&cx, 0); ok = true; break;
     case OP_XBAR: ok = xbar_infer_type(op, &t, diags); break;
+    case OP_SQRT: case OP_EXP: case OP_LOG: case OP_ERF: case OP_NEG: case OP_RECIPROCAL: case OP_ABS:
+    case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SOFTPLUS: case OP_SOFTSIGN: case OP_HARDSWISH:
+    case OP_ELU: case OP_SELU: case OP_CELU: case OP_PRELU: case OP_POW: case OP_MAX: case OP_MIN:
+    case OP_MEAN: case OP_SUM: case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN:
+    case OP_REDUCEPROD: case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
+    case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM: ok = infer_math_type(op, &t, diags); break;
     default: return fail(&cx, "no shape rule for this op");
     }
     if (!ok || !check_result(&cx, &t))

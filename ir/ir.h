@@ -382,6 +382,11 @@ void ir_compact(Graph *g);
 /* Computes the result type of `op` from its input types and attributes, reporting
  * any inconsistency (rank, broadcast, channel mismatch...) at op->loc. */
 bool ir_infer_type(const Op *op, Type *result, Diags *diags);
+/* Multidirectional (numpy) broadcasting of a and b, a mismatch reported at op->loc. */
+bool ir_broadcast_types(const Op *op, const Type *a, const Type *b, Type *out, Diags *diags);
+/* The element-wise math ops, reductions and normalizations (ir/infer_math.c;
+ * ir_infer_type dispatches here). */
+bool infer_math_type(const Op *op, Type *result, Diags *diags);
 
 /* ---- layer names (ir/ir.c) ---- */
 

@@ -21,7 +21,8 @@ static const struct {
 } attr_kinds[] = {
     {"alpha", ATTR_FLOAT},    {"axes", ATTR_INTS},      {"axis", ATTR_INT},
     {"beta", ATTR_FLOAT},     {"ceil_mode", ATTR_INT},  {"count_include_pad", ATTR_INT},
-    {"dilations", ATTR_INTS}, {"epsilon", ATTR_FLOAT},  {"group", ATTR_INT},
+    {"dilations", ATTR_INTS}, {"epsilon", ATTR_FLOAT},  {"gamma", ATTR_FLOAT},
+    {"group", ATTR_INT},      {"keepdims", ATTR_INT},
     {"kernel", ATTR_INTS},    {"max", ATTR_FLOAT},      {"min", ATTR_FLOAT},
     {"pads", ATTR_INTS},      {"perm", ATTR_INTS},      {"shape", ATTR_INTS},
     {"strides", ATTR_INTS},   {"transA", ATTR_INT},     {"transB", ATTR_INT},
@@ -36,6 +37,9 @@ static const struct {
     {OP_MAXPOOL, "kernel"}, {OP_AVGPOOL, "kernel"},    {OP_CONCAT, "axis"},
     {OP_RESHAPE, "shape"},  {OP_UNSQUEEZE, "axes"},    {OP_PAD, "pads"},
     {OP_SOFTMAX, "axis"},   {OP_LOGSOFTMAX, "axis"},
+    {OP_REDUCEMEAN, "axes"}, {OP_REDUCESUM, "axes"}, {OP_REDUCEMAX, "axes"}, {OP_REDUCEMIN, "axes"},
+    {OP_REDUCEPROD, "axes"}, {OP_REDUCEL1, "axes"},  {OP_REDUCEL2, "axes"},  {OP_REDUCESUMSQUARE, "axes"},
+    {OP_REDUCELOGSUM, "axes"}, {OP_REDUCELOGSUMEXP, "axes"}, {OP_LAYERNORM, "axis"},
 };
 
 static const char *const kind_names[] = {

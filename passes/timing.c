@@ -102,6 +102,19 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
     case OP_BATCHNORM:
         *ops = 2 * out;
         break;
+    case OP_LAYERNORM: case OP_INSTANCENORM:
+        *ops = 5 * out;                     /* mean, variance, normalize, scale, bias */
+        break;
+    case OP_MAX: case OP_MIN: case OP_SUM: case OP_MEAN:
+        *ops = out * (op->n_inputs > 1 ? op->n_inputs - (op->kind != OP_MEAN) : 1);
+        break;
+    case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN: case OP_REDUCEPROD:
+    case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
+        *ops = inputs;                      /* each input element folded once */
+        break;
+    case OP_REDUCELOGSUMEXP:
+        *ops = 3 * inputs;                  /* maximum, exp, sum */
+        break;
     default:
         *ops = out;                         /* element-wise */
         break;

@@ -574,6 +574,14 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
         free(scratch);
         break;
     }
+    case OP_SQRT: case OP_EXP: case OP_LOG: case OP_ERF: case OP_NEG: case OP_RECIPROCAL: case OP_ABS:
+    case OP_FLOOR: case OP_CEIL: case OP_ROUND: case OP_SOFTPLUS: case OP_SOFTSIGN: case OP_HARDSWISH:
+    case OP_ELU: case OP_SELU: case OP_CELU: case OP_PRELU: case OP_POW: case OP_MAX: case OP_MIN:
+    case OP_MEAN: case OP_SUM: case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN:
+    case OP_REDUCEPROD: case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
+    case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM:
+        interp_exec_math(op, in, y);
+        break;
     case OP_COUNT:
         break;
     }

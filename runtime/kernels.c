@@ -111,6 +111,10 @@ static void binary_row(BinaryOp op, int64_t n, const float *a, int64_t sa,
     case BINARY_SUB: BINARY_ROW(u - v); break;
     case BINARY_MUL: BINARY_ROW(u * v); break;
     case BINARY_DIV: BINARY_ROW(u / v); break;
+    case BINARY_POW: BINARY_ROW(powf(u, v)); break;
+    case BINARY_MAX: BINARY_ROW(u > v || isnan(u) ? u : v); break;
+    case BINARY_MIN: BINARY_ROW(u < v || isnan(u) ? u : v); break;
+    case BINARY_PRELU: BINARY_ROW(u < 0.0f ? u * v : u); break;
     }
 }
 

@@ -97,10 +97,14 @@ void kernel_tanh(int64_t n, const float *x, float *y);
 void kernel_hardsigmoid(int64_t n, float alpha, float beta, const float *x, float *y);
 void kernel_copy(int64_t n, const float *x, float *y);
 
-typedef enum { BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV } BinaryOp;
+/* PRELU: a < 0 ? a * b : a.  MAX and MIN return a NaN operand (as numpy). */
+typedef enum {
+    BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV, BINARY_POW, BINARY_MAX, BINARY_MIN, BINARY_PRELU,
+} BinaryOp;
 
 /* y = a OP b with numpy broadcasting: shapes align at the right, a dim of 1
- * stretches.  y has the broadcast shape.  Ranks are 0..KERNEL_MAX_RANK. */
+ * stretches.  y has the broadcast shape.  Ranks are 0..KERNEL_MAX_RANK.  y may
+ * be a when a already has the broadcast shape (each y[i] reads a[i] only). */
 void kernel_binary(BinaryOp op, const float *a, int a_rank, const int64_t *a_dims,
                    const float *b, int b_rank, const int64_t *b_dims, float *y);
 
@@ -117,5 +121,44 @@ void kernel_pad(const float *x, int rank, const int64_t *dims, const int64_t *pa
 /* Softmax (or log-softmax) of x viewed as [outer, axis, inner] over the middle axis. */
 void kernel_softmax(int64_t outer, int64_t axis, int64_t inner, bool log_softmax,
                     const float *x, float *y);
+
+/* ---- math, reductions, normalizations (runtime/kernels_math.c) ---- */
+
+typedef enum {
+    UNARY_SQRT, UNARY_EXP, UNARY_LOG, UNARY_ERF, UNARY_NEG, UNARY_RECIPROCAL, UNARY_ABS, UNARY_FLOOR,
+    UNARY_CEIL, UNARY_ROUND, UNARY_SOFTPLUS, UNARY_SOFTSIGN, UNARY_HARDSWISH, UNARY_ELU, UNARY_SELU,
+    UNARY_CELU,
+} UnaryOp;
+
+/* y = f(x) as ONNX defines it (ops.def); alpha for ELU, SELU, CELU, gamma
+ * for SELU; ROUND takes halves to even whatever the rounding mode.  y may be x. */
+void kernel_unary(UnaryOp op, int64_t n, float alpha, float gamma, const float *x, float *y);
+
+/* x (rank, dims) broadcast to y's shape (y_rank >= rank, numpy rules). */
+void kernel_expand(const float *x, int rank, const int64_t *dims, int y_rank, const int64_t *y_dims, float *y);
+
+/* y = xs[0] OP xs[1] OP ... left to right, all broadcast to y's shape; with
+ * `mean`, the sum divided by n_inputs.  For max, min and sum (BINARY_ADD). */
+void kernel_variadic(BinaryOp op, bool mean, int n_inputs, const float *const *xs, const int *ranks,
+                     const int64_t *const *dims, int y_rank, const int64_t *y_dims, float *y);
+
+typedef enum {
+    REDUCE_MEAN, REDUCE_SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, REDUCE_L1, REDUCE_L2, REDUCE_SUM_SQUARE,
+    REDUCE_LOG_SUM, REDUCE_LOG_SUM_EXP,
+} ReduceOp;
+
+/* y = the reduction of x over the axes i with reduced[i] (none: each element
+ * alone), in double; y holds the kept axes in order (keepdims does not move
+ * data).  MAX, MIN and LOG_SUM_EXP propagate NaN; LOG_SUM_EXP subtracts the
+ * maximum first, so that large inputs do not overflow. */
+void kernel_reduce(ReduceOp op, const float *x, int rank, const int64_t *dims, const bool *reduced, float *y);
+
+/* Each of `rows` rows of `size`: y = (x - mean) / sqrt(var + epsilon), the
+ * biased variance, in double.  y may be x. */
+void kernel_normalize_rows(int64_t rows, int64_t size, float epsilon, const float *x, float *y);
+/* InstanceNormalization of x[N,C,size]: each (n, c) row normalized, then
+ * times scale[c] plus bias[c]. */
+void kernel_instancenorm(int64_t batch, int64_t channels, int64_t size, float epsilon, const float *x,
+                         const float *scale, const float *bias, float *y);
 
 #endif

@@ -26,6 +26,9 @@ const float *interp_value(const Interp *interp, const Value *value);
 /* Runs one op on arrays shaped as its inputs' and result's types say (at most
  * 64 inputs): the digital units of the crossbar simulator use it too. */
 void interp_exec_op(const Op *op, const float *const *inputs, float *result);
+/* Its part for the element-wise math ops, reductions and normalizations
+ * (runtime/interp_math.c). */
+void interp_exec_math(const Op *op, const float *const *inputs, float *result);
 /* An xbar op (docs/crossbar.md): the integer reference when it is quantized
  * (it has in_scale), else the float product.  `scratch` holds
  * interp_xbar_scratch(op) bytes, 16-byte aligned (interp_exec_op allocates it). */

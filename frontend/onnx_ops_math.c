@@ -1,0 +1,193 @@
+/* onnx_ops_math.c: the element-wise math, variadic, reduction and
+ * normalization operators of ONNX -> IR ops (ops.def), with ONNX's defaults
+ * made explicit as onnx_ops.c does for the rest: every attribute an op reads
+ * is written out, a reduction's axes listed (ONNX's "all axes" too) sorted and
+ * non-negative.  onnx_ops.c's table routes these operators here. */
+#include "frontend/onnx_node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* SELU's defaults, as ONNX defines them (float32). */
+static const float SELU_ALPHA = 1.67326319217681884765625f, SELU_GAMMA = 1.05070102214813232421875f;
+
+/* A float operand: a float value, or integer data known at import (Pow's
+ * exponent, say) as a float constant of the same shape. */
+static Value *float_operand(const OnnxNode *n, int i)
+{
+    const OnnxInput *in = i < n->n_inputs ? &n->inputs[i] : NULL;
+    const OnnxConst *k = in ? in->konst : NULL;
+    if (!in || in->value || !k || !k->i || !k->f || k->numel == 0)
+        return onnx_data_input(n, i);
+    for (int64_t j = 0; j < k->numel; j++)
+        if ((int64_t)k->f[j] != k->i[j])
+            return onnx_fail(n, "'%s' holds %lld, which float32 does not represent exactly: not supported", in->name,
+                             (long long)k->i[j]);
+    Type t = type_make(k->rank, k->dims);
+    return ir_add_const(n->g, onnx_fresh_name(n->imp, in->name), t, k->f);
+}
+
+static Value *lower_alpha(const OnnxNode *n, OpKind kind, float alpha0)
+{
+    Value *x = onnx_data_input(n, 0);
+    float alpha;
+    if (!x || !onnx_get_float(n, "alpha", alpha0, &alpha))
+        return NULL;
+    if (kind == OP_CELU && alpha == 0.0f)
+        return onnx_fail(n, "Celu's alpha must not be 0");
+    Op *op = onnx_emit(n, kind, &x, 1, n->output);
+    ir_set_float(n->g, op, "alpha", alpha);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_selu(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    float alpha, gamma;
+    if (!x || !onnx_get_float(n, "alpha", SELU_ALPHA, &alpha) || !onnx_get_float(n, "gamma", SELU_GAMMA, &gamma))
+        return NULL;
+    Op *op = onnx_emit(n, OP_SELU, &x, 1, n->output);
+    ir_set_float(n->g, op, "alpha", alpha);
+    ir_set_float(n->g, op, "gamma", gamma);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_two(const OnnxNode *n, OpKind kind)
+{
+    Value *in[2] = {onnx_data_input(n, 0), NULL};
+    if (!in[0] || !(in[1] = float_operand(n, 1)))
+        return NULL;
+    return onnx_typed(n, onnx_emit(n, kind, in, 2, n->output));
+}
+
+/* Max, Min, Mean, Sum of 1 to 64 inputs. */
+static Value *lower_variadic(const OnnxNode *n, OpKind kind)
+{
+    if (n->n_inputs < 1 || n->n_inputs > 64)
+        return onnx_fail(n, "%d inputs are not supported (1 to 64)", n->n_inputs);
+    Value *in[64];
+    for (int i = 0; i < n->n_inputs; i++)
+        if (!(in[i] = onnx_data_input(n, i)))
+            return NULL;
+    return onnx_typed(n, onnx_emit(n, kind, in, n->n_inputs, n->output));
+}
+
+static int compare_axes(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A reduction's axes: an attribute, or ReduceSum's input since opset 13.
+ * None given reduces all axes, unless noop_with_empty_axes (ReduceSum-13),
+ * which makes the node an identity. */
+static Value *lower_reduce(const OnnxNode *n, OpKind kind, const char *op_type)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t axes[2 * IR_MAX_RANK], keepdims, noop;
+    int count = 0;
+    if (!x || !onnx_get_int(n, "keepdims", 1, &keepdims) || !onnx_get_int(n, "noop_with_empty_axes", 0, &noop))
+        return NULL;
+    bool axes_input = kind == OP_REDUCESUM && n->opset >= 13;
+    if (axes_input ? onnx_attr(n, "axes") != NULL : n->n_inputs > 1)
+        return onnx_fail(n, "%s-%d takes its axes as %s", op_type, n->opset,
+                         axes_input ? "an input, not an attribute" : "an attribute, not an input");
+    if (axes_input ? onnx_has_input(n, 1) && !onnx_ints_input(n, 1, "axes", axes, &count)
+                   : !onnx_get_ints(n, "axes", -1, 0, axes, &count))
+        return NULL;
+    int rank = x->type.rank;
+    if (count == 0 && noop)
+        return onnx_typed(n, onnx_emit(n, OP_IDENTITY, &x, 1, n->output));
+    if (count == 0)
+        for (int i = 0; i < rank; i++)
+            axes[count++] = i;
+    if (!onnx_normalize_axes(n, "axis", axes, count, rank))
+        return NULL;
+    qsort(axes, (size_t)count, sizeof *axes, compare_axes);
+    for (int i = 1; i < count; i++)
+        if (axes[i] == axes[i - 1])
+            return onnx_fail(n, "axis %lld is listed twice", (long long)axes[i]);
+    Op *op = onnx_emit(n, kind, &x, 1, n->output);
+    ir_set_ints(n->g, op, "axes", axes, count);
+    ir_set_int(n->g, op, "keepdims", keepdims != 0);
+    return onnx_typed(n, op);
+}
+
+/* LayerNormalization-17: the first output only (onnx.c refuses a node whose
+ * Mean or InvStdDev is used). */
+static Value *lower_layernorm(const OnnxNode *n)
+{
+    Value *in[3] = {onnx_data_input(n, 0), onnx_data_input(n, 1), NULL};
+    int64_t axis, stash_type;
+    float epsilon;
+    if (!in[0] || !in[1] || (onnx_has_input(n, 2) && !(in[2] = onnx_data_input(n, 2))))
+        return NULL;
+    if (!onnx_get_int(n, "axis", -1, &axis) || !onnx_get_float(n, "epsilon", 1e-5f, &epsilon) ||
+        !onnx_get_int(n, "stash_type", 1, &stash_type) ||
+        !onnx_normalize_axes(n, "axis", &axis, 1, in[0]->type.rank))
+        return NULL;
+    if (stash_type != 1)
+        return onnx_fail(n, "stash_type %lld is not supported (only 1, float)", (long long)stash_type);
+    Op *op = onnx_emit(n, OP_LAYERNORM, in, in[2] ? 3 : 2, n->output);
+    ir_set_int(n->g, op, "axis", axis);
+    ir_set_float(n->g, op, "epsilon", epsilon);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_instancenorm(const OnnxNode *n)
+{
+    Value *in[3];
+    float epsilon;
+    for (int i = 0; i < 3; i++)
+        if (!(in[i] = onnx_data_input(n, i)))
+            return NULL;
+    if (!onnx_get_float(n, "epsilon", 1e-5f, &epsilon))
+        return NULL;
+    Op *op = onnx_emit(n, OP_INSTANCENORM, in, 3, n->output);
+    ir_set_float(n->g, op, "epsilon", epsilon);
+    return onnx_typed(n, op);
+}
+
+Value *onnx_lower_clip_values(const OnnxNode *n)
+{
+    Value *y = onnx_data_input(n, 0);
+    const Type x_type = y ? y->type : (Type){0};
+    for (int i = 1; y && i < 3; i++) {
+        if (!onnx_has_input(n, i))
+            continue;
+        Value *in[2] = {y, onnx_data_input(n, i)};
+        if (!in[1])
+            return NULL;
+        if (type_numel(&in[1]->type) != 1)
+            return onnx_fail(n, "Clip %s '%s' must be a single value", i == 1 ? "min" : "max", n->inputs[i].name);
+        bool last = i == 2 || !onnx_has_input(n, 2);
+        const char *name = last ? n->output
+                                : onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.min", n->output));
+        y = onnx_typed(n, onnx_emit(n, i == 1 ? OP_MAX : OP_MIN, in, 2, name));
+    }
+    if (y && !type_equal(&y->type, &x_type))    /* a bound of rank above x's */
+        return onnx_fail(n, "Clip bounds change the shape of x %s to %s", type_format(n->g->arena, &x_type),
+                         type_format(n->g->arena, &y->type));
+    return y;
+}
+
+Value *onnx_lower_math(const OnnxNode *n, const char *op_type, OpKind kind)
+{
+    switch (kind) {
+    case OP_ELU:
+    case OP_CELU: return lower_alpha(n, kind, 1.0f);
+    case OP_SELU: return lower_selu(n);
+    case OP_PRELU:
+    case OP_POW: return lower_two(n, kind);
+    case OP_MAX:
+    case OP_MIN:
+    case OP_MEAN:
+    case OP_SUM: return lower_variadic(n, kind);
+    case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN: case OP_REDUCEPROD:
+    case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM: case OP_REDUCELOGSUMEXP:
+        return lower_reduce(n, kind, op_type);
+    case OP_LAYERNORM: return lower_layernorm(n);
+    case OP_INSTANCENORM: return lower_instancenorm(n);
+    default: return onnx_unary(n, kind);
+    }
+}
