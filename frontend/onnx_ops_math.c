@@ -11,6 +11,8 @@
 /* SELU's defaults, as ONNX defines them (float32). */
 static const float SELU_ALPHA = 1.67326319217681884765625f, SELU_GAMMA = 1.05070102214813232421875f;
 
+enum { FLOAT_EXACT = 1 << 24 };     /* every integer up to this is a float32 */
+
 /* A float operand: a float value, or integer data known at import (Pow's
  * exponent, say) as a float constant of the same shape. */
 static Value *float_operand(const OnnxNode *n, int i)
@@ -20,11 +22,11 @@ static Value *float_operand(const OnnxNode *n, int i)
     if (!in || in->value || !k || !k->i || !k->f || k->numel == 0)
         return onnx_data_input(n, i);
     for (int64_t j = 0; j < k->numel; j++)
-        if ((int64_t)k->f[j] != k->i[j])
-            return onnx_fail(n, "'%s' holds %lld, which float32 does not represent exactly: not supported", in->name,
+        if (k->i[j] < -FLOAT_EXACT || k->i[j] > FLOAT_EXACT)
+            return onnx_fail(n, "'%s' holds %lld, beyond float32's exact integers (2^24): not supported", in->name,
                              (long long)k->i[j]);
     Type t = type_make(k->rank, k->dims);
-    return ir_add_const(n->g, onnx_fresh_name(n->imp, in->name), t, k->f);
+    return ir_add_const(n->g, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.f32", in->name)), t, k->f);
 }
 
 static Value *lower_alpha(const OnnxNode *n, OpKind kind, float alpha0)
@@ -34,7 +36,7 @@ static Value *lower_alpha(const OnnxNode *n, OpKind kind, float alpha0)
     if (!x || !onnx_get_float(n, "alpha", alpha0, &alpha))
         return NULL;
     if (kind == OP_CELU && alpha == 0.0f)
-        return onnx_fail(n, "Celu's alpha must not be 0");
+        return onnx_fail(n, "attribute 'alpha' must not be 0 (Celu divides by it)");
     Op *op = onnx_emit(n, kind, &x, 1, n->output);
     ir_set_float(n->g, op, "alpha", alpha);
     return onnx_typed(n, op);
@@ -106,7 +108,7 @@ static Value *lower_reduce(const OnnxNode *n, OpKind kind, const char *op_type)
     qsort(axes, (size_t)count, sizeof *axes, compare_axes);
     for (int i = 1; i < count; i++)
         if (axes[i] == axes[i - 1])
-            return onnx_fail(n, "axis %lld is listed twice", (long long)axes[i]);
+            return onnx_fail(n, "axes list axis %lld twice", (long long)axes[i]);
     Op *op = onnx_emit(n, kind, &x, 1, n->output);
     ir_set_ints(n->g, op, "axes", axes, count);
     ir_set_int(n->g, op, "keepdims", keepdims != 0);
