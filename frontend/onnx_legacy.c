@@ -6,9 +6,9 @@
  * `is_test` on BatchNormalization and Dropout, the limited broadcasting of
  * Add/Sub/Mul/Div and Gemm switched on by `broadcast` (and placed by `axis`),
  * Reshape-1's shape and Pad-1's `paddings` as attributes, Concat-1's default
- * axis 1.  Like ONNX's version converter, this file rewrites such a node into
- * the form of a later version with the same meaning, and onnx_ops.c lowers
- * that.  The version in force is looked up in the table of schemas below
+ * axis 1, Pow-1's `broadcast` as Add's, PRelu-6's slope per channel.  Like
+ * ONNX's version converter, this file rewrites such a node into the form of a
+ * later version with the same meaning, and onnx_ops.c lowers that.  The version in force is looked up in the table of schemas below
  * (the attributes each version defines, from ONNX's operator changelog); an
  * attribute the version does not define is refused, and so is every case
  * whose old meaning the rewrite cannot keep exactly (training mode, a
