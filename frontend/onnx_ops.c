@@ -8,7 +8,9 @@
  * passes as tensors (Reshape's shape, Clip's bounds, Pad's pads, Squeeze's
  * axes) become attributes, which is why those tensors must be known at import.
  * The result types come from ir_infer_type(), so shape errors are reported at
- * the node with the same rules the verifier applies later. */
+ * the node with the same rules the verifier applies later.  The table at the
+ * end routes the math operators (element-wise math, reductions,
+ * normalizations) to onnx_ops_math.c. */
 #include "frontend/onnx_node.h"
 
 #include <float.h>
@@ -376,9 +378,11 @@ static Value *lower_alpha_beta(const OnnxNode *n, OpKind kind, float alpha0, flo
     return onnx_typed(n, op);
 }
 
-/* Clip's bounds: attributes before opset 11, optional constant inputs since.
- * Clip-1 and -6 default them to the float range (+-FLT_MAX, so an infinite
- * input is clipped to it); a missing input is no bound. */
+/* Clip's bounds: attributes before opset 11, optional constant inputs since
+ * (a bound that is a graph value makes max and min ops instead:
+ * onnx_lower_clip_values).  Clip-1 and -6 default them to the float range
+ * (+-FLT_MAX, so an infinite input is clipped to it); a missing input is no
+ * bound. */
 static Value *lower_clip(const OnnxNode *n)
 {
     Value *x = onnx_data_input(n, 0);
