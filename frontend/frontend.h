@@ -7,18 +7,26 @@
 
 #include "ir/ir.h"
 
-/* A graph input whose value is known before import (a shape tensor of a test
- * case, say): it is read from a TensorProto .pb file and treated as an
- * initializer, so that shapes stay static. */
+/* What is known of a graph input before import, one of:
+ *  - its value (path set), read from a TensorProto .pb file and treated as
+ *    an initializer so that shapes stay static (a shape tensor of a test case);
+ *  - its shape (path NULL: `xbarc --input-shape NAME=1x3x32x32`), which binds
+ *    the symbolic dimensions of its declared shape and must agree with the
+ *    fixed ones.
+ * Without a shape, a symbolic batch dimension (axis 0) is taken as 1 (said
+ * in a note); any other symbolic dimension is an error. */
 typedef struct {
     const char *input_name;
     const char *path;
+    int rank;                   /* path NULL: the shape */
+    int64_t dims[IR_MAX_RANK];
 } OnnxBinding;
 
 /* Imports an ONNX model (opset 1 to 17) as a verified graph with static shapes.
  * Every problem (unsupported ops, all of them, missing initializers, shape
  * mismatches, external data, absurd sizes, a file that is not ONNX) is reported
- * in diags with the file and node; the result is then NULL. */
+ * in diags with the file and node; the result is then NULL.  A symbolic batch
+ * dimension taken as 1 leaves a note in diags. */
 Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings,
                    int n_bindings, Diags *diags);
 /* The same from the file's bytes (`path` only names it in messages). */

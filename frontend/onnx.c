@@ -8,7 +8,9 @@
  * 6), typing every result with ir_infer_type(); bind the graph
  * outputs and check declared shapes; compact and verify.  A symbol table maps
  * each ONNX value name to its IR value and/or its import-time data (OnnxConst:
- * integer tensors such as Reshape's shape never become IR values).  A node that
+ * integer tensors such as Reshape's shape never become IR values; nodes whose
+ * inputs are all known, Shape of a static value too, are computed at import by
+ * onnx_fold.c).  A node that
  * fails poisons its outputs so that its users are skipped instead of piling up
  * follow-on errors.  The model is unpacked into the arena (its weights become
  * the constants without a copy); tensors are decoded by onnx_tensor.c. */
@@ -119,8 +121,9 @@ static void poison(OnnxImporter *imp, const char *name)
     }
 }
 
-/* Defines `name` as known data; float data also becomes an IR constant, its
- * data decoded straight into the constant when `t` is given.  The model is
+/* Defines `name` as known data; float data (float16 and double converted to
+ * float32) also becomes an IR constant, its data decoded straight into the
+ * constant when `t` is given.  The model is
  * unpacked into the graph's arena, so raw float data (every weight of an
  * exported model) becomes the constant as it is, without a copy. */
 static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
@@ -131,7 +134,7 @@ static bool define_const(OnnxImporter *imp, const char *name, const Loc *loc,
         return false;
     float *raw = t ? onnx_tensor_raw_floats(t, k) : NULL;
     float *dest = NULL;
-    if (k->elem_type == ONNX_FLOAT && k->numel > 0) {
+    if (onnx_elem_is_float(k->elem_type) && k->numel > 0) {
         Type type = type_make(k->rank, k->dims);
         s->value = raw ? ir_add_const_taking(imp->g, name, type, raw)
                        : ir_add_const(imp->g, name, type, t ? NULL : k->f);
@@ -179,20 +182,37 @@ static bool declared_type(const Onnx__TypeProto *tp, Declared *d)
     return true;
 }
 
-static bool declared_static(const Declared *d)
+/* Whether dims fit the declared shape: the same rank, and every fixed
+ * dimension equal (a symbolic one matches anything).  No shape matches all. */
+static bool declared_matches(const Declared *d, int rank, const int64_t *dims)
 {
     if (!d->has_shape)
+        return true;
+    if (d->rank != rank)
         return false;
-    for (int i = 0; i < d->rank; i++)
-        if (d->dims[i] < 0)
+    for (int i = 0; i < rank; i++)
+        if (d->dims[i] >= 0 && d->dims[i] != dims[i])
             return false;
     return true;
 }
 
+/* "f32[batch,3,32,32]": the declared shape with its symbols. */
 static const char *declared_format(Arena *arena, const Declared *d)
 {
-    Type t = type_make(d->rank, d->dims);
-    return type_format(arena, &t);
+    const char *text = "f32[";
+    for (int i = 0; i < d->rank; i++)
+        text = d->dims[i] >= 0 ? arena_printf(arena, "%s%s%lld", text, i ? "," : "", (long long)d->dims[i])
+                               : arena_printf(arena, "%s%s%s", text, i ? "," : "", d->param[i] ? d->param[i] : "?");
+    return arena_printf(arena, "%s]", text);
+}
+
+/* "1x3x32x32", as --input-shape spells a shape. */
+static const char *dims_text(Arena *arena, int rank, const int64_t *dims)
+{
+    const char *text = "";
+    for (int i = 0; i < rank; i++)
+        text = arena_printf(arena, "%s%s%lld", text, i ? "x" : "", (long long)dims[i]);
+    return text;
 }
 
 /* ---- steps ---- */
@@ -307,10 +327,20 @@ static void import_bindings(OnnxImporter *imp, const Onnx__GraphProto *gp, const
 {
     for (int b = 0; b < n_bindings; b++) {
         const char *name = bindings[b].input_name;
+        if (!bindings[b].path)
+            continue;           /* a shape: import_inputs */
         const Onnx__ValueInfoProto *vi = find_graph_input(gp, name);
         if (!vi) {
             diag_error(imp->diags, &imp->file_loc, "binding '%s=%s': the model has no graph input '%s'",
                        name, bindings[b].path, name);
+            continue;
+        }
+        Declared d;
+        bool typed = declared_type(vi->type, &d);
+        if (typed && d.elem_type && !onnx_elem_is_float(d.elem_type) && !onnx_elem_is_integer(d.elem_type)) {
+            diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
+                       onnx_elem_type_name(d.elem_type), name);
+            poison(imp, name);
             continue;
         }
         OnnxConst *k = arena_alloc(imp->arena, sizeof *k);
@@ -319,10 +349,9 @@ static void import_bindings(OnnxImporter *imp, const Onnx__GraphProto *gp, const
             poison(imp, name);
             continue;
         }
-        Declared d;
-        if (declared_type(vi->type, &d) && declared_static(&d)) {
-            Type want = type_make(d.rank, d.dims), got = type_make(k->rank, k->dims);
-            if (!type_equal(&want, &got) || (d.elem_type && d.elem_type != k->elem_type)) {
+        if (typed) {
+            Type got = type_make(k->rank, k->dims);
+            if (!declared_matches(&d, k->rank, k->dims) || (d.elem_type && d.elem_type != k->elem_type)) {
                 diag_error(imp->diags, &imp->file_loc,
                            "binding '%s=%s': the file holds %s %s, but the input is declared %s %s", name,
                            bindings[b].path, onnx_elem_type_name(k->elem_type),
@@ -351,9 +380,64 @@ static void import_initializers(OnnxImporter *imp, const Onnx__GraphProto *gp)
     }
 }
 
-/* Graph inputs that are neither initializers nor bound: they must be float
- * tensors of static shape. */
-static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
+static const OnnxBinding *find_shape_binding(const OnnxBinding *bindings, int n_bindings, const char *name)
+{
+    for (int b = 0; b < n_bindings; b++)
+        if (!bindings[b].path && strcmp(bindings[b].input_name, name) == 0)
+            return &bindings[b];
+    return NULL;
+}
+
+/* The static shape of free graph input `name` (into d->rank, d->dims): the
+ * declared one, its symbolic dimensions bound by `shape` (which must agree
+ * with the fixed ones) or, without it, a symbolic batch dimension (axis 0)
+ * taken as 1, said in a note.  Any other symbolic dimension is an error. */
+static bool bind_input_shape(OnnxImporter *imp, const char *name, Declared *d, const OnnxBinding *shape)
+{
+    const Loc *loc = &imp->file_loc;
+    if (shape) {
+        const char *given = dims_text(imp->arena, shape->rank, shape->dims);
+        if (d->has_shape && d->rank != shape->rank) {
+            diag_error(imp->diags, loc, "--input-shape %s=%s: input '%s' has rank %d (declared %s), not %d", name,
+                       given, name, d->rank, declared_format(imp->arena, d), shape->rank);
+            return false;
+        }
+        for (int k = 0; d->has_shape && k < d->rank; k++)
+            if (d->dims[k] >= 0 && d->dims[k] != shape->dims[k]) {
+                diag_error(imp->diags, loc, "--input-shape %s=%s: axis %d of input '%s' is fixed to %lld (declared %s)",
+                           name, given, k, name, (long long)d->dims[k], declared_format(imp->arena, d));
+                return false;
+            }
+        d->has_shape = true;
+        d->rank = shape->rank;
+        memcpy(d->dims, shape->dims, sizeof d->dims);
+        return true;
+    }
+    if (!d->has_shape) {
+        diag_error(imp->diags, loc, "graph input '%s' has no shape: give it with --input-shape %s=...", name, name);
+        return false;
+    }
+    for (int k = 0; k < d->rank; k++) {
+        if (d->dims[k] >= 0)
+            continue;
+        const char *symbol = d->param[k] ? arena_printf(imp->arena, " '%s'", d->param[k]) : "";
+        if (k > 0) {
+            diag_error(imp->diags, loc,
+                       "graph input '%s' has a symbolic dimension%s (axis %d, declared %s): give its size with "
+                       "--input-shape %s=...", name, symbol, k, declared_format(imp->arena, d), name);
+            return false;
+        }
+        diag_note(imp->diags, loc, "input '%s' has a symbolic batch dimension%s: taken as 1 (--input-shape to choose)",
+                  name, symbol);
+        d->dims[k] = 1;
+    }
+    return true;
+}
+
+/* Graph inputs that are neither initializers nor bound: float tensors, whose
+ * shapes become static (bind_input_shape). */
+static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp, const OnnxBinding *bindings,
+                          int n_bindings)
 {
     for (size_t i = 0; i < gp->n_input; i++) {
         const char *name = gp->input[i]->name ? gp->input[i]->name : "";
@@ -368,25 +452,15 @@ static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
         else if (d.elem_type != ONNX_FLOAT)
             diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
                        onnx_elem_type_name(d.elem_type), name);
-        else if (!d.has_shape)
-            diag_error(imp->diags, &imp->file_loc,
-                       "graph input '%s' has no shape, which is not supported: xbarc needs static shapes", name);
-        else {
+        else if (bind_input_shape(imp, name, &d, find_shape_binding(bindings, n_bindings, name))) {
             ok = true;
-            for (int k = 0; ok && k < d.rank; k++) {
-                if (d.param[k] || d.dims[k] < 0) {
-                    diag_error(imp->diags, &imp->file_loc,
-                               "graph input '%s' has a symbolic dimension '%s' (axis %d), which is not supported: "
-                               "xbarc needs static shapes",
-                               name, d.param[k] ? d.param[k] : "?", k);
-                    ok = false;
-                } else if (d.dims[k] == 0) {
+            for (int k = 0; ok && k < d.rank; k++)
+                if (d.dims[k] == 0) {
                     diag_error(imp->diags, &imp->file_loc,
                                "graph input '%s' has an empty dimension (axis %d); empty tensors are not supported",
                                name, k);
                     ok = false;
                 }
-            }
             ok = ok && onnx_check_dims(imp->diags, &imp->file_loc, "graph input", name, (size_t)d.rank, d.dims,
                                        &dims);
         }
@@ -396,6 +470,21 @@ static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
             continue;
         }
         s->value = ir_add_input(imp->g, name, type_make(d.rank, d.dims));
+    }
+    /* A shape for anything but a free float input is a mistake. */
+    for (int b = 0; b < n_bindings; b++) {
+        const OnnxBinding *shape = &bindings[b];
+        if (shape->path)
+            continue;
+        const char *given = dims_text(imp->arena, shape->rank, shape->dims);
+        Symbol *s = table_get(&imp->symbols, shape->input_name);
+        if (!find_graph_input(gp, shape->input_name))
+            diag_error(imp->diags, &imp->file_loc, "--input-shape %s=%s: the model has no graph input '%s'",
+                       shape->input_name, given, shape->input_name);
+        else if (s && s->konst)
+            diag_error(imp->diags, &imp->file_loc,
+                       "--input-shape %s=%s: input '%s' has an initializer, whose shape is fixed", shape->input_name,
+                       given, shape->input_name);
     }
 }
 
@@ -523,11 +612,16 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
     } else if (ok) {
         OnnxNode node = {imp, imp->g, imp->diags, loc, imp->opset, (int)np->n_input, inputs,
                          arena_strdup(imp->arena, output), (int)np->n_attribute, attrs};
-        Value *v = onnx_lower_node(&node, np->op_type);
-        Symbol *s = v ? define(imp, output, &loc) : NULL;
-        if (s)
-            s->value = v;
-        ok = s != NULL;
+        const OnnxConst *folded = NULL;
+        Value *v = onnx_lower_node(&node, np->op_type, &folded);
+        if (folded)     /* computed at import: known data, as if a Constant */
+            ok = define_const(imp, output, &loc, NULL, (OnnxConst *)folded);
+        else if ((ok = v != NULL)) {
+            Symbol *s = define(imp, output, &loc);
+            if (s)
+                s->value = v;
+            ok = s != NULL;
+        }
     }
     for (size_t k = ok ? 1 : 0; k < np->n_output; k++) {
         if (ok && *np->output[k] && table_get(&imp->consumed, np->output[k]))
@@ -538,16 +632,14 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
     }
 }
 
-/* Compares a declared static shape with the computed one. */
+/* Compares a declared shape with the computed one; a symbolic dimension
+ * matches any size. */
 static void check_declared(OnnxImporter *imp, const char *what, const char *name, const Declared *d,
                            const Value *v)
 {
-    if (!declared_static(d))
-        return;
-    Type want = type_make(d->rank, d->dims);
-    if (!type_equal(&want, &v->type))
+    if (!declared_matches(d, v->type.rank, v->type.dims))
         diag_error(imp->diags, v->def ? &v->def->loc : &imp->file_loc, "%s '%s' is declared %s but computes %s",
-                   what, name, type_format(imp->arena, &want), type_format(imp->arena, &v->type));
+                   what, name, declared_format(imp->arena, d), type_format(imp->arena, &v->type));
 }
 
 static void import_outputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
@@ -591,7 +683,7 @@ static Graph *import_graph(OnnxImporter *imp, const Onnx__GraphProto *gp, const 
     imp->g = ir_graph_new(imp->arena, gp->name && *gp->name ? gp->name : "main");
     import_bindings(imp, gp, bindings, n_bindings);
     import_initializers(imp, gp);
-    import_inputs(imp, gp);
+    import_inputs(imp, gp, bindings, n_bindings);
     if (imp->diags->n_errors > errors)
         return NULL;
     for (size_t i = 0; i < gp->n_node; i++)

@@ -116,6 +116,13 @@ static const struct {
     {"ReduceSumSquare", 1, "axes keepdims "},
     {"ReduceLogSum", 1, "axes keepdims "},
     {"ReduceLogSumExp", 1, "axes keepdims "},
+    /* computed at import (onnx_fold.c reads the old attributes) */
+    {"Shape", 1, ""},
+    {"Size", 1, ""},
+    {"Gather", 1, "axis "},
+    {"Slice", 1, "axes ends starts "},
+    {"Cast", 6, "to "},
+    {"Not", 1, ""},
 };
 
 enum { N_SCHEMAS = sizeof schemas / sizeof schemas[0] };

@@ -20,7 +20,8 @@ enum {
 /* A tensor whose data is known at import: an initializer, a Constant node's
  * value or a bound input.  Numeric data is decoded twice over: every element as
  * float in `f`, and for integer types the exact value in `i` too.  Types the
- * frontend cannot decode (strings, float16...) have both NULL. */
+ * frontend cannot decode (strings, bfloat16, complex...) have both NULL;
+ * float16 and double are decoded to float. */
 typedef struct {
     int elem_type;              /* ONNX TensorProto.DataType */
     int rank;
@@ -68,9 +69,23 @@ typedef struct {
 /* onnx_ops.c */
 bool onnx_op_supported(const char *op_type);
 /* Lowers a supported node (not Constant: onnx.c handles that) to one or more
- * IR ops, the last one computing node->output.  Returns that value, or NULL
- * after reporting the problem at node->loc. */
-Value *onnx_lower_node(const OnnxNode *node, const char *op_type);
+ * IR ops, the last one computing node->output, and returns that value; or
+ * computes it at import (onnx_fold.c), returning NULL with *folded set to the
+ * result; or returns NULL with *folded NULL after reporting the problem at
+ * node->loc. */
+Value *onnx_lower_node(const OnnxNode *node, const char *op_type, const OnnxConst **folded);
+/* onnx_fold.c: the nodes computed at import, on known data (OnnxConst): shape
+ * arithmetic (Shape, Size, Gather, Slice, Concat, Cast, ConstantOfShape,
+ * Expand, Range, Squeeze, Unsqueeze, Reshape, arithmetic, comparisons, Where)
+ * as exports without constant folding carry it.  onnx_fold_applies() says
+ * whether a node of a folding operator is computed so (its inputs known, or
+ * only their shapes needed); onnx_fold_node() computes it, NULL after an
+ * error.  onnx_lower_value_form() lowers the folding operators that have an
+ * IR form on a float value (Slice, Expand, Cast, Gather...), and reports the
+ * others as not supported on values computed at run time. */
+bool onnx_fold_applies(const OnnxNode *node, const char *op_type);
+const OnnxConst *onnx_fold_node(const OnnxNode *node, const char *op_type);
+Value *onnx_lower_value_form(const OnnxNode *node, const char *op_type);
 
 /* onnx_ops_math.c: the element-wise math, variadic, reduction and normalization
  * operators (kind as onnx_ops.c's table maps op_type), and a Clip whose bounds
@@ -101,6 +116,10 @@ bool onnx_normalize_axes(const OnnxNode *n, const char *what, int64_t *axes, int
 Op *onnx_emit(const OnnxNode *n, OpKind kind, Value *const *inputs, int count, const char *name);
 Value *onnx_typed(const OnnxNode *n, Op *op);                         /* its result, typed; NULL on error */
 Value *onnx_unary(const OnnxNode *n, OpKind kind);                    /* kind(input 0), no attributes */
+/* Squeeze/Unsqueeze axes (attribute or input, by opset), not normalized. */
+bool onnx_read_axes(const OnnxNode *n, int64_t *axes, int *count, bool *present);
+/* Reshape's shape resolved in place against the input type (0 and -1). */
+bool onnx_reshape_resolve(const OnnxNode *n, const Type *xt, int64_t *shape, int count, bool allowzero);
 
 /* onnx_legacy.c: a node of opset 1 to 6 in the form onnx_lower_node reads
  * (the legacy attributes rewritten or refused); false after an error. */
@@ -110,7 +129,13 @@ bool onnx_upgrade_legacy(const OnnxNode *node, const char *op_type, OnnxNode *ou
 const char *onnx_fresh_name(OnnxImporter *imp, const char *stem);   /* unused in the model and graph */
 
 /* onnx_tensor.c */
+/* Checks that `dims` make a sane tensor (rank, no absurd or overflowing
+ * size) and stores them in out; `what` and `name` say which in messages. */
+bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
+                     size_t rank, const int64_t *dims, OnnxConst *out);
 const char *onnx_elem_type_name(int elem_type);                     /* "float", "int64", ... */
+bool onnx_elem_is_float(int elem_type);     /* float, double, float16: float32 in xbarc */
+bool onnx_elem_is_integer(int elem_type);   /* the integer types and bool, decoded into OnnxConst.i */
 /* Reads a TensorProto file; *name gets the proto's name ("" when it has none). */
 bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
                            Diags *diags);

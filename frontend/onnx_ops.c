@@ -455,8 +455,42 @@ static Value *lower_flatten(const OnnxNode *n)
     return onnx_typed(n, op);
 }
 
-/* Reshape's shape: 0 copies the input's dimension (unless allowzero), one -1
- * takes what is left. */
+/* Reshape's shape against the input type xt: 0 copies the input's dimension
+ * (unless allowzero), one -1 takes what is left.  Resolved in place. */
+bool onnx_reshape_resolve(const OnnxNode *n, const Type *xt, int64_t *shape, int count, bool allowzero)
+{
+    if (count > IR_MAX_RANK)
+        return onnx_fail(n, "Reshape to rank %d is not supported (at most %d)", count, IR_MAX_RANK), false;
+    int infer_at = -1;
+    int64_t known = 1;
+    for (int i = 0; i < count; i++) {
+        if (shape[i] == 0 && !allowzero) {
+            if (i >= xt->rank)
+                return onnx_fail(n, "shape[%d] = 0 copies a dimension the input %s does not have", i,
+                                 type_format(n->g->arena, xt)), false;
+            shape[i] = xt->dims[i];
+        }
+        if (shape[i] == -1) {
+            if (infer_at >= 0)
+                return onnx_fail(n, "Reshape shape has more than one -1"), false;
+            infer_at = i;
+        } else if (shape[i] < 0) {
+            return onnx_fail(n, "Reshape shape[%d] is %lld", i, (long long)shape[i]), false;
+        } else if (!i64_mul(known, shape[i] ? shape[i] : 1, &known) || known > IR_MAX_NUMEL) {
+            return onnx_fail(n, "Reshape shape has more than %lld elements (shape[%d] is %lld)",
+                             (long long)IR_MAX_NUMEL, i, (long long)shape[i]), false;
+        }
+    }
+    if (infer_at >= 0) {
+        int64_t numel = type_numel(xt);
+        if (known == 0 || numel % known != 0)
+            return onnx_fail(n, "cannot reshape %s: %lld elements are not a multiple of %lld",
+                             type_format(n->g->arena, xt), (long long)numel, (long long)known), false;
+        shape[infer_at] = numel / known;
+    }
+    return true;
+}
+
 static Value *lower_reshape(const OnnxNode *n)
 {
     Value *x = onnx_data_input(n, 0);
@@ -464,38 +498,9 @@ static Value *lower_reshape(const OnnxNode *n)
     int count;
     if (!x || !onnx_has_input(n, 1))
         return x ? onnx_fail(n, "Reshape needs a shape input") : NULL;
-    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_get_int(n, "allowzero", 0, &allowzero))
+    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_get_int(n, "allowzero", 0, &allowzero) ||
+        !onnx_reshape_resolve(n, &x->type, shape, count, allowzero != 0))
         return NULL;
-    if (count > IR_MAX_RANK)
-        return onnx_fail(n, "Reshape to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
-    const Type *xt = &x->type;
-    int infer_at = -1;
-    int64_t known = 1;
-    for (int i = 0; i < count; i++) {
-        if (shape[i] == 0 && !allowzero) {
-            if (i >= xt->rank)
-                return onnx_fail(n, "shape[%d] = 0 copies a dimension the input %s does not have", i,
-                                 type_format(n->g->arena, xt));
-            shape[i] = xt->dims[i];
-        }
-        if (shape[i] == -1) {
-            if (infer_at >= 0)
-                return onnx_fail(n, "Reshape shape has more than one -1");
-            infer_at = i;
-        } else if (shape[i] < 0) {
-            return onnx_fail(n, "Reshape shape[%d] is %lld", i, (long long)shape[i]);
-        } else if (!i64_mul(known, shape[i] ? shape[i] : 1, &known) || known > IR_MAX_NUMEL) {
-            return onnx_fail(n, "Reshape shape has more than %lld elements (shape[%d] is %lld)",
-                             (long long)IR_MAX_NUMEL, i, (long long)shape[i]);
-        }
-    }
-    if (infer_at >= 0) {
-        int64_t numel = type_numel(xt);
-        if (known == 0 || numel % known != 0)
-            return onnx_fail(n, "cannot reshape %s: %lld elements are not a multiple of %lld",
-                             type_format(n->g->arena, xt), (long long)numel, (long long)known);
-        shape[infer_at] = numel / known;
-    }
     Op *op = onnx_emit(n, OP_RESHAPE, &x, 1, n->output);
     ir_set_ints(n->g, op, "shape", shape, count);
     return onnx_typed(n, op);
@@ -519,7 +524,7 @@ static Value *lower_transpose(const OnnxNode *n)
 }
 
 /* Squeeze/Unsqueeze axes: an attribute before opset 13, an input since. */
-static bool read_axes(const OnnxNode *n, int64_t *axes, int *count, bool *present)
+bool onnx_read_axes(const OnnxNode *n, int64_t *axes, int *count, bool *present)
 {
     *count = 0;
     if (n->opset < 13) {
@@ -536,7 +541,7 @@ static Value *lower_squeeze(const OnnxNode *n)
     int64_t axes[2 * IR_MAX_RANK];
     int count;
     bool present;
-    if (!x || !read_axes(n, axes, &count, &present))
+    if (!x || !onnx_read_axes(n, axes, &count, &present))
         return NULL;
     if (!present)
         for (int i = 0; i < x->type.rank; i++)
@@ -555,7 +560,7 @@ static Value *lower_unsqueeze(const OnnxNode *n)
     int64_t axes[2 * IR_MAX_RANK];
     int count;
     bool present;
-    if (!x || !read_axes(n, axes, &count, &present))
+    if (!x || !onnx_read_axes(n, axes, &count, &present))
         return NULL;
     if (!present)
         return onnx_fail(n, "Unsqueeze needs axes");
@@ -639,7 +644,7 @@ static Value *lower_softmax(const OnnxNode *n, OpKind kind)
 typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
-    L_DROPOUT, L_SOFTMAX, L_MATH,
+    L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD,
 } Lowering;
 
 static const struct {
@@ -711,6 +716,11 @@ static const struct {
     {"ReduceLogSumExp", L_MATH, OP_REDUCELOGSUMEXP},
     {"LayerNormalization", L_MATH, OP_LAYERNORM},
     {"InstanceNormalization", L_MATH, OP_INSTANCENORM},
+    /* computed at import (onnx_fold.c), some with an IR form on float values */
+    {"Shape", L_FOLD, 0}, {"Size", L_FOLD, 0}, {"Gather", L_FOLD, 0}, {"Slice", L_FOLD, 0},
+    {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},
+    {"Range", L_FOLD, 0}, {"Equal", L_FOLD, 0}, {"Less", L_FOLD, 0}, {"Greater", L_FOLD, 0},
+    {"Not", L_FOLD, 0}, {"And", L_FOLD, 0}, {"Or", L_FOLD, 0}, {"Where", L_FOLD, 0},
 };
 
 static int find_op(const char *op_type)
@@ -726,9 +736,10 @@ bool onnx_op_supported(const char *op_type)
     return find_op(op_type) >= 0;
 }
 
-Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
+Value *onnx_lower_node(const OnnxNode *n, const char *op_type, const OnnxConst **folded)
 {
     int i = find_op(op_type);
+    *folded = NULL;
     if (i < 0)
         return onnx_fail(n, "unsupported ONNX operator %s", op_type);
     OnnxNode upgraded;
@@ -736,6 +747,10 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
         if (!onnx_upgrade_legacy(n, op_type, &upgraded))
             return NULL;
         n = &upgraded;
+    }
+    if (onnx_fold_applies(n, op_type)) {
+        *folded = onnx_fold_node(n, op_type);
+        return NULL;
     }
     OpKind kind = ops[i].kind;
     switch (ops[i].how) {
@@ -760,6 +775,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type)
     case L_DROPOUT: return lower_dropout(n);
     case L_SOFTMAX: return lower_softmax(n, kind);
     case L_MATH: return onnx_lower_math(n, op_type, kind);
+    case L_FOLD: return onnx_lower_value_form(n, op_type);
     }
     return NULL;
 }

@@ -32,15 +32,37 @@ static size_t elem_size(int elem_type)
     switch (elem_type) {
     case ONNX_FLOAT: case ONNX_INT32: case ONNX_UINT32: return 4;
     case ONNX_DOUBLE: case ONNX_INT64: case ONNX_UINT64: return 8;
-    case ONNX_INT16: case ONNX_UINT16: return 2;
+    case ONNX_INT16: case ONNX_UINT16: case ONNX_FLOAT16: return 2;
     case ONNX_INT8: case ONNX_UINT8: case ONNX_BOOL: return 1;
     default: return 0;
     }
 }
 
-static bool is_integer(int elem_type)
+bool onnx_elem_is_float(int elem_type)
 {
-    return elem_size(elem_type) && elem_type != ONNX_FLOAT && elem_type != ONNX_DOUBLE;
+    return elem_type == ONNX_FLOAT || elem_type == ONNX_DOUBLE || elem_type == ONNX_FLOAT16;
+}
+
+bool onnx_elem_is_integer(int elem_type)
+{
+    return elem_size(elem_type) && !onnx_elem_is_float(elem_type);
+}
+
+/* IEEE half precision bits -> float (exact: every half is a float). */
+static float half_to_float(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | (man << 13);            /* inf, nan */
+    else if (exp)
+        bits = sign | ((exp + 112) << 23) | (man << 13);    /* normal: rebias 15 -> 127 */
+    else {
+        float f = (float)man * 0x1p-24f;                    /* subnormal (or zero) */
+        return sign ? -f : f;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }
 
 /* How many values the typed field of elem_type holds (the ONNX IR
@@ -134,6 +156,7 @@ static void decode_raw(const uint8_t *p, int elem_type, float *f, int64_t *i)
     switch (elem_type) {
     case ONNX_FLOAT: { uint32_t w = (uint32_t)u; memcpy(f, &w, 4); return; }
     case ONNX_DOUBLE: { double d; memcpy(&d, &u, 8); *f = (float)d; return; }
+    case ONNX_FLOAT16: *f = half_to_float((uint32_t)u); return;
     case ONNX_INT8: *i = (int8_t)u; break;
     case ONNX_INT16: *i = (int16_t)u; break;
     case ONNX_INT32: *i = (int32_t)u; break;
@@ -180,7 +203,7 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
         return false;
     }
     float *f = dest ? dest : arena_array(arena, n ? n : 1, sizeof(float));
-    int64_t *iv = is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
+    int64_t *iv = onnx_elem_is_integer(et) ? arena_array(arena, n ? n : 1, sizeof(int64_t)) : NULL;
     int64_t scratch;
     if (t->has_raw_data) {
         if (raw_is_host_floats(t, out) && n)
@@ -195,6 +218,7 @@ bool onnx_tensor_data(Arena *arena, Diags *diags, const Loc *loc, const char *na
             case ONNX_DOUBLE: f[k] = (float)t->double_data[k]; break;
             case ONNX_INT64: iv[k] = t->int64_data[k]; break;
             case ONNX_UINT32: case ONNX_UINT64: iv[k] = (int64_t)t->uint64_data[k]; break;
+            case ONNX_FLOAT16: f[k] = half_to_float((uint32_t)t->int32_data[k] & 0xffff); break;
             default: iv[k] = t->int32_data[k]; break;
             }
             if (iv)

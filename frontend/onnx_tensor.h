@@ -8,10 +8,6 @@
 #include "frontend/onnx_node.h"
 #include "onnx.pb-c.h"
 
-/* Checks that `dims` make a sane tensor (rank, no absurd or overflowing
- * size) and stores them in out; `what` and `name` say which in messages. */
-bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char *name,
-                     size_t rank, const int64_t *dims, OnnxConst *out);
 /* The dims and element type of `t`, checked, and for the types the frontend
  * decodes its data count against them (before anything is allocated);
  * external and segmented data are refused. */

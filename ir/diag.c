@@ -26,7 +26,8 @@ char *loc_format(Arena *arena, const Loc *loc)
     return *s ? s : arena_strdup(arena, "");
 }
 
-void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap)
+/* Appends "WHERE: KIND: MESSAGE" to the list. */
+static void diag_add(Diags *diags, const Loc *loc, const char *kind, const char *fmt, va_list ap)
 {
     char *where = loc_format(diags->arena, loc);
     va_list ap2;
@@ -37,14 +38,27 @@ void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap)
     vsnprintf(msg, (size_t)n + 1, fmt, ap);
 
     DiagMsg *m = arena_alloc(diags->arena, sizeof *m);
-    m->text = *where ? arena_printf(diags->arena, "%s: error: %s", where, msg)
-                     : arena_printf(diags->arena, "error: %s", msg);
+    m->text = *where ? arena_printf(diags->arena, "%s: %s: %s", where, kind, msg)
+                     : arena_printf(diags->arena, "%s: %s", kind, msg);
     if (diags->last)
         diags->last->next = m;
     else
         diags->first = m;
     diags->last = m;
+}
+
+void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap)
+{
+    diag_add(diags, loc, "error", fmt, ap);
     diags->n_errors++;
+}
+
+void diag_note(Diags *diags, const Loc *loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_add(diags, loc, "note", fmt, ap);
+    va_end(ap);
 }
 
 void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...)

@@ -105,7 +105,8 @@ struct DiagMsg {
 };
 
 /* Diagnostics are collected, never fatal: a phase reports every problem it can
- * find, and the caller decides to stop when n_errors > 0. */
+ * find, and the caller decides to stop when n_errors > 0.  Notes are listed
+ * among them but do not count. */
 struct Diags {
     Arena *arena;
     DiagMsg *first, *last;
@@ -117,6 +118,9 @@ void diags_init(Diags *diags, Arena *arena);
  * the parts the location does not have. */
 void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap);
+/* "WHERE: note: MESSAGE": printed with the errors, but not one (a default the
+ * user may want to know was taken). */
+void diag_note(Diags *diags, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diags_print(const Diags *diags, FILE *out);
 char *loc_format(Arena *arena, const Loc *loc);   /* the location prefix alone, without ": " */
 

@@ -283,7 +283,7 @@ static Status sort_inputs(Arena *arena, const char *set, bool bind_weights, SetF
                      inputs[k]);
             return CASE_SKIP;
         }
-        f->bindings[f->n_bound++] = (OnnxBinding){name, inputs[k]};
+        f->bindings[f->n_bound++] = (OnnxBinding){.input_name = name, .path = inputs[k]};
     }
     return CASE_PASS;
 }

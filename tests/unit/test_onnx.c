@@ -133,7 +133,7 @@ Test(onnx, softmax_before_opset13_is_coerced_to_2d)
 
 Test(onnx, binding_makes_a_reshape_shape_static)
 {
-    OnnxBinding bind = {"shape", RESHAPE_CASE "/test_data_set_0/input_1.pb"};
+    OnnxBinding bind = {.input_name = "shape", .path = RESHAPE_CASE "/test_data_set_0/input_1.pb"};
     Graph *g = import(RESHAPE_CASE "/model.onnx", &bind, 1);
     cr_assert(g);
     cr_assert_eq(g->n_inputs, 1, "the bound input is no longer an input");
@@ -157,7 +157,7 @@ Test(onnx, reshape_without_binding_is_refused)
 
 Test(onnx, binding_errors_name_the_binding)
 {
-    OnnxBinding unknown = {"no_such_input", RESHAPE_CASE "/test_data_set_0/input_1.pb"};
+    OnnxBinding unknown = {.input_name = "no_such_input", .path = RESHAPE_CASE "/test_data_set_0/input_1.pb"};
     cr_assert_null(onnx_import(arena, RESHAPE_CASE "/model.onnx", &unknown, 1, &diags));
     cr_assert(strstr(diags.first->text, "binding 'no_such_input="), "%s", diags.first->text);
     cr_assert(strstr(diags.first->text, "the model has no graph input 'no_such_input'"), "%s", diags.first->text);
@@ -165,7 +165,7 @@ Test(onnx, binding_errors_name_the_binding)
     Diags more;
     diags_init(&more, arena);
     /* A float tensor of shape 2x3x4 where an int64 shape[3] is declared. */
-    OnnxBinding wrong = {"shape", RESHAPE_CASE "/test_data_set_0/input_0.pb"};
+    OnnxBinding wrong = {.input_name = "shape", .path = RESHAPE_CASE "/test_data_set_0/input_0.pb"};
     cr_assert_null(onnx_import(arena, RESHAPE_CASE "/model.onnx", &wrong, 1, &more));
     cr_assert(strstr(more.first->text, "the file holds float f32[2,3,4], but the input is declared int64 f32[3]"),
               "%s", more.first->text);

@@ -104,8 +104,11 @@ def main():
         [helper.make_node("MatMul", ["x", "w_huge"], ["y"], name="mm")],
         [vi("x", [1, 4])], [vi("y", None)], [huge]))
 
-    # A symbolic batch dimension.
-    save("bad_symbolic.onnx", model(relu, [vi("x", ["N", 3])], [vi("y", ["N", 3])]))
+    # A symbolic dimension other than the batch (which is taken as 1), and
+    # a symbolic batch dimension, one named and one unnamed.
+    save("bad_symbolic.onnx", model(relu, [vi("x", [2, "C"])], [vi("y", [2, "C"])]))
+    save("ok_symbolic_batch.onnx", model(relu, [vi("x", ["N", 3])], [vi("y", ["N", 3])]))
+    save("ok_unknown_batch.onnx", model(relu, [vi("x", [None, 3])], [vi("y", [None, 3])]))
 
     # Element types: an int8 input.
     save("bad_int8_input.onnx", model(relu, [vi("x", [2], TensorProto.INT8)], [vi("y", [2], TensorProto.INT8)]))

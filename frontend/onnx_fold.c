@@ -1,0 +1,868 @@
+/* onnx_fold.c: nodes computed at import, on known data (OnnxConst).
+ *
+ * Exports carry their shape arithmetic as nodes: `x.view(x.size(0), -1)` is
+ * Shape -> Gather -> Unsqueeze -> Concat -> Reshape, and torch's
+ * do_constant_folding=False leaves Cast, ConstantOfShape, Range, Expand,
+ * Equal and Where on constants.  Every shape is static once the graph inputs
+ * are bound, so these nodes are computed here, like a Constant: integer and
+ * boolean results stay import-time data (a Reshape's shape, Gather's
+ * indices), float ones also become IR constants (onnx.c).  Integer
+ * arithmetic is exact in int64 (an overflow is an error), float arithmetic is
+ * float32, as the interpreter's.
+ *
+ * The folding operators that also apply to a float value computed at run
+ * time lower to IR ops where an exact form exists (onnx_lower_value_form:
+ * Slice with unit steps is a Pad that crops, Expand a product with ones,
+ * Cast to float an identity, Gather a crop per index); the others are
+ * reported as not supported on such values. */
+#include "frontend/onnx_node.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_INDEXED_CROPS 64    /* Gather of a run-time value: one crop per index, at most (Concat's limit) */
+
+/* ---- inputs ---- */
+
+static bool present(const OnnxNode *n, int i)
+{
+    return i < n->n_inputs && n->inputs[i].name[0];
+}
+
+static bool known(const OnnxNode *n, int i)
+{
+    return present(n, i) && n->inputs[i].konst;
+}
+
+/* Input i, which must be known data of a decoded element type. */
+static const OnnxConst *known_input(const OnnxNode *n, int i)
+{
+    if (!present(n, i))
+        return onnx_fail(n, "input %d is missing", i), NULL;
+    const OnnxConst *k = n->inputs[i].konst;
+    if (!k)
+        return onnx_fail(n, "'%s' is computed at run time: %s of such a value is not supported", n->inputs[i].name,
+                         n->loc.node_op), NULL;
+    if (!k->f)
+        return onnx_fail(n, "unsupported element type %s for '%s'", onnx_elem_type_name(k->elem_type),
+                         n->inputs[i].name), NULL;
+    return k;
+}
+
+/* Input i as known integer data. */
+static const OnnxConst *int_input(const OnnxNode *n, int i, const char *what)
+{
+    const OnnxConst *k = known_input(n, i);
+    if (k && !k->i)
+        return onnx_fail(n, "%s '%s' must be an integer tensor, not %s", what, n->inputs[i].name,
+                         onnx_elem_type_name(k->elem_type)), NULL;
+    return k;
+}
+
+/* A scalar (or one-element) integer input: Gather's axis-free index, Range's bounds. */
+static bool one_value(const OnnxNode *n, const OnnxConst *k, int i)
+{
+    if (k->numel != 1)
+        return onnx_fail(n, "'%s' must hold one value, it holds %lld", n->inputs[i].name, (long long)k->numel), false;
+    return true;
+}
+
+static bool get_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
+{
+    const OnnxAttr *a = onnx_attr(n, name);
+    *out = a ? a->i : dflt;
+    if (a && a->kind != OA_INT)
+        return onnx_fail(n, "attribute '%s' must be an int", name), false;
+    return true;
+}
+
+static bool normalize_axis(const OnnxNode *n, int64_t *axis, int rank)
+{
+    if (*axis < -rank || *axis >= rank)
+        return onnx_fail(n, "axis %lld is out of range for rank %d", (long long)*axis, rank), false;
+    if (*axis < 0)
+        *axis += rank;
+    return true;
+}
+
+/* ---- results ---- */
+
+/* A new known tensor of that type and shape, its size checked before its
+ * data is allocated. */
+static OnnxConst *result_new(const OnnxNode *n, int elem_type, int rank, const int64_t *dims)
+{
+    OnnxConst *k = arena_alloc(n->g->arena, sizeof *k);
+    if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, k) ||
+        !memory_check((uint64_t)k->numel, sizeof(float) + sizeof(int64_t), "the result", &n->loc, n->diags))
+        return NULL;
+    k->elem_type = elem_type;
+    k->f = arena_array(n->g->arena, (size_t)k->numel + 1, sizeof(float));
+    k->i = onnx_elem_is_integer(elem_type) ? arena_array(n->g->arena, (size_t)k->numel + 1, sizeof(int64_t)) : NULL;
+    return k;
+}
+
+/* An integer value as the element type holds it (wrapped to its width). */
+static int64_t wrap_int(int elem_type, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    switch (elem_type) {
+    case ONNX_BOOL: return v != 0;
+    case ONNX_INT8: return (int8_t)(uint8_t)u;
+    case ONNX_UINT8: return (uint8_t)u;
+    case ONNX_INT16: return (int16_t)(uint16_t)u;
+    case ONNX_UINT16: return (uint16_t)u;
+    case ONNX_INT32: return (int32_t)(uint32_t)u;
+    case ONNX_UINT32: return (uint32_t)u;
+    default: return v;
+    }
+}
+
+/* x rounded to the nearest float16 (ties to even; subnormal steps below
+ * 2^-14, inf above 65504). */
+static float round_to_half(float x)
+{
+    if (isnan(x) || isinf(x) || x == 0)
+        return x;
+    float a = fabsf(x);
+    int e = ilogbf(a);
+    float quantum = ldexpf(1.0f, (e < -14 ? -14 : e) - 10);
+    float r = nearbyintf(a / quantum) * quantum;
+    return copysignf(r > 65504.0f ? INFINITY : r, x);
+}
+
+static void set_int(OnnxConst *k, int64_t j, int64_t v)
+{
+    k->i[j] = wrap_int(k->elem_type, v);
+    k->f[j] = (float)k->i[j];
+}
+
+static void set_float(OnnxConst *k, int64_t j, float v)
+{
+    k->f[j] = k->elem_type == ONNX_FLOAT16 ? round_to_half(v) : v;
+}
+
+/* Element sj of src (of the same element type) as element dj of dst. */
+static void copy_elem(OnnxConst *dst, int64_t dj, const OnnxConst *src, int64_t sj)
+{
+    dst->f[dj] = src->f[sj];
+    if (dst->i)
+        dst->i[dj] = src->i[sj];
+}
+
+/* The same data under other dims (Reshape, Squeeze, Unsqueeze). */
+static const OnnxConst *reshaped(const OnnxNode *n, const OnnxConst *k, int rank, const int64_t *dims)
+{
+    OnnxConst *r = arena_alloc(n->g->arena, sizeof *r);
+    *r = *k;
+    r->rank = rank;
+    memcpy(r->dims, dims, (size_t)rank * sizeof *dims);
+    return r;
+}
+
+/* ---- broadcasting (numpy, multidirectional) ---- */
+
+static bool broadcast(const OnnxNode *n, int rank_a, const int64_t *a, int rank_b, const int64_t *b, int *rank,
+                      int64_t *dims)
+{
+    *rank = rank_a > rank_b ? rank_a : rank_b;
+    for (int i = 0; i < *rank; i++) {
+        int ia = i - (*rank - rank_a), ib = i - (*rank - rank_b);
+        int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return onnx_fail(n, "cannot broadcast dimension %d: %lld vs %lld", i, (long long)da, (long long)db),
+                   false;
+        dims[i] = da == 1 ? db : da;
+    }
+    return true;
+}
+
+/* The element of k that output element `flat` (of rank, dims) reads. */
+static int64_t broadcast_source(const OnnxConst *k, int rank, const int64_t *dims, int64_t flat)
+{
+    int64_t index = 0, stride = 1;
+    for (int axis = rank - 1; axis >= 0; axis--) {
+        int64_t c = flat % dims[axis];
+        flat /= dims[axis];
+        int ia = axis - (rank - k->rank);
+        if (ia < 0)
+            break;
+        if (k->dims[ia] != 1)
+            index += c * stride;
+        stride *= k->dims[ia];
+    }
+    return index;
+}
+
+/* ---- shapes ---- */
+
+/* Shape (start and end since opset 15) and Size of a value whose shape is
+ * static, computed at run time or not. */
+static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
+{
+    if (!present(n, 0))
+        return onnx_fail(n, "input 0 is missing"), NULL;
+    const OnnxInput *in = &n->inputs[0];
+    int rank = in->value ? in->value->type.rank : in->konst->rank;
+    const int64_t *dims = in->value ? in->value->type.dims : in->konst->dims;
+    if (size) {
+        OnnxConst *k = result_new(n, ONNX_INT64, 0, NULL);
+        int64_t numel = 1;
+        for (int i = 0; k && i < rank; i++)
+            numel *= dims[i];   /* bounded by IR_MAX_NUMEL: checked where the value was made */
+        if (k)
+            set_int(k, 0, numel);
+        return k;
+    }
+    int64_t start, end;
+    if (!get_int_attr(n, "start", 0, &start) || !get_int_attr(n, "end", rank, &end))
+        return NULL;
+    start = start < 0 ? start + rank : start;
+    end = end < 0 ? end + rank : end;
+    start = start < 0 ? 0 : start > rank ? rank : start;
+    end = end < start ? start : end > rank ? rank : end;
+    int64_t count = end - start;
+    OnnxConst *k = result_new(n, ONNX_INT64, 1, &count);
+    for (int64_t j = 0; k && j < count; j++)
+        set_int(k, j, dims[start + j]);
+    return k;
+}
+
+static const OnnxConst *fold_reshape(const OnnxNode *n)
+{
+    const OnnxConst *x = known_input(n, 0);
+    int64_t shape[2 * IR_MAX_RANK], allowzero;
+    int count;
+    if (!x || !present(n, 1))
+        return x ? onnx_fail(n, "Reshape needs a shape input"), NULL : NULL;
+    Type xt = type_make(x->rank, x->dims);
+    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !get_int_attr(n, "allowzero", 0, &allowzero) ||
+        !onnx_reshape_resolve(n, &xt, shape, count, allowzero != 0))
+        return NULL;
+    int64_t numel = 1;
+    for (int i = 0; i < count; i++)
+        numel *= shape[i];      /* each bounded by onnx_reshape_resolve */
+    if (numel != x->numel)
+        return onnx_fail(n, "cannot reshape %lld elements to %lld", (long long)x->numel, (long long)numel), NULL;
+    return reshaped(n, x, count, shape);
+}
+
+static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
+{
+    const OnnxConst *x = known_input(n, 0);
+    int64_t axes[2 * IR_MAX_RANK], dims[IR_MAX_RANK];
+    int count, rank = 0;
+    bool given;
+    if (!x || !onnx_read_axes(n, axes, &count, &given))
+        return NULL;
+    if (unsqueeze) {
+        int out_rank = x->rank + count;
+        bool inserted[2 * IR_MAX_RANK] = {false};
+        if (!given || out_rank > IR_MAX_RANK)
+            return onnx_fail(n, given ? "Unsqueeze to rank %d is not supported (at most %d)" : "Unsqueeze needs axes",
+                             out_rank, IR_MAX_RANK), NULL;
+        for (int i = 0; i < count; i++) {
+            if (!normalize_axis(n, &axes[i], out_rank))
+                return NULL;
+            if (inserted[axes[i]])
+                return onnx_fail(n, "axis %lld is given twice", (long long)axes[i]), NULL;
+            inserted[axes[i]] = true;
+        }
+        for (int i = 0, from = 0; i < out_rank; i++)
+            dims[rank++] = inserted[i] ? 1 : x->dims[from++];
+        return reshaped(n, x, rank, dims);
+    }
+    bool removed[IR_MAX_RANK] = {false};
+    for (int i = 0; i < count; i++) {
+        if (!normalize_axis(n, &axes[i], x->rank))
+            return NULL;
+        if (x->dims[axes[i]] != 1)
+            return onnx_fail(n, "cannot squeeze axis %lld of size %lld", (long long)axes[i],
+                             (long long)x->dims[axes[i]]), NULL;
+        removed[axes[i]] = true;
+    }
+    for (int i = 0; i < x->rank; i++)
+        if (!(given ? removed[i] : x->dims[i] == 1))
+            dims[rank++] = x->dims[i];
+    return reshaped(n, x, rank, dims);
+}
+
+static const OnnxConst *fold_concat(const OnnxNode *n)
+{
+    int64_t axis;
+    if (n->n_inputs < 1)
+        return onnx_fail(n, "Concat needs an input"), NULL;
+    if (!onnx_attr(n, "axis"))
+        return onnx_fail(n, "missing attribute 'axis'"), NULL;
+    const OnnxConst *first = known_input(n, 0);
+    if (!first || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, first->rank))
+        return NULL;
+    int64_t dims[IR_MAX_RANK];
+    memcpy(dims, first->dims, sizeof dims);
+    dims[axis] = 0;
+    for (int i = 0; i < n->n_inputs; i++) {
+        const OnnxConst *k = known_input(n, i);
+        if (!k)
+            return NULL;
+        bool same = k->elem_type == first->elem_type && k->rank == first->rank;
+        for (int d = 0; same && d < k->rank; d++)
+            same = d == axis || k->dims[d] == first->dims[d];
+        if (!same)
+            return onnx_fail(n, "input %d ('%s') does not match input 0 in element type, rank or the dimensions "
+                             "besides axis %lld", i, n->inputs[i].name, (long long)axis), NULL;
+        dims[axis] += k->dims[axis];    /* each at most 2^31, at most 2^31 inputs */
+    }
+    OnnxConst *r = result_new(n, first->elem_type, first->rank, dims);
+    if (!r)
+        return NULL;
+    int64_t outer = 1, at = 0;
+    for (int d = 0; d < axis; d++)
+        outer *= dims[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int i = 0; i < n->n_inputs; i++) {
+            const OnnxConst *k = n->inputs[i].konst;
+            int64_t block = outer ? k->numel / outer : 0;
+            for (int64_t j = 0; j < block; j++)
+                copy_elem(r, at++, k, o * block + j);
+        }
+    return r;
+}
+
+/* Gather along `axis`; indices may be negative (counted from the end). */
+static const OnnxConst *fold_gather(const OnnxNode *n)
+{
+    const OnnxConst *x = known_input(n, 0), *ind = x ? int_input(n, 1, "Gather indices") : NULL;
+    int64_t axis, dims[IR_MAX_RANK];
+    if (!ind || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, x->rank))
+        return NULL;
+    int rank = x->rank - 1 + ind->rank;
+    if (rank > IR_MAX_RANK)
+        return onnx_fail(n, "Gather to rank %d is not supported (at most %d)", rank, IR_MAX_RANK), NULL;
+    int64_t outer = 1, inner = 1, extent = x->dims[axis];
+    for (int d = 0; d < axis; d++)
+        outer *= (dims[d] = x->dims[d]);
+    for (int d = 0; d < ind->rank; d++)
+        dims[axis + d] = ind->dims[d];
+    for (int d = (int)axis + 1; d < x->rank; d++)
+        inner *= (dims[d - 1 + ind->rank] = x->dims[d]);
+    for (int64_t j = 0; j < ind->numel; j++)
+        if (ind->i[j] < -extent || ind->i[j] >= extent)
+            return onnx_fail(n, "index %lld is out of range for axis %lld of size %lld", (long long)ind->i[j],
+                             (long long)axis, (long long)extent), NULL;
+    OnnxConst *r = result_new(n, x->elem_type, rank, dims);
+    int64_t at = 0;
+    for (int64_t o = 0; r && o < outer; o++)
+        for (int64_t j = 0; j < ind->numel; j++) {
+            int64_t index = ind->i[j] < 0 ? ind->i[j] + extent : ind->i[j];
+            for (int64_t e = 0; e < inner; e++)
+                copy_elem(r, at++, x, (o * extent + index) * inner + e);
+        }
+    return r;
+}
+
+/* Slice's parameters for every axis of a `rank`-D input of `dims`: the first
+ * index, the step and the count taken (ONNX's clamping of starts and ends).
+ * starts, ends (inputs since opset 10, attributes before), axes, steps. */
+static bool read_slice(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
+                       int64_t *count)
+{
+    int64_t starts[2 * IR_MAX_RANK], ends[2 * IR_MAX_RANK], axes[2 * IR_MAX_RANK], steps[2 * IR_MAX_RANK];
+    int n_starts, n_ends, n_axes = -1, n_steps = -1;
+    if (n->opset < 10) {
+        const OnnxAttr *s = onnx_attr(n, "starts"), *e = onnx_attr(n, "ends"), *a = onnx_attr(n, "axes");
+        if (!s || !e || s->kind != OA_INTS || e->kind != OA_INTS || (a && a->kind != OA_INTS))
+            return onnx_fail(n, "Slice needs the int lists 'starts' and 'ends'"), false;
+        if (s->count > 2 * IR_MAX_RANK || e->count > 2 * IR_MAX_RANK || (a && a->count > 2 * IR_MAX_RANK))
+            return onnx_fail(n, "Slice has too many axes"), false;
+        n_starts = s->count, n_ends = e->count;
+        memcpy(starts, s->ints, (size_t)n_starts * sizeof *starts);
+        memcpy(ends, e->ints, (size_t)n_ends * sizeof *ends);
+        if (a) {
+            n_axes = a->count;
+            memcpy(axes, a->ints, (size_t)n_axes * sizeof *axes);
+        }
+    } else if (!present(n, 1) || !present(n, 2)) {
+        return onnx_fail(n, "Slice needs starts and ends"), false;
+    } else if (!onnx_ints_input(n, 1, "Slice starts", starts, &n_starts) ||
+               !onnx_ints_input(n, 2, "Slice ends", ends, &n_ends) ||
+               (present(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
+               (present(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
+        return false;
+    }
+    if (n_ends != n_starts || (n_axes >= 0 && n_axes != n_starts) || (n_steps >= 0 && n_steps != n_starts) ||
+        n_starts > rank)
+        return onnx_fail(n, "Slice's starts, ends, axes and steps must have one value per sliced axis"), false;
+    for (int d = 0; d < rank; d++)
+        first[d] = 0, step[d] = 1, count[d] = dims[d];
+    bool seen[IR_MAX_RANK] = {false};
+    for (int i = 0; i < n_starts; i++) {
+        int64_t axis = n_axes >= 0 ? axes[i] : i, s = n_steps >= 0 ? steps[i] : 1, dim;
+        if (!normalize_axis(n, &axis, rank))
+            return false;
+        if (seen[axis])
+            return onnx_fail(n, "Slice axis %lld is given twice", (long long)axis), false;
+        if (s == 0)
+            return onnx_fail(n, "Slice step 0 on axis %lld", (long long)axis), false;
+        seen[axis] = true;
+        dim = dims[axis];
+        /* A step longer than the axis takes one element at most: bounded so that no sum overflows. */
+        s = s > dim ? dim + 1 : s < -dim ? -dim - 1 : s;
+        int64_t b = starts[i] < 0 ? (starts[i] < -dim ? -1 : starts[i] + dim) : starts[i];
+        int64_t e = ends[i] < 0 ? (ends[i] < -dim ? -1 : ends[i] + dim) : ends[i];
+        if (s > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            count[axis] = e > b ? (e - b + s - 1) / s : 0;
+        } else {
+            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+            count[axis] = b > e ? (b - e - s - 1) / -s : 0;
+        }
+        first[axis] = b;
+        step[axis] = s;
+    }
+    return true;
+}
+
+static const OnnxConst *fold_slice(const OnnxNode *n)
+{
+    const OnnxConst *x = known_input(n, 0);
+    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
+    if (!x || !read_slice(n, x->rank, x->dims, first, step, count))
+        return NULL;
+    OnnxConst *r = result_new(n, x->elem_type, x->rank, count);
+    for (int64_t j = 0; r && j < r->numel; j++) {
+        int64_t rest = j, source = 0, stride = 1;
+        for (int d = x->rank - 1; d >= 0; d--) {
+            source += (first[d] + (rest % count[d]) * step[d]) * stride;
+            rest /= count[d];
+            stride *= x->dims[d];
+        }
+        copy_elem(r, j, x, source);
+    }
+    return r;
+}
+
+/* ---- element types ---- */
+
+/* x as element type `to` (Cast): floats truncate toward zero into integers
+ * (saturating at int64's range, then wrapping to the type's width, NaN to 0),
+ * anything but 0 is true, float16 rounds to nearest-even. */
+static const OnnxConst *cast_to(const OnnxNode *n, const OnnxConst *x, int to)
+{
+    if (!onnx_elem_is_float(to) && !onnx_elem_is_integer(to))
+        return onnx_fail(n, "Cast to %s is not supported", onnx_elem_type_name(to)), NULL;
+    OnnxConst *r = result_new(n, to, x->rank, x->dims);
+    for (int64_t j = 0; r && j < x->numel; j++) {
+        if (onnx_elem_is_float(to))
+            set_float(r, j, x->i ? (float)x->i[j] : x->f[j]);
+        else if (x->i)
+            set_int(r, j, x->i[j]);
+        else if (to == ONNX_BOOL)
+            set_int(r, j, x->f[j] != 0);
+        else {
+            float v = truncf(x->f[j]);
+            set_int(r, j, isnan(v) ? 0 : v >= 0x1p63f ? INT64_MAX : v < -0x1p63f ? INT64_MIN : (int64_t)v);
+        }
+    }
+    return r;
+}
+
+/* Cast's `to`, or CastLike's target (input 1: its element type). */
+static bool cast_target(const OnnxNode *n, bool like, int *to)
+{
+    if (like) {
+        if (!present(n, 1))
+            return onnx_fail(n, "CastLike needs a target_type input"), false;
+        *to = n->inputs[1].konst ? n->inputs[1].konst->elem_type : ONNX_FLOAT;
+        return true;
+    }
+    int64_t t;
+    if (!onnx_attr(n, "to"))
+        return onnx_fail(n, "missing attribute 'to'"), false;
+    if (!get_int_attr(n, "to", 0, &t))
+        return false;
+    *to = t < 0 || t > 64 ? 0 : (int)t;
+    return true;
+}
+
+static const OnnxConst *fold_cast(const OnnxNode *n, bool like)
+{
+    const OnnxConst *x = known_input(n, 0);
+    int to;
+    return x && cast_target(n, like, &to) ? cast_to(n, x, to) : NULL;
+}
+
+/* ---- made from nothing ---- */
+
+static const OnnxConst *fold_constant_of_shape(const OnnxNode *n)
+{
+    const OnnxConst *shape = int_input(n, 0, "ConstantOfShape shape");
+    const OnnxAttr *value = onnx_attr(n, "value");
+    if (!shape)
+        return NULL;
+    if (shape->rank != 1 || shape->numel > IR_MAX_RANK)
+        return onnx_fail(n, "ConstantOfShape's shape must be a 1-D tensor of at most %d values", IR_MAX_RANK), NULL;
+    if (value && (value->kind != OA_TENSOR || value->t->numel != 1 || !value->t->f))
+        return onnx_fail(n, "attribute 'value' must be a tensor of one number"), NULL;
+    OnnxConst *r = result_new(n, value ? value->t->elem_type : ONNX_FLOAT, (int)shape->numel, shape->i);
+    for (int64_t j = 0; r && j < r->numel; j++)
+        copy_elem(r, j, value ? value->t : r, 0);       /* without a value: the zeros allocated */
+    return r;
+}
+
+static const OnnxConst *fold_range(const OnnxNode *n)
+{
+    const OnnxConst *start = known_input(n, 0), *limit = known_input(n, 1), *delta = known_input(n, 2);
+    if (!start || !limit || !delta || !one_value(n, start, 0) || !one_value(n, limit, 1) || !one_value(n, delta, 2))
+        return NULL;
+    bool ints = start->i != NULL;
+    double span = ints ? (double)limit->i[0] - (double)start->i[0] : (double)limit->f[0] - (double)start->f[0];
+    double step = ints ? (double)delta->i[0] : (double)delta->f[0];
+    if (step == 0 || isnan(span) || isnan(step))
+        return onnx_fail(n, "Range needs a non-zero delta and numbers as bounds"), NULL;
+    double count = ceil(span / step);
+    count = count < 0 ? 0 : count;
+    if (count > (double)IR_MAX_NUMEL)
+        return onnx_fail(n, "Range gives more than %lld elements", (long long)IR_MAX_NUMEL), NULL;
+    int64_t dims[1] = {(int64_t)count};
+    OnnxConst *r = result_new(n, start->elem_type, 1, dims);
+    for (int64_t j = 0; r && j < dims[0]; j++) {
+        int64_t v;
+        if (ints && !(i64_mul(j, delta->i[0], &v) && i64_add(v, start->i[0], &v)))
+            return onnx_fail(n, "Range overflows int64"), NULL;
+        if (ints)
+            set_int(r, j, v);
+        else
+            set_float(r, j, start->f[0] + (float)j * delta->f[0]);
+    }
+    return r;
+}
+
+/* ---- elementwise, with broadcasting ---- */
+
+typedef enum { E_ADD, E_SUB, E_MUL, E_DIV, E_EQUAL, E_LESS, E_GREATER, E_NOT, E_AND, E_OR, E_WHERE, E_EXPAND } Elementwise;
+
+static const struct {
+    const char *op_type;
+    Elementwise kind;
+    int arity;
+} elementwise_ops[] = {
+    {"Add", E_ADD, 2}, {"Sub", E_SUB, 2}, {"Mul", E_MUL, 2}, {"Div", E_DIV, 2}, {"Equal", E_EQUAL, 2},
+    {"Less", E_LESS, 2}, {"Greater", E_GREATER, 2}, {"Not", E_NOT, 1}, {"And", E_AND, 2}, {"Or", E_OR, 2},
+    {"Where", E_WHERE, 3}, {"Expand", E_EXPAND, 2},
+};
+
+/* Integer arithmetic, exact: false when the result does not fit int64 (or
+ * a division by zero). */
+static bool int_arith(Elementwise kind, int64_t a, int64_t b, int64_t *out)
+{
+    switch (kind) {
+    case E_ADD: return i64_add(a, b, out);
+    case E_SUB: return !__builtin_sub_overflow(a, b, out);
+    case E_MUL: return i64_mul(a, b, out);
+    default:
+        if (b == 0 || (a == INT64_MIN && b == -1))
+            return false;
+        *out = a / b;           /* truncating, as ONNX's integer Div */
+        return true;
+    }
+}
+
+static float float_arith(Elementwise kind, float a, float b)
+{
+    return kind == E_ADD ? a + b : kind == E_SUB ? a - b : kind == E_MUL ? a * b : a / b;
+}
+
+/* The value of element j of k as a number, for comparisons. */
+static double number(const OnnxConst *k, int64_t j)
+{
+    return k->i ? (double)k->i[j] : (double)k->f[j];
+}
+
+static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, int arity)
+{
+    const OnnxConst *in[3] = {NULL, NULL, NULL};
+    int rank = 0;
+    int64_t dims[IR_MAX_RANK];
+    if (n->n_inputs != arity)
+        return onnx_fail(n, "%s takes %d inputs, it has %d", n->loc.node_op, arity, n->n_inputs), NULL;
+    for (int i = 0; i < arity; i++)
+        if (!(in[i] = known_input(n, i)))
+            return NULL;
+    if (kind == E_EXPAND) {     /* input 1 is the shape to broadcast to */
+        int64_t shape[2 * IR_MAX_RANK];
+        int count;
+        if (!onnx_ints_input(n, 1, "Expand shape", shape, &count))
+            return NULL;
+        if (count > IR_MAX_RANK)
+            return onnx_fail(n, "Expand to rank %d is not supported (at most %d)", count, IR_MAX_RANK), NULL;
+        if (!broadcast(n, in[0]->rank, in[0]->dims, count, shape, &rank, dims))
+            return NULL;
+    } else {
+        memcpy(dims, in[0]->dims, sizeof dims);
+        rank = in[0]->rank;
+        for (int i = 1; i < arity; i++)
+            if (!broadcast(n, rank, dims, in[i]->rank, in[i]->dims, &rank, dims))
+                return NULL;
+    }
+    const OnnxConst *a = in[kind == E_WHERE ? 1 : 0], *b = in[kind == E_WHERE ? 2 : 1];
+    bool logical = kind == E_NOT || kind == E_AND || kind == E_OR, compare = kind >= E_EQUAL && kind <= E_GREATER;
+    for (int i = 0; i < arity; i++)
+        if (logical && in[i]->elem_type != ONNX_BOOL)
+            return onnx_fail(n, "%s needs bool inputs, '%s' is %s", n->loc.node_op, n->inputs[i].name,
+                             onnx_elem_type_name(in[i]->elem_type)), NULL;
+    if (kind != E_NOT && kind != E_EXPAND && a->elem_type != b->elem_type)
+        return onnx_fail(n, "'%s' is %s but '%s' is %s", n->inputs[kind == E_WHERE ? 1 : 0].name,
+                         onnx_elem_type_name(a->elem_type), n->inputs[kind == E_WHERE ? 2 : 1].name,
+                         onnx_elem_type_name(b->elem_type)), NULL;
+    int type = logical || compare ? ONNX_BOOL : a->elem_type;
+    if (!logical && !compare && kind != E_WHERE && kind != E_EXPAND && type == ONNX_BOOL)
+        return onnx_fail(n, "%s on bool is not supported", n->loc.node_op), NULL;
+    OnnxConst *r = result_new(n, type, rank, dims);
+    for (int64_t j = 0; r && j < r->numel; j++) {
+        int64_t ja = broadcast_source(a, rank, dims, j), jb = kind == E_NOT || kind == E_EXPAND ? 0 :
+                                                                broadcast_source(b, rank, dims, j);
+        int64_t v;
+        switch (kind) {
+        case E_EXPAND: copy_elem(r, j, a, ja); break;
+        case E_WHERE: {
+            const OnnxConst *c = in[0];
+            bool yes = (c->i ? c->i[broadcast_source(c, rank, dims, j)] : c->f[broadcast_source(c, rank, dims, j)]) != 0;
+            copy_elem(r, j, yes ? a : b, yes ? ja : jb);
+            break;
+        }
+        case E_EQUAL: set_int(r, j, number(a, ja) == number(b, jb)); break;
+        case E_LESS: set_int(r, j, number(a, ja) < number(b, jb)); break;
+        case E_GREATER: set_int(r, j, number(a, ja) > number(b, jb)); break;
+        case E_NOT: set_int(r, j, !a->i[ja]); break;
+        case E_AND: set_int(r, j, a->i[ja] && b->i[jb]); break;
+        case E_OR: set_int(r, j, a->i[ja] || b->i[jb]); break;
+        default:
+            if (!r->i) {
+                set_float(r, j, float_arith(kind, a->f[ja], b->f[jb]));
+            } else if (int_arith(kind, a->i[ja], b->i[jb], &v)) {
+                set_int(r, j, v);
+            } else {
+                return onnx_fail(n, "%s of %lld and %lld %s", n->loc.node_op, (long long)a->i[ja],
+                                 (long long)b->i[jb], kind == E_DIV ? "divides by zero or overflows" : "overflows int64"),
+                       NULL;
+            }
+        }
+    }
+    return r;
+}
+
+static int find_elementwise(const char *op_type)
+{
+    for (int i = 0; i < (int)(sizeof elementwise_ops / sizeof elementwise_ops[0]); i++)
+        if (strcmp(elementwise_ops[i].op_type, op_type) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- the folding operators ---- */
+
+static bool all_known(const OnnxNode *n)
+{
+    for (int i = 0; i < n->n_inputs; i++)
+        if (present(n, i) && !known(n, i))
+            return false;
+    return true;
+}
+
+static bool is(const char *op_type, const char *name)
+{
+    return strcmp(op_type, name) == 0;
+}
+
+bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
+{
+    if (is(op_type, "Shape") || is(op_type, "Size"))
+        return true;            /* only the (static) shape is read */
+    if (is(op_type, "CastLike"))
+        return known(n, 0);     /* input 1 gives only its element type */
+    bool arithmetic = is(op_type, "Add") || is(op_type, "Sub") || is(op_type, "Mul") || is(op_type, "Div");
+    if (arithmetic && n->opset < 7)
+        return false;           /* the legacy broadcast attributes: onnx_legacy.c */
+    bool folds = arithmetic || find_elementwise(op_type) >= 0 || is(op_type, "Gather") || is(op_type, "Slice") ||
+                 is(op_type, "Concat") || is(op_type, "Cast") || is(op_type, "ConstantOfShape") ||
+                 is(op_type, "Range") || is(op_type, "Reshape") || is(op_type, "Squeeze") ||
+                 is(op_type, "Unsqueeze") || is(op_type, "Identity");
+    return folds && n->n_inputs > 0 && all_known(n);
+}
+
+const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
+{
+    int e = find_elementwise(op_type);
+    if (e >= 0)
+        return fold_elementwise(n, elementwise_ops[e].kind, elementwise_ops[e].arity);
+    if (is(op_type, "Shape") || is(op_type, "Size"))
+        return fold_shape(n, is(op_type, "Size"));
+    if (is(op_type, "Gather"))
+        return fold_gather(n);
+    if (is(op_type, "Slice"))
+        return fold_slice(n);
+    if (is(op_type, "Concat"))
+        return fold_concat(n);
+    if (is(op_type, "Cast") || is(op_type, "CastLike"))
+        return fold_cast(n, is(op_type, "CastLike"));
+    if (is(op_type, "ConstantOfShape"))
+        return fold_constant_of_shape(n);
+    if (is(op_type, "Range"))
+        return fold_range(n);
+    if (is(op_type, "Reshape"))
+        return fold_reshape(n);
+    if (is(op_type, "Squeeze") || is(op_type, "Unsqueeze"))
+        return fold_squeeze(n, is(op_type, "Unsqueeze"));
+    if (is(op_type, "Identity"))
+        return known_input(n, 0);
+    return onnx_fail(n, "%s is not computed at import", op_type), NULL;
+}
+
+/* ---- the same operators on float values computed at run time ---- */
+
+/* A Pad with negative pads: of every axis d, the elements [first[d], first[d] + count[d]). */
+static Value *crop(const OnnxNode *n, Value *x, const int64_t *first, const int64_t *count, const char *name)
+{
+    int rank = x->type.rank;
+    int64_t pads[2 * IR_MAX_RANK];
+    for (int d = 0; d < rank; d++) {
+        pads[d] = -first[d];
+        pads[rank + d] = -(x->type.dims[d] - first[d] - count[d]);
+    }
+    Op *op = onnx_emit(n, OP_PAD, &x, 1, name);
+    ir_set_ints(n->g, op, "pads", pads, 2 * rank);
+    ir_set_float(n->g, op, "value", 0.0f);
+    return onnx_typed(n, op);
+}
+
+static const char *fresh(const OnnxNode *n, const char *suffix)
+{
+    return onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
+}
+
+static Value *slice_value(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
+    if (!x || !read_slice(n, x->type.rank, x->type.dims, first, step, count))
+        return NULL;
+    for (int d = 0; d < x->type.rank; d++) {
+        if (count[d] == 0)
+            return onnx_fail(n, "Slice gives an empty tensor (axis %d), which is not supported", d);
+        if (count[d] > 1 && step[d] != 1)
+            return onnx_fail(n, "Slice with step %lld (axis %d) of a value computed at run time is not supported",
+                             (long long)step[d], d);
+    }
+    return crop(n, x, first, count, n->output);
+}
+
+/* Expand: x times ones of the expanded dimensions (exact, NaN and -0 kept). */
+static Value *expand_value(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t shape[2 * IR_MAX_RANK], dims[IR_MAX_RANK], ones[IR_MAX_RANK];
+    int count, rank;
+    if (!x || !present(n, 1) || !onnx_ints_input(n, 1, "Expand shape", shape, &count))
+        return x && !present(n, 1) ? onnx_fail(n, "Expand needs a shape input") : NULL;
+    if (count > IR_MAX_RANK)
+        return onnx_fail(n, "Expand to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
+    const Type *xt = &x->type;
+    if (!broadcast(n, xt->rank, xt->dims, count, shape, &rank, dims))
+        return NULL;
+    OnnxConst size;
+    int64_t numel = 1;
+    for (int d = 0; d < rank; d++) {
+        int ix = d - (rank - xt->rank);
+        ones[d] = ix >= 0 && xt->dims[ix] == dims[d] ? 1 : dims[d];
+        numel *= ones[d];
+    }
+    if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, &size))
+        return NULL;
+    if (numel == 1 && rank == xt->rank)
+        return onnx_typed(n, onnx_emit(n, OP_IDENTITY, &x, 1, n->output));
+    if (!memory_check((uint64_t)numel, sizeof(float), "Expand's ones", &n->loc, n->diags))
+        return NULL;
+    Value *in[2] = {x, ir_add_const(n->g, fresh(n, "ones"), type_make(rank, ones), NULL)};
+    for (int64_t j = 0; j < numel; j++)
+        in[1]->data[j] = 1.0f;
+    return onnx_typed(n, onnx_emit(n, OP_MUL, in, 2, n->output));
+}
+
+static Value *cast_value(const OnnxNode *n, bool like)
+{
+    Value *x = onnx_data_input(n, 0);
+    int to;
+    if (!x || !cast_target(n, like, &to))
+        return NULL;
+    if (!onnx_elem_is_float(to))
+        return onnx_fail(n, "%s of a value computed at run time to %s is not supported (such values are float32)",
+                         n->loc.node_op, onnx_elem_type_name(to));
+    return onnx_typed(n, onnx_emit(n, OP_IDENTITY, &x, 1, n->output));
+}
+
+/* Gather with known indices: one crop per index, concatenated along the
+ * axis, reshaped to the indices' dimensions. */
+static Value *gather_value(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    const OnnxConst *ind = x ? int_input(n, 1, "Gather indices") : NULL;
+    int64_t axis;
+    if (!ind || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, x->type.rank))
+        return NULL;
+    const Type *xt = &x->type;
+    int rank = xt->rank - 1 + ind->rank;
+    if (ind->numel < 1 || ind->numel > MAX_INDEXED_CROPS || rank > IR_MAX_RANK)
+        return onnx_fail(n, "Gather of a value computed at run time with %lld indices (or to rank %d) is not "
+                         "supported (1 to %d indices)", (long long)ind->numel, rank, MAX_INDEXED_CROPS);
+    int64_t dims[IR_MAX_RANK], first[IR_MAX_RANK] = {0}, count[IR_MAX_RANK];
+    for (int d = 0, o = 0; d < xt->rank; d++) {
+        if (d == axis)
+            for (int q = 0; q < ind->rank; q++)
+                dims[o++] = ind->dims[q];
+        else
+            dims[o++] = xt->dims[d];
+    }
+    bool reshape = ind->rank != 1, concat = ind->numel > 1;
+    Value *pieces[MAX_INDEXED_CROPS];
+    memcpy(count, xt->dims, sizeof count);
+    count[axis] = 1;
+    for (int64_t j = 0; j < ind->numel; j++) {
+        int64_t index = ind->i[j], extent = xt->dims[axis];
+        if (index < -extent || index >= extent)
+            return onnx_fail(n, "index %lld is out of range for axis %lld of size %lld", (long long)index,
+                             (long long)axis, (long long)extent);
+        first[axis] = index < 0 ? index + extent : index;
+        if (!(pieces[j] = crop(n, x, first, count, reshape || concat ? fresh(n, "crop") : n->output)))
+            return NULL;
+    }
+    Value *y = pieces[0];
+    if (concat) {
+        Op *op = onnx_emit(n, OP_CONCAT, pieces, (int)ind->numel, reshape ? fresh(n, "cat") : n->output);
+        ir_set_int(n->g, op, "axis", axis);
+        if (!(y = onnx_typed(n, op)))
+            return NULL;
+    }
+    if (!reshape)
+        return y;
+    Op *op = onnx_emit(n, OP_RESHAPE, &y, 1, n->output);
+    ir_set_ints(n->g, op, "shape", dims, rank);
+    return onnx_typed(n, op);
+}
+
+Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
+{
+    if (is(op_type, "Slice"))
+        return slice_value(n);
+    if (is(op_type, "Expand"))
+        return expand_value(n);
+    if (is(op_type, "Cast") || is(op_type, "CastLike"))
+        return cast_value(n, is(op_type, "CastLike"));
+    if (is(op_type, "Gather"))
+        return gather_value(n);
+    for (int i = 0; i < n->n_inputs; i++)
+        if (present(n, i) && !known(n, i))
+            return onnx_fail(n, "%s of '%s', a value computed at run time, is not supported (only of values known "
+                             "at import)", op_type, n->inputs[i].name);
+    return onnx_fail(n, "%s is not supported here", op_type);
+}
