@@ -36,6 +36,23 @@ void opt_positional(Args *a, const char **slot);
 bool parse_count(const char *text, long *out);
 bool has_suffix(const char *s, const char *suffix);
 
+/* --input-shape NAME=1x3x32x32, repeatable: the shapes of a model's inputs
+ * (frontend.h: an OnnxBinding without a path), for every command that reads
+ * a model. */
+enum { MAX_INPUT_SHAPES = 64 };
+typedef struct {
+    int count;
+    OnnxBinding shapes[MAX_INPUT_SHAPES];
+} InputShapes;
+#define INPUT_SHAPE_USAGE                                                                  \
+    "  --input-shape NAME=DxDx...\n"                                                        \
+    "                      the shape of model input NAME (repeatable): binds its\n"        \
+    "                      symbolic dimensions (by default a symbolic batch\n"             \
+    "                      dimension is taken as 1, any other is an error)\n"
+/* Consumes one --input-shape (checked as usage: the form, sizes from 1 to
+ * 2^31 and at most 2^32 elements, a name given twice); true when it matched. */
+bool input_shape_option(Args *a, InputShapes *shapes);
+
 /* Writes the IR as the output `path` of `outs` ("-": stdout). */
 bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path);
 /* Prints the diagnostics, frees the arena, returns the exit status. */

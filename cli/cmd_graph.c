@@ -4,20 +4,22 @@
 #include <string.h>
 
 const char import_usage[] =
-    "usage: xbarc import MODEL.onnx [-o OUT.xir] [--elide-constants]\n"
+    "usage: xbarc import MODEL.onnx [-o OUT.xir] [--elide-constants] [--input-shape NAME=DxDx...]\n"
     "\n"
     "Imports an ONNX model (opset 7 to 17) into xbarc's graph IR and prints it as\n"
     "text (stdout unless -o).  No pass runs: see 'xbarc opt'.\n"
     "\n"
     "  -o FILE              write the IR to FILE instead of stdout\n"
-    "  --elide-constants    print weights as 'elided' (for reading; not parseable)\n";
+    "  --elide-constants    print weights as 'elided' (for reading; not parseable)\n"
+    INPUT_SHAPE_USAGE;
 
 int cmd_import(Args *a)
 {
     const char *model = NULL, *out = NULL;
     PrintOptions print = {0};
+    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "-o", &out))
+        if (opt_value(a, "-o", &out) || input_shape_option(a, &shapes))
             continue;
         if (opt_flag(a, "--elide-constants")) {
             print.elide_constants = true;
@@ -35,7 +37,7 @@ int cmd_import(Args *a)
     diags_init(&diags, arena);
     Outputs *outs = outputs_new(arena, &diags);
     out = out ? out : "-";
-    Graph *g = outputs_add(outs, out) ? onnx_import(arena, model, NULL, 0, &diags) : NULL;
+    Graph *g = outputs_add(outs, out) ? onnx_import(arena, model, shapes.shapes, shapes.count, &diags) : NULL;
     bool ok = outputs_commit(outs, g && write_ir(g, &print, outs, out));
     return finish(arena, &diags, ok);
 }
@@ -62,15 +64,17 @@ const char opt_usage[] =
     "  --print-ir-after-all    print the IR after every pass (stderr)\n"
     "  --print-ir-after=NAME   print the IR after pass NAME (stderr)\n"
     "  --time-passes           print the time each pass took (stderr)\n"
-    "  --elide-constants       print weights as 'elided'\n";
+    "  --elide-constants       print weights as 'elided'\n"
+    INPUT_SHAPE_USAGE;
 
 int cmd_opt(Args *a)
 {
     const char *input = NULL, *out = NULL, *pipeline = NULL;
     PassOptions pass_options = {0};
     PrintOptions print = {0};
+    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "--passes", &pipeline) || opt_value(a, "-o", &out) ||
+        if (opt_value(a, "--passes", &pipeline) || opt_value(a, "-o", &out) || input_shape_option(a, &shapes) ||
             opt_value(a, "--print-ir-after", &pass_options.print_after))
             continue;
         if (opt_flag(a, "--print-ir-after-all")) {
@@ -101,7 +105,7 @@ int cmd_opt(Args *a)
     diags_init(&diags, arena);
     Outputs *outs = outputs_new(arena, &diags);
     out = out ? out : "-";
-    Graph *g = outputs_add(outs, out) ? load_model(arena, input, pipeline, &pass_options, &diags) : NULL;
+    Graph *g = outputs_add(outs, out) ? load_model(arena, input, shapes.shapes, shapes.count, pipeline, &pass_options, &diags) : NULL;
     bool ok = outputs_commit(outs, g && write_ir(g, &print, outs, out));
     return finish(arena, &diags, ok);
 }

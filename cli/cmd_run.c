@@ -25,8 +25,8 @@ typedef struct {
     uint64_t seed;          /* the chip's (programs) */
 } Runner;
 
-static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, const Chip *chip,
-                        Diags *diags)
+static bool runner_open(Runner *r, Arena *arena, const char *path, const char *pipeline, const InputShapes *shapes,
+                        const Chip *chip, Diags *diags)
 {
     memset(r, 0, sizeof *r);
     if (has_suffix(path, ".xbp")) {
@@ -52,7 +52,7 @@ static bool runner_open(Runner *r, Arena *arena, const char *path, const char *p
         return true;
     }
     PassOptions pass_options = {0};
-    Graph *g = load_model(arena, path, pipeline, &pass_options, diags);
+    Graph *g = load_model(arena, path, shapes->shapes, shapes->count, pipeline, &pass_options, diags);
     if (!g)
         return false;
     r->n_inputs = g->n_inputs;
@@ -217,7 +217,8 @@ const char interp_usage[] =
     "                       DIR is made if needed, the files appear together or not at all\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
     "  --passes=LIST        passes run before interpreting (default: the default\n"
-    "                       pipeline for ONNX models, none for .xir)\n";
+    "                       pipeline for ONNX models, none for .xir)\n"
+    INPUT_SHAPE_USAGE;
 
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
@@ -316,8 +317,9 @@ static int execute(Args *a, bool program)
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_specs = 0, n_perf = 0;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
+    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (program && chip_option(a, &chip))
+        if ((program && chip_option(a, &chip)) || (!program && input_shape_option(a, &shapes)))
             continue;
         if (opt_value(a, "--input", &spec))
             specs[n_specs++] = (char *)spec;
@@ -367,7 +369,7 @@ static int execute(Args *a, bool program)
     bool ok = !out_dir || outputs_add_dir(outs, out_dir);
     ok = (!stats_json || outputs_add(outs, stats_json)) && ok;
     Runner r = {0};
-    ok = ok && runner_open(&r, arena, model, pipeline, program ? &chip : NULL, &diags) &&
+    ok = ok && runner_open(&r, arena, model, pipeline, &shapes, program ? &chip : NULL, &diags) &&
          (r.program || interp_fits(r.graph, 1, &diags));
     for (int i = 0; ok && out_dir && i < r.n_outputs; i++)
         ok = outputs_add(outs, output_path(&r, i, out_dir, format, arena));
@@ -436,7 +438,8 @@ const char eval_usage[] =
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed N\n"
     "                     (a program) the chip's non-idealities, as for 'xbarc run'\n"
     "                     (docs/noise.md); image i gets read noise of its own\n"
-    "  --threads N        images on N threads: the same results, bit for bit, for any N\n";
+    "  --threads N        images on N threads: the same results, bit for bit, for any N\n"
+    INPUT_SHAPE_USAGE;
 
 /* The progress line on a terminal, every 256 images. */
 static void show_progress(void *dataset_name, int done, int count, int correct)
@@ -454,8 +457,9 @@ int cmd_eval(Args *a)
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_perf = 0;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
+    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (chip_option(a, &chip))
+        if (chip_option(a, &chip) || input_shape_option(a, &shapes))
             continue;
         if (opt_value(a, "--perf", &spec))
             perf[n_perf++] = (char *)spec;
@@ -478,6 +482,8 @@ int cmd_eval(Args *a)
         usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (stats || stats_json || n_perf) && !has_suffix(model, ".xbp"))
         usage_error(a, "--stats, --stats-json and --perf need a program (.xbp), not %s", model);
+    if (!a->failed && shapes.count && has_suffix(model, ".xbp") && (!against || has_suffix(against, ".xbp")))
+        usage_error(a, "--input-shape needs a model (a program's shapes are fixed), not %s", model);
     if (!a->failed && chip_given(&chip) && !has_suffix(model, ".xbp"))
         usage_error(a, "--noise, --time, --set and --seed need a program (.xbp), not %s", model);
     PerfParams perf_params;
@@ -499,8 +505,8 @@ int cmd_eval(Args *a)
     Outputs *outs = outputs_new(arena, &diags);
     Dataset data;
     Runner r = {0}, ref = {0};
-    bool ok = (!stats_json || outputs_add(outs, stats_json)) && runner_open(&r, arena, model, pipeline, &chip, &diags) &&
-              (!against || runner_open(&ref, arena, against, pipeline, NULL, &diags)) &&
+    bool ok = (!stats_json || outputs_add(outs, stats_json)) && runner_open(&r, arena, model, pipeline, &shapes, &chip, &diags) &&
+              (!against || runner_open(&ref, arena, against, pipeline, &shapes, NULL, &diags)) &&
               dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
     char **sets = arena_array(arena, (size_t)chip.n_sets + 1, sizeof(char *));     /* for the stats' JSON */
     memcpy(sets, chip.sets, (size_t)chip.n_sets * sizeof(char *));

@@ -112,7 +112,8 @@ const char compile_usage[] =
     "  --report-json FILE  write the mapping report as JSON\n"
     "  --tile-map FILE     draw the tiles as SVG, every block coloured by its layer\n"
     "  --emit-ir FILE      write the mapped IR as text\n"
-    "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n";
+    "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n"
+    INPUT_SHAPE_USAGE;
 
 /* Every option with the value compile used, for the JSON report. */
 static void record_options(ReportContext *rc, const CompileOptions *c, const char *calib_count, const char *tolerance,
@@ -138,8 +139,10 @@ int cmd_compile(Args *a)
     const char *out = NULL, *calib_count_text = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
                *report_json = NULL, *tile_map = NULL;
     bool report = false;
+    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "-o", &out) || opt_value(a, "--arch", &c.arch_path) || opt_value(a, "--calib", &c.calib) ||
+        if (opt_value(a, "-o", &out) || input_shape_option(a, &shapes) || opt_value(a, "--arch", &c.arch_path) ||
+            opt_value(a, "--calib", &c.calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
             opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) ||
             opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &c.packing) ||
@@ -176,6 +179,8 @@ int cmd_compile(Args *a)
         check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits);
     if (a->failed)
         return EXIT_USAGE;
+    c.input_shapes = shapes.shapes;
+    c.n_input_shapes = shapes.count;
 
     Arena *arena = arena_new();
     Diags diags;

@@ -3,6 +3,7 @@
  * model, write IR, finish with the diagnostics and the exit status). */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,56 @@ const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
         }
     }
     return NULL;
+}
+
+/* The name is cut from its argument in place (argv's strings are the
+ * program's to change), so that nothing is allocated. */
+bool input_shape_option(Args *a, InputShapes *shapes)
+{
+    const char *spec;
+    if (!opt_value(a, "--input-shape", &spec))
+        return false;
+    char *eq = strrchr(spec, '=');
+    if (!eq || eq == spec || !eq[1]) {
+        usage_error(a, "--input-shape takes NAME=DxDx... (e.g. input=1x3x32x32), not '%s'", spec);
+        return true;
+    }
+    if (shapes->count == MAX_INPUT_SHAPES) {
+        usage_error(a, "at most %s --input-shape options", "64");
+        return true;
+    }
+    OnnxBinding *b = &shapes->shapes[shapes->count];
+    memset(b, 0, sizeof *b);
+    int64_t numel = 1;
+    for (const char *p = eq + 1;; p++) {
+        char *end = NULL;
+        errno = 0;
+        long long d = isdigit((unsigned char)*p) ? strtoll(p, &end, 10) : -1;
+        const char *why = d < 0 || (*end && *end != 'x') ? "sizes are positive integers joined by 'x'"
+                          : b->rank == IR_MAX_RANK ? "at most 8 dimensions"
+                          : d == 0 ? "a size of 0 (empty tensors are not supported)"
+                          : errno || d > (1LL << 31) || !i64_mul(numel, d, &numel) || numel > IR_MAX_NUMEL
+                              ? "absurdly large (at most 2^31 a dimension, 2^32 elements)" : NULL;
+        if (why) {
+            char text[1024];
+            snprintf(text, sizeof text, "%s: %s", spec, why);
+            usage_error(a, "--input-shape %s", text);
+            return true;
+        }
+        b->dims[b->rank++] = d;
+        p = end;
+        if (!*p)
+            break;
+    }
+    *eq = '\0';
+    b->input_name = spec;
+    for (int i = 0; i < shapes->count; i++)
+        if (strcmp(shapes->shapes[i].input_name, spec) == 0) {
+            usage_error(a, "--input-shape gives input '%s' twice", spec);
+            return true;
+        }
+    shapes->count++;
+    return true;
 }
 
 bool parse_count(const char *text, long *out)

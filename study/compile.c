@@ -18,10 +18,15 @@ static bool is_xir(const char *path)
     return n >= 4 && strcmp(path + n - 4, ".xir") == 0;
 }
 
-Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
-                  Diags *diags)
+Graph *load_model(Arena *arena, const char *path, const OnnxBinding *shapes, int n_shapes, const char *pipeline,
+                  const PassOptions *pass_options, Diags *diags)
 {
-    Graph *g = is_xir(path) ? ir_parse_file(arena, path, diags) : onnx_import(arena, path, NULL, 0, diags);
+    if (n_shapes && is_xir(path)) {
+        Loc loc = {.file = path};
+        diag_error(diags, &loc, "--input-shape applies to ONNX models: the shapes of textual IR are fixed");
+        return NULL;
+    }
+    Graph *g = is_xir(path) ? ir_parse_file(arena, path, diags) : onnx_import(arena, path, shapes, n_shapes, diags);
     if (!g)
         return NULL;
     if (pipeline && *pipeline && !pass_run_pipeline(g, pipeline, pass_options, diags))
@@ -68,7 +73,8 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
     if (c->tiles)
         arch->tiles = (int)c->tile_budget;
     const PassOptions *passes = &c->pass_options;
-    Graph *g = load_model(arena, c->model, is_xir(c->model) ? "" : default_pipeline, passes, diags);
+    Graph *g = load_model(arena, c->model, c->input_shapes, c->n_input_shapes, is_xir(c->model) ? "" : default_pipeline,
+                          passes, diags);
     if (!g)
         return NULL;
     g->arch = arch;

@@ -11,6 +11,7 @@
 #ifndef XBARC_STUDY_H
 #define XBARC_STUDY_H
 
+#include "frontend/frontend.h"
 #include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
@@ -164,10 +165,11 @@ double finetune_accuracy(const Program *p, uint64_t seed, const float *images, c
 
 /* ---- the whole compilation (study/compile.c) ---- */
 
-/* An ONNX model or textual IR (by the .xir extension), with `pipeline` run
- * on it (NULL or "": none). */
-Graph *load_model(Arena *arena, const char *path, const char *pipeline, const PassOptions *pass_options,
-                  Diags *diags);
+/* An ONNX model, its inputs given `shapes` (OnnxBinding: n_shapes shapes, no
+ * values), or textual IR (by the .xir extension: no shapes), with `pipeline`
+ * run on it (NULL or "": none). */
+Graph *load_model(Arena *arena, const char *path, const OnnxBinding *shapes, int n_shapes, const char *pipeline,
+                  const PassOptions *pass_options, Diags *diags);
 
 /* What `xbarc compile` was asked for (checked by the CLI). */
 typedef struct {
@@ -183,6 +185,8 @@ typedef struct {
     const char *replicate;      /* NULL (auto with a budget, else keep), none, auto or LAYER=R,... */
     bool float_weights;
     PassOptions pass_options;
+    const OnnxBinding *input_shapes;    /* --input-shape */
+    int n_input_shapes;
 } CompileOptions;
 
 /* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
