@@ -11,33 +11,28 @@
  * float32, as the interpreter's.
  *
  * The folding operators that also apply to a float value computed at run
- * time lower to IR ops where an exact form exists (onnx_lower_value_form:
- * Slice with unit steps is a Pad that crops, Expand a product with ones,
- * Cast to float an identity, Gather a crop per index); the others are
- * reported as not supported on such values. */
-#include "frontend/onnx_node.h"
+ * time lower to IR ops where an exact form exists: onnx_fold_values.c. */
+#include "frontend/onnx_fold.h"
 
 #include <math.h>
 #include <string.h>
 
-#define MAX_INDEXED_CROPS 64    /* Gather of a run-time value: one crop per index, at most (Concat's limit) */
-
 /* ---- inputs ---- */
 
-static bool present(const OnnxNode *n, int i)
+bool onnx_fold_present(const OnnxNode *n, int i)
 {
     return i < n->n_inputs && n->inputs[i].name[0];
 }
 
 static bool known(const OnnxNode *n, int i)
 {
-    return present(n, i) && n->inputs[i].konst;
+    return onnx_fold_present(n, i) && n->inputs[i].konst;
 }
 
 /* Input i, which must be known data of a decoded element type. */
 static const OnnxConst *known_input(const OnnxNode *n, int i)
 {
-    if (!present(n, i))
+    if (!onnx_fold_present(n, i))
         return onnx_fail(n, "input %d is missing", i), NULL;
     const OnnxConst *k = n->inputs[i].konst;
     if (!k)
@@ -50,7 +45,7 @@ static const OnnxConst *known_input(const OnnxNode *n, int i)
 }
 
 /* Input i as known integer data. */
-static const OnnxConst *int_input(const OnnxNode *n, int i, const char *what)
+const OnnxConst *onnx_fold_int_input(const OnnxNode *n, int i, const char *what)
 {
     const OnnxConst *k = known_input(n, i);
     if (k && !k->i)
@@ -67,7 +62,7 @@ static bool one_value(const OnnxNode *n, const OnnxConst *k, int i)
     return true;
 }
 
-static bool get_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
+bool onnx_fold_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
 {
     const OnnxAttr *a = onnx_attr(n, name);
     *out = a ? a->i : dflt;
@@ -76,7 +71,7 @@ static bool get_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int6
     return true;
 }
 
-static bool normalize_axis(const OnnxNode *n, int64_t *axis, int rank)
+bool onnx_fold_axis(const OnnxNode *n, int64_t *axis, int rank)
 {
     if (*axis < -rank || *axis >= rank)
         return onnx_fail(n, "axis %lld is out of range for rank %d", (long long)*axis, rank), false;
@@ -161,7 +156,7 @@ static const OnnxConst *reshaped(const OnnxNode *n, const OnnxConst *k, int rank
 
 /* ---- broadcasting (numpy, multidirectional) ---- */
 
-static bool broadcast(const OnnxNode *n, int rank_a, const int64_t *a, int rank_b, const int64_t *b, int *rank,
+bool onnx_fold_broadcast(const OnnxNode *n, int rank_a, const int64_t *a, int rank_b, const int64_t *b, int *rank,
                       int64_t *dims)
 {
     *rank = rank_a > rank_b ? rank_a : rank_b;
@@ -199,7 +194,7 @@ static int64_t broadcast_source(const OnnxConst *k, int rank, const int64_t *dim
  * static, computed at run time or not. */
 static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
 {
-    if (!present(n, 0))
+    if (!onnx_fold_present(n, 0))
         return onnx_fail(n, "input 0 is missing"), NULL;
     const OnnxInput *in = &n->inputs[0];
     int rank = in->value ? in->value->type.rank : in->konst->rank;
@@ -214,7 +209,7 @@ static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
         return k;
     }
     int64_t start, end;
-    if (!get_int_attr(n, "start", 0, &start) || !get_int_attr(n, "end", rank, &end))
+    if (!onnx_fold_int_attr(n, "start", 0, &start) || !onnx_fold_int_attr(n, "end", rank, &end))
         return NULL;
     start = start < 0 ? start + rank : start;
     end = end < 0 ? end + rank : end;
@@ -232,10 +227,10 @@ static const OnnxConst *fold_reshape(const OnnxNode *n)
     const OnnxConst *x = known_input(n, 0);
     int64_t shape[2 * IR_MAX_RANK], allowzero;
     int count;
-    if (!x || !present(n, 1))
+    if (!x || !onnx_fold_present(n, 1))
         return x ? onnx_fail(n, "Reshape needs a shape input"), NULL : NULL;
     Type xt = type_make(x->rank, x->dims);
-    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !get_int_attr(n, "allowzero", 0, &allowzero) ||
+    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_fold_int_attr(n, "allowzero", 0, &allowzero) ||
         !onnx_reshape_resolve(n, &xt, shape, count, allowzero != 0))
         return NULL;
     int64_t numel = 1;
@@ -261,7 +256,7 @@ static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
             return onnx_fail(n, given ? "Unsqueeze to rank %d is not supported (at most %d)" : "Unsqueeze needs axes",
                              out_rank, IR_MAX_RANK), NULL;
         for (int i = 0; i < count; i++) {
-            if (!normalize_axis(n, &axes[i], out_rank))
+            if (!onnx_fold_axis(n, &axes[i], out_rank))
                 return NULL;
             if (inserted[axes[i]])
                 return onnx_fail(n, "axis %lld is given twice", (long long)axes[i]), NULL;
@@ -273,7 +268,7 @@ static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
     }
     bool removed[IR_MAX_RANK] = {false};
     for (int i = 0; i < count; i++) {
-        if (!normalize_axis(n, &axes[i], x->rank))
+        if (!onnx_fold_axis(n, &axes[i], x->rank))
             return NULL;
         if (x->dims[axes[i]] != 1)
             return onnx_fail(n, "cannot squeeze axis %lld of size %lld", (long long)axes[i],
@@ -294,7 +289,7 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
     if (!onnx_attr(n, "axis"))
         return onnx_fail(n, "missing attribute 'axis'"), NULL;
     const OnnxConst *first = known_input(n, 0);
-    if (!first || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, first->rank))
+    if (!first || !onnx_fold_int_attr(n, "axis", 0, &axis) || !onnx_fold_axis(n, &axis, first->rank))
         return NULL;
     int64_t dims[IR_MAX_RANK];
     memcpy(dims, first->dims, sizeof dims);
@@ -330,9 +325,9 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
 /* Gather along `axis`; indices may be negative (counted from the end). */
 static const OnnxConst *fold_gather(const OnnxNode *n)
 {
-    const OnnxConst *x = known_input(n, 0), *ind = x ? int_input(n, 1, "Gather indices") : NULL;
+    const OnnxConst *x = known_input(n, 0), *ind = x ? onnx_fold_int_input(n, 1, "Gather indices") : NULL;
     int64_t axis, dims[IR_MAX_RANK];
-    if (!ind || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, x->rank))
+    if (!ind || !onnx_fold_int_attr(n, "axis", 0, &axis) || !onnx_fold_axis(n, &axis, x->rank))
         return NULL;
     int rank = x->rank - 1 + ind->rank;
     if (rank > IR_MAX_RANK)
@@ -362,7 +357,7 @@ static const OnnxConst *fold_gather(const OnnxNode *n)
 /* Slice's parameters for every axis of a `rank`-D input of `dims`: the first
  * index, the step and the count taken (ONNX's clamping of starts and ends).
  * starts, ends (inputs since opset 10, attributes before), axes, steps. */
-static bool read_slice(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
+bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
                        int64_t *count)
 {
     int64_t starts[2 * IR_MAX_RANK], ends[2 * IR_MAX_RANK], axes[2 * IR_MAX_RANK], steps[2 * IR_MAX_RANK];
@@ -380,12 +375,12 @@ static bool read_slice(const OnnxNode *n, int rank, const int64_t *dims, int64_t
             n_axes = a->count;
             memcpy(axes, a->ints, (size_t)n_axes * sizeof *axes);
         }
-    } else if (!present(n, 1) || !present(n, 2)) {
+    } else if (!onnx_fold_present(n, 1) || !onnx_fold_present(n, 2)) {
         return onnx_fail(n, "Slice needs starts and ends"), false;
     } else if (!onnx_ints_input(n, 1, "Slice starts", starts, &n_starts) ||
                !onnx_ints_input(n, 2, "Slice ends", ends, &n_ends) ||
-               (present(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
-               (present(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
+               (onnx_fold_present(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
+               (onnx_fold_present(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
         return false;
     }
     if (n_ends != n_starts || (n_axes >= 0 && n_axes != n_starts) || (n_steps >= 0 && n_steps != n_starts) ||
@@ -396,7 +391,7 @@ static bool read_slice(const OnnxNode *n, int rank, const int64_t *dims, int64_t
     bool seen[IR_MAX_RANK] = {false};
     for (int i = 0; i < n_starts; i++) {
         int64_t axis = n_axes >= 0 ? axes[i] : i, s = n_steps >= 0 ? steps[i] : 1, dim;
-        if (!normalize_axis(n, &axis, rank))
+        if (!onnx_fold_axis(n, &axis, rank))
             return false;
         if (seen[axis])
             return onnx_fail(n, "Slice axis %lld is given twice", (long long)axis), false;
@@ -427,7 +422,7 @@ static const OnnxConst *fold_slice(const OnnxNode *n)
 {
     const OnnxConst *x = known_input(n, 0);
     int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
-    if (!x || !read_slice(n, x->rank, x->dims, first, step, count))
+    if (!x || !onnx_fold_slice_params(n, x->rank, x->dims, first, step, count))
         return NULL;
     OnnxConst *r = result_new(n, x->elem_type, x->rank, count);
     for (int64_t j = 0; r && j < r->numel; j++) {
@@ -468,10 +463,10 @@ static const OnnxConst *cast_to(const OnnxNode *n, const OnnxConst *x, int to)
 }
 
 /* Cast's `to`, or CastLike's target (input 1: its element type). */
-static bool cast_target(const OnnxNode *n, bool like, int *to)
+bool onnx_fold_cast_target(const OnnxNode *n, bool like, int *to)
 {
     if (like) {
-        if (!present(n, 1))
+        if (!onnx_fold_present(n, 1))
             return onnx_fail(n, "CastLike needs a target_type input"), false;
         *to = n->inputs[1].konst ? n->inputs[1].konst->elem_type : ONNX_FLOAT;
         return true;
@@ -479,7 +474,7 @@ static bool cast_target(const OnnxNode *n, bool like, int *to)
     int64_t t;
     if (!onnx_attr(n, "to"))
         return onnx_fail(n, "missing attribute 'to'"), false;
-    if (!get_int_attr(n, "to", 0, &t))
+    if (!onnx_fold_int_attr(n, "to", 0, &t))
         return false;
     *to = t < 0 || t > 64 ? 0 : (int)t;
     return true;
@@ -489,14 +484,14 @@ static const OnnxConst *fold_cast(const OnnxNode *n, bool like)
 {
     const OnnxConst *x = known_input(n, 0);
     int to;
-    return x && cast_target(n, like, &to) ? cast_to(n, x, to) : NULL;
+    return x && onnx_fold_cast_target(n, like, &to) ? cast_to(n, x, to) : NULL;
 }
 
 /* ---- made from nothing ---- */
 
 static const OnnxConst *fold_constant_of_shape(const OnnxNode *n)
 {
-    const OnnxConst *shape = int_input(n, 0, "ConstantOfShape shape");
+    const OnnxConst *shape = onnx_fold_int_input(n, 0, "ConstantOfShape shape");
     const OnnxAttr *value = onnx_attr(n, "value");
     if (!shape)
         return NULL;
@@ -596,13 +591,13 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
             return NULL;
         if (count > IR_MAX_RANK)
             return onnx_fail(n, "Expand to rank %d is not supported (at most %d)", count, IR_MAX_RANK), NULL;
-        if (!broadcast(n, in[0]->rank, in[0]->dims, count, shape, &rank, dims))
+        if (!onnx_fold_broadcast(n, in[0]->rank, in[0]->dims, count, shape, &rank, dims))
             return NULL;
     } else {
         memcpy(dims, in[0]->dims, sizeof dims);
         rank = in[0]->rank;
         for (int i = 1; i < arity; i++)
-            if (!broadcast(n, rank, dims, in[i]->rank, in[i]->dims, &rank, dims))
+            if (!onnx_fold_broadcast(n, rank, dims, in[i]->rank, in[i]->dims, &rank, dims))
                 return NULL;
     }
     const OnnxConst *a = in[kind == E_WHERE ? 1 : 0], *b = in[kind == E_WHERE ? 2 : 1];
@@ -665,7 +660,7 @@ static int find_elementwise(const char *op_type)
 static bool all_known(const OnnxNode *n)
 {
     for (int i = 0; i < n->n_inputs; i++)
-        if (present(n, i) && !known(n, i))
+        if (onnx_fold_present(n, i) && !known(n, i))
             return false;
     return true;
 }
@@ -717,152 +712,4 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
     if (is(op_type, "Identity"))
         return known_input(n, 0);
     return onnx_fail(n, "%s is not computed at import", op_type), NULL;
-}
-
-/* ---- the same operators on float values computed at run time ---- */
-
-/* A Pad with negative pads: of every axis d, the elements [first[d], first[d] + count[d]). */
-static Value *crop(const OnnxNode *n, Value *x, const int64_t *first, const int64_t *count, const char *name)
-{
-    int rank = x->type.rank;
-    int64_t pads[2 * IR_MAX_RANK];
-    for (int d = 0; d < rank; d++) {
-        pads[d] = -first[d];
-        pads[rank + d] = -(x->type.dims[d] - first[d] - count[d]);
-    }
-    Op *op = onnx_emit(n, OP_PAD, &x, 1, name);
-    ir_set_ints(n->g, op, "pads", pads, 2 * rank);
-    ir_set_float(n->g, op, "value", 0.0f);
-    return onnx_typed(n, op);
-}
-
-static const char *fresh(const OnnxNode *n, const char *suffix)
-{
-    return onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
-}
-
-static Value *slice_value(const OnnxNode *n)
-{
-    Value *x = onnx_data_input(n, 0);
-    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
-    if (!x || !read_slice(n, x->type.rank, x->type.dims, first, step, count))
-        return NULL;
-    for (int d = 0; d < x->type.rank; d++) {
-        if (count[d] == 0)
-            return onnx_fail(n, "Slice gives an empty tensor (axis %d), which is not supported", d);
-        if (count[d] > 1 && step[d] != 1)
-            return onnx_fail(n, "Slice with step %lld (axis %d) of a value computed at run time is not supported",
-                             (long long)step[d], d);
-    }
-    return crop(n, x, first, count, n->output);
-}
-
-/* Expand: x times ones of the expanded dimensions (exact, NaN and -0 kept). */
-static Value *expand_value(const OnnxNode *n)
-{
-    Value *x = onnx_data_input(n, 0);
-    int64_t shape[2 * IR_MAX_RANK], dims[IR_MAX_RANK], ones[IR_MAX_RANK];
-    int count, rank;
-    if (!x || !present(n, 1) || !onnx_ints_input(n, 1, "Expand shape", shape, &count))
-        return x && !present(n, 1) ? onnx_fail(n, "Expand needs a shape input") : NULL;
-    if (count > IR_MAX_RANK)
-        return onnx_fail(n, "Expand to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
-    const Type *xt = &x->type;
-    if (!broadcast(n, xt->rank, xt->dims, count, shape, &rank, dims))
-        return NULL;
-    OnnxConst size;
-    int64_t numel = 1;
-    for (int d = 0; d < rank; d++) {
-        int ix = d - (rank - xt->rank);
-        ones[d] = ix >= 0 && xt->dims[ix] == dims[d] ? 1 : dims[d];
-        numel *= ones[d];
-    }
-    if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, &size))
-        return NULL;
-    if (numel == 1 && rank == xt->rank)
-        return onnx_typed(n, onnx_emit(n, OP_IDENTITY, &x, 1, n->output));
-    if (!memory_check((uint64_t)numel, sizeof(float), "Expand's ones", &n->loc, n->diags))
-        return NULL;
-    Value *in[2] = {x, ir_add_const(n->g, fresh(n, "ones"), type_make(rank, ones), NULL)};
-    for (int64_t j = 0; j < numel; j++)
-        in[1]->data[j] = 1.0f;
-    return onnx_typed(n, onnx_emit(n, OP_MUL, in, 2, n->output));
-}
-
-static Value *cast_value(const OnnxNode *n, bool like)
-{
-    Value *x = onnx_data_input(n, 0);
-    int to;
-    if (!x || !cast_target(n, like, &to))
-        return NULL;
-    if (!onnx_elem_is_float(to))
-        return onnx_fail(n, "%s of a value computed at run time to %s is not supported (such values are float32)",
-                         n->loc.node_op, onnx_elem_type_name(to));
-    return onnx_typed(n, onnx_emit(n, OP_IDENTITY, &x, 1, n->output));
-}
-
-/* Gather with known indices: one crop per index, concatenated along the
- * axis, reshaped to the indices' dimensions. */
-static Value *gather_value(const OnnxNode *n)
-{
-    Value *x = onnx_data_input(n, 0);
-    const OnnxConst *ind = x ? int_input(n, 1, "Gather indices") : NULL;
-    int64_t axis;
-    if (!ind || !get_int_attr(n, "axis", 0, &axis) || !normalize_axis(n, &axis, x->type.rank))
-        return NULL;
-    const Type *xt = &x->type;
-    int rank = xt->rank - 1 + ind->rank;
-    if (ind->numel < 1 || ind->numel > MAX_INDEXED_CROPS || rank > IR_MAX_RANK)
-        return onnx_fail(n, "Gather of a value computed at run time with %lld indices (or to rank %d) is not "
-                         "supported (1 to %d indices)", (long long)ind->numel, rank, MAX_INDEXED_CROPS);
-    int64_t dims[IR_MAX_RANK], first[IR_MAX_RANK] = {0}, count[IR_MAX_RANK];
-    for (int d = 0, o = 0; d < xt->rank; d++) {
-        if (d == axis)
-            for (int q = 0; q < ind->rank; q++)
-                dims[o++] = ind->dims[q];
-        else
-            dims[o++] = xt->dims[d];
-    }
-    bool reshape = ind->rank != 1, concat = ind->numel > 1;
-    Value *pieces[MAX_INDEXED_CROPS];
-    memcpy(count, xt->dims, sizeof count);
-    count[axis] = 1;
-    for (int64_t j = 0; j < ind->numel; j++) {
-        int64_t index = ind->i[j], extent = xt->dims[axis];
-        if (index < -extent || index >= extent)
-            return onnx_fail(n, "index %lld is out of range for axis %lld of size %lld", (long long)index,
-                             (long long)axis, (long long)extent);
-        first[axis] = index < 0 ? index + extent : index;
-        if (!(pieces[j] = crop(n, x, first, count, reshape || concat ? fresh(n, "crop") : n->output)))
-            return NULL;
-    }
-    Value *y = pieces[0];
-    if (concat) {
-        Op *op = onnx_emit(n, OP_CONCAT, pieces, (int)ind->numel, reshape ? fresh(n, "cat") : n->output);
-        ir_set_int(n->g, op, "axis", axis);
-        if (!(y = onnx_typed(n, op)))
-            return NULL;
-    }
-    if (!reshape)
-        return y;
-    Op *op = onnx_emit(n, OP_RESHAPE, &y, 1, n->output);
-    ir_set_ints(n->g, op, "shape", dims, rank);
-    return onnx_typed(n, op);
-}
-
-Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
-{
-    if (is(op_type, "Slice"))
-        return slice_value(n);
-    if (is(op_type, "Expand"))
-        return expand_value(n);
-    if (is(op_type, "Cast") || is(op_type, "CastLike"))
-        return cast_value(n, is(op_type, "CastLike"));
-    if (is(op_type, "Gather"))
-        return gather_value(n);
-    for (int i = 0; i < n->n_inputs; i++)
-        if (present(n, i) && !known(n, i))
-            return onnx_fail(n, "%s of '%s', a value computed at run time, is not supported (only of values known "
-                             "at import)", op_type, n->inputs[i].name);
-    return onnx_fail(n, "%s is not supported here", op_type);
 }

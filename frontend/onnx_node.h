@@ -80,9 +80,10 @@ Value *onnx_lower_node(const OnnxNode *node, const char *op_type, const OnnxCons
  * as exports without constant folding carry it.  onnx_fold_applies() says
  * whether a node of a folding operator is computed so (its inputs known, or
  * only their shapes needed); onnx_fold_node() computes it, NULL after an
- * error.  onnx_lower_value_form() lowers the folding operators that have an
- * IR form on a float value (Slice, Expand, Cast, Gather...), and reports the
- * others as not supported on values computed at run time. */
+ * error.  onnx_lower_value_form() (onnx_fold_values.c) lowers the folding
+ * operators that have an IR form on a float value (Slice, Expand, Cast,
+ * Gather), and reports the others as not supported on values computed at run
+ * time. */
 bool onnx_fold_applies(const OnnxNode *node, const char *op_type);
 const OnnxConst *onnx_fold_node(const OnnxNode *node, const char *op_type);
 Value *onnx_lower_value_form(const OnnxNode *node, const char *op_type);
