@@ -19,20 +19,15 @@
 
 /* ---- inputs ---- */
 
-bool onnx_fold_present(const OnnxNode *n, int i)
-{
-    return i < n->n_inputs && n->inputs[i].name[0];
-}
-
 static bool known(const OnnxNode *n, int i)
 {
-    return onnx_fold_present(n, i) && n->inputs[i].konst;
+    return onnx_has_input(n, i) && n->inputs[i].konst;
 }
 
 /* Input i, which must be known data of a decoded element type. */
 static const OnnxConst *known_input(const OnnxNode *n, int i)
 {
-    if (!onnx_fold_present(n, i))
+    if (!onnx_has_input(n, i))
         return onnx_fail(n, "input %d is missing", i), NULL;
     const OnnxConst *k = n->inputs[i].konst;
     if (!k)
@@ -59,24 +54,6 @@ static bool one_value(const OnnxNode *n, const OnnxConst *k, int i)
 {
     if (k->numel != 1)
         return onnx_fail(n, "'%s' must hold one value, it holds %lld", n->inputs[i].name, (long long)k->numel), false;
-    return true;
-}
-
-bool onnx_fold_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
-{
-    const OnnxAttr *a = onnx_attr(n, name);
-    *out = a ? a->i : dflt;
-    if (a && a->kind != OA_INT)
-        return onnx_fail(n, "attribute '%s' must be an int", name), false;
-    return true;
-}
-
-bool onnx_fold_axis(const OnnxNode *n, int64_t *axis, int rank)
-{
-    if (*axis < -rank || *axis >= rank)
-        return onnx_fail(n, "axis %lld is out of range for rank %d", (long long)*axis, rank), false;
-    if (*axis < 0)
-        *axis += rank;
     return true;
 }
 
@@ -194,7 +171,7 @@ static int64_t broadcast_source(const OnnxConst *k, int rank, const int64_t *dim
  * static, computed at run time or not. */
 static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
 {
-    if (!onnx_fold_present(n, 0))
+    if (!onnx_has_input(n, 0))
         return onnx_fail(n, "input 0 is missing"), NULL;
     const OnnxInput *in = &n->inputs[0];
     int rank = in->value ? in->value->type.rank : in->konst->rank;
@@ -209,7 +186,7 @@ static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
         return k;
     }
     int64_t start, end;
-    if (!onnx_fold_int_attr(n, "start", 0, &start) || !onnx_fold_int_attr(n, "end", rank, &end))
+    if (!onnx_get_int(n, "start", 0, &start) || !onnx_get_int(n, "end", rank, &end))
         return NULL;
     start = start < 0 ? start + rank : start;
     end = end < 0 ? end + rank : end;
@@ -227,10 +204,10 @@ static const OnnxConst *fold_reshape(const OnnxNode *n)
     const OnnxConst *x = known_input(n, 0);
     int64_t shape[2 * IR_MAX_RANK], allowzero;
     int count;
-    if (!x || !onnx_fold_present(n, 1))
+    if (!x || !onnx_has_input(n, 1))
         return x ? onnx_fail(n, "Reshape needs a shape input"), NULL : NULL;
     Type xt = type_make(x->rank, x->dims);
-    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_fold_int_attr(n, "allowzero", 0, &allowzero) ||
+    if (!onnx_ints_input(n, 1, "Reshape shape", shape, &count) || !onnx_get_int(n, "allowzero", 0, &allowzero) ||
         !onnx_reshape_resolve(n, &xt, shape, count, allowzero != 0))
         return NULL;
     int64_t numel = 1;
@@ -256,7 +233,7 @@ static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
             return onnx_fail(n, given ? "Unsqueeze to rank %d is not supported (at most %d)" : "Unsqueeze needs axes",
                              out_rank, IR_MAX_RANK), NULL;
         for (int i = 0; i < count; i++) {
-            if (!onnx_fold_axis(n, &axes[i], out_rank))
+            if (!onnx_normalize_axes(n, "axis", &axes[i], 1, out_rank))
                 return NULL;
             if (inserted[axes[i]])
                 return onnx_fail(n, "axis %lld is given twice", (long long)axes[i]), NULL;
@@ -268,7 +245,7 @@ static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
     }
     bool removed[IR_MAX_RANK] = {false};
     for (int i = 0; i < count; i++) {
-        if (!onnx_fold_axis(n, &axes[i], x->rank))
+        if (!onnx_normalize_axes(n, "axis", &axes[i], 1, x->rank))
             return NULL;
         if (x->dims[axes[i]] != 1)
             return onnx_fail(n, "cannot squeeze axis %lld of size %lld", (long long)axes[i],
@@ -289,7 +266,7 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
     if (!onnx_attr(n, "axis"))
         return onnx_fail(n, "missing attribute 'axis'"), NULL;
     const OnnxConst *first = known_input(n, 0);
-    if (!first || !onnx_fold_int_attr(n, "axis", 0, &axis) || !onnx_fold_axis(n, &axis, first->rank))
+    if (!first || !onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, first->rank))
         return NULL;
     int64_t dims[IR_MAX_RANK];
     memcpy(dims, first->dims, sizeof dims);
@@ -327,7 +304,7 @@ static const OnnxConst *fold_gather(const OnnxNode *n)
 {
     const OnnxConst *x = known_input(n, 0), *ind = x ? onnx_fold_int_input(n, 1, "Gather indices") : NULL;
     int64_t axis, dims[IR_MAX_RANK];
-    if (!ind || !onnx_fold_int_attr(n, "axis", 0, &axis) || !onnx_fold_axis(n, &axis, x->rank))
+    if (!ind || !onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, x->rank))
         return NULL;
     int rank = x->rank - 1 + ind->rank;
     if (rank > IR_MAX_RANK)
@@ -375,12 +352,12 @@ bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, in
             n_axes = a->count;
             memcpy(axes, a->ints, (size_t)n_axes * sizeof *axes);
         }
-    } else if (!onnx_fold_present(n, 1) || !onnx_fold_present(n, 2)) {
+    } else if (!onnx_has_input(n, 1) || !onnx_has_input(n, 2)) {
         return onnx_fail(n, "Slice needs starts and ends"), false;
     } else if (!onnx_ints_input(n, 1, "Slice starts", starts, &n_starts) ||
                !onnx_ints_input(n, 2, "Slice ends", ends, &n_ends) ||
-               (onnx_fold_present(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
-               (onnx_fold_present(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
+               (onnx_has_input(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
+               (onnx_has_input(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
         return false;
     }
     if (n_ends != n_starts || (n_axes >= 0 && n_axes != n_starts) || (n_steps >= 0 && n_steps != n_starts) ||
@@ -391,7 +368,7 @@ bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, in
     bool seen[IR_MAX_RANK] = {false};
     for (int i = 0; i < n_starts; i++) {
         int64_t axis = n_axes >= 0 ? axes[i] : i, s = n_steps >= 0 ? steps[i] : 1, dim;
-        if (!onnx_fold_axis(n, &axis, rank))
+        if (!onnx_normalize_axes(n, "axis", &axis, 1, rank))
             return false;
         if (seen[axis])
             return onnx_fail(n, "Slice axis %lld is given twice", (long long)axis), false;
@@ -466,7 +443,7 @@ static const OnnxConst *cast_to(const OnnxNode *n, const OnnxConst *x, int to)
 bool onnx_fold_cast_target(const OnnxNode *n, bool like, int *to)
 {
     if (like) {
-        if (!onnx_fold_present(n, 1))
+        if (!onnx_has_input(n, 1))
             return onnx_fail(n, "CastLike needs a target_type input"), false;
         *to = n->inputs[1].konst ? n->inputs[1].konst->elem_type : ONNX_FLOAT;
         return true;
@@ -474,7 +451,7 @@ bool onnx_fold_cast_target(const OnnxNode *n, bool like, int *to)
     int64_t t;
     if (!onnx_attr(n, "to"))
         return onnx_fail(n, "missing attribute 'to'"), false;
-    if (!onnx_fold_int_attr(n, "to", 0, &t))
+    if (!onnx_get_int(n, "to", 0, &t))
         return false;
     *to = t < 0 || t > 64 ? 0 : (int)t;
     return true;
@@ -660,7 +637,7 @@ static int find_elementwise(const char *op_type)
 static bool all_known(const OnnxNode *n)
 {
     for (int i = 0; i < n->n_inputs; i++)
-        if (onnx_fold_present(n, i) && !known(n, i))
+        if (onnx_has_input(n, i) && !known(n, i))
             return false;
     return true;
 }

@@ -5,14 +5,8 @@
 
 #include "frontend/onnx_node.h"
 
-/* Whether input i is given (not left out as ""). */
-bool onnx_fold_present(const OnnxNode *n, int i);
 /* Input i as known integer data, else NULL (reported). */
 const OnnxConst *onnx_fold_int_input(const OnnxNode *n, int i, const char *what);
-/* An int attribute, `dflt` when absent; false (reported) when of another kind. */
-bool onnx_fold_int_attr(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out);
-/* Maps an axis in [-rank, rank) to [0, rank), else reports it. */
-bool onnx_fold_axis(const OnnxNode *n, int64_t *axis, int rank);
 /* The numpy broadcast of dims a and b (multidirectional), else reported. */
 bool onnx_fold_broadcast(const OnnxNode *n, int rank_a, const int64_t *a, int rank_b, const int64_t *b, int *rank,
                          int64_t *dims);

@@ -57,8 +57,8 @@ static Value *expand_value(const OnnxNode *n)
     Value *x = onnx_data_input(n, 0);
     int64_t shape[2 * IR_MAX_RANK], dims[IR_MAX_RANK], ones[IR_MAX_RANK];
     int count, rank;
-    if (!x || !onnx_fold_present(n, 1) || !onnx_ints_input(n, 1, "Expand shape", shape, &count))
-        return x && !onnx_fold_present(n, 1) ? onnx_fail(n, "Expand needs a shape input") : NULL;
+    if (!x || !onnx_has_input(n, 1) || !onnx_ints_input(n, 1, "Expand shape", shape, &count))
+        return x && !onnx_has_input(n, 1) ? onnx_fail(n, "Expand needs a shape input") : NULL;
     if (count > IR_MAX_RANK)
         return onnx_fail(n, "Expand to rank %d is not supported (at most %d)", count, IR_MAX_RANK);
     const Type *xt = &x->type;
@@ -102,7 +102,7 @@ static Value *gather_value(const OnnxNode *n)
     Value *x = onnx_data_input(n, 0);
     const OnnxConst *ind = x ? onnx_fold_int_input(n, 1, "Gather indices") : NULL;
     int64_t axis;
-    if (!ind || !onnx_fold_int_attr(n, "axis", 0, &axis) || !onnx_fold_axis(n, &axis, x->type.rank))
+    if (!ind || !onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, x->type.rank))
         return NULL;
     const Type *xt = &x->type;
     int rank = xt->rank - 1 + ind->rank;
@@ -155,7 +155,7 @@ Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
     if (is(op_type, "Gather"))
         return gather_value(n);
     for (int i = 0; i < n->n_inputs; i++)
-        if (onnx_fold_present(n, i) && !n->inputs[i].konst)
+        if (onnx_has_input(n, i) && !n->inputs[i].konst)
             return onnx_fail(n, "%s of '%s', a value computed at run time, is not supported (only of values known "
                              "at import)", op_type, n->inputs[i].name);
     return onnx_fail(n, "%s is not supported here", op_type);
