@@ -610,8 +610,10 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
     if (ok && strcmp(np->op_type, "Constant") == 0) {
         ok = import_constant(imp, &loc, output, attrs, (int)np->n_attribute);
     } else if (ok) {
+        Value **results = arena_array(imp->arena, np->n_output + 1, sizeof(Value *));
         OnnxNode node = {imp, imp->g, imp->diags, loc, imp->opset, (int)np->n_input, inputs,
-                         arena_strdup(imp->arena, output), (int)np->n_attribute, attrs};
+                         arena_strdup(imp->arena, output), (int)np->n_attribute, attrs,
+                         (int)np->n_output, (const char *const *)np->output, results};
         const OnnxConst *folded = NULL;
         Value *v = onnx_lower_node(&node, np->op_type, &folded);
         if (folded)     /* computed at import: known data, as if a Constant */
@@ -622,8 +624,15 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
                 s->value = v;
             ok = s != NULL;
         }
+        for (size_t k = 1; ok && k < np->n_output; k++) {     /* the further outputs a lowering computed */
+            Symbol *more = results[k] && *np->output[k] ? define(imp, np->output[k], &loc) : NULL;
+            if (more)
+                more->value = results[k];
+        }
     }
     for (size_t k = ok ? 1 : 0; k < np->n_output; k++) {
+        if (ok && table_get(&imp->symbols, np->output[k]))
+            continue;
         if (ok && *np->output[k] && table_get(&imp->consumed, np->output[k]))
             diag_error(imp->diags, &loc,
                        "output %zu ('%s') of %s is used, which is not supported (only the first output is)",

@@ -1,6 +1,6 @@
 /* onnx_fold_values.c: the folding operators (onnx_fold.c) on a float value
- * computed at run time, where an exact IR form exists: Slice with unit steps
- * is a Pad that crops, Gather with known indices a crop per index (joined by
+ * computed at run time, where an exact IR form exists: Slice is the slice op
+ * (onnx_ops_layout.c), Gather with known indices a crop per index (joined by
  * a Concat and a Reshape), Expand a product with ones (NaN and -0 kept), Cast
  * to a float type an identity.  The others are reported as not supported on
  * such values. */
@@ -33,22 +33,6 @@ static Value *crop(const OnnxNode *n, Value *x, const int64_t *first, const int6
 static const char *fresh(const OnnxNode *n, const char *suffix)
 {
     return onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
-}
-
-static Value *slice_value(const OnnxNode *n)
-{
-    Value *x = onnx_data_input(n, 0);
-    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
-    if (!x || !onnx_fold_slice_params(n, x->type.rank, x->type.dims, first, step, count))
-        return NULL;
-    for (int d = 0; d < x->type.rank; d++) {
-        if (count[d] == 0)
-            return onnx_fail(n, "Slice gives an empty tensor (axis %d), which is not supported", d);
-        if (count[d] > 1 && step[d] != 1)
-            return onnx_fail(n, "Slice with step %lld (axis %d) of a value computed at run time is not supported",
-                             (long long)step[d], d);
-    }
-    return crop(n, x, first, count, n->output);
 }
 
 /* Expand: x times ones of the expanded dimensions (exact, NaN and -0 kept). */
@@ -147,7 +131,7 @@ static Value *gather_value(const OnnxNode *n)
 Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
 {
     if (is(op_type, "Slice"))
-        return slice_value(n);
+        return onnx_lower_slice(n);     /* onnx_ops_layout.c: the slice op */
     if (is(op_type, "Expand"))
         return expand_value(n);
     if (is(op_type, "Cast") || is(op_type, "CastLike"))

@@ -26,6 +26,10 @@ static const struct {
     const char *attrs;          /* the attributes it defines, each followed by a space */
 } schemas[] = {
     {"Conv", 1, "auto_pad dilations group kernel_shape pads strides "},
+    {"ConvTranspose", 1, "auto_pad dilations group kernel_shape output_padding output_shape pads strides "},
+    {"Slice", 1, "axes ends starts "},
+    {"Split", 2, "axis split "},
+    {"Tile", 6, ""},
     {"Gemm", 1, "alpha beta broadcast transA transB "},
     {"Gemm", 6, "alpha beta broadcast transA transB "},
     {"MatMul", 1, ""},

@@ -64,6 +64,11 @@ typedef struct {
     const char *output;         /* the name of output 0: the final op's result */
     int n_attrs;
     const OnnxAttr *attrs;
+    /* Every output's name ("" when left out); a lowering of several outputs
+     * (Split) sets results[k] for each, onnx.c defines them all. */
+    int n_outputs;
+    const char *const *outputs;
+    Value **results;
 } OnnxNode;
 
 /* onnx_ops.c */
@@ -93,6 +98,14 @@ Value *onnx_lower_value_form(const OnnxNode *node, const char *op_type);
  * are values (opset 11 on; min and max then lower as max and min ops). */
 Value *onnx_lower_math(const OnnxNode *node, const char *op_type, OpKind kind);
 Value *onnx_lower_clip_values(const OnnxNode *node);
+
+/* onnx_ops_layout.c: ConvTranspose, Resize and Upsample, Slice on a graph
+ * value, Split (one slice per output, into node->results) and Tile. */
+Value *onnx_lower_convtranspose(const OnnxNode *node);
+Value *onnx_lower_resize(const OnnxNode *node, const char *op_type);
+Value *onnx_lower_slice(const OnnxNode *node);
+Value *onnx_lower_split(const OnnxNode *node);
+Value *onnx_lower_tile(const OnnxNode *node);
 
 /* onnx_ops.c: reading a node and emitting its ops, for every lowering file.
  * A reader reports what is wrong at the node and returns NULL / false. */

@@ -581,8 +581,8 @@ static Value *lower_pad(const OnnxNode *n)
     float value = 0.0f;
     if (!x || !onnx_get_string(n, "mode", "constant", &mode))
         return NULL;
-    if (strcmp(mode, "constant") != 0)
-        return onnx_fail(n, "Pad mode '%s' is not supported (only 'constant')", mode);
+    if (strcmp(mode, "constant") != 0 && strcmp(mode, "reflect") != 0 && strcmp(mode, "edge") != 0)
+        return onnx_fail(n, "Pad mode '%s' is not supported (constant, reflect and edge are)", mode);
     if (n->opset < 11) {
         if (!onnx_attr(n, "pads"))
             return onnx_fail(n, "missing attribute 'pads'");
@@ -598,6 +598,8 @@ static Value *lower_pad(const OnnxNode *n)
             return onnx_fail(n, "Pad with an axes input is not supported");
     }
     Op *op = onnx_emit(n, OP_PAD, &x, 1, n->output);
+    if (strcmp(mode, "constant") != 0)
+        ir_set_string(n->g, op, "mode", mode);
     ir_set_ints(n->g, op, "pads", pads, count);
     ir_set_float(n->g, op, "value", value);
     return onnx_typed(n, op);
@@ -644,7 +646,7 @@ static Value *lower_softmax(const OnnxNode *n, OpKind kind)
 typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
-    L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD,
+    L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD, L_CONVTRANSPOSE, L_RESIZE, L_SPLIT, L_TILE,
 } Lowering;
 
 static const struct {
@@ -721,6 +723,12 @@ static const struct {
     {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},
     {"Range", L_FOLD, 0}, {"Equal", L_FOLD, 0}, {"Less", L_FOLD, 0}, {"Greater", L_FOLD, 0},
     {"Not", L_FOLD, 0}, {"And", L_FOLD, 0}, {"Or", L_FOLD, 0}, {"Where", L_FOLD, 0},
+    /* onnx_ops_layout.c (Slice of a run-time value too, through L_FOLD) */
+    {"ConvTranspose", L_CONVTRANSPOSE, OP_CONVTRANSPOSE},
+    {"Resize", L_RESIZE, OP_RESIZE},
+    {"Upsample", L_RESIZE, OP_RESIZE},
+    {"Split", L_SPLIT, OP_SLICE},
+    {"Tile", L_TILE, OP_TILE},
 };
 
 static int find_op(const char *op_type)
@@ -776,6 +784,10 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type, const OnnxConst *
     case L_SOFTMAX: return lower_softmax(n, kind);
     case L_MATH: return onnx_lower_math(n, op_type, kind);
     case L_FOLD: return onnx_lower_value_form(n, op_type);
+    case L_CONVTRANSPOSE: return onnx_lower_convtranspose(n);
+    case L_RESIZE: return onnx_lower_resize(n, op_type);
+    case L_SPLIT: return onnx_lower_split(n);
+    case L_TILE: return onnx_lower_tile(n);
     }
     return NULL;
 }

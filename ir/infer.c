@@ -553,7 +553,7 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_TRANSPOSE: ok = infer_transpose(&cx, &t); break;
     case OP_SQUEEZE: ok = infer_squeeze(&cx, &t); break;
     case OP_UNSQUEEZE: ok = infer_unsqueeze(&cx, &t); break;
-    case OP_PAD: ok = infer_pad(&cx, &t); break;
+    case OP_PAD: ok = infer_pad(&cx, &t) && infer_pad_mode(op, diags); break;
     case OP_SOFTMAX:
     case OP_LOGSOFTMAX: ok = infer_softmax(&cx, &t); break;
     case OP_RELU:
@@ -571,6 +571,9 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_MEAN: case OP_SUM: case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN:
     case OP_REDUCEPROD: case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM: ok = infer_math_type(op, &t, diags); break;
+    case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE:
+        ok = infer_layout_type(op, &t, diags);
+        break;
     default: return fail(&cx, "no shape rule for this op");
     }
     if (!ok || !check_result(&cx, &t))

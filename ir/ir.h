@@ -391,6 +391,10 @@ bool ir_broadcast_types(const Op *op, const Type *a, const Type *b, Type *out, D
 /* The element-wise math ops, reductions and normalizations (ir/infer_math.c;
  * ir_infer_type dispatches here). */
 bool infer_math_type(const Op *op, Type *result, Diags *diags);
+/* Convtranspose, dilate, resize, slice and tile (ir/infer_layout.c; ir_infer_type
+ * dispatches here), and the checks of pad's reflect and edge modes. */
+bool infer_layout_type(const Op *op, Type *result, Diags *diags);
+bool infer_pad_mode(const Op *op, Diags *diags);
 
 /* ---- layer names (ir/ir.c) ---- */
 

@@ -27,6 +27,9 @@ static const struct {
     {"pads", ATTR_INTS},      {"perm", ATTR_INTS},      {"shape", ATTR_INTS},
     {"strides", ATTR_INTS},   {"transA", ATTR_INT},     {"transB", ATTR_INT},
     {"value", ATTR_FLOAT},
+    {"output_padding", ATTR_INTS}, {"mode", ATTR_STRING}, {"coordinate_transformation_mode", ATTR_STRING},
+    {"nearest_mode", ATTR_STRING}, {"scales", ATTR_FLOATS}, {"sizes", ATTR_INTS},
+    {"starts", ATTR_INTS},    {"ends", ATTR_INTS},      {"steps", ATTR_INTS},     {"repeats", ATTR_INTS},
 };
 
 /* Attributes an op cannot do without. */
@@ -40,6 +43,8 @@ static const struct {
     {OP_REDUCEMEAN, "axes"}, {OP_REDUCESUM, "axes"}, {OP_REDUCEMAX, "axes"}, {OP_REDUCEMIN, "axes"},
     {OP_REDUCEPROD, "axes"}, {OP_REDUCEL1, "axes"},  {OP_REDUCEL2, "axes"},  {OP_REDUCESUMSQUARE, "axes"},
     {OP_REDUCELOGSUM, "axes"}, {OP_REDUCELOGSUMEXP, "axes"}, {OP_LAYERNORM, "axis"},
+    {OP_DILATE, "strides"}, {OP_RESIZE, "sizes"}, {OP_RESIZE, "scales"}, {OP_SLICE, "starts"}, {OP_SLICE, "ends"},
+    {OP_SLICE, "steps"}, {OP_TILE, "repeats"},
 };
 
 static const char *const kind_names[] = {

@@ -12,6 +12,7 @@ bool pass_fold_constants(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_fold_batchnorm(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_dce(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_lower_xbar(Graph *g, const PassArgs *args, Diags *diags);
+bool pass_convtranspose_to_conv(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_quantize(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_sign_map(Graph *g, const PassArgs *args, Diags *diags);
 bool pass_bit_slice(Graph *g, const PassArgs *args, Diags *diags);
@@ -30,6 +31,8 @@ const Pass pass_registry[] = {
      "fold a batchnorm into the weights and bias of the conv or gemm before it", NULL},
     {"dce", pass_dce,
      "remove ops whose results are never used, and unused constants", NULL},
+    {"convtranspose-to-conv", pass_convtranspose_to_conv,
+     "turn convtranspose with constant weights into a conv of the zero-inserted input (docs/crossbar.md 2)", NULL},
     {"lower-xbar", pass_lower_xbar,
      "turn conv, gemm and matmul with constant weights into crossbar ops (docs/crossbar.md 2)", NULL},
     {"quantize", pass_quantize,
@@ -69,7 +72,7 @@ const char *const default_pipeline = "remove-identity,fold-constants,fold-batchn
  * needs the slices to know how wide a weight column is, place and adc-lossless
  * need the blocks; replicate comes before place because copies are blocks to
  * place too (without options it keeps the graph's replicas as they are). */
-const char *const lowering_pipeline = "lower-xbar";
+const char *const lowering_pipeline = "convtranspose-to-conv,lower-xbar";
 const char *const mapping_pipeline = "sign-map,bit-slice,split,replicate,place,adc-lossless";
 
 const char *mapping_pipeline_for(Arena *arena, const char *packing, const char *replicate)

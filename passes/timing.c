@@ -78,7 +78,7 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
     switch (op->kind) {
     case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY: case OP_DROPOUT:
         return;                             /* a view: no work, no traffic */
-    case OP_CONCAT: case OP_TRANSPOSE: case OP_PAD:
+    case OP_CONCAT: case OP_TRANSPOSE: case OP_PAD: case OP_DILATE: case OP_SLICE: case OP_TILE:
         *bytes = (inputs + out) * value_bytes;  /* data movement only */
         return;
     case OP_MAXPOOL: case OP_AVGPOOL:
@@ -92,6 +92,13 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
         break;
     case OP_CONV:                           /* not lowered: MACs */
         *ops = out * (double)type_numel(&op->inputs[1]->type) / (double)op->inputs[1]->type.dims[0];
+        break;
+    case OP_CONVTRANSPOSE:                  /* not lowered: MACs, every input pixel times the kernel */
+        *ops = (double)type_numel(&op->inputs[0]->type) * (double)type_numel(&op->inputs[1]->type) /
+               (double)op->inputs[1]->type.dims[0];
+        break;
+    case OP_RESIZE:                         /* nearest: a copy; linear: up to 2^axes taps */
+        *ops = out * (ir_attr(op, "mode") && strcmp(ir_attr(op, "mode")->s, "linear") == 0 ? 4 : 1);
         break;
     case OP_GEMM: case OP_MATMUL:
         *ops = out * (double)last_dim(&op->inputs[0]->type);

@@ -545,6 +545,11 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     }
     case OP_PAD: {
         int64_t pads[2 * IR_MAX_RANK];
+        bool reflect;
+        if (interp_pad_mode(op, &reflect)) {
+            interp_exec_layout(op, in, y);
+            break;
+        }
         ints_or(op, "pads", 2 * xt->rank, 0, pads);
         kernel_pad(x, xt->rank, xt->dims, pads, ir_attr_float(op, "value", 0.0f), y);
         break;
@@ -581,6 +586,9 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     case OP_REDUCEPROD: case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM:
         interp_exec_math(op, in, y);
+        break;
+    case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE:
+        interp_exec_layout(op, in, y);
         break;
     case OP_COUNT:
         break;

@@ -161,4 +161,40 @@ void kernel_normalize_rows(int64_t rows, int64_t size, float epsilon, const floa
 void kernel_instancenorm(int64_t batch, int64_t channels, int64_t size, float epsilon, const float *x,
                          const float *scale, const float *bias, float *y);
 
+/* ---- resampling and data movement (runtime/kernels_layout.c) ---- */
+
+/* y[N,M,out..] = the transposed convolution of x[N,C,in..] by w[C,M/group,kernel..]
+ * (ONNX ConvTranspose: input pixel i meets output pixel i * stride + tap *
+ * dilation - pad begin), plus bias[M] (may be NULL). */
+void kernel_convtranspose(const ConvParams *p, const float *x, const float *w, const float *bias, float *y);
+/* y[N,C,out..] = x[N,C,in..] with strides - 1 zeros between neighbours (in_channels
+ * is C; out = strides (in - 1) + 1; kernel, dilations and pads unused). */
+void kernel_dilate(const ConvParams *p, const float *x, float *y);
+
+typedef enum {
+    RESIZE_HALF_PIXEL, RESIZE_PYTORCH_HALF_PIXEL, RESIZE_ALIGN_CORNERS, RESIZE_ASYMMETRIC,
+    RESIZE_TF_HALF_PIXEL_FOR_NN,
+} ResizeCoord;
+typedef enum { RESIZE_ROUND_PREFER_FLOOR, RESIZE_ROUND_PREFER_CEIL, RESIZE_FLOOR, RESIZE_CEIL } ResizeNearest;
+
+typedef struct {
+    int rank;
+    int64_t in[KERNEL_MAX_RANK], out[KERNEL_MAX_RANK];
+    double scales[KERNEL_MAX_RANK];
+    bool linear;                /* else nearest */
+    ResizeCoord coord;
+    ResizeNearest nearest;
+} ResizeParams;
+
+/* ONNX Resize, nearest or (multi-)linear, indices clamped to the input. */
+void kernel_resize(const ResizeParams *p, const float *x, float *y);
+/* y[o] = x[starts + o * steps] per axis; out is y's dims. */
+void kernel_slice(const float *x, int rank, const int64_t *dims, const int64_t *starts, const int64_t *steps,
+                  const int64_t *out, float *y);
+/* y[o] = x[o mod dims] per axis; out is y's dims. */
+void kernel_tile(const float *x, int rank, const int64_t *dims, const int64_t *out, float *y);
+/* Reflect (mirror without the edge; pads below dims) or edge (repeat it) padding,
+ * pads non-negative, rank begins then rank ends. */
+void kernel_pad_mode(const float *x, int rank, const int64_t *dims, const int64_t *pads, bool reflect, float *y);
+
 #endif

@@ -29,6 +29,10 @@ void interp_exec_op(const Op *op, const float *const *inputs, float *result);
 /* Its part for the element-wise math ops, reductions and normalizations
  * (runtime/interp_math.c). */
 void interp_exec_math(const Op *op, const float *const *inputs, float *result);
+/* The same for convtranspose, dilate, resize, slice, tile and a pad in reflect
+ * or edge mode (runtime/interp_layout.c); interp_pad_mode says which pads those are. */
+void interp_exec_layout(const Op *op, const float *const *inputs, float *result);
+bool interp_pad_mode(const Op *op, bool *reflect);
 /* An xbar op (docs/crossbar.md): the integer reference when it is quantized
  * (it has in_scale), else the float product.  `scratch` holds
  * interp_xbar_scratch(op) bytes, 16-byte aligned (interp_exec_op allocates it). */

@@ -14,8 +14,8 @@
  * |want| (rtol 1e-3, atol 1e-5), NaN matching NaN.
  *
  * --float-weights checks the data movement of the crossbar mapping instead
- * (docs/crossbar.md section 9).  Only cases whose model has a Conv, Gemm or
- * MatMul count; the others are skipped.  Most ONNX node tests feed the weight
+ * (docs/crossbar.md section 9).  Only cases whose model has a Conv,
+ * ConvTranspose, Gemm or MatMul count; the others are skipped.  Most ONNX node tests feed the weight
  * as a graph input, so in this mode every input except the first float one
  * (the activation) is bound from its .pb file: the weight becomes a constant
  * and its layer can be lowered.  Each data set then runs once per crossbar
@@ -268,12 +268,15 @@ static Status sort_inputs(Arena *arena, const char *set, bool bind_weights, SetF
         }
         /* A float scalar is bound too: ONNX passes parameters such as Clip's
          * min and max or Pad's value as scalar inputs, and the IR has them as
-         * attributes, so they must be known at import. */
+         * attributes, so they must be known at import.  So is a short 1-D
+         * float input after the first float one: Resize's and Upsample's
+         * scales (as a constant, any other operand computes the same). */
         Tensor t;
         Diags probe;   /* a file tensor_read() rejects is left to the import to judge */
         diags_init(&probe, arena);
         if (type == 1 && !(bind_weights && f->n_float > 0) &&
-            !(tensor_read(arena, inputs[k], &t, &probe) && t.type.rank == 0)) {
+            !(tensor_read(arena, inputs[k], &t, &probe) &&
+              (t.type.rank == 0 || (f->n_float > 0 && t.type.rank == 1 && t.type.dims[0] <= IR_MAX_RANK)))) {
             f->float_inputs[f->n_float++] = inputs[k];
             continue;
         }
@@ -395,7 +398,8 @@ static Status run_set(Arena *arena, const char *model, const char *set, char *re
 static bool has_layer(const Graph *g)
 {
     for (int i = 0; i < g->n_ops; i++)
-        if (g->ops[i]->kind == OP_CONV || g->ops[i]->kind == OP_GEMM || g->ops[i]->kind == OP_MATMUL)
+        if (g->ops[i]->kind == OP_CONV || g->ops[i]->kind == OP_GEMM || g->ops[i]->kind == OP_MATMUL ||
+            g->ops[i]->kind == OP_CONVTRANSPOSE)
             return true;
     return false;
 }
@@ -474,7 +478,7 @@ static Status run_set_float(Arena *arena, const char *model, const char *set, co
     if (!g)
         return status;
     if (!has_layer(g)) {
-        snprintf(reason, REASON_MAX, "no Conv, Gemm or MatMul");
+        snprintf(reason, REASON_MAX, "no Conv, ConvTranspose, Gemm or MatMul");
         return CASE_SKIP;
     }
     const float *in[MAX_TENSORS];

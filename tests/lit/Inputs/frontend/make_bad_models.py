@@ -63,12 +63,12 @@ def main():
     save("bad_opset18.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], opset=18))
     save("bad_ir_version.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], ir=2))
 
-    # Every unsupported operator in one message: LSTM once, Resize twice.
+    # Every unsupported operator in one message: LSTM once, GridSample twice.
     save("bad_unsupported.onnx", model(
         [helper.make_node("Relu", ["x"], ["a"], name="relu_0"),
-         helper.make_node("Resize", ["a", "", "scales"], ["b"], name="resize_1"),
+         helper.make_node("GridSample", ["a", "scales"], ["b"], name="grid_1"),
          helper.make_node("LSTM", ["b", "W", "R"], ["c"], name="lstm_1", hidden_size=2),
-         helper.make_node("Resize", ["c", "", "scales"], ["y"], name="resize_2")],
+         helper.make_node("GridSample", ["c", "scales"], ["y"], name="grid_2")],
         [vi("x", [1, 2, 4, 4])], [vi("y", None)],
         [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
          weights("W", [1, 8, 4]), weights("R", [1, 8, 2])]))
@@ -121,11 +121,11 @@ def main():
         [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape_dyn")],
         [vi("x", [2, 3]), vi("shape", [2])], [vi("y", None)]))
 
-    # Pad in reflect mode.
+    # Pad in reflect mode beyond the axis (of size 1).
     save("bad_pad_reflect.onnx", model(
         [helper.make_node("Pad", ["x", "pads"], ["y"], name="pad_reflect", mode="reflect")],
         [vi("x", [1, 3])], [vi("y", None)],
-        [numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "pads")]))
+        [numpy_helper.from_array(np.array([1, 0, 1, 0], np.int64), "pads")]))
 
     # MaxPool's Indices output used downstream.
     save("bad_maxpool_indices.onnx", model(

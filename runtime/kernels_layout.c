@@ -1,0 +1,249 @@
+/* kernels_layout.c: transposed convolution, zero insertion, resizing, slicing,
+ * tiling and the reflect / edge pads (kernels.h).  The spatial kernels view a
+ * 1-D or 2-D problem as a 3-D one with leading axes of 1; the others walk the
+ * output in row-major order with an index vector (an odometer) and compute
+ * where each element comes from. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Row-major strides of dims. */
+static void strides_of(int rank, const int64_t *dims, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= dims[i];
+    }
+}
+
+/* Advances idx (row-major, over dims) by one; false past the end. */
+static bool odometer_next(int rank, const int64_t *dims, int64_t *idx)
+{
+    for (int i = rank - 1; i >= 0; i--) {
+        if (++idx[i] < dims[i])
+            return true;
+        idx[i] = 0;
+    }
+    return false;
+}
+
+static int64_t numel_of(int rank, const int64_t *dims)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= dims[i];
+    return n;
+}
+
+/* ---- transposed convolution and zero insertion ---- */
+
+/* The 3-D view of a conv geometry: spatial axes padded in front with size 1. */
+typedef struct {
+    int64_t in[3], out[3], kernel[3], strides[3], dilations[3], pad_begin[3];
+} Geom3;
+
+static Geom3 geom3(const ConvParams *p)
+{
+    Geom3 g;
+    int off = 3 - p->spatial;
+    for (int i = 0; i < 3; i++) {
+        int a = i - off;
+        g.in[i] = a >= 0 ? p->in[a] : 1;
+        g.out[i] = a >= 0 ? p->out[a] : 1;
+        g.kernel[i] = a >= 0 ? p->kernel[a] : 1;
+        g.strides[i] = a >= 0 ? p->strides[a] : 1;
+        g.dilations[i] = a >= 0 ? p->dilations[a] : 1;
+        g.pad_begin[i] = a >= 0 ? p->pads[a] : 0;
+    }
+    return g;
+}
+
+void kernel_convtranspose(const ConvParams *p, const float *x, const float *w, const float *bias, float *y)
+{
+    Geom3 g = geom3(p);
+    int64_t c_all = p->in_channels, m_all = p->out_channels, cg = c_all / p->group, mg = m_all / p->group;
+    int64_t in_px = g.in[0] * g.in[1] * g.in[2], out_px = g.out[0] * g.out[1] * g.out[2];
+    int64_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t m = 0; m < m_all; m++)
+            for (int64_t o = 0; o < out_px; o++)
+                y[(n * m_all + m) * out_px + o] = bias ? bias[m] : 0.0f;
+    /* Each input pixel scatters its value times the kernel into the output. */
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t gi = 0; gi < p->group; gi++)
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t m = 0; m < mg; m++) {
+                    const float *xc = x + (n * c_all + gi * cg + c) * in_px;
+                    const float *wk = w + ((gi * cg + c) * mg + m) * taps;
+                    float *ym = y + (n * m_all + gi * mg + m) * out_px;
+                    for (int64_t i0 = 0; i0 < g.in[0]; i0++)
+                        for (int64_t i1 = 0; i1 < g.in[1]; i1++)
+                            for (int64_t i2 = 0; i2 < g.in[2]; i2++) {
+                                float v = xc[(i0 * g.in[1] + i1) * g.in[2] + i2];
+                                for (int64_t t0 = 0; t0 < g.kernel[0]; t0++) {
+                                    int64_t o0 = i0 * g.strides[0] + t0 * g.dilations[0] - g.pad_begin[0];
+                                    if (o0 < 0 || o0 >= g.out[0])
+                                        continue;
+                                    for (int64_t t1 = 0; t1 < g.kernel[1]; t1++) {
+                                        int64_t o1 = i1 * g.strides[1] + t1 * g.dilations[1] - g.pad_begin[1];
+                                        if (o1 < 0 || o1 >= g.out[1])
+                                            continue;
+                                        for (int64_t t2 = 0; t2 < g.kernel[2]; t2++) {
+                                            int64_t o2 = i2 * g.strides[2] + t2 * g.dilations[2] - g.pad_begin[2];
+                                            if (o2 < 0 || o2 >= g.out[2])
+                                                continue;
+                                            ym[(o0 * g.out[1] + o1) * g.out[2] + o2] +=
+                                                v * wk[(t0 * g.kernel[1] + t1) * g.kernel[2] + t2];
+                                        }
+                                    }
+                                }
+                            }
+                }
+}
+
+void kernel_dilate(const ConvParams *p, const float *x, float *y)
+{
+    Geom3 g = geom3(p);
+    int64_t planes = p->batch * p->in_channels;
+    int64_t in_px = g.in[0] * g.in[1] * g.in[2], out_px = g.out[0] * g.out[1] * g.out[2];
+    memset(y, 0, (size_t)(planes * out_px) * sizeof *y);
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t i0 = 0; i0 < g.in[0]; i0++)
+            for (int64_t i1 = 0; i1 < g.in[1]; i1++)
+                for (int64_t i2 = 0; i2 < g.in[2]; i2++)
+                    y[pl * out_px + (i0 * g.strides[0] * g.out[1] + i1 * g.strides[1]) * g.out[2] + i2 * g.strides[2]] =
+                        x[pl * in_px + (i0 * g.in[1] + i1) * g.in[2] + i2];
+}
+
+/* ---- resize ---- */
+
+/* Where output coordinate o of an axis lies in the input (ONNX's
+ * coordinate_transformation_mode), in double as ONNX's reference computes it. */
+static double source_coord(ResizeCoord mode, int64_t o, double scale, int64_t in, int64_t out)
+{
+    /* ONNX's resized length is in * scale, unrounded (a downsampling by 0.6 of
+     * 4 is 2.4 long); when that is out but for the float rounding of a scale
+     * computed from sizes, out itself. */
+    double length = (double)in * scale;
+    if (fabs(length - (double)out) <= 1e-5 * (double)out)
+        length = (double)out;
+    switch (mode) {
+    case RESIZE_HALF_PIXEL: return ((double)o + 0.5) / scale - 0.5;
+    case RESIZE_PYTORCH_HALF_PIXEL: return length > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
+    case RESIZE_ALIGN_CORNERS: return length > 1 ? (double)o * (double)(in - 1) / (length - 1) : 0.0;
+    case RESIZE_ASYMMETRIC: return (double)o / scale;
+    case RESIZE_TF_HALF_PIXEL_FOR_NN: return ((double)o + 0.5) / scale;
+    }
+    return 0.0;
+}
+
+static int64_t clamp_index(int64_t i, int64_t n)
+{
+    return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+static int64_t nearest_index(ResizeNearest mode, double c)
+{
+    double f = floor(c);
+    switch (mode) {
+    case RESIZE_FLOOR: return (int64_t)f;
+    case RESIZE_CEIL: return (int64_t)ceil(c);
+    case RESIZE_ROUND_PREFER_FLOOR: return (int64_t)(c - f == 0.5 ? f : round(c));
+    case RESIZE_ROUND_PREFER_CEIL: return (int64_t)(c - f == 0.5 ? f + 1 : round(c));
+    }
+    return (int64_t)f;
+}
+
+void kernel_resize(const ResizeParams *p, const float *x, float *y)
+{
+    int rank = p->rank;
+    int64_t xs[KERNEL_MAX_RANK], idx[KERNEL_MAX_RANK] = {0};
+    strides_of(rank, p->in, xs);
+    if (numel_of(rank, p->out) == 0)
+        return;
+    do {
+        /* Per axis: the base element, and for linear a second one with its weight. */
+        int64_t base = 0, step[KERNEL_MAX_RANK];
+        double frac[KERNEL_MAX_RANK];
+        int active = 0;
+        for (int a = 0; a < rank; a++) {
+            double c = source_coord(p->coord, idx[a], p->scales[a], p->in[a], p->out[a]);
+            if (!p->linear) {
+                base += clamp_index(nearest_index(p->nearest, c), p->in[a]) * xs[a];
+                continue;
+            }
+            double f = floor(c);
+            int64_t i0 = clamp_index((int64_t)f, p->in[a]), i1 = clamp_index((int64_t)f + 1, p->in[a]);
+            base += i0 * xs[a];
+            if (c - f != 0.0 && i1 != i0) {
+                step[active] = (i1 - i0) * xs[a];
+                frac[active++] = c - f;
+            }
+        }
+        double sum = 0.0;
+        for (int mask = 0; mask < (1 << active); mask++) {
+            double weight = 1.0;
+            int64_t at = base;
+            for (int k = 0; k < active; k++) {
+                bool upper = (mask >> k) & 1;
+                weight *= upper ? frac[k] : 1.0 - frac[k];
+                at += upper ? step[k] : 0;
+            }
+            sum += weight * x[at];
+        }
+        *y++ = (float)sum;
+    } while (odometer_next(rank, p->out, idx));
+}
+
+/* ---- slice, tile, reflect and edge pads ---- */
+
+void kernel_slice(const float *x, int rank, const int64_t *dims, const int64_t *starts, const int64_t *steps,
+                  const int64_t *out, float *y)
+{
+    int64_t xs[KERNEL_MAX_RANK], idx[KERNEL_MAX_RANK] = {0};
+    strides_of(rank, dims, xs);
+    if (numel_of(rank, out) == 0)
+        return;
+    do {
+        int64_t at = 0;
+        for (int a = 0; a < rank; a++)
+            at += (starts[a] + idx[a] * steps[a]) * xs[a];
+        *y++ = x[at];
+    } while (odometer_next(rank, out, idx));
+}
+
+void kernel_tile(const float *x, int rank, const int64_t *dims, const int64_t *out, float *y)
+{
+    int64_t xs[KERNEL_MAX_RANK], idx[KERNEL_MAX_RANK] = {0};
+    strides_of(rank, dims, xs);
+    if (numel_of(rank, out) == 0)
+        return;
+    do {
+        int64_t at = 0;
+        for (int a = 0; a < rank; a++)
+            at += idx[a] % dims[a] * xs[a];
+        *y++ = x[at];
+    } while (odometer_next(rank, out, idx));
+}
+
+void kernel_pad_mode(const float *x, int rank, const int64_t *dims, const int64_t *pads, bool reflect, float *y)
+{
+    int64_t xs[KERNEL_MAX_RANK], out[KERNEL_MAX_RANK], idx[KERNEL_MAX_RANK] = {0};
+    strides_of(rank, dims, xs);
+    for (int a = 0; a < rank; a++)
+        out[a] = dims[a] + pads[a] + pads[rank + a];
+    if (numel_of(rank, out) == 0)
+        return;
+    do {
+        int64_t at = 0;
+        for (int a = 0; a < rank; a++) {
+            int64_t i = idx[a] - pads[a];
+            if (reflect)    /* mirrored about the first and last element (pads < dims) */
+                i = i < 0 ? -i : i >= dims[a] ? 2 * (dims[a] - 1) - i : i;
+            at += clamp_index(i, dims[a]) * xs[a];
+        }
+        *y++ = x[at];
+    } while (odometer_next(rank, out, idx));
+}
