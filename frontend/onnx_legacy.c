@@ -27,7 +27,6 @@ static const struct {
 } schemas[] = {
     {"Conv", 1, "auto_pad dilations group kernel_shape pads strides "},
     {"ConvTranspose", 1, "auto_pad dilations group kernel_shape output_padding output_shape pads strides "},
-    {"Slice", 1, "axes ends starts "},
     {"Split", 2, "axis split "},
     {"Tile", 6, ""},
     {"Gemm", 1, "alpha beta broadcast transA transB "},

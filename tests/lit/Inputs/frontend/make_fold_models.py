@@ -167,9 +167,6 @@ def main():
                                     helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_where", [const("m", np.array([True, False, True])),
                           helper.make_node("Where", ["m", "x", "x"], ["y"], name="where_x")])
-    bad("foldbad_slice_step", [const("s", np.array([0], np.int64)), const("e", np.array([3], np.int64)),
-                               const("a", np.array([1], np.int64)), const("k", np.array([2], np.int64)),
-                               helper.make_node("Slice", ["x", "s", "e", "a", "k"], ["y"], name="slice_step")])
 
 
 if __name__ == "__main__":
