@@ -536,6 +536,22 @@ static bool convert_attr(OnnxImporter *imp, const Loc *loc, const Onnx__Attribut
         out->t = k;
         break;
     }
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS: {     /* LSTM's activations, say */
+        if (a->n_strings > INT_MAX) {
+            diag_error(imp->diags, loc, "attribute '%s' has %zu values, too many", out->name, a->n_strings);
+            return false;
+        }
+        char **list = arena_array(imp->arena, a->n_strings + 1, sizeof(char *));
+        for (size_t j = 0; j < a->n_strings; j++) {
+            list[j] = arena_alloc(imp->arena, a->strings[j].len + 1);
+            if (a->strings[j].len)
+                memcpy(list[j], a->strings[j].data, a->strings[j].len);
+        }
+        out->kind = OA_STRINGS;
+        out->count = (int)a->n_strings;
+        out->strings = (const char *const *)list;
+        break;
+    }
     default: out->kind = OA_OTHER; break;
     }
     return true;
@@ -580,9 +596,13 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
 {
     Loc loc = {.file = imp->path, .node = arena_strdup(imp->arena, np->name ? np->name : ""),
                .node_index = index, .node_op = arena_strdup(imp->arena, np->op_type)};
-    bool ok = np->n_output > 0 && *np->output[0];
+    /* The first output may be left out when a later one is used (LSTM's Y_h
+     * without Y): the lowering then names it afresh and it is not defined. */
+    bool ok = false;
+    for (size_t k = 0; k < np->n_output; k++)
+        ok = ok || *np->output[k];
     if (!ok)
-        diag_error(imp->diags, &loc, "the node has no first output");
+        diag_error(imp->diags, &loc, "the node has no output");
     OnnxInput *inputs = arena_array(imp->arena, np->n_input + 1, sizeof(OnnxInput));
     for (size_t k = 0; ok && k < np->n_input; k++) {
         inputs[k].name = arena_strdup(imp->arena, np->input[k]);
@@ -603,6 +623,9 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
     for (size_t k = 0; ok && k < np->n_attribute; k++)
         ok = convert_attr(imp, &loc, np->attribute[k], &attrs[k]);
     const char *output = ok ? np->output[0] : "";
+    bool unnamed = ok && !*output;
+    if (unnamed)
+        output = onnx_fresh_name(imp, arena_printf(imp->arena, "%s.out", *loc.node ? loc.node : np->op_type));
     if (ok && table_get(&imp->symbols, output)) {
         diag_error(imp->diags, &loc, "value '%s' is defined twice", output);
         ok = false;
@@ -618,7 +641,7 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
         Value *v = onnx_lower_node(&node, np->op_type, &folded);
         if (folded)     /* computed at import: known data, as if a Constant */
             ok = define_const(imp, output, &loc, NULL, (OnnxConst *)folded);
-        else if ((ok = v != NULL)) {
+        else if ((ok = v != NULL) && !unnamed) {
             Symbol *s = define(imp, output, &loc);
             if (s)
                 s->value = v;

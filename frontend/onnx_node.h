@@ -31,7 +31,7 @@ typedef struct {
     int64_t *i;
 } OnnxConst;
 
-typedef enum { OA_OTHER, OA_INT, OA_FLOAT, OA_INTS, OA_FLOATS, OA_STRING, OA_TENSOR } OnnxAttrKind;
+typedef enum { OA_OTHER, OA_INT, OA_FLOAT, OA_INTS, OA_FLOATS, OA_STRING, OA_STRINGS, OA_TENSOR } OnnxAttrKind;
 
 typedef struct {
     const char *name;
@@ -39,9 +39,10 @@ typedef struct {
     int64_t i;
     float f;
     const char *s;
-    int count;                  /* OA_INTS, OA_FLOATS */
+    int count;                  /* OA_INTS, OA_FLOATS, OA_STRINGS */
     const int64_t *ints;
     const float *floats;
+    const char *const *strings;
     const OnnxConst *t;         /* OA_TENSOR */
 } OnnxAttr;
 
@@ -106,6 +107,10 @@ Value *onnx_lower_resize(const OnnxNode *node, const char *op_type);
 Value *onnx_lower_slice(const OnnxNode *node);
 Value *onnx_lower_split(const OnnxNode *node);
 Value *onnx_lower_tile(const OnnxNode *node);
+
+/* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence
+ * into matmuls and gate ops; outputs Y, Y_h (and Y_c) into node->results. */
+Value *onnx_lower_rnn(const OnnxNode *node, const char *op_type);
 
 /* onnx_ops.c: reading a node and emitting its ops, for every lowering file.
  * A reader reports what is wrong at the node and returns NULL / false. */
