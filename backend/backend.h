@@ -139,6 +139,7 @@ typedef struct {
     int blocks, replicas;       /* mvm instructions; distinct row ranges among them */
     double reads, conversions, saturated;
     double macs;                /* weight MACs of its crossbar blocks */
+    double digital_macs;        /* MACs of a product left digital (time_op_macs), charged 2 ops each */
     double digital_ops, buffer_bytes;
     double xbar_ns;             /* the slowest block's period, turns on shared tiles included */
     double digital_ns;
@@ -174,7 +175,7 @@ struct PerfReport {
     double period_ns;           /* the slowest stage */
     double latency_ns;          /* one image through every stage, no overlap: sum of xbar + digital */
     double images_per_s;
-    double ops;                 /* 2 x MACs per image */
+    double ops;                 /* 2 x MACs per image, crossbar and digital */
     double tops_per_w, tops;    /* ops per pJ; ops per second at the pipeline's rate / 1e12 */
     double area_tile_mm2, area_tiles_mm2, area_digital_mm2, area_mm2;
 };

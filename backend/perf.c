@@ -256,6 +256,7 @@ static void add_energy(PerfLayer *to, const PerfLayer *from)
     to->conversions += from->conversions;
     to->saturated += from->saturated;
     to->macs += from->macs;
+    to->digital_macs += from->digital_macs;
     to->digital_ops += from->digital_ops;
     to->buffer_bytes += from->buffer_bytes;
     to->xbar_pj += from->xbar_pj;
@@ -345,6 +346,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
         if (in->opcode != INSTR_MVM) {
             digital_work(p, in, params, &e.digital_ops, &e.buffer_bytes);
             e.digital_ops *= shape_scale;
+            e.digital_macs = in->opcode == INSTR_DIGITAL && in->op ? time_op_macs(in->op) * shape_scale : 0;
             e.buffer_bytes *= shape_scale;
         } else {
             const MvmParams *m = &in->mvm;
@@ -422,7 +424,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
     r->total.name = "total";
     r->total.stage_ns = r->latency_ns;
     r->images_per_s = r->period_ns > 0 ? 1e9 / r->period_ns : 0;
-    r->ops = 2 * r->total.macs;
+    r->ops = 2 * (r->total.macs + r->total.digital_macs);
     r->tops_per_w = r->total.energy_pj > 0 ? r->ops / r->total.energy_pj : 0;
     r->tops = r->ops * r->images_per_s / 1e12;
 
@@ -456,8 +458,8 @@ void perf_print(const PerfReport *r, FILE *out)
     Arena *arena = arena_new();     /* the elided names */
     fprintf(out, "performance per image (%s, averaged over %.0f image%s; energy in nJ, time in us)\n",
             r->counted ? "simulator counters" : "counts from shapes", r->images, r->images == 1 ? "" : "s");
-    fprintf(out, "%-*s %6s %10s %10s %9s %10s %9s %9s %9s %9s %9s %9s %7s\n", width, "layer", "copies", "reads",
-            "convs", "saturated", "time", "xbar", "dac", "adc", "digital", "buffer", "total", "period");
+    fprintf(out, "%-*s %6s %10s %10s %9s %10s %9s %9s %9s %9s %9s %9s %7s %10s\n", width, "layer", "copies", "reads",
+            "convs", "saturated", "time", "xbar", "dac", "adc", "digital", "buffer", "total", "period", "macs");
     for (int l = 0; l <= r->n_layers; l++) {
         const PerfLayer *L = l < r->n_layers ? &r->layers[l] : &r->total;
         if (l == r->n_layers)
@@ -467,10 +469,12 @@ void perf_print(const PerfReport *r, FILE *out)
         fprintf(out, " %10.0f %10.0f %9.0f %10.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f", L->reads, L->conversions,
                 L->saturated, L->stage_ns / 1000, L->xbar_pj / 1000, L->dac_pj / 1000, L->adc_pj / 1000,
                 (L->digital_pj + L->shift_add_pj) / 1000, L->buffer_pj / 1000, L->energy_pj / 1000);
+        /* MACs last: crossbar and digital ones (a digital matmul's time and
+         * energy are in its time and digital columns) */
         if (l < r->n_layers)
-            fprintf(out, " %6.1f%%\n", pct(L->stage_ns, r->period_ns));
+            fprintf(out, " %6.1f%% %10.0f\n", pct(L->stage_ns, r->period_ns), L->macs + L->digital_macs);
         else
-            fprintf(out, "\n");
+            fprintf(out, " %7s %10.0f\n", "", L->macs + L->digital_macs);
     }
     arena_free(arena);
     if (longest > width)
@@ -481,7 +485,11 @@ void perf_print(const PerfReport *r, FILE *out)
             "buffers %.1f%%)\n", T->energy_pj / 1000, pct(T->xbar_pj, T->energy_pj), pct(T->dac_pj, T->energy_pj),
             pct(T->adc_pj, T->energy_pj), pct(T->digital_pj + T->shift_add_pj, T->energy_pj),
             pct(T->buffer_pj, T->energy_pj));
-    fprintf(out, "ops per image: %.0f (2 x %.0f MACs); efficiency: %.3f TOPS/W\n", r->ops, T->macs, r->tops_per_w);
+    fprintf(out, "ops per image: %.0f (2 x %.0f MACs", r->ops, T->macs + T->digital_macs);
+    if (T->digital_macs > 0)
+        fprintf(out, ": %.0f on crossbars (%.1f%%), %.0f digital", T->macs,
+                pct(T->macs, T->macs + T->digital_macs), T->digital_macs);
+    fprintf(out, "); efficiency: %.3f TOPS/W\n", r->tops_per_w);
     fprintf(out, "throughput: %.1f images/s (%.4g TOPS; period %.3f us, slowest stage %s); latency: %.3f us\n",
             r->images_per_s, r->tops, r->period_ns / 1000, r->bottleneck >= 0 ? r->layers[r->bottleneck].name : "-",
             r->latency_ns / 1000);
@@ -506,6 +514,8 @@ static cJSON *layer_json(const PerfLayer *L, const PerfReport *r, bool total)
     cJSON_AddNumberToObject(o, "conversions", L->conversions);
     cJSON_AddNumberToObject(o, "saturated", L->saturated);
     cJSON_AddNumberToObject(o, "macs", L->macs);
+    cJSON_AddNumberToObject(o, "macs_crossbar", L->macs);
+    cJSON_AddNumberToObject(o, "macs_digital", L->digital_macs);
     cJSON_AddNumberToObject(o, "digital_ops", L->digital_ops);
     cJSON_AddNumberToObject(o, "buffer_bytes", L->buffer_bytes);
     cJSON_AddNumberToObject(o, "xbar_ns", L->xbar_ns);
@@ -588,6 +598,8 @@ char *perf_to_json(Arena *arena, const PerfReport *r)
     cJSON_AddNumberToObject(root, "images_per_s", r->images_per_s);
     cJSON_AddNumberToObject(root, "energy_pj", r->total.energy_pj);
     cJSON_AddNumberToObject(root, "ops", r->ops);
+    cJSON_AddNumberToObject(root, "macs_crossbar", r->total.macs);
+    cJSON_AddNumberToObject(root, "macs_digital", r->total.digital_macs);
     cJSON_AddNumberToObject(root, "tops_per_w", r->tops_per_w);
     cJSON_AddNumberToObject(root, "tops", r->tops);
     cJSON *area = cJSON_AddObjectToObject(root, "area_mm2");

@@ -145,6 +145,47 @@ bool report_print_choices(const Graph *g, const ReportContext *c, FILE *out, Dia
     return true;
 }
 
+/* A count with an SI prefix: 256, 1.02 k, 4.1 M. */
+static const char *si_count(Arena *arena, double v)
+{
+    static const char *const prefix[] = {"", " k", " M", " G", " T"};
+    int i = 0;
+    while (v >= 999.5 && i < 4)
+        v /= 1000, i++;
+    return i ? arena_printf(arena, "%.3g%s", v, prefix[i]) : arena_printf(arena, "%.0f", v);
+}
+
+/* Where the MACs run (issue 11 section 3): crossbars against the digital
+ * units, the digital products named by why they are digital, a few each. */
+static void print_macs(const Graph *g, Arena *arena, FILE *out)
+{
+    enum { NAMED = 3 };
+    static const char *const reasons[] = {"products of two activations", "left digital"};
+    MacStats m;
+    mapping_macs(arena, g, &m);
+    fprintf(out, "MACs: %s on crossbars (%.1f%%), %s digital", si_count(arena, m.crossbar), 100 * m.share,
+            si_count(arena, m.digital));
+    const char *sep = " (";
+    for (size_t r = 0; r < sizeof reasons / sizeof reasons[0]; r++) {
+        int shown = 0, more = 0;
+        for (int i = 0; i < m.n_digital; i++) {
+            if (strcmp(time_digital_reason(m.digital_ops[i]), reasons[r]) != 0)
+                continue;
+            if (shown == NAMED) {
+                more++;
+                continue;
+            }
+            fprintf(out, "%s%s%s", shown ? ", " : sep, shown ? "" : arena_printf(arena, "%s: ", reasons[r]),
+                    ir_layer_name(g, m.digital_ops[i]));
+            shown++;
+            sep = "; ";
+        }
+        if (more)
+            fprintf(out, " and %d more", more);
+    }
+    fprintf(out, "%s\n", m.n_digital ? ")" : "");
+}
+
 bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *context, FILE *out, Diags *diags)
 {
     Arena *arena = diags->arena;
@@ -172,6 +213,7 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
     fprintf(out, "tiles: %lld (lower bound %lld, %.3fx; one block per tile: %lld); cell utilization %.1f%%\n",
             (long long)s.tiles, (long long)s.lower_bound,
             s.lower_bound ? (double)s.tiles / (double)s.lower_bound : 0.0, (long long)s.blocks, 100 * s.utilization);
+    print_macs(g, arena, out);
     if (report_option_find(context, "packing")) {
         print_packing(context, out);
         fprintf(out, "\n");
@@ -235,6 +277,20 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
                 cJSON_AddItemToArray(given, cJSON_CreateString(context->options[i].name));
     }
     cJSON_AddItemToObject(root, "arch", cJSON_Parse(arch_to_json(arena, a)));
+    MacStats macs;
+    mapping_macs(arena, g, &macs);
+    cJSON *mj = cJSON_AddObjectToObject(root, "macs");    /* per image, as print_macs */
+    cJSON_AddNumberToObject(mj, "crossbar", macs.crossbar);
+    cJSON_AddNumberToObject(mj, "digital", macs.digital);
+    cJSON_AddNumberToObject(mj, "crossbar_share", macs.share);
+    cJSON *dl = cJSON_AddArrayToObject(mj, "digital_layers");
+    for (int i = 0; i < macs.n_digital; i++) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "name", ir_layer_name(g, macs.digital_ops[i]));
+        cJSON_AddNumberToObject(d, "macs", time_op_macs(macs.digital_ops[i]) / (double)s.images_per_run);
+        cJSON_AddStringToObject(d, "why", time_digital_reason(macs.digital_ops[i]));
+        cJSON_AddItemToArray(dl, d);
+    }
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int l = 0; l < s.n_layers; l++) {
         const Op *op = s.ops[l];
@@ -467,4 +523,5 @@ void report_summary(const Graph *g, const Program *p, FILE *out)
             used += (int64_t)p->instrs[k].mvm.rows * p->instrs[k].mvm.phys_cols;
     fprintf(out, "tiles: %d of %dx%d cells, %d instructions, cells in blocks %.1f%%\n", p->n_tiles, p->arch.rows,
             p->arch.cols, p->n_instrs, cells ? 100.0 * (double)used / (double)cells : 0.0);
+    print_macs(g, p->arena, out);
 }

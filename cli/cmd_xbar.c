@@ -121,6 +121,16 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
 {
     rc->version = XBARC_VERSION;
     report_option(rc, "model", c->model, true);
+    /* --input-shape NAME=DxD..., each binding as given; symbolic dims left to the importer otherwise */
+    const char *shapes = "";
+    for (int i = 0; i < c->n_input_shapes; i++) {
+        const OnnxBinding *b = &c->input_shapes[i];
+        shapes = arena_printf(arena, "%s%s%s=", shapes, i ? "," : "", b->input_name);
+        for (int d = 0; d < b->rank; d++)
+            shapes = arena_printf(arena, "%s%s%lld", shapes, d ? "x" : "", (long long)b->dims[d]);
+    }
+    report_option(rc, "input_shape", c->n_input_shapes ? shapes : "(the model's; a symbolic batch is 1)",
+                  c->n_input_shapes > 0);
     report_option(rc, "arch", c->arch_path ? c->arch_path : "(built in)", c->arch_path != NULL);
     report_option(rc, "calib", c->calib, strcmp(c->calib, "auto") != 0);
     report_option(rc, "calib_count", calib_count ? calib_count : "(the set's default)", calib_count != NULL);

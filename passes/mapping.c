@@ -322,6 +322,25 @@ bool mapping_blocks(Arena *arena, const Graph *g, const char *pass, MapBlocks *o
     return true;
 }
 
+void mapping_macs(Arena *arena, const Graph *g, MacStats *m)
+{
+    memset(m, 0, sizeof *m);
+    m->digital_ops = arena_array(arena, (size_t)g->n_ops + 1, sizeof(Op *));
+    const Type *first = g->n_inputs ? &g->inputs[0]->type : NULL;
+    double images = first && first->rank >= 2 && first->dims[0] > 0 ? (double)first->dims[0] : 1;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Op *op = g->ops[i];
+        double macs = time_op_macs(op) / images;
+        if (op->kind == OP_XBAR)
+            m->crossbar += macs;
+        else if (macs > 0) {
+            m->digital += macs;
+            m->digital_ops[m->n_digital++] = op;
+        }
+    }
+    m->share = m->crossbar + m->digital > 0 ? m->crossbar / (m->crossbar + m->digital) : 1;
+}
+
 ReplLayer *mapping_repl_layers(Arena *arena, const MapBlocks *mb)
 {
     ReplLayer *rl = arena_array(arena, (size_t)mb->n_layers + 1, sizeof(ReplLayer));

@@ -144,6 +144,17 @@ typedef struct {
     int64_t *replicas, *stage, *stage_free, *xbar, *layer_tiles, *layer_cells;
 } MappingStats;
 
+/* Where a graph's multiply-accumulates run, per image (time_op_macs of
+ * every live op, over the first input's batch): on crossbars (xbar ops) or
+ * on the digital units (products left digital, named in op order). */
+typedef struct {
+    double crossbar, digital;
+    double share;               /* crossbar / (crossbar + digital); 1 with no MACs */
+    int n_digital;
+    const Op **digital_ops;
+} MacStats;
+void mapping_macs(Arena *arena, const Graph *g, MacStats *macs);
+
 /* Statistics of a graph after `place`; false after an error. */
 bool mapping_stats(Arena *arena, const Graph *g, MappingStats *stats, Diags *diags);
 

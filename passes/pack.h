@@ -88,10 +88,21 @@ int64_t time_step_ps(const TimeModel *model, int turns);
 int64_t time_digital_ps(const TimeModel *model, double ops);
 int64_t time_share(int64_t total, int64_t r);
 
+/* The multiply-accumulates of an op, per run: an xbar op's K x N x input
+ * vectors x groups (on crossbars), a conv, conv-transpose, gemm or matmul
+ * left digital its products (on the digital units: attention's q k^T and
+ * attention x V, a batched right operand), 0 for any other op.  The one
+ * count of MACs the summary, the reports and the performance model share
+ * (docs/perf.md 3). */
+double time_op_macs(const Op *op);
+/* Why a product op is left on the digital units, for the reports: "products
+ * of two activations" when no operand is constant, else "left digital". */
+const char *time_digital_reason(const Op *op);
+
 /* The digital work of a graph op that is not a crossbar layer, per run: ops
  * (docs/perf.md 3: element-wise 1 an output, pooling its kernel an output,
  * global pooling 1 an input, softmax 3, batchnorm 2, a conv, gemm or matmul
- * left digital its MACs, views nothing) and buffer bytes at `value_bytes` a
+ * left digital 2 a MAC (a multiply and an add), views nothing) and buffer bytes at `value_bytes` a
  * value (non-constant inputs and the result; concat, transpose and pad move
  * data only). */
 void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes);
