@@ -32,3 +32,22 @@ model = Attention().eval()
 here = os.path.dirname(os.path.abspath(__file__))
 torch.onnx.export(model, torch.randn(1, SEQ, D), os.path.join(here, "attention.onnx"),
                   input_names=["x"], output_names=["y"], opset_version=14)
+
+
+class Products(torch.nn.Module):
+    """products.onnx: four products of two activations (more than the summary
+    names) and a matmul with a batched constant right operand (left digital)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(D, D)
+        self.batched = torch.nn.Parameter(torch.randn(2, D, D))
+
+    def forward(self, x):
+        h = self.proj(x)
+        for _ in range(2):
+            h = torch.matmul(torch.matmul(h, x.transpose(-2, -1)), x)
+        return torch.matmul(h, self.batched)
+
+
+torch.onnx.export(Products().eval(), torch.randn(1, SEQ, D), os.path.join(here, "products.onnx"),
+                  input_names=["x"], output_names=["y"], opset_version=14)
