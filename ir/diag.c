@@ -69,6 +69,17 @@ void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...)
     va_end(ap);
 }
 
+bool ir_op_error(const Op *op, Diags *diags, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_error(diags, &op->loc, "%s: %s", op_info[op->kind].name, msg);
+    return false;
+}
+
 void diags_print(const Diags *diags, FILE *out)
 {
     for (const DiagMsg *m = diags->first; m; m = m->next)

@@ -9,19 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    diag_error(diags, &op->loc, "%s: %s", op_info[op->kind].name, msg);
-    return false;
-}
-
 static const char *fmt_type(Diags *diags, const Type *t)
 {
     return type_format(diags->arena, t);
@@ -36,16 +23,16 @@ static bool ints_in(const Op *op, Diags *diags, const char *name, int count, boo
     int n = ir_attr_ints(op, name, &v);
     if (n < 0) {
         if (ir_attr(op, name) || required)
-            return fail(op, diags, "attribute '%s' must be a list of %d ints", name, count);
+            return ir_op_error(op, diags, "attribute '%s' must be a list of %d ints", name, count);
         for (int i = 0; i < count; i++)
             out[i] = dflt;
         return true;
     }
     if (n != count)
-        return fail(op, diags, "attribute '%s' has %d values, expected %d", name, n, count);
+        return ir_op_error(op, diags, "attribute '%s' has %d values, expected %d", name, n, count);
     for (int i = 0; i < count; i++) {
         if (v[i] < lo || v[i] > hi)
-            return fail(op, diags, "%s[%d] = %lld is out of range [%lld, %lld]", name, i, (long long)v[i],
+            return ir_op_error(op, diags, "%s[%d] = %lld is out of range [%lld, %lld]", name, i, (long long)v[i],
                         (long long)lo, (long long)hi);
         out[i] = v[i];
     }
@@ -57,18 +44,18 @@ static bool string_in(const Op *op, Diags *diags, const char *name, const char *
 {
     const Attr *a = ir_attr(op, name);
     if (a && a->kind != ATTR_STRING)
-        return fail(op, diags, "attribute '%s' must be a string", name);
+        return ir_op_error(op, diags, "attribute '%s' must be a string", name);
     const char *s = a ? a->s : dflt;
     for (int i = 0; allowed[i]; i++)
         if (strcmp(s, allowed[i]) == 0)
             return true;
-    return fail(op, diags, "%s \"%s\" is not one of the supported values", name, s);
+    return ir_op_error(op, diags, "%s \"%s\" is not one of the supported values", name, s);
 }
 
 static bool spatial_input(const Op *op, Diags *diags, const Type *x)
 {
     if (x->rank < 3 || x->rank > 5)
-        return fail(op, diags, "input %s must be N x C x D1 [x D2 [x D3]]", fmt_type(diags, x));
+        return ir_op_error(op, diags, "input %s must be N x C x D1 [x D2 [x D3]]", fmt_type(diags, x));
     return true;
 }
 
@@ -78,20 +65,20 @@ static bool infer_convtranspose(const Op *op, Type *out, Diags *diags)
     if (!spatial_input(op, diags, x))
         return false;
     if (w->rank != x->rank)
-        return fail(op, diags, "weight %s must have the rank of the input %s", fmt_type(diags, w), fmt_type(diags, x));
+        return ir_op_error(op, diags, "weight %s must have the rank of the input %s", fmt_type(diags, w), fmt_type(diags, x));
     int sp = x->rank - 2;
     int64_t group, strides[IR_MAX_RANK], dilations[IR_MAX_RANK], pads[2 * IR_MAX_RANK], outpad[IR_MAX_RANK];
     group = ir_attr_int(op, "group", 1);
     if (group < 1 || group > IR_MAX_NUMEL)
-        return fail(op, diags, "group must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL, (long long)group);
+        return ir_op_error(op, diags, "group must be 1 to %lld (got %lld)", (long long)IR_MAX_NUMEL, (long long)group);
     if (x->dims[1] != w->dims[0] || x->dims[1] % group != 0)
-        return fail(op, diags, "input %s has %lld channels; weight %s must have as many rows, a multiple of group %lld",
+        return ir_op_error(op, diags, "input %s has %lld channels; weight %s must have as many rows, a multiple of group %lld",
                     fmt_type(diags, x), (long long)x->dims[1], fmt_type(diags, w), (long long)group);
     int64_t m = w->dims[1] * group;     /* both at most 2^32: no overflow */
     if (op->n_inputs == 3) {
         const Type *b = &op->inputs[2]->type;
         if (b->rank != 1 || b->dims[0] != m)
-            return fail(op, diags, "bias %s must be f32[%lld]", fmt_type(diags, b), (long long)m);
+            return ir_op_error(op, diags, "bias %s must be f32[%lld]", fmt_type(diags, b), (long long)m);
     }
     if (!ints_in(op, diags, "strides", sp, false, 1, 1, IR_MAX_NUMEL, strides) ||
         !ints_in(op, diags, "dilations", sp, false, 1, 1, IR_MAX_NUMEL, dilations) ||
@@ -104,7 +91,7 @@ static bool infer_convtranspose(const Op *op, Type *out, Diags *diags)
         int64_t full, extent;
         if (!i64_mul(strides[i], x->dims[2 + i] - 1, &full) || !i64_mul(dilations[i], w->dims[2 + i] - 1, &extent) ||
             full > IR_MAX_NUMEL || extent > IR_MAX_NUMEL)
-            return fail(op, diags, "spatial axis %d is too long", i);
+            return ir_op_error(op, diags, "spatial axis %d is too long", i);
         out->dims[2 + i] = full + outpad[i] + extent + 1 - pads[i] - pads[sp + i];
     }
     return true;
@@ -119,7 +106,7 @@ static bool infer_dilate(const Op *op, Type *out, Diags *diags)
     *out = *x;
     for (int i = 0; i < x->rank - 2; i++)
         if (!i64_mul(strides[i], x->dims[2 + i] - 1, &out->dims[2 + i]) || ++out->dims[2 + i] > IR_MAX_NUMEL)
-            return fail(op, diags, "spatial axis %d is too long", i);
+            return ir_op_error(op, diags, "spatial axis %d is too long", i);
     return true;
 }
 
@@ -135,10 +122,10 @@ static bool infer_resize(const Op *op, Type *out, Diags *diags)
     if (!ints_in(op, diags, "sizes", x->rank, true, 1, 1, IR_MAX_NUMEL, sizes))
         return false;
     if (!scales || scales->kind != ATTR_FLOATS || scales->count != x->rank)
-        return fail(op, diags, "attribute 'scales' must be a list of %d floats", x->rank);
+        return ir_op_error(op, diags, "attribute 'scales' must be a list of %d floats", x->rank);
     for (int i = 0; i < x->rank; i++)
         if (!(scales->floats[i] > 0.0f) || isinf(scales->floats[i]))
-            return fail(op, diags, "scales[%d] = %g must be positive and finite", i, (double)scales->floats[i]);
+            return ir_op_error(op, diags, "scales[%d] = %g must be positive and finite", i, (double)scales->floats[i]);
     if (!string_in(op, diags, "mode", "nearest", modes) ||
         !string_in(op, diags, "coordinate_transformation_mode", "half_pixel", transforms) ||
         !string_in(op, diags, "nearest_mode", "round_prefer_floor", nearest))
@@ -158,7 +145,7 @@ static bool infer_slice(const Op *op, Type *out, Diags *diags)
     *out = *x;
     for (int i = 0; i < x->rank; i++) {
         if (starts[i] >= x->dims[i] || ends[i] > x->dims[i] || steps[i] == 0)
-            return fail(op, diags, "axis %d of %s: start %lld, end %lld, step %lld out of range", i,
+            return ir_op_error(op, diags, "axis %d of %s: start %lld, end %lld, step %lld out of range", i,
                         fmt_type(diags, x), (long long)starts[i], (long long)ends[i], (long long)steps[i]);
         int64_t span = steps[i] > 0 ? ends[i] - starts[i] : starts[i] - ends[i];
         int64_t step = steps[i] > 0 ? steps[i] : -steps[i];
@@ -176,7 +163,7 @@ static bool infer_tile(const Op *op, Type *out, Diags *diags)
     *out = *x;
     for (int i = 0; i < x->rank; i++)
         if (!i64_mul(x->dims[i], repeats[i], &out->dims[i]) || out->dims[i] > IR_MAX_NUMEL)
-            return fail(op, diags, "axis %d repeated %lld times is too long", i, (long long)repeats[i]);
+            return ir_op_error(op, diags, "axis %d repeated %lld times is too long", i, (long long)repeats[i]);
     return true;
 }
 
@@ -196,7 +183,7 @@ bool infer_pad_mode(const Op *op, Diags *diags)
     for (int i = 0; i < n && i < 2 * x->rank; i++) {
         int64_t dim = x->dims[i % x->rank];
         if (pads[i] < 0 || (reflect && pads[i] >= dim))
-            return fail(op, diags, "%s pads[%d] = %lld must be 0 to %lld for axis %d of %s", a->s, i, (long long)pads[i],
+            return ir_op_error(op, diags, "%s pads[%d] = %lld must be 0 to %lld for axis %d of %s", a->s, i, (long long)pads[i],
                         (long long)(reflect ? dim - 1 : IR_MAX_NUMEL), i % x->rank, fmt_type(diags, x));
     }
     return true;
@@ -210,6 +197,6 @@ bool infer_layout_type(const Op *op, Type *result, Diags *diags)
     case OP_RESIZE: return infer_resize(op, result, diags);
     case OP_SLICE: return infer_slice(op, result, diags);
     case OP_TILE: return infer_tile(op, result, diags);
-    default: return fail(op, diags, "no shape rule for this op");
+    default: return ir_op_error(op, diags, "no shape rule for this op");
     }
 }

@@ -20,21 +20,6 @@
 
 /* ---- geometry ---- */
 
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...)
-{
-    if (!diags)
-        return false;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    diag_error(diags, &op->loc, "xbar: %s", msg);
-    return false;
-}
-
 static const char *fmt_type(Diags *diags, const Type *t)
 {
     return diags ? type_format(diags->arena, t) : "";
@@ -46,9 +31,9 @@ static bool ints_or(const Op *op, Diags *diags, const char *name, int count, int
     const int64_t *v;
     int n = ir_attr_ints(op, name, &v);
     if (n < 0 && ir_attr(op, name))
-        return fail(op, diags, "attribute '%s' must be a list of ints", name);
+        return ir_op_error(op, diags, "attribute '%s' must be a list of ints", name);
     if (n >= 0 && n != count)
-        return fail(op, diags, "attribute '%s' has %d values, expected %d", name, n, count);
+        return ir_op_error(op, diags, "attribute '%s' has %d values, expected %d", name, n, count);
     for (int i = 0; i < count; i++)
         out[i] = n < 0 ? dflt : v[i];
     return true;
@@ -58,16 +43,16 @@ static bool read_conv(const Op *op, Diags *diags, XbarGeom *geo)
 {
     const Type *x = &op->inputs[0]->type;
     if (x->rank < 3)
-        return fail(op, diags, "conv form needs x as N x C x D1... (rank 3 or more), not %s",
+        return ir_op_error(op, diags, "conv form needs x as N x C x D1... (rank 3 or more), not %s",
                     fmt_type(diags, x));
     int s = geo->spatial = x->rank - 2;
     if (!ir_attr(op, "kernel"))
-        return fail(op, diags, "conv form needs the attribute 'kernel'");
+        return ir_op_error(op, diags, "conv form needs the attribute 'kernel'");
     if (!ints_or(op, diags, "kernel", s, 1, geo->kernel) || !ints_or(op, diags, "strides", s, 1, geo->strides) ||
         !ints_or(op, diags, "dilations", s, 1, geo->dilations) || !ints_or(op, diags, "pads", 2 * s, 0, geo->pads))
         return false;
     if (x->dims[1] % geo->groups != 0)
-        return fail(op, diags, "x %s has %lld channels, not a multiple of the %lld groups of w",
+        return ir_op_error(op, diags, "x %s has %lld channels, not a multiple of the %lld groups of w",
                     fmt_type(diags, x), (long long)x->dims[1], (long long)geo->groups);
     geo->batch = x->dims[0];
     geo->channels = x->dims[1] / geo->groups;
@@ -75,14 +60,14 @@ static bool read_conv(const Op *op, Diags *diags, XbarGeom *geo)
     for (int i = 0; i < s; i++) {
         if (geo->kernel[i] < 1 || geo->strides[i] < 1 || geo->dilations[i] < 1 || geo->pads[i] < 0 ||
             geo->pads[s + i] < 0)
-            return fail(op, diags, "kernel, strides and dilations must be positive and pads not negative");
+            return ir_op_error(op, diags, "kernel, strides and dilations must be positive and pads not negative");
         if (!i64_mul(window, geo->kernel[i], &window) || window > IR_MAX_NUMEL)
-            return fail(op, diags, "the kernel has more than %lld positions", (long long)IR_MAX_NUMEL);
+            return ir_op_error(op, diags, "the kernel has more than %lld positions", (long long)IR_MAX_NUMEL);
     }
     if (!i64_mul(geo->channels, window, &k))
         k = -1;
     if (k != geo->k)
-        return fail(op, diags, "w has K = %lld rows but %lld channels per group x %lld window positions "
+        return ir_op_error(op, diags, "w has K = %lld rows but %lld channels per group x %lld window positions "
                     "make %lld", (long long)geo->k, (long long)geo->channels, (long long)window, (long long)k);
     geo->pixels = 1;
     for (int i = 0; i < s; i++) {
@@ -90,16 +75,16 @@ static bool read_conv(const Op *op, Diags *diags, XbarGeom *geo)
         geo->out[i] = ir_window_out(geo->in[i], geo->pads[i], geo->pads[s + i], geo->kernel[i], geo->strides[i],
                                     geo->dilations[i], false);
         if (geo->out[i] < 0)
-            return fail(op, diags, "kernel, strides, dilations and pads must be at most %lld",
+            return ir_op_error(op, diags, "kernel, strides, dilations and pads must be at most %lld",
                         (long long)IR_MAX_NUMEL);
         if (geo->out[i] == 0)
-            return fail(op, diags, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld",
+            return ir_op_error(op, diags, "window of %lld (dilation %lld) does not fit spatial axis %d of size %lld",
                         (long long)geo->kernel[i], (long long)geo->dilations[i], i, (long long)geo->in[i]);
         if (!i64_mul(geo->pixels, geo->out[i], &geo->pixels) || geo->pixels > IR_MAX_NUMEL)
-            return fail(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
+            return ir_op_error(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
     }
     if (!i64_mul(geo->batch, geo->pixels, &geo->rows) || geo->rows > IR_MAX_NUMEL)
-        return fail(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
+        return ir_op_error(op, diags, "the result has more than %lld pixels", (long long)IR_MAX_NUMEL);
     return true;
 }
 
@@ -107,9 +92,9 @@ static bool read_matmul(const Op *op, Diags *diags, XbarGeom *geo)
 {
     const Type *x = &op->inputs[0]->type;
     if (geo->groups != 1)
-        return fail(op, diags, "matmul form needs w with one group, not %lld", (long long)geo->groups);
+        return ir_op_error(op, diags, "matmul form needs w with one group, not %lld", (long long)geo->groups);
     if (x->rank < 1 || x->dims[x->rank - 1] != geo->k)
-        return fail(op, diags, "x %s must end in K = %lld (the rows of w)", fmt_type(diags, x),
+        return ir_op_error(op, diags, "x %s must end in K = %lld (the rows of w)", fmt_type(diags, x),
                     (long long)geo->k);
     geo->rows = type_numel(x) / geo->k;
     return true;
@@ -120,28 +105,28 @@ static bool read_geom(const Op *op, Diags *diags, XbarGeom *geo)
     memset(geo, 0, sizeof *geo);
     const Type *w = &op->inputs[1]->type;
     if (w->rank != 3)
-        return fail(op, diags, "w must be [G, K, N], not %s", fmt_type(diags, w));
+        return ir_op_error(op, diags, "w must be [G, K, N], not %s", fmt_type(diags, w));
     geo->groups = w->dims[0];
     geo->k = w->dims[1];
     geo->n = w->dims[2];
     if (geo->groups < 1 || geo->k < 1 || geo->n < 1)
-        return fail(op, diags, "w %s has an empty dimension", fmt_type(diags, w));
+        return ir_op_error(op, diags, "w %s has an empty dimension", fmt_type(diags, w));
     if (op->n_inputs == 3) {
         const Type *b = &op->inputs[2]->type;
         if (b->rank != 1 || b->dims[0] != geo->groups * geo->n)
-            return fail(op, diags, "bias %s must be f32[%lld] (G * N)", fmt_type(diags, b),
+            return ir_op_error(op, diags, "bias %s must be f32[%lld] (G * N)", fmt_type(diags, b),
                         (long long)(geo->groups * geo->n));
     }
     const Attr *form = ir_attr(op, "form");
     if (!form || form->kind != ATTR_STRING)
-        return fail(op, diags, "needs the string attribute 'form' (\"conv\" or \"matmul\")");
+        return ir_op_error(op, diags, "needs the string attribute 'form' (\"conv\" or \"matmul\")");
     if (strcmp(form->s, "conv") == 0) {
         geo->conv = true;
         return read_conv(op, diags, geo);
     }
     if (strcmp(form->s, "matmul") == 0)
         return read_matmul(op, diags, geo);
-    return fail(op, diags, "form must be \"conv\" or \"matmul\", not \"%s\"", form->s);
+    return ir_op_error(op, diags, "form must be \"conv\" or \"matmul\", not \"%s\"", form->s);
 }
 
 bool xbar_geom(const Op *op, XbarGeom *geom)
@@ -206,7 +191,7 @@ static bool check_splits(const Op *op, Diags *diags, const char *name, int64_t l
     for (int i = 1; ok && i < n; i++)
         ok = v[i] > v[i - 1];
     if (!ok)
-        return fail(op, diags, "%s must increase from 0 to %lld", name, (long long)limit);
+        return ir_op_error(op, diags, "%s must increase from 0 to %lld", name, (long long)limit);
     *parts = n - 1;
     return true;
 }
@@ -216,7 +201,7 @@ static bool in_range_int(const Op *op, Diags *diags, const char *name, int64_t l
     const Attr *a = ir_attr(op, name);
     if (!a || a->kind != ATTR_INT || (a->i >= lo && a->i <= hi))
         return true;
-    return fail(op, diags, "%s must be %lld to %lld, not %lld", name, (long long)lo, (long long)hi,
+    return ir_op_error(op, diags, "%s must be %lld to %lld, not %lld", name, (long long)lo, (long long)hi,
                 (long long)a->i);
 }
 
@@ -229,14 +214,14 @@ static bool check_values(const Op *op, Diags *diags)
     const Attr *sign = ir_attr(op, "sign");
     SignMapping mapping;
     if (sign && sign->kind == ATTR_STRING && !sign_mapping_from_name(sign->s, &mapping))
-        ok = fail(op, diags, "sign must be \"pair-analog\", \"pair-digital\" or \"offset\", not \"%s\"", sign->s);
+        ok = ir_op_error(op, diags, "sign must be \"pair-analog\", \"pair-digital\" or \"offset\", not \"%s\"", sign->s);
     const Attr *scale = ir_attr(op, "in_scale");
     if (scale && scale->kind == ATTR_FLOAT && !(scale->f > 0 && isfinite(scale->f)))
-        ok = fail(op, diags, "in_scale must be positive and finite, not %g", scale->f);
+        ok = ir_op_error(op, diags, "in_scale must be positive and finite, not %g", scale->f);
     const Attr *ws = ir_attr(op, "w_scale");
     for (int i = 0; ws && ws->kind == ATTR_FLOATS && i < ws->count; i++) {
         if (!(ws->floats[i] > 0 && isfinite(ws->floats[i]))) {
-            ok = fail(op, diags, "w_scale[%d] must be positive and finite, not %g", i, ws->floats[i]);
+            ok = ir_op_error(op, diags, "w_scale[%d] must be positive and finite, not %g", i, ws->floats[i]);
             break;
         }
     }
@@ -271,7 +256,7 @@ static bool check_values(const Op *op, Diags *diags)
         for (int64_t i = 0; bad && i < n; i++) {
             float v = w->data[i];
             if (!(v >= -qmax && v <= qmax && v == (float)(int32_t)v)) {
-                ok = fail(op, diags, "quantized weight %%%s[%lld] = %g is not an integer within +-%g "
+                ok = ir_op_error(op, diags, "quantized weight %%%s[%lld] = %g is not an integer within +-%g "
                           "(w_bits %lld)", ir_name_text(diags->arena, w->name), (long long)i, v, qmax,
                           (long long)w_bits->i);
                 break;
@@ -288,7 +273,7 @@ static bool check_values(const Op *op, Diags *diags)
     if (present != 0 && present != 5) {
         for (int i = 0; i < 5; i++)
             if (!ir_attr(op, quant_attrs[i]))
-                ok = fail(op, diags, "quantized op lacks '%s' (w_bits, w_scale, in_bits, in_scale and "
+                ok = ir_op_error(op, diags, "quantized op lacks '%s' (w_bits, w_scale, in_bits, in_scale and "
                           "in_signed go together)", quant_attrs[i]);
     }
     return ok;
@@ -298,7 +283,7 @@ bool xbar_verify_attrs(const Op *op, Diags *diags)
 {
     const Value *w = op->inputs[1];
     if (!w->data || w->def || w->is_input)
-        return fail(op, diags, "w %%%s must be a constant", ir_name_text(diags->arena, w->name));
+        return ir_op_error(op, diags, "w %%%s must be a constant", ir_name_text(diags->arena, w->name));
     XbarGeom geo;
     if (!read_geom(op, diags, &geo))
         return false;
@@ -310,14 +295,14 @@ bool xbar_verify_attrs(const Op *op, Diags *diags)
     if (replicas && replicas->kind == ATTR_INT && replicas->i >= 1 && replicas->i <= 1000000)
         blocks *= replicas->i;
     else if (replicas && replicas->kind == ATTR_INT)
-        ok = fail(op, diags, "replicas must be 1 to 1000000, not %lld", (long long)replicas->i);
+        ok = ir_op_error(op, diags, "replicas must be 1 to 1000000, not %lld", (long long)replicas->i);
     for (int i = 0; i < op->n_attrs; i++) {
         const Attr *a = &op->attrs[i];
         for (size_t t = 0; t < sizeof xbar_attrs / sizeof xbar_attrs[0]; t++) {
             if (strcmp(xbar_attrs[t].name, a->name) != 0)
                 continue;
             if (a->kind != xbar_attrs[t].kind) {
-                ok = fail(op, diags, "attribute '%s' must be %s, not %s", a->name,
+                ok = ir_op_error(op, diags, "attribute '%s' must be %s, not %s", a->name,
                           kind_names[xbar_attrs[t].kind], kind_names[a->kind]);
                 break;
             }
@@ -331,7 +316,7 @@ bool xbar_verify_attrs(const Op *op, Diags *diags)
             case PER_BLOCK3: want = 3 * blocks; break;
             }
             if (want >= 0 && a->count != want)
-                ok = fail(op, diags, "attribute '%s' has %d values, expected %lld", a->name, a->count,
+                ok = ir_op_error(op, diags, "attribute '%s' has %d values, expected %lld", a->name, a->count,
                           (long long)want);
             break;
         }
