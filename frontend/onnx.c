@@ -78,6 +78,7 @@ typedef struct {
     Value *value;               /* float data flowing through the graph, or NULL */
     const OnnxConst *konst;     /* data known at import, or NULL */
     bool failed;                /* from a node or input that failed: users are skipped */
+    bool is_bool;               /* value holds an ONNX bool as float 0/1 (onnx_lower_logic) */
 } Symbol;
 
 struct OnnxImporter {
@@ -618,6 +619,7 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
         }
         inputs[k].value = s->value;
         inputs[k].konst = s->konst;
+        inputs[k].is_bool = s->value && s->is_bool;
     }
     OnnxAttr *attrs = arena_array(imp->arena, np->n_attribute + 1, sizeof(OnnxAttr));
     for (size_t k = 0; ok && k < np->n_attribute; k++)
@@ -634,17 +636,25 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
         ok = import_constant(imp, &loc, output, attrs, (int)np->n_attribute);
     } else if (ok) {
         Value **results = arena_array(imp->arena, np->n_output + 1, sizeof(Value *));
+        /* A bool value passed on by a layout op (Reshape, Identity...) stays
+         * bool; a Cast makes it float; the logic lowering says for itself. */
+        bool result_bool = false;
+        bool casts = strcmp(np->op_type, "Cast") == 0 || strcmp(np->op_type, "CastLike") == 0;
+        for (size_t k = 0; !casts && k < np->n_input; k++)
+            result_bool = result_bool || inputs[k].is_bool;
         OnnxNode node = {imp, imp->g, imp->diags, loc, imp->opset, (int)np->n_input, inputs,
                          arena_strdup(imp->arena, output), (int)np->n_attribute, attrs,
-                         (int)np->n_output, (const char *const *)np->output, results};
+                         (int)np->n_output, (const char *const *)np->output, results, &result_bool};
         const OnnxConst *folded = NULL;
         Value *v = onnx_lower_node(&node, np->op_type, &folded);
         if (folded)     /* computed at import: known data, as if a Constant */
             ok = define_const(imp, output, &loc, NULL, (OnnxConst *)folded);
         else if ((ok = v != NULL) && !unnamed) {
             Symbol *s = define(imp, output, &loc);
-            if (s)
+            if (s) {
                 s->value = v;
+                s->is_bool = result_bool;
+            }
             ok = s != NULL;
         }
         for (size_t k = 1; ok && k < np->n_output; k++) {     /* the further outputs a lowering computed */
@@ -685,8 +695,8 @@ static void import_outputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
             diag_error(imp->diags, &imp->file_loc, "graph output '%s' is not computed by any node", name);
         } else if (s->failed) {
             continue;
-        } else if (!s->value || (typed && d.elem_type && d.elem_type != ONNX_FLOAT)) {
-            int et = typed && d.elem_type ? d.elem_type : s->konst ? s->konst->elem_type : 0;
+        } else if (!s->value || s->is_bool || (typed && d.elem_type && d.elem_type != ONNX_FLOAT)) {
+            int et = typed && d.elem_type ? d.elem_type : s->is_bool ? ONNX_BOOL : s->konst ? s->konst->elem_type : 0;
             diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
                        onnx_elem_type_name(et), name);
         } else {

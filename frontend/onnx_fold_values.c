@@ -2,7 +2,8 @@
  * computed at run time, where an exact IR form exists: Slice is the slice op
  * (onnx_ops_layout.c), Gather with known indices a crop per index (joined by
  * a Concat and a Reshape), Expand a product with ones (NaN and -0 kept), Cast
- * to a float type an identity.  The others are reported as not supported on
+ * to a float type an identity, comparisons, logic and Where their IR ops
+ * (onnx_ops_math.c).  The others are reported as not supported on
  * such values. */
 #include "frontend/onnx_fold.h"
 
@@ -138,6 +139,10 @@ Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
         return cast_value(n, is(op_type, "CastLike"));
     if (is(op_type, "Gather"))
         return gather_value(n);
+    bool handled;
+    Value *v = onnx_lower_logic(n, op_type, &handled);
+    if (handled)
+        return v;
     for (int i = 0; i < n->n_inputs; i++)
         if (onnx_has_input(n, i) && !n->inputs[i].konst)
             return onnx_fail(n, "%s of '%s', a value computed at run time, is not supported (only of values known "

@@ -50,6 +50,7 @@ typedef struct {
     const char *name;           /* "" when an optional input is left out */
     Value *value;               /* the float value flowing in, NULL if absent or not float */
     const OnnxConst *konst;     /* its data when known at import, else NULL */
+    bool is_bool;               /* value is an ONNX bool computed at run time, held as float 0/1 */
 } OnnxInput;
 
 typedef struct OnnxImporter OnnxImporter;
@@ -70,7 +71,13 @@ typedef struct {
     int n_outputs;
     const char *const *outputs;
     Value **results;
+    bool *result_bool;          /* set by a lowering whose result value is an ONNX bool (float 0/1) */
 } OnnxNode;
+
+/* onnx_ops_math.c: Equal, Less, Greater, LessOrEqual, GreaterOrEqual, Not,
+ * And, Or, Xor and Where of values computed at run time; NULL if op_type is
+ * none of them and no message reported (*handled false). */
+Value *onnx_lower_logic(const OnnxNode *n, const char *op_type, bool *handled);
 
 /* onnx_ops.c */
 bool onnx_op_supported(const char *op_type);

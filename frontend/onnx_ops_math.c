@@ -193,3 +193,57 @@ Value *onnx_lower_math(const OnnxNode *n, const char *op_type, OpKind kind)
     default: return onnx_unary(n, kind);
     }
 }
+
+/* ---- comparisons, logic and Where on values computed at run time ---- */
+
+/* Operand i of a comparison or logic node: a float or bool value computed at
+ * run time, or float or bool data known at import.  Integer data is refused:
+ * the IR is float32 and an integer comparison is not one on floats. */
+static Value *logic_operand(const OnnxNode *n, int i, bool *is_bool)
+{
+    const OnnxInput *in = i < n->n_inputs ? &n->inputs[i] : NULL;
+    *is_bool = false;
+    if (in && !in->value && in->konst) {
+        int et = in->konst->elem_type;
+        if (et == ONNX_BOOL)
+            *is_bool = true;
+        else if (!onnx_elem_is_float(et))
+            return onnx_fail(n, "%s of %s '%s' is not supported (only float and bool operands)", n->loc.node_op,
+                             onnx_elem_type_name(et), in->name);
+        return float_operand(n, i);
+    }
+    if (in && in->value)
+        *is_bool = in->is_bool;
+    return onnx_data_input(n, i);
+}
+
+Value *onnx_lower_logic(const OnnxNode *n, const char *op_type, bool *handled)
+{
+    static const struct { const char *name; OpKind kind; int inputs; } table[] = {
+        {"Equal", OP_EQUAL, 2}, {"Less", OP_LESS, 2}, {"Greater", OP_GREATER, 2},
+        {"LessOrEqual", OP_LESSOREQUAL, 2}, {"GreaterOrEqual", OP_GREATEROREQUAL, 2}, {"Not", OP_NOT, 1},
+        {"And", OP_AND, 2}, {"Or", OP_OR, 2}, {"Xor", OP_XOR, 2}, {"Where", OP_WHERE, 3},
+    };
+    int t = -1;
+    for (int i = 0; i < (int)(sizeof table / sizeof table[0]); i++)
+        if (strcmp(table[i].name, op_type) == 0)
+            t = i;
+    *handled = t >= 0;
+    if (t < 0)
+        return NULL;
+    if (n->n_inputs != table[t].inputs)
+        return onnx_fail(n, "%s takes %d inputs, not %d", op_type, table[t].inputs, n->n_inputs);
+    Value *in[3];
+    bool is_bool[3];
+    for (int i = 0; i < table[t].inputs; i++)
+        if (!(in[i] = logic_operand(n, i, &is_bool[i])))
+            return NULL;
+    OpKind kind = table[t].kind;
+    if (kind == OP_EQUAL && is_bool[0] != is_bool[1])
+        return onnx_fail(n, "Equal of a bool and a float operand is not supported");
+    if (kind == OP_WHERE && is_bool[1] != is_bool[2])
+        return onnx_fail(n, "Where of a bool and a float branch is not supported");
+    if (n->result_bool)
+        *n->result_bool = kind != OP_WHERE || is_bool[1];
+    return onnx_typed(n, onnx_emit(n, kind, in, table[t].inputs, n->output));
+}

@@ -24,7 +24,7 @@ static const char *fmt_type(Diags *diags, const Type *t)
     return type_format(diags->arena, t);
 }
 
-/* All inputs broadcast together (max, min, mean, sum, pow). */
+/* All inputs broadcast together (max, min, mean, sum, pow, comparisons, logic, where). */
 static bool infer_broadcast_all(const Op *op, Type *out, Diags *diags)
 {
     Type t = op->inputs[0]->type;
@@ -124,6 +124,8 @@ bool infer_math_type(const Op *op, Type *out, Diags *diags)
     switch (op->kind) {
     case OP_PRELU: return infer_prelu(op, out, diags);
     case OP_POW:
+    case OP_EQUAL: case OP_LESS: case OP_GREATER: case OP_LESSOREQUAL: case OP_GREATEROREQUAL:
+    case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
     case OP_MAX:
     case OP_MIN:
     case OP_MEAN:

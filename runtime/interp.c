@@ -584,6 +584,8 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     case OP_ELU: case OP_SELU: case OP_CELU: case OP_PRELU: case OP_POW: case OP_MAX: case OP_MIN:
     case OP_MEAN: case OP_SUM: case OP_REDUCEMEAN: case OP_REDUCESUM: case OP_REDUCEMAX: case OP_REDUCEMIN:
     case OP_REDUCEPROD: case OP_REDUCEL1: case OP_REDUCEL2: case OP_REDUCESUMSQUARE: case OP_REDUCELOGSUM:
+    case OP_EQUAL: case OP_LESS: case OP_GREATER: case OP_LESSOREQUAL: case OP_GREATEROREQUAL: case OP_NOT:
+    case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM:
         interp_exec_math(op, in, y);
         break;

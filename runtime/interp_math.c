@@ -12,7 +12,13 @@ static const UnaryOp unary_ops[OP_COUNT] = {
     [OP_NEG] = UNARY_NEG, [OP_RECIPROCAL] = UNARY_RECIPROCAL, [OP_ABS] = UNARY_ABS,
     [OP_FLOOR] = UNARY_FLOOR, [OP_CEIL] = UNARY_CEIL, [OP_ROUND] = UNARY_ROUND,
     [OP_SOFTPLUS] = UNARY_SOFTPLUS, [OP_SOFTSIGN] = UNARY_SOFTSIGN, [OP_HARDSWISH] = UNARY_HARDSWISH,
-    [OP_ELU] = UNARY_ELU, [OP_SELU] = UNARY_SELU, [OP_CELU] = UNARY_CELU,
+    [OP_ELU] = UNARY_ELU, [OP_SELU] = UNARY_SELU, [OP_CELU] = UNARY_CELU, [OP_NOT] = UNARY_NOT,
+};
+
+static const BinaryOp binary_ops[OP_COUNT] = {
+    [OP_PRELU] = BINARY_PRELU, [OP_POW] = BINARY_POW, [OP_EQUAL] = BINARY_EQUAL, [OP_LESS] = BINARY_LESS,
+    [OP_GREATER] = BINARY_GREATER, [OP_LESSOREQUAL] = BINARY_LESS_EQUAL, [OP_GREATEROREQUAL] = BINARY_GREATER_EQUAL,
+    [OP_AND] = BINARY_AND, [OP_OR] = BINARY_OR, [OP_XOR] = BINARY_XOR,
 };
 
 static const ReduceOp reduce_ops[OP_COUNT] = {
@@ -78,11 +84,16 @@ void interp_exec_math(const Op *op, const float *const *in, float *y)
         kernel_unary(UNARY_SELU, n, ir_attr_float(op, "alpha", SELU_ALPHA), ir_attr_float(op, "gamma", SELU_GAMMA),
                      in[0], y);
         break;
-    case OP_PRELU:
-    case OP_POW: {
+    case OP_PRELU: case OP_POW: case OP_EQUAL: case OP_LESS: case OP_GREATER: case OP_LESSOREQUAL:
+    case OP_GREATEROREQUAL: case OP_AND: case OP_OR: case OP_XOR: {
         const Type *bt = &op->inputs[1]->type;
-        kernel_binary(op->kind == OP_POW ? BINARY_POW : BINARY_PRELU, in[0], xt->rank, xt->dims, in[1], bt->rank,
-                      bt->dims, y);
+        kernel_binary(binary_ops[op->kind], in[0], xt->rank, xt->dims, in[1], bt->rank, bt->dims, y);
+        break;
+    }
+    case OP_WHERE: {
+        const Type *at = &op->inputs[1]->type, *bt = &op->inputs[2]->type, *yt = &op->result->type;
+        kernel_where(in[0], xt->rank, xt->dims, in[1], at->rank, at->dims, in[2], bt->rank, bt->dims, yt->rank,
+                     yt->dims, y);
         break;
     }
     case OP_MAX:

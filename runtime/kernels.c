@@ -115,6 +115,14 @@ static void binary_row(BinaryOp op, int64_t n, const float *a, int64_t sa,
     case BINARY_MAX: BINARY_ROW(u > v || isnan(u) ? u : v); break;
     case BINARY_MIN: BINARY_ROW(u < v || isnan(u) ? u : v); break;
     case BINARY_PRELU: BINARY_ROW(u < 0.0f ? u * v : u); break;
+    case BINARY_EQUAL: BINARY_ROW(u == v ? 1.0f : 0.0f); break;
+    case BINARY_LESS: BINARY_ROW(u < v ? 1.0f : 0.0f); break;
+    case BINARY_GREATER: BINARY_ROW(u > v ? 1.0f : 0.0f); break;
+    case BINARY_LESS_EQUAL: BINARY_ROW(u <= v ? 1.0f : 0.0f); break;
+    case BINARY_GREATER_EQUAL: BINARY_ROW(u >= v ? 1.0f : 0.0f); break;
+    case BINARY_AND: BINARY_ROW(u != 0.0f && v != 0.0f ? 1.0f : 0.0f); break;
+    case BINARY_OR: BINARY_ROW(u != 0.0f || v != 0.0f ? 1.0f : 0.0f); break;
+    case BINARY_XOR: BINARY_ROW((u != 0.0f) != (v != 0.0f) ? 1.0f : 0.0f); break;
     }
 }
 

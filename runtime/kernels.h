@@ -97,9 +97,12 @@ void kernel_tanh(int64_t n, const float *x, float *y);
 void kernel_hardsigmoid(int64_t n, float alpha, float beta, const float *x, float *y);
 void kernel_copy(int64_t n, const float *x, float *y);
 
-/* PRELU: a < 0 ? a * b : a.  MAX and MIN return a NaN operand (as numpy). */
+/* PRELU: a < 0 ? a * b : a.  MAX and MIN return a NaN operand (as numpy).
+ * The comparisons and logic give 1.0 or 0.0; logic reads nonzero as true. */
 typedef enum {
     BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV, BINARY_POW, BINARY_MAX, BINARY_MIN, BINARY_PRELU,
+    BINARY_EQUAL, BINARY_LESS, BINARY_GREATER, BINARY_LESS_EQUAL, BINARY_GREATER_EQUAL,
+    BINARY_AND, BINARY_OR, BINARY_XOR,
 } BinaryOp;
 
 /* y = a OP b with numpy broadcasting: shapes align at the right, a dim of 1
@@ -107,6 +110,11 @@ typedef enum {
  * be a when a already has the broadcast shape (each y[i] reads a[i] only). */
 void kernel_binary(BinaryOp op, const float *a, int a_rank, const int64_t *a_dims,
                    const float *b, int b_rank, const int64_t *b_dims, float *y);
+
+/* y = cond != 0 ? x : y_else, the three broadcast to y's shape (runtime/kernels_math.c). */
+void kernel_where(const float *cond, int c_rank, const int64_t *c_dims, const float *x, int x_rank,
+                  const int64_t *x_dims, const float *e, int e_rank, const int64_t *e_dims, int y_rank,
+                  const int64_t *y_dims, float *y);
 
 /* ---- data movement and softmax (runtime/kernels.c) ---- */
 
@@ -127,7 +135,7 @@ void kernel_softmax(int64_t outer, int64_t axis, int64_t inner, bool log_softmax
 typedef enum {
     UNARY_SQRT, UNARY_EXP, UNARY_LOG, UNARY_ERF, UNARY_NEG, UNARY_RECIPROCAL, UNARY_ABS, UNARY_FLOOR,
     UNARY_CEIL, UNARY_ROUND, UNARY_SOFTPLUS, UNARY_SOFTSIGN, UNARY_HARDSWISH, UNARY_ELU, UNARY_SELU,
-    UNARY_CELU,
+    UNARY_CELU, UNARY_NOT,
 } UnaryOp;
 
 /* y = f(x) as ONNX defines it (ops.def); alpha for ELU, SELU, CELU, gamma

@@ -54,10 +54,46 @@ void kernel_unary(UnaryOp op, int64_t n, float alpha, float gamma, const float *
     case UNARY_ELU: UNARY_LOOP(v > 0.0f ? v : alpha * expm1f(v)); break;
     case UNARY_SELU: UNARY_LOOP(v > 0.0f ? gamma * v : gamma * alpha * expm1f(v)); break;
     case UNARY_CELU: UNARY_LOOP(fmaxf(0.0f, v) + fminf(0.0f, alpha * expm1f(v / alpha))); break;
+    case UNARY_NOT: UNARY_LOOP(v == 0.0f ? 1.0f : 0.0f); break;
     }
 }
 
 /* ---- broadcasting many inputs ---- */
+
+/* Strides of an operand broadcast to y's dims (0 along a stretched axis). */
+static void broadcast_strides(int rank, const int64_t *dims, int y_rank, int64_t *stride)
+{
+    int64_t step = 1;
+    for (int i = y_rank - 1; i >= 0; i--) {
+        int xi = i - (y_rank - rank);
+        int64_t d = xi >= 0 ? dims[xi] : 1;
+        stride[i] = d == 1 ? 0 : step;
+        step *= d;
+    }
+}
+
+void kernel_where(const float *cond, int c_rank, const int64_t *c_dims, const float *x, int x_rank,
+                  const int64_t *x_dims, const float *e, int e_rank, const int64_t *e_dims, int y_rank,
+                  const int64_t *y_dims, float *y)
+{
+    int64_t sc[KERNEL_MAX_RANK] = {0}, sx[KERNEL_MAX_RANK] = {0}, se[KERNEL_MAX_RANK] = {0};
+    int64_t idx[KERNEL_MAX_RANK] = {0}, n = 1, oc = 0, ox = 0, oe = 0;
+    broadcast_strides(c_rank, c_dims, y_rank, sc);
+    broadcast_strides(x_rank, x_dims, y_rank, sx);
+    broadcast_strides(e_rank, e_dims, y_rank, se);
+    for (int i = 0; i < y_rank; i++)
+        n *= y_dims[i];
+    for (int64_t t = 0; t < n; t++) {
+        y[t] = cond[oc] != 0.0f ? x[ox] : e[oe];
+        for (int i = y_rank - 1; i >= 0; i--) {     /* the next index, last axis fastest */
+            oc += sc[i], ox += sx[i], oe += se[i];
+            if (++idx[i] < y_dims[i])
+                break;
+            oc -= sc[i] * y_dims[i], ox -= sx[i] * y_dims[i], oe -= se[i] * y_dims[i];
+            idx[i] = 0;
+        }
+    }
+}
 
 void kernel_expand(const float *x, int rank, const int64_t *dims, int y_rank, const int64_t *y_dims, float *y)
 {
