@@ -6,19 +6,6 @@
 
 #include <string.h>
 
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool fail(const Op *op, Diags *diags, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    diag_error(diags, &op->loc, "%s: %s", op_info[op->kind].name, msg);
-    return false;
-}
-
 static const char *fmt_type(Diags *diags, const Type *t)
 {
     return type_format(diags->arena, t);
@@ -46,7 +33,7 @@ static bool infer_prelu(const Op *op, Type *out, Diags *diags)
     if (!ir_broadcast_types(op, x, slope, &both, diags))
         return false;
     if (!type_equal(&both, x))
-        return fail(op, diags, "slope %s does not broadcast to x %s", fmt_type(diags, slope), fmt_type(diags, x));
+        return ir_op_error(op, diags, "slope %s does not broadcast to x %s", fmt_type(diags, slope), fmt_type(diags, x));
     *out = *x;
     return true;
 }
@@ -57,17 +44,17 @@ static bool infer_reduce(const Op *op, Type *out, Diags *diags)
     const int64_t *axes;
     int n = ir_attr_ints(op, "axes", &axes);
     if (n < 0)
-        return fail(op, diags, "missing attribute 'axes' (a list of ints)");
+        return ir_op_error(op, diags, "missing attribute 'axes' (a list of ints)");
     const Attr *keep = ir_attr(op, "keepdims");
     if (keep && (keep->kind != ATTR_INT || (keep->i != 0 && keep->i != 1)))
-        return fail(op, diags, "keepdims must be 0 or 1");
+        return ir_op_error(op, diags, "keepdims must be 0 or 1");
     bool keepdims = !keep || keep->i;
     bool reduced[IR_MAX_RANK] = {false};
     for (int i = 0; i < n; i++) {
         if (axes[i] < 0 || axes[i] >= x->rank)
-            return fail(op, diags, "axis %lld is out of range [0, %d)", (long long)axes[i], x->rank);
+            return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)axes[i], x->rank);
         if (i > 0 && axes[i] <= axes[i - 1])
-            return fail(op, diags, "axes must be ascending and distinct (%lld after %lld)", (long long)axes[i],
+            return ir_op_error(op, diags, "axes must be ascending and distinct (%lld after %lld)", (long long)axes[i],
                         (long long)axes[i - 1]);
         reduced[axes[i]] = true;
     }
@@ -85,9 +72,9 @@ static bool infer_layernorm(const Op *op, Type *out, Diags *diags)
     const Type *x = &op->inputs[0]->type;
     const Attr *a = ir_attr(op, "axis");
     if (!a || a->kind != ATTR_INT)
-        return fail(op, diags, "missing attribute 'axis' (an int)");
+        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
     if (a->i < 0 || a->i >= x->rank)
-        return fail(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, x->rank);
+        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, x->rank);
     int norm_rank = x->rank - (int)a->i;
     for (int k = 1; k < op->n_inputs; k++) {
         const Type *p = &op->inputs[k]->type;
@@ -97,7 +84,7 @@ static bool infer_layernorm(const Op *op, Type *out, Diags *diags)
             ok = p->dims[i] == 1 || p->dims[i] == want;
         }
         if (!ok)
-            return fail(op, diags, "%s %s does not broadcast to the normalized dimensions of %s (from axis %lld)",
+            return ir_op_error(op, diags, "%s %s does not broadcast to the normalized dimensions of %s (from axis %lld)",
                         k == 1 ? "scale" : "bias", fmt_type(diags, p), fmt_type(diags, x), (long long)a->i);
     }
     *out = *x;
@@ -108,11 +95,11 @@ static bool infer_instancenorm(const Op *op, Type *out, Diags *diags)
 {
     const Type *x = &op->inputs[0]->type;
     if (x->rank < 2)
-        return fail(op, diags, "input %s must be N x C x ... (rank 2 or more)", fmt_type(diags, x));
+        return ir_op_error(op, diags, "input %s must be N x C x ... (rank 2 or more)", fmt_type(diags, x));
     for (int k = 1; k < 3; k++) {
         const Type *p = &op->inputs[k]->type;
         if (p->rank != 1 || p->dims[0] != x->dims[1])
-            return fail(op, diags, "%s %s must be f32[%lld] (input has %lld channels)", k == 1 ? "scale" : "bias",
+            return ir_op_error(op, diags, "%s %s must be f32[%lld] (input has %lld channels)", k == 1 ? "scale" : "bias",
                         fmt_type(diags, p), (long long)x->dims[1], (long long)x->dims[1]);
     }
     *out = *x;
