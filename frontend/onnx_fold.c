@@ -60,12 +60,16 @@ static bool one_value(const OnnxNode *n, const OnnxConst *k, int i)
 /* ---- results ---- */
 
 /* A new known tensor of that type and shape, its size checked before its
- * data is allocated. */
+ * data is allocated: together with all the import holds already, so that a
+ * chain of large folded tensors (a 1 KB model can ask for many) stays within
+ * the memory limit as a whole. */
 static OnnxConst *result_new(const OnnxNode *n, int elem_type, int rank, const int64_t *dims)
 {
     OnnxConst *k = arena_alloc(n->g->arena, sizeof *k);
-    if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, k) ||
-        !memory_check((uint64_t)k->numel, sizeof(float) + sizeof(int64_t), "the result", &n->loc, n->diags))
+    if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, k))
+        return NULL;
+    uint64_t held = arena_bytes(n->g->arena), bytes = (uint64_t)k->numel * (sizeof(float) + sizeof(int64_t));
+    if (!memory_check(held + bytes, 1, "the result, with what the import holds already,", &n->loc, n->diags))
         return NULL;
     k->elem_type = elem_type;
     k->f = arena_array(n->g->arena, (size_t)k->numel + 1, sizeof(float));
