@@ -139,7 +139,7 @@ typedef struct {
     int blocks, replicas;       /* mvm instructions; distinct row ranges among them */
     double reads, conversions, saturated;
     double macs;                /* weight MACs of its crossbar blocks */
-    double digital_macs;        /* MACs of a product left digital (time_op_macs), charged 2 ops each */
+    double digital_macs;        /* MACs of a product left digital (ir_op_macs), charged 2 ops each */
     double digital_ops, buffer_bytes;
     double xbar_ns;             /* the slowest block's period, turns on shared tiles included */
     double digital_ns;

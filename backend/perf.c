@@ -346,7 +346,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
         if (in->opcode != INSTR_MVM) {
             digital_work(p, in, params, &e.digital_ops, &e.buffer_bytes);
             e.digital_ops *= shape_scale;
-            e.digital_macs = in->opcode == INSTR_DIGITAL && in->op ? time_op_macs(in->op) * shape_scale : 0;
+            e.digital_macs = in->opcode == INSTR_DIGITAL && in->op ? ir_op_macs(in->op) * shape_scale : 0;
             e.buffer_bytes *= shape_scale;
         } else {
             const MvmParams *m = &in->mvm;

@@ -287,7 +287,7 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
     for (int i = 0; i < macs.n_digital; i++) {
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "name", ir_layer_name(g, macs.digital_ops[i]));
-        cJSON_AddNumberToObject(d, "macs", time_op_macs(macs.digital_ops[i]) / (double)s.images_per_run);
+        cJSON_AddNumberToObject(d, "macs", ir_op_macs(macs.digital_ops[i]) / (double)s.images_per_run);
         cJSON_AddStringToObject(d, "why", time_digital_reason(macs.digital_ops[i]));
         cJSON_AddItemToArray(dl, d);
     }

@@ -325,3 +325,33 @@ const char *ir_name_fit(Arena *arena, const char *name, int width)
     int tail = (width - 2) / 2, head = width - 2 - tail;
     return arena_printf(arena, "%.*s..%s", head, name, name + n - tail);
 }
+
+/* ---- multiply-accumulates ---- */
+
+static int64_t last_dim(const Type *t)
+{
+    return t->rank ? t->dims[t->rank - 1] : 1;
+}
+
+double ir_op_macs(const Op *op)
+{
+    if (op->dead || op->n_inputs < 2)
+        return 0;
+    double out = (double)type_numel(&op->result->type);
+    const Type *a = &op->inputs[0]->type, *w = &op->inputs[1]->type;
+    XbarGeom geom;
+    switch (op->kind) {
+    case OP_XBAR:
+        return xbar_geom(op, &geom) ? (double)geom.rows * (double)(geom.groups * geom.k * geom.n) : 0;
+    case OP_CONV:                           /* each output: C/group x kernel products */
+        return w->dims[0] ? out * (double)type_numel(w) / (double)w->dims[0] : 0;
+    case OP_CONVTRANSPOSE:                  /* every input pixel times its group's kernel */
+        return w->dims[0] ? (double)type_numel(a) * (double)type_numel(w) / (double)w->dims[0] : 0;
+    case OP_GEMM:                           /* K is A's last axis, or its first when transA */
+        return out * (double)(ir_attr_int(op, "transA", 0) && a->rank == 2 ? a->dims[0] : last_dim(a));
+    case OP_MATMUL:                         /* a 1-D first operand is its own K */
+        return out * (double)last_dim(a);
+    default:
+        return 0;
+    }
+}

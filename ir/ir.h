@@ -384,6 +384,14 @@ int ir_count_uses(const Graph *g, const Value *value);   /* op inputs + graph ou
  * constants; never graph inputs), and renumbers value ids. */
 void ir_compact(Graph *g);
 
+/* The multiply-accumulates of an op, per run: an xbar op's K x N x input
+ * vectors x groups (on crossbars), a conv, conv-transpose, gemm or matmul
+ * left digital its products (on the digital units: attention's q k^T and
+ * attention x V, a batched right operand), 0 for any other op.  The one
+ * count of MACs the summary, the reports and the performance model share
+ * (docs/perf.md 3). */
+double ir_op_macs(const Op *op);
+
 /* ---- shape inference (ir/infer.c) --------------------------------------------- */
 
 /* Computes the result type of `op` from its input types and attributes, reporting

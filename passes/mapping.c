@@ -330,7 +330,7 @@ void mapping_macs(Arena *arena, const Graph *g, MacStats *m)
     double images = first && first->rank >= 2 && first->dims[0] > 0 ? (double)first->dims[0] : 1;
     for (int i = 0; i < g->n_ops; i++) {
         const Op *op = g->ops[i];
-        double macs = time_op_macs(op) / images;
+        double macs = ir_op_macs(op) / images;
         if (op->kind == OP_XBAR)
             m->crossbar += macs;
         else if (macs > 0) {

@@ -144,7 +144,7 @@ typedef struct {
     int64_t *replicas, *stage, *stage_free, *xbar, *layer_tiles, *layer_cells;
 } MappingStats;
 
-/* Where a graph's multiply-accumulates run, per image (time_op_macs of
+/* Where a graph's multiply-accumulates run, per image (ir_op_macs of
  * every live op, over the first input's batch): on crossbars (xbar ops) or
  * on the digital units (products left digital, named in op order). */
 typedef struct {

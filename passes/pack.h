@@ -88,13 +88,6 @@ int64_t time_step_ps(const TimeModel *model, int turns);
 int64_t time_digital_ps(const TimeModel *model, double ops);
 int64_t time_share(int64_t total, int64_t r);
 
-/* The multiply-accumulates of an op, per run: an xbar op's K x N x input
- * vectors x groups (on crossbars), a conv, conv-transpose, gemm or matmul
- * left digital its products (on the digital units: attention's q k^T and
- * attention x V, a batched right operand), 0 for any other op.  The one
- * count of MACs the summary, the reports and the performance model share
- * (docs/perf.md 3). */
-double time_op_macs(const Op *op);
 /* Why a product op is left on the digital units, for the reports: "products
  * of two activations" when no operand is constant, else "left digital". */
 const char *time_digital_reason(const Op *op);

@@ -62,34 +62,6 @@ int64_t time_share(int64_t total, int64_t r)
     return r > 1 ? (total + r - 1) / r : total;
 }
 
-static int64_t last_dim(const Type *t)
-{
-    return t->rank ? t->dims[t->rank - 1] : 1;
-}
-
-double time_op_macs(const Op *op)
-{
-    if (op->dead || op->n_inputs < 2)
-        return 0;
-    double out = (double)type_numel(&op->result->type);
-    const Type *a = &op->inputs[0]->type, *w = &op->inputs[1]->type;
-    XbarGeom geom;
-    switch (op->kind) {
-    case OP_XBAR:
-        return xbar_geom(op, &geom) ? (double)geom.rows * (double)(geom.groups * geom.k * geom.n) : 0;
-    case OP_CONV:                           /* each output: C/group x kernel products */
-        return w->dims[0] ? out * (double)type_numel(w) / (double)w->dims[0] : 0;
-    case OP_CONVTRANSPOSE:                  /* every input pixel times its group's kernel */
-        return w->dims[0] ? (double)type_numel(a) * (double)type_numel(w) / (double)w->dims[0] : 0;
-    case OP_GEMM:                           /* K is A's last axis, or its first when transA */
-        return out * (double)(ir_attr_int(op, "transA", 0) && a->rank == 2 ? a->dims[0] : last_dim(a));
-    case OP_MATMUL:                         /* a 1-D first operand is its own K */
-        return out * (double)last_dim(a);
-    default:
-        return 0;
-    }
-}
-
 const char *time_digital_reason(const Op *op)
 {
     bool constant = false;
@@ -122,7 +94,7 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
         *ops = inputs;
         break;
     case OP_CONV: case OP_CONVTRANSPOSE: case OP_GEMM: case OP_MATMUL:
-        *ops = 2 * time_op_macs(op);        /* not lowered: a multiply and an add a MAC */
+        *ops = 2 * ir_op_macs(op);        /* not lowered: a multiply and an add a MAC */
         break;
     case OP_RESIZE:                         /* nearest: a copy; linear: up to 2^axes taps */
         *ops = out * (ir_attr(op, "mode") && strcmp(ir_attr(op, "mode")->s, "linear") == 0 ? 4 : 1);

@@ -289,6 +289,12 @@ static void instr_details(Text *t, const Program *p, const Instr *in)
         }
         for (int i = 0; i < op->n_attrs; i++)
             add_attr(t, &op->attrs[i]);
+        /* A product left to the digital units (attention's q k^T, its
+         * weights times V): its MACs, so a reader sees what the crossbars
+         * did not do (docs/perf.md 3). */
+        double macs = ir_op_macs(op);
+        if (macs > 0)
+            add(t, " macs=%.0f", macs);
         break;
     }
     case INSTR_COUNT: break;
