@@ -335,6 +335,43 @@ static const OnnxConst *fold_gather(const OnnxNode *n)
     return r;
 }
 
+/* Transpose of known data (perm absent: the axes reversed).  Only integer and
+ * boolean data fold here (torch's export of F.pad reverses its pads through a
+ * Transpose); a float Transpose stays an IR op, folded by fold-constants. */
+static const OnnxConst *fold_transpose(const OnnxNode *n)
+{
+    const OnnxConst *x = known_input(n, 0);
+    int64_t perm[2 * IR_MAX_RANK], dims[IR_MAX_RANK], stride[IR_MAX_RANK], index[IR_MAX_RANK] = {0};
+    int count;
+    bool seen[IR_MAX_RANK] = {false};
+    if (!x || !onnx_get_ints(n, "perm", -1, 0, perm, &count))
+        return NULL;
+    if (!onnx_attr(n, "perm"))
+        for (int d = count = x->rank; d-- > 0;)
+            perm[x->rank - 1 - d] = d;
+    if (count != x->rank)
+        return onnx_fail(n, "perm has %d entries for a rank-%d input", count, x->rank), NULL;
+    for (int d = 0; d < count; d++) {
+        if (perm[d] < 0 || perm[d] >= count || seen[perm[d]])
+            return onnx_fail(n, "perm is not a permutation of the %d axes", count), NULL;
+        seen[perm[d]] = true;
+    }
+    for (int d = x->rank - 1; d >= 0; d--)
+        stride[d] = d == x->rank - 1 ? 1 : stride[d + 1] * x->dims[d + 1];
+    for (int d = 0; d < count; d++)
+        dims[d] = x->dims[perm[d]];
+    OnnxConst *r = result_new(n, x->elem_type, count, dims);
+    for (int64_t j = 0; r && j < r->numel; j++) {
+        int64_t from = 0;
+        for (int d = 0; d < count; d++)
+            from += index[d] * stride[perm[d]];
+        copy_elem(r, j, x, from);
+        for (int d = count - 1; d >= 0 && ++index[d] == dims[d]; d--)
+            index[d] = 0;
+    }
+    return r;
+}
+
 /* Slice's parameters for every axis of a `rank`-D input of `dims`: the first
  * index, the step and the count taken (ONNX's clamping of starts and ends).
  * starts, ends (inputs since opset 10, attributes before), axes, steps. */
@@ -664,6 +701,8 @@ bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
                  is(op_type, "Concat") || is(op_type, "Cast") || is(op_type, "ConstantOfShape") ||
                  is(op_type, "Range") || is(op_type, "Reshape") || is(op_type, "Squeeze") ||
                  is(op_type, "Unsqueeze") || is(op_type, "Identity");
+    if (is(op_type, "Transpose"))
+        return known(n, 0) && onnx_elem_is_integer(n->inputs[0].konst->elem_type);
     return folds && n->n_inputs > 0 && all_known(n);
 }
 
@@ -692,5 +731,7 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
         return fold_squeeze(n, is(op_type, "Unsqueeze"));
     if (is(op_type, "Identity"))
         return known_input(n, 0);
+    if (is(op_type, "Transpose"))
+        return fold_transpose(n);
     return onnx_fail(n, "%s is not computed at import", op_type), NULL;
 }

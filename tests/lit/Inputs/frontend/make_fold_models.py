@@ -144,9 +144,31 @@ def main():
         const("big", np.array([3, 1, 1, 1, 1], np.int64)),
         helper.make_node("Expand", ["u", "big"], ["y"])], x, np.broadcast_to(u, (3, 2, 2, 3, 3)))
 
+    # Transpose of int64 data: with a perm, and without (the axes reversed);
+    # and torch's F.pad export, its pads reversed through a Transpose.
+    data = np.arange(24, dtype=np.int64).reshape(2, 3, 4) - 5
+    pads = np.array([[0, 0], [1, 2], [0, 1]], np.int64)    # (begin, end) per axis: ONNX's order transposed
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    save_case("fold_transpose", [
+        const("data", data),
+        helper.make_node("Transpose", ["data"], ["t"], perm=[2, 0, 1]),
+        helper.make_node("Transpose", ["t"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["back"]),
+        helper.make_node("Cast", ["back"], ["tf"], to=F),
+        helper.make_node("Add", ["x", "tf"], ["u"]),
+        const("pads", pads),
+        helper.make_node("Transpose", ["pads"], ["pt"], perm=[1, 0]),
+        const("flat", np.array([-1], np.int64)),
+        helper.make_node("Reshape", ["pt", "flat"], ["pf"]),
+        helper.make_node("Pad", ["u", "pf"], ["padded"]),
+        const("zero", np.array([0, 0, 0], np.int64)), const("end", np.array([4, 2, 3], np.int64)),
+        helper.make_node("Slice", ["padded", "zero", "end"], ["y"])],
+        x, np.pad(x + data.transpose(2, 0, 1), [(0, 0), (1, 2), (0, 1)])[:, :2, :3])
+
     # Broken, one way each: an index out of range, a division by zero, an
     # int64 overflow, Range with delta 0, ConstantOfShape absurdly large,
-    # Where of a run-time value, Slice with a step on a run-time value.
+    # Where of a run-time value, Slice with a step on a run-time value, a
+    # Transpose whose perm is not a permutation.
     def bad(name, nodes):
         save(name, nodes, [2, 3], [2, 3])
     bad("foldbad_gather", [const("d", np.arange(3, dtype=np.int64)), const("i", np.array([3], np.int64)),
@@ -167,6 +189,9 @@ def main():
                                     helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_where", [const("m", np.array([True, False, True])),
                           helper.make_node("Where", ["m", "x", "x"], ["y"], name="where_x")])
+    bad("foldbad_transpose", [const("d", np.zeros((2, 3), np.int64)),
+                              helper.make_node("Transpose", ["d"], ["t"], name="perm_twice", perm=[1, 1]),
+                              helper.make_node("Relu", ["x"], ["y"])])
 
 
 if __name__ == "__main__":
