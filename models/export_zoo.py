@@ -1,4 +1,4 @@
-"""Export the model zoo: seven torchvision ImageNet networks as ONNX.
+"""Export the model zoo: seven torchvision ImageNet networks and the families of issue 11 as ONNX.
 
 Developer tooling, run with Debian's /usr/bin/python3 (torch 1.13,
 torchvision 0.14, onnx 1.12).  It downloads nothing: every network is built
@@ -38,9 +38,22 @@ renamed into place last, so its presence means the model is complete: a rerun
 skips complete models (unless --force) and redoes interrupted ones.
 
     /usr/bin/python3 models/export_zoo.py [--out DIR] [--force] [--only a,b]
-                                          [--check BUILD_DIR]
+                                          [--check BUILD_DIR] [--table BUILD_DIR]
 
---check BUILD_DIR then runs the built tools on every model: `xbarc import`
+The families researchers bring (models/zoo_families.py: CIFAR ResNet-20,
+MobileNetV3-small, ConvNeXt-tiny, MnasNet 0.5, a ViT, a BERT-style encoder,
+LSTM and GRU classifiers, a U-Net, a keyword-spotting DS-CNN) are exported at
+their "zoo" size three ways, as torch.onnx.export's defaults (opset 14),
+with a dynamic batch axis and with do_constant_folding=False:
+
+    DIR/NAME_{default,dynamic,nofold}.onnx
+    DIR/NAME/test_data_set_0/{input_0,output_0}.{pb,npy}   ("input", "output")
+    DIR/NAME/calib/input_K.npy   (16 inputs drawn like input_0, for --calib)
+
+--table BUILD_DIR measures them with the built xbarc and prints the table of
+models/zoo.md (models/zoo_table.py says what each column is).
+
+--check BUILD_DIR then runs the built tools on every torchvision model: `xbarc import`
 (to /dev/null), `xbarc interp` on input_0.pb, and `tests/tensor-compare`
 against torch's output_0.pb (atol = rtol = 1e-3), and prints a Markdown table
 of the best-of-3 wall times and the maximum absolute error.  The import is
@@ -62,7 +75,10 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelutil import INPUT_NAME, OPSET, OUTPUT_NAME, write_test_data  # noqa: E402
+from modelutil import (INPUT_NAME, OPSET, OUTPUT_NAME, calibrate, op_summary, timed,  # noqa: E402
+                       write_test_data)
+import zoo_families  # noqa: E402
+import zoo_table  # noqa: E402
 
 MODELS = {
     "resnet18": torchvision.models.resnet18,
@@ -78,6 +94,7 @@ WEIGHT_SEED = 0
 CALIB_SEED = 99
 CALIB_BATCH = 8
 INPUT_SEED = 1234
+FAMILY_CALIB_COUNT = 16
 
 
 def default_dir():
@@ -94,42 +111,13 @@ def reference_input():
     return rng.standard_normal(SHAPE).astype(np.float32)
 
 
-def calibrate(model):
-    """One forward pass over a random batch in which each Conv/Linear divides
-    its weights (and bias) by its output's standard deviation, and each
-    BatchNorm records the batch's statistics.  Hooks fire in execution order,
-    so every layer is scaled on the already-rescaled outputs of the layers
-    before it.  Dropout stays in eval mode."""
-    def rescale(module, inputs, output):
-        std = output.std().item()
-        module.weight.mul_(1.0 / std)
-        if module.bias is not None:
-            module.bias.mul_(1.0 / std)
-        return output / std
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-            hooks.append(m.register_forward_hook(rescale))
-        elif isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None      # cumulative average: one batch sets the stats
-            m.train()
-    rng = np.random.default_rng(CALIB_SEED)
-    batch = rng.standard_normal((CALIB_BATCH,) + SHAPE[1:]).astype(np.float32)
-    with torch.no_grad():
-        model(torch.from_numpy(batch))
-    for h in hooks:
-        h.remove()
-    model.eval()
-
-
 def export_one(name, out_dir):
     """Builds, runs and exports one network; returns its parameter count.
     The ONNX file is written under a temporary name and renamed last."""
     torch.manual_seed(WEIGHT_SEED)
     model = MODELS[name](weights=None).eval()
-    calibrate(model)
+    rng = np.random.default_rng(CALIB_SEED)
+    calibrate(model, torch.from_numpy(rng.standard_normal((CALIB_BATCH,) + SHAPE[1:]).astype(np.float32)))
     n_params = sum(p.numel() for p in model.parameters())
 
     x = reference_input()
@@ -156,6 +144,35 @@ def export_one(name, out_dir):
     return n_params
 
 
+def family_paths(name, out_dir):
+    return {way: os.path.join(out_dir, "%s_%s.onnx" % (name, way)) for way in zoo_families.WAYS}
+
+
+def export_family(name, out_dir):
+    """One family of models/zoo_families.py at its "zoo" size, exported each
+    way as DIR/NAME_WAY.onnx (the default export renamed into place last),
+    with its reference input and torch's output in DIR/NAME/test_data_set_0
+    and a calibration set of the same distribution in DIR/NAME/calib.
+    Returns the parameter count."""
+    model, shape = zoo_families.build(name, "zoo")
+    x = zoo_families.inputs(shape, 1, zoo_families.INPUT_SEED)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).numpy()
+    write_test_data(os.path.join(out_dir, name), [x], [y], names=("input", "output"))
+    calib = os.path.join(out_dir, name, "calib")
+    os.makedirs(calib, exist_ok=True)
+    batch = zoo_families.inputs(shape, FAMILY_CALIB_COUNT, zoo_families.CALIB_SEED + 1)
+    for k in range(FAMILY_CALIB_COUNT):
+        np.save(os.path.join(calib, "input_%d.npy" % k), batch[k:k + 1])
+    paths = family_paths(name, out_dir)
+    for way in sorted(paths, key=lambda w: w == "default"):
+        tmp = paths[way] + ".tmp"
+        zoo_families.export(model, x, tmp, way)
+        onnx.checker.check_model(tmp, full_check=True)
+        os.replace(tmp, paths[way])
+    return sum(p.numel() for p in model.parameters())
+
+
 def check(path):
     """Static shapes and the names the CLI and benchmarks rely on."""
     onnx.checker.check_model(path, full_check=True)
@@ -168,29 +185,6 @@ def check(path):
     names = ([i.name for i in m.graph.input], [o.name for o in m.graph.output])
     if names != ([INPUT_NAME], [OUTPUT_NAME]):
         raise SystemExit("%s: unexpected inputs/outputs %s" % (path, names))
-
-
-def op_summary(path):
-    """'Conv x20, Relu x17, ...' in order of first appearance."""
-    m = onnx.load(path, load_external_data=False)
-    counts = {}
-    for node in m.graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return ", ".join("%s x%d" % kv for kv in counts.items())
-
-
-def timed(argv, repeat):
-    """Best wall time of `repeat` runs of argv; the last run's output."""
-    best = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True)
-        seconds = time.perf_counter() - start
-        if run.returncode != 0:
-            return None, run.stdout
-        best = seconds if best is None else min(best, seconds)
-    return best, run.stdout
 
 
 def check_with_xbarc(names, out_dir, build_dir, repeat):
@@ -245,11 +239,16 @@ def main():
     ap.add_argument("--check", metavar="BUILD_DIR",
                     help="then import and interpret each model with BUILD_DIR/xbarc")
     ap.add_argument("--repeat", type=int, default=3, help="import runs timed by --check")
-    ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(MODELS))
+    ap.add_argument("--table", metavar="BUILD_DIR",
+                    help="then measure the families with BUILD_DIR/xbarc and print the "
+                         "table of models/zoo.md (use a Release build)")
+    ap.add_argument("--only", default="", help="comma-separated subset of: " +
+                    ",".join(list(MODELS) + list(zoo_families.FAMILIES)))
     args = ap.parse_args()
 
-    names = [n for n in args.only.split(",") if n] or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    every = list(MODELS) + list(zoo_families.FAMILIES)
+    names = [n for n in args.only.split(",") if n] or every
+    unknown = [n for n in names if n not in every]
     if unknown:
         ap.error("unknown model(s): %s" % ",".join(unknown))
     os.makedirs(args.out, exist_ok=True)
@@ -257,18 +256,23 @@ def main():
     print("zoo: %s" % args.out)
 
     for name in names:
-        path = os.path.join(args.out, name + ".onnx")
+        family = name in zoo_families.FAMILIES
+        path = family_paths(name, args.out)["default"] if family else os.path.join(args.out, name + ".onnx")
         if os.path.exists(path) and not args.force:
-            print("%-14s %8.1f MB  present, skipped (--force re-exports)" % (
+            print("%-18s %8.1f MB  present, skipped (--force re-exports)" % (
                 name, os.path.getsize(path) / 1e6))
             continue
         start = time.perf_counter()
-        n_params = export_one(name, args.out)
+        n_params = (export_family if family else export_one)(name, args.out)
         seconds = time.perf_counter() - start
-        print("%-14s %8.1f MB  %11s params  %6.1f s  %s" % (
+        print("%-18s %8.1f MB  %11s params  %6.1f s  %s" % (
             name, os.path.getsize(path) / 1e6, format(n_params, ","), seconds,
             op_summary(path)))
-    if args.check and not check_with_xbarc(names, args.out, args.check, args.repeat):
+    torchvision_names = [n for n in names if n in MODELS]
+    if args.check and not check_with_xbarc(torchvision_names, args.out, args.check, args.repeat):
+        sys.exit(1)
+    families = [n for n in names if n in zoo_families.FAMILIES]
+    if args.table and not zoo_table.table(families, args.out, args.table, args.repeat):
         sys.exit(1)
 
 
