@@ -238,7 +238,7 @@ def main():
     ap.add_argument("--force", action="store_true", help="re-export models already present")
     ap.add_argument("--check", metavar="BUILD_DIR",
                     help="then import and interpret each model with BUILD_DIR/xbarc")
-    ap.add_argument("--repeat", type=int, default=3, help="import runs timed by --check")
+    ap.add_argument("--repeat", type=int, default=3, help="runs timed by --check and --table (best of)")
     ap.add_argument("--table", metavar="BUILD_DIR",
                     help="then measure the families with BUILD_DIR/xbarc and print the "
                          "table of models/zoo.md (use a Release build)")
