@@ -719,6 +719,11 @@ static const struct {
     {"ReduceLogSumExp", L_MATH, OP_REDUCELOGSUMEXP},
     {"LayerNormalization", L_MATH, OP_LAYERNORM},
     {"InstanceNormalization", L_MATH, OP_INSTANCENORM},
+    {"Sin", L_MATH, OP_SIN}, {"Cos", L_MATH, OP_COS}, {"Tan", L_MATH, OP_TAN}, {"Asin", L_MATH, OP_ASIN},
+    {"Acos", L_MATH, OP_ACOS}, {"Atan", L_MATH, OP_ATAN}, {"Sinh", L_MATH, OP_SINH}, {"Cosh", L_MATH, OP_COSH},
+    {"Asinh", L_MATH, OP_ASINH}, {"Acosh", L_MATH, OP_ACOSH}, {"Atanh", L_MATH, OP_ATANH},
+    {"Sign", L_MATH, OP_SIGN}, {"ThresholdedRelu", L_MATH, OP_THRESHOLDEDRELU}, {"Shrink", L_MATH, OP_SHRINK},
+    {"LRN", L_MATH, OP_LRN}, {"Hardmax", L_SOFTMAX, OP_HARDMAX},
     /* computed at import (onnx_fold.c), some with an IR form on float values */
     {"Shape", L_FOLD, 0}, {"Size", L_FOLD, 0}, {"Gather", L_FOLD, 0}, {"Slice", L_FOLD, 0},
     {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},

@@ -42,6 +42,36 @@ static Value *lower_alpha(const OnnxNode *n, OpKind kind, float alpha0)
     return onnx_typed(n, op);
 }
 
+static Value *lower_shrink(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    float lambd, bias;
+    if (!x || !onnx_get_float(n, "lambd", 0.5f, &lambd) || !onnx_get_float(n, "bias", 0.0f, &bias))
+        return NULL;
+    Op *op = onnx_emit(n, OP_SHRINK, &x, 1, n->output);
+    ir_set_float(n->g, op, "bias", bias);
+    ir_set_float(n->g, op, "lambd", lambd);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_lrn(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    float alpha, beta, bias;
+    int64_t size;
+    if (!x || !onnx_get_float(n, "alpha", 1e-4f, &alpha) || !onnx_get_float(n, "beta", 0.75f, &beta) ||
+        !onnx_get_float(n, "bias", 1.0f, &bias) || !onnx_get_int(n, "size", 0, &size))
+        return NULL;
+    if (!onnx_attr(n, "size"))
+        return onnx_fail(n, "missing attribute 'size'");
+    Op *op = onnx_emit(n, OP_LRN, &x, 1, n->output);
+    ir_set_float(n->g, op, "alpha", alpha);
+    ir_set_float(n->g, op, "beta", beta);
+    ir_set_float(n->g, op, "bias", bias);
+    ir_set_int(n->g, op, "size", size);
+    return onnx_typed(n, op);
+}
+
 static Value *lower_selu(const OnnxNode *n)
 {
     Value *x = onnx_data_input(n, 0);
@@ -177,7 +207,10 @@ Value *onnx_lower_math(const OnnxNode *n, const char *op_type, OpKind kind)
 {
     switch (kind) {
     case OP_ELU:
-    case OP_CELU: return lower_alpha(n, kind, 1.0f);
+    case OP_CELU:
+    case OP_THRESHOLDEDRELU: return lower_alpha(n, kind, 1.0f);
+    case OP_SHRINK: return lower_shrink(n);
+    case OP_LRN: return lower_lrn(n);
     case OP_SELU: return lower_selu(n);
     case OP_PRELU:
     case OP_POW: return lower_two(n, kind);

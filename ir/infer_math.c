@@ -106,6 +106,32 @@ static bool infer_instancenorm(const Op *op, Type *out, Diags *diags)
     return true;
 }
 
+static bool infer_hardmax(const Op *op, Type *out, Diags *diags)
+{
+    const Type *x = &op->inputs[0]->type;
+    const Attr *a = ir_attr(op, "axis");
+    if (!a || a->kind != ATTR_INT)
+        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
+    if (a->i < 0 || a->i >= x->rank)
+        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, x->rank);
+    *out = *x;
+    return true;
+}
+
+static bool infer_lrn(const Op *op, Type *out, Diags *diags)
+{
+    const Type *x = &op->inputs[0]->type;
+    const Attr *size = ir_attr(op, "size");
+    if (x->rank < 2)
+        return ir_op_error(op, diags, "input %s must be N x C x ... (rank 2 or more)", fmt_type(diags, x));
+    if (!size || size->kind != ATTR_INT)
+        return ir_op_error(op, diags, "missing attribute 'size' (an int)");
+    if (size->i < 1 || size->i > IR_MAX_NUMEL)
+        return ir_op_error(op, diags, "size %lld must be at least 1", (long long)size->i);
+    *out = *x;
+    return true;
+}
+
 bool infer_math_type(const Op *op, Type *out, Diags *diags)
 {
     switch (op->kind) {
@@ -129,6 +155,8 @@ bool infer_math_type(const Op *op, Type *out, Diags *diags)
     case OP_REDUCELOGSUMEXP: return infer_reduce(op, out, diags);
     case OP_LAYERNORM: return infer_layernorm(op, out, diags);
     case OP_INSTANCENORM: return infer_instancenorm(op, out, diags);
+    case OP_HARDMAX: return infer_hardmax(op, out, diags);
+    case OP_LRN: return infer_lrn(op, out, diags);
     default:                /* the element-wise ops of one input */
         *out = op->inputs[0]->type;
         return true;

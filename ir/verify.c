@@ -29,6 +29,7 @@ static const struct {
     {"value", ATTR_FLOAT},
     {"output_padding", ATTR_INTS}, {"mode", ATTR_STRING}, {"coordinate_transformation_mode", ATTR_STRING},
     {"nearest_mode", ATTR_STRING}, {"scales", ATTR_FLOATS}, {"sizes", ATTR_INTS},
+    {"lambd", ATTR_FLOAT},    {"bias", ATTR_FLOAT},     {"size", ATTR_INT},
     {"starts", ATTR_INTS},    {"ends", ATTR_INTS},      {"steps", ATTR_INTS},     {"repeats", ATTR_INTS},
 };
 
@@ -44,7 +45,7 @@ static const struct {
     {OP_REDUCEPROD, "axes"}, {OP_REDUCEL1, "axes"},  {OP_REDUCEL2, "axes"},  {OP_REDUCESUMSQUARE, "axes"},
     {OP_REDUCELOGSUM, "axes"}, {OP_REDUCELOGSUMEXP, "axes"}, {OP_LAYERNORM, "axis"},
     {OP_DILATE, "strides"}, {OP_RESIZE, "sizes"}, {OP_RESIZE, "scales"}, {OP_SLICE, "starts"}, {OP_SLICE, "ends"},
-    {OP_SLICE, "steps"}, {OP_TILE, "repeats"},
+    {OP_SLICE, "steps"}, {OP_TILE, "repeats"}, {OP_HARDMAX, "axis"}, {OP_LRN, "size"},
 };
 
 static const char *const kind_names[] = {

@@ -13,6 +13,9 @@ static const UnaryOp unary_ops[OP_COUNT] = {
     [OP_FLOOR] = UNARY_FLOOR, [OP_CEIL] = UNARY_CEIL, [OP_ROUND] = UNARY_ROUND,
     [OP_SOFTPLUS] = UNARY_SOFTPLUS, [OP_SOFTSIGN] = UNARY_SOFTSIGN, [OP_HARDSWISH] = UNARY_HARDSWISH,
     [OP_ELU] = UNARY_ELU, [OP_SELU] = UNARY_SELU, [OP_CELU] = UNARY_CELU, [OP_NOT] = UNARY_NOT,
+    [OP_SIN] = UNARY_SIN, [OP_COS] = UNARY_COS, [OP_TAN] = UNARY_TAN, [OP_ASIN] = UNARY_ASIN,
+    [OP_ACOS] = UNARY_ACOS, [OP_ATAN] = UNARY_ATAN, [OP_SINH] = UNARY_SINH, [OP_COSH] = UNARY_COSH,
+    [OP_ASINH] = UNARY_ASINH, [OP_ACOSH] = UNARY_ACOSH, [OP_ATANH] = UNARY_ATANH, [OP_SIGN] = UNARY_SIGN,
 };
 
 static const BinaryOp binary_ops[OP_COUNT] = {
@@ -80,6 +83,29 @@ void interp_exec_math(const Op *op, const float *const *in, float *y)
     case OP_CELU:
         kernel_unary(unary_ops[op->kind], n, ir_attr_float(op, "alpha", 1.0f), 0.0f, in[0], y);
         break;
+    case OP_THRESHOLDEDRELU:
+        kernel_unary(UNARY_THRESHOLDED_RELU, n, ir_attr_float(op, "alpha", 1.0f), 0.0f, in[0], y);
+        break;
+    case OP_SHRINK:
+        kernel_unary(UNARY_SHRINK, n, ir_attr_float(op, "lambd", 0.5f), ir_attr_float(op, "bias", 0.0f), in[0], y);
+        break;
+    case OP_HARDMAX: {
+        int64_t axis = ir_attr_int(op, "axis", 0), outer = 1, inner = 1;
+        for (int i = 0; i < axis; i++)
+            outer *= xt->dims[i];
+        for (int i = (int)axis + 1; i < xt->rank; i++)
+            inner *= xt->dims[i];
+        kernel_hardmax(outer, xt->dims[axis], inner, in[0], y);
+        break;
+    }
+    case OP_LRN: {
+        int64_t size = 1;
+        for (int i = 2; i < xt->rank; i++)
+            size *= xt->dims[i];
+        kernel_lrn(xt->dims[0], xt->dims[1], size, ir_attr_int(op, "size", 1), ir_attr_float(op, "alpha", 1e-4f),
+                   ir_attr_float(op, "beta", 0.75f), ir_attr_float(op, "bias", 1.0f), in[0], y);
+        break;
+    }
     case OP_SELU:
         kernel_unary(UNARY_SELU, n, ir_attr_float(op, "alpha", SELU_ALPHA), ir_attr_float(op, "gamma", SELU_GAMMA),
                      in[0], y);

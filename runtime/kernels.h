@@ -135,11 +135,13 @@ void kernel_softmax(int64_t outer, int64_t axis, int64_t inner, bool log_softmax
 typedef enum {
     UNARY_SQRT, UNARY_EXP, UNARY_LOG, UNARY_ERF, UNARY_NEG, UNARY_RECIPROCAL, UNARY_ABS, UNARY_FLOOR,
     UNARY_CEIL, UNARY_ROUND, UNARY_SOFTPLUS, UNARY_SOFTSIGN, UNARY_HARDSWISH, UNARY_ELU, UNARY_SELU,
-    UNARY_CELU, UNARY_NOT,
+    UNARY_CELU, UNARY_NOT, UNARY_SIN, UNARY_COS, UNARY_TAN, UNARY_ASIN, UNARY_ACOS, UNARY_ATAN, UNARY_SINH,
+    UNARY_COSH, UNARY_ASINH, UNARY_ACOSH, UNARY_ATANH, UNARY_SIGN, UNARY_THRESHOLDED_RELU, UNARY_SHRINK,
 } UnaryOp;
 
-/* y = f(x) as ONNX defines it (ops.def); alpha for ELU, SELU, CELU, gamma
- * for SELU; ROUND takes halves to even whatever the rounding mode.  y may be x. */
+/* y = f(x) as ONNX defines it (ops.def); alpha for ELU, SELU, CELU and
+ * THRESHOLDED_RELU, gamma for SELU; SHRINK's lambd is alpha, its bias gamma.
+ * ROUND takes halves to even whatever the rounding mode.  y may be x. */
 void kernel_unary(UnaryOp op, int64_t n, float alpha, float gamma, const float *x, float *y);
 
 /* x (rank, dims) broadcast to y's shape (y_rank >= rank, numpy rules). */
@@ -168,6 +170,14 @@ void kernel_normalize_rows(int64_t rows, int64_t size, float epsilon, const floa
  * times scale[c] plus bias[c]. */
 void kernel_instancenorm(int64_t batch, int64_t channels, int64_t size, float epsilon, const float *x,
                          const float *scale, const float *bias, float *y);
+
+/* Hardmax of x viewed as [outer, axis, inner] over the middle axis: 1 at the
+ * first maximum, 0 elsewhere (the first NaN is the maximum, as numpy's argmax). */
+void kernel_hardmax(int64_t outer, int64_t axis, int64_t inner, const float *x, float *y);
+/* LRN (ONNX) of x[N,C,size]: each element over the square sum of the channels
+ * c - (window-1)/2 .. c + window/2 at its position (inside 0..C-1), in double. */
+void kernel_lrn(int64_t batch, int64_t channels, int64_t size, int64_t window, float alpha, float beta,
+                float bias, const float *x, float *y);
 
 /* ---- resampling and data movement (runtime/kernels_layout.c) ---- */
 

@@ -55,6 +55,20 @@ void kernel_unary(UnaryOp op, int64_t n, float alpha, float gamma, const float *
     case UNARY_SELU: UNARY_LOOP(v > 0.0f ? gamma * v : gamma * alpha * expm1f(v)); break;
     case UNARY_CELU: UNARY_LOOP(fmaxf(0.0f, v) + fminf(0.0f, alpha * expm1f(v / alpha))); break;
     case UNARY_NOT: UNARY_LOOP(v == 0.0f ? 1.0f : 0.0f); break;
+    case UNARY_SIN: UNARY_LOOP(sinf(v)); break;
+    case UNARY_COS: UNARY_LOOP(cosf(v)); break;
+    case UNARY_TAN: UNARY_LOOP(tanf(v)); break;
+    case UNARY_ASIN: UNARY_LOOP(asinf(v)); break;
+    case UNARY_ACOS: UNARY_LOOP(acosf(v)); break;
+    case UNARY_ATAN: UNARY_LOOP(atanf(v)); break;
+    case UNARY_SINH: UNARY_LOOP(sinhf(v)); break;
+    case UNARY_COSH: UNARY_LOOP(coshf(v)); break;
+    case UNARY_ASINH: UNARY_LOOP(asinhf(v)); break;
+    case UNARY_ACOSH: UNARY_LOOP(acoshf(v)); break;
+    case UNARY_ATANH: UNARY_LOOP(atanhf(v)); break;
+    case UNARY_SIGN: UNARY_LOOP(v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v); break;   /* 0, -0 and NaN stay */
+    case UNARY_THRESHOLDED_RELU: UNARY_LOOP(v > alpha ? v : 0.0f); break;
+    case UNARY_SHRINK: UNARY_LOOP(v < -alpha ? v + gamma : v > alpha ? v - gamma : 0.0f); break;
     }
 }
 
@@ -291,4 +305,40 @@ void kernel_instancenorm(int64_t batch, int64_t channels, int64_t size, float ep
         for (int64_t i = 0; i < size; i++)
             y[r * size + i] = y[r * size + i] * s + b;
     }
+}
+
+/* ---- hardmax and local response normalization ---- */
+
+void kernel_hardmax(int64_t outer, int64_t axis, int64_t inner, const float *x, float *y)
+{
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xs = x + o * axis * inner + i;
+            float *ys = y + o * axis * inner + i;
+            int64_t best = 0;
+            for (int64_t a = 1; a < axis; a++)
+                if (!isnan(xs[best * inner]) && (xs[a * inner] > xs[best * inner] || isnan(xs[a * inner])))
+                    best = a;
+            for (int64_t a = 0; a < axis; a++)
+                ys[a * inner] = a == best ? 1.0f : 0.0f;
+        }
+}
+
+void kernel_lrn(int64_t batch, int64_t channels, int64_t size, int64_t window, float alpha, float beta,
+                float bias, const float *x, float *y)
+{
+    int64_t below = (window - 1) / 2, above = window / 2;   /* floor and ceil of (window - 1) / 2 */
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t c = 0; c < channels; c++) {
+            int64_t lo = c - below < 0 ? 0 : c - below, hi = c + above >= channels ? channels - 1 : c + above;
+            const float *xn = x + n * channels * size;
+            float *yc = y + (n * channels + c) * size;
+            for (int64_t i = 0; i < size; i++) {
+                double square_sum = 0.0;
+                for (int64_t k = lo; k <= hi; k++)
+                    square_sum += (double)xn[k * size + i] * xn[k * size + i];
+                double scale = pow((double)bias + (double)alpha / (double)window * square_sum, (double)beta);
+                yc[i] = (float)(xn[c * size + i] / scale);
+            }
+        }
 }
