@@ -145,8 +145,60 @@ static Value *lower_reduce(const OnnxNode *n, OpKind kind, const char *op_type)
     return onnx_typed(n, op);
 }
 
-/* LayerNormalization-17: the first output only (onnx.c refuses a node whose
- * Mean or InvStdDev is used). */
+/* An intermediate op of a lowering into several: result named after the
+ * node's output with `suffix`, typed. */
+static Value *emit_step(const OnnxNode *n, OpKind kind, Value *const *in, int count, const char *suffix)
+{
+    const char *name = onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
+    return onnx_typed(n, onnx_emit(n, kind, in, count, name));
+}
+
+/* LayerNormalization's Mean and InvStdDev outputs (when used), as ONNX's
+ * reference computes them: mean over axis.., 1 / sqrt(mean((x - mean)^2) +
+ * epsilon), both keeping the reduced axes. */
+static bool lower_layernorm_stats(const OnnxNode *n, Value *x, int64_t axis, float epsilon)
+{
+    bool want_mean = n->n_outputs > 1 && n->outputs[1][0], want_inv = n->n_outputs > 2 && n->outputs[2][0];
+    if (!want_mean && !want_inv)
+        return true;
+    int64_t axes[IR_MAX_RANK];
+    int count = 0;
+    for (int i = (int)axis; i < x->type.rank; i++)
+        axes[count++] = i;
+    Op *mean_op = onnx_emit(n, OP_REDUCEMEAN, &x, 1, onnx_fresh_name(n->imp, n->outputs[1][0] ? n->outputs[1]
+                            : arena_printf(n->g->arena, "%s.mean", n->output)));
+    ir_set_ints(n->g, mean_op, "axes", axes, count);
+    ir_set_int(n->g, mean_op, "keepdims", 1);
+    Value *mean = onnx_typed(n, mean_op);
+    if (!mean)
+        return false;
+    n->results[1] = want_mean ? mean : NULL;
+    if (!want_inv)
+        return true;
+    Value *in[2] = {x, mean};
+    Value *centred = emit_step(n, OP_SUB, in, 2, "centred");
+    in[0] = in[1] = centred;
+    Value *square = centred ? emit_step(n, OP_MUL, in, 2, "square") : NULL;
+    if (!square)
+        return false;
+    Op *var_op = onnx_emit(n, OP_REDUCEMEAN, &square, 1,
+                           onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.var", n->output)));
+    ir_set_ints(n->g, var_op, "axes", axes, count);
+    ir_set_int(n->g, var_op, "keepdims", 1);
+    in[0] = onnx_typed(n, var_op);
+    in[1] = ir_add_const(n->g, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.epsilon", n->output)),
+                         type_make(0, NULL), &epsilon);
+    Value *var_eps = in[0] ? emit_step(n, OP_ADD, in, 2, "var_eps") : NULL;
+    Value *std = var_eps ? emit_step(n, OP_SQRT, &var_eps, 1, "std") : NULL;
+    if (!std)
+        return false;
+    Op *inv = onnx_emit(n, OP_RECIPROCAL, &std, 1, onnx_fresh_name(n->imp, n->outputs[2]));
+    return (n->results[2] = onnx_typed(n, inv)) != NULL;
+}
+
+/* LayerNormalization-17: Y as one op; Mean and InvStdDev, when used, from
+ * reductions.  stash_type, the type of the statistics, is float or double:
+ * the kernels accumulate in double either way. */
 static Value *lower_layernorm(const OnnxNode *n)
 {
     Value *in[3] = {onnx_data_input(n, 0), onnx_data_input(n, 1), NULL};
@@ -158,8 +210,10 @@ static Value *lower_layernorm(const OnnxNode *n)
         !onnx_get_int(n, "stash_type", 1, &stash_type) ||
         !onnx_normalize_axes(n, "axis", &axis, 1, in[0]->type.rank))
         return NULL;
-    if (stash_type != 1)
-        return onnx_fail(n, "stash_type %lld is not supported (only 1, float)", (long long)stash_type);
+    if (stash_type != ONNX_FLOAT && stash_type != ONNX_DOUBLE)
+        return onnx_fail(n, "stash_type %lld is not supported (only 1, float, and 11, double)", (long long)stash_type);
+    if (!lower_layernorm_stats(n, in[0], axis, epsilon))
+        return NULL;
     Op *op = onnx_emit(n, OP_LAYERNORM, in, in[2] ? 3 : 2, n->output);
     ir_set_int(n->g, op, "axis", axis);
     ir_set_float(n->g, op, "epsilon", epsilon);
