@@ -33,6 +33,11 @@ Graph *onnx_import(Arena *arena, const char *path, const OnnxBinding *bindings,
 Graph *onnx_import_memory(Arena *arena, const char *path, const uint8_t *bytes, size_t size,
                           const OnnxBinding *bindings, int n_bindings, Diags *diags);
 
+/* The names of the model's graph inputs that have no initializer, in order
+ * (at most max), whose K-th ONNX's test runner feeds from input_K.pb; -1
+ * (reported) when the file is not a model. */
+int onnx_free_input_names(Arena *arena, const char *path, const char **names, int max, Diags *diags);
+
 /* Tensor files: ONNX TensorProto (.pb, the format of ONNX's test data) or NumPy
  * (.npy), chosen by the file name's extension.  Only float32 data is read; a
  * tensor is written as one of the outputs `outs` (ir/ir.h: in place at

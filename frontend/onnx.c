@@ -338,6 +338,12 @@ static void import_bindings(OnnxImporter *imp, const Onnx__GraphProto *gp, const
         }
         Declared d;
         bool typed = declared_type(vi->type, &d);
+        if (!typed && vi->type && vi->type->value_case != ONNX__TYPE_PROTO__VALUE__NOT_SET) {
+            diag_error(imp->diags, &imp->file_loc,
+                       "graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", name);
+            poison(imp, name);
+            continue;
+        }
         if (typed && d.elem_type && !onnx_elem_is_float(d.elem_type) && !onnx_elem_is_integer(d.elem_type)) {
             diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
                        onnx_elem_type_name(d.elem_type), name);

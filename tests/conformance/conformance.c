@@ -253,9 +253,14 @@ typedef struct {
 } SetFiles;
 
 /* Non-float inputs and float scalars are bound; with bind_weights every float
- * input after the first is bound too (the float-weight mode's weights). */
-static Status sort_inputs(Arena *arena, const char *set, bool bind_weights, SetFiles *f, char *reason)
+ * input after the first is bound too (the float-weight mode's weights).  A
+ * file without a tensor name binds the model's input of its position, as
+ * ONNX's test runner feeds it. */
+static Status sort_inputs(Arena *arena, const char *model, const char *set, bool bind_weights, SetFiles *f,
+                          char *reason)
 {
+    const char *free_inputs[MAX_TENSORS];
+    int n_free = -2;            /* not read yet */
     const char *inputs[MAX_TENSORS];
     int n_in = numbered_files(arena, set, "input_", inputs);
     f->n_out = numbered_files(arena, set, "output_", f->outputs);
@@ -281,6 +286,13 @@ static Status sort_inputs(Arena *arena, const char *set, bool bind_weights, SetF
             continue;
         }
         const char *name = pb_tensor_name(arena, inputs[k]);
+        if (!*name && n_free == -2) {
+            Diags quiet;
+            diags_init(&quiet, arena);
+            n_free = onnx_free_input_names(arena, model, free_inputs, MAX_TENSORS, &quiet);
+        }
+        if (!*name && k < n_free)
+            name = free_inputs[k];
         if (!*name) {
             snprintf(reason, REASON_MAX, "%s: unsupported: an unnamed input that must be bound",
                      inputs[k]);
@@ -371,7 +383,7 @@ static bool read_outputs(Arena *arena, const SetFiles *f, Tensor *want, char *re
 static Status run_set(Arena *arena, const char *model, const char *set, char *reason)
 {
     SetFiles f;
-    Status status = sort_inputs(arena, set, false, &f, reason);
+    Status status = sort_inputs(arena, model, set, false, &f, reason);
     if (status != CASE_PASS)
         return status;
     Graph *g = import_set(arena, model, &f, &status, reason);
@@ -471,7 +483,7 @@ static Status run_set_float(Arena *arena, const char *model, const char *set, co
                             bool *had_xbar, char *reason)
 {
     SetFiles f;
-    Status status = sort_inputs(arena, set, true, &f, reason);
+    Status status = sort_inputs(arena, model, set, true, &f, reason);
     if (status != CASE_PASS)
         return status;
     Graph *g = import_set(arena, model, &f, &status, reason);
