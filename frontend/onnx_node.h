@@ -114,6 +114,8 @@ Value *onnx_lower_resize(const OnnxNode *node, const char *op_type);
 Value *onnx_lower_slice(const OnnxNode *node);
 Value *onnx_lower_split(const OnnxNode *node);
 Value *onnx_lower_tile(const OnnxNode *node);
+/* DepthToSpace (DCR, CRD) and SpaceToDepth: reshape, transpose, reshape. */
+Value *onnx_lower_depth_space(const OnnxNode *node, const char *op_type);
 
 /* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence
  * into matmuls and gate ops; outputs Y, Y_h (and Y_c) into node->results. */

@@ -287,3 +287,57 @@ Value *onnx_lower_tile(const OnnxNode *n)
     ir_set_ints(n->g, op, "repeats", repeats, count);
     return onnx_typed(n, op);
 }
+
+/* ---- DepthToSpace, SpaceToDepth ---- */
+
+/* reshape -> transpose -> reshape, the intermediates named after the output. */
+static Value *emit_shuffle(const OnnxNode *n, Value *x, const int64_t *split, int split_rank, const int64_t *perm,
+                           const int64_t *out, int out_rank)
+{
+    Op *op = onnx_emit(n, OP_RESHAPE, &x, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.blocks", n->output)));
+    ir_set_ints(n->g, op, "shape", split, split_rank);
+    Value *v = onnx_typed(n, op);
+    if (!v)
+        return NULL;
+    op = onnx_emit(n, OP_TRANSPOSE, &v, 1, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.moved", n->output)));
+    ir_set_ints(n->g, op, "perm", perm, split_rank);
+    if (!(v = onnx_typed(n, op)))
+        return NULL;
+    op = onnx_emit(n, OP_RESHAPE, &v, 1, n->output);
+    ir_set_ints(n->g, op, "shape", out, out_rank);
+    return onnx_typed(n, op);
+}
+
+/* DepthToSpace (modes DCR and CRD) and SpaceToDepth of N x C x H x W, as
+ * ONNX defines them: a reshape into blocks, a transpose, a reshape back. */
+Value *onnx_lower_depth_space(const OnnxNode *n, const char *op_type)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t b;
+    const char *mode;
+    if (!x || !onnx_get_int(n, "blocksize", 0, &b) || !onnx_get_string(n, "mode", "DCR", &mode))
+        return NULL;
+    const Type *t = &x->type;
+    if (t->rank != 4)
+        return onnx_fail(n, "%s needs an N x C x H x W input, got %s", op_type, type_format(n->g->arena, t));
+    if (!onnx_attr(n, "blocksize") || b < 1 || b > 1 << 16)
+        return onnx_fail(n, "attribute 'blocksize' must be given, from 1 to 65536");
+    int64_t N = t->dims[0], C = t->dims[1], H = t->dims[2], W = t->dims[3];
+    if (strcmp(op_type, "SpaceToDepth") == 0) {
+        if (H % b || W % b)
+            return onnx_fail(n, "blocksize %lld does not divide H x W of %s", (long long)b, type_format(n->g->arena, t));
+        int64_t split[6] = {N, C, H / b, b, W / b, b}, perm[6] = {0, 3, 5, 1, 2, 4};
+        int64_t out[4] = {N, C * b * b, H / b, W / b};
+        return emit_shuffle(n, x, split, 6, perm, out, 4);
+    }
+    bool crd = strcmp(mode, "CRD") == 0;
+    if (!crd && strcmp(mode, "DCR") != 0)
+        return onnx_fail(n, "attribute 'mode' must be \"DCR\" or \"CRD\", not \"%s\"", mode);
+    if (C % (b * b))
+        return onnx_fail(n, "blocksize %lld squared does not divide the channels of %s", (long long)b,
+                         type_format(n->g->arena, t));
+    int64_t c = C / (b * b), out[4] = {N, c, H * b, W * b};
+    int64_t dcr_split[6] = {N, b, b, c, H, W}, dcr_perm[6] = {0, 3, 4, 1, 5, 2};
+    int64_t crd_split[6] = {N, c, b, b, H, W}, crd_perm[6] = {0, 1, 4, 2, 5, 3};
+    return emit_shuffle(n, x, crd ? crd_split : dcr_split, 6, crd ? crd_perm : dcr_perm, out, 4);
+}
