@@ -125,8 +125,13 @@ Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
         return NULL;
     if (strcmp(mode, "bilinear") == 0 && strcmp(op_type, "Upsample") == 0)
         mode = "linear";    /* Upsample-7's name for it */
-    if (strcmp(mode, "nearest") != 0 && strcmp(mode, "linear") != 0)
-        return onnx_fail(n, "%s mode '%s' is not supported (nearest and linear are)", op_type, mode);
+    bool cubic = strcmp(mode, "cubic") == 0;
+    float cubic_a;
+    if ((strcmp(mode, "nearest") != 0 && strcmp(mode, "linear") != 0 && !cubic) || (cubic && old))
+        return onnx_fail(n, "%s mode '%s' is not supported (nearest and linear are, and cubic from Resize-11)",
+                         op_type, mode);
+    if (!onnx_get_float(n, "cubic_coeff_a", -0.75f, &cubic_a))
+        return NULL;
     if (old && strcmp(op_type, "Upsample") == 0 && n->opset < 9) {
         const OnnxAttr *a = onnx_attr(n, "scales");
         if (!a || a->kind != OA_FLOATS || a->count > IR_MAX_RANK)
@@ -151,8 +156,8 @@ Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
             (onnx_has_input(n, 3) && !onnx_ints_input(n, 3, "sizes", sizes, &n_sizes)))
             return NULL;
     }
-    if (exclude_outside)
-        return onnx_fail(n, "exclude_outside = 1 is not supported");
+    if (exclude_outside && !cubic)
+        return onnx_fail(n, "exclude_outside = 1 is not supported but in cubic mode");
     if ((n_scales == 0) == (n_sizes == 0))
         return onnx_fail(n, "%s needs either scales or sizes (one of them non-empty)", op_type);
     if (n_scales && n_scales != rank)
@@ -178,6 +183,10 @@ Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
     }
     Op *op = onnx_emit(n, OP_RESIZE, &x, 1, n->output);
     ir_set_string(n->g, op, "coordinate_transformation_mode", coord);
+    if (cubic) {
+        ir_set_float(n->g, op, "cubic_coeff_a", cubic_a);
+        ir_set_int(n->g, op, "exclude_outside", exclude_outside != 0);
+    }
     ir_set_string(n->g, op, "mode", mode);
     ir_set_string(n->g, op, "nearest_mode", nearest);
     ir_set_floats(n->g, op, "scales", scales, rank);

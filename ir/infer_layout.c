@@ -112,7 +112,7 @@ static bool infer_dilate(const Op *op, Type *out, Diags *diags)
 
 static bool infer_resize(const Op *op, Type *out, Diags *diags)
 {
-    static const char *const modes[] = {"nearest", "linear", NULL};
+    static const char *const modes[] = {"nearest", "linear", "cubic", NULL};
     static const char *const transforms[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
                                              "tf_half_pixel_for_nn", NULL};
     static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", NULL};

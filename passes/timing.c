@@ -96,9 +96,11 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
     case OP_CONV: case OP_CONVTRANSPOSE: case OP_GEMM: case OP_MATMUL:
         *ops = 2 * ir_op_macs(op);        /* not lowered: a multiply and an add a MAC */
         break;
-    case OP_RESIZE:                         /* nearest: a copy; linear: up to 2^axes taps */
-        *ops = out * (ir_attr(op, "mode") && strcmp(ir_attr(op, "mode")->s, "linear") == 0 ? 4 : 1);
+    case OP_RESIZE: {                       /* nearest: a copy; linear: 2^axes taps, cubic 4^axes (two axes) */
+        const char *mode = ir_attr(op, "mode") ? ir_attr(op, "mode")->s : "nearest";
+        *ops = out * (strcmp(mode, "linear") == 0 ? 4 : strcmp(mode, "cubic") == 0 ? 16 : 1);
         break;
+    }
     case OP_SOFTMAX: case OP_LOGSOFTMAX:
         *ops = 3 * out;                     /* exp, sum, divide */
         break;

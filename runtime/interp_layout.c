@@ -57,7 +57,7 @@ static void resize_params(const Op *op, ResizeParams *p)
         [RESIZE_ROUND_PREFER_FLOOR] = "round_prefer_floor", [RESIZE_ROUND_PREFER_CEIL] = "round_prefer_ceil",
         [RESIZE_FLOOR] = "floor", [RESIZE_CEIL] = "ceil",
     };
-    static const char *const modes[] = {"nearest", "linear"};
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
     const Type *x = &op->inputs[0]->type, *y = &op->result->type;
     const Attr *scales = ir_attr(op, "scales");
     memset(p, 0, sizeof *p);
@@ -67,7 +67,11 @@ static void resize_params(const Op *op, ResizeParams *p)
         p->out[i] = y->dims[i];
         p->scales[i] = scales && scales->count == x->rank ? scales->floats[i] : 1.0;
     }
-    p->linear = string_index(op, "mode", modes, 2) == 1;
+    int mode = string_index(op, "mode", modes, 3);
+    p->linear = mode == 1;
+    p->cubic = mode == 2;
+    p->cubic_a = ir_attr_float(op, "cubic_coeff_a", -0.75f);
+    p->exclude_outside = ir_attr_int(op, "exclude_outside", 0) != 0;
     p->coord = (ResizeCoord)string_index(op, "coordinate_transformation_mode", coords, 5);
     p->nearest = (ResizeNearest)string_index(op, "nearest_mode", nearest, 4);
 }

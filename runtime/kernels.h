@@ -199,12 +199,16 @@ typedef struct {
     int rank;
     int64_t in[KERNEL_MAX_RANK], out[KERNEL_MAX_RANK];
     double scales[KERNEL_MAX_RANK];
-    bool linear;                /* else nearest */
+    bool linear;                /* else nearest, unless cubic */
+    bool cubic;                 /* Keys' cubic convolution, 4 taps an axis */
+    double cubic_a;             /* its coefficient a */
+    bool exclude_outside;       /* cubic: taps outside the input weigh 0, the rest renormalized */
     ResizeCoord coord;
     ResizeNearest nearest;
 } ResizeParams;
 
-/* ONNX Resize, nearest or (multi-)linear, indices clamped to the input. */
+/* ONNX Resize, nearest, (multi-)linear or cubic (separable: the product of
+ * the axes' weights), indices clamped to the input. */
 void kernel_resize(const ResizeParams *p, const float *x, float *y);
 /* y[o] = x[starts + o * steps] per axis; out is y's dims. */
 void kernel_slice(const float *x, int rank, const int64_t *dims, const int64_t *starts, const int64_t *steps,

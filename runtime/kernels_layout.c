@@ -156,6 +156,54 @@ static int64_t nearest_index(ResizeNearest mode, double c)
     return (int64_t)f;
 }
 
+/* Keys' cubic convolution weights of the taps floor(c) - 1 .. floor(c) + 2
+ * for the fraction r = c - floor(c), as ONNX's reference writes them. */
+static void cubic_weights(double r, double a, double *w)
+{
+    double s = 1.0 - r;
+    w[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
+    w[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+    w[2] = ((a + 2) * s - (a + 3)) * s * s + 1;
+    w[3] = ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a;
+}
+
+/* The taps of one axis at source coordinate c: offsets (times the axis'
+ * stride) from the base element and their weights; returns how many (1 when
+ * the coordinate hits an element: nothing to interpolate). */
+static int resize_taps(const ResizeParams *p, double c, int64_t in, int64_t stride, int64_t *base, int64_t *at,
+                       double *w)
+{
+    double f = floor(c);
+    if (!p->linear && !p->cubic) {
+        *base = clamp_index(nearest_index(p->nearest, c), in) * stride;
+        return 1;
+    }
+    int64_t i0 = clamp_index((int64_t)f, in);
+    *base = i0 * stride;
+    if (c == f && (int64_t)f == i0)
+        return 1;
+    if (p->linear) {
+        int64_t i1 = clamp_index((int64_t)f + 1, in);
+        if (c == f || i1 == i0)
+            return 1;
+        at[0] = 0, at[1] = (i1 - i0) * stride;
+        w[0] = 1.0 - (c - f), w[1] = c - f;
+        return 2;
+    }
+    cubic_weights(c - f, p->cubic_a, w);
+    double total = 0.0;
+    for (int k = 0; k < 4; k++) {
+        int64_t i = (int64_t)f - 1 + k;
+        if (p->exclude_outside && (i < 0 || i >= in))
+            w[k] = 0.0;
+        total += w[k];
+        at[k] = (clamp_index(i, in) - i0) * stride;
+    }
+    for (int k = 0; p->exclude_outside && total != 0.0 && k < 4; k++)
+        w[k] /= total;
+    return 4;
+}
+
 void kernel_resize(const ResizeParams *p, const float *x, float *y)
 {
     int rank = p->rank;
@@ -164,34 +212,32 @@ void kernel_resize(const ResizeParams *p, const float *x, float *y)
     if (numel_of(rank, p->out) == 0)
         return;
     do {
-        /* Per axis: the base element, and for linear a second one with its weight. */
-        int64_t base = 0, step[KERNEL_MAX_RANK];
-        double frac[KERNEL_MAX_RANK];
-        int active = 0;
+        /* Per axis that interpolates: its taps around the base element. */
+        int64_t base = 0, at[KERNEL_MAX_RANK][4];
+        double w[KERNEL_MAX_RANK][4];
+        int taps[KERNEL_MAX_RANK], active = 0;
         for (int a = 0; a < rank; a++) {
             double c = source_coord(p->coord, idx[a], p->scales[a], p->in[a], p->out[a]);
-            if (!p->linear) {
-                base += clamp_index(nearest_index(p->nearest, c), p->in[a]) * xs[a];
-                continue;
-            }
-            double f = floor(c);
-            int64_t i0 = clamp_index((int64_t)f, p->in[a]), i1 = clamp_index((int64_t)f + 1, p->in[a]);
-            base += i0 * xs[a];
-            if (c - f != 0.0 && i1 != i0) {
-                step[active] = (i1 - i0) * xs[a];
-                frac[active++] = c - f;
-            }
+            int64_t axis_base;
+            taps[active] = resize_taps(p, c, p->in[a], xs[a], &axis_base, at[active], w[active]);
+            base += axis_base;
+            active += taps[active] > 1;
         }
         double sum = 0.0;
-        for (int mask = 0; mask < (1 << active); mask++) {
+        int tap[KERNEL_MAX_RANK] = {0};
+        for (;;) {
             double weight = 1.0;
-            int64_t at = base;
+            int64_t offset = base;
             for (int k = 0; k < active; k++) {
-                bool upper = (mask >> k) & 1;
-                weight *= upper ? frac[k] : 1.0 - frac[k];
-                at += upper ? step[k] : 0;
+                weight *= w[k][tap[k]];
+                offset += at[k][tap[k]];
             }
-            sum += weight * x[at];
+            sum += weight * x[offset];
+            int k = 0;
+            while (k < active && ++tap[k] == taps[k])
+                tap[k++] = 0;
+            if (k == active)
+                break;
         }
         *y++ = (float)sum;
     } while (odometer_next(rank, p->out, idx));
