@@ -203,6 +203,37 @@ static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
     return k;
 }
 
+/* EyeLike of a 2-D tensor, which needs only its (static) shape: ones on the
+ * diagonal k (above the main one for k > 0), of element type dtype, by
+ * default the input's. */
+static const OnnxConst *fold_eyelike(const OnnxNode *n)
+{
+    if (!onnx_has_input(n, 0))
+        return onnx_fail(n, "input 0 is missing"), NULL;
+    const OnnxInput *in = &n->inputs[0];
+    if (!in->value && !in->konst)
+        return onnx_fail(n, "'%s' has no tensor type", in->name), NULL;
+    const Type shape = in->value ? in->value->type : type_make(in->konst->rank, in->konst->dims);
+    int64_t k, dtype;
+    if (!onnx_get_int(n, "k", 0, &k) ||
+        !onnx_get_int(n, "dtype", in->value ? ONNX_FLOAT : in->konst->elem_type, &dtype))
+        return NULL;
+    if (shape.rank != 2)
+        return onnx_fail(n, "EyeLike needs a 2-D input, got rank %d", shape.rank), NULL;
+    if (!onnx_elem_is_float((int)dtype) && !onnx_elem_is_integer((int)dtype))
+        return onnx_fail(n, "EyeLike of dtype %s is not supported", onnx_elem_type_name((int)dtype)), NULL;
+    OnnxConst *r = result_new(n, (int)dtype, 2, shape.dims);
+    for (int64_t i = 0; r && i < shape.dims[0]; i++)
+        for (int64_t j = 0; j < shape.dims[1]; j++) {
+            int64_t at = i * shape.dims[1] + j;
+            if (r->i)
+                set_int(r, at, j - i == k);
+            else
+                set_float(r, at, j - i == k ? 1.0f : 0.0f);
+        }
+    return r;
+}
+
 static const OnnxConst *fold_reshape(const OnnxNode *n)
 {
     const OnnxConst *x = known_input(n, 0);
@@ -690,7 +721,7 @@ static bool is(const char *op_type, const char *name)
 
 bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
 {
-    if (is(op_type, "Shape") || is(op_type, "Size"))
+    if (is(op_type, "Shape") || is(op_type, "Size") || is(op_type, "EyeLike"))
         return true;            /* only the (static) shape is read */
     if (is(op_type, "CastLike"))
         return known(n, 0);     /* input 1 gives only its element type */
@@ -713,6 +744,8 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
         return fold_elementwise(n, elementwise_ops[e].kind, elementwise_ops[e].arity);
     if (is(op_type, "Shape") || is(op_type, "Size"))
         return fold_shape(n, is(op_type, "Size"));
+    if (is(op_type, "EyeLike"))
+        return fold_eyelike(n);
     if (is(op_type, "Gather"))
         return fold_gather(n);
     if (is(op_type, "Slice"))

@@ -729,7 +729,7 @@ static const struct {
     {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},
     {"Range", L_FOLD, 0}, {"Equal", L_FOLD, 0}, {"Less", L_FOLD, 0}, {"Greater", L_FOLD, 0},
     {"Not", L_FOLD, 0}, {"And", L_FOLD, 0}, {"Or", L_FOLD, 0}, {"Where", L_FOLD, 0},
-    {"LessOrEqual", L_FOLD, 0}, {"GreaterOrEqual", L_FOLD, 0}, {"Xor", L_FOLD, 0},
+    {"LessOrEqual", L_FOLD, 0}, {"GreaterOrEqual", L_FOLD, 0}, {"Xor", L_FOLD, 0}, {"EyeLike", L_FOLD, 0},
     /* onnx_ops_layout.c (Slice of a run-time value too, through L_FOLD) */
     {"ConvTranspose", L_CONVTRANSPOSE, OP_CONVTRANSPOSE},
     {"Resize", L_RESIZE, OP_RESIZE},
