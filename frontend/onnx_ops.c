@@ -723,7 +723,7 @@ static const struct {
     {"Acos", L_MATH, OP_ACOS}, {"Atan", L_MATH, OP_ATAN}, {"Sinh", L_MATH, OP_SINH}, {"Cosh", L_MATH, OP_COSH},
     {"Asinh", L_MATH, OP_ASINH}, {"Acosh", L_MATH, OP_ACOSH}, {"Atanh", L_MATH, OP_ATANH},
     {"Sign", L_MATH, OP_SIGN}, {"ThresholdedRelu", L_MATH, OP_THRESHOLDEDRELU}, {"Shrink", L_MATH, OP_SHRINK},
-    {"LRN", L_MATH, OP_LRN}, {"Hardmax", L_SOFTMAX, OP_HARDMAX},
+    {"LRN", L_MATH, OP_LRN}, {"MeanVarianceNormalization", L_MATH, 0}, {"Hardmax", L_SOFTMAX, OP_HARDMAX},
     /* computed at import (onnx_fold.c), some with an IR form on float values */
     {"Shape", L_FOLD, 0}, {"Size", L_FOLD, 0}, {"Gather", L_FOLD, 0}, {"Slice", L_FOLD, 0},
     {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},

@@ -153,6 +153,25 @@ static Value *emit_step(const OnnxNode *n, OpKind kind, Value *const *in, int co
     return onnx_typed(n, onnx_emit(n, kind, in, count, name));
 }
 
+/* The mean over axes, keeping them, named `name` (NULL: after the output with `suffix`). */
+static Value *emit_mean(const OnnxNode *n, Value *x, const int64_t *axes, int count, const char *name,
+                        const char *suffix)
+{
+    if (!name)
+        name = arena_printf(n->g->arena, "%s.%s", n->output, suffix);
+    Op *op = onnx_emit(n, OP_REDUCEMEAN, &x, 1, onnx_fresh_name(n->imp, name));
+    ir_set_ints(n->g, op, "axes", axes, count);
+    ir_set_int(n->g, op, "keepdims", 1);
+    return onnx_typed(n, op);
+}
+
+/* A scalar constant named after the output with `suffix`. */
+static Value *scalar_const(const OnnxNode *n, float v, const char *suffix)
+{
+    const char *name = onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
+    return ir_add_const(n->g, name, type_make(0, NULL), &v);
+}
+
 /* LayerNormalization's Mean and InvStdDev outputs (when used), as ONNX's
  * reference computes them: mean over axis.., 1 / sqrt(mean((x - mean)^2) +
  * epsilon), both keeping the reduced axes. */
@@ -165,11 +184,7 @@ static bool lower_layernorm_stats(const OnnxNode *n, Value *x, int64_t axis, flo
     int count = 0;
     for (int i = (int)axis; i < x->type.rank; i++)
         axes[count++] = i;
-    Op *mean_op = onnx_emit(n, OP_REDUCEMEAN, &x, 1, onnx_fresh_name(n->imp, n->outputs[1][0] ? n->outputs[1]
-                            : arena_printf(n->g->arena, "%s.mean", n->output)));
-    ir_set_ints(n->g, mean_op, "axes", axes, count);
-    ir_set_int(n->g, mean_op, "keepdims", 1);
-    Value *mean = onnx_typed(n, mean_op);
+    Value *mean = emit_mean(n, x, axes, count, n->outputs[1][0] ? n->outputs[1] : NULL, "mean");
     if (!mean)
         return false;
     n->results[1] = want_mean ? mean : NULL;
@@ -181,13 +196,8 @@ static bool lower_layernorm_stats(const OnnxNode *n, Value *x, int64_t axis, flo
     Value *square = centred ? emit_step(n, OP_MUL, in, 2, "square") : NULL;
     if (!square)
         return false;
-    Op *var_op = onnx_emit(n, OP_REDUCEMEAN, &square, 1,
-                           onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.var", n->output)));
-    ir_set_ints(n->g, var_op, "axes", axes, count);
-    ir_set_int(n->g, var_op, "keepdims", 1);
-    in[0] = onnx_typed(n, var_op);
-    in[1] = ir_add_const(n->g, onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.epsilon", n->output)),
-                         type_make(0, NULL), &epsilon);
+    in[0] = emit_mean(n, square, axes, count, NULL, "var");
+    in[1] = scalar_const(n, epsilon, "epsilon");
     Value *var_eps = in[0] ? emit_step(n, OP_ADD, in, 2, "var_eps") : NULL;
     Value *std = var_eps ? emit_step(n, OP_SQRT, &var_eps, 1, "std") : NULL;
     if (!std)
@@ -218,6 +228,39 @@ static Value *lower_layernorm(const OnnxNode *n)
     ir_set_int(n->g, op, "axis", axis);
     ir_set_float(n->g, op, "epsilon", epsilon);
     return onnx_typed(n, op);
+}
+
+/* MeanVarianceNormalization as ONNX's function body computes it:
+ * (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9), the means over axes. */
+static Value *lower_mvn(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t axes[2 * IR_MAX_RANK] = {0, 2, 3};
+    int count = 3;
+    if (!x || (onnx_attr(n, "axes") && !onnx_get_ints(n, "axes", -1, 0, axes, &count)))
+        return NULL;
+    if (count == 0 || count > x->type.rank || !onnx_normalize_axes(n, "axis", axes, count, x->type.rank))
+        return count == 0 || count > x->type.rank ? onnx_fail(n, "%d axes for an input of rank %d", count,
+                                                               x->type.rank) : NULL;
+    qsort(axes, (size_t)count, sizeof *axes, compare_axes);
+    for (int i = 1; i < count; i++)
+        if (axes[i] == axes[i - 1])
+            return onnx_fail(n, "axes list axis %lld twice", (long long)axes[i]);
+    Value *in[2] = {x, x};
+    Value *square = emit_step(n, OP_MUL, in, 2, "square");
+    Value *mean_square = square ? emit_mean(n, square, axes, count, NULL, "mean_square") : NULL;
+    Value *mean = mean_square ? emit_mean(n, x, axes, count, NULL, "mean") : NULL;
+    in[0] = in[1] = mean;
+    Value *square_mean = mean ? emit_step(n, OP_MUL, in, 2, "square_mean") : NULL;
+    in[0] = mean_square, in[1] = square_mean;
+    Value *var = square_mean ? emit_step(n, OP_SUB, in, 2, "var") : NULL;
+    Value *std = var ? emit_step(n, OP_SQRT, &var, 1, "std") : NULL;
+    in[0] = std, in[1] = scalar_const(n, 1e-9f, "epsilon");
+    Value *std_eps = std ? emit_step(n, OP_ADD, in, 2, "std_eps") : NULL;
+    in[0] = x, in[1] = mean;
+    Value *centred = std_eps ? emit_step(n, OP_SUB, in, 2, "centred") : NULL;
+    in[0] = centred, in[1] = std_eps;
+    return centred ? onnx_typed(n, onnx_emit(n, OP_DIV, in, 2, n->output)) : NULL;
 }
 
 static Value *lower_instancenorm(const OnnxNode *n)
@@ -259,6 +302,8 @@ Value *onnx_lower_clip_values(const OnnxNode *n)
 
 Value *onnx_lower_math(const OnnxNode *n, const char *op_type, OpKind kind)
 {
+    if (strcmp(op_type, "MeanVarianceNormalization") == 0)     /* several ops, none its own */
+        return lower_mvn(n);
     switch (kind) {
     case OP_ELU:
     case OP_CELU:
