@@ -153,13 +153,14 @@ static Value *emit_step(const OnnxNode *n, OpKind kind, Value *const *in, int co
     return onnx_typed(n, onnx_emit(n, kind, in, count, name));
 }
 
-/* The mean over axes, keeping them, named `name` (NULL: after the output with `suffix`). */
+/* The mean over axes, keeping them, named `name` (an output of the node), or
+ * when NULL afresh after the first output with `suffix`. */
 static Value *emit_mean(const OnnxNode *n, Value *x, const int64_t *axes, int count, const char *name,
                         const char *suffix)
 {
     if (!name)
-        name = arena_printf(n->g->arena, "%s.%s", n->output, suffix);
-    Op *op = onnx_emit(n, OP_REDUCEMEAN, &x, 1, onnx_fresh_name(n->imp, name));
+        name = onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
+    Op *op = onnx_emit(n, OP_REDUCEMEAN, &x, 1, name);
     ir_set_ints(n->g, op, "axes", axes, count);
     ir_set_int(n->g, op, "keepdims", 1);
     return onnx_typed(n, op);
@@ -202,7 +203,7 @@ static bool lower_layernorm_stats(const OnnxNode *n, Value *x, int64_t axis, flo
     Value *std = var_eps ? emit_step(n, OP_SQRT, &var_eps, 1, "std") : NULL;
     if (!std)
         return false;
-    Op *inv = onnx_emit(n, OP_RECIPROCAL, &std, 1, onnx_fresh_name(n->imp, n->outputs[2]));
+    Op *inv = onnx_emit(n, OP_RECIPROCAL, &std, 1, n->outputs[2]);
     return (n->results[2] = onnx_typed(n, inv)) != NULL;
 }
 

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Generates the small models of tests/lit/frontend/nn-ops.test.
+
+Run with Debian's /usr/bin/python3 (torch 1.13, onnx 1.12); the outputs are
+committed next to this script, so the test never needs Python.
+
+- trig_cnn.onnx: torch's export (opset 17) of a small CNN whose activations are
+  the trigonometric functions torch exports (not the hyperbolic ones), sign,
+  PixelShuffle /
+  PixelUnshuffle (DepthToSpace / SpaceToDepth) and bicubic interpolation
+  (Resize cubic), with torch's own output as the reference; calib_trig_cnn/
+  holds inputs for `xbarc compile --calib`.
+- hand_ops.onnx: nodes torch does not export, written with onnx.helper:
+  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization, LayerNormalization with its Mean
+  and InvStdDev outputs, DepthToSpace in DCR mode, EyeLike, Shrink with a
+  bias, ThresholdedRelu; its references computed here with numpy as ONNX's
+  operator documentation defines them.
+- bad_nn_ops.onnx: one mistake a node (LRN without size, DepthToSpace whose
+  blocksize does not divide the channels, Hardmax axis out of range).
+"""
+import os
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+def path(name):
+    return os.path.join(HERE, name)
+
+
+class TrigCnn(nn.Module):
+    """Conv layers (on crossbars) between the new digital operators."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(2, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        h = self.conv1(x)                                   # 8 x 8 x 8
+        a = torch.sin(h[:, 0:1]) + torch.cos(h[:, 1:2]) + torch.tan(0.3 * h[:, 2:3])
+        b = torch.asin(torch.tanh(h[:, 3:4])) + torch.acos(torch.tanh(h[:, 4:5])) + torch.atan(h[:, 5:6])
+        c = torch.sign(h[:, 0:1]) + h[:, 6:7]
+        d = torch.sin(h[:, 1:2]) * torch.cos(h[:, 7:8])
+        e = torch.relu(h[:, 4:5]) + h[:, 5:6] * h[:, 6:7]
+        h = torch.cat([a, b, c, d, e, h[:, 5:8]], dim=1)
+        h = nn.functional.pixel_shuffle(h, 2)               # 2 x 16 x 16
+        h = nn.functional.pixel_unshuffle(h, 2)[:, 0:2]     # 2 x 8 x 8
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bicubic", align_corners=False)
+        h = nn.functional.interpolate(self.conv2(h), size=(8, 8), mode="bicubic", align_corners=True)
+        return self.fc(h.flatten(1))
+
+
+def export_trig_cnn():
+    model = TrigCnn().eval()
+    x = torch.randn(1, 2, 8, 8)
+    with torch.no_grad():
+        y = model(x)
+    torch.onnx.export(model, (x,), path("trig_cnn.onnx"), input_names=["x"], output_names=["logits"],
+                      opset_version=17)
+    np.save(path("trig_cnn_x.npy"), x.numpy())
+    np.save(path("trig_cnn_logits.npy"), y.numpy())
+    os.makedirs(path("calib_trig_cnn"), exist_ok=True)
+    for i in range(4):
+        np.save(path(f"calib_trig_cnn/{i}.npy"), torch.randn(1, 2, 8, 8).numpy())
+
+
+def hardmax(x, axis):
+    y = np.zeros_like(x)
+    idx = np.expand_dims(np.argmax(x, axis=axis), axis)
+    np.put_along_axis(y, idx, 1.0, axis=axis)
+    return y
+
+
+def lrn(x, size, alpha, beta, bias):
+    c = x.shape[1]
+    square_sum = np.zeros_like(x, dtype=np.float64)
+    for i in range(c):
+        lo, hi = max(0, i - (size - 1) // 2), min(c - 1, i + size // 2)
+        square_sum[:, i] = (x[:, lo:hi + 1].astype(np.float64) ** 2).sum(axis=1)
+    return (x / (bias + alpha / size * square_sum) ** beta).astype(np.float32)
+
+
+def write_hand_ops():
+    x = rng.standard_normal((2, 8, 3, 3)).astype(np.float32)
+    x[0, :, 0, 0] = 1.5                                     # a tie: hardmax takes the first
+    scale = rng.uniform(0.5, 1.5, (3, 3)).astype(np.float32)
+    bias = rng.uniform(-0.5, 0.5, (3, 3)).astype(np.float32)
+    inits = [numpy_helper.from_array(scale, "scale"), numpy_helper.from_array(bias, "ln_bias")]
+    nodes = [
+        helper.make_node("Sinh", ["x"], ["sinh"], name="sinh"),
+        helper.make_node("Cosh", ["x"], ["cosh"], name="cosh"),
+        helper.make_node("Asinh", ["x"], ["asinh"], name="asinh"),
+        helper.make_node("Abs", ["x"], ["abs"], name="abs"),
+        helper.make_node("Add", ["abs", "one"], ["above_one"], name="above_one"),
+        helper.make_node("Acosh", ["above_one"], ["acosh"], name="acosh"),
+        helper.make_node("Tanh", ["x"], ["tanh"], name="tanh"),
+        helper.make_node("Atanh", ["tanh"], ["atanh"], name="atanh"),
+        helper.make_node("Hardmax", ["x"], ["hardmax"], name="hardmax", axis=1),
+        helper.make_node("LRN", ["x"], ["lrn"], name="lrn", size=3, alpha=0.02, beta=0.6, bias=1.5),
+        helper.make_node("MeanVarianceNormalization", ["x"], ["mvn"], name="mvn"),
+        helper.make_node("LayerNormalization", ["x", "scale", "ln_bias"], ["ln", "ln_mean", "ln_inv_std"],
+                         name="ln", axis=2, epsilon=1e-3),
+        helper.make_node("DepthToSpace", ["x"], ["d2s"], name="d2s", blocksize=2, mode="DCR"),
+        helper.make_node("Shrink", ["x"], ["shrink"], name="shrink", lambd=0.7, bias=0.2),
+        helper.make_node("ThresholdedRelu", ["x"], ["trelu"], name="trelu", alpha=0.5),
+        helper.make_node("Slice", ["x", "s0", "s1", "s2"], ["x2d"], name="x2d"),
+        helper.make_node("Reshape", ["x2d", "shape2d"], ["plane"], name="plane"),
+        helper.make_node("EyeLike", ["plane"], ["eye_c"], name="eye_c", k=1),
+        helper.make_node("Add", ["plane", "eye_c"], ["eye"], name="eye"),
+    ]
+    inits.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+    inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+              [("s0", [0, 0, 0, 0]), ("s1", [1, 1, 3, 3]), ("s2", [0, 1, 2, 3]), ("shape2d", [3, 3])]]
+    mean = x.mean(axis=(2, 3), keepdims=True)
+    inv_std = 1.0 / np.sqrt(((x - mean) ** 2).mean(axis=(2, 3), keepdims=True) + 1e-3)
+    ex = x.mean(axis=(0, 2, 3), keepdims=True)
+    mvn = (x - ex) / (np.sqrt((x * x).mean(axis=(0, 2, 3), keepdims=True) - ex * ex) + 1e-9)
+    n, c, h, w = x.shape
+    d2s = x.reshape(n, 2, 2, c // 4, h, w).transpose(0, 3, 4, 1, 5, 2).reshape(n, c // 4, h * 2, w * 2)
+    refs = {
+        "sinh": np.sinh(x),
+        "cosh": np.cosh(x),
+        "asinh": np.arcsinh(x),
+        "acosh": np.arccosh(np.abs(x) + 1.0),
+        "atanh": np.arctanh(np.tanh(x)),
+        "hardmax": hardmax(x, 1),
+        "lrn": lrn(x, 3, 0.02, 0.6, 1.5),
+        "mvn": mvn,
+        "ln": (x - mean) * inv_std * scale + bias,
+        "ln_mean": mean,
+        "ln_inv_std": inv_std,
+        "d2s": d2s,
+        "shrink": np.where(x < -0.7, x + 0.2, np.where(x > 0.7, x - 0.2, 0.0)),
+        "trelu": np.where(x > 0.5, x, 0.0),
+        "eye": x[0, 0] + np.eye(3, k=1),
+    }
+    outputs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in refs.items()]
+    graph = helper.make_graph(nodes, "hand_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                              outputs, inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path("hand_ops.onnx"))
+    np.save(path("hand_ops_x.npy"), x)
+    for k, v in refs.items():
+        np.save(path(f"hand_ops_{k}.npy"), v.astype(np.float32))
+
+
+def write_bad():
+    nodes = [
+        helper.make_node("LRN", ["x"], ["lrn"], name="lrn_no_size"),
+        helper.make_node("DepthToSpace", ["x"], ["d2s"], name="d2s_blocks", blocksize=3),
+        helper.make_node("Hardmax", ["x"], ["hm"], name="hardmax_axis", axis=4),
+    ]
+    graph = helper.make_graph(nodes, "bad_nn_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 3, 3])],
+                              [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in ["lrn", "d2s", "hm"]])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path("bad_nn_ops.onnx"))
+
+
+if __name__ == "__main__":
+    export_trig_cnn()
+    write_hand_ops()
+    write_bad()
