@@ -82,13 +82,14 @@ Value *onnx_lower_convtranspose(const OnnxNode *n)
 
 /* ---- Resize and Upsample ---- */
 
-/* A float list parameter (Resize's scales) given as input i; count 0 when empty. */
+/* A float list parameter (Resize's scales, roi) given as input i, at most
+ * 2 * IR_MAX_RANK values (out has room for them); count 0 when empty. */
 static bool floats_input(const OnnxNode *n, int i, const char *what, float *out, int *count)
 {
     const OnnxConst *k = onnx_const_input(n, i, what);
     if (!k)
         return false;
-    if (k->rank > 1 || k->numel > IR_MAX_RANK)
+    if (k->rank > 1 || k->numel > 2 * IR_MAX_RANK)
         return onnx_fail(n, "%s '%s' must be a short 1-D tensor", what, n->inputs[i].name), false;
     for (int64_t j = 0; j < k->numel; j++)
         out[j] = k->f[j];
@@ -110,13 +111,13 @@ static bool in_list(const char *s, const char *const *list)
 Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
 {
     static const char *const transforms[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                             "tf_half_pixel_for_nn", NULL};
+                                             "tf_half_pixel_for_nn", "tf_crop_and_resize", NULL};
     static const char *const nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", NULL};
     Value *x = onnx_data_input(n, 0);
     if (!x)
         return NULL;
-    int rank = x->type.rank, n_scales = 0, n_sizes = 0;
-    float scales[2 * IR_MAX_RANK];
+    int rank = x->type.rank, n_scales = 0, n_sizes = 0, n_roi = 0;
+    float scales[2 * IR_MAX_RANK], roi[2 * IR_MAX_RANK], extrapolation;
     int64_t sizes[2 * IR_MAX_RANK];
     const char *mode, *coord = "asymmetric", *nearest = "floor";
     int64_t exclude_outside;
@@ -152,6 +153,12 @@ Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
             return onnx_fail(n, "coordinate_transformation_mode '%s' is not supported", coord);
         if (!in_list(nearest, nearest_modes))
             return onnx_fail(n, "nearest_mode '%s' is not supported", nearest);
+        bool crop = strcmp(coord, "tf_crop_and_resize") == 0;
+        if (crop && (!onnx_has_input(n, 1) || !floats_input(n, 1, "roi", roi, &n_roi) ||
+                     !onnx_get_float(n, "extrapolation_value", 0.0f, &extrapolation)))
+            return onnx_has_input(n, 1) ? NULL : onnx_fail(n, "tf_crop_and_resize needs a roi input");
+        if (crop && n_roi != 2 * rank)
+            return onnx_fail(n, "roi has %d values, not %d (starts and ends of every axis)", n_roi, 2 * rank);
         if ((onnx_has_input(n, 2) && !floats_input(n, 2, "scales", scales, &n_scales)) ||
             (onnx_has_input(n, 3) && !onnx_ints_input(n, 3, "sizes", sizes, &n_sizes)))
             return NULL;
@@ -183,6 +190,10 @@ Value *onnx_lower_resize(const OnnxNode *n, const char *op_type)
     }
     Op *op = onnx_emit(n, OP_RESIZE, &x, 1, n->output);
     ir_set_string(n->g, op, "coordinate_transformation_mode", coord);
+    if (n_roi) {
+        ir_set_float(n->g, op, "extrapolation_value", extrapolation);
+        ir_set_floats(n->g, op, "roi", roi, n_roi);
+    }
     if (cubic) {
         ir_set_float(n->g, op, "cubic_coeff_a", cubic_a);
         ir_set_int(n->g, op, "exclude_outside", exclude_outside != 0);

@@ -137,16 +137,22 @@ static Value *weight_t(const Rnn *r, int idx, int d, int64_t row0, int64_t rows,
     return transpose(r, w, perm, stem);
 }
 
-/* B[d, off:off+len]: [len] when known at import, else [1, len]; NULL if B is absent. */
-static Value *bias(const Rnn *r, int d, int64_t off, int64_t len, const char *stem)
+/* B or P (input idx)[d, off:off+len]: [len] when known at import, else [1, len]. */
+static Value *row_param(const Rnn *r, int idx, int d, int64_t off, int64_t len, const char *stem)
 {
     const OnnxNode *n = r->n;
-    const OnnxConst *k = n->inputs[3].konst;
+    const OnnxConst *k = n->inputs[idx].konst;
     if (k && k->f) {
         Type t = {.dtype = DT_F32, .rank = 1, .dims = {len}};
         return ir_add_const(n->g, fresh(r, stem), t, k->f + (int64_t)d * k->dims[1] + off);
     }
-    return slice_axis(r, slice_axis(r, onnx_data_input(n, 3), 0, d, 1, stem), 1, off, len, stem);
+    return slice_axis(r, slice_axis(r, onnx_data_input(n, idx), 0, d, 1, stem), 1, off, len, stem);
+}
+
+/* An LSTM gate's pre-activation plus its peephole term p (.) c when P is given. */
+static Value *peephole(const Rnn *r, Value *pre, Value *p, Value *c, const char *stem)
+{
+    return p ? op2(r, OP_ADD, pre, op2(r, OP_MUL, p, c, stem), stem) : pre;
 }
 
 /* initial_h / initial_c (input idx, [dirs, batch, hidden] after the layout)
@@ -171,8 +177,8 @@ static bool run_direction(const Rnn *r, Value *x, Value *init_h, Value *init_c, 
     Value *xw = op2(r, OP_MATMUL, x, weight_t(r, 1, d, 0, gh, "WT"), "xw");
     Value *rb = NULL;
     if (has_b) {
-        xw = op2(r, OP_ADD, xw, bias(r, d, 0, gh, "Wb"), "xwb");
-        rb = bias(r, d, gh, gh, "Rb");
+        xw = op2(r, OP_ADD, xw, row_param(r, 3, d, 0, gh, "Wb"), "xwb");
+        rb = row_param(r, 3, d, gh, gh, "Rb");
         if (!(r->cell == CELL_GRU && r->lbr))
             xw = op2(r, OP_ADD, xw, rb, "xwb");
     }
@@ -185,6 +191,10 @@ static bool run_direction(const Rnn *r, Value *x, Value *init_h, Value *init_c, 
     }
     Value *hv = initial(r, init_h, d, "h0");
     Value *cv = r->cell == CELL_LSTM ? initial(r, init_c, d, "c0") : NULL;
+    Value *p[3] = {NULL, NULL, NULL};     /* LSTM peepholes i, o, f */
+    for (int k = 0; r->cell == CELL_LSTM && onnx_has_input(n, 7) && k < 3; k++)
+        if (!(p[k] = row_param(r, 7, d, k * h, h, "P")))
+            return false;
     if (!xw || !rt || !hv || (r->cell == CELL_GRU && !r->lbr && !rt_h) || (r->cell == CELL_LSTM && !cv))
         return false;
     for (int64_t s = 0; s < r->seq; s++) {
@@ -193,12 +203,14 @@ static bool run_direction(const Rnn *r, Value *x, Value *init_h, Value *init_c, 
         if (r->cell == CELL_RNN) {
             hv = op1(r, OP_TANH, clipped(r, op2(r, OP_ADD, xt, op2(r, OP_MATMUL, hv, rt, "hr"), "pre")), "h");
         } else if (r->cell == CELL_LSTM) {    /* gate blocks i, o, f, c */
-            Value *g = clipped(r, op2(r, OP_ADD, xt, op2(r, OP_MATMUL, hv, rt, "hr"), "pre"));
-            Value *gi = op1(r, OP_SIGMOID, slice_axis(r, g, 2, 0, h, "i"), "i");
-            Value *go = op1(r, OP_SIGMOID, slice_axis(r, g, 2, h, h, "o"), "o");
-            Value *gf = op1(r, OP_SIGMOID, slice_axis(r, g, 2, 2 * h, h, "f"), "f");
-            Value *gc = op1(r, OP_TANH, slice_axis(r, g, 2, 3 * h, h, "g"), "g");
+            /* Peepholes see c_{t-1} (i, f) and c_t (o); the clip comes after them. */
+            Value *g = op2(r, OP_ADD, xt, op2(r, OP_MATMUL, hv, rt, "hr"), "pre");
+            Value *gi = op1(r, OP_SIGMOID, clipped(r, peephole(r, slice_axis(r, g, 2, 0, h, "i"), p[0], cv, "pi")), "i");
+            Value *gf = op1(r, OP_SIGMOID, clipped(r, peephole(r, slice_axis(r, g, 2, 2 * h, h, "f"), p[2], cv, "pf")),
+                            "f");
+            Value *gc = op1(r, OP_TANH, clipped(r, slice_axis(r, g, 2, 3 * h, h, "g")), "g");
             cv = op2(r, OP_ADD, op2(r, OP_MUL, gf, cv, "fc"), op2(r, OP_MUL, gi, gc, "ig"), "c");
+            Value *go = op1(r, OP_SIGMOID, clipped(r, peephole(r, slice_axis(r, g, 2, h, h, "o"), p[1], cv, "po")), "o");
             hv = op2(r, OP_MUL, go, op1(r, OP_TANH, clipped(r, cv), "tc"), "h");
         } else {                              /* GRU: gate blocks z, r, h */
             Value *xzr = slice_axis(r, xt, 2, 0, 2 * h, "xzr"), *xh = slice_axis(r, xt, 2, 2 * h, h, "xh");
@@ -270,7 +282,7 @@ static bool check_param(const Rnn *r, int idx, int rank, int64_t rows, int64_t c
         return false;
     }
     if (got_rank != rank || memcmp(got, dims, (size_t)rank * sizeof(int64_t)) != 0) {
-        static const char *const names[] = {"X", "W", "R", "B"};
+        static const char *const names[] = {"X", "W", "R", "B", "", "", "", "P"};
         if (rank == 2)
             onnx_fail(r->n, "%s ('%s') must be [%lld, %lld]", names[idx], in->name, (long long)dims[0], (long long)dims[1]);
         else
@@ -302,8 +314,6 @@ static bool check_supported(const OnnxNode *n, Cell cell, const char *op_type)
         return false;
     if (input_forget != 0)
         return onnx_fail(n, "LSTM input_forget=%lld is not supported (0 is)", (long long)input_forget), false;
-    if (cell == CELL_LSTM && onnx_has_input(n, 7))
-        return onnx_fail(n, "LSTM with peepholes (input P) is not supported"), false;
     int max_in = cell == CELL_LSTM ? 8 : 6;
     if (n->n_inputs > max_in)
         return onnx_fail(n, "%s has %d inputs, at most %d", op_type, n->n_inputs, max_in), false;
@@ -385,7 +395,8 @@ Value *onnx_lower_rnn(const OnnxNode *n, const char *op_type)
         return onnx_fail(n, "%s over %lld steps x %d directions is not supported: unrolled at import, at most %d steps",
                          op_type, (long long)r.seq, r.dirs, RNN_MAX_STEPS);
     if (!check_param(&r, 1, 3, gh, r.in) || !check_param(&r, 2, 3, gh, hidden) ||
-        (onnx_has_input(n, 3) && !check_param(&r, 3, 2, 2 * gh, 0)) || !check_seq_lens(&r))
+        (onnx_has_input(n, 3) && !check_param(&r, 3, 2, 2 * gh, 0)) ||
+        (cell == CELL_LSTM && onnx_has_input(n, 7) && !check_param(&r, 7, 2, 3 * hidden, 0)) || !check_seq_lens(&r))
         return NULL;
     /* The largest tensors: the input projections, and the transposed weights. */
     if (!memory_check((uint64_t)r.seq * (uint64_t)r.batch, (uint64_t)gh * sizeof(float), "the unrolled input projection",

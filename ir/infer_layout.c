@@ -114,9 +114,16 @@ static bool infer_resize(const Op *op, Type *out, Diags *diags)
 {
     static const char *const modes[] = {"nearest", "linear", "cubic", NULL};
     static const char *const transforms[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                             "tf_half_pixel_for_nn", NULL};
+                                             "tf_half_pixel_for_nn", "tf_crop_and_resize", NULL};
     static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", NULL};
     const Type *x = &op->inputs[0]->type;
+    const Attr *coord = ir_attr(op, "coordinate_transformation_mode"), *roi = ir_attr(op, "roi");
+    bool crop = coord && coord->kind == ATTR_STRING && strcmp(coord->s, "tf_crop_and_resize") == 0;
+    if (crop && (!roi || roi->kind != ATTR_FLOATS || roi->count != 2 * x->rank))
+        return ir_op_error(op, diags, "tf_crop_and_resize needs the attribute 'roi', a list of %d floats", 2 * x->rank);
+    for (int i = 0; crop && i < 2 * x->rank; i++)
+        if (!isfinite(roi->floats[i]))
+            return ir_op_error(op, diags, "roi[%d] must be finite", i);
     int64_t sizes[IR_MAX_RANK];
     const Attr *scales = ir_attr(op, "scales");
     if (!ints_in(op, diags, "sizes", x->rank, true, 1, 1, IR_MAX_NUMEL, sizes))

@@ -51,7 +51,7 @@ static void resize_params(const Op *op, ResizeParams *p)
     static const char *const coords[] = {
         [RESIZE_HALF_PIXEL] = "half_pixel", [RESIZE_PYTORCH_HALF_PIXEL] = "pytorch_half_pixel",
         [RESIZE_ALIGN_CORNERS] = "align_corners", [RESIZE_ASYMMETRIC] = "asymmetric",
-        [RESIZE_TF_HALF_PIXEL_FOR_NN] = "tf_half_pixel_for_nn",
+        [RESIZE_TF_HALF_PIXEL_FOR_NN] = "tf_half_pixel_for_nn", [RESIZE_TF_CROP_AND_RESIZE] = "tf_crop_and_resize",
     };
     static const char *const nearest[] = {
         [RESIZE_ROUND_PREFER_FLOOR] = "round_prefer_floor", [RESIZE_ROUND_PREFER_CEIL] = "round_prefer_ceil",
@@ -72,7 +72,11 @@ static void resize_params(const Op *op, ResizeParams *p)
     p->cubic = mode == 2;
     p->cubic_a = ir_attr_float(op, "cubic_coeff_a", -0.75f);
     p->exclude_outside = ir_attr_int(op, "exclude_outside", 0) != 0;
-    p->coord = (ResizeCoord)string_index(op, "coordinate_transformation_mode", coords, 5);
+    p->coord = (ResizeCoord)string_index(op, "coordinate_transformation_mode", coords, 6);
+    const Attr *roi = ir_attr(op, "roi");
+    for (int i = 0; roi && roi->kind == ATTR_FLOATS && i < roi->count && i < 2 * KERNEL_MAX_RANK; i++)
+        p->roi[i] = roi->floats[i];
+    p->extrapolation = ir_attr_float(op, "extrapolation_value", 0.0f);
     p->nearest = (ResizeNearest)string_index(op, "nearest_mode", nearest, 4);
 }
 

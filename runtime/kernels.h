@@ -191,7 +191,7 @@ void kernel_dilate(const ConvParams *p, const float *x, float *y);
 
 typedef enum {
     RESIZE_HALF_PIXEL, RESIZE_PYTORCH_HALF_PIXEL, RESIZE_ALIGN_CORNERS, RESIZE_ASYMMETRIC,
-    RESIZE_TF_HALF_PIXEL_FOR_NN,
+    RESIZE_TF_HALF_PIXEL_FOR_NN, RESIZE_TF_CROP_AND_RESIZE,
 } ResizeCoord;
 typedef enum { RESIZE_ROUND_PREFER_FLOOR, RESIZE_ROUND_PREFER_CEIL, RESIZE_FLOOR, RESIZE_CEIL } ResizeNearest;
 
@@ -203,6 +203,8 @@ typedef struct {
     bool cubic;                 /* Keys' cubic convolution, 4 taps an axis */
     double cubic_a;             /* its coefficient a */
     bool exclude_outside;       /* cubic: taps outside the input weigh 0, the rest renormalized */
+    double roi[2 * KERNEL_MAX_RANK];    /* tf_crop_and_resize: the crop, starts then ends (fractions) */
+    float extrapolation;        /* tf_crop_and_resize: the value where the source lies outside the input */
     ResizeCoord coord;
     ResizeNearest nearest;
 } ResizeParams;

@@ -121,7 +121,8 @@ void kernel_dilate(const ConvParams *p, const float *x, float *y)
 
 /* Where output coordinate o of an axis lies in the input (ONNX's
  * coordinate_transformation_mode), in double as ONNX's reference computes it. */
-static double source_coord(ResizeCoord mode, int64_t o, double scale, int64_t in, int64_t out)
+static double source_coord(ResizeCoord mode, int64_t o, double scale, int64_t in, int64_t out, double start,
+                           double end)
 {
     /* ONNX's resized length is in * scale, unrounded (a downsampling by 0.6 of
      * 4 is 2.4 long); when that is out but for the float rounding of a scale
@@ -135,6 +136,9 @@ static double source_coord(ResizeCoord mode, int64_t o, double scale, int64_t in
     case RESIZE_ALIGN_CORNERS: return length > 1 ? (double)o * (double)(in - 1) / (length - 1) : 0.0;
     case RESIZE_ASYMMETRIC: return (double)o / scale;
     case RESIZE_TF_HALF_PIXEL_FOR_NN: return ((double)o + 0.5) / scale;
+    case RESIZE_TF_CROP_AND_RESIZE:
+        return out > 1 ? start * (double)(in - 1) + (double)o * (end - start) * (double)(in - 1) / (double)(out - 1)
+                       : 0.5 * (start + end) * (double)(in - 1);
     }
     return 0.0;
 }
@@ -216,12 +220,18 @@ void kernel_resize(const ResizeParams *p, const float *x, float *y)
         int64_t base = 0, at[KERNEL_MAX_RANK][4];
         double w[KERNEL_MAX_RANK][4];
         int taps[KERNEL_MAX_RANK], active = 0;
+        bool outside = false;       /* tf_crop_and_resize: a source beyond the input on some axis */
         for (int a = 0; a < rank; a++) {
-            double c = source_coord(p->coord, idx[a], p->scales[a], p->in[a], p->out[a]);
+            double c = source_coord(p->coord, idx[a], p->scales[a], p->in[a], p->out[a], p->roi[a], p->roi[rank + a]);
+            outside |= p->coord == RESIZE_TF_CROP_AND_RESIZE && (c < 0.0 || c > (double)(p->in[a] - 1));
             int64_t axis_base;
             taps[active] = resize_taps(p, c, p->in[a], xs[a], &axis_base, at[active], w[active]);
             base += axis_base;
             active += taps[active] > 1;
+        }
+        if (outside) {
+            *y++ = p->extrapolation;
+            continue;           /* to the do-while's condition: the next output element */
         }
         double sum = 0.0;
         int tap[KERNEL_MAX_RANK] = {0};
