@@ -11,10 +11,11 @@ committed next to this script, so the test never needs Python.
   (Resize cubic), with torch's own output as the reference; calib_trig_cnn/
   holds inputs for `xbarc compile --calib`.
 - hand_ops.onnx: nodes torch does not export, written with onnx.helper:
-  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization, LayerNormalization with its Mean
-  and InvStdDev outputs, DepthToSpace in DCR mode, EyeLike, Shrink with a
-  bias, ThresholdedRelu; its references computed here with numpy as ONNX's
-  operator documentation defines them.
+  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization,
+  LayerNormalization with its Mean and InvStdDev outputs, DepthToSpace in
+  DCR mode, EyeLike, Shrink with a bias, ThresholdedRelu, Resize
+  tf_crop_and_resize and LSTM with peepholes; its references computed here
+  with numpy as ONNX's operator documentation defines them.
 - bad_nn_ops.onnx: one mistake a node (LRN without size, DepthToSpace whose
   blocksize does not divide the channels, Hardmax axis out of range).
 """
@@ -89,6 +90,45 @@ def lrn(x, size, alpha, beta, bias):
     return (x / (bias + alpha / size * square_sum) ** beta).astype(np.float32)
 
 
+def crop_and_resize(x, roi, sizes, extrapolation):
+    """Resize linear, tf_crop_and_resize, over the last two axes (roi, sizes of rank 4)."""
+    y = np.empty(tuple(sizes), np.float32)
+    coords = []
+    for a in (2, 3):
+        n_in, n_out, start, end = x.shape[a], sizes[a], roi[a], roi[4 + a]
+        coords.append([start * (n_in - 1) + o * (end - start) * (n_in - 1) / (n_out - 1) for o in range(n_out)])
+    for i, ci in enumerate(coords[0]):
+        for j, cj in enumerate(coords[1]):
+            if not (0 <= ci <= x.shape[2] - 1 and 0 <= cj <= x.shape[3] - 1):
+                y[:, :, i, j] = extrapolation
+                continue
+            i0, j0 = int(np.floor(ci)), int(np.floor(cj))
+            i1, j1 = min(i0 + 1, x.shape[2] - 1), min(j0 + 1, x.shape[3] - 1)
+            fi, fj = ci - i0, cj - j0
+            y[:, :, i, j] = ((1 - fi) * (1 - fj) * x[:, :, i0, j0] + (1 - fi) * fj * x[:, :, i0, j1]
+                             + fi * (1 - fj) * x[:, :, i1, j0] + fi * fj * x[:, :, i1, j1])
+    return y
+
+
+def lstm_peepholes(xs, w, r, b, p):
+    """ONNX LSTM, one direction, gates i o f c, peepholes i o f; returns Y [seq, 1, batch, hidden]."""
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))
+    hid = r.shape[-1]
+    h = np.zeros((xs.shape[1], hid))
+    c = np.zeros((xs.shape[1], hid))
+    pi, po, pf = p[0, :hid], p[0, hid:2 * hid], p[0, 2 * hid:]
+    ys = []
+    for x in xs:
+        g = x @ w[0].T + h @ r[0].T + b[0, :4 * hid] + b[0, 4 * hid:]
+        i = sigmoid(g[:, :hid] + pi * c)
+        f = sigmoid(g[:, 2 * hid:3 * hid] + pf * c)
+        c = f * c + i * np.tanh(g[:, 3 * hid:])
+        o = sigmoid(g[:, hid:2 * hid] + po * c)
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys)[:, None]
+
+
 def write_hand_ops():
     x = rng.standard_normal((2, 8, 3, 3)).astype(np.float32)
     x[0, :, 0, 0] = 1.5                                     # a tie: hardmax takes the first
@@ -116,8 +156,19 @@ def write_hand_ops():
         helper.make_node("Reshape", ["x2d", "shape2d"], ["plane"], name="plane"),
         helper.make_node("EyeLike", ["plane"], ["eye_c"], name="eye_c", k=1),
         helper.make_node("Add", ["plane", "eye_c"], ["eye"], name="eye"),
+        helper.make_node("Resize", ["x", "roi", "", "crop_sizes"], ["crop"], name="crop", mode="linear",
+                         coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=7.0),
+        helper.make_node("Reshape", ["x", "seq_shape"], ["seq"], name="seq"),
+        helper.make_node("LSTM", ["seq", "W", "R", "B", "", "", "", "P"], ["lstm"], name="lstm", hidden_size=3),
     ]
     inits.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+    roi = np.array([0, 0, 0.2, 0.1, 1, 1, 0.9, 1.3], np.float32)
+    lstm_params = {"W": rng.standard_normal((1, 12, 9)), "R": rng.standard_normal((1, 12, 3)),
+                   "B": rng.standard_normal((1, 24)), "P": rng.standard_normal((1, 9))}
+    lstm_params = {k: (0.5 * v).astype(np.float32) for k, v in lstm_params.items()}
+    inits += [numpy_helper.from_array(roi, "roi")] + [numpy_helper.from_array(v, k) for k, v in lstm_params.items()]
+    inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+              [("crop_sizes", [2, 8, 4, 5]), ("seq_shape", [8, 2, 9])]]
     inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
               [("s0", [0, 0, 0, 0]), ("s1", [1, 1, 3, 3]), ("s2", [0, 1, 2, 3]), ("shape2d", [3, 3])]]
     mean = x.mean(axis=(2, 3), keepdims=True)
@@ -142,6 +193,8 @@ def write_hand_ops():
         "shrink": np.where(x < -0.7, x + 0.2, np.where(x > 0.7, x - 0.2, 0.0)),
         "trelu": np.where(x > 0.5, x, 0.0),
         "eye": x[0, 0] + np.eye(3, k=1),
+        "crop": crop_and_resize(x, roi, [2, 8, 4, 5], 7.0),
+        "lstm": lstm_peepholes(x.reshape(8, 2, 9), *(lstm_params[k] for k in "WRBP")),
     }
     outputs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, list(v.shape)) for k, v in refs.items()]
     graph = helper.make_graph(nodes, "hand_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
