@@ -234,6 +234,40 @@ static const OnnxConst *fold_eyelike(const OnnxNode *n)
     return r;
 }
 
+/* HannWindow, HammingWindow, BlackmanWindow of a known size: the cosine sums
+ * a0 - a1 cos(2 pi k / M) + a2 cos(4 pi k / M), M the size (periodic) or the
+ * size - 1 (symmetric), in double as ONNX's reference. */
+static const OnnxConst *fold_window(const OnnxNode *n, const char *op_type)
+{
+    const OnnxConst *size = onnx_fold_int_input(n, 0, "size");
+    int64_t periodic, dtype;
+    if (!size || !one_value(n, size, 0) || !onnx_get_int(n, "periodic", 1, &periodic) ||
+        !onnx_get_int(n, "output_datatype", ONNX_FLOAT, &dtype))
+        return NULL;
+    if (!onnx_elem_is_float((int)dtype) && !onnx_elem_is_integer((int)dtype))
+        return onnx_fail(n, "output_datatype %s is not supported", onnx_elem_type_name((int)dtype)), NULL;
+    int64_t count = size->i[0];
+    if (count < 1)
+        return onnx_fail(n, "size %lld is not supported (an empty window)", (long long)count), NULL;
+    double a0 = 0.5, a1 = 0.5, a2 = 0.0;       /* Hann */
+    if (strcmp(op_type, "HammingWindow") == 0)
+        a0 = 25.0 / 46.0, a1 = 1.0 - a0;
+    else if (strcmp(op_type, "BlackmanWindow") == 0)
+        a0 = 0.42, a1 = 0.5, a2 = 0.08;
+    const double pi = 3.14159265358979323846;
+    double m = (double)(periodic ? count : count - 1);
+    OnnxConst *r = result_new(n, (int)dtype, 1, &count);
+    for (int64_t k = 0; r && k < count; k++) {
+        double phase = m > 0 ? 2.0 * pi * (double)k / m : 0.0;
+        double v = a0 - a1 * cos(phase) + a2 * cos(2.0 * phase);
+        if (r->i)
+            set_int(r, k, (int64_t)v);
+        else
+            set_float(r, k, (float)v);
+    }
+    return r;
+}
+
 static const OnnxConst *fold_reshape(const OnnxNode *n)
 {
     const OnnxConst *x = known_input(n, 0);
@@ -723,6 +757,8 @@ bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
 {
     if (is(op_type, "Shape") || is(op_type, "Size") || is(op_type, "EyeLike"))
         return true;            /* only the (static) shape is read */
+    if (is(op_type, "HannWindow") || is(op_type, "HammingWindow") || is(op_type, "BlackmanWindow"))
+        return true;            /* the size must be known: reported there if not */
     if (is(op_type, "CastLike"))
         return known(n, 0);     /* input 1 gives only its element type */
     bool arithmetic = is(op_type, "Add") || is(op_type, "Sub") || is(op_type, "Mul") || is(op_type, "Div");
@@ -746,6 +782,8 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
         return fold_shape(n, is(op_type, "Size"));
     if (is(op_type, "EyeLike"))
         return fold_eyelike(n);
+    if (is(op_type, "HannWindow") || is(op_type, "HammingWindow") || is(op_type, "BlackmanWindow"))
+        return fold_window(n, op_type);
     if (is(op_type, "Gather"))
         return fold_gather(n);
     if (is(op_type, "Slice"))

@@ -730,6 +730,7 @@ static const struct {
     {"Range", L_FOLD, 0}, {"Equal", L_FOLD, 0}, {"Less", L_FOLD, 0}, {"Greater", L_FOLD, 0},
     {"Not", L_FOLD, 0}, {"And", L_FOLD, 0}, {"Or", L_FOLD, 0}, {"Where", L_FOLD, 0},
     {"LessOrEqual", L_FOLD, 0}, {"GreaterOrEqual", L_FOLD, 0}, {"Xor", L_FOLD, 0}, {"EyeLike", L_FOLD, 0},
+    {"HannWindow", L_FOLD, 0}, {"HammingWindow", L_FOLD, 0}, {"BlackmanWindow", L_FOLD, 0},
     /* onnx_ops_layout.c (Slice of a run-time value too, through L_FOLD) */
     {"ConvTranspose", L_CONVTRANSPOSE, OP_CONVTRANSPOSE},
     {"Resize", L_RESIZE, OP_RESIZE},
