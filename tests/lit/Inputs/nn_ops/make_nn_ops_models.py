@@ -13,7 +13,8 @@ committed next to this script, so the test never needs Python.
 - hand_ops.onnx: nodes torch does not export, written with onnx.helper:
   Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization,
   LayerNormalization with its Mean and InvStdDev outputs, DepthToSpace in
-  DCR mode, EyeLike, Shrink with a bias, ThresholdedRelu, Resize
+  DCR mode, EyeLike, Hann, Hamming (symmetric) and Blackman windows,
+  Shrink with a bias, ThresholdedRelu, Resize
   tf_crop_and_resize and LSTM with peepholes; its references computed here
   with numpy as ONNX's operator documentation defines them.
 - bad_nn_ops.onnx: one mistake a node (LRN without size, DepthToSpace whose
@@ -156,6 +157,13 @@ def write_hand_ops():
         helper.make_node("Reshape", ["x2d", "shape2d"], ["plane"], name="plane"),
         helper.make_node("EyeLike", ["plane"], ["eye_c"], name="eye_c", k=1),
         helper.make_node("Add", ["plane", "eye_c"], ["eye"], name="eye"),
+        helper.make_node("Reshape", ["plane", "nine"], ["row"], name="row"),
+        helper.make_node("HannWindow", ["size9"], ["hann_c"], name="hann_c"),
+        helper.make_node("HammingWindow", ["size9"], ["hamming_c"], name="hamming_c", periodic=0),
+        helper.make_node("BlackmanWindow", ["size9"], ["blackman_c"], name="blackman_c"),
+        helper.make_node("Add", ["row", "hann_c"], ["hann"], name="hann"),
+        helper.make_node("Add", ["row", "hamming_c"], ["hamming"], name="hamming"),
+        helper.make_node("Add", ["row", "blackman_c"], ["blackman"], name="blackman"),
         helper.make_node("Resize", ["x", "roi", "", "crop_sizes"], ["crop"], name="crop", mode="linear",
                          coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=7.0),
         helper.make_node("Reshape", ["x", "seq_shape"], ["seq"], name="seq"),
@@ -168,7 +176,7 @@ def write_hand_ops():
     lstm_params = {k: (0.5 * v).astype(np.float32) for k, v in lstm_params.items()}
     inits += [numpy_helper.from_array(roi, "roi")] + [numpy_helper.from_array(v, k) for k, v in lstm_params.items()]
     inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
-              [("crop_sizes", [2, 8, 4, 5]), ("seq_shape", [8, 2, 9])]]
+              [("crop_sizes", [2, 8, 4, 5]), ("seq_shape", [8, 2, 9]), ("nine", [9]), ("size9", 9)]]
     inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
               [("s0", [0, 0, 0, 0]), ("s1", [1, 1, 3, 3]), ("s2", [0, 1, 2, 3]), ("shape2d", [3, 3])]]
     mean = x.mean(axis=(2, 3), keepdims=True)
@@ -177,6 +185,7 @@ def write_hand_ops():
     mvn = (x - ex) / (np.sqrt((x * x).mean(axis=(0, 2, 3), keepdims=True) - ex * ex) + 1e-9)
     n, c, h, w = x.shape
     d2s = x.reshape(n, 2, 2, c // 4, h, w).transpose(0, 3, 4, 1, 5, 2).reshape(n, c // 4, h * 2, w * 2)
+    k9 = np.arange(9)
     refs = {
         "sinh": np.sinh(x),
         "cosh": np.cosh(x),
@@ -193,6 +202,9 @@ def write_hand_ops():
         "shrink": np.where(x < -0.7, x + 0.2, np.where(x > 0.7, x - 0.2, 0.0)),
         "trelu": np.where(x > 0.5, x, 0.0),
         "eye": x[0, 0] + np.eye(3, k=1),
+        "hann": x[0, 0].reshape(9) + 0.5 - 0.5 * np.cos(2 * np.pi * k9 / 9),
+        "hamming": x[0, 0].reshape(9) + 25 / 46 - 21 / 46 * np.cos(2 * np.pi * k9 / 8),
+        "blackman": x[0, 0].reshape(9) + 0.42 - 0.5 * np.cos(2 * np.pi * k9 / 9) + 0.08 * np.cos(4 * np.pi * k9 / 9),
         "crop": crop_and_resize(x, roi, [2, 8, 4, 5], 7.0),
         "lstm": lstm_peepholes(x.reshape(8, 2, 9), *(lstm_params[k] for k in "WRBP")),
     }
