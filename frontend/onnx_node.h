@@ -116,6 +116,8 @@ Value *onnx_lower_split(const OnnxNode *node);
 Value *onnx_lower_tile(const OnnxNode *node);
 /* DepthToSpace (DCR, CRD) and SpaceToDepth: reshape, transpose, reshape. */
 Value *onnx_lower_depth_space(const OnnxNode *node, const char *op_type);
+/* GridSample-16 (4-D): one gridsample op. */
+Value *onnx_lower_gridsample(const OnnxNode *node);
 
 /* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence
  * into matmuls and gate ops; outputs Y, Y_h (and Y_c) into node->results. */

@@ -361,3 +361,20 @@ Value *onnx_lower_depth_space(const OnnxNode *n, const char *op_type)
     int64_t crd_split[6] = {N, c, b, b, H, W}, crd_perm[6] = {0, 1, 4, 2, 5, 3};
     return emit_shuffle(n, x, crd ? crd_split : dcr_split, 6, crd ? crd_perm : dcr_perm, out, 4);
 }
+
+/* ---- GridSample ---- */
+
+Value *onnx_lower_gridsample(const OnnxNode *n)
+{
+    Value *in[2] = {onnx_data_input(n, 0), onnx_data_input(n, 1)};
+    const char *mode, *padding;
+    int64_t align_corners;
+    if (!in[0] || !in[1] || !onnx_get_string(n, "mode", "bilinear", &mode) ||
+        !onnx_get_string(n, "padding_mode", "zeros", &padding) || !onnx_get_int(n, "align_corners", 0, &align_corners))
+        return NULL;
+    Op *op = onnx_emit(n, OP_GRIDSAMPLE, in, 2, n->output);
+    ir_set_int(n->g, op, "align_corners", align_corners != 0);
+    ir_set_string(n->g, op, "mode", mode);
+    ir_set_string(n->g, op, "padding_mode", padding);
+    return onnx_typed(n, op);
+}

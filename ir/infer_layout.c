@@ -196,6 +196,26 @@ bool infer_pad_mode(const Op *op, Diags *diags)
     return true;
 }
 
+static bool infer_gridsample(const Op *op, Type *out, Diags *diags)
+{
+    static const char *const modes[] = {"bilinear", "nearest", "bicubic", NULL};
+    static const char *const paddings[] = {"zeros", "border", "reflection", NULL};
+    const Type *x = &op->inputs[0]->type, *grid = &op->inputs[1]->type;
+    if (x->rank != 4)
+        return ir_op_error(op, diags, "input %s must be N x C x H x W", fmt_type(diags, x));
+    if (grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2)
+        return ir_op_error(op, diags, "grid %s must be [%lld, H_out, W_out, 2]", fmt_type(diags, grid),
+                           (long long)x->dims[0]);
+    const Attr *a = ir_attr(op, "align_corners");
+    if (a && (a->kind != ATTR_INT || (a->i != 0 && a->i != 1)))
+        return ir_op_error(op, diags, "align_corners must be 0 or 1");
+    if (!string_in(op, diags, "mode", "bilinear", modes) || !string_in(op, diags, "padding_mode", "zeros", paddings))
+        return false;
+    int64_t dims[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
+    *out = type_make(4, dims);
+    return true;
+}
+
 bool infer_layout_type(const Op *op, Type *result, Diags *diags)
 {
     switch (op->kind) {
@@ -204,6 +224,7 @@ bool infer_layout_type(const Op *op, Type *result, Diags *diags)
     case OP_RESIZE: return infer_resize(op, result, diags);
     case OP_SLICE: return infer_slice(op, result, diags);
     case OP_TILE: return infer_tile(op, result, diags);
+    case OP_GRIDSAMPLE: return infer_gridsample(op, result, diags);
     default: return ir_op_error(op, diags, "no shape rule for this op");
     }
 }

@@ -30,7 +30,7 @@ static const struct {
     {"output_padding", ATTR_INTS}, {"mode", ATTR_STRING}, {"coordinate_transformation_mode", ATTR_STRING},
     {"nearest_mode", ATTR_STRING}, {"scales", ATTR_FLOATS}, {"sizes", ATTR_INTS},
     {"cubic_coeff_a", ATTR_FLOAT}, {"exclude_outside", ATTR_INT}, {"roi", ATTR_FLOATS},
-    {"extrapolation_value", ATTR_FLOAT}, {"lambd", ATTR_FLOAT},    {"bias", ATTR_FLOAT},     {"size", ATTR_INT},
+    {"extrapolation_value", ATTR_FLOAT}, {"padding_mode", ATTR_STRING}, {"align_corners", ATTR_INT}, {"lambd", ATTR_FLOAT},    {"bias", ATTR_FLOAT},     {"size", ATTR_INT},
     {"starts", ATTR_INTS},    {"ends", ATTR_INTS},      {"steps", ATTR_INTS},     {"repeats", ATTR_INTS},
 };
 

@@ -101,6 +101,11 @@ void time_op_work(const Op *op, double value_bytes, double *ops, double *bytes)
         *ops = out * (strcmp(mode, "linear") == 0 ? 4 : strcmp(mode, "cubic") == 0 ? 16 : 1);
         break;
     }
+    case OP_GRIDSAMPLE: {                   /* a tap a pixel: nearest 1, bilinear 4, bicubic 16 */
+        const char *mode = ir_attr(op, "mode") ? ir_attr(op, "mode")->s : "bilinear";
+        *ops = out * (strcmp(mode, "nearest") == 0 ? 1 : strcmp(mode, "bicubic") == 0 ? 16 : 4);
+        break;
+    }
     case OP_SOFTMAX: case OP_LOGSOFTMAX:
         *ops = 3 * out;                     /* exp, sum, divide */
         break;

@@ -592,7 +592,7 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM:
         interp_exec_math(op, in, y);
         break;
-    case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE:
+    case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE: case OP_GRIDSAMPLE:
         interp_exec_layout(op, in, y);
         break;
     case OP_COUNT:

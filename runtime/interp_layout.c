@@ -118,6 +118,15 @@ void interp_exec_layout(const Op *op, const float *const *in, float *y)
     case OP_TILE:
         kernel_tile(in[0], xt->rank, xt->dims, yt->dims, y);
         break;
+    case OP_GRIDSAMPLE: {
+        static const char *const modes[] = {"bilinear", "nearest", "bicubic"};
+        static const char *const paddings[] = {"zeros", "border", "reflection"};
+        kernel_gridsample(xt->dims[0], xt->dims[1], xt->dims[2], xt->dims[3], yt->dims[2], yt->dims[3],
+                          (GridMode)string_index(op, "mode", modes, 3),
+                          (GridPadding)string_index(op, "padding_mode", paddings, 3),
+                          ir_attr_int(op, "align_corners", 0) != 0, in[0], in[1], y);
+        break;
+    }
     case OP_PAD:
         if (interp_pad_mode(op, &reflect)) {
             ints_or(op, "pads", 2 * xt->rank, 0, b);

@@ -212,6 +212,16 @@ typedef struct {
 /* ONNX Resize, nearest, (multi-)linear or cubic (separable: the product of
  * the axes' weights), indices clamped to the input. */
 void kernel_resize(const ResizeParams *p, const float *x, float *y);
+typedef enum { GRID_BILINEAR, GRID_NEAREST, GRID_BICUBIC } GridMode;
+typedef enum { GRID_ZEROS, GRID_BORDER, GRID_REFLECTION } GridPadding;
+
+/* ONNX GridSample: y[n,c,i,j] = x[n,c] sampled at grid[n,i,j] = (x, y) in
+ * -1..1 (the corner pixels' centres with align_corners, else their outer
+ * edges), as ONNX's reference: nearest rounds halves to even, bicubic is
+ * Keys' with a = -0.75, taps outside read 0, the border or the reflection. */
+void kernel_gridsample(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t h_out, int64_t w_out,
+                       GridMode mode, GridPadding padding, bool align_corners, const float *x, const float *grid,
+                       float *y);
 /* y[o] = x[starts + o * steps] per axis; out is y's dims. */
 void kernel_slice(const float *x, int rank, const int64_t *dims, const int64_t *starts, const int64_t *steps,
                   const int64_t *out, float *y);

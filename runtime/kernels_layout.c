@@ -253,6 +253,91 @@ void kernel_resize(const ResizeParams *p, const float *x, float *y)
     } while (odometer_next(rank, p->out, idx));
 }
 
+/* ---- grid sampling ---- */
+
+/* Reflects v into [lo, hi] by the nearer border until it is inside. */
+static double grid_reflect(double v, double lo, double hi)
+{
+    double range = hi - lo;
+    if (range <= 0.0)
+        return lo;
+    if (v < lo || v > hi) {
+        double d = v < lo ? lo - v : v - hi;
+        int64_t flips = (int64_t)(d / range);
+        double r = d - (double)flips * range;
+        bool near_lo = (v < lo) == (flips % 2 == 0);
+        v = near_lo ? lo + r : hi - r;
+    }
+    return v;
+}
+
+/* The pixel at (row, col) of one plane, outside it as the padding says. */
+static float grid_pixel(const float *plane, int64_t h, int64_t w, int64_t row, int64_t col, GridPadding padding,
+                        const double *border)
+{
+    if (padding == GRID_ZEROS)
+        return row >= 0 && row < h && col >= 0 && col < w ? plane[row * w + col] : 0.0f;
+    if (padding == GRID_REFLECTION) {
+        col = (int64_t)grid_reflect((double)col, border[0], border[2]);
+        row = (int64_t)grid_reflect((double)row, border[1], border[3]);
+    }
+    return plane[clamp_index(row, h) * w + clamp_index(col, w)];
+}
+
+void kernel_gridsample(int64_t batch, int64_t channels, int64_t h, int64_t w, int64_t h_out, int64_t w_out,
+                       GridMode mode, GridPadding padding, bool align_corners, const float *x, const float *grid,
+                       float *y)
+{
+    /* The borders a reflection mirrors at: the corner centres or outer edges. */
+    double border[4] = {-0.5, -0.5, (double)w - 0.5, (double)h - 0.5};
+    if (align_corners)
+        border[0] = border[1] = 0.0, border[2] = (double)(w - 1), border[3] = (double)(h - 1);
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t c = 0; c < channels; c++) {
+            const float *plane = x + (n * channels + c) * h * w;
+            for (int64_t i = 0; i < h_out; i++)
+                for (int64_t j = 0; j < w_out; j++) {
+                    const float *g = grid + ((n * h_out + i) * w_out + j) * 2;
+                    double gx = g[0], gy = g[1];
+                    double px = align_corners ? (gx + 1) / 2 * (double)(w - 1) : ((gx + 1) * (double)w - 1) / 2;
+                    double py = align_corners ? (gy + 1) / 2 * (double)(h - 1) : ((gy + 1) * (double)h - 1) / 2;
+                    if (px < border[0] || px > border[2] || py < border[1] || py > border[3]) {
+                        if (padding == GRID_BORDER) {
+                            px = px < 0 ? 0 : px > (double)(w - 1) ? (double)(w - 1) : px;
+                            py = py < 0 ? 0 : py > (double)(h - 1) ? (double)(h - 1) : py;
+                        } else if (padding == GRID_REFLECTION) {
+                            px = grid_reflect(px, border[0], border[2]);
+                            py = grid_reflect(py, border[1], border[3]);
+                        }
+                    }
+                    double out;
+                    if (mode == GRID_NEAREST) {
+                        out = grid_pixel(plane, h, w, (int64_t)nearbyint(py), (int64_t)nearbyint(px), padding, border);
+                    } else if (mode == GRID_BILINEAR) {
+                        int64_t x0 = (int64_t)floor(px), y0 = (int64_t)floor(py);
+                        double fx = px - (double)x0, fy = py - (double)y0;
+                        out = (1 - fy) * ((1 - fx) * grid_pixel(plane, h, w, y0, x0, padding, border) +
+                                          fx * grid_pixel(plane, h, w, y0, x0 + 1, padding, border)) +
+                              fy * ((1 - fx) * grid_pixel(plane, h, w, y0 + 1, x0, padding, border) +
+                                    fx * grid_pixel(plane, h, w, y0 + 1, x0 + 1, padding, border));
+                    } else {
+                        int64_t x0 = (int64_t)floor(px) - 1, y0 = (int64_t)floor(py) - 1;
+                        double cx[4], cy[4];
+                        cubic_weights(px - (double)x0 - 1, -0.75, cx);     /* Keys' a as ONNX's reference */
+                        cubic_weights(py - (double)y0 - 1, -0.75, cy);
+                        out = 0.0;
+                        for (int r = 0; r < 4; r++) {
+                            double row = 0.0;
+                            for (int k = 0; k < 4; k++)
+                                row += cx[k] * grid_pixel(plane, h, w, y0 + r, x0 + k, padding, border);
+                            out += cy[r] * row;
+                        }
+                    }
+                    y[((n * channels + c) * h_out + i) * w_out + j] = (float)out;
+                }
+        }
+}
+
 /* ---- slice, tile, reflect and edge pads ---- */
 
 void kernel_slice(const float *x, int rank, const int64_t *dims, const int64_t *starts, const int64_t *steps,
