@@ -6,9 +6,9 @@ committed next to this script, so the test never needs Python.
 
 - trig_cnn.onnx: torch's export (opset 17) of a small CNN whose activations are
   the trigonometric functions torch exports (not the hyperbolic ones), sign,
-  PixelShuffle /
-  PixelUnshuffle (DepthToSpace / SpaceToDepth) and bicubic interpolation
-  (Resize cubic), with torch's own output as the reference; calib_trig_cnn/
+  PixelShuffle / PixelUnshuffle (DepthToSpace / SpaceToDepth), bicubic
+  interpolation (Resize cubic) and grid_sample (GridSample, bicubic with
+  reflection), with torch's own output as the reference; calib_trig_cnn/
   holds inputs for `xbarc compile --calib`.
 - hand_ops.onnx: nodes torch does not export, written with onnx.helper:
   Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization,
@@ -44,7 +44,8 @@ class TrigCnn(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(2, 8, 3, padding=1)
         self.conv2 = nn.Conv2d(2, 4, 3, padding=1)
-        self.fc = nn.Linear(4 * 8 * 8, 5)
+        self.grid = nn.Parameter(torch.rand(1, 6, 6, 2) * 2.4 - 1.2)     # reaching past the borders
+        self.fc = nn.Linear(4 * 6 * 6, 5)
 
     def forward(self, x):
         h = self.conv1(x)                                   # 8 x 8 x 8
@@ -58,6 +59,7 @@ class TrigCnn(nn.Module):
         h = nn.functional.pixel_unshuffle(h, 2)[:, 0:2]     # 2 x 8 x 8
         h = nn.functional.interpolate(h, scale_factor=2, mode="bicubic", align_corners=False)
         h = nn.functional.interpolate(self.conv2(h), size=(8, 8), mode="bicubic", align_corners=True)
+        h = nn.functional.grid_sample(h, self.grid, mode="bicubic", padding_mode="reflection", align_corners=False)
         return self.fc(h.flatten(1))
 
 
