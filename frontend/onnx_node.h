@@ -116,6 +116,9 @@ Value *onnx_lower_split(const OnnxNode *node);
 Value *onnx_lower_tile(const OnnxNode *node);
 /* DepthToSpace (DCR, CRD) and SpaceToDepth: reshape, transpose, reshape. */
 Value *onnx_lower_depth_space(const OnnxNode *node, const char *op_type);
+/* onnx_ops_einsum.c: Einsum of one or two operands as sums, transposes and
+ * one batched matmul. */
+Value *onnx_lower_einsum(const OnnxNode *node);
 /* GridSample-16 (4-D): one gridsample op. */
 Value *onnx_lower_gridsample(const OnnxNode *node);
 

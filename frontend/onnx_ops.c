@@ -647,7 +647,7 @@ typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
     L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD, L_CONVTRANSPOSE, L_RESIZE, L_SPLIT, L_TILE,
-    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE,
+    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE, L_EINSUM,
 } Lowering;
 
 static const struct {
@@ -723,7 +723,7 @@ static const struct {
     {"Acos", L_MATH, OP_ACOS}, {"Atan", L_MATH, OP_ATAN}, {"Sinh", L_MATH, OP_SINH}, {"Cosh", L_MATH, OP_COSH},
     {"Asinh", L_MATH, OP_ASINH}, {"Acosh", L_MATH, OP_ACOSH}, {"Atanh", L_MATH, OP_ATANH},
     {"Sign", L_MATH, OP_SIGN}, {"ThresholdedRelu", L_MATH, OP_THRESHOLDEDRELU}, {"Shrink", L_MATH, OP_SHRINK},
-    {"LRN", L_MATH, OP_LRN}, {"MeanVarianceNormalization", L_MATH, 0}, {"Hardmax", L_SOFTMAX, OP_HARDMAX},
+    {"LRN", L_MATH, OP_LRN}, {"Det", L_MATH, OP_DET}, {"MeanVarianceNormalization", L_MATH, 0}, {"Hardmax", L_SOFTMAX, OP_HARDMAX},
     /* computed at import (onnx_fold.c), some with an IR form on float values */
     {"Shape", L_FOLD, 0}, {"Size", L_FOLD, 0}, {"Gather", L_FOLD, 0}, {"Slice", L_FOLD, 0},
     {"Cast", L_FOLD, 0}, {"CastLike", L_FOLD, 0}, {"ConstantOfShape", L_FOLD, 0}, {"Expand", L_FOLD, 0},
@@ -738,6 +738,7 @@ static const struct {
     {"Split", L_SPLIT, OP_SLICE},
     {"Tile", L_TILE, OP_TILE},
     {"DepthToSpace", L_DEPTH_SPACE, 0}, {"SpaceToDepth", L_DEPTH_SPACE, 0}, {"GridSample", L_GRIDSAMPLE, 0},
+    {"Einsum", L_EINSUM, 0},
     /* onnx_ops_rnn.c: unrolled over the sequence */
     {"LSTM", L_RNN, 0}, {"GRU", L_RNN, 0}, {"RNN", L_RNN, 0},
 };
@@ -802,6 +803,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type, const OnnxConst *
     case L_RNN: return onnx_lower_rnn(n, op_type);
     case L_DEPTH_SPACE: return onnx_lower_depth_space(n, op_type);
     case L_GRIDSAMPLE: return onnx_lower_gridsample(n);
+    case L_EINSUM: return onnx_lower_einsum(n);
     }
     return NULL;
 }

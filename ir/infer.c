@@ -574,7 +574,7 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
     case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH:
     case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_SIGN: case OP_THRESHOLDEDRELU: case OP_SHRINK:
-    case OP_HARDMAX: case OP_LRN:
+    case OP_HARDMAX: case OP_LRN: case OP_DET:
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM: ok = infer_math_type(op, &t, diags); break;
     case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE: case OP_GRIDSAMPLE:
         ok = infer_layout_type(op, &t, diags);

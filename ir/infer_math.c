@@ -132,6 +132,18 @@ static bool infer_lrn(const Op *op, Type *out, Diags *diags)
     return true;
 }
 
+static bool infer_det(const Op *op, Type *out, Diags *diags)
+{
+    const Type *x = &op->inputs[0]->type;
+    if (x->rank < 2 || x->dims[x->rank - 1] != x->dims[x->rank - 2])
+        return ir_op_error(op, diags, "input %s must be [..., M, M]", fmt_type(diags, x));
+    if (x->dims[x->rank - 1] > IR_DET_MAX)
+        return ir_op_error(op, diags, "matrices of %lld x %lld are not supported (at most %d x %d)",
+                           (long long)x->dims[x->rank - 1], (long long)x->dims[x->rank - 1], IR_DET_MAX, IR_DET_MAX);
+    *out = type_make(x->rank - 2, x->dims);
+    return true;
+}
+
 bool infer_math_type(const Op *op, Type *out, Diags *diags)
 {
     switch (op->kind) {
@@ -157,6 +169,7 @@ bool infer_math_type(const Op *op, Type *out, Diags *diags)
     case OP_INSTANCENORM: return infer_instancenorm(op, out, diags);
     case OP_HARDMAX: return infer_hardmax(op, out, diags);
     case OP_LRN: return infer_lrn(op, out, diags);
+    case OP_DET: return infer_det(op, out, diags);
     default:                /* the element-wise ops of one input */
         *out = op->inputs[0]->type;
         return true;

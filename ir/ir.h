@@ -179,6 +179,7 @@ bool outputs_to_stdout(const Outputs *outs);
 
 enum { IR_MAX_RANK = 8 };
 enum { IR_DECIMAL_LIMIT = 64 };
+enum { IR_DET_MAX = 64 };          /* the largest matrix of a det op (the kernel's stack buffer) */
 /* Upper bound on elements of any one tensor: keeps sizes in int64 and
  * allocations sane when a model declares absurd dimensions. */
 #define IR_MAX_NUMEL ((int64_t)1 << 32)

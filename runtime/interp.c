@@ -588,7 +588,7 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
     case OP_AND: case OP_OR: case OP_XOR: case OP_WHERE:
     case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH:
     case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_SIGN: case OP_THRESHOLDEDRELU: case OP_SHRINK:
-    case OP_HARDMAX: case OP_LRN:
+    case OP_HARDMAX: case OP_LRN: case OP_DET:
     case OP_REDUCELOGSUMEXP: case OP_LAYERNORM: case OP_INSTANCENORM:
         interp_exec_math(op, in, y);
         break;

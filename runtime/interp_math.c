@@ -98,6 +98,11 @@ void interp_exec_math(const Op *op, const float *const *in, float *y)
         kernel_hardmax(outer, xt->dims[axis], inner, in[0], y);
         break;
     }
+    case OP_DET: {
+        int64_t m = xt->dims[xt->rank - 1];
+        kernel_det(type_numel(xt) / (m * m), m, in[0], y);
+        break;
+    }
     case OP_LRN: {
         int64_t size = 1;
         for (int i = 2; i < xt->rank; i++)

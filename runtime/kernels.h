@@ -179,6 +179,11 @@ void kernel_hardmax(int64_t outer, int64_t axis, int64_t inner, const float *x, 
 void kernel_lrn(int64_t batch, int64_t channels, int64_t size, int64_t window, float alpha, float beta,
                 float bias, const float *x, float *y);
 
+/* The determinants of `count` m x m matrices (m <= KERNEL_DET_MAX = IR_DET_MAX,
+ * the verifier's bound), by LU with partial pivoting in double. */
+enum { KERNEL_DET_MAX = 64 };
+void kernel_det(int64_t count, int64_t m, const float *x, float *y);
+
 /* ---- resampling and data movement (runtime/kernels_layout.c) ---- */
 
 /* y[N,M,out..] = the transposed convolution of x[N,C,in..] by w[C,M/group,kernel..]

@@ -342,3 +342,36 @@ void kernel_lrn(int64_t batch, int64_t channels, int64_t size, int64_t window, f
             }
         }
 }
+
+/* ---- determinants ---- */
+
+void kernel_det(int64_t count, int64_t m, const float *x, float *y)
+{
+    double a[KERNEL_DET_MAX * KERNEL_DET_MAX];     /* the matrix eliminated, row-major m x m */
+    for (int64_t k = 0; k < count; k++) {
+        for (int64_t i = 0; i < m * m; i++)
+            a[i] = x[k * m * m + i];
+        double det = 1.0;
+        for (int64_t c = 0; c < m && det != 0.0; c++) {
+            int64_t pivot = c;
+            for (int64_t r = c + 1; r < m; r++)
+                if (fabs(a[r * m + c]) > fabs(a[pivot * m + c]))
+                    pivot = r;
+            if (pivot != c) {
+                for (int64_t j = 0; j < m; j++) {
+                    double t = a[c * m + j];
+                    a[c * m + j] = a[pivot * m + j];
+                    a[pivot * m + j] = t;
+                }
+                det = -det;
+            }
+            det *= a[c * m + c];
+            for (int64_t r = c + 1; r < m && a[c * m + c] != 0.0; r++) {
+                double f = a[r * m + c] / a[c * m + c];
+                for (int64_t j = c; j < m; j++)
+                    a[r * m + j] -= f * a[c * m + j];
+            }
+        }
+        y[k] = (float)det;
+    }
+}

@@ -63,12 +63,12 @@ def main():
     save("bad_opset18.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], opset=18))
     save("bad_ir_version.onnx", model(relu, [vi("x", [2])], [vi("y", [2])], ir=2))
 
-    # Every unsupported operator in one message: Einsum once, GridSample twice.
+    # Every unsupported operator in one message: DFT once, RoiAlign twice.
     save("bad_unsupported.onnx", model(
         [helper.make_node("Relu", ["x"], ["a"], name="relu_0"),
-         helper.make_node("GridSample", ["a", "scales"], ["b"], name="grid_1"),
-         helper.make_node("Einsum", ["b"], ["c"], name="einsum_1", equation="nchw->nchw"),
-         helper.make_node("GridSample", ["c", "scales"], ["y"], name="grid_2")],
+         helper.make_node("RoiAlign", ["a", "scales"], ["b"], name="roi_1"),
+         helper.make_node("DFT", ["b"], ["c"], name="dft_1"),
+         helper.make_node("RoiAlign", ["c", "scales"], ["y"], name="roi_2")],
         [vi("x", [1, 2, 4, 4])], [vi("y", None)],
         [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]))
 

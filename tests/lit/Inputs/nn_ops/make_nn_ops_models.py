@@ -10,8 +10,10 @@ committed next to this script, so the test never needs Python.
   interpolation (Resize cubic) and grid_sample (GridSample, bicubic with
   reflection), with torch's own output as the reference; calib_trig_cnn/
   holds inputs for `xbarc compile --calib`.
+- einsum.onnx: torch's Einsum nodes of attention (bid,de->bie; bie,bje->bij;
+  bij,bjd->bid), a "..." transpose, a sum and an inner product.
 - hand_ops.onnx: nodes torch does not export, written with onnx.helper:
-  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, LRN, MeanVarianceNormalization,
+  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, Det, LRN, MeanVarianceNormalization,
   LayerNormalization with its Mean and InvStdDev outputs, DepthToSpace in
   DCR mode, EyeLike, Hann, Hamming (symmetric) and Blackman windows,
   Shrink with a bias, ThresholdedRelu, Resize
@@ -75,6 +77,37 @@ def export_trig_cnn():
     os.makedirs(path("calib_trig_cnn"), exist_ok=True)
     for i in range(4):
         np.save(path(f"calib_trig_cnn/{i}.npy"), torch.randn(1, 2, 8, 8).numpy())
+
+
+class EinsumBlock(nn.Module):
+    """Attention-style einsums: a projection by a weight, q k^T, attention x V,
+    a transpose with "...", a sum and an inner product."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 6))
+
+    def forward(self, x):
+        q = torch.einsum("bid,de->bie", x, self.w)
+        scores = torch.einsum("bie,bje->bij", q, q).softmax(dim=-1)
+        y = torch.einsum("bij,bjd->bid", scores, x)
+        t = torch.einsum("...ij->...ji", y)
+        total = torch.einsum("bij->bj", q)
+        v = x.reshape(-1)
+        inner = torch.einsum("i,i", v, v)
+        return y, t, total, inner.reshape(1)
+
+
+def export_einsum():
+    model = EinsumBlock().eval()
+    x = torch.randn(2, 3, 4)
+    with torch.no_grad():
+        outs = model(x)
+    names = ["y", "t", "total", "inner"]
+    torch.onnx.export(model, (x,), path("einsum.onnx"), input_names=["x"], output_names=names, opset_version=17)
+    np.save(path("einsum_x.npy"), x.numpy())
+    for name, out in zip(names, outs):
+        np.save(path(f"einsum_{name}.npy"), out.numpy())
 
 
 def hardmax(x, axis):
@@ -148,6 +181,7 @@ def write_hand_ops():
         helper.make_node("Tanh", ["x"], ["tanh"], name="tanh"),
         helper.make_node("Atanh", ["tanh"], ["atanh"], name="atanh"),
         helper.make_node("Hardmax", ["x"], ["hardmax"], name="hardmax", axis=1),
+        helper.make_node("Det", ["x"], ["det"], name="det"),
         helper.make_node("LRN", ["x"], ["lrn"], name="lrn", size=3, alpha=0.02, beta=0.6, bias=1.5),
         helper.make_node("MeanVarianceNormalization", ["x"], ["mvn"], name="mvn"),
         helper.make_node("LayerNormalization", ["x", "scale", "ln_bias"], ["ln", "ln_mean", "ln_inv_std"],
@@ -195,6 +229,7 @@ def write_hand_ops():
         "acosh": np.arccosh(np.abs(x) + 1.0),
         "atanh": np.arctanh(np.tanh(x)),
         "hardmax": hardmax(x, 1),
+        "det": np.linalg.det(x.astype(np.float64)),
         "lrn": lrn(x, 3, 0.02, 0.6, 1.5),
         "mvn": mvn,
         "ln": (x - mean) * inv_std * scale + bias,
@@ -232,5 +267,6 @@ def write_bad():
 
 if __name__ == "__main__":
     export_trig_cnn()
+    export_einsum()
     write_hand_ops()
     write_bad()
