@@ -261,11 +261,11 @@ static double grid_reflect(double v, double lo, double hi)
     double range = hi - lo;
     if (range <= 0.0)
         return lo;
-    if (v < lo || v > hi) {
+    if (v < lo || v > hi) {         /* in double throughout: any finite v, however far */
         double d = v < lo ? lo - v : v - hi;
-        int64_t flips = (int64_t)(d / range);
-        double r = d - (double)flips * range;
-        bool near_lo = (v < lo) == (flips % 2 == 0);
+        double flips = floor(d / range);
+        double r = d - flips * range;
+        bool near_lo = (v < lo) == (fmod(flips, 2.0) == 0.0);
         v = near_lo ? lo + r : hi - r;
     }
     return v;
@@ -310,8 +310,15 @@ void kernel_gridsample(int64_t batch, int64_t channels, int64_t h, int64_t w, in
                             py = grid_reflect(py, border[1], border[3]);
                         }
                     }
+                    /* Beyond 3 pixels out every tap reads the zero padding; clamped there,
+                     * the integer taps stay small.  A NaN coordinate gives NaN. */
+                    bool nan_coord = isnan(px) || isnan(py);
+                    px = fmin(fmax(px, -3.0), (double)w + 2.0);
+                    py = fmin(fmax(py, -3.0), (double)h + 2.0);
                     double out;
-                    if (mode == GRID_NEAREST) {
+                    if (nan_coord) {
+                        out = NAN;
+                    } else if (mode == GRID_NEAREST) {
                         out = grid_pixel(plane, h, w, (int64_t)nearbyint(py), (int64_t)nearbyint(px), padding, border);
                     } else if (mode == GRID_BILINEAR) {
                         int64_t x0 = (int64_t)floor(px), y0 = (int64_t)floor(py);
