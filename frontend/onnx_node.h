@@ -119,6 +119,8 @@ Value *onnx_lower_depth_space(const OnnxNode *node, const char *op_type);
 /* onnx_ops_einsum.c: Einsum of one or two operands as sums, transposes and
  * one batched matmul. */
 Value *onnx_lower_einsum(const OnnxNode *node);
+/* ReverseSequence with known sequence_lens: slices (step -1) and concats. */
+Value *onnx_lower_reverse_sequence(const OnnxNode *node);
 /* GridSample-16 (4-D): one gridsample op. */
 Value *onnx_lower_gridsample(const OnnxNode *node);
 

@@ -647,7 +647,7 @@ typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
     L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD, L_CONVTRANSPOSE, L_RESIZE, L_SPLIT, L_TILE,
-    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE, L_EINSUM,
+    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE, L_EINSUM, L_REVERSE_SEQUENCE,
 } Lowering;
 
 static const struct {
@@ -738,7 +738,7 @@ static const struct {
     {"Split", L_SPLIT, OP_SLICE},
     {"Tile", L_TILE, OP_TILE},
     {"DepthToSpace", L_DEPTH_SPACE, 0}, {"SpaceToDepth", L_DEPTH_SPACE, 0}, {"GridSample", L_GRIDSAMPLE, 0},
-    {"Einsum", L_EINSUM, 0},
+    {"Einsum", L_EINSUM, 0}, {"ReverseSequence", L_REVERSE_SEQUENCE, 0},
     /* onnx_ops_rnn.c: unrolled over the sequence */
     {"LSTM", L_RNN, 0}, {"GRU", L_RNN, 0}, {"RNN", L_RNN, 0},
 };
@@ -804,6 +804,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type, const OnnxConst *
     case L_DEPTH_SPACE: return onnx_lower_depth_space(n, op_type);
     case L_GRIDSAMPLE: return onnx_lower_gridsample(n);
     case L_EINSUM: return onnx_lower_einsum(n);
+    case L_REVERSE_SEQUENCE: return onnx_lower_reverse_sequence(n);
     }
     return NULL;
 }

@@ -378,3 +378,66 @@ Value *onnx_lower_gridsample(const OnnxNode *n)
     ir_set_string(n->g, op, "padding_mode", padding);
     return onnx_typed(n, op);
 }
+
+/* ---- ReverseSequence ---- */
+
+/* ReverseSequence with sequence_lens known at import: per batch element a
+ * slice, its first lens[b] steps taken backwards (a slice of step -1) and
+ * joined with the rest, then the elements joined again. */
+Value *onnx_lower_reverse_sequence(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t batch_axis, time_axis, lens[64];
+    if (!x || !onnx_get_int(n, "batch_axis", 1, &batch_axis) || !onnx_get_int(n, "time_axis", 0, &time_axis))
+        return NULL;
+    const Type *t = &x->type;
+    if (t->rank < 2 || !((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0)))
+        return onnx_fail(n, "batch_axis and time_axis must be 0 and 1 (either way) of an input of rank 2 or more");
+    int64_t batch = t->dims[batch_axis], steps = t->dims[time_axis];
+    if (batch > 64)
+        return onnx_fail(n, "a batch of %lld is not supported (at most 64)", (long long)batch);
+    const OnnxConst *k = onnx_has_input(n, 1) ? onnx_const_input(n, 1, "sequence_lens") : NULL;
+    if (!k)
+        return onnx_has_input(n, 1) ? NULL : onnx_fail(n, "ReverseSequence needs a sequence_lens input");
+    if (!k->i || k->numel != batch)
+        return onnx_fail(n, "sequence_lens must be %lld integers", (long long)batch);
+    for (int64_t b = 0; b < batch; b++) {
+        lens[b] = k->i[b];
+        if (lens[b] < 0 || lens[b] > steps)
+            return onnx_fail(n, "sequence_lens[%lld] = %lld is out of range [0, %lld]", (long long)b,
+                             (long long)lens[b], (long long)steps);
+    }
+    Value *parts[64];
+    int64_t starts[IR_MAX_RANK] = {0}, ends[IR_MAX_RANK], step[IR_MAX_RANK];
+    for (int a = 0; a < t->rank; a++) {
+        ends[a] = t->dims[a];
+        step[a] = 1;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        starts[batch_axis] = b, ends[batch_axis] = b + 1;
+        starts[time_axis] = 0, ends[time_axis] = steps, step[time_axis] = 1;
+        const char *stem = arena_printf(n->g->arena, "%s.%lld", n->output, (long long)b);
+        Value *pair[2];
+        int got = 0;
+        if (lens[b] > 1) {      /* steps lens-1 down to 0 */
+            starts[time_axis] = lens[b] - 1, ends[time_axis] = -1, step[time_axis] = -1;
+            pair[got++] = emit_slice(n, x, starts, ends, step, onnx_fresh_name(n->imp, stem));
+            starts[time_axis] = lens[b], ends[time_axis] = steps, step[time_axis] = 1;
+        }
+        if (starts[time_axis] < steps)
+            pair[got++] = emit_slice(n, x, starts, ends, step, onnx_fresh_name(n->imp, stem));
+        for (int i = 0; i < got; i++)
+            if (!pair[i])
+                return NULL;
+        parts[b] = pair[0];
+        if (got == 2) {
+            Op *op = onnx_emit(n, OP_CONCAT, pair, 2, onnx_fresh_name(n->imp, stem));
+            ir_set_int(n->g, op, "axis", time_axis);
+            if (!(parts[b] = onnx_typed(n, op)))
+                return NULL;
+        }
+    }
+    Op *op = onnx_emit(n, OP_CONCAT, parts, (int)batch, n->output);
+    ir_set_int(n->g, op, "axis", batch_axis);
+    return onnx_typed(n, op);
+}

@@ -13,10 +13,10 @@ committed next to this script, so the test never needs Python.
 - einsum.onnx: torch's Einsum nodes of attention (bid,de->bie; bie,bje->bij;
   bij,bjd->bid), a "..." transpose, a sum and an inner product.
 - hand_ops.onnx: nodes torch does not export, written with onnx.helper:
-  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, Det, LRN, MeanVarianceNormalization,
-  LayerNormalization with its Mean and InvStdDev outputs, DepthToSpace in
-  DCR mode, EyeLike, Hann, Hamming (symmetric) and Blackman windows,
-  Shrink with a bias, ThresholdedRelu, Resize
+  Sinh, Cosh, Asinh, Acosh, Atanh, Hardmax, Det, ReverseSequence, LRN,
+  MeanVarianceNormalization, LayerNormalization with its Mean and InvStdDev
+  outputs, DepthToSpace in DCR mode, EyeLike, Hann, Hamming (symmetric) and
+  Blackman windows, Shrink with a bias, ThresholdedRelu, Resize
   tf_crop_and_resize and LSTM with peepholes; its references computed here
   with numpy as ONNX's operator documentation defines them.
 - bad_nn_ops.onnx: one mistake a node (LRN without size, DepthToSpace whose
@@ -182,6 +182,7 @@ def write_hand_ops():
         helper.make_node("Atanh", ["tanh"], ["atanh"], name="atanh"),
         helper.make_node("Hardmax", ["x"], ["hardmax"], name="hardmax", axis=1),
         helper.make_node("Det", ["x"], ["det"], name="det"),
+        helper.make_node("ReverseSequence", ["x", "lens"], ["reversed"], name="reversed", batch_axis=0, time_axis=1),
         helper.make_node("LRN", ["x"], ["lrn"], name="lrn", size=3, alpha=0.02, beta=0.6, bias=1.5),
         helper.make_node("MeanVarianceNormalization", ["x"], ["mvn"], name="mvn"),
         helper.make_node("LayerNormalization", ["x", "scale", "ln_bias"], ["ln", "ln_mean", "ln_inv_std"],
@@ -212,7 +213,7 @@ def write_hand_ops():
     lstm_params = {k: (0.5 * v).astype(np.float32) for k, v in lstm_params.items()}
     inits += [numpy_helper.from_array(roi, "roi")] + [numpy_helper.from_array(v, k) for k, v in lstm_params.items()]
     inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
-              [("crop_sizes", [2, 8, 4, 5]), ("seq_shape", [8, 2, 9]), ("nine", [9]), ("size9", 9)]]
+              [("lens", [5, 1]), ("crop_sizes", [2, 8, 4, 5]), ("seq_shape", [8, 2, 9]), ("nine", [9]), ("size9", 9)]]
     inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
               [("s0", [0, 0, 0, 0]), ("s1", [1, 1, 3, 3]), ("s2", [0, 1, 2, 3]), ("shape2d", [3, 3])]]
     mean = x.mean(axis=(2, 3), keepdims=True)
@@ -230,6 +231,7 @@ def write_hand_ops():
         "atanh": np.arctanh(np.tanh(x)),
         "hardmax": hardmax(x, 1),
         "det": np.linalg.det(x.astype(np.float64)),
+        "reversed": np.stack([np.concatenate([x[0, 4::-1], x[0, 5:]]), x[1]]),
         "lrn": lrn(x, 3, 0.02, 0.6, 1.5),
         "mvn": mvn,
         "ln": (x - mean) * inv_std * scale + bias,
