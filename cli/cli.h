@@ -53,6 +53,25 @@ typedef struct {
  * 2^31 and at most 2^32 elements, a name given twice); true when it matched. */
 bool input_shape_option(Args *a, InputShapes *shapes);
 
+/* The data set options of eval, sweep and finetune (frontend.h's
+ * DatasetOptions, docs/datasets.md), parsed here alone. */
+#define DATASET_USAGE                                                                      \
+    "  --dataset SPEC       fashion-mnist, digits, or a path: an .npz (x, y), X.npy,Y.npy,\n" \
+    "                       a CIFAR .bin file or directory, an IDX directory, an image\n"    \
+    "                       folder (ImageFolder: a PNG/JPEG sub-folder per class) or a\n"   \
+    "                       folder of .npy/.pb inputs with labels.txt (docs/datasets.md)\n" \
+    "  --data-dir DIR       where a built-in set's files are (default: their usual place)\n" \
+    "  --split train|test   the split, where the format has one\n"                          \
+    "  --limit N, --offset N, --shuffle SEED\n"                                               \
+    "                       a subset: the images from the N-th on (after a permutation\n"   \
+    "                       of the seed's: the same seed, the same images), at most N\n"    \
+    "  --scale S            8-bit samples times S (e.g. 0.0625 or 1/16; default 1/255)\n"   \
+    "  --resize N, --center-crop N, --mean a,b,c, --std a,b,c\n"                             \
+    "                       images: torchvision's Resize(N) (the shorter side, PIL's\n"    \
+    "                       bilinear), CenterCrop(N), ToTensor, Normalize(mean, std)\n"
+/* Consumes one data set option into o (values checked as usage); true when it matched. */
+bool dataset_option(Args *a, DatasetOptions *o);
+
 /* Writes the IR as the output `path` of `outs` ("-": stdout). */
 bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path);
 /* Prints the diagnostics, frees the arena, returns the exit status. */

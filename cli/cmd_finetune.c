@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char finetune_usage[] =
-    "usage: xbarc finetune PROGRAM.xbp --dataset NAME --train-limit N -o OUT.xbp\n"
+    "usage: xbarc finetune PROGRAM.xbp --dataset SPEC --train-limit N -o OUT.xbp\n"
     "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
     "                      [--layers N|fc] [--no-reencode] [--plain] [--epochs E] [--lr RATE]\n"
     "                      [--batch B] [--limit N] [--data-dir DIR]\n"
@@ -28,10 +28,9 @@ const char finetune_usage[] =
     "\n"
     "  -o FILE              the fine-tuned program (checked before the training;\n"
     "                       '-' is stdout, the rest then goes to stderr)\n"
-    "  --dataset NAME       fashion-mnist or digits (its train and test splits)\n"
-    "  --data-dir DIR       where the data set files are (default: their usual place)\n"
-    "  --train-limit N      training images used (the first N)\n"
-    "  --limit N            test images for the accuracies (default: all)\n"
+    "  --train-limit N      training images used (the first N, after --shuffle)\n"
+    "  the data set (its train and test splits; --limit, --offset: of the test split):\n"
+    DATASET_USAGE
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
     "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"
     "  --layers N|fc        retrain the last N crossbar layers (1: Yao et al.'s\n"
@@ -53,12 +52,12 @@ static bool parse_positive(const char *text, long *out)
 
 int cmd_finetune(Args *a)
 {
-    const char *path = NULL, *out = NULL, *dataset = NULL, *data_dir = NULL, *train_text = NULL,
-               *limit_text = NULL, *epochs_text = NULL, *lr_text = NULL, *batch_text = NULL, *layers_text = NULL;
+    const char *path = NULL, *out = NULL, *train_text = NULL, *epochs_text = NULL, *lr_text = NULL, *batch_text = NULL, *layers_text = NULL;
     bool plain = false, reencode = true;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
+    DatasetOptions dso = {0};
     while (a->i < a->argc && !a->failed) {
-        if (chip_option(a, &chip))
+        if (chip_option(a, &chip) || dataset_option(a, &dso))
             continue;
         if (opt_flag(a, "--plain"))
             plain = true;
@@ -66,13 +65,12 @@ int cmd_finetune(Args *a)
             reencode = true;
         else if (opt_flag(a, "--no-reencode"))
             reencode = false;
-        else if (!opt_value(a, "-o", &out) && !opt_value(a, "--dataset", &dataset) &&
-                 !opt_value(a, "--data-dir", &data_dir) && !opt_value(a, "--train-limit", &train_text) &&
-                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
+        else if (!opt_value(a, "-o", &out) && !opt_value(a, "--train-limit", &train_text) &&
+                 !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
                  !opt_value(a, "--batch", &batch_text) && !opt_value(a, "--layers", &layers_text) && !a->failed)
             opt_positional(a, &path);
     }
-    long train_limit = 0, limit = -1, epochs = 0, batch = 0, layers = FINETUNE_LAYERS_FC;
+    long train_limit = 0, epochs = 0, batch = 0, layers = FINETUNE_LAYERS_FC;
     double lr = 0;
     char *end = NULL;
     if (!a->failed && !path)
@@ -81,14 +79,14 @@ int cmd_finetune(Args *a)
         usage_error(a, "fine-tuning needs a compiled program (.xbp), not %s", path);
     if (!a->failed && !out)
         usage_error(a, "%s", "missing -o OUT.xbp");
-    if (!a->failed && !dataset)
-        usage_error(a, "%s", "missing --dataset NAME");
+    if (!a->failed && !dso.spec)
+        usage_error(a, "%s", "missing --dataset SPEC");
+    if (!a->failed && dso.split)
+        usage_error(a, "%s", "finetune reads both splits: --split does not apply");
     if (!a->failed && !train_text)
         usage_error(a, "%s", "missing --train-limit N");
     if (!a->failed && !parse_positive(train_text, &train_limit))
         usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
-    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
-        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
     if (!a->failed && epochs_text && !parse_positive(epochs_text, &epochs))
         usage_error(a, "--epochs takes a positive count, not '%s'", epochs_text);
     if (!a->failed && batch_text && !parse_positive(batch_text, &batch))
@@ -115,8 +113,14 @@ int cmd_finetune(Args *a)
     Program *p = outputs_add(outs, out) ? chip_program(arena, path, &chip, &diags) : NULL;
     bool ok = p != NULL;
     free(chip.sets);
-    ok = ok && dataset_load(arena, dataset, "train", data_dir, &train, &diags) &&
-         dataset_load(arena, dataset, "test", data_dir, &test, &diags);
+    const char *dataset = dso.spec;
+    DatasetOptions train_dso = dso;
+    train_dso.limit = train_limit;
+    train_dso.offset = 0;
+    const Type *input = ok && p->n_inputs == 1 ? &p->buffers[p->inputs[0]].type : NULL;
+    int n_classes = ok && p->n_outputs >= 1 ? (int)type_numel(&p->buffers[p->outputs[0]].type) : 0;
+    ok = ok && dataset_open(arena, &train_dso, "train", true, input, n_classes, &train, &diags) &&
+         dataset_open(arena, &dso, "test", true, input, n_classes, &test, &diags);
     if (ok && (p->n_inputs != 1 ||
                type_numel(&p->buffers[p->inputs[0]].type) != type_numel(&train.image_type))) {
         diag_error(&diags, &loc, "the program's input is not one %s image %s", dataset,
@@ -126,8 +130,7 @@ int cmd_finetune(Args *a)
     if (!ok)
         return finish(arena, &diags, outputs_commit(outs, false));
 
-    int n_train = train_limit < train.count ? (int)train_limit : train.count;
-    int n_test = limit >= 0 && limit < test.count ? (int)limit : test.count;
+    int n_train = train.count, n_test = test.count;
     FinetuneOptions options = {.layers = (int)layers, .epochs = (int)epochs, .batch = (int)batch,
                                .learning_rate = lr, .plain = plain, .reencode = reencode};
     FinetuneReport report;

@@ -416,15 +416,14 @@ int cmd_run(Args *a)
 /* ---- xbarc eval ---- */
 
 const char eval_usage[] =
-    "usage: xbarc eval MODEL.onnx|IN.xir|PROGRAM.xbp --dataset fashion-mnist|digits [--limit N]\n"
+    "usage: xbarc eval MODEL.onnx|IN.xir|PROGRAM.xbp --dataset SPEC [--limit N]\n"
     "\n"
-    "Top-1 accuracy on a labelled data set (test split): of the float32 reference\n"
+    "Top-1 accuracy on a labelled data set (its test split unless --split says): of\n"
+    "the float32 reference\n"
     "interpreter for a model, of the crossbar simulator for a program.  The last\n"
     "line is 'accuracy: 0.xxxx (N images)'.\n"
     "\n"
-    "  --dataset NAME     fashion-mnist (Debian's dataset-fashion-mnist) or digits\n"
-    "  --data-dir DIR     where the data set files are (default: their usual place)\n"
-    "  --limit N          only the first N images\n"
+    DATASET_USAGE
     "  --passes=LIST      passes run on a model first (default: the default pipeline)\n"
     "  --against MODEL    also run MODEL (a model or a program) on every image and\n"
     "                     report its accuracy, the top-1 agreement of the two, their\n"
@@ -451,33 +450,30 @@ static void show_progress(void *dataset_name, int done, int count, int correct)
 
 int cmd_eval(Args *a)
 {
-    const char *model = NULL, *dataset_name = NULL, *data_dir = NULL, *limit_text = NULL, *pipeline = NULL,
-               *against = NULL, *stats_json = NULL, *threads_text = NULL, *spec;
+    const char *model = NULL, *pipeline = NULL, *against = NULL, *stats_json = NULL, *threads_text = NULL, *spec;
     bool stats = false;
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_perf = 0;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     InputShapes shapes = {0};
+    DatasetOptions dso = {0};
     while (a->i < a->argc && !a->failed) {
-        if (chip_option(a, &chip) || input_shape_option(a, &shapes))
+        if (chip_option(a, &chip) || input_shape_option(a, &shapes) || dataset_option(a, &dso))
             continue;
         if (opt_value(a, "--perf", &spec))
             perf[n_perf++] = (char *)spec;
         else if (opt_flag(a, "--stats"))
             stats = true;
-        else if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
-                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--passes", &pipeline) &&
+        else if (!opt_value(a, "--passes", &pipeline) &&
                  !opt_value(a, "--against", &against) && !opt_value(a, "--stats-json", &stats_json) &&
                  !opt_value(a, "--threads", &threads_text))
             opt_positional(a, &model);
     }
-    long limit = -1, threads = 1;
+    long threads = 1;
     if (!a->failed && !model)
         usage_error(a, "%s", "missing MODEL");
-    if (!a->failed && !dataset_name)
-        usage_error(a, "%s", "missing --dataset NAME");
-    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
-        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
+    if (!a->failed && !dso.spec)
+        usage_error(a, "%s", "missing --dataset SPEC");
     if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > 256))
         usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (stats || stats_json || n_perf) && !has_suffix(model, ".xbp"))
@@ -507,7 +503,9 @@ int cmd_eval(Args *a)
     Runner r = {0}, ref = {0};
     bool ok = (!stats_json || outputs_add(outs, stats_json)) && runner_open(&r, arena, model, pipeline, &shapes, &chip, &diags) &&
               (!against || runner_open(&ref, arena, against, pipeline, &shapes, NULL, &diags)) &&
-              dataset_load(arena, dataset_name, "test", data_dir, &data, &diags);
+              dataset_open(arena, &dso, "test", false, r.n_inputs == 1 ? &r.input_types[0] : NULL,
+                           (int)type_numel(&r.output_types[0]), &data, &diags);
+    const char *dataset_name = dso.spec;
     char **sets = arena_array(arena, (size_t)chip.n_sets + 1, sizeof(char *));     /* for the stats' JSON */
     memcpy(sets, chip.sets, (size_t)chip.n_sets * sizeof(char *));
     free(chip.sets);
@@ -539,7 +537,7 @@ int cmd_eval(Args *a)
         return finish(arena, &diags, outputs_commit(outs, false));
     }
     int64_t n_logits = type_numel(&r.output_types[0]);
-    int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
+    int count = data.count;
     bool progress = isatty(STDERR_FILENO);
     /* the same results whatever --threads is (runtime/evaluate.c) */
     EvalSet set = {.images = data.images, .image_numel = image_size, .labels = data.labels, .count = count};

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 const char sweep_usage[] =
-    "usage: xbarc sweep PROGRAM.xbp --dataset NAME --vary PARAM=FROM:TO:STEP --seeds N\n"
+    "usage: xbarc sweep PROGRAM.xbp --dataset SPEC --vary PARAM=FROM:TO:STEP --seeds N\n"
     "                   [--limit N] [--threads N] [-o OUT.csv] [--plot OUT.svg]\n"
     "                   [--noise P] [--time T] [--set FIELD=VALUE ...] [--data-dir DIR]\n"
     "\n"
@@ -38,9 +38,7 @@ const char sweep_usage[] =
     "                       prog_sigma, sa0_fraction, drift_time_s, ...), g_min_us,\n"
     "                       g_max_us, or time (drift_time_s; values like 1h, 1d, 1y)\n"
     "  --seeds N            seeds 1 to N per value\n"
-    "  --dataset NAME       fashion-mnist or digits (the test split)\n"
-    "  --data-dir DIR       where the data set's files are (default: the usual place)\n"
-    "  --limit N            the first N images only\n"
+    DATASET_USAGE
     "  --threads N          images on N threads (the results do not depend on N)\n"
     "  -o OUT.csv           write one row per value and seed: param,value,seed,accuracy\n"
     "  --plot OUT.svg       write a plot of the mean accuracy and its min-max band\n"
@@ -316,17 +314,17 @@ static void write_svg(FILE *f, const Vary *v, const Summary *sum, int seeds, con
 
 int cmd_sweep(Args *a)
 {
-    const char *path = NULL, *dataset_name = NULL, *data_dir = NULL, *vary_spec = NULL, *seeds_text = NULL,
-               *limit_text = NULL, *threads_text = NULL, *csv_path = NULL, *svg_path = NULL, *preset = NULL,
+    const char *path = NULL, *vary_spec = NULL, *seeds_text = NULL, *threads_text = NULL, *csv_path = NULL, *svg_path = NULL, *preset = NULL,
                *time_text = NULL, *set;
     char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_sets = 0;
+    DatasetOptions dso = {0};
     while (a->i < a->argc && !a->failed) {
         if (opt_value(a, "--set", &set))
             sets[n_sets++] = (char *)set;
-        else if (!opt_value(a, "--dataset", &dataset_name) && !opt_value(a, "--data-dir", &data_dir) &&
+        else if (!dataset_option(a, &dso) &&
                  !opt_value(a, "--vary", &vary_spec) && !opt_value(a, "--seeds", &seeds_text) &&
-                 !opt_value(a, "--limit", &limit_text) && !opt_value(a, "--threads", &threads_text) &&
+                 !opt_value(a, "--threads", &threads_text) &&
                  !opt_value(a, "-o", &csv_path) && !opt_value(a, "--plot", &svg_path) &&
                  !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time_text))
             opt_positional(a, &path);
@@ -334,20 +332,19 @@ int cmd_sweep(Args *a)
     Chip chip = {.preset = preset, .time = time_text, .sets = sets, .n_sets = n_sets};
     Arena *arena = arena_new();
     Vary vary = {0};
-    long seeds = 0, limit = -1, threads = 1;
+    long seeds = 0, threads = 1;
+    const char *dataset_name = dso.spec;
     const char *why = NULL;
     if (!a->failed && (!path || !has_suffix(path, ".xbp")))
         usage_error(a, "%s", path ? "the program must be an .xbp file (see 'xbarc compile')" : "missing PROGRAM.xbp");
     if (!a->failed && !dataset_name)
-        usage_error(a, "%s", "missing --dataset NAME");
+        usage_error(a, "%s", "missing --dataset SPEC");
     if (!a->failed && !vary_spec)
         usage_error(a, "%s", "missing --vary PARAM=FROM:TO:STEP");
     if (!a->failed && !seeds_text)
         usage_error(a, "%s", "missing --seeds N");
     if (!a->failed && (!parse_count(seeds_text, &seeds) || seeds < 1 || seeds > 100000))
         usage_error(a, "--seeds takes a count from 1 to 100000, not '%s'", seeds_text);
-    if (!a->failed && limit_text && (!parse_count(limit_text, &limit) || limit < 1))
-        usage_error(a, "--limit takes a positive count, not '%s'", limit_text);
     if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > MAX_THREADS))
         usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && (why = parse_vary(arena, vary_spec, &vary)))
@@ -373,7 +370,10 @@ int cmd_sweep(Args *a)
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     Dataset data;
     Program *program = files_ok ? program_read(arena, path, &diags) : NULL;
-    if (!program || !dataset_load(arena, dataset_name, "test", data_dir, &data, &diags)) {
+    if (!program || !dataset_open(arena, &dso, "test", false,
+                                  program->n_inputs == 1 ? &program->buffers[program->inputs[0]].type : NULL,
+                                  program->n_outputs >= 1 ? (int)type_numel(&program->buffers[program->outputs[0]].type) : 0,
+                                  &data, &diags)) {
         free(sets);
         return finish(arena, &diags, outputs_commit(outs, false));
     }
@@ -403,7 +403,7 @@ int cmd_sweep(Args *a)
     if (program->float_weights)
         fprintf(stderr, "xbarc sweep: note: a float-weight program has no conductances: the chip fields do nothing\n");
 
-    int count = limit >= 0 && limit < data.count ? (int)limit : data.count;
+    int count = data.count;
     EvalSet images = {.images = data.images, .image_numel = image_size, .labels = data.labels, .count = count};
     double *acc = arena_array(arena, (size_t)vary.n * (size_t)seeds, sizeof(double));
     Bar bar = {.vary = &vary, .seeds = (int)seeds, .runs = vary.n * (int)seeds, .last_shown = -1,

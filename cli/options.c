@@ -5,6 +5,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +162,76 @@ bool has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* ---- data set options ---------------------------------------------------------- */
+
+/* "a,b,c": 1 to 4 numbers (std: positive). */
+static bool parse_floats(const char *text, float *out, int *n, bool positive)
+{
+    *n = 0;
+    for (const char *p = text;; p++) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || (*end && *end != ',') || *n == 4 || !isfinite(v) || (positive && !(v > 0)))
+            return false;
+        out[(*n)++] = (float)v;
+        p = end;
+        if (!*p)
+            return true;
+    }
+}
+
+bool dataset_option(Args *a, DatasetOptions *o)
+{
+    const char *v;
+    long n = 0;
+    if (opt_value(a, "--dataset", &o->spec) || opt_value(a, "--data-dir", &o->dir))
+        return true;
+    if (opt_value(a, "--split", &v)) {
+        if (strcmp(v, "train") != 0 && strcmp(v, "test") != 0)
+            usage_error(a, "--split takes train or test, not '%s'", v);
+        o->split = v;
+    } else if (opt_value(a, "--limit", &v)) {
+        if (!parse_count(v, &o->limit) || o->limit < 1)
+            usage_error(a, "--limit takes a positive count, not '%s'", v);
+    } else if (opt_value(a, "--offset", &v)) {
+        if (!parse_count(v, &o->offset) || o->offset > INT_MAX)
+            usage_error(a, "--offset takes a count from 0, not '%s'", v);
+    } else if (opt_value(a, "--shuffle", &v)) {
+        if (!parse_count(v, &n))
+            usage_error(a, "--shuffle takes a seed (a non-negative integer), not '%s'", v);
+        o->shuffle = true;
+        o->shuffle_seed = (uint64_t)n;
+    } else if (opt_value(a, "--scale", &v)) {
+        char *end;
+        double num = strtod(v, &end), den = 1;
+        if (end != v && *end == '/')
+            den = strtod(end + 1, &end);
+        if (end == v || *end || !(num > 0 && num < 1e6) || !(den > 0 && den < 1e6))
+            usage_error(a, "--scale takes a positive number such as 0.0625 or 1/16, not '%s'", v);
+        o->scale_given = true;
+        o->scale_mul = (float)num;
+        o->scale_div = (float)den;
+    } else if (opt_value(a, "--resize", &v)) {
+        if (!parse_count(v, &n) || n < 1 || n > 65536)
+            usage_error(a, "--resize takes a size from 1 to 65536, not '%s'", v);
+        o->resize = (int)n;
+    } else if (opt_value(a, "--center-crop", &v)) {
+        if (!parse_count(v, &n) || n < 1 || n > 65536)
+            usage_error(a, "--center-crop takes a size from 1 to 65536, not '%s'", v);
+        o->crop = (int)n;
+    } else if (opt_value(a, "--mean", &v)) {
+        if (!parse_floats(v, o->mean, &o->n_mean, false))
+            usage_error(a, "--mean takes 1 to 4 numbers joined by commas, not '%s'", v);
+    } else if (opt_value(a, "--std", &v)) {
+        if (!parse_floats(v, o->std, &o->n_std, true))
+            usage_error(a, "--std takes 1 to 4 positive numbers joined by commas, not '%s'", v);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 /* ---- shared steps ------------------------------------------------------------- */

@@ -1,11 +1,15 @@
 /* dataset.c: the labelled image sets `xbarc eval` measures accuracy on.
  *
- * Fashion-MNIST comes from Debian's dataset-fashion-mnist as gzipped IDX files
- * (read through zlib); sklearn's digits come as two .npy files that
- * models/train_mlp.py writes, so no Python is needed at run time. */
-#include "frontend/frontend.h"
+ * The built-in sets: Fashion-MNIST comes from Debian's dataset-fashion-mnist
+ * as gzipped IDX files (read through zlib); sklearn's digits come as two .npy
+ * files that models/train_mlp.py writes, so no Python is needed at run time.
+ * A path is dispatched to its format's reader (dataset_formats.h), and the
+ * subset (--shuffle, --offset, --limit) taken here, for every format alike. */
+#include "frontend/dataset_formats.h"
 
+#include <dirent.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -14,50 +18,15 @@
 #define XBARC_MODELS_DIR "models"
 #endif
 
-/* Reads a whole gzip file into the arena. */
+/* A gzip file's content, in the arena. */
 static unsigned char *read_gz(Arena *arena, const char *path, size_t *size, Diags *diags)
 {
-    Loc loc = {.file = path};
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        diag_error(diags, &loc, "cannot open data set file (is dataset-fashion-mnist installed?)");
+    unsigned char *buf = data_read_file(path, size, diags);
+    if (!buf)
         return NULL;
-    }
-    size_t cap = 1 << 20, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            /* A few KB of gzip can expand to any size. */
-            if (!memory_check(2 * (uint64_t)cap, 1, "decompressing the data set file", &loc, diags)) {
-                free(buf);
-                gzclose(f);
-                return NULL;
-            }
-            cap *= 2;
-            unsigned char *bigger = realloc(buf, cap);
-            if (!bigger)
-                break;
-            buf = bigger;
-        }
-        size_t room = cap - n;
-        int got = gzread(f, buf + n, room > (1u << 30) ? 1u << 30 : (unsigned)room);    /* gzread takes an int's worth */
-        if (got <= 0) {
-            int err = 0;
-            if (got < 0 || (gzerror(f, &err), err != Z_OK && err != Z_STREAM_END)) {
-                diag_error(diags, &loc, "corrupt gzip data");
-                free(buf);
-                gzclose(f);
-                return NULL;
-            }
-            break;
-        }
-        n += (size_t)got;
-    }
-    gzclose(f);
-    unsigned char *out = arena_alloc(arena, n ? n : 1);
-    memcpy(out, buf, n);
+    unsigned char *out = arena_alloc(arena, *size ? *size : 1);
+    memcpy(out, buf, *size);
     free(buf);
-    *size = n;
     return out;
 }
 
@@ -68,7 +37,7 @@ static uint32_t be32(const unsigned char *p)
 
 /* An IDX file of unsigned bytes: magic 0x00000800 + rank, then rank big-endian
  * dims.  Returns the data and fills dims. */
-static unsigned char *read_idx(Arena *arena, const char *path, int want_rank, uint32_t *dims, Diags *diags)
+unsigned char *data_read_idx(Arena *arena, const char *path, int want_rank, uint32_t *dims, Diags *diags)
 {
     Loc loc = {.file = path};
     size_t size = 0;
@@ -106,8 +75,8 @@ static bool load_fashion_mnist(Arena *arena, const char *split, const char *dir,
     char *images_path = arena_printf(arena, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
     char *labels_path = arena_printf(arena, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
     uint32_t idims[3], ldims[1];
-    unsigned char *pixels = read_idx(arena, images_path, 3, idims, diags);
-    unsigned char *labels = pixels ? read_idx(arena, labels_path, 1, ldims, diags) : NULL;
+    unsigned char *pixels = data_read_idx(arena, images_path, 3, idims, diags);
+    unsigned char *labels = pixels ? data_read_idx(arena, labels_path, 1, ldims, diags) : NULL;
     if (!labels)
         return false;
     Loc images_loc = {.file = images_path}, labels_loc = {.file = labels_path};
@@ -194,4 +163,296 @@ bool dataset_load(Arena *arena, const char *name, const char *split, const char 
         return load_digits(arena, split, dir ? dir : XBARC_MODELS_DIR "/digits", out, diags);
     diag_error(diags, NULL, "unknown data set '%s' (fashion-mnist or digits)", name);
     return false;
+}
+
+/* ---- what the readers share (dataset_formats.h) ---- */
+
+/* zlib's inflate over a whole buffer; windowBits 15 + 32 takes gzip or zlib
+ * data, -15 raw deflate (a zip member).  The output grows as needed, each
+ * step memory_check'ed: a few KB can expand to any size. */
+static uint8_t *inflate_all(const uint8_t *in, size_t in_size, int window_bits, size_t *size, const Loc *loc,
+                            Diags *diags)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, window_bits) != Z_OK) {
+        diag_error(diags, loc, "out of memory");
+        return NULL;
+    }
+    size_t cap = in_size * 4 + 4096, n = 0;
+    uint8_t *buf = NULL;
+    const uint8_t *next = in;
+    size_t left = in_size;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        if (!buf || n == cap) {
+            if (buf)
+                cap *= 2;
+            uint8_t *bigger = memory_check(cap, 1, "decompressing the data set file", loc, diags) ? realloc(buf, cap)
+                                                                                                 : NULL;
+            if (!bigger) {
+                if (diags->n_errors == 0)
+                    diag_error(diags, loc, "out of memory");
+                free(buf);
+                inflateEnd(&z);
+                return NULL;
+            }
+            buf = bigger;
+        }
+        z.next_in = (Bytef *)next;
+        z.avail_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
+        z.next_out = buf + n;
+        z.avail_out = cap - n > (1u << 30) ? 1u << 30 : (uInt)(cap - n);
+        uInt in_before = z.avail_in, out_before = z.avail_out;
+        rc = inflate(&z, Z_NO_FLUSH);
+        next += in_before - z.avail_in;
+        left -= in_before - z.avail_in;
+        n += out_before - z.avail_out;
+        /* gzip files may hold several members one after the other */
+        if (rc == Z_STREAM_END && window_bits > 0 && left > 0) {
+            inflateReset(&z);
+            rc = Z_OK;
+            continue;
+        }
+        if (rc != Z_OK && rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && left > 0)) {
+            diag_error(diags, loc, "corrupt compressed data (zlib: %s)", z.msg ? z.msg : "truncated");
+            free(buf);
+            inflateEnd(&z);
+            return NULL;
+        }
+        if (rc == Z_BUF_ERROR && left == 0) {
+            diag_error(diags, loc, "corrupt compressed data (truncated)");
+            free(buf);
+            inflateEnd(&z);
+            return NULL;
+        }
+    }
+    inflateEnd(&z);
+    *size = n;
+    return buf;
+}
+
+uint8_t *data_inflate(const uint8_t *in, size_t in_size, bool raw, size_t *size, const Loc *loc, Diags *diags)
+{
+    return inflate_all(in, in_size, raw ? -15 : 15 + 32, size, loc, diags);
+}
+
+uint8_t *data_read_file(const char *path, size_t *size, Diags *diags)
+{
+    Loc loc = {.file = path};
+    FileBytes bytes;
+    if (!file_read(path, 0, &loc, diags, &bytes))
+        return NULL;
+    uint8_t *out = NULL;
+    if (bytes.size >= 2 && bytes.data[0] == 0x1f && bytes.data[1] == 0x8b) {
+        out = inflate_all(bytes.data, bytes.size, 15 + 32, size, &loc, diags);
+    } else if ((out = malloc(bytes.size ? bytes.size : 1))) {
+        memcpy(out, bytes.data, bytes.size);
+        *size = bytes.size;
+    } else {
+        diag_error(diags, &loc, "out of memory");
+    }
+    file_release(&bytes);
+    return out;
+}
+
+bool data_alloc(DataLoad *d, int64_t count, const char *path)
+{
+    Loc loc = {.file = path};
+    if (count <= 0) {
+        diag_error(d->diags, &loc, "the data set is empty");
+        return false;
+    }
+    if (count > INT_MAX) {
+        diag_error(d->diags, &loc, "%lld images, more than %d", (long long)count, INT_MAX);
+        return false;
+    }
+    if (!memory_check((uint64_t)count * (uint64_t)d->image_numel, sizeof(float), "the data set's images", &loc,
+                      d->diags))
+        return false;
+    d->out->count = (int)count;
+    d->out->images = arena_array(d->arena, (size_t)count * (size_t)d->image_numel, sizeof(float));
+    d->out->labels = arena_alloc(d->arena, (size_t)count);
+    return true;
+}
+
+bool data_label(DataLoad *d, int64_t record, double value, const char *path)
+{
+    if (!(value >= 0 && value < d->n_classes && value == (int)value)) {
+        Loc loc = {.file = path};
+        diag_error(d->diags, &loc, "record %lld: label %g is not a class 0-%d (the model has %d outputs)",
+                   (long long)record, value, d->n_classes - 1, d->n_classes);
+        return false;
+    }
+    d->out->labels[record] = (uint8_t)value;
+    return true;
+}
+
+bool data_no_split(DataLoad *d, const char *path)
+{
+    if (!d->need_split && !d->split_explicit)
+        return true;
+    Loc loc = {.file = path};
+    diag_error(d->diags, &loc, "this data set has no %s split (its format has none: give the split's own file)",
+               d->split);
+    return false;
+}
+
+/* ---- dispatch and subsets ---- */
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* What a directory holds: the format of its files' names. */
+static bool load_directory(DataLoad *d, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    Loc loc = {.file = dir};
+    if (n < 0) {
+        diag_error(d->diags, &loc, "cannot read the data set directory");
+        return false;
+    }
+    bool cifar = false, idx = false, labels = false, subdirs = false;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        cifar |= ends_with(name, ".bin");
+        idx |= strstr(name, "idx3-ubyte") != NULL;
+        labels |= strcmp(name, "labels.txt") == 0;
+        if (name[0] != '.')
+            subdirs |= is_dir(arena_printf(d->arena, "%s/%s", dir, name));
+        free(names[i]);
+    }
+    free(names);
+    if (cifar)
+        return load_cifar(d, dir);
+    if (idx)
+        return load_idx_dir(d, dir);
+    if (labels)
+        return load_tensor_dir(d, dir);
+    if (subdirs)
+        return load_image_folder(d, dir);
+    diag_error(d->diags, &loc, "not a data set directory: no CIFAR .bin files, IDX files, labels.txt or class "
+                               "sub-folders (docs/datasets.md)");
+    return false;
+}
+
+static bool load_path(DataLoad *d, const char *spec)
+{
+    const char *comma = strchr(spec, ',');
+    if (comma) {
+        char *x = arena_strdup(d->arena, spec);
+        x[comma - spec] = '\0';
+        return load_npy_pair(d, x, x + (comma - spec) + 1);
+    }
+    if (ends_with(spec, ".npz"))
+        return load_npz(d, spec);
+    if (ends_with(spec, ".bin"))
+        return load_cifar(d, spec);
+    if (is_dir(spec))
+        return load_directory(d, spec);
+    struct stat st;
+    if (stat(spec, &st) != 0) {
+        diag_error(d->diags, NULL, "unknown data set '%s': neither a built-in one (fashion-mnist, digits) nor a file or "
+                                   "directory", spec);
+        return false;
+    }
+    Loc loc = {.file = spec};
+    diag_error(d->diags, &loc, "unknown data set format (an .npz, X.npy,Y.npy, a CIFAR .bin file or a directory: "
+                               "docs/datasets.md)");
+    return false;
+}
+
+/* splitmix64: the --shuffle permutation's generator. */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* --shuffle SEED (a Fisher-Yates permutation of the whole split), then
+ * --offset, then --limit: the same options give the same images. */
+static bool take_subset(Arena *arena, const DatasetOptions *o, Dataset *data, Diags *diags)
+{
+    int n = data->count;
+    if (o->offset >= n) {
+        diag_error(diags, NULL, "--offset %ld leaves no image of the %d in %s", o->offset, n, data->name);
+        return false;
+    }
+    int keep = n - (int)o->offset;
+    if (o->limit > 0 && o->limit < keep)
+        keep = (int)o->limit;
+    if (!o->shuffle && keep == n)
+        return true;
+    int *order = malloc((size_t)n * sizeof(int));
+    if (!order) {
+        diag_error(diags, NULL, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    uint64_t state = o->shuffle_seed;
+    for (int i = n - 1; o->shuffle && i > 0; i--) {
+        int j = (int)(splitmix64(&state) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    size_t numel = (size_t)type_numel(&data->image_type);
+    float *images = arena_array(arena, (size_t)keep * numel, sizeof(float));
+    uint8_t *labels = arena_alloc(arena, (size_t)keep);
+    for (int i = 0; i < keep; i++) {
+        int from = order[o->offset + i];
+        memcpy(images + (size_t)i * numel, data->images + (size_t)from * numel, numel * sizeof(float));
+        labels[i] = data->labels[from];
+    }
+    free(order);
+    data->images = images;
+    data->labels = labels;
+    data->count = keep;
+    return true;
+}
+
+bool dataset_open(Arena *arena, const DatasetOptions *options, const char *split, bool need_split,
+                  const Type *input, int n_classes, Dataset *out, Diags *diags)
+{
+    DatasetOptions *o = arena_alloc(arena, sizeof *o);
+    *o = *options;
+    if (!o->scale_div)
+        o->scale_mul = 1, o->scale_div = 255;   /* ToTensor's */
+    memset(out, 0, sizeof *out);
+    out->name = o->spec;
+    if (o->split)
+        split = o->split;
+    if (strcmp(o->spec, "fashion-mnist") == 0 || strcmp(o->spec, "digits") == 0) {
+        if (o->scale_given || o->resize || o->crop || o->n_mean || o->n_std) {
+            diag_error(diags, NULL, "--scale, --resize, --center-crop, --mean and --std apply to data set files, "
+                                    "not to the built-in %s (scaled as its model was trained)", o->spec);
+            return false;
+        }
+        if (!dataset_load(arena, o->spec, split, o->dir, out, diags))
+            return false;
+    } else {
+        if (!input) {
+            diag_error(diags, NULL, "%s: a data set file needs a model's input shape", o->spec);
+            return false;
+        }
+        DataLoad d = {.arena = arena, .o = o, .split = split, .need_split = need_split,
+                      .split_explicit = o->split != NULL, .input = input, .image_numel = type_numel(input),
+                      .n_classes = n_classes > 0 && n_classes < 256 ? n_classes : 256, .out = out, .diags = diags};
+        out->image_type = *input;
+        out->n_classes = d.n_classes;
+        if (!load_path(&d, o->spec))
+            return false;
+    }
+    return take_subset(arena, o, out, diags);
 }

@@ -52,7 +52,8 @@ bool tensor_write(const Tensor *tensor, Outputs *outs, const char *path, Diags *
  * a .pb tensor file, or -1 when it cannot be read. */
 int tensor_pb_elem_type(const char *path);
 
-/* Labelled image sets for `eval` (frontend/dataset.c). */
+/* Labelled image sets for `eval`, `sweep` and `finetune` (frontend/dataset.c,
+ * the formats in frontend/dataset_formats.c and frontend/images.c; docs/datasets.md). */
 typedef struct {
     const char *name;
     int count;              /* images */
@@ -61,6 +62,34 @@ typedef struct {
     uint8_t *labels;        /* count */
     int n_classes;
 } Dataset;
+
+/* What the user says of a data set (`--dataset SPEC` and the options beside it,
+ * parsed once in cli/options.c).  spec is a built-in name (fashion-mnist,
+ * digits) or a path: an .npz, an .npy pair "X.npy,Y.npy", a CIFAR .bin file
+ * or directory, an IDX directory, an ImageFolder of PNG/JPEG files, or a
+ * folder of .npy/.pb tensors with labels.txt. */
+typedef struct {
+    const char *spec;
+    const char *dir;            /* --data-dir: where a built-in set's files are (NULL: the usual place) */
+    const char *split;          /* --split train|test (NULL: the command's) */
+    long limit, offset;         /* --limit (0: all), --offset: the images kept, after shuffling */
+    bool shuffle;
+    uint64_t shuffle_seed;      /* --shuffle SEED */
+    bool scale_given;           /* --scale: an 8-bit sample v becomes v * scale_mul / scale_div */
+    float scale_mul, scale_div; /* (default 1/255, ToTensor's) */
+    int resize, crop;           /* --resize N (shorter side), --center-crop N (0: none) */
+    int n_mean, n_std;          /* --mean a,b,c --std a,b,c: one value or one per channel */
+    float mean[4], std[4];
+} DatasetOptions;
+
+/* The split `split` ("test" or "train"; o->split overrides it) of o->spec,
+ * as inputs of type `input` (the model's, batch 1: a path's images take its
+ * shape; NULL for built-in sets only) with labels below n_classes (0: 256).
+ * `need_split`: a format without splits is an error (else it is taken whole).
+ * The subset of o (shuffle, offset, limit) is taken.  Errors name the file
+ * and the record. */
+bool dataset_open(Arena *arena, const DatasetOptions *o, const char *split, bool need_split, const Type *input,
+                  int n_classes, Dataset *out, Diags *diags);
 
 /* `name` is fashion-mnist (Debian's dataset-fashion-mnist, gzipped IDX) or
  * digits (sklearn's digits as .npy, made by models/train_mlp.py); `split` is
