@@ -275,7 +275,7 @@ bool data_alloc(DataLoad *d, int64_t count, const char *path)
     return true;
 }
 
-bool data_label(DataLoad *d, int64_t record, double value, const char *path)
+bool data_label(DataLoad *d, int64_t index, int64_t record, double value, const char *path)
 {
     if (!(value >= 0 && value < d->n_classes && value == (int)value)) {
         Loc loc = {.file = path};
@@ -283,7 +283,7 @@ bool data_label(DataLoad *d, int64_t record, double value, const char *path)
                    (long long)record, value, d->n_classes - 1, d->n_classes);
         return false;
     }
-    d->out->labels[record] = (uint8_t)value;
+    d->out->labels[index] = (uint8_t)value;
     return true;
 }
 

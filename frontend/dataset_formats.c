@@ -93,7 +93,7 @@ static bool take_labels(DataLoad *d, const Tensor *y, const char *path)
         return false;
     }
     for (int64_t i = 0; i < n; i++)
-        if (!data_label(d, i, y->data[i], path))
+        if (!data_label(d, i, i, y->data[i], path))
             return false;
     return true;
 }
@@ -357,7 +357,7 @@ bool load_cifar(DataLoad *d, const char *path)
         size_t rec_size = (size_t)label_bytes[f] + (size_t)d->image_numel;
         for (size_t at = 0; ok && at < sizes[f]; at += rec_size, record++) {
             const uint8_t *r = raw[f] + at;
-            ok = data_label(d, record, r[label_bytes[f] - 1], files[f]);
+            ok = data_label(d, record, (int64_t)(at / rec_size), r[label_bytes[f] - 1], files[f]);
             float *dst = d->out->images + record * d->image_numel;
             for (int64_t j = 0; ok && j < d->image_numel; j++)
                 dst[j] = data_scale(d->o, r[label_bytes[f] + j]);
@@ -421,7 +421,7 @@ bool load_idx_dir(DataLoad *d, const char *dir)
     for (size_t i = 0; i < n; i++)
         d->out->images[i] = data_scale(d->o, pixels[i]);
     for (uint32_t i = 0; i < idims[0]; i++)
-        if (!data_label(d, i, labels[i], labels_path))
+        if (!data_label(d, i, i, labels[i], labels_path))
             return false;
     return true;
 }
@@ -498,13 +498,15 @@ bool load_tensor_dir(DataLoad *d, const char *dir)
             /* a last empty line */
         } else if (stop == line || *stop) {
             lloc.line = (int)count + 1;
+            lloc.col = 1;
             diag_error(d->diags, &lloc, "not an integer label: '%s'", line);
             ok = false;
         } else if (count >= d->out->count) {
             diag_error(d->diags, &lloc, "more labels than the %d inputs of the folder", d->out->count);
             ok = false;
         } else {
-            ok = data_label(d, count++, (double)v, labels_path);
+            ok = data_label(d, count, count, (double)v, labels_path);
+            count++;
         }
         p = end + 1;
     }

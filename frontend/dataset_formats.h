@@ -28,8 +28,8 @@ typedef struct {
 /* Room for count images and labels in d->out (memory_check'ed; an empty set
  * is an error at `path`). */
 bool data_alloc(DataLoad *d, int64_t count, const char *path);
-/* Stores label `value` of record `record` (read from `path`), checked. */
-bool data_label(DataLoad *d, int64_t record, double value, const char *path);
+/* Stores label `value` of image `index`, record `record` of `path`, checked. */
+bool data_label(DataLoad *d, int64_t index, int64_t record, double value, const char *path);
 /* An 8-bit sample scaled as --scale says (default /255). */
 static inline float data_scale(const DatasetOptions *o, uint8_t v)
 {
