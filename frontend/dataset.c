@@ -422,6 +422,20 @@ static bool take_subset(Arena *arena, const DatasetOptions *o, Dataset *data, Di
     return true;
 }
 
+/* torchvision's Normalize: (x - mean) / std in float32, channel by channel. */
+static void normalize(Dataset *data, const DatasetOptions *o, int channels)
+{
+    int64_t numel = type_numel(&data->image_type), plane = numel / channels;
+    for (int64_t i = 0; i < data->count; i++)
+        for (int c = 0; c < channels; c++) {
+            float mean = o->n_mean ? o->mean[o->n_mean == 1 ? 0 : c] : 0.0f;
+            float std = o->n_std ? o->std[o->n_std == 1 ? 0 : c] : 1.0f;
+            float *x = data->images + i * numel + c * plane;
+            for (int64_t j = 0; j < plane; j++)
+                x[j] = (x[j] - mean) / std;
+        }
+}
+
 bool dataset_open(Arena *arena, const DatasetOptions *options, const char *split, bool need_split,
                   const Type *input, int n_classes, Dataset *out, Diags *diags)
 {
@@ -449,10 +463,24 @@ bool dataset_open(Arena *arena, const DatasetOptions *options, const char *split
         DataLoad d = {.arena = arena, .o = o, .split = split, .need_split = need_split,
                       .split_explicit = o->split != NULL, .input = input, .image_numel = type_numel(input),
                       .n_classes = n_classes > 0 && n_classes < 256 ? n_classes : 256, .out = out, .diags = diags};
+        for (int v = 0; v < 256; v++)
+            d.scale[v] = (float)v * o->scale_mul / o->scale_div;
         out->image_type = *input;
         out->n_classes = d.n_classes;
+        int channels = input->rank == 4 ? (int)input->dims[1] : 1;
+        if ((o->n_mean > 1 && o->n_mean != channels) || (o->n_std > 1 && o->n_std != channels)) {
+            diag_error(diags, NULL, "--mean and --std take one value or %d (the model's channels, input %s)",
+                       channels, type_format(arena, input));
+            return false;
+        }
         if (!load_path(&d, o->spec))
             return false;
+        if ((o->resize || o->crop) && !d.images) {
+            diag_error(diags, NULL, "--resize and --center-crop apply to image folders, not to %s", o->spec);
+            return false;
+        }
+        if (o->n_mean || o->n_std)
+            normalize(out, o, channels);
     }
     return take_subset(arena, o, out, diags);
 }

@@ -78,7 +78,7 @@ static bool take_images(DataLoad *d, const Tensor *x, bool u8, const char *path)
         for (int64_t j = 0; j < d->image_numel; j++) {
             /* j indexes the output (CHW); its source is (j % hw) * c + j / hw in HWC */
             float v = src[hwc ? (j % hw) * c + j / hw : j];
-            dst[j] = u8 ? data_scale(d->o, (uint8_t)v) : v;
+            dst[j] = u8 ? d->scale[(uint8_t)v] : v;
         }
     }
     return true;
@@ -360,7 +360,7 @@ bool load_cifar(DataLoad *d, const char *path)
             ok = data_label(d, record, (int64_t)(at / rec_size), r[label_bytes[f] - 1], files[f]);
             float *dst = d->out->images + record * d->image_numel;
             for (int64_t j = 0; ok && j < d->image_numel; j++)
-                dst[j] = data_scale(d->o, r[label_bytes[f] + j]);
+                dst[j] = d->scale[r[label_bytes[f] + j]];
         }
         free(raw[f]);
     }
@@ -419,7 +419,7 @@ bool load_idx_dir(DataLoad *d, const char *dir)
         return false;
     size_t n = (size_t)idims[0] * (size_t)d->image_numel;
     for (size_t i = 0; i < n; i++)
-        d->out->images[i] = data_scale(d->o, pixels[i]);
+        d->out->images[i] = d->scale[pixels[i]];
     for (uint32_t i = 0; i < idims[0]; i++)
         if (!data_label(d, i, i, labels[i], labels_path))
             return false;
@@ -473,7 +473,7 @@ bool load_tensor_dir(DataLoad *d, const char *dir)
     for (int i = 0; i < kept; i++) {
         int64_t numel = type_numel(&tensors[i].type);
         for (int64_t j = 0; j < numel; j++)
-            d->out->images[at + j] = u8[i] ? data_scale(d->o, (uint8_t)tensors[i].data[j]) : tensors[i].data[j];
+            d->out->images[at + j] = u8[i] ? d->scale[(uint8_t)tensors[i].data[j]] : tensors[i].data[j];
         at += numel;
     }
     size_t size;

@@ -20,8 +20,10 @@ typedef struct {
     const Type *input;          /* the model's input, batch 1 */
     int64_t image_numel;
     int n_classes;              /* labels are below it (1 to 256) */
+    float scale[256];           /* 8-bit sample v: v * o->scale_mul / o->scale_div (--scale, default /255) */
     Dataset *out;
     Diags *diags;
+    bool images;                /* set by the image folder reader: --resize and --center-crop applied */
 } DataLoad;
 
 /* ---- dataset.c ---- */
@@ -30,11 +32,6 @@ typedef struct {
 bool data_alloc(DataLoad *d, int64_t count, const char *path);
 /* Stores label `value` of image `index`, record `record` of `path`, checked. */
 bool data_label(DataLoad *d, int64_t index, int64_t record, double value, const char *path);
-/* An 8-bit sample scaled as --scale says (default /255). */
-static inline float data_scale(const DatasetOptions *o, uint8_t v)
-{
-    return (float)v * o->scale_mul / o->scale_div;
-}
 /* An IDX file of unsigned bytes of rank want_rank (dims filled), gzipped or not. */
 unsigned char *data_read_idx(Arena *arena, const char *path, int want_rank, uint32_t *dims, Diags *diags);
 /* Whether the format, having no splits, may be read (else reported). */
@@ -62,7 +59,7 @@ typedef struct {
  * convert("L"), 3: convert("RGB")); false (reported, naming path) if corrupt. */
 bool image_decode(Arena *arena, const char *path, const uint8_t *bytes, size_t size, int channels, Image8 *out,
                   Diags *diags);
-/* --resize, --center-crop, ToTensor (--scale), --mean/--std into `out`, which
+/* --resize, --center-crop, ToTensor (--scale) into `out`, which
  * holds channels x height x width of d->input; false (reported) if the result
  * has another size. */
 bool image_preprocess(DataLoad *d, const Image8 *im, const char *path, float *out);

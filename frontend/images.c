@@ -13,7 +13,8 @@
  * triangle filter widened by the scale when shrinking, 22-bit fixed-point
  * weights, each pass rounded to bytes), the shorter side to N as
  * torchvision's Resize(int) does; CenterCrop rounds its offsets as
- * torchvision's (Python's round, half to even).  docs/datasets.md. */
+ * torchvision's (Python's round, half to even).  Normalize is dataset.c's,
+ * for every format.  docs/datasets.md. */
 #include "frontend/dataset_formats.h"
 
 #include <ctype.h>
@@ -322,17 +323,11 @@ bool image_preprocess(DataLoad *d, const Image8 *decoded, const char *path, floa
         return false;
     }
     int c = im.channels;
-    for (int ch = 0; ch < c; ch++) {
-        float mean = o->n_mean ? o->mean[o->n_mean == 1 ? 0 : ch] : 0.0f;
-        float std = o->n_std ? o->std[o->n_std == 1 ? 0 : ch] : 1.0f;
+    for (int ch = 0; ch < c; ch++)
         for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float v = data_scale(o, im.pixels[((size_t)(y0 + y) * im.width + (size_t)(x0 + x)) * c + ch]);
-                if (o->n_mean || o->n_std)
-                    v = (v - mean) / std;
-                out[((size_t)ch * h + y) * w + x] = v;
-            }
-    }
+            for (int x = 0; x < w; x++)
+                out[((size_t)ch * h + y) * w + x] =
+                    d->scale[im.pixels[((size_t)(y0 + y) * im.width + (size_t)(x0 + x)) * c + ch]];
     return true;
 }
 
@@ -385,14 +380,11 @@ bool load_image_folder(DataLoad *d, const char *dir)
     } else if (!data_no_split(d, dir)) {
         return false;
     }
+    d->images = true;
     int channels = d->input->rank == 4 ? (int)d->input->dims[1] : 1;
     if (channels != 1 && channels != 3) {
         diag_error(d->diags, &loc, "images for a model input %s: %d channels (1 or 3 are read from images)",
                    type_format(d->arena, d->input), channels);
-        return false;
-    }
-    if ((d->o->n_mean > 1 && d->o->n_mean != channels) || (d->o->n_std > 1 && d->o->n_std != channels)) {
-        diag_error(d->diags, NULL, "--mean and --std take one value or %d (the model's channels)", channels);
         return false;
     }
     struct dirent **classes;

@@ -1,23 +1,28 @@
 /* dataset-dump: the images (and labels) xbarc reads from a data set, for
  * comparison with torchvision's (tests/lit/datasets).
  *
- *   dataset-dump --shape 1xCxHxW [--classes N] [--train] DATA-SET OPTIONS -o IMAGES.npy [--labels L.npy]
+ *   dataset-dump --shape 1xCxHxW [--classes N] [--time] DATA-SET OPTIONS -o IMAGES.npy [--labels L.npy]
  *
  * DATA-SET OPTIONS are eval's (cli/options.c: --dataset, --split, --limit,
  * --offset, --shuffle, --scale, --resize, --center-crop, --mean, --std).  The
- * images are written as one [N, C, H, W] float array, the labels as [N]. */
+ * images are written as one [N, C, H, W] float array, the labels as [N].
+ * --time prints the CPU time of reading the set (docs/datasets.md). */
 #include "cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int main(int argc, char **argv)
 {
     Args a = {.argc = argc, .argv = argv, .i = 1, .command = "dataset-dump"};
     DatasetOptions o = {0};
     const char *shape = NULL, *out = NULL, *labels_out = NULL, *classes = NULL;
+    bool timed = false;
     while (a.i < argc && !a.failed) {
-        if (!dataset_option(&a, &o) && !opt_value(&a, "--shape", &shape) && !opt_value(&a, "-o", &out) &&
+        if (opt_flag(&a, "--time"))
+            timed = true;
+        else if (!dataset_option(&a, &o) && !opt_value(&a, "--shape", &shape) && !opt_value(&a, "-o", &out) &&
             !opt_value(&a, "--labels", &labels_out) && !opt_value(&a, "--classes", &classes)) {
             usage_error(&a, "unknown argument %s", argv[a.i]);
             break;
@@ -41,8 +46,11 @@ int main(int argc, char **argv)
     diags_init(&diags, arena);
     Outputs *outs = outputs_new(arena, &diags);
     Dataset data;
-    bool ok = outputs_add(outs, out) && (!labels_out || outputs_add(outs, labels_out)) &&
-              dataset_open(arena, &o, "test", false, &input, classes ? atoi(classes) : 0, &data, &diags);
+    bool ok = outputs_add(outs, out) && (!labels_out || outputs_add(outs, labels_out));
+    clock_t start = clock();
+    ok = ok && dataset_open(arena, &o, "test", false, &input, classes ? atoi(classes) : 0, &data, &diags);
+    if (ok && timed)
+        fprintf(stderr, "read in %.3f s of CPU time\n", (double)(clock() - start) / CLOCKS_PER_SEC);
     if (ok) {
         int64_t dims[IR_MAX_RANK] = {data.count};
         for (int i = 1; i < input.rank; i++)
