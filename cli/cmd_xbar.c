@@ -85,6 +85,8 @@ const char compile_usage[] =
     "                      of fashion-mnist for 28x28 inputs, of digits for 64-element\n"
     "                      inputs, else random), fashion-mnist, digits, random\n"
     "                      (uniform [0,1), fixed seed), a directory of .pb/.npy inputs,\n"
+    "                      a data set path as eval's --dataset takes (its training\n"
+    "                      split; default options: docs/datasets.md),\n"
     "                      or none: the range [0, 1] for every layer, no data and no\n"
     "                      interpretation -- for mapping studies only: accuracies\n"
     "                      are meaningless\n"

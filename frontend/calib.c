@@ -1,6 +1,7 @@
 /* calib.c: the images `xbarc compile` calibrates activation ranges on
- * (--calib SET): a data set's training split, a directory of input tensors,
- * or uniform random data. */
+ * (--calib SET): a data set's training split (a built-in one or any of
+ * dataset_open's formats), a directory of input tensors, or uniform random
+ * data. */
 #include "frontend/frontend.h"
 
 #include <dirent.h>
@@ -25,6 +26,22 @@ static void random_images(float *out, int64_t n, uint64_t seed)
         s ^= s >> 27;
         out[i] = (float)((s * 0x2545F4914F6CDD1DULL) >> 40) / (float)(1 << 24);
     }
+}
+
+/* Whether path is a directory of .pb / .npy inputs without labels (else a
+ * data set of dataset_open's). */
+static bool tensor_directory(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return false;
+    bool tensors = false, labels = false;
+    for (struct dirent *e; (e = readdir(dir));) {
+        tensors |= ends_with(e->d_name, ".pb") || ends_with(e->d_name, ".npy");
+        labels |= strcmp(e->d_name, "labels.txt") == 0;
+    }
+    closedir(dir);
+    return tensors && !labels;
 }
 
 /* Every .pb / .npy file of a directory, in name order, as one input each. */
@@ -84,9 +101,9 @@ enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
 
 /* The calibration set of `spec` (auto, random, a data set name or a directory)
  * for inputs of `image_size` elements: at most `limit` images (0: the default). */
-float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
-                                 Diags *diags)
+float *calibration_images(Arena *arena, const char *spec, const Type *input, int limit, int *count, Diags *diags)
 {
+    int64_t image_size = type_numel(input);
     if (strcmp(spec, "auto") == 0)
         spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
     if (limit == 0)
@@ -113,7 +130,16 @@ float *calibration_images(Arena *arena, const char *spec, int64_t image_size, in
         *count = data.count < limit ? data.count : limit;
         return data.images;
     }
-    float *images = directory_images(arena, spec, image_size, count, diags);
+    float *images;
+    if (tensor_directory(spec)) {
+        images = directory_images(arena, spec, image_size, count, diags);
+    } else {
+        /* a labelled data set (docs/datasets.md): its training split, else all of it */
+        DatasetOptions o = {.spec = spec, .limit = limit};
+        Dataset data;
+        images = dataset_open(arena, &o, "train", false, input, 0, &data, diags) ? data.images : NULL;
+        *count = data.count;
+    }
     if (images && *count > limit)
         *count = limit;
     return images;

@@ -99,14 +99,15 @@ bool dataset_open(Arena *arena, const DatasetOptions *o, const char *split, bool
 bool dataset_load(Arena *arena, const char *name, const char *split, const char *dir,
                   Dataset *out, Diags *diags);
 
-/* The calibration set of `spec` for inputs of image_size elements
- * (frontend/calib.c): "auto" (fashion-mnist for 28x28 inputs, digits for
- * 64-element ones, else random), "random" (uniform [0, 1), a fixed seed),
- * "fashion-mnist", "digits" (their training splits) or a directory of
- * .pb / .npy inputs (one each, in name order); at most `limit` images (0:
- * the set's default, 512, or 16 for random data).  NULL (reported) when it
- * cannot be had. */
-float *calibration_images(Arena *arena, const char *spec, int64_t image_size, int limit, int *count,
+/* The calibration set of `spec` for inputs of type `input` (frontend/calib.c):
+ * "auto" (fashion-mnist for 28x28 inputs, digits for 64-element ones, else
+ * random), "random" (uniform [0, 1), a fixed seed), "fashion-mnist",
+ * "digits" (their training splits), a directory of .pb / .npy inputs (one
+ * each, in name order, no labels.txt) or any data set path of dataset_open
+ * (its training split where it has one, else all of it; default options); at
+ * most `limit` images (0: the set's default, 512, or 16 for random data).
+ * NULL (reported) when it cannot be had. */
+float *calibration_images(Arena *arena, const char *spec, const Type *input, int limit, int *count,
                           Diags *diags);
 
 #endif
