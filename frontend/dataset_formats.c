@@ -252,6 +252,22 @@ static uint8_t *zip_member(const uint8_t *z, size_t size, const char *name, size
     return out;
 }
 
+bool load_npz_memory(DataLoad *d, const char *path, const uint8_t *bytes, size_t size)
+{
+    Loc loc = {.file = path};
+    Tensor t[2];
+    bool u8[2], ok = true;
+    const char *names[2] = {"x.npy", "y.npy"}, *member_paths[2];
+    for (int i = 0; i < 2 && ok; i++) {
+        size_t member_size = 0;
+        uint8_t *member = zip_member(bytes, size, names[i], &member_size, &loc, d->diags);
+        member_paths[i] = arena_printf(d->arena, "%s:%s", path, names[i]);
+        ok = member && read_array(d, member_paths[i], member, member_size, &t[i], &u8[i]);
+        free(member);
+    }
+    return ok && take_images(d, &t[0], u8[0], member_paths[0]) && take_labels(d, &t[1], member_paths[1]);
+}
+
 bool load_npz(DataLoad *d, const char *path)
 {
     if (!data_no_split(d, path))
@@ -260,18 +276,9 @@ bool load_npz(DataLoad *d, const char *path)
     FileBytes bytes;
     if (!file_read(path, 0, &loc, d->diags, &bytes))
         return false;
-    Tensor t[2];
-    bool u8[2], ok = true;
-    const char *names[2] = {"x.npy", "y.npy"}, *member_paths[2];
-    for (int i = 0; i < 2 && ok; i++) {
-        size_t size = 0;
-        uint8_t *member = zip_member(bytes.data, bytes.size, names[i], &size, &loc, d->diags);
-        member_paths[i] = arena_printf(d->arena, "%s:%s", path, names[i]);
-        ok = member && read_array(d, member_paths[i], member, size, &t[i], &u8[i]);
-        free(member);
-    }
+    bool ok = load_npz_memory(d, path, bytes.data, bytes.size);
     file_release(&bytes);
-    return ok && take_images(d, &t[0], u8[0], member_paths[0]) && take_labels(d, &t[1], member_paths[1]);
+    return ok;
 }
 
 /* ---- CIFAR-10/100 binary batches ---- */

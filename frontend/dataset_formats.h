@@ -43,6 +43,7 @@ uint8_t *data_inflate(const uint8_t *in, size_t in_size, bool raw, size_t *size,
 
 /* ---- dataset_formats.c ---- */
 bool load_npz(DataLoad *d, const char *path);
+bool load_npz_memory(DataLoad *d, const char *path, const uint8_t *bytes, size_t size);   /* (the fuzzer's) */
 bool load_npy_pair(DataLoad *d, const char *x_path, const char *y_path);
 bool load_cifar(DataLoad *d, const char *path);         /* a .bin file or a directory of them */
 bool load_idx_dir(DataLoad *d, const char *dir);
