@@ -56,19 +56,22 @@ bool input_shape_option(Args *a, InputShapes *shapes);
 /* The data set options of eval, sweep and finetune (frontend.h's
  * DatasetOptions, docs/datasets.md), parsed here alone. */
 #define DATASET_USAGE                                                                      \
-    "  --dataset SPEC       fashion-mnist, digits, or a path: an .npz (x, y), X.npy,Y.npy,\n" \
-    "                       a CIFAR .bin file or directory, an IDX directory, an image\n"    \
-    "                       folder (ImageFolder: a PNG/JPEG sub-folder per class) or a\n"   \
-    "                       folder of .npy/.pb inputs with labels.txt (docs/datasets.md)\n" \
-    "  --data-dir DIR       where a built-in set's files are (default: their usual place)\n" \
+    "  --dataset SPEC       fashion-mnist, digits, or a path (docs/datasets.md): an\n"      \
+    "                       .npz (x, y), X.npy,Y.npy, a CIFAR .bin file or directory,\n"   \
+    "                       an IDX directory, an image folder (ImageFolder: PNG/JPEG,\n"  \
+    "                       a sub-folder per class) or a folder of .npy/.pb inputs\n"     \
+    "                       and labels.txt; the images take the model's input shape\n"   \
+    "  --data-dir DIR       where a built-in set's files are (default: usual place)\n"    \
     "  --split train|test   the split, where the format has one\n"                          \
-    "  --limit N, --offset N, --shuffle SEED\n"                                               \
-    "                       a subset: the images from the N-th on (after a permutation\n"   \
-    "                       of the seed's: the same seed, the same images), at most N\n"    \
-    "  --scale S            8-bit samples times S (e.g. 0.0625 or 1/16; default 1/255)\n"   \
-    "  --resize N, --center-crop N, --mean a,b,c, --std a,b,c\n"                             \
-    "                       images: torchvision's Resize(N) (the shorter side, PIL's\n"    \
-    "                       bilinear), CenterCrop(N), ToTensor, Normalize(mean, std)\n"
+    "  --limit N, --offset K, --shuffle SEED\n"                                               \
+    "                       a subset: at most N images from the K-th on, after a\n"        \
+    "                       permutation by the seed (the same seed, the same images)\n"    \
+    "  --scale S            8-bit samples times S (0.0625 or 1/16; default 1/255)\n"        \
+    "  --resize N, --center-crop N\n"                                                         \
+    "                       image folders: torchvision's Resize(N) (the shorter side,\n"   \
+    "                       PIL's bilinear) and CenterCrop(N)\n"                            \
+    "  --mean a,b,c, --std a,b,c\n"                                                           \
+    "                       (x - mean) / std per channel, torchvision's Normalize\n"
 /* Consumes one data set option into o (values checked as usage); true when it matched. */
 bool dataset_option(Args *a, DatasetOptions *o);
 

@@ -29,7 +29,7 @@ const char finetune_usage[] =
     "  -o FILE              the fine-tuned program (checked before the training;\n"
     "                       '-' is stdout, the rest then goes to stderr)\n"
     "  --train-limit N      training images used (the first N, after --shuffle)\n"
-    "  the data set (its train and test splits; --limit, --offset: of the test split):\n"
+    "  the data set (train and test splits; --limit and --offset: the test split's)\n"
     DATASET_USAGE
     "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
     "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"

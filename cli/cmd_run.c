@@ -418,10 +418,9 @@ int cmd_run(Args *a)
 const char eval_usage[] =
     "usage: xbarc eval MODEL.onnx|IN.xir|PROGRAM.xbp --dataset SPEC [--limit N]\n"
     "\n"
-    "Top-1 accuracy on a labelled data set (its test split unless --split says): of\n"
-    "the float32 reference\n"
-    "interpreter for a model, of the crossbar simulator for a program.  The last\n"
-    "line is 'accuracy: 0.xxxx (N images)'.\n"
+    "Top-1 accuracy on a labelled data set (its test split, unless --split): of the\n"
+    "float32 reference interpreter for a model, of the crossbar simulator for a\n"
+    "program.  The last line is 'accuracy: 0.xxxx (N images)'.\n"
     "\n"
     DATASET_USAGE
     "  --passes=LIST      passes run on a model first (default: the default pipeline)\n"

@@ -458,9 +458,11 @@ bool load_tensor_dir(DataLoad *d, const char *dir)
             paths[kept] = arena_printf(d->arena, "%s/%s", dir, name);
             Loc file = {.file = paths[kept]};
             FileBytes bytes;
-            ok = file_read(paths[kept], 0, &file, d->diags, &bytes) &&
-                 (ok = read_array(d, paths[kept], bytes.data, bytes.size, &tensors[kept], &u8[kept]),
-                  file_release(&bytes), ok);
+            ok = file_read(paths[kept], 0, &file, d->diags, &bytes);
+            if (ok) {
+                ok = read_array(d, paths[kept], bytes.data, bytes.size, &tensors[kept], &u8[kept]);
+                file_release(&bytes);
+            }
             int64_t numel = ok ? type_numel(&tensors[kept].type) : 0;
             if (ok && numel % d->image_numel) {
                 diag_error(d->diags, &file, "a tensor of %s is not a whole number of the model's inputs %s",
