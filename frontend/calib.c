@@ -5,6 +5,7 @@
 #include "frontend/frontend.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,8 @@ static bool tensor_directory(const char *path)
     return tensors && !labels;
 }
 
-/* Every .pb / .npy file of a directory, in name order, as one input each. */
+/* Every .pb / .npy file of a directory, in name order, as one input each or
+ * a batch of them ([N, ...]: a whole number of inputs). */
 static float *directory_images(Arena *arena, const char *dir, int64_t image_size, int *count, Diags *diags)
 {
     Loc loc = {.file = dir};
@@ -54,42 +56,38 @@ static float *directory_images(Arena *arena, const char *dir, int64_t image_size
         diag_error(diags, &loc, "cannot read the calibration directory");
         return NULL;
     }
-    float *images = NULL;
-    int kept = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !memory_check((uint64_t)kept * (uint64_t)image_size, sizeof(float),
-                                       "the calibration inputs", &loc, diags))
-            break;
-        if (pass == 1)
-            images = arena_array(arena, (size_t)(kept ? kept : 1) * (size_t)image_size, sizeof(float));
-        kept = 0;
-        for (int i = 0; i < n; i++) {
-            const char *name = names[i]->d_name;
-            if (!ends_with(name, ".pb") && !ends_with(name, ".npy"))
-                continue;
-            if (pass == 1) {
-                Tensor t;
-                char *path = arena_printf(arena, "%s/%s", dir, name);
-                if (!tensor_read(arena, path, &t, diags))
-                    break;
-                if (type_numel(&t.type) != image_size) {
-                    Loc file = {.file = path};
-                    diag_error(diags, &file, "a calibration input must have %lld elements, not %lld",
-                               (long long)image_size, (long long)type_numel(&t.type));
-                    break;
-                }
-                memcpy(images + (size_t)kept * (size_t)image_size, t.data, (size_t)image_size * sizeof(float));
+    Tensor *tensors = arena_array(arena, (size_t)n + 1, sizeof(Tensor));
+    int n_tensors = 0;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (diags->n_errors == 0 && (ends_with(name, ".pb") || ends_with(name, ".npy"))) {
+            Tensor *t = &tensors[n_tensors++];
+            char *path = arena_printf(arena, "%s/%s", dir, name);
+            if (tensor_read(arena, path, t, diags) && type_numel(&t->type) % image_size) {
+                Loc file = {.file = path};
+                diag_error(diags, &file, "a calibration file must hold inputs of %lld elements (or a batch of "
+                           "them), not %lld", (long long)image_size, (long long)type_numel(&t->type));
             }
-            kept++;
+            total += diags->n_errors ? 0 : type_numel(&t->type) / image_size;
         }
-    }
-    for (int i = 0; i < n; i++)
         free(names[i]);
+    }
     free(names);
-    if (!kept)
+    if (diags->n_errors == 0 && !total)
         diag_error(diags, &loc, "no .pb or .npy calibration inputs in this directory");
-    *count = kept;
-    return diags->n_errors ? NULL : images;
+    if (diags->n_errors || total > INT_MAX ||
+        !memory_check((uint64_t)total * (uint64_t)image_size, sizeof(float), "the calibration inputs", &loc, diags))
+        return NULL;
+    float *images = arena_array(arena, (size_t)total * (size_t)image_size, sizeof(float));
+    size_t at = 0;
+    for (int i = 0; i < n_tensors; i++) {
+        size_t numel = (size_t)type_numel(&tensors[i].type);
+        memcpy(images + at, tensors[i].data, numel * sizeof(float));
+        at += numel;
+    }
+    *count = (int)total;
+    return images;
 }
 
 /* Calibration images when --calib-count is not given: data sets and
