@@ -123,7 +123,9 @@ def main():
     image_folder("rgb-png", x[:10], y[:10], "png", rgb)
     norm = transforms.Compose([transforms.Resize(16), transforms.CenterCrop(16), transforms.ToTensor(),
                                transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-    reference("rgb-png", norm, "rgb-png-ref", "ref.npy")
+    ref = reference("rgb-png", norm, "rgb-png-ref", "ref.npy")
+    labels = np.loadtxt("rgb-png-ref/labels.txt", dtype=np.int64)
+    np.savez_compressed("rgb-hwc.npz", x=ref.transpose(0, 2, 3, 1), y=labels)     # [N, H, W, C], as Keras keeps them
 
     # ---- sklearn's digits (MLP: 64 inputs, /16) ----
     dx = np.load(os.path.join(ROOT, "models/digits/test-images.npy"))
