@@ -291,26 +291,22 @@ static const char *base_name(const char *path)
 
 /* Records of 1 label byte (CIFAR-10) or 2 (CIFAR-100's train.bin and
  * test.bin: coarse then fine, the fine one taken), then the image's bytes,
- * channel-major.  Appends to *images / *labels (malloc'ed, grown). */
-static bool read_cifar_file(DataLoad *d, const char *path, uint8_t **raw, size_t *raw_size, int *label_bytes)
+ * channel-major.  The file's bytes are mapped (file_read), not copied. */
+static bool read_cifar_file(DataLoad *d, const char *path, FileBytes *bytes, int *label_bytes)
 {
     const char *base = base_name(path);
     *label_bytes = strcmp(base, "train.bin") == 0 || strcmp(base, "test.bin") == 0 ? 2 : 1;
-    size_t size;
-    uint8_t *bytes = data_read_file(path, &size, d->diags);
-    if (!bytes)
+    Loc loc = {.file = path};
+    if (!file_read(path, 0, &loc, d->diags, bytes))
         return false;
     size_t record = (size_t)*label_bytes + (size_t)d->image_numel;
-    Loc loc = {.file = path};
-    if (size == 0 || size % record) {
+    if (bytes->size == 0 || bytes->size % record) {
         diag_error(d->diags, &loc, "%zu bytes are not whole records of %d label byte%s + %lld image bytes (the "
-                   "model's input %s)", size, *label_bytes, *label_bytes > 1 ? "s" : "", (long long)d->image_numel,
-                   type_format(d->arena, d->input));
-        free(bytes);
+                   "model's input %s)", bytes->size, *label_bytes, *label_bytes > 1 ? "s" : "",
+                   (long long)d->image_numel, type_format(d->arena, d->input));
+        file_release(bytes);
         return false;
     }
-    *raw = bytes;
-    *raw_size = size;
     return true;
 }
 
@@ -345,16 +341,15 @@ bool load_cifar(DataLoad *d, const char *path)
             return false;
         }
     }
-    uint8_t *raw[6];
-    size_t sizes[6];
+    FileBytes raw[6];
     int label_bytes[6];
     int64_t total = 0;
     int got = 0;
     bool ok = true;
     for (; got < n_files && ok; got++) {
-        ok = read_cifar_file(d, files[got], &raw[got], &sizes[got], &label_bytes[got]);
+        ok = read_cifar_file(d, files[got], &raw[got], &label_bytes[got]);
         if (ok)
-            total += (int64_t)(sizes[got] / ((size_t)label_bytes[got] + (size_t)d->image_numel));
+            total += (int64_t)(raw[got].size / ((size_t)label_bytes[got] + (size_t)d->image_numel));
         else
             got--;
     }
@@ -362,14 +357,15 @@ bool load_cifar(DataLoad *d, const char *path)
     int64_t record = 0;
     for (int f = 0; f < got; f++) {
         size_t rec_size = (size_t)label_bytes[f] + (size_t)d->image_numel;
-        for (size_t at = 0; ok && at < sizes[f]; at += rec_size, record++) {
-            const uint8_t *r = raw[f] + at;
+        for (size_t at = 0; ok && at < raw[f].size; at += rec_size, record++) {
+            const uint8_t *r = raw[f].data + at;
             ok = data_label(d, record, (int64_t)(at / rec_size), r[label_bytes[f] - 1], files[f]);
             float *dst = d->out->images + record * d->image_numel;
-            for (int64_t j = 0; ok && j < d->image_numel; j++)
-                dst[j] = d->scale[r[label_bytes[f] + j]];
+            const uint8_t *px = r + label_bytes[f];
+            for (int64_t j = 0; j < d->image_numel; j++)
+                dst[j] = d->scale[px[j]];
         }
-        free(raw[f]);
+        file_release(&raw[f]);
     }
     return ok;
 }
