@@ -457,7 +457,8 @@ bool dataset_open(Arena *arena, const DatasetOptions *options, const char *split
             return false;
     } else {
         if (!input) {
-            diag_error(diags, NULL, "%s: a data set file needs a model's input shape", o->spec);
+            diag_error(diags, NULL, "%s: the images of a data set file take the shape of the model's input, and "
+                                    "the model has not one input", o->spec);
             return false;
         }
         DataLoad d = {.arena = arena, .o = o, .split = split, .need_split = need_split,

@@ -423,12 +423,15 @@ bool load_image_folder(DataLoad *d, const char *dir)
                 }
                 if (count == cap) {
                     cap = cap ? 2 * cap : 1024;
-                    files = realloc(files, (size_t)cap * sizeof *files);
-                    labels = realloc(labels, (size_t)cap);
-                    if (!files || !labels) {
+                    const char **more_files = realloc(files, (size_t)cap * sizeof *files);
+                    files = more_files ? more_files : files;
+                    uint8_t *more_labels = more_files ? realloc(labels, (size_t)cap) : NULL;
+                    labels = more_labels ? more_labels : labels;
+                    if (!more_labels) {
                         diag_error(d->diags, &loc, "out of memory");
                         ok = false;
-                        break;
+                        free(names[i]);
+                        continue;
                     }
                 }
                 files[count] = path;
