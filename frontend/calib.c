@@ -102,8 +102,19 @@ enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
 float *calibration_images(Arena *arena, const char *spec, const Type *input, int limit, int *count, Diags *diags)
 {
     int64_t image_size = type_numel(input);
-    if (strcmp(spec, "auto") == 0)
+    if (strcmp(spec, "auto") == 0) {
+        /* No data named: the bundled models' sets where the size fits, said
+         * so; else random data, warned about, as ranges from uniform [0, 1)
+         * clip any normalized input (docs/datasets.md, "Calibration"). */
         spec = image_size == 28 * 28 ? "fashion-mnist" : image_size == 64 ? "digits" : "random";
+        if (strcmp(spec, "random") != 0)
+            diag_note(diags, NULL, "calibrating on %s's training split, chosen by the input's size (%lld "
+                      "elements): --calib SPEC to name the data", spec, (long long)image_size);
+        else
+            diag_warning(diags, NULL, "no calibration data: activation ranges come from uniform random [0, 1) "
+                         "inputs, so this program's accuracy on real data is meaningless; name the data with "
+                         "--calib SPEC (docs/datasets.md), or --calib random to mean it");
+    }
     if (limit == 0)
         limit = strcmp(spec, "random") == 0 ? RANDOM_CALIB_COUNT : CALIB_COUNT;
     if (strcmp(spec, "random") == 0) {

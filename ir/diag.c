@@ -61,6 +61,14 @@ void diag_note(Diags *diags, const Loc *loc, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_warning(Diags *diags, const Loc *loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_add(diags, loc, "warning", fmt, ap);
+    va_end(ap);
+}
+
 void diag_error(Diags *diags, const Loc *loc, const char *fmt, ...)
 {
     va_list ap;

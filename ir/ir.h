@@ -121,6 +121,8 @@ void diag_verror(Diags *diags, const Loc *loc, const char *fmt, va_list ap);
 /* "WHERE: note: MESSAGE": printed with the errors, but not one (a default the
  * user may want to know was taken). */
 void diag_note(Diags *diags, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "WHERE: warning: MESSAGE": a default taken that makes the results suspect. */
+void diag_warning(Diags *diags, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "OPNAME: message" at the op's location, as shape inference and the crossbar
  * op's checks report; returns false, for `return ir_op_error(...)`. */
 bool ir_op_error(const Op *op, Diags *diags, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
