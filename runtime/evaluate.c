@@ -15,6 +15,7 @@
  * The only shared mutable state is the progress count, behind a mutex, and
  * only when a progress callback is given; what it reports along the way
  * (accuracy so far) depends on the scheduling, the final result does not. */
+#include "runtime/metrics.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
@@ -67,6 +68,8 @@ static void record(Job *job, int i, const float *out)
     EvalResult *r = job->result;
     int top = top_class(out, r->n_logits);
     r->predictions[i] = top;
+    if (r->ranks)
+        r->ranks[i] = label_rank(out, r->n_logits, job->set->labels[i]);
     if (r->logits)
         memcpy(r->logits + (size_t)i * (size_t)r->n_logits, out, (size_t)r->n_logits * sizeof(float));
     report_progress(job, job->set->labels && top == job->set->labels[i]);
@@ -120,6 +123,7 @@ static void run_job(Arena *arena, Job *job)
     int n_instrs = job->program && o->counters ? job->program->n_instrs : 0;
     r->count = set->count;
     r->predictions = arena_array(arena, (size_t)set->count + 1, sizeof(int));
+    r->ranks = set->labels ? arena_array(arena, (size_t)set->count + 1, sizeof(int)) : NULL;
     r->logits = o->keep_logits ? arena_array(arena, (size_t)set->count * (size_t)r->n_logits + 1, sizeof(float))
                                : NULL;
     int n = o->threads > 1 ? o->threads : 1;

@@ -138,6 +138,7 @@ typedef struct {
     double accuracy;            /* correct / count (0 without labels) */
     int64_t n_logits;           /* elements of the first output */
     int *predictions;           /* [count]: argmax of the first output (the first of ties) */
+    int *ranks;                 /* [count]: the label's rank in that output (runtime/metrics.h), or NULL without labels */
     float *logits;              /* [count * n_logits], or NULL */
     /* with options->counters (programs; else 0, NULL and zeros): */
     int n_instrs;               /* the program's */

@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "runtime/metrics.h"
 #include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
@@ -112,6 +113,10 @@ static void expect_same(const Model *m, const Reference *ref, const EvalResult *
     for (int i = 0; i < m->set.count; i++)
         cr_assert_eq(r->predictions[i], ref->predictions[i], "%s: image %d", what, i);
     cr_assert_not_null(r->logits, "%s", what);
+    cr_assert_not_null(r->ranks, "%s", what);
+    for (int i = 0; i < m->set.count; i++)     /* the label's rank, from the reference's logits */
+        cr_assert_eq(r->ranks[i], label_rank(ref->logits + (size_t)i * (size_t)ref->n_logits, ref->n_logits,
+                                             m->set.labels[i]), "%s: image %d", what, i);
     cr_expect(memcmp(r->logits, ref->logits, (size_t)m->set.count * (size_t)ref->n_logits * sizeof(float)) == 0,
               "%s: logits differ from the reference", what);
 }
