@@ -15,6 +15,7 @@
 /* The public header of every layer (study.h includes those of runtime,
  * passes and backend), and no other. */
 #include "frontend/frontend.h"
+#include "runtime/metrics.h"
 #include "study/study.h"
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -99,6 +100,26 @@ void chip_check(Args *a, Chip *chip);
 /* The program at path on that chip (NULL chip: as compiled); NULL on errors. */
 struct Program;
 struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags);
+
+/* xbarc eval's progress line and summary (eval_report.c, docs/eval.md). */
+typedef enum { METRIC_TOP1, METRIC_TOP5, METRIC_SNR, METRIC_RELERR } EvalMetric;
+bool eval_metric_parse(const char *text, EvalMetric *metric);
+const char *eval_metric_name(EvalMetric metric);
+/* On a terminal (tty) a carriage-return line every 256 images; otherwise a plain
+ * line every 5 s (XBARC_PROGRESS_SECONDS), and a last one if any was written.
+ * Images/s, the ETA and the accuracy so far; the callback is an EvalProgress. */
+typedef struct {
+    const char *label;
+    bool tty;
+    double interval, start, last;
+    int lines;
+} EvalProgressLine;
+void eval_progress_start(EvalProgressLine *p, const char *label, bool tty);
+void eval_progress_show(void *context, int done, int count, int correct);
+void eval_progress_end(EvalProgressLine *p);
+double eval_headline(EvalMetric metric, const ClassMetrics *classes, const OutputError *error);
+void eval_print_summary(FILE *out, EvalMetric metric, const ClassMetrics *classes, const OutputError *error,
+                        int count);
 
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);

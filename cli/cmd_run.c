@@ -437,15 +437,15 @@ const char eval_usage[] =
     "                     (a program) the chip's non-idealities, as for 'xbarc run'\n"
     "                     (docs/noise.md); image i gets read noise of its own\n"
     "  --threads N        images on N threads: the same results, bit for bit, for any N\n"
+    "  --metric top1|top5|snr|relerr  the headline, the last line (default top1:\n"
+    "                     the accuracy line above; top-5 is printed before it);\n"
+    "                     snr (dB) and relerr (relative L2 error) compare the outputs\n"
+    "                     with --against's over the whole set, for models that are not\n"
+    "                     classifiers (docs/eval.md)\n"
+    "  --metrics-json FILE  write top-1, top-5, per-class accuracy, the confusion\n"
+    "                     matrix and, with --against, SNR and relative error as JSON\n"
+    "                     ('-': stdout, the rest then to stderr)\n"
     INPUT_SHAPE_USAGE;
-
-/* The progress line on a terminal, every 256 images. */
-static void show_progress(void *dataset_name, int done, int count, int correct)
-{
-    if (done % 256 == 0 || done == count)
-        fprintf(stderr, "\r%s: %d/%d images, accuracy so far %.4f", (const char *)dataset_name, done, count,
-                (double)correct / done);
-}
 
 int cmd_eval(Args *a)
 {
@@ -453,6 +453,7 @@ int cmd_eval(Args *a)
     bool stats = false;
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_perf = 0;
+    const char *metrics_json = NULL, *metric_text = NULL;   /* docs/eval.md */
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     InputShapes shapes = {0};
     DatasetOptions dso = {0};
@@ -461,6 +462,8 @@ int cmd_eval(Args *a)
             continue;
         if (opt_value(a, "--perf", &spec))
             perf[n_perf++] = (char *)spec;
+        else if (opt_value(a, "--metrics-json", &metrics_json) || opt_value(a, "--metric", &metric_text))
+            continue;
         else if (opt_flag(a, "--stats"))
             stats = true;
         else if (!opt_value(a, "--passes", &pipeline) &&
@@ -481,6 +484,12 @@ int cmd_eval(Args *a)
         usage_error(a, "--input-shape needs a model (a program's shapes are fixed), not %s", model);
     if (!a->failed && chip_given(&chip) && !has_suffix(model, ".xbp"))
         usage_error(a, "--noise, --time, --set and --seed need a program (.xbp), not %s", model);
+    EvalMetric metric = METRIC_TOP1;
+    if (!a->failed && metric_text && !eval_metric_parse(metric_text, &metric))
+        usage_error(a, "--metric takes top1, top5, snr or relerr, not '%s'", metric_text);
+    if (!a->failed && (metric == METRIC_SNR || metric == METRIC_RELERR) && !against)
+        usage_error(a, "--metric %s compares with a reference: give the float model as --against MODEL",
+                    eval_metric_name(metric));
     PerfParams perf_params;
     if (!a->failed)
         parse_perf(a, perf, n_perf, &perf_params);
@@ -509,6 +518,7 @@ int cmd_eval(Args *a)
     memcpy(sets, chip.sets, (size_t)chip.n_sets * sizeof(char *));
     free(chip.sets);
     chip.sets = sets;
+    ok = (!metrics_json || outputs_add(outs, metrics_json)) && ok;
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok && r.program && r.program->tuned) {
         /* A fine-tuned program belongs to its chip (docs/finetune.md): say when this is another. */
@@ -541,23 +551,30 @@ int cmd_eval(Args *a)
     /* the same results whatever --threads is (runtime/evaluate.c) */
     EvalSet set = {.images = data.images, .image_numel = image_size, .labels = data.labels, .count = count};
     EvalOptions options = {.threads = (int)threads, .keep_logits = against != NULL, .counters = stats || stats_json,
-                           .progress = progress ? show_progress : NULL, .progress_context = (void *)dataset_name};
+                           .progress = eval_progress_show};
+    EvalProgressLine line;      /* a line on a terminal, else every few seconds (eval_report.c) */
+    eval_progress_start(&line, dataset_name, progress);
+    options.progress_context = &line;
     EvalResult res, ref_res = {0};
     ok = runner_evaluate(&r, arena, &set, &options, &res, &diags);
-    if (progress)
-        fprintf(stderr, "\n");
+    eval_progress_end(&line);
     options.counters = false;
-    options.progress = NULL;
-    ok = ok && (!against || runner_evaluate(&ref, arena, &set, &options, &ref_res, &diags));
+    if (ok && against) {
+        eval_progress_start(&line, arena_printf(arena, "%s (against)", dataset_name), progress);
+        ok = runner_evaluate(&ref, arena, &set, &options, &ref_res, &diags);
+        eval_progress_end(&line);
+    }
     runner_close(&r);
     runner_close(&ref);
     if (!ok)
         return finish(arena, &diags, outputs_commit(outs, false));
     int correct = res.correct, agree = 0, identical = 0;
     double max_diff = 0;
+    OutputError error = {0};
     for (int i = 0; i < count && against; i++) {
         const float *out = res.logits + (size_t)i * (size_t)n_logits;
         const float *ref_out = ref_res.logits + (size_t)i * (size_t)n_logits;
+        output_error_add(&error, out, ref_out, n_logits);     /* in image order: the same bits for any --threads */
         agree += res.predictions[i] == ref_res.predictions[i];
         identical += memcmp(out, ref_out, (size_t)n_logits * sizeof(float)) == 0;
         for (int64_t j = 0; j < n_logits; j++)
@@ -565,12 +582,31 @@ int cmd_eval(Args *a)
     }
     int ref_correct = ref_res.correct;
     SimCounters *sum = res.instr_counters;
+    bool classifier = metric == METRIC_TOP1 || metric == METRIC_TOP5;
+    ClassMetrics classes = {0};
+    if (classifier && !class_metrics(arena, res.predictions, res.ranks, data.labels, count, (int)n_logits, &classes,
+                                     &diags))
+        return finish(arena, &diags, outputs_commit(outs, false));
     if (against) {
         double n = count ? count : 1;
-        fprintf(text, "reference accuracy: %.4f (%s)\n", ref_correct / n, against);
-        fprintf(text, "top-1 agreement: %.4f\n", agree / n);
+        if (classifier) {
+            fprintf(text, "reference accuracy: %.4f (%s)\n", ref_correct / n, against);
+            fprintf(text, "top-1 agreement: %.4f\n", agree / n);
+        }
         fprintf(text, "largest output difference: %.6g\n", max_diff);
         fprintf(text, "bit-identical outputs: %d of %d\n", identical, count);
+    }
+    double headline = eval_headline(metric, &classes, &error);
+    MetricsReport report = {.model = model, .dataset = dataset_name, .images = count, .seed = chip.seed,
+                            .metric = eval_metric_name(metric), .value = headline,
+                            .classes = classifier ? &classes : NULL, .against = against, .error = &error,
+                            .reference_accuracy = count ? (double)ref_correct / count : 0.0,
+                            .agreement = count ? (double)agree / count : 0.0, .largest_difference = max_diff,
+                            .identical = identical};
+    if (metrics_json) {
+        const char *json = metrics_to_json(arena, &report);
+        if (!outputs_write(outs, metrics_json, json, strlen(json)))
+            return finish(arena, &diags, outputs_commit(outs, false));
     }
     PerfRun run = {.command = "eval", .program = model, .dataset = dataset_name, .images = count,
                    .accuracy = count ? (double)correct / count : 0.0, .seed = chip.seed, .noise = chip.preset,
@@ -580,6 +616,6 @@ int cmd_eval(Args *a)
                       &diags);
     if (!outputs_commit(outs, ok))
         return finish(arena, &diags, false);
-    fprintf(text, "accuracy: %.4f (%d images)\n", count ? (double)correct / count : 0.0, count);
+    eval_print_summary(text, metric, classifier ? &classes : NULL, against ? &error : NULL, count);
     return finish(arena, &diags, true);
 }
