@@ -94,6 +94,10 @@ const char compile_usage[] =
     "                      are meaningless\n"
     "  --calib-count N     images used for calibration (default 512; 16 for random\n"
     "                      data, whose ranges settle within a few images)\n"
+    "  --split, --shuffle SEED, --offset N, --scale S, --resize N, --center-crop N,\n"
+    "  --mean a,b,c, --std a,b,c\n"
+    "                      how --calib's data set is read, as eval reads --dataset\n"
+    "                      (docs/datasets.md)\n"
     "  --float-weights     keep weights and activations in float (no quantization,\n"
     "                      one slice, no ADC): checks the data movement alone\n"
     "  --adc MODE          ADC bits per block, never more than the architecture's\n"
@@ -156,6 +160,7 @@ int cmd_compile(Args *a)
     InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
         if (opt_value(a, "-o", &out) || input_shape_option(a, &shapes) || opt_value(a, "--arch", &c.arch_path) ||
+            dataset_option(a, &c.calib_data) ||
             opt_value(a, "--calib", &c.calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
             opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) ||
@@ -178,6 +183,11 @@ int cmd_compile(Args *a)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
         usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
+    /* The data set options read --calib's set; it is named and counted by
+     * --calib and --calib-count alone. */
+    if (!a->failed && (c.calib_data.spec || c.calib_data.limit))
+        usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
+                    c.calib_data.spec ? "--dataset" : "--limit");
     if (!a->failed && calib_count_text &&
         (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
         usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);

@@ -99,7 +99,8 @@ enum { CALIB_COUNT = 512, RANDOM_CALIB_COUNT = 16 };
 
 /* The calibration set of `spec` (auto, random, a data set name or a directory)
  * for inputs of `image_size` elements: at most `limit` images (0: the default). */
-float *calibration_images(Arena *arena, const char *spec, const Type *input, int limit, int *count, Diags *diags)
+float *calibration_images(Arena *arena, const char *spec, const DatasetOptions *options, const Type *input,
+                          int limit, int *count, Diags *diags)
 {
     int64_t image_size = type_numel(input);
     if (strcmp(spec, "auto") == 0) {
@@ -144,7 +145,9 @@ float *calibration_images(Arena *arena, const char *spec, const Type *input, int
         images = directory_images(arena, spec, image_size, count, diags);
     } else {
         /* a labelled data set (docs/datasets.md): its training split, else all of it */
-        DatasetOptions o = {.spec = spec, .limit = limit};
+        DatasetOptions o = options ? *options : (DatasetOptions){0};
+        o.spec = spec;
+        o.limit = limit;
         Dataset data;
         images = dataset_open(arena, &o, "train", false, input, 0, &data, diags) ? data.images : NULL;
         *count = data.count;

@@ -104,10 +104,11 @@ bool dataset_load(Arena *arena, const char *name, const char *split, const char 
  * random), "random" (uniform [0, 1), a fixed seed), "fashion-mnist",
  * "digits" (their training splits), a directory of .pb / .npy inputs (one
  * each, in name order, no labels.txt) or any data set path of dataset_open
- * (its training split where it has one, else all of it; default options); at
- * most `limit` images (0: the set's default, 512, or 16 for random data).
- * NULL (reported) when it cannot be had. */
-float *calibration_images(Arena *arena, const char *spec, const Type *input, int limit, int *count,
-                          Diags *diags);
+ * (its training split where it has one, else all of it), read with `options`
+ * (--scale, --resize, --mean...; NULL: the defaults; its spec and limit are
+ * not used); at most `limit` images (0: the set's default, 512, or 16 for
+ * random data).  NULL (reported) when it cannot be had. */
+float *calibration_images(Arena *arena, const char *spec, const DatasetOptions *options, const Type *input,
+                          int limit, int *count, Diags *diags);
 
 #endif

@@ -94,7 +94,8 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
         }
         if (!interp_fits(g, 1, diags))      /* before the images: calibration runs the interpreter */
             return NULL;
-        images = calibration_images(arena, c->calib, &g->inputs[0]->type, (int)c->calib_count, &count, diags);
+        images = calibration_images(arena, c->calib, &c->calib_data, &g->inputs[0]->type, (int)c->calib_count,
+                                    &count, diags);
         if (!images || !calibrate_xbar(g, images, count, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
             return NULL;
     }

@@ -176,6 +176,7 @@ typedef struct {
     const char *model, *arch_path;
     const char *calib;          /* calibration set (frontend calibration_images), or "none" */
     long calib_count;           /* 0: the calibration set's default */
+    DatasetOptions calib_data;  /* how --calib's data set is read (--scale, --resize, --mean...) */
     const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
     int uniform_bits;           /* B of uniform:B */
     AdcAllocOptions adc_options;
