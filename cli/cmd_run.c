@@ -148,7 +148,13 @@ static bool bind_inputs(Runner *r, char **specs, int n_specs, Arena *arena, Diag
         if (index < 0 || !tensor_read(arena, path, &t, diags))
             continue;
         const Type *want = &r->input_types[index];
-        if (!type_equal(&t.type, want)) {
+        /* Any numbers feed a float input; an integer input takes integers, a bool one bools. */
+        DType got = t.type.dtype;
+        bool convertible = got == want->dtype || dtype_is_float(want->dtype) ||
+                           (dtype_is_int(want->dtype) && dtype_is_int(got));
+        t.type.dtype = want->dtype;
+        if (!type_equal(&t.type, want) || !convertible) {
+            t.type.dtype = got;
             Loc loc = {.file = path};
             diag_error(diags, &loc, "input '%s' must be %s, the file holds %s", r->input_names[index],
                        type_format(arena, want), type_format(arena, &t.type));
@@ -178,8 +184,9 @@ static void print_tensor(const Tensor *t, Arena *arena, FILE *out)
 {
     int64_t n = type_numel(&t->type);
     fprintf(out, "%s : %s =", t->name, type_format(arena, &t->type));
+    bool exact = !dtype_is_float(t->type.dtype);    /* integers and bools in full */
     for (int64_t i = 0; i < n && i < 64; i++)
-        fprintf(out, " %.6g", t->data[i]);
+        fprintf(out, exact ? " %.0f" : " %.6g", t->data[i]);
     fprintf(out, n > 64 ? " ...\n" : "\n");
 }
 

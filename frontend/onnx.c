@@ -78,7 +78,6 @@ typedef struct {
     Value *value;               /* float data flowing through the graph, or NULL */
     const OnnxConst *konst;     /* data known at import, or NULL */
     bool failed;                /* from a node or input that failed: users are skipped */
-    bool is_bool;               /* value holds an ONNX bool as float 0/1 (onnx_lower_logic) */
 } Symbol;
 
 struct OnnxImporter {
@@ -453,10 +452,11 @@ static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp, const O
         Declared d;
         bool ok = false;
         OnnxConst dims;
+        DType dtype = DT_F32;
         if (!declared_type(gp->input[i]->type, &d))
             diag_error(imp->diags, &imp->file_loc,
                        "graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", name);
-        else if (d.elem_type != ONNX_FLOAT)
+        else if (!onnx_dtype(d.elem_type, &dtype))
             diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
                        onnx_elem_type_name(d.elem_type), name);
         else if (bind_input_shape(imp, name, &d, find_shape_binding(bindings, n_bindings, name))) {
@@ -476,7 +476,7 @@ static void import_inputs(OnnxImporter *imp, const Onnx__GraphProto *gp, const O
             poison(imp, name);
             continue;
         }
-        s->value = ir_add_input(imp->g, name, type_make(d.rank, d.dims));
+        s->value = ir_add_input(imp->g, name, type_make_dtype(dtype, d.rank, d.dims));
     }
     /* A shape for anything but a free float input is a mistake. */
     for (int b = 0; b < n_bindings; b++) {
@@ -625,7 +625,6 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
         }
         inputs[k].value = s->value;
         inputs[k].konst = s->konst;
-        inputs[k].is_bool = s->value && s->is_bool;
     }
     OnnxAttr *attrs = arena_array(imp->arena, np->n_attribute + 1, sizeof(OnnxAttr));
     for (size_t k = 0; ok && k < np->n_attribute; k++)
@@ -642,25 +641,17 @@ static void import_node(OnnxImporter *imp, const Onnx__NodeProto *np, int index)
         ok = import_constant(imp, &loc, output, attrs, (int)np->n_attribute);
     } else if (ok) {
         Value **results = arena_array(imp->arena, np->n_output + 1, sizeof(Value *));
-        /* A bool value passed on by a layout op (Reshape, Identity...) stays
-         * bool; a Cast makes it float; the logic lowering says for itself. */
-        bool result_bool = false;
-        bool casts = strcmp(np->op_type, "Cast") == 0 || strcmp(np->op_type, "CastLike") == 0;
-        for (size_t k = 0; !casts && k < np->n_input; k++)
-            result_bool = result_bool || inputs[k].is_bool;
         OnnxNode node = {imp, imp->g, imp->diags, loc, imp->opset, (int)np->n_input, inputs,
                          arena_strdup(imp->arena, output), (int)np->n_attribute, attrs,
-                         (int)np->n_output, (const char *const *)np->output, results, &result_bool};
+                         (int)np->n_output, (const char *const *)np->output, results};
         const OnnxConst *folded = NULL;
         Value *v = onnx_lower_node(&node, np->op_type, &folded);
         if (folded)     /* computed at import: known data, as if a Constant */
             ok = define_const(imp, output, &loc, NULL, (OnnxConst *)folded);
         else if ((ok = v != NULL) && !unnamed) {
             Symbol *s = define(imp, output, &loc);
-            if (s) {
+            if (s)
                 s->value = v;
-                s->is_bool = result_bool;
-            }
             ok = s != NULL;
         }
         for (size_t k = 1; ok && k < np->n_output; k++) {     /* the further outputs a lowering computed */
@@ -690,6 +681,54 @@ static void check_declared(OnnxImporter *imp, const char *what, const char *name
                    what, name, declared_format(imp->arena, d), type_format(imp->arena, &v->type));
 }
 
+/* The value of graph output `name` in its declared element type (0: not
+ * declared): data known at import becomes a constant; a float value declared
+ * another float type (double, float16) is cast to it, so that it is written
+ * in that type.  NULL after reporting. */
+static Value *output_value(OnnxImporter *imp, const char *name, const Symbol *s, int declared)
+{
+    Value *v = s->value;
+    int et = declared ? declared : v ? onnx_elem_of_dtype(v->type.dtype) : s->konst ? s->konst->elem_type : 0;
+    DType want;
+    if (!onnx_dtype(et, &want)) {
+        diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'", onnx_elem_type_name(et), name);
+        return NULL;
+    }
+    if (!v && s->konst && s->konst->f && s->konst->i && s->konst->numel > 0 && s->konst->elem_type == et) {
+        const OnnxConst *k = s->konst;
+        for (int64_t j = 0; j < k->numel; j++)
+            if (k->i[j] < -DTYPE_EXACT_INT || k->i[j] > DTYPE_EXACT_INT) {
+                diag_error(imp->diags, &imp->file_loc,
+                           "graph output '%s' holds %lld, beyond float32's exact integers (2^24): not supported", name,
+                           (long long)k->i[j]);
+                return NULL;
+            }
+        return ir_add_const(imp->g, onnx_fresh_name(imp, name), type_make_dtype(want, k->rank, k->dims), k->f);
+    }
+    if (!v) {
+        diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
+                   onnx_elem_type_name(s->konst ? s->konst->elem_type : et), name);
+        return NULL;
+    }
+    if (v->type.dtype == want)
+        return v;
+    if (!dtype_is_float(v->type.dtype) || !dtype_is_float(want)) {
+        diag_error(imp->diags, v->def ? &v->def->loc : &imp->file_loc, "graph output '%s' is declared %s but computes %s",
+                   name, onnx_elem_type_name(et), type_format(imp->arena, &v->type));
+        return NULL;
+    }
+    Type t = v->type;
+    t.dtype = want;
+    if (v->is_input || v->data) {     /* keeps its name: a cast of it gets a new one */
+        name = onnx_fresh_name(imp, arena_printf(imp->arena, "%s.%s", name, dtype_name(want)));
+    } else {                          /* the output keeps its name: the computed value takes a new one */
+        v->name = onnx_fresh_name(imp, arena_printf(imp->arena, "%s.%s", name, dtype_name(v->type.dtype)));
+    }
+    Op *op = ir_add_op(imp->g, OP_CAST, &v, 1, name, t, v->def ? v->def->loc : imp->file_loc);
+    ir_set_string(imp->g, op, "to", dtype_name(want));
+    return op->result;
+}
+
 static void import_outputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
 {
     for (size_t i = 0; i < gp->n_output; i++) {
@@ -701,22 +740,19 @@ static void import_outputs(OnnxImporter *imp, const Onnx__GraphProto *gp)
             diag_error(imp->diags, &imp->file_loc, "graph output '%s' is not computed by any node", name);
         } else if (s->failed) {
             continue;
-        } else if (!s->value || s->is_bool || (typed && d.elem_type && d.elem_type != ONNX_FLOAT)) {
-            int et = typed && d.elem_type ? d.elem_type : s->is_bool ? ONNX_BOOL : s->konst ? s->konst->elem_type : 0;
-            diag_error(imp->diags, &imp->file_loc, "unsupported element type %s for '%s'",
-                       onnx_elem_type_name(et), name);
         } else {
-            if (typed)
-                check_declared(imp, "graph output", name, &d, s->value);
-            ir_add_output(imp->g, s->value);
+            Value *v = output_value(imp, name, s, typed ? d.elem_type : 0);
+            if (v && typed)
+                check_declared(imp, "graph output", name, &d, v);
+            if (v)
+                ir_add_output(imp->g, v);
         }
     }
     for (size_t i = 0; i < gp->n_value_info; i++) {
         const char *name = gp->value_info[i]->name ? gp->value_info[i]->name : "";
         Symbol *s = table_get(&imp->symbols, name);
         Declared d;
-        if (s && s->value && declared_type(gp->value_info[i]->type, &d) &&
-            (!d.elem_type || d.elem_type == ONNX_FLOAT))
+        if (s && s->value && declared_type(gp->value_info[i]->type, &d))
             check_declared(imp, "value", name, &d, s->value);
     }
 }

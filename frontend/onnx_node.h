@@ -50,7 +50,6 @@ typedef struct {
     const char *name;           /* "" when an optional input is left out */
     Value *value;               /* the float value flowing in, NULL if absent or not float */
     const OnnxConst *konst;     /* its data when known at import, else NULL */
-    bool is_bool;               /* value is an ONNX bool computed at run time, held as float 0/1 */
 } OnnxInput;
 
 typedef struct OnnxImporter OnnxImporter;
@@ -71,7 +70,6 @@ typedef struct {
     int n_outputs;
     const char *const *outputs;
     Value **results;
-    bool *result_bool;          /* set by a lowering whose result value is an ONNX bool (float 0/1) */
 } OnnxNode;
 
 /* onnx_ops_math.c: Equal, Less, Greater, LessOrEqual, GreaterOrEqual, Not,
@@ -124,6 +122,9 @@ Value *onnx_lower_reverse_sequence(const OnnxNode *node);
 /* GridSample-16 (4-D): one gridsample op. */
 Value *onnx_lower_gridsample(const OnnxNode *node);
 
+/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu, CumSum. */
+Value *onnx_lower_index(const OnnxNode *node, const char *op_type);
+
 /* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence
  * into matmuls and gate ops; outputs Y, Y_h (and Y_c) into node->results. */
 Value *onnx_lower_rnn(const OnnxNode *node, const char *op_type);
@@ -139,7 +140,10 @@ bool onnx_get_string(const OnnxNode *n, const char *name, const char *dflt, cons
  * when absent; *got gets the number read. */
 bool onnx_get_ints(const OnnxNode *n, const char *name, int count, int64_t dflt, int64_t *out, int *got);
 bool onnx_has_input(const OnnxNode *n, int i);                        /* present and not "" */
-Value *onnx_data_input(const OnnxNode *n, int i);                     /* a float value, present */
+/* Input i, present, as an IR value: a value computed at run time, or data
+ * known at import as an IR constant of its dtype (an integer beyond +-2^24,
+ * not exact in float32 storage, is refused). */
+Value *onnx_data_input(const OnnxNode *n, int i);
 /* Input i's data known at import (must be), and decodable. */
 const OnnxConst *onnx_const_input(const OnnxNode *n, int i, const char *what);
 /* A short integer list (axes, pads, shape) given as constant input i. */
@@ -171,6 +175,10 @@ bool onnx_check_dims(Diags *diags, const Loc *loc, const char *what, const char 
 const char *onnx_elem_type_name(int elem_type);                     /* "float", "int64", ... */
 bool onnx_elem_is_float(int elem_type);     /* float, double, float16: float32 in xbarc */
 bool onnx_elem_is_integer(int elem_type);   /* the integer types and bool, decoded into OnnxConst.i */
+bool onnx_dtype(int elem_type, DType *out); /* the IR's dtype of an ONNX element type; false if none */
+int onnx_elem_of_dtype(DType dtype);        /* and back */
+float half_to_float(uint32_t bits);         /* IEEE half precision, exact */
+uint16_t float_to_half(float f);            /* rounded to nearest even */
 /* Reads a TensorProto file; *name gets the proto's name ("" when it has none). */
 bool onnx_read_tensor_file(Arena *arena, const char *path, const char **name, OnnxConst *out,
                            Diags *diags);

@@ -98,7 +98,27 @@ bool onnx_has_input(const OnnxNode *n, int i)
     return i < n->n_inputs && n->inputs[i].name[0];
 }
 
-/* A float tensor flowing into input i, which must be present. */
+/* Integer or bool data known at import as an IR constant of its dtype, made
+ * once per name (float data has its constant from the start: onnx.c). */
+static Value *onnx_int_const(const OnnxNode *n, const OnnxInput *in)
+{
+    const OnnxConst *k = in->konst;
+    DType dtype;
+    if (!onnx_dtype(k->elem_type, &dtype))
+        return onnx_fail(n, "unsupported element type %s for '%s'", onnx_elem_type_name(k->elem_type), in->name);
+    const char *name = arena_printf(n->g->arena, "%s.%s", in->name, dtype_name(dtype));
+    Value *v = ir_find_value(n->g, name);
+    if (v && v->data && v->type.dtype == dtype)
+        return v;
+    for (int64_t j = 0; j < k->numel; j++)
+        if (k->i[j] < -DTYPE_EXACT_INT || k->i[j] > DTYPE_EXACT_INT)
+            return onnx_fail(n, "'%s' holds %lld, beyond float32's exact integers (2^24): not supported", in->name,
+                             (long long)k->i[j]);
+    return ir_add_const(n->g, v ? onnx_fresh_name(n->imp, name) : name, type_make_dtype(dtype, k->rank, k->dims),
+                        k->f);
+}
+
+/* A tensor flowing into input i, which must be present. */
 Value *onnx_data_input(const OnnxNode *n, int i)
 {
     if (!onnx_has_input(n, i))
@@ -106,6 +126,8 @@ Value *onnx_data_input(const OnnxNode *n, int i)
     const OnnxInput *in = &n->inputs[i];
     if (!in->value && in->konst && in->konst->elem_type == ONNX_FLOAT && in->konst->numel == 0)
         return onnx_fail(n, "'%s' is an empty tensor, which is not supported", in->name);
+    if (!in->value && in->konst && in->konst->i && in->konst->f && in->konst->numel > 0)
+        return onnx_int_const(n, in);
     if (!in->value) {
         int et = in->konst ? in->konst->elem_type : 0;
         return onnx_fail(n, "unsupported element type %s for '%s'", onnx_elem_type_name(et), in->name);
@@ -647,7 +669,7 @@ typedef enum {
     L_CONV, L_GEMM, L_MATMUL, L_BATCHNORM, L_UNARY, L_LEAKYRELU, L_HARDSIGMOID, L_CLIP, L_MAXPOOL,
     L_AVGPOOL, L_BINARY, L_CONCAT, L_FLATTEN, L_RESHAPE, L_TRANSPOSE, L_SQUEEZE, L_UNSQUEEZE, L_PAD,
     L_DROPOUT, L_SOFTMAX, L_MATH, L_FOLD, L_CONVTRANSPOSE, L_RESIZE, L_SPLIT, L_TILE,
-    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE, L_EINSUM, L_REVERSE_SEQUENCE,
+    L_RNN, L_DEPTH_SPACE, L_GRIDSAMPLE, L_EINSUM, L_REVERSE_SEQUENCE, L_INDEX,
 } Lowering;
 
 static const struct {
@@ -741,6 +763,9 @@ static const struct {
     {"Einsum", L_EINSUM, 0}, {"ReverseSequence", L_REVERSE_SEQUENCE, 0},
     /* onnx_ops_rnn.c: unrolled over the sequence */
     {"LSTM", L_RNN, 0}, {"GRU", L_RNN, 0}, {"RNN", L_RNN, 0},
+    /* onnx_ops_index.c */
+    {"ArgMax", L_INDEX, 0}, {"ArgMin", L_INDEX, 0}, {"GatherElements", L_INDEX, 0}, {"Mod", L_INDEX, 0},
+    {"Trilu", L_INDEX, 0}, {"CumSum", L_INDEX, 0},
 };
 
 static int find_op(const char *op_type)
@@ -805,6 +830,7 @@ Value *onnx_lower_node(const OnnxNode *n, const char *op_type, const OnnxConst *
     case L_GRIDSAMPLE: return onnx_lower_gridsample(n);
     case L_EINSUM: return onnx_lower_einsum(n);
     case L_REVERSE_SEQUENCE: return onnx_lower_reverse_sequence(n);
+    case L_INDEX: return onnx_lower_index(n, op_type);
     }
     return NULL;
 }

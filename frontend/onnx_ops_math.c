@@ -327,28 +327,9 @@ Value *onnx_lower_math(const OnnxNode *n, const char *op_type, OpKind kind)
     }
 }
 
-/* ---- comparisons, logic and Where on values computed at run time ---- */
-
-/* Operand i of a comparison or logic node: a float or bool value computed at
- * run time, or float or bool data known at import.  Integer data is refused:
- * the IR is float32 and an integer comparison is not one on floats. */
-static Value *logic_operand(const OnnxNode *n, int i, bool *is_bool)
-{
-    const OnnxInput *in = i < n->n_inputs ? &n->inputs[i] : NULL;
-    *is_bool = false;
-    if (in && !in->value && in->konst) {
-        int et = in->konst->elem_type;
-        if (et == ONNX_BOOL)
-            *is_bool = true;
-        else if (!onnx_elem_is_float(et))
-            return onnx_fail(n, "%s of %s '%s' is not supported (only float and bool operands)", n->loc.node_op,
-                             onnx_elem_type_name(et), in->name);
-        return float_operand(n, i);
-    }
-    if (in && in->value)
-        *is_bool = in->is_bool;
-    return onnx_data_input(n, i);
-}
+/* ---- comparisons, logic and Where on values computed at run time ----
+ * Operands of any dtype (infer_dtype.c checks that they agree); the result of
+ * a comparison or logic op is bool, Where's that of its branches. */
 
 Value *onnx_lower_logic(const OnnxNode *n, const char *op_type, bool *handled)
 {
@@ -367,16 +348,9 @@ Value *onnx_lower_logic(const OnnxNode *n, const char *op_type, bool *handled)
     if (n->n_inputs != table[t].inputs)
         return onnx_fail(n, "%s takes %d inputs, not %d", op_type, table[t].inputs, n->n_inputs);
     Value *in[3];
-    bool is_bool[3];
     for (int i = 0; i < table[t].inputs; i++)
-        if (!(in[i] = logic_operand(n, i, &is_bool[i])))
+        if (!(in[i] = onnx_data_input(n, i)))
             return NULL;
     OpKind kind = table[t].kind;
-    if (kind == OP_EQUAL && is_bool[0] != is_bool[1])
-        return onnx_fail(n, "Equal of a bool and a float operand is not supported");
-    if (kind == OP_WHERE && is_bool[1] != is_bool[2])
-        return onnx_fail(n, "Where of a bool and a float branch is not supported");
-    if (n->result_bool)
-        *n->result_bool = kind != OP_WHERE || is_bool[1];
     return onnx_typed(n, onnx_emit(n, kind, in, table[t].inputs, n->output));
 }

@@ -48,8 +48,30 @@ bool onnx_elem_is_integer(int elem_type)
     return elem_size(elem_type) && !onnx_elem_is_float(elem_type);
 }
 
+/* ONNX TensorProto.DataType numbers of the DTypes, in DType order. */
+static const int onnx_of_dtype[DT_COUNT] = {
+    [DT_F32] = ONNX_FLOAT, [DT_F64] = ONNX_DOUBLE, [DT_F16] = ONNX_FLOAT16, [DT_I8] = ONNX_INT8,
+    [DT_I16] = ONNX_INT16, [DT_I32] = ONNX_INT32, [DT_I64] = ONNX_INT64, [DT_U8] = ONNX_UINT8,
+    [DT_U16] = ONNX_UINT16, [DT_U32] = ONNX_UINT32, [DT_U64] = ONNX_UINT64, [DT_BOOL] = ONNX_BOOL,
+};
+
+bool onnx_dtype(int elem_type, DType *out)
+{
+    for (int d = 0; d < DT_COUNT; d++)
+        if (onnx_of_dtype[d] == elem_type) {
+            *out = (DType)d;
+            return true;
+        }
+    return false;
+}
+
+int onnx_elem_of_dtype(DType dtype)
+{
+    return (unsigned)dtype < DT_COUNT ? onnx_of_dtype[dtype] : 0;
+}
+
 /* IEEE half precision bits -> float (exact: every half is a float). */
-static float half_to_float(uint32_t h)
+float half_to_float(uint32_t h)
 {
     uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0x1f)
@@ -63,6 +85,27 @@ static float half_to_float(uint32_t h)
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+uint16_t float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xff, man = x & 0x7fffffu;
+    if (exp == 0xff)                                        /* inf, nan (kept quiet) */
+        return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00u);                  /* overflow: inf */
+    uint32_t m = man | 0x800000u;                           /* 24 significant bits */
+    int shift = e > 0 ? 13 : 14 - e;                        /* to 10 bits (normal) or fewer (subnormal) */
+    if (shift > 24)
+        return (uint16_t)sign;
+    uint32_t q = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    q += rest > half || (rest == half && (q & 1));          /* round half to even */
+    if (e > 0)
+        return (uint16_t)(sign | (((uint32_t)e << 10) + (q - 0x400u)));   /* a carry bumps the exponent */
+    return (uint16_t)(sign | q);
 }
 
 /* How many values the typed field of elem_type holds (the ONNX IR

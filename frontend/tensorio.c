@@ -1,10 +1,12 @@
 /* tensorio.c: tensors in ONNX TensorProto (.pb) and NumPy (.npy) files.
  *
  * .pb files are the format of ONNX's backend test data; they are decoded by
- * onnx.c's TensorProto reader and must hold float data.  .npy files (format
- * 1.0, 2.0 and 3.0 headers, C order) may hold '<f4', '<f8', '|u1', '|i1',
- * '<i4' or '<i8' data, converted to float32 on reading, because data sets come
- * as bytes; writing always produces '<f4'.  A tensor read from a file is named
+ * onnx.c's TensorProto reader.  .npy files (format 1.0, 2.0 and 3.0 headers,
+ * C order) may hold '<f4', '<f8', '<f2', '|i1', '<i2', '<i4', '<i8', '|u1',
+ * '<u2', '<u4', '<u8' or '|b1' data.  Either is read in its own element type
+ * (Tensor.type.dtype) into float32 storage (ir.h); an integer beyond +-2^24,
+ * not exact in it, is refused naming the file and the element.  A tensor is
+ * written in its dtype: an i64 output as int64, a bool one as bool.  A tensor read from a file is named
  * after the proto's name, or after the file (its base name without extension)
  * when there is none.  Writes go to a temporary file next to the target that
  * is renamed over it at the end (ir/file.c), so a failed write leaves nothing
@@ -13,6 +15,7 @@
 #include "frontend/onnx_node.h"
 #include "onnx.pb-c.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,20 +57,34 @@ static bool make_type(Diags *diags, const Loc *loc, int rank, const int64_t *dim
 
 /* ---- .pb ---- */
 
+/* Integer data must be exact in float32 storage. */
+static bool check_exact(Diags *diags, const Loc *loc, const int64_t *ints, int64_t numel)
+{
+    for (int64_t j = 0; ints && j < numel; j++)
+        if (ints[j] < -DTYPE_EXACT_INT || ints[j] > DTYPE_EXACT_INT) {
+            diag_error(diags, loc, "element %lld is %lld, beyond float32's exact integers (+-2^24): not supported",
+                       (long long)j, (long long)ints[j]);
+            return false;
+        }
+    return true;
+}
+
 static bool read_pb(Arena *arena, const char *path, const uint8_t *bytes, size_t size, const Loc *loc,
                     Tensor *out, Diags *diags)
 {
     OnnxConst k;
     const char *name;
+    DType dtype;
     if (!onnx_read_tensor_memory(arena, path, bytes, size, &name, &k, diags))
         return false;
-    if (k.elem_type != ONNX_FLOAT) {
-        diag_error(diags, loc, "the tensor has element type %s; only float tensors are read",
+    if (!onnx_dtype(k.elem_type, &dtype) || !k.f) {
+        diag_error(diags, loc, "the tensor has element type %s, which is not supported",
                    onnx_elem_type_name(k.elem_type));
         return false;
     }
-    if (!make_type(diags, loc, k.rank, k.dims, &out->type))
+    if (!make_type(diags, loc, k.rank, k.dims, &out->type) || !check_exact(diags, loc, k.i, k.numel))
         return false;
+    out->type.dtype = dtype;
     out->name = *name ? name : file_stem(arena, path);
     out->data = k.f;
     return true;
@@ -97,25 +114,46 @@ static const char *npy_field(const char *header, const char *key)
 typedef struct {
     const char *descr;
     size_t size;
+    DType dtype;
 } NpyType;
 
 static const NpyType npy_types[] = {
-    {"<f4", 4}, {"<f8", 8}, {"|u1", 1}, {"|i1", 1}, {"<i4", 4}, {"<i8", 8},
+    {"<f4", 4, DT_F32}, {"<f8", 8, DT_F64}, {"<f2", 2, DT_F16}, {"|i1", 1, DT_I8}, {"<i2", 2, DT_I16},
+    {"<i4", 4, DT_I32}, {"<i8", 8, DT_I64}, {"|u1", 1, DT_U8},  {"<u2", 2, DT_U16}, {"<u4", 4, DT_U32},
+    {"<u8", 8, DT_U64}, {"|b1", 1, DT_BOOL},
 };
 
-static float npy_element(const uint8_t *p, int type)
+/* The npy_types entry of a dtype. */
+static const NpyType *npy_type_of(DType dtype)
+{
+    for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
+        if (npy_types[i].dtype == dtype)
+            return &npy_types[i];
+    return &npy_types[0];
+}
+
+/* One element: the float, or for integer types false when it is beyond the
+ * exact range (*big gets it). */
+static bool npy_element(const uint8_t *p, int type, float *f, long long *big)
 {
     uint64_t u = 0;
     for (size_t b = 0; b < npy_types[type].size; b++)
         u |= (uint64_t)p[b] << (8 * b);
-    switch (type) {
-    case 0: { uint32_t w = (uint32_t)u; float f; memcpy(&f, &w, 4); return f; }
-    case 1: { double d; memcpy(&d, &u, 8); return (float)d; }
-    case 2: return (float)(uint8_t)u;
-    case 3: return (float)(int8_t)u;
-    case 4: return (float)(int32_t)u;
-    default: return (float)(int64_t)u;
+    int64_t v;
+    switch (npy_types[type].dtype) {
+    case DT_F32: { uint32_t w = (uint32_t)u; memcpy(f, &w, 4); return true; }
+    case DT_F64: { double d; memcpy(&d, &u, 8); *f = (float)d; return true; }
+    case DT_F16: *f = half_to_float((uint32_t)u); return true;
+    case DT_I8: v = (int8_t)u; break;
+    case DT_I16: v = (int16_t)u; break;
+    case DT_I32: v = (int32_t)u; break;
+    case DT_I64: v = (int64_t)u; break;
+    case DT_BOOL: v = u != 0; break;
+    default: v = u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u; break;     /* unsigned */
     }
+    *f = (float)v;
+    *big = v;
+    return v >= -DTYPE_EXACT_INT && v <= DTYPE_EXACT_INT;
 }
 
 /* Parses "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }". */
@@ -133,7 +171,7 @@ static bool npy_header(Diags *diags, const Loc *loc, const char *header, int *ty
             *type = i;
     if (*type < 0) {
         const char *end = strchr(descr + 1, '\'');
-        diag_error(diags, loc, "unsupported .npy dtype %.*s (supported: <f4 <f8 |u1 |i1 <i4 <i8)",
+        diag_error(diags, loc, "unsupported .npy dtype %.*s (supported: <f4 <f8 <f2 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8 |b1)",
                    end ? (int)(end - descr + 1) : 8, descr);
         return false;
     }
@@ -188,10 +226,16 @@ static bool read_npy(Arena *arena, const char *path, const uint8_t *bytes, size_
                            numel * es, type_format(arena, &out->type));
             } else {
                 out->data = arena_array(arena, numel, sizeof(float));
-                for (size_t i = 0; i < numel; i++)
-                    out->data[i] = npy_element(data + i * es, type);
-                out->name = file_stem(arena, path);
+                out->type.dtype = npy_types[type].dtype;
                 ok = true;
+                long long big = 0;
+                for (size_t i = 0; i < numel && ok; i++)
+                    if (!npy_element(data + i * es, type, &out->data[i], &big)) {
+                        diag_error(diags, loc, "element %zu is %lld, beyond float32's exact integers (+-2^24): not "
+                                   "supported", i, big);
+                        ok = false;
+                    }
+                out->name = file_stem(arena, path);
             }
         }
     }
@@ -233,20 +277,25 @@ bool tensor_read(Arena *arena, const char *path, Tensor *out, Diags *diags)
 
 /* ---- writing ---- */
 
-static void put_le32(uint8_t *p, uint32_t v)
+/* The data as little-endian bytes of its dtype (malloc'ed); *es gets the
+ * element size.  Integer storage is exact (ir.h), so the conversion is too. */
+static uint8_t *le_elements(const Tensor *t, size_t numel, size_t *es)
 {
-    for (int b = 0; b < 4; b++)
-        p[b] = (uint8_t)(v >> (8 * b));
-}
-
-/* The float data as little-endian bytes (malloc'ed). */
-static uint8_t *le_floats(const Tensor *t, size_t numel)
-{
-    uint8_t *bytes = malloc(numel * 4 + 1);
+    DType d = t->type.dtype;
+    *es = npy_type_of(d)->size;
+    uint8_t *bytes = malloc(numel * *es + 1);
     for (size_t i = 0; bytes && i < numel; i++) {
-        uint32_t w;
-        memcpy(&w, &t->data[i], 4);
-        put_le32(bytes + 4 * i, w);
+        float f = t->data[i];
+        uint64_t u;
+        switch (d) {
+        case DT_F32: { uint32_t w; memcpy(&w, &f, 4); u = w; break; }
+        case DT_F64: { double x = f; memcpy(&u, &x, 8); break; }
+        case DT_F16: u = float_to_half(f); break;
+        case DT_BOOL: u = f != 0.0f; break;
+        default: u = fabsf(f) < 0x1p62f ? (uint64_t)(int64_t)f : 0; break;     /* no int storage is that big */
+        }
+        for (size_t b = 0; b < *es; b++)
+            bytes[*es * i + b] = (uint8_t)(u >> (8 * b));
     }
     return bytes;
 }
@@ -256,13 +305,15 @@ static uint8_t *le_floats(const Tensor *t, size_t numel)
 static uint8_t *npy_bytes(const Tensor *t, size_t *size)
 {
     char dict[IR_MAX_RANK * 24 + 96];
-    size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                                npy_type_of(t->type.dtype)->descr);
     for (int i = 0; i < t->type.rank; i++)
         n += (size_t)snprintf(dict + n, sizeof dict - n, "%s%lld", i ? ", " : "", (long long)t->type.dims[i]);
     n += (size_t)snprintf(dict + n, sizeof dict - n, "%s), }", t->type.rank == 1 ? "," : "");
     size_t header_len = (10 + n + 1 + 63) / 64 * 64 - 10;
     size_t numel = (size_t)type_numel(&t->type);
-    uint8_t *data = le_floats(t, numel), *bytes = malloc(10 + header_len + numel * 4);
+    size_t es;
+    uint8_t *data = le_elements(t, numel, &es), *bytes = malloc(10 + header_len + numel * es);
     if (!data || !bytes) {
         free(data);
         free(bytes);
@@ -274,13 +325,13 @@ static uint8_t *npy_bytes(const Tensor *t, size_t *size)
     memcpy(bytes + 10, dict, n);
     memset(bytes + 10 + n, ' ', header_len - n - 1);
     bytes[10 + header_len - 1] = '\n';
-    memcpy(bytes + 10 + header_len, data, numel * 4);
+    memcpy(bytes + 10 + header_len, data, numel * es);
     free(data);
-    *size = 10 + header_len + numel * 4;
+    *size = 10 + header_len + numel * es;
     return bytes;
 }
 
-/* The serialized TensorProto (malloc'ed): dims, FLOAT, the name, raw_data. */
+/* The serialized TensorProto (malloc'ed): dims, the data type, the name, raw_data. */
 static uint8_t *pb_bytes(const Tensor *t, size_t *size)
 {
     Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
@@ -291,11 +342,12 @@ static uint8_t *pb_bytes(const Tensor *t, size_t *size)
     proto.n_dims = (size_t)t->type.rank;
     proto.dims = dims;
     proto.has_data_type = true;
-    proto.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    proto.data_type = onnx_elem_of_dtype(t->type.dtype);
     proto.name = (char *)(t->name ? t->name : "");
     proto.has_raw_data = true;
-    proto.raw_data.len = numel * 4;
-    proto.raw_data.data = le_floats(t, numel);
+    size_t es;
+    proto.raw_data.data = le_elements(t, numel, &es);
+    proto.raw_data.len = numel * es;
     uint8_t *bytes = proto.raw_data.data ? malloc(onnx__tensor_proto__get_packed_size(&proto) + 1) : NULL;
     if (bytes)
         *size = onnx__tensor_proto__pack(&proto, bytes);

@@ -579,9 +579,11 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
     case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE: case OP_GRIDSAMPLE:
         ok = infer_layout_type(op, &t, diags);
         break;
+    case OP_CAST: case OP_MOD: case OP_ARGMAX: case OP_ARGMIN: case OP_GATHER: case OP_GATHERELEMENTS:
+    case OP_TRILU: case OP_CUMSUM: ok = infer_index_type(op, &t, diags); break;
     default: return fail(&cx, "no shape rule for this op");
     }
-    if (!ok || !check_result(&cx, &t))
+    if (!ok || !check_result(&cx, &t) || !infer_dtype(op, &t.dtype, diags))
         return false;
     *result = t;
     return true;

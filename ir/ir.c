@@ -43,10 +43,43 @@ bool type_equal(const Type *a, const Type *b)
     return true;
 }
 
+static const char *const dtype_names[DT_COUNT] = {
+    "f32", "f64", "f16", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool",
+};
+
+const char *dtype_name(DType dtype)
+{
+    return (unsigned)dtype < DT_COUNT ? dtype_names[dtype] : "?";
+}
+
+bool dtype_from_name(const char *name, DType *dtype)
+{
+    for (int d = 0; d < DT_COUNT; d++)
+        if (strcmp(name, dtype_names[d]) == 0) {
+            *dtype = (DType)d;
+            return true;
+        }
+    return false;
+}
+
+void dtype_int_range(DType dtype, double *lo, double *hi)
+{
+    double exact = (double)DTYPE_EXACT_INT;
+    switch (dtype) {
+    case DT_I8: *lo = -128, *hi = 127; return;
+    case DT_I16: *lo = -32768, *hi = 32767; return;
+    case DT_U8: *lo = 0, *hi = 255; return;
+    case DT_U16: *lo = 0, *hi = 65535; return;
+    case DT_U32: case DT_U64: *lo = 0, *hi = exact; return;
+    case DT_BOOL: *lo = 0, *hi = 1; return;
+    default: *lo = -exact, *hi = exact; return;
+    }
+}
+
 char *type_format(Arena *arena, const Type *type)
 {
     char buf[IR_MAX_RANK * 24 + 16];
-    size_t n = (size_t)snprintf(buf, sizeof buf, "f32[");
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s[", dtype_name(type->dtype));
     for (int i = 0; i < type->rank; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%lld", i ? "," : "", (long long)type->dims[i]);
     snprintf(buf + n, sizeof buf - n, "]");
@@ -55,7 +88,12 @@ char *type_format(Arena *arena, const Type *type)
 
 Type type_make(int rank, const int64_t *dims)
 {
-    Type t = {.dtype = DT_F32, .rank = rank};
+    return type_make_dtype(DT_F32, rank, dims);
+}
+
+Type type_make_dtype(DType dtype, int rank, const int64_t *dims)
+{
+    Type t = {.dtype = dtype, .rank = rank};
     for (int i = 0; i < rank; i++)
         t.dims[i] = dims[i];
     return t;

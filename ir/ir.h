@@ -20,9 +20,11 @@
  *   }
  *
  *  - names: %[A-Za-z0-9_.$-]+ or %"any string" (C escapes \" \\ \n \xHH);
- *  - types: f32[d0,d1,...], f32[] is a scalar;
+ *  - types: DTYPE[d0,d1,...], DTYPE[] a scalar; DTYPE is f32, f64, f16, i8, i16,
+ *    i32, i64, u8, u16, u32, u64 or bool (DType below);
  *  - constant data: a flat row-major list of decimals when it has at most
- *    IR_DECIMAL_LIMIT elements, else hex"..." of its little-endian float32 bytes;
+ *    IR_DECIMAL_LIMIT elements, else hex"..." of its little-endian float32 bytes
+ *    (the storage of every dtype);
  *    the printer writes each float in the shortest of %.6g / %.9g that reads
  *    back to the same bits, with inf, -inf and nan spelled so;
  *  - attributes in { } sorted by name: 3 (int), 3.0 / 1e-05 / inf (float: the
@@ -186,7 +188,27 @@ enum { IR_DET_MAX = 64 };          /* the largest matrix of a det op (the kernel
  * allocations sane when a model declares absurd dimensions. */
 #define IR_MAX_NUMEL ((int64_t)1 << 32)
 
-typedef enum { DT_F32 } DType;
+/* Element types.  Storage is float32 at run time whatever the dtype: the
+ * kernels, the interpreter and the simulator compute on floats, exact for
+ * integers within +-2^24 (a tensor file holding an integer beyond that is
+ * refused when read).  The dtype governs the textual IR (`i64[1,8]`,
+ * `bool[1,8]`), type inference (comparisons give bool, argmax i64, integer
+ * div truncates toward zero), the verifier (crossbar ops take float only) and
+ * tensor I/O (inputs read and outputs written in their declared type).  A bool
+ * is 0.0 or 1.0.  f64 and f16 are I/O types: computed as float32.  The
+ * numbering is part of the program format (runtime/program_format.h). */
+typedef enum {
+    DT_F32, DT_F64, DT_F16, DT_I8, DT_I16, DT_I32, DT_I64, DT_U8, DT_U16, DT_U32, DT_U64, DT_BOOL, DT_COUNT
+} DType;
+/* Integers up to this magnitude are exact in float32 storage. */
+#define DTYPE_EXACT_INT ((int64_t)1 << 24)
+
+const char *dtype_name(DType dtype);                    /* "f32", "i64", "bool", ... */
+bool dtype_from_name(const char *name, DType *dtype);
+static inline bool dtype_is_float(DType d) { return d == DT_F32 || d == DT_F64 || d == DT_F16; }
+static inline bool dtype_is_int(DType d) { return d >= DT_I8 && d <= DT_U64; }   /* bool excluded */
+/* The range of an integer dtype (bool: 0..1), clamped to the exact range. */
+void dtype_int_range(DType dtype, double *lo, double *hi);
 
 struct Type {
     DType dtype;
@@ -217,8 +239,9 @@ int64_t ir_window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t ke
 
 int64_t type_numel(const Type *type);
 bool type_equal(const Type *a, const Type *b);
-char *type_format(Arena *arena, const Type *type);   /* "f32[1,3,224,224]" */
+char *type_format(Arena *arena, const Type *type);   /* "f32[1,3,224,224]", "i64[1,8]" */
 Type type_make(int rank, const int64_t *dims);       /* f32 with these dims */
+Type type_make_dtype(DType dtype, int rank, const int64_t *dims);
 
 /* ---- architecture (ir/arch.c; docs/crossbar.md section 1) ---------------------- */
 
@@ -409,6 +432,11 @@ bool infer_math_type(const Op *op, Type *result, Diags *diags);
  * dispatches here), and the checks of pad's reflect and edge modes. */
 bool infer_layout_type(const Op *op, Type *result, Diags *diags);
 bool infer_pad_mode(const Op *op, Diags *diags);
+/* Cast, mod, argmax, argmin, gather, gatherelements, trilu, cumsum (ir/infer_index.c). */
+bool infer_index_type(const Op *op, Type *result, Diags *diags);
+/* The result's dtype (ir/infer_dtype.c), once its shape is known: the
+ * operands' checked against what the op takes.  ir_infer_type calls it last. */
+bool infer_dtype(const Op *op, DType *dtype, Diags *diags);
 
 /* ---- layer names (ir/ir.c) ---- */
 

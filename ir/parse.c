@@ -7,7 +7,7 @@
  *              | LOCAL ':' type '=' OPNAME '(' [LOCAL {',' LOCAL}] ')'
  *                    [ '{' [attr {',' attr}] '}' ] [ 'loc' '(' STRING INDEX ')' ]
  *              | 'output' LOCAL
- *   type      := 'f32' '[' [INT {',' INT}] ']'
+ *   type      := DTYPE '[' [INT {',' INT}] ']'          (DTYPE: f32, i64, bool, ...)
  *   attr      := (WORD | STRING) '=' ( number | STRING | '[' [number {',' number}] ']' )
  *
  * The lexer (lex.c) hands out one token at a time and a recursive-descent
@@ -254,15 +254,19 @@ static void enter_section(Parser *p, int section, int line, int col, const char 
 
 /* ---- statements ---- */
 
-/* type := 'f32' '[' [INT {',' INT}] ']' */
+/* type := DTYPE '[' [INT {',' INT}] ']' */
 static bool parse_type(Parser *p, Type *type)
 {
-    if (!at_word(p, "f32"))
-        return fail(p, "a type like f32[1,3]");
+    DType dtype = DT_F32;
+    char word[8] = "";
+    if (p->lx.tok.kind == T_WORD && p->lx.tok.len < sizeof word)
+        memcpy(word, p->lx.tok.start, p->lx.tok.len);
+    if (!dtype_from_name(word, &dtype))
+        return fail(p, "a type like f32[1,3] or i64[2]");
     next(p);
     if (!expect_punct(p, '['))
         return false;
-    *type = (Type){.dtype = DT_F32};
+    *type = (Type){.dtype = dtype};
     int64_t numel = 1;
     while (!at_punct(p, ']')) {
         if (type->rank && !expect_comma(p, ']'))

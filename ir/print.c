@@ -97,7 +97,7 @@ static void print_name(FILE *out, char sigil, const char *name)
 
 static void print_type(FILE *out, const Type *type)
 {
-    fputs("f32[", out);
+    fprintf(out, "%s[", dtype_name(type->dtype));
     for (int i = 0; i < type->rank; i++)
         fprintf(out, "%s%lld", i ? "," : "", (long long)type->dims[i]);
     putc(']', out);

@@ -77,7 +77,7 @@ static bool owned(const Verifier *vf, const Value *v)
 static bool check_type(Verifier *vf, const Loc *loc, const Value *v)
 {
     const Type *t = &v->type;
-    if (t->dtype != DT_F32 || t->rank < 0 || t->rank > IR_MAX_RANK) {
+    if ((unsigned)t->dtype >= DT_COUNT || t->rank < 0 || t->rank > IR_MAX_RANK) {
         diag_error(vf->diags, loc, "value %%%s has an invalid type (rank %d)", vname(vf, v->name),
                    t->rank);
         return false;

@@ -521,6 +521,8 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
         };
         const Type *bt = &op->inputs[1]->type;
         kernel_binary(binary[op->kind], x, xt->rank, xt->dims, x1, bt->rank, bt->dims, y);
+        if (op->kind == OP_DIV && dtype_is_int(yt->dtype))
+            kernel_cast(n, CAST_INT, y, y);     /* ONNX: integer division truncates toward zero */
         break;
     }
     case OP_CONCAT: {
@@ -594,6 +596,10 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
         break;
     case OP_CONVTRANSPOSE: case OP_DILATE: case OP_RESIZE: case OP_SLICE: case OP_TILE: case OP_GRIDSAMPLE:
         interp_exec_layout(op, in, y);
+        break;
+    case OP_CAST: case OP_MOD: case OP_ARGMAX: case OP_ARGMIN: case OP_GATHER: case OP_GATHERELEMENTS:
+    case OP_TRILU: case OP_CUMSUM:
+        interp_exec_index(op, in, y);
         break;
     case OP_COUNT:
         break;

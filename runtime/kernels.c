@@ -85,6 +85,15 @@ void kernel_copy(int64_t n, const float *x, float *y)
 
 /* y[i] = a[i * sa] OP b[i * sb] for i < n; the common stride patterns get
  * their own loops so that they vectorize. */
+/* ONNX Mod with fmod 0: the remainder takes the divisor's sign (0 for a zero divisor). */
+static float mod_floor(float u, float v)
+{
+    if (v == 0.0f)
+        return 0.0f;
+    float r = fmodf(u, v);
+    return r != 0.0f && (r < 0.0f) != (v < 0.0f) ? r + v : r;
+}
+
 #define BINARY_ROW(EXPR)                                                        \
     do {                                                                        \
         if (sa == 1 && sb == 1) {                                               \
@@ -123,6 +132,8 @@ static void binary_row(BinaryOp op, int64_t n, const float *a, int64_t sa,
     case BINARY_AND: BINARY_ROW(u != 0.0f && v != 0.0f ? 1.0f : 0.0f); break;
     case BINARY_OR: BINARY_ROW(u != 0.0f || v != 0.0f ? 1.0f : 0.0f); break;
     case BINARY_XOR: BINARY_ROW((u != 0.0f) != (v != 0.0f) ? 1.0f : 0.0f); break;
+    case BINARY_MOD: BINARY_ROW(mod_floor(u, v)); break;
+    case BINARY_FMOD: BINARY_ROW(fmodf(u, v)); break;
     }
 }
 

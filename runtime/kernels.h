@@ -103,6 +103,7 @@ typedef enum {
     BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV, BINARY_POW, BINARY_MAX, BINARY_MIN, BINARY_PRELU,
     BINARY_EQUAL, BINARY_LESS, BINARY_GREATER, BINARY_LESS_EQUAL, BINARY_GREATER_EQUAL,
     BINARY_AND, BINARY_OR, BINARY_XOR,
+    BINARY_MOD, BINARY_FMOD,    /* remainder with the divisor's sign (python %), with the dividend's (C fmod) */
 } BinaryOp;
 
 /* y = a OP b with numpy broadcasting: shapes align at the right, a dim of 1
@@ -235,5 +236,32 @@ void kernel_tile(const float *x, int rank, const int64_t *dims, const int64_t *o
 /* Reflect (mirror without the edge; pads below dims) or edge (repeat it) padding,
  * pads non-negative, rank begins then rank ends. */
 void kernel_pad_mode(const float *x, int rank, const int64_t *dims, const int64_t *pads, bool reflect, float *y);
+
+/* ---- element types and indexing (runtime/kernels_index.c) ---- */
+
+/* Casts of float32 storage: to an integer type truncates toward zero, to bool
+ * is x != 0 (0 or 1), to a float copies. */
+typedef enum { CAST_FLOAT, CAST_INT, CAST_BOOL } CastMode;
+void kernel_cast(int64_t n, CastMode mode, const float *x, float *y);
+/* Index of the largest (argmax) or smallest element along the middle axis of
+ * x[outer, len, inner], the first of equals or (last) the last; NaN wins. */
+void kernel_argextreme(int64_t outer, int64_t len, int64_t inner, bool max, bool last, const float *x, float *y);
+/* y[outer, n_idx, inner] = data[outer, idx, inner] along an axis of length
+ * len; a negative index counts from the end.  Returns the position in idx of
+ * the first index out of [-len, len) (y then incomplete), or -1. */
+int64_t kernel_gather(int64_t outer, int64_t len, int64_t inner, const float *data, int64_t n_idx,
+                      const float *idx, float *y);
+/* ONNX GatherElements: y[i..] = data[i.. with axis i_axis replaced by idx[i..]],
+ * idx of shape idx_dims, data of data_dims (same rank).  Returns the flat
+ * position of the first index out of range, or -1. */
+int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
+                               const float *idx, int axis, float *y);
+/* The triangle of each [rows, cols] matrix of x[batch, rows, cols]: upper keeps
+ * j - i >= k, lower j - i <= k; the rest zero. */
+void kernel_trilu(int64_t batch, int64_t rows, int64_t cols, bool upper, int64_t k, const float *x, float *y);
+/* Running sums along the middle axis of x[outer, len, inner] (in double), exclusive
+ * (leaving the element out) and/or reverse (from the end). */
+void kernel_cumsum(int64_t outer, int64_t len, int64_t inner, bool exclusive, bool reverse, const float *x,
+                   float *y);
 
 #endif

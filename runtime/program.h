@@ -20,7 +20,7 @@ typedef struct {
 } SimCounters;
 
 #define PROGRAM_MAGIC "XBARCPRG"
-enum { PROGRAM_VERSION = 3 };
+enum { PROGRAM_VERSION = 4 };
 
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_CONST, BUF_TEMP } BufferKind;
 
@@ -30,7 +30,7 @@ typedef struct {
     const char *name;
     BufferKind kind;
     bool wide;                  /* float64 elements */
-    Type type;                  /* shape (dtype field unused) */
+    Type type;                  /* shape and dtype (float32 storage, ir.h; wide buffers are f32) */
     float *data;                /* BUF_CONST only */
 } Buffer;
 

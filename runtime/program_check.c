@@ -412,6 +412,13 @@ static void check_instr(Checker *c, const Instr *in, int index)
         check_srcs(c, in, 1, in->opcode == INSTR_DEQUANT);
         for (int k = 0; k < 3; k++)
             reads(c, in->src[k]);
+        /* the crossbar path computes on floats: integer and bool values stay digital */
+        for (int k = -1; k < 3; k++) {
+            int id = k < 0 ? in->dst : in->src[k];
+            if (id >= 0 && id < c->p->n_buffers && c->p->buffers[id].type.dtype != DT_F32)
+                bad(c, "%s is %s; crossbar instructions take f32 buffers only", bname(c, id),
+                    dtype_name(c->p->buffers[id].type.dtype));
+        }
     }
     if (in->src[0] >= 0 || in->opcode == INSTR_DIGITAL) {
         switch (in->opcode) {
@@ -491,6 +498,8 @@ static void check_io(Checker *c)
                 b->kind == BUF_INPUT ? "input" : "output");
         if ((b->kind == BUF_INPUT || b->kind == BUF_OUTPUT) && b->wide)
             bad(c, "%s is %s but wide", bname(c, i), kind_names[b->kind]);
+        if (b->wide && b->type.dtype != DT_F32)
+            bad(c, "%s is wide but %s (a wide buffer is an f32 accumulator)", bname(c, i), dtype_name(b->type.dtype));
     }
 }
 

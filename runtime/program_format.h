@@ -36,6 +36,8 @@ _Static_assert(BUF_INPUT == 0 && BUF_OUTPUT == 1 && BUF_CONST == 2 && BUF_TEMP =
                "buffer kinds are part of the program format");
 _Static_assert(SIGN_PAIR_ANALOG == 0 && SIGN_PAIR_DIGITAL == 1 && SIGN_OFFSET == 2,
                "sign mappings are part of the program format");
+_Static_assert(DT_F32 == 0 && DT_I64 == 6 && DT_BOOL == 11 && DT_COUNT == 12,
+               "dtypes are part of the program format");
 _Static_assert(ATTR_INT == 0 && ATTR_FLOAT == 1 && ATTR_INTS == 2 && ATTR_FLOATS == 3 && ATTR_STRING == 4,
                "attribute kinds are part of the program format");
 

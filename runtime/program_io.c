@@ -254,7 +254,7 @@ static void read_buffers(Reader *r, Program *p)
         b->name = get_string(r, true, "a buffer name");
         b->kind = (BufferKind)get_enum(r, 4, "buffer kind");
         b->wide = get_bool(r, "buffer wide flag");
-        b->type.dtype = DT_F32;
+        b->type.dtype = (DType)get_enum(r, DT_COUNT, "buffer dtype");
         b->type.rank = (int)get_u8(r);
         if (!r->failed && b->type.rank > IR_MAX_RANK) {
             fail(r, "section buffers: buffer %d has rank %d, more than %d", i, b->type.rank, IR_MAX_RANK);

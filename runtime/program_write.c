@@ -425,7 +425,7 @@ static void write_program(Out *o, Arena *scratch, const Program *p)
     for (int i = 0; i < p->n_buffers; i++) {
         const Buffer *b = &p->buffers[i];
         put_string(o, &t, b->name), put_u8(o, (unsigned)b->kind), put_u8(o, b->wide);
-        put_u8(o, (unsigned)b->type.rank);
+        put_u8(o, (unsigned)b->type.dtype), put_u8(o, (unsigned)b->type.rank);
         for (int d = 0; d < b->type.rank; d++)
             put_i64(o, b->type.dims[d]);
         put_u64(o, b->kind == BUF_CONST ? offset : 0);

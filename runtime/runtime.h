@@ -33,6 +33,10 @@ void interp_exec_math(const Op *op, const float *const *inputs, float *result);
  * or edge mode (runtime/interp_layout.c); interp_pad_mode says which pads those are. */
 void interp_exec_layout(const Op *op, const float *const *inputs, float *result);
 bool interp_pad_mode(const Op *op, bool *reflect);
+/* The same for cast, mod, argmax, argmin, gather, gatherelements, trilu and
+ * cumsum (runtime/interp_index.c).  A gather index out of range is reported
+ * at the op's location and ends the process with status 1. */
+void interp_exec_index(const Op *op, const float *const *inputs, float *result);
 /* An xbar op (docs/crossbar.md): the integer reference when it is quantized
  * (it has in_scale), else the float product.  `scratch` holds
  * interp_xbar_scratch(op) bytes, 16-byte aligned (interp_exec_op allocates it). */

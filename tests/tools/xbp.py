@@ -9,7 +9,7 @@ writer writes whatever it is given, valid or not.
 import struct
 
 MAGIC = b"XBARCPRG"
-VERSION = 3
+VERSION = 4
 TAGS = [b"ARCH", b"FLAG", b"STRS", b"CNST", b"BUFS", b"TILE", b"INST", b"IOLS"]
 QUANT, IM2COL, MVM, COMBINE, DEQUANT, DIGITAL = range(6)
 INPUT, OUTPUT, CONST, TEMP = range(4)
@@ -61,7 +61,7 @@ class Program:
         self.tuned_seed = 0         # FLAG (version 3): the chip a fine-tuned program was tuned for
         self.tuned_chip = b""
         self.consts = []            # floats
-        self.buffers = []           # dicts: name kind wide dims offset
+        self.buffers = []           # dicts: name kind wide dtype dims offset
         self.tiles = []             # dicts: rows cols encoding writes cells (bytes, as stored)
         self.instrs = []            # dicts: opcode dst src layer + params (+ digital fields)
         self.inputs, self.outputs = [], []
@@ -88,7 +88,8 @@ def read(path):
         elif tag == b"BUFS":
             for _ in range(c.get("I")):
                 s = c.get("I")
-                b = {"name": None if s == NONE else strings[s], "kind": c.get("B"), "wide": c.get("B")}
+                b = {"name": None if s == NONE else strings[s], "kind": c.get("B"), "wide": c.get("B"),
+                     "dtype": c.get("B")}
                 b["dims"] = [c.get("q") for _ in range(c.get("B"))]
                 b["offset"] = c.get("Q")
                 p.buffers.append(b)
@@ -167,7 +168,7 @@ def write(p, path):
     sec[b"CNST"] = struct.pack("<Q", len(p.consts)) + b"".join(struct.pack("<f", v) for v in p.consts)
     out = [struct.pack("<I", len(p.buffers))]
     for b in p.buffers:
-        out.append(struct.pack("<IBBB", st.ref(b["name"]), b["kind"], b["wide"], len(b["dims"])))
+        out.append(struct.pack("<IBBBB", st.ref(b["name"]), b["kind"], b["wide"], b.get("dtype", 0), len(b["dims"])))
         out += [struct.pack("<q", d) for d in b["dims"]]
         out.append(struct.pack("<Q", b["offset"]))
     sec[b"BUFS"] = b"".join(out)

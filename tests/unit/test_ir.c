@@ -566,7 +566,7 @@ Test(parse, error_structure)
     expect_diag(HEAD "  output %x output %x\n}\n", "bad.xir:4:13: error: expected end of line, found 'output'");
     expect_diag(HEAD "  output %x\n", "bad.xir:5:1: error: expected '}', found end of file");
     expect_diag(HEAD "}\n}\n", "bad.xir:5:1: error: expected end of file after the graph's '}', found '}'");
-    expect_diag(HEAD "  %y : i64[2] = relu(%x)\n}\n", "bad.xir:4:8: error: expected a type like f32[1,3], found 'i64'");
+    expect_diag(HEAD "  %y : x64[2] = relu(%x)\n}\n", "bad.xir:4:8: error: expected a type like f32[1,3] or i64[2], found 'x64'");
     expect_diag(HEAD "  %y : f32[1,1,1,1,1,1,1,1,1] = relu(%x)\n}\n", "bad.xir:4:28: error: type has more than 8 dimensions");
     expect_diag(HEAD "  %y : f32[2] = relu(%x) {a = 1, a = 2}\n}\n", "bad.xir:4:34: error: duplicate attribute 'a'");
     expect_diag(HEAD "  ~\n}\n", "bad.xir:4:3: error: unexpected character '~'");

@@ -157,8 +157,8 @@ Test(program_bytes, refuses_broken_files)
     expect_bytes_refused(d, size, "not an xbarc program");
     expect_bytes_refused(d, 0, "not an xbarc program");
 
-    FRESH(), put_le(d + 8, 4, 4);
-    expect_bytes_refused(d, size, "program version 4, this xbarc reads version 3");
+    FRESH(), put_le(d + 8, 3, 4);
+    expect_bytes_refused(d, size, "program version 3, this xbarc reads version 4");
 
     size_t tiles = section_at(good, size, "TILE");
     expect_bytes_refused(good, tiles + 40, "truncated: section tiles needs");
@@ -170,13 +170,17 @@ Test(program_bytes, refuses_broken_files)
     size_t buffers = section_at(good, size, "BUFS");
     FRESH(), put_le(d + buffers, 0x7fffffff, 4);
     expect_bytes_refused(d, size, "section buffers: 2147483647 buffers cannot fit");
-    /* buffer 0: u32 name, u8 kind, u8 wide, u8 rank, i64 dims... */
-    FRESH(), d[buffers + 4 + 6] = 9;
+    /* buffer 0: u32 name, u8 kind, u8 wide, u8 dtype, u8 rank, i64 dims... */
+    FRESH(), d[buffers + 4 + 7] = 9;
     expect_bytes_refused(d, size, "buffer 0 has rank 9, more than 8");
-    FRESH(), put_le(d + buffers + 4 + 7, (uint64_t)-1, 8);
+    FRESH(), put_le(d + buffers + 4 + 8, (uint64_t)-1, 8);
     expect_bytes_refused(d, size, "buffer 0 has dimension -1 out of range");
     FRESH(), d[buffers + 4 + 4] = 7;
     expect_bytes_refused(d, size, "buffer kind 7 is out of range");
+    FRESH(), d[buffers + 4 + 6] = 12;
+    expect_bytes_refused(d, size, "buffer dtype 12 is out of range");
+    FRESH(), d[buffers + 4 + 6] = 6;     /* an i64 input cannot feed a quant */
+    expect_bytes_refused(d, size, "buffer 0 'input' is i64; crossbar instructions take f32 buffers only");
 
     /* instruction 0: u8 opcode first */
     size_t instrs = section_at(good, size, "INST");

@@ -1,0 +1,123 @@
+/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu and CumSum ->
+ * the element-type and indexing ops of ops.def, their ONNX defaults written
+ * out and axes made non-negative.  (Gather and Cast of run-time values are
+ * onnx_fold_values.c's, as they fold when their inputs are known.) */
+#include "frontend/onnx_node.h"
+
+#include <string.h>
+
+/* Attribute `name`, an int, in [-rank, rank) normalized. */
+static bool get_axis(const OnnxNode *n, const char *name, int64_t dflt, int rank, int64_t *axis)
+{
+    return onnx_get_int(n, name, dflt, axis) && onnx_normalize_axes(n, name, axis, 1, rank);
+}
+
+static bool get_flag(const OnnxNode *n, const char *name, int64_t dflt, int64_t *out)
+{
+    if (!onnx_get_int(n, name, dflt, out))
+        return false;
+    if (*out != 0 && *out != 1)
+        return onnx_fail(n, "%s must be 0 or 1, not %lld", name, (long long)*out), false;
+    return true;
+}
+
+static Value *lower_arg(const OnnxNode *n, OpKind kind)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t axis, keepdims, last;
+    if (!x || !get_axis(n, "axis", 0, x->type.rank, &axis) || !get_flag(n, "keepdims", 1, &keepdims) ||
+        !get_flag(n, "select_last_index", 0, &last))
+        return NULL;
+    Op *op = onnx_emit(n, kind, &x, 1, n->output);
+    ir_set_int(n->g, op, "axis", axis);
+    ir_set_int(n->g, op, "keepdims", keepdims);
+    ir_set_int(n->g, op, "select_last_index", last);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_gather_elements(const OnnxNode *n)
+{
+    Value *in[2] = {onnx_data_input(n, 0), NULL};
+    int64_t axis;
+    if (!in[0] || !(in[1] = onnx_data_input(n, 1)) || !get_axis(n, "axis", 0, in[0]->type.rank, &axis))
+        return NULL;
+    Op *op = onnx_emit(n, OP_GATHERELEMENTS, in, 2, n->output);
+    ir_set_int(n->g, op, "axis", axis);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_mod(const OnnxNode *n)
+{
+    Value *in[2] = {onnx_data_input(n, 0), NULL};
+    int64_t fmod;
+    if (!in[0] || !(in[1] = onnx_data_input(n, 1)) || !get_flag(n, "fmod", 0, &fmod))
+        return NULL;
+    if (!fmod && dtype_is_float(in[0]->type.dtype))
+        return onnx_fail(n, "Mod of floats needs fmod = 1 (ONNX)");
+    Op *op = onnx_emit(n, OP_MOD, in, 2, n->output);
+    ir_set_int(n->g, op, "fmod", fmod);
+    return onnx_typed(n, op);
+}
+
+/* An optional scalar integer input known at import (Trilu's k, CumSum's axis). */
+static bool scalar_int_input(const OnnxNode *n, int i, const char *what, int64_t dflt, int64_t *out)
+{
+    int64_t v[2 * IR_MAX_RANK];
+    int count;
+    *out = dflt;
+    if (!onnx_has_input(n, i))
+        return true;
+    if (!onnx_ints_input(n, i, what, v, &count))
+        return false;
+    if (count != 1)
+        return onnx_fail(n, "%s '%s' must hold one value, it holds %d", what, n->inputs[i].name, count), false;
+    *out = v[0];
+    return true;
+}
+
+static Value *lower_trilu(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t upper, k;
+    if (!x || !get_flag(n, "upper", 1, &upper) || !scalar_int_input(n, 1, "Trilu k", 0, &k))
+        return NULL;
+    /* Beyond the matrix, every k keeps all or nothing: bounded, the kernel's j - i >= k cannot overflow. */
+    int64_t limit = IR_MAX_NUMEL;
+    k = k < -limit ? -limit : k > limit ? limit : k;
+    Op *op = onnx_emit(n, OP_TRILU, &x, 1, n->output);
+    ir_set_int(n->g, op, "upper", upper);
+    ir_set_int(n->g, op, "k", k);
+    return onnx_typed(n, op);
+}
+
+static Value *lower_cumsum(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t axis, exclusive, reverse;
+    if (!x || !get_flag(n, "exclusive", 0, &exclusive) || !get_flag(n, "reverse", 0, &reverse))
+        return NULL;
+    if (!onnx_has_input(n, 1))
+        return onnx_fail(n, "CumSum needs its axis input");
+    if (!scalar_int_input(n, 1, "CumSum axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, x->type.rank))
+        return NULL;
+    Op *op = onnx_emit(n, OP_CUMSUM, &x, 1, n->output);
+    ir_set_int(n->g, op, "axis", axis);
+    ir_set_int(n->g, op, "exclusive", exclusive);
+    ir_set_int(n->g, op, "reverse", reverse);
+    return onnx_typed(n, op);
+}
+
+Value *onnx_lower_index(const OnnxNode *n, const char *op_type)
+{
+    if (strcmp(op_type, "ArgMax") == 0)
+        return lower_arg(n, OP_ARGMAX);
+    if (strcmp(op_type, "ArgMin") == 0)
+        return lower_arg(n, OP_ARGMIN);
+    if (strcmp(op_type, "GatherElements") == 0)
+        return lower_gather_elements(n);
+    if (strcmp(op_type, "Mod") == 0)
+        return lower_mod(n);
+    if (strcmp(op_type, "Trilu") == 0)
+        return lower_trilu(n);
+    return lower_cumsum(n);
+}
