@@ -178,8 +178,13 @@ static void print_const(FILE *out, const Value *v, const PrintOptions *options)
     } else if (n <= IR_DECIMAL_LIMIT) {
         char buf[40];
         putc('[', out);
+        bool ints = !dtype_is_float(v->type.dtype);
         for (int64_t i = 0; i < n; i++) {
-            format_float(buf, sizeof buf, v->data[i]);
+            float f = v->data[i];
+            if (ints && f == truncf(f) && fabsf(f) <= (float)DTYPE_EXACT_INT)
+                snprintf(buf, sizeof buf, "%lld", (long long)f);    /* an integer dtype's data as integers */
+            else
+                format_float(buf, sizeof buf, f);
             fprintf(out, "%s%s", i ? ", " : "", buf);
         }
         putc(']', out);

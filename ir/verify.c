@@ -10,6 +10,8 @@
  * mistake gives one message. */
 #include "ir.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +99,22 @@ static bool check_type(Verifier *vf, const Loc *loc, const Value *v)
     return true;
 }
 
+/* An integer or bool constant holds integers of its dtype's range (bool: 0 or
+ * 1), exact in float32 storage. */
+static void check_int_data(Verifier *vf, const Value *v)
+{
+    double lo, hi;
+    dtype_int_range(v->type.dtype, &lo, &hi);
+    for (int64_t k = 0, n = type_numel(&v->type); k < n; k++) {
+        float f = v->data[k];
+        if (!(f >= lo && f <= hi) || f != truncf(f)) {
+            diag_error(vf->diags, &no_loc, "constant %%%s (%s) holds %g at element %lld, not an integer in [%.0f, %.0f]",
+                       vname(vf, v->name), dtype_name(v->type.dtype), (double)f, (long long)k, lo, hi);
+            return;
+        }
+    }
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp((*(const Value *const *)a)->name, (*(const Value *const *)b)->name);
@@ -125,6 +143,8 @@ static void check_values(Verifier *vf)
         if (!v->is_input && !v->def) {
             if (!v->data)
                 diag_error(vf->diags, &no_loc, "constant %%%s has no data", vname(vf, v->name));
+            else if (!dtype_is_float(v->type.dtype))
+                check_int_data(vf, v);
             vf->defined[i] = true;
         }
     }
