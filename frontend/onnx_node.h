@@ -122,7 +122,7 @@ Value *onnx_lower_reverse_sequence(const OnnxNode *node);
 /* GridSample-16 (4-D): one gridsample op. */
 Value *onnx_lower_gridsample(const OnnxNode *node);
 
-/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu, CumSum. */
+/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu, CumSum, OneHot. */
 Value *onnx_lower_index(const OnnxNode *node, const char *op_type);
 
 /* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence

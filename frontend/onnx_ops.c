@@ -765,7 +765,7 @@ static const struct {
     {"LSTM", L_RNN, 0}, {"GRU", L_RNN, 0}, {"RNN", L_RNN, 0},
     /* onnx_ops_index.c */
     {"ArgMax", L_INDEX, 0}, {"ArgMin", L_INDEX, 0}, {"GatherElements", L_INDEX, 0}, {"Mod", L_INDEX, 0},
-    {"Trilu", L_INDEX, 0}, {"CumSum", L_INDEX, 0},
+    {"Trilu", L_INDEX, 0}, {"CumSum", L_INDEX, 0}, {"OneHot", L_INDEX, 0},
 };
 
 static int find_op(const char *op_type)

@@ -1,6 +1,7 @@
 /* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu and CumSum ->
  * the element-type and indexing ops of ops.def, their ONNX defaults written
- * out and axes made non-negative.  (Gather and Cast of run-time values are
+ * out and axes made non-negative; OneHot as comparisons with a range and a
+ * where.  (Gather and Cast of run-time values are
  * onnx_fold_values.c's, as they fold when their inputs are known.) */
 #include "frontend/onnx_node.h"
 
@@ -107,8 +108,74 @@ static Value *lower_cumsum(const OnnxNode *n)
     return onnx_typed(n, op);
 }
 
+static const char *fresh(const OnnxNode *n, const char *suffix)
+{
+    return onnx_fresh_name(n->imp, arena_printf(n->g->arena, "%s.%s", n->output, suffix));
+}
+
+static Value *emit2(const OnnxNode *n, OpKind kind, Value *a, Value *b, const char *name)
+{
+    Value *in[2] = {a, b};
+    return onnx_typed(n, onnx_emit(n, kind, in, 2, name));
+}
+
+/* OneHot(indices, depth, values) along `axis` of the result: an index i (or
+ * i + depth when negative) is on where it equals the position; indices out of
+ * [-depth, depth) give all off.  As IR: the indices unsqueezed at axis,
+ * compared with the positions 0..depth-1 and with them minus depth, or'ed,
+ * and a where between the on and off values (constants of values' dtype). */
+static Value *lower_onehot(const OnnxNode *n)
+{
+    Value *idx = onnx_data_input(n, 0);
+    float depth_f;
+    int64_t axis;
+    Value *values = idx && onnx_float_input(n, 1, "OneHot depth", &depth_f) ? onnx_data_input(n, 2) : NULL;
+    if (!values || !onnx_get_int(n, "axis", -1, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, idx->type.rank + 1))
+        return NULL;
+    if (values->type.rank != 1 || values->type.dims[0] != 2)
+        return onnx_fail(n, "OneHot values '%s' must be two numbers (off, on), not %s", n->inputs[2].name,
+                         type_format(n->g->arena, &values->type));
+    int64_t depth = (int64_t)depth_f;
+    if (!(depth_f >= 1 && depth_f <= (float)DTYPE_EXACT_INT) || idx->type.rank + 1 > IR_MAX_RANK)
+        return onnx_fail(n, "OneHot depth %g (or rank %d) is not supported (1 to 2^24)", (double)depth_f,
+                         idx->type.rank + 1);
+    int64_t one = axis, dims[IR_MAX_RANK];
+    Op *u = onnx_emit(n, OP_UNSQUEEZE, &idx, 1, fresh(n, "indices"));
+    ir_set_ints(n->g, u, "axes", &one, 1);
+    Value *iu = onnx_typed(n, u);
+    if (!iu || !memory_check((uint64_t)depth, 2 * sizeof(float), "OneHot's positions", &n->loc, n->diags))
+        return NULL;
+    for (int d = 0; d <= idx->type.rank; d++)
+        dims[d] = d == axis ? depth : 1;
+    Type rt = type_make_dtype(idx->type.dtype, idx->type.rank + 1, dims);
+    Value *pos = ir_add_const(n->g, fresh(n, "positions"), rt, NULL);
+    Value *neg = ir_add_const(n->g, fresh(n, "negative"), rt, NULL);
+    for (int64_t j = 0; j < depth; j++)
+        pos->data[j] = (float)j, neg->data[j] = (float)(j - depth);
+    Value *pick[2];                 /* off and on: values[0:1] and values[1:2] */
+    for (int64_t k = 0; k < 2; k++) {
+        int64_t end = k + 1, step = 1;
+        Op *sl = onnx_emit(n, OP_SLICE, &values, 1, fresh(n, k ? "on" : "off"));
+        ir_set_ints(n->g, sl, "starts", &k, 1);
+        ir_set_ints(n->g, sl, "ends", &end, 1);
+        ir_set_ints(n->g, sl, "steps", &step, 1);
+        if (!(pick[k] = onnx_typed(n, sl)))
+            return NULL;
+    }
+    Value *off = pick[0], *on = pick[1];
+    Value *eq = emit2(n, OP_EQUAL, iu, pos, fresh(n, "eq"));
+    Value *eqn = eq ? emit2(n, OP_EQUAL, iu, neg, fresh(n, "eqneg")) : NULL;
+    Value *hit = eqn ? emit2(n, OP_OR, eq, eqn, fresh(n, "hit")) : NULL;
+    if (!hit)
+        return NULL;
+    Value *in[3] = {hit, on, off};
+    return onnx_typed(n, onnx_emit(n, OP_WHERE, in, 3, n->output));
+}
+
 Value *onnx_lower_index(const OnnxNode *n, const char *op_type)
 {
+    if (strcmp(op_type, "OneHot") == 0)
+        return lower_onehot(n);
     if (strcmp(op_type, "ArgMax") == 0)
         return lower_arg(n, OP_ARGMAX);
     if (strcmp(op_type, "ArgMin") == 0)
