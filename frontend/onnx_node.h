@@ -122,7 +122,8 @@ Value *onnx_lower_reverse_sequence(const OnnxNode *node);
 /* GridSample-16 (4-D): one gridsample op. */
 Value *onnx_lower_gridsample(const OnnxNode *node);
 
-/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu, CumSum, OneHot. */
+/* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu, CumSum, OneHot,
+ * TopK (its values and indices into node->results). */
 Value *onnx_lower_index(const OnnxNode *node, const char *op_type);
 
 /* onnx_ops_rnn.c: LSTM, GRU and RNN unrolled over their (static) sequence

@@ -766,6 +766,7 @@ static const struct {
     /* onnx_ops_index.c */
     {"ArgMax", L_INDEX, 0}, {"ArgMin", L_INDEX, 0}, {"GatherElements", L_INDEX, 0}, {"Mod", L_INDEX, 0},
     {"Trilu", L_INDEX, 0}, {"CumSum", L_INDEX, 0}, {"OneHot", L_INDEX, 0},
+    {"TopK", L_INDEX, 0},
 };
 
 static int find_op(const char *op_type)

@@ -1,7 +1,7 @@
 /* onnx_ops_index.c: ArgMax, ArgMin, GatherElements, Mod, Trilu and CumSum ->
  * the element-type and indexing ops of ops.def, their ONNX defaults written
  * out and axes made non-negative; OneHot as comparisons with a range and a
- * where.  (Gather and Cast of run-time values are
+ * where; TopK as the topk op (indices) and a gatherelements (values).  (Gather and Cast of run-time values are
  * onnx_fold_values.c's, as they fold when their inputs are known.) */
 #include "frontend/onnx_node.h"
 
@@ -172,8 +172,40 @@ static Value *lower_onehot(const OnnxNode *n)
     return onnx_typed(n, onnx_emit(n, OP_WHERE, in, 3, n->output));
 }
 
+/* TopK(X, K): the topk op gives the indices (output 1), a gatherelements of X
+ * by them the values (output 0).  `sorted` 0 lets any order do: best first is one. */
+static Value *lower_topk(const OnnxNode *n)
+{
+    Value *x = onnx_data_input(n, 0);
+    int64_t axis, largest, sorted, k;
+    if (!x || !get_axis(n, "axis", -1, x->type.rank, &axis) || !get_flag(n, "largest", 1, &largest) ||
+        !get_flag(n, "sorted", 1, &sorted))
+        return NULL;
+    if (onnx_has_input(n, 1) ? !scalar_int_input(n, 1, "TopK K", 1, &k) : !onnx_get_int(n, "k", 1, &k))
+        return NULL;        /* TopK-1 has k as an attribute */
+    const char *names[2];
+    for (int i = 0; i < 2; i++)
+        names[i] = i < n->n_outputs && n->outputs[i][0] ? n->outputs[i] : fresh(n, i ? "indices" : "values");
+    Op *op = onnx_emit(n, OP_TOPK, &x, 1, names[1]);
+    ir_set_int(n->g, op, "axis", axis);
+    ir_set_int(n->g, op, "k", k);
+    ir_set_int(n->g, op, "largest", largest);
+    Value *indices = onnx_typed(n, op);
+    if (!indices)
+        return NULL;
+    Value *in[2] = {x, indices};
+    Op *gather = onnx_emit(n, OP_GATHERELEMENTS, in, 2, names[0]);
+    ir_set_int(n->g, gather, "axis", axis);
+    Value *values = onnx_typed(n, gather);
+    if (values && n->n_outputs > 1)
+        n->results[0] = values, n->results[1] = indices;
+    return values;
+}
+
 Value *onnx_lower_index(const OnnxNode *n, const char *op_type)
 {
+    if (strcmp(op_type, "TopK") == 0)
+        return lower_topk(n);
     if (strcmp(op_type, "OneHot") == 0)
         return lower_onehot(n);
     if (strcmp(op_type, "ArgMax") == 0)

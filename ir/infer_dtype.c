@@ -1,7 +1,7 @@
 /* infer_dtype.c: the element type of every op's result (ir.h's DType), after
  * infer.c has its shape.  Storage is float32 for every dtype, so the rules
- * only decide what a value means: comparisons and logic give bool, argmax and
- * argmin i64, cast its `to`, an index operand must be an integer, and the ops
+ * only decide what a value means: comparisons and logic give bool, argmax,
+ * argmin and topk i64, cast its `to`, an index operand must be an integer, and the ops
  * that compute in floats (products, crossbar ops, transcendental functions,
  * normalizations) take float operands only.  Everything else (layout, data
  * movement, arithmetic) keeps its data operand's dtype, with the operands of
@@ -85,7 +85,7 @@ bool infer_dtype(const Op *op, DType *out, Diags *diags)
             return ir_op_error(op, diags, "missing or unknown attribute 'to' (a dtype name such as \"i64\")");
         return true;
     }
-    case OP_ARGMAX: case OP_ARGMIN:
+    case OP_ARGMAX: case OP_ARGMIN: case OP_TOPK:
         *out = DT_I64;
         return first != DT_BOOL || ir_op_error(op, diags, "takes numbers, not bool");
     case OP_GATHER: case OP_GATHERELEMENTS:

@@ -1,6 +1,6 @@
 /* infer_index.c: result shapes of the element-type and indexing ops (the
  * ops.def section of that name: cast, mod, argmax/argmin, gather,
- * gatherelements, trilu, cumsum); their dtypes are infer_dtype.c's.
+ * gatherelements, trilu, cumsum, topk); their dtypes are infer_dtype.c's.
  * ir_infer_type() dispatches here and checks the result's size. */
 #include "ir.h"
 
@@ -84,6 +84,22 @@ static bool infer_gather_elements(const Op *op, Type *out, Diags *diags)
     return true;
 }
 
+static bool infer_topk(const Op *op, Type *out, Diags *diags)
+{
+    const Type *x = &op->inputs[0]->type;
+    int64_t axis = 0;
+    if (x->rank < 1)
+        return ir_op_error(op, diags, "input must not be a scalar");
+    if (!axis_of(op, x->rank, diags, &axis) || !flag_of(op, "largest", diags))
+        return false;
+    const Attr *k = ir_attr(op, "k");
+    if (!k || k->kind != ATTR_INT || k->i < 1 || k->i > x->dims[axis])
+        return ir_op_error(op, diags, "k must be an int in [1, %lld]", (long long)x->dims[axis]);
+    *out = *x;
+    out->dims[axis] = k->i;
+    return true;
+}
+
 bool infer_index_type(const Op *op, Type *result, Diags *diags)
 {
     const Type *x = &op->inputs[0]->type;
@@ -91,6 +107,7 @@ bool infer_index_type(const Op *op, Type *result, Diags *diags)
     case OP_ARGMAX: case OP_ARGMIN: return infer_arg(op, result, diags);
     case OP_GATHER: return infer_gather(op, result, diags);
     case OP_GATHERELEMENTS: return infer_gather_elements(op, result, diags);
+    case OP_TOPK: return infer_topk(op, result, diags);
     case OP_MOD: {
         const Attr *f = ir_attr(op, "fmod");
         if (f && (f->kind != ATTR_INT || (f->i != 0 && f->i != 1)))

@@ -432,7 +432,7 @@ bool infer_math_type(const Op *op, Type *result, Diags *diags);
  * dispatches here), and the checks of pad's reflect and edge modes. */
 bool infer_layout_type(const Op *op, Type *result, Diags *diags);
 bool infer_pad_mode(const Op *op, Diags *diags);
-/* Cast, mod, argmax, argmin, gather, gatherelements, trilu, cumsum (ir/infer_index.c). */
+/* Cast, mod, argmax, argmin, gather, gatherelements, trilu, cumsum, topk (ir/infer_index.c). */
 bool infer_index_type(const Op *op, Type *result, Diags *diags);
 /* The result's dtype (ir/infer_dtype.c), once its shape is known: the
  * operands' checked against what the op takes.  ir_infer_type calls it last. */

@@ -1,5 +1,5 @@
 /* interp_index.c: the element-type and indexing ops of ops.def (cast, mod,
- * argmax, argmin, gather, gatherelements, trilu, cumsum), for interp_exec_op
+ * argmax, argmin, gather, gatherelements, trilu, cumsum, topk), for interp_exec_op
  * (so the simulator's digital units run them too): attributes read, kernels
  * of runtime/kernels_index.c called.  An index out of range is bad input met
  * at run time: reported with the op's location, and the process exits 1
@@ -68,6 +68,10 @@ void interp_exec_index(const Op *op, const float *const *in, float *y)
             index_fault(op, in[1][bad], xt->dims[axis]);
         break;
     }
+    case OP_TOPK:
+        kernel_topk(extent(xt, 0, axis), xt->dims[axis], extent(xt, axis + 1, xt->rank), ir_attr_int(op, "k", 1),
+                    ir_attr_int(op, "largest", 1), in[0], y);
+        break;
     case OP_TRILU:
         kernel_trilu(extent(xt, 0, xt->rank - 2), xt->dims[xt->rank - 2], xt->dims[xt->rank - 1],
                      ir_attr_int(op, "upper", 1), ir_attr_int(op, "k", 0), in[0], y);

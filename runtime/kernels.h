@@ -256,6 +256,10 @@ int64_t kernel_gather(int64_t outer, int64_t len, int64_t inner, const float *da
  * position of the first index out of range, or -1. */
 int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
                                const float *idx, int axis, float *y);
+/* The positions of the k largest (or smallest) elements along the middle
+ * axis of x[outer, len, inner], best first, the lower index first among
+ * equals, NaN above every number: y[outer, k, inner]. */
+void kernel_topk(int64_t outer, int64_t len, int64_t inner, int64_t k, bool largest, const float *x, float *y);
 /* The triangle of each [rows, cols] matrix of x[batch, rows, cols]: upper keeps
  * j - i >= k, lower j - i <= k; the rest zero. */
 void kernel_trilu(int64_t batch, int64_t rows, int64_t cols, bool upper, int64_t k, const float *x, float *y);

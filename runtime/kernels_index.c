@@ -1,5 +1,5 @@
 /* kernels_index.c: casts and the indexing kernels (argmax/argmin, gather,
- * gatherelements, trilu, cumsum) of kernels.h.  Indices arrive as float32
+ * gatherelements, topk, trilu, cumsum) of kernels.h.  Indices arrive as float32
  * storage (exact integers within +-2^24, ir.h); an index out of range is
  * returned to the caller, which names the op. */
 #include "kernels.h"
@@ -73,6 +73,37 @@ int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *
             pos[d] = 0;
     }
     return -1;
+}
+
+/* Whether u ranks before v: larger (smaller) first, NaN above every number. */
+static bool ranks_before(float u, float v, bool largest)
+{
+    if (isnan(u) || isnan(v))
+        return isnan(u) && !isnan(v) && largest;
+    return largest ? u > v : u < v;
+}
+
+void kernel_topk(int64_t outer, int64_t len, int64_t inner, int64_t k, bool largest, const float *x, float *y)
+{
+    /* an insertion into the sorted k best so far: stable, so among equals the earlier index stays first */
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *row = x + o * len * inner + i;
+            float *best = y + o * k * inner + i;
+            int64_t kept = 0;
+            for (int64_t j = 0; j < len; j++) {
+                int64_t at = kept;
+                while (at > 0 && ranks_before(row[j * inner], row[(int64_t)best[(at - 1) * inner] * inner], largest))
+                    at--;
+                if (at >= k)
+                    continue;
+                for (int64_t m = (kept < k ? kept : k - 1); m > at; m--)
+                    best[m * inner] = best[(m - 1) * inner];
+                best[at * inner] = (float)j;
+                if (kept < k)
+                    kept++;
+            }
+        }
 }
 
 void kernel_trilu(int64_t batch, int64_t rows, int64_t cols, bool upper, int64_t k, const float *x, float *y)

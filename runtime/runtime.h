@@ -33,8 +33,8 @@ void interp_exec_math(const Op *op, const float *const *inputs, float *result);
  * or edge mode (runtime/interp_layout.c); interp_pad_mode says which pads those are. */
 void interp_exec_layout(const Op *op, const float *const *inputs, float *result);
 bool interp_pad_mode(const Op *op, bool *reflect);
-/* The same for cast, mod, argmax, argmin, gather, gatherelements, trilu and
- * cumsum (runtime/interp_index.c).  A gather index out of range is reported
+/* The same for cast, mod, argmax, argmin, gather, gatherelements, trilu,
+ * cumsum and topk (runtime/interp_index.c).  A gather index out of range is reported
  * at the op's location and ends the process with status 1. */
 void interp_exec_index(const Op *op, const float *const *inputs, float *result);
 /* An xbar op (docs/crossbar.md): the integer reference when it is quantized

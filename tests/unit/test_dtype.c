@@ -22,7 +22,7 @@ Test(dtype, names_round_trip)
     for (int d = 0; d < DT_COUNT; d++) {
         DType back;
         cr_assert(dtype_from_name(dtype_name((DType)d), &back));
-        cr_expect_eq(back, d);
+        cr_expect_eq((int)back, d);
     }
     DType none;
     cr_expect_not(dtype_from_name("f8", &none));
@@ -123,4 +123,13 @@ Test(dtype, half_rounding)
     cr_expect_eq(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);
     for (uint32_t h = 0; h < 0x7c00; h += 7)
         cr_expect_eq(float_to_half(half_to_float(h)), h);
+}
+
+Test(dtype, topk_order)
+{
+    float y[3];
+    kernel_topk(1, 5, 1, 3, true, (float[]){2, 7, 7, NAN, 1}, y);
+    cr_expect(y[0] == 3 && y[1] == 1 && y[2] == 2, "%g %g %g", y[0], y[1], y[2]);     /* NaN first, ties in order */
+    kernel_topk(1, 5, 1, 3, false, (float[]){2, 7, 1, NAN, 1}, y);
+    cr_expect(y[0] == 2 && y[1] == 4 && y[2] == 0, "%g %g %g", y[0], y[1], y[2]);
 }
