@@ -58,6 +58,9 @@ bool infer_dtype(const Op *op, DType *out, Diags *diags)
     case OP_HARDSWISH: case OP_ELU: case OP_SELU: case OP_CELU: case OP_PRELU: case OP_MEAN:
     case OP_REDUCEMEAN: case OP_REDUCEL2: case OP_REDUCELOGSUM: case OP_REDUCELOGSUMEXP:
     case OP_LAYERNORM: case OP_INSTANCENORM: case OP_RESIZE: case OP_DILATE:
+    case OP_SIN: case OP_COS: case OP_TAN: case OP_ASIN: case OP_ACOS: case OP_ATAN: case OP_SINH: case OP_COSH:
+    case OP_ASINH: case OP_ACOSH: case OP_ATANH: case OP_THRESHOLDEDRELU: case OP_SHRINK: case OP_HARDMAX:
+    case OP_LRN: case OP_DET: case OP_GRIDSAMPLE:
         return all_float(op, 0, n, diags);
     case OP_FLOOR: case OP_CEIL: case OP_ROUND:
         return all_float(op, 0, 1, diags);
