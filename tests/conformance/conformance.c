@@ -286,7 +286,8 @@ static Status sort_inputs(Arena *arena, const char *model, const char *set, bool
         Tensor t;
         Diags probe;   /* a file tensor_read() rejects is left to the import to judge */
         diags_init(&probe, arena);
-        if (type == 1 && !(bind_weights && f->n_float > 0) &&
+        bool is_float = type == 1 || type == 10 || type == 11;     /* float, float16, double: fed */
+        if (is_float && !(bind_weights && f->n_float > 0) &&
             !(tensor_read(arena, inputs[k], &t, &probe) &&
               (t.type.rank == 0 || (f->n_float > 0 && t.type.rank == 1 && t.type.dims[0] <= IR_MAX_RANK)))) {
             f->float_inputs[f->n_float++] = inputs[k];
