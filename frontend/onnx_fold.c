@@ -618,7 +618,7 @@ static const OnnxConst *fold_range(const OnnxNode *n)
 
 /* ---- elementwise, with broadcasting ---- */
 
-typedef enum { E_ADD, E_SUB, E_MUL, E_DIV, E_EQUAL, E_LESS, E_GREATER, E_NOT, E_AND, E_OR, E_WHERE, E_EXPAND } Elementwise;
+typedef enum { E_ADD, E_SUB, E_MUL, E_DIV, E_EQUAL, E_LESS, E_GREATER, E_NOT, E_AND, E_OR, E_WHERE, E_EXPAND, E_NEG } Elementwise;
 
 static const struct {
     const char *op_type;
@@ -627,7 +627,7 @@ static const struct {
 } elementwise_ops[] = {
     {"Add", E_ADD, 2}, {"Sub", E_SUB, 2}, {"Mul", E_MUL, 2}, {"Div", E_DIV, 2}, {"Equal", E_EQUAL, 2},
     {"Less", E_LESS, 2}, {"Greater", E_GREATER, 2}, {"Not", E_NOT, 1}, {"And", E_AND, 2}, {"Or", E_OR, 2},
-    {"Where", E_WHERE, 3}, {"Expand", E_EXPAND, 2},
+    {"Where", E_WHERE, 3}, {"Expand", E_EXPAND, 2}, {"Neg", E_NEG, 1},
 };
 
 /* Integer arithmetic, exact: false when the result does not fit int64 (or
@@ -689,7 +689,7 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
         if (logical && in[i]->elem_type != ONNX_BOOL)
             return onnx_fail(n, "%s needs bool inputs, '%s' is %s", n->loc.node_op, n->inputs[i].name,
                              onnx_elem_type_name(in[i]->elem_type)), NULL;
-    if (kind != E_NOT && kind != E_EXPAND && a->elem_type != b->elem_type)
+    if (kind != E_NOT && kind != E_EXPAND && kind != E_NEG && a->elem_type != b->elem_type)
         return onnx_fail(n, "'%s' is %s but '%s' is %s", n->inputs[kind == E_WHERE ? 1 : 0].name,
                          onnx_elem_type_name(a->elem_type), n->inputs[kind == E_WHERE ? 2 : 1].name,
                          onnx_elem_type_name(b->elem_type)), NULL;
@@ -698,7 +698,8 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
         return onnx_fail(n, "%s on bool is not supported", n->loc.node_op), NULL;
     OnnxConst *r = result_new(n, type, rank, dims);
     for (int64_t j = 0; r && j < r->numel; j++) {
-        int64_t ja = broadcast_source(a, rank, dims, j), jb = kind == E_NOT || kind == E_EXPAND ? 0 :
+        bool unary = kind == E_NOT || kind == E_EXPAND || kind == E_NEG;
+        int64_t ja = broadcast_source(a, rank, dims, j), jb = unary ? 0 :
                                                                 broadcast_source(b, rank, dims, j);
         int64_t v;
         switch (kind) {
@@ -715,6 +716,11 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
         case E_NOT: set_int(r, j, !a->i[ja]); break;
         case E_AND: set_int(r, j, a->i[ja] && b->i[jb]); break;
         case E_OR: set_int(r, j, a->i[ja] || b->i[jb]); break;
+        case E_NEG:             /* integers only (onnx_fold_applies) */
+            if (a->i[ja] == INT64_MIN)
+                return onnx_fail(n, "Neg of %lld overflows int64", (long long)a->i[ja]), NULL;
+            set_int(r, j, -a->i[ja]);
+            break;
         default:
             if (!r->i) {
                 set_float(r, j, float_arith(kind, a->f[ja], b->f[jb]));
@@ -768,7 +774,7 @@ bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
                  is(op_type, "Concat") || is(op_type, "Cast") || is(op_type, "ConstantOfShape") ||
                  is(op_type, "Range") || is(op_type, "Reshape") || is(op_type, "Squeeze") ||
                  is(op_type, "Unsqueeze") || is(op_type, "Identity");
-    if (is(op_type, "Transpose"))
+    if (is(op_type, "Transpose") || is(op_type, "Neg"))  /* float ones stay ops, for fold-constants */
         return known(n, 0) && onnx_elem_is_integer(n->inputs[0].konst->elem_type);
     return folds && n->n_inputs > 0 && all_known(n);
 }

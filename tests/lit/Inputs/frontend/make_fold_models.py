@@ -165,6 +165,16 @@ def main():
         helper.make_node("Slice", ["padded", "zero", "end"], ["y"])],
         x, np.pad(x + data.transpose(2, 0, 1), [(0, 0), (1, 2), (0, 1)])[:, :2, :3])
 
+    # ONNX's LayerNormalization function body negates an int64 axis count
+    # (known at import): the Neg is computed there and becomes the axes.
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    save_case("fold_neg", [
+        const("k", np.array([1], np.int64)),
+        helper.make_node("Neg", ["k"], ["nk"]),
+        helper.make_node("ReduceSum", ["x", "nk"], ["s"], keepdims=1),
+        helper.make_node("Sub", ["x", "s"], ["y"])],
+        x, x - x.sum(axis=-1, keepdims=True))
+
     # Broken, one way each: an index out of range, a division by zero, an
     # int64 overflow, Range with delta 0, ConstantOfShape absurdly large,
     # Where of a run-time value, Slice with a step on a run-time value, a
@@ -189,6 +199,9 @@ def main():
                                     helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_where", [const("m", np.array([True, False, True])),
                           helper.make_node("Where", ["m", "x", "x"], ["y"], name="where_x")])
+    bad("foldbad_neg", [const("a", np.array([-(1 << 63)], np.int64)),
+                        helper.make_node("Neg", ["a"], ["n"], name="neg_min"),
+                        helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_transpose", [const("d", np.zeros((2, 3), np.int64)),
                               helper.make_node("Transpose", ["d"], ["t"], name="perm_twice", perm=[1, 1]),
                               helper.make_node("Relu", ["x"], ["y"])])
