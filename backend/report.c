@@ -315,6 +315,12 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
         cJSON_AddNumberToObject(j, "stage_ns", (double)s.stage[l] * 1e-3);
         cJSON_AddNumberToObject(j, "crossbar_ns", (double)s.xbar[l] * 1e-3);
         cJSON_AddNumberToObject(j, "pipeline_share", s.period ? (double)s.stage[l] / (double)s.period : 0);
+        /* the calibrated input range, and what of the calibration data it clips (--calib-range) */
+        if (ir_attr(op, "act_min") && ir_attr(op, "act_max")) {
+            cJSON_AddNumberToObject(j, "act_min", ir_attr_float(op, "act_min", 0));
+            cJSON_AddNumberToObject(j, "act_max", ir_attr_float(op, "act_max", 0));
+            cJSON_AddNumberToObject(j, "act_clipped", (double)ir_attr_int(op, "act_clipped", 0));
+        }
         cJSON_AddItemToArray(layers, j);
     }
     cJSON *t = cJSON_AddObjectToObject(root, "totals");

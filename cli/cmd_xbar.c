@@ -94,6 +94,11 @@ const char compile_usage[] =
     "                      are meaningless\n"
     "  --calib-count N     images used for calibration (default 512; 16 for random\n"
     "                      data, whose ranges settle within a few images)\n"
+    "  --calib-range R     each layer's range from its calibration inputs: max\n"
+    "                      (default: the largest magnitude), pN (the magnitude N%\n"
+    "                      of them stay within: p99.9, p99.99) or mse (least\n"
+    "                      squared error of clipping plus rounding); the JSON\n"
+    "                      report gives each layer's range and the values clipped\n"
     "  --split, --shuffle SEED, --offset N, --scale S, --resize N, --center-crop N,\n"
     "  --mean a,b,c, --std a,b,c\n"
     "                      how --calib's data set is read, as eval reads --dataset\n"
@@ -154,7 +159,7 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
 int cmd_compile(Args *a)
 {
     CompileOptions c = {.calib = "auto", .adc = "arch", .adc_options = {.tolerance = 0.5}};
-    const char *out = NULL, *calib_count_text = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
+    const char *out = NULL, *calib_count_text = NULL, *calib_range = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
                *report_json = NULL, *tile_map = NULL;
     bool report = false;
     InputShapes shapes = {0};
@@ -162,7 +167,7 @@ int cmd_compile(Args *a)
         if (opt_value(a, "-o", &out) || input_shape_option(a, &shapes) || opt_value(a, "--arch", &c.arch_path) ||
             dataset_option(a, &c.calib_data) ||
             opt_value(a, "--calib", &c.calib) ||
-            opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--emit-ir", &emit_ir) ||
+            opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--calib-range", &calib_range) || opt_value(a, "--emit-ir", &emit_ir) ||
             opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) ||
             opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &c.packing) ||
             opt_value(a, "--tiles", &c.tiles) || opt_value(a, "--replicate", &c.replicate) ||
@@ -188,6 +193,10 @@ int cmd_compile(Args *a)
     if (!a->failed && (c.calib_data.spec || c.calib_data.limit))
         usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
                     c.calib_data.spec ? "--dataset" : "--limit");
+    if (!a->failed && calib_range && !calib_range_parse(calib_range, &c.calib_range))
+        usage_error(a, "--calib-range takes max, mse or pN (50 <= N < 100, e.g. p99.9), not '%s'", calib_range);
+    if (!a->failed && calib_range && strcmp(c.calib, "none") == 0)
+        usage_error(a, "%s", "--calib-range needs calibration data, and --calib none has none");
     if (!a->failed && calib_count_text &&
         (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
         usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);

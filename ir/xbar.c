@@ -161,6 +161,7 @@ static const struct {
     AttrKind kind;
     Count count;            /* lists only */
 } xbar_attrs[] = {
+    {"act_clipped", ATTR_INT, ANY},     /* calibration values beyond the range (percentile and mse ranges) */
     {"act_max", ATTR_FLOAT, ANY},       {"act_min", ATTR_FLOAT, ANY},
     {"adc_bits", ATTR_INTS, PER_BLOCK}, {"adc_max", ATTR_FLOATS, PER_BLOCK},
     {"cell_bits", ATTR_INT, ANY},       {"col_splits", ATTR_INTS, ANY},

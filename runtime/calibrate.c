@@ -10,8 +10,10 @@
  * none`): every layer gets one range, which maps and quantizes a network
  * exactly as real ranges would, but computes nothing meaningful. */
 #include "runtime.h"
+#include "runtime/quant.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *op_name(Diags *diags, const Op *op)
@@ -19,7 +21,120 @@ static const char *op_name(Diags *diags, const Op *op)
     return ir_name_text(diags->arena, op->result->name);
 }
 
+/* Runs the interpreter on every image and hands each live xbar op's input
+ * to visit (the op's index, its values, their count). */
+typedef void (*VisitInput)(void *ctx, int op_index, const float *x, int64_t n);
+
+static void run_images(Graph *g, const float *images, int count, VisitInput visit, void *ctx)
+{
+    Interp *interp = interp_new(g);
+    int64_t image_size = type_numel(&g->inputs[0]->type);
+    for (int image = 0; image < count; image++) {
+        memcpy(interp_input(interp, 0), images + image * image_size, (size_t)image_size * sizeof(float));
+        interp_run(interp);
+        for (int i = 0; i < g->n_ops; i++)
+            if (g->ops[i]->kind == OP_XBAR)
+                visit(ctx, i, interp_value(interp, g->ops[i]->inputs[0]), type_numel(&g->ops[i]->inputs[0]->type));
+    }
+    interp_free(interp);
+}
+
+typedef struct {
+    float *lo, *hi;
+} MinMax;
+
+static void visit_min_max(void *ctx, int i, const float *x, int64_t n)
+{
+    MinMax *m = ctx;
+    for (int64_t j = 0; j < n; j++) {
+        if (x[j] < m->lo[i])
+            m->lo[i] = x[j];
+        if (x[j] > m->hi[i])
+            m->hi[i] = x[j];
+    }
+}
+
+/* Magnitudes in RANGE_BINS equal bins over [0, the layer's largest]: the
+ * bound chosen is a bin's upper edge, so a range is within 1/RANGE_BINS of
+ * the layer's largest magnitude of the exact quantile or optimum. */
+enum { RANGE_BINS = 4096 };
+
+typedef struct {
+    const float *top;           /* per op: the largest magnitude (the histogram's end) */
+    uint64_t (*bins)[RANGE_BINS];
+    const int *slot;            /* op index -> row of bins, -1 for ops that are not xbar */
+} Histograms;
+
+static void visit_histogram(void *ctx, int i, const float *x, int64_t n)
+{
+    Histograms *h = ctx;
+    uint64_t *bins = h->bins[h->slot[i]];
+    float per_bin = h->top[i] > 0 ? (float)RANGE_BINS / h->top[i] : 0;
+    for (int64_t j = 0; j < n; j++) {
+        float m = fabsf(x[j]) * per_bin;
+        if (m == m)             /* NaNs are ignored, as in the min-max run */
+            bins[m >= RANGE_BINS - 1 ? RANGE_BINS - 1 : (int)m]++;
+    }
+}
+
+/* The number of bins (from the bottom) the rule keeps: the bound is bin
+ * keep's upper edge, keep * top / RANGE_BINS. */
+static int bins_kept(const uint64_t *bins, const CalibRange *range, int qmax)
+{
+    uint64_t total = 0;
+    for (int b = 0; b < RANGE_BINS; b++)
+        total += bins[b];
+    if (range->rule == RANGE_PERCENTILE) {
+        uint64_t allowed = (uint64_t)floor((1.0 - range->percentile) * (double)total), above = 0;
+        int keep = RANGE_BINS;
+        while (keep > 1 && above + bins[keep - 1] <= allowed)
+            above += bins[--keep];
+        return keep;
+    }
+    /* mse: clipping error of the bins above plus rounding error (step^2 / 12
+     * a value) of those kept, in units of one bin. */
+    int best = RANGE_BINS;
+    double best_error = INFINITY;
+    for (int keep = 1; keep <= RANGE_BINS; keep++) {
+        double clip = 0, kept = 0, step = (double)keep / qmax;
+        for (int b = 0; b < RANGE_BINS; b++) {
+            double over = b + 0.5 - keep;
+            if (over > 0)
+                clip += (double)bins[b] * over * over;
+            else
+                kept += (double)bins[b];
+        }
+        double error = clip + kept * step * step / 12;
+        if (error < best_error)
+            best_error = error, best = keep;
+    }
+    return best;
+}
+
+bool calib_range_parse(const char *text, CalibRange *out)
+{
+    char *end;
+    *out = (CalibRange){.rule = RANGE_MAX};
+    if (strcmp(text, "max") == 0)
+        return true;
+    if (strcmp(text, "mse") == 0)
+        return out->rule = RANGE_MSE, true;
+    if (text[0] != 'p')
+        return false;
+    double p = strtod(text + 1, &end);
+    if (end == text + 1 || *end || !(p >= 50 && p < 100))
+        return false;
+    *out = (CalibRange){.rule = RANGE_PERCENTILE, .percentile = p / 100};
+    return true;
+}
+
 bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags)
+{
+    CalibRange max = {.rule = RANGE_MAX};
+    return calibrate_xbar_range(g, images, count, &max, diags);
+}
+
+bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags)
 {
     Loc none = {0};
     if (g->n_inputs != 1) {
@@ -48,46 +163,57 @@ bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags)
 
     if (!interp_fits(g, 1, diags))
         return false;
-    float *lo = arena_array(g->arena, (size_t)g->n_ops, sizeof *lo);
-    float *hi = arena_array(g->arena, (size_t)g->n_ops, sizeof *hi);
+    MinMax m = {arena_array(g->arena, (size_t)g->n_ops, sizeof(float)),
+                arena_array(g->arena, (size_t)g->n_ops, sizeof(float))};
     for (int i = 0; i < g->n_ops; i++) {
-        lo[i] = INFINITY;
-        hi[i] = -INFINITY;
+        m.lo[i] = INFINITY;
+        m.hi[i] = -INFINITY;
     }
-    Interp *interp = interp_new(g);
-    int64_t image_size = type_numel(&g->inputs[0]->type);
-    for (int image = 0; image < count; image++) {
-        memcpy(interp_input(interp, 0), images + image * image_size, (size_t)image_size * sizeof(float));
-        interp_run(interp);
-        for (int i = 0; i < g->n_ops; i++) {
-            const Op *op = g->ops[i];
-            if (op->kind != OP_XBAR)
-                continue;
-            const float *x = interp_value(interp, op->inputs[0]);
-            int64_t n = type_numel(&op->inputs[0]->type);
-            for (int64_t j = 0; j < n; j++) {
-                if (x[j] < lo[i])
-                    lo[i] = x[j];
-                if (x[j] > hi[i])
-                    hi[i] = x[j];
-            }
-        }
-    }
-    interp_free(interp);
-
+    run_images(g, images, count, visit_min_max, &m);
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];
         if (op->kind != OP_XBAR)
             continue;
-        if (!(lo[i] <= hi[i])) {
+        if (!(m.lo[i] <= m.hi[i]))
             diag_error(diags, &op->loc, "the input of xbar %%%s was NaN on every calibration image",
                        op_name(diags, op));
-            continue;
-        }
-        ir_set_float(g, op, "act_min", lo[i]);
-        ir_set_float(g, op, "act_max", hi[i]);
     }
-    return diags->n_errors == errors_before;
+    if (diags->n_errors != errors_before)
+        return false;
+
+    float *top = arena_array(g->arena, (size_t)g->n_ops, sizeof(float));
+    int *slot = arena_array(g->arena, (size_t)g->n_ops, sizeof(int));
+    Histograms h = {.top = top, .slot = slot};
+    if (range->rule != RANGE_MAX) {
+        h.bins = arena_array(g->arena, (size_t)n_xbar, sizeof *h.bins);
+        memset(h.bins, 0, (size_t)n_xbar * sizeof *h.bins);
+        for (int i = 0, next = 0; i < g->n_ops; i++) {
+            top[i] = g->ops[i]->kind == OP_XBAR ? fmaxf(fabsf(m.lo[i]), fabsf(m.hi[i])) : 0;
+            slot[i] = g->ops[i]->kind == OP_XBAR ? next++ : -1;
+        }
+        run_images(g, images, count, visit_histogram, &h);
+    }
+    for (int i = 0; i < g->n_ops; i++) {
+        Op *op = g->ops[i];
+        if (op->kind != OP_XBAR)
+            continue;
+        float lo = m.lo[i], hi = m.hi[i];
+        if (range->rule != RANGE_MAX && top[i] > 0) {
+            const uint64_t *bins = h.bins[slot[i]];
+            int bits = g->arch ? g->arch->input_bits : arch_default().input_bits;
+            int keep = bins_kept(bins, range, quant_qmax(bits, lo < 0));
+            float bound = top[i] * (float)keep / RANGE_BINS;
+            uint64_t clipped = 0;
+            for (int b = keep; b < RANGE_BINS; b++)
+                clipped += bins[b];
+            lo = lo < -bound ? -bound : lo;
+            hi = hi > bound ? bound : hi;
+            ir_set_int(g, op, "act_clipped", (int64_t)clipped);
+        }
+        ir_set_float(g, op, "act_min", lo);
+        ir_set_float(g, op, "act_max", hi);
+    }
+    return true;
 }
 
 void calibrate_nominal(Graph *g, float act_min, float act_max)

@@ -47,6 +47,21 @@ void interp_exec_xbar(const Op *op, const float *const *inputs, float *result, v
  * one input, back to back) and records on every xbar op the range of its input
  * over all of them as `act_min` / `act_max` (runtime/calibrate.c). */
 bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags);
+/* How a layer's range is chosen from what its input took (docs/datasets.md,
+ * "Calibration"): the largest magnitude; the magnitude that a fraction p of
+ * the values stay within (p99.9, p99.99), or the one that minimizes the mean
+ * squared error of clipping plus rounding at the layer's input bits (mse). */
+typedef enum { RANGE_MAX, RANGE_PERCENTILE, RANGE_MSE } RangeRule;
+typedef struct {
+    RangeRule rule;
+    double percentile;          /* RANGE_PERCENTILE: 0.999 for p99.9 */
+} CalibRange;
+/* "max", "p99.9", "p99.99" (any pN with 50 <= N < 100) or "mse". */
+bool calib_range_parse(const char *text, CalibRange *out);
+/* calibrate_xbar with a range rule: a second run over the images counts each
+ * layer's input magnitudes in a histogram; the chosen bound clips the range,
+ * and `act_clipped` records how many of the values seen lie beyond it. */
+bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags);
 /* Sets the same nominal range on every xbar op instead (`--calib none`): for
  * mapping studies, which need no data; the accuracy is then meaningless. */
 void calibrate_nominal(Graph *g, float act_min, float act_max);

@@ -177,6 +177,7 @@ typedef struct {
     const char *calib;          /* calibration set (frontend calibration_images), or "none" */
     long calib_count;           /* 0: the calibration set's default */
     DatasetOptions calib_data;  /* how --calib's data set is read (--scale, --resize, --mean...) */
+    CalibRange calib_range;     /* --calib-range: how each layer's range is chosen (default max) */
     const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
     int uniform_bits;           /* B of uniform:B */
     AdcAllocOptions adc_options;
