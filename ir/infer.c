@@ -124,6 +124,17 @@ static bool broadcast(const Ctx *cx, const Type *a, const Type *b, Type *out)
     return true;
 }
 
+bool ir_axis_attr(const Op *op, int rank, Diags *diags, int64_t *axis)
+{
+    const Attr *a = ir_attr(op, "axis");
+    if (!a || a->kind != ATTR_INT)
+        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
+    if (a->i < 0 || a->i >= rank)
+        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, rank);
+    *axis = a->i;
+    return true;
+}
+
 bool ir_broadcast_types(const Op *op, const Type *a, const Type *b, Type *out, Diags *diags)
 {
     Ctx cx = {op, diags};

@@ -4,17 +4,6 @@
  * ir_infer_type() dispatches here and checks the result's size. */
 #include "ir.h"
 
-static bool axis_of(const Op *op, int rank, Diags *diags, int64_t *axis)
-{
-    const Attr *a = ir_attr(op, "axis");
-    if (!a || a->kind != ATTR_INT)
-        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
-    if (a->i < 0 || a->i >= rank)
-        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, rank);
-    *axis = a->i;
-    return true;
-}
-
 static bool flag_of(const Op *op, const char *name, Diags *diags)
 {
     const Attr *a = ir_attr(op, name);
@@ -29,7 +18,7 @@ static bool infer_arg(const Op *op, Type *out, Diags *diags)
     int64_t axis = 0;
     if (x->rank < 1)
         return ir_op_error(op, diags, "input must not be a scalar");
-    if (!axis_of(op, x->rank, diags, &axis) || !flag_of(op, "keepdims", diags) ||
+    if (!ir_axis_attr(op, x->rank, diags, &axis) || !flag_of(op, "keepdims", diags) ||
         !flag_of(op, "select_last_index", diags))
         return false;
     *out = *x;
@@ -49,7 +38,7 @@ static bool infer_gather(const Op *op, Type *out, Diags *diags)
     int64_t axis = 0;
     if (data->rank < 1)
         return ir_op_error(op, diags, "data must not be a scalar");
-    if (!axis_of(op, data->rank, diags, &axis))
+    if (!ir_axis_attr(op, data->rank, diags, &axis))
         return false;
     if (data->rank - 1 + idx->rank > IR_MAX_RANK)
         return ir_op_error(op, diags, "the result would have rank %d, more than %d", data->rank - 1 + idx->rank,
@@ -71,7 +60,7 @@ static bool infer_gather_elements(const Op *op, Type *out, Diags *diags)
     int64_t axis = 0;
     if (data->rank < 1)
         return ir_op_error(op, diags, "data must not be a scalar");
-    if (!axis_of(op, data->rank, diags, &axis))
+    if (!ir_axis_attr(op, data->rank, diags, &axis))
         return false;
     if (idx->rank != data->rank)
         return ir_op_error(op, diags, "indices have rank %d, data %d", idx->rank, data->rank);
@@ -90,7 +79,7 @@ static bool infer_topk(const Op *op, Type *out, Diags *diags)
     int64_t axis = 0;
     if (x->rank < 1)
         return ir_op_error(op, diags, "input must not be a scalar");
-    if (!axis_of(op, x->rank, diags, &axis) || !flag_of(op, "largest", diags))
+    if (!ir_axis_attr(op, x->rank, diags, &axis) || !flag_of(op, "largest", diags))
         return false;
     const Attr *k = ir_attr(op, "k");
     if (!k || k->kind != ATTR_INT || k->i < 1 || k->i > x->dims[axis])
@@ -124,7 +113,7 @@ bool infer_index_type(const Op *op, Type *result, Diags *diags)
         *result = *x;
         if (x->rank < 1)
             return ir_op_error(op, diags, "input must not be a scalar");
-        return axis_of(op, x->rank, diags, &axis) && flag_of(op, "exclusive", diags) &&
+        return ir_axis_attr(op, x->rank, diags, &axis) && flag_of(op, "exclusive", diags) &&
                flag_of(op, "reverse", diags);
     }
     default:                /* cast */

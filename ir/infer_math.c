@@ -70,12 +70,10 @@ static bool infer_reduce(const Op *op, Type *out, Diags *diags)
 static bool infer_layernorm(const Op *op, Type *out, Diags *diags)
 {
     const Type *x = &op->inputs[0]->type;
-    const Attr *a = ir_attr(op, "axis");
-    if (!a || a->kind != ATTR_INT)
-        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
-    if (a->i < 0 || a->i >= x->rank)
-        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, x->rank);
-    int norm_rank = x->rank - (int)a->i;
+    int64_t axis;
+    if (!ir_axis_attr(op, x->rank, diags, &axis))
+        return false;
+    int norm_rank = x->rank - (int)axis;
     for (int k = 1; k < op->n_inputs; k++) {
         const Type *p = &op->inputs[k]->type;
         bool ok = p->rank <= norm_rank;
@@ -85,7 +83,7 @@ static bool infer_layernorm(const Op *op, Type *out, Diags *diags)
         }
         if (!ok)
             return ir_op_error(op, diags, "%s %s does not broadcast to the normalized dimensions of %s (from axis %lld)",
-                        k == 1 ? "scale" : "bias", fmt_type(diags, p), fmt_type(diags, x), (long long)a->i);
+                        k == 1 ? "scale" : "bias", fmt_type(diags, p), fmt_type(diags, x), (long long)axis);
     }
     *out = *x;
     return true;
@@ -109,11 +107,9 @@ static bool infer_instancenorm(const Op *op, Type *out, Diags *diags)
 static bool infer_hardmax(const Op *op, Type *out, Diags *diags)
 {
     const Type *x = &op->inputs[0]->type;
-    const Attr *a = ir_attr(op, "axis");
-    if (!a || a->kind != ATTR_INT)
-        return ir_op_error(op, diags, "missing attribute 'axis' (an int)");
-    if (a->i < 0 || a->i >= x->rank)
-        return ir_op_error(op, diags, "axis %lld is out of range [0, %d)", (long long)a->i, x->rank);
+    int64_t axis;
+    if (!ir_axis_attr(op, x->rank, diags, &axis))
+        return false;
     *out = *x;
     return true;
 }

@@ -423,6 +423,8 @@ double ir_op_macs(const Op *op);
 /* Computes the result type of `op` from its input types and attributes, reporting
  * any inconsistency (rank, broadcast, channel mismatch...) at op->loc. */
 bool ir_infer_type(const Op *op, Type *result, Diags *diags);
+/* The op's required int attribute 'axis', in [0, rank) (reported at op->loc if not). */
+bool ir_axis_attr(const Op *op, int rank, Diags *diags, int64_t *axis);
 /* Multidirectional (numpy) broadcasting of a and b, a mismatch reported at op->loc. */
 bool ir_broadcast_types(const Op *op, const Type *a, const Type *b, Type *out, Diags *diags);
 /* The element-wise math ops, reductions and normalizations (ir/infer_math.c;
