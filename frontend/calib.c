@@ -1,20 +1,11 @@
 /* calib.c: the images `xbarc compile` calibrates activation ranges on
  * (--calib SET): a data set's training split (a built-in one or any of
- * dataset_open's formats), a directory of input tensors, or uniform random
- * data. */
+ * dataset_open's formats, including a folder of input tensors without
+ * labels), or uniform random data. */
 #include "frontend/frontend.h"
 
-#include <dirent.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 
 /* Deterministic uniform [0, 1) inputs (xorshift64*, fixed seed): the
  * calibration of last resort, for models with no data set of their own. */
@@ -27,67 +18,6 @@ static void random_images(float *out, int64_t n, uint64_t seed)
         s ^= s >> 27;
         out[i] = (float)((s * 0x2545F4914F6CDD1DULL) >> 40) / (float)(1 << 24);
     }
-}
-
-/* Whether path is a directory of .pb / .npy inputs without labels (else a
- * data set of dataset_open's). */
-static bool tensor_directory(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir)
-        return false;
-    bool tensors = false, labels = false;
-    for (struct dirent *e; (e = readdir(dir));) {
-        tensors |= ends_with(e->d_name, ".pb") || ends_with(e->d_name, ".npy");
-        labels |= strcmp(e->d_name, "labels.txt") == 0;
-    }
-    closedir(dir);
-    return tensors && !labels;
-}
-
-/* Every .pb / .npy file of a directory, in name order, as one input each or
- * a batch of them ([N, ...]: a whole number of inputs). */
-static float *directory_images(Arena *arena, const char *dir, int64_t image_size, int *count, Diags *diags)
-{
-    Loc loc = {.file = dir};
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    if (n < 0) {
-        diag_error(diags, &loc, "cannot read the calibration directory");
-        return NULL;
-    }
-    Tensor *tensors = arena_array(arena, (size_t)n + 1, sizeof(Tensor));
-    int n_tensors = 0;
-    int64_t total = 0;
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        if (diags->n_errors == 0 && (ends_with(name, ".pb") || ends_with(name, ".npy"))) {
-            Tensor *t = &tensors[n_tensors++];
-            char *path = arena_printf(arena, "%s/%s", dir, name);
-            if (tensor_read(arena, path, t, diags) && type_numel(&t->type) % image_size) {
-                Loc file = {.file = path};
-                diag_error(diags, &file, "a calibration file must hold inputs of %lld elements (or a batch of "
-                           "them), not %lld", (long long)image_size, (long long)type_numel(&t->type));
-            }
-            total += diags->n_errors ? 0 : type_numel(&t->type) / image_size;
-        }
-        free(names[i]);
-    }
-    free(names);
-    if (diags->n_errors == 0 && !total)
-        diag_error(diags, &loc, "no .pb or .npy calibration inputs in this directory");
-    if (diags->n_errors || total > INT_MAX ||
-        !memory_check((uint64_t)total * (uint64_t)image_size, sizeof(float), "the calibration inputs", &loc, diags))
-        return NULL;
-    float *images = arena_array(arena, (size_t)total * (size_t)image_size, sizeof(float));
-    size_t at = 0;
-    for (int i = 0; i < n_tensors; i++) {
-        size_t numel = (size_t)type_numel(&tensors[i].type);
-        memcpy(images + at, tensors[i].data, numel * sizeof(float));
-        at += numel;
-    }
-    *count = (int)total;
-    return images;
 }
 
 /* Calibration images when --calib-count is not given: data sets and
@@ -140,18 +70,15 @@ float *calibration_images(Arena *arena, const char *spec, const DatasetOptions *
         *count = data.count < limit ? data.count : limit;
         return data.images;
     }
-    float *images;
-    if (tensor_directory(spec)) {
-        images = directory_images(arena, spec, image_size, count, diags);
-    } else {
-        /* a labelled data set (docs/datasets.md): its training split, else all of it */
-        DatasetOptions o = options ? *options : (DatasetOptions){0};
-        o.spec = spec;
-        o.limit = limit;
-        Dataset data;
-        images = dataset_open(arena, &o, "train", false, input, 0, &data, diags) ? data.images : NULL;
-        *count = data.count;
-    }
+    /* a labelled data set (docs/datasets.md): its training split, else all
+     * of it; or a folder of input tensors without labels */
+    DatasetOptions o = options ? *options : (DatasetOptions){0};
+    o.spec = spec;
+    o.limit = limit;
+    o.unlabelled = true;
+    Dataset data;
+    float *images = dataset_open(arena, &o, "train", false, input, 0, &data, diags) ? data.images : NULL;
+    *count = data.count;
     if (images && *count > limit)
         *count = limit;
     return images;

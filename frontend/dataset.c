@@ -105,7 +105,9 @@ static bool load_fashion_mnist(Arena *arena, const char *split, const char *dir,
     out->images = arena_array(arena, n, sizeof(float));
     for (size_t i = 0; i < n; i++)
         out->images[i] = pixels[i] / 255.0f;
-    out->labels = labels;
+    out->labels = arena_array(arena, idims[0] > 0 ? idims[0] : 1, sizeof *out->labels);
+    for (uint32_t i = 0; i < idims[0]; i++)
+        out->labels[i] = labels[i];
     return true;
 }
 
@@ -135,7 +137,7 @@ static bool load_digits(Arena *arena, const char *split, const char *dir, Datase
     out->images = images.data;
     for (int64_t i = 0; i < type_numel(&images.type); i++)
         out->images[i] /= 16.0f;
-    out->labels = arena_alloc(arena, (size_t)count + 1);
+    out->labels = arena_array(arena, (size_t)count + 1, sizeof *out->labels);
     for (int64_t i = 0; i < count; i++) {
         float label = labels.data[i];
         if (!(label >= 0 && label < 10)) {
@@ -143,7 +145,7 @@ static bool load_digits(Arena *arena, const char *split, const char *dir, Datase
             diag_error(diags, &loc, "label %g of record %lld is not a class 0-9", label, (long long)i);
             return false;
         }
-        out->labels[i] = (uint8_t)label;
+        out->labels[i] = (int32_t)label;
     }
     return true;
 }
@@ -271,7 +273,7 @@ bool data_alloc(DataLoad *d, int64_t count, const char *path)
         return false;
     d->out->count = (int)count;
     d->out->images = arena_array(d->arena, (size_t)count * (size_t)d->image_numel, sizeof(float));
-    d->out->labels = arena_alloc(d->arena, (size_t)count);
+    d->out->labels = arena_array(d->arena, (size_t)count + 1, sizeof *d->out->labels);
     return true;
 }
 
@@ -283,7 +285,7 @@ bool data_label(DataLoad *d, int64_t index, int64_t record, double value, const 
                    (long long)record, value, d->n_classes - 1, d->n_classes);
         return false;
     }
-    d->out->labels[index] = (uint8_t)value;
+    d->out->labels[index] = (int32_t)value;
     return true;
 }
 
@@ -321,12 +323,13 @@ static bool load_directory(DataLoad *d, const char *dir)
         diag_error(d->diags, &loc, "cannot read the data set directory");
         return false;
     }
-    bool cifar = false, idx = false, labels = false, subdirs = false;
+    bool cifar = false, idx = false, labels = false, subdirs = false, tensors = false;
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         cifar |= ends_with(name, ".bin");
         idx |= strstr(name, "idx3-ubyte") != NULL;
         labels |= strcmp(name, "labels.txt") == 0;
+        tensors |= ends_with(name, ".npy") || ends_with(name, ".pb");
         if (name[0] != '.')
             subdirs |= is_dir(arena_printf(d->arena, "%s/%s", dir, name));
         free(names[i]);
@@ -336,7 +339,7 @@ static bool load_directory(DataLoad *d, const char *dir)
         return load_cifar(d, dir);
     if (idx)
         return load_idx_dir(d, dir);
-    if (labels)
+    if (labels || (tensors && d->o->unlabelled))
         return load_tensor_dir(d, dir);
     if (subdirs)
         return load_image_folder(d, dir);
@@ -409,7 +412,7 @@ static bool take_subset(Arena *arena, const DatasetOptions *o, Dataset *data, Di
     }
     size_t numel = (size_t)type_numel(&data->image_type);
     float *images = arena_array(arena, (size_t)keep * numel, sizeof(float));
-    uint8_t *labels = arena_alloc(arena, (size_t)keep);
+    int32_t *labels = arena_array(arena, (size_t)keep + 1, sizeof *labels);
     for (int i = 0; i < keep; i++) {
         int from = order[o->offset + i];
         memcpy(images + (size_t)i * numel, data->images + (size_t)from * numel, numel * sizeof(float));
@@ -463,7 +466,7 @@ bool dataset_open(Arena *arena, const DatasetOptions *options, const char *split
         }
         DataLoad d = {.arena = arena, .o = o, .split = split, .need_split = need_split,
                       .split_explicit = o->split != NULL, .input = input, .image_numel = type_numel(input),
-                      .n_classes = n_classes > 0 && n_classes < 256 ? n_classes : 256, .out = out, .diags = diags};
+                      .n_classes = n_classes > 0 && n_classes < DATASET_MAX_CLASSES ? n_classes : DATASET_MAX_CLASSES, .out = out, .diags = diags};
         for (int v = 0; v < 256; v++)
             d.scale[v] = (float)v * o->scale_mul / o->scale_div;
         out->image_type = *input;

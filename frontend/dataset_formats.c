@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static bool ends_with(const char *s, const char *suffix)
@@ -481,6 +482,8 @@ bool load_tensor_dir(DataLoad *d, const char *dir)
             d->out->images[at + j] = u8[i] ? d->scale[(uint8_t)tensors[i].data[j]] : tensors[i].data[j];
         at += numel;
     }
+    if (d->o->unlabelled && access(labels_path, F_OK) != 0)
+        return true;            /* inputs without labels (calibration): labels stay 0 */
     size_t size;
     uint8_t *text = data_read_file(labels_path, &size, d->diags);
     if (!text)

@@ -59,7 +59,7 @@ typedef struct {
     int count;              /* images */
     Type image_type;        /* one image as the model's input, e.g. f32[1,1,28,28] */
     float *images;          /* count * numel(image_type), already scaled */
-    uint8_t *labels;        /* count */
+    int32_t *labels;        /* count: class indices, 0 to n_classes - 1 */
     int n_classes;
 } Dataset;
 
@@ -80,14 +80,17 @@ typedef struct {
     int resize, crop;           /* --resize N (shorter side), --center-crop N (0: none) */
     int n_mean, n_std;          /* --mean a,b,c --std a,b,c: one value or one per channel */
     float mean[4], std[4];
+    bool unlabelled;            /* a folder of tensors may lack labels.txt (calibration): labels 0 */
 } DatasetOptions;
 
 /* The split `split` ("test" or "train"; o->split overrides it) of o->spec,
  * as inputs of type `input` (the model's, batch 1: a path's images take its
- * shape; NULL for built-in sets only) with labels below n_classes (0: 256).
+ * shape; NULL for built-in sets only) with labels below n_classes (0: below
+ * DATASET_MAX_CLASSES, 2^24: label files hold floats, exact to there).
  * `need_split`: a format without splits is an error (else it is taken whole).
  * The subset of o (shuffle, offset, limit) is taken.  Errors name the file
  * and the record. */
+enum { DATASET_MAX_CLASSES = 1 << 24 };
 bool dataset_open(Arena *arena, const DatasetOptions *o, const char *split, bool need_split, const Type *input,
                   int n_classes, Dataset *out, Diags *diags);
 

@@ -394,7 +394,7 @@ bool load_image_folder(DataLoad *d, const char *dir)
         return false;
     }
     const char **files = NULL;
-    uint8_t *labels = NULL;
+    int32_t *labels = NULL;
     int64_t count = 0, cap = 0;
     int kept_classes = 0;
     bool ok = true;
@@ -405,7 +405,7 @@ bool load_image_folder(DataLoad *d, const char *dir)
             continue;
         if (kept_classes >= d->n_classes) {
             Loc cloc = {.file = class_dir};
-            diag_error(d->diags, &cloc, "class %d of the folder, more than the model's %d classes", kept_classes,
+            diag_error(d->diags, &cloc, "the folder's class %d (from 0), more than the model's %d classes", kept_classes,
                        d->n_classes);
             ok = false;
             continue;
@@ -425,7 +425,7 @@ bool load_image_folder(DataLoad *d, const char *dir)
                     cap = cap ? 2 * cap : 1024;
                     const char **more_files = realloc(files, (size_t)cap * sizeof *files);
                     files = more_files ? more_files : files;
-                    uint8_t *more_labels = more_files ? realloc(labels, (size_t)cap) : NULL;
+                    int32_t *more_labels = more_files ? realloc(labels, (size_t)cap * sizeof *labels) : NULL;
                     labels = more_labels ? more_labels : labels;
                     if (!more_labels) {
                         diag_error(d->diags, &loc, "out of memory");
@@ -435,7 +435,7 @@ bool load_image_folder(DataLoad *d, const char *dir)
                     }
                 }
                 files[count] = path;
-                labels[count++] = (uint8_t)kept_classes;
+                labels[count++] = kept_classes;
                 in_class++;
             }
             free(names[i]);

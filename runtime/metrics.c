@@ -17,7 +17,7 @@ int label_rank(const float *v, int64_t n, int label)
     return rank;
 }
 
-bool class_metrics(Arena *arena, const int *predictions, const int *ranks, const uint8_t *labels, int count,
+bool class_metrics(Arena *arena, const int *predictions, const int *ranks, const int32_t *labels, int count,
                    int n_classes, ClassMetrics *m, Diags *diags)
 {
     memset(m, 0, sizeof *m);

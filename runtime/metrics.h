@@ -41,7 +41,7 @@ typedef struct {
 /* From the predictions and label ranks of `count` images and their labels
  * (n_classes outputs).  False, with a diagnostic naming the image, when a
  * label or prediction is not a class of the output. */
-bool class_metrics(Arena *arena, const int *predictions, const int *ranks, const uint8_t *labels, int count,
+bool class_metrics(Arena *arena, const int *predictions, const int *ranks, const int32_t *labels, int count,
                    int n_classes, ClassMetrics *m, Diags *diags);
 /* Accuracy of class c (0 without images of c). */
 double class_accuracy(const ClassMetrics *m, int c);

@@ -133,7 +133,7 @@ size_t sim_arena_bytes(const Sim *sim);
 typedef struct {
     const float *images;
     int64_t image_numel;
-    const uint8_t *labels;
+    const int32_t *labels;
     int count;
 } EvalSet;
 

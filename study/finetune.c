@@ -468,7 +468,7 @@ static void read_layer_weights(const Program *p, const TrainedLayer *L, NetLayer
     m->relu = L->relu;
 }
 
-bool finetune_program(Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count,
+bool finetune_program(Program *p, uint64_t seed, const float *images, const int32_t *labels, int count,
                       const FinetuneOptions *options, FinetuneReport *report, Diags *diags)
 {
     memset(report, 0, sizeof *report);
@@ -563,7 +563,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const uint
     return ok;
 }
 
-double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count)
+double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const int32_t *labels, int count)
 {
     int64_t image_size = type_numel(&p->buffers[p->inputs[0]].type);
     int64_t classes = type_numel(&p->buffers[p->outputs[0]].type);

@@ -256,7 +256,7 @@ static int forward(const Net *net, const float *features, Activations *a)
     return top;
 }
 
-void net_evaluate(Net *net, const float *x, const uint8_t *labels, int count, double *accuracy, double *loss,
+void net_evaluate(Net *net, const float *x, const int32_t *labels, int count, double *accuracy, double *loss,
                   Arena *arena)
 {
     Activations a = activations_new(net, arena);
@@ -327,7 +327,7 @@ static void adam(double *params, const double *grad, double *mom, double *vel, s
     }
 }
 
-void net_train(Net *net, const float *x, const uint8_t *labels, int count, const NetTraining *t, uint64_t seed,
+void net_train(Net *net, const float *x, const int32_t *labels, int count, const NetTraining *t, uint64_t seed,
                Arena *arena)
 {
     int layers = net->n_layers;

@@ -69,13 +69,13 @@ void net_quantize(const NetLayer *l, const Arch *arch, float *w_q, float *w_scal
 void net_effective(Net *net, Arena *arena);
 /* Top-1 accuracy and mean cross-entropy of the net on `count` feature rows
  * (the first layer's inputs, already quantized). */
-void net_evaluate(Net *net, const float *x, const uint8_t *labels, int count, double *accuracy, double *loss,
+void net_evaluate(Net *net, const float *x, const int32_t *labels, int count, double *accuracy, double *loss,
                   Arena *arena);
 /* Adam on the mean cross-entropy of minibatches, images shuffled every epoch
  * from `seed`; backpropagation through every layer, the quantization of
  * weights and of activations and the stuck cells taken as the identity (the
  * straight-through estimator), a clipped activation passing no gradient. */
-void net_train(Net *net, const float *x, const uint8_t *labels, int count, const NetTraining *t, uint64_t seed,
+void net_train(Net *net, const float *x, const int32_t *labels, int count, const NetTraining *t, uint64_t seed,
                Arena *arena);
 
 #endif

@@ -156,12 +156,12 @@ bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int
  * training, new levels for the retrained layers' tiles, new out_scale and
  * bias; each rewritten tile counts one more write (Tile.writes), so the chip
  * draws its programming variation anew. */
-bool finetune_program(Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count,
+bool finetune_program(Program *p, uint64_t seed, const float *images, const int32_t *labels, int count,
                       const FinetuneOptions *options, FinetuneReport *report, Diags *diags);
 
 /* Top-1 accuracy of program p (one input, one output) on the chip of seed
  * `seed`, image i read with stream i: what `xbarc eval --seed` reports. */
-double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const uint8_t *labels, int count);
+double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const int32_t *labels, int count);
 
 /* ---- the whole compilation (study/compile.c) ---- */
 

@@ -60,7 +60,7 @@ Test(metrics, label_rank_is_the_sorted_position)
 Test(metrics, class_metrics_hand_made)
 {
     /* 3 classes, 6 images */
-    uint8_t labels[] = {0, 0, 1, 1, 2, 2};
+    int32_t labels[] = {0, 0, 1, 1, 2, 2};
     int predictions[] = {0, 1, 1, 1, 0, 2};
     int ranks[] = {0, 1, 0, 0, 6, 0};
     ClassMetrics m;
@@ -81,10 +81,10 @@ Test(metrics, class_metrics_hand_made)
 Test(metrics, class_metrics_random_invariants)
 {
     enum { N = 2000, K = 7 };
-    uint8_t labels[N];
+    int32_t labels[N];
     int predictions[N], ranks[N], counts[K] = {0};
     for (int i = 0; i < N; i++) {
-        labels[i] = (uint8_t)test_uniform(0, K - 2);    /* class K-1 has no images */
+        labels[i] = (int32_t)test_uniform(0, K - 2);    /* class K-1 has no images */
         predictions[i] = (int)test_uniform(0, K - 1);
         ranks[i] = predictions[i] == labels[i] ? 0 : (int)test_uniform(1, K - 1);
         counts[labels[i]]++;
@@ -112,13 +112,13 @@ Test(metrics, class_metrics_random_invariants)
 
 Test(metrics, class_metrics_refuses_what_is_not_a_class)
 {
-    uint8_t labels[] = {0, 12};
+    int32_t labels[] = {0, 12};
     int predictions[] = {0, 1}, ranks[] = {0, 0};
     ClassMetrics m;
     cr_assert_not(class_metrics(arena, predictions, ranks, labels, 2, 10, &m, &diags));
     cr_assert(test_diags_contain(&diags, "image 1: label 12 is not a class of the model's 10 outputs"),
               "%s", test_messages());
-    uint8_t ok_labels[] = {0, 1};
+    int32_t ok_labels[] = {0, 1};
     int bad[] = {0, 10};
     cr_assert_not(class_metrics(arena, bad, ranks, ok_labels, 2, 10, &m, &diags));
     cr_assert(test_diags_contain(&diags, "image 1: predicted class 10 out of range"), "%s", test_messages());
@@ -128,7 +128,7 @@ Test(metrics, class_metrics_refuses_what_is_not_a_class)
 
 Test(metrics, no_confusion_matrix_past_the_limit)
 {
-    uint8_t labels[] = {3};
+    int32_t labels[] = {3};
     int predictions[] = {3}, ranks[] = {0};
     ClassMetrics m;
     cr_assert(class_metrics(arena, predictions, ranks, labels, 1, METRICS_MAX_CONFUSION_CLASSES + 1, &m, &diags));
@@ -177,7 +177,7 @@ Test(metrics, snr_edge_cases)
 
 Test(metrics, json_holds_the_figures)
 {
-    uint8_t labels[] = {0, 1};
+    int32_t labels[] = {0, 1};
     int predictions[] = {0, 0}, ranks[] = {0, 1};
     ClassMetrics m;
     cr_assert(class_metrics(arena, predictions, ranks, labels, 2, 2, &m, &diags));
