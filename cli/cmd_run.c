@@ -121,11 +121,22 @@ static void runner_close(Runner *r)
 
 /* ---- input and output files ---- */
 
+/* The bound inputs: each file's data and how many inputs it holds (1, or
+ * the N of an [N, ...] batch; all batched files hold the same N). */
+typedef struct {
+    const float **data;
+    int64_t *items;
+    int64_t count;          /* the batch: 1 or N */
+} Batch;
+
 /* Matches --input specs (NAME=FILE, or FILE alone for a one-input model) to
  * the runner's inputs and reads them in. */
-static bool bind_inputs(Runner *r, char **specs, int n_specs, Arena *arena, Diags *diags)
+static bool bind_inputs(Runner *r, char **specs, int n_specs, Arena *arena, Batch *batch, Diags *diags)
 {
     bool *bound = arena_array(arena, (size_t)r->n_inputs + 1, sizeof(bool));
+    batch->data = arena_array(arena, (size_t)r->n_inputs + 1, sizeof(float *));
+    batch->items = arena_array(arena, (size_t)r->n_inputs + 1, sizeof(int64_t));
+    batch->count = 1;
     for (int s = 0; s < n_specs; s++) {
         char *spec = specs[s];
         char *eq = strchr(spec, '=');
@@ -153,21 +164,51 @@ static bool bind_inputs(Runner *r, char **specs, int n_specs, Arena *arena, Diag
         bool convertible = got == want->dtype || dtype_is_float(want->dtype) ||
                            (dtype_is_int(want->dtype) && dtype_is_int(got));
         t.type.dtype = want->dtype;
-        if (!type_equal(&t.type, want) || !convertible) {
+        /* [N, ...] where the model takes [1, ...]: N inputs, run one by one */
+        Type item = t.type;
+        item.dims[0] = 1;
+        bool batched = t.type.rank == want->rank && want->rank > 0 && want->dims[0] == 1 && t.type.dims[0] > 1 &&
+                       type_equal(&item, want);
+        if ((!type_equal(&t.type, want) && !batched) || !convertible) {
             t.type.dtype = got;
             Loc loc = {.file = path};
-            diag_error(diags, &loc, "input '%s' must be %s, the file holds %s", r->input_names[index],
-                       type_format(arena, want), type_format(arena, &t.type));
+            diag_error(diags, &loc, "input '%s' must be %s (or a batch of them, [N, ...]), the file holds %s",
+                       r->input_names[index], type_format(arena, want), type_format(arena, &t.type));
             continue;
         }
-        memcpy(runner_input(r, index), t.data, (size_t)type_numel(want) * sizeof(float));
+        int64_t items = batched ? t.type.dims[0] : 1;
+        if (items > 1 && batch->count > 1 && items != batch->count) {
+            Loc loc = {.file = path};
+            diag_error(diags, &loc, "a batch of %lld inputs, but another --input holds %lld",
+                       (long long)items, (long long)batch->count);
+            continue;
+        }
+        if (items > 1)
+            batch->count = items;
+        batch->data[index] = t.data;
+        batch->items[index] = items;
         bound[index] = true;
     }
     for (int i = 0; i < r->n_inputs; i++)
         if (!bound[i] && diags->n_errors == 0)
             diag_error(diags, NULL, "no --input given for graph input '%s' (%s)", r->input_names[i],
                        type_format(arena, &r->input_types[i]));
+    for (int i = 0; i < r->n_outputs && batch->count > 1 && diags->n_errors == 0; i++)
+        if (r->output_types[i].rank == 0 || r->output_types[i].dims[0] != 1)
+            diag_error(diags, NULL, "a batch of inputs needs outputs of batch 1 to stack, and output '%s' is %s",
+                       r->output_names[i], type_format(arena, &r->output_types[i]));
     return diags->n_errors == 0;
+}
+
+/* Input k of the batch into the executor: a batched file's k-th, or the one
+ * input of an unbatched file. */
+static void bind_item(Runner *r, const Batch *batch, int64_t k)
+{
+    for (int i = 0; i < r->n_inputs; i++) {
+        size_t numel = (size_t)type_numel(&r->input_types[i]);
+        memcpy(runner_input(r, i), batch->data[i] + (batch->items[i] > 1 ? (size_t)k * numel : 0),
+               numel * sizeof(float));
+    }
 }
 
 /* A file-system-safe file name for a tensor name. */
@@ -197,11 +238,16 @@ static const char *output_path(const Runner *r, int i, const char *out_dir, cons
 }
 
 /* Writes every output into out_dir (outputs of `outs`), or prints them. */
-static bool write_outputs(const Runner *r, const char *out_dir, const char *format, Outputs *outs, FILE *text,
-                          Arena *arena, Diags *diags)
+/* The outputs: the executor's, or stacked[i] holding `count` of them ([N, ...]). */
+static bool write_outputs(const Runner *r, float *const *stacked, int64_t count, const char *out_dir,
+                          const char *format, Outputs *outs, FILE *text, Arena *arena, Diags *diags)
 {
     for (int i = 0; i < r->n_outputs; i++) {
         Tensor t = {.name = r->output_names[i], .type = r->output_types[i], .data = (float *)runner_output(r, i)};
+        if (stacked) {
+            t.type.dims[0] = count;
+            t.data = stacked[i];
+        }
         if (!out_dir)
             print_tensor(&t, arena, text);
         else if (!tensor_write(&t, outs, output_path(r, i, out_dir, format, arena), diags))
@@ -219,7 +265,9 @@ const char interp_usage[] =
     "TensorProto (.pb) or NumPy (.npy) files, by extension.  With one graph input,\n"
     "--input FILE is enough.  Without -o, outputs are printed.\n"
     "\n"
-    "  --input NAME=FILE    a graph input (repeat for each)\n"
+    "  --input NAME=FILE    a graph input (repeat for each); a file of [N, ...] where\n"
+    "                       the model takes [1, ...] is N inputs, run one after the\n"
+    "                       other, and each output stacks their N results\n"
     "  -o DIR               write each output to DIR/NAME.pb (or .npy, see --format);\n"
     "                       DIR is made if needed, the files appear together or not at all\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
@@ -235,7 +283,10 @@ const char run_usage[] =
     "Executes a compiled program in the crossbar simulator, read by read.\n"
     "Tensors as for 'xbarc interp'.\n"
     "\n"
-    "  --input NAME=FILE    a program input (repeat for each)\n"
+    "  --input NAME=FILE    a program input (repeat for each); [N, ...] in one file\n"
+    "                       runs N inputs as 'xbarc interp' does, input k with the\n"
+    "                       read noise of image k of 'xbarc eval'; --stats sums the\n"
+    "                       counters and averages the model over the N\n"
     "  -o DIR               write each output to DIR/NAME.pb (or .npy), as 'xbarc interp'\n"
     "  --format pb|npy      file format of written outputs (default pb)\n"
     "  --stats              print the performance model per layer and in total:\n"
@@ -383,24 +434,47 @@ static int execute(Args *a, bool program)
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok)
         runner_start(&r);
-    if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &diags))) {
-        run_repeated(&r, repeat, time_runs);
-        ok = !(r.sim && sim_check_error(r.sim));    /* check mode: sim_run said what differs */
-        ok = ok && write_outputs(&r, out_dir, format, outs, text, arena, &diags);
-        if (ok && stats) {
-            SimCounters c = sim_counters(r.sim);
-            fprintf(text, "crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
-                    (unsigned long long)c.reads, (unsigned long long)c.conversions,
-                    (unsigned long long)c.saturated);
+    Batch batch;
+    if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &batch, &diags))) {
+        float **stacked = batch.count > 1 ? arena_array(arena, (size_t)r.n_outputs + 1, sizeof(float *)) : NULL;
+        if (stacked && repeat > 1) {
+            diag_error(&diags, NULL, "--repeat times one input, and --input holds a batch of %lld",
+                       (long long)batch.count);
+            ok = false;
         }
+        for (int i = 0; ok && stacked && i < r.n_outputs; i++) {
+            uint64_t numel = (uint64_t)type_numel(&r.output_types[i]);
+            ok = memory_check((uint64_t)batch.count * numel, sizeof(float), "the batch's outputs", NULL, &diags);
+            stacked[i] = ok ? arena_array(arena, (size_t)batch.count * numel, sizeof(float)) : NULL;
+        }
+        int n_instrs = r.program ? r.program->n_instrs : 0;
+        SimCounters *sum = arena_array(arena, (size_t)n_instrs + 1, sizeof(SimCounters)), total = {0};
+        for (int64_t k = 0; ok && k < batch.count; k++) {
+            bind_item(&r, &batch, k);
+            if (r.sim)
+                sim_set_stream(r.sim, (uint64_t)k);     /* input k's reads, as in xbarc eval */
+            run_repeated(&r, repeat, time_runs);
+            ok = !(r.sim && sim_check_error(r.sim));    /* check mode: sim_run said what differs */
+            for (int i = 0; ok && stacked && i < r.n_outputs; i++) {
+                size_t numel = (size_t)type_numel(&r.output_types[i]);
+                memcpy(stacked[i] + (size_t)k * numel, runner_output(&r, i), numel * sizeof(float));
+            }
+            if (ok && r.sim) {
+                add_counters(r.sim, n_instrs, sum);
+                SimCounters c = sim_counters(r.sim);
+                total.reads += c.reads, total.conversions += c.conversions, total.saturated += c.saturated;
+            }
+        }
+        ok = ok && write_outputs(&r, stacked, batch.count, out_dir, format, outs, text, arena, &diags);
+        if (ok && stats)
+            fprintf(text, "crossbar reads: %llu\nADC conversions: %llu\nsaturated conversions: %llu\n",
+                    (unsigned long long)total.reads, (unsigned long long)total.conversions,
+                    (unsigned long long)total.saturated);
         if (ok && (stats || stats_json)) {
-            int n = r.program->n_instrs;
-            SimCounters *sum = arena_array(arena, (size_t)n + 1, sizeof(SimCounters));
-            add_counters(r.sim, n, sum);
             PerfRun run = {.command = "run", .program = model, .accuracy = -1, .seed = chip.seed,
                            .noise = chip.preset, .time = chip.time, .n_sets = chip.n_sets, .sets = chip.sets};
-            ok = report_stats(r.program, &perf_params, sum, 1, &run, stats ? text : NULL, outs, stats_json, arena,
-                              &diags);
+            ok = report_stats(r.program, &perf_params, sum, (double)batch.count, &run, stats ? text : NULL, outs,
+                              stats_json, arena, &diags);
         }
     }
     ok = outputs_commit(outs, ok);
