@@ -186,6 +186,25 @@ static void print_macs(const Graph *g, Arena *arena, FILE *out)
     fprintf(out, "%s\n", m.n_digital ? ")" : "");
 }
 
+/* Each layer's calibrated input range and how many calibration values it
+ * clips (--calib-range, docs/datasets.md); nothing for uncalibrated graphs. */
+static void print_ranges(const Graph *g, const MappingStats *s, int width, Arena *arena, FILE *out)
+{
+    bool any = false;
+    for (int l = 0; l < s->n_layers; l++)
+        any |= ir_attr(s->ops[l], "act_min") && ir_attr(s->ops[l], "act_max");
+    if (!any)
+        return;
+    fprintf(out, "%-*s %12s %12s %10s\n", width, "input range", "min", "max", "clipped");
+    for (int l = 0; l < s->n_layers; l++) {
+        const Op *op = s->ops[l];
+        if (ir_attr(op, "act_min") && ir_attr(op, "act_max"))
+            fprintf(out, "%-*s %12.6g %12.6g %10lld\n", width, ir_name_fit(arena, ir_layer_name(g, op), width),
+                    ir_attr_float(op, "act_min", 0), ir_attr_float(op, "act_max", 0),
+                    (long long)ir_attr_int(op, "act_clipped", 0));
+    }
+}
+
 bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *context, FILE *out, Diags *diags)
 {
     Arena *arena = diags->arena;
@@ -247,6 +266,7 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
             fprintf(out, "; differs from the mapping's %.4g images/s (bottleneck %s): its blocks' own ADC turns "
                     "and column offsets (docs/perf.md 3)\n", s.images_per_s, mapping_bottleneck);
     }
+    print_ranges(g, &s, width, arena, out);
     return true;
 }
 
