@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Reproduces the peer simulators' tables on the digits MLP (docs/validation.md).
+
+Runs xbarc configured as Sandia's CrossSim 3.2 and IBM's aihwkit 0.9.2 were on
+models/peers/digits_mlp.onnx (500 test images of scikit-learn's digits, the
+split of models/peers/README.md), every row over the peers' seeds, and prints
+the table: setting, the peer's figure, xbarc's mean +- sample std over the
+same number of seeds, and the command.  --check exits 1 unless every row is
+within its tolerance: the peer's seed spread (its std) for noisy rows, 0.6
+points for noise-free ones.  The peers' figures are theirs, as published with
+the model; nothing here is fitted to them.
+
+Usage: scripts/peer_table.py BUILD_DIR [--check] [--rows GROUP,...] [-o TABLE.md]
+GROUP: crosssim, adc, wires, aihwkit (default: all).  Only the standard library:
+any python3 runs it."""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "models", "peers")
+MODEL = os.path.join(PEERS, "digits_mlp.onnx")
+TEST = os.path.join(PEERS, "digits_test.npz")
+TRAIN = os.path.join(PEERS, "digits_train.npz")
+
+# CrossSim's configuration (docs/validation.md, "Configuration"): a balanced
+# core, one slice of 8-bit weights per layer whose largest |weight| maps to
+# G_max (a 7-bit magnitude on 7-bit cells), 8-bit inputs on 8-bit DACs, one
+# 1024-row array per layer, 10 kOhm to 1 MOhm.
+CROSSSIM_ARCH = {"rows": 1024, "cols": 1024, "cell_bits": 7, "weight_bits": 8, "weight_granularity": "layer",
+                 "input_bits": 8, "dac_bits": 8, "adc_bits": 24, "sign": "pair-analog",
+                 "g_min_us": 1.0, "g_max_us": 100.0}
+# aihwkit's PCM devices: G_max 25 uS (PCMLikeNoiseModel's g_max), on/off 100.
+AIHWKIT_ARCH = dict(CROSSSIM_ARCH, g_min_us=0.25, g_max_us=25.0)
+
+# (group, setting, peer mean, peer std (0: noise-free), seeds, arch, compile options, eval options)
+ROWS = [
+    ("crosssim", "float32", 98.40, 0, 1, None, None, []),
+    ("crosssim", "ideal cores, no ADC", 98.40, 0, 1, "crosssim", ["--adc", "lossless"], []),
+    ("adc", "8-bit ADC, range MAX", 97.40, 0, 1, "crosssim", ["--adc", "uniform:8:max"], []),
+    ("adc", "6-bit ADC, range MAX", 89.80, 0, 1, "crosssim", ["--adc", "uniform:6:max"], []),
+    ("adc", "4-bit ADC, range MAX", 10.20, 0, 1, "crosssim", ["--adc", "uniform:4:max"], []),
+    ("crosssim", "programming error, 5% of Gmax", 97.76, 0.39, 5, "crosssim", ["--adc", "lossless"],
+     ["--set", "prog_model=state-independent", "--set", "prog_sigma=0.05"]),
+    ("crosssim", "programming error, 10% of Gmax", 96.20, 1.17, 5, "crosssim", ["--adc", "lossless"],
+     ["--set", "prog_model=state-independent", "--set", "prog_sigma=0.10"]),
+    ("crosssim", "programming error, 10% of G", 98.00, 0.13, 5, "crosssim", ["--adc", "lossless"],
+     ["--set", "prog_model=proportional", "--set", "prog_sigma=0.10"]),
+    ("crosssim", "read noise, 5% of G per read", 98.16, 0.08, 5, "crosssim", ["--adc", "lossless"],
+     ["--set", "read_sigma=0.05"]),
+    ("crosssim", "PCM programming error (Gmax 25 uS)", 97.88, 0.20, 5, "aihwkit", ["--adc", "lossless"],
+     ["--set", "prog_model=pcm", "--set", "prog_sigma=1"]),
+    ("wires", "wire resistance 1 ohm per segment", 98.40, 0, 1, "crosssim", ["--adc", "lossless"],
+     ["--set", "wire_r_ohm=1"]),
+    ("wires", "wire resistance 5 ohm per segment", 97.60, 0, 1, "crosssim", ["--adc", "lossless"],
+     ["--set", "wire_r_ohm=5"]),
+    ("aihwkit", "PCM, t = 0 (programmed)", 97.68, 0.26, 10, "aihwkit", ["--adc", "lossless"],
+     ["--noise", "pcm", "--time", "0"]),
+    ("aihwkit", "PCM, 1 hour", 97.86, 0.48, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1h"]),
+    ("aihwkit", "PCM, 1 day", 97.74, 0.35, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1d"]),
+    ("aihwkit", "PCM, 1 year", 97.22, 0.52, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1y"]),
+]
+NOISE_FREE_TOLERANCE = 0.6
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
+    return p.stdout
+
+
+def accuracy(out):
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("accuracy: "), line
+    return 100 * float(line.split()[1])
+
+
+def shown(cmd, tmp):
+    """A command as docs/validation.md prints it: repository paths, no temp dir."""
+    text = " ".join(cmd).replace(os.path.dirname(cmd[0]) + "/", "")
+    return text.replace(tmp + "/", "").replace(ROOT + "/", "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("build")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--rows", default="crosssim,adc,wires,aihwkit")
+    ap.add_argument("-o", dest="out")
+    args = ap.parse_args()
+    xbarc = os.path.join(os.path.abspath(args.build), "xbarc")
+    groups = args.rows.split(",")
+    tmp = tempfile.mkdtemp(prefix="peer-table.")
+    try:
+        for name, arch in (("crosssim", CROSSSIM_ARCH), ("aihwkit", AIHWKIT_ARCH)):
+            with open(os.path.join(tmp, name + ".json"), "w") as f:
+                json.dump(arch, f)
+        programs = {}
+        lines = ["| setting | peer | xbarc | seeds | within | command |", "|---|--:|--:|--:|---|---|"]
+        failures = 0
+        for group, setting, peer, spread, seeds, arch, compile_opts, eval_opts in ROWS:
+            if group not in groups:
+                continue
+            if arch is None:
+                target, compile_cmd = MODEL, None
+            else:
+                key = (arch, tuple(compile_opts))
+                target = os.path.join(tmp, "%s-%d.xbp" % (arch, len(programs)))
+                compile_cmd = [xbarc, "compile", MODEL, "--arch", os.path.join(tmp, arch + ".json"), "--calib", TRAIN,
+                               "--calib-count", "1297"] + compile_opts + ["-o", target]
+                if key in programs:
+                    target = programs[key]
+                else:
+                    run(compile_cmd)
+                    programs[key] = target
+            figures = []
+            for seed in range(1, seeds + 1):
+                cmd = [xbarc, "eval", target, "--dataset", TEST] + eval_opts + (["--seed", str(seed)] if seeds > 1 else [])
+                figures.append(accuracy(run(cmd)))
+            mean = statistics.mean(figures)
+            std = statistics.stdev(figures) if len(figures) > 1 else 0.0
+            tolerance = spread if spread > 0 else NOISE_FREE_TOLERANCE
+            ok = abs(mean - peer) <= tolerance + 1e-9
+            failures += not ok
+            command = shown([xbarc, "eval", os.path.basename(target) if compile_cmd else MODEL, "--dataset", TEST]
+                            + eval_opts + (["--seed", "S"] if seeds > 1 else []), tmp)
+            if compile_cmd:
+                command = shown(compile_cmd[:-2] + ["-o", "m.xbp"], tmp) + "; " + command.replace(
+                    os.path.basename(target), "m.xbp")
+            peer_text = "%.2f" % peer + (" +- %.2f" % spread if spread else "")
+            ours = "%.2f" % mean + (" +- %.2f" % std if len(figures) > 1 else "")
+            within = ("yes" if ok else "**no**") + " (%+.2f, tolerance %.2f)" % (mean - peer, tolerance)
+            lines.append("| %s | %s | %s | %d | %s | `%s` |" % (setting, peer_text, ours, seeds, within, command))
+            print(lines[-1], flush=True)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        print("peer table: %d rows outside their tolerance" % failures)
+        return 1 if args.check and failures else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
