@@ -81,10 +81,11 @@ bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const 
 /* Prints the diagnostics, frees the arena, returns the exit status. */
 int finish(Arena *arena, Diags *diags, bool ok);
 
-/* The chip a program runs on: --noise PRESET, --time T, --set FIELD=VALUE...,
- * --seed N, applied in that order to the program's architecture. */
+/* The chip a program runs on: --noise PRESET, --chip FILE, --time T,
+ * --set FIELD=VALUE..., --seed N, applied in that order to the program's
+ * architecture. */
 typedef struct {
-    const char *preset, *time, *seed_text;
+    const char *preset, *chip_file, *time, *seed_text;
     char **sets;
     int n_sets;
     uint64_t seed;

@@ -12,7 +12,7 @@
 
 const char finetune_usage[] =
     "usage: xbarc finetune PROGRAM.xbp --dataset SPEC --train-limit N -o OUT.xbp\n"
-    "                      [--seed S] [--noise P] [--time T] [--set FIELD=VALUE ...]\n"
+    "                      [--seed S] [--noise P] [--chip FILE] [--time T] [--set FIELD=VALUE ...]\n"
     "                      [--layers N|fc] [--no-reencode] [--plain] [--epochs E] [--lr RATE]\n"
     "                      [--batch B] [--limit N] [--data-dir DIR]\n"
     "\n"
@@ -31,7 +31,7 @@ const char finetune_usage[] =
     "  --train-limit N      training images used (the first N, after --shuffle)\n"
     "  the data set (train and test splits; --limit and --offset: the test split's)\n"
     DATASET_USAGE
-    "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed S\n"
+    "  --noise ideal|rram|pcm|neurram, --chip FILE, --time T, --set FIELD=VALUE, --seed S\n"
     "                       the chip, as for 'xbarc eval' (docs/noise.md)\n"
     "  --layers N|fc        retrain the last N crossbar layers (1: Yao et al.'s\n"
     "                       recipe), or every trailing fully connected one (fc, the\n"

@@ -277,7 +277,7 @@ const char interp_usage[] =
 
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
-    "                 [--stats-json FILE] [--perf NAME=VALUE ...] [--noise P] [--seed N]\n"
+    "                 [--stats-json FILE] [--perf NAME=VALUE ...] [--noise P] [--chip FILE] [--seed N]\n"
     "                 [--time T] [--set FIELD=VALUE ...] [--repeat N [--time-runs]]\n"
     "\n"
     "Executes a compiled program in the crossbar simulator, read by read.\n"
@@ -294,7 +294,9 @@ const char run_usage[] =
     "                       split, TOPS/W, images/s, latency, area (docs/perf.md)\n"
     "  --stats-json FILE    write the same as JSON ('-': stdout, the rest then to stderr)\n"
     "  --perf NAME=VALUE    override a figure of the model, e.g. adc_model=mnsim\n"
-    "  --noise ideal|rram|pcm  non-idealities of the chip (docs/noise.md; default ideal)\n"
+    "  --noise ideal|rram|pcm|neurram  non-idealities of the chip (docs/noise.md; default ideal)\n"
+    "  --chip FILE          a chip file of non-ideality fields (JSON), after --noise; a bare NAME\n"
+    "                       is chips/NAME.json beside the binary (docs/noise.md 13)\n"
     "  --time T             inference time after programming, for drift: 20s, 1h, 1d, 1y\n"
     "  --set FIELD=VALUE    set a non-ideality (or g_min_us, g_max_us), e.g. read_sigma=0.02\n"
     "  --seed N             seed of every random draw (default 0): same seed, same outputs\n"
@@ -514,7 +516,7 @@ const char eval_usage[] =
     "                     as 'xbarc run --stats' prints it (docs/perf.md)\n"
     "  --stats-json FILE  write it as JSON ('-': stdout, the rest then to stderr)\n"
     "  --perf NAME=VALUE  override a figure of the model, e.g. adc_model=mnsim\n"
-    "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE, --seed N\n"
+    "  --noise ideal|rram|pcm|neurram, --chip FILE, --time T, --set FIELD=VALUE, --seed N\n"
     "                     (a program) the chip's non-idealities, as for 'xbarc run'\n"
     "                     (docs/noise.md); image i gets read noise of its own\n"
     "  --threads N        images on N threads: the same results, bit for bit, for any N\n"

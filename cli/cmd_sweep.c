@@ -25,7 +25,7 @@
 const char sweep_usage[] =
     "usage: xbarc sweep PROGRAM.xbp --dataset SPEC --vary PARAM=FROM:TO:STEP --seeds N\n"
     "                   [--limit N] [--threads N] [-o OUT.csv] [--plot OUT.svg]\n"
-    "                   [--noise P] [--time T] [--set FIELD=VALUE ...] [--data-dir DIR]\n"
+    "                   [--noise P] [--chip FILE] [--time T] [--set FIELD=VALUE ...] [--data-dir DIR]\n"
     "                   [--metric top1|top5]\n"
     "\n"
     "Top-1 accuracy of a program on the simulated chip as one non-ideality varies:\n"
@@ -45,7 +45,7 @@ const char sweep_usage[] =
     "  --plot OUT.svg       write a plot of the mean accuracy and its min-max band\n"
     "                       (both checked before the first run, written together or\n"
     "                       not at all; '-' is stdout, the table then goes to stderr)\n"
-    "  --noise ideal|rram|pcm, --time T, --set FIELD=VALUE\n"
+    "  --noise ideal|rram|pcm|neurram, --chip FILE, --time T, --set FIELD=VALUE\n"
     "                       the other non-idealities, as for 'xbarc eval' (before PARAM)\n"
     "  --metric top1|top5   what is recorded (default top1; the CSV column is then\n"
     "                       'accuracy', else 'top5')\n";
@@ -318,7 +318,7 @@ static void write_svg(FILE *f, const Vary *v, const Summary *sum, int seeds, con
 int cmd_sweep(Args *a)
 {
     const char *path = NULL, *vary_spec = NULL, *seeds_text = NULL, *threads_text = NULL, *csv_path = NULL, *svg_path = NULL, *preset = NULL,
-               *time_text = NULL, *set;
+               *time_text = NULL, *chip_file = NULL, *set;
     const char *metric_text = NULL;
     char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_sets = 0;
@@ -330,11 +330,12 @@ int cmd_sweep(Args *a)
                  !opt_value(a, "--vary", &vary_spec) && !opt_value(a, "--seeds", &seeds_text) &&
                  !opt_value(a, "--threads", &threads_text) &&
                  !opt_value(a, "-o", &csv_path) && !opt_value(a, "--plot", &svg_path) &&
-                 !opt_value(a, "--noise", &preset) && !opt_value(a, "--time", &time_text) &&
+                 !opt_value(a, "--noise", &preset) && !opt_value(a, "--chip", &chip_file) &&
+                 !opt_value(a, "--time", &time_text) &&
                  !opt_value(a, "--metric", &metric_text))
             opt_positional(a, &path);
     }
-    Chip chip = {.preset = preset, .time = time_text, .sets = sets, .n_sets = n_sets};
+    Chip chip = {.preset = preset, .chip_file = chip_file, .time = time_text, .sets = sets, .n_sets = n_sets};
     Arena *arena = arena_new();
     Vary vary = {0};
     long seeds = 0, threads = 1;

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- option parsing ----------------------------------------------------------- */
 
@@ -70,20 +71,43 @@ bool chip_option(Args *a, Chip *chip)
         chip->sets[chip->n_sets++] = (char *)set;
         return true;
     }
-    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--time", &chip->time) ||
-           opt_value(a, "--seed", &chip->seed_text);
+    return opt_value(a, "--noise", &chip->preset) || opt_value(a, "--chip", &chip->chip_file) ||
+           opt_value(a, "--time", &chip->time) || opt_value(a, "--seed", &chip->seed_text);
 }
 
 bool chip_given(const Chip *chip)
 {
-    return chip->preset || chip->time || chip->seed_text || chip->n_sets;
+    return chip->preset || chip->chip_file || chip->time || chip->seed_text || chip->n_sets;
+}
+
+/* --chip FILE, or a bare NAME (no '/', no ".json") for chips/NAME.json beside
+ * the xbarc binary (docs/noise.md 13). */
+static const char *chip_path(const char *name, Arena *arena)
+{
+    size_t n = strlen(name);
+    if (strchr(name, '/') || (n >= 5 && strcmp(name + n - 5, ".json") == 0))
+        return name;
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return name;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    return arena_printf(arena, "%s/chips/%s.json", exe, name);
 }
 
 /* Sets the non-idealities of arch; the first problem as a message, or NULL. */
 const char *chip_apply(const Chip *chip, Arch *arch, Arena *arena)
 {
     if (!noise_preset(arch, chip->preset ? chip->preset : "ideal"))
-        return arena_printf(arena, "--noise must be ideal, rram or pcm, not %s", chip->preset);
+        return arena_printf(arena, "--noise must be ideal, rram, pcm or neurram, not %s", chip->preset);
+    if (chip->chip_file) {
+        const char *why = noise_read_chip(arch, chip_path(chip->chip_file, arena), arena);
+        if (why)
+            return arena_printf(arena, "--chip %s", why);
+    }
     if (chip->time && !noise_parse_time(chip->time, &arch->drift_time_s))
         return arena_printf(arena, "--time takes a duration such as 20s, 1h, 1d or 1y, not '%s'", chip->time);
     for (int i = 0; i < chip->n_sets; i++) {

@@ -50,12 +50,16 @@ static const struct {
     {"adc_offset_sigma", F_REAL, offsetof(Arch, adc_offset_sigma)},
     {"drift_compensation", F_INT, offsetof(Arch, drift_compensation)},
     {"drift_nu_mean", F_REAL, offsetof(Arch, drift_nu_mean)},
+    {"drift_nu_pcm", F_INT, offsetof(Arch, drift_nu_pcm)},
     {"drift_nu_sigma", F_REAL, offsetof(Arch, drift_nu_sigma)},
     {"drift_t0_s", F_REAL, offsetof(Arch, drift_t0_s)},
     {"drift_time_s", F_REAL, offsetof(Arch, drift_time_s)},
+    {"inp_noise", F_REAL, offsetof(Arch, inp_noise)},
     {"ir_drop", F_REAL, offsetof(Arch, ir_drop)},
+    {"out_noise", F_REAL, offsetof(Arch, out_noise)},
     {"prog_model", F_PROG, offsetof(Arch, prog_model)},
     {"prog_sigma", F_REAL, offsetof(Arch, prog_sigma)},
+    {"read_1f_scale", F_REAL, offsetof(Arch, read_1f_scale)},
     {"read_sigma", F_REAL, offsetof(Arch, read_sigma)},
     {"sa0_fraction", F_REAL, offsetof(Arch, sa0_fraction)},
     {"sa1_fraction", F_REAL, offsetof(Arch, sa1_fraction)},
@@ -64,8 +68,9 @@ enum { N_FIELDS = sizeof fields / sizeof fields[0], N_COMPILED = 13 };
 
 static const char *const prog_names[] = {
     [PROG_NONE] = "none", [PROG_STATE_INDEPENDENT] = "state-independent",
-    [PROG_PROPORTIONAL] = "proportional", [PROG_PCM] = "pcm",
+    [PROG_PROPORTIONAL] = "proportional", [PROG_PCM] = "pcm", [PROG_RRAM_WAN] = "rram-wan",
 };
+enum { N_PROG = sizeof prog_names / sizeof prog_names[0] };
 
 static const char *const sign_names[] = {
     [SIGN_PAIR_ANALOG] = "pair-analog", [SIGN_PAIR_DIGITAL] = "pair-digital", [SIGN_OFFSET] = "offset",
@@ -99,7 +104,7 @@ bool sign_mapping_from_name(const char *name, SignMapping *sign)
 
 const char *prog_model_name(ProgModel model)
 {
-    return (unsigned)model < 4 ? prog_names[model] : "?";
+    return (unsigned)model < N_PROG ? prog_names[model] : "?";
 }
 
 /* ---- the field table ---- */
@@ -194,13 +199,13 @@ static const char *set_name(Arch *arch, int field, const char *name)
         return NULL;
     }
     if (fields[field].kind == F_PROG) {
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < N_PROG; i++) {
             if (strcmp(name, prog_names[i]) == 0) {
                 arch->prog_model = (ProgModel)i;
                 return NULL;
             }
         }
-        return "must be \"none\", \"state-independent\", \"proportional\" or \"pcm\"";
+        return "must be \"none\", \"state-independent\", \"proportional\", \"pcm\" or \"rram-wan\"";
     }
     if (strcmp(name, "channel") == 0 || strcmp(name, "layer") == 0) {
         arch->weight_per_layer = name[0] == 'l';
@@ -270,6 +275,7 @@ static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
     static const char *const at_least_zero[] = {
         "adc_gain_sigma", "adc_offset_sigma", "drift_nu_mean", "drift_nu_sigma", "drift_time_s",
         "ir_drop", "prog_sigma", "read_sigma", "sa0_fraction", "sa1_fraction",
+        "read_1f_scale", "out_noise", "inp_noise",
     };
     for (size_t i = 0; i < sizeof at_least_zero / sizeof at_least_zero[0]; i++) {
         double v = *real_field((Arch *)arch, arch_field_find(at_least_zero[i]));
@@ -284,8 +290,17 @@ static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
         diag_error(diags, loc, "field 'drift_t0_s' must be positive when there is drift, not %g", arch->drift_t0_s);
     if (arch->drift_compensation != 0 && arch->drift_compensation != 1)
         diag_error(diags, loc, "field 'drift_compensation' must be 0 or 1, not %d", arch->drift_compensation);
-    if ((unsigned)arch->prog_model > PROG_PCM)
+    if ((unsigned)arch->prog_model >= N_PROG)
         diag_error(diags, loc, "field 'prog_model' has an invalid value %d", (int)arch->prog_model);
+    if (arch->drift_nu_pcm != 0 && arch->drift_nu_pcm != 1)
+        diag_error(diags, loc, "field 'drift_nu_pcm' must be 0 or 1, not %d", arch->drift_nu_pcm);
+    if ((arch->drift_nu_pcm || arch->read_1f_scale > 0) && (!(arch->drift_t0_s > 0) || !isfinite(arch->drift_t0_s)))
+        diag_error(diags, loc, "field 'drift_t0_s' must be positive with the PCM drift or 1/f noise, not %g",
+                   arch->drift_t0_s);
+    /* Wan et al.'s fit covers 0 to 39.26 uS (CrossSim's RRAMWan refuses more) */
+    if (arch->prog_model == PROG_RRAM_WAN && arch->g_max_us > 39.26)
+        diag_error(diags, loc, "prog_model \"rram-wan\" is fitted up to 39.26 uS: field 'g_max_us' is %g",
+                   arch->g_max_us);
 }
 
 bool arch_validate_at(const Arch *arch, const Loc *loc, Diags *diags)

@@ -247,7 +247,7 @@ Type type_make_dtype(DType dtype, int rank, const int64_t *dims);
 
 typedef enum { SIGN_PAIR_ANALOG, SIGN_PAIR_DIGITAL, SIGN_OFFSET } SignMapping;
 /* How programming variation scales with the target conductance (docs/noise.md). */
-typedef enum { PROG_NONE, PROG_STATE_INDEPENDENT, PROG_PROPORTIONAL, PROG_PCM } ProgModel;
+typedef enum { PROG_NONE, PROG_STATE_INDEPENDENT, PROG_PROPORTIONAL, PROG_PCM, PROG_RRAM_WAN } ProgModel;
 
 /* The crossbar tiles a graph is mapped onto.  Data, not code: a built-in default
  * (arch_default), or a JSON file validated field by field. */
@@ -278,6 +278,11 @@ struct Arch {
     double ir_drop;             /* first-order IR drop strength, 0 = none */
     double adc_offset_sigma;    /* per-ADC offset, LSB */
     double adc_gain_sigma;      /* per-ADC relative gain error */
+    /* aihwkit's PCM and forward-pass effects (docs/noise.md 4, 11, 12) */
+    int drift_nu_pcm;           /* 1: nu from aihwkit's PCM fit of G_target / G_max, not drift_nu_mean/sigma */
+    double read_1f_scale;       /* PCM 1/f noise accumulated up to the inference time, aihwkit's read_noise_scale */
+    double out_noise;           /* per conversion, Gaussian, relative to the ADC's full scale */
+    double inp_noise;           /* per read and row, Gaussian, relative to the DAC's full-scale drive */
 };
 
 Arch arch_default(void);

@@ -18,7 +18,10 @@
  * never per read. */
 #include "runtime/noise.h"
 
+#include <cJSON.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,11 +75,27 @@ void noise_normal_table(float *table)
 
 /* ---- the chip ---- */
 
+static bool drifts(const Arch *a)
+{
+    return (a->drift_nu_mean > 0 || a->drift_nu_sigma > 0 || a->drift_nu_pcm) && a->drift_time_s > 0;
+}
+
 bool noise_enabled(const Arch *a)
 {
-    bool drift = (a->drift_nu_mean > 0 || a->drift_nu_sigma > 0) && a->drift_time_s > 0;
     return (a->prog_model != PROG_NONE && a->prog_sigma > 0) || a->sa0_fraction > 0 || a->sa1_fraction > 0 ||
-           a->read_sigma > 0 || drift || a->ir_drop > 0 || a->adc_offset_sigma > 0 || a->adc_gain_sigma > 0;
+           a->read_sigma > 0 || drifts(a) || a->ir_drop > 0 || a->adc_offset_sigma > 0 || a->adc_gain_sigma > 0 ||
+           a->read_1f_scale > 0 || a->out_noise > 0 || a->inp_noise > 0;
+}
+
+/* The drift exponent's distribution of a cell programmed to g_target. */
+static void level_nu(const Arch *a, double g_target, double *mean, double *sigma)
+{
+    if (a->drift_nu_pcm) {
+        noise_pcm_nu(g_target / a->g_max_us, mean, sigma);
+    } else {
+        *mean = a->drift_nu_mean;
+        *sigma = a->drift_nu_sigma;
+    }
 }
 
 Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
@@ -87,11 +106,17 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
     n->arch = *arch;
     n->seed = seed;
     n->level_us = (arch->g_max_us - arch->g_min_us) / (ldexp(1.0, arch->cell_bits) - 1);
-    bool drift = (arch->drift_nu_mean > 0 || arch->drift_nu_sigma > 0) && arch->drift_time_s > 0;
+    bool drift = drifts(arch);
     n->drift_log = drift ? log((arch->drift_time_s + arch->drift_t0_s) / arch->drift_t0_s) : 0;
+    /* aihwkit's t is the inference time plus t0: the 1/f noise is there at
+     * --time 0 too (t = t0), as in aihwkit's drift_analog_weights(0) */
+    double t = arch->drift_time_s + arch->drift_t0_s;
+    n->one_f = arch->read_1f_scale > 0
+                   ? arch->read_1f_scale * sqrt(log((t + NOISE_PCM_T_READ_S) / (2 * NOISE_PCM_T_READ_S)))
+                   : 0;
     n->cells = (arch->prog_model != PROG_NONE && arch->prog_sigma > 0) || arch->sa0_fraction > 0 ||
-               arch->sa1_fraction > 0 || drift || arch->ir_drop > 0;
-    n->reads = arch->read_sigma > 0;
+               arch->sa1_fraction > 0 || drift || arch->ir_drop > 0 || n->one_f > 0;
+    n->reads = arch->read_sigma > 0 || arch->out_noise > 0;
     n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
     n->stuck = arch->sa0_fraction > 0 || arch->sa1_fraction > 0;
     n->prog = arch->prog_model != PROG_NONE && arch->prog_sigma > 0;
@@ -100,10 +125,16 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
     n->gain_key = noise_key(seed, NOISE_ADC_GAIN);
     n->offset_key = noise_key(seed, NOISE_ADC_OFFSET);
     n->read_key = noise_key(seed, NOISE_READ);
+    uint64_t time_bits;
+    memcpy(&time_bits, &arch->drift_time_s, sizeof time_bits);
+    n->one_f_key = noise_hash(noise_key(seed, NOISE_READ_1F), time_bits);    /* drawn anew at each time */
+    n->calibration_key = noise_key(seed, NOISE_CALIBRATION);
+    n->input_key = noise_key(seed, NOISE_INPUT);
     noise_normal_table(n->normal);
     for (int k = 0; k < 256; k++) {
         n->target[k] = arch->g_min_us + k * n->level_us;
         n->sigma[k] = n->prog ? noise_prog_sigma(arch, n->target[k]) : 0;
+        level_nu(arch, n->target[k], &n->nu_mean[k], &n->nu_sigma[k]);
     }
     return n;
 }
@@ -122,10 +153,33 @@ double noise_prog_sigma(const Arch *a, double g_target)
         double sigma = 0.26348 + 1.9650 * g - 1.1731 * g * g;
         return a->prog_sigma * sigma * a->g_max_us / 25.0;
     }
+    case PROG_RRAM_WAN: {
+        /* Wan et al. 2022 (NeuRRAM), Extended Data Fig. 3 at t = 1 s: CrossSim's
+         * cubic fit, in microsiemens of the absolute conductance (no scaling) */
+        double g = g_target, sigma = 1.536e-4 * g * g * g - 1.167e-2 * g * g + 2.374e-1 * g + 1.053;
+        return a->prog_sigma * (sigma > 0 ? sigma : 0);
+    }
     case PROG_NONE:
     default:
         return 0;
     }
+}
+
+static double clip(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+void noise_pcm_nu(double g, double *mean, double *sigma)
+{
+    double ln_g = log(clip(fabs(g), 1e-7, INFINITY));     /* aihwkit clips g at 1e-7 */
+    *mean = clip(-0.0155 * ln_g + 0.0244, 0.049, 0.1);
+    *sigma = clip(-0.0125 * ln_g - 0.0059, 0.008, 0.045);
+}
+
+double noise_pcm_q(double g)
+{
+    return clip(0.0088 / clip(pow(fabs(g), 0.65), 1e-3, INFINITY), 0, 0.2);
 }
 
 double noise_drift_factor(double t, double t0, double nu)
@@ -173,13 +227,27 @@ static void cell_at(const Noise *n, uint64_t h, uint32_t writes, int row, int co
         g += sigma * noise_normal(n, write_hash(h, writes));
         g = g > 0 ? g : 0;
     }
+    double programmed = g;
     if (a->ir_drop > 0)     /* the same at every read: part of what programming gave */
         g /= 1 + a->ir_drop * (row + col) / (double)(tile_rows + tile_cols);
     *g_prog = g;
     if (!stuck && n->drift_log > 0) {
         /* |N(mean, sigma)|, as aihwkit draws it: drift never raises G */
-        double nu = fabs(a->drift_nu_mean + a->drift_nu_sigma * noise_normal(n, noise_hash(n->nu_key, h)));
+        double mean, sigma;
+        if (level >= 0 && level < 256)
+            mean = n->nu_mean[level], sigma = n->nu_sigma[level];
+        else
+            level_nu(a, a->g_min_us + level * n->level_us, &mean, &sigma);
+        double nu = fabs(mean + sigma * noise_normal(n, noise_hash(n->nu_key, h)));
         g *= exp(-nu * n->drift_log);
+    }
+    if (!stuck && n->one_f > 0) {
+        /* aihwkit: the 1/f noise accumulated up to the inference time, relative
+         * to the drifted G, its amplitude from the programmed G; one draw per
+         * chip and time (one_f_key) */
+        double q = noise_pcm_q(programmed / a->g_max_us);
+        g += fabs(g) * q * n->one_f * noise_normal(n, noise_hash(n->one_f_key, h));
+        g = g > 0 ? g : 0;
     }
     *g_now = g;
 }
@@ -225,7 +293,7 @@ void noise_cell_row(const Noise *n, int tile, uint32_t writes, int row, int col0
                     int tile_rows, int tile_cols, double *g_prog, double *g_now)
 {
     uint64_t row_key = noise_cell_row_key(n, tile, row);
-    if (n->drift_log == 0 && n->arch.ir_drop == 0) {
+    if (n->drift_log == 0 && n->one_f == 0 && n->arch.ir_drop == 0) {
         static_cells(n, row_key, writes, col0, count, levels, g_prog, g_now);
         return;
     }
@@ -271,6 +339,8 @@ bool noise_preset(Arch *arch, const char *name)
     c.drift_compensation = ideal.drift_compensation;
     c.ir_drop = ideal.ir_drop;
     c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
+    c.drift_nu_pcm = ideal.drift_nu_pcm, c.read_1f_scale = ideal.read_1f_scale;
+    c.out_noise = ideal.out_noise, c.inp_noise = ideal.inp_noise;
     if (strcmp(name, "rram") == 0) {
         /* MNSIM's 0.1% / 0.1% stuck-at default; 3% write-verify variation
          * and 1% read noise, within the ranges of docs/background.md 9
@@ -279,17 +349,34 @@ bool noise_preset(Arch *arch, const char *name)
         c.sa0_fraction = 0.001, c.sa1_fraction = 0.001;
         c.read_sigma = 0.01;
     } else if (strcmp(name, "pcm") == 0) {
-        /* aihwkit's PCM: programming polynomial, drift 0.06 +- 0.02 from t0 = 20 s,
-         * global drift compensation; 1% read noise */
+        /* aihwkit 0.9's InferenceRPUConfig defaults: PCMLikeNoiseModel (the
+         * programming polynomial, nu and 1/f noise fitted against G, t0 =
+         * 20 s), GlobalDriftCompensation, and the forward pass's out_noise
+         * 0.06 of its out_bound 12 (docs/noise.md 9) */
         c.prog_model = PROG_PCM, c.prog_sigma = 1.0;
-        c.drift_nu_mean = 0.06, c.drift_nu_sigma = 0.02, c.drift_t0_s = 20.0;
+        c.drift_nu_pcm = 1, c.drift_t0_s = 20.0, c.read_1f_scale = 1.0;
         c.drift_compensation = 1;
-        c.read_sigma = 0.01;
+        c.out_noise = 0.06 / 12.0;
+    } else if (strcmp(name, "neurram") == 0) {
+        /* Wan et al. 2022's measured RRAM programming error (CrossSim's
+         * RRAMWan fit), over the fit's conductance range */
+        c.prog_model = PROG_RRAM_WAN, c.prog_sigma = 1.0;
+        c.g_max_us = 39.26;
     } else if (strcmp(name, "ideal") != 0) {
         return false;
     }
     *arch = c;
     return true;
+}
+
+/* What --set and a chip file may name: the chip fields, G_min and G_max. */
+static const char *settable(int field, const char *name)
+{
+    if (field < 0)
+        return "is not a chip field (docs/noise.md)";
+    if (field < arch_field_count() && strcmp(name, "g_min_us") != 0 && strcmp(name, "g_max_us") != 0)
+        return "is fixed by the compiled program: recompile with --arch to change it";
+    return NULL;
 }
 
 const char *noise_set(Arch *arch, const char *assignment)
@@ -306,13 +393,68 @@ const char *noise_set(Arch *arch, const char *assignment)
     int field = arch_field_find(name);
     if (field < 0)
         return "is not an architecture field (see docs/noise.md and docs/arch.md)";
-    if (field < arch_field_count() && strcmp(name, "g_min_us") != 0 && strcmp(name, "g_max_us") != 0)
-        return "is fixed by the compiled program: recompile with --arch to change it";
+    const char *wrong = settable(field, name);
+    if (wrong)
+        return wrong;
     const char *value = eq + 1;
     char *end;
     (void)strtod(value, &end);
     bool is_number = *value && !*end;
     return arch_field_parse(arch, field, value, !is_number);
+}
+
+const char *noise_read_chip(Arch *arch, const char *path, Arena *arena)
+{
+    enum { CHIP_MAX_BYTES = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return arena_printf(arena, "%s: cannot open the chip file: %s", path, strerror(errno));
+    char *text = arena_alloc(arena, CHIP_MAX_BYTES + 1);
+    size_t length = fread(text, 1, CHIP_MAX_BYTES + 1, f);
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed)
+        return arena_printf(arena, "%s: cannot read the chip file", path);
+    if (length > CHIP_MAX_BYTES)
+        return arena_printf(arena, "%s: a chip file is at most 1 MB", path);
+    text[length] = 0;
+    cJSON *root = cJSON_ParseWithLength(text, length);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return arena_printf(arena, "%s: a chip file must be a JSON object {\"FIELD\": VALUE, ...}", path);
+    }
+    Arch chip = *arch;
+    const char *why = NULL;
+    for (const cJSON *item = root->child; item && !why; item = item->next) {
+        const char *name = item->string;
+        if (strcmp(name, "description") == 0 || strcmp(name, "source") == 0) {   /* documentation */
+            if (!cJSON_IsString(item))
+                why = arena_printf(arena, "%s: field '%s' must be a string", path, name);
+            continue;
+        }
+        int field = arch_field_find(name);
+        const char *wrong = settable(field, name);
+        for (const cJSON *before = root->child; !wrong && before != item; before = before->next)
+            if (strcmp(before->string, name) == 0)
+                wrong = "appears twice";
+        if (!wrong && cJSON_IsString(item))
+            wrong = arch_field_parse(&chip, field, item->valuestring, true);
+        else if (!wrong && cJSON_IsNumber(item))
+            wrong = arch_field_parse(&chip, field, arena_printf(arena, "%.17g", item->valuedouble), false);
+        else if (!wrong)
+            wrong = "must be a number or a name";
+        if (wrong)
+            why = arena_printf(arena, "%s: field '%s' %s", path, name, wrong);
+    }
+    cJSON_Delete(root);
+    if (why)
+        return why;
+    Diags diags;
+    diags_init(&diags, arena);
+    if (!arch_validate(&chip, path, &diags))
+        return diags.first->text + (strncmp(diags.first->text, "error: ", 7) ? 0 : 7);
+    *arch = chip;
+    return NULL;
 }
 
 bool noise_parse_time(const char *text, double *seconds)

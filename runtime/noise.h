@@ -20,7 +20,13 @@ enum { NOISE_TABLE_BITS = 14 };
 typedef enum {
     NOISE_CELL = 1,             /* stuck-at and programming draws of a cell (2 is no longer used) */
     NOISE_NU = 3, NOISE_ADC_GAIN, NOISE_ADC_OFFSET, NOISE_READ,
+    NOISE_READ_1F,              /* the PCM 1/f noise of a cell at one inference time */
+    NOISE_CALIBRATION,          /* the output noise of the drift compensation's calibration reads */
+    NOISE_INPUT,                /* the input noise of a read's rows */
 } NoiseStream;
+
+/* aihwkit's PCM 1/f noise fit (docs/noise.md 4): t_read, seconds. */
+#define NOISE_PCM_T_READ_S 250e-9
 
 /* The non-idealities of one programmed chip: its Arch fields, its seed, and
  * what sim_new derives from them once. */
@@ -29,14 +35,18 @@ typedef struct {
     uint64_t seed;
     double level_us;            /* dG: conductance of one level step, (G_max - G_min) / (2^cell_bits - 1) */
     double drift_log;           /* log((t + t0) / t0): drift factor = exp(-nu * drift_log) */
+    double one_f;               /* read_1f_scale sqrt(log((t + t0 + t_read) / (2 t_read))), or 0 */
     bool cells;                 /* any per-device effect (variation, faults, drift, IR drop) */
     bool reads;                 /* read noise */
     bool adc;                   /* ADC offset or gain error */
     bool stuck, prog;           /* stuck-at faults; programming variation */
     uint64_t cell_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
+    uint64_t one_f_key;         /* NOISE_READ_1F's, extended by the inference time */
+    uint64_t calibration_key, input_key;
     float normal[1 << NOISE_TABLE_BITS];
     double target[256];         /* G_min + level dG of each level (cell_bits <= 8) */
     double sigma[256];          /* the programming sigma of each level */
+    double nu_mean[256], nu_sigma[256];     /* the drift exponent's distribution at each level */
 } Noise;
 
 /* splitmix64's finalizer: a bijection of 64-bit words that mixes every bit. */
@@ -102,6 +112,11 @@ void noise_cell_row(const Noise *n, int tile, uint32_t writes, int row, int col0
 uint64_t noise_cell_row_key(const Noise *n, int tile, int row);
 /* The programming sigma (microsiemens) of a cell programmed to g_target. */
 double noise_prog_sigma(const Arch *arch, double g_target);
+/* aihwkit's PCM drift exponent fit at g = G_target / G_max: nu ~ |N(mean, sigma)|
+ * with mean = clip(-0.0155 ln g + 0.0244, 0.049, 0.1), sigma = clip(-0.0125 ln g - 0.0059, 0.008, 0.045). */
+void noise_pcm_nu(double g, double *mean, double *sigma);
+/* aihwkit's PCM 1/f noise amplitude Q_s = min(0.0088 / max(g^0.65, 1e-3), 0.2) at g = G_prog / G_max. */
+double noise_pcm_q(double g);
 /* The drift factor ((t + t0) / t0)^-nu (docs/noise.md 4). */
 double noise_drift_factor(double t, double t0, double nu);
 /* Gain and offset (LSB) of ADC `adc` of tile `tile`. */

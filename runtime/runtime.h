@@ -68,12 +68,17 @@ void calibrate_nominal(Graph *g, float act_min, float act_max);
 
 /* ---- a chip's non-idealities, as options set them (runtime/noise.c, docs/noise.md) ---- */
 
-/* Sets every non-ideality of arch to the named preset: "ideal", "rram" or
- * "pcm" (docs/noise.md 9).  False for another name. */
+/* Sets every non-ideality of arch to the named preset: "ideal", "rram",
+ * "pcm" or "neurram" (docs/noise.md 9).  False for another name. */
 bool noise_preset(Arch *arch, const char *name);
 /* Applies "FIELD=VALUE" to a non-ideality or to g_min_us / g_max_us (the
  * fields a compiled program leaves free); NULL, or what is wrong. */
 const char *noise_set(Arch *arch, const char *assignment);
+/* Applies a chip file (docs/noise.md 13): a JSON object of the fields
+ * noise_set takes (and "description", "source" strings), checked like an
+ * architecture; NULL, or what is wrong, naming the file and the field.  arch
+ * is unchanged on errors. */
+const char *noise_read_chip(Arch *arch, const char *path, Arena *arena);
 /* Seconds from "20s", "5m", "1h", "1d", "1w", "1y" (365 days) or a plain
  * number of seconds; false when the text is none of those. */
 bool noise_parse_time(const char *text, double *seconds);

@@ -59,6 +59,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { FLOAT_EXACT = 1 << 24 };
@@ -67,6 +68,9 @@ enum { FLOAT_EXACT = 1 << 24 };
 static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 
 /* ---- programming the chip ---- */
+
+static void convert(const Block *b, double *v, int count, SimCounters *counters);
+static void calibrate_drift(Block *b, const MvmParams *mp, int instr, const float *programmed);
 
 
 
@@ -105,7 +109,8 @@ static Adc make_adc(const MvmParams *mp, double max_cell, double min_cell)
  * physical cells come from noise_cell_row, in level units (G - G_min) / dG
  * at programming (for the compensation) and at the inference time; for the
  * read noise (G / dG)^2. */
-static void program_noisy(Arena *arena, const Program *program, const MvmParams *mp, const Noise *nz, Block *b)
+static void program_noisy(Arena *arena, const Program *program, const MvmParams *mp, const Noise *nz, Block *b,
+                          float *programmed)
 {
     const Tile *tile = &program->tiles[mp->tile];
     bool pair_analog = mp->sign == SIGN_PAIR_ANALOG;
@@ -115,8 +120,6 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
     size_t width = (size_t)(phys > 0 ? phys : 1);
     uint8_t *levels = arena_array(arena, width, sizeof *levels);
     double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
-    double sum_prog = 0, sum_now = 0;       /* a calibration read with every row driven */
-    bool compensate = nz->arch.drift_compensation && nz->drift_log > 0;
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
         size_t first = (size_t)row * tile->cols + mp->tile_col;
@@ -130,26 +133,24 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
         }
         noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog,
                        g_now);
-        for (int x = 0; x < phys && compensate; x++) {
-            sum_prog += (g_prog[x] - g_min) * per_level;
-            sum_now += (g_now[x] - g_min) * per_level;
-        }
         float *out = b->cells + (size_t)r * b->ld, *var = b->read_var ? b->read_var + (size_t)r * b->ld : NULL;
         for (int j = 0; j < cols; j++) {
             int x = pair_analog ? 2 * j : j;
             double now = (g_now[x] - g_min) * per_level, sq = (g_now[x] * per_level) * (g_now[x] * per_level);
+            double prog = (g_prog[x] - g_min) * per_level;
             if (pair_analog) {
                 now -= (g_now[x + 1] - g_min) * per_level;
                 sq += (g_now[x + 1] * per_level) * (g_now[x + 1] * per_level);
+                prog -= (g_prog[x + 1] - g_min) * per_level;
             }
             out[j] = (float)now;
+            if (programmed)
+                programmed[(size_t)r * cols + j] = (float)prog;
             if (var)
                 var[j] = (float)(sigma2 * sq);
         }
     }
     b->out_gain = 1;
-    if (compensate && sum_prog > 0 && sum_now > 0)
-        b->out_gain = sum_prog / sum_now;
     if (nz->adc) {
         int per_adc = nz->arch.cols_per_adc > 0 ? nz->arch.cols_per_adc : 1;
         b->adc_gain = arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *b->adc_gain);
@@ -177,13 +178,17 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     int ld = noisy && noise->reads ? 2 * cols : cols;   /* the read noise's variances beside the cells */
     *block = (Block){.rows = rows, .cols = cols, .ld = ld, .out_gain = 1};
     double max_cell = 0, min_cell = 0;
+    float *programmed = NULL;   /* drift compensation: the cells right after programming */
     if (noisy || mp->float_mode) {
         block->cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *block->cells);
         if (noisy) {
             block->noise = noise;
             block->read_var = noise->reads ? block->cells + cols : NULL;
             block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
-            program_noisy(arena, program, mp, noise, block);
+            block->input_key = noise_hash(noise->input_key, (uint64_t)instr);
+            if (noise->arch.drift_compensation)
+                programmed = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *programmed);
+            program_noisy(arena, program, mp, noise, block, programmed);
         } else {
             mvm_program_cells(arena, program, mp, block);
         }
@@ -229,6 +234,14 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     block->rows_per_code_sum = exact_rows(max_code, max_cell, rows);
     block->adc = make_adc(mp, max_cell, min_cell);
     block->adc.lossless &= !block->noise;
+    if (block->noise) {
+        /* aihwkit's out_noise is relative to its out_bound, the ADC's range */
+        double sigma = block->noise->arch.out_noise * block->adc.code_max * block->adc.step;
+        block->out_var = sigma * sigma;
+        block->input_sigma = (float)(block->noise->arch.inp_noise * max_chunk);
+    }
+    if (programmed)
+        calibrate_drift(block, mp, instr, programmed);
     /* ideal cells are levels below 2^8 and DAC chunks below 2^16 (program_check.c):
      * products below 2^24; a non-ideal block's sums take no exact products */
     assert(block->rows_per_sum > 0 || block->noise);
@@ -491,7 +504,7 @@ static void execute_linear(const MvmParams *mp, const Block *b, const float *src
  * sums are 0 exactly, with no read noise (its variance is 0).
  * s->read_of[k] = (pass * cycles + cycle) * n + source row of kept read k,
  * whose drives are row k of s->drive; returns how many are kept. */
-static int gather_drives(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n,
+static int gather_drives(const MvmParams *mp, const float *src, int64_t src_width, int rows, int n, bool every_read,
                          MvmScratch *s)
 {
     int cycles = mvm_cycles(mp), m = 0;
@@ -511,7 +524,7 @@ static int gather_drives(const MvmParams *mp, const float *src, int64_t src_widt
                     any |= chunk;
                 }
                 s->read_of[m] = (pass * cycles + c) * n + i;
-                m += any != 0;
+                m += any != 0 || every_read;
             }
         }
     }
@@ -537,7 +550,7 @@ static int column_products(const MvmParams *mp, const Block *b, const float *tab
     } else if (!b->noise) {
         product_exact(m, cols, rows, s->drive, b->cells, b->ld, b->rows_per_sum, s->part, s->sums);
         return 0;
-    } else if (b->read_var && mp->dac_bits > 1) {
+    } else if (b->read_var && (mp->dac_bits > 1 || b->input_sigma > 0)) {   /* drive^2 != drive */
         product(m, cols, rows, s->drive, rows, b->cells, b->ld, s->part, width);
         for (size_t k = 0; k < (size_t)m * rows; k++)
             s->drive[k] *= s->drive[k];
@@ -555,6 +568,40 @@ static void convert(const Block *b, double *v, int count, SimCounters *counters)
         adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, v, count, b->cols, counters);
     else
         adc_convert(&b->adc, v, (int64_t)count * b->cols, counters);
+}
+
+/* The mean |output| of the calibration reads of aihwkit's GlobalDriftCompensation
+ * (docs/noise.md 5): each row driven alone at the DAC's full scale (its
+ * readout tensor, the identity), each output with its output noise
+ * (`phase` keys the draws), converted by the block's ADCs. */
+static double calibration_read(const Block *b, const float *cells, int ld, double drive, uint64_t key, double *v)
+{
+    SimCounters ignored = {0};
+    double sigma = sqrt(b->out_var), total = 0;
+    for (int r = 0; r < b->rows; r++) {
+        uint64_t row_key = noise_hash(key, (uint64_t)r);
+        for (int j = 0; j < b->cols; j++)
+            v[j] = drive * cells[(size_t)r * ld + j] + sigma * noise_normal(b->noise, noise_hash(row_key, (uint64_t)j));
+        convert(b, v, 1, &ignored);
+        for (int j = 0; j < b->cols; j++)
+            total += fabs(v[j]);
+    }
+    double mean = b->rows > 0 && b->cols > 0 ? total / ((double)b->rows * b->cols) : 0;
+    return mean > 1e-4 * drive ? mean : 1e-4 * drive;      /* aihwkit clamps the readout at 1e-4 */
+}
+
+/* aihwkit's GlobalDriftCompensation: a reference read right after
+ * programming, another at the inference time; their ratio is the block's
+ * gain, applied digitally after the ADCs. */
+static void calibrate_drift(Block *b, const MvmParams *mp, int instr, const float *programmed)
+{
+    double *v = malloc((size_t)(b->cols > 0 ? b->cols : 1) * sizeof *v);
+    double drive = ldexp(1.0, mp->dac_bits) - 1;
+    uint64_t key = noise_hash(b->noise->calibration_key, (uint64_t)instr);
+    double reference = calibration_read(b, programmed, b->cols, drive, noise_hash(key, 0), v);
+    double now = calibration_read(b, b->cells, b->ld, drive, noise_hash(key, 1), v);
+    free(v);
+    b->out_gain = reference / now;
 }
 
 /* One read's conversions, fused: its column sums (with read noise when
@@ -658,6 +705,21 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
     return clipped;
 }
 
+/* Input noise (aihwkit's inp_noise, docs/noise.md 12): every row of every
+ * read gets input_sigma z added to its drive, from the read's key (run
+ * stream, source row, read number) and the row. */
+static void input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s)
+{
+    uint64_t run_key = noise_hash(b->input_key, s->stream);
+    for (int k = 0; k < m; k++) {
+        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)(first_row + read_of[k] % n)),
+                                  (uint64_t)(read_of[k] / n));
+        float *d = s->drive + (size_t)k * b->rows;
+        for (int r = 0; r < b->rows; r++)
+            d[r] += b->input_sigma * noise_normal(b->noise, noise_hash(key, (uint64_t)r));
+    }
+}
+
 /* Every read of n source rows: the kept reads' column sums in one product
  * (or table sum), their read noise and conversions; then the shift-and-add
  * of each source row's reads in read order (pass, then cycle), the skipped
@@ -670,11 +732,26 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
 {
     int cols = b->cols, cycles = mvm_cycles(mp);
     int total = n * mvm_passes(mp) * cycles;
+    /* with output or input noise, a read that drives no row still converts noise */
+    bool every_read = b->out_var > 0 || b->input_sigma > 0;
     int m = table ? mvm_gather_subsets(mp, group, src, src_width, b->rows, n, s)
-                  : gather_drives(mp, src, src_width, b->rows, n, s);
+                  : gather_drives(mp, src, src_width, b->rows, n, every_read, s);
+    if (table && every_read) {
+        for (int t = 0; t < total; t++)
+            s->read_of[t] = t;
+        m = total;
+    }
+    if (b->input_sigma > 0)
+        input_noise(b, m, s->read_of, n, first_row, s);
     int ld = column_products(mp, b, table, group, m, s);
     if (b->read_var)
         read_normals(b, m, s->read_of, n, first_row, s, s->normals);
+    if (b->out_var > 0)         /* independent of the read noise: the variances add */
+        for (int k = 0; k < m; k++) {
+            float *var = s->part + (size_t)k * ld + cols;
+            for (int j = 0; j < cols; j++)
+                var[j] = (float)(var[j] + b->out_var);
+        }
 
     bool zero_adds = false;     /* does a skipped read add anything? */
     if (m < total) {
@@ -747,7 +824,9 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     bool linear = mvm_is_linear(mp, b, fast);
     const float *table = b->table;
     int group = b->table_group;
-    if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
+    if (b->input_sigma > 0)     /* drives are no longer bits: no subset sums */
+        table = NULL;
+    else if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
         group = mvm_table_group(mp);
         mvm_build_table(b, group, s->table);      /* none kept: built for this run */
         table = s->table;

@@ -43,6 +43,9 @@ typedef struct {
                                    the cell(s) behind each entry; or NULL */
     float *adc_gain, *adc_offset;   /* [cols]: the errors of the ADC converting each column */
     double out_gain;            /* global drift compensation: the block's calibration gain */
+    double out_var;             /* output noise: its variance in column-sum units, added to every conversion */
+    float input_sigma;          /* input noise: its sigma in drive units, on every row of every read */
+    uint64_t input_key;         /* key of this block's input noise: the seed's, the instruction */
     float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
     int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
     bool wrote_weights;         /* its last run took the fast path through the weights, and did its combine */
