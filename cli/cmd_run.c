@@ -566,7 +566,7 @@ int cmd_eval(Args *a)
     if (!a->failed && shapes.count && has_suffix(model, ".xbp") && (!against || has_suffix(against, ".xbp")))
         usage_error(a, "--input-shape needs a model (a program's shapes are fixed), not %s", model);
     if (!a->failed && chip_given(&chip) && !has_suffix(model, ".xbp"))
-        usage_error(a, "--noise, --time, --set and --seed need a program (.xbp), not %s", model);
+        usage_error(a, "--noise, --chip, --time, --set and --seed need a program (.xbp), not %s", model);
     EvalMetric metric = METRIC_TOP1;
     if (!a->failed && metric_text && !eval_metric_parse(metric_text, &metric))
         usage_error(a, "--metric takes top1, top5, snr or relerr, not '%s'", metric_text);
