@@ -59,7 +59,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum { FLOAT_EXACT = 1 << 24 };
@@ -70,7 +69,7 @@ static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 /* ---- programming the chip ---- */
 
 static void convert(const Block *b, double *v, int count, SimCounters *counters);
-static void calibrate_drift(Block *b, const MvmParams *mp, int instr, const float *programmed);
+static void calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed);
 
 
 
@@ -179,6 +178,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     *block = (Block){.rows = rows, .cols = cols, .ld = ld, .out_gain = 1};
     double max_cell = 0, min_cell = 0;
     float *programmed = NULL;   /* drift compensation: the cells right after programming */
+    Arena *scratch = NULL;
     if (noisy || mp->float_mode) {
         block->cells = arena_array(arena, (size_t)rows * (size_t)(ld > 0 ? ld : 1), sizeof *block->cells);
         if (noisy) {
@@ -186,8 +186,10 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
             block->read_var = noise->reads ? block->cells + cols : NULL;
             block->read_key = noise_hash(noise->read_key, (uint64_t)instr);
             block->input_key = noise_hash(noise->input_key, (uint64_t)instr);
-            if (noise->arch.drift_compensation)
-                programmed = arena_array(arena, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *programmed);
+            if (noise->arch.drift_compensation) {     /* not kept: outside the Sim's memory bound */
+                scratch = arena_new();
+                programmed = arena_array(scratch, (size_t)rows * (size_t)(cols > 0 ? cols : 1), sizeof *programmed);
+            }
             program_noisy(arena, program, mp, noise, block, programmed);
         } else {
             mvm_program_cells(arena, program, mp, block);
@@ -241,7 +243,8 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
         block->input_sigma = (float)(block->noise->arch.inp_noise * max_chunk);
     }
     if (programmed)
-        calibrate_drift(block, mp, instr, programmed);
+        calibrate_drift(scratch, block, mp, instr, programmed);
+    arena_free(scratch);
     /* ideal cells are levels below 2^8 and DAC chunks below 2^16 (program_check.c):
      * products below 2^24; a non-ideal block's sums take no exact products */
     assert(block->rows_per_sum > 0 || block->noise);
@@ -593,14 +596,13 @@ static double calibration_read(const Block *b, const float *cells, int ld, doubl
 /* aihwkit's GlobalDriftCompensation: a reference read right after
  * programming, another at the inference time; their ratio is the block's
  * gain, applied digitally after the ADCs. */
-static void calibrate_drift(Block *b, const MvmParams *mp, int instr, const float *programmed)
+static void calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed)
 {
-    double *v = malloc((size_t)(b->cols > 0 ? b->cols : 1) * sizeof *v);
+    double *v = arena_array(scratch, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *v);
     double drive = ldexp(1.0, mp->dac_bits) - 1;
     uint64_t key = noise_hash(b->noise->calibration_key, (uint64_t)instr);
     double reference = calibration_read(b, programmed, b->cols, drive, noise_hash(key, 0), v);
     double now = calibration_read(b, b->cells, b->ld, drive, noise_hash(key, 1), v);
-    free(v);
     b->out_gain = reference / now;
 }
 
