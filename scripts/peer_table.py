@@ -16,8 +16,10 @@ any python3 runs it."""
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,7 +38,15 @@ CROSSSIM_ARCH = {"rows": 1024, "cols": 1024, "cell_bits": 7, "weight_bits": 8, "
                  "input_bits": 8, "dac_bits": 8, "adc_bits": 24, "sign": "pair-analog",
                  "g_min_us": 1.0, "g_max_us": 100.0}
 # aihwkit's PCM devices: G_max 25 uS (PCMLikeNoiseModel's g_max), on/off 100.
-AIHWKIT_ARCH = dict(CROSSSIM_ARCH, g_min_us=0.25, g_max_us=25.0)
+PCM_ARCH = dict(CROSSSIM_ARCH, g_min_us=0.25, g_max_us=25.0)
+# aihwkit 0.9's InferenceRPUConfig (docs/noise.md 14): one pair per weight
+# (SinglePairConductanceConverter, G_min 0, G_max 25 uS), one 512 x 512 tile
+# per layer, inp_res 1/126 of [-1, 1] (63 steps for inputs >= 0), out_res
+# 1/510 of [-out_bound, out_bound] (9-bit signed ADCs, one per column).
+AIHWKIT_ARCH = {"rows": 512, "cols": 512, "cell_bits": 7, "weight_bits": 8, "weight_granularity": "layer",
+                "input_bits": 6, "dac_bits": 6, "adc_bits": 9, "cols_per_adc": 1, "sign": "pair-analog",
+                "g_min_us": 0.01, "g_max_us": 25.0}
+AIHWKIT_OUT_BOUND = 12.0     # IOParameters.out_bound, in output units (weight x input scaled to 1)
 
 # (group, setting, peer mean, peer std (0: noise-free), seeds, arch, compile options, eval options)
 ROWS = [
@@ -53,17 +63,16 @@ ROWS = [
      ["--set", "prog_model=proportional", "--set", "prog_sigma=0.10"]),
     ("crosssim", "read noise, 5% of G per read", 98.16, 0.08, 5, "crosssim", ["--adc", "lossless"],
      ["--set", "read_sigma=0.05"]),
-    ("crosssim", "PCM programming error (Gmax 25 uS)", 97.88, 0.20, 5, "aihwkit", ["--adc", "lossless"],
+    ("crosssim", "PCM programming error (Gmax 25 uS)", 97.88, 0.20, 5, "pcm", ["--adc", "lossless"],
      ["--set", "prog_model=pcm", "--set", "prog_sigma=1"]),
     ("wires", "wire resistance 1 ohm per segment", 98.40, 0, 1, "crosssim", ["--adc", "lossless"],
      ["--set", "wire_r_ohm=1"]),
     ("wires", "wire resistance 5 ohm per segment", 97.60, 0, 1, "crosssim", ["--adc", "lossless"],
      ["--set", "wire_r_ohm=5"]),
-    ("aihwkit", "PCM, t = 0 (programmed)", 97.68, 0.26, 10, "aihwkit", ["--adc", "lossless"],
-     ["--noise", "pcm", "--time", "0"]),
-    ("aihwkit", "PCM, 1 hour", 97.86, 0.48, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1h"]),
-    ("aihwkit", "PCM, 1 day", 97.74, 0.35, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1d"]),
-    ("aihwkit", "PCM, 1 year", 97.22, 0.52, 10, "aihwkit", ["--adc", "lossless"], ["--noise", "pcm", "--time", "1y"]),
+    ("aihwkit", "PCM, t = 0 (programmed)", 97.68, 0.26, 10, "aihwkit", [], ["--noise", "pcm", "--time", "0"]),
+    ("aihwkit", "PCM, 1 hour", 97.86, 0.48, 10, "aihwkit", [], ["--noise", "pcm", "--time", "1h"]),
+    ("aihwkit", "PCM, 1 day", 97.74, 0.35, 10, "aihwkit", [], ["--noise", "pcm", "--time", "1d"]),
+    ("aihwkit", "PCM, 1 year", 97.22, 0.52, 10, "aihwkit", [], ["--noise", "pcm", "--time", "1y"]),
 ]
 NOISE_FREE_TOLERANCE = 0.6
 
@@ -79,6 +88,30 @@ def accuracy(out):
     line = out.strip().splitlines()[-1]
     assert line.startswith("accuracy: "), line
     return 100 * float(line.split()[1])
+
+
+def aihwkit_adc_range(xbarc, program, tmp):
+    """Gives each layer's ADCs aihwkit's range: full scale = out_bound in output
+    units, out_bound * (2^in_bits - 1) / w_scale column-sum units (inputs
+    scaled to 1 as aihwkit's noise management does).  xbarc compile has no
+    option for a full scale yet, so the program's adc_max floats (one per
+    layer here) are rewritten in place (docs/noise.md 14)."""
+    ir = os.path.join(tmp, "aihwkit.xir")
+    run([xbarc, "compile", MODEL, "--arch", os.path.join(tmp, "aihwkit.json"), "--calib", TRAIN,
+         "--calib-count", "1297", "--emit-ir", ir])
+    data = open(program, "rb").read()
+    for line in open(ir):
+        if " = xbar(" not in line:
+            continue
+        adc_max = re.search(r"adc_max = \[([0-9.e+]+)\]", line).group(1)
+        w_scale = float(re.search(r"w_scale = \[([0-9.e-]+)", line).group(1))
+        in_bits = int(re.search(r"in_bits = ([0-9]+)", line).group(1))
+        old = struct.pack("<f", float(adc_max))
+        assert data.count(old) == 1, "adc_max %s is not one float of the program" % adc_max
+        data = data.replace(old, struct.pack("<f", AIHWKIT_OUT_BOUND * (2 ** in_bits - 1) / w_scale))
+    with open(program, "wb") as f:
+        f.write(data)
+    run([xbarc, "explain", program])     # the program reader checks what was written
 
 
 def shown(cmd, tmp):
@@ -98,7 +131,7 @@ def main():
     groups = args.rows.split(",")
     tmp = tempfile.mkdtemp(prefix="peer-table.")
     try:
-        for name, arch in (("crosssim", CROSSSIM_ARCH), ("aihwkit", AIHWKIT_ARCH)):
+        for name, arch in (("crosssim", CROSSSIM_ARCH), ("pcm", PCM_ARCH), ("aihwkit", AIHWKIT_ARCH)):
             with open(os.path.join(tmp, name + ".json"), "w") as f:
                 json.dump(arch, f)
         programs = {}
@@ -118,6 +151,8 @@ def main():
                     target = programs[key]
                 else:
                     run(compile_cmd)
+                    if arch == "aihwkit":
+                        aihwkit_adc_range(xbarc, target, tmp)
                     programs[key] = target
             figures = []
             for seed in range(1, seeds + 1):
@@ -131,8 +166,9 @@ def main():
             command = shown([xbarc, "eval", os.path.basename(target) if compile_cmd else MODEL, "--dataset", TEST]
                             + eval_opts + (["--seed", "S"] if seeds > 1 else []), tmp)
             if compile_cmd:
-                command = shown(compile_cmd[:-2] + ["-o", "m.xbp"], tmp) + "; " + command.replace(
-                    os.path.basename(target), "m.xbp")
+                command = shown(compile_cmd[:-2] + ["-o", "m.xbp"], tmp) + "; " + (
+                    "(ADC full scale: out_bound 12, docs/noise.md 14); " if arch == "aihwkit" else "") + \
+                    command.replace(os.path.basename(target), "m.xbp")
             peer_text = "%.2f" % peer + (" +- %.2f" % spread if spread else "")
             ours = "%.2f" % mean + (" +- %.2f" % std if len(figures) > 1 else "")
             within = ("yes" if ok else "**no**") + " (%+.2f, tolerance %.2f)" % (mean - peer, tolerance)
