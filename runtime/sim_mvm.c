@@ -23,6 +23,8 @@
  *   column_products     the kept reads' column sums (and read-noise
  *                       variances) as one product: with 1-bit DACs, sums of
  *                       table rows (runtime/sim_table.c); else an sgemm.
+ *   (sim_noise.c)       a non-ideal chip's extra reads: the drift compensation's
+ *                       calibration when a block is programmed, the input noise.
  *   convert_kept        per read and column, fused: sum + sqrt(var) z (one
  *                       normal per column and read, read_normals), the ADC
  *                       transfer of section 7, the shift-and-add.  The general
@@ -68,8 +70,6 @@ static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 
 /* ---- programming the chip ---- */
 
-static void convert(const Block *b, double *v, int count, SimCounters *counters);
-static void calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed);
 
 
 
@@ -243,7 +243,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
         block->input_sigma = (float)(block->noise->arch.inp_noise * max_chunk);
     }
     if (programmed)
-        calibrate_drift(scratch, block, mp, instr, programmed);
+        mvm_calibrate_drift(scratch, block, mp, instr, programmed);
     arena_free(scratch);
     /* ideal cells are levels below 2^8 and DAC chunks below 2^16 (program_check.c):
      * products below 2^24; a non-ideal block's sums take no exact products */
@@ -565,45 +565,12 @@ static int column_products(const MvmParams *mp, const Block *b, const float *tab
 }
 
 /* The ADC of this block on `count` rows of cols sums in place. */
-static void convert(const Block *b, double *v, int count, SimCounters *counters)
+void mvm_convert(const Block *b, double *v, int count, SimCounters *counters)
 {
     if (b->adc_gain)
         adc_convert_errors(&b->adc, b->adc_gain, b->adc_offset, v, count, b->cols, counters);
     else
         adc_convert(&b->adc, v, (int64_t)count * b->cols, counters);
-}
-
-/* The mean |output| of the calibration reads of aihwkit's GlobalDriftCompensation
- * (docs/noise.md 5): each row driven alone at the DAC's full scale (its
- * readout tensor, the identity), each output with its output noise
- * (`phase` keys the draws), converted by the block's ADCs. */
-static double calibration_read(const Block *b, const float *cells, int ld, double drive, uint64_t key, double *v)
-{
-    SimCounters ignored = {0};
-    double sigma = sqrt(b->out_var), total = 0;
-    for (int r = 0; r < b->rows; r++) {
-        uint64_t row_key = noise_hash(key, (uint64_t)r);
-        for (int j = 0; j < b->cols; j++)
-            v[j] = drive * cells[(size_t)r * ld + j] + sigma * noise_normal(b->noise, noise_hash(row_key, (uint64_t)j));
-        convert(b, v, 1, &ignored);
-        for (int j = 0; j < b->cols; j++)
-            total += fabs(v[j]);
-    }
-    double mean = b->rows > 0 && b->cols > 0 ? total / ((double)b->rows * b->cols) : 0;
-    return mean > 1e-4 * drive ? mean : 1e-4 * drive;      /* aihwkit clamps the readout at 1e-4 */
-}
-
-/* aihwkit's GlobalDriftCompensation: a reference read right after
- * programming, another at the inference time; their ratio is the block's
- * gain, applied digitally after the ADCs. */
-static void calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed)
-{
-    double *v = arena_array(scratch, (size_t)(b->cols > 0 ? b->cols : 1), sizeof *v);
-    double drive = ldexp(1.0, mp->dac_bits) - 1;
-    uint64_t key = noise_hash(b->noise->calibration_key, (uint64_t)instr);
-    double reference = calibration_read(b, programmed, b->cols, drive, noise_hash(key, 0), v);
-    double now = calibration_read(b, b->cells, b->ld, drive, noise_hash(key, 1), v);
-    b->out_gain = reference / now;
 }
 
 /* One read's conversions, fused: its column sums (with read noise when
@@ -707,21 +674,6 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
     return clipped;
 }
 
-/* Input noise (aihwkit's inp_noise, docs/noise.md 12): every row of every
- * read gets input_sigma z added to its drive, from the read's key (run
- * stream, source row, read number) and the row. */
-static void input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s)
-{
-    uint64_t run_key = noise_hash(b->input_key, s->stream);
-    for (int k = 0; k < m; k++) {
-        uint64_t key = noise_hash(noise_hash(run_key, (uint64_t)(first_row + read_of[k] % n)),
-                                  (uint64_t)(read_of[k] / n));
-        float *d = s->drive + (size_t)k * b->rows;
-        for (int r = 0; r < b->rows; r++)
-            d[r] += b->input_sigma * noise_normal(b->noise, noise_hash(key, (uint64_t)r));
-    }
-}
-
 /* Every read of n source rows: the kept reads' column sums in one product
  * (or table sum), their read noise and conversions; then the shift-and-add
  * of each source row's reads in read order (pass, then cycle), the skipped
@@ -744,7 +696,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         m = total;
     }
     if (b->input_sigma > 0)
-        input_noise(b, m, s->read_of, n, first_row, s);
+        mvm_input_noise(b, m, s->read_of, n, first_row, s);
     int ld = column_products(mp, b, table, group, m, s);
     if (b->read_var)
         read_normals(b, m, s->read_of, n, first_row, s, s->normals);
@@ -762,7 +714,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
             s->zero[j] = 0;
         for (int k = m; k < total && s->record; k++)
             psum_hist_add(s->record, s->zero, cols);
-        convert(b, s->zero, 1, &zero_counters);
+        mvm_convert(b, s->zero, 1, &zero_counters);
         counters->saturated += zero_counters.saturated * (uint64_t)(total - m);
         for (int j = 0; j < cols; j++)
             zero_adds |= s->zero[j] != 0;
@@ -783,7 +735,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         }
         if (s->record)
             psum_hist_add(s->record, s->sums, (int64_t)m * cols);
-        convert(b, s->sums, m, counters);
+        mvm_convert(b, s->sums, m, counters);
         for (int t = 0, k = 0; t < total; t++) {
             const double *v = s->zero;
             if (k < m && s->read_of[k] == t)

@@ -190,4 +190,13 @@ int mvm_gather_subsets(const MvmParams *mp, int group, const float *src, int64_t
 void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
                     int ld, int width, float *part, const float **picked);
 
+/* The ADC transfer of `count` reads' column sums in place (v: count x cols),
+ * with each column's ADC errors; saturations counted. */
+void mvm_convert(const Block *b, double *v, int count, SimCounters *counters);
+/* aihwkit's global drift compensation (docs/noise.md 5): b->out_gain from a
+ * calibration read of the programmed cells and one of b->cells (runtime/sim_noise.c). */
+void mvm_calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed);
+/* Input noise (docs/noise.md 12) on the drives of m kept reads in s->drive (runtime/sim_noise.c). */
+void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
+
 #endif
