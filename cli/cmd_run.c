@@ -436,6 +436,10 @@ static int execute(Args *a, bool program)
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok)
         runner_start(&r);
+    if (ok && r.sim && sim_chip_error(r.sim)) {
+        diag_error(&diags, NULL, "programming the chip: %s", sim_chip_error(r.sim));
+        ok = false;
+    }
     Batch batch;
     if (ok && (ok = bind_inputs(&r, specs, n_specs, arena, &batch, &diags))) {
         float **stacked = batch.count > 1 ? arena_array(arena, (size_t)r.n_outputs + 1, sizeof(float *)) : NULL;

@@ -63,6 +63,9 @@ static const struct {
     {"read_sigma", F_REAL, offsetof(Arch, read_sigma)},
     {"sa0_fraction", F_REAL, offsetof(Arch, sa0_fraction)},
     {"sa1_fraction", F_REAL, offsetof(Arch, sa1_fraction)},
+    {"wire_r_col_ohm", F_REAL, offsetof(Arch, wire_r_col_ohm)},
+    {"wire_r_ohm", F_REAL, offsetof(Arch, wire_r_ohm)},
+    {"wire_r_row_ohm", F_REAL, offsetof(Arch, wire_r_row_ohm)},
 };
 enum { N_FIELDS = sizeof fields / sizeof fields[0], N_COMPILED = 13 };
 
@@ -275,7 +278,7 @@ static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
     static const char *const at_least_zero[] = {
         "adc_gain_sigma", "adc_offset_sigma", "drift_nu_mean", "drift_nu_sigma", "drift_time_s",
         "ir_drop", "prog_sigma", "read_sigma", "sa0_fraction", "sa1_fraction",
-        "read_1f_scale", "out_noise", "inp_noise",
+        "read_1f_scale", "out_noise", "inp_noise", "wire_r_col_ohm", "wire_r_ohm", "wire_r_row_ohm",
     };
     for (size_t i = 0; i < sizeof at_least_zero / sizeof at_least_zero[0]; i++) {
         double v = *real_field((Arch *)arch, arch_field_find(at_least_zero[i]));

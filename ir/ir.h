@@ -276,6 +276,8 @@ struct Arch {
     double drift_time_s;        /* inference time after programming, seconds */
     int drift_compensation;     /* 1: global drift compensation, one gain per block */
     double ir_drop;             /* first-order IR drop strength, 0 = none */
+    double wire_r_ohm;          /* one wire segment between adjacent cells, ohms (nodal IR drop), 0 = none */
+    double wire_r_row_ohm, wire_r_col_ohm;  /* per direction, overriding wire_r_ohm when positive */
     double adc_offset_sigma;    /* per-ADC offset, LSB */
     double adc_gain_sigma;      /* per-ADC relative gain error */
     /* aihwkit's PCM and forward-pass effects (docs/noise.md 4, 11, 12) */

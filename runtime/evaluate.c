@@ -20,6 +20,7 @@
 #include "runtime/runtime.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     pthread_mutex_t lock;       /* progress only */
     int done, correct;
     int check_image;            /* the first image where check mode found a difference, or -1 */
+    const char *chip_error;     /* a worker's chip could not be programmed, or NULL */
 } Job;
 
 typedef struct {
@@ -39,6 +41,7 @@ typedef struct {
     int index;
     SimCounters *counters;      /* [n_instrs] of this worker, when asked for */
     int check_image;            /* where check mode stopped it (sim_run printed why), or -1 */
+    const char *chip_error;     /* its chip could not be programmed (sim_chip_error), or NULL */
 } Worker;
 
 int top_class(const float *v, int64_t n)
@@ -83,7 +86,8 @@ static void *run_worker(void *arg)
     size_t image_bytes = (size_t)set->image_numel * sizeof(float);
     if (job->program) {
         Sim *sim = sim_new_seeded(job->program, job->options->seed);
-        for (int i = w->index; i < set->count; i += job->n_workers) {
+        w->chip_error = sim_chip_error(sim);
+        for (int i = w->index; i < set->count && !w->chip_error; i += job->n_workers) {
             memcpy(sim_input(sim, 0), set->images + (size_t)i * (size_t)set->image_numel, image_bytes);
             sim_set_stream(sim, (uint64_t)i);
             sim_run(sim);
@@ -101,6 +105,8 @@ static void *run_worker(void *arg)
             }
             record(job, i, sim_output(sim, 0));
         }
+        if (w->chip_error)      /* the Sim's arena is about to go */
+            w->chip_error = strdup(w->chip_error);
         sim_free(sim);
     } else {
         Interp *interp = interp_new(job->graph);
@@ -151,6 +157,12 @@ static void run_job(Arena *arena, Job *job)
         pthread_join(threads[w], NULL);
     pthread_mutex_destroy(&job->lock);
     job->check_image = -1;
+    job->chip_error = NULL;
+    for (int w = 0; w < n; w++) {
+        if (workers[w].chip_error && !job->chip_error)
+            job->chip_error = arena_printf(arena, "%s", workers[w].chip_error);
+        free((char *)workers[w].chip_error);
+    }
     for (int w = 0; w < n; w++)
         if (workers[w].check_image >= 0 && (job->check_image < 0 || workers[w].check_image < job->check_image))
             job->check_image = workers[w].check_image;
@@ -207,6 +219,10 @@ bool evaluate_program(Arena *arena, const Program *program, const EvalSet *set, 
         return false;
     Job job = {.program = program, .set = set, .options = options, .result = result};
     run_job(arena, &job);
+    if (job.chip_error) {
+        diag_error(diags, NULL, "programming the chip: %s", job.chip_error);
+        return false;
+    }
     if (job.check_image >= 0) {
         diag_error(diags, NULL, "check mode: the simulator disagrees with the integer reference on image %d",
                    job.check_image);

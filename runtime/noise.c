@@ -17,6 +17,7 @@
  * libm is used when a chip is made (the normal table, the drift exponent),
  * never per read. */
 #include "runtime/noise.h"
+#include "runtime/wires.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -84,7 +85,7 @@ bool noise_enabled(const Arch *a)
 {
     return (a->prog_model != PROG_NONE && a->prog_sigma > 0) || a->sa0_fraction > 0 || a->sa1_fraction > 0 ||
            a->read_sigma > 0 || drifts(a) || a->ir_drop > 0 || a->adc_offset_sigma > 0 || a->adc_gain_sigma > 0 ||
-           a->read_1f_scale > 0 || a->out_noise > 0 || a->inp_noise > 0;
+           a->read_1f_scale > 0 || a->out_noise > 0 || a->inp_noise > 0 || wires_enabled(a);
 }
 
 /* The drift exponent's distribution of a cell programmed to g_target. */
@@ -115,7 +116,7 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
                    ? arch->read_1f_scale * sqrt(log((t + NOISE_PCM_T_READ_S) / (2 * NOISE_PCM_T_READ_S)))
                    : 0;
     n->cells = (arch->prog_model != PROG_NONE && arch->prog_sigma > 0) || arch->sa0_fraction > 0 ||
-               arch->sa1_fraction > 0 || drift || arch->ir_drop > 0 || n->one_f > 0;
+               arch->sa1_fraction > 0 || drift || arch->ir_drop > 0 || n->one_f > 0 || wires_enabled(arch);
     n->reads = arch->read_sigma > 0 || arch->out_noise > 0;
     n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
     n->stuck = arch->sa0_fraction > 0 || arch->sa1_fraction > 0;
@@ -338,6 +339,7 @@ bool noise_preset(Arch *arch, const char *name)
     c.drift_t0_s = ideal.drift_t0_s, c.drift_time_s = ideal.drift_time_s;
     c.drift_compensation = ideal.drift_compensation;
     c.ir_drop = ideal.ir_drop;
+    c.wire_r_ohm = ideal.wire_r_ohm, c.wire_r_row_ohm = ideal.wire_r_row_ohm, c.wire_r_col_ohm = ideal.wire_r_col_ohm;
     c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
     c.drift_nu_pcm = ideal.drift_nu_pcm, c.read_1f_scale = ideal.read_1f_scale;
     c.out_noise = ideal.out_noise, c.inp_noise = ideal.inp_noise;

@@ -98,6 +98,9 @@ typedef struct Sim Sim;
  * from `seed` (sim_new: seed 0); none of them, the chip is ideal. */
 Sim *sim_new(const Program *program);
 Sim *sim_new_seeded(const Program *program, uint64_t seed);
+/* Why the chip of sim_new could not be programmed (a wire solve that did
+ * not converge, docs/noise.md 7), or NULL; runs of such a Sim are meaningless. */
+const char *sim_chip_error(const Sim *sim);
 /* The read noise of the next runs is keyed by `stream` too (default 0): the
  * image index in `xbarc eval`, so that each image gets reads of its own. */
 void sim_set_stream(Sim *sim, uint64_t stream);

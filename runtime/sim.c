@@ -58,6 +58,7 @@ struct Sim {
     size_t bytes, unshared_bytes;   /* buffer memory held, and what one buffer each would take */
     PsumHist *psum;             /* statistics hook (study/adc_search.c), by instruction; or NULL */
     const Noise *noise;         /* the chip's non-idealities; NULL when ideal */
+    const char *chip_error;     /* why the chip could not be programmed, or NULL */
     bool keep_tables;           /* blocks keep their subset tables (plan_tables) */
     double *combine_row;        /* a row of a combine's f32 source, in double */
     int *weights_of;            /* by instruction: a combine's mvm when it has weights (sim_fast.c), else -1 */
@@ -368,6 +369,8 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         if (in->opcode != INSTR_MVM)
             continue;
         mvm_program_block(arena, program, &in->mvm, sim->noise, k, &sim->blocks[k]);
+        if (sim->blocks[k].error && !sim->chip_error)
+            sim->chip_error = arena_printf(arena, "instruction %d: %s", k, sim->blocks[k].error);
         if (in->mvm.rows > max_rows)
             max_rows = in->mvm.rows;
         if (in->mvm.out_cols > max_cols)
@@ -488,6 +491,11 @@ void sim_set_check(Sim *sim, bool enabled)
         sim->check = check_new(sim->arena, sim->program, !sim->noise);
     else if (!enabled)
         sim->check = NULL;
+}
+
+const char *sim_chip_error(const Sim *sim)
+{
+    return sim->chip_error;
 }
 
 const char *sim_check_error(const Sim *sim)

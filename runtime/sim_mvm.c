@@ -58,9 +58,11 @@
  * are not integers), and its reads all go through it. */
 #include "runtime/sim_mvm.h"
 #include "runtime/blas.h"
+#include "runtime/wires.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { FLOAT_EXACT = 1 << 24 };
@@ -119,6 +121,11 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
     size_t width = (size_t)(phys > 0 ? phys : 1);
     uint8_t *levels = arena_array(arena, width, sizeof *levels);
     double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
+    /* wires: every cell of the block first, then the circuit (wires_program_block) */
+    bool wires = wires_enabled(&nz->arch);
+    size_t block_cells = wires ? (size_t)rows * width : 0;
+    double *all_now = wires ? malloc(block_cells * sizeof *all_now) : NULL;
+    double *all_prog = wires && programmed ? malloc(block_cells * sizeof *all_prog) : NULL;
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
         size_t first = (size_t)row * tile->cols + mp->tile_col;
@@ -132,6 +139,10 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
         }
         noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog,
                        g_now);
+        if (all_now)
+            memcpy(all_now + (size_t)r * width, g_now, width * sizeof *g_now);
+        if (all_prog)
+            memcpy(all_prog + (size_t)r * width, g_prog, width * sizeof *g_prog);
         float *out = b->cells + (size_t)r * b->ld, *var = b->read_var ? b->read_var + (size_t)r * b->ld : NULL;
         for (int j = 0; j < cols; j++) {
             int x = pair_analog ? 2 * j : j;
@@ -148,6 +159,14 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
             if (var)
                 var[j] = (float)(sigma2 * sq);
         }
+    }
+    if (wires) {       /* the cells as the wires let the reads see them, and the calibration's */
+        b->error = !all_now || (programmed && !all_prog) ? "out of memory for the wire solve"
+                                                          : wires_program_block(mp, nz, all_now, b->cells, b->ld);
+        if (!b->error && programmed)
+            b->error = wires_program_block(mp, nz, all_prog, programmed, cols);
+        free(all_now);
+        free(all_prog);
     }
     b->out_gain = 1;
     if (nz->adc) {

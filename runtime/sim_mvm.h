@@ -51,6 +51,7 @@ typedef struct {
     bool wrote_weights;         /* its last run took the fast path through the weights, and did its combine */
     float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
     int table_group;            /* its rows per group */
+    const char *error;          /* why the chip could not be programmed (the wire solve failed), or NULL */
 } Block;
 
 typedef struct {
@@ -155,6 +156,14 @@ static inline int mvm_cycles(const MvmParams *mp)
 /* Codes of one pass of n source rows as unsigned magnitudes [n x rows]. */
 void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int n, int rows, int pass,
                            double max_code, uint32_t *magnitude);
+
+/* ---- runtime/wires.c ---- */
+/* A block's cells as its reads see them through resistive wires
+ * (docs/noise.md 7): from the conductances g [R x phys_cols] of its cells in
+ * microsiemens, its conductance matrix M, written into cells [R x out_cols]
+ * at stride ld as (M - G_min) / dG, pair-analog pairs subtracted.  NULL, or
+ * why it failed. */
+const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g, float *cells, int ld);
 
 /* ---- runtime/sim.c ---- */
 /* A combine (docs/crossbar.md 5) on n rows: src (f64 src_d, else f32 src_f)
