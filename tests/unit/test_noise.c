@@ -537,6 +537,45 @@ Test(noise, drift_compensation_restores_the_sums)
     arena_free(arena);
 }
 
+/* The nodal model of docs/noise.md 7 on a block of equal cells, every row
+ * driven: each column below its ideal sum, the columns farther from the
+ * drivers lower still, more ohms lower everywhere, the same block farther
+ * into its tile lower again; no ohms is the ideal chip. */
+Test(noise, wires_attenuate_far_cells_more)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    static float y1[P * C], y5[P * C], far[P * C];
+    a.wire_r_ohm = 1;
+    Sim *sim = sim_new_seeded(one_block(arena, 3, &a), 1);
+    cr_assert_null(sim_chip_error(sim));
+    run_ones(sim, 0, y1);
+    sim_free(sim);
+    a.wire_r_ohm = 5;
+    sim = sim_new_seeded(one_block(arena, 3, &a), 1);
+    run_ones(sim, 0, y5);
+    sim_free(sim);
+    Program *moved = one_block(arena, 3, &a);
+    moved->instrs[0].mvm.tile_row = 20, moved->instrs[0].mvm.tile_col = 60;
+    sim = sim_new_seeded(moved, 1);
+    run_ones(sim, 0, far);
+    sim_free(sim);
+    for (int j = 0; j < C; j++) {
+        cr_expect_lt(y1[j], 3.0 * R, "column %d: %g", j, y1[j]);
+        cr_expect_lt(y5[j], y1[j], "column %d: %g ohm 5, %g ohm 1", j, y5[j], y1[j]);
+        cr_expect_lt(far[j], y5[j], "column %d: %g moved, %g", j, far[j], y5[j]);
+        if (j > 0)
+            cr_expect_lt(y5[j], y5[j - 1], "column %d: %g, column %d: %g", j, y5[j], j - 1, y5[j - 1]);
+        cr_expect_eq(y5[j], y5[(P - 1) * C + j], "the same at every read");
+    }
+    /* zero ohms in every direction: the ideal chip */
+    a.wire_r_ohm = 0;
+    cr_expect_not(noise_enabled(&a));
+    a.wire_r_col_ohm = 2;
+    cr_expect(noise_enabled(&a), "one direction is enough");
+    arena_free(arena);
+}
+
 Test(noise, saturations_are_counted)
 {
     Arena *arena = arena_new();

@@ -1,0 +1,203 @@
+/* test_wires.c: the wire solver (runtime/wires.c, docs/noise.md 7) against
+ * references that do not share its method, and physical properties.
+ *
+ * References: one cell in series with its two leads (Ohm's law); a single
+ * row over ideal columns, a ladder network solved by its continued fraction
+ * from the far end; small arrays through the whole nodal matrix, built here
+ * from Kirchhoff's current law and solved by Gaussian elimination.  (The
+ * random arrays of 4x4 to 64x64 against ngspice: tests/tools/wires_spice.c.)
+ * Properties: superposition (the transfer matrix times a drive is the
+ * solve of that drive), column currents that fall as the wires' resistance
+ * grows, a larger array that loses a larger fraction of its current at the
+ * same ohms, and a simulated block whose far columns lose more. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/noise.h"
+#include "runtime/program.h"
+#include "runtime/runtime.h"
+#include "runtime/wires.h"
+
+static double rand_between(uint64_t *state, double lo, double hi)
+{
+    *state = noise_mix(*state + 0x9e3779b97f4a7c15u);
+    return lo + (hi - lo) * noise_uniform(*state);
+}
+
+static double relative(double a, double b)
+{
+    return fabs(a - b) / fabs(b);
+}
+
+Test(wires, one_cell_is_a_series_circuit)
+{
+    double g = 50e-6, v = 0.7, out;
+    WireArray a = {.rows = 1, .cols = 1, .g = &g, .r_row = 3, .r_col = 7, .row_lead = 2, .col_lead = 4};
+    cr_assert(wires_solve(&a, &v, &out, NULL));
+    double want = v / (2 * 3 + 1 / g + 4 * 7);
+    cr_expect_lt(relative(out, want), 1e-12, "%.17g against %.17g", out, want);
+}
+
+/* One row over columns of ideal wire: a ladder.  From the far end, the
+ * admittance seen at node j is Y_j = G_j + 1 / (r + 1 / Y_{j+1}); the drive
+ * divides along it. */
+Test(wires, a_row_is_a_ladder)
+{
+    enum { N = 40 };
+    double g[N], out[N], y[N + 1], v = 1.0, r = 4.0;
+    uint64_t s = 5;
+    for (int j = 0; j < N; j++)
+        g[j] = rand_between(&s, 1, 100) * 1e-6;
+    WireArray a = {.rows = 1, .cols = N, .g = g, .r_row = r, .r_col = 0, .row_lead = 3, .col_lead = 1};
+    cr_assert(wires_solve(&a, &v, out, NULL));
+    y[N - 1] = g[N - 1];
+    for (int j = N - 2; j >= 0; j--)
+        y[j] = g[j] + 1 / (r + 1 / y[j + 1]);
+    double node = v * (1 / y[0]) / (3 * r + 1 / y[0]);
+    for (int j = 0; j < N; j++) {
+        cr_expect_lt(relative(out[j], g[j] * node), 1e-9, "column %d: %g, ladder %g", j, out[j], g[j] * node);
+        if (j + 1 < N)
+            node *= (1 / y[j + 1]) / (r + 1 / y[j + 1]);
+    }
+}
+
+/* The nodal matrix of an R x P array (row nodes first, then column nodes),
+ * solved densely: the column currents for drives v. */
+static void dense_reference(const WireArray *a, const double *v, double *out)
+{
+    int R = a->rows, P = a->cols, n = 2 * R * P;
+    double *m = calloc((size_t)n * (n + 1), sizeof *m);
+#define A(i, j) m[(size_t)(i) * (n + 1) + (j)]
+#define ROW(i, j) ((i) * P + (j))
+#define COL(i, j) (R * P + (i) * P + (j))
+    double gr = 1 / a->r_row, gc = 1 / a->r_col;
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++) {
+            double g = a->g[i * P + j];
+            int x = ROW(i, j), y = COL(i, j);
+            A(x, x) += g, A(y, y) += g, A(x, y) -= g, A(y, x) -= g;
+            if (j == 0) {               /* the lead from the driver */
+                A(x, x) += gr / a->row_lead;
+                A(x, n) += gr / a->row_lead * v[i];
+            } else {
+                int z = ROW(i, j - 1);
+                A(x, x) += gr, A(z, z) += gr, A(x, z) -= gr, A(z, x) -= gr;
+            }
+            if (i == 0) {               /* the lead to the sense amplifier at 0 V */
+                A(y, y) += gc / a->col_lead;
+            } else {
+                int z = COL(i - 1, j);
+                A(y, y) += gc, A(z, z) += gc, A(y, z) -= gc, A(z, y) -= gc;
+            }
+        }
+    for (int k = 0; k < n; k++) {       /* Gaussian elimination, partial pivoting */
+        int best = k;
+        for (int i = k + 1; i < n; i++)
+            best = fabs(A(i, k)) > fabs(A(best, k)) ? i : best;
+        for (int j = 0; j <= n; j++) {
+            double t = A(k, j);
+            A(k, j) = A(best, j), A(best, j) = t;
+        }
+        for (int i = k + 1; i < n; i++) {
+            double f = A(i, k) / A(k, k);
+            for (int j = k; j <= n; j++)
+                A(i, j) -= f * A(k, j);
+        }
+    }
+    double *x = calloc((size_t)n, sizeof *x);
+    for (int k = n - 1; k >= 0; k--) {
+        double sum = A(k, n);
+        for (int j = k + 1; j < n; j++)
+            sum -= A(k, j) * x[j];
+        x[k] = sum / A(k, k);
+    }
+    for (int j = 0; j < P; j++)         /* what the lead of row 0 carries to 0 V */
+        out[j] = x[COL(0, j)] * gc / a->col_lead;
+#undef A
+#undef ROW
+#undef COL
+    free(x);
+    free(m);
+}
+
+Test(wires, small_arrays_match_the_nodal_matrix)
+{
+    uint64_t s = 11;
+    for (int trial = 0; trial < 12; trial++) {
+        int R = 1 + (int)rand_between(&s, 0, 7), P = 1 + (int)rand_between(&s, 0, 7);
+        double g[64], v[8], out[8], want[8], m[64];
+        for (int e = 0; e < R * P; e++)
+            g[e] = rand_between(&s, 1, 100) * 1e-6;
+        for (int i = 0; i < R; i++)
+            v[i] = rand_between(&s, -1, 1);
+        double r_big = trial % 3 == 0 ? 200 : 20;   /* some where the wires dominate */
+        WireArray a = {.rows = R, .cols = P, .g = g, .r_row = rand_between(&s, 0.1, r_big),
+                       .r_col = rand_between(&s, 0.1, r_big), .row_lead = 1 + trial % 3, .col_lead = 1 + trial % 2};
+        dense_reference(&a, v, want);
+        cr_assert(wires_solve(&a, v, out, NULL));
+        cr_assert(wires_transfer(&a, m, NULL));
+        double scale = 0;
+        for (int j = 0; j < P; j++)
+            scale = fmax(scale, fabs(want[j]));
+        for (int j = 0; j < P; j++) {
+            double product = 0;             /* superposition: M v */
+            for (int i = 0; i < R; i++)
+                product += m[i * P + j] * v[i];
+            cr_expect_lt(fabs(out[j] - want[j]) / scale, 1e-8, "trial %d (%d x %d) column %d: %g, nodal %g", trial,
+                         R, P, j, out[j], want[j]);
+            cr_expect_lt(fabs(product - want[j]) / scale, 1e-8, "trial %d column %d: M v %g, nodal %g", trial, j,
+                         product, want[j]);
+        }
+    }
+}
+
+Test(wires, currents_fall_as_the_wires_grow)
+{
+    enum { R = 16, P = 24 };
+    static double g[R * P], v[R], before[P], out[P];
+    uint64_t s = 3;
+    for (int e = 0; e < R * P; e++)
+        g[e] = rand_between(&s, 1, 100) * 1e-6;
+    for (int i = 0; i < R; i++)
+        v[i] = rand_between(&s, 0.1, 1);
+    for (int j = 0; j < P; j++) {
+        before[j] = 0;
+        for (int i = 0; i < R; i++)
+            before[j] += g[i * P + j] * v[i];   /* ideal wires: Ohm's law cell by cell */
+    }
+    const double ohms[] = {0.1, 0.5, 1, 2, 5, 10, 50};
+    for (size_t k = 0; k < sizeof ohms / sizeof ohms[0]; k++) {
+        WireArray a = {.rows = R, .cols = P, .g = g, .r_row = ohms[k], .r_col = ohms[k], .row_lead = 1, .col_lead = 1};
+        cr_assert(wires_solve(&a, v, out, NULL));
+        for (int j = 0; j < P; j++) {
+            cr_expect_lt(out[j], before[j], "%g ohm, column %d: %g, not below %g", ohms[k], j, out[j], before[j]);
+            before[j] = out[j];
+        }
+    }
+}
+
+Test(wires, a_larger_array_loses_more)
+{
+    double previous = 1;
+    for (int n = 8; n <= 128; n *= 2) {
+        double *g = malloc((size_t)n * n * sizeof *g), *v = malloc((size_t)n * sizeof *v);
+        double *out = malloc((size_t)n * sizeof *out);
+        for (int e = 0; e < n * n; e++)
+            g[e] = 50e-6;
+        for (int i = 0; i < n; i++)
+            v[i] = 1;
+        WireArray a = {.rows = n, .cols = n, .g = g, .r_row = 2, .r_col = 2, .row_lead = 1, .col_lead = 1};
+        cr_assert(wires_solve(&a, v, out, NULL));
+        double total = 0;
+        for (int j = 0; j < n; j++)
+            total += out[j];
+        double kept = total / (n * n * 50e-6);  /* of the ideal current */
+        cr_expect_lt(kept, previous, "%d x %d keeps %g of its current, %d x %d kept %g", n, n, kept, n / 2, n / 2,
+                     previous);
+        previous = kept;
+        free(g), free(v), free(out);
+    }
+}
