@@ -16,10 +16,12 @@
  * so a poor estimate costs sweeps, never the answer.
  *
  * The lines' tridiagonal factors depend only on the conductances: computed
- * once per array.  The row wires are stored column by column (node (i, j) at
- * j * R + i) and the column wires row by row (i * P + j), so that each
- * Thomas step runs over all R rows (or P columns) at once, in loops compilers
- * vectorize; a transpose of R x P values per half sweep connects the two. */
+ * once per array.  Several right-hand sides (up to BATCH drives) are solved
+ * together, the innermost index of every voltage (node (i, j), drive b at
+ * (i * P + j) * B + b): a row's Thomas recurrence runs along its nodes with
+ * the drives side by side, and the column wires are solved all at once,
+ * sweeping the rows, with the columns and drives side by side; every loop
+ * reads memory in order and vectorizes, and no transpose is needed. */
 #include "runtime/wires.h"
 #include "runtime/sim_mvm.h"
 
@@ -27,90 +29,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Gauss-Seidel sweeps the first solve makes before it fixes omega. */
-enum { ESTIMATE_SWEEPS = 8 };
+/* Gauss-Seidel sweeps the first solve makes before it fixes omega;
+ * right-hand sides solved together. */
+enum { ESTIMATE_SWEEPS = 8, BATCH = 8 };
 
 typedef struct {
     int R, P;
     double gr, gc;              /* one segment's conductance along a row, a column (0 for an ideal wire) */
     double row_lead, col_lead;  /* the leads' conductances */
     const double *g;            /* [R x P] */
-    double *g_t;                /* [P x R]: g transposed, the row wires' order */
-    double *row_inv, *row_up;   /* [P x R]: Thomas 1 / pivot and upper factor of the row wires */
-    double *col_inv, *col_up;   /* [R x P]: the same for the column wires */
-    double *u, *u_t;            /* row-wire voltages [P x R], and transposed [R x P] */
-    double *w, *w_t;            /* column-wire voltages [R x P], and transposed [P x R] */
-    double *line;               /* [R x P]: a half sweep's exact line solutions */
+    double *row_inv, *row_up;   /* [R x P]: Thomas 1 / pivot and upper factor, node j of row i at i P + j */
+    double *col_inv, *col_up;   /* [R x P]: the same for the column wires, node i of column j at i P + j */
+    double *u, *w;              /* [R x P x BATCH]: row-wire and column-wire voltages */
+    double *line;               /* [R x P x BATCH]: the column wires' exact solutions (a row's, for the rows) */
     double omega;               /* 0 until measured */
 } Solver;
 
-/* t [m x n] = a [n x m] transposed, in tiles that stay in cache (the
- * arrays' power-of-two strides would otherwise thrash it). */
-static void transpose(const double *restrict a, int n, int m, double *restrict t)
-{
-    enum { TILE = 16 };
-    for (int i0 = 0; i0 < n; i0 += TILE)
-        for (int j0 = 0; j0 < m; j0 += TILE) {
-            int i1 = i0 + TILE < n ? i0 + TILE : n, j1 = j0 + TILE < m ? j0 + TILE : m;
-            for (int i = i0; i < i1; i++)
-                for (int j = j0; j < j1; j++)
-                    t[(size_t)j * n + i] = a[(size_t)i * m + j];
-        }
-}
-
-/* The Thomas factors of `lines` parallel wires of `len` nodes stored node by
- * node (node k of wire l at k * lines + l): segment conductance gs, the lead
- * gl before node 0, the cells' g. */
-static void factor_lines(int lines, int len, double gs, double gl, const double *restrict g, double *restrict inv,
-                         double *restrict up)
+/* The Thomas factors of wires of `len` nodes whose node k of wire l is at
+ * k * step + l * stride: segment conductance gs, the lead gl before node 0,
+ * the cells' g (same layout). */
+static void factor_wire(int len, size_t step, double gs, double gl, const double *g, double *inv, double *up)
 {
     for (int k = 0; k < len; k++) {
         double wire = (k == 0 ? gl : gs) + (k + 1 < len ? gs : 0);
-        const double *gk = g + (size_t)k * lines;
-        double *ik = inv + (size_t)k * lines, *uk = up + (size_t)k * lines;
-        const double *up_prev = k > 0 ? up + (size_t)(k - 1) * lines : NULL;
-        for (int l = 0; l < lines; l++) {
-            double pivot = wire + gk[l] + (up_prev ? gs * up_prev[l] : 0);
-            ik[l] = 1 / pivot;
-            uk[l] = -gs / pivot;
-        }
+        double pivot = wire + g[k * step] + (k > 0 ? gs * up[(k - 1) * step] : 0);
+        inv[k * step] = 1 / pivot;
+        up[k * step] = -gs / pivot;
     }
-}
-
-/* Exact solves of the wires (as factor_lines lays them out) whose cells
- * connect to the known voltages `other` (same layout) and whose lead starts
- * at drive[l] (NULL: 0 V); then x += omega (solution - x).  Returns the
- * largest |solution - x|. */
-static double solve_lines(int lines, int len, double gs, double gl, const double *restrict g,
-                          const double *restrict inv, const double *restrict up, const double *restrict other,
-                          const double *restrict drive, double omega, double *restrict line, double *restrict x)
-{
-    for (int k = 0; k < len; k++) {
-        size_t at = (size_t)k * lines;
-        if (k == 0)
-            for (int l = 0; l < lines; l++)
-                line[l] = (g[l] * other[l] + (drive ? gl * drive[l] : 0)) * inv[l];
-        else
-            for (int l = 0; l < lines; l++)
-                line[at + l] = (g[at + l] * other[at + l] + gs * line[at - lines + l]) * inv[at + l];
-    }
-    for (int k = len - 2; k >= 0; k--) {
-        size_t at = (size_t)k * lines;
-        for (int l = 0; l < lines; l++)
-            line[at + l] -= up[at + l] * line[at + lines + l];
-    }
-    double largest = 0;
-    size_t n = (size_t)lines * len;
-    for (size_t e = 0; e < n; e++) {
-        double step = line[e] - x[e];
-        largest = fabs(step) > largest ? fabs(step) : largest;
-        x[e] += omega * step;
-    }
-    return largest;
 }
 
 static bool solver_init(Solver *s, const WireArray *a)
 {
+    enum { batch = BATCH };
     int R = a->rows, P = a->cols;
     size_t n = (size_t)R * P;
     *s = (Solver){.R = R, .P = P, .g = a->g};
@@ -118,48 +68,115 @@ static bool solver_init(Solver *s, const WireArray *a)
     s->gc = a->r_col > 0 ? 1 / a->r_col : 0;
     s->row_lead = a->r_row > 0 ? 1 / (a->r_row * (a->row_lead > 0 ? a->row_lead : 1)) : 0;
     s->col_lead = a->r_col > 0 ? 1 / (a->r_col * (a->col_lead > 0 ? a->col_lead : 1)) : 0;
-    double *all = malloc(10 * n * sizeof *all);
+    double *all = malloc((4 + 3 * (size_t)batch) * (n > 0 ? n : 1) * sizeof *all);
     if (!all)
         return false;
-    s->g_t = all, s->row_inv = all + n, s->row_up = all + 2 * n, s->col_inv = all + 3 * n;
-    s->col_up = all + 4 * n, s->u = all + 5 * n, s->u_t = all + 6 * n, s->w = all + 7 * n;
-    s->w_t = all + 8 * n, s->line = all + 9 * n;
-    transpose(a->g, R, P, s->g_t);
-    if (s->gr > 0)
-        factor_lines(R, P, s->gr, s->row_lead, s->g_t, s->row_inv, s->row_up);
-    if (s->gc > 0)
-        factor_lines(P, R, s->gc, s->col_lead, s->g, s->col_inv, s->col_up);
+    s->row_inv = all, s->row_up = all + n, s->col_inv = all + 2 * n, s->col_up = all + 3 * n;
+    s->u = all + 4 * n, s->w = s->u + n * batch, s->line = s->w + n * batch;
+    for (int i = 0; i < R && s->gr > 0; i++)
+        factor_wire(P, 1, s->gr, s->row_lead, a->g + (size_t)i * P, s->row_inv + (size_t)i * P,
+                    s->row_up + (size_t)i * P);
+    for (int j = 0; j < P && s->gc > 0; j++)
+        factor_wire(R, (size_t)P, s->gc, s->col_lead, a->g + j, s->col_inv + j, s->col_up + j);
     return true;
 }
 
-/* One solve for drives v[R]: column currents out[P]; the number of sweeps,
- * or -1 when WIRES_MAX_SWEEPS did not reach the tolerance. */
-static int solve(Solver *s, const double *v, double *out)
+/* Every row wire solved exactly with the column voltages w fixed, then
+ * u += omega (solution - u); drive [R x BATCH].  Returns the largest
+ * |solution - u|.  The recurrence carries the BATCH drives in registers. */
+static double sweep_rows(Solver *s, const double *restrict drive, double omega)
 {
-    int R = s->R, P = s->P;
-    size_t n = (size_t)R * P;
+    int P = s->P;
+    double gr = s->gr, largest = 0;
+    double *restrict x = s->line;     /* one row's forward pass, [P x BATCH] */
+    for (int i = 0; i < s->R; i++) {
+        const double *restrict g = s->g + (size_t)i * P, *restrict inv = s->row_inv + (size_t)i * P;
+        const double *restrict up = s->row_up + (size_t)i * P, *restrict w = s->w + (size_t)i * P * BATCH;
+        const double *restrict v = drive + (size_t)i * BATCH;
+        double *restrict u = s->u + (size_t)i * P * BATCH;
+        double c[BATCH], most[BATCH] = {0};
+        for (int b = 0; b < BATCH; b++)
+            x[b] = c[b] = (g[0] * w[b] + s->row_lead * v[b]) * inv[0];
+        for (int j = 1; j < P; j++)
+            for (int b = 0; b < BATCH; b++)
+                x[j * BATCH + b] = c[b] = (g[j] * w[j * BATCH + b] + gr * c[b]) * inv[j];
+        for (int j = P - 1; j >= 0; j--)
+            for (int b = 0; b < BATCH; b++) {
+                if (j < P - 1)
+                    c[b] = x[j * BATCH + b] - up[j] * c[b];
+                double step = c[b] - u[j * BATCH + b];
+                most[b] = fabs(step) > most[b] ? fabs(step) : most[b];
+                u[j * BATCH + b] += omega * step;
+            }
+        for (int b = 0; b < BATCH; b++)
+            largest = most[b] > largest ? most[b] : largest;
+    }
+    return largest;
+}
+
+/* Every column wire solved exactly with the row voltages u fixed, all
+ * columns at once, then w += omega (solution - w). */
+static double sweep_columns(Solver *s, double omega)
+{
+    int R = s->R, B = BATCH;
+    size_t width = (size_t)s->P * B;    /* one row of nodes, all drives */
+    double gc = s->gc, largest = 0;
+    for (int i = 0; i < R; i++) {
+        const double *restrict g = s->g + (size_t)i * s->P, *restrict inv = s->col_inv + (size_t)i * s->P;
+        const double *restrict u = s->u + i * width;
+        double *restrict x = s->line + i * width;
+        if (i == 0)
+            for (int j = 0; j < s->P; j++)
+                for (int b = 0; b < B; b++)
+                    x[j * B + b] = g[j] * u[j * B + b] * inv[j];
+        else
+            for (int j = 0; j < s->P; j++)
+                for (int b = 0; b < B; b++)
+                    x[j * B + b] = (g[j] * u[j * B + b] + gc * x[j * B + b - width]) * inv[j];
+    }
+    for (int i = R - 1; i >= 0; i--) {
+        const double *restrict up = s->col_up + (size_t)i * s->P;
+        double *restrict x = s->line + i * width, *restrict w = s->w + i * width;
+        if (i + 1 < R)
+            for (int j = 0; j < s->P; j++)
+                for (int b = 0; b < B; b++)
+                    x[j * B + b] -= up[j] * x[j * B + b + width];
+        double most[BATCH] = {0};    /* per lane: a reduction would not vectorize */
+        for (int j = 0; j < s->P; j++)
+            for (int b = 0; b < BATCH; b++) {
+                double step = x[j * BATCH + b] - w[j * BATCH + b];
+                most[b] = fabs(step) > most[b] ? fabs(step) : most[b];
+                w[j * BATCH + b] += omega * step;
+            }
+        for (int b = 0; b < BATCH; b++)
+            largest = most[b] > largest ? most[b] : largest;
+    }
+    return largest;
+}
+
+/* BATCH solves for drives [R x BATCH]: column currents out [BATCH x P];
+ * the number of sweeps, or -1 when WIRES_MAX_SWEEPS did not reach the
+ * tolerance. */
+static int solve(Solver *s, const double *drive, double *out)
+{
+    int R = s->R, P = s->P, B = BATCH;
+    size_t n = (size_t)R * P * B;
     double largest_drive = 0;
-    for (int i = 0; i < R; i++)
-        largest_drive = fabs(v[i]) > largest_drive ? fabs(v[i]) : largest_drive;
+    for (int e = 0; e < R * B; e++)
+        largest_drive = fabs(drive[e]) > largest_drive ? fabs(drive[e]) : largest_drive;
     /* start from the ideal wires: every row node at its drive, columns at 0 */
-    for (int j = 0; j < P; j++)
-        memcpy(s->u + (size_t)j * R, v, (size_t)R * sizeof *v);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++)
+            memcpy(s->u + ((size_t)i * P + j) * B, drive + (size_t)i * B, (size_t)B * sizeof *drive);
     memset(s->w, 0, n * sizeof *s->w);
     int sweeps = 0;
     bool converged = largest_drive == 0 || (s->gr == 0 && s->gc == 0);
     double previous = 0, tolerance = WIRES_TOLERANCE * largest_drive;
     while (!converged && sweeps < WIRES_MAX_SWEEPS) {
         double omega = s->omega > 0 ? s->omega : 1;
-        double moved = 0;
-        if (s->gr > 0) {
-            transpose(s->w, R, P, s->w_t);
-            moved = solve_lines(R, P, s->gr, s->row_lead, s->g_t, s->row_inv, s->row_up, s->w_t, v, omega, s->line,
-                                s->u);
-        }
+        double moved = s->gr > 0 ? sweep_rows(s, drive, omega) : 0;
         if (s->gc > 0) {
-            transpose(s->u, P, R, s->u_t);
-            double m = solve_lines(P, R, s->gc, s->col_lead, s->g, s->col_inv, s->col_up, s->u_t, NULL, omega,
-                                   s->line, s->w);
+            double m = sweep_columns(s, omega);
             moved = m > moved ? m : moved;
         }
         sweeps++;
@@ -172,58 +189,71 @@ static int solve(Solver *s, const double *v, double *out)
         previous = moved;
     }
     /* each column's current is the sum of its cells' currents */
-    transpose(s->u, P, R, s->u_t);
-    for (int j = 0; j < P; j++)
-        out[j] = 0;
-    for (int i = 0; i < R; i++) {
-        const double *g = s->g + (size_t)i * P, *u = s->u_t + (size_t)i * P, *w = s->w + (size_t)i * P;
-        for (int j = 0; j < P; j++)
-            out[j] += g[j] * (u[j] - w[j]);
-    }
+    memset(out, 0, (size_t)B * P * sizeof *out);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++) {
+            size_t at = ((size_t)i * P + j) * B;
+            double g = s->g[(size_t)i * P + j];
+            for (int b = 0; b < B; b++)
+                out[(size_t)b * P + j] += g * (s->u[at + b] - s->w[at + b]);
+        }
     return converged ? sweeps : -1;
 }
 
-static void count(WireStats *stats, const Solver *s, int sweeps)
+static void count(WireStats *stats, const Solver *s, int solves, int sweeps)
 {
     if (!stats)
         return;
-    stats->solves++;
-    stats->sweeps += sweeps;
+    stats->solves += solves;
+    stats->sweeps += (long long)solves * sweeps;
     stats->max_sweeps = sweeps > stats->max_sweeps ? sweeps : stats->max_sweeps;
     stats->omega = s->omega > 0 ? s->omega : 1;
 }
 
+/* `count` solves of the array (count <= BATCH): drive b is v[b * R .. + R)
+ * (NULL: row first + b alone at one volt), its currents out[b * P .. + P). */
+static bool solve_some(Solver *s, int n, const double *v, int first, double *drive, double *currents,
+                       double *out, WireStats *stats)
+{
+    int R = s->R, P = s->P;
+    memset(drive, 0, (size_t)R * BATCH * sizeof *drive);
+    for (int b = 0; b < n; b++)
+        for (int i = 0; i < R; i++)
+            drive[(size_t)i * BATCH + b] = v ? v[(size_t)b * R + i] : i == first + b;
+    int sweeps = solve(s, drive, currents);
+    memcpy(out, currents, (size_t)n * P * sizeof *out);
+    count(stats, s, n, sweeps < 0 ? WIRES_MAX_SWEEPS : sweeps);
+    return sweeps >= 0;
+}
+
+/* Runs solve_some over `total` drives, in batches. */
+static bool solve_all(const WireArray *array, int total, const double *v, double *out, WireStats *stats)
+{
+    int R = array->rows, P = array->cols;
+    Solver s;
+    double *drive = malloc((size_t)(R > 0 ? R : 1) * BATCH * sizeof *drive);
+    double *currents = malloc((size_t)(P > 0 ? P : 1) * BATCH * sizeof *currents);
+    bool ok = drive && currents && solver_init(&s, array);
+    for (int first = 0; first < total && ok; first += BATCH) {
+        int n = total - first < BATCH ? total - first : BATCH;
+        ok = solve_some(&s, n, v ? v + (size_t)first * R : NULL, first, drive, currents, out + (size_t)first * P,
+                        stats);
+    }
+    if (drive && currents)
+        free(s.row_inv);
+    free(drive);
+    free(currents);
+    return ok;
+}
+
 bool wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats)
 {
-    Solver s;
-    if (!solver_init(&s, array))
-        return false;
-    int sweeps = solve(&s, v, out);
-    count(stats, &s, sweeps < 0 ? WIRES_MAX_SWEEPS : sweeps);
-    free(s.g_t);
-    return sweeps >= 0;
+    return solve_all(array, 1, v, out, stats);
 }
 
 bool wires_transfer(const WireArray *array, double *m, WireStats *stats)
 {
-    int R = array->rows, P = array->cols;
-    Solver s;
-    double *v = calloc((size_t)(R > 0 ? R : 1), sizeof *v);
-    if (!v || !solver_init(&s, array)) {
-        free(v);
-        return false;
-    }
-    bool ok = true;
-    for (int i = 0; i < R && ok; i++) {
-        v[i] = 1;
-        int sweeps = solve(&s, v, m + (size_t)i * P);
-        count(stats, &s, sweeps < 0 ? WIRES_MAX_SWEEPS : sweeps);
-        ok = sweeps >= 0;
-        v[i] = 0;
-    }
-    free(s.g_t);
-    free(v);
-    return ok;
+    return solve_all(array, array->rows, NULL, m, stats);
 }
 
 /* ---- a block of the simulator ---- */
