@@ -36,8 +36,9 @@ const char sweep_usage[] =
     "  --vary PARAM=FROM:TO:STEP  the values FROM, FROM + STEP, ... up to TO;\n"
     "                       or PARAM=V1,V2,... (plotted evenly spaced, as given).\n"
     "                       PARAM is a chip field of docs/noise.md (read_sigma,\n"
-    "                       prog_sigma, sa0_fraction, drift_time_s, ...), g_min_us,\n"
-    "                       g_max_us, or time (drift_time_s; values like 1h, 1d, 1y)\n"
+    "                       prog_sigma, sa0_fraction, drift_time_s, wire_r_ohm, ...),\n"
+    "                       g_min_us, g_max_us, or time (drift_time_s; values like\n"
+    "                       1h, 1d, 1y)\n"
     "  --seeds N            seeds 1 to N per value\n"
     DATASET_USAGE
     "  --threads N          images on N threads (the results do not depend on N)\n"
