@@ -226,40 +226,40 @@ static bool solve_some(Solver *s, int n, const double *v, int first, double *dri
     return sweeps >= 0;
 }
 
-/* Runs solve_some over `total` drives, in batches. */
-static bool solve_all(const WireArray *array, int total, const double *v, double *out, WireStats *stats)
+static const char NOT_CONVERGED[] =
+    "the wire solve did not converge in 20000 sweeps (wire resistance too high for the cells?)";
+
+/* Runs solve_some over `total` drives, in batches: NULL, or why not. */
+static const char *solve_all(const WireArray *array, int total, const double *v, double *out, WireStats *stats)
 {
     int R = array->rows, P = array->cols;
-    Solver s;
+    Solver s = {0};
     double *drive = malloc((size_t)(R > 0 ? R : 1) * BATCH * sizeof *drive);
     double *currents = malloc((size_t)(P > 0 ? P : 1) * BATCH * sizeof *currents);
-    bool ok = drive && currents && solver_init(&s, array);
-    for (int first = 0; first < total && ok; first += BATCH) {
+    const char *error = drive && currents && solver_init(&s, array) ? NULL : "out of memory for the wire solve";
+    for (int first = 0; first < total && !error; first += BATCH) {
         int n = total - first < BATCH ? total - first : BATCH;
-        ok = solve_some(&s, n, v ? v + (size_t)first * R : NULL, first, drive, currents, out + (size_t)first * P,
-                        stats);
+        if (!solve_some(&s, n, v ? v + (size_t)first * R : NULL, first, drive, currents, out + (size_t)first * P,
+                        stats))
+            error = NOT_CONVERGED;
     }
-    if (drive && currents)
-        free(s.row_inv);
+    free(s.row_inv);
     free(drive);
     free(currents);
-    return ok;
+    return error;
 }
 
-bool wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats)
+const char *wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats)
 {
     return solve_all(array, 1, v, out, stats);
 }
 
-bool wires_transfer(const WireArray *array, double *m, WireStats *stats)
+const char *wires_transfer(const WireArray *array, double *m, WireStats *stats)
 {
     return solve_all(array, array->rows, NULL, m, stats);
 }
 
 /* ---- a block of the simulator ---- */
-
-static const char NOT_CONVERGED[] =
-    "the wire solve did not converge in 20000 sweeps (wire resistance too high for the cells?)";
 
 /* Geometry (docs/noise.md 7): the drivers sit at the tile's column-0 edge
  * and the sense amplifiers at its row-0 edge, so the block at (tile_row,
@@ -283,7 +283,7 @@ const char *wires_program_block(const MvmParams *mp, const Noise *nz, const doub
         g[e] = g_us[e] * 1e-6;
     WireArray array = {.rows = R, .cols = P, .g = g, .r_row = wires_row_ohm(&nz->arch),
                        .r_col = wires_col_ohm(&nz->arch), .row_lead = mp->tile_col + 1, .col_lead = mp->tile_row + 1};
-    const char *error = wires_transfer(&array, m, NULL) ? NULL : NOT_CONVERGED;
+    const char *error = wires_transfer(&array, m, NULL);
     double g_min = nz->arch.g_min_us, per_level = 1 / nz->level_us;
     for (int r = 0; r < R && !error; r++) {
         const double *row = m + (size_t)r * P;

@@ -49,12 +49,13 @@ static inline bool wires_enabled(const Arch *a)
 }
 
 /* The column currents out[P] (amperes, into the sense amplifiers) for the
- * row drives v[R] (volts).  False when the solve did not converge within
- * WIRES_MAX_SWEEPS (stats says how far it got); stats may be NULL. */
-bool wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats);
+ * row drives v[R] (volts).  NULL, or why not: the solve did not converge
+ * within WIRES_MAX_SWEEPS (stats says how far it got), or no memory for it
+ * (28 doubles a cell: the factors and 8 drives' voltages).  stats may be NULL. */
+const char *wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats);
 /* The array's conductance matrix m[R x P]: out_j = sum_i m[i][j] v_i for
- * every drive v (the circuit is linear), one solve per row.  False when a
- * solve did not converge. */
-bool wires_transfer(const WireArray *array, double *m, WireStats *stats);
+ * every drive v (the circuit is linear), one solve per row (8 at a time).
+ * NULL, or why not, as wires_solve. */
+const char *wires_transfer(const WireArray *array, double *m, WireStats *stats);
 
 #endif

@@ -159,8 +159,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "wires-spice: error: seed %d: ngspice failed or printed no currents (see %s)\n", seed, out);
             return 1;
         }
-        if (!wires_solve(&a, v, mine, &stats)) {
-            fprintf(stderr, "wires-spice: seed %d: the solver did not converge\n", seed);
+        const char *error = wires_solve(&a, v, mine, &stats);
+        if (error) {
+            fprintf(stderr, "wires-spice: seed %d: %s\n", seed, error);
             failures++;
         }
         max_sweeps = stats.max_sweeps > max_sweeps ? stats.max_sweeps : max_sweeps;
