@@ -254,9 +254,30 @@ const char *wires_solve(const WireArray *array, const double *v, double *out, Wi
     return solve_all(array, 1, v, out, stats);
 }
 
+/* Reciprocity: the current into sense amplifier j from 1 V at driver i is
+ * the current into driver i (held at 0 V) from 1 V at sense amplifier j.  So
+ * M is also the transpose of the transposed array's M, whose rows are our
+ * columns: P solves instead of R, whichever is fewer. */
 const char *wires_transfer(const WireArray *array, double *m, WireStats *stats)
 {
-    return solve_all(array, array->rows, NULL, m, stats);
+    int R = array->rows, P = array->cols;
+    if (P >= R)
+        return solve_all(array, R, NULL, m, stats);
+    size_t n = (size_t)R * P;
+    double *g_t = malloc(2 * n * sizeof *g_t), *m_t = g_t ? g_t + n : NULL;
+    if (!g_t)
+        return "out of memory for the wire solve";
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++)
+            g_t[(size_t)j * R + i] = array->g[(size_t)i * P + j];
+    WireArray t = {.rows = P, .cols = R, .g = g_t, .r_row = array->r_col, .r_col = array->r_row,
+                   .row_lead = array->col_lead, .col_lead = array->row_lead};
+    const char *error = solve_all(&t, P, NULL, m_t, stats);
+    for (int i = 0; i < R && !error; i++)
+        for (int j = 0; j < P; j++)
+            m[(size_t)i * P + j] = m_t[(size_t)j * R + i];
+    free(g_t);
+    return error;
 }
 
 /* ---- a block of the simulator ---- */

@@ -54,7 +54,8 @@ static inline bool wires_enabled(const Arch *a)
  * (28 doubles a cell: the factors and 8 drives' voltages).  stats may be NULL. */
 const char *wires_solve(const WireArray *array, const double *v, double *out, WireStats *stats);
 /* The array's conductance matrix m[R x P]: out_j = sum_i m[i][j] v_i for
- * every drive v (the circuit is linear), one solve per row (8 at a time).
+ * every drive v (the circuit is linear), one solve per row (8 at a time),
+ * or by reciprocity one per column when there are fewer columns.
  * NULL, or why not, as wires_solve. */
 const char *wires_transfer(const WireArray *array, double *m, WireStats *stats);
 

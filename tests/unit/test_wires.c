@@ -7,9 +7,10 @@
  * from Kirchhoff's current law and solved by Gaussian elimination.  (The
  * random arrays of 4x4 to 64x64 against ngspice: tests/tools/wires_spice.c.)
  * Properties: superposition (the transfer matrix times a drive is the
- * solve of that drive), column currents that fall as the wires' resistance
- * grows, a larger array that loses a larger fraction of its current at the
- * same ohms, and a simulated block whose far columns lose more. */
+ * solve of that drive), reciprocity (the transposed array has the transposed
+ * matrix), column currents that fall as the wires' resistance grows, and a
+ * larger array that loses a larger fraction of its current at the same ohms
+ * (tests/unit/test_noise.c: a simulated block's far columns lose more). */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -200,4 +201,26 @@ Test(wires, a_larger_array_loses_more)
         previous = kept;
         free(g), free(v), free(out);
     }
+}
+
+/* Reciprocity (a property of every linear resistive network): M of the
+ * transposed array, rows and columns and their resistances swapped, is M
+ * transposed.  wires_transfer solves a wide array by its rows and a tall one
+ * by its columns, so this also holds the two ways against each other. */
+Test(wires, reciprocity)
+{
+    enum { R = 6, P = 13 };
+    static double g[R * P], g_t[R * P], m[R * P], m_t[R * P];
+    uint64_t s = 21;
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++)
+            g_t[j * R + i] = g[i * P + j] = rand_between(&s, 1, 100) * 1e-6;
+    WireArray a = {.rows = R, .cols = P, .g = g, .r_row = 3, .r_col = 8, .row_lead = 2, .col_lead = 5};
+    WireArray t = {.rows = P, .cols = R, .g = g_t, .r_row = 8, .r_col = 3, .row_lead = 5, .col_lead = 2};
+    cr_assert_null(wires_transfer(&a, m, NULL));
+    cr_assert_null(wires_transfer(&t, m_t, NULL));
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++)
+            cr_expect_lt(relative(m_t[j * R + i], m[i * P + j]), 1e-7, "(%d, %d): %g, transposed %g", i, j,
+                         m[i * P + j], m_t[j * R + i]);
 }
