@@ -121,11 +121,9 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
     size_t width = (size_t)(phys > 0 ? phys : 1);
     uint8_t *levels = arena_array(arena, width, sizeof *levels);
     double *g_prog = arena_array(arena, 2 * width, sizeof *g_prog), *g_now = g_prog + width;
-    /* wires: every cell of the block first, then the circuit (wires_program_block) */
-    bool wires = wires_enabled(&nz->arch);
-    size_t block_cells = wires ? (size_t)rows * width : 0;
-    double *all_now = wires ? malloc(block_cells * sizeof *all_now) : NULL;
-    double *all_prog = wires && programmed ? malloc(block_cells * sizeof *all_prog) : NULL;
+    /* wires: every cell of the block (now, then as programmed) before the circuit */
+    size_t n = wires_enabled(&nz->arch) ? (size_t)rows * width : 0;
+    double *all = n ? malloc((programmed ? 2 : 1) * n * sizeof *all) : NULL;
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
         size_t first = (size_t)row * tile->cols + mp->tile_col;
@@ -139,10 +137,11 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
         }
         noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog,
                        g_now);
-        if (all_now)
-            memcpy(all_now + (size_t)r * width, g_now, width * sizeof *g_now);
-        if (all_prog)
-            memcpy(all_prog + (size_t)r * width, g_prog, width * sizeof *g_prog);
+        for (size_t x = 0; x < width && all; x++) {
+            all[r * width + x] = g_now[x];
+            if (programmed)
+                all[n + r * width + x] = g_prog[x];
+        }
         float *out = b->cells + (size_t)r * b->ld, *var = b->read_var ? b->read_var + (size_t)r * b->ld : NULL;
         for (int j = 0; j < cols; j++) {
             int x = pair_analog ? 2 * j : j;
@@ -160,14 +159,9 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
                 var[j] = (float)(sigma2 * sq);
         }
     }
-    if (wires) {       /* the cells as the wires let the reads see them, and the calibration's */
-        b->error = !all_now || (programmed && !all_prog) ? "out of memory for the wire solve"
-                                                          : wires_program_block(mp, nz, all_now, b->cells, b->ld);
-        if (!b->error && programmed)
-            b->error = wires_program_block(mp, nz, all_prog, programmed, cols);
-        free(all_now);
-        free(all_prog);
-    }
+    if (n)
+        b->error = wires_program_block(mp, nz, all, programmed ? all + n : NULL, b->cells, b->ld, programmed);
+    free(all);
     b->out_gain = 1;
     if (nz->adc) {
         int per_adc = nz->arch.cols_per_adc > 0 ? nz->arch.cols_per_adc : 1;

@@ -159,11 +159,14 @@ void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int
 
 /* ---- runtime/wires.c ---- */
 /* A block's cells as its reads see them through resistive wires
- * (docs/noise.md 7): from the conductances g [R x phys_cols] of its cells in
- * microsiemens, its conductance matrix M, written into cells [R x out_cols]
- * at stride ld as (M - G_min) / dG, pair-analog pairs subtracted.  NULL, or
- * why it failed. */
-const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g, float *cells, int ld);
+ * (docs/noise.md 7): from the conductances g_now [R x phys_cols] of its
+ * cells in microsiemens (NULL: no memory for them), its conductance matrix
+ * M, written into cells [R x out_cols] at stride ld as (M - G_min) / dG,
+ * pair-analog pairs subtracted; the same from g_prog into programmed
+ * [R x out_cols] (the drift compensation's cells; both NULL without it).
+ * NULL, or why it failed. */
+const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g_now, const double *g_prog,
+                                float *cells, int ld, float *programmed);
 
 /* ---- runtime/sim.c ---- */
 /* A combine (docs/crossbar.md 5) on n rows: src (f64 src_d, else f32 src_f)

@@ -290,7 +290,8 @@ const char *wires_transfer(const WireArray *array, double *m, WireStats *stats)
  * blocks are disconnected (their drivers and sense amplifiers idle): the
  * leads are plain wire, and the current that a floating line could pass
  * between two of the block's lines through two cells in series is neglected. */
-const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g_us, float *cells, int ld)
+/* The cells of wires_program_block from one set of conductances. */
+static const char *block_cells(const MvmParams *mp, const Noise *nz, const double *g_us, float *cells, int ld)
 {
     int R = mp->rows, P = mp->phys_cols, cols = mp->out_cols;
     bool pair = mp->sign == SIGN_PAIR_ANALOG;
@@ -319,4 +320,13 @@ const char *wires_program_block(const MvmParams *mp, const Noise *nz, const doub
     }
     free(g);
     return error;
+}
+
+const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g_now, const double *g_prog,
+                                float *cells, int ld, float *programmed)
+{
+    if (!g_now)
+        return "out of memory for the wire solve";
+    const char *error = block_cells(mp, nz, g_now, cells, ld);
+    return error || !programmed ? error : block_cells(mp, nz, g_prog, programmed, mp->out_cols);
 }
