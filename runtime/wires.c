@@ -132,7 +132,7 @@ static double sweep_columns(Solver *s, double omega)
         else
             for (int j = 0; j < s->P; j++)
                 for (int b = 0; b < B; b++)
-                    x[j * B + b] = (g[j] * u[j * B + b] + gc * x[j * B + b - width]) * inv[j];
+                    x[j * B + b] = (g[j] * u[j * B + b] + gc * (x - width)[j * B + b]) * inv[j];
     }
     for (int i = R - 1; i >= 0; i--) {
         const double *restrict up = s->col_up + (size_t)i * s->P;
@@ -140,7 +140,7 @@ static double sweep_columns(Solver *s, double omega)
         if (i + 1 < R)
             for (int j = 0; j < s->P; j++)
                 for (int b = 0; b < B; b++)
-                    x[j * B + b] -= up[j] * x[j * B + b + width];
+                    x[j * B + b] -= up[j] * (x + width)[j * B + b];
         double most[BATCH] = {0};    /* per lane: a reduction would not vectorize */
         for (int j = 0; j < s->P; j++)
             for (int b = 0; b < BATCH; b++) {
@@ -180,12 +180,15 @@ static int solve(Solver *s, const double *drive, double *out)
             moved = m > moved ? m : moved;
         }
         sweeps++;
-        /* one ideal wire: the other half is exact after one pass */
-        converged = moved <= tolerance || s->gr == 0 || s->gc == 0;
-        if (s->omega == 0 && sweeps == ESTIMATE_SWEEPS && previous > 0) {
-            double rho = moved / previous;
-            s->omega = rho < 1 ? 2 / (1 + sqrt(1 - rho)) : 1.9;
-        }
+        /* The error left is about moved rate / (1 - rate), the rate being the
+         * ratio of successive updates (from the third sweep: the first
+         * update is the start's transient): small updates of a slow
+         * iteration do not mean convergence.  One ideal wire: the other half
+         * is exact after one pass. */
+        double rate = sweeps >= 3 && previous > 0 ? moved / previous : 1;
+        converged = moved == 0 || (rate < 1 && moved * rate <= tolerance * (1 - rate)) || s->gr == 0 || s->gc == 0;
+        if (s->omega == 0 && sweeps == ESTIMATE_SWEEPS)
+            s->omega = rate < 1 ? 2 / (1 + sqrt(1 - rate)) : 1.9;
         previous = moved;
     }
     /* each column's current is the sum of its cells' currents */

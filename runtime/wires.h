@@ -13,9 +13,10 @@
 
 #include "ir/ir.h"
 
-/* Convergence: the solve stops when a sweep moves no node voltage by more
- * than WIRES_TOLERANCE times the largest drive; WIRES_MAX_SWEEPS is the
- * cap, past which it fails. */
+/* Convergence: the solve stops when the error left in the node voltages,
+ * estimated from a sweep's largest update d and the ratio q of successive
+ * updates as d q / (1 - q), is at most WIRES_TOLERANCE times the largest
+ * drive; WIRES_MAX_SWEEPS is the cap, past which it fails. */
 #define WIRES_TOLERANCE 1e-9
 enum { WIRES_MAX_SWEEPS = 20000 };
 

@@ -224,3 +224,16 @@ Test(wires, reciprocity)
             cr_expect_lt(relative(m_t[j * R + i], m[i * P + j]), 1e-7, "(%d, %d): %g, transposed %g", i, j,
                          m[i * P + j], m_t[j * R + i]);
 }
+
+/* Wires of a teraohm a segment: the lines barely conduct, the iteration
+ * crawls, and the solver must say so rather than stop on small updates. */
+Test(wires, no_convergence_is_an_error)
+{
+    double g[4] = {50e-6, 60e-6, 70e-6, 80e-6}, v[2] = {1, 0.5}, out[2];
+    WireArray a = {.rows = 2, .cols = 2, .g = g, .r_row = 1e12, .r_col = 1e12, .row_lead = 1, .col_lead = 1};
+    WireStats stats = {0};
+    const char *error = wires_solve(&a, v, out, &stats);
+    cr_assert_not_null(error);
+    cr_expect(strstr(error, "did not converge"), "%s", error);
+    cr_expect_eq(stats.max_sweeps, WIRES_MAX_SWEEPS);
+}
