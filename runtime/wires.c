@@ -10,9 +10,9 @@
  * wire, a block Gauss-Seidel sweep over the two halves, with successive
  * over-relaxation.  A matrix of two blocks is consistently ordered, so
  * Young's theory gives the best factor from the Gauss-Seidel rate rho:
- * omega = 2 / (1 + sqrt(1 - rho)); the first solve measures rho over its
- * first sweeps (the ratio of successive updates) and later solves of the same
- * array reuse omega.  SOR converges for any omega in (0, 2) on an SPD system,
+ * omega = 2 / (1 + sqrt(1 - rho)); the first solve that takes 8 sweeps
+ * measures rho there (the ratio of successive updates) and later solves of
+ * the same array reuse omega.  SOR converges for any omega in (0, 2) on an SPD system,
  * so a poor estimate costs sweeps, never the answer.
  *
  * The lines' tridiagonal factors depend only on the conductances: computed
@@ -45,9 +45,8 @@ typedef struct {
     double omega;               /* 0 until measured */
 } Solver;
 
-/* The Thomas factors of wires of `len` nodes whose node k of wire l is at
- * k * step + l * stride: segment conductance gs, the lead gl before node 0,
- * the cells' g (same layout). */
+/* The Thomas factors of a wire of `len` nodes, node k at k * step of g, inv
+ * and up: segment conductance gs, the lead gl before node 0, the cells' g. */
 static void factor_wire(int len, size_t step, double gs, double gl, const double *g, double *inv, double *up)
 {
     for (int k = 0; k < len; k++) {
@@ -60,7 +59,6 @@ static void factor_wire(int len, size_t step, double gs, double gl, const double
 
 static bool solver_init(Solver *s, const WireArray *a)
 {
-    enum { batch = BATCH };
     int R = a->rows, P = a->cols;
     size_t n = (size_t)R * P;
     *s = (Solver){.R = R, .P = P, .g = a->g};
@@ -68,11 +66,11 @@ static bool solver_init(Solver *s, const WireArray *a)
     s->gc = a->r_col > 0 ? 1 / a->r_col : 0;
     s->row_lead = a->r_row > 0 ? 1 / (a->r_row * (a->row_lead > 0 ? a->row_lead : 1)) : 0;
     s->col_lead = a->r_col > 0 ? 1 / (a->r_col * (a->col_lead > 0 ? a->col_lead : 1)) : 0;
-    double *all = malloc((4 + 3 * (size_t)batch) * (n > 0 ? n : 1) * sizeof *all);
+    double *all = malloc((4 + 3 * (size_t)BATCH) * (n > 0 ? n : 1) * sizeof *all);
     if (!all)
         return false;
     s->row_inv = all, s->row_up = all + n, s->col_inv = all + 2 * n, s->col_up = all + 3 * n;
-    s->u = all + 4 * n, s->w = s->u + n * batch, s->line = s->w + n * batch;
+    s->u = all + 4 * n, s->w = s->u + n * BATCH, s->line = s->w + n * BATCH;
     for (int i = 0; i < R && s->gr > 0; i++)
         factor_wire(P, 1, s->gr, s->row_lead, a->g + (size_t)i * P, s->row_inv + (size_t)i * P,
                     s->row_up + (size_t)i * P);
