@@ -46,19 +46,53 @@ int cmd_arch(Args *a)
 
 /* ---- xbarc compile ---- */
 
-/* --adc arch|lossless|alloc|uniform:B and --adc-tolerance P (docs/adc.md). */
+/* The range of --adc uniform:B:RANGE as adc-alloc's clip (docs/adc.md 0):
+ * calib (the largest calibration sum) is the clip max, max (the largest
+ * sum a block can produce, CrossSim's range MAX) the clip reach, the
+ * percentiles and fractions of max pass as they are; NULL if RANGE is none
+ * of these. */
+static const char *uniform_range_clip(const char *range)
+{
+    static const char *const same[] = {"p99.99", "p99.9", "p99"};
+    if (strcmp(range, "calib") == 0)
+        return "max";
+    if (strcmp(range, "max") == 0)
+        return "reach";
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        if (strcmp(range, same[i]) == 0)
+            return same[i];
+    char *end;
+    double fraction = strtod(range, &end);
+    bool number = (range[0] >= '0' && range[0] <= '9') || range[0] == '.';
+    return number && !*end && fraction > 0 && fraction <= 1 ? range : NULL;
+}
+
+/* --adc arch|lossless|alloc[:CLIP]|uniform:B[:RANGE] and --adc-tolerance P
+ * (docs/adc.md). */
 static void check_adc_options(Args *a, const char *adc, const char *tolerance, bool float_weights,
-                              AdcAllocOptions *options, int *uniform_bits)
+                              AdcAllocOptions *options, int *uniform_bits, const char **uniform_clip)
 {
     long bits = 0;
-    if (strncmp(adc, "uniform:", 8) == 0 && (!parse_count(adc + 8, &bits) || bits < 1 || bits > 24))
-        usage_error(a, "--adc uniform:B takes B bits from 1 to 24, not '%s'", adc + 8);
-    else if (strncmp(adc, "alloc:", 6) == 0)
+    if (strncmp(adc, "uniform:", 8) == 0) {
+        const char *colon = strchr(adc + 8, ':');
+        char count[16] = "";
+        size_t length = colon ? (size_t)(colon - adc - 8) : strlen(adc + 8);
+        if (length < sizeof count)
+            memcpy(count, adc + 8, length);
+        if (length >= sizeof count || !parse_count(count, &bits) || bits < 1 || bits > 24)
+            usage_error(a, "--adc uniform:B takes B bits from 1 to 24, not '%s'", length < sizeof count ? count : adc + 8);
+        else if (colon && !(*uniform_clip = uniform_range_clip(colon + 1)))
+            usage_error(a, "--adc uniform:B:RANGE takes calib, max, p99.99, p99.9, p99 or a fraction of max above 0 "
+                        "and at most 1 (e.g. 0.25), not '%s'", colon + 1);
+    } else if (strncmp(adc, "alloc:", 6) == 0) {
         options->clip = adc + 6;    /* adc-alloc checks the name */
-    else if (strncmp(adc, "uniform:", 8) != 0 && strcmp(adc, "alloc") != 0 && strcmp(adc, "lossless") != 0 &&
-             strcmp(adc, "arch") != 0)
-        usage_error(a, "--adc takes arch, lossless, alloc[:CLIP] or uniform:B, not '%s'", adc);
-    else if (float_weights && strcmp(adc, "lossless") != 0 && strcmp(adc, "arch") != 0)
+    } else if (strncmp(adc, "lossless:", 9) == 0 || strncmp(adc, "arch:", 5) == 0) {
+        usage_error(a, "--adc lossless and --adc arch take no range, not '%s': a range of your choice is "
+                    "uniform:B:RANGE (docs/adc.md)", adc);
+    } else if (strcmp(adc, "alloc") != 0 && strcmp(adc, "lossless") != 0 && strcmp(adc, "arch") != 0) {
+        usage_error(a, "--adc takes arch, lossless, alloc[:CLIP] or uniform:B[:RANGE], not '%s'", adc);
+    }
+    if (!a->failed && float_weights && strcmp(adc, "lossless") != 0 && strcmp(adc, "arch") != 0)
         usage_error(a, "--adc %s needs quantized weights: float weights have no ADC", adc);
     *uniform_bits = (int)bits;
     if (tolerance && !a->failed) {
@@ -111,8 +145,13 @@ const char compile_usage[] =
     "                      calibration sum; the summary says what that costs),\n"
     "                      lossless (every column sum exact, or an error), alloc[:CLIP]\n"
     "                      (the fewest bits per layer within --adc-tolerance; CLIP is\n"
-    "                      max, p99.99, p99.9 or p99 (default)) or uniform:B (B bits\n"
-    "                      everywhere, range from calibration)\n"
+    "                      max, p99.99, p99.9 or p99 (default)) or uniform:B[:RANGE]\n"
+    "                      (B bits everywhere, every block's full scale from RANGE:\n"
+    "                      calib (default: the largest calibration column sum),\n"
+    "                      p99.99, p99.9, p99 (percentiles of the calibration sums),\n"
+    "                      max (the largest sum the block can produce: rows x top\n"
+    "                      input chunk x top cell level, CrossSim's range MAX; needs\n"
+    "                      no data) or a fraction of max, 0 < F <= 1 (e.g. 0.25))\n"
     "  --adc-tolerance P   top-1 points alloc may lose on calibration images (0.5)\n"
     "  --packing MODE      balanced (default: share tiles only where no pipeline stage\n"
     "                      gets slower: the fewest tiles at full throughput), dense\n"
@@ -158,7 +197,7 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
 
 int cmd_compile(Args *a)
 {
-    CompileOptions c = {.calib = "auto", .adc = "arch", .adc_options = {.tolerance = 0.5}};
+    CompileOptions c = {.calib = "auto", .adc = "arch", .uniform_clip = "max", .adc_options = {.tolerance = 0.5}};
     const char *out = NULL, *calib_count_text = NULL, *calib_range = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
                *report_json = NULL, *tile_map = NULL;
     bool report = false;
@@ -206,10 +245,12 @@ int cmd_compile(Args *a)
     if (!a->failed && c.tiles &&
         (!parse_count(c.tiles, &c.tile_budget) || c.tile_budget < 1 || c.tile_budget > 1000000000))
         usage_error(a, "--tiles takes a positive count, not '%s'", c.tiles);
-    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0 && strcmp(c.adc, "arch") != 0)
-        usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);
     if (!a->failed)
-        check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits);
+        check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits,
+                          &c.uniform_clip);
+    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0 && strcmp(c.adc, "arch") != 0 &&
+        !(c.uniform_bits && adc_clip_needs_no_data(c.uniform_clip)))
+        usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);
     if (a->failed)
         return EXIT_USAGE;
     c.input_shapes = shapes.shapes;

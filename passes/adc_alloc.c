@@ -27,7 +27,13 @@
  * block the architecture's adc_bits, or its lossless bits when fewer (then
  * exact, step 1); only blocks whose lossless bits exceed adc_bits are
  * clipped.  clip=full takes C = V, the whole range, and needs no statistics
- * (no calibration data).  Float-weight ops have no ADC and are left alone. */
+ * (no calibration data).  clip=reach takes C = the reach, R times the largest
+ * sum one row adds from the layer's codes (reach_per_row: CrossSim's range
+ * MAX), and clip=F (a number, 0 < F <= 1) C = F x the reach; neither needs
+ * statistics.  The reach is at most V, and below it when the layer's
+ * weights or inputs cannot reach a cell's or a DAC's top level (one 8-bit
+ * cell holding a pair's 7-bit magnitude).  Float-weight ops have no ADC and
+ * are left alone. */
 #include "passes/mapping.h"
 #include "passes/passes.h"
 
@@ -35,9 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const clip_names[] = {"max", "p99.99", "p99.9", "p99", "full"};
-static const char *const clip_attrs[] = {"psum_max", "psum_p9999", "psum_p999", "psum_p99", NULL};
-enum { N_CLIPS = 5, MAX_BITS = 25, BITS_ARCH = -1 };
+static const char *const clip_names[] = {"max", "p99.99", "p99.9", "p99", "full", "reach"};
+static const char *const clip_attrs[] = {"psum_max", "psum_p9999", "psum_p999", "psum_p99", NULL, NULL};
+enum { N_CLIPS = 6, CLIP_REACH = 5, MAX_BITS = 25, BITS_ARCH = -1 };
 
 /* Fewest bits b with 2^b - 1 >= v. */
 static int bits_for(int64_t v)
@@ -50,7 +56,8 @@ static int bits_for(int64_t v)
 
 typedef struct {
     int bits;               /* 0: auto, BITS_ARCH: the architecture's */
-    const char *clip_attr;  /* NULL: the full range */
+    const char *clip_attr;  /* NULL: no statistic, a range from the block's geometry */
+    double reach_fraction;  /* > 0: C = this fraction of the reach (clip=reach or a number) */
 } AllocArgs;
 
 static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
@@ -59,6 +66,7 @@ static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
     const char *clip = pass_arg(args, "clip");
     out->bits = 0;
     out->clip_attr = clip_attrs[0];
+    out->reach_fraction = 0;
     if (bits && strcmp(bits, "arch") == 0) {
         out->bits = BITS_ARCH;
     } else if (bits && strcmp(bits, "auto") != 0) {
@@ -71,15 +79,27 @@ static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
         }
         out->bits = (int)b;
     }
-    if (clip) {
+    if (clip && (clip[0] == '.' || (clip[0] >= '0' && clip[0] <= '9'))) {
+        char *end;
+        double f = strtod(clip, &end);
+        if (*end || !(f > 0 && f <= 1)) {
+            diag_error(diags, NULL, "adc-alloc: a clip given as a number is a fraction of the reach, above 0 and "
+                       "at most 1, not '%s'", clip);
+            return false;
+        }
+        out->clip_attr = NULL;
+        out->reach_fraction = f;
+    } else if (clip) {
         int i = 0;
         while (i < N_CLIPS && strcmp(clip_names[i], clip) != 0)
             i++;
         if (i == N_CLIPS) {
-            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9, p99 or full, not '%s'", clip);
+            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9, p99, full, reach or a fraction "
+                       "of the reach (0 < F <= 1), not '%s'", clip);
             return false;
         }
         out->clip_attr = clip_attrs[i];
+        out->reach_fraction = i == CLIP_REACH ? 1 : 0;
     }
     return true;
 }
@@ -127,6 +147,25 @@ static bool layer_bits(const Op *op, const Arch *arch, bool is_signed, int *bits
     return true;
 }
 
+/* The largest |column sum| one row of the block adds in one read, from the
+ * layer's codes (docs/adc.md 3): the largest input chunk a DAC cycle drives,
+ * min(2^dac_bits - 1, qmax_x), times the highest level a cell is programmed
+ * to, min(2^cell_bits - 1, u_max) with u_max = qmax_w for a pair's magnitude
+ * and 2 qmax_w for offset's shifted weight (docs/crossbar.md 4, 5).  R rows
+ * times it is CrossSim's range MAX: every row at its top input on a cell at
+ * the level of the layer's largest weight. */
+static int64_t reach_per_row(const Op *op, const Arch *arch, SignMapping sign, int64_t cell_bits)
+{
+    int64_t in_bits = ir_attr_int(op, "in_bits", arch->input_bits);
+    int64_t qmax_x = ir_attr_int(op, "in_signed", 0) ? ((int64_t)1 << (in_bits - 1)) - 1
+                                                       : ((int64_t)1 << in_bits) - 1;
+    int64_t chunk = ((int64_t)1 << arch->dac_bits) - 1;
+    int64_t qmax_w = ((int64_t)1 << (ir_attr_int(op, "w_bits", arch->weight_bits) - 1)) - 1;
+    int64_t u_max = sign == SIGN_OFFSET ? 2 * qmax_w : qmax_w;
+    int64_t level = ((int64_t)1 << cell_bits) - 1;
+    return (chunk < qmax_x ? chunk : qmax_x) * (level < u_max ? level : u_max);
+}
+
 static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, Diags *diags)
 {
     SignMapping sign;
@@ -155,13 +194,17 @@ static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, 
     int64_t *bits = arena_array(g->arena, (size_t)blocks, sizeof(int64_t));
     float *full_scale = arena_array(g->arena, (size_t)blocks, sizeof(float));
     int64_t per_row = (((int64_t)1 << arch->dac_bits) - 1) * (((int64_t)1 << cell_bits->i) - 1);
+    int64_t reach_row = reach_per_row(op, arch, sign, cell_bits->i);
     int sign_bit = is_signed ? 1 : 0;
     /* Blocks replica-major, then group, row block, column block
      * (docs/crossbar.md 6): only the row block changes the bound. */
     for (int64_t b = 0; b < blocks; b++) {
         int rb = (int)((b / col_blocks) % row_blocks);
-        int64_t bound = (rows->ints[rb + 1] - rows->ints[rb]) * per_row;
-        double clip = stat ? fmin((double)stat[b], (double)bound) : (double)bound;
+        int64_t rows_used = rows->ints[rb + 1] - rows->ints[rb];
+        int64_t bound = rows_used * per_row;            /* the lossless V */
+        double clip = stat ? fmin((double)stat[b], (double)bound)
+                    : args->reach_fraction > 0 ? args->reach_fraction * (double)(rows_used * reach_row)
+                    : (double)bound;
         int64_t needed = (int64_t)ceil(clip);
         int need_bits = (needed > 0 ? bits_for(needed) : 1) + sign_bit;
         int lossless_bits = (bound > 0 ? bits_for(bound) : 1) + sign_bit;

@@ -63,6 +63,12 @@ static bool adc_within_arch(const Graph *g, const char *adc, int uniform_bits, D
     return ok;
 }
 
+bool adc_clip_needs_no_data(const char *clip)
+{
+    return strcmp(clip, "full") == 0 || strcmp(clip, "reach") == 0 || (clip[0] >= '0' && clip[0] <= '9') ||
+           clip[0] == '.';
+}
+
 Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_report, AdcFitReport *fit,
                      Diags *diags)
 {
@@ -111,9 +117,12 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
         return adc_fit_arch(g, images, count, fit, diags) ? g : NULL;
     if (strncmp(c->adc, "alloc", 5) == 0)
         return adc_allocate(g, images, count, &c->adc_options, adc_report, diags) ? g : NULL;
+    const char *clip = c->uniform_clip ? c->uniform_clip : "max";
     if (!adc_within_arch(g, c->adc, c->uniform_bits, diags) ||
-        !adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags) ||
-        !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d}", c->uniform_bits), passes, diags))
+        (!adc_clip_needs_no_data(clip) &&
+         !adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags)) ||
+        !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d,clip=%s}", c->uniform_bits, clip), passes,
+                           diags))
         return NULL;
     return g;
 }

@@ -179,7 +179,8 @@ typedef struct {
     DatasetOptions calib_data;  /* how --calib's data set is read (--scale, --resize, --mean...) */
     CalibRange calib_range;     /* --calib-range: how each layer's range is chosen (default max) */
     const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
-    int uniform_bits;           /* B of uniform:B */
+    int uniform_bits;           /* B of uniform:B[:RANGE] */
+    const char *uniform_clip;   /* RANGE as adc-alloc's clip: max (the default), reach, p99.99, ..., or a fraction */
     AdcAllocOptions adc_options;
     const char *packing;        /* none, dense, balanced; NULL: MAPPING_DEFAULT_PACKING */
     const char *tiles;          /* a tile budget was given: tile_budget; the replication searches for it */
@@ -190,6 +191,11 @@ typedef struct {
     const OnnxBinding *input_shapes;    /* --input-shape */
     int n_input_shapes;
 } CompileOptions;
+
+/* Whether adc-alloc's clip takes its range from the blocks' geometry
+ * (full, reach, a fraction of the reach) rather than from statistics of
+ * calibration sums. */
+bool adc_clip_needs_no_data(const char *clip);
 
 /* The model, lowered, calibrated, quantized, mapped and given its ADCs: the
  * graph a program is emitted from, or NULL (reported).  With --adc alloc,
