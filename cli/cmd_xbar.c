@@ -131,8 +131,11 @@ const char compile_usage[] =
     "  --calib-range R     each layer's range from its calibration inputs: max\n"
     "                      (default: the largest magnitude), pN (the magnitude N%\n"
     "                      of them stay within: p99.9, p99.99) or mse (least\n"
-    "                      squared error of clipping plus rounding); the JSON\n"
-    "                      report gives each layer's range and the values clipped\n"
+    "                      squared error of clipping plus rounding), or a magnitude\n"
+    "                      V (e.g. 1: every layer's DAC full scale is V in the units\n"
+    "                      of its input, [0, V], or [-V, V] for inputs the data took\n"
+    "                      below 0; with --calib none, [0, V]); the JSON report\n"
+    "                      gives each layer's range and the values clipped\n"
     "  --split, --shuffle SEED, --offset N, --scale S, --resize N, --center-crop N,\n"
     "  --mean a,b,c, --std a,b,c\n"
     "                      how --calib's data set is read, as eval reads --dataset\n"
@@ -233,8 +236,9 @@ int cmd_compile(Args *a)
         usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
                     c.calib_data.spec ? "--dataset" : "--limit");
     if (!a->failed && calib_range && !calib_range_parse(calib_range, &c.calib_range))
-        usage_error(a, "--calib-range takes max, mse or pN (50 <= N < 100, e.g. p99.9), not '%s'", calib_range);
-    if (!a->failed && calib_range && strcmp(c.calib, "none") == 0)
+        usage_error(a, "--calib-range takes max, mse, pN (50 <= N < 100, e.g. p99.9) or a positive magnitude (e.g. 1), "
+                    "not '%s'", calib_range);
+    if (!a->failed && calib_range && strcmp(c.calib, "none") == 0 && c.calib_range.rule != RANGE_VALUE)
         usage_error(a, "%s", "--calib-range needs calibration data, and --calib none has none");
     if (!a->failed && calib_count_text &&
         (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))

@@ -12,6 +12,7 @@
 #include "runtime.h"
 #include "runtime/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,19 @@ static void visit_min_max(void *ctx, int i, const float *x, int64_t n)
         if (x[j] > m->hi[i])
             m->hi[i] = x[j];
     }
+}
+
+/* A given range: per op, how many values lie beyond its magnitude. */
+typedef struct {
+    float value;
+    uint64_t *over;
+} OverCount;
+
+static void visit_over(void *ctx, int i, const float *x, int64_t n)
+{
+    OverCount *c = ctx;
+    for (int64_t j = 0; j < n; j++)
+        c->over[i] += fabsf(x[j]) > c->value;
 }
 
 /* Magnitudes in RANGE_BINS equal bins over [0, the layer's largest]: the
@@ -119,6 +133,13 @@ bool calib_range_parse(const char *text, CalibRange *out)
         return true;
     if (strcmp(text, "mse") == 0)
         return out->rule = RANGE_MSE, true;
+    if ((text[0] >= '0' && text[0] <= '9') || text[0] == '.') {
+        double v = strtod(text, &end);
+        if (*end || !(v > 0 && v <= FLT_MAX))
+            return false;
+        *out = (CalibRange){.rule = RANGE_VALUE, .value = (float)v};
+        return true;
+    }
     if (text[0] != 'p')
         return false;
     double p = strtod(text + 1, &end);
@@ -184,7 +205,12 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
     float *top = arena_array(g->arena, (size_t)g->n_ops, sizeof(float));
     int *slot = arena_array(g->arena, (size_t)g->n_ops, sizeof(int));
     Histograms h = {.top = top, .slot = slot};
-    if (range->rule != RANGE_MAX) {
+    OverCount over = {.value = range->value};
+    if (range->rule == RANGE_VALUE) {
+        over.over = arena_array(g->arena, (size_t)g->n_ops, sizeof(uint64_t));
+        memset(over.over, 0, (size_t)g->n_ops * sizeof(uint64_t));
+        run_images(g, images, count, visit_over, &over);
+    } else if (range->rule != RANGE_MAX) {
         h.bins = arena_array(g->arena, (size_t)n_xbar, sizeof *h.bins);
         memset(h.bins, 0, (size_t)n_xbar * sizeof *h.bins);
         for (int i = 0, next = 0; i < g->n_ops; i++) {
@@ -198,7 +224,12 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
         if (op->kind != OP_XBAR)
             continue;
         float lo = m.lo[i], hi = m.hi[i];
-        if (range->rule != RANGE_MAX && top[i] > 0) {
+        if (range->rule == RANGE_VALUE) {
+            /* the data give the sign alone: signed codes when it went below 0 */
+            lo = lo < 0 ? -range->value : fminf(lo, range->value);
+            hi = range->value;
+            ir_set_int(g, op, "act_clipped", (int64_t)over.over[i]);
+        } else if (range->rule != RANGE_MAX && top[i] > 0) {
             const uint64_t *bins = h.bins[slot[i]];
             int bits = g->arch ? g->arch->input_bits : arch_default().input_bits;
             int keep = bins_kept(bins, range, quant_qmax(bits, lo < 0));

@@ -50,13 +50,17 @@ bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags);
 /* How a layer's range is chosen from what its input took (docs/datasets.md,
  * "Calibration"): the largest magnitude; the magnitude that a fraction p of
  * the values stay within (p99.9, p99.99), or the one that minimizes the mean
- * squared error of clipping plus rounding at the layer's input bits (mse). */
-typedef enum { RANGE_MAX, RANGE_PERCENTILE, RANGE_MSE } RangeRule;
+ * squared error of clipping plus rounding at the layer's input bits (mse);
+ * or a magnitude given (value: the DAC's full scale in the units of the
+ * layer's input, whatever the data took). */
+typedef enum { RANGE_MAX, RANGE_PERCENTILE, RANGE_MSE, RANGE_VALUE } RangeRule;
 typedef struct {
     RangeRule rule;
     double percentile;          /* RANGE_PERCENTILE: 0.999 for p99.9 */
+    float value;                /* RANGE_VALUE: the magnitude, positive and finite */
 } CalibRange;
-/* "max", "p99.9", "p99.99" (any pN with 50 <= N < 100) or "mse". */
+/* "max", "p99.9", "p99.99" (any pN with 50 <= N < 100), "mse" or a positive
+ * number (RANGE_VALUE, e.g. "1" or "0.5"). */
 bool calib_range_parse(const char *text, CalibRange *out);
 /* calibrate_xbar with a range rule: a second run over the images counts each
  * layer's input magnitudes in a histogram; the chosen bound clips the range,

@@ -89,7 +89,7 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
     float *images = NULL;
     int count = 0;
     if (!c->float_weights && strcmp(c->calib, "none") == 0) {
-        calibrate_nominal(g, 0.0f, 1.0f);
+        calibrate_nominal(g, 0.0f, c->calib_range.rule == RANGE_VALUE ? c->calib_range.value : 1.0f);
         if (!pass_run_pipeline(g, "quantize", passes, diags))
             return NULL;
     } else if (!c->float_weights) {
