@@ -55,7 +55,7 @@ const Pass pass_registry[] = {
      "give every block the fewest ADC bits that lose no column sum (docs/crossbar.md 7)", NULL},
     {"adc-alloc", pass_adc_alloc,
      "ADC bits per layer and a full scale clipped from partial-sum statistics (docs/adc.md)",
-     "bits=auto|arch|B clip=max|p99.99|p99.9|p99|full"},
+     "bits=auto|arch|B clip=max|p99.99|p99.9|p99|full|reach|F"},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 
