@@ -47,6 +47,7 @@ static const struct {
     {"weight_granularity", F_GRANULARITY, offsetof(Arch, weight_per_layer)},
     /* chip non-idealities from here on (N_COMPILED below) */
     {"adc_gain_sigma", F_REAL, offsetof(Arch, adc_gain_sigma)},
+    {"adc_inl_lsb", F_REAL, offsetof(Arch, adc_inl_lsb)},
     {"adc_offset_sigma", F_REAL, offsetof(Arch, adc_offset_sigma)},
     {"drift_compensation", F_INT, offsetof(Arch, drift_compensation)},
     {"drift_nu_mean", F_REAL, offsetof(Arch, drift_nu_mean)},
@@ -276,7 +277,7 @@ typedef struct {
 static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
 {
     static const char *const at_least_zero[] = {
-        "adc_gain_sigma", "adc_offset_sigma", "drift_nu_mean", "drift_nu_sigma", "drift_time_s",
+        "adc_gain_sigma", "adc_inl_lsb", "adc_offset_sigma", "drift_nu_mean", "drift_nu_sigma", "drift_time_s",
         "ir_drop", "prog_sigma", "read_sigma", "sa0_fraction", "sa1_fraction",
         "read_1f_scale", "out_noise", "inp_noise", "wire_r_col_ohm", "wire_r_ohm", "wire_r_row_ohm",
     };

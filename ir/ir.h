@@ -285,6 +285,7 @@ struct Arch {
     double read_1f_scale;       /* PCM 1/f noise accumulated up to the inference time, aihwkit's read_noise_scale */
     double out_noise;           /* per conversion, Gaussian, relative to the ADC's full scale */
     double inp_noise;           /* per read and row, Gaussian, relative to the DAC's full-scale drive */
+    double adc_inl_lsb;         /* ADC integral nonlinearity: peak of an S-shaped transfer error, LSB */
 };
 
 Arch arch_default(void);

@@ -85,7 +85,8 @@ bool noise_enabled(const Arch *a)
 {
     return (a->prog_model != PROG_NONE && a->prog_sigma > 0) || a->sa0_fraction > 0 || a->sa1_fraction > 0 ||
            a->read_sigma > 0 || drifts(a) || a->ir_drop > 0 || a->adc_offset_sigma > 0 || a->adc_gain_sigma > 0 ||
-           a->read_1f_scale > 0 || a->out_noise > 0 || a->inp_noise > 0 || wires_enabled(a);
+           a->read_1f_scale > 0 || a->out_noise > 0 || a->inp_noise > 0 || wires_enabled(a) ||
+           a->adc_inl_lsb > 0;
 }
 
 /* The drift exponent's distribution of a cell programmed to g_target. */
@@ -118,7 +119,7 @@ Noise *noise_new(Arena *arena, const Arch *arch, uint64_t seed)
     n->cells = (arch->prog_model != PROG_NONE && arch->prog_sigma > 0) || arch->sa0_fraction > 0 ||
                arch->sa1_fraction > 0 || drift || arch->ir_drop > 0 || n->one_f > 0 || wires_enabled(arch);
     n->reads = arch->read_sigma > 0 || arch->out_noise > 0;
-    n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0;
+    n->adc = arch->adc_offset_sigma > 0 || arch->adc_gain_sigma > 0 || arch->adc_inl_lsb > 0;
     n->stuck = arch->sa0_fraction > 0 || arch->sa1_fraction > 0;
     n->prog = arch->prog_model != PROG_NONE && arch->prog_sigma > 0;
     n->cell_key = noise_key(seed, NOISE_CELL);
@@ -343,6 +344,7 @@ bool noise_preset(Arch *arch, const char *name)
     c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
     c.drift_nu_pcm = ideal.drift_nu_pcm, c.read_1f_scale = ideal.read_1f_scale;
     c.out_noise = ideal.out_noise, c.inp_noise = ideal.inp_noise;
+    c.adc_inl_lsb = ideal.adc_inl_lsb;
     if (strcmp(name, "rram") == 0) {
         /* MNSIM's 0.1% / 0.1% stuck-at default; 3% write-verify variation
          * and 1% read noise, within the ranges of docs/background.md 9

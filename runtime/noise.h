@@ -38,7 +38,7 @@ typedef struct {
     double one_f;               /* read_1f_scale sqrt(log((t + t0 + t_read) / (2 t_read))), or 0 */
     bool cells;                 /* any per-device effect (variation, faults, drift, IR drop) */
     bool reads;                 /* read noise */
-    bool adc;                   /* ADC offset or gain error */
+    bool adc;                   /* ADC offset, gain error or INL */
     bool stuck, prog;           /* stuck-at faults; programming variation */
     uint64_t cell_key, nu_key, gain_key, offset_key, read_key;  /* noise_key of each stream */
     uint64_t one_f_key;         /* NOISE_READ_1F's, extended by the inference time */

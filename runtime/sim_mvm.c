@@ -255,6 +255,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
         block->out_var = sigma * sigma;
         block->input_sigma = (float)(block->noise->arch.inp_noise * max_chunk);
     }
+    block->adc.inl = block->noise ? block->noise->arch.adc_inl_lsb : 0;
     if (programmed)
         mvm_calibrate_drift(scratch, block, mp, instr, programmed);
     arena_free(scratch);
@@ -397,8 +398,22 @@ static void adc_convert(const Adc *adc, double *v, int64_t n, SimCounters *count
     counters->saturated += saturated;
 }
 
+/* The ADC's integral nonlinearity at input q (in LSB) for a peak of inl LSB
+ * (docs/noise.md 8): an S curve, odd about mid-scale and zero at mid-scale
+ * and both ends, inl (3 sqrt(3) / 2) x (1 - x^2) with x = q at mid-scale 0
+ * and ends +-1 (x clamped there: beyond the range the code saturates). */
+static inline double adc_inl(const Adc *adc, double q)
+{
+    double mid = (adc->code_max + adc->code_min) / 2, half = (adc->code_max - adc->code_min) / 2;
+    double x = (q - mid) / half;
+    x = x < 1 ? x : 1;
+    x = x > -1 ? x : -1;
+    double curve = x * (1 - x * x);
+    return adc->inl * 2.598076211353316 * curve;
+}
+
 /* adc_convert with the errors of each column's ADC: code = clamp(round_half_even(
- * gain * v / step + offset)), offset in LSB. */
+ * gain * v / step + offset + INL)), offset and INL in LSB. */
 static void adc_convert_errors(const Adc *adc, const float *gain, const float *offset, double *v, int n, int cols,
                                SimCounters *counters)
 {
@@ -410,6 +425,8 @@ static void adc_convert_errors(const Adc *adc, const float *gain, const float *o
         double *row = v + (size_t)i * cols;
         for (int j = 0; j < cols; j++) {
             double q = row[j] / step * gain[j] + offset[j];
+            if (adc->inl != 0)
+                q = q + adc_inl(adc, q);
             q = q < above ? q : above;      /* a NaN lands on `above` */
             q = q > below ? q : below;
             double code = rounder ? (q + ROUNDER) - ROUNDER : nearbyint(q);
@@ -604,6 +621,8 @@ convert_row(bool noisy, bool errors, int cols, const float *sum, const float *va
             q = v / step;
             q = q * gain[j];
             q = q + offset[j];
+            if (adc->inl != 0)
+                q = q + adc_inl(adc, q);
         } else {
             q = multiply ? v * inverse : v / step;
         }

@@ -24,6 +24,7 @@ typedef struct {
     double step;                /* adc_max / (2^bits - 1), or / (2^(bits-1) - 1) signed */
     double code_min, code_max;
     bool lossless;              /* identity on every column sum this block can produce */
+    double inl;                 /* peak integral nonlinearity, LSB (docs/noise.md 8); 0: none */
 } Adc;
 
 /* A block as programmed on the chip: what one read multiplies its inputs by. */

@@ -513,6 +513,39 @@ Test(noise, adc_gain_and_offset_per_adc)
     arena_free(arena);
 }
 
+/* INL (docs/noise.md 8): an 8-bit unsigned ADC at step 1 (codes 0..255,
+ * mid-scale 127.5) with a peak of A LSB converts q to round(q + A (3 sqrt(3)
+ * / 2) x (1 - x^2)), x = (q - 127.5) / 127.5.  By hand: q = 100 gives x =
+ * -0.21569 and an error of -0.5343 A, q = 200 x = 0.56863 and +0.99968 A;
+ * q = 0 is an end, no error. */
+Test(noise, adc_inl_bends_the_transfer)
+{
+    Arena *arena = arena_new();
+    Arch a = chip_arch();
+    static float y[P * C];
+    const struct {
+        double peak;
+        int level;
+        float want;
+    } cases[] = {
+        {1.0, 1, 99}, {1.0, 2, 201}, {1.0, 0, 0},   /* 99.466, 200.9997 */
+        {0.4, 1, 100}, {0.4, 2, 200},               /* 99.786, 200.3999: within half an LSB */
+        {2.0, 1, 99}, {2.0, 2, 202},                /* 98.931, 201.9994 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        a.adc_inl_lsb = cases[c].peak;
+        Program *pg = one_block(arena, cases[c].level, &a);
+        pg->instrs[0].mvm.adc_bits = 8, pg->instrs[0].mvm.adc_max = 255;
+        Sim *sim = sim_new_seeded(pg, 5);
+        run_ones(sim, 0, y);
+        for (int k = 0; k < P * C; k++)
+            cr_assert_eq(y[k], cases[c].want, "peak %g, sum %d: y[%d] = %g, not %g", cases[c].peak,
+                         R * cases[c].level, k, y[k], cases[c].want);
+        sim_free(sim);
+    }
+    arena_free(arena);
+}
+
 Test(noise, drift_compensation_restores_the_sums)
 {
     Arena *arena = arena_new();
