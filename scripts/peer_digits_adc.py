@@ -15,7 +15,7 @@ no ADC.  Nothing here is shared with xbarc: it checks xbarc's figures and
 shows what the choice of CrossSim's ADC model changes.
 
 Usage: scripts/peer_digits_adc.py MODEL.onnx TRAIN.npz TEST.npz
-(TRAIN.npz from scripts/peer_digits_train.py)."""
+(models/peers/digits_mlp.onnx, digits_train.npz, digits_test.npz)."""
 import sys
 
 import numpy as np
