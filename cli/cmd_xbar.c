@@ -46,27 +46,6 @@ int cmd_arch(Args *a)
 
 /* ---- xbarc compile ---- */
 
-/* The range of --adc uniform:B:RANGE as adc-alloc's clip (docs/adc.md 0):
- * calib (the largest calibration sum) is the clip max, max (the largest
- * sum a block can produce, CrossSim's range MAX) the clip reach, the
- * percentiles and fractions of max pass as they are; NULL if RANGE is none
- * of these. */
-static const char *uniform_range_clip(const char *range)
-{
-    static const char *const same[] = {"p99.99", "p99.9", "p99"};
-    if (strcmp(range, "calib") == 0)
-        return "max";
-    if (strcmp(range, "max") == 0)
-        return "reach";
-    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
-        if (strcmp(range, same[i]) == 0)
-            return same[i];
-    char *end;
-    double fraction = strtod(range, &end);
-    bool number = (range[0] >= '0' && range[0] <= '9') || range[0] == '.';
-    return number && !*end && fraction > 0 && fraction <= 1 ? range : NULL;
-}
-
 /* --adc arch|lossless|alloc[:CLIP]|uniform:B[:RANGE] and --adc-tolerance P
  * (docs/adc.md). */
 static void check_adc_options(Args *a, const char *adc, const char *tolerance, bool float_weights,
@@ -81,7 +60,7 @@ static void check_adc_options(Args *a, const char *adc, const char *tolerance, b
             memcpy(count, adc + 8, length);
         if (length >= sizeof count || !parse_count(count, &bits) || bits < 1 || bits > 24)
             usage_error(a, "--adc uniform:B takes B bits from 1 to 24, not '%s'", length < sizeof count ? count : adc + 8);
-        else if (colon && !(*uniform_clip = uniform_range_clip(colon + 1)))
+        else if (colon && !(*uniform_clip = adc_range_clip(colon + 1)))
             usage_error(a, "--adc uniform:B:RANGE takes calib, max, p99.99, p99.9, p99 or a fraction of max above 0 "
                         "and at most 1 (e.g. 0.25), not '%s'", colon + 1);
     } else if (strncmp(adc, "alloc:", 6) == 0) {
@@ -155,6 +134,9 @@ const char compile_usage[] =
     "                      max (the largest sum the block can produce: rows x top\n"
     "                      input chunk x top cell level, CrossSim's range MAX; needs\n"
     "                      no data) or a fraction of max, 0 < F <= 1 (e.g. 0.25))\n"
+    "  --adc-range LAYER=RANGE,...\n"
+    "                      with uniform:B, the named layers' own RANGE (layer names\n"
+    "                      as --report prints them, e.g. /0/Gemm=0.25)\n"
     "  --adc-tolerance P   top-1 points alloc may lose on calibration images (0.5)\n"
     "  --packing MODE      balanced (default: share tiles only where no pipeline stage\n"
     "                      gets slower: the fewest tiles at full throughput), dense\n"
@@ -191,6 +173,8 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
     report_option(rc, "calib_count", calib_count ? calib_count : "(the set's default)", calib_count != NULL);
     report_option(rc, "float_weights", c->float_weights ? "true" : "false", c->float_weights);
     report_option(rc, "adc", c->adc, strcmp(c->adc, "arch") != 0);
+    report_option(rc, "adc_range", c->adc_ranges ? c->adc_ranges : "(the --adc RANGE for every layer)",
+                  c->adc_ranges != NULL);
     report_option(rc, "adc_tolerance", tolerance ? tolerance : arena_printf(arena, "%g", c->adc_options.tolerance),
                   tolerance != NULL);
     report_option(rc, "packing", c->packing ? c->packing : MAPPING_DEFAULT_PACKING, c->packing != NULL);
@@ -210,7 +194,7 @@ int cmd_compile(Args *a)
             dataset_option(a, &c.calib_data) ||
             opt_value(a, "--calib", &c.calib) ||
             opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--calib-range", &calib_range) || opt_value(a, "--emit-ir", &emit_ir) ||
-            opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) ||
+            opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) || opt_value(a, "--adc-range", &c.adc_ranges) ||
             opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &c.packing) ||
             opt_value(a, "--tiles", &c.tiles) || opt_value(a, "--replicate", &c.replicate) ||
             opt_value(a, "--report-json", &report_json) || opt_value(a, "--tile-map", &tile_map))
@@ -252,6 +236,8 @@ int cmd_compile(Args *a)
     if (!a->failed)
         check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits,
                           &c.uniform_clip);
+    if (!a->failed && c.adc_ranges && !c.uniform_bits)
+        usage_error(a, "--adc-range applies to --adc uniform:B[:RANGE], not '%s'", c.adc);
     if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0 && strcmp(c.adc, "arch") != 0 &&
         !(c.uniform_bits && adc_clip_needs_no_data(c.uniform_clip)))
         usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);

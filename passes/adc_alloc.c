@@ -33,7 +33,8 @@
  * statistics.  The reach is at most V, and below it when the layer's
  * weights or inputs cannot reach a cell's or a DAC's top level (one 8-bit
  * cell holding a pair's 7-bit magnitude).  Float-weight ops have no ADC and
- * are left alone. */
+ * are left alone.  An op's string attribute adc_range (a clip of the same
+ * names) replaces the pass's clip for that op: a range chosen per layer. */
 #include "passes/mapping.h"
 #include "passes/passes.h"
 
@@ -60,6 +61,31 @@ typedef struct {
     double reach_fraction;  /* > 0: C = this fraction of the reach (clip=reach or a number) */
 } AllocArgs;
 
+/* A clip's statistic or fraction of the reach into out; false if the name is
+ * none of them (the caller reports it). */
+static bool parse_clip(const char *clip, AllocArgs *out)
+{
+    if (clip[0] == '.' || (clip[0] >= '0' && clip[0] <= '9')) {
+        char *end;
+        double f = strtod(clip, &end);
+        if (*end || !(f > 0 && f <= 1))
+            return false;
+        out->clip_attr = NULL;
+        out->reach_fraction = f;
+        return true;
+    }
+    int i = 0;
+    while (i < N_CLIPS && strcmp(clip_names[i], clip) != 0)
+        i++;
+    if (i == N_CLIPS)
+        return false;
+    out->clip_attr = clip_attrs[i];
+    out->reach_fraction = i == CLIP_REACH ? 1 : 0;
+    return true;
+}
+
+#define CLIP_CHOICES "max, p99.99, p99.9, p99, full, reach or a fraction of the reach (0 < F <= 1)"
+
 static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
 {
     const char *bits = pass_arg(args, "bits");
@@ -79,27 +105,9 @@ static bool read_args(const PassArgs *args, AllocArgs *out, Diags *diags)
         }
         out->bits = (int)b;
     }
-    if (clip && (clip[0] == '.' || (clip[0] >= '0' && clip[0] <= '9'))) {
-        char *end;
-        double f = strtod(clip, &end);
-        if (*end || !(f > 0 && f <= 1)) {
-            diag_error(diags, NULL, "adc-alloc: a clip given as a number is a fraction of the reach, above 0 and "
-                       "at most 1, not '%s'", clip);
-            return false;
-        }
-        out->clip_attr = NULL;
-        out->reach_fraction = f;
-    } else if (clip) {
-        int i = 0;
-        while (i < N_CLIPS && strcmp(clip_names[i], clip) != 0)
-            i++;
-        if (i == N_CLIPS) {
-            diag_error(diags, NULL, "adc-alloc: clip must be max, p99.99, p99.9, p99, full, reach or a fraction "
-                       "of the reach (0 < F <= 1), not '%s'", clip);
-            return false;
-        }
-        out->clip_attr = clip_attrs[i];
-        out->reach_fraction = i == CLIP_REACH ? 1 : 0;
+    if (clip && !parse_clip(clip, out)) {
+        diag_error(diags, NULL, "adc-alloc: clip must be " CLIP_CHOICES ", not '%s'", clip);
+        return false;
     }
     return true;
 }
@@ -166,8 +174,21 @@ static int64_t reach_per_row(const Op *op, const Arch *arch, SignMapping sign, i
     return (chunk < qmax_x ? chunk : qmax_x) * (level < u_max ? level : u_max);
 }
 
-static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *args, Diags *diags)
+static bool alloc_op(Graph *g, Op *op, const Arch *arch, const AllocArgs *pass_args, Diags *diags)
 {
+    /* a layer's own range (`adc_range`, the driver's --adc-range) replaces the pass's clip */
+    AllocArgs own = *pass_args;
+    const AllocArgs *args = pass_args;
+    const Attr *range = ir_attr(op, "adc_range");
+    if (range) {
+        if (range->kind != ATTR_STRING || !parse_clip(range->s, &own)) {
+            diag_error(diags, &op->loc, "adc-alloc: xbar %%%s: adc_range must be a string, " CLIP_CHOICES ", not %s",
+                       ir_name_text(diags->arena, op->result->name),
+                       range->kind == ATTR_STRING ? arena_printf(diags->arena, "'%s'", range->s) : "another kind");
+            return false;
+        }
+        args = &own;
+    }
     SignMapping sign;
     if (!mapping_sign(op, "adc-alloc", &sign, diags))
         return false;

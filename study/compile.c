@@ -10,6 +10,7 @@
 #include "frontend/frontend.h"
 #include "study/study.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_xir(const char *path)
@@ -59,6 +60,60 @@ static bool adc_within_arch(const Graph *g, const char *adc, int uniform_bits, D
                    "exactly, the architecture has %d (adc_bits): raise adc_bits, or use --adc arch (the range "
                    "clipped from calibration) or --adc alloc (docs/adc.md)", ir_layer_name(g, op), most, g->arch->adc_bits);
         ok = false;
+    }
+    return ok;
+}
+
+const char *adc_range_clip(const char *range)
+{
+    static const char *const same[] = {"p99.99", "p99.9", "p99"};
+    if (strcmp(range, "calib") == 0)
+        return "max";
+    if (strcmp(range, "max") == 0)
+        return "reach";
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        if (strcmp(range, same[i]) == 0)
+            return same[i];
+    char *end;
+    double fraction = strtod(range, &end);
+    bool number = (range[0] >= '0' && range[0] <= '9') || range[0] == '.';
+    return number && !*end && fraction > 0 && fraction <= 1 ? range : NULL;
+}
+
+/* --adc-range LAYER=RANGE,...: each named layer's xbar ops get the string
+ * attribute adc_range (adc-alloc's clip for them); *needs_data is set when
+ * one of them takes its range from calibration sums.  An entry that names
+ * no layer, or a bad range, is an error. */
+static bool set_layer_ranges(Graph *g, const char *ranges, bool *needs_data, Diags *diags)
+{
+    bool ok = true;
+    for (const char *entry = ranges; *entry;) {
+        size_t n = strcspn(entry, ",");
+        char *text = arena_printf(diags->arena, "%.*s", (int)n, entry);
+        char *eq = strrchr(text, '=');
+        const char *clip = eq ? adc_range_clip(eq + 1) : NULL;
+        int found = 0;
+        if (eq)
+            *eq = 0;
+        for (int i = 0; i < g->n_ops && clip; i++) {
+            Op *op = g->ops[i];
+            if (op->dead || op->kind != OP_XBAR || strcmp(ir_layer_name(g, op), text) != 0)
+                continue;
+            ir_set_string(g, op, "adc_range", clip);
+            found++;
+        }
+        if (!clip) {
+            diag_error(diags, NULL, "--adc-range: '%s' is not LAYER=RANGE with RANGE calib, max, p99.99, p99.9, p99 "
+                       "or a fraction of max (0 < F <= 1)", eq ? arena_printf(diags->arena, "%s=%s", text, eq + 1) : text);
+            ok = false;
+        } else if (!found) {
+            diag_error(diags, NULL, "--adc-range: no crossbar layer is named '%s' (the names of the mapping "
+                       "report, xbarc compile --report)", text);
+            ok = false;
+        } else {
+            *needs_data |= !adc_clip_needs_no_data(clip);
+        }
+        entry += n + (entry[n] == ',');
     }
     return ok;
 }
@@ -118,8 +173,15 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
     if (strncmp(c->adc, "alloc", 5) == 0)
         return adc_allocate(g, images, count, &c->adc_options, adc_report, diags) ? g : NULL;
     const char *clip = c->uniform_clip ? c->uniform_clip : "max";
+    bool needs_data = !adc_clip_needs_no_data(clip);
+    if (c->adc_ranges && !set_layer_ranges(g, c->adc_ranges, &needs_data, diags))
+        return NULL;
+    if (needs_data && (!images || count < 1)) {
+        diag_error(diags, NULL, "--adc-range: a calibrated range needs calibration images, and --calib none has none");
+        return NULL;
+    }
     if (!adc_within_arch(g, c->adc, c->uniform_bits, diags) ||
-        (!adc_clip_needs_no_data(clip) &&
+        (needs_data &&
          !adc_collect_stats(g, images, count < ADC_DEFAULT_IMAGES ? count : ADC_DEFAULT_IMAGES, diags)) ||
         !pass_run_pipeline(g, arena_printf(arena, "adc-alloc{bits=%d,clip=%s}", c->uniform_bits, clip), passes,
                            diags))

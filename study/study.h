@@ -181,6 +181,7 @@ typedef struct {
     const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
     int uniform_bits;           /* B of uniform:B[:RANGE] */
     const char *uniform_clip;   /* RANGE as adc-alloc's clip: max (the default), reach, p99.99, ..., or a fraction */
+    const char *adc_ranges;     /* --adc-range LAYER=RANGE,...: layers whose range differs; NULL: none */
     AdcAllocOptions adc_options;
     const char *packing;        /* none, dense, balanced; NULL: MAPPING_DEFAULT_PACKING */
     const char *tiles;          /* a tile budget was given: tile_budget; the replication searches for it */
@@ -191,6 +192,13 @@ typedef struct {
     const OnnxBinding *input_shapes;    /* --input-shape */
     int n_input_shapes;
 } CompileOptions;
+
+/* The RANGE of --adc uniform:B:RANGE and --adc-range LAYER=RANGE as
+ * adc-alloc's clip (docs/adc.md 0): calib (the largest calibration sum) is
+ * the clip max, max (the largest sum a block can produce, CrossSim's range
+ * MAX) the clip reach; the percentiles and fractions of max pass as they
+ * are.  NULL if RANGE is none of these. */
+const char *adc_range_clip(const char *range);
 
 /* Whether adc-alloc's clip takes its range from the blocks' geometry
  * (full, reach, a fraction of the reach) rather than from statistics of
