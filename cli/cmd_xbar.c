@@ -46,6 +46,34 @@ int cmd_arch(Args *a)
 
 /* ---- xbarc compile ---- */
 
+/* --calib-range RULE[,LAYER=RULE...]: at most one rule for every layer (the
+ * default max) and the layers' own; each rule max, mse, pN or a magnitude,
+ * and only magnitudes without calibration data.  The layers are looked up
+ * by the compilation. */
+static void check_calib_range(Args *a, const char *text, bool no_data, CalibRange *range)
+{
+    int bare = 0;
+    for (const char *entry = text; *entry && !a->failed;) {
+        size_t n = strcspn(entry, ",");
+        char rule_text[64] = "";
+        const char *eq = memchr(entry, '=', n), *rule = eq ? eq + 1 : entry;
+        size_t length = (size_t)(entry + n - rule);
+        CalibRange parsed;
+        if (length < sizeof rule_text)
+            memcpy(rule_text, rule, length);
+        if (length >= sizeof rule_text || !calib_range_parse(rule_text, &parsed))
+            usage_error(a, "--calib-range takes max, mse, pN (50 <= N < 100, e.g. p99.9) or a positive magnitude "
+                        "(e.g. 1), for every layer or as LAYER=RULE, not '%s'", length < sizeof rule_text ? rule_text : text);
+        else if (no_data && parsed.rule != RANGE_VALUE)
+            usage_error(a, "--calib-range %s needs calibration data, and --calib none has none", rule_text);
+        else if (!eq && bare++)
+            usage_error(a, "--calib-range has more than one rule for every layer: '%s'", text);
+        else if (!eq)
+            *range = parsed;
+        entry += n + (entry[n] == ',');
+    }
+}
+
 /* --adc arch|lossless|alloc[:CLIP]|uniform:B[:RANGE] and --adc-tolerance P
  * (docs/adc.md). */
 static void check_adc_options(Args *a, const char *adc, const char *tolerance, bool float_weights,
@@ -113,8 +141,10 @@ const char compile_usage[] =
     "                      squared error of clipping plus rounding), or a magnitude\n"
     "                      V (e.g. 1: every layer's DAC full scale is V in the units\n"
     "                      of its input, [0, V], or [-V, V] for inputs the data took\n"
-    "                      below 0; with --calib none, [0, V]); the JSON report\n"
-    "                      gives each layer's range and the values clipped\n"
+    "                      below 0; with --calib none, [0, V]); LAYER=R entries,\n"
+    "                      comma-separated, give layers their own (max,/0/Gemm=1);\n"
+    "                      the JSON report gives each layer's range and the values\n"
+    "                      clipped\n"
     "  --split, --shuffle SEED, --offset N, --scale S, --resize N, --center-crop N,\n"
     "  --mean a,b,c, --std a,b,c\n"
     "                      how --calib's data set is read, as eval reads --dataset\n"
@@ -219,11 +249,9 @@ int cmd_compile(Args *a)
     if (!a->failed && (c.calib_data.spec || c.calib_data.limit))
         usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
                     c.calib_data.spec ? "--dataset" : "--limit");
-    if (!a->failed && calib_range && !calib_range_parse(calib_range, &c.calib_range))
-        usage_error(a, "--calib-range takes max, mse, pN (50 <= N < 100, e.g. p99.9) or a positive magnitude (e.g. 1), "
-                    "not '%s'", calib_range);
-    if (!a->failed && calib_range && strcmp(c.calib, "none") == 0 && c.calib_range.rule != RANGE_VALUE)
-        usage_error(a, "%s", "--calib-range needs calibration data, and --calib none has none");
+    if (!a->failed && calib_range)
+        check_calib_range(a, calib_range, strcmp(c.calib, "none") == 0, &c.calib_range);
+    c.calib_ranges = strchr(calib_range ? calib_range : "", '=') ? calib_range : NULL;
     if (!a->failed && calib_count_text &&
         (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
         usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);

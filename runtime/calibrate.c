@@ -55,17 +55,36 @@ static void visit_min_max(void *ctx, int i, const float *x, int64_t n)
     }
 }
 
-/* A given range: per op, how many values lie beyond its magnitude. */
+/* Given ranges: per op, how many values lie beyond its magnitude (ops
+ * without one have value +inf). */
 typedef struct {
-    float value;
+    const CalibRange *rule;
     uint64_t *over;
 } OverCount;
 
 static void visit_over(void *ctx, int i, const float *x, int64_t n)
 {
     OverCount *c = ctx;
+    if (c->rule[i].rule != RANGE_VALUE)
+        return;
     for (int64_t j = 0; j < n; j++)
-        c->over[i] += fabsf(x[j]) > c->value;
+        c->over[i] += fabsf(x[j]) > c->rule[i].value;
+}
+
+/* Each op's rule: its own (the string attribute act_range, written by
+ * `xbarc compile --calib-range LAYER=RULE`) or the graph's. */
+static CalibRange *op_rules(Graph *g, const CalibRange *range, Diags *diags)
+{
+    CalibRange *rule = arena_array(g->arena, (size_t)g->n_ops + 1, sizeof *rule);
+    for (int i = 0; i < g->n_ops; i++) {
+        const Attr *a = ir_attr(g->ops[i], "act_range");
+        rule[i] = *range;
+        if (a && (a->kind != ATTR_STRING || !calib_range_parse(a->s, &rule[i])))
+            diag_error(diags, &g->ops[i]->loc, "xbar %%%s: act_range must be a string, max, mse, pN or a "
+                       "positive magnitude, not %s", op_name(diags, g->ops[i]),
+                       a->kind == ATTR_STRING ? arena_printf(diags->arena, "'%s'", a->s) : "another kind");
+    }
+    return rule;
 }
 
 /* Magnitudes in RANGE_BINS equal bins over [0, the layer's largest]: the
@@ -202,15 +221,24 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
     if (diags->n_errors != errors_before)
         return false;
 
+    CalibRange *rule = op_rules(g, range, diags);
+    if (diags->n_errors != errors_before)
+        return false;
+    bool values = false, histograms = false;
+    for (int i = 0; i < g->n_ops; i++) {
+        values |= g->ops[i]->kind == OP_XBAR && rule[i].rule == RANGE_VALUE;
+        histograms |= g->ops[i]->kind == OP_XBAR && rule[i].rule != RANGE_VALUE && rule[i].rule != RANGE_MAX;
+    }
     float *top = arena_array(g->arena, (size_t)g->n_ops, sizeof(float));
     int *slot = arena_array(g->arena, (size_t)g->n_ops, sizeof(int));
     Histograms h = {.top = top, .slot = slot};
-    OverCount over = {.value = range->value};
-    if (range->rule == RANGE_VALUE) {
+    OverCount over = {.rule = rule};
+    if (values) {
         over.over = arena_array(g->arena, (size_t)g->n_ops, sizeof(uint64_t));
         memset(over.over, 0, (size_t)g->n_ops * sizeof(uint64_t));
         run_images(g, images, count, visit_over, &over);
-    } else if (range->rule != RANGE_MAX) {
+    }
+    if (histograms) {
         h.bins = arena_array(g->arena, (size_t)n_xbar, sizeof *h.bins);
         memset(h.bins, 0, (size_t)n_xbar * sizeof *h.bins);
         for (int i = 0, next = 0; i < g->n_ops; i++) {
@@ -224,15 +252,15 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
         if (op->kind != OP_XBAR)
             continue;
         float lo = m.lo[i], hi = m.hi[i];
-        if (range->rule == RANGE_VALUE) {
+        if (rule[i].rule == RANGE_VALUE) {
             /* the data give the sign alone: signed codes when it went below 0 */
-            lo = lo < 0 ? -range->value : fminf(lo, range->value);
-            hi = range->value;
+            lo = lo < 0 ? -rule[i].value : fminf(lo, rule[i].value);
+            hi = rule[i].value;
             ir_set_int(g, op, "act_clipped", (int64_t)over.over[i]);
-        } else if (range->rule != RANGE_MAX && top[i] > 0) {
+        } else if (rule[i].rule != RANGE_MAX && top[i] > 0) {
             const uint64_t *bins = h.bins[slot[i]];
             int bits = g->arch ? g->arch->input_bits : arch_default().input_bits;
-            int keep = bins_kept(bins, range, quant_qmax(bits, lo < 0));
+            int keep = bins_kept(bins, &rule[i], quant_qmax(bits, lo < 0));
             float bound = top[i] * (float)keep / RANGE_BINS;
             uint64_t clipped = 0;
             for (int b = keep; b < RANGE_BINS; b++)
@@ -251,9 +279,12 @@ void calibrate_nominal(Graph *g, float act_min, float act_max)
 {
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];
+        const Attr *own = ir_attr(op, "act_range");
+        CalibRange value;
+        bool given = own && own->kind == ATTR_STRING && calib_range_parse(own->s, &value) && value.rule == RANGE_VALUE;
         if (op->kind == OP_XBAR && !op->dead && !ir_attr(op, "in_scale")) {
             ir_set_float(g, op, "act_min", act_min);
-            ir_set_float(g, op, "act_max", act_max);
+            ir_set_float(g, op, "act_max", given ? value.value : act_max);
         }
     }
 }

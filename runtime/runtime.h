@@ -64,10 +64,13 @@ typedef struct {
 bool calib_range_parse(const char *text, CalibRange *out);
 /* calibrate_xbar with a range rule: a second run over the images counts each
  * layer's input magnitudes in a histogram; the chosen bound clips the range,
- * and `act_clipped` records how many of the values seen lie beyond it. */
+ * and `act_clipped` records how many of the values seen lie beyond it.  An
+ * xbar op's string attribute act_range (a rule as calib_range_parse reads
+ * it) replaces `range` for that op. */
 bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags);
 /* Sets the same nominal range on every xbar op instead (`--calib none`): for
- * mapping studies, which need no data; the accuracy is then meaningless. */
+ * mapping studies, which need no data; the accuracy is then meaningless.
+ * An op's act_range magnitude V replaces act_max by V. */
 void calibrate_nominal(Graph *g, float act_min, float act_max);
 
 /* ---- a chip's non-idealities, as options set them (runtime/noise.c, docs/noise.md) ---- */

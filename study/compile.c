@@ -80,42 +80,51 @@ const char *adc_range_clip(const char *range)
     return number && !*end && fraction > 0 && fraction <= 1 ? range : NULL;
 }
 
-/* --adc-range LAYER=RANGE,...: each named layer's xbar ops get the string
- * attribute adc_range (adc-alloc's clip for them); *needs_data is set when
- * one of them takes its range from calibration sums.  An entry that names
- * no layer, or a bad range, is an error. */
-static bool set_layer_ranges(Graph *g, const char *ranges, bool *needs_data, Diags *diags)
+/* The LAYER=VALUE entries of a comma-separated option (--adc-range,
+ * --calib-range): each named layer's xbar ops get the string attribute
+ * `attr`, the value as `translate` gives it (NULL: a bad value); entries
+ * without '=' are the option's own business (bare_ok) or an error.  Every
+ * bad entry and every name that matches no crossbar layer is reported. */
+static bool set_layer_attrs(Graph *g, const char *option, const char *entries, bool bare_ok, const char *attr,
+                            const char *(*translate)(const char *value), const char *values, Diags *diags)
 {
     bool ok = true;
-    for (const char *entry = ranges; *entry;) {
+    for (const char *entry = entries; *entry;) {
         size_t n = strcspn(entry, ",");
         char *text = arena_printf(diags->arena, "%.*s", (int)n, entry);
         char *eq = strrchr(text, '=');
-        const char *clip = eq ? adc_range_clip(eq + 1) : NULL;
-        int found = 0;
-        if (eq)
-            *eq = 0;
-        for (int i = 0; i < g->n_ops && clip; i++) {
-            Op *op = g->ops[i];
-            if (op->dead || op->kind != OP_XBAR || strcmp(ir_layer_name(g, op), text) != 0)
-                continue;
-            ir_set_string(g, op, "adc_range", clip);
-            found++;
-        }
-        if (!clip) {
-            diag_error(diags, NULL, "--adc-range: '%s' is not LAYER=RANGE with RANGE calib, max, p99.99, p99.9, p99 "
-                       "or a fraction of max (0 < F <= 1)", eq ? arena_printf(diags->arena, "%s=%s", text, eq + 1) : text);
-            ok = false;
-        } else if (!found) {
-            diag_error(diags, NULL, "--adc-range: no crossbar layer is named '%s' (the names of the mapping "
-                       "report, xbarc compile --report)", text);
-            ok = false;
-        } else {
-            *needs_data |= !adc_clip_needs_no_data(clip);
-        }
         entry += n + (entry[n] == ',');
+        if (!eq && bare_ok)
+            continue;
+        const char *value = eq ? translate(eq + 1) : NULL;
+        if (!value) {
+            diag_error(diags, NULL, "%s: '%s' is not LAYER=VALUE with VALUE %s", option, text, values);
+            ok = false;
+            continue;
+        }
+        *eq = 0;
+        int found = 0;
+        for (int i = 0; i < g->n_ops; i++) {
+            Op *op = g->ops[i];
+            if (!op->dead && op->kind == OP_XBAR && strcmp(ir_layer_name(g, op), text) == 0) {
+                ir_set_string(g, op, attr, value);
+                found++;
+            }
+        }
+        if (!found) {
+            diag_error(diags, NULL, "%s: no crossbar layer is named '%s' (the names of the mapping report, "
+                       "xbarc compile --report)", option, text);
+            ok = false;
+        }
     }
     return ok;
+}
+
+/* A --calib-range rule as the attribute act_range holds it, or NULL. */
+static const char *calib_rule_text(const char *rule)
+{
+    CalibRange parsed;
+    return calib_range_parse(rule, &parsed) ? rule : NULL;
 }
 
 bool adc_clip_needs_no_data(const char *clip)
@@ -143,6 +152,9 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
         return NULL;
     float *images = NULL;
     int count = 0;
+    if (c->calib_ranges && !set_layer_attrs(g, "--calib-range", c->calib_ranges, true, "act_range", calib_rule_text,
+                                            "max, mse, pN or a positive magnitude", diags))
+        return NULL;
     if (!c->float_weights && strcmp(c->calib, "none") == 0) {
         calibrate_nominal(g, 0.0f, c->calib_range.rule == RANGE_VALUE ? c->calib_range.value : 1.0f);
         if (!pass_run_pipeline(g, "quantize", passes, diags))
@@ -174,8 +186,13 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
         return adc_allocate(g, images, count, &c->adc_options, adc_report, diags) ? g : NULL;
     const char *clip = c->uniform_clip ? c->uniform_clip : "max";
     bool needs_data = !adc_clip_needs_no_data(clip);
-    if (c->adc_ranges && !set_layer_ranges(g, c->adc_ranges, &needs_data, diags))
+    if (c->adc_ranges && !set_layer_attrs(g, "--adc-range", c->adc_ranges, false, "adc_range", adc_range_clip,
+                                          "calib, max, p99.99, p99.9, p99 or a fraction of max (0 < F <= 1)", diags))
         return NULL;
+    for (int i = 0; i < g->n_ops; i++) {
+        const Attr *own = ir_attr(g->ops[i], "adc_range");
+        needs_data |= own && own->kind == ATTR_STRING && !adc_clip_needs_no_data(own->s);
+    }
     if (needs_data && (!images || count < 1)) {
         diag_error(diags, NULL, "--adc-range: a calibrated range needs calibration images, and --calib none has none");
         return NULL;
