@@ -156,7 +156,7 @@ static bool layer_bits(const Op *op, const Arch *arch, bool is_signed, int *bits
 }
 
 /* The largest |column sum| one row of the block adds in one read, from the
- * layer's codes (docs/adc.md 3): the largest input chunk a DAC cycle drives,
+ * layer's codes (docs/adc.md 0): the largest input chunk a DAC cycle drives,
  * min(2^dac_bits - 1, qmax_x), times the highest level a cell is programmed
  * to, min(2^cell_bits - 1, u_max) with u_max = qmax_w for a pair's magnitude
  * and 2 qmax_w for offset's shifted weight (docs/crossbar.md 4, 5).  R rows
