@@ -398,20 +398,6 @@ static void adc_convert(const Adc *adc, double *v, int64_t n, SimCounters *count
     counters->saturated += saturated;
 }
 
-/* The ADC's integral nonlinearity at input q (in LSB) for a peak of inl LSB
- * (docs/noise.md 8): an S curve, odd about mid-scale and zero at mid-scale
- * and both ends, inl (3 sqrt(3) / 2) x (1 - x^2) with x = q at mid-scale 0
- * and ends +-1 (x clamped there: beyond the range the code saturates). */
-static inline double adc_inl(const Adc *adc, double q)
-{
-    double mid = (adc->code_max + adc->code_min) / 2, half = (adc->code_max - adc->code_min) / 2;
-    double x = (q - mid) / half;
-    x = x < 1 ? x : 1;
-    x = x > -1 ? x : -1;
-    double curve = x * (1 - x * x);
-    return adc->inl * 2.598076211353316 * curve;
-}
-
 /* adc_convert with the errors of each column's ADC: code = clamp(round_half_even(
  * gain * v / step + offset + INL)), offset and INL in LSB. */
 static void adc_convert_errors(const Adc *adc, const float *gain, const float *offset, double *v, int n, int cols,

@@ -27,6 +27,21 @@ typedef struct {
     double inl;                 /* peak integral nonlinearity, LSB (docs/noise.md 8); 0: none */
 } Adc;
 
+/* The ADC's integral nonlinearity at input q (in LSB) for a peak of inl LSB
+ * (docs/noise.md 8): an S curve, odd about mid-scale and zero at mid-scale
+ * and both ends, inl * (3 sqrt(3) / 2) * x * (1 - x^2) with x the position
+ * in the code range, -1 to 1 (clamped: beyond the range the code
+ * saturates); its extremes are +-inl at x = +-1/sqrt(3). */
+static inline double adc_inl(const Adc *adc, double q)
+{
+    double mid = (adc->code_max + adc->code_min) / 2, half = (adc->code_max - adc->code_min) / 2;
+    double x = (q - mid) / half;
+    x = x < 1 ? x : 1;
+    x = x > -1 ? x : -1;
+    double curve = x * (1 - x * x);
+    return adc->inl * 2.598076211353316 * curve;
+}
+
 /* A block as programmed on the chip: what one read multiplies its inputs by. */
 typedef struct {
     int rows, cols;             /* R, and the columns its ADCs see (MvmParams.out_cols) */
