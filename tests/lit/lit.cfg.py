@@ -20,5 +20,7 @@ for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
 if config.sanitized:
     config.available_features.add("asan")
 config.substitutions.append(("%models", os.path.join(config.xbarc_source_dir, "models")))
+config.substitutions.append(("%scripts", os.path.join(config.xbarc_source_dir, "scripts")))
+config.substitutions.append(("%bindir", config.xbarc_bin_dir))
 config.substitutions.append(("%testdata", config.onnx_testdata))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
