@@ -33,22 +33,15 @@ MODEL = os.path.join(PEERS, "digits_mlp.onnx")
 TEST = os.path.join(PEERS, "digits_test.npz")
 TRAIN = os.path.join(PEERS, "digits_train.npz")
 
-# CrossSim's configuration (docs/validation.md, "Configuration"): a balanced
-# core, one slice of 8-bit weights per layer whose largest |weight| maps to
-# G_max (a 7-bit magnitude on 7-bit cells), 8-bit inputs on 8-bit DACs, one
-# 1024-row array per layer, 10 kOhm to 1 MOhm.
-CROSSSIM_ARCH = {"rows": 1024, "cols": 1024, "cell_bits": 7, "weight_bits": 8, "weight_granularity": "layer",
-                 "input_bits": 8, "dac_bits": 8, "adc_bits": 24, "sign": "pair-analog",
-                 "g_min_us": 1.0, "g_max_us": 100.0}
-# aihwkit's PCM devices: G_max 25 uS (PCMLikeNoiseModel's g_max), on/off 100.
-PCM_ARCH = dict(CROSSSIM_ARCH, g_min_us=0.25, g_max_us=25.0)
-# aihwkit 0.9's InferenceRPUConfig (docs/noise.md 14): one pair per weight
-# (SinglePairConductanceConverter, G_min 0, G_max 25 uS), one 512 x 512 tile
-# per layer, inp_res 1/126 of [-1, 1] (63 steps for inputs >= 0), out_res
-# 1/510 of [-out_bound, out_bound] (9-bit signed ADCs, one per column).
-AIHWKIT_ARCH = {"rows": 512, "cols": 512, "cell_bits": 7, "weight_bits": 8, "weight_granularity": "layer",
-                "input_bits": 6, "dac_bits": 6, "adc_bits": 9, "cols_per_adc": 1, "sign": "pair-analog",
-                "g_min_us": 0.01, "g_max_us": 25.0}
+# The architectures (models/peers/*.json, docs/validation.md "Configuration"):
+# crosssim.json is CrossSim's (a balanced core, one slice of 8-bit weights per
+# layer whose largest |weight| maps to G_max, 8-bit inputs on 8-bit DACs, one
+# 1024-row array per layer, 10 kOhm to 1 MOhm), pcm.json the same on PCM's
+# 25 uS, aihwkit.json aihwkit 0.9's InferenceRPUConfig (docs/noise.md 14).
+def arch_file(name):
+    return os.path.join(PEERS, name + ".json")
+
+
 AIHWKIT_OUT_BOUND = 12.0     # IOParameters.out_bound, in output units (weight x input scaled to 1)
 
 # (group, setting, peer mean, peer std (0: noise-free), seeds, arch, compile options, eval options)
@@ -100,8 +93,9 @@ def aihwkit_adc_options(xbarc, tmp):
     given as a fraction of the layer's reach (--adc uniform:B:F, --adc-range;
     docs/noise.md 14).  The reach and w_scale come from a first compile's IR."""
     ir = os.path.join(tmp, "aihwkit-reach.xir")
-    bits = AIHWKIT_ARCH["adc_bits"]
-    run([xbarc, "compile", MODEL, "--arch", os.path.join(tmp, "aihwkit.json"), "--calib", TRAIN,
+    with open(arch_file("aihwkit")) as f:
+        bits = json.load(f)["adc_bits"]
+    run([xbarc, "compile", MODEL, "--arch", arch_file("aihwkit"), "--calib", TRAIN,
          "--calib-count", "1297", "--adc", "uniform:%d:max" % bits, "--emit-ir", ir])
     ranges = []
     for line in open(ir):
@@ -132,29 +126,27 @@ def main():
     groups = args.rows.split(",")
     tmp = tempfile.mkdtemp(prefix="peer-table.")
     try:
-        for name, arch in (("crosssim", CROSSSIM_ARCH), ("pcm", PCM_ARCH), ("aihwkit", AIHWKIT_ARCH)):
-            with open(os.path.join(tmp, name + ".json"), "w") as f:
-                json.dump(arch, f)
         programs = {}
+        compiles = []
         lines = ["| setting | peer | xbarc | seeds | difference | command |", "|---|--:|--:|--:|---|---|"]
         failures = 0
         for group, setting, peer, spread, seeds, arch, compile_opts, eval_opts in ROWS:
             if group not in groups:
                 continue
             if arch is None:
-                target, compile_cmd = MODEL, None
+                target = MODEL
             else:
                 if arch == "aihwkit":
                     compile_opts = aihwkit_adc_options(xbarc, tmp)
                 key = (arch, tuple(compile_opts))
-                target = os.path.join(tmp, "%s-%d.xbp" % (arch, len(programs)))
-                compile_cmd = [xbarc, "compile", MODEL, "--arch", os.path.join(tmp, arch + ".json"), "--calib", TRAIN,
-                               "--calib-count", "1297"] + compile_opts + ["-o", target]
-                if key in programs:
-                    target = programs[key]
-                else:
+                if key not in programs:
+                    target = os.path.join(tmp, "P%d.xbp" % (len(programs) + 1))
+                    compile_cmd = [xbarc, "compile", MODEL, "--arch", arch_file(arch), "--calib",
+                                   TRAIN, "--calib-count", "1297"] + compile_opts + ["-o", target]
                     run(compile_cmd)
                     programs[key] = target
+                    compiles.append("- `%s`" % shown(compile_cmd, tmp))
+                target = programs[key]
             figures = []
             for seed in range(1, seeds + 1):
                 cmd = [xbarc, "eval", target, "--dataset", TEST] + eval_opts + (["--seed", str(seed)] if seeds > 1 else [])
@@ -170,17 +162,15 @@ def main():
             agree_bound = z * math.sqrt(spread ** 2 / seeds + std ** 2 / seeds) if spread else tolerance
             ok = abs(mean - peer) <= max(agree_bound, tolerance) + 1e-9
             failures += not ok
-            command = shown([xbarc, "eval", os.path.basename(target) if compile_cmd else MODEL, "--dataset", TEST]
-                            + eval_opts + (["--seed", "S"] if seeds > 1 else []), tmp)
-            if compile_cmd:
-                command = shown(compile_cmd[:-2] + ["-o", "m.xbp"], tmp) + "; " + \
-                    command.replace(os.path.basename(target), "m.xbp")
+            command = shown([xbarc, "eval", target, "--dataset", TEST] + eval_opts +
+                            (["--seed", "S"] if seeds > 1 else []), tmp)
             peer_text = "%.2f" % peer + (" +- %.2f" % spread if spread else "")
             ours = "%.2f" % mean + (" +- %.2f" % std if len(figures) > 1 else "")
             verdict = "%+.2f: %s the spread, %s" % (mean - peer, "within" if within else "**outside**",
                                                      "agrees" if ok else "**differs**")
             lines.append("| %s | %s | %s | %d | %s | `%s` |" % (setting, peer_text, ours, seeds, verdict, command))
             print(lines[-1], flush=True)
+        lines += ["", "The programs:", ""] + compiles
         if args.out:
             with open(args.out, "w") as f:
                 f.write("\n".join(lines) + "\n")
