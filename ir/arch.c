@@ -67,6 +67,8 @@ static const struct {
     {"wire_r_col_ohm", F_REAL, offsetof(Arch, wire_r_col_ohm)},
     {"wire_r_ohm", F_REAL, offsetof(Arch, wire_r_ohm)},
     {"wire_r_row_ohm", F_REAL, offsetof(Arch, wire_r_row_ohm)},
+    {"wire_sense_far", F_INT, offsetof(Arch, wire_sense_far)},
+    {"wire_split_pairs", F_INT, offsetof(Arch, wire_split_pairs)},
 };
 enum { N_FIELDS = sizeof fields / sizeof fields[0], N_COMPILED = 13 };
 
@@ -296,6 +298,10 @@ static void validate_chip(const Arch *arch, const Loc *loc, Diags *diags)
         diag_error(diags, loc, "field 'drift_compensation' must be 0 or 1, not %d", arch->drift_compensation);
     if ((unsigned)arch->prog_model >= N_PROG)
         diag_error(diags, loc, "field 'prog_model' has an invalid value %d", (int)arch->prog_model);
+    if (arch->wire_sense_far != 0 && arch->wire_sense_far != 1)
+        diag_error(diags, loc, "field 'wire_sense_far' must be 0 or 1, not %d", arch->wire_sense_far);
+    if (arch->wire_split_pairs != 0 && arch->wire_split_pairs != 1)
+        diag_error(diags, loc, "field 'wire_split_pairs' must be 0 or 1, not %d", arch->wire_split_pairs);
     if (arch->drift_nu_pcm != 0 && arch->drift_nu_pcm != 1)
         diag_error(diags, loc, "field 'drift_nu_pcm' must be 0 or 1, not %d", arch->drift_nu_pcm);
     if ((arch->drift_nu_pcm || arch->read_1f_scale > 0) && (!(arch->drift_t0_s > 0) || !isfinite(arch->drift_t0_s)))

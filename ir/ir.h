@@ -278,6 +278,8 @@ struct Arch {
     double ir_drop;             /* first-order IR drop strength, 0 = none */
     double wire_r_ohm;          /* one wire segment between adjacent cells, ohms (nodal IR drop), 0 = none */
     double wire_r_row_ohm, wire_r_col_ohm;  /* per direction, overriding wire_r_ohm when positive */
+    int wire_sense_far;         /* 1: sense amplifiers next to a block's last row, not its row 0 */
+    int wire_split_pairs;       /* 1: pair-analog G+ and G- cells in two arrays of their own, not interleaved */
     double adc_offset_sigma;    /* per-ADC offset, LSB */
     double adc_gain_sigma;      /* per-ADC relative gain error */
     /* aihwkit's PCM and forward-pass effects (docs/noise.md 4, 11, 12) */

@@ -341,6 +341,7 @@ bool noise_preset(Arch *arch, const char *name)
     c.drift_compensation = ideal.drift_compensation;
     c.ir_drop = ideal.ir_drop;
     c.wire_r_ohm = ideal.wire_r_ohm, c.wire_r_row_ohm = ideal.wire_r_row_ohm, c.wire_r_col_ohm = ideal.wire_r_col_ohm;
+    c.wire_sense_far = ideal.wire_sense_far, c.wire_split_pairs = ideal.wire_split_pairs;
     c.adc_offset_sigma = ideal.adc_offset_sigma, c.adc_gain_sigma = ideal.adc_gain_sigma;
     c.drift_nu_pcm = ideal.drift_nu_pcm, c.read_1f_scale = ideal.read_1f_scale;
     c.out_noise = ideal.out_noise, c.inp_noise = ideal.inp_noise;

@@ -291,22 +291,52 @@ const char *wires_transfer(const WireArray *array, double *m, WireStats *stats)
  * blocks are disconnected (their drivers and sense amplifiers idle): the
  * leads are plain wire, and the current that a floating line could pass
  * between two of the block's lines through two cells in series is neglected. */
+/* One array of a block solved: the cells g_us[R x P] (microsiemens) of the
+ * physical columns first, first + step, ... (width of them) form the array,
+ * its transfer matrix is written to the same places of m[R x P] (siemens).
+ * mirror: the sense amplifiers sit past the last row, so the array is solved
+ * upside down (row r at R - 1 - r) with the usual row-0 solver.  scratch:
+ * 2 R width doubles. */
+static const char *solve_array(const WireArray *shape, const double *g_us, int P, int first, int step, bool mirror,
+                               double *scratch, double *m)
+{
+    int R = shape->rows, width = shape->cols;
+    double *g = scratch, *part = scratch + (size_t)R * width;
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < width; k++)
+            g[(size_t)r * width + k] = g_us[(size_t)(mirror ? R - 1 - r : r) * P + first + k * step] * 1e-6;
+    WireArray array = *shape;
+    array.g = g;
+    const char *error = wires_transfer(&array, part, NULL);
+    for (int r = 0; r < R && !error; r++)
+        for (int k = 0; k < width; k++)
+            m[(size_t)(mirror ? R - 1 - r : r) * P + first + k * step] = part[(size_t)r * width + k];
+    return error;
+}
+
 /* The cells of wires_program_block from one set of conductances. */
 static const char *block_cells(const MvmParams *mp, const Noise *nz, const double *g_us, float *cells, int ld)
 {
     int R = mp->rows, P = mp->phys_cols, cols = mp->out_cols;
-    bool pair = mp->sign == SIGN_PAIR_ANALOG;
+    bool pair = mp->sign == SIGN_PAIR_ANALOG, split = pair && nz->arch.wire_split_pairs;
+    bool far = nz->arch.wire_sense_far;
     size_t n = (size_t)R * P;
     if (n == 0)
         return NULL;
-    double *g = malloc(2 * n * sizeof *g), *m = g ? g + n : NULL;
-    if (!g)
+    double *m = malloc(3 * n * sizeof *m);
+    if (!m)
         return "out of memory for the wire solve";
-    for (size_t e = 0; e < n; e++)
-        g[e] = g_us[e] * 1e-6;
-    WireArray array = {.rows = R, .cols = P, .g = g, .r_row = wires_row_ohm(&nz->arch),
-                       .r_col = wires_col_ohm(&nz->arch), .row_lead = mp->tile_col + 1, .col_lead = mp->tile_row + 1};
-    const char *error = wires_transfer(&array, m, NULL);
+    /* The leads: tile_col + 1 row segments to the drivers (half the physical
+     * columns before the block when each polarity has its own array), and
+     * tile_row + 1 column segments to the sense amplifiers, which reach the
+     * block at its row 0 or, wire_sense_far, at its last row (the block's
+     * rows in the reverse order along the column wires). */
+    WireArray shape = {.rows = R, .cols = split ? P / 2 : P, .r_row = wires_row_ohm(&nz->arch),
+                       .r_col = wires_col_ohm(&nz->arch), .row_lead = (split ? mp->tile_col / 2 : mp->tile_col) + 1,
+                       .col_lead = mp->tile_row + 1};
+    const char *error = solve_array(&shape, g_us, P, 0, split ? 2 : 1, far, m + n, m);
+    if (split && !error)
+        error = solve_array(&shape, g_us, P, 1, 2, far, m + n, m);
     double g_min = nz->arch.g_min_us, per_level = 1 / nz->level_us;
     for (int r = 0; r < R && !error; r++) {
         const double *row = m + (size_t)r * P;
@@ -319,7 +349,7 @@ static const char *block_cells(const MvmParams *mp, const Noise *nz, const doubl
             out[j] = (float)level;
         }
     }
-    free(g);
+    free(m);
     return error;
 }
 

@@ -20,6 +20,7 @@
 #include "runtime/noise.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
+#include "runtime/sim_mvm.h"
 #include "runtime/wires.h"
 
 static double rand_between(uint64_t *state, double lo, double hi)
@@ -236,4 +237,122 @@ Test(wires, no_convergence_is_an_error)
     cr_assert_not_null(error);
     cr_expect(strstr(error, "did not converge"), "%s", error);
     cr_expect_eq(stats.max_sweeps, WIRES_MAX_SWEEPS);
+}
+
+/* ---- a block's layout (runtime/wires.c wires_program_block) ---- */
+
+/* The currents of a ladder's cells g[0 .. n) (siemens, to ground) fed with
+ * 1 V behind `lead` segments of r ohms at node 0: from the far end the
+ * admittance at node j is Y_j = g_j + 1 / (r + 1 / Y_{j+1}), and the drive
+ * divides along it. */
+static void ladder_currents(int n, const double *g, double r, int lead, double *current)
+{
+    double y[64];
+    cr_assert_leq(n, 64);
+    y[n - 1] = g[n - 1];
+    for (int j = n - 2; j >= 0; j--)
+        y[j] = g[j] + 1 / (r + 1 / y[j + 1]);
+    double node = (1 / y[0]) / (lead * r + 1 / y[0]);
+    for (int j = 0; j < n; j++) {
+        current[j] = g[j] * node;
+        if (j + 1 < n)
+            node *= (1 / y[j + 1]) / (r + 1 / y[j + 1]);
+    }
+}
+
+/* A block's cells through wires_program_block, level units: (M - G_min) / dG,
+ * pair-analog pairs subtracted. */
+static void block_levels(const Arch *a, const MvmParams *mp, const double *g_us, float *cells)
+{
+    Arena *arena = arena_new();
+    Noise *nz = noise_new(arena, a, 1);
+    cr_assert_null(wires_program_block(mp, nz, g_us, NULL, cells, mp->out_cols, NULL));
+    arena_free(arena);
+}
+
+/* One row of pair-analog cells over ideal column wires.  Interleaved, the
+ * row wire is one ladder of all 2K cells, G+ and G- alternating; with
+ * wire_split_pairs each polarity is a ladder of its own K cells, whose
+ * lead counts half the physical columns before the block.  Fewer cells on
+ * each wire: with every G+ at G_max and every G- at G_min, the pairs'
+ * differences lose less, the farthest pair most. */
+Test(wires, split_pairs_are_two_ladders)
+{
+    enum { K = 24 };
+    double g_us[2 * K], plus[K], minus[K], both[2 * K], want_plus[K], want_minus[K], want_both[2 * K], r = 4;
+    uint64_t s = 11;
+    for (int j = 0; j < 2 * K; j++) {
+        g_us[j] = rand_between(&s, 1, 100);
+        both[j] = g_us[j] * 1e-6;
+        (j % 2 ? minus : plus)[j / 2] = both[j];
+    }
+    Arch a = arch_default();
+    a.cell_bits = 7, a.g_min_us = 1, a.g_max_us = 100, a.wire_r_row_ohm = r;    /* ideal columns */
+    double dg = 99.0 / 127;
+    MvmParams mp = {.rows = 1, .phys_cols = 2 * K, .out_cols = K, .sign = SIGN_PAIR_ANALOG, .tile_col = 8};
+    float split[K], interleaved[K];
+    a.wire_split_pairs = 1;
+    block_levels(&a, &mp, g_us, split);
+    ladder_currents(K, plus, r, 8 / 2 + 1, want_plus);
+    ladder_currents(K, minus, r, 8 / 2 + 1, want_minus);
+    a.wire_split_pairs = 0;
+    block_levels(&a, &mp, g_us, interleaved);
+    ladder_currents(2 * K, both, r, 8 + 1, want_both);
+    for (int j = 0; j < K; j++) {
+        double want = (want_plus[j] - want_minus[j]) * 1e6 / dg;
+        cr_expect_lt(fabs(split[j] - want), 1e-4, "pair %d: %g, ladders %g", j, split[j], want);
+        want = (want_both[2 * j] - want_both[2 * j + 1]) * 1e6 / dg;
+        cr_expect_lt(fabs(interleaved[j] - want), 1e-4, "pair %d: %g, ladder %g", j, interleaved[j], want);
+    }
+
+    for (int j = 0; j < 2 * K; j++)
+        g_us[j] = j % 2 ? 1 : 100;
+    mp.tile_col = 0;
+    block_levels(&a, &mp, g_us, interleaved);
+    a.wire_split_pairs = 1;
+    block_levels(&a, &mp, g_us, split);
+    double sum_split = 0, sum_interleaved = 0;
+    for (int j = 0; j < K; j++) {
+        cr_expect_lt(split[j], 127, "pair %d: %g, ideal 127", j, split[j]);
+        sum_split += split[j], sum_interleaved += interleaved[j];
+    }
+    /* (the first pair alone can lose a hair more split: interleaved, its G-
+     * cell sits right after the G+ one, as attenuated, and subtracts a
+     * little less than its G_min) */
+    cr_expect_gt(split[K - 1], interleaved[K - 1], "last pair: %g split, %g interleaved", split[K - 1],
+                 interleaved[K - 1]);
+    cr_expect_gt(sum_split, sum_interleaved, "all pairs: %g split, %g interleaved", sum_split, sum_interleaved);
+}
+
+/* One column over ideal row wires, its sense amplifier tile_row + 1
+ * segments from the block.  By reciprocity the current that 1 V on row i
+ * sends into the sense amplifier is the current cell i takes when 1 V
+ * drives the column from the sense amplifier's end: a ladder from row 0,
+ * or with wire_sense_far from the last row (the ladder of the reversed
+ * cells). */
+Test(wires, far_sense_amplifiers_reverse_the_column_ladder)
+{
+    enum { N = 30 };
+    double g_us[N], g[N], reversed[N], want[N], want_far[N], r = 3;
+    uint64_t s = 12;
+    for (int i = 0; i < N; i++) {
+        g_us[i] = rand_between(&s, 1, 100);
+        g[i] = reversed[N - 1 - i] = g_us[i] * 1e-6;
+    }
+    Arch a = arch_default();
+    a.cell_bits = 7, a.g_min_us = 1, a.g_max_us = 100, a.wire_r_col_ohm = r;    /* ideal rows */
+    double dg = 99.0 / 127;
+    MvmParams mp = {.rows = N, .phys_cols = 1, .out_cols = 1, .sign = SIGN_OFFSET, .tile_row = 4};
+    float near[N], far[N];
+    block_levels(&a, &mp, g_us, near);
+    a.wire_sense_far = 1;
+    a.wire_split_pairs = 1;     /* no pairs: no effect */
+    block_levels(&a, &mp, g_us, far);
+    ladder_currents(N, g, r, 5, want);
+    ladder_currents(N, reversed, r, 5, want_far);
+    for (int i = 0; i < N; i++) {
+        double w = (want[i] * 1e6 - 1) / dg, w_far = (want_far[N - 1 - i] * 1e6 - 1) / dg;
+        cr_expect_lt(fabs(near[i] - w), 1e-4, "row %d: %g, ladder %g", i, near[i], w);
+        cr_expect_lt(fabs(far[i] - w_far), 1e-4, "row %d: %g, ladder %g", i, far[i], w_far);
+    }
 }
