@@ -42,6 +42,12 @@ def arch_file(name):
     return os.path.join(PEERS, name + ".json")
 
 
+# CrossSim's arrays for the wire rows (docs/noise.md 7, "Against CrossSim"):
+# one array per layer, each block alone at the corner of its tile; a balanced
+# core's positive and negative cells in two arrays (interleaved_posneg False);
+# the sense amplifier at the end of the summation line past its last input.
+CROSSSIM_WIRES_COMPILE = ["--adc", "lossless", "--packing", "none"]
+CROSSSIM_WIRES_LAYOUT = ["--set", "wire_split_pairs=1", "--set", "wire_sense_far=1"]
 AIHWKIT_OUT_BOUND = 12.0     # IOParameters.out_bound, in output units (weight x input scaled to 1)
 
 # (group, setting, peer mean, peer std (0: noise-free), seeds, arch, compile options, eval options)
@@ -61,10 +67,10 @@ ROWS = [
      ["--set", "read_sigma=0.05"]),
     ("crosssim", "PCM programming error (Gmax 25 uS)", 97.88, 0.20, 5, "pcm", ["--adc", "lossless"],
      ["--set", "prog_model=pcm", "--set", "prog_sigma=1"]),
-    ("wires", "wire resistance 1 ohm per segment", 98.40, 0, 1, "crosssim", ["--adc", "lossless"],
-     ["--set", "wire_r_ohm=1"]),
-    ("wires", "wire resistance 5 ohm per segment", 97.60, 0, 1, "crosssim", ["--adc", "lossless"],
-     ["--set", "wire_r_ohm=5"]),
+    ("wires", "wire resistance 1 ohm per segment", 98.40, 0, 1, "crosssim", CROSSSIM_WIRES_COMPILE,
+     ["--set", "wire_r_ohm=1"] + CROSSSIM_WIRES_LAYOUT),
+    ("wires", "wire resistance 5 ohm per segment", 97.60, 0, 1, "crosssim", CROSSSIM_WIRES_COMPILE,
+     ["--set", "wire_r_ohm=5"] + CROSSSIM_WIRES_LAYOUT),
     ("aihwkit", "PCM, t = 0 (programmed)", 97.68, 0.26, 10, "aihwkit", [], ["--noise", "pcm", "--time", "0"]),
     ("aihwkit", "PCM, 1 hour", 97.86, 0.48, 10, "aihwkit", [], ["--noise", "pcm", "--time", "1h"]),
     ("aihwkit", "PCM, 1 day", 97.74, 0.35, 10, "aihwkit", [], ["--noise", "pcm", "--time", "1d"]),
