@@ -178,7 +178,9 @@ void mvm_gather_magnitudes(const float *src, int64_t src_width, int src_col, int
  * (docs/noise.md 7): from the conductances g_now [R x phys_cols] of its
  * cells in microsiemens (NULL: no memory for them), its conductance matrix
  * M, written into cells [R x out_cols] at stride ld as (M - G_min) / dG,
- * pair-analog pairs subtracted; the same from g_prog into programmed
+ * pair-analog pairs subtracted (one array, or two with wire_split_pairs;
+ * the sense amplifiers at the block's row 0, or its last row with
+ * wire_sense_far); the same from g_prog into programmed
  * [R x out_cols] (the drift compensation's cells; both NULL without it).
  * NULL, or why it failed. */
 const char *wires_program_block(const MvmParams *mp, const Noise *nz, const double *g_now, const double *g_prog,
