@@ -22,6 +22,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# Free ports at random unless given, so that two ctest runs on one machine (or
+# a cluster a developer left up) do not meet on slurm's defaults.
+port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+if [ -z "${XBARC_SLURMCTLD_PORT:-}" ]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p=$((20000 + 2 * (RANDOM % 5000)))
+    if port_free "$p" && port_free $((p + 1)); then
+      export XBARC_SLURMCTLD_PORT=$p XBARC_SLURMD_PORT=$((p + 1))
+      break
+    fi
+  done
+fi
+
 now() { date +%s.%N; }
 t0=$(now)
 XBARC_SLURM_UP_TIMEOUT=20 "$cluster" up "$state"
