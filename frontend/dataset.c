@@ -8,6 +8,7 @@
 #include "frontend/dataset_formats.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -257,6 +258,21 @@ uint8_t *data_read_file(const char *path, size_t *size, Diags *diags)
     return out;
 }
 
+static int skip_dots(const struct dirent *e)
+{
+    return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+}
+
+int data_list_dir(DataLoad *d, const char *dir, struct dirent ***names)
+{
+    int n = scandir(dir, names, skip_dots, alphasort);
+    if (n < 0) {
+        Loc loc = {.file = dir};
+        diag_error(d->diags, &loc, "cannot read the directory: %s", strerror(errno));
+    }
+    return n;
+}
+
 bool data_alloc(DataLoad *d, int64_t count, const char *path)
 {
     Loc loc = {.file = path};
@@ -317,12 +333,10 @@ static bool ends_with(const char *s, const char *suffix)
 static bool load_directory(DataLoad *d, const char *dir)
 {
     struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
+    int n = data_list_dir(d, dir, &names);
     Loc loc = {.file = dir};
-    if (n < 0) {
-        diag_error(d->diags, &loc, "cannot read the data set directory");
+    if (n < 0)
         return false;
-    }
     bool cifar = false, idx = false, labels = false, subdirs = false, tensors = false;
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;

@@ -378,7 +378,9 @@ bool load_cifar(DataLoad *d, const char *path)
 static const char *idx_file(DataLoad *d, const char *dir, const char *kind)
 {
     struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
+    int n = data_list_dir(d, dir, &names);
+    if (n < 0)
+        return NULL;
     const char *found = NULL;
     bool train = strcmp(d->split, "train") == 0;
     for (int i = 0; i < n; i++) {
@@ -388,7 +390,7 @@ static const char *idx_file(DataLoad *d, const char *dir, const char *kind)
             found = arena_printf(d->arena, "%s/%s", dir, name);
         free(names[i]);
     }
-    free(n >= 0 ? names : NULL);
+    free(names);
     if (!found) {
         Loc loc = {.file = dir};
         diag_error(d->diags, &loc, "no IDX %s file of the %s split here (e.g. %s-%s-ubyte.gz)", kind, d->split,
@@ -437,12 +439,9 @@ bool load_tensor_dir(DataLoad *d, const char *dir)
     if (!data_no_split(d, dir))
         return false;
     struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    Loc loc = {.file = dir};
-    if (n < 0) {
-        diag_error(d->diags, &loc, "cannot read the data set directory");
+    int n = data_list_dir(d, dir, &names);
+    if (n < 0)
         return false;
-    }
     Tensor *tensors = arena_array(d->arena, (size_t)n + 1, sizeof(Tensor));
     bool *u8 = arena_array(d->arena, (size_t)n + 1, sizeof(bool));
     const char **paths = arena_array(d->arena, (size_t)n + 1, sizeof(char *));

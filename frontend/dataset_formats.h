@@ -11,6 +11,8 @@
 
 #include "frontend/frontend.h"
 
+#include <dirent.h>
+
 typedef struct {
     Arena *arena;
     const DatasetOptions *o;
@@ -30,6 +32,9 @@ typedef struct {
 /* Room for count images and labels in d->out (memory_check'ed; an empty set
  * is an error at `path`). */
 bool data_alloc(DataLoad *d, int64_t count, const char *path);
+/* The entries of directory `dir` but . and .., in name order, in *names
+ * (free each and the array); -1, reported naming dir, if it cannot be read. */
+int data_list_dir(DataLoad *d, const char *dir, struct dirent ***names);
 /* Stores label `value` of image `index`, record `record` of `path`, checked. */
 bool data_label(DataLoad *d, int64_t index, int64_t record, double value, const char *path);
 /* An IDX file of unsigned bytes of rank want_rank (dims filled), gzipped or not. */

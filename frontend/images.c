@@ -359,11 +359,6 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int skip_dots(const struct dirent *e)
-{
-    return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-}
-
 bool load_image_folder(DataLoad *d, const char *dir)
 {
     Loc loc = {.file = dir};
@@ -388,11 +383,9 @@ bool load_image_folder(DataLoad *d, const char *dir)
         return false;
     }
     struct dirent **classes;
-    int n_classes = scandir(dir, &classes, skip_dots, alphasort);
-    if (n_classes < 0) {
-        diag_error(d->diags, &loc, "cannot read the image folder");
+    int n_classes = data_list_dir(d, dir, &classes);
+    if (n_classes < 0)
         return false;
-    }
     const char **files = NULL;
     int32_t *labels = NULL;
     int64_t count = 0, cap = 0;
@@ -411,7 +404,8 @@ bool load_image_folder(DataLoad *d, const char *dir)
             continue;
         }
         struct dirent **names;
-        int n = scandir(class_dir, &names, skip_dots, alphasort), in_class = 0;
+        int n = data_list_dir(d, class_dir, &names), in_class = 0;
+        ok = ok && n >= 0;
         for (int i = 0; i < n; i++) {
             bool supported = false;
             const char *path = arena_printf(d->arena, "%s/%s", class_dir, names[i]->d_name);

@@ -32,13 +32,20 @@ static bool infer_arg(const Op *op, Type *out, Diags *diags)
     return true;
 }
 
+/* The axis of a gather from input 0, which must not be a scalar. */
+static bool data_axis(const Op *op, Diags *diags, int64_t *axis)
+{
+    int rank = op->inputs[0]->type.rank;
+    if (rank < 1)
+        return ir_op_error(op, diags, "data must not be a scalar");
+    return ir_axis_attr(op, rank, diags, axis);
+}
+
 static bool infer_gather(const Op *op, Type *out, Diags *diags)
 {
     const Type *data = &op->inputs[0]->type, *idx = &op->inputs[1]->type;
     int64_t axis = 0;
-    if (data->rank < 1)
-        return ir_op_error(op, diags, "data must not be a scalar");
-    if (!ir_axis_attr(op, data->rank, diags, &axis))
+    if (!data_axis(op, diags, &axis))
         return false;
     if (data->rank - 1 + idx->rank > IR_MAX_RANK)
         return ir_op_error(op, diags, "the result would have rank %d, more than %d", data->rank - 1 + idx->rank,
@@ -58,9 +65,7 @@ static bool infer_gather_elements(const Op *op, Type *out, Diags *diags)
 {
     const Type *data = &op->inputs[0]->type, *idx = &op->inputs[1]->type;
     int64_t axis = 0;
-    if (data->rank < 1)
-        return ir_op_error(op, diags, "data must not be a scalar");
-    if (!ir_axis_attr(op, data->rank, diags, &axis))
+    if (!data_axis(op, diags, &axis))
         return false;
     if (idx->rank != data->rank)
         return ir_op_error(op, diags, "indices have rank %d, data %d", idx->rank, data->rank);
