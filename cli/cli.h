@@ -76,6 +76,19 @@ bool input_shape_option(Args *a, InputShapes *shapes);
 /* Consumes one data set option into o (values checked as usage); true when it matched. */
 bool dataset_option(Args *a, DatasetOptions *o);
 
+/* The options of `xbarc compile` that say how a model is mapped (every
+ * compile option but the outputs and reports), shared with `xbarc sweep`,
+ * whose grids vary them: compile_option consumes one, compile_args_check
+ * checks them all as usage errors and fills c's parsed fields. */
+typedef struct {
+    CompileOptions c;
+    const char *calib_count, *calib_range, *adc_tolerance;     /* as given, or NULL */
+    InputShapes shapes;
+} CompileArgs;
+CompileArgs compile_args_default(void);
+bool compile_option(Args *a, CompileArgs *ca);
+void compile_args_check(Args *a, CompileArgs *ca);
+
 /* Writes the IR as the output `path` of `outs` ("-": stdout). */
 bool write_ir(const Graph *g, const PrintOptions *options, Outputs *outs, const char *path);
 /* Prints the diagnostics, frees the arena, returns the exit status. */

@@ -212,67 +212,93 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
     report_option(rc, "replicate", c->replicate ? c->replicate : c->tiles ? "auto" : "none", c->replicate != NULL);
 }
 
+bool compile_option(Args *a, CompileArgs *ca)
+{
+    CompileOptions *c = &ca->c;
+    if (input_shape_option(a, &ca->shapes) || opt_value(a, "--arch", &c->arch_path) ||
+        dataset_option(a, &c->calib_data) || opt_value(a, "--calib", &c->calib) ||
+        opt_value(a, "--calib-count", &ca->calib_count) || opt_value(a, "--calib-range", &ca->calib_range) ||
+        opt_value(a, "--adc", &c->adc) || opt_value(a, "--adc-range", &c->adc_ranges) ||
+        opt_value(a, "--adc-tolerance", &ca->adc_tolerance) || opt_value(a, "--packing", &c->packing) ||
+        opt_value(a, "--tiles", &c->tiles) || opt_value(a, "--replicate", &c->replicate))
+        return true;
+    if (opt_flag(a, "--float-weights"))
+        return c->float_weights = true;
+    return false;
+}
+
+CompileArgs compile_args_default(void)
+{
+    return (CompileArgs){.c = {.calib = "auto", .adc = "arch", .uniform_clip = "max",
+                               .adc_options = {.tolerance = 0.5}}};
+}
+
+void compile_args_check(Args *a, CompileArgs *ca)
+{
+    CompileOptions *c = &ca->c;
+    /* The data set options read --calib's set; it is named and counted by
+     * --calib and --calib-count alone. */
+    if (!a->failed && (c->calib_data.spec || c->calib_data.limit))
+        usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
+                    c->calib_data.spec ? "--dataset" : "--limit");
+    c->calib_range = (CalibRange){0};
+    if (!a->failed && ca->calib_range)
+        check_calib_range(a, ca->calib_range, strcmp(c->calib, "none") == 0, &c->calib_range);
+    c->calib_ranges = strchr(ca->calib_range ? ca->calib_range : "", '=') ? ca->calib_range : NULL;
+    c->calib_count = 0;
+    if (!a->failed && ca->calib_count &&
+        (!parse_count(ca->calib_count, &c->calib_count) || c->calib_count < 1 || c->calib_count > INT_MAX))
+        usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", ca->calib_count);
+    if (!a->failed && c->packing && strcmp(c->packing, "none") && strcmp(c->packing, "dense") &&
+        strcmp(c->packing, "balanced"))
+        usage_error(a, "--packing takes none, dense or balanced, not '%s'", c->packing);
+    if (!a->failed && c->tiles &&
+        (!parse_count(c->tiles, &c->tile_budget) || c->tile_budget < 1 || c->tile_budget > 1000000000))
+        usage_error(a, "--tiles takes a positive count, not '%s'", c->tiles);
+    c->uniform_bits = 0;
+    c->uniform_clip = "max";
+    c->adc_options = (AdcAllocOptions){.tolerance = 0.5};
+    if (!a->failed)
+        check_adc_options(a, c->adc, ca->adc_tolerance, c->float_weights, &c->adc_options, &c->uniform_bits,
+                          &c->uniform_clip);
+    if (!a->failed && c->adc_ranges && !c->uniform_bits)
+        usage_error(a, "--adc-range applies to --adc uniform:B[:RANGE], not '%s'", c->adc);
+    if (!a->failed && strcmp(c->calib, "none") == 0 && strcmp(c->adc, "lossless") != 0 &&
+        strcmp(c->adc, "arch") != 0 && !(c->uniform_bits && adc_clip_needs_no_data(c->uniform_clip)))
+        usage_error(a, "--adc %s needs calibration images, and --calib none has none", c->adc);
+    c->input_shapes = ca->shapes.shapes;
+    c->n_input_shapes = ca->shapes.count;
+}
+
 int cmd_compile(Args *a)
 {
-    CompileOptions c = {.calib = "auto", .adc = "arch", .uniform_clip = "max", .adc_options = {.tolerance = 0.5}};
-    const char *out = NULL, *calib_count_text = NULL, *calib_range = NULL, *emit_ir = NULL, *adc_tolerance = NULL,
-               *report_json = NULL, *tile_map = NULL;
+    CompileArgs ca = compile_args_default();
+    CompileOptions *cp = &ca.c;
+    const char *out = NULL, *emit_ir = NULL, *report_json = NULL, *tile_map = NULL;
     bool report = false;
-    InputShapes shapes = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "-o", &out) || input_shape_option(a, &shapes) || opt_value(a, "--arch", &c.arch_path) ||
-            dataset_option(a, &c.calib_data) ||
-            opt_value(a, "--calib", &c.calib) ||
-            opt_value(a, "--calib-count", &calib_count_text) || opt_value(a, "--calib-range", &calib_range) || opt_value(a, "--emit-ir", &emit_ir) ||
-            opt_value(a, "--print-ir-after", &c.pass_options.print_after) || opt_value(a, "--adc", &c.adc) || opt_value(a, "--adc-range", &c.adc_ranges) ||
-            opt_value(a, "--adc-tolerance", &adc_tolerance) || opt_value(a, "--packing", &c.packing) ||
-            opt_value(a, "--tiles", &c.tiles) || opt_value(a, "--replicate", &c.replicate) ||
+        if (opt_value(a, "-o", &out) || compile_option(a, &ca) || opt_value(a, "--emit-ir", &emit_ir) ||
+            opt_value(a, "--print-ir-after", &cp->pass_options.print_after) ||
             opt_value(a, "--report-json", &report_json) || opt_value(a, "--tile-map", &tile_map))
             continue;
         if (opt_flag(a, "--report"))
             report = true;
-        else if (opt_flag(a, "--float-weights"))
-            c.float_weights = true;
         else if (opt_flag(a, "--print-ir-after-all"))
-            c.pass_options.print_after_all = true;
+            cp->pass_options.print_after_all = true;
         else if (opt_flag(a, "--time-passes"))
-            c.pass_options.time_passes = true;
+            cp->pass_options.time_passes = true;
         else
-            opt_positional(a, &c.model);
+            opt_positional(a, &cp->model);
     }
-    if (!a->failed && !c.model)
+    if (!a->failed && !cp->model)
         usage_error(a, "%s", "missing MODEL");
     if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
         usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
-    /* The data set options read --calib's set; it is named and counted by
-     * --calib and --calib-count alone. */
-    if (!a->failed && (c.calib_data.spec || c.calib_data.limit))
-        usage_error(a, "compile reads its data with --calib SPEC and --calib-count N, not %s",
-                    c.calib_data.spec ? "--dataset" : "--limit");
-    if (!a->failed && calib_range)
-        check_calib_range(a, calib_range, strcmp(c.calib, "none") == 0, &c.calib_range);
-    c.calib_ranges = strchr(calib_range ? calib_range : "", '=') ? calib_range : NULL;
-    if (!a->failed && calib_count_text &&
-        (!parse_count(calib_count_text, &c.calib_count) || c.calib_count < 1 || c.calib_count > INT_MAX))
-        usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", calib_count_text);
-    if (!a->failed && c.packing && strcmp(c.packing, "none") && strcmp(c.packing, "dense") &&
-        strcmp(c.packing, "balanced"))
-        usage_error(a, "--packing takes none, dense or balanced, not '%s'", c.packing);
-    if (!a->failed && c.tiles &&
-        (!parse_count(c.tiles, &c.tile_budget) || c.tile_budget < 1 || c.tile_budget > 1000000000))
-        usage_error(a, "--tiles takes a positive count, not '%s'", c.tiles);
-    if (!a->failed)
-        check_adc_options(a, c.adc, adc_tolerance, c.float_weights, &c.adc_options, &c.uniform_bits,
-                          &c.uniform_clip);
-    if (!a->failed && c.adc_ranges && !c.uniform_bits)
-        usage_error(a, "--adc-range applies to --adc uniform:B[:RANGE], not '%s'", c.adc);
-    if (!a->failed && strcmp(c.calib, "none") == 0 && strcmp(c.adc, "lossless") != 0 && strcmp(c.adc, "arch") != 0 &&
-        !(c.uniform_bits && adc_clip_needs_no_data(c.uniform_clip)))
-        usage_error(a, "--adc %s needs calibration images, and --calib none has none", c.adc);
+    compile_args_check(a, &ca);
     if (a->failed)
         return EXIT_USAGE;
-    c.input_shapes = shapes.shapes;
-    c.n_input_shapes = shapes.count;
+    CompileOptions c = ca.c;
+    const char *calib_count_text = ca.calib_count, *adc_tolerance = ca.adc_tolerance;
 
     Arena *arena = arena_new();
     Diags diags;
