@@ -178,6 +178,8 @@ struct PerfReport {
     double ops;                 /* 2 x MACs per image, crossbar and digital */
     double tops_per_w, tops;    /* ops per pJ; ops per second at the pipeline's rate / 1e12 */
     double area_tile_mm2, area_tiles_mm2, area_digital_mm2, area_mm2;
+    double utilization;         /* cells the blocks cover / cells of the tiles (the mapping report's) */
+    int adc_bits_max;           /* the most ADC bits of a block (0: float-weight program) */
 };
 
 /* Images one run of the program processes: the first input's leading

@@ -308,6 +308,47 @@ static int block_weight_cols(const Program *p, int k)
     return 0;
 }
 
+/* A block is where an mvm reads (tile, first row, first column): a block two
+ * mvm instructions read is counted once. */
+typedef struct {
+    int tile, tile_row, tile_col, rows, cols, adc_bits;
+} BlockCells;
+
+static int block_order(const void *a, const void *b)
+{
+    const BlockCells *x = a, *y = b;
+    if (x->tile != y->tile)
+        return x->tile < y->tile ? -1 : 1;
+    if (x->tile_row != y->tile_row)
+        return x->tile_row < y->tile_row ? -1 : 1;
+    return (x->tile_col > y->tile_col) - (x->tile_col < y->tile_col);
+}
+
+/* Cell utilization (the cells the blocks cover over the tiles' cells, as
+ * the mapping report counts them, docs/mapping.md) and the most ADC bits. */
+static void block_cells(Arena *arena, const Program *p, PerfReport *r)
+{
+    int n = 0;
+    BlockCells *blocks = arena_array(arena, (size_t)p->n_instrs + 1, sizeof(BlockCells));
+    for (int k = 0; k < p->n_instrs; k++) {
+        const Instr *in = &p->instrs[k];
+        if (in->opcode != INSTR_MVM)
+            continue;
+        const MvmParams *m = &in->mvm;
+        blocks[n++] = (BlockCells){m->tile, m->tile_row, m->tile_col, m->rows, m->phys_cols,
+                                   m->float_mode ? 0 : m->adc_bits};
+    }
+    qsort(blocks, (size_t)n, sizeof *blocks, block_order);
+    double cells = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || block_order(&blocks[i - 1], &blocks[i]) != 0)
+            cells += (double)blocks[i].rows * blocks[i].cols;
+        r->adc_bits_max = blocks[i].adc_bits > r->adc_bits_max ? blocks[i].adc_bits : r->adc_bits_max;
+    }
+    double tile_cells = (double)p->arch.rows * p->arch.cols * p->n_tiles;
+    r->utilization = tile_cells > 0 ? cells / tile_cells : 0;
+}
+
 void perf_model(Arena *arena, const Program *program, const PerfParams *params, const SimCounters *by_instr,
                 double runs, PerfReport *r)
 {
@@ -440,6 +481,7 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
     r->area_tile_mm2 = p->n_tiles ? r->area_tiles_mm2 / p->n_tiles : 0;
     r->area_digital_mm2 = ceil(p->n_tiles / params->tiles_per_digital) * params->digital_mm2;
     r->area_mm2 = r->area_tiles_mm2 + r->area_digital_mm2;
+    block_cells(arena, p, r);
 }
 
 /* ---- reports ---- */

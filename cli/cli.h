@@ -135,6 +135,26 @@ double eval_headline(EvalMetric metric, const ClassMetrics *classes, const Outpu
 void eval_print_summary(FILE *out, EvalMetric metric, const ClassMetrics *classes, const OutputError *error,
                         int count);
 
+/* A sweep's results (cli/results.c, docs/results.md): columns point, the
+ * axes, seed, then the metrics; a cell is a string, a number or null. */
+typedef struct {
+    const char *text;           /* a string, or NULL: a number (NaN: null) */
+    double number;
+} ResultCell;
+typedef struct {
+    const char *manifest;       /* the manifest object as JSON text (arena), or NULL */
+    int n_axes;                 /* columns 1 .. n_axes are the axes (column 0 is "point") */
+    int n_columns;
+    const char **columns;
+    int n_rows;
+    ResultCell *cells;          /* [n_rows * n_columns], row-major */
+} ResultTable;
+bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *diags);
+void results_write_jsonl(FILE *f, const ResultTable *table);
+void results_write_csv(FILE *f, const ResultTable *table);
+void results_format_number(char *buf, size_t size, double x);
+int results_column(const ResultTable *table, const char *name);
+
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);
 int cmd_opt(Args *a);

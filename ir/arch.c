@@ -130,6 +130,11 @@ static bool is_name_kind(FieldKind kind)
     return kind == F_SIGN || kind == F_GRANULARITY || kind == F_PROG;
 }
 
+bool arch_field_is_name(int field)
+{
+    return field >= 0 && field < N_FIELDS && is_name_kind(fields[field].kind);
+}
+
 const char *arch_field_name(int field)
 {
     return field >= 0 && field < N_FIELDS ? fields[field].name : NULL;

@@ -315,6 +315,7 @@ int arch_field_count_all(void);
 const char *prog_model_name(ProgModel model);
 const char *arch_field_name(int field);
 int arch_field_find(const char *name);      /* -1 when there is no such field */
+bool arch_field_is_name(int field);         /* its value is a name (sign, prog_model), not a number */
 /* A field's value as the .xir line writes it: 8, 100.0 or "pair-analog". */
 char *arch_field_format(Arena *arena, const Arch *arch, int field);
 /* Sets a field from the text of a number, or from a string when is_string;

@@ -140,6 +140,18 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
     *arch = arch_default();
     if (c->arch_path && !arch_read_json(c->arch_path, arch, diags))
         return NULL;
+    for (int i = 0; i < c->n_arch_sets; i++) {
+        const char *set = c->arch_sets[i], *eq = strchr(set, '=');
+        int field = eq ? arch_field_find(arena_printf(arena, "%.*s", (int)(eq - set), set)) : -1;
+        const char *why = field < 0 ? "is not FIELD=VALUE with an architecture field (docs/arch.md)"
+                                    : arch_field_parse(arch, field, eq + 1, arch_field_is_name(field));
+        if (why) {
+            diag_error(diags, NULL, "architecture %s: %s", set, why);
+            return NULL;
+        }
+    }
+    if (c->n_arch_sets && !arch_validate(arch, c->arch_path ? c->arch_path : "(built in)", diags))
+        return NULL;
     if (c->tiles)
         arch->tiles = (int)c->tile_budget;
     const PassOptions *passes = &c->pass_options;

@@ -174,6 +174,8 @@ Graph *load_model(Arena *arena, const char *path, const OnnxBinding *shapes, int
 /* What `xbarc compile` was asked for (checked by the CLI). */
 typedef struct {
     const char *model, *arch_path;
+    const char *const *arch_sets;   /* FIELD=VALUE of the architecture, after arch_path (sweeps) */
+    int n_arch_sets;
     const char *calib;          /* calibration set (frontend calibration_images), or "none" */
     long calib_count;           /* 0: the calibration set's default */
     DatasetOptions calib_data;  /* how --calib's data set is read (--scale, --resize, --mean...) */
