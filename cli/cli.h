@@ -115,6 +115,9 @@ void chip_check(Args *a, Chip *chip);
 struct Program;
 struct Program *chip_program(Arena *arena, const char *path, const Chip *chip, Diags *diags);
 
+/* Seconds of the monotonic clock (eval_report.c). */
+double now_seconds(void);
+
 /* xbarc eval's progress line and summary (eval_report.c, docs/eval.md). */
 typedef enum { METRIC_TOP1, METRIC_TOP5, METRIC_SNR, METRIC_RELERR } EvalMetric;
 bool eval_metric_parse(const char *text, EvalMetric *metric);

@@ -1,467 +1,360 @@
-/* cmd_sweep.c: `xbarc sweep`: accuracy against one non-ideality of the chip.
+/* cmd_sweep.c: `xbarc sweep`: a grid of compiles, chips and seeds, run here
+ * or on a Slurm cluster (docs/sweep.md).
  *
- * The program is read once.  Its architecture gets --noise, --time and --set
- * as in `xbarc eval` (docs/noise.md); then for each value of the varied field
- * and each seed 1..N, a copy of the program whose arch has that value is
- * evaluated (runtime/evaluate.c): every seed is another programmed chip, and
- * the same seed at another value is the same chip's draws scaled, so the curve
- * is smooth in the parameter (common random numbers).  The evaluator's
- * results do not depend on --threads, so neither does anything written here.
- *
- * Outputs: a summary table on stdout (mean, sample standard deviation, min and
- * max over the seeds, per value), the per-seed CSV (-o) and an SVG line plot of
- * the mean with a min-max band (--plot), both checked before the first run and
- * written together or not at all (ir/file.c); a progress bar on stderr when it
- * is a terminal. */
-#include "cli/cli.h"
+ * The command parses the definition (sweep_spec.c) and the executor's
+ * options, makes or reuses the run directory, has the rows made (locally by
+ * sweep_exec.c, or by an `sbatch --array` job, sweep_slurm.c), merges them in
+ * grid order and writes the results (cli/results.c: CSV, JSON lines, the
+ * manifest; a plot), all checked before the first row and written together
+ * or not at all.  --merge, --status and --shard work on a run directory. */
+#include "cli/sweep.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char sweep_usage[] =
-    "usage: xbarc sweep PROGRAM.xbp --dataset SPEC --vary PARAM=FROM:TO:STEP --seeds N\n"
-    "                   [--limit N] [--threads N] [-o OUT.csv] [--plot OUT.svg]\n"
-    "                   [--noise P] [--chip FILE] [--time T] [--set FIELD=VALUE ...] [--data-dir DIR]\n"
-    "                   [--metric top1|top5]\n"
+    "usage: xbarc sweep (MODEL.onnx | --model MODEL.onnx | PROGRAM.xbp) [--dataset SPEC]\n"
+    "                   --vary PARAM=VALUES ... [--seeds N] [-o OUT.csv|OUT.jsonl ...]\n"
+    "                   [--jobs N | --slurm ...] [--run-dir DIR] [--plot FILE]\n"
+    "       xbarc sweep --file SWEEP.json [options]\n"
+    "       xbarc sweep --merge DIR [-o FILE ...] | --status DIR\n"
     "\n"
-    "Top-1 accuracy of a program on the simulated chip as one non-ideality varies:\n"
-    "for each value of PARAM and each seed 1..N (each seed another programmed\n"
-    "chip), the test split of the data set is evaluated as 'xbarc eval' does.\n"
-    "Prints the mean, standard deviation (over seeds, n - 1), min and max per value.\n"
+    "Runs every point of a grid -- the cross product of the --vary axes -- for\n"
+    "seeds 1..N (each seed another programmed chip) and writes one row per point\n"
+    "and seed: the varied values, the seed, top-1 and top-5 accuracy, the float\n"
+    "model's accuracy on the same images, energy per image, latency, images/s,\n"
+    "TOPS/W, area, tiles, cell utilization, the most ADC bits, and the compile\n"
+    "and run times (docs/sweep.md, docs/results.md).  Without --dataset, only the\n"
+    "mapping's figures (priced from the instruction shapes).\n"
     "\n"
-    "  --vary PARAM=FROM:TO:STEP  the values FROM, FROM + STEP, ... up to TO;\n"
-    "                       or PARAM=V1,V2,... (plotted evenly spaced, as given).\n"
-    "                       PARAM is a chip field of docs/noise.md (read_sigma,\n"
-    "                       prog_sigma, sa0_fraction, drift_time_s, wire_r_ohm, ...),\n"
-    "                       g_min_us, g_max_us, or time (drift_time_s; values like\n"
-    "                       1h, 1d, 1y)\n"
-    "  --seeds N            seeds 1 to N per value\n"
+    "  --vary PARAM=V1,V2,...  or PARAM=FROM:TO:STEP (numbers): an axis; repeat for\n"
+    "                       a grid, the first outermost.  PARAM is\n"
+    "                       - a chip field (read_sigma, prog_sigma, wire_r_ohm, ...,\n"
+    "                         g_min_us, g_max_us; docs/noise.md) or time (1h, 1d, 1y):\n"
+    "                         another chip, the same program;\n"
+    "                       - an architecture field (rows, cols, cell_bits, adc_bits,\n"
+    "                         dac_bits, ...; docs/arch.md) or a compile option: adc,\n"
+    "                         packing, tile_budget (--tiles), replicate, calib,\n"
+    "                         calib_count, calib_range, adc_tolerance: a recompile of\n"
+    "                         the model (each distinct compile once per worker);\n"
+    "                       - model (files) or dataset (specs)\n"
+    "  --seeds N            seeds 1 to N per point (default 1)\n"
+    "  --file SWEEP.json    the definition as JSON: each key an option without its\n"
+    "                       dashes (\"model\", \"dataset\", \"limit\", \"seeds\", \"noise\",\n"
+    "                       \"set\": [...], \"arch\", \"adc\", ...), \"vary\" an object of\n"
+    "                       PARAM: [values] or \"FROM:TO:STEP\"; the command line adds to it\n"
     DATASET_USAGE
-    "  --threads N          images on N threads (the results do not depend on N)\n"
-    "  -o OUT.csv           write one row per value and seed: param,value,seed,accuracy\n"
-    "  --plot OUT.svg       write a plot of the mean accuracy and its min-max band\n"
-    "                       (both checked before the first run, written together or\n"
-    "                       not at all; '-' is stdout, the table then goes to stderr)\n"
-    "  --noise ideal|rram|pcm|neurram, --chip FILE, --time T, --set FIELD=VALUE\n"
-    "                       the other non-idealities, as for 'xbarc eval' (before PARAM)\n"
-    "  --metric top1|top5   what is recorded (default top1; the CSV column is then\n"
-    "                       'accuracy', else 'top5')\n";
+    "  --arch, --calib, --calib-count, --calib-range, --adc, --adc-range,\n"
+    "  --adc-tolerance, --packing, --tiles, --replicate, --input-shape, --float-weights\n"
+    "                       how the model is compiled, as for 'xbarc compile'\n"
+    "                       (the data set options above also read --calib's set)\n"
+    "  --noise P, --chip FILE, --time T, --set FIELD=VALUE\n"
+    "                       the chip before the point's own axes, as for 'xbarc eval'\n"
+    "  --perf NAME=VALUE    a figure of the performance model (docs/perf.md)\n"
+    "  --no-baseline        no float_accuracy column values (saves a float run per model)\n"
+    "  --no-timing          no compile_s and run_s columns: the files are then the same\n"
+    "                       bytes for the same definition, however the work was split\n"
+    "\n"
+    "Results (checked before the first row; written together or not at all):\n"
+    "  -o FILE              .csv (a header, one line per row) or .jsonl (the manifest,\n"
+    "                       then one object per row); repeatable; '-' is CSV on stdout\n"
+    "  --manifest FILE      the manifest alone (version, definition, axes, seeds, chip)\n"
+    "\n"
+    "Execution:\n"
+    "  --jobs N             N worker processes on this machine (default 1)\n"
+    "  --threads N          images of one evaluation on N threads (same results)\n"
+    "  --run-dir DIR        where the rows are kept as they are made, so a run that\n"
+    "                       stopped goes on where it was when started again (default:\n"
+    "                       the first -o file's name plus .sweep, remade when the\n"
+    "                       definition changes; without -o a temporary directory)\n"
+    "  --slurm              run as one 'sbatch --array' job of --shards tasks and a\n"
+    "                       merge job writing the -o files (docs/slurm.md); with\n"
+    "  --wait               block until the merge is done and print the results' path\n"
+    "  --resume             submit only the shards whose rows are missing\n"
+    "  --shards N           array tasks (default: one per row, at most 64)\n"
+    "  --partition P, --time-limit T, --mem M, --array-limit N, --sbatch-arg ARG\n"
+    "                       sbatch's --partition, --time, --mem, --array=...%N and\n"
+    "                       anything else (repeatable); --time is the chip's age\n"
+    "  --merge DIR          write the results of a run directory (the -o files it was\n"
+    "                       submitted with, or those given); an error names what is\n"
+    "                       missing\n"
+    "  --status DIR         how far a run directory is: rows made, shards done\n";
 
-enum { MAX_VALUES = 1000, MAX_THREADS = 256 };
-
-/* The varied field and its values. */
+/* The outputs asked for, by kind. */
 typedef struct {
-    const char *param;          /* as given: a field name or "time" */
-    const char *field;          /* the Arch field */
-    int n;
-    double *values;
-    const char **labels;        /* the texts of a list (plot ticks), or NULL for a range */
-} Vary;
+    char **files;               /* -o: .csv, .jsonl, or '-' (CSV) */
+    int n_files, files_cap;
+    const char *manifest;
+} SweepOutputs;
 
-/* One number of --vary: seconds with a unit for time, else a plain number. */
-static bool parse_number(const Vary *v, const char *text, double *out)
+static bool is_jsonl(const char *path)
 {
-    if (strcmp(v->param, "time") == 0)
-        return noise_parse_time(text, out);
-    char *end;
-    errno = 0;
-    *out = strtod(text, &end);
-    return *text && !*end && !errno && isfinite(*out);
+    return has_suffix(path, ".jsonl") || has_suffix(path, ".json");
 }
 
-/* Parses PARAM=FROM:TO:STEP or PARAM=V1,V2,...; a message, or NULL. */
-static const char *parse_vary(Arena *arena, const char *spec, Vary *v)
+/* The summary: per point, the mean, sample standard deviation, min and max
+ * of the accuracy over the seeds, and the mapping's figures. */
+static void print_summary(FILE *out, const SweepSpec *s, const ResultTable *t)
 {
-    const char *eq = strchr(spec, '=');
-    if (!eq || eq == spec || !eq[1])
-        return arena_printf(arena, "--vary takes PARAM=FROM:TO:STEP or PARAM=V1,V2,..., not '%s'", spec);
-    v->param = arena_printf(arena, "%.*s", (int)(eq - spec), spec);
-    v->field = strcmp(v->param, "time") == 0 ? "drift_time_s" : v->param;
-    char *rest = arena_printf(arena, "%s", eq + 1);
-    v->values = arena_array(arena, MAX_VALUES, sizeof(double));
-    if (strchr(rest, ':')) {
-        char *parts[3] = {rest, NULL, NULL};
-        for (int i = 1; i < 3 && parts[i - 1]; i++) {
-            char *colon = strchr(parts[i - 1], ':');
-            if (colon) {
-                *colon = 0;
-                parts[i] = colon + 1;
+    int acc = results_column(t, "accuracy"), energy = results_column(t, "energy_pj"),
+        tiles = results_column(t, "tiles"), util = results_column(t, "utilization");
+    bool measured = s->data.spec || (s->n_axes && s->axes[0].kind == AXIS_DATASET);
+    fprintf(out, "sweep of %lld point%s x %d seed%s%s%s\n", (long long)s->n_points, s->n_points == 1 ? "" : "s",
+            s->seeds, s->seeds == 1 ? "" : "s", s->data.spec ? " on " : "", s->data.spec ? s->data.spec : "");
+    for (int i = 0; i < s->n_axes; i++)
+        fprintf(out, "%-12s ", s->axes[i].name);
+    if (measured)
+        fprintf(out, "%8s %8s %8s %8s ", "mean", "std", "min", "max");
+    fprintf(out, "%12s %6s %6s\n", "energy(nJ)", "tiles", "util");
+    for (int64_t p = 0; p < s->n_points; p++) {
+        const ResultCell *first = t->cells + (size_t)(p * s->seeds) * (size_t)t->n_columns;
+        for (int i = 0; i < s->n_axes; i++) {
+            char value[64];
+            const ResultCell *c = &first[1 + i];
+            if (c->text)
+                snprintf(value, sizeof value, "%s", c->text);
+            else
+                results_format_number(value, sizeof value, c->number);
+            fprintf(out, "%-12s ", value);
+        }
+        if (measured) {
+            double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
+            for (int k = 0; k < s->seeds; k++) {
+                double x = first[(size_t)k * (size_t)t->n_columns + (size_t)acc].number;
+                sum += x, lo = fmin(lo, x), hi = fmax(hi, x);
             }
+            double mean = sum / s->seeds;
+            for (int k = 0; k < s->seeds; k++) {
+                double x = first[(size_t)k * (size_t)t->n_columns + (size_t)acc].number;
+                sq += (x - mean) * (x - mean);
+            }
+            fprintf(out, "%8.4f %8.4f %8.4f %8.4f ", mean, s->seeds > 1 ? sqrt(sq / (s->seeds - 1)) : 0.0, lo, hi);
         }
-        double from, to, step;
-        if (!parts[2] || strchr(parts[2], ':') || !parse_number(v, parts[0], &from) ||
-            !parse_number(v, parts[1], &to) || !parse_number(v, parts[2], &step))
-            return arena_printf(arena, "--vary %s: FROM:TO:STEP must be three numbers", v->param);
-        if (!(step > 0) || to < from)
-            return arena_printf(arena, "--vary %s: STEP must be positive and TO at least FROM", v->param);
-        double span = (to - from) / step;
-        if (span + 1 > MAX_VALUES)
-            return arena_printf(arena, "--vary %s: more than %d values", v->param, MAX_VALUES);
-        v->n = (int)floor(span + 1e-9) + 1;
-        for (int i = 0; i < v->n; i++) {
-            double x = from + i * step;     /* not accumulated: no drift of rounding errors */
-            v->values[i] = fabs(x - to) < 1e-9 * step ? to : fabs(x) < 1e-12 * step ? 0 : x;
-        }
-        return NULL;
-    }
-    v->labels = arena_array(arena, MAX_VALUES, sizeof(char *));
-    for (char *item = rest; item; v->n++) {
-        char *comma = strchr(item, ',');
-        if (comma)
-            *comma = 0;
-        if (v->n == MAX_VALUES)
-            return arena_printf(arena, "--vary %s: more than %d values", v->param, MAX_VALUES);
-        if (!parse_number(v, item, &v->values[v->n]))
-            return arena_printf(arena, "--vary %s: '%s' is not a %s", v->param, item,
-                                strcmp(v->param, "time") == 0 ? "duration (20s, 1h, 1d, 1y)" : "number");
-        v->labels[v->n] = item;
-        item = comma ? comma + 1 : NULL;
-    }
-    return NULL;
-}
-
-/* Sets the varied field of arch to value; a message, or NULL. */
-static const char *set_field(Arena *arena, const Vary *v, Arch *arch, double value)
-{
-    const char *why = noise_set(arch, arena_printf(arena, "%s=%.17g", v->field, value));
-    return why ? arena_printf(arena, "--vary %s: %s", v->param, why) : NULL;
-}
-
-
-/* ---- progress ---- */
-
-typedef struct {
-    const Vary *vary;
-    int value, seed, seeds, run, runs;
-    int last_shown;             /* per mille, -1 before the first */
-    time_t start;
-} Bar;
-
-static void show_bar(void *context, int done, int count, int correct)
-{
-    (void)correct;
-    Bar *b = context;
-    double fraction = ((double)b->run + (count ? (double)done / count : 1)) / b->runs;
-    int shown = (int)(fraction * 1000);
-    if (shown == b->last_shown)
-        return;
-    b->last_shown = shown;
-    enum { WIDTH = 30 };
-    char bar[WIDTH + 1];
-    int filled = (int)(fraction * WIDTH);
-    for (int i = 0; i < WIDTH; i++)
-        bar[i] = i < filled ? '#' : '.';
-    bar[WIDTH] = 0;
-    fprintf(stderr, "\r[%s] %5.1f%%  %s=%-10g seed %d/%d  %lds ", bar, fraction * 100, b->vary->param,
-            b->vary->values[b->value], b->seed, b->seeds, (long)(time(NULL) - b->start));
-}
-
-/* ---- statistics ---- */
-
-typedef struct {
-    double mean, std, min, max;
-} Summary;
-
-static Summary summarize(const double *x, int n)
-{
-    Summary s = {.min = x[0], .max = x[0]};
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        sum += x[i];
-        s.min = fmin(s.min, x[i]);
-        s.max = fmax(s.max, x[i]);
-    }
-    s.mean = sum / n;
-    double sq = 0;
-    for (int i = 0; i < n; i++)
-        sq += (x[i] - s.mean) * (x[i] - s.mean);
-    s.std = n > 1 ? sqrt(sq / (n - 1)) : 0;
-    return s;
-}
-
-/* ---- files ---- */
-
-
-static void write_csv(FILE *f, const Vary *v, int seeds, const double *acc, bool top5)
-{
-    fprintf(f, "param,value,seed,%s\n", top5 ? "top5" : "accuracy");
-    for (int i = 0; i < v->n; i++)
-        for (int s = 0; s < seeds; s++)
-            fprintf(f, "%s,%.10g,%d,%.6f\n", v->param, v->values[i], s + 1, acc[(size_t)i * seeds + s]);
-}
-
-/* ---- the plot ---- */
-
-/* Ticks at multiples of 1, 2 or 5 x 10^k, about `target` of them over [lo, hi]. */
-static double tick_step(double lo, double hi, int target)
-{
-    double raw = (hi - lo) / target;
-    double magnitude = pow(10, floor(log10(raw)));
-    double f = raw / magnitude;
-    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * magnitude;
-}
-
-/* Widens [*lo, *hi] to whole ticks (and to some width when it has none). */
-static double nice_range(double *lo, double *hi, int target)
-{
-    if (*hi - *lo < 1e-12 * fmax(1, fabs(*hi))) {
-        double pad = *lo != 0 ? fabs(*lo) * 0.01 : 0.01;
-        *lo -= pad, *hi += pad;
-    }
-    double step = tick_step(*lo, *hi, target);
-    *lo = floor(*lo / step + 1e-9) * step;
-    *hi = ceil(*hi / step - 1e-9) * step;
-    return step;
-}
-
-static int tick_decimals(double step)
-{
-    int d = (int)-floor(log10(step) + 1e-9);
-    return d > 0 ? d : 0;
-}
-
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else
-            fputc(*s, f);
+        fprintf(out, "%12.4g %6.0f %5.1f%%\n", first[energy].number / 1000, first[tiles].number,
+                100 * first[util].number);
     }
 }
 
-enum { W = 640, H = 420, LEFT = 72, RIGHT = 24, TOP = 40, BOTTOM = 56 };
-
-static void write_svg(FILE *f, const Vary *v, const Summary *sum, int seeds, const char *program,
-                      const char *dataset, int images, bool top5)
+/* Writes the merged table as every output asked for. */
+static bool write_results(const ResultTable *t, const SweepOutputs *o, Outputs *outs)
 {
-    double x0 = LEFT, x1 = W - RIGHT, y0 = H - BOTTOM, y1 = TOP;
-    /* x: the values on a linear axis, or a list's items evenly spaced */
-    double xlo = 0, xhi = v->n > 1 ? v->n - 1 : 1, xstep = 1;
-    if (!v->labels) {
-        xlo = v->values[0], xhi = v->values[v->n - 1];
-        xstep = nice_range(&xlo, &xhi, 6);
-    } else if (v->n == 1) {
-        xlo = -1;
+    bool ok = true;
+    for (int i = 0; i < o->n_files && ok; i++) {
+        FILE *f = outputs_open(outs, o->files[i]);
+        if (f && is_jsonl(o->files[i]))
+            results_write_jsonl(f, t);
+        else if (f)
+            results_write_csv(f, t);
+        ok = f != NULL;
     }
-    double ylo = sum[0].min, yhi = sum[0].max;
-    for (int i = 1; i < v->n; i++)
-        ylo = fmin(ylo, sum[i].min), yhi = fmax(yhi, sum[i].max);
-    double ystep = nice_range(&ylo, &yhi, 5);
-#define PX(x) (x0 + ((x) - xlo) / (xhi - xlo) * (x1 - x0))
-#define PY(y) (y0 + ((y) - ylo) / (yhi - ylo) * (y1 - y0))
-#define XAT(i) PX(v->labels ? (double)(i) : v->values[i])
-
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-    fprintf(f, "<text x=\"%d\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">", W / 2);
-    const char *slash = strrchr(program, '/');
-    xml_text(f, slash ? slash + 1 : program);
-    fprintf(f, " on %s (%d images): top-%d accuracy, mean and min-max over %d seed%s</text>\n", dataset, images,
-            top5 ? 5 : 1, seeds, seeds == 1 ? "" : "s");
-
-    /* grid, ticks and tick labels */
-    int yd = tick_decimals(ystep);
-    for (int k = 0; ylo + k * ystep <= yhi + ystep * 1e-6; k++) {
-        double y = ylo + k * ystep, py = PY(y);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n", x0, py, x1, py);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", x0 - 5, py, x0, py);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", x0 - 8, py + 4, yd, y);
+    if (ok && o->manifest) {
+        const char *m = t->manifest;
+        ok = outputs_write(outs, o->manifest, m, strlen(m)) && outputs_write(outs, o->manifest, "\n", 1);
     }
-    int xd = tick_decimals(xstep);
-    int n_xticks = v->labels ? v->n : (int)floor((xhi - xlo) / xstep + 1e-6) + 1;
-    for (int k = 0; k < n_xticks; k++) {
-        double x = v->labels ? k : xlo + k * xstep, px = PX(x);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", px, y0, px, y0 + 5);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px, y0 + 19);
-        if (v->labels)
-            xml_text(f, v->labels[k]);
-        else
-            fprintf(f, "%.*f", xd, x);
-        fprintf(f, "</text>\n");
-    }
-    fprintf(f, "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\" stroke=\"black\"/>\n", x0, y1, y0, x1);
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", (x0 + x1) / 2, H - 14);
-    xml_text(f, v->param);
-    fprintf(f, "%s</text>\n", strcmp(v->param, "time") == 0 && !v->labels ? " (s)" : "");
-    fprintf(f, "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">top-%d accuracy</text>\n",
-            (y0 + y1) / 2, top5 ? 5 : 1);
-
-    /* the min-max band, then the mean */
-    fprintf(f, "<polygon fill=\"#9ecae1\" fill-opacity=\"0.6\" stroke=\"none\" points=\"");
-    for (int i = 0; i < v->n; i++)
-        fprintf(f, "%.1f,%.1f ", XAT(i), PY(sum[i].max));
-    for (int i = v->n - 1; i >= 0; i--)
-        fprintf(f, "%.1f,%.1f ", XAT(i), PY(sum[i].min));
-    fprintf(f, "\"/>\n<polyline fill=\"none\" stroke=\"#08519c\" stroke-width=\"2\" points=\"");
-    for (int i = 0; i < v->n; i++)
-        fprintf(f, "%.1f,%.1f ", XAT(i), PY(sum[i].mean));
-    fprintf(f, "\"/>\n");
-    for (int i = 0; i < v->n; i++)
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#08519c\"/>\n", XAT(i), PY(sum[i].mean));
-    fprintf(f, "</svg>\n");
-#undef PX
-#undef PY
-#undef XAT
+    return ok;
 }
 
-/* ---- the command ---- */
+static bool add_outputs(Outputs *outs, const SweepOutputs *o)
+{
+    bool ok = true;
+    for (int i = 0; i < o->n_files; i++)
+        ok = outputs_add(outs, o->files[i]) && ok;
+    return (!o->manifest || outputs_add(outs, o->manifest)) && ok;
+}
+
+/* Removes a run directory this command made for itself (rows files, the
+ * definition, the directory). */
+static void remove_run_dir(const char *dir, Arena *arena)
+{
+    const char *rows = arena_printf(arena, "%s/rows", dir);
+    DIR *d = opendir(rows);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            unlink(arena_printf(arena, "%s/%s", rows, e->d_name));
+    if (d)
+        closedir(d);
+    rmdir(rows);
+    unlink(arena_printf(arena, "%s/sweep.json", dir));
+    rmdir(dir);
+}
+
+/* --merge DIR: the results of a run directory. */
+static int merge_command(const char *dir, SweepOutputs *o, bool summary, Arena *arena, Diags *diags)
+{
+    SweepSpec s;
+    char *abs_dir = realpath(dir, NULL);
+    const char *where = abs_dir ? arena_strdup(arena, abs_dir) : dir;
+    free(abs_dir);
+    ResultTable t;
+    Outputs *outs = outputs_new(arena, diags);
+    bool ok = sweep_dir_load(arena, where, &s, diags) && add_outputs(outs, o) && sweep_merge(arena, where, &s, &t, diags) &&
+              write_results(&t, o, outs);
+    ok = outputs_commit(outs, ok);
+    if (ok && summary)
+        print_summary(outputs_to_stdout(outs) ? stderr : stdout, &s, &t);
+    return finish(arena, diags, ok);
+}
 
 int cmd_sweep(Args *a)
 {
-    const char *path = NULL, *vary_spec = NULL, *seeds_text = NULL, *threads_text = NULL, *csv_path = NULL, *svg_path = NULL, *preset = NULL,
-               *time_text = NULL, *chip_file = NULL, *set;
-    const char *metric_text = NULL;
-    char **sets = calloc((size_t)a->argc + 1, sizeof(char *));
-    int n_sets = 0;
-    DatasetOptions dso = {0};
-    while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "--set", &set))
-            sets[n_sets++] = (char *)set;
-        else if (!dataset_option(a, &dso) &&
-                 !opt_value(a, "--vary", &vary_spec) && !opt_value(a, "--seeds", &seeds_text) &&
-                 !opt_value(a, "--threads", &threads_text) &&
-                 !opt_value(a, "-o", &csv_path) && !opt_value(a, "--plot", &svg_path) &&
-                 !opt_value(a, "--noise", &preset) && !opt_value(a, "--chip", &chip_file) &&
-                 !opt_value(a, "--time", &time_text) &&
-                 !opt_value(a, "--metric", &metric_text))
-            opt_positional(a, &path);
-    }
-    Chip chip = {.preset = preset, .chip_file = chip_file, .time = time_text, .sets = sets, .n_sets = n_sets};
     Arena *arena = arena_new();
-    Vary vary = {0};
-    long seeds = 0, threads = 1;
-    const char *dataset_name = dso.spec;
-    const char *why = NULL;
-    if (!a->failed && (!path || !has_suffix(path, ".xbp")))
-        usage_error(a, "%s", path ? "the program must be an .xbp file (see 'xbarc compile')" : "missing PROGRAM.xbp");
-    if (!a->failed && !dataset_name)
-        usage_error(a, "%s", "missing --dataset SPEC");
-    if (!a->failed && !vary_spec)
-        usage_error(a, "%s", "missing --vary PARAM=FROM:TO:STEP");
-    if (!a->failed && !seeds_text)
-        usage_error(a, "%s", "missing --seeds N");
-    if (!a->failed && (!parse_count(seeds_text, &seeds) || seeds < 1 || seeds > 100000))
-        usage_error(a, "--seeds takes a count from 1 to 100000, not '%s'", seeds_text);
-    if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > MAX_THREADS))
-        usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
-    /* eval's snr and relerr need a reference run: not here (yet) */
-    bool top5 = metric_text && strcmp(metric_text, "top5") == 0;
-    if (!a->failed && metric_text && !top5 && strcmp(metric_text, "top1") != 0)
-        usage_error(a, "--metric takes top1 or top5, not '%s'", metric_text);
-    if (!a->failed && (why = parse_vary(arena, vary_spec, &vary)))
-        usage_error(a, "%s", why);
-    /* every value on the default chip: a field that cannot vary is a usage error */
-    Arch trial = arch_default();
-    if (!a->failed && (why = chip_apply(&chip, &trial, arena)))
-        usage_error(a, "%s", why);
-    for (int i = 0; i < vary.n && !a->failed; i++)
-        if ((why = set_field(arena, &vary, &trial, vary.values[i])))
-            usage_error(a, "%s", why);
+    SweepSpec s = sweep_spec_default();
+    SweepRun run = {.jobs = 1, .threads = 1};
+    SweepOutputs o = {0};
+    const char *jobs = NULL, *threads = NULL, *shards = NULL, *merge = NULL, *status = NULL, *shard = NULL,
+               *value = NULL;
+    int sbatch_cap = 0;
+    while (a->i < a->argc && !a->failed) {
+        if (opt_value(a, "-o", &value)) {
+            ARENA_GROW(arena, o.files, o.n_files, o.files_cap);
+            o.files[o.n_files++] = (char *)value;
+        } else if (opt_value(a, "--file", &value)) {
+            char **argv = NULL;
+            int argc = 0, cap = 0;
+            if (sweep_file_options(a, value, arena, &argv, &argc, &cap)) {
+                Args sub = {.argc = argc, .argv = argv, .command = a->command};
+                while (sub.i < sub.argc && !sub.failed)
+                    if (!sweep_spec_option(&sub, &s, arena))
+                        usage_error(&sub, "--file: %s is not an option of the definition", sub.argv[sub.i++]);
+                a->failed |= sub.failed;
+            }
+        } else if (opt_value(a, "--sbatch-arg", &value)) {
+            ARENA_GROW(arena, run.sbatch_args, run.n_sbatch_args, sbatch_cap);
+            run.sbatch_args[run.n_sbatch_args++] = (char *)value;
+        } else if (opt_value(a, "--manifest", &o.manifest) || opt_value(a, "--jobs", &jobs) ||
+                   opt_value(a, "--threads", &threads) || opt_value(a, "--run-dir", &run.run_dir) ||
+                   opt_value(a, "--shards", &shards) || opt_value(a, "--partition", &run.partition) ||
+                   opt_value(a, "--time-limit", &run.time_limit) || opt_value(a, "--mem", &run.mem) ||
+                   opt_value(a, "--array-limit", &run.array_limit) || opt_value(a, "--merge", &merge) ||
+                   opt_value(a, "--status", &status) || opt_value(a, "--shard", &shard)) {
+        } else if (opt_flag(a, "--slurm")) {
+            run.slurm = true;
+        } else if (opt_flag(a, "--wait")) {
+            run.wait = true;
+        } else if (opt_flag(a, "--resume")) {
+            run.resume = true;
+        } else if (!sweep_spec_option(a, &s, arena)) {
+            usage_error(a, "unknown option %s", a->argv[a->i++]);
+        }
+    }
+    long count = 0;
+    if (!a->failed && jobs && (!parse_count(jobs, &count) || count < 1 || count > 256))
+        usage_error(a, "--jobs takes 1 to 256, not '%s'", jobs);
+    run.jobs = jobs ? (int)count : 1;
+    if (!a->failed && threads && (!parse_count(threads, &count) || count < 1 || count > 256))
+        usage_error(a, "--threads takes 1 to 256, not '%s'", threads);
+    run.threads = threads ? (int)count : 1;
+    if (!a->failed && shards && (!parse_count(shards, &count) || count < 1 || count > 100000))
+        usage_error(a, "--shards takes 1 to 100000, not '%s'", shards);
+    run.shards = shards ? (int)count : 0;
+    if (!a->failed && (run.wait || run.resume || (shards && !shard) || run.partition || run.time_limit || run.mem ||
+                       run.array_limit || run.n_sbatch_args) && !run.slurm && !merge)
+        usage_error(a, "%s", "--wait, --resume, --shards and the sbatch options go with --slurm");
+    if (!a->failed && o.n_files > 1)
+        for (int i = 0; i < o.n_files; i++)
+            if (strcmp(o.files[i], "-") == 0)
+                usage_error(a, "%s", "-o - (CSV on stdout) cannot go with other -o files");
+    Diags diags;
+    diags_init(&diags, arena);
+    if (!a->failed && status) {
+        if (a->i != a->argc || s.argc || o.n_files)
+            usage_error(a, "%s", "--status DIR takes nothing else");
+        else
+            return finish(arena, &diags, sweep_status(status, arena, &diags) == 0);
+    }
+    if (!a->failed && merge) {
+        if (s.argc)
+            usage_error(a, "--merge DIR reads the definition from DIR, not %s", s.argv[0]);
+        else
+            return merge_command(merge, &o, true, arena, &diags);
+    }
+    if (!a->failed && shard) {
+        /* an array task: the definition is the run directory's */
+        if (!parse_count(shard, &count) || count < 0 || !run.run_dir || s.argc)
+            usage_error(a, "%s", "--shard K takes a shard number and --run-dir DIR alone");
+        if (a->failed) {
+            arena_free(arena);
+            return EXIT_USAGE;
+        }
+        if (!sweep_dir_load(arena, run.run_dir, &s, &diags))
+            return finish(arena, &diags, false);
+        int total = run.shards ? run.shards : 1;
+        int64_t first, end;
+        sweep_shard_range(&s, (int)count, total, &first, &end);
+        run.tag = arena_printf(arena, "shard-%ld", count);
+        return finish(arena, &diags, sweep_run_local(&s, &run, run.run_dir, first, end, &diags));
+    }
+    sweep_spec_check(a, &s, arena);
     if (a->failed) {
-        free(sets);
         arena_free(arena);
         return EXIT_USAGE;
     }
 
-    Diags diags;
-    diags_init(&diags, arena);
-    Outputs *outs = outputs_new(arena, &diags);
-    bool files_ok = !csv_path || outputs_add(outs, csv_path);
-    files_ok = (!svg_path || outputs_add(outs, svg_path)) && files_ok;     /* both reported */
-    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
-    Dataset data;
-    Program *program = files_ok ? program_read(arena, path, &diags) : NULL;
-    if (!program || !dataset_open(arena, &dso, "test", false,
-                                  program->n_inputs == 1 ? &program->buffers[program->inputs[0]].type : NULL,
-                                  program->n_outputs >= 1 ? (int)type_numel(&program->buffers[program->outputs[0]].type) : 0,
-                                  &data, &diags)) {
-        free(sets);
-        return finish(arena, &diags, outputs_commit(outs, false));
+    /* the run directory: named, the first output's, or a temporary one */
+    bool own_dir = false, temporary = false;
+    const char *dir = run.run_dir;
+    struct stat st;
+    if (!dir && o.n_files && strcmp(o.files[0], "-") != 0 &&
+        (stat(o.files[0], &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode))) {
+        dir = arena_printf(arena, "%s.sweep", o.files[0]);
+        own_dir = true;
     }
-    /* each value's architecture, checked against the program's before any run */
-    Arch *archs = arena_array(arena, (size_t)vary.n, sizeof(Arch));
-    Loc loc = {.file = path};
-    for (int i = 0; i < vary.n && diags.n_errors == 0; i++) {
-        archs[i] = program->arch;
-        if ((why = chip_apply(&chip, &archs[i], arena)) ||
-            (why = set_field(arena, &vary, &archs[i], vary.values[i])))
-            diag_error(&diags, &loc, "%s", why);
-        else
-            arch_validate_at(&archs[i], &loc, &diags);
+    if (!dir && run.slurm) {
+        usage_error(a, "%s", "--slurm needs -o FILE or --run-dir DIR (a directory the nodes share)");
+        arena_free(arena);
+        return EXIT_USAGE;
     }
-    free(sets);
-    int64_t image_size = type_numel(&data.image_type);
-    if (diags.n_errors == 0 && (program->n_inputs != 1 ||
-                                type_numel(&program->buffers[program->inputs[0]].type) != image_size))
-        diag_error(&diags, &loc, "the program's input must hold one %s image of %s (it has %d input%s)",
-                   dataset_name, type_format(arena, &data.image_type), program->n_inputs,
-                   program->n_inputs == 1 ? "" : "s");
-    if (diags.n_errors)
-        return finish(arena, &diags, outputs_commit(outs, false));
-    if (strcmp(vary.field, "prog_sigma") == 0 && archs[0].prog_model == PROG_NONE)
-        fprintf(stderr, "xbarc sweep: note: prog_sigma does nothing with prog_model none "
-                        "(--noise rram or --set prog_model=proportional)\n");
-    if (program->float_weights)
-        fprintf(stderr, "xbarc sweep: note: a float-weight program has no conductances: the chip fields do nothing\n");
-
-    int count = data.count;
-    EvalSet images = {.images = data.images, .image_numel = image_size, .labels = data.labels, .count = count};
-    double *acc = arena_array(arena, (size_t)vary.n * (size_t)seeds, sizeof(double));
-    Bar bar = {.vary = &vary, .seeds = (int)seeds, .runs = vary.n * (int)seeds, .last_shown = -1,
-               .start = time(NULL)};
-    bool progress = isatty(STDERR_FILENO);
-    for (int i = 0; i < vary.n; i++) {
-        Program chip = *program;    /* shares everything but the arch */
-        chip.arch = archs[i];
-        for (int s = 0; s < seeds; s++) {
-            bar.value = i, bar.seed = s + 1;
-            EvalOptions o = {.seed = (uint64_t)(s + 1), .threads = (int)threads,
-                             .progress = progress ? show_bar : NULL, .progress_context = &bar};
-            Arena *scratch = arena_new();
-            EvalResult r;
-            bool ok = evaluate_program(scratch, &chip, &images, &o, &r, &diags);
-            int correct5 = 0;
-            for (int k = 0; ok && top5 && k < count; k++)
-                correct5 += r.ranks[k] < 5;
-            arena_free(scratch);
-            if (!ok)
-                return finish(arena, &diags, outputs_commit(outs, false));
-            acc[(size_t)i * seeds + s] = top5 ? (count ? (double)correct5 / count : 0.0) : r.accuracy;
-            bar.run++;
+    if (!dir) {
+        const char *tmp = getenv("TMPDIR");
+        char *made = arena_printf(arena, "%s/xbarc-sweep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        dir = mkdtemp(made) ? made : NULL;
+        temporary = true;
+        if (!dir) {
+            diag_error(&diags, NULL, "cannot make a temporary run directory: %s", strerror(errno));
+            return finish(arena, &diags, false);
         }
     }
-    if (progress)
-        fprintf(stderr, "\n");
-
-    Summary *sum = arena_array(arena, (size_t)vary.n, sizeof(Summary));
-    fprintf(text, "sweep of %s over %d value%s, seeds 1 to %ld, %d %s images each\n", vary.param, vary.n,
-            vary.n == 1 ? "" : "s", seeds, count, dataset_name);
-    fprintf(text, "%-12s %8s %8s %8s %8s\n", "value", "mean", "std", "min", "max");
-    for (int i = 0; i < vary.n; i++) {
-        sum[i] = summarize(acc + (size_t)i * seeds, (int)seeds);
-        char value[64];
-        if (vary.labels)
-            snprintf(value, sizeof value, "%s", vary.labels[i]);
-        else
-            snprintf(value, sizeof value, "%.10g", vary.values[i]);
-        fprintf(text, "%-12s %8.4f %8.4f %8.4f %8.4f\n", value, sum[i].mean, sum[i].std, sum[i].min, sum[i].max);
+    Outputs *outs = outputs_new(arena, &diags);
+    bool ok = add_outputs(outs, &o);
+    if (ok && own_dir && stat(arena_printf(arena, "%s/sweep.json", dir), &st) == 0) {
+        /* our own directory of an earlier definition is remade */
+        SweepSpec old;
+        Diags quiet;
+        diags_init(&quiet, arena);
+        char cwd[4096];
+        bool same = getcwd(cwd, sizeof cwd) && sweep_dir_load(arena, dir, &old, &quiet) && old.argc == s.argc;
+        for (int i = 0; same && i < s.argc; i++)
+            same = strcmp(old.argv[i], s.argv[i]) == 0;
+        if (chdir(cwd) != 0)
+            same = false;
+        if (!same) {
+            fprintf(stderr, "xbarc sweep: note: %s held another sweep's rows: remade\n", dir);
+            remove_run_dir(dir, arena);
+        }
     }
-    fflush(text);
-    FILE *csv = csv_path ? outputs_open(outs, csv_path) : NULL;
-    if (csv)
-        write_csv(csv, &vary, (int)seeds, acc, top5);
-    FILE *svg = svg_path ? outputs_open(outs, svg_path) : NULL;
-    if (svg)
-        write_svg(svg, &vary, sum, (int)seeds, path, dataset_name, count, top5);
-    return finish(arena, &diags, outputs_commit(outs, (!csv_path || csv) && (!svg_path || svg)));
+    ok = ok && sweep_dir_create(dir, &s, arena, &diags);
+    if (ok && run.slurm) {
+        ok = sweep_slurm_submit(&s, &run, dir, o.files, o.n_files, arena, &diags);
+        if (!outputs_commit(outs, false) || !ok)
+            return finish(arena, &diags, false);
+        return finish(arena, &diags, true);
+    }
+    run.progress = isatty(STDERR_FILENO);
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);     /* a worker gone is told by its status */
+    ok = ok && sweep_run_local(&s, &run, dir, 0, s.n_points * s.seeds, &diags);
+    signal(SIGPIPE, old_pipe);
+    ResultTable t;
+    ok = ok && sweep_merge(arena, dir, &s, &t, &diags) && write_results(&t, &o, outs);
+    ok = outputs_commit(outs, ok);
+    if (ok)
+        print_summary(outputs_to_stdout(outs) ? stderr : stdout, &s, &t);
+    if (temporary)
+        remove_run_dir(dir, arena);
+    return finish(arena, &diags, ok);
 }

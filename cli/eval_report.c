@@ -25,7 +25,7 @@ const char *eval_metric_name(EvalMetric metric)
     return metric_names[metric];
 }
 
-static double now_seconds(void)
+double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

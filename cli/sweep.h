@@ -36,7 +36,7 @@ typedef struct {
 
 /* The definition of a sweep: everything that decides its rows. */
 typedef struct {
-    int argc;                   /* the options that made it (a sweep file expanded), in order: */
+    int argc, argv_cap;         /* the options that made it (a sweep file expanded), in order: */
     char **argv;                /* shards parse them again, the manifest records them */
     const char *program;        /* an .xbp, or NULL */
     const char *model;          /* an ONNX model or .xir, or NULL */
@@ -44,7 +44,7 @@ typedef struct {
     DatasetOptions data;        /* spec NULL: no data set, the mapping's figures alone */
     Chip chip;                  /* --noise, --chip, --time, --set before any axis */
     char **perf;                /* --perf NAME=VALUE */
-    int n_perf;
+    int n_perf, perf_cap;
     PerfParams perf_params;
     int n_axes;
     SweepAxis axes[SWEEP_MAX_AXES];
@@ -60,9 +60,10 @@ typedef struct {
 bool sweep_spec_option(Args *a, SweepSpec *s, Arena *arena);
 /* --file SWEEP.json: its keys as options (docs/sweep.md 2), appended to
  * argv; false with a usage error naming the key. */
-bool sweep_file_options(Args *a, const char *path, Arena *arena, char ***argv, int *argc);
+bool sweep_file_options(Args *a, const char *path, Arena *arena, char ***argv, int *argc, int *cap);
 /* Checks the definition and fills the axes' values, n_points; usage errors. */
 void sweep_spec_check(Args *a, SweepSpec *s, Arena *arena);
+SweepSpec sweep_spec_default(void);
 /* Parses a stored definition (the argv of a run directory) into s; the
  * first problem in *why. */
 bool sweep_spec_parse(Arena *arena, int argc, char **argv, SweepSpec *s, const char **why);
@@ -80,9 +81,14 @@ char *sweep_manifest(const SweepSpec *s, Arena *arena);
 typedef struct SweepWorker SweepWorker;
 SweepWorker *sweep_worker_new(const SweepSpec *s);
 void sweep_worker_free(SweepWorker *w);
-/* The rows of point p, one per seed, as cells of the results' columns
- * (n_columns each) in `arena`; false with the diagnostics in diags. */
-bool sweep_run_point(SweepWorker *w, int64_t point, Arena *arena, ResultCell *cells, Diags *diags);
+void sweep_worker_set_threads(SweepWorker *w, int threads);     /* images over threads (same bits) */
+/* The row of point p and seed `seed` as cells of the results' columns in
+ * `arena`; false with the diagnostics in diags (a note names the point). */
+bool sweep_run_row(SweepWorker *w, int64_t point, int seed, Arena *arena, ResultCell *cells, Diags *diags);
+/* Unit u of the execution order (0 .. n_points * seeds - 1): the grid with
+ * the axes that recompile outermost, then the data set, then the chip; seeds
+ * innermost.  Shards and local workers take units in this order. */
+void sweep_unit(const SweepSpec *s, int64_t unit, int64_t *point, int *seed);
 
 /* ---- executors (sweep_exec.c, sweep_slurm.c) ---- */
 
@@ -91,6 +97,7 @@ typedef struct {
     int jobs;                   /* local worker processes */
     int threads;                /* images on threads within one evaluation */
     bool progress;
+    const char *tag;            /* names this executor's rows file (NULL: "local") */
     /* --slurm */
     bool slurm, wait, resume;
     int shards;                 /* 0: as many as points, at most 64 */
