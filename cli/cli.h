@@ -164,6 +164,8 @@ bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *dia
 bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
                    Diags *diags);
 void results_write_jsonl(FILE *f, const ResultTable *table);
+/* The rows alone, one JSON object a line (appending to a .jsonl file). */
+void results_write_rows(FILE *f, const ResultTable *table);
 void results_write_csv(FILE *f, const ResultTable *table);
 /* The shortest of %.15g, %.16g, %.17g that reads back to x ("null" for NaN, inf). */
 void results_format_number(char *buf, size_t size, double x);

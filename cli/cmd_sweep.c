@@ -7,6 +7,7 @@
  * grid order and writes the results (cli/results.c: CSV, JSON lines, the
  * manifest; a plot), all checked before the first row and written together
  * or not at all.  --merge, --status and --shard work on a run directory. */
+#define _XOPEN_SOURCE 700   /* realpath */
 #include "cli/sweep.h"
 
 #include <dirent.h>
@@ -77,7 +78,8 @@ const char sweep_usage[] =
     "                       merge job writing the -o files (docs/slurm.md); with\n"
     "  --wait               block until the merge is done and print the results' path\n"
     "  --resume             submit only the shards whose rows are missing\n"
-    "  --shards N           array tasks (default: one per row, at most 64)\n"
+    "  --shards N           array tasks (default: one per compile when the grid has two
+                       or more, at most 64; else one per row, at most 16)\n"
     "  --partition P, --time-limit T, --mem M, --array-limit N, --sbatch-arg ARG\n"
     "                       sbatch's --partition, --time, --mem, --array=...%N and\n"
     "                       anything else (repeatable); --time is the chip's age\n"
@@ -154,8 +156,8 @@ static bool write_results(const ResultTable *t, const SweepOutputs *o, Outputs *
         ok = f != NULL;
     }
     if (ok && o->manifest) {
-        const char *m = t->manifest;
-        ok = outputs_write(outs, o->manifest, m, strlen(m)) && outputs_write(outs, o->manifest, "\n", 1);
+        FILE *f = outputs_open(outs, o->manifest);
+        ok = f && fprintf(f, "%s\n", t->manifest) > 0;
     }
     return ok;
 }

@@ -103,6 +103,11 @@ void results_write_jsonl(FILE *f, const ResultTable *table)
         fputs(table->manifest ? table->manifest : "{}", f);
     cJSON_Delete(manifest);
     fputs("}\n", f);
+    results_write_rows(f, table);
+}
+
+void results_write_rows(FILE *f, const ResultTable *table)
+{
     for (int r = 0; r < table->n_rows; r++) {
         fputc('{', f);
         for (int c = 0; c < table->n_columns; c++) {

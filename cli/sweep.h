@@ -110,6 +110,10 @@ typedef struct {
  * outermost keep a shard's points on few programs). */
 void sweep_shard_range(const SweepSpec *s, int shard, int shards, int64_t *first, int64_t *end);
 
+/* Shards when --shards is not given: one per compile when there are two or
+ * more (at most 64; each shard then compiles once), else up to 16. */
+int sweep_default_shards(const SweepSpec *s);
+
 /* The run directory: its definition file, rows files and what is done. */
 bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *diags);
 bool sweep_dir_load(Arena *arena, const char *dir, SweepSpec *s, Diags *diags);

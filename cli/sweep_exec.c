@@ -66,9 +66,9 @@ bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     Outputs *outs = outputs_new(arena, diags);
-    bool ok = outputs_add(outs, path) && outputs_write(outs, path, text, strlen(text)) &&
-              outputs_write(outs, path, "\n", 1);
+    const char *line = arena_printf(arena, "%s\n", text);
     free(text);
+    bool ok = outputs_write(outs, path, line, strlen(line));
     return outputs_commit(outs, ok);
 }
 
@@ -221,52 +221,75 @@ static FILE *open_rows_file(const char *dir, const char *tag, const SweepSpec *s
     return f;
 }
 
-/* Runs the units read from `next` (or first .. end when next is NULL),
- * skipping those done; each row appended to f as it is finished. */
-static bool run_units(const SweepSpec *s, const SweepRun *run, FILE *f, int next_fd, int64_t first, int64_t end,
-                      const bool *done, Diags *diags)
+/* Units that share a program: the execution order keeps each compile's
+ * units together, compile axes outermost. */
+static int64_t compile_group_units(const SweepSpec *s)
+{
+    int64_t units = s->seeds;
+    for (int i = 0; i < s->n_axes; i++)
+        if (s->axes[i].kind != AXIS_ARCH && s->axes[i].kind != AXIS_COMPILE && s->axes[i].kind != AXIS_MODEL)
+            units *= s->axes[i].n;
+    return units;
+}
+
+int sweep_default_shards(const SweepSpec *s)
+{
+    int64_t units = s->n_points * s->seeds, groups = units / compile_group_units(s);
+    int64_t shards = groups > 1 ? groups : units < 16 ? units : 16;
+    return (int)(shards < 64 ? shards : 64);
+}
+
+/* A range of units a worker runs in order: what goes down the pipe (16
+ * bytes, written and read whole: atomic below PIPE_BUF). */
+typedef struct {
+    int64_t first, end;
+} Task;
+
+/* Runs the units of the tasks read from task_fd (or of `only` when task_fd
+ * is -1), skipping those done; each row appended to f as it is finished. */
+static bool run_tasks(const SweepSpec *s, const SweepRun *run, FILE *f, int task_fd, Task only, const bool *done,
+                      Diags *diags)
 {
     SweepWorker *w = sweep_worker_new(s);
     sweep_worker_set_threads(w, run->threads);
     ResultTable row = {.n_axes = s->n_axes, .n_rows = 1};
     Arena *columns_arena = arena_new();
     row.n_columns = sweep_columns(s, columns_arena, &row.columns);
-    bool ok = true;
-    int64_t made = 0, total = end - first;
+    bool ok = true, show = run->progress && task_fd < 0;
+    int64_t made = 0, total = only.end - only.first;
     double start = now_seconds(), shown = 0;
-    for (int64_t k = first; ok; k++) {
-        int64_t unit = k;
-        if (next_fd >= 0) {
-            if (read(next_fd, &unit, sizeof unit) != (ssize_t)sizeof unit)
-                break;
-        } else if (k >= end) {
+    for (Task task = only; ok;) {
+        if (task_fd >= 0 && read(task_fd, &task, sizeof task) != (ssize_t)sizeof task)
             break;
+        for (int64_t unit = task.first; ok && unit < task.end; unit++) {
+            int64_t point;
+            int seed;
+            sweep_unit(s, unit, &point, &seed);
+            if (done[point * s->seeds + seed - 1])
+                continue;
+            Arena *scratch = arena_new();
+            Diags row_diags;
+            diags_init(&row_diags, scratch);
+            row.cells = arena_array(scratch, (size_t)row.n_columns, sizeof(ResultCell));
+            ok = sweep_run_row(w, point, seed, scratch, row.cells, &row_diags);
+            if (ok) {
+                results_write_rows(f, &row);
+                ok = fflush(f) == 0;
+            }
+            diags_print(&row_diags, stderr);
+            arena_free(scratch);
+            made++;
+            if (show && now_seconds() - shown > 0.5) {
+                shown = now_seconds();
+                fprintf(stderr, "\rrow %lld of %lld  %.0fs ", (long long)made, (long long)total, shown - start);
+            }
         }
-        int64_t point;
-        int seed;
-        sweep_unit(s, unit, &point, &seed);
-        if (done && done[point * s->seeds + seed - 1])
-            continue;
-        Arena *scratch = arena_new();
-        Diags row_diags;
-        diags_init(&row_diags, scratch);
-        row.cells = arena_array(scratch, (size_t)row.n_columns, sizeof(ResultCell));
-        ok = sweep_run_row(w, point, seed, scratch, row.cells, &row_diags);
-        if (ok) {
-            results_write_jsonl(f, &row);
-            ok = fflush(f) == 0;
-        }
-        diags_print(&row_diags, stderr);
-        arena_free(scratch);
-        made++;
-        if (run->progress && next_fd < 0 && now_seconds() - shown > 0.5) {
-            shown = now_seconds();
-            fprintf(stderr, "\rrow %lld of %lld  %.0fs ", (long long)made, (long long)total, shown - start);
-        }
+        if (task_fd < 0)
+            break;
     }
-    if (run->progress && next_fd < 0)
+    if (show)
         fprintf(stderr, "\n");
-    if (!ok && diags)
+    if (!ok)
         diag_error(diags, NULL, "a row failed (above); the rows made so far are kept");
     arena_free(columns_arena);
     sweep_worker_free(w);
@@ -290,20 +313,25 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
     }
     int jobs = run->jobs < 1 ? 1 : run->jobs;
     jobs = todo < jobs ? (int)todo : jobs;
+    const char *tag = run->tag ? run->tag : "local";
     if (!ok || todo == 0) {
         arena_free(arena);
         return ok;
     }
     if (jobs <= 1) {
-        FILE *f = open_rows_file(dir, run->tag ? run->tag : "local", s, arena, diags);
-        ok = f && run_units(s, run, f, -1, first, end, done, diags);
+        FILE *f = open_rows_file(dir, tag, s, arena, diags);
+        ok = f && run_tasks(s, run, f, -1, (Task){first, end}, done, diags);
         if (f)
             fclose(f);
         arena_free(arena);
         return ok;
     }
-    /* N workers, forked once, take units from one pipe: a unit is 8 bytes,
-     * written and read whole (atomic below PIPE_BUF) */
+    /* The tasks: each compile's units, cut in as many pieces as it takes
+     * to give every worker one when there are fewer compiles than workers
+     * (each worker then compiles what its pieces need once). */
+    int64_t group = compile_group_units(s);
+    int64_t groups = (end - 1) / group - first / group + 1;
+    int64_t pieces = groups >= jobs ? 1 : (jobs + groups - 1) / groups;
     int fds[2];
     if (pipe(fds) != 0) {
         diag_error(diags, NULL, "cannot make a pipe for the workers: %s", strerror(errno));
@@ -318,8 +346,8 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
             close(fds[1]);
             Diags child;
             diags_init(&child, arena);
-            FILE *f = open_rows_file(dir, "local", s, arena, &child);
-            bool child_ok = f && run_units(s, run, f, fds[0], 0, 0, done, &child);
+            FILE *f = open_rows_file(dir, tag, s, arena, &child);
+            bool child_ok = f && run_tasks(s, run, f, fds[0], (Task){0, 0}, done, &child);
             if (f)
                 fclose(f);
             diags_print(&child, stderr);
@@ -333,21 +361,14 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
         }
     }
     close(fds[0]);
-    int64_t sent = 0;
-    double start = now_seconds(), shown = 0;
-    for (int64_t u = first; ok && u < end; u++) {
-        int64_t point;
-        int seed;
-        sweep_unit(s, u, &point, &seed);
-        if (done[point * s->seeds + seed - 1])
-            continue;
-        if (write(fds[1], &u, sizeof u) != (ssize_t)sizeof u)
-            break;      /* every worker is gone: their status says why */
-        sent++;
-        if (run->progress && now_seconds() - shown > 0.5) {
-            shown = now_seconds();
-            fprintf(stderr, "\rrow %lld of %lld started on %d workers  %.0fs ", (long long)sent, (long long)todo, jobs,
-                    shown - start);
+    for (int64_t g = first / group; ok && g * group < end; g++) {
+        int64_t lo = g * group > first ? g * group : first, hi = (g + 1) * group < end ? (g + 1) * group : end;
+        for (int64_t k = 0; k < pieces; k++) {
+            Task t = {lo + (hi - lo) * k / pieces, lo + (hi - lo) * (k + 1) / pieces};
+            if (t.end > t.first && write(fds[1], &t, sizeof t) != (ssize_t)sizeof t) {
+                ok = false;     /* every worker is gone: their status says why */
+                break;
+            }
         }
     }
     close(fds[1]);
@@ -358,8 +379,6 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
             ;
         failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     }
-    if (run->progress)
-        fprintf(stderr, "\n");
     if (failed)
         diag_error(diags, NULL, "%d of %d workers failed (above); the rows made so far are kept", failed, jobs);
     arena_free(arena);

@@ -8,6 +8,7 @@
  * called by the path it was started from, the run directory by its absolute
  * path: the nodes must share both.  The jobs' ids and the shard count are in
  * DIR/slurm/jobs, for --status and --resume. */
+#define _XOPEN_SOURCE 700   /* realpath */
 #include "cli/sweep.h"
 
 #include <errno.h>
@@ -104,7 +105,8 @@ static char *submit(const SweepRun *run, const char *dir, const char *name, cons
     argv[n++] = "--parsable";
     argv[n++] = arena_printf(arena, "--job-name=xbarc-%s", name);
     argv[n++] = arena_printf(arena, "--chdir=%s", cwd);
-    argv[n++] = arena_printf(arena, "--output=%s/slurm/%s-%%A_%%a.out", dir, name);
+    argv[n++] = arena_printf(arena, "--output=%s/slurm/%s", dir,
+                             strcmp(name, "shard") == 0 ? "shard-%A_%a.out" : "merge-%j.out");
     if (run->partition)
         argv[n++] = arena_printf(arena, "--partition=%s", run->partition);
     if (run->time_limit)
@@ -148,7 +150,7 @@ bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir
         return false;
     }
     int64_t units = s->n_points * s->seeds;
-    int shards = run->shards ? run->shards : (int)(units < 64 ? units : 64);
+    int shards = run->shards ? run->shards : sweep_default_shards(s);
     shards = units < shards ? (int)units : shards;
 
     /* the shards to run: all, or (--resume) those with rows missing */

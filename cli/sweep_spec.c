@@ -154,7 +154,11 @@ static const char *parse_vary(Arena *arena, const char *spec, SweepAxis *x)
 /* Appends one argument, keeping the array NULL-terminated. */
 static void arg_push(Arena *arena, char ***argv, int *argc, int *cap, const char *text)
 {
-    ARENA_GROW(arena, *argv, *argc + 1, *cap);
+    if (!*argv) {
+        *cap = 16;
+        *argv = arena_array(arena, (size_t)*cap, sizeof(char *));
+    }
+    ARENA_GROW(arena, *argv, *argc + 1, *cap);     /* the arguments and their NULL */
     (*argv)[(*argc)++] = (char *)text;
     (*argv)[*argc] = NULL;
 }
