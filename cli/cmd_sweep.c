@@ -78,8 +78,8 @@ const char sweep_usage[] =
     "                       merge job writing the -o files (docs/slurm.md); with\n"
     "  --wait               block until the merge is done and print the results' path\n"
     "  --resume             submit only the shards whose rows are missing\n"
-    "  --shards N           array tasks (default: one per compile when the grid has two
-                       or more, at most 64; else one per row, at most 16)\n"
+    "  --shards N           array tasks (default: one per compile when the grid has two\n"
+    "                       or more, at most 64; else one per row, at most 16)\n"
     "  --partition P, --time-limit T, --mem M, --array-limit N, --sbatch-arg ARG\n"
     "                       sbatch's --partition, --time, --mem, --array=...%N and\n"
     "                       anything else (repeatable); --time is the chip's age\n"
