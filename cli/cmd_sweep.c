@@ -116,15 +116,10 @@ static void print_summary(FILE *out, const SweepSpec *s, const ResultTable *t)
     fprintf(out, "%12s %6s %6s\n", "energy(nJ)", "tiles", "util");
     for (int64_t p = 0; p < s->n_points; p++) {
         const ResultCell *first = t->cells + (size_t)(p * s->seeds) * (size_t)t->n_columns;
-        for (int i = 0; i < s->n_axes; i++) {
-            char value[64];
-            const ResultCell *c = &first[1 + i];
-            if (c->text)
-                snprintf(value, sizeof value, "%s", c->text);
-            else
-                results_format_number(value, sizeof value, c->number);
-            fprintf(out, "%-12s ", value);
-        }
+        int values[SWEEP_MAX_AXES];
+        sweep_point_values(s, p, values);
+        for (int i = 0; i < s->n_axes; i++)
+            fprintf(out, "%-12s ", s->axes[i].texts[values[i]]);   /* as given: 1h, not 3600 */
         if (measured) {
             double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
             for (int k = 0; k < s->seeds; k++) {

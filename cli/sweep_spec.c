@@ -216,7 +216,7 @@ bool sweep_spec_option(Args *a, SweepSpec *s, Arena *arena)
 static const char *json_option_text(const cJSON *v, Arena *arena)
 {
     if (cJSON_IsString(v))
-        return v->valuestring;
+        return arena_strdup(arena, v->valuestring);     /* outlives the JSON */
     if (cJSON_IsNumber(v)) {
         char text[64];
         results_format_number(text, sizeof text, v->valuedouble);
@@ -278,7 +278,7 @@ bool sweep_file_options(Args *a, const char *path, Arena *arena, char ***argv, i
                         break;
                     }
                     arg_push(arena, argv, argc, cap, option);
-                    arg_push(arena, argv, argc, cap, e->valuestring);
+                    arg_push(arena, argv, argc, cap, arena_strdup(arena, e->valuestring));
                 }
                 continue;
             } else if (!(value = json_option_text(item, arena))) {
@@ -330,15 +330,20 @@ void sweep_spec_check(Args *a, SweepSpec *s, Arena *arena)
         if (x->kind == AXIS_MODEL)
             for (int v = 0; v < x->n; v++)
                 if (has_suffix(x->texts[v], ".xbp") != (s->program != NULL))
-                    return usage_error(a, "--vary model: %s; the values are models (.onnx, .xir) when the sweep's "
-                                       "is, programs (.xbp) when it is", x->texts[v]);
+                    return usage_error(a, "--vary model: %s: the values are all models (.onnx, .xir) or all "
+                                       "programs (.xbp), as the sweep's own", x->texts[v]);
         for (int v = 0; v < x->n && !a->failed; v++) {
             Arch trial = arch_default();
             const char *why = NULL;
             if (x->kind == AXIS_CHIP)
                 why = noise_set(&trial, arena_printf(arena, "%s=%s", x->name, x->texts[v]));
-            else if (x->kind == AXIS_ARCH)
-                why = arch_field_parse(&trial, x->field, x->texts[v], arch_field_is_name(x->field));
+            else if (x->kind == AXIS_ARCH && !(why = arch_field_parse(&trial, x->field, x->texts[v],
+                                                                      arch_field_is_name(x->field)))) {
+                Diags quiet;        /* the value alone on the default architecture */
+                diags_init(&quiet, arena);
+                const char *said = arch_validate(&trial, "--vary", &quiet) ? NULL : quiet.first->text;
+                why = said && strstr(said, "error: ") ? strstr(said, "error: ") + 7 : said;
+            }
             else if (x->kind == AXIS_COMPILE)
                 check_compile_value(a, s, x, x->texts[v]);
             if (why)
