@@ -337,10 +337,8 @@ int cmd_sweep(Args *a)
     }
     ok = ok && sweep_dir_create(dir, &s, arena, &diags);
     if (ok && run.slurm) {
-        ok = sweep_slurm_submit(&s, &run, dir, o.files, o.n_files, arena, &diags);
-        if (!outputs_commit(outs, false) || !ok)
-            return finish(arena, &diags, false);
-        return finish(arena, &diags, true);
+        outputs_commit(outs, false);       /* checked here; the merge job writes them */
+        return finish(arena, &diags, sweep_slurm_submit(&s, &run, dir, o.files, o.n_files, arena, &diags));
     }
     run.progress = isatty(STDERR_FILENO);
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);     /* a worker gone is told by its status */
