@@ -453,8 +453,18 @@ char *sweep_manifest(const SweepSpec *s, Arena *arena)
     /* the chip every point starts from, before its own axes */
     Arch chip = arch_default();
     if (!chip_apply(&s->chip, &chip, arena))
-        cJSON_AddStringToObject(m, "chip", noise_describe(arena, &chip));
-    cJSON_AddStringToObject(m, "arch", s->compile.c.arch_path ? s->compile.c.arch_path : "(built in)");
+        cJSON_AddStringToObject(m, "chip", *noise_describe(arena, &chip) ? noise_describe(arena, &chip) : "ideal");
+    /* the architecture every compile starts from (the file's, filled in), before the point's axes */
+    Arch arch = arch_default();
+    Diags quiet;
+    diags_init(&quiet, arena);
+    const char *arch_path = s->compile.c.arch_path;
+    cJSON_AddStringToObject(m, "arch_file", s->program ? "(the program's)" : arch_path ? arch_path : "(built in)");
+    cJSON *arch_json = !s->program && (!arch_path || arch_read_json(arch_path, &arch, &quiet))
+                           ? cJSON_Parse(arch_to_json(arena, &arch))
+                           : NULL;
+    if (arch_json)
+        cJSON_AddItemToObject(m, "arch", arch_json);
     char *printed = cJSON_PrintUnformatted(m);
     char *text = arena_printf(arena, "%s", printed);
     free(printed);
