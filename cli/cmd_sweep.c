@@ -321,16 +321,7 @@ int cmd_sweep(Args *a)
     bool ok = add_outputs(outs, &o);
     if (ok && own_dir && stat(arena_printf(arena, "%s/sweep.json", dir), &st) == 0) {
         /* our own directory of an earlier definition is remade */
-        SweepSpec old;
-        Diags quiet;
-        diags_init(&quiet, arena);
-        char cwd[4096];
-        bool same = getcwd(cwd, sizeof cwd) && sweep_dir_load(arena, dir, &old, &quiet) && old.argc == s.argc;
-        for (int i = 0; same && i < s.argc; i++)
-            same = strcmp(old.argv[i], s.argv[i]) == 0;
-        if (chdir(cwd) != 0)
-            same = false;
-        if (!same) {
+        if (!sweep_dir_matches(dir, &s, arena)) {
             fprintf(stderr, "xbarc sweep: note: %s held another sweep's rows: remade\n", dir);
             remove_run_dir(dir, arena);
         }

@@ -61,6 +61,9 @@ bool sweep_spec_option(Args *a, SweepSpec *s, Arena *arena);
 /* --file SWEEP.json: its keys as options (docs/sweep.md 2), appended to
  * argv; false with a usage error naming the key. */
 bool sweep_file_options(Args *a, const char *path, Arena *arena, char ***argv, int *argc, int *cap);
+/* The same from the file's text (the fuzzer's entry). */
+bool sweep_file_parse(Args *a, const char *path, const char *text, size_t size, Arena *arena, char ***argv,
+                      int *argc, int *cap);
 /* Checks the definition and fills the axes' values, n_points; usage errors. */
 void sweep_spec_check(Args *a, SweepSpec *s, Arena *arena);
 SweepSpec sweep_spec_default(void);
@@ -117,6 +120,9 @@ int sweep_default_shards(const SweepSpec *s);
 /* The run directory: its definition file, rows files and what is done. */
 bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *diags);
 bool sweep_dir_load(Arena *arena, const char *dir, SweepSpec *s, Diags *diags);
+/* Whether dir's definition has s's manifest (its options, xbarc's version,
+ * the architecture file's fields). */
+bool sweep_dir_matches(const char *dir, const SweepSpec *s, Arena *arena);
 /* Every row the directory's rows files hold, by point and seed; done[p] when
  * point p has all its seeds.  Rows of another definition are an error. */
 bool sweep_dir_rows(Arena *arena, const char *dir, const SweepSpec *s, ResultTable *table, bool *done,

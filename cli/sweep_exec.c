@@ -42,19 +42,14 @@ bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *
         return false;
     }
     const char *path = dir_file(arena, dir, "sweep.json");
-    SweepSpec stored;
     struct stat st;
     if (stat(path, &st) == 0) {
-        /* a run directory is one sweep's: the same definition, or an error */
-        if (!sweep_dir_load(arena, dir, &stored, diags))
-            return false;
-        bool same = stored.argc == s->argc;
-        for (int i = 0; same && i < s->argc; i++)
-            same = strcmp(stored.argv[i], s->argv[i]) == 0;
-        if (!same)
-            diag_error(diags, &loc, "the run directory holds another sweep (its options differ: see %s); name "
-                       "another --run-dir, or remove it", path);
-        return same;
+        /* a run directory is one sweep's: the same manifest (definition, version, architecture), or an error */
+        if (sweep_dir_matches(dir, s, arena))
+            return true;
+        diag_error(diags, &loc, "the run directory holds another sweep (its definition, xbarc's version or the "
+                   "architecture file differ: see %s); name another --run-dir, or remove it", path);
+        return false;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "xbarc", XBARC_VERSION);
@@ -63,6 +58,7 @@ bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *
     for (int i = 0; i < s->argc; i++)
         cJSON_AddItemToArray(definition, cJSON_CreateString(s->argv[i]));
     cJSON_AddNumberToObject(j, "rows", (double)(s->n_points * s->seeds));
+    cJSON_AddStringToObject(j, "manifest", sweep_manifest(s, arena));
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     Outputs *outs = outputs_new(arena, diags);
@@ -70,6 +66,23 @@ bool sweep_dir_create(const char *dir, const SweepSpec *s, Arena *arena, Diags *
     free(text);
     bool ok = outputs_write(outs, path, line, strlen(line));
     return outputs_commit(outs, ok);
+}
+
+bool sweep_dir_matches(const char *dir, const SweepSpec *s, Arena *arena)
+{
+    const char *path = dir_file(arena, dir, "sweep.json");
+    Diags quiet;
+    diags_init(&quiet, arena);
+    Loc loc = {.file = path};
+    FileBytes bytes;
+    if (!file_read(path, 64 << 20, &loc, &quiet, &bytes))
+        return false;
+    cJSON *j = cJSON_ParseWithLength((const char *)bytes.data, bytes.size);
+    file_release(&bytes);
+    const cJSON *manifest = cJSON_GetObjectItemCaseSensitive(j, "manifest");
+    bool same = cJSON_IsString(manifest) && strcmp(manifest->valuestring, sweep_manifest(s, arena)) == 0;
+    cJSON_Delete(j);
+    return same;
 }
 
 bool sweep_dir_load(Arena *arena, const char *dir, SweepSpec *s, Diags *diags)
@@ -152,7 +165,11 @@ static bool gather_rows(Arena *arena, const char *dir, const SweepSpec *s, Resul
         Loc loc = {.file = paths[f]};
         if (!results_read(arena, paths[f], &t, diags))
             return false;
-        if (!t.manifest || strcmp(t.manifest, manifest) != 0 || t.n_columns != table->n_columns) {
+        cJSON *theirs = t.manifest ? cJSON_Parse(t.manifest) : NULL, *ours = cJSON_Parse(manifest);
+        bool same = theirs && ours && cJSON_Compare(theirs, ours, true);
+        cJSON_Delete(theirs);
+        cJSON_Delete(ours);
+        if (!same || t.n_columns != table->n_columns) {
             diag_error(diags, &loc, "the rows of another sweep (its manifest differs): remove the file, or name "
                        "another --run-dir");
             return false;

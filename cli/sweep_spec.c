@@ -241,14 +241,22 @@ bool sweep_file_options(Args *a, const char *path, Arena *arena, char ***argv, i
     diags_init(&diags, arena);
     Loc loc = {.file = path};
     FileBytes bytes;
-    bool read = file_read(path, 16 << 20, &loc, &diags, &bytes);
-    cJSON *root = read ? cJSON_ParseWithLength((const char *)bytes.data, bytes.size) : NULL;
-    if (read)
-        file_release(&bytes);
-    if (!read || !cJSON_IsObject(root)) {
+    if (!file_read(path, 16 << 20, &loc, &diags, &bytes)) {
         diags_print(&diags, stderr);
-        usage_error(a, arena_printf(arena, "--file %s: %%s", path),
-                    read ? "is not a JSON object (docs/sweep.md 2)" : "cannot be read");
+        usage_error(a, "--file %s: cannot be read", path);
+        return false;
+    }
+    bool ok = sweep_file_parse(a, path, (const char *)bytes.data, bytes.size, arena, argv, argc, cap);
+    file_release(&bytes);
+    return ok;
+}
+
+bool sweep_file_parse(Args *a, const char *path, const char *text, size_t size, Arena *arena, char ***argv,
+                      int *argc, int *cap)
+{
+    cJSON *root = cJSON_ParseWithLength(text, size);
+    if (!cJSON_IsObject(root)) {
+        usage_error(a, arena_printf(arena, "--file %s: %%s", path), "is not a JSON object (docs/sweep.md 2)");
         cJSON_Delete(root);
         return false;
     }
