@@ -135,10 +135,13 @@ double eval_headline(EvalMetric metric, const ClassMetrics *classes, const Outpu
 void eval_print_summary(FILE *out, EvalMetric metric, const ClassMetrics *classes, const OutputError *error,
                         int count);
 
-/* A sweep's results (cli/results.c, docs/results.md): columns point, the
- * axes, seed, then the metrics; a cell is a string, a number or null. */
+/* ---- results and plots (cli/results.c, cli/plot.c; docs/results.md) ---- */
+
+/* A sweep's results: columns "point", the axes, "seed", then the metrics.
+ * A cell is a string (text != NULL: an axis value such as "balanced") or a
+ * number (NaN: null, not measured). */
 typedef struct {
-    const char *text;           /* a string, or NULL: a number (NaN: null) */
+    const char *text;
     double number;
 } ResultCell;
 typedef struct {
@@ -149,11 +152,49 @@ typedef struct {
     int n_rows;
     ResultCell *cells;          /* [n_rows * n_columns], row-major */
 } ResultTable;
+/* The reader's bounds (beyond them a file is refused, naming the bound). */
+enum { RESULTS_MAX_COLUMNS = 256, RESULTS_MAX_ROWS = 1 << 22, RESULTS_MAX_AXIS_VALUES = 100000,
+       RESULTS_MAX_SEEDS = 100000 };
+/* A .jsonl file (the manifest first); every error names the file, line and key. */
 bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *diags);
+/* The same from memory (path: for the messages), as the fuzzer calls it. */
+bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
+                   Diags *diags);
 void results_write_jsonl(FILE *f, const ResultTable *table);
 void results_write_csv(FILE *f, const ResultTable *table);
+/* The shortest of %.15g, %.16g, %.17g that reads back to x ("null" for NaN, inf). */
 void results_format_number(char *buf, size_t size, double x);
-int results_column(const ResultTable *table, const char *name);
+int results_column(const ResultTable *table, const char *name);   /* its index, or -1 */
+
+/* What to draw (cli/plot.c): y against x, a line with a min-max band over
+ * seeds per value of `series`, or (pareto) a scatter of every grid point with
+ * its Pareto front (lower x, higher y).  NULL names take the defaults. */
+typedef enum { PLOT_PNG, PLOT_PDF, PLOT_SVG } PlotFormat;
+typedef struct {
+    const char *x, *y, *series;
+    const char **where;         /* "AXIS=VALUE": fixes an axis */
+    int n_where;
+    bool log_x, log_y, pareto;
+    const char *title;          /* NULL or "": none */
+    PlotFormat format;
+    int width, height;          /* pixels (PNG) or points (PDF, SVG); 0: 640 x 480 */
+} PlotSpec;
+/* What was drawn: the fitted title, and the front (pareto: its points, by x). */
+typedef struct {
+    double title_size;          /* points (0: no title) */
+    int title_lines;
+    int n_series, n_points, n_seeds;
+    int n_front;
+    int *front_rows;            /* [n_front]: a row of each front point (its axes) */
+    double *front_x, *front_y;  /* [n_front]: the means over seeds */
+} PlotInfo;
+/* The format named by path's extension (.png, .pdf, .svg); false if none. */
+bool plot_format_of(const char *path, PlotFormat *format);
+/* Draws the plot into the output `path` of outs (info: may be NULL); errors
+ * (an unknown column, an axis neither plotted nor fixed, a log axis with a
+ * value <= 0, ...) name the column.  The caller commits outs. */
+bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const char *path, PlotInfo *info,
+                Arena *arena, Diags *diags);
 
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);
@@ -166,8 +207,10 @@ int cmd_compile(Args *a);
 int cmd_explain(Args *a);
 int cmd_finetune(Args *a);
 int cmd_sweep(Args *a);
+int cmd_plot(Args *a);
 extern const char import_usage[], opt_usage[], interp_usage[], run_usage[], eval_usage[], arch_usage[],
-    compile_usage[], explain_usage[], finetune_usage[], sweep_usage[];
+    compile_usage[], explain_usage[], finetune_usage[], sweep_usage[],
+    plot_usage[];
 void print_pass_list(FILE *out);
 
 #endif

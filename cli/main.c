@@ -37,6 +37,7 @@ static const Command commands[] = {
     {"eval", cmd_eval, eval_usage, "top-1 accuracy on a data set (model or program)"},
     {"finetune", cmd_finetune, finetune_usage, "retrain a program's last layer on its chip, reprogram it"},
     {"sweep", cmd_sweep, sweep_usage, "accuracy against a non-ideality, over seeds (CSV, SVG)"},
+    {"plot", cmd_plot, plot_usage, "draw a sweep's results (PNG, PDF, SVG; Pareto fronts)"},
 };
 
 static void print_usage(FILE *out)
