@@ -176,7 +176,7 @@ typedef struct {
     int n_where;
     bool log_x, log_y, pareto;
     const char *title;          /* NULL or "": none */
-    PlotFormat format;
+    PlotFormat format;          /* when path has no .png, .pdf or .svg extension */
     int width, height;          /* pixels (PNG) or points (PDF, SVG); 0: 640 x 480 */
 } PlotSpec;
 /* What was drawn: the fitted title, and the front (pareto: its points, by x). */

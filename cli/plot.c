@@ -78,9 +78,25 @@ static const ResultTable *sort_table;
 static int sort_column;
 static int compare_rows_by_number(const void *a, const void *b)
 {
-    double x = cell(sort_table, *(const int *)a, sort_column)->number;
-    double y = cell(sort_table, *(const int *)b, sort_column)->number;
-    return (x > y) - (x < y);
+    int i = *(const int *)a, j = *(const int *)b;
+    double x = cell(sort_table, i, sort_column)->number, y = cell(sort_table, j, sort_column)->number;
+    return x != y ? (x > y) - (x < y) : (i > j) - (i < j);   /* ties by row: the same order always */
+}
+
+/* A grid point's means; by x ascending, ties by y descending. */
+typedef struct {
+    double x, y;
+    int row;
+} Point;
+
+static int compare_points(const void *a, const void *b)
+{
+    const Point *p = a, *q = b;
+    if (p->x != q->x)
+        return (p->x > q->x) - (p->x < q->x);
+    if (p->y != q->y)
+        return (p->y < q->y) - (p->y > q->y);
+    return (p->row > q->row) - (p->row < q->row);
 }
 
 /* The distinct values of column c over the kept rows, as the index of a row
@@ -191,12 +207,31 @@ static bool apply_where(const ResultTable *t, const char *spec, bool *kept, bool
     return any;
 }
 
-/* Line plots: each series' points by x, the mean, min and max of y over seeds. */
+/* Line plots: each series' points by x, the mean, min and max of y over
+ * seeds (each row's series and x found once: rows x (series + x values)). */
 static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, int xc, int yc, int sc, int fc,
                         PlotData *d)
 {
     int *xs, nx = distinct(arena, t, kept, xc, &xs);
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
+    size_t cells = (size_t)ns * (size_t)nx;
+    double *sum = arena_array(arena, cells, sizeof *sum), *lo = arena_array(arena, cells, sizeof *lo);
+    double *hi = arena_array(arena, cells, sizeof *hi), *float_sum = arena_array(arena, (size_t)ns, sizeof *float_sum);
+    int *count = arena_array(arena, cells, sizeof *count), *float_n = arena_array(arena, (size_t)ns, sizeof *float_n);
+    for (int r = 0; r < t->n_rows; r++) {
+        if (!kept[r])
+            continue;
+        int s = sc >= 0 ? index_of(t, ss, ns, sc, r) : 0;
+        size_t k = (size_t)s * (size_t)nx + (size_t)index_of(t, xs, nx, xc, r);
+        if (fc >= 0 && !isnan(cell(t, r, fc)->number))
+            float_sum[s] += cell(t, r, fc)->number, float_n[s]++;
+        double y = cell(t, r, yc)->number;
+        if (isnan(y))
+            continue;
+        lo[k] = count[k] ? fmin(lo[k], y) : y;
+        hi[k] = count[k] ? fmax(hi[k], y) : y;
+        sum[k] += y, count[k]++;
+    }
     d->series = arena_array(arena, (size_t)ns, sizeof *d->series);
     d->n_series = ns;
     if (d->x_categorical) {
@@ -212,32 +247,17 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
         line->mean = arena_array(arena, (size_t)nx, sizeof(double));
         line->lo = arena_array(arena, (size_t)nx, sizeof(double));
         line->hi = arena_array(arena, (size_t)nx, sizeof(double));
-        double float_sum = 0;
-        int float_n = 0;
         for (int i = 0; i < nx; i++) {
-            double sum = 0, lo = INFINITY, hi = -INFINITY;
-            int n = 0;
-            for (int r = 0; r < t->n_rows; r++) {
-                if (!kept[r] || (sc >= 0 && !cells_equal(cell(t, r, sc), cell(t, ss[s], sc))) ||
-                    !cells_equal(cell(t, r, xc), cell(t, xs[i], xc)))
-                    continue;
-                if (fc >= 0 && !isnan(cell(t, r, fc)->number))
-                    float_sum += cell(t, r, fc)->number, float_n++;
-                double y = cell(t, r, yc)->number;
-                if (isnan(y))
-                    continue;
-                sum += y, n++;
-                lo = fmin(lo, y), hi = fmax(hi, y);
-            }
-            if (n == 0)
+            size_t k = (size_t)s * (size_t)nx + (size_t)i;
+            if (count[k] == 0)
                 continue;   /* not measured: a gap */
-            d->n_seeds = n > d->n_seeds ? n : d->n_seeds;
+            d->n_seeds = count[k] > d->n_seeds ? count[k] : d->n_seeds;
             line->x[line->n] = d->x_categorical ? i : cell(t, xs[i], xc)->number;
-            line->mean[line->n] = sum / n;
-            line->lo[line->n] = lo;
-            line->hi[line->n++] = hi;
+            line->mean[line->n] = sum[k] / count[k];
+            line->lo[line->n] = lo[k];
+            line->hi[line->n++] = hi[k];
         }
-        line->float_y = float_n ? float_sum / float_n : NAN;
+        line->float_y = float_n[s] ? float_sum[s] / float_n[s] : NAN;
     }
     d->float_shared = true;
     for (int s = 1; s < ns; s++)
@@ -248,12 +268,19 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
 static void group_points(Arena *arena, const ResultTable *t, const bool *kept, int xc, int yc, int sc,
                          PlotData *d, PlotInfo *info)
 {
-    int *points, np = distinct(arena, t, kept, 0, &points);
+    int *rows = arena_array(arena, (size_t)t->n_rows + 1, sizeof *rows), nr = 0, np = 0;
+    for (int r = 0; r < t->n_rows; r++)
+        if (kept[r])
+            rows[nr++] = r;
+    sort_table = t, sort_column = 0;   /* the seeds of a point side by side */
+    qsort(rows, (size_t)nr, sizeof *rows, compare_rows_by_number);
+    for (int i = 0; i < nr; i++)
+        np += i == 0 || cell(t, rows[i], 0)->number != cell(t, rows[i - 1], 0)->number;
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
     d->series = arena_array(arena, (size_t)ns, sizeof *d->series);
     d->n_series = ns;
-    double *px = arena_array(arena, (size_t)np + 1, sizeof *px), *py = arena_array(arena, (size_t)np + 1, sizeof *py);
-    int *prow = arena_array(arena, (size_t)np + 1, sizeof *prow), n = 0;
+    Point *points = arena_array(arena, (size_t)np + 1, sizeof *points);
+    int n = 0;
     for (int s = 0; s < ns; s++) {
         PlotSeries *group = &d->series[s];
         group->label = sc >= 0 ? cell_text(arena, cell(t, ss[s], sc)) : NULL;
@@ -261,42 +288,37 @@ static void group_points(Arena *arena, const ResultTable *t, const bool *kept, i
         group->mean = arena_array(arena, (size_t)np + 1, sizeof(double));
         group->float_y = NAN;
     }
-    for (int p = 0; p < np; p++) {
+    for (int first = 0, end; first < nr; first = end) {
         double sx = 0, sy = 0;
         int k = 0;
-        for (int r = 0; r < t->n_rows; r++) {
-            double x = cell(t, r, xc)->number, y = cell(t, r, yc)->number;
-            if (kept[r] && cell(t, r, 0)->number == cell(t, points[p], 0)->number && !isnan(x) && !isnan(y))
+        for (end = first; end < nr && cell(t, rows[end], 0)->number == cell(t, rows[first], 0)->number; end++) {
+            double x = cell(t, rows[end], xc)->number, y = cell(t, rows[end], yc)->number;
+            if (!isnan(x) && !isnan(y))
                 sx += x, sy += y, k++;
         }
         if (k == 0)
             continue;
         d->n_seeds = k > d->n_seeds ? k : d->n_seeds;
-        PlotSeries *group = &d->series[sc >= 0 ? index_of(t, ss, ns, sc, points[p]) : 0];
-        group->x[group->n] = px[n] = sx / k;
-        group->mean[group->n++] = py[n] = sy / k;
-        prow[n++] = points[p];
+        PlotSeries *group = &d->series[sc >= 0 ? index_of(t, ss, ns, sc, rows[first]) : 0];
+        group->x[group->n] = sx / k;
+        group->mean[group->n++] = sy / k;
+        points[n++] = (Point){sx / k, sy / k, rows[first]};
     }
     /* The front: by x ascending (ties: higher y first), each point whose y
      * beats every earlier one, or equals the last front point in both. */
-    int *order = arena_array(arena, (size_t)n + 1, sizeof *order);
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        while (j > 0 && (px[order[j - 1]] > px[i] || (px[order[j - 1]] == px[i] && py[order[j - 1]] < py[i])))
-            order[j] = order[j - 1], j--;
-        order[j] = i;
-    }
+    qsort(points, (size_t)n, sizeof *points, compare_points);
     d->front_x = arena_array(arena, (size_t)n + 1, sizeof(double));
     d->front_y = arena_array(arena, (size_t)n + 1, sizeof(double));
     int *front_rows = arena_array(arena, (size_t)n + 1, sizeof *front_rows);
     double best = -INFINITY;
     for (int i = 0; i < n; i++) {
-        int p = order[i], f = d->n_front;
-        bool same = f > 0 && d->front_x[f - 1] == px[p] && d->front_y[f - 1] == py[p];
-        if (py[p] > best || same) {
-            d->front_x[f] = px[p], d->front_y[f] = py[p], front_rows[f] = prow[p];
+        const Point *p = &points[i];
+        int f = d->n_front;
+        bool same = f > 0 && d->front_x[f - 1] == p->x && d->front_y[f - 1] == p->y;
+        if (p->y > best || same) {
+            d->front_x[f] = p->x, d->front_y[f] = p->y, front_rows[f] = p->row;
             d->n_front++;
-            best = py[p];
+            best = p->y;
         }
     }
     if (info) {
@@ -431,18 +453,20 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     FILE *f = outputs_open(outs, path);
     if (!f)
         return false;
+    PlotFormat format = spec->format;
+    plot_format_of(path, &format);
     double width = spec->width > 0 ? spec->width : 640, height = spec->height > 0 ? spec->height : 480;
     cairo_surface_t *surface =
-        spec->format == PLOT_PDF ? cairo_pdf_surface_create_for_stream(write_to_file, f, width, height)
-        : spec->format == PLOT_SVG ? cairo_svg_surface_create_for_stream(write_to_file, f, width, height)
+        format == PLOT_PDF ? cairo_pdf_surface_create_for_stream(write_to_file, f, width, height)
+        : format == PLOT_SVG ? cairo_svg_surface_create_for_stream(write_to_file, f, width, height)
                                    : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)width, (int)height);
-    if (spec->format == PLOT_PDF)   /* the same bytes for the same plot: no date */
+    if (format == PLOT_PDF)   /* the same bytes for the same plot: no date */
         cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATE_DATE, "");
     cairo_t *cr = cairo_create(surface);
     plot_draw(cr, &d, width, height, info);
     cairo_status_t status = cairo_status(cr);
     cairo_destroy(cr);
-    if (status == CAIRO_STATUS_SUCCESS && spec->format == PLOT_PNG)
+    if (status == CAIRO_STATUS_SUCCESS && format == PLOT_PNG)
         status = cairo_surface_write_to_png_stream(surface, write_to_file, f);
     cairo_surface_finish(surface);
     if (status == CAIRO_STATUS_SUCCESS)

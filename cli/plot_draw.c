@@ -346,7 +346,8 @@ static int legend_entries(const PlotData *d, Arena *arena, Entry *e)
     for (int s = 0; s < d->n_series; s++)
         has_float = has_float || !isnan(d->series[s].float_y);
     if (has_float)
-        e[n++] = (Entry){ENTRY_FLOAT, d->float_shared ? -1 : 0, d->float_label};
+        e[n++] = (Entry){ENTRY_FLOAT, -1,
+                         d->float_shared ? d->float_label : arena_printf(arena, "%s (each series' colour)", d->float_label)};
     if (pareto)
         e[n++] = (Entry){ENTRY_FRONT, -1, "Pareto front"};
     return n;

@@ -10,7 +10,8 @@
  * The reader trusts nothing: every line is one JSON object, every key a
  * column of the manifest, every cell of its column's type (an axis value
  * listed in the manifest, a seed of the manifest, a number or null for a
- * metric), sizes bounded (RESULTS_MAX_*) and checked against the memory limit
+ * metric), every column present (so the cells, 16 bytes each, grow with the
+ * file's bytes at most a few times), sizes bounded (RESULTS_MAX_*) and checked against the memory limit
  * before the cells are allocated.  Each error names the file, the line and
  * the key. */
 #include "cli/cli.h"
@@ -378,12 +379,9 @@ static bool read_row(Reader *rd, const cJSON *row, ResultCell *cells)
         if (!read_cell(rd, c, v->string, v, &cells[c]))
             return false;
     }
-    for (int c = 0; c < t->n_columns; c++) {
-        if (!seen[c] && c <= t->n_axes + 1)
-            return fail(rd, "missing key '%s'%s", t->columns[c], "");
+    for (int c = 0; c < t->n_columns; c++)
         if (!seen[c])
-            cells[c].number = NAN;
-    }
+            return fail(rd, "missing key '%s' (every column is written, null when not measured)", t->columns[c], "");
     return true;
 }
 

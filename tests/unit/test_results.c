@@ -148,6 +148,7 @@ Test(results, reader_errors)
     refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":3}\n", "'seed' must be one of the manifest's seeds");
     refused(MANIFEST "{\"point\":-1,\"rows\":64,\"seed\":1}\n", "'point' must be the point's index");
     refused(MANIFEST "{\"point\":0,\"seed\":1}\n", "r.jsonl:2:1: error: missing key 'rows'");
+    refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":1}\n", "r.jsonl:2:1: error: missing key 'accuracy'");
     refused(MANIFEST "[0]\n", "r.jsonl:2:1: error: a row must be a JSON object");
     refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":1} x\n", "r.jsonl:2:");
     refused(MANIFEST "{\"point\":0,\"point\":0,\"rows\":64,\"seed\":1}\n", "key 'point' appears twice");
