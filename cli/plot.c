@@ -11,6 +11,7 @@
 #include "cli/plot.h"
 
 #include <cairo-pdf.h>
+#include <fontconfig/fontconfig.h>
 #include <cairo-svg.h>
 #include <math.h>
 #include <stdlib.h>
@@ -472,6 +473,10 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     if (status == CAIRO_STATUS_SUCCESS)
         status = cairo_surface_status(surface);
     cairo_surface_destroy(surface);
+    /* cairo's font caches and fontconfig's configuration, released (made
+     * again by the next plot) so that a leak checker sees nothing left */
+    cairo_debug_reset_static_data();
+    FcFini();
     if (status != CAIRO_STATUS_SUCCESS) {
         Loc loc = {.file = path};
         diag_error(diags, &loc, "cannot write the plot: %s", cairo_status_to_string(status));
