@@ -177,7 +177,7 @@ typedef struct {
     bool log_x, log_y, pareto;
     const char *title;          /* NULL or "": none */
     PlotFormat format;          /* when path has no .png, .pdf or .svg extension */
-    int width, height;          /* pixels (PNG) or points (PDF, SVG); 0: 640 x 480 */
+    int width, height;          /* pixels (PNG) or points (PDF, SVG), 100 to 10000; 0: 640 x 480 */
 } PlotSpec;
 /* What was drawn: the fitted title, and the front (pareto: its points, by x). */
 typedef struct {

@@ -457,6 +457,7 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     PlotFormat format = spec->format;
     plot_format_of(path, &format);
     double width = spec->width > 0 ? spec->width : 640, height = spec->height > 0 ? spec->height : 480;
+    width = fmin(fmax(width, 100), 10000), height = fmin(fmax(height, 100), 10000);   /* room for the axes */
     cairo_surface_t *surface =
         format == PLOT_PDF ? cairo_pdf_surface_create_for_stream(write_to_file, f, width, height)
         : format == PLOT_SVG ? cairo_svg_surface_create_for_stream(write_to_file, f, width, height)

@@ -234,6 +234,10 @@ static void log_ticks(cairo_t *cr, Axis *a, bool horizontal, double font_size)
                             a->ticks[a->n++] = v;
                     }
             }
+            int kept = 0;   /* thinned: every `every`-th */
+            for (int i = 0; i < a->n; i += every)
+                a->ticks[kept++] = a->ticks[i];
+            a->n = kept;
         } else
             for (int k = first; k <= last && a->n < MAX_TICKS; k += every)
                 a->ticks[a->n++] = pow(10, k);
