@@ -183,6 +183,7 @@ typedef struct {
 typedef struct {
     double title_size;          /* points (0: no title) */
     int title_lines;
+    const char *x_label, *y_label;   /* the axes' labels as drawn (before any cut) */
     int n_series, n_points, n_seeds;
     int n_front;
     int *front_rows;            /* [n_front]: a row of each front point (its axes) */

@@ -159,7 +159,7 @@ int cmd_plot(Args *a)
         if (info.title_lines)
             fprintf(text, "; title %.3g pt on %d line%s", info.title_size, info.title_lines,
                     info.title_lines == 1 ? "" : "s");
-        fputc('\n', text);
+        fprintf(text, "\nx: %s; y: %s\n", info.x_label, info.y_label);
         if (print)
             print_front(text, &table, &spec, &info, arena);
     }

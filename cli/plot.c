@@ -208,6 +208,38 @@ static bool apply_where(const ResultTable *t, const char *spec, bool *kept, bool
     return any;
 }
 
+/* Names on the x axis without what they all share: a directory ("models/")
+ * and an extension (".onnx"), which the axis label then shows once. */
+static void shorten_categories(Arena *arena, PlotData *d)
+{
+    const char *first = d->categories[0];
+    size_t n = strlen(first), prefix = n, suffix = n;
+    for (int i = 1; i < d->n_categories; i++) {
+        const char *c = d->categories[i];
+        size_t m = strlen(c), p = 0, q = 0;
+        while (p < prefix && p < m && c[p] == first[p])
+            p++;
+        while (q < suffix && q < m && c[m - 1 - q] == first[n - 1 - q])
+            q++;
+        prefix = p, suffix = q;
+    }
+    while (prefix > 0 && first[prefix - 1] != '/')
+        prefix--;
+    while (suffix > 0 && first[n - suffix] != '.')
+        suffix--;
+    for (int i = 0; i < d->n_categories && (prefix || suffix); i++)
+        if (strlen(d->categories[i]) <= prefix + suffix || d->n_categories == 1)
+            prefix = suffix = 0;   /* a name would be left empty: keep them whole */
+    if (!prefix && !suffix)
+        return;
+    d->x_shared = arena_printf(arena, "%.*s*%s", (int)prefix, first, first + n - suffix);
+    for (int i = 0; i < d->n_categories; i++) {
+        char *c = arena_strdup(arena, d->categories[i] + prefix);
+        c[strlen(c) - suffix] = 0;
+        d->categories[i] = c;
+    }
+}
+
 /* Line plots: each series' points by x, the mean, min and max of y over
  * seeds (each row's series and x found once: rows x (series + x values)). */
 static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, int xc, int yc, int sc, int fc,
@@ -217,15 +249,15 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
     size_t cells = (size_t)ns * (size_t)nx;
     double *sum = arena_array(arena, cells, sizeof *sum), *lo = arena_array(arena, cells, sizeof *lo);
-    double *hi = arena_array(arena, cells, sizeof *hi), *float_sum = arena_array(arena, (size_t)ns, sizeof *float_sum);
-    int *count = arena_array(arena, cells, sizeof *count), *float_n = arena_array(arena, (size_t)ns, sizeof *float_n);
+    double *hi = arena_array(arena, cells, sizeof *hi), *float_sum = arena_array(arena, cells, sizeof *float_sum);
+    int *count = arena_array(arena, cells, sizeof *count), *float_n = arena_array(arena, cells, sizeof *float_n);
     for (int r = 0; r < t->n_rows; r++) {
         if (!kept[r])
             continue;
         int s = sc >= 0 ? index_of(t, ss, ns, sc, r) : 0;
         size_t k = (size_t)s * (size_t)nx + (size_t)index_of(t, xs, nx, xc, r);
         if (fc >= 0 && !isnan(cell(t, r, fc)->number))
-            float_sum[s] += cell(t, r, fc)->number, float_n[s]++;
+            float_sum[k] += cell(t, r, fc)->number, float_n[k]++;
         double y = cell(t, r, yc)->number;
         if (isnan(y))
             continue;
@@ -240,6 +272,7 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
         d->categories = arena_array(arena, (size_t)nx, sizeof *d->categories);
         for (int i = 0; i < nx; i++)
             d->categories[i] = cell_text(arena, cell(t, xs[i], xc));
+        shorten_categories(arena, d);
     }
     for (int s = 0; s < ns; s++) {
         PlotSeries *line = &d->series[s];
@@ -248,6 +281,7 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
         line->mean = arena_array(arena, (size_t)nx, sizeof(double));
         line->lo = arena_array(arena, (size_t)nx, sizeof(double));
         line->hi = arena_array(arena, (size_t)nx, sizeof(double));
+        line->float_at = arena_array(arena, (size_t)nx, sizeof(double));
         for (int i = 0; i < nx; i++) {
             size_t k = (size_t)s * (size_t)nx + (size_t)i;
             if (count[k] == 0)
@@ -256,13 +290,26 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
             line->x[line->n] = d->x_categorical ? i : cell(t, xs[i], xc)->number;
             line->mean[line->n] = sum[k] / count[k];
             line->lo[line->n] = lo[k];
-            line->hi[line->n++] = hi[k];
+            line->hi[line->n] = hi[k];
+            line->float_at[line->n++] = float_n[k] ? float_sum[k] / float_n[k] : NAN;
         }
-        line->float_y = float_n[s] ? float_sum[s] / float_n[s] : NAN;
     }
-    d->float_shared = true;
-    for (int s = 1; s < ns; s++)
-        d->float_shared = d->float_shared && fabs(d->series[s].float_y - d->series[0].float_y) < 1e-12;
+    /* the float line: flat, the same in every series (at each x), or one per series */
+    d->float_flat = d->float_shared = true;
+    for (int i = 0; i < nx; i++)
+        for (int s = 0, first = -1; s < ns; s++) {
+            size_t k = (size_t)s * (size_t)nx + (size_t)i;
+            if (!float_n[k])
+                continue;
+            double f = float_sum[k] / float_n[k];
+            if (!d->has_float)
+                d->float_value = f, d->has_float = true;
+            d->float_flat = d->float_flat && f == d->float_value;
+            if (first < 0)
+                first = s;
+            size_t k0 = (size_t)first * (size_t)nx + (size_t)i;
+            d->float_shared = d->float_shared && f == float_sum[k0] / float_n[k0];
+        }
 }
 
 /* Pareto plots: every grid point's means; the front by increasing x. */
@@ -287,7 +334,6 @@ static void group_points(Arena *arena, const ResultTable *t, const bool *kept, i
         group->label = sc >= 0 ? cell_text(arena, cell(t, ss[s], sc)) : NULL;
         group->x = arena_array(arena, (size_t)np + 1, sizeof(double));
         group->mean = arena_array(arena, (size_t)np + 1, sizeof(double));
-        group->float_y = NAN;
     }
     for (int first = 0, end; first < nr; first = end) {
         double sx = 0, sy = 0;
@@ -413,7 +459,8 @@ static bool plot_select(const ResultTable *t, const PlotSpec *spec, Arena *arena
     else
         group_lines(arena, t, kept, xc, yc, sc, fc, d);
     d->float_label = strcmp(y_name, "top5") == 0 ? "float model (top-1)" : "float model";
-    d->x_label = column_label(t->columns[xc]);
+    d->x_label = d->x_shared ? arena_printf(arena, "%s (%s)", column_label(t->columns[xc]), d->x_shared)
+                             : column_label(t->columns[xc]);
     d->y_label = column_label(y_name);
     d->series_name = sc >= 0 ? t->columns[sc] : NULL;
     return (!spec->log_x || check_log(d, false, t->columns[xc], diags)) &&
@@ -447,6 +494,7 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     *info = (PlotInfo){0};
     if (!plot_select(t, spec, arena, &d, info, diags))
         return false;
+    info->x_label = d.x_label, info->y_label = d.y_label;
     info->n_series = d.n_series;
     info->n_seeds = d.n_seeds;
     for (int s = 0; s < d.n_series; s++)
