@@ -160,6 +160,11 @@ bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *dia
 /* The same from memory (path: for the messages), as the fuzzer calls it. */
 bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
                    Diags *diags);
+/* Rows alone (a shard's rows file, no manifest line), checked against the
+ * manifest's JSON text; with cut non-NULL a last line without its newline (a
+ * writer stopped mid-line) is left out and *cut set, else it is an error. */
+bool results_parse_rows(Arena *arena, const char *path, const char *text, size_t length, const char *manifest,
+                        ResultTable *table, bool *cut, Diags *diags);
 void results_write_jsonl(FILE *f, const ResultTable *table);
 void results_write_csv(FILE *f, const ResultTable *table);
 /* The shortest of %.15g, %.16g, %.17g that reads back to x ("null" for NaN, inf). */
