@@ -75,13 +75,28 @@ static char *cell_text(Arena *arena, const ResultCell *c)
     return arena_strdup(arena, buf);
 }
 
-static const ResultTable *sort_table;
-static int sort_column;
-static int compare_rows_by_number(const void *a, const void *b)
+typedef struct {
+    double key;
+    int row;
+} KeyedRow;
+
+static int compare_keyed_rows(const void *a, const void *b)
 {
-    int i = *(const int *)a, j = *(const int *)b;
-    double x = cell(sort_table, i, sort_column)->number, y = cell(sort_table, j, sort_column)->number;
-    return x != y ? (x > y) - (x < y) : (i > j) - (i < j);   /* ties by row: the same order always */
+    const KeyedRow *p = a, *q = b;
+    if (p->key != q->key)
+        return (p->key > q->key) - (p->key < q->key);
+    return (p->row > q->row) - (p->row < q->row);   /* ties by row: the same order always */
+}
+
+/* rows[0..n) by their number in column c, ascending. */
+static void sort_rows(Arena *arena, const ResultTable *t, int *rows, int n, int c)
+{
+    KeyedRow *keyed = arena_array(arena, (size_t)n + 1, sizeof *keyed);
+    for (int i = 0; i < n; i++)
+        keyed[i] = (KeyedRow){cell(t, rows[i], c)->number, rows[i]};
+    qsort(keyed, (size_t)n, sizeof *keyed, compare_keyed_rows);
+    for (int i = 0; i < n; i++)
+        rows[i] = keyed[i].row;
 }
 
 /* A grid point's means; by x ascending, ties by y descending. */
@@ -117,10 +132,8 @@ static int distinct(Arena *arena, const ResultTable *t, const bool *kept, int c,
             rows[n++] = r;
         numeric = numeric && !cell(t, r, c)->text;
     }
-    if (numeric) {
-        sort_table = t, sort_column = c;
-        qsort(rows, (size_t)n, sizeof *rows, compare_rows_by_number);
-    }
+    if (numeric)
+        sort_rows(arena, t, rows, n, c);
     *rows_out = rows;
     return n;
 }
@@ -320,8 +333,7 @@ static void group_points(Arena *arena, const ResultTable *t, const bool *kept, i
     for (int r = 0; r < t->n_rows; r++)
         if (kept[r])
             rows[nr++] = r;
-    sort_table = t, sort_column = 0;   /* the seeds of a point side by side */
-    qsort(rows, (size_t)nr, sizeof *rows, compare_rows_by_number);
+    sort_rows(arena, t, rows, nr, 0);   /* the seeds of a point side by side */
     for (int i = 0; i < nr; i++)
         np += i == 0 || cell(t, rows[i], 0)->number != cell(t, rows[i - 1], 0)->number;
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
