@@ -153,7 +153,7 @@ typedef struct {
     ResultCell *cells;          /* [n_rows * n_columns], row-major */
 } ResultTable;
 /* The reader's bounds (beyond them a file is refused, naming the bound). */
-enum { RESULTS_MAX_COLUMNS = 256, RESULTS_MAX_ROWS = 1 << 22, RESULTS_MAX_AXIS_VALUES = 100000,
+enum { RESULTS_MAX_COLUMNS = 256, RESULTS_MAX_ROWS = 100000000, RESULTS_MAX_AXIS_VALUES = 100000,
        RESULTS_MAX_SEEDS = 100000 };
 /* A .jsonl file (the manifest first); every error names the file, line and key. */
 bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *diags);
