@@ -156,13 +156,18 @@ typedef struct {
     ResultCell *cells;          /* [n_rows * n_columns], row-major */
 } ResultTable;
 /* The reader's bounds (beyond them a file is refused, naming the bound). */
-enum { RESULTS_MAX_COLUMNS = 256, RESULTS_MAX_ROWS = 1 << 22, RESULTS_MAX_AXIS_VALUES = 100000,
+enum { RESULTS_MAX_COLUMNS = 256, RESULTS_MAX_ROWS = 100000000, RESULTS_MAX_AXIS_VALUES = 100000,
        RESULTS_MAX_SEEDS = 100000 };
 /* A .jsonl file (the manifest first); every error names the file, line and key. */
 bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *diags);
 /* The same from memory (path: for the messages), as the fuzzer calls it. */
 bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
                    Diags *diags);
+/* Rows alone (a shard's rows file, no manifest line), checked against the
+ * manifest's JSON text; with cut non-NULL a last line without its newline (a
+ * writer stopped mid-line) is left out and *cut set, else it is an error. */
+bool results_parse_rows(Arena *arena, const char *path, const char *text, size_t length, const char *manifest,
+                        ResultTable *table, bool *cut, Diags *diags);
 void results_write_jsonl(FILE *f, const ResultTable *table);
 /* The rows alone, one JSON object a line (appending to a .jsonl file). */
 void results_write_rows(FILE *f, const ResultTable *table);
@@ -181,13 +186,14 @@ typedef struct {
     int n_where;
     bool log_x, log_y, pareto;
     const char *title;          /* NULL or "": none */
-    PlotFormat format;
-    int width, height;          /* pixels (PNG) or points (PDF, SVG); 0: 640 x 480 */
+    PlotFormat format;          /* when path has no .png, .pdf or .svg extension */
+    int width, height;          /* pixels (PNG) or points (PDF, SVG), 100 to 10000; 0: 640 x 480 */
 } PlotSpec;
 /* What was drawn: the fitted title, and the front (pareto: its points, by x). */
 typedef struct {
     double title_size;          /* points (0: no title) */
     int title_lines;
+    const char *x_label, *y_label;   /* the axes' labels as drawn (before any cut) */
     int n_series, n_points, n_seeds;
     int n_front;
     int *front_rows;            /* [n_front]: a row of each front point (its axes) */

@@ -59,7 +59,7 @@ static bool parse_size(const char *text, int *width, int *height)
     return true;
 }
 
-static void print_front(FILE *out, const ResultTable *t, const PlotSpec *spec, const PlotInfo *info, Arena *arena)
+static void print_front(FILE *out, const ResultTable *t, const PlotSpec *spec, const PlotInfo *info)
 {
     const char *x = spec->x ? spec->x : "energy_pj", *y = spec->y ? spec->y : "accuracy";
     for (int i = 0; i < info->n_front; i++) {
@@ -75,7 +75,6 @@ static void print_front(FILE *out, const ResultTable *t, const PlotSpec *spec, c
         }
         fputc('\n', out);
     }
-    (void)arena;
 }
 
 int cmd_plot(Args *a)
@@ -159,9 +158,9 @@ int cmd_plot(Args *a)
         if (info.title_lines)
             fprintf(text, "; title %.3g pt on %d line%s", info.title_size, info.title_lines,
                     info.title_lines == 1 ? "" : "s");
-        fputc('\n', text);
+        fprintf(text, "\nx: %s; y: %s\n", info.x_label, info.y_label);
         if (print)
-            print_front(text, &table, &spec, &info, arena);
+            print_front(text, &table, &spec, &info);
     }
     free(spec.where);
     return finish(arena, &diags, ok);

@@ -11,6 +11,7 @@
 #include "cli/plot.h"
 
 #include <cairo-pdf.h>
+#include <fontconfig/fontconfig.h>
 #include <cairo-svg.h>
 #include <math.h>
 #include <stdlib.h>
@@ -74,13 +75,44 @@ static char *cell_text(Arena *arena, const ResultCell *c)
     return arena_strdup(arena, buf);
 }
 
-static const ResultTable *sort_table;
-static int sort_column;
-static int compare_rows_by_number(const void *a, const void *b)
+typedef struct {
+    double key;
+    int row;
+} KeyedRow;
+
+static int compare_keyed_rows(const void *a, const void *b)
 {
-    double x = cell(sort_table, *(const int *)a, sort_column)->number;
-    double y = cell(sort_table, *(const int *)b, sort_column)->number;
-    return (x > y) - (x < y);
+    const KeyedRow *p = a, *q = b;
+    if (p->key != q->key)
+        return (p->key > q->key) - (p->key < q->key);
+    return (p->row > q->row) - (p->row < q->row);   /* ties by row: the same order always */
+}
+
+/* rows[0..n) by their number in column c, ascending. */
+static void sort_rows(Arena *arena, const ResultTable *t, int *rows, int n, int c)
+{
+    KeyedRow *keyed = arena_array(arena, (size_t)n + 1, sizeof *keyed);
+    for (int i = 0; i < n; i++)
+        keyed[i] = (KeyedRow){cell(t, rows[i], c)->number, rows[i]};
+    qsort(keyed, (size_t)n, sizeof *keyed, compare_keyed_rows);
+    for (int i = 0; i < n; i++)
+        rows[i] = keyed[i].row;
+}
+
+/* A grid point's means; by x ascending, ties by y descending. */
+typedef struct {
+    double x, y;
+    int row;
+} Point;
+
+static int compare_points(const void *a, const void *b)
+{
+    const Point *p = a, *q = b;
+    if (p->x != q->x)
+        return (p->x > q->x) - (p->x < q->x);
+    if (p->y != q->y)
+        return (p->y < q->y) - (p->y > q->y);
+    return (p->row > q->row) - (p->row < q->row);
 }
 
 /* The distinct values of column c over the kept rows, as the index of a row
@@ -100,10 +132,8 @@ static int distinct(Arena *arena, const ResultTable *t, const bool *kept, int c,
             rows[n++] = r;
         numeric = numeric && !cell(t, r, c)->text;
     }
-    if (numeric) {
-        sort_table = t, sort_column = c;
-        qsort(rows, (size_t)n, sizeof *rows, compare_rows_by_number);
-    }
+    if (numeric)
+        sort_rows(arena, t, rows, n, c);
     *rows_out = rows;
     return n;
 }
@@ -191,12 +221,63 @@ static bool apply_where(const ResultTable *t, const char *spec, bool *kept, bool
     return any;
 }
 
-/* Line plots: each series' points by x, the mean, min and max of y over seeds. */
+/* Names on the x axis without what they all share: a directory ("models/")
+ * and an extension (".onnx"), which the axis label then shows once. */
+static void shorten_categories(Arena *arena, PlotData *d)
+{
+    const char *first = d->categories[0];
+    size_t n = strlen(first), prefix = n, suffix = n;
+    for (int i = 1; i < d->n_categories; i++) {
+        const char *c = d->categories[i];
+        size_t m = strlen(c), p = 0, q = 0;
+        while (p < prefix && p < m && c[p] == first[p])
+            p++;
+        while (q < suffix && q < m && c[m - 1 - q] == first[n - 1 - q])
+            q++;
+        prefix = p, suffix = q;
+    }
+    while (prefix > 0 && first[prefix - 1] != '/')
+        prefix--;
+    while (suffix > 0 && first[n - suffix] != '.')
+        suffix--;
+    for (int i = 0; i < d->n_categories && (prefix || suffix); i++)
+        if (strlen(d->categories[i]) <= prefix + suffix || d->n_categories == 1)
+            prefix = suffix = 0;   /* a name would be left empty: keep them whole */
+    if (!prefix && !suffix)
+        return;
+    d->x_shared = arena_printf(arena, "%.*s*%s", (int)prefix, first, first + n - suffix);
+    for (int i = 0; i < d->n_categories; i++) {
+        char *c = arena_strdup(arena, d->categories[i] + prefix);
+        c[strlen(c) - suffix] = 0;
+        d->categories[i] = c;
+    }
+}
+
+/* Line plots: each series' points by x, the mean, min and max of y over
+ * seeds (each row's series and x found once: rows x (series + x values)). */
 static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, int xc, int yc, int sc, int fc,
                         PlotData *d)
 {
     int *xs, nx = distinct(arena, t, kept, xc, &xs);
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
+    size_t cells = (size_t)ns * (size_t)nx;
+    double *sum = arena_array(arena, cells, sizeof *sum), *lo = arena_array(arena, cells, sizeof *lo);
+    double *hi = arena_array(arena, cells, sizeof *hi), *float_sum = arena_array(arena, cells, sizeof *float_sum);
+    int *count = arena_array(arena, cells, sizeof *count), *float_n = arena_array(arena, cells, sizeof *float_n);
+    for (int r = 0; r < t->n_rows; r++) {
+        if (!kept[r])
+            continue;
+        int s = sc >= 0 ? index_of(t, ss, ns, sc, r) : 0;
+        size_t k = (size_t)s * (size_t)nx + (size_t)index_of(t, xs, nx, xc, r);
+        if (fc >= 0 && !isnan(cell(t, r, fc)->number))
+            float_sum[k] += cell(t, r, fc)->number, float_n[k]++;
+        double y = cell(t, r, yc)->number;
+        if (isnan(y))
+            continue;
+        lo[k] = count[k] ? fmin(lo[k], y) : y;
+        hi[k] = count[k] ? fmax(hi[k], y) : y;
+        sum[k] += y, count[k]++;
+    }
     d->series = arena_array(arena, (size_t)ns, sizeof *d->series);
     d->n_series = ns;
     if (d->x_categorical) {
@@ -204,6 +285,7 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
         d->categories = arena_array(arena, (size_t)nx, sizeof *d->categories);
         for (int i = 0; i < nx; i++)
             d->categories[i] = cell_text(arena, cell(t, xs[i], xc));
+        shorten_categories(arena, d);
     }
     for (int s = 0; s < ns; s++) {
         PlotSeries *line = &d->series[s];
@@ -212,91 +294,90 @@ static void group_lines(Arena *arena, const ResultTable *t, const bool *kept, in
         line->mean = arena_array(arena, (size_t)nx, sizeof(double));
         line->lo = arena_array(arena, (size_t)nx, sizeof(double));
         line->hi = arena_array(arena, (size_t)nx, sizeof(double));
-        double float_sum = 0;
-        int float_n = 0;
+        line->float_at = arena_array(arena, (size_t)nx, sizeof(double));
         for (int i = 0; i < nx; i++) {
-            double sum = 0, lo = INFINITY, hi = -INFINITY;
-            int n = 0;
-            for (int r = 0; r < t->n_rows; r++) {
-                if (!kept[r] || (sc >= 0 && !cells_equal(cell(t, r, sc), cell(t, ss[s], sc))) ||
-                    !cells_equal(cell(t, r, xc), cell(t, xs[i], xc)))
-                    continue;
-                if (fc >= 0 && !isnan(cell(t, r, fc)->number))
-                    float_sum += cell(t, r, fc)->number, float_n++;
-                double y = cell(t, r, yc)->number;
-                if (isnan(y))
-                    continue;
-                sum += y, n++;
-                lo = fmin(lo, y), hi = fmax(hi, y);
-            }
-            if (n == 0)
+            size_t k = (size_t)s * (size_t)nx + (size_t)i;
+            if (count[k] == 0)
                 continue;   /* not measured: a gap */
-            d->n_seeds = n > d->n_seeds ? n : d->n_seeds;
+            d->n_seeds = count[k] > d->n_seeds ? count[k] : d->n_seeds;
             line->x[line->n] = d->x_categorical ? i : cell(t, xs[i], xc)->number;
-            line->mean[line->n] = sum / n;
-            line->lo[line->n] = lo;
-            line->hi[line->n++] = hi;
+            line->mean[line->n] = sum[k] / count[k];
+            line->lo[line->n] = lo[k];
+            line->hi[line->n] = hi[k];
+            line->float_at[line->n++] = float_n[k] ? float_sum[k] / float_n[k] : NAN;
         }
-        line->float_y = float_n ? float_sum / float_n : NAN;
     }
-    d->float_shared = true;
-    for (int s = 1; s < ns; s++)
-        d->float_shared = d->float_shared && fabs(d->series[s].float_y - d->series[0].float_y) < 1e-12;
+    /* the float line: flat, the same in every series (at each x), or one per series */
+    d->float_flat = d->float_shared = true;
+    for (int i = 0; i < nx; i++)
+        for (int s = 0, first = -1; s < ns; s++) {
+            size_t k = (size_t)s * (size_t)nx + (size_t)i;
+            if (!float_n[k])
+                continue;
+            double f = float_sum[k] / float_n[k];
+            if (!d->has_float)
+                d->float_value = f, d->has_float = true;
+            d->float_flat = d->float_flat && f == d->float_value;
+            if (first < 0)
+                first = s;
+            size_t k0 = (size_t)first * (size_t)nx + (size_t)i;
+            d->float_shared = d->float_shared && f == float_sum[k0] / float_n[k0];
+        }
 }
 
 /* Pareto plots: every grid point's means; the front by increasing x. */
 static void group_points(Arena *arena, const ResultTable *t, const bool *kept, int xc, int yc, int sc,
                          PlotData *d, PlotInfo *info)
 {
-    int *points, np = distinct(arena, t, kept, 0, &points);
+    int *rows = arena_array(arena, (size_t)t->n_rows + 1, sizeof *rows), nr = 0, np = 0;
+    for (int r = 0; r < t->n_rows; r++)
+        if (kept[r])
+            rows[nr++] = r;
+    sort_rows(arena, t, rows, nr, 0);   /* the seeds of a point side by side */
+    for (int i = 0; i < nr; i++)
+        np += i == 0 || cell(t, rows[i], 0)->number != cell(t, rows[i - 1], 0)->number;
     int *ss = NULL, ns = sc >= 0 ? distinct(arena, t, kept, sc, &ss) : 1;
     d->series = arena_array(arena, (size_t)ns, sizeof *d->series);
     d->n_series = ns;
-    double *px = arena_array(arena, (size_t)np + 1, sizeof *px), *py = arena_array(arena, (size_t)np + 1, sizeof *py);
-    int *prow = arena_array(arena, (size_t)np + 1, sizeof *prow), n = 0;
+    Point *points = arena_array(arena, (size_t)np + 1, sizeof *points);
+    int n = 0;
     for (int s = 0; s < ns; s++) {
         PlotSeries *group = &d->series[s];
         group->label = sc >= 0 ? cell_text(arena, cell(t, ss[s], sc)) : NULL;
         group->x = arena_array(arena, (size_t)np + 1, sizeof(double));
         group->mean = arena_array(arena, (size_t)np + 1, sizeof(double));
-        group->float_y = NAN;
     }
-    for (int p = 0; p < np; p++) {
+    for (int first = 0, end; first < nr; first = end) {
         double sx = 0, sy = 0;
         int k = 0;
-        for (int r = 0; r < t->n_rows; r++) {
-            double x = cell(t, r, xc)->number, y = cell(t, r, yc)->number;
-            if (kept[r] && cell(t, r, 0)->number == cell(t, points[p], 0)->number && !isnan(x) && !isnan(y))
+        for (end = first; end < nr && cell(t, rows[end], 0)->number == cell(t, rows[first], 0)->number; end++) {
+            double x = cell(t, rows[end], xc)->number, y = cell(t, rows[end], yc)->number;
+            if (!isnan(x) && !isnan(y))
                 sx += x, sy += y, k++;
         }
         if (k == 0)
             continue;
         d->n_seeds = k > d->n_seeds ? k : d->n_seeds;
-        PlotSeries *group = &d->series[sc >= 0 ? index_of(t, ss, ns, sc, points[p]) : 0];
-        group->x[group->n] = px[n] = sx / k;
-        group->mean[group->n++] = py[n] = sy / k;
-        prow[n++] = points[p];
+        PlotSeries *group = &d->series[sc >= 0 ? index_of(t, ss, ns, sc, rows[first]) : 0];
+        group->x[group->n] = sx / k;
+        group->mean[group->n++] = sy / k;
+        points[n++] = (Point){sx / k, sy / k, rows[first]};
     }
     /* The front: by x ascending (ties: higher y first), each point whose y
      * beats every earlier one, or equals the last front point in both. */
-    int *order = arena_array(arena, (size_t)n + 1, sizeof *order);
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        while (j > 0 && (px[order[j - 1]] > px[i] || (px[order[j - 1]] == px[i] && py[order[j - 1]] < py[i])))
-            order[j] = order[j - 1], j--;
-        order[j] = i;
-    }
+    qsort(points, (size_t)n, sizeof *points, compare_points);
     d->front_x = arena_array(arena, (size_t)n + 1, sizeof(double));
     d->front_y = arena_array(arena, (size_t)n + 1, sizeof(double));
     int *front_rows = arena_array(arena, (size_t)n + 1, sizeof *front_rows);
     double best = -INFINITY;
     for (int i = 0; i < n; i++) {
-        int p = order[i], f = d->n_front;
-        bool same = f > 0 && d->front_x[f - 1] == px[p] && d->front_y[f - 1] == py[p];
-        if (py[p] > best || same) {
-            d->front_x[f] = px[p], d->front_y[f] = py[p], front_rows[f] = prow[p];
+        const Point *p = &points[i];
+        int f = d->n_front;
+        bool same = f > 0 && d->front_x[f - 1] == p->x && d->front_y[f - 1] == p->y;
+        if (p->y > best || same) {
+            d->front_x[f] = p->x, d->front_y[f] = p->y, front_rows[f] = p->row;
             d->n_front++;
-            best = py[p];
+            best = p->y;
         }
     }
     if (info) {
@@ -390,7 +471,8 @@ static bool plot_select(const ResultTable *t, const PlotSpec *spec, Arena *arena
     else
         group_lines(arena, t, kept, xc, yc, sc, fc, d);
     d->float_label = strcmp(y_name, "top5") == 0 ? "float model (top-1)" : "float model";
-    d->x_label = column_label(t->columns[xc]);
+    d->x_label = d->x_shared ? arena_printf(arena, "%s (%s)", column_label(t->columns[xc]), d->x_shared)
+                             : column_label(t->columns[xc]);
     d->y_label = column_label(y_name);
     d->series_name = sc >= 0 ? t->columns[sc] : NULL;
     return (!spec->log_x || check_log(d, false, t->columns[xc], diags)) &&
@@ -424,6 +506,7 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     *info = (PlotInfo){0};
     if (!plot_select(t, spec, arena, &d, info, diags))
         return false;
+    info->x_label = d.x_label, info->y_label = d.y_label;
     info->n_series = d.n_series;
     info->n_seeds = d.n_seeds;
     for (int s = 0; s < d.n_series; s++)
@@ -431,23 +514,30 @@ bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const
     FILE *f = outputs_open(outs, path);
     if (!f)
         return false;
+    PlotFormat format = spec->format;
+    plot_format_of(path, &format);
     double width = spec->width > 0 ? spec->width : 640, height = spec->height > 0 ? spec->height : 480;
+    width = fmin(fmax(width, 100), 10000), height = fmin(fmax(height, 100), 10000);   /* room for the axes */
     cairo_surface_t *surface =
-        spec->format == PLOT_PDF ? cairo_pdf_surface_create_for_stream(write_to_file, f, width, height)
-        : spec->format == PLOT_SVG ? cairo_svg_surface_create_for_stream(write_to_file, f, width, height)
+        format == PLOT_PDF ? cairo_pdf_surface_create_for_stream(write_to_file, f, width, height)
+        : format == PLOT_SVG ? cairo_svg_surface_create_for_stream(write_to_file, f, width, height)
                                    : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)width, (int)height);
-    if (spec->format == PLOT_PDF)   /* the same bytes for the same plot: no date */
+    if (format == PLOT_PDF)   /* the same bytes for the same plot: no date */
         cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATE_DATE, "");
     cairo_t *cr = cairo_create(surface);
     plot_draw(cr, &d, width, height, info);
     cairo_status_t status = cairo_status(cr);
     cairo_destroy(cr);
-    if (status == CAIRO_STATUS_SUCCESS && spec->format == PLOT_PNG)
+    if (status == CAIRO_STATUS_SUCCESS && format == PLOT_PNG)
         status = cairo_surface_write_to_png_stream(surface, write_to_file, f);
     cairo_surface_finish(surface);
     if (status == CAIRO_STATUS_SUCCESS)
         status = cairo_surface_status(surface);
     cairo_surface_destroy(surface);
+    /* cairo's font caches and fontconfig's configuration, released (made
+     * again by the next plot) so that a leak checker sees nothing left */
+    cairo_debug_reset_static_data();
+    FcFini();
     if (status != CAIRO_STATUS_SUCCESS) {
         Loc loc = {.file = path};
         diag_error(diags, &loc, "cannot write the plot: %s", cairo_status_to_string(status));

@@ -13,7 +13,7 @@ typedef struct {
     const char *label;          /* the series axis's value; NULL: the only series */
     int n;
     double *x, *mean, *lo, *hi; /* [n]: by x; lo, hi: min and max over seeds (NULL for pareto) */
-    double float_y;             /* the float model's accuracy on these rows, or NaN */
+    double *float_at;           /* [n]: the float model's accuracy on the rows of each x, or NaN (NULL: none) */
 } PlotSeries;
 
 typedef struct {
@@ -23,10 +23,14 @@ typedef struct {
     bool x_categorical;         /* x is 0 .. n_categories-1, labelled with categories */
     int n_categories;
     const char **categories;
+    const char *x_shared;       /* the part every name shares, a star for the rest, or NULL */
     int n_series;
     PlotSeries *series;
     int n_seeds;                /* the most seeds over one point */
-    bool float_shared;          /* one float line for all series (its value: series[0].float_y) */
+    bool has_float;             /* float_at has a value somewhere */
+    bool float_flat;            /* one value everywhere: one horizontal line (float_value) */
+    bool float_shared;          /* the same at each x in every series: grey, not the series' colours */
+    double float_value;
     const char *float_label;
     int n_front;                /* pareto: the front, by increasing x */
     double *front_x, *front_y;

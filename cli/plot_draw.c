@@ -234,6 +234,10 @@ static void log_ticks(cairo_t *cr, Axis *a, bool horizontal, double font_size)
                             a->ticks[a->n++] = v;
                     }
             }
+            int kept = 0;   /* thinned: every `every`-th */
+            for (int i = 0; i < a->n; i += every)
+                a->ticks[kept++] = a->ticks[i];
+            a->n = kept;
         } else
             for (int k = first; k <= last && a->n < MAX_TICKS; k += every)
                 a->ticks[a->n++] = pow(10, k);
@@ -250,20 +254,23 @@ static void log_ticks(cairo_t *cr, Axis *a, bool horizontal, double font_size)
     }
 }
 
-/* Categories at 0 .. n-1, every k-th labelled so that the labels fit. */
+/* Categories at 0 .. n-1, every k-th labelled: the smallest k at which each
+ * label, cut to the room of k categories, is whole or keeps 5 characters. */
 static void category_ticks(cairo_t *cr, Arena *arena, Axis *a, const PlotData *d, double font_size)
 {
     double spacing = fabs(a->length) / d->n_categories;
     for (int every = 1;; every++) {
+        bool readable = true;
         a->n = 0;
         for (int i = 0; i < d->n_categories && a->n < MAX_TICKS; i += every) {
+            const char *whole = d->categories[i];
+            char *label = ellipsize(cr, arena, whole, every * spacing - 0.8 * font_size);
+            readable = readable && (strcmp(label, whole) == 0 || strlen(label) >= 5 + 3);
             a->ticks[a->n] = i;
-            char *label = ellipsize(cr, arena, d->categories[i], fmax(3 * spacing, 8 * font_size));
             snprintf(a->labels[a->n++], sizeof a->labels[0], "%s", label);
         }
-        if (a->n <= 1 || ticks_fit(cr, a, true, font_size))
+        if (a->n <= 1 || (readable && ticks_fit(cr, a, true, font_size)))
             return;
-        (void)spacing;
     }
 }
 
@@ -342,11 +349,9 @@ static int legend_entries(const PlotData *d, Arena *arena, Entry *e)
                          d->series[s].label ? d->series[s].label : pareto ? "grid points" : d->y_label};
     if (!pareto && d->n_seeds > 1)
         e[n++] = (Entry){ENTRY_BAND, -1, "band: min to max over seeds"};
-    bool has_float = false;
-    for (int s = 0; s < d->n_series; s++)
-        has_float = has_float || !isnan(d->series[s].float_y);
-    if (has_float)
-        e[n++] = (Entry){ENTRY_FLOAT, d->float_shared ? -1 : 0, d->float_label};
+    if (d->has_float)
+        e[n++] = (Entry){ENTRY_FLOAT, -1,
+                         d->float_shared ? d->float_label : arena_printf(arena, "%s (each series' colour)", d->float_label)};
     if (pareto)
         e[n++] = (Entry){ENTRY_FRONT, -1, "Pareto front"};
     return n;
@@ -410,21 +415,29 @@ static void draw_data(cairo_t *cr, const PlotData *d, const Axis *ax, const Axis
         }
     }
     double dash = 0.4 * size;
-    for (int s = 0; s < d->n_series && !d->spec->pareto; s++) {
+    cairo_set_dash(cr, &dash, 1, 0);
+    cairo_set_line_width(cr, 1.2);
+    if (d->has_float && d->float_flat) {
+        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+        cairo_move_to(cr, ax->start, axis_map(ay, d->float_value));
+        cairo_line_to(cr, ax->start + ax->length, axis_map(ay, d->float_value));
+        cairo_stroke(cr);
+    }
+    for (int s = 0; s < d->n_series && d->has_float && !d->float_flat; s++) {   /* through each x */
         const PlotSeries *l = &d->series[s];
-        if (isnan(l->float_y) || (d->float_shared && s > 0))
-            continue;
         if (d->float_shared)
             cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
         else
             colour(cr, s, 0.8);
-        cairo_set_dash(cr, &dash, 1, 0);
-        cairo_set_line_width(cr, 1.2);
-        cairo_move_to(cr, ax->start, axis_map(ay, l->float_y));
-        cairo_line_to(cr, ax->start + ax->length, axis_map(ay, l->float_y));
+        for (int i = 0; i < l->n; i++) {
+            if (isnan(l->float_at[i]))
+                cairo_new_sub_path(cr);
+            else
+                cairo_line_to(cr, axis_map(ax, l->x[i]), axis_map(ay, l->float_at[i]));
+        }
         cairo_stroke(cr);
-        cairo_set_dash(cr, NULL, 0, 0);
     }
+    cairo_set_dash(cr, NULL, 0, 0);
     for (int s = 0; s < d->n_series; s++) {
         const PlotSeries *l = &d->series[s];
         colour(cr, s, d->spec->pareto ? 0.75 : 1);
@@ -507,7 +520,8 @@ void plot_draw(cairo_t *cr, const PlotData *d, double width, double height, Plot
                 range_add(&ylo, &yhi, l->lo[i]), range_add(&ylo, &yhi, l->hi[i]);
         }
     for (int s = 0; s < d->n_series && !d->spec->log_y; s++)
-        range_add(&ylo, &yhi, d->series[s].float_y);
+        for (int i = 0; d->series[s].float_at && i < d->series[s].n; i++)
+            range_add(&ylo, &yhi, d->series[s].float_at[i]);
     if (!(xlo <= xhi))
         xlo = xhi = 1;
     if (!(ylo <= yhi))

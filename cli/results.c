@@ -10,7 +10,8 @@
  * The reader trusts nothing: every line is one JSON object, every key a
  * column of the manifest, every cell of its column's type (an axis value
  * listed in the manifest, a seed of the manifest, a number or null for a
- * metric), sizes bounded (RESULTS_MAX_*) and checked against the memory limit
+ * metric), every column present (so the cells, 16 bytes each, grow with the
+ * file's bytes at most a few times), sizes bounded (RESULTS_MAX_*) and checked against the memory limit
  * before the cells are allocated.  Each error names the file, the line and
  * the key. */
 #include "cli/cli.h"
@@ -276,13 +277,12 @@ static bool read_axis(Reader *rd, const cJSON *axis, AxisValues *values)
     return true;
 }
 
-/* Line 1: {"manifest": {...}}: the columns, the axes' values and the seeds. */
-static bool read_manifest(Reader *rd, const cJSON *line)
+/* The manifest object: the columns, the axes' values and the seeds. */
+static bool read_manifest(Reader *rd, const cJSON *m)
 {
     ResultTable *t = rd->table;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(line, "manifest");
-    if (!cJSON_IsObject(line) || !cJSON_IsObject(m) || cJSON_GetArraySize(line) != 1)
-        return fail(rd, "the first line must be {\"manifest\": {...}}, the manifest alone%s%s", "", "");
+    if (!cJSON_IsObject(m))
+        return fail(rd, "the manifest must be a JSON object%s%s", "", "");
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(m, "xbarc");
     if (!cJSON_IsString(version))
         return fail(rd, "manifest: 'xbarc' must be a string (the version that wrote it)%s%s", "", "");
@@ -383,19 +383,31 @@ static bool read_row(Reader *rd, const cJSON *row, ResultCell *cells)
         if (!read_cell(rd, c, v->string, v, &cells[c]))
             return false;
     }
-    for (int c = 0; c < t->n_columns; c++) {
-        if (!seen[c] && c <= t->n_axes + 1)
-            return fail(rd, "missing key '%s'%s", t->columns[c], "");
+    for (int c = 0; c < t->n_columns; c++)
         if (!seen[c])
-            cells[c].number = NAN;
-    }
+            return fail(rd, "missing key '%s' (every column is written, null when not measured)", t->columns[c], "");
     return true;
 }
 
-bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
-                   Diags *diags)
+/* Room for n rows, within the memory limit. */
+static bool alloc_cells(Reader *rd, size_t n)
+{
+    ResultTable *t = rd->table;
+    if (!memory_check((uint64_t)n * (uint64_t)t->n_columns, sizeof(ResultCell), "the results table", &rd->loc,
+                      rd->diags))
+        return false;
+    t->cells = arena_array(rd->arena, n * (size_t)t->n_columns + 1, sizeof(ResultCell));
+    return true;
+}
+
+/* The lines of text: the manifest line first (manifest NULL), or rows alone
+ * checked against the manifest's JSON text. */
+static bool parse_lines(Arena *arena, const char *path, const char *text, size_t length, const char *manifest,
+                        ResultTable *table, bool *cut, Diags *diags)
 {
     *table = (ResultTable){0};
+    if (cut)
+        *cut = false;
     Reader rd = {.arena = arena, .diags = diags, .loc = {.file = path, .line = 1, .col = 1}, .table = table};
     const char *nul = memchr(text, 0, length);
     if (nul) {
@@ -403,45 +415,69 @@ bool results_parse(Arena *arena, const char *path, const char *text, size_t leng
             rd.loc.line += *p == '\n';
         return fail(&rd, "a NUL byte: not a JSON lines file%s%s", "", "");
     }
-    if (length == 0)
+    if (length == 0 && !manifest)
         return fail(&rd, "empty: the first line must be the manifest%s%s", "", "");
     size_t n_lines = 0;
     for (size_t i = 0; i < length; i++)
         n_lines += text[i] == '\n';
-    if (text[length - 1] != '\n') {
+    if (length > 0 && text[length - 1] != '\n' && cut) {   /* a writer stopped mid-line: left out */
+        *cut = true;
+        while (length > 0 && text[length - 1] != '\n')
+            length--;
+    } else if (length > 0 && text[length - 1] != '\n') {
         rd.loc.line = (int)(n_lines > INT32_MAX ? INT32_MAX : n_lines + 1);
         return fail(&rd, "the last line is cut short (no newline at its end)%s%s", "", "");
     }
-    if (n_lines - 1 > RESULTS_MAX_ROWS) {
+    size_t first_row = manifest ? 0 : 1;
+    if (n_lines > RESULTS_MAX_ROWS + first_row) {
         diag_error(diags, &rd.loc, "more than %d rows", RESULTS_MAX_ROWS);
         return false;
     }
-    const char *line = text;
+    size_t n_rows = n_lines - first_row;
     bool ok = true;
+    if (manifest) {
+        cJSON *m = cJSON_Parse(manifest);
+        rd.loc = (Loc){.file = path};
+        ok = m ? read_manifest(&rd, m) : fail(&rd, "the manifest given is not JSON%s%s", "", "");
+        ok = ok && alloc_cells(&rd, n_rows);
+        cJSON_Delete(m);
+    }
+    const char *line = text;
     for (size_t i = 0; ok && i < n_lines; i++) {
         const char *end = memchr(line, '\n', (size_t)(text + length - line));
-        rd.loc.line = (int)i + 1;
+        rd.loc = (Loc){.file = path, .line = (int)i + 1, .col = 1};
         const char *parsed_end = NULL;
         cJSON *json = cJSON_ParseWithLengthOpts(line, (size_t)(end - line), &parsed_end, false);
+        const cJSON *m = json ? cJSON_GetObjectItemCaseSensitive(json, "manifest") : NULL;
         if (!json || parsed_end != end) {
             const char *at = json ? parsed_end : cJSON_GetErrorPtr();
             size_t col = at && at >= line && at < end ? (size_t)(at - line) : (size_t)(end - line);
             rd.loc.col = col < 1000000 ? (int)col + 1 : 1;
             ok = fail(&rd, "%s%s", end == line ? "an empty line" : "not one JSON value", "");
-        } else if (i == 0) {
-            ok = read_manifest(&rd, json) &&
-                 memory_check((uint64_t)(n_lines - 1) * (uint64_t)table->n_columns, sizeof(ResultCell),
-                              "the results table", &rd.loc, diags);
-            if (ok)
-                table->cells = arena_array(arena, (n_lines - 1) * (size_t)table->n_columns, sizeof(ResultCell));
-        } else {
-            ok = read_row(&rd, json, &table->cells[(i - 1) * (size_t)table->n_columns]);
+        } else if (i < first_row && (!cJSON_IsObject(json) || !m || cJSON_GetArraySize(json) != 1))
+            ok = fail(&rd, "the first line must be {\"manifest\": {...}}, the manifest alone%s%s", "", "");
+        else if (i < first_row)
+            ok = read_manifest(&rd, m) && alloc_cells(&rd, n_rows);
+        else {
+            ok = read_row(&rd, json, &table->cells[(i - first_row) * (size_t)table->n_columns]);
             table->n_rows += ok;
         }
         cJSON_Delete(json);
         line = end + 1;
     }
     return ok;
+}
+
+bool results_parse(Arena *arena, const char *path, const char *text, size_t length, ResultTable *table,
+                   Diags *diags)
+{
+    return parse_lines(arena, path, text, length, NULL, table, NULL, diags);
+}
+
+bool results_parse_rows(Arena *arena, const char *path, const char *text, size_t length, const char *manifest,
+                        ResultTable *table, bool *cut, Diags *diags)
+{
+    return parse_lines(arena, path, text, length, manifest, table, cut, diags);
 }
 
 bool results_read(Arena *arena, const char *path, ResultTable *table, Diags *diags)

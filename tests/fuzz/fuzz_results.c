@@ -1,6 +1,7 @@
 /* fuzz_results.c: the results reader (cli/results.c) from memory, and the
  * writer's round trip on what it accepts: written, read and written again,
- * the same bytes. */
+ * the same bytes; and the rows alone (results_parse_rows) read against the
+ * manifest read. */
 #include "fuzz.h"
 
 #include "cli/cli.h"
@@ -38,6 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!results_parse(arena, "written.jsonl", first, n1, &again, &diags)) {
             diags_print(&diags, stderr);
             fprintf(stderr, "the written table does not read back:\n%s", first);
+            abort();
+        }
+        /* the rows alone, against the manifest read: the same rows */
+        const char *rows = memchr(first, '\n', n1) + 1;
+        bool cut;
+        ResultTable alone;
+        if (!results_parse_rows(arena, "rows.jsonl", rows, n1 - (size_t)(rows - first), again.manifest, &alone, &cut,
+                                &diags) || cut || alone.n_rows != again.n_rows) {
+            diags_print(&diags, stderr);
+            fprintf(stderr, "the rows do not read alone:\n%s", first);
             abort();
         }
         char *second = fuzz_written(&again, &n2);

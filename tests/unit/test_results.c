@@ -148,6 +148,7 @@ Test(results, reader_errors)
     refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":3}\n", "'seed' must be one of the manifest's seeds");
     refused(MANIFEST "{\"point\":-1,\"rows\":64,\"seed\":1}\n", "'point' must be the point's index");
     refused(MANIFEST "{\"point\":0,\"seed\":1}\n", "r.jsonl:2:1: error: missing key 'rows'");
+    refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":1}\n", "r.jsonl:2:1: error: missing key 'accuracy'");
     refused(MANIFEST "[0]\n", "r.jsonl:2:1: error: a row must be a JSON object");
     refused(MANIFEST "{\"point\":0,\"rows\":64,\"seed\":1} x\n", "r.jsonl:2:");
     refused(MANIFEST "{\"point\":0,\"point\":0,\"rows\":64,\"seed\":1}\n", "key 'point' appears twice");
@@ -174,4 +175,39 @@ Test(results, reader_bounds)
         metrics = arena_printf(arena, "%s,\"m%d\"", metrics, i);
     refused(arena_printf(arena, "{\"manifest\":{\"xbarc\":\"0\",\"axes\":[],\"seeds\":[1],\"metrics\":[%s]}}\n", metrics),
             "more than 256");
+}
+
+/* A shard's rows file: rows alone against a manifest given apart; a last line
+ * cut short left out (and said) or refused. */
+Test(results, rows_alone)
+{
+    ResultTable whole;
+    cr_assert(results_parse(arena, "r.jsonl", sample, strlen(sample), &whole, &diags), "%s", test_messages());
+    const char *rows = strchr(sample, '\n') + 1;
+    char *cut_rows = arena_printf(arena, "%s{\"point\":2,\"adc\":", rows);
+    ResultTable t;
+    bool cut = true;
+    cr_assert(results_parse_rows(arena, "rows.jsonl", rows, strlen(rows), whole.manifest, &t, &cut, &diags),
+              "%s", test_messages());
+    cr_assert_not(cut);
+    cr_assert_eq(t.n_rows, 2);
+    cr_assert_eq(t.n_columns, 6);
+    for (int i = 0; i < 12; i++) {
+        const ResultCell *a = &t.cells[i], *b = &whole.cells[i];
+        cr_assert(a->text ? b->text && strcmp(a->text, b->text) == 0
+                          : !b->text && (a->number == b->number || (isnan(a->number) && isnan(b->number))),
+                  "cell %d", i);
+    }
+    cr_assert(results_parse_rows(arena, "rows.jsonl", cut_rows, strlen(cut_rows), whole.manifest, &t, &cut, &diags));
+    cr_assert(cut);
+    cr_assert_eq(t.n_rows, 2);
+    cr_assert(results_parse_rows(arena, "rows.jsonl", "", 0, whole.manifest, &t, &cut, &diags));
+    cr_assert_eq(t.n_rows, 0);
+    cr_assert_not(results_parse_rows(arena, "rows.jsonl", cut_rows, strlen(cut_rows), whole.manifest, &t, NULL, &diags));
+    cr_assert(test_diags_contain(&diags, "rows.jsonl:3:1: error: the last line is cut short"), "%s", test_messages());
+    const char *bad = "{\"point\":0,\"adc\":\"uniform:5\",\"read_sigma\":0.5,\"seed\":1,\"accuracy\":1,\"energy_pj\":1}\n";
+    cr_assert_not(results_parse_rows(arena, "rows.jsonl", bad, strlen(bad), whole.manifest, &t, NULL, &diags));
+    cr_assert(test_diags_contain(&diags, "rows.jsonl:1:1: error: axis 'read_sigma' must hold"), "%s", test_messages());
+    cr_assert_not(results_parse_rows(arena, "rows.jsonl", bad, strlen(bad), "{\"xbarc\":1}", &t, NULL, &diags));
+    cr_assert(test_diags_contain(&diags, "rows.jsonl: error: manifest: 'xbarc' must be a string"), "%s", test_messages());
 }
