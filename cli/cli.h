@@ -207,6 +207,20 @@ bool plot_format_of(const char *path, PlotFormat *format);
 bool plot_write(const ResultTable *t, const PlotSpec *spec, Outputs *outs, const char *path, PlotInfo *info,
                 Arena *arena, Diags *diags);
 
+/* The plot options of `xbarc plot` and `xbarc sweep --plot` (cmd_plot.c):
+ * --x, --y, --series, --where, --log-x, --log-y, --pareto, --print-front,
+ * --title, --size, --format; checked (as usage) against the output's name. */
+typedef struct {
+    PlotSpec spec;
+    const char *size_text, *format_text;
+    bool print_front;
+    int where_cap;
+} PlotArgs;
+bool plot_option(Args *a, PlotArgs *p, Arena *arena);
+void plot_args_check(Args *a, PlotArgs *p, const char *out);
+/* What was drawn (and the front with --print-front), for the command's output. */
+void plot_print_summary(FILE *text, const char *out, const ResultTable *t, const PlotArgs *p, const PlotInfo *info);
+
 /* Subcommands (cmd_*.c): each parses its own options from a->i on. */
 int cmd_import(Args *a);
 int cmd_opt(Args *a);

@@ -77,65 +77,95 @@ static void print_front(FILE *out, const ResultTable *t, const PlotSpec *spec, c
     }
 }
 
+bool plot_option(Args *a, PlotArgs *p, Arena *arena)
+{
+    const char *value;
+    if (opt_value(a, "--where", &value)) {
+        ARENA_GROW(arena, p->spec.where, p->spec.n_where, p->where_cap);
+        p->spec.where[p->spec.n_where++] = value;
+    } else if (opt_flag(a, "--log-x")) {
+        p->spec.log_x = true;
+    } else if (opt_flag(a, "--log-y")) {
+        p->spec.log_y = true;
+    } else if (opt_flag(a, "--pareto")) {
+        p->spec.pareto = true;
+    } else if (opt_flag(a, "--print-front")) {
+        p->print_front = true;
+    } else if (!opt_value(a, "--x", &p->spec.x) && !opt_value(a, "--y", &p->spec.y) &&
+               !opt_value(a, "--series", &p->spec.series) && !opt_value(a, "--title", &p->spec.title) &&
+               !opt_value(a, "--size", &p->size_text) && !opt_value(a, "--format", &p->format_text)) {
+        return false;
+    }
+    return true;
+}
+
+static const char *const formats[] = {"png", "pdf", "svg"};
+
+void plot_args_check(Args *a, PlotArgs *p, const char *out)
+{
+    PlotSpec *spec = &p->spec;
+    bool format_given = false;
+    for (int i = 0; i < 3 && p->format_text; i++)
+        if (strcmp(p->format_text, formats[i]) == 0)
+            spec->format = (PlotFormat)i, format_given = true;
+    PlotFormat by_name;
+    if (!a->failed && p->format_text && !format_given)
+        usage_error(a, "--format takes png, pdf or svg, not '%s'", p->format_text);
+    if (!a->failed && out && plot_format_of(out, &by_name)) {
+        if (format_given && by_name != spec->format)
+            usage_error(a, "--format %s disagrees with the name of the output", p->format_text);
+        spec->format = by_name;
+    } else if (!a->failed && out && !format_given)
+        usage_error(a, "cannot tell the format of '%s': name it .png, .pdf or .svg, or give --format", out);
+    if (!a->failed && p->size_text && !parse_size(p->size_text, &spec->width, &spec->height))
+        usage_error(a, "--size takes WxH, each from 100 to 10000, not '%s'", p->size_text);
+    if (!a->failed && spec->title && strlen(spec->title) > MAX_TITLE)
+        usage_error(a, "--title: at most 1000 bytes%s", "");
+    if (!a->failed && p->print_front && !spec->pareto)
+        usage_error(a, "--print-front needs --pareto%s", "");
+    if (!a->failed && p->print_front && !out)
+        usage_error(a, "--print-front needs -o FILE%s", "");
+    for (int i = 0; !a->failed && i < spec->n_where; i++)
+        if (!strchr(spec->where[i], '=') || spec->where[i][0] == '=')
+            usage_error(a, "--where takes AXIS=VALUE, not '%s'", spec->where[i]);
+}
+
+void plot_print_summary(FILE *text, const char *out, const ResultTable *t, const PlotArgs *p, const PlotInfo *info)
+{
+    const PlotSpec *spec = &p->spec;
+    fprintf(text, "%s: %dx%d %s, %d series, %d points (mean over %d seed%s)", out, spec->width ? spec->width : 640,
+            spec->height ? spec->height : 480, formats[spec->format], info->n_series, info->n_points, info->n_seeds,
+            info->n_seeds == 1 ? "" : "s");
+    if (info->title_lines)
+        fprintf(text, "; title %.3g pt on %d line%s", info->title_size, info->title_lines,
+                info->title_lines == 1 ? "" : "s");
+    fprintf(text, "\nx: %s; y: %s\n", info->x_label, info->y_label);
+    if (p->print_front)
+        print_front(text, t, spec, info);
+}
+
 int cmd_plot(Args *a)
 {
-    const char *path = NULL, *out = NULL, *table_out = NULL, *size_text = NULL, *format_text = NULL, *value;
-    PlotSpec spec = {.where = calloc((size_t)a->argc + 1, sizeof(char *))};
-    bool print = false;
+    const char *path = NULL, *out = NULL, *table_out = NULL;
+    Arena *arena = arena_new();
+    PlotArgs p = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "--where", &value))
-            spec.where[spec.n_where++] = value;
-        else if (opt_flag(a, "--log-x"))
-            spec.log_x = true;
-        else if (opt_flag(a, "--log-y"))
-            spec.log_y = true;
-        else if (opt_flag(a, "--pareto"))
-            spec.pareto = true;
-        else if (opt_flag(a, "--print-front"))
-            print = true;
-        else if (!opt_value(a, "-o", &out) && !opt_value(a, "--x", &spec.x) && !opt_value(a, "--y", &spec.y) &&
-                 !opt_value(a, "--series", &spec.series) && !opt_value(a, "--title", &spec.title) &&
-                 !opt_value(a, "--size", &size_text) && !opt_value(a, "--format", &format_text) &&
-                 !opt_value(a, "--table", &table_out) && !a->failed)
+        if (!plot_option(a, &p, arena) && !opt_value(a, "-o", &out) && !opt_value(a, "--table", &table_out) &&
+            !a->failed)
             opt_positional(a, &path);
     }
-    static const char *const formats[] = {"png", "pdf", "svg"};
-    bool format_given = false;
-    for (int i = 0; i < 3 && format_text; i++)
-        if (strcmp(format_text, formats[i]) == 0)
-            spec.format = (PlotFormat)i, format_given = true;
-    PlotFormat by_name;
     if (!a->failed && !path)
         usage_error(a, "%s", "missing RESULTS.jsonl");
     if (!a->failed && !out && !table_out)
         usage_error(a, "%s", "missing -o FILE (or --table OUT)");
-    if (!a->failed && format_text && !format_given)
-        usage_error(a, "--format takes png, pdf or svg, not '%s'", format_text);
-    if (!a->failed && out && plot_format_of(out, &by_name)) {
-        if (format_given && by_name != spec.format)
-            usage_error(a, "--format %s disagrees with the name of the output %s", format_text);
-        spec.format = by_name;
-    } else if (!a->failed && out && !format_given)
-        usage_error(a, "cannot tell the format of '%s': name it .png, .pdf or .svg, or give --format", out);
-    if (!a->failed && size_text && !parse_size(size_text, &spec.width, &spec.height))
-        usage_error(a, "--size takes WxH, each from 100 to 10000, not '%s'", size_text);
-    if (!a->failed && spec.title && strlen(spec.title) > MAX_TITLE)
-        usage_error(a, "--title: at most 1000 bytes%s", "");
-    if (!a->failed && print && !spec.pareto)
-        usage_error(a, "--print-front needs --pareto%s", "");
-    if (!a->failed && print && !out)
-        usage_error(a, "--print-front needs -o FILE%s", "");
+    plot_args_check(a, &p, out);
     if (!a->failed && table_out && !has_suffix(table_out, ".csv") && !has_suffix(table_out, ".jsonl"))
         usage_error(a, "--table writes OUT.csv or OUT.jsonl, not '%s'", table_out);
-    for (int i = 0; !a->failed && i < spec.n_where; i++)
-        if (!strchr(spec.where[i], '=') || spec.where[i][0] == '=')
-            usage_error(a, "--where takes AXIS=VALUE, not '%s'", spec.where[i]);
     if (a->failed) {
-        free(spec.where);
+        arena_free(arena);
         return EXIT_USAGE;
     }
 
-    Arena *arena = arena_new();
     Diags diags;
     diags_init(&diags, arena);
     Outputs *outs = outputs_new(arena, &diags);
@@ -143,25 +173,14 @@ int cmd_plot(Args *a)
     PlotInfo info = {0};
     bool ok = (!out || outputs_add(outs, out)) && (!table_out || outputs_add(outs, table_out)) &&
               results_read(arena, path, &table, &diags) &&
-              (!out || plot_write(&table, &spec, outs, out, &info, arena, &diags));
+              (!out || plot_write(&table, &p.spec, outs, out, &info, arena, &diags));
     FILE *f = ok && table_out ? outputs_open(outs, table_out) : NULL;
     if (f && has_suffix(table_out, ".csv"))
         results_write_csv(f, &table);
     else if (f)
         results_write_jsonl(f, &table);
     ok = outputs_commit(outs, ok && (f || !table_out));
-    FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
-    if (ok && out) {
-        fprintf(text, "%s: %dx%d %s, %d series, %d points (mean over %d seed%s)", out,
-                spec.width ? spec.width : 640, spec.height ? spec.height : 480, formats[spec.format], info.n_series,
-                info.n_points, info.n_seeds, info.n_seeds == 1 ? "" : "s");
-        if (info.title_lines)
-            fprintf(text, "; title %.3g pt on %d line%s", info.title_size, info.title_lines,
-                    info.title_lines == 1 ? "" : "s");
-        fprintf(text, "\nx: %s; y: %s\n", info.x_label, info.y_label);
-        if (print)
-            print_front(text, &table, &spec, &info);
-    }
-    free(spec.where);
+    if (ok && out)
+        plot_print_summary(outputs_to_stdout(outs) ? stderr : stdout, out, &table, &p, &info);
     return finish(arena, &diags, ok);
 }

@@ -66,6 +66,11 @@ const char sweep_usage[] =
     "  -o FILE              .csv (a header, one line per row) or .jsonl (the manifest,\n"
     "                       then one object per row); repeatable; '-' is CSV on stdout\n"
     "  --manifest FILE      the manifest alone (version, definition, axes, seeds, chip)\n"
+    "  --plot FILE          a figure (.png, .pdf, .svg): by default accuracy against the\n"
+    "                       first numeric axis, one series per value of another, mean\n"
+    "                       and min-max band over the seeds; --x, --y, --series, --where,\n"
+    "                       --log-x, --log-y, --pareto, --title, --size, --format as for\n"
+    "                       'xbarc plot' (docs/results.md)\n"
     "\n"
     "Execution:\n"
     "  --jobs N             N worker processes on this machine (default 1)\n"
@@ -93,6 +98,9 @@ typedef struct {
     char **files;               /* -o: .csv, .jsonl, or '-' (CSV) */
     int n_files, files_cap;
     const char *manifest;
+    const char *plot;           /* --plot FILE, drawn as plot_args->spec says */
+    PlotArgs *plot_args;
+    PlotInfo plot_info;         /* what was drawn */
 } SweepOutputs;
 
 static bool is_jsonl(const char *path)
@@ -139,7 +147,8 @@ static void print_summary(FILE *out, const SweepSpec *s, const ResultTable *t)
 }
 
 /* Writes the merged table as every output asked for. */
-static bool write_results(const ResultTable *t, const SweepOutputs *o, Outputs *outs)
+static bool write_results(const SweepSpec *s, const ResultTable *t, SweepOutputs *o, Outputs *outs, Arena *arena,
+                          Diags *diags)
 {
     bool ok = true;
     for (int i = 0; i < o->n_files && ok; i++) {
@@ -149,6 +158,21 @@ static bool write_results(const ResultTable *t, const SweepOutputs *o, Outputs *
         else if (f)
             results_write_csv(f, t);
         ok = f != NULL;
+    }
+    if (ok && o->plot) {
+        /* by default y against the numeric axis with the most values (the
+         * innermost of those), a series per value of another */
+        PlotSpec spec = o->plot_args->spec;
+        int x = -1, most = 0;
+        for (int i = 0; i < s->n_axes && !spec.x; i++)
+            if (s->axes[i].numeric && s->axes[i].n >= most)
+                x = i, most = s->axes[i].n;
+        if (x >= 0)
+            spec.x = s->axes[x].name;
+        for (int i = 0; i < s->n_axes && x >= 0 && !spec.series && !spec.n_where && !spec.pareto; i++)
+            if (i != x)
+                spec.series = s->axes[i].name;
+        ok = plot_write(t, &spec, outs, o->plot, &o->plot_info, arena, diags);
     }
     if (ok && o->manifest) {
         FILE *f = outputs_open(outs, o->manifest);
@@ -162,6 +186,7 @@ static bool add_outputs(Outputs *outs, const SweepOutputs *o)
     bool ok = true;
     for (int i = 0; i < o->n_files; i++)
         ok = outputs_add(outs, o->files[i]) && ok;
+    ok = (!o->plot || outputs_add(outs, o->plot)) && ok;
     return (!o->manifest || outputs_add(outs, o->manifest)) && ok;
 }
 
@@ -191,10 +216,12 @@ static int merge_command(const char *dir, SweepOutputs *o, bool summary, Arena *
     ResultTable t;
     Outputs *outs = outputs_new(arena, diags);
     bool ok = sweep_dir_load(arena, where, &s, diags) && add_outputs(outs, o) && sweep_merge(arena, where, &s, &t, diags) &&
-              write_results(&t, o, outs);
+              write_results(&s, &t, o, outs, arena, diags);
     ok = outputs_commit(outs, ok);
     if (ok && summary)
         print_summary(outputs_to_stdout(outs) ? stderr : stdout, &s, &t);
+    if (ok && o->plot)
+        plot_print_summary(outputs_to_stdout(outs) ? stderr : stdout, o->plot, &t, o->plot_args, &o->plot_info);
     return finish(arena, diags, ok);
 }
 
@@ -204,10 +231,15 @@ int cmd_sweep(Args *a)
     SweepSpec s = sweep_spec_default();
     SweepRun run = {.jobs = 1, .threads = 1};
     SweepOutputs o = {0};
+    PlotArgs plot = {0};
+    bool plot_options = false;
     const char *jobs = NULL, *threads = NULL, *shards = NULL, *merge = NULL, *status = NULL, *shard = NULL,
                *value = NULL;
     int sbatch_cap = 0;
+    char **plot_tokens = NULL;
+    int n_plot_tokens = 0, plot_tokens_cap = 0;
     while (a->i < a->argc && !a->failed) {
+        int start = a->i;
         if (opt_value(a, "-o", &value)) {
             ARENA_GROW(arena, o.files, o.n_files, o.files_cap);
             o.files[o.n_files++] = (char *)value;
@@ -224,7 +256,13 @@ int cmd_sweep(Args *a)
         } else if (opt_value(a, "--sbatch-arg", &value)) {
             ARENA_GROW(arena, run.sbatch_args, run.n_sbatch_args, sbatch_cap);
             run.sbatch_args[run.n_sbatch_args++] = (char *)value;
-        } else if (opt_value(a, "--manifest", &o.manifest) || opt_value(a, "--jobs", &jobs) ||
+        } else if (plot_option(a, &plot, arena)) {
+            plot_options = true;
+            for (int i = start; i < a->i; i++) {     /* again for a Slurm merge job */
+                ARENA_GROW(arena, plot_tokens, n_plot_tokens, plot_tokens_cap);
+                plot_tokens[n_plot_tokens++] = a->argv[i];
+            }
+        } else if (opt_value(a, "--manifest", &o.manifest) || opt_value(a, "--plot", &o.plot) || opt_value(a, "--jobs", &jobs) ||
                    opt_value(a, "--threads", &threads) || opt_value(a, "--run-dir", &run.run_dir) ||
                    opt_value(a, "--shards", &shards) || opt_value(a, "--partition", &run.partition) ||
                    opt_value(a, "--time-limit", &run.time_limit) || opt_value(a, "--mem", &run.mem) ||
@@ -257,6 +295,12 @@ int cmd_sweep(Args *a)
         for (int i = 0; i < o.n_files; i++)
             if (strcmp(o.files[i], "-") == 0)
                 usage_error(a, "%s", "-o - (CSV on stdout) cannot go with other -o files");
+    o.plot_args = &plot;
+    if (!a->failed && plot_options && !o.plot)
+        usage_error(a, "%s", "--x, --y, --series, --where, --log-x, --log-y, --pareto, --title, --size and --format "
+                    "go with --plot FILE");
+    if (o.plot)
+        plot_args_check(a, &plot, o.plot);
     Diags diags;
     diags_init(&diags, arena);
     if (!a->failed && status) {
@@ -329,17 +373,35 @@ int cmd_sweep(Args *a)
     ok = ok && sweep_dir_create(dir, &s, arena, &diags);
     if (ok && run.slurm) {
         outputs_commit(outs, false);       /* checked here; the merge job writes them */
-        return finish(arena, &diags, sweep_slurm_submit(&s, &run, dir, o.files, o.n_files, arena, &diags));
+        /* the merge job writes what this command would have */
+        char **merge_args = arena_array(arena, 2 * (size_t)o.n_files + 4 + 2 * (size_t)n_plot_tokens, sizeof(char *));
+        int n = 0;
+        for (int i = 0; i < o.n_files; i++) {
+            merge_args[n++] = "-o";
+            merge_args[n++] = (char *)sweep_absolute_path(arena, o.files[i]);
+        }
+        const char *extra[] = {"--manifest", o.manifest, "--plot", o.plot};
+        for (int i = 0; i < 4; i += 2)
+            if (extra[i + 1]) {
+                merge_args[n++] = (char *)extra[i];
+                merge_args[n++] = (char *)sweep_absolute_path(arena, extra[i + 1]);
+            }
+        for (int i = 0; i < n_plot_tokens; i++)
+            merge_args[n++] = plot_tokens[i];
+        return finish(arena, &diags, sweep_slurm_submit(&s, &run, dir, merge_args, n, o.n_files ? o.files[0] : NULL,
+                                                        arena, &diags));
     }
     run.progress = isatty(STDERR_FILENO);
     void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);     /* a worker gone is told by its status */
     ok = ok && sweep_run_local(&s, &run, dir, 0, s.n_points * s.seeds, &diags);
     signal(SIGPIPE, old_pipe);
     ResultTable t;
-    ok = ok && sweep_merge(arena, dir, &s, &t, &diags) && write_results(&t, &o, outs);
+    ok = ok && sweep_merge(arena, dir, &s, &t, &diags) && write_results(&s, &t, &o, outs, arena, &diags);
     ok = outputs_commit(outs, ok);
     if (ok)
         print_summary(outputs_to_stdout(outs) ? stderr : stdout, &s, &t);
+    if (ok && o.plot)
+        plot_print_summary(outputs_to_stdout(outs) ? stderr : stdout, o.plot, &t, &plot, &o.plot_info);
     if (temporary)
         remove_run_dir(dir, arena);
     return finish(arena, &diags, ok);

@@ -43,6 +43,7 @@ typedef struct {
     CompileArgs compile;        /* the compile options before any axis */
     DatasetOptions data;        /* spec NULL: no data set, the mapping's figures alone */
     Chip chip;                  /* --noise, --chip, --time, --set before any axis */
+    int sets_cap;
     char **perf;                /* --perf NAME=VALUE */
     int n_perf, perf_cap;
     PerfParams perf_params;
@@ -135,10 +136,13 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
 /* The whole table of dir in grid order, or an error naming what is missing. */
 bool sweep_merge(Arena *arena, const char *dir, const SweepSpec *s, ResultTable *table, Diags *diags);
 
-/* --slurm: writes the batch script, submits the array and the merge job;
- * with run->wait, waits for the merge. */
-bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir, char **outputs, int n_outputs,
-                        Arena *arena, Diags *diags);
+/* --slurm: writes the batch scripts, submits the array and the merge job
+ * (`xbarc sweep --merge DIR` and merge_args: the outputs, absolute); with
+ * run->wait, waits for the merge and prints first_output. */
+bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir, char **merge_args,
+                        int n_merge_args, const char *first_output, Arena *arena, Diags *diags);
+/* A path as the nodes see it: absolute, from this directory. */
+const char *sweep_absolute_path(Arena *arena, const char *path);
 /* xbarc sweep --status DIR */
 int sweep_status(const char *dir, Arena *arena, Diags *diags);
 

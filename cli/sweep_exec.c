@@ -402,6 +402,14 @@ bool sweep_run_local(const SweepSpec *s, const SweepRun *run, const char *dir, i
     return ok && !failed;
 }
 
+const char *sweep_absolute_path(Arena *arena, const char *path)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || strcmp(path, "-") == 0 || !getcwd(cwd, sizeof cwd))
+        return path;
+    return arena_printf(arena, "%s/%s", cwd, path);
+}
+
 void sweep_shard_range(const SweepSpec *s, int shard, int shards, int64_t *first, int64_t *end)
 {
     int64_t units = s->n_points * s->seeds;

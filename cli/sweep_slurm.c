@@ -131,8 +131,8 @@ static char *submit(const SweepRun *run, const char *dir, const char *name, cons
     return id;
 }
 
-bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir_given, char **outputs, int n_outputs,
-                        Arena *arena, Diags *diags)
+bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir_given, char **merge_args,
+                        int n_merge_args, const char *first_output, Arena *arena, Diags *diags)
 {
     char *real = realpath(dir_given, NULL), exe[PATH_MAX];
     const char *dir = real ? arena_strdup(arena, real) : dir_given;
@@ -179,18 +179,8 @@ bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir
     const char *merge_script = arena_printf(arena, "%s/merge.sh", slurm);
     const char *merge = arena_printf(arena, "#!/bin/sh\n# xbarc sweep: the merge of the shards' rows\nexec %s sweep --merge %s",
                                      quote(arena, exe), quote(arena, dir));
-    for (int i = 0; i < n_outputs; i++) {
-        char *abs = realpath(outputs[i], NULL);
-        const char *path = outputs[i];
-        if (!abs && outputs[i][0] != '/') {     /* not there yet: relative to here */
-            char cwd[PATH_MAX];
-            path = getcwd(cwd, sizeof cwd) ? arena_printf(arena, "%s/%s", cwd, outputs[i]) : outputs[i];
-        } else if (abs) {
-            path = arena_strdup(arena, abs);
-        }
-        free(abs);
-        merge = arena_printf(arena, "%s -o %s", merge, quote(arena, path));
-    }
+    for (int i = 0; i < n_merge_args; i++)
+        merge = arena_printf(arena, "%s %s", merge, quote(arena, merge_args[i]));
     merge = arena_printf(arena, "%s\n", merge);
     const char *shard = arena_printf(arena,
                                      "#!/bin/sh\n# xbarc sweep: shard $SLURM_ARRAY_TASK_ID of %d\n"
@@ -239,7 +229,7 @@ bool sweep_slurm_submit(const SweepSpec *s, const SweepRun *run, const char *dir
         return false;
     }
     if (run->wait)
-        printf("%s\n", n_outputs ? outputs[0] : dir);
+        printf("%s\n", first_output ? first_output : dir);
     else
         fprintf(stderr, "xbarc sweep: merge job %s writes the results; xbarc sweep --status %s\n", merge_id, dir);
     return true;

@@ -176,6 +176,9 @@ bool sweep_spec_option(Args *a, SweepSpec *s, Arena *arena)
             if (why)
                 usage_error(a, "%s", why);
         }
+    } else if (opt_value(a, "--set", &value)) {     /* chip_option's, into an array that grows */
+        ARENA_GROW(arena, s->chip.sets, s->chip.n_sets, s->sets_cap);
+        s->chip.sets[s->chip.n_sets++] = (char *)value;
     } else if (opt_value(a, "--perf", &value)) {
         ARENA_GROW(arena, s->perf, s->n_perf, s->perf_cap);
         s->perf[s->n_perf++] = (char *)value;
