@@ -24,6 +24,8 @@ void usage_error(Args *a, const char *fmt, const char *what)
 /* Matches "--name=VALUE", "--name VALUE" (and "-x VALUE" when name is one letter). */
 bool opt_value(Args *a, const char *name, const char **value)
 {
+    if (a->failed || a->i >= a->argc)     /* a matcher before this one consumed the last argument */
+        return false;
     const char *arg = a->argv[a->i];
     size_t n = strlen(name);
     if (strncmp(arg, name, n) != 0)
@@ -47,7 +49,7 @@ bool opt_value(Args *a, const char *name, const char **value)
 
 bool opt_flag(Args *a, const char *name)
 {
-    if (strcmp(a->argv[a->i], name) != 0)
+    if (a->failed || a->i >= a->argc || strcmp(a->argv[a->i], name) != 0)
         return false;
     a->i++;
     return true;
@@ -55,6 +57,8 @@ bool opt_flag(Args *a, const char *name)
 
 void opt_positional(Args *a, const char **slot)
 {
+    if (a->failed || a->i >= a->argc)
+        return;
     const char *arg = a->argv[a->i++];
     if (arg[0] == '-' && arg[1])
         usage_error(a, "unknown option %s", arg);

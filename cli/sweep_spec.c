@@ -196,6 +196,8 @@ bool sweep_spec_option(Args *a, SweepSpec *s, Arena *arena)
     } else if (opt_flag(a, "--no-timing")) {
         s->timing = false;
     } else if (!dataset_option(a, &s->data) && !chip_option(a, &s->chip) && !compile_option(a, &s->compile)) {
+        if (a->failed || a->i >= a->argc)
+            return true;        /* an option without its value: reported */
         const char *arg = a->argv[a->i];
         if (arg[0] == '-' && arg[1])
             return false;
