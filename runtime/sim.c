@@ -37,6 +37,7 @@
  * outputs depend only on the seed, the stream and the inputs. */
 #include "runtime/quant.h"
 #include "runtime/sim_mvm.h"
+#include "runtime/sim_int.h"
 #include "runtime/kernels.h"
 
 #include <assert.h>
@@ -70,6 +71,18 @@ struct Sim {
     int *first, *last;          /* by buffer: the live range memory was planned for */
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     SimCheck *check;            /* check mode (sim_check.c), or NULL */
+    /* The codes of one source buffer as the integer products take them
+     * (int_codes_convert), made by the first block that reads them and
+     * shared by the layer's other blocks until the buffer is written. */
+    struct {
+        void *data;             /* [numel + INT_CODES_PAD] of max_bytes; NULL: no block takes them */
+        size_t max_bytes;
+        int id;                 /* the buffer; -1: none */
+        IntCodeKind kind;
+        int offset;
+        float bottom, top;
+        bool whole;             /* every code an integer */
+    } codes;
 };
 
 static int64_t last_dim(const Type *t)
@@ -386,7 +399,13 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
                                 &sim->blocks[k]);
         if (sim->blocks[k].weights)
             sim->weights_of[k + 1] = k;
+        const IntWeights *iw = sim->blocks[k].int_weights;
+        int64_t numel = type_numel(&program->buffers[program->instrs[k].src[0]].type);
+        size_t bytes = iw ? (size_t)(numel + INT_CODES_PAD) * int_code_bytes(iw->kind) : 0;
+        sim->codes.max_bytes = bytes > sim->codes.max_bytes ? bytes : sim->codes.max_bytes;
     }
+    sim->codes.data = sim->codes.max_bytes ? arena_alloc(arena, sim->codes.max_bytes) : NULL;
+    sim->codes.id = -1;
     sim->combine_row = arena_array(arena, (size_t)max_combine_width(program), sizeof *sim->combine_row);
     sim->range_checked = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_checked);
     sim->range_ok = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_ok);
@@ -709,6 +728,25 @@ static bool in_range(Sim *sim, int id, float bottom, float top)
     return sim->range_ok[id];
 }
 
+/* Buffer id's codes as the block's integer product takes them (clamped to
+ * [bottom, top]), converted once for the layer's blocks; NULL when some code
+ * is not an integer. */
+static const void *int_codes(Sim *sim, int id, const IntWeights *iw, float bottom, float top)
+{
+    if (sim->codes.id != id || sim->codes.kind != iw->kind || sim->codes.offset != iw->code_offset ||
+        sim->codes.bottom != bottom || sim->codes.top != top) {
+        int64_t n = sim->numel[id];
+        assert((size_t)(n + INT_CODES_PAD) * int_code_bytes(iw->kind) <= sim->codes.max_bytes);
+        sim->codes.whole = int_codes_convert(iw, sim->f32[id], n, 1, (int)n, bottom, top, sim->codes.data);
+        sim->codes.id = id;
+        sim->codes.kind = iw->kind;
+        sim->codes.offset = iw->code_offset;
+        sim->codes.bottom = bottom;
+        sim->codes.top = top;
+    }
+    return sim->codes.whole ? sim->codes.data : NULL;
+}
+
 static void exec_mvm(Sim *sim, int k)
 {
     const Instr *in = &sim->program->instrs[k];
@@ -729,9 +767,13 @@ static void exec_mvm(Sim *sim, int k)
     if (b->wrote_weights) {     /* the block and its combine, the next instruction */
         const Instr *next = &sim->program->instrs[k + 1];
         float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
+        float bottom = m->in_signed ? -top : 0;
         mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
+        const char *codes = b->int_weights ? int_codes(sim, in->src[0], b->int_weights, bottom, top) : NULL;
+        if (codes)
+            codes += (size_t)(src_at + m->src_col) * int_code_bytes(b->int_weights->kind);
         mvm_execute_weights(m, b, src + src_at, m->row_end - m->row_begin, width,
-                            in_range(sim, in->src[0], m->in_signed ? -top : 0, top), &next->combine,
+                            !codes && in_range(sim, in->src[0], bottom, top), codes, &next->combine,
                             buffer_f64(sim, next->dst, k), last_dim(&sim->program->buffers[next->dst].type),
                             &sim->scratch);
         return;
@@ -775,6 +817,7 @@ void sim_run(Sim *sim)
     const Program *pg = sim->program;
     memset(&sim->counters, 0, sizeof sim->counters);
     memset(sim->range_checked, 0, (size_t)pg->n_buffers * sizeof *sim->range_checked);
+    sim->codes.id = -1;
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
@@ -782,6 +825,8 @@ void sim_run(Sim *sim)
         int written = in->opcode == INSTR_DIGITAL ? in->op->result->id : in->dst;
         if (written >= 0)
             sim->range_checked[written] = false;
+        if (written == sim->codes.id)
+            sim->codes.id = -1;
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);

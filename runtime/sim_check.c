@@ -231,7 +231,7 @@ bool check_block(SimCheck *ck, int k, bool fusable, bool wide, const float *src,
     if (b->weights) {
         CombineParams fused = *c;
         fused.accumulate = false;
-        mvm_execute_weights(mp, b, rows, n, width, false, &fused, ck->full, out_width, scratch);
+        mvm_execute_weights(mp, b, rows, n, width, false, NULL, &fused, ck->full, out_width, scratch);
         if (!same(ck, k, "the folded-weights path", "the reference", ck->expected, c->n_cols,
                   ck->full + mp->row_begin * out_width + at, out_width, n, c->n_cols, mp->row_begin))
             return false;

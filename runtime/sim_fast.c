@@ -29,6 +29,7 @@
  * checks each source buffer once a run), the product reads them in place
  * instead of a clamped copy. */
 #include "runtime/sim_mvm.h"
+#include "runtime/sim_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -155,6 +156,42 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     b->weight_ld = ld;
     b->weight_slices = slices;
     b->rows_per_weight_sum = per_row * b->rows <= 0x1p24 ? b->rows : (int)(0x1p24 / per_row);
+    if (int_products_enabled())
+        b->int_weights = int_weights_build(arena, w, b->rows, n_cols, ld, mp->in_bits, mp->in_signed);
+}
+
+/* The integer product of n source rows, codes [n x ldc] (u8 or s16, as the
+ * block's int weights), with the block's combine: out[i][j] (+)= sum_r
+ * code[i][r] w[r][j], exactly (sim_int.c); the offset of signed u8 codes
+ * comes off here, in double. */
+static void add_int_product(const IntWeights *iw, int n, int rows, const void *codes, int64_t ldc, bool accumulate,
+                            double *out, int64_t out_width, MvmScratch *s)
+{
+    int32_t *part = (int32_t *)(void *)s->part;     /* n x iw->ld: fits, see mvm_scratch_init */
+    IntKernel kernel = int_kernel();
+    int ld = iw->ld, width = iw->cols;
+    bool one_sum = rows <= iw->rows_per_sum;
+    for (int r0 = 0; r0 < rows || r0 == 0; r0 += iw->rows_per_sum) {
+        int k = rows - r0 < iw->rows_per_sum ? rows - r0 : iw->rows_per_sum;
+        int_product(kernel, iw, n, r0, k, (const char *)codes + (size_t)r0 * int_code_bytes(iw->kind), ldc, ld,
+                    part);
+        if (one_sum)
+            break;
+        for (int i = 0; i < n; i++)     /* runs of rows_per_sum rows add up in double */
+            for (int j = 0; j < width; j++)
+                s->acc[(size_t)i * ld + j] = (r0 == 0 ? 0 : s->acc[(size_t)i * ld + j]) + part[(size_t)i * ld + j];
+        if (k == 0)
+            break;
+    }
+    for (int i = 0; i < n; i++) {
+        double *y = out + i * out_width;
+        for (int j = 0; j < width; j++) {
+            double v = one_sum ? (double)part[(size_t)i * ld + j] : s->acc[(size_t)i * ld + j];
+            if (iw->code_offset)
+                v -= (double)iw->code_offset * (double)iw->column_sum[j];
+            y[j] = accumulate ? y[j] + v : v;
+        }
+    }
 }
 
 /* out[i][j] (+)= part[i][j], i < n, j < width: the combine's sums in double. */
@@ -177,7 +214,8 @@ static void add_part_rows(int n, int width, const float *part, int ld, bool accu
 }
 
 void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, int64_t n_rows, int64_t src_width,
-                         bool src_in_range, const CombineParams *c, double *acc, int64_t out_width, MvmScratch *s)
+                         bool src_in_range, const void *codes_at, const CombineParams *c, double *acc,
+                         int64_t out_width, MvmScratch *s)
 {
     int rows = b->rows, ld = b->weight_ld, width = b->weight_cols;
     float top = (float)(ldexp(1.0, mp->in_signed ? mp->in_bits - 1 : mp->in_bits) - 1);
@@ -185,6 +223,18 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
     bool one_sum = rows <= b->rows_per_weight_sum;
     for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_READ_TILE) {
         int n = n_rows - p0 < MVM_READ_TILE ? (int)(n_rows - p0) : MVM_READ_TILE;
+        double *out = acc + (mp->row_begin + p0) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        if (b->int_weights) {   /* integer codes (all of them, as sources are): the integer product */
+            const void *codes = codes_at ? (const char *)codes_at + (size_t)(p0 * src_width) * int_code_bytes(
+                                                                       b->int_weights->kind)
+                                         : (const void *)s->drive;
+            if (codes_at || int_codes_convert(b->int_weights, src + p0 * src_width + mp->src_col, src_width, n,
+                                              rows, bottom, top, s->drive)) {
+                add_int_product(b->int_weights, n, rows, codes, codes_at ? src_width : rows, c->accumulate, out,
+                                out_width, s);
+                continue;
+            }
+        }
         const float *drive = src + p0 * src_width + mp->src_col;
         int64_t ld_drive = src_width;
         if (!src_in_range) {
@@ -214,7 +264,6 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
                 break;
         }
         /* the combine */
-        double *out = acc + (mp->row_begin + p0) * out_width + (int64_t)c->group * c->n_per_group + c->n0;
         if (one_sum)
             add_part_rows(n, width, s->part, ld, c->accumulate, out, out_width);
         else

@@ -64,6 +64,7 @@ typedef struct {
     uint64_t input_key;         /* key of this block's input noise: the seed's, the instruction */
     float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
     int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
+    struct IntWeights *int_weights; /* fast path: the same weights as integers (sim_int.c); or NULL */
     bool wrote_weights;         /* its last run took the fast path through the weights, and did its combine */
     float *table;               /* subset sums of 1-bit reads (mvm_build_table), kept; or NULL */
     int table_group;            /* its rows per group */
@@ -134,10 +135,13 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
 /* The fast path through the weights, with the block's combine c: n_rows
  * source rows (from mp->row_begin) times the weights, added (or, unless
  * c->accumulate, stored) into the combine's accumulator acc [P x out_width].
- * src_in_range: every code of src is within the DACs' range (no clamping). */
+ * src_in_range: every code of src is within the DACs' range (no clamping).
+ * codes_at: NULL, or the same codes as src already converted for the
+ * block's integer weights (int_codes_convert, at the same stride), at the
+ * block's first. */
 void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
-                         int64_t src_width, bool src_in_range, const CombineParams *c, double *acc,
-                         int64_t out_width, MvmScratch *scratch);
+                         int64_t src_width, bool src_in_range, const void *codes_at, const CombineParams *c,
+                         double *acc, int64_t out_width, MvmScratch *scratch);
 /* Reads and conversions of an mvm over n_rows source rows, into counters. */
 void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the

@@ -1,0 +1,332 @@
+/* sim_int.c: exact integer products of the ideal chip's fast path
+ * (docs/crossbar.md 8).
+ *
+ * The folded weights of a lossless block are integers (sums of 2^(s
+ * cell_bits) level differences) and so are its codes: their product is done
+ * in integers, as the chip's arithmetic is.  Two kinds:
+ *
+ * - u8 x s8, when every weight is in [-128, 127] and every code, plus
+ *   code_offset, in [0, 255]: signed codes of up to 8 bits are offset by
+ *   2^(bits-1) - 1 into [0, 2^bits - 2], and code_offset times the column's
+ *   weight sum comes off again in the caller's double sum.  Four rows a group:
+ *   `vpdpbusd` adds four u8 x s8 products into each 32-bit lane.
+ * - s16 x s16 otherwise (8-bit weights of a pair are up to +-255): two rows
+ *   a group, `vpdpwssd` (AVX-VNNI, AVX-512 VNNI) or `vpmaddwd` + add (AVX2).
+ *
+ * Exactness: the sums are 32-bit, over at most rows_per_sum rows with
+ * rows_per_sum * max|code| * max|weight| <= 2^31 - 1.  Every partial sum the
+ * instructions form (a pair, a quad, a lane's running sum) is a sum of a
+ * subset of those products, so its magnitude is at most that bound: nothing
+ * wraps or saturates, in whatever order a version adds, and every version
+ * gives the integer sum itself.  AVX2 has no u8 x s8 instruction without
+ * saturation (`vpmaddubsw` saturates its pair sums to 16 bits: 2 * 255 * 128
+ * does not fit), so it splits each code into its low 7 bits and its top bit:
+ * pairs of 127 * 128 and 1 * 128 products fit 16 bits, and `vpmaddwd` by 1
+ * and by 128 widens them to 32.  Blocks with more rows sum runs of
+ * rows_per_sum rows, the runs added in double (exact below 2^53). */
+#include "runtime/sim_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define INT_PRODUCT_X86 1
+#endif
+
+enum { INT_LD_PAD = 16, INT_MIN_ROWS_PER_SUM = 64 };
+
+IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, int ld_w, int in_bits,
+                              bool in_signed)
+{
+    double max_weight = 0, min_weight = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            double v = w[(size_t)r * ld_w + j];
+            max_weight = v > max_weight ? v : max_weight;
+            min_weight = v < min_weight ? v : min_weight;
+        }
+    if (in_bits < 1 || in_bits > 16)
+        return NULL;
+    double top = ldexp(1.0, in_signed ? in_bits - 1 : in_bits) - 1;
+    IntWeights iw = {0};
+    /* u8 codes: unsigned ones of up to 8 bits, signed ones offset by top */
+    iw.code_offset = in_signed ? (int)top : 0;
+    double max_code = top + iw.code_offset;
+    if (max_code <= 255 && min_weight >= -128 && max_weight <= 127) {
+        iw.kind = INT_CODES_U8;
+        iw.group = 4;
+    } else if (top <= 32767 && min_weight >= -32768 && max_weight <= 32767) {
+        iw.kind = INT_CODES_S16;
+        iw.group = 2;
+        iw.code_offset = 0;
+        max_code = top;
+    } else {
+        return NULL;
+    }
+    double max_product = max_code * fmax(max_weight, -min_weight);
+    double bound = max_product > 0 ? floor(2147483647.0 / max_product) : (double)rows;
+    if (bound >= rows)
+        iw.rows_per_sum = (rows + iw.group - 1) / iw.group * iw.group;   /* the padding rows weigh 0 */
+    else if (bound >= INT_MIN_ROWS_PER_SUM)
+        iw.rows_per_sum = (int)bound / iw.group * iw.group;
+    else
+        return NULL;            /* too many runs: the float product does better */
+    iw.rows = rows;
+    iw.cols = cols;
+    iw.ld = (cols + INT_LD_PAD - 1) / INT_LD_PAD * INT_LD_PAD;
+    iw.ld = iw.ld > 0 ? iw.ld : INT_LD_PAD;
+    size_t groups = (size_t)(rows + iw.group - 1) / (size_t)iw.group;
+    size_t count = groups * (size_t)iw.ld * (size_t)iw.group;
+    size_t bytes = int_code_bytes(iw.kind);
+    iw.packed = arena_array(arena, count ? count : 1, bytes);
+    memset(iw.packed, 0, (count ? count : 1) * bytes);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            size_t at = ((size_t)(r / iw.group) * (size_t)iw.ld + (size_t)j) * (size_t)iw.group + (size_t)(r % iw.group);
+            int v = (int)w[(size_t)r * ld_w + j];
+            if (iw.kind == INT_CODES_U8)
+                ((int8_t *)iw.packed)[at] = (int8_t)v;
+            else
+                ((int16_t *)iw.packed)[at] = (int16_t)v;
+        }
+    if (iw.code_offset) {
+        iw.column_sum = arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *iw.column_sum);
+        for (int j = 0; j < cols; j++) {
+            int64_t sum = 0;
+            for (int r = 0; r < rows; r++)
+                sum += (int64_t)w[(size_t)r * ld_w + j];
+            iw.column_sum[j] = sum;
+        }
+    }
+    IntWeights *out = arena_alloc(arena, sizeof *out);
+    *out = iw;
+    return out;
+}
+
+bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                       void *out)
+{
+    int whole = 1;
+    float offset = (float)iw->code_offset;
+    if (iw->kind == INT_CODES_U8) {
+        uint8_t *o = out;
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + (int64_t)i * ldx;
+            uint8_t *oi = o + (size_t)i * (size_t)rows;
+            for (int r = 0; r < rows; r++) {
+                float v = xi[r];        /* the DACs' range; NaN goes to the bottom */
+                v = v > bottom ? (v < top ? v : top) : bottom;
+                int c = (int)v;
+                whole &= (float)c == v;
+                oi[r] = (uint8_t)(c + (int)offset);
+            }
+        }
+    } else {
+        int16_t *o = out;
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + (int64_t)i * ldx;
+            int16_t *oi = o + (size_t)i * (size_t)rows;
+            for (int r = 0; r < rows; r++) {
+                float v = xi[r];
+                v = v > bottom ? (v < top ? v : top) : bottom;
+                int c = (int)v;
+                whole &= (float)c == v;
+                oi[r] = (int16_t)c;
+            }
+        }
+    }
+    memset((char *)out + (size_t)n * (size_t)rows * int_code_bytes(iw->kind), 0,
+           INT_CODES_PAD * int_code_bytes(iw->kind));
+    return whole;
+}
+
+/* ---- the product's versions ---- */
+
+/* The scalar version, in the packed layout: the others' model. */
+static void product_scalar(const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc, int width,
+                           int32_t *out)
+{
+    int group = iw->group, ld = iw->ld, groups = (k + group - 1) / group;
+    for (int i = 0; i < n; i++) {
+        int32_t *o = out + (size_t)i * (size_t)ld;
+        memset(o, 0, (size_t)width * sizeof *o);
+        for (int g = 0; g < groups; g++) {
+            size_t first = ((size_t)(r0 / group + g) * (size_t)ld) * (size_t)group;
+            for (int u = 0; u < group; u++) {
+                int r = g * group + u;
+                int32_t c;
+                if (iw->kind == INT_CODES_U8) {
+                    c = ((const uint8_t *)codes)[i * ldc + r];
+                    const int8_t *w = (const int8_t *)iw->packed + first + (size_t)u;
+                    for (int j = 0; j < width; j++)
+                        o[j] += c * w[(size_t)j * 4];
+                } else {
+                    c = ((const int16_t *)codes)[i * ldc + r];
+                    const int16_t *w = (const int16_t *)iw->packed + first + (size_t)u;
+                    for (int j = 0; j < width; j++)
+                        o[j] += c * w[(size_t)j * 2];
+                }
+            }
+        }
+    }
+}
+
+#ifdef INT_PRODUCT_X86
+/* Rows of codes times one vector of weights (VB bytes: VB / 4 columns) in
+ * registers, a group of rows (4 bytes of codes, broadcast) at a time;
+ * MAC(sum, codes, weights) adds the group's products into each lane. */
+#define DEFINE_INT_PRODUCT(NAME, ATTR, VEC, VB, R, ZERO, LOAD, STORE, BROADCAST, MAC)                 \
+    ATTR static void NAME(const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,   \
+                          int width, int32_t *out)                                                      \
+    {                                                                                                   \
+        size_t code_bytes = int_code_bytes(iw->kind), group_bytes = 4;                                  \
+        int group = iw->group, ld = iw->ld, groups = (k + group - 1) / group;                           \
+        const char *w0 = (const char *)iw->packed + (size_t)(r0 / group) * (size_t)ld * group_bytes;   \
+        for (int i0 = 0; i0 < n; i0 += R) {                                                             \
+            int count = n - i0 < R ? n - i0 : R;                                                        \
+            const char *x[R];                                                                           \
+            for (int q = 0; q < R; q++)                                                                 \
+                x[q] = (const char *)codes + (size_t)(i0 + (q < count ? q : 0)) * (size_t)ldc * code_bytes; \
+            for (int j0 = 0; j0 < width; j0 += VB / 4) {                                                \
+                VEC sum[R];                                                                             \
+                for (int q = 0; q < R; q++)                                                             \
+                    sum[q] = ZERO;                                                                      \
+                const char *w = w0 + (size_t)j0 * group_bytes;                                          \
+                for (int g = 0; g < groups; g++, w += (size_t)ld * group_bytes) {                       \
+                    VEC y = LOAD(w);                                                                    \
+                    for (int q = 0; q < R; q++) {                                                       \
+                        int32_t c;                                                                      \
+                        memcpy(&c, x[q] + (size_t)g * group_bytes, sizeof c);                           \
+                        sum[q] = MAC(sum[q], BROADCAST(c), y);                                          \
+                    }                                                                                   \
+                }                                                                                       \
+                for (int q = 0; q < count; q++)                                                         \
+                    STORE(out + (size_t)(i0 + q) * (size_t)ld + j0, sum[q]);                            \
+            }                                                                                           \
+        }                                                                                               \
+    }
+
+#define LOAD256(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define STORE256(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define LOAD512(p) _mm512_loadu_si512((const void *)(p))
+#define STORE512(p, v) _mm512_storeu_si512((void *)(p), v)
+
+/* AVX2, u8 x s8 without saturation: c = 128 h + l with l < 128, h in {0, 1};
+ * vpmaddubsw's pair sums of l * w (|.| <= 2 * 127 * 128) and h * w fit 16
+ * bits; vpmaddwd by 1 and 128 widens them. */
+__attribute__((target("avx2"))) static inline __m256i mac_u8_avx2(__m256i sum, __m256i c, __m256i w)
+{
+    __m256i low = _mm256_and_si256(c, _mm256_set1_epi8(0x7f));
+    __m256i high = _mm256_and_si256(_mm256_srli_epi16(c, 7), _mm256_set1_epi8(1));
+    __m256i low_pairs = _mm256_maddubs_epi16(low, w), high_pairs = _mm256_maddubs_epi16(high, w);
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(low_pairs, _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(high_pairs, _mm256_set1_epi16(128)));
+}
+#define MAC_S16_AVX2(s, c, w) _mm256_add_epi32(s, _mm256_madd_epi16(c, w))
+
+DEFINE_INT_PRODUCT(product_u8_avx2, __attribute__((target("avx2"))), __m256i, 32, 8, _mm256_setzero_si256(),
+                   LOAD256, STORE256, _mm256_set1_epi32, mac_u8_avx2)
+DEFINE_INT_PRODUCT(product_s16_avx2, __attribute__((target("avx2"))), __m256i, 32, 8, _mm256_setzero_si256(),
+                   LOAD256, STORE256, _mm256_set1_epi32, MAC_S16_AVX2)
+DEFINE_INT_PRODUCT(product_u8_avx_vnni, __attribute__((target("avx2,avxvnni"))), __m256i, 32, 12,
+                   _mm256_setzero_si256(), LOAD256, STORE256, _mm256_set1_epi32, _mm256_dpbusd_avx_epi32)
+DEFINE_INT_PRODUCT(product_s16_avx_vnni, __attribute__((target("avx2,avxvnni"))), __m256i, 32, 12,
+                   _mm256_setzero_si256(), LOAD256, STORE256, _mm256_set1_epi32, _mm256_dpwssd_avx_epi32)
+DEFINE_INT_PRODUCT(product_u8_avx512_vnni, __attribute__((target("avx512f,avx512vnni"))), __m512i, 64, 16,
+                   _mm512_setzero_si512(), LOAD512, STORE512, _mm512_set1_epi32, _mm512_dpbusd_epi32)
+DEFINE_INT_PRODUCT(product_s16_avx512_vnni, __attribute__((target("avx512f,avx512vnni"))), __m512i, 64, 16,
+                   _mm512_setzero_si512(), LOAD512, STORE512, _mm512_set1_epi32, _mm512_dpwssd_epi32)
+#undef MAC_S16_AVX2
+#undef LOAD256
+#undef STORE256
+#undef LOAD512
+#undef STORE512
+#undef DEFINE_INT_PRODUCT
+
+static bool cpu_has_avx_vnni(void)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+}
+#endif
+
+bool int_kernel_supported(IntKernel kernel)
+{
+    switch (kernel) {
+    case INT_KERNEL_SCALAR:
+        return true;
+#ifdef INT_PRODUCT_X86
+    case INT_KERNEL_AVX2:
+        return __builtin_cpu_supports("avx2");
+    case INT_KERNEL_AVX_VNNI:
+        return cpu_has_avx_vnni();
+    case INT_KERNEL_AVX512_VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+#endif
+    default:
+        return false;
+    }
+}
+
+static const char *const kernel_names[INT_KERNEL_COUNT] = {"scalar", "avx2", "avx-vnni", "avx512-vnni"};
+
+const char *int_kernel_name(IntKernel kernel)
+{
+    return kernel >= 0 && kernel < INT_KERNEL_COUNT ? kernel_names[kernel] : "?";
+}
+
+static IntKernel forced = INT_KERNEL_COUNT;
+
+void int_kernel_force(IntKernel kernel)
+{
+    forced = kernel;
+}
+
+IntKernel int_kernel(void)
+{
+    if (forced != INT_KERNEL_COUNT)
+        return forced;
+    static int chosen = -1;     /* the same answer every call: a benign race */
+    if (chosen < 0) {
+        const char *name = getenv("XBARC_INT_KERNEL");
+        int best = INT_KERNEL_SCALAR;
+        for (int v = INT_KERNEL_COUNT - 1; v > INT_KERNEL_SCALAR && best == INT_KERNEL_SCALAR; v--)
+            if (int_kernel_supported((IntKernel)v))
+                best = v;
+        for (int v = 0; name && *name && v < INT_KERNEL_COUNT; v++)
+            if (strcmp(name, kernel_names[v]) == 0 && int_kernel_supported((IntKernel)v))
+                best = v;
+        chosen = best;
+    }
+    return (IntKernel)chosen;
+}
+
+bool int_products_enabled(void)
+{
+    const char *name = getenv("XBARC_INT_KERNEL");
+    return !(name && strcmp(name, "float") == 0);
+}
+
+void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
+                 int width, int32_t *out)
+{
+    bool u8 = iw->kind == INT_CODES_U8;
+    switch (kernel) {
+#ifdef INT_PRODUCT_X86
+    case INT_KERNEL_AVX2:
+        (u8 ? product_u8_avx2 : product_s16_avx2)(iw, n, r0, k, codes, ldc, width, out);
+        return;
+    case INT_KERNEL_AVX_VNNI:
+        (u8 ? product_u8_avx_vnni : product_s16_avx_vnni)(iw, n, r0, k, codes, ldc, width, out);
+        return;
+    case INT_KERNEL_AVX512_VNNI:
+        (u8 ? product_u8_avx512_vnni : product_s16_avx512_vnni)(iw, n, r0, k, codes, ldc, width, out);
+        return;
+#endif
+    default:
+        product_scalar(iw, n, r0, k, codes, ldc, width, out);
+        return;
+    }
+}

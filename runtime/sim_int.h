@@ -1,0 +1,86 @@
+/* sim_int.h: exact integer products of the ideal chip's fast path
+ * (runtime/sim_int.c, docs/crossbar.md 8), private to runtime/sim*.c.
+ *
+ * A block's folded weights (sim_fast.c) are integers, and so are the codes
+ * its DACs drive: the product is done in integers, 8-bit codes times 8-bit
+ * weights (u8 x s8, `vpdpbusd`) when both fit, else 16 x 16 bits
+ * (`vpdpwssd`, or `vpmaddwd`), summed in 32 bits over at most rows_per_sum
+ * rows, a bound under which every partial sum is exact. */
+#ifndef XBARC_SIM_INT_H
+#define XBARC_SIM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+
+typedef enum {
+    INT_CODES_U8,               /* codes (+ code_offset) as u8, weights as s8: 4 rows a group */
+    INT_CODES_S16,              /* codes and weights as s16: 2 rows a group */
+} IntCodeKind;
+
+/* The product's versions, picked at run time (int_kernel); every one gives
+ * the same bits: its sums are exact. */
+typedef enum {
+    INT_KERNEL_SCALAR,
+    INT_KERNEL_AVX2,            /* vpmaddwd; u8 x s8 through vpmaddubsw on 7-bit halves (no saturation) */
+    INT_KERNEL_AVX_VNNI,        /* vpdpbusd / vpdpwssd on 256 bits */
+    INT_KERNEL_AVX512_VNNI,     /* vpdpbusd / vpdpwssd on 512 bits */
+    INT_KERNEL_COUNT
+} IntKernel;
+
+/* A block's weights packed for the product: row r, column j at
+ * packed[((r / group) * ld + j) * group + r % group], rows padded with zeros
+ * to a whole group. */
+typedef struct IntWeights {
+    IntCodeKind kind;
+    int group;                  /* rows packed together: 4 (u8) or 2 (s16) */
+    int rows, cols, ld;         /* ld: cols padded to 16 */
+    void *packed;               /* int8_t or int16_t */
+    int code_offset;            /* added to every code before the product (signed codes as u8), else 0 */
+    int64_t *column_sum;        /* [cols]: sum over rows of each column, for the offset; NULL when 0 */
+    int rows_per_sum;           /* 32-bit sums over this many rows are exact (a multiple of group) */
+} IntWeights;
+
+/* The integer weights of a block from its folded weights w [rows x ld_w]
+ * (integers), for codes of in_bits (signed: symmetric); NULL when they do not
+ * fit 16 bits or the bound leaves too few rows a sum. */
+IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, int ld_w, int in_bits,
+                              bool in_signed);
+
+/* Bytes of one code of the kind. */
+static inline size_t int_code_bytes(IntCodeKind kind)
+{
+    return kind == INT_CODES_U8 ? 1 : 2;
+}
+
+/* n rows of `rows` codes from x (row stride ldx floats) into out [n x rows]
+ * (u8 or s16 as iw->kind, code_offset added), each clamped to the DACs'
+ * range [bottom, top] (NaN to bottom) as the float path drives them; out
+ * has room for int_codes_pad more codes after the last.  False when some
+ * code is not an integer (the caller then keeps the float product). */
+enum { INT_CODES_PAD = 4 };
+bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                       void *out);
+
+/* out[i][j] = sum_r (codes[i][r] + code_offset) w[r0 + r][j], exactly, for
+ * i < n, j < width (a multiple of 16 <= iw->ld), r < k <= iw->rows_per_sum;
+ * r0 a multiple of iw->group; codes rows ldc codes apart, readable up to
+ * group - 1 codes past each row's k; out rows iw->ld apart. */
+void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
+                 int width, int32_t *out);
+
+/* The best version this CPU runs, or the one XBARC_INT_KERNEL names
+ * (scalar, avx2, avx-vnni, avx512-vnni) when it runs here, or the one
+ * int_kernel_force set. */
+IntKernel int_kernel(void);
+bool int_kernel_supported(IntKernel kernel);
+/* False when XBARC_INT_KERNEL=float: blocks keep the float product
+ * (measurements). */
+bool int_products_enabled(void);
+/* Test hook: every product uses `kernel` (INT_KERNEL_COUNT: back to the default). */
+void int_kernel_force(IntKernel kernel);
+const char *int_kernel_name(IntKernel kernel);
+
+#endif
