@@ -23,6 +23,7 @@
 #include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
+#include "runtime/sim_int.h"
 #include "test_support.h"
 
 typedef struct {
@@ -216,7 +217,14 @@ Test(geometry, random_layers, .timeout = 600)
                  " (case %d: %dx%d, cell %d, dac %d, input %d, weight %d bits, %s, packing %s, %d copies%s)", cases,
                  arch.rows, arch.cols, arch.cell_bits, arch.dac_bits, arch.input_bits, arch.weight_bits,
                  sign_mapping_name(arch.sign), m.packing, m.copies, m.check ? ", check mode" : "");
+        /* each version of the integer product in turn (the check mode's
+         * reference and the other paths must agree with every one) */
+        IntKernel version = (IntKernel)(cases % INT_KERNEL_COUNT);
+        version = int_kernel_supported(version) ? version : INT_KERNEL_SCALAR;
+        int_kernel_force(version);
+        snprintf(what + strlen(what), sizeof what - strlen(what), ", %s products", int_kernel_name(version));
         compile_and_compare(arena, g, &arch, &m, what);
+        int_kernel_force(INT_KERNEL_COUNT);
         arena_free(arena);
         cases++;
         checked += m.check;
