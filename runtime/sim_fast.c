@@ -160,6 +160,32 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
         b->int_weights = int_weights_build(arena, w, b->rows, n_cols, ld, mp->in_bits, mp->in_signed);
 }
 
+/* out[i][j] (+)= part[i][j] - offset * column_sum[j], i < n, j < width:
+ * one run's integer sums into the combine's double accumulator. */
+#ifdef WEIGHT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void add_int_rows(int n, int width, const int32_t *part, int ld, int offset, const int64_t *column_sum,
+                         bool accumulate, double *out, int64_t out_width)
+{
+    double shift[MVM_TABLE_PAD];
+    for (int j0 = 0; j0 < width; j0 += MVM_TABLE_PAD) {
+        int w = width - j0 < MVM_TABLE_PAD ? width - j0 : MVM_TABLE_PAD;
+        for (int j = 0; j < w; j++)
+            shift[j] = offset ? (double)offset * (double)column_sum[j0 + j] : 0;
+        for (int i = 0; i < n; i++) {
+            const int32_t *x = part + (size_t)i * ld + j0;
+            double *y = out + i * out_width + j0;
+            if (accumulate)
+                for (int j = 0; j < w; j++)
+                    y[j] += (double)x[j] - shift[j];
+            else
+                for (int j = 0; j < w; j++)
+                    y[j] = (double)x[j] - shift[j];
+        }
+    }
+}
+
 /* The integer product of n source rows, codes [n x ldc] (u8 or s16, as the
  * block's int weights), with the block's combine: out[i][j] (+)= sum_r
  * code[i][r] w[r][j], exactly (sim_int.c); the offset of signed u8 codes
@@ -183,15 +209,18 @@ static void add_int_product(const IntWeights *iw, int n, int rows, const void *c
         if (k == 0)
             break;
     }
-    for (int i = 0; i < n; i++) {
-        double *y = out + i * out_width;
-        for (int j = 0; j < width; j++) {
-            double v = one_sum ? (double)part[(size_t)i * ld + j] : s->acc[(size_t)i * ld + j];
-            if (iw->code_offset)
-                v -= (double)iw->code_offset * (double)iw->column_sum[j];
-            y[j] = accumulate ? y[j] + v : v;
+    if (one_sum)
+        add_int_rows(n, width, part, ld, iw->code_offset, iw->column_sum, accumulate, out, out_width);
+    else
+        for (int i = 0; i < n; i++) {
+            double *y = out + i * out_width;
+            for (int j = 0; j < width; j++) {
+                double v = s->acc[(size_t)i * ld + j];
+                if (iw->code_offset)
+                    v -= (double)iw->code_offset * (double)iw->column_sum[j];
+                y[j] = accumulate ? y[j] + v : v;
+            }
         }
-    }
 }
 
 /* out[i][j] (+)= part[i][j], i < n, j < width: the combine's sums in double. */

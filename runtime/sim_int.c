@@ -105,11 +105,13 @@ IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, 
     return out;
 }
 
+#ifdef INT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
                        void *out)
 {
-    int whole = 1;
-    float offset = (float)iw->code_offset;
+    int whole = 1, offset = iw->code_offset;
     if (iw->kind == INT_CODES_U8) {
         uint8_t *o = out;
         for (int i = 0; i < n; i++) {
@@ -120,7 +122,7 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
                 v = v > bottom ? (v < top ? v : top) : bottom;
                 int c = (int)v;
                 whole &= (float)c == v;
-                oi[r] = (uint8_t)(c + (int)offset);
+                oi[r] = (uint8_t)(c + offset);
             }
         }
     } else {
