@@ -71,18 +71,7 @@ struct Sim {
     int *first, *last;          /* by buffer: the live range memory was planned for */
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     SimCheck *check;            /* check mode (sim_check.c), or NULL */
-    /* The codes of one source buffer as the integer products take them
-     * (int_codes_convert), made by the first block that reads them and
-     * shared by the layer's other blocks until the buffer is written. */
-    struct {
-        void *data;             /* [numel + INT_CODES_PAD] of max_bytes; NULL: no block takes them */
-        size_t max_bytes;
-        int id;                 /* the buffer; -1: none */
-        IntCodeKind kind;
-        int offset;
-        float bottom, top;
-        bool whole;             /* every code an integer */
-    } codes;
+    IntCodesCache codes;        /* a source's codes as the integer products take them (sim_int.c) */
 };
 
 static int64_t last_dim(const Type *t)
@@ -434,7 +423,7 @@ uint64_t sim_memory_bound(const Program *p)
     bytes += (uint64_t)p->n_buffers * (2 * sizeof(void *) + sizeof(int64_t) + 4 * sizeof(float) + sizeof plan.slots[0] +
                                       3 * sizeof(int) + 2 * sizeof(bool));
     bytes += (uint64_t)p->n_instrs * (sizeof(Block) + sizeof(SimCounters) + sizeof(int) + sizeof(bool));
-    uint64_t tables = 0, largest_table = 0;
+    uint64_t tables = 0, largest_table = 0, max_codes = 0;
     int max_rows = 1, max_cols = 1;
     for (int k = 0; k < p->n_instrs; k++) {
         const MvmParams *m = &p->instrs[k].mvm;
@@ -444,6 +433,7 @@ uint64_t sim_memory_bound(const Program *p)
         uint64_t padded = (cols + MVM_TABLE_PAD - 1) / MVM_TABLE_PAD * MVM_TABLE_PAD;
         bytes += rows * 2 * cols * sizeof(float)                            /* cells and read variances */
                  + rows * padded * sizeof(float) + 2 * cols * sizeof(float)  /* fast-path weights */
+                 + (rows + 3) * padded * sizeof(int16_t) + cols * sizeof(int64_t)  /* as integers (sim_int.c) */
                  + phys * (1 + 2 * sizeof(double)) + 2 * cols * sizeof(float);  /* programming, ADC errors */
         if (!m->float_mode && m->dac_bits == 1) {
             int group = mvm_table_group(m);
@@ -454,7 +444,10 @@ uint64_t sim_memory_bound(const Program *p)
         }
         max_rows = m->rows > max_rows ? m->rows : max_rows;
         max_cols = m->out_cols > max_cols ? m->out_cols : max_cols;
+        uint64_t codes = (uint64_t)(type_numel(&p->buffers[p->instrs[k].src[0]].type) + INT_CODES_PAD) * sizeof(int16_t);
+        max_codes = codes > max_codes ? codes : max_codes;  /* a source's codes as integers */
     }
+    bytes += max_codes;
     tables = tables < TABLE_BUDGET ? tables : TABLE_BUDGET;
     bytes += tables > largest_table ? tables : largest_table;
     bytes += mvm_scratch_bytes(max_rows, max_cols) + (uint64_t)max_combine_width(p) * sizeof(double);
@@ -728,25 +721,6 @@ static bool in_range(Sim *sim, int id, float bottom, float top)
     return sim->range_ok[id];
 }
 
-/* Buffer id's codes as the block's integer product takes them (clamped to
- * [bottom, top]), converted once for the layer's blocks; NULL when some code
- * is not an integer. */
-static const void *int_codes(Sim *sim, int id, const IntWeights *iw, float bottom, float top)
-{
-    if (sim->codes.id != id || sim->codes.kind != iw->kind || sim->codes.offset != iw->code_offset ||
-        sim->codes.bottom != bottom || sim->codes.top != top) {
-        int64_t n = sim->numel[id];
-        assert((size_t)(n + INT_CODES_PAD) * int_code_bytes(iw->kind) <= sim->codes.max_bytes);
-        sim->codes.whole = int_codes_convert(iw, sim->f32[id], n, 1, (int)n, bottom, top, sim->codes.data);
-        sim->codes.id = id;
-        sim->codes.kind = iw->kind;
-        sim->codes.offset = iw->code_offset;
-        sim->codes.bottom = bottom;
-        sim->codes.top = top;
-    }
-    return sim->codes.whole ? sim->codes.data : NULL;
-}
-
 static void exec_mvm(Sim *sim, int k)
 {
     const Instr *in = &sim->program->instrs[k];
@@ -769,7 +743,9 @@ static void exec_mvm(Sim *sim, int k)
         float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
         float bottom = m->in_signed ? -top : 0;
         mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
-        const char *codes = b->int_weights ? int_codes(sim, in->src[0], b->int_weights, bottom, top) : NULL;
+        const char *codes = b->int_weights ? int_codes_cached(&sim->codes, in->src[0], src, sim->numel[in->src[0]],
+                                                              b->int_weights, bottom, top)
+                                           : NULL;
         if (codes)
             codes += (size_t)(src_at + m->src_col) * int_code_bytes(b->int_weights->kind);
         mvm_execute_weights(m, b, src + src_at, m->row_end - m->row_begin, width,

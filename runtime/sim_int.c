@@ -26,6 +26,7 @@
  * rows_per_sum rows, the runs added in double (exact below 2^53). */
 #include "runtime/sim_int.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,22 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
     memset((char *)out + (size_t)n * (size_t)rows * int_code_bytes(iw->kind), 0,
            INT_CODES_PAD * int_code_bytes(iw->kind));
     return whole;
+}
+
+const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64_t numel, const IntWeights *iw,
+                             float bottom, float top)
+{
+    if (cache->id != id || cache->kind != iw->kind || cache->offset != iw->code_offset || cache->bottom != bottom ||
+        cache->top != top) {
+        assert((size_t)(numel + INT_CODES_PAD) * int_code_bytes(iw->kind) <= cache->max_bytes);
+        cache->whole = int_codes_convert(iw, x, numel, 1, (int)numel, bottom, top, cache->data);
+        cache->id = id;
+        cache->kind = iw->kind;
+        cache->offset = iw->code_offset;
+        cache->bottom = bottom;
+        cache->top = top;
+    }
+    return cache->whole ? cache->data : NULL;
 }
 
 /* ---- the product's versions ---- */

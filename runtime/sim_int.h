@@ -55,6 +55,24 @@ static inline size_t int_code_bytes(IntCodeKind kind)
     return kind == INT_CODES_U8 ? 1 : 2;
 }
 
+/* The codes of one source buffer as the integer products take them, made
+ * by the first block that reads them and shared by the layer's other blocks
+ * until the buffer is written (id = -1 forgets them). */
+typedef struct {
+    void *data;                 /* [numel + INT_CODES_PAD] of max_bytes; NULL: no block takes them */
+    size_t max_bytes;
+    int id;                     /* the buffer; -1: none */
+    IntCodeKind kind;
+    int offset;
+    float bottom, top;
+    bool whole;                 /* every code an integer */
+} IntCodesCache;
+
+/* Buffer id's codes x [numel] converted for iw (int_codes_convert), from the
+ * cache when it holds them; NULL when some code is not an integer. */
+const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64_t numel, const IntWeights *iw,
+                             float bottom, float top);
+
 /* n rows of `rows` codes from x (row stride ldx floats) into out [n x rows]
  * (u8 or s16 as iw->kind, code_offset added), each clamped to the DACs'
  * range [bottom, top] (NaN to bottom) as the float path drives them; out
