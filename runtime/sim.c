@@ -386,7 +386,7 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         if (sim->fusable[k] && sim->blocks[k].adc.lossless)
             mvm_program_weights(arena, program, &program->instrs[k].mvm, &program->instrs[k + 1].combine,
                                 &sim->blocks[k]);
-        if (sim->blocks[k].weights)
+        if (sim->blocks[k].weights || sim->blocks[k].int_weights)
             sim->weights_of[k + 1] = k;
         const IntWeights *iw = sim->blocks[k].int_weights;
         int64_t numel = type_numel(&program->buffers[program->instrs[k].src[0]].type);
@@ -737,7 +737,7 @@ static void exec_mvm(Sim *sim, int k)
     int64_t src_at = m->row_begin * width, dst_at = m->row_begin * m->out_cols;
     Block *b = &sim->blocks[k];
     bool linear = mvm_is_linear(m, b, sim->fast_path);
-    b->wrote_weights = linear && !m->float_mode && b->weights;
+    b->wrote_weights = linear && !m->float_mode && (b->weights || b->int_weights);
     if (b->wrote_weights) {     /* the block and its combine, the next instruction */
         const Instr *next = &sim->program->instrs[k + 1];
         float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);

@@ -228,7 +228,7 @@ bool check_block(SimCheck *ck, int k, bool fusable, bool wide, const float *src,
     store.n0 = 0;
     combine_rows(&store, ck->reference, NULL, mp->out_cols, n, ck->expected, c->n_cols, ck->row);
     int64_t at = (int64_t)c->group * c->n_per_group + c->n0;
-    if (b->weights) {
+    if (b->weights || b->int_weights) {
         CombineParams fused = *c;
         fused.accumulate = false;
         mvm_execute_weights(mp, b, rows, n, width, false, NULL, &fused, ck->full, out_width, scratch);

@@ -32,6 +32,7 @@
 #include "runtime/sim_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -119,7 +120,10 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
         c->cell_bits * (slices - 1) > 30)
         return;
     int ld = (n_cols + WEIGHT_PAD - 1) / WEIGHT_PAD * WEIGHT_PAD;
-    float *w = arena_array(arena, (size_t)b->rows * (size_t)(ld > 0 ? ld : WEIGHT_PAD), sizeof *w);
+    size_t count = (size_t)b->rows * (size_t)(ld > 0 ? ld : WEIGHT_PAD);
+    float *w = calloc(count, sizeof *w);    /* kept only when the product stays in float */
+    if (!w)
+        return;
     double max_weight = 0;
     /* the common case straight from the levels, in integers: the same values */
     for (int r = 0; r < b->rows && sign == SIGN_PAIR_ANALOG && tile->levels; r++) {
@@ -149,15 +153,21 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
     }
     double max_code = ldexp(1.0, mp->in_signed ? mp->in_bits - 1 : mp->in_bits) - 1;
     double per_row = max_code * max_weight;
-    if (per_row > 0x1p24 || (float)max_weight != max_weight)
+    if (per_row > 0x1p24 || (float)max_weight != max_weight) {
+        free(w);
         return;                 /* one product may not be exact: keep the slices */
-    b->weights = w;
+    }
     b->weight_cols = n_cols;
     b->weight_ld = ld;
     b->weight_slices = slices;
     b->rows_per_weight_sum = per_row * b->rows <= 0x1p24 ? b->rows : (int)(0x1p24 / per_row);
     if (int_products_enabled())
         b->int_weights = int_weights_build(arena, w, b->rows, n_cols, ld, mp->in_bits, mp->in_signed);
+    if (!b->int_weights) {
+        b->weights = arena_array(arena, count, sizeof *w);
+        memcpy(b->weights, w, count * sizeof *w);
+    }
+    free(w);
 }
 
 /* out[i][j] (+)= part[i][j] - offset * column_sum[j], i < n, j < width:
@@ -258,11 +268,13 @@ void mvm_execute_weights(const MvmParams *mp, const Block *b, const float *src, 
                                                                        b->int_weights->kind)
                                          : (const void *)s->drive;
             if (codes_at || int_codes_convert(b->int_weights, src + p0 * src_width + mp->src_col, src_width, n,
-                                              rows, bottom, top, s->drive)) {
+                                              rows, bottom, top, s->drive))
                 add_int_product(b->int_weights, n, rows, codes, codes_at ? src_width : rows, c->accumulate, out,
                                 out_width, s);
-                continue;
-            }
+            else        /* codes that are not integers (no quant makes them): in double */
+                int_product_floats(b->int_weights, n, src + p0 * src_width + mp->src_col, src_width, rows, bottom,
+                                   top, c->accumulate, out, out_width);
+            continue;
         }
         const float *drive = src + p0 * src_width + mp->src_col;
         int64_t ld_drive = src_width;

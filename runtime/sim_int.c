@@ -161,6 +161,24 @@ const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64
     return cache->whole ? cache->data : NULL;
 }
 
+void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx, int rows, float bottom, float top,
+                        bool accumulate, double *out, int64_t out_width)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < iw->cols; j++) {
+            double sum = 0;
+            for (int r = 0; r < rows; r++) {
+                float v = x[i * ldx + r];
+                v = v > bottom ? (v < top ? v : top) : bottom;
+                size_t at = ((size_t)(r / iw->group) * (size_t)iw->ld + (size_t)j) * (size_t)iw->group +
+                            (size_t)(r % iw->group);
+                sum += (double)v * (iw->kind == INT_CODES_U8 ? ((const int8_t *)iw->packed)[at]
+                                                             : ((const int16_t *)iw->packed)[at]);
+            }
+            out[i * out_width + j] = accumulate ? out[i * out_width + j] + sum : sum;
+        }
+}
+
 /* ---- the product's versions ---- */
 
 /* The scalar version, in the packed layout: the others' model. */

@@ -89,6 +89,11 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
 void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
                  int width, int32_t *out);
 
+/* out[i][j] (+)= sum_r x[i][r] w[r][j] in double, j < iw->cols, the codes
+ * clamped to [bottom, top] (NaN to bottom): codes that are not integers. */
+void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx, int rows, float bottom, float top,
+                        bool accumulate, double *out, int64_t out_width);
+
 /* The best version this CPU runs, or the one XBARC_INT_KERNEL names
  * (scalar, avx2, avx-vnni, avx512-vnni) when it runs here, or the one
  * int_kernel_force set. */

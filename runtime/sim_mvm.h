@@ -62,7 +62,8 @@ typedef struct {
     double out_var;             /* output noise: its variance in column-sum units, added to every conversion */
     float input_sigma;          /* input noise: its sigma in drive units, on every row of every read */
     uint64_t input_key;         /* key of this block's input noise: the seed's, the instruction */
-    float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL */
+    float *weights;             /* fast path: [rows x weight_ld], the weights the cells spell (sim_fast.c); or NULL
+                                   (also when int_weights hold them) */
     int weight_cols, weight_ld, weight_slices, rows_per_weight_sum;
     struct IntWeights *int_weights; /* fast path: the same weights as integers (sim_int.c); or NULL */
     bool wrote_weights;         /* its last run took the fast path through the weights, and did its combine */
