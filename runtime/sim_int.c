@@ -106,11 +106,13 @@ IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, 
     return out;
 }
 
+/* int_codes_convert's loops, vectorized for each CPU (a static function:
+ * Clang 14 emits the resolver of an extern one only where it is called). */
 #ifdef INT_PRODUCT_X86
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
-                       void *out)
+static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                          void *out)
 {
     int whole = 1, offset = iw->code_offset;
     if (iw->kind == INT_CODES_U8) {
@@ -180,6 +182,12 @@ void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx
 }
 
 /* ---- the product's versions ---- */
+
+bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                       void *out)
+{
+    return convert_codes(iw, x, ldx, n, rows, bottom, top, out);
+}
 
 /* The scalar version, in the packed layout: the others' model. */
 static void product_scalar(const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc, int width,
