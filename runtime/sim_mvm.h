@@ -82,6 +82,7 @@ typedef struct {
     float *normals;             /* [MVM_READ_TILE x max cols]: the read noise's normals */
     uint64_t *row_key;          /* [MVM_READ_TILE]: the read noise's key of each source row */
     uint64_t *column_key;       /* [max cols / 4 + 1]: the read noise's hash of each 4 columns */
+    uint64_t *column_hash;      /* [max cols / 4 + 4]: one read's hashes of each 4 columns */
     uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
     float *table;               /* a block's subset table when it has none kept */
     const float **picked;       /* [groups]: the table rows one read adds */
@@ -226,6 +227,9 @@ void mvm_convert(const Block *b, double *v, int count, SimCounters *counters);
 /* aihwkit's global drift compensation (docs/noise.md 5): b->out_gain from a
  * calibration read of the programmed cells and one of b->cells (runtime/sim_noise.c). */
 void mvm_calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed);
+/* Read noise (docs/noise.md 3): s->normals [m x cols] gets one standard
+ * normal per column of each of the m kept reads (runtime/sim_noise.c). */
+void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
 /* Input noise (docs/noise.md 12) on the drives of m kept reads in s->drive (runtime/sim_noise.c). */
 void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
 
