@@ -299,8 +299,9 @@ static size_t scratch_arrays(Arena *arena, MvmScratch *s, int max_rows, int max_
     s->zero = take(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero, &bytes);
     s->normals = take(arena, cols, sizeof *s->normals, &bytes);
     s->row_key = take(arena, MVM_READ_TILE, sizeof *s->row_key, &bytes);
+    s->read_key = take(arena, MVM_READ_TILE, sizeof *s->read_key, &bytes);
     s->column_key = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key, &bytes);
-    s->column_hash = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 4, sizeof *s->column_hash, &bytes);
+    s->column_hash = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_hash, &bytes);
     s->picked = take(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked, &bytes);
     s->subset = take(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset, &bytes);
     s->table = max_table ? take(arena, max_table, sizeof *s->table, &bytes) : NULL;

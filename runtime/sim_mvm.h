@@ -81,8 +81,9 @@ typedef struct {
     double *zero;               /* [max cols]: what the ADCs make of a zero sum */
     float *normals;             /* [MVM_READ_TILE x max cols]: the read noise's normals */
     uint64_t *row_key;          /* [MVM_READ_TILE]: the read noise's key of each source row */
+    uint64_t *read_key;         /* [MVM_READ_TILE]: the read noise's key of each kept read */
     uint64_t *column_key;       /* [max cols / 4 + 1]: the read noise's hash of each 4 columns */
-    uint64_t *column_hash;      /* [max cols / 4 + 4]: one read's hashes of each 4 columns */
+    uint64_t *column_hash;      /* [max cols / 4 + 1]: one read's hashes of each 4 columns */
     uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
     float *table;               /* a block's subset table when it has none kept */
     const float **picked;       /* [groups]: the table rows one read adds */

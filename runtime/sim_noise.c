@@ -7,9 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#endif
 
 /* The mean |output| of the calibration reads of aihwkit's GlobalDriftCompensation
  * (docs/noise.md 5): each row driven alone at the DAC's full scale (its
@@ -61,56 +58,58 @@ void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t f
 }
 
 
-/* One read's normals z[0 .. cols) from its key: noise_hash(key, j0) for
- * each 4 columns j0, whose four 16-bit quarters, less their 2 low bits,
- * index the table of normals.  The hashes are a plain loop that compilers
- * vectorize (AVX-512DQ multiplies 64-bit lanes); with AVX-512 the lookups
- * are gathers of 16 quarters read in place (little-endian).  Every version
- * computes the same indices, so the same bits.  hash has room for
- * cols / 4 + 4 words (whole 32-byte loads). */
-#define DEFINE_NORMALS_OF_READ(NAME, ATTR, LOOKUP)                                                           \
-    ATTR static void NAME(uint64_t key, const uint64_t *restrict column_key, int cols, const float *normal,  \
-                          uint64_t *restrict hash, float *restrict z)                                        \
+/* The normals of m reads, normals[k x cols] from keys[k]: noise_hash(key,
+ * j0) for each 4 columns j0 (noise_mix(key ^ column_key[j0 / 4])), whose
+ * four 16-bit quarters, less their 2 low bits, index the table of normals.
+ * The hashes are a plain loop that compilers vectorize (AVX-512DQ
+ * multiplies 64-bit lanes); the lookups stay scalar (a gather of 16 floats
+ * was slower on this CPU, an AMD EPYC).  Every version computes the same
+ * indices, so the same bits. */
+#define NORMAL_OF(h, q) normal[((h) >> (16 * (q) + 16 - NOISE_TABLE_BITS)) & ((1u << NOISE_TABLE_BITS) - 1)]
+#define DEFINE_NORMALS_OF_READS(NAME, ATTR)                                                                  \
+    ATTR static void NAME(int m, const uint64_t *keys, const uint64_t *restrict column_key, int cols,        \
+                          const float *normal, uint64_t *restrict hash, float *restrict normals)             \
     {                                                                                                        \
-        for (int q = 0; q < (cols + 3) / 4; q++)                                                             \
-            hash[q] = noise_mix(key ^ column_key[q]);                                                        \
-        LOOKUP(cols, hash, normal, z);                                                                       \
+        int quads = cols / 4;                                                                                \
+        for (int k = 0; k < m; k++) {                                                                        \
+            uint64_t key = keys[k];                                                                          \
+            float *z = normals + (size_t)k * cols;                                                           \
+            for (int q = 0; q < (cols + 3) / 4; q++)                                                         \
+                hash[q] = noise_mix(key ^ column_key[q]);                                                    \
+            for (int q = 0; q < quads; q++) {                                                                \
+                uint64_t h = hash[q];                                                                        \
+                z[4 * q] = NORMAL_OF(h, 0);                                                                  \
+                z[4 * q + 1] = NORMAL_OF(h, 1);                                                              \
+                z[4 * q + 2] = NORMAL_OF(h, 2);                                                              \
+                z[4 * q + 3] = NORMAL_OF(h, 3);                                                              \
+            }                                                                                                \
+            for (int j = 4 * quads; j < cols; j++)                                                           \
+                z[j] = NORMAL_OF(hash[quads], j - 4 * quads);                                                \
+        }                                                                                                    \
     }
 
-#define LOOKUP_SCALAR(cols, hash, normal, z)                                                                 \
-    for (int j = 0; j < cols; j++)                                                                           \
-        z[j] = normal[(hash[j / 4] >> (16 * (j % 4) + 16 - NOISE_TABLE_BITS)) & ((1u << NOISE_TABLE_BITS) - 1)]
-
-DEFINE_NORMALS_OF_READ(normals_of_read_default, , LOOKUP_SCALAR)
+DEFINE_NORMALS_OF_READS(normals_of_reads_default, )
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define LOOKUP_GATHER(cols, hash, normal, z)                                                                 \
-    for (int j0 = 0; j0 < cols; j0 += 16) {                                                                  \
-        __mmask16 lanes = cols - j0 >= 16 ? 0xffff : (__mmask16)((1u << (cols - j0)) - 1);                   \
-        __m256i quarters = _mm256_loadu_si256((const __m256i *)(hash + j0 / 4));                             \
-        __m512i index = _mm512_srli_epi32(_mm512_cvtepu16_epi32(quarters), 16 - NOISE_TABLE_BITS);           \
-        _mm512_mask_storeu_ps(z + j0, lanes, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, index, normal, 4)); \
-    }
-DEFINE_NORMALS_OF_READ(normals_of_read_avx2, __attribute__((target("avx2"))), LOOKUP_SCALAR)
-DEFINE_NORMALS_OF_READ(normals_of_read_avx512, __attribute__((target("avx512f,avx512dq"))), LOOKUP_GATHER)
-#undef LOOKUP_GATHER
+DEFINE_NORMALS_OF_READS(normals_of_reads_avx2, __attribute__((target("avx2"))))
+DEFINE_NORMALS_OF_READS(normals_of_reads_avx512, __attribute__((target("avx512f,avx512dq"))))
 #endif
-#undef LOOKUP_SCALAR
-#undef DEFINE_NORMALS_OF_READ
+#undef DEFINE_NORMALS_OF_READS
+#undef NORMAL_OF
 
-/* The variant of normals_of_read this CPU runs: XBARC_SIM_VECTOR=scalar
+/* The variant of normals_of_reads this CPU runs: XBARC_SIM_VECTOR=scalar
  * (or avx2) forces a narrower one, for the tests that compare them. */
-typedef void NormalsOfRead(uint64_t, const uint64_t *, int, const float *, uint64_t *, float *);
-static NormalsOfRead *normals_of_read(void)
+typedef void NormalsOfReads(int, const uint64_t *, const uint64_t *, int, const float *, uint64_t *, float *);
+static NormalsOfReads *normals_of_reads(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     const char *force = getenv("XBARC_SIM_VECTOR");
     bool scalar = force && strcmp(force, "scalar") == 0, avx2 = force && strcmp(force, "avx2") == 0;
     if (!scalar && !avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-        return normals_of_read_avx512;
+        return normals_of_reads_avx512;
     if (!scalar && __builtin_cpu_supports("avx2"))
-        return normals_of_read_avx2;
+        return normals_of_reads_avx2;
 #endif
-    return normals_of_read_default;
+    return normals_of_reads_default;
 }
 
 /* Read noise (docs/noise.md 3): each cell's conductance has an independent
@@ -128,9 +127,8 @@ void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t 
         s->column_key[j0 / 4] = noise_mix((uint64_t)j0 + 0x9e3779b97f4a7c15u);
     for (int i = 0; i < n; i++)
         s->row_key[i] = noise_hash(run_key, (uint64_t)(first_row + i));
-    NormalsOfRead *normals = normals_of_read();
-    for (int k = 0; k < m; k++) {
-        uint64_t key = noise_hash(s->row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
-        normals(key, s->column_key, cols, b->noise->normal, s->column_hash, s->normals + (size_t)k * cols);
-    }
+    uint64_t *keys = s->read_key;
+    for (int k = 0; k < m; k++)
+        keys[k] = noise_hash(s->row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
+    normals_of_reads()(m, keys, s->column_key, cols, b->noise->normal, s->column_hash, s->normals);
 }
