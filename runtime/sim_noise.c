@@ -5,8 +5,6 @@
 #include "runtime/sim_mvm.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* The mean |output| of the calibration reads of aihwkit's GlobalDriftCompensation
  * (docs/noise.md 5): each row driven alone at the DAC's full scale (its
@@ -93,24 +91,9 @@ DEFINE_NORMALS_OF_READS(normals_of_reads_default, )
 DEFINE_NORMALS_OF_READS(normals_of_reads_avx2, __attribute__((target("avx2"))))
 DEFINE_NORMALS_OF_READS(normals_of_reads_avx512, __attribute__((target("avx512f,avx512dq"))))
 #endif
+typedef void NormalsOfReads(int, const uint64_t *, const uint64_t *, int, const float *, uint64_t *, float *);
 #undef DEFINE_NORMALS_OF_READS
 #undef NORMAL_OF
-
-/* The variant of normals_of_reads this CPU runs: XBARC_SIM_VECTOR=scalar
- * (or avx2) forces a narrower one, for the tests that compare them. */
-typedef void NormalsOfReads(int, const uint64_t *, const uint64_t *, int, const float *, uint64_t *, float *);
-static NormalsOfReads *normals_of_reads(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    const char *force = getenv("XBARC_SIM_VECTOR");
-    bool scalar = force && strcmp(force, "scalar") == 0, avx2 = force && strcmp(force, "avx2") == 0;
-    if (!scalar && !avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-        return normals_of_reads_avx512;
-    if (!scalar && __builtin_cpu_supports("avx2"))
-        return normals_of_reads_avx2;
-#endif
-    return normals_of_reads_default;
-}
 
 /* Read noise (docs/noise.md 3): each cell's conductance has an independent
  * N(0, (read_sigma G)^2) noise, so a column sum sum_i V_i G_ij has Gaussian
@@ -130,5 +113,11 @@ void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t 
     uint64_t *keys = s->read_key;
     for (int k = 0; k < m; k++)
         keys[k] = noise_hash(s->row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
-    normals_of_reads()(m, keys, s->column_key, cols, b->noise->normal, s->column_hash, s->normals);
+    NormalsOfReads *normals_of_reads = normals_of_reads_default;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    MvmVector vector = mvm_vector();
+    normals_of_reads = vector == MVM_VECTOR_AVX512 ? normals_of_reads_avx512
+                       : vector == MVM_VECTOR_AVX2 ? normals_of_reads_avx2 : normals_of_reads;
+#endif
+    normals_of_reads(m, keys, s->column_key, cols, b->noise->normal, s->column_hash, s->normals);
 }

@@ -19,6 +19,7 @@
 #include "runtime/sim_mvm.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { WIDE_TABLE_ROWS = 64 };
@@ -130,15 +131,29 @@ DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
 #endif
 #undef DEFINE_TABLE_SUMS
 
-void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
-                       int ld, int width, float *part, const float **picked)
+MvmVector mvm_vector(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (__builtin_cpu_supports("avx512f")) {
+    const char *force = getenv("XBARC_SIM_VECTOR");
+    bool scalar = force && strcmp(force, "scalar") == 0, avx2 = force && strcmp(force, "avx2") == 0;
+    if (!scalar && !avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+        return MVM_VECTOR_AVX512;
+    if (!scalar && __builtin_cpu_supports("avx2"))
+        return MVM_VECTOR_AVX2;
+#endif
+    return MVM_VECTOR_SCALAR;
+}
+
+void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
+                    int ld, int width, float *part, const float **picked)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    MvmVector vector = mvm_vector();
+    if (vector == MVM_VECTOR_AVX512) {
         table_sums_avx512(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
-    if (__builtin_cpu_supports("avx2")) {
+    if (vector == MVM_VECTOR_AVX2) {
         table_sums_avx2(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
