@@ -209,8 +209,11 @@ gather_subsets_avx512(const float *code, int rows, int group, int groups, int pa
             uint64_t bits = _mm512_test_epi8_mask(bytes, _mm512_set1_epi8((char)(1 << c)));
             size_t t = first_read + (size_t)c * reads_apart;
             uint8_t *subset = s->subset + t * groups;
-            for (int g = g0; g < g1; g++)
-                subset[g] = (uint8_t)((bits >> (group * (g - g0))) & ((1u << group) - 1));
+            if (group == 8 && g1 - g0 == 8)
+                memcpy(subset + g0, &bits, 8);      /* x86: little-endian, byte b is rows 8b .. 8b + 7 */
+            else
+                for (int g = g0; g < g1; g++)
+                    subset[g] = (uint8_t)((bits >> (group * (g - g0))) & ((1u << group) - 1));
             s->drives_any[t] |= bits != 0;
         }
     }
