@@ -213,7 +213,7 @@ const char *check_error(const SimCheck *check);
 
 /* ---- runtime/sim_table.c ---- */
 /* The widest vector code of the read path's dispatched loops (table sums,
- * read normals) on this CPU; XBARC_SIM_VECTOR=scalar or avx2 narrows it,
+ * subset gathering, read normals) on this CPU; XBARC_SIM_VECTOR=scalar or avx2 narrows it,
  * for the tests that compare the variants bit for bit. */
 typedef enum { MVM_VECTOR_SCALAR, MVM_VECTOR_AVX2, MVM_VECTOR_AVX512 } MvmVector;
 MvmVector mvm_vector(void);

@@ -55,7 +55,6 @@ void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t f
     }
 }
 
-
 /* The normals of m reads, normals[k x cols] from keys[k]: noise_hash(key,
  * j0) for each 4 columns j0 (noise_mix(key ^ column_key[j0 / 4])), whose
  * four 16-bit quarters, less their 2 low bits, index the table of normals.

@@ -15,7 +15,8 @@
  *
  * Gathering: each read's subsets come from its source row's codes by an
  * 8 x 8 bit transpose (mvm_gather_subsets), so that a cycle's subset of a
- * group is one byte. */
+ * group is one byte; with AVX-512, by one bit test of 64 rows' codes a
+ * cycle (gather_subsets_avx512). */
 #include "runtime/sim_mvm.h"
 
 #include <math.h>
@@ -180,7 +181,7 @@ static inline uint64_t transpose_bits(uint64_t x)
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-/* The subsets of one pass of source row i with AVX-512 (codes below 2^8):
+/* The subsets of one pass of one source row with AVX-512 (codes below 2^8):
  * 64 rows' codes at a time become 64 bytes, and bit c of every byte is one
  * 64-bit mask (vptestmb), row r at bit r: byte b of it holds the subsets of
  * cycle c of the groups in rows 8b .. 8b + 7 (one group of 8, or two of
