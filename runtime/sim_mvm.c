@@ -26,7 +26,7 @@
  *   (sim_noise.c)       a non-ideal chip's extra reads: the drift compensation's
  *                       calibration when a block is programmed, the input noise.
  *   convert_kept        per read and column, fused: sum + sqrt(var) z (one
- *                       normal per column and read, read_normals), the ADC
+ *                       normal per column and read, mvm_read_normals), the ADC
  *                       transfer of section 7, the shift-and-add.  The general
  *                       steps (adc_convert, adc_convert_errors) serve the
  *                       statistics hook and rare converters.
@@ -299,7 +299,9 @@ static size_t scratch_arrays(Arena *arena, MvmScratch *s, int max_rows, int max_
     s->zero = take(arena, (size_t)(max_cols > 0 ? max_cols : 1), sizeof *s->zero, &bytes);
     s->normals = take(arena, cols, sizeof *s->normals, &bytes);
     s->row_key = take(arena, MVM_READ_TILE, sizeof *s->row_key, &bytes);
+    s->read_key = take(arena, MVM_READ_TILE, sizeof *s->read_key, &bytes);
     s->column_key = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_key, &bytes);
+    s->column_hash = take(arena, (size_t)(max_cols > 0 ? max_cols : 1) / 4 + 1, sizeof *s->column_hash, &bytes);
     s->picked = take(arena, (size_t)(max_rows / 4 + 1), sizeof *s->picked, &bytes);
     s->subset = take(arena, (size_t)MVM_READ_TILE * (size_t)(max_rows / 4 + 1), sizeof *s->subset, &bytes);
     s->table = max_table ? take(arena, max_table, sizeof *s->table, &bytes) : NULL;
@@ -423,38 +425,6 @@ static void adc_convert_errors(const Adc *adc, const float *gain, const float *o
         }
     }
     counters->saturated += saturated;
-}
-
-/* Read noise (docs/noise.md 3): each cell's conductance has an independent
- * N(0, (read_sigma G)^2) noise, so a column sum sum_i V_i G_ij has Gaussian
- * noise of variance sum_i V_i^2 (read_sigma G_ij)^2, the second half of each
- * product row (var: the squared drives times read_var).  One normal per
- * column and read is thus exact in distribution.  normals[k x cols] gets
- * them for the m kept reads, from each read's key (run stream, source row,
- * read number), four per hash: read k is read number read_of[k] / n of
- * source row first_row + read_of[k] % n. */
-static void read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, const MvmScratch *s,
-                         float *normals)
-{
-    int cols = b->cols;
-    const float *normal = b->noise->normal;
-    uint64_t run_key = noise_hash(b->read_key, s->stream);
-    uint64_t *column_key = s->column_key;       /* noise_hash(key, j0) = noise_mix(key ^ column_key) */
-    uint64_t *row_key = s->row_key;             /* noise_hash(run_key, source row) */
-    for (int j0 = 0; j0 < cols; j0 += 4)
-        column_key[j0 / 4] = noise_mix((uint64_t)j0 + 0x9e3779b97f4a7c15u);
-    for (int i = 0; i < n; i++)
-        row_key[i] = noise_hash(run_key, (uint64_t)(first_row + i));
-    for (int k = 0; k < m; k++) {
-        uint64_t key = noise_hash(row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));
-        float *z = normals + (size_t)k * cols;
-        for (int j0 = 0; j0 < cols; j0 += 4) {
-            uint64_t h = noise_mix(key ^ column_key[j0 / 4]);
-            int width = cols - j0 < 4 ? cols - j0 : 4;
-            for (int q = 0; q < width; q++)
-                z[j0 + q] = normal[(h >> (16 * q + 2)) & ((1u << NOISE_TABLE_BITS) - 1)];
-        }
-    }
 }
 
 /* sum + sqrt(var) z: a float standard deviation (its rounding is far below
@@ -717,7 +687,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         mvm_input_noise(b, m, s->read_of, n, first_row, s);
     int ld = column_products(mp, b, table, group, m, s);
     if (b->read_var)
-        read_normals(b, m, s->read_of, n, first_row, s, s->normals);
+        mvm_read_normals(b, m, s->read_of, n, first_row, s);
     if (b->out_var > 0)         /* independent of the read noise: the variances add */
         for (int k = 0; k < m; k++) {
             float *var = s->part + (size_t)k * ld + cols;

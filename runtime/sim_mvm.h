@@ -83,7 +83,9 @@ typedef struct {
     double *zero;               /* [max cols]: what the ADCs make of a zero sum */
     float *normals;             /* [MVM_READ_TILE x max cols]: the read noise's normals */
     uint64_t *row_key;          /* [MVM_READ_TILE]: the read noise's key of each source row */
+    uint64_t *read_key;         /* [MVM_READ_TILE]: the read noise's key of each kept read */
     uint64_t *column_key;       /* [max cols / 4 + 1]: the read noise's hash of each 4 columns */
+    uint64_t *column_hash;      /* [max cols / 4 + 1]: one read's hashes of each 4 columns */
     uint8_t *subset;            /* [MVM_READ_TILE x groups of 4 rows]: the rows each 1-bit read drives */
     float *table;               /* a block's subset table when it has none kept */
     const float **picked;       /* [groups]: the table rows one read adds */
@@ -215,6 +217,11 @@ bool check_combine(SimCheck *check, int k, const double *acc, int64_t out_width)
 const char *check_error(const SimCheck *check);
 
 /* ---- runtime/sim_table.c ---- */
+/* The widest vector code of the read path's dispatched loops (table sums,
+ * subset gathering, read normals) on this CPU; XBARC_SIM_VECTOR=scalar or avx2 narrows it,
+ * for the tests that compare the variants bit for bit. */
+typedef enum { MVM_VECTOR_SCALAR, MVM_VECTOR_AVX2, MVM_VECTOR_AVX512 } MvmVector;
+MvmVector mvm_vector(void);
 int mvm_table_ld(const Block *block);
 int mvm_table_groups(int rows, int group);
 /* The subsets of every read of n source rows into scratch->subset; the
@@ -231,6 +238,9 @@ void mvm_convert(const Block *b, double *v, int count, SimCounters *counters);
 /* aihwkit's global drift compensation (docs/noise.md 5): b->out_gain from a
  * calibration read of the programmed cells and one of b->cells (runtime/sim_noise.c). */
 void mvm_calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int instr, const float *programmed);
+/* Read noise (docs/noise.md 3): s->normals [m x cols] gets one standard
+ * normal per column of each of the m kept reads (runtime/sim_noise.c). */
+void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
 /* Input noise (docs/noise.md 12) on the drives of m kept reads in s->drive (runtime/sim_noise.c). */
 void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
 

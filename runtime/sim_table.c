@@ -15,11 +15,16 @@
  *
  * Gathering: each read's subsets come from its source row's codes by an
  * 8 x 8 bit transpose (mvm_gather_subsets), so that a cycle's subset of a
- * group is one byte. */
+ * group is one byte; with AVX-512, by one bit test of 64 rows' codes a
+ * cycle (gather_subsets_avx512). */
 #include "runtime/sim_mvm.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 enum { WIDE_TABLE_ROWS = 64 };
 
@@ -130,15 +135,30 @@ DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
 #endif
 #undef DEFINE_TABLE_SUMS
 
-void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
-                       int ld, int width, float *part, const float **picked)
+MvmVector mvm_vector(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (__builtin_cpu_supports("avx512f")) {
+    const char *force = getenv("XBARC_SIM_VECTOR");
+    bool scalar = force && strcmp(force, "scalar") == 0, avx2 = force && strcmp(force, "avx2") == 0;
+    if (!scalar && !avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw"))
+        return MVM_VECTOR_AVX512;
+    if (!scalar && __builtin_cpu_supports("avx2"))
+        return MVM_VECTOR_AVX2;
+#endif
+    return MVM_VECTOR_SCALAR;
+}
+
+void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
+                    int ld, int width, float *part, const float **picked)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    MvmVector vector = mvm_vector();
+    if (vector == MVM_VECTOR_AVX512) {
         table_sums_avx512(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
-    if (__builtin_cpu_supports("avx2")) {
+    if (vector == MVM_VECTOR_AVX2) {
         table_sums_avx2(m, read_of, groups, group, subsets, table, ld, width, part, picked);
         return;
     }
@@ -160,6 +180,47 @@ static inline uint64_t transpose_bits(uint64_t x)
     return x ^ t ^ (t << 28);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The subsets of one pass of one source row with AVX-512 (codes below 2^8):
+ * 64 rows' codes at a time become 64 bytes, and bit c of every byte is one
+ * 64-bit mask (vptestmb), row r at bit r: byte b of it holds the subsets of
+ * cycle c of the groups in rows 8b .. 8b + 7 (one group of 8, or two of
+ * 4).  The same subsets as the transposes of mvm_gather_subsets. */
+__attribute__((target("avx512f,avx512bw,avx512dq"))) static void
+gather_subsets_avx512(const float *code, int rows, int group, int groups, int pass, float top, int cycles,
+                      size_t first_read, size_t reads_apart, MvmScratch *s)
+{
+    __m512 zero = _mm512_setzero_ps(), ceiling = _mm512_set1_ps(top);
+    for (int r0 = 0; r0 < rows; r0 += 64) {
+        __m128i quarter[4];
+        for (int v = 0; v < 4; v++) {
+            int left = rows - r0 - 16 * v;
+            __mmask16 lanes = left >= 16 ? 0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            __m512 c = _mm512_maskz_loadu_ps(lanes, code + r0 + 16 * v);
+            if (pass)
+                c = _mm512_sub_ps(zero, c);
+            c = _mm512_min_ps(_mm512_max_ps(c, zero), ceiling);     /* max: a NaN becomes 0 */
+            quarter[v] = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(c));
+        }
+        __m512i bytes = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_set_m128i(quarter[1], quarter[0])), _mm256_set_m128i(quarter[3], quarter[2]),
+            1);
+        int g0 = r0 / group, g1 = groups < g0 + 64 / group ? groups : g0 + 64 / group;
+        for (int c = 0; c < cycles; c++) {
+            uint64_t bits = _mm512_test_epi8_mask(bytes, _mm512_set1_epi8((char)(1 << c)));
+            size_t t = first_read + (size_t)c * reads_apart;
+            uint8_t *subset = s->subset + t * groups;
+            if (group == 8 && g1 - g0 == 8)
+                memcpy(subset + g0, &bits, 8);      /* x86: little-endian, byte b is rows 8b .. 8b + 7 */
+            else
+                for (int g = g0; g < g1; g++)
+                    subset[g] = (uint8_t)((bits >> (group * (g - g0))) & ((1u << group) - 1));
+            s->drives_any[t] |= bits != 0;
+        }
+    }
+}
+#endif
+
 /* 1-bit reads: s->subset[t * groups + g] is the subset of group g's rows
  * that read t = (pass * cycles + cycle) * n + source row drives (the bits of
  * each group's codes, transposed 8 cycles at a time); returns the reads that
@@ -172,6 +233,14 @@ int mvm_gather_subsets(const MvmParams *mp, int group, const float *src, int64_t
     double max_code = ldexp(1.0, mvm_magnitude_bits(mp)) - 1;
     memset(s->drives_any, 0, (size_t)(passes * cycles * n));
     for (int pass = 0; pass < passes; pass++) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (cycles <= 8 && mvm_vector() == MVM_VECTOR_AVX512) {
+            for (int i = 0; i < n; i++)
+                gather_subsets_avx512(src + i * src_width + mp->src_col, rows, group, groups, pass, (float)max_code,
+                                      cycles, (size_t)pass * cycles * n + i, (size_t)n, s);
+            continue;
+        }
+#endif
         mvm_gather_magnitudes(src, src_width, mp->src_col, n, rows, pass, max_code, s->magnitude);
         for (int i = 0; i < n; i++) {
             const uint32_t *magnitude = s->magnitude + (size_t)i * rows;
