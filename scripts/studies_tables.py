@@ -79,8 +79,17 @@ def lenet5_table(rows):
 
 
 def front_block(work):
-    lines = [l.rstrip() for l in open(os.path.join(work, "lenet5.front")) if l.startswith("front:")]
-    return "```\n" + "\n".join(lines) + "\n```\n"
+    """The Pareto front 'xbarc plot --print-front' printed, as a table."""
+    out = ["| energy / image (nJ) | accuracy | rows | cols | ADC bits | cell bits |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for line in open(os.path.join(work, "lenet5.front")):
+        if not line.startswith("front:"):
+            continue
+        f = dict(item.split("=", 1) for item in line.split()[1:])
+        out.append("| %.0f | %.1f%% | %s | %s | %s | %s |" % (
+            float(f["energy_pj"]) / 1e3, 100 * float(f["accuracy"]), f["rows"], f["cols"],
+            f["adc_bits"], f["cell_bits"]))
+    return "\n".join(out) + "\n"
 
 
 def replace(doc, key, text):
