@@ -23,11 +23,15 @@ enum { SWEEP_MAX_AXES = 16, SWEEP_MAX_VALUES = 1000, SWEEP_MAX_SEEDS = 100000 };
  * (arch, compile, model), a new data set, or only another chip. */
 typedef enum { AXIS_ARCH, AXIS_COMPILE, AXIS_CHIP, AXIS_TIME, AXIS_MODEL, AXIS_DATASET } AxisKind;
 
+enum { SWEEP_MAX_TIED = 4 };
 typedef struct {
-    const char *name;           /* the column: an arch or chip field, time, model, dataset, or a compile option */
+    const char *name;           /* the column: an arch or chip field, time, model, dataset, or a compile
+                                   option; or fields tied together, "rows+cols" (each takes the value) */
     AxisKind kind;
-    int field;                  /* AXIS_ARCH: the arch field */
-    const char *option;         /* AXIS_COMPILE: the compile option it sets (--adc) */
+    int n_parts;                /* the names tied (1 when not) */
+    const char *parts[SWEEP_MAX_TIED];
+    int fields[SWEEP_MAX_TIED];         /* AXIS_ARCH, AXIS_CHIP: the arch fields */
+    const char *options[SWEEP_MAX_TIED];    /* AXIS_COMPILE: the compile options they set (--adc) */
     int n;
     const char **texts;         /* the values as given (list items, or a range's values formatted) */
     double *numbers;            /* their numbers (time: seconds); NaN for names */

@@ -106,17 +106,19 @@ static Program *point_program(SweepWorker *w, const int *values, Diags *diags)
         w->program = program_read(arena, model, diags);
     } else {
         CompileArgs ca = s->compile;
-        const char **arch_sets = arena_array(arena, (size_t)s->n_axes + 1, sizeof(char *));
+        const char **arch_sets = arena_array(arena, (size_t)s->n_axes * SWEEP_MAX_TIED + 1, sizeof(char *));
         int n_arch_sets = 0;
         for (int i = 0; i < s->n_axes; i++) {
             const SweepAxis *x = &s->axes[i];
-            if (x->kind == AXIS_ARCH)
-                arch_sets[n_arch_sets++] = arena_printf(arena, "%s=%s", x->name, x->texts[values[i]]);
-            if (x->kind != AXIS_COMPILE)
-                continue;
-            char *argv[] = {(char *)x->option, (char *)x->texts[values[i]], NULL};
-            Args sub = {.argc = 2, .argv = argv, .command = "sweep"};
-            compile_option(&sub, &ca);      /* checked by sweep_spec_check */
+            for (int k = 0; k < x->n_parts; k++) {
+                if (x->kind == AXIS_ARCH)
+                    arch_sets[n_arch_sets++] = arena_printf(arena, "%s=%s", x->parts[k], x->texts[values[i]]);
+                if (x->kind != AXIS_COMPILE)
+                    continue;
+                char *argv[] = {(char *)x->options[k], (char *)x->texts[values[i]], NULL};
+                Args sub = {.argc = 2, .argv = argv, .command = "sweep"};
+                compile_option(&sub, &ca);      /* checked by sweep_spec_check */
+            }
         }
         Args none = {.command = "sweep"};
         compile_args_check(&none, &ca);
@@ -203,9 +205,9 @@ bool sweep_run_row(SweepWorker *w, int64_t point, int seed, Arena *arena, Result
         const char *why = chip_apply(&s->chip, &chip.arch, arena);
         for (int i = 0; i < s->n_axes && !why; i++) {
             const SweepAxis *x = &s->axes[i];
-            if (x->kind == AXIS_CHIP)
-                why = noise_set(&chip.arch, arena_printf(arena, "%s=%s", x->name, x->texts[values[i]]));
-            else if (x->kind == AXIS_TIME)
+            for (int k = 0; k < x->n_parts && !why && x->kind == AXIS_CHIP; k++)
+                why = noise_set(&chip.arch, arena_printf(arena, "%s=%s", x->parts[k], x->texts[values[i]]));
+            if (x->kind == AXIS_TIME)
                 chip.arch.drift_time_s = x->numbers[values[i]];
         }
         if (why)

@@ -42,25 +42,26 @@ static bool parse_real(const char *text, double *out)
     return *text && !*end && !errno && isfinite(*out);
 }
 
-/* How the axis `name` is set; a message when nothing is called that. */
-static const char *classify(SweepAxis *x, Arena *arena)
+/* How the parameter `n` is set: its kind, field or option; a message when
+ * nothing is called that. */
+static const char *classify_name(const char *n, AxisKind *kind, int *field, const char **option, bool *numeric,
+                                 Arena *arena)
 {
-    const char *n = x->name;
-    x->numeric = true;
+    *numeric = true;
     if (strcmp(n, "model") == 0 || strcmp(n, "dataset") == 0) {
-        x->kind = n[0] == 'm' ? AXIS_MODEL : AXIS_DATASET;
-        x->numeric = false;
+        *kind = n[0] == 'm' ? AXIS_MODEL : AXIS_DATASET;
+        *numeric = false;
         return NULL;
     }
-    if (strcmp(n, "time") == 0 || strcmp(n, "drift_time_s") == 0) {
-        x->kind = AXIS_TIME;
+    if (strcmp(n, "time") == 0) {
+        *kind = AXIS_TIME;
         return NULL;
     }
     for (int i = 0; i < N_COMPILE_AXES; i++)
         if (strcmp(n, compile_axes[i].name) == 0) {
-            x->kind = AXIS_COMPILE;
-            x->option = compile_axes[i].option;
-            x->numeric = compile_axes[i].numeric;
+            *kind = AXIS_COMPILE;
+            *option = compile_axes[i].option;
+            *numeric = compile_axes[i].numeric;
             return NULL;
         }
     if (strcmp(n, "tiles") == 0)
@@ -68,15 +69,45 @@ static const char *classify(SweepAxis *x, Arena *arena)
     for (int i = 0; i < N_METRICS; i++)
         if (strcmp(n, metric_columns[i]) == 0 || strcmp(n, "point") == 0 || strcmp(n, "seed") == 0)
             return arena_printf(arena, "--vary %s: that is a column of the results, not a parameter", n);
-    x->field = arch_field_find(n);
-    if (x->field < 0)
+    *field = arch_field_find(n);
+    if (*field < 0)
         return arena_printf(arena, "--vary %s: not a parameter: an architecture or chip field (docs/arch.md, "
                             "docs/noise.md), time, model, dataset, or one of adc, packing, tile_budget, "
                             "replicate, calib, calib_count, calib_range, adc_tolerance", n);
     Arch trial = arch_default();
     const char *why = noise_set(&trial, arena_printf(arena, "%s=0", n));
-    x->kind = why && strstr(why, "fixed by the compiled") ? AXIS_ARCH : AXIS_CHIP;
-    x->numeric = !arch_field_is_name(x->field);
+    *kind = why && strstr(why, "fixed by the compiled") ? AXIS_ARCH : AXIS_CHIP;
+    *numeric = !arch_field_is_name(*field);
+    return NULL;
+}
+
+/* The axis's kind from its name: one parameter, or several of one kind tied
+ * with '+' (rows+cols: a square array of each size). */
+static const char *classify(SweepAxis *x, Arena *arena)
+{
+    char *names = arena_strdup(arena, x->name);
+    x->numeric = true;
+    for (char *part = names; part; x->n_parts++) {
+        char *plus = strchr(part, '+');
+        if (plus)
+            *plus = 0;
+        if (x->n_parts == SWEEP_MAX_TIED)
+            return arena_printf(arena, "--vary %s: at most %d parameters tied with '+'", x->name, SWEEP_MAX_TIED);
+        AxisKind kind = AXIS_CHIP;
+        bool numeric;
+        int k = x->n_parts;
+        x->parts[k] = part;
+        x->fields[k] = -1;
+        const char *why = classify_name(part, &kind, &x->fields[k], &x->options[k], &numeric, arena);
+        if (why)
+            return why;
+        if (k > 0 && (kind != x->kind || kind == AXIS_MODEL || kind == AXIS_DATASET || kind == AXIS_TIME))
+            return arena_printf(arena, "--vary %s: only architecture fields, chip fields or compile options, one "
+                                "kind, can be tied with '+'", x->name);
+        x->kind = kind;
+        x->numeric &= numeric;
+        part = plus ? plus + 1 : NULL;
+    }
     return NULL;
 }
 
@@ -314,10 +345,13 @@ bool sweep_file_parse(Args *a, const char *path, const char *text, size_t size, 
 static void check_compile_value(Args *a, const SweepSpec *s, const SweepAxis *x, const char *value)
 {
     CompileArgs trial = s->compile;
-    char *argv[] = {(char *)x->option, (char *)value, NULL};
-    Args sub = {.argc = 2, .argv = argv, .command = a->command};
-    if (compile_option(&sub, &trial))
-        compile_args_check(&sub, &trial);
+    char *argv[2 * SWEEP_MAX_TIED + 1];
+    for (int k = 0; k < x->n_parts; k++)
+        argv[2 * k] = (char *)x->options[k], argv[2 * k + 1] = (char *)value;
+    Args sub = {.argc = 2 * x->n_parts, .argv = argv, .command = a->command};
+    while (sub.i < sub.argc && !sub.failed)
+        compile_option(&sub, &trial);
+    compile_args_check(&sub, &trial);
     a->failed |= sub.failed;
 }
 
@@ -348,17 +382,20 @@ void sweep_spec_check(Args *a, SweepSpec *s, Arena *arena)
         for (int v = 0; v < x->n && !a->failed; v++) {
             Arch trial = arch_default();
             const char *why = NULL;
-            if (x->kind == AXIS_CHIP)
-                why = noise_set(&trial, arena_printf(arena, "%s=%s", x->name, x->texts[v]));
-            else if (x->kind == AXIS_ARCH && !(why = arch_field_parse(&trial, x->field, x->texts[v],
-                                                                      arch_field_is_name(x->field)))) {
-                Diags quiet;        /* the value alone on the default architecture */
+            for (int k = 0; k < x->n_parts && !why; k++) {
+                if (x->kind == AXIS_CHIP)
+                    why = noise_set(&trial, arena_printf(arena, "%s=%s", x->parts[k], x->texts[v]));
+                else if (x->kind == AXIS_ARCH)
+                    why = arch_field_parse(&trial, x->fields[k], x->texts[v], arch_field_is_name(x->fields[k]));
+            }
+            if (x->kind == AXIS_COMPILE)
+                check_compile_value(a, s, x, x->texts[v]);
+            if (!why && x->kind == AXIS_ARCH) {
+                Diags quiet;        /* the values alone on the default architecture */
                 diags_init(&quiet, arena);
                 const char *said = arch_validate(&trial, "--vary", &quiet) ? NULL : quiet.first->text;
                 why = said && strstr(said, "error: ") ? strstr(said, "error: ") + 7 : said;
             }
-            else if (x->kind == AXIS_COMPILE)
-                check_compile_value(a, s, x, x->texts[v]);
             if (why)
                 usage_error(a, arena_printf(arena, "--vary %s=%s: %%s", x->name, x->texts[v]), why);
         }
