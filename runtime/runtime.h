@@ -66,8 +66,10 @@ bool calib_range_parse(const char *text, CalibRange *out);
  * layer's input magnitudes in a histogram; the chosen bound clips the range,
  * and `act_clipped` records how many of the values seen lie beyond it.  An
  * xbar op's string attribute act_range (a rule as calib_range_parse reads
- * it) replaces `range` for that op. */
-bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags);
+ * it) replaces `range` for that op.  The images go over `threads` threads
+ * (an interpreter each); the ranges are the same bits for any number. */
+bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, int threads,
+                          Diags *diags);
 /* Sets the same nominal range on every xbar op instead (`--calib none`): for
  * mapping studies, which need no data; the accuracy is then meaningless.
  * An op's act_range magnitude V replaces act_max by V. */
