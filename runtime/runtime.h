@@ -125,6 +125,11 @@ SimCounters sim_instr_counters(const Sim *sim, int instr);
  * one by one (runtime/sim_mvm.c).  Off forces every read through the DAC
  * cycles and the ADC (tests; counters are the same either way). */
 void sim_set_fast_path(Sim *sim, bool enabled);
+/* Splits each layer's rows on the fast path (an ideal chip, lossless ADCs)
+ * over `threads` threads within one run; the outputs are the same bits for
+ * any number (runtime/sim.c).  Reads through the ADCs stay on one thread.
+ * False when the threads could not be started. */
+bool sim_set_threads(Sim *sim, int threads);
 /* Check mode (docs/crossbar.md 10; on in every Sim when the environment has
  * XBARC_CHECK=1): before each mvm its block is computed by the integer
  * reference, the per-read path at zero noise and each fast path on the
