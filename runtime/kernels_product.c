@@ -28,7 +28,8 @@
 #define PRODUCT_X86 1
 #endif
 
-enum { MAX_TILE_ROWS = 8, CHUNK_K = 128 };
+/* PANELS panels of b packed at once: a run of PANELS * 2 vectors of each row */
+enum { MAX_TILE_ROWS = 8, CHUNK_K = 128, PANELS = 4 };
 
 /* Columns [j0, J) one output at a time, in the same order (the scalar variant). */
 static void product_columns(int64_t I, int64_t j0, int64_t J, int64_t K, const float *a, int64_t a_row,
@@ -84,28 +85,38 @@ static void product_columns(int64_t I, int64_t j0, int64_t J, int64_t K, const f
                           const float *b, int64_t ldb, float *y, int64_t ldy)                            \
     {                                                                                                    \
         enum { W = 2 * NAME##_width };                                                                   \
-        float panel[CHUNK_K * W];                                                                        \
-        for (int64_t j0 = 0; j0 < J; j0 += W) {                                                          \
-            int64_t cols = J - j0 < W ? J - j0 : W;                                                      \
+        float panel[PANELS * CHUNK_K * W];                                                               \
+        for (int64_t jb = 0; jb < J; jb += PANELS * W) {                                                 \
+            int64_t span = J - jb < PANELS * W ? J - jb : PANELS * W;                                    \
             for (int64_t k0 = 0; k0 < K || k0 == 0; k0 += CHUNK_K) {                                     \
                 int64_t kn = K - k0 < CHUNK_K ? K - k0 : CHUNK_K;                                        \
-                for (int64_t k = 0; k < kn && cols == W; k++) {  /* fixed size: two vector moves */    \
-                    memcpy(panel + k * W, b + (k0 + k) * ldb + j0, sizeof(NAME##_vector));               \
-                    memcpy(panel + k * W + NAME##_width, b + (k0 + k) * ldb + j0 + NAME##_width,         \
-                           sizeof(NAME##_vector));                                                       \
-                }                                                                                        \
-                for (int64_t k = 0; k < kn && cols < W; k++) {                                           \
-                    memcpy(panel + k * W, b + (k0 + k) * ldb + j0, (size_t)cols * sizeof(float));        \
-                    memset(panel + k * W + cols, 0, (size_t)(W - cols) * sizeof(float));                 \
+                /* a row's span of b is read in one run (prefetch-friendly); panel p holds its       */  \
+                /* columns [p W, p W + W) for the chunk's kn rows, zeros past J                      */  \
+                for (int64_t k = 0; k < kn; k++) {                                                       \
+                    const float *row = b + (k0 + k) * ldb + jb;                                          \
+                    for (int64_t p = 0; p * W < span; p++) {                                             \
+                        float *to = panel + (p * CHUNK_K + k) * W;                                       \
+                        if (span - p * W >= W) {                                                         \
+                            memcpy(to, row + p * W, sizeof(NAME##_vector));                              \
+                            memcpy(to + NAME##_width, row + p * W + NAME##_width, sizeof(NAME##_vector));\
+                        } else {                                                                         \
+                            memcpy(to, row + p * W, (size_t)(span - p * W) * sizeof(float));             \
+                            memset(to + (span - p * W), 0, (size_t)(W - (span - p * W)) * sizeof(float));\
+                        }                                                                                \
+                    }                                                                                    \
                 }                                                                                        \
                 const float *ak = a + k0 * a_col;                                                        \
-                int64_t i0 = 0;                                                                          \
-                for (; i0 + ROWS <= I; i0 += ROWS)                                                         \
-                    NAME##_tile(ROWS, k0 == 0, kn, ak + i0 * a_row, a_row, a_col, panel,            \
-                                y + i0 * ldy + j0, ldy, cols);                                           \
-                for (; i0 < I; i0++)                                                                     \
-                    NAME##_tile(1, k0 == 0, kn, ak + i0 * a_row, a_row, a_col, panel, y + i0 * ldy + j0, \
-                                ldy, cols);                                                              \
+                for (int64_t p = 0; p * W < span; p++) {                                                 \
+                    int64_t j0 = jb + p * W, cols = J - j0 < W ? J - j0 : W;                             \
+                    const float *pp = panel + p * CHUNK_K * W;                                           \
+                    int64_t i0 = 0;                                                                      \
+                    for (; i0 + ROWS <= I; i0 += ROWS)                                                   \
+                        NAME##_tile(ROWS, k0 == 0, kn, ak + i0 * a_row, a_row, a_col, pp,                \
+                                    y + i0 * ldy + j0, ldy, cols);                                       \
+                    for (; i0 < I; i0++)                                                                 \
+                        NAME##_tile(1, k0 == 0, kn, ak + i0 * a_row, a_row, a_col, pp,                   \
+                                    y + i0 * ldy + j0, ldy, cols);                                       \
+                }                                                                                        \
             }                                                                                            \
         }                                                                                                \
     }
