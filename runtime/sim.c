@@ -72,7 +72,7 @@ struct Sim {
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     SimCheck *check;            /* check mode (sim_check.c), or NULL */
     Pool *pool;                 /* sim_set_threads: a layer's rows over threads; or NULL */
-    MvmScratch *worker_scratch; /* [pool size]: worker 0's is `scratch` */
+    MvmScratch *worker_scratch; /* [pool size]: worker 0 uses `scratch` */
     bool *src_in_range;         /* by instruction: a threaded mvm's source within its DACs' range */
     int max_rows, max_cols;     /* the widest block's, for the workers' scratch */
 };
@@ -823,7 +823,7 @@ static void layer_rows(void *context, int w, int n)
         lo = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
         hi = hi < in->mvm.row_end ? hi : in->mvm.row_end;
         if (lo < hi)
-            run_weights(sim, k, lo, hi, sim->src_in_range[k], &sim->worker_scratch[w]);
+            run_weights(sim, k, lo, hi, sim->src_in_range[k], w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
     }
 }
 
@@ -856,7 +856,6 @@ bool sim_set_threads(Sim *sim, int threads)
     if (!sim->pool)
         return false;
     sim->worker_scratch = arena_array(sim->arena, (size_t)threads, sizeof *sim->worker_scratch);
-    sim->worker_scratch[0] = sim->scratch;
     for (int w = 1; w < threads; w++)
         mvm_scratch_init(sim->arena, &sim->worker_scratch[w], sim->max_rows, sim->max_cols, 0);
     if (!sim->src_in_range)
