@@ -117,8 +117,9 @@ static bool run_images(const Graph *g, const float *images, int count, int threa
                                    .visit = visit, .shared = sh};
         ok = stats_alloc(&workers[w].stats, sh);
     }
-    for (int w = 1; ok && w < n; w++, started++)
-        ok = pthread_create(&ids[w], NULL, run_worker, &workers[w]) == 0;
+    for (int w = 1; ok && w < n; w++)
+        if ((ok = pthread_create(&ids[w], NULL, run_worker, &workers[w]) == 0))
+            started = w;
     if (ok)
         run_worker(&workers[0]);
     for (int w = 1; w <= started; w++)
