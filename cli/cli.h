@@ -82,7 +82,7 @@ bool dataset_option(Args *a, DatasetOptions *o);
  * checks them all as usage errors and fills c's parsed fields. */
 typedef struct {
     CompileOptions c;
-    const char *calib_count, *calib_range, *adc_tolerance;     /* as given, or NULL */
+    const char *calib_count, *calib_range, *adc_tolerance, *calib_threads;  /* as given, or NULL */
     InputShapes shapes;
 } CompileArgs;
 CompileArgs compile_args_default(void);

@@ -278,7 +278,7 @@ const char interp_usage[] =
 const char run_usage[] =
     "usage: xbarc run PROGRAM.xbp --input NAME=FILE ... [-o DIR] [--stats]\n"
     "                 [--stats-json FILE] [--perf NAME=VALUE ...] [--noise P] [--chip FILE] [--seed N]\n"
-    "                 [--time T] [--set FIELD=VALUE ...] [--repeat N [--time-runs]]\n"
+    "                 [--time T] [--set FIELD=VALUE ...] [--repeat N [--time-runs]] [--threads N]\n"
     "\n"
     "Executes a compiled program in the crossbar simulator, read by read.\n"
     "Tensors as for 'xbarc interp'.\n"
@@ -308,7 +308,10 @@ const char run_usage[] =
     "                       (outputs and --stats are the last run's)\n"
     "  --time-runs          print each run's wall and CPU seconds on stderr: run 1\n"
     "                       programs an ideal chip's blocks as it reaches them, the\n"
-    "                       others show the time per image of a programmed chip\n";
+    "                       others show the time per image of a programmed chip\n"
+    "  --threads N          split each layer's rows over N threads within a run (an\n"
+    "                       ideal chip with lossless ADCs, the fast path; reads through\n"
+    "                       ADCs stay on one): the same outputs, bit for bit, for any N\n";
 
 /* The --perf overrides, checked as usage errors. */
 static bool parse_perf(Args *a, char **assignments, int n, PerfParams *params)
@@ -374,9 +377,9 @@ static void run_repeated(Runner *r, long repeat, bool time_runs)
 static int execute(Args *a, bool program)
 {
     const char *model = NULL, *out_dir = NULL, *pipeline = NULL, *format = "pb", *spec;
-    const char *stats_json = NULL, *repeat_text = NULL;
+    const char *stats_json = NULL, *repeat_text = NULL, *threads_text = NULL;
     bool stats = false, time_runs = false;
-    long repeat = 1;
+    long repeat = 1, threads = 1;
     char **specs = calloc((size_t)a->argc + 1, sizeof(char *));
     char **perf = calloc((size_t)a->argc + 1, sizeof(char *));
     int n_specs = 0, n_perf = 0;
@@ -392,7 +395,8 @@ static int execute(Args *a, bool program)
         else if (opt_value(a, "-o", &out_dir) || opt_value(a, "--format", &format) ||
                  (!program && opt_value(a, "--passes", &pipeline)) ||
                  (program && opt_value(a, "--stats-json", &stats_json)) ||
-                 (program && opt_value(a, "--repeat", &repeat_text)))
+                 (program && opt_value(a, "--repeat", &repeat_text)) ||
+                 (program && opt_value(a, "--threads", &threads_text)))
             continue;
         else if (program && opt_flag(a, "--stats"))
             stats = true;
@@ -408,6 +412,8 @@ static int execute(Args *a, bool program)
                                : "%s is a program: run it with 'xbarc run'", model);
     if (!a->failed && repeat_text && (!parse_count(repeat_text, &repeat) || repeat < 1))
         usage_error(a, "--repeat takes a positive integer, not '%s'", repeat_text);
+    if (!a->failed && threads_text && (!parse_count(threads_text, &threads) || threads < 1 || threads > 256))
+        usage_error(a, "--threads takes 1 to 256, not '%s'", threads_text);
     if (!a->failed && strcmp(format, "pb") != 0 && strcmp(format, "npy") != 0)
         usage_error(a, "--format must be pb or npy, not %s", format);
     PerfParams perf_params;
@@ -440,6 +446,10 @@ static int execute(Args *a, bool program)
     FILE *text = outputs_to_stdout(outs) ? stderr : stdout;
     if (ok)
         runner_start(&r);
+    if (ok && r.sim && !sim_set_threads(r.sim, (int)threads)) {
+        diag_error(&diags, NULL, "--threads %ld: the threads could not be started", threads);
+        ok = false;
+    }
     if (ok && r.sim && sim_chip_error(r.sim)) {
         diag_error(&diags, NULL, "programming the chip: %s", sim_chip_error(r.sim));
         ok = false;

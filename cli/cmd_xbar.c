@@ -145,6 +145,8 @@ const char compile_usage[] =
     "                      comma-separated, give layers their own (max,/0/Gemm=1);\n"
     "                      the JSON report gives each layer's range and the values\n"
     "                      clipped\n"
+    "  --calib-threads N   calibration images on N threads, an interpreter each\n"
+    "                      (default 1): the same ranges, bit for bit, for any N\n"
     "  --split, --shuffle SEED, --offset N, --scale S, --resize N, --center-crop N,\n"
     "  --mean a,b,c, --std a,b,c\n"
     "                      how --calib's data set is read, as eval reads --dataset\n"
@@ -218,6 +220,7 @@ bool compile_option(Args *a, CompileArgs *ca)
     if (input_shape_option(a, &ca->shapes) || opt_value(a, "--arch", &c->arch_path) ||
         dataset_option(a, &c->calib_data) || opt_value(a, "--calib", &c->calib) ||
         opt_value(a, "--calib-count", &ca->calib_count) || opt_value(a, "--calib-range", &ca->calib_range) ||
+        opt_value(a, "--calib-threads", &ca->calib_threads) ||
         opt_value(a, "--adc", &c->adc) || opt_value(a, "--adc-range", &c->adc_ranges) ||
         opt_value(a, "--adc-tolerance", &ca->adc_tolerance) || opt_value(a, "--packing", &c->packing) ||
         opt_value(a, "--tiles", &c->tiles) || opt_value(a, "--replicate", &c->replicate))
@@ -249,6 +252,10 @@ void compile_args_check(Args *a, CompileArgs *ca)
     if (!a->failed && ca->calib_count &&
         (!parse_count(ca->calib_count, &c->calib_count) || c->calib_count < 1 || c->calib_count > INT_MAX))
         usage_error(a, "--calib-count takes a count from 1 to 2147483647, not '%s'", ca->calib_count);
+    c->threads = 1;
+    if (!a->failed && ca->calib_threads &&
+        (!parse_count(ca->calib_threads, &c->threads) || c->threads < 1 || c->threads > 256))
+        usage_error(a, "--calib-threads takes 1 to 256, not '%s'", ca->calib_threads);
     if (!a->failed && c->packing && strcmp(c->packing, "none") && strcmp(c->packing, "dense") &&
         strcmp(c->packing, "balanced"))
         usage_error(a, "--packing takes none, dense or balanced, not '%s'", c->packing);

@@ -6,6 +6,9 @@
  * float attributes `act_min` and `act_max`.  The interpreter keeps every
  * intermediate buffer after a run, so one pass over the ops after each run
  * reads them all.  NaNs are ignored (comparisons with NaN are false).
+ * The images can go over several threads, an Interp each: what a pass
+ * gathers (min, max, integer counts) merges to the same bits for any number
+ * of threads (tests/unit/test_calibrate_threads.c).
  * calibrate_nominal() skips the data altogether (`xbarc compile --calib
  * none`): every layer gets one range, which maps and quantizes a network
  * exactly as real ranges would, but computes nothing meaningful. */
@@ -13,6 +16,7 @@
 #include "runtime/quant.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,53 +26,154 @@ static const char *op_name(Diags *diags, const Op *op)
     return ir_name_text(diags->arena, op->result->name);
 }
 
-/* Runs the interpreter on every image and hands each live xbar op's input
- * to visit (the op's index, its values, their count). */
-typedef void (*VisitInput)(void *ctx, int op_index, const float *x, int64_t n);
+/* Magnitudes in RANGE_BINS equal bins over [0, the layer's largest]: the
+ * bound chosen is a bin's upper edge, so a range is within 1/RANGE_BINS of
+ * the layer's largest magnitude of the exact quantile or optimum. */
+enum { RANGE_BINS = 4096 };
 
-static void run_images(Graph *g, const float *images, int count, VisitInput visit, void *ctx)
+/* What a pass over the images gathers, per op: the smallest and largest
+ * input (NaNs ignored: comparisons with NaN are false), the count beyond a
+ * given magnitude, the histogram of magnitudes.  Each worker gathers its own;
+ * merged, min, max and integer sums are the same whatever the split. */
+typedef struct {
+    float *lo, *hi;
+    uint64_t *over;
+    uint64_t (*bins)[RANGE_BINS];
+} Stats;
+
+/* What a pass reads: each op's rule, and the histograms' ends and rows. */
+typedef struct {
+    const CalibRange *rule;
+    const float *top;           /* per op: the largest magnitude (the histogram's end) */
+    const int *slot;            /* op index -> row of bins, -1 for ops that are not xbar */
+    int n_ops, n_xbar;
+} Shared;
+
+typedef void (*VisitInput)(const Shared *sh, Stats *st, int op_index, const float *x, int64_t n);
+
+typedef struct {
+    const Graph *g;
+    const float *images;
+    int count, index, n_workers;
+    VisitInput visit;
+    const Shared *shared;
+    Stats stats;
+} CalibWorker;
+
+static void *run_worker(void *arg)
 {
+    CalibWorker *w = arg;
+    const Graph *g = w->g;
     Interp *interp = interp_new(g);
     int64_t image_size = type_numel(&g->inputs[0]->type);
-    for (int image = 0; image < count; image++) {
-        memcpy(interp_input(interp, 0), images + image * image_size, (size_t)image_size * sizeof(float));
+    for (int image = w->index; image < w->count; image += w->n_workers) {
+        memcpy(interp_input(interp, 0), w->images + image * image_size, (size_t)image_size * sizeof(float));
         interp_run(interp);
         for (int i = 0; i < g->n_ops; i++)
             if (g->ops[i]->kind == OP_XBAR)
-                visit(ctx, i, interp_value(interp, g->ops[i]->inputs[0]), type_numel(&g->ops[i]->inputs[0]->type));
+                w->visit(w->shared, &w->stats, i, interp_value(interp, g->ops[i]->inputs[0]),
+                         type_numel(&g->ops[i]->inputs[0]->type));
     }
     interp_free(interp);
+    return NULL;
 }
 
-typedef struct {
-    float *lo, *hi;
-} MinMax;
-
-static void visit_min_max(void *ctx, int i, const float *x, int64_t n)
+static bool stats_alloc(Stats *st, const Shared *sh)
 {
-    MinMax *m = ctx;
-    for (int64_t j = 0; j < n; j++) {
-        if (x[j] < m->lo[i])
-            m->lo[i] = x[j];
-        if (x[j] > m->hi[i])
-            m->hi[i] = x[j];
+    size_t n = (size_t)sh->n_ops;
+    st->lo = malloc(n * sizeof *st->lo);
+    st->hi = malloc(n * sizeof *st->hi);
+    st->over = calloc(n, sizeof *st->over);
+    st->bins = calloc((size_t)sh->n_xbar + 1, sizeof *st->bins);
+    for (size_t i = 0; st->lo && st->hi && i < n; i++) {
+        st->lo[i] = INFINITY;
+        st->hi[i] = -INFINITY;
     }
+    return st->lo && st->hi && st->over && st->bins;
 }
 
-/* Given ranges: per op, how many values lie beyond its magnitude (ops
- * without one have value +inf). */
-typedef struct {
-    const CalibRange *rule;
-    uint64_t *over;
-} OverCount;
-
-static void visit_over(void *ctx, int i, const float *x, int64_t n)
+static void stats_free(Stats *st)
 {
-    OverCount *c = ctx;
-    if (c->rule[i].rule != RANGE_VALUE)
+    free(st->lo);
+    free(st->hi);
+    free(st->over);
+    free(st->bins);
+}
+
+/* Runs the interpreter on every image, `threads` workers with an Interp each
+ * (worker w takes images w, w + T, ...; worker 0 is the calling thread), and
+ * hands each live xbar op's input to visit; then merges the workers' stats
+ * into `total`, which are the same bits for any thread count. */
+static bool run_images(const Graph *g, const float *images, int count, int threads, VisitInput visit,
+                       const Shared *sh, Stats *total)
+{
+    int n = threads < 1 ? 1 : threads > count ? count : threads;
+    CalibWorker *workers = calloc((size_t)n, sizeof *workers);
+    pthread_t *ids = calloc((size_t)n, sizeof *ids);
+    bool ok = workers && ids;
+    int started = 0;
+    for (int w = 0; ok && w < n; w++) {
+        workers[w] = (CalibWorker){.g = g, .images = images, .count = count, .index = w, .n_workers = n,
+                                   .visit = visit, .shared = sh};
+        ok = stats_alloc(&workers[w].stats, sh);
+    }
+    for (int w = 1; ok && w < n; w++)
+        if ((ok = pthread_create(&ids[w], NULL, run_worker, &workers[w]) == 0))
+            started = w;
+    if (ok)
+        run_worker(&workers[0]);
+    for (int w = 1; w <= started; w++)
+        pthread_join(ids[w], NULL);
+    for (int w = 0; ok && w < n; w++) {
+        const Stats *st = &workers[w].stats;
+        for (int i = 0; i < sh->n_ops; i++) {
+            total->lo[i] = st->lo[i] < total->lo[i] ? st->lo[i] : total->lo[i];
+            total->hi[i] = st->hi[i] > total->hi[i] ? st->hi[i] : total->hi[i];
+            total->over[i] += st->over[i];
+        }
+        for (int r = 0; r < sh->n_xbar; r++)
+            for (int b = 0; b < RANGE_BINS; b++)
+                total->bins[r][b] += st->bins[r][b];
+    }
+    for (int w = 0; workers && w < n; w++)
+        stats_free(&workers[w].stats);
+    free(workers);
+    free(ids);
+    return ok;
+}
+
+static void visit_min_max(const Shared *sh, Stats *st, int i, const float *x, int64_t n)
+{
+    (void)sh;
+    float lo = st->lo[i], hi = st->hi[i];
+    for (int64_t j = 0; j < n; j++) {
+        lo = x[j] < lo ? x[j] : lo;
+        hi = x[j] > hi ? x[j] : hi;
+    }
+    st->lo[i] = lo;
+    st->hi[i] = hi;
+}
+
+/* Given ranges: per op, how many values lie beyond its magnitude. */
+static void visit_over(const Shared *sh, Stats *st, int i, const float *x, int64_t n)
+{
+    if (sh->rule[i].rule != RANGE_VALUE)
         return;
+    uint64_t over = 0;
     for (int64_t j = 0; j < n; j++)
-        c->over[i] += fabsf(x[j]) > c->rule[i].value;
+        over += fabsf(x[j]) > sh->rule[i].value;
+    st->over[i] += over;
+}
+
+static void visit_histogram(const Shared *sh, Stats *st, int i, const float *x, int64_t n)
+{
+    uint64_t *bins = st->bins[sh->slot[i]];
+    float per_bin = sh->top[i] > 0 ? (float)RANGE_BINS / sh->top[i] : 0;
+    for (int64_t j = 0; j < n; j++) {
+        float m = fabsf(x[j]) * per_bin;
+        if (m == m)             /* NaNs are ignored, as in the min-max run */
+            bins[m >= RANGE_BINS - 1 ? RANGE_BINS - 1 : (int)m]++;
+    }
 }
 
 /* Each op's rule: its own (the string attribute act_range, written by
@@ -85,29 +190,6 @@ static CalibRange *op_rules(Graph *g, const CalibRange *range, Diags *diags)
                        a->kind == ATTR_STRING ? arena_printf(diags->arena, "'%s'", a->s) : "another kind");
     }
     return rule;
-}
-
-/* Magnitudes in RANGE_BINS equal bins over [0, the layer's largest]: the
- * bound chosen is a bin's upper edge, so a range is within 1/RANGE_BINS of
- * the layer's largest magnitude of the exact quantile or optimum. */
-enum { RANGE_BINS = 4096 };
-
-typedef struct {
-    const float *top;           /* per op: the largest magnitude (the histogram's end) */
-    uint64_t (*bins)[RANGE_BINS];
-    const int *slot;            /* op index -> row of bins, -1 for ops that are not xbar */
-} Histograms;
-
-static void visit_histogram(void *ctx, int i, const float *x, int64_t n)
-{
-    Histograms *h = ctx;
-    uint64_t *bins = h->bins[h->slot[i]];
-    float per_bin = h->top[i] > 0 ? (float)RANGE_BINS / h->top[i] : 0;
-    for (int64_t j = 0; j < n; j++) {
-        float m = fabsf(x[j]) * per_bin;
-        if (m == m)             /* NaNs are ignored, as in the min-max run */
-            bins[m >= RANGE_BINS - 1 ? RANGE_BINS - 1 : (int)m]++;
-    }
 }
 
 /* The number of bins (from the bottom) the rule keeps: the bound is bin
@@ -171,10 +253,11 @@ bool calib_range_parse(const char *text, CalibRange *out)
 bool calibrate_xbar(Graph *g, const float *images, int count, Diags *diags)
 {
     CalibRange max = {.rule = RANGE_MAX};
-    return calibrate_xbar_range(g, images, count, &max, diags);
+    return calibrate_xbar_range(g, images, count, &max, 1, diags);
 }
 
-bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags)
+bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, int threads,
+                          Diags *diags)
 {
     Loc none = {0};
     if (g->n_inputs != 1) {
@@ -203,13 +286,15 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
 
     if (!interp_fits(g, 1, diags))
         return false;
-    MinMax m = {arena_array(g->arena, (size_t)g->n_ops, sizeof(float)),
-                arena_array(g->arena, (size_t)g->n_ops, sizeof(float))};
-    for (int i = 0; i < g->n_ops; i++) {
-        m.lo[i] = INFINITY;
-        m.hi[i] = -INFINITY;
+    float *top = arena_array(g->arena, (size_t)g->n_ops, sizeof(float));
+    int *slot = arena_array(g->arena, (size_t)g->n_ops, sizeof(int));
+    Shared sh = {.top = top, .slot = slot, .n_ops = g->n_ops, .n_xbar = n_xbar};
+    Stats m;
+    if (!stats_alloc(&m, &sh) || !run_images(g, images, count, threads, visit_min_max, &sh, &m)) {
+        stats_free(&m);
+        diag_error(diags, &none, "calibration: out of memory or threads for %d workers", threads);
+        return false;
     }
-    run_images(g, images, count, visit_min_max, &m);
     for (int i = 0; i < g->n_ops; i++) {
         Op *op = g->ops[i];
         if (op->kind != OP_XBAR)
@@ -218,47 +303,35 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
             diag_error(diags, &op->loc, "the input of xbar %%%s was NaN on every calibration image",
                        op_name(diags, op));
     }
-    if (diags->n_errors != errors_before)
+    CalibRange *rule = diags->n_errors == errors_before ? op_rules(g, range, diags) : NULL;
+    if (diags->n_errors != errors_before) {
+        stats_free(&m);
         return false;
-
-    CalibRange *rule = op_rules(g, range, diags);
-    if (diags->n_errors != errors_before)
-        return false;
+    }
+    sh.rule = rule;
     bool values = false, histograms = false;
     for (int i = 0; i < g->n_ops; i++) {
         values |= g->ops[i]->kind == OP_XBAR && rule[i].rule == RANGE_VALUE;
         histograms |= g->ops[i]->kind == OP_XBAR && rule[i].rule != RANGE_VALUE && rule[i].rule != RANGE_MAX;
+        top[i] = g->ops[i]->kind == OP_XBAR ? fmaxf(fabsf(m.lo[i]), fabsf(m.hi[i])) : 0;
     }
-    float *top = arena_array(g->arena, (size_t)g->n_ops, sizeof(float));
-    int *slot = arena_array(g->arena, (size_t)g->n_ops, sizeof(int));
-    Histograms h = {.top = top, .slot = slot};
-    OverCount over = {.rule = rule};
-    if (values) {
-        over.over = arena_array(g->arena, (size_t)g->n_ops, sizeof(uint64_t));
-        memset(over.over, 0, (size_t)g->n_ops * sizeof(uint64_t));
-        run_images(g, images, count, visit_over, &over);
-    }
-    if (histograms) {
-        h.bins = arena_array(g->arena, (size_t)n_xbar, sizeof *h.bins);
-        memset(h.bins, 0, (size_t)n_xbar * sizeof *h.bins);
-        for (int i = 0, next = 0; i < g->n_ops; i++) {
-            top[i] = g->ops[i]->kind == OP_XBAR ? fmaxf(fabsf(m.lo[i]), fabsf(m.hi[i])) : 0;
-            slot[i] = g->ops[i]->kind == OP_XBAR ? next++ : -1;
-        }
-        run_images(g, images, count, visit_histogram, &h);
-    }
-    for (int i = 0; i < g->n_ops; i++) {
+    for (int i = 0, next = 0; i < g->n_ops; i++)
+        slot[i] = g->ops[i]->kind == OP_XBAR ? next++ : -1;
+    bool ok = (!values || run_images(g, images, count, threads, visit_over, &sh, &m)) &&
+              (!histograms || run_images(g, images, count, threads, visit_histogram, &sh, &m));
+    for (int i = 0; ok && i < g->n_ops; i++) {
         Op *op = g->ops[i];
         if (op->kind != OP_XBAR)
             continue;
-        float lo = m.lo[i], hi = m.hi[i];
+        /* +0 for a zero end: which zero came first depends on the image order */
+        float lo = m.lo[i] == 0 ? 0.0f : m.lo[i], hi = m.hi[i] == 0 ? 0.0f : m.hi[i];
         if (rule[i].rule == RANGE_VALUE) {
             /* the data give the sign alone: signed codes when it went below 0 */
             lo = lo < 0 ? -rule[i].value : fminf(lo, rule[i].value);
             hi = rule[i].value;
-            ir_set_int(g, op, "act_clipped", (int64_t)over.over[i]);
+            ir_set_int(g, op, "act_clipped", (int64_t)m.over[i]);
         } else if (rule[i].rule != RANGE_MAX && top[i] > 0) {
-            const uint64_t *bins = h.bins[slot[i]];
+            const uint64_t *bins = m.bins[slot[i]];
             int bits = g->arch ? g->arch->input_bits : arch_default().input_bits;
             int keep = bins_kept(bins, &rule[i], quant_qmax(bits, lo < 0));
             float bound = top[i] * (float)keep / RANGE_BINS;
@@ -272,7 +345,10 @@ bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibR
         ir_set_float(g, op, "act_min", lo);
         ir_set_float(g, op, "act_max", hi);
     }
-    return true;
+    stats_free(&m);
+    if (!ok)
+        diag_error(diags, &none, "calibration: out of memory or threads for %d workers", threads);
+    return ok;
 }
 
 void calibrate_nominal(Graph *g, float act_min, float act_max)

@@ -10,14 +10,13 @@
  * nothing (xbar ops use one scratch buffer planned here).  A quantized xbar op
  * runs as the integer reference of docs/crossbar.md section 3: codes through
  * runtime/quant.h, an exact int64 accumulation, one dequantization; a float
- * one as an im2col times cblas_sgemm (which sums in its own order: results
- * within float rounding of any other order).  Buffers are never reused
+ * one as an im2col times kernel_product (each output summed in k order,
+ * without fused multiply-adds: the same bits on every CPU).  Buffers are never reused
  * between values, so every intermediate is still there for interp_value()
  * after a run.  The graph must outlive the Interp. */
 #include "runtime.h"
 #include "kernels.h"
 #include "quant.h"
-#include "blas.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -228,7 +227,7 @@ static int64_t extent(const Type *t, int from, int to)
 /* The conv form works on blocks of up to BLOCK_FLOATS / K (at most
  * BLOCK_PIXELS) output pixels of one image and group: their im2col matrix,
  * transposed (K rows of R pixels), is gathered into the scratch, and the float
- * path multiplies it by the group's weights with cblas_sgemm straight into y,
+ * path multiplies it by the group's weights with kernel_product straight into y,
  * whose layout [batch, G*N, pixels] is that product's.  The matmul form needs
  * no gather: x is the matrix. */
 enum { BLOCK_FLOATS = 1 << 20, BLOCK_PIXELS = 4096 };
@@ -342,16 +341,13 @@ static void xbar_float(const XbarGeom *geo, const float *a, const float *wg, con
                        float *y, int64_t ldy)
 {
     int64_t K = geo->k, N = geo->n;
-    blas_single_thread();
     if (geo->conv) {    /* y[n, r] (row stride ldy) = sum_k w[k, n] col[k, r] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)R, (int)K, 1.0f, wg, (int)N, a,
-                    (int)R, 0.0f, y, (int)ldy);
+        kernel_product(N, R, K, wg, 1, N, a, R, y, ldy);
         for (int64_t n = 0; bias && n < N; n++)
             for (int64_t r = 0; r < R; r++)
                 y[n * ldy + r] += bias[n];
     } else {            /* y[r, n] = sum_k x[r, k] w[k, n] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)N, (int)K, 1.0f, a, (int)K, wg,
-                    (int)N, 0.0f, y, (int)ldy);
+        kernel_product(R, N, K, a, K, 1, wg, N, y, ldy);
         for (int64_t r = 0; bias && r < R; r++)
             for (int64_t n = 0; n < N; n++)
                 y[r * ldy + n] += bias[n];

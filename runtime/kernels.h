@@ -75,6 +75,16 @@ typedef struct {
 
 /* y = alpha * op(a) * op(b) + beta * c; c may be NULL. */
 void kernel_gemm(const GemmParams *p, const float *a, const float *b, const float *c, float *y);
+/* y[i * ldy + j] = sum over k of a[i * a_row + k * a_col] * b[k * ldb + j] for
+ * i < I, j < J: each sum from +0, term by term in k order, no fused
+ * multiply-add (the plain triple loop's bits), vectorized over j at run time
+ * (AVX-512, AVX2, baseline: all the same bits; runtime/kernels_product.c). */
+void kernel_product(int64_t I, int64_t J, int64_t K, const float *a, int64_t a_row, int64_t a_col,
+                    const float *b, int64_t ldb, float *y, int64_t ldy);
+enum { KERNEL_PRODUCT_AVX512 = 1, KERNEL_PRODUCT_AVX2, KERNEL_PRODUCT_BASELINE, KERNEL_PRODUCT_SCALAR };
+/* The variant kernel_product runs; tests force one (0: the CPU's best). */
+int kernel_product_variant(void);
+void kernel_product_force(int variant);
 /* y[m,n] = a[m,k] * b[k,n], all row-major and contiguous. */
 void kernel_matmul2d(int64_t m, int64_t k, int64_t n, const float *a, const float *b, float *y);
 /* numpy.matmul: 1-D operands are promoted (and the added axis dropped from y),

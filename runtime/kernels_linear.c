@@ -59,17 +59,7 @@ void kernel_gemm(const GemmParams *p, const float *a, const float *b, const floa
 
 void kernel_matmul2d(int64_t m, int64_t k, int64_t n, const float *a, const float *b, float *y)
 {
-    for (int64_t i = 0; i < m; i++) {
-        float *yr = y + i * n;
-        for (int64_t j = 0; j < n; j++)
-            yr[j] = 0.0f;
-        for (int64_t kk = 0; kk < k; kk++) {
-            float av = a[i * k + kk];
-            const float *br = b + kk * n;
-            for (int64_t j = 0; j < n; j++)
-                yr[j] += av * br[j];
-        }
-    }
+    kernel_product(m, n, k, a, k, 1, b, n, y, n);
 }
 
 void kernel_matmul(const float *a, int a_rank, const int64_t *a_dims,

@@ -66,8 +66,10 @@ bool calib_range_parse(const char *text, CalibRange *out);
  * layer's input magnitudes in a histogram; the chosen bound clips the range,
  * and `act_clipped` records how many of the values seen lie beyond it.  An
  * xbar op's string attribute act_range (a rule as calib_range_parse reads
- * it) replaces `range` for that op. */
-bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, Diags *diags);
+ * it) replaces `range` for that op.  The images go over `threads` threads
+ * (an interpreter each); the ranges are the same bits for any number. */
+bool calibrate_xbar_range(Graph *g, const float *images, int count, const CalibRange *range, int threads,
+                          Diags *diags);
 /* Sets the same nominal range on every xbar op instead (`--calib none`): for
  * mapping studies, which need no data; the accuracy is then meaningless.
  * An op's act_range magnitude V replaces act_max by V. */
@@ -123,6 +125,11 @@ SimCounters sim_instr_counters(const Sim *sim, int instr);
  * one by one (runtime/sim_mvm.c).  Off forces every read through the DAC
  * cycles and the ADC (tests; counters are the same either way). */
 void sim_set_fast_path(Sim *sim, bool enabled);
+/* Splits each layer's rows on the fast path (an ideal chip, lossless ADCs)
+ * over `threads` threads within one run; the outputs are the same bits for
+ * any number (runtime/sim.c).  Reads through the ADCs stay on one thread.
+ * False when the threads could not be started. */
+bool sim_set_threads(Sim *sim, int threads);
 /* Check mode (docs/crossbar.md 10; on in every Sim when the environment has
  * XBARC_CHECK=1): before each mvm its block is computed by the integer
  * reference, the per-read path at zero noise and each fast path on the

@@ -39,6 +39,7 @@
 #include "runtime/sim_mvm.h"
 #include "runtime/sim_int.h"
 #include "runtime/kernels.h"
+#include "runtime/pool.h"
 
 #include <assert.h>
 #include <math.h>
@@ -72,6 +73,11 @@ struct Sim {
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     SimCheck *check;            /* check mode (sim_check.c), or NULL */
     IntCodesCache codes;        /* a source's codes as the integer products take them (sim_int.c) */
+    Pool *pool;                 /* sim_set_threads: a layer's rows over threads; or NULL */
+    MvmScratch *worker_scratch; /* [pool size]: worker 0 uses `scratch` */
+    bool *src_in_range;         /* by instruction: a threaded mvm's source within its DACs' range */
+    const char **src_codes;     /* by instruction: a threaded mvm's integer codes (whole source), or NULL */
+    int max_rows, max_cols;     /* the widest block's, for the workers' scratch */
 };
 
 static int64_t last_dim(const Type *t)
@@ -402,6 +408,8 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     sim->range_top = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->range_top);
     give_memory(sim, &plan);
     mvm_scratch_init(arena, &sim->scratch, max_rows, max_cols, plan_tables(sim));
+    sim->max_rows = max_rows;
+    sim->max_cols = max_cols;
     const char *check = getenv("XBARC_CHECK");
     if (check && *check && strcmp(check, "0") != 0)
         sim_set_check(sim, true);
@@ -457,8 +465,10 @@ uint64_t sim_memory_bound(const Program *p)
 
 void sim_free(Sim *sim)
 {
-    if (sim)
+    if (sim) {
+        pool_free(sim->pool);
         arena_free(sim->arena);
+    }
 }
 
 float *sim_input(Sim *sim, int index)
@@ -721,6 +731,68 @@ static bool in_range(Sim *sim, int id, float bottom, float top)
     return sim->range_ok[id];
 }
 
+/* Whether mvm k's source codes are all within its DACs' range (known or checked once a run). */
+static bool src_in_range(Sim *sim, int k)
+{
+    const MvmParams *m = &sim->program->instrs[k].mvm;
+    float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
+    return in_range(sim, sim->program->instrs[k].src[0], m->in_signed ? -top : 0, top);
+}
+
+/* The fast path of mvm k and its combine (the next instruction) over source
+ * rows [lo, hi), a part of its [row_begin, row_end): each row's sum and its
+ * add into the accumulator are the same whoever runs which rows. */
+static void run_weights(Sim *sim, int k, int64_t lo, int64_t hi, bool in_range_known, const char *codes,
+                        MvmScratch *scratch)
+{
+    const Instr *in = &sim->program->instrs[k], *next = &sim->program->instrs[k + 1];
+    const Block *b = &sim->blocks[k];
+    int64_t width = last_dim(&sim->program->buffers[in->src[0]].type);
+    MvmParams share = in->mvm;
+    share.row_begin = lo;
+    share.row_end = hi;
+    if (codes)
+        codes += (size_t)(lo * width + in->mvm.src_col) * int_code_bytes(b->int_weights->kind);
+    mvm_execute_weights(&share, b, buffer_f32(sim, in->src[0], k) + lo * width, hi - lo, width,
+                        !codes && in_range_known, codes, &next->combine, buffer_f64(sim, next->dst, k),
+                        last_dim(&sim->program->buffers[next->dst].type), scratch);
+}
+
+/* The DACs' range of mvm k's codes. */
+static void dac_range(const MvmParams *m, float *bottom, float *top)
+{
+    *top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
+    *bottom = m->in_signed ? -*top : 0;
+}
+
+/* The codes mvm k's integer product reads: its whole source converted once
+ * (the cache of sim_int.c), or NULL (float weights, or codes that are not
+ * integers). */
+static const char *weights_codes(Sim *sim, int k)
+{
+    const Instr *in = &sim->program->instrs[k];
+    const Block *b = &sim->blocks[k];
+    if (!b->int_weights)
+        return NULL;
+    float bottom, top;
+    dac_range(&in->mvm, &bottom, &top);
+    return int_codes_cached(&sim->codes, in->src[0], buffer_f32(sim, in->src[0], k), sim->numel[in->src[0]],
+                            b->int_weights, bottom, top);
+}
+
+/* Whether mvm j's integer codes are the cache's for mvm k (the same source
+ * read the same way): a threaded layer's pairs share one conversion. */
+static bool same_codes(const Sim *sim, int j, int k)
+{
+    const Block *bj = &sim->blocks[j], *bk = &sim->blocks[k];
+    const Instr *ij = &sim->program->instrs[j], *ik = &sim->program->instrs[k];
+    if (!bj->int_weights || !bk->int_weights)
+        return true;        /* a float block reads no codes */
+    return ij->src[0] == ik->src[0] && bj->int_weights->kind == bk->int_weights->kind &&
+           bj->int_weights->code_offset == bk->int_weights->code_offset && ij->mvm.in_bits == ik->mvm.in_bits &&
+           ij->mvm.in_signed == ik->mvm.in_signed;
+}
+
 static void exec_mvm(Sim *sim, int k)
 {
     const Instr *in = &sim->program->instrs[k];
@@ -739,19 +811,9 @@ static void exec_mvm(Sim *sim, int k)
     bool linear = mvm_is_linear(m, b, sim->fast_path);
     b->wrote_weights = linear && !m->float_mode && (b->weights || b->int_weights);
     if (b->wrote_weights) {     /* the block and its combine, the next instruction */
-        const Instr *next = &sim->program->instrs[k + 1];
-        float top = (float)(ldexp(1.0, m->in_signed ? m->in_bits - 1 : m->in_bits) - 1);
-        float bottom = m->in_signed ? -top : 0;
         mvm_count_reads(m, m->row_end - m->row_begin, &sim->instr_counters[k]);
-        const char *codes = b->int_weights ? int_codes_cached(&sim->codes, in->src[0], src, sim->numel[in->src[0]],
-                                                              b->int_weights, bottom, top)
-                                           : NULL;
-        if (codes)
-            codes += (size_t)(src_at + m->src_col) * int_code_bytes(b->int_weights->kind);
-        mvm_execute_weights(m, b, src + src_at, m->row_end - m->row_begin, width,
-                            !codes && in_range(sim, in->src[0], bottom, top), codes, &next->combine,
-                            buffer_f64(sim, next->dst, k), last_dim(&sim->program->buffers[next->dst].type),
-                            &sim->scratch);
+        const char *codes = weights_codes(sim, k);
+        run_weights(sim, k, m->row_begin, m->row_end, !codes && src_in_range(sim, k), codes, &sim->scratch);
         return;
     }
     if (!b->cells)
@@ -788,12 +850,87 @@ static bool check_mvm(Sim *sim, int k)
     return false;
 }
 
+/* ---- a layer's rows over threads (sim_set_threads) ----
+ *
+ * A layer's blocks on the fast path are mvm + combine pairs in a row, all
+ * reading the layer's codes and adding into its accumulator, row p of the
+ * source into row p.  Worker w of n takes source rows [P w / n, P (w + 1) / n)
+ * of every pair, in instruction order: each row gets the same sums added in
+ * the same order as on one thread, so the output is the same bits for any n
+ * (tests/unit/test_sim_threads.c).  One wake-up per layer, not per block. */
+typedef struct {
+    Sim *sim;
+    int begin, end;             /* instructions [begin, end): the pairs */
+} LayerRows;
+
+static void layer_rows(void *context, int w, int n)
+{
+    const LayerRows *t = context;
+    Sim *sim = t->sim;
+    const Program *pg = sim->program;
+    for (int k = t->begin; k < t->end; k += 2) {
+        const Instr *in = &pg->instrs[k];
+        int64_t width = last_dim(&pg->buffers[in->src[0]].type);
+        int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
+        int64_t lo = rows * w / n, hi = rows * (w + 1) / n;
+        lo = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
+        hi = hi < in->mvm.row_end ? hi : in->mvm.row_end;
+        if (lo < hi)
+            run_weights(sim, k, lo, hi, sim->src_in_range[k], sim->src_codes[k],
+                        w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
+    }
+}
+
+/* Runs the fast-path pairs from instruction k on the pool; returns where they
+ * end (k: none to run). */
+static int run_layer_threaded(Sim *sim, int k)
+{
+    const Program *pg = sim->program;
+    int end = k, first_int = -1;
+    while (end + 1 < pg->n_instrs && pg->instrs[end].opcode == INSTR_MVM &&
+           pg->instrs[end + 1].opcode == INSTR_COMBINE && sim->weights_of[end + 1] == end &&
+           !pg->instrs[end].mvm.float_mode && mvm_is_linear(&pg->instrs[end].mvm, &sim->blocks[end], sim->fast_path) &&
+           (first_int < 0 || same_codes(sim, end, first_int))) {
+        if (first_int < 0 && sim->blocks[end].int_weights)
+            first_int = end;
+        end += 2;
+    }
+    for (int j = k; j < end; j += 2) {      /* the codes converted once, before the workers read them */
+        sim->blocks[j].wrote_weights = true;
+        sim->src_codes[j] = weights_codes(sim, j);
+        sim->src_in_range[j] = !sim->src_codes[j] && src_in_range(sim, j);
+    }
+    if (end > k)
+        pool_run(sim->pool, layer_rows, &(LayerRows){sim, k, end});
+    return end;
+}
+
+bool sim_set_threads(Sim *sim, int threads)
+{
+    pool_free(sim->pool);
+    sim->pool = NULL;
+    if (threads <= 1)
+        return true;
+    sim->pool = pool_new(threads);
+    if (!sim->pool)
+        return false;
+    sim->worker_scratch = arena_array(sim->arena, (size_t)threads, sizeof *sim->worker_scratch);
+    for (int w = 1; w < threads; w++)
+        mvm_scratch_init(sim->arena, &sim->worker_scratch[w], sim->max_rows, sim->max_cols, 0);
+    if (!sim->src_in_range) {
+        sim->src_in_range = arena_array(sim->arena, (size_t)(sim->program->n_instrs + 1), sizeof *sim->src_in_range);
+        sim->src_codes = arena_array(sim->arena, (size_t)(sim->program->n_instrs + 1), sizeof *sim->src_codes);
+    }
+    return true;
+}
+
 void sim_run(Sim *sim)
 {
     const Program *pg = sim->program;
     memset(&sim->counters, 0, sizeof sim->counters);
     memset(sim->range_checked, 0, (size_t)pg->n_buffers * sizeof *sim->range_checked);
     sim->codes.id = -1;
+    int threaded_end = 0;       /* instructions before it ran with their layer on the pool */
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
@@ -821,7 +958,12 @@ void sim_run(Sim *sim)
         case INSTR_MVM:
             if (sim->check && !check_mvm(sim, k))
                 return;
-            exec_mvm(sim, k);
+            if (k >= threaded_end && sim->pool && !sim->check && !sim->psum)
+                threaded_end = run_layer_threaded(sim, k);
+            if (k < threaded_end)   /* run with its layer: count its reads */
+                mvm_count_reads(&in->mvm, in->mvm.row_end - in->mvm.row_begin, c);
+            else
+                exec_mvm(sim, k);
             break;
         case INSTR_COMBINE:
             exec_combine(sim, k);

@@ -181,7 +181,7 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
             return NULL;
         images = calibration_images(arena, c->calib, &c->calib_data, &g->inputs[0]->type, (int)c->calib_count,
                                     &count, diags);
-        if (!images || !calibrate_xbar_range(g, images, count, &c->calib_range, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
+        if (!images || !calibrate_xbar_range(g, images, count, &c->calib_range, c->threads < 1 ? 1 : (int)c->threads, diags) || !pass_run_pipeline(g, "quantize", passes, diags))
             return NULL;
     }
     const char *replicate = c->replicate ? c->replicate : c->tiles ? "auto" : NULL;

@@ -180,6 +180,7 @@ typedef struct {
     long calib_count;           /* 0: the calibration set's default */
     DatasetOptions calib_data;  /* how --calib's data set is read (--scale, --resize, --mean...) */
     CalibRange calib_range;     /* --calib-range: how each layer's range is chosen (default max) */
+    long threads;               /* --threads: calibration images on this many threads (0 or 1: one) */
     const char *calib_ranges;   /* --calib-range as given: its LAYER=RULE entries are layers' own rules; or NULL */
     const char *adc;            /* arch, lossless, alloc[:CLIP] or uniform:B */
     int uniform_bits;           /* B of uniform:B[:RANGE] */

@@ -520,3 +520,58 @@ Test(interp, conv_relu_reshape_gemm_graph)
     interp_free(in);
     arena_free(arena);
 }
+
+/* ---- kernel_product: every variant has the plain loop's bits ---- */
+
+/* The definition: each sum from 0, in k order, a rounding per product and per
+ * add (the test is built for baseline x86-64: no fused multiply-add). */
+static void product_reference(int64_t I, int64_t J, int64_t K, const float *a, int64_t a_row, int64_t a_col,
+                              const float *b, int64_t ldb, float *y, int64_t ldy)
+{
+    for (int64_t i = 0; i < I; i++)
+        for (int64_t j = 0; j < J; j++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++) {
+                float p = a[i * a_row + k * a_col] * b[k * ldb + j];
+                s = s + p;
+            }
+            y[i * ldy + j] = s;
+        }
+}
+
+Test(kernels, product_variants_give_the_plain_loops_bits)
+{
+    /* shapes around the tiles: rows not a multiple of 4 or 8, columns not of
+     * 32, k past one chunk of 128, a read transposed (a_col > 1) and not */
+    const int64_t shapes[][3] = {{13, 37, 300}, {8, 64, 128}, {1, 5, 1}, {9, 33, 129}, {3, 100, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t I = shapes[s][0], J = shapes[s][1], K = shapes[s][2], ldy = J + 3, ldb = J + 1;
+        float *a = malloc((size_t)(I * K + 1) * sizeof *a), *b = malloc((size_t)(K * ldb + 1) * sizeof *b);
+        float *want = malloc((size_t)(I * ldy) * sizeof *want), *got = malloc((size_t)(I * ldy) * sizeof *got);
+        for (int64_t i = 0; i < I * K; i++)
+            a[i] = test_uniform_float(-1.0f, 1.0f);
+        for (int64_t i = 0; i < K * ldb; i++)
+            b[i] = test_uniform_float(-1.0f, 1.0f);
+        for (int transposed = 0; transposed < 2; transposed++) {
+            int64_t a_row = transposed ? 1 : K, a_col = transposed ? I : 1;
+            memset(want, 0xff, (size_t)(I * ldy) * sizeof *want);
+            product_reference(I, J, K, a, a_row, a_col, b, ldb, want, ldy);
+            for (int v = KERNEL_PRODUCT_AVX512; v <= KERNEL_PRODUCT_SCALAR; v++) {
+                if ((v == KERNEL_PRODUCT_AVX512 && !__builtin_cpu_supports("avx512f")) ||
+                    (v == KERNEL_PRODUCT_AVX2 && !__builtin_cpu_supports("avx2")))
+                    continue;
+                kernel_product_force(v);
+                memset(got, 0xff, (size_t)(I * ldy) * sizeof *got);   /* NaNs: the gaps past J stay so */
+                kernel_product(I, J, K, a, a_row, a_col, b, ldb, got, ldy);
+                cr_assert_eq(memcmp(got, want, (size_t)(I * ldy) * sizeof *got), 0,
+                             "variant %d, %lldx%lldx%lld, transposed %d: bits differ", v, (long long)I,
+                             (long long)J, (long long)K, transposed);
+            }
+            kernel_product_force(0);
+        }
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+    }
+}

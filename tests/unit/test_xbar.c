@@ -525,6 +525,47 @@ Test(xbar, calibration_records_input_ranges)
     free(images);
 }
 
+/* Calibration's workers each gather min, max and histogram counts; merged,
+ * they must give the one-thread ranges bit for bit, for a histogram rule
+ * (p99) and a given magnitude (its clipped count) alike. */
+Test(xbar, calibration_ranges_do_not_depend_on_threads)
+{
+    Graph *g = small_network();
+    cr_assert(pass_lower_xbar(g, NULL, &diags));
+    enum { COUNT = 7 };
+    float *images = malloc(COUNT * 64 * sizeof *images);
+    for (int i = 0; i < COUNT * 64; i++)
+        images[i] = test_uniform_float(-0.25f, 1.0f);
+    const char *rules[] = {"p99", "0.5", "max"};
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        CalibRange range;
+        cr_assert(calib_range_parse(rules[r], &range));
+        float want[64][2];
+        int64_t want_clipped[64];
+        for (int threads = 1; threads <= 3; threads++) {
+            cr_assert(calibrate_xbar_range(g, images, COUNT, &range, threads, &diags), "%s", test_messages());
+            for (int i = 0, n = 0; i < g->n_ops && n < 64; i++) {
+                const Op *op = g->ops[i];
+                if (op->kind != OP_XBAR)
+                    continue;
+                float lo = ir_attr_float(op, "act_min", NAN), hi = ir_attr_float(op, "act_max", NAN);
+                int64_t clipped = ir_attr_int(op, "act_clipped", -1);
+                if (threads == 1) {
+                    want[n][0] = lo, want[n][1] = hi, want_clipped[n] = clipped;
+                } else {
+                    cr_assert(memcmp(&lo, &want[n][0], sizeof lo) == 0 && memcmp(&hi, &want[n][1], sizeof hi) == 0,
+                              "%s, %d threads, xbar %d: [%.9g, %.9g], one thread [%.9g, %.9g]", rules[r], threads,
+                              n, lo, hi, want[n][0], want[n][1]);
+                    cr_assert_eq(clipped, want_clipped[n], "%s, %d threads, xbar %d: act_clipped", rules[r],
+                                 threads, n);
+                }
+                n++;
+            }
+        }
+    }
+    free(images);
+}
+
 Test(xbar, quantized_network_is_close_to_float)
 {
     Graph *g = small_network();
