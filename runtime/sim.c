@@ -78,11 +78,26 @@ struct Sim {
     bool *src_in_range;         /* by instruction: a threaded mvm's source within its DACs' range */
     const char **src_codes;     /* by instruction: a threaded mvm's integer codes (whole source), or NULL */
     int max_rows, max_cols;     /* the widest block's, for the workers' scratch */
+    int *readers;               /* by buffer: instructions that read it */
+    bool patches;               /* im2col layers gathered in chunks (run_patches); XBARC_IM2COL=copy: never */
+    size_t patch_bytes;         /* a worker's chunk of patches */
+    void **patch_chunk;         /* [pool size, or 1]: each worker's chunk */
 };
 
 static int64_t last_dim(const Type *t)
 {
     return t->rank > 0 ? t->dims[t->rank - 1] : 1;
+}
+
+enum { PATCH_BYTES = 128 * 1024 };     /* a chunk of codes: within L2 */
+
+/* Rows of a chunk of patches (run_patches) of `width` codes of at most 2
+ * bytes: as many as fit, or `rows` when fewer (a layer's share of a thread). */
+static int64_t patch_rows(int64_t width, int64_t rows)
+{
+    int64_t n = PATCH_BYTES / (2 * (width > 0 ? width : 1));
+    n = n < 16 ? 16 : n > MVM_READ_TILE ? MVM_READ_TILE : n;
+    return rows > 0 && rows < n ? rows : n;
 }
 
 /* ---- memory ---- */
@@ -398,6 +413,33 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         int64_t numel = type_numel(&program->buffers[program->instrs[k].src[0]].type);
         size_t bytes = iw ? (size_t)(numel + INT_CODES_PAD) * int_code_bytes(iw->kind) : 0;
         sim->codes.max_bytes = bytes > sim->codes.max_bytes ? bytes : sim->codes.max_bytes;
+    }
+    /* who reads each buffer, and the room an im2col layer's chunks take:
+     * its source's codes in the cache, a chunk of its patches */
+    sim->readers = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->readers);
+    for (int k = 0; k < ni; k++) {
+        const Instr *in = &program->instrs[k];
+        if (in->opcode == INSTR_DIGITAL)
+            for (int i = 0; i < in->op->n_inputs; i++)
+                sim->readers[in->op->inputs[i]->id]++;
+        else
+            for (int i = 0; i < 3; i++)
+                if (in->src[i] >= 0)
+                    sim->readers[in->src[i]]++;
+        if (in->opcode != INSTR_IM2COL)
+            continue;
+        int64_t numel = type_numel(&program->buffers[in->src[0]].type);
+        size_t bytes = (size_t)(numel + INT_CODES_PAD) * 2;
+        sim->codes.max_bytes = bytes > sim->codes.max_bytes ? bytes : sim->codes.max_bytes;
+        int64_t width = last_dim(&program->buffers[in->dst].type);
+        bytes = (size_t)((patch_rows(width, 0) * width + INT_CODES_PAD) * 2);
+        sim->patch_bytes = bytes > sim->patch_bytes ? bytes : sim->patch_bytes;
+    }
+    const char *im2col = getenv("XBARC_IM2COL");
+    sim->patches = !sim->noise && sim->patch_bytes && !(im2col && strcmp(im2col, "copy") == 0);
+    if (sim->patches) {
+        sim->patch_chunk = arena_array(arena, 1, sizeof *sim->patch_chunk);
+        sim->patch_chunk[0] = arena_alloc(arena, sim->patch_bytes);
     }
     sim->codes.data = sim->codes.max_bytes ? arena_alloc(arena, sim->codes.max_bytes) : NULL;
     sim->codes.id = -1;
@@ -905,6 +947,98 @@ static int run_layer_threaded(Sim *sim, int k)
     return end;
 }
 
+/* ---- a convolution's patches a chunk at a time ----
+ *
+ * When every reader of an im2col buffer is a fast-path pair with integer
+ * weights right after it, the float im2col is never written: per chunk of
+ * output pixels (rows), the codes of their patches are gathered from the
+ * layer's source codes into a small buffer (int_patches_gather) and every
+ * pair runs on it before the next chunk.  Each row gets the same sums in the
+ * same order as from the whole buffer, so the same bits; the chunks are the
+ * threads' unit (each worker its own chunk buffer). */
+
+typedef struct {
+    Sim *sim;
+    int begin, end;             /* the pairs: instructions [begin, end) */
+    const Im2colParams *im2col;
+    const void *codes;          /* the source's codes */
+    int pad;                    /* the code of a zero outside the input */
+    int64_t rows, width, chunk_rows;
+} PatchLayer;
+
+static void patch_chunks(void *context, int w, int n)
+{
+    const PatchLayer *t = context;
+    Sim *sim = t->sim;
+    const Program *pg = sim->program;
+    int64_t chunks = (t->rows + t->chunk_rows - 1) / t->chunk_rows;
+    MvmScratch *scratch = w == 0 ? &sim->scratch : &sim->worker_scratch[w];
+    char *chunk = sim->patch_chunk[w];
+    size_t bytes = int_code_bytes(sim->blocks[t->begin].int_weights->kind);
+    for (int64_t c = chunks * w / n; c < chunks * (w + 1) / n; c++) {
+        int64_t lo = c * t->chunk_rows, hi = lo + t->chunk_rows < t->rows ? lo + t->chunk_rows : t->rows;
+        int_patches_gather(t->im2col, sim->blocks[t->begin].int_weights->kind, t->codes, t->pad, lo, hi - lo, chunk);
+        for (int k = t->begin; k < t->end; k += 2) {
+            const Instr *in = &pg->instrs[k], *next = &pg->instrs[k + 1];
+            MvmParams share = in->mvm;
+            share.row_begin = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
+            share.row_end = hi < in->mvm.row_end ? hi : in->mvm.row_end;
+            if (share.row_begin >= share.row_end)
+                continue;
+            mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
+                                share.row_end - share.row_begin, t->width, false,
+                                chunk + (size_t)((share.row_begin - lo) * t->width + in->mvm.src_col) * bytes,
+                                &next->combine, buffer_f64(sim, next->dst, k),
+                                last_dim(&pg->buffers[next->dst].type), scratch);
+        }
+    }
+}
+
+/* Im2col k and the pairs after it in chunks of patches when they may be:
+ * returns where the pairs end, or k (the float im2col is made as before). */
+static int run_patches(Sim *sim, int k)
+{
+    const Program *pg = sim->program;
+    const Instr *in = &pg->instrs[k];
+    int end = k + 1, pairs = 0;
+    while (end + 1 < pg->n_instrs && pg->instrs[end].opcode == INSTR_MVM && pg->instrs[end].src[0] == in->dst &&
+           pg->instrs[end + 1].opcode == INSTR_COMBINE && sim->weights_of[end + 1] == end &&
+           sim->blocks[end].int_weights && !pg->instrs[end].mvm.float_mode &&
+           mvm_is_linear(&pg->instrs[end].mvm, &sim->blocks[end], sim->fast_path) && same_codes(sim, end, k + 1)) {
+        end += 2;
+        pairs++;
+    }
+    int64_t taps = in->im2col.kernel[0] * (in->im2col.spatial > 1 ? in->im2col.kernel[1] : 1) *
+                   (in->im2col.spatial > 2 ? in->im2col.kernel[2] : 1);
+    if (pairs == 0 || pairs != sim->readers[in->dst] || pg->buffers[in->dst].kind != BUF_TEMP ||
+        taps > INT_PATCH_TAPS)
+        return k;
+    const IntWeights *iw = sim->blocks[k + 1].int_weights;
+    float bottom, top, zero = 0;
+    dac_range(&pg->instrs[k + 1].mvm, &bottom, &top);
+    const void *codes = int_codes_cached(&sim->codes, in->src[0], buffer_f32(sim, in->src[0], k),
+                                         sim->numel[in->src[0]], iw, bottom, top);
+    if (!codes)
+        return k;               /* codes that are not integers: the float path */
+    int16_t pad[1 + INT_CODES_PAD];
+    int_codes_convert(iw, &zero, 1, 1, 1, bottom, top, pad);
+    int64_t width = last_dim(&pg->buffers[in->dst].type);
+    int64_t rows = width > 0 ? sim->numel[in->dst] / width : 0;
+    int workers = sim->pool ? pool_size(sim->pool) : 1;
+    PatchLayer t = {
+        .sim = sim, .begin = k + 1, .end = end, .im2col = &in->im2col, .codes = codes,
+        .pad = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0], .rows = rows, .width = width,
+        .chunk_rows = patch_rows(width, (rows + workers - 1) / workers),
+    };
+    for (int j = k + 1; j < end; j += 2)
+        sim->blocks[j].wrote_weights = true;
+    if (sim->pool)
+        pool_run(sim->pool, patch_chunks, &t);
+    else
+        patch_chunks(&t, 0, 1);
+    return end;
+}
+
 bool sim_set_threads(Sim *sim, int threads)
 {
     pool_free(sim->pool);
@@ -917,6 +1051,13 @@ bool sim_set_threads(Sim *sim, int threads)
     sim->worker_scratch = arena_array(sim->arena, (size_t)threads, sizeof *sim->worker_scratch);
     for (int w = 1; w < threads; w++)
         mvm_scratch_init(sim->arena, &sim->worker_scratch[w], sim->max_rows, sim->max_cols, 0);
+    if (sim->patches) {
+        void **chunks = arena_array(sim->arena, (size_t)threads, sizeof *chunks);
+        chunks[0] = sim->patch_chunk[0];
+        for (int w = 1; w < threads; w++)
+            chunks[w] = arena_alloc(sim->arena, sim->patch_bytes);
+        sim->patch_chunk = chunks;
+    }
     if (!sim->src_in_range) {
         sim->src_in_range = arena_array(sim->arena, (size_t)(sim->program->n_instrs + 1), sizeof *sim->src_in_range);
         sim->src_codes = arena_array(sim->arena, (size_t)(sim->program->n_instrs + 1), sizeof *sim->src_codes);
@@ -950,6 +1091,8 @@ void sim_run(Sim *sim)
             }
             break;
         case INSTR_IM2COL:
+            if (sim->patches && !sim->check && !sim->psum && (threaded_end = run_patches(sim, k)) > k)
+                break;
             exec_im2col(&in->im2col, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k));
             if (sim->range_checked[in->src[0]] && sim->range_ok[in->src[0]] && sim->range_bottom[in->src[0]] <= 0 &&
                 sim->range_top[in->src[0]] >= 0)    /* padding adds zeros */

@@ -375,3 +375,63 @@ void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, c
         return;
     }
 }
+
+/* ---- a convolution's patches from its source's codes ---- */
+
+void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
+                        void *out)
+{
+    /* the axes as kernel_im2col takes them: 1-D and 2-D padded to 3-D in front */
+    int64_t in[3] = {1, 1, 1}, ker[3] = {1, 1, 1}, outs[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1},
+            pad_begin[3] = {0, 0, 0};
+    for (int j = 0, lead = 3 - q->spatial; j < q->spatial; j++) {
+        in[lead + j] = q->in[j];
+        ker[lead + j] = q->kernel[j];
+        outs[lead + j] = q->out[j];
+        stride[lead + j] = q->strides[j];
+        dil[lead + j] = q->dilations[j];
+        pad_begin[lead + j] = q->pads[j];
+    }
+    int64_t plane = in[0] * in[1] * in[2], pixels = outs[0] * outs[1] * outs[2];
+    int64_t taps = ker[0] * ker[1] * ker[2], width = q->channels * taps;
+    int64_t offset[INT_PATCH_TAPS];
+    assert(taps <= INT_PATCH_TAPS);
+    for (int64_t r = 0; r < n; r++) {
+        int64_t p = p0 + r, image = p / pixels, o = p % pixels;
+        int64_t od = o / (outs[1] * outs[2]), oh = o / outs[2] % outs[1], ow = o % outs[2];
+        bool inside = true;     /* the window's input offsets, -1 outside */
+        for (int64_t kd = 0, t = 0; kd < ker[0]; kd++)
+            for (int64_t kh = 0; kh < ker[1]; kh++)
+                for (int64_t kw = 0; kw < ker[2]; kw++, t++) {
+                    int64_t id = od * stride[0] - pad_begin[0] + kd * dil[0];
+                    int64_t ih = oh * stride[1] - pad_begin[1] + kh * dil[1];
+                    int64_t iw = ow * stride[2] - pad_begin[2] + kw * dil[2];
+                    bool in_window = id >= 0 && id < in[0] && ih >= 0 && ih < in[1] && iw >= 0 && iw < in[2];
+                    offset[t] = in_window ? (id * in[1] + ih) * in[2] + iw : -1;
+                    inside &= in_window;
+                }
+        int64_t base = image * q->channels * plane;
+        if (kind == INT_CODES_U8) {
+            const uint8_t *xn = (const uint8_t *)x + base;
+            uint8_t *o8 = (uint8_t *)out + r * width;
+            for (int64_t ch = 0; ch < q->channels; ch++, o8 += taps, xn += plane)
+                if (inside)
+                    for (int64_t t = 0; t < taps; t++)
+                        o8[t] = xn[offset[t]];
+                else
+                    for (int64_t t = 0; t < taps; t++)
+                        o8[t] = offset[t] >= 0 ? xn[offset[t]] : (uint8_t)pad;
+        } else {
+            const int16_t *xn = (const int16_t *)x + base;
+            int16_t *o16 = (int16_t *)out + r * width;
+            for (int64_t ch = 0; ch < q->channels; ch++, o16 += taps, xn += plane)
+                if (inside)
+                    for (int64_t t = 0; t < taps; t++)
+                        o16[t] = xn[offset[t]];
+                else
+                    for (int64_t t = 0; t < taps; t++)
+                        o16[t] = offset[t] >= 0 ? xn[offset[t]] : (int16_t)pad;
+        }
+    }
+    memset((char *)out + (size_t)(n * width) * int_code_bytes(kind), 0, INT_CODES_PAD * int_code_bytes(kind));
+}

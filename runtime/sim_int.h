@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
+#include "runtime/program.h"
 
 typedef enum {
     INT_CODES_U8,               /* codes (+ code_offset) as u8, weights as s8: 4 rows a group */
@@ -81,6 +82,17 @@ const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64
 enum { INT_CODES_PAD = 4 };
 bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
                        void *out);
+
+/* Rows [p0, p0 + n) of the im2col of an im2col instruction q (kernel_im2col's
+ * layout: column (channel, tap) of row (image, output pixel)) gathered from
+ * the codes x of its source (N x C x D.., converted by int_codes_convert),
+ * `pad` where a window leaves the input, into out [n x C*taps] with
+ * INT_CODES_PAD codes after the last: a chunk of a convolution's patches that
+ * stays in cache instead of the whole float im2col (docs/crossbar.md 8).
+ * Windows of at most INT_PATCH_TAPS taps. */
+enum { INT_PATCH_TAPS = 1024 };
+void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
+                        void *out);
 
 /* out[i][j] = sum_r (codes[i][r] + code_offset) w[r0 + r][j], exactly, for
  * i < n, j < width (a multiple of 16 <= iw->ld), r < k <= iw->rows_per_sum;
