@@ -23,6 +23,7 @@
 #include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
+#include "runtime/kernels.h"
 #include "runtime/sim_int.h"
 #include "test_support.h"
 
@@ -101,24 +102,29 @@ static void compile_and_compare(Arena *arena, Graph *g, const Arch *arch, const 
     /* inputs a little wider than calibration: some codes clip */
     float *input = arena_array(arena, (size_t)size, sizeof(float));
     test_fill(input, size, lo * 1.25f, 1.25f);
-    Sim *sim = sim_new(p);
-    sim_set_check(sim, m->check);
-    memcpy(sim_input(sim, 0), input, (size_t)size * sizeof(float));
-    sim_run(sim);
-    cr_assert(!sim_check_error(sim), "%s: %s", what, sim_check_error(sim));
     Interp *ref = interp_new(g);
     memcpy(interp_input(ref, 0), input, (size_t)size * sizeof(float));
     interp_run(ref);
-    int64_t n = type_numel(&g->outputs[0]->type), first = -1;
-    const float *got = sim_output(sim, 0), *want = interp_output(ref, 0);
-    for (int64_t i = 0; i < n && first < 0; i++)
-        if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
-            first = i;
-    float got_first = first >= 0 ? got[first] : 0, want_first = first >= 0 ? want[first] : 0;
-    sim_free(sim);
+    /* check mode (the float im2col) when asked, then on 1 to 3 threads
+     * without it (a conv's patches gathered a chunk at a time, run_patches) */
+    for (int threads = m->check ? 0 : 1; threads <= 3; threads++) {
+        Sim *sim = sim_new(p);
+        sim_set_check(sim, threads == 0);
+        cr_assert(sim_set_threads(sim, threads));
+        memcpy(sim_input(sim, 0), input, (size_t)size * sizeof(float));
+        sim_run(sim);
+        cr_assert(!sim_check_error(sim), "%s: %s", what, sim_check_error(sim));
+        int64_t n = type_numel(&g->outputs[0]->type), first = -1;
+        const float *got = sim_output(sim, 0), *want = interp_output(ref, 0);
+        for (int64_t i = 0; i < n && first < 0; i++)
+            if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+                first = i;
+        float got_first = first >= 0 ? got[first] : 0, want_first = first >= 0 ? want[first] : 0;
+        sim_free(sim);
+        cr_assert(first < 0, "%s, %d threads%s: output %lld of %lld is %.9g, the integer reference %.9g", what,
+                  threads, threads == 0 ? " (check mode)" : "", (long long)first, (long long)n, got_first, want_first);
+    }
     interp_free(ref);
-    cr_assert(first < 0, "%s: output %lld of %lld is %.9g, the integer reference %.9g", what, (long long)first,
-              (long long)n, got_first, want_first);
 }
 
 /* The cost of the reference's reads (check mode) and of the integer
@@ -235,6 +241,64 @@ Test(geometry, random_layers, .timeout = 600)
            "than 512 output rows) in %.1f s\n", cases, checked, big_k, big_p, test_seconds() - start);
     cr_assert(cases >= 20 && checked >= 5 && big_k >= 3 && big_p >= 3,
               "too few cases: %d (%d checked, %d big K, %d big P)", cases, checked, big_k, big_p);
+}
+
+/* A convolution's patches gathered from its source's codes a chunk at a
+ * time (int_patches_gather) against the float im2col (kernel_im2col) of the
+ * same codes, converted whole: 1-D to 3-D, strides, pads, dilations,
+ * channels of several groups, u8 codes with an offset and s16 codes, chunks
+ * of any rows. */
+Test(geometry, patches_equal_im2col)
+{
+    test_seed(0x9a7c);
+    for (int trial = 0; trial < 400; trial++) {
+        Arena *arena = arena_new();
+        Im2colParams q = {.spatial = (int)test_uniform(1, 3), .batch = test_uniform(1, 2),
+                          .channels = test_uniform(1, 6), .group = 1};
+        ConvParams c = {.spatial = q.spatial, .batch = q.batch, .in_channels = q.channels, .group = 1};
+        int64_t plane = 1, pixels = 1, taps = 1;
+        for (int i = 0; i < q.spatial; i++) {
+            q.kernel[i] = test_uniform(1, q.spatial == 3 ? 3 : 7);
+            q.strides[i] = test_uniform(1, 3);
+            q.dilations[i] = test_uniform(1, 3);
+            q.pads[i] = test_uniform(0, 3);
+            q.pads[q.spatial + i] = test_uniform(0, 3);
+            int64_t span = (q.kernel[i] - 1) * q.dilations[i] + 1;
+            q.in[i] = test_uniform(span > q.pads[i] + q.pads[q.spatial + i] ? span - q.pads[i] - q.pads[q.spatial + i]
+                                                                               : 1, q.spatial == 3 ? 8 : 20);
+            q.out[i] = (q.in[i] + q.pads[i] + q.pads[q.spatial + i] - span) / q.strides[i] + 1;
+            c.in[i] = q.in[i], c.kernel[i] = q.kernel[i], c.out[i] = q.out[i], c.strides[i] = q.strides[i];
+            c.dilations[i] = q.dilations[i], c.pads[i] = q.pads[i], c.pads[q.spatial + i] = q.pads[q.spatial + i];
+            plane *= q.in[i], pixels *= q.out[i], taps *= q.kernel[i];
+        }
+        int64_t numel = q.batch * q.channels * plane, rows = q.batch * pixels, width = q.channels * taps;
+        bool u8 = trial % 2 == 0;
+        IntWeights iw = {.kind = u8 ? INT_CODES_U8 : INT_CODES_S16, .code_offset = u8 && trial % 4 == 0 ? 128 : 0};
+        float bottom = iw.code_offset || !u8 ? -127 : 0, top = u8 && !iw.code_offset ? 255 : 127;
+        float *x = arena_array(arena, (size_t)numel, sizeof *x);
+        for (int64_t i = 0; i < numel; i++)     /* integer codes, some beyond the DACs' range */
+            x[i] = (float)test_uniform((int64_t)bottom - 9, (int64_t)top + 9);
+        float *cols = arena_array(arena, (size_t)(rows * width), sizeof *cols);
+        kernel_im2col(&c, x, cols);
+        size_t bytes = int_code_bytes(iw.kind);
+        char *want = arena_alloc(arena, (size_t)(rows * width + INT_CODES_PAD) * bytes);
+        char *codes = arena_alloc(arena, (size_t)(numel + INT_CODES_PAD) * bytes);
+        char *got = arena_alloc(arena, (size_t)(rows * width + INT_CODES_PAD) * bytes);
+        int16_t pad[1 + INT_CODES_PAD];
+        float zero = 0;
+        cr_assert(int_codes_convert(&iw, cols, width, (int)rows, (int)width, bottom, top, want));
+        cr_assert(int_codes_convert(&iw, x, numel, 1, (int)numel, bottom, top, codes));
+        int_codes_convert(&iw, &zero, 1, 1, 1, bottom, top, pad);
+        for (int64_t p0 = 0, n; p0 < rows; p0 += n) {
+            n = test_uniform(1, rows - p0);
+            int_patches_gather(&q, iw.kind, codes, u8 ? *(uint8_t *)pad : pad[0], p0, n,
+                               got + (size_t)(p0 * width) * bytes);
+        }
+        cr_assert(memcmp(got, want, (size_t)(rows * width) * bytes) == 0,
+                  "trial %d: %d-D, %lld channels, the patches differ from the im2col", trial, q.spatial,
+                  (long long)q.channels);
+        arena_free(arena);
+    }
 }
 
 /* Check mode must be able to fail: a chip whose folded weights no longer
