@@ -88,7 +88,7 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
  * the codes x of its source (N x C x D.., converted by int_codes_convert),
  * `pad` where a window leaves the input, into out [n x C*taps] with
  * INT_CODES_PAD codes after the last: a chunk of a convolution's patches that
- * stays in cache instead of the whole float im2col (docs/crossbar.md 8).
+ * stays in cache instead of the whole float im2col (docs/crossbar.md 10).
  * Windows of at most INT_PATCH_TAPS taps. */
 enum { INT_PATCH_TAPS = 1024 };
 void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
