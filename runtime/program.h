@@ -20,7 +20,7 @@ typedef struct {
 } SimCounters;
 
 #define PROGRAM_MAGIC "XBARCPRG"
-enum { PROGRAM_VERSION = 4 };
+enum { PROGRAM_VERSION = 5 };
 
 typedef enum { BUF_INPUT, BUF_OUTPUT, BUF_CONST, BUF_TEMP } BufferKind;
 
@@ -46,6 +46,8 @@ typedef struct {
     float *cells;               /* float weights, or NULL when levels is set */
     uint32_t writes;            /* times the tile was rewritten after compiling (xbarc finetune):
                                    part of the key of its cells' programming variation */
+    uint32_t *cell_writes;      /* write pulses each cell took in in-memory training (xbarc train,
+                                   docs/train.md), row-major like the cells; NULL: none counted */
 } Tile;
 
 static inline float tile_cell(const Tile *t, size_t k)

@@ -159,6 +159,21 @@ static void explain_tiles(const Program *p, Arena *arena, FILE *out)
             fprintf(out, "%s%s", k ? "," : "", layers[i].names[k]);
         fprintf(out, "%s\n", layers[i].n ? "" : "(unused)");
     }
+    bool header = false;
+    for (int i = 0; i < p->n_tiles; i++) {
+        const Tile *t = &p->tiles[i];
+        size_t n = (size_t)t->rows * (size_t)t->cols;
+        uint64_t total = 0;
+        uint32_t most = 0;
+        for (size_t k = 0; t->cell_writes && k < n; k++)
+            total += t->cell_writes[k], most = t->cell_writes[k] > most ? t->cell_writes[k] : most;
+        if (!t->cell_writes)
+            continue;
+        if (!header)
+            fprintf(out, "\ncell writes (in-memory training)\n  %4s  %12s  %10s  %12s\n", "tile", "total", "most",
+                    "mean"), header = true;
+        fprintf(out, "  %4d  %12llu  %10u  %12.2f\n", i, (unsigned long long)total, most, (double)total / (double)n);
+    }
 }
 
 static void add_attr(Text *t, const Attr *a)

@@ -341,6 +341,7 @@ static void read_tiles(Reader *r, Program *p)
         t->rows = get_i32(r), t->cols = get_i32(r);
         unsigned encoding = get_enum(r, 2, "cell encoding");
         t->writes = get_u32(r);
+        bool counted = get_bool(r, "the cell write counts flag");
         if (r->failed)
             return;
         if (t->rows < 1 || t->cols < 1 || t->rows > p->arch.rows || t->cols > p->arch.cols) {
@@ -372,6 +373,12 @@ static void read_tiles(Reader *r, Program *p)
             decode_f32(r->p, n, t->cells);
         }
         r->p += bytes;
+        if (counted) {
+            if (!need(r, 4 * n) || !(t->cell_writes = take(r, n, sizeof(uint32_t))))
+                return;
+            for (size_t k = 0; k < n; k++)
+                t->cell_writes[k] = get_u32(r);
+        }
     }
 }
 

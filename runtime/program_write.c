@@ -275,6 +275,7 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
     }
     put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, pack ? CELLS_PACKED : CELLS_F32);
     put_u32(o, tile->writes);
+    put_u8(o, tile->cell_writes != NULL);
     if (pack) {
         size_t size = packed_bytes(n, bits);
         bool direct = o->hold || size <= OUT_BUFFER;
@@ -292,6 +293,8 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
         for (size_t i = 0; i < n; i++)
             put_f32(o, tile_cell(tile, i));
     }
+    for (size_t i = 0; tile->cell_writes && i < n; i++)
+        put_u32(o, tile->cell_writes[i]);
 }
 
 static void write_digital(Out *o, const Strings *t, const Op *op)

@@ -9,7 +9,7 @@ writer writes whatever it is given, valid or not.
 import struct
 
 MAGIC = b"XBARCPRG"
-VERSION = 4
+VERSION = 5
 TAGS = [b"ARCH", b"FLAG", b"STRS", b"CNST", b"BUFS", b"TILE", b"INST", b"IOLS"]
 QUANT, IM2COL, MVM, COMBINE, DEQUANT, DIGITAL = range(6)
 INPUT, OUTPUT, CONST, TEMP = range(4)
@@ -62,7 +62,7 @@ class Program:
         self.tuned_chip = b""
         self.consts = []            # floats
         self.buffers = []           # dicts: name kind wide dtype dims offset
-        self.tiles = []             # dicts: rows cols encoding writes cells (bytes, as stored)
+        self.tiles = []             # dicts: rows cols encoding writes cells (bytes, as stored), cell_writes (optional)
         self.instrs = []            # dicts: opcode dst src layer + params (+ digital fields)
         self.inputs, self.outputs = [], []
 
@@ -96,9 +96,12 @@ def read(path):
         elif tag == b"TILE":
             for _ in range(c.get("I")):
                 t = {"rows": c.get("i"), "cols": c.get("i"), "encoding": c.get("B"), "writes": c.get("I")}
+                counted = c.get("B")
                 n = t["rows"] * t["cols"]
                 size = 4 * n if t["encoding"] else (n * p.arch["cell_bits"] + 7) // 8
                 t["cells"] = c.bytes(size)
+                if counted:     # version 5: write counts per cell (xbarc train)
+                    t["cell_writes"] = [c.get("I") for _ in range(n)]
                 p.tiles.append(t)
         elif tag == b"INST":
             for _ in range(c.get("I")):
@@ -174,7 +177,9 @@ def write(p, path):
     sec[b"BUFS"] = b"".join(out)
     out = [struct.pack("<I", len(p.tiles))]
     for t in p.tiles:
-        out.append(struct.pack("<iiBI", t["rows"], t["cols"], t["encoding"], t["writes"]) + t["cells"])
+        counts = t.get("cell_writes")
+        out.append(struct.pack("<iiBIB", t["rows"], t["cols"], t["encoding"], t["writes"], counts is not None)
+                   + t["cells"] + b"".join(struct.pack("<I", w) for w in counts or []))
     sec[b"TILE"] = b"".join(out)
     out = [struct.pack("<I", len(p.instrs))]
     for i in p.instrs:

@@ -31,6 +31,37 @@ Test(program, round_trip_float_weights)
     cr_expect_null(back->instrs[6].dequant.out_scale);
 }
 
+/* Write counts per cell (xbarc train) come back as they went out, 4 bytes a
+ * cell after the tile's cells, and explain sums them per tile. */
+Test(program, round_trip_cell_writes)
+{
+    Program *p = make_program(false);
+    Tile *t = &p->tiles[1];
+    size_t n = (size_t)t->rows * (size_t)t->cols;
+    t->cell_writes = arena_array(p->arena, n, sizeof(uint32_t));
+    uint64_t total = 0;
+    for (size_t k = 0; k < n; k++)
+        total += t->cell_writes[k] = (uint32_t)(k * 2654435761u % 100000u);
+    cr_assert(write_program_file(make_program(false), path_in_dir("plain.xbp")));
+    cr_assert(write_program_file(p, path_in_dir("counted.xbp")));
+    Program *back = round_trip(p);
+    expect_same_program(p, back);
+    cr_expect_null(back->tiles[0].cell_writes);
+    FILE *a = fopen(path_in_dir("plain.xbp"), "rb"), *b = fopen(path_in_dir("counted.xbp"), "rb");
+    fseek(a, 0, SEEK_END), fseek(b, 0, SEEK_END);
+    cr_expect_eq(ftell(b) - ftell(a), (long)(4 * n), "4 bytes a cell");
+    fclose(a), fclose(b);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    program_explain(back, out);
+    fclose(out);
+    char line[128];
+    snprintf(line, sizeof line, "     1  %12llu", (unsigned long long)total);
+    cr_expect(strstr(text, "cell writes (in-memory training)") && strstr(text, line), "%s", text);
+    free(text);
+}
+
 /* A quantized program's levels go out packed at cell_bits (2) bits a cell, a
  * float program's as four bytes: the two 8x16 tiles take 2 x 32 bytes against
  * 2 x 512. */

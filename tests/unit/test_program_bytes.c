@@ -90,9 +90,10 @@ Test(program_bytes, packs_every_cell_width)
         /* the bytes themselves: cell k in bits k*bits.. of a little-endian stream */
         size_t size;
         unsigned char *d = file_bytes(path_in_dir("a.xbp"), &size);
-        size_t at = section_at(d, size, "TILE") + 4 + 9 + 4;
-        cr_expect_eq(d[at - 5], 0, "encoding 0: packed levels");
-        cr_expect(d[at - 4] == 0 && d[at - 3] == 0 && d[at - 2] == 0 && d[at - 1] == 0, "written 0 times");
+        size_t at = section_at(d, size, "TILE") + 4 + 9 + 4 + 1;
+        cr_expect_eq(d[at - 6], 0, "encoding 0: packed levels");
+        cr_expect(d[at - 5] == 0 && d[at - 4] == 0 && d[at - 3] == 0 && d[at - 2] == 0, "written 0 times");
+        cr_expect_eq(d[at - 1], 0, "no cell write counts");
         for (int k = 0; k < 7 * 17; k++) {
             unsigned v = 0;
             for (int i = 0; i < bits; i++) {
@@ -157,8 +158,8 @@ Test(program_bytes, refuses_broken_files)
     expect_bytes_refused(d, size, "not an xbarc program");
     expect_bytes_refused(d, 0, "not an xbarc program");
 
-    FRESH(), put_le(d + 8, 3, 4);
-    expect_bytes_refused(d, size, "program version 3, this xbarc reads version 4");
+    FRESH(), put_le(d + 8, 4, 4);
+    expect_bytes_refused(d, size, "program version 4, this xbarc reads version 5");
 
     size_t tiles = section_at(good, size, "TILE");
     expect_bytes_refused(good, tiles + 40, "truncated: section tiles needs");
