@@ -38,6 +38,7 @@ static const Command commands[] = {
     {"finetune", cmd_finetune, finetune_usage, "retrain a program's last layer on its chip, reprogram it"},
     {"sweep", cmd_sweep, sweep_usage, "accuracy against a non-ideality, over seeds (CSV, SVG)"},
     {"plot", cmd_plot, plot_usage, "draw a sweep's results (PNG, PDF, SVG; Pareto fronts)"},
+    {"device", cmd_device, device_usage, "a device update model and its pulse response (docs/devices.md)"},
 };
 
 static void print_usage(FILE *out)

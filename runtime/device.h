@@ -24,9 +24,9 @@
 
 typedef enum {
     DEVICE_CONSTANT,    /* dw = +-dw_min, clipped at the bounds */
-    DEVICE_LINEAR,      /* dw_up = dw_min (up) (1 - gamma_up w / w_max)...: linear step, soft bounds */
-    DEVICE_EXP,         /* exponential step (aihwkit ExpStepDevice) */
-    DEVICE_POW,         /* power step (aihwkit PowStepDevice) */
+    DEVICE_LINEAR,      /* up dw_min (1 - gamma_up w / w_max), down dw_min (1 - gamma_down w / w_min): soft bounds at gamma 1 */
+    DEVICE_EXP,         /* exponential step (aihwkit ExpStepDevice): dw_min max(1 - A_d exp(+-gamma_d z), 0) */
+    DEVICE_POW,         /* power step (aihwkit PowStepDevice): dw_min omega^pow_gamma, omega the distance to the bound */
     DEVICE_PIECEWISE,   /* the step scaled by a table of points over [w_min, w_max] */
     DEVICE_NEUROSIM,    /* NeuroSim's w(P) = B (1 - exp(-P / A)) + w_min, A from the nonlinearity */
     DEVICE_KIND_COUNT
@@ -39,7 +39,8 @@ typedef struct {
     const char *name, *description, *source;   /* strings of the preset or the file */
     /* the mean device */
     double w_min, w_max;        /* bounds, device units (w_min < 0 < w_max) */
-    double dw_min;              /* step of one pulse (at w = 0 for state-dependent models) */
+    double dw_min;              /* step of one pulse (at w = 0 for state-dependent models; neurosim:
+                                   (w_max - w_min) / pulses, set by the preset or the file) */
     double up_down;             /* asymmetry: up steps dw_min (1 + up_down), down dw_min (1 - up_down) */
     /* device-to-device spread: drawn once per device */
     double dw_min_dtod;         /* relative sigma of the step */
@@ -47,14 +48,23 @@ typedef struct {
     double w_min_dtod, w_max_dtod;  /* relative sigmas of the bounds */
     /* cycle-to-cycle and write noise */
     double dw_min_std;          /* each pulse's step times (1 + dw_min_std N(0, 1)) */
-    double write_noise_std;     /* the weight read back is w + write_noise_std N(0, 1), drawn at each write */
+    double write_noise_std;     /* the weight read back is w + write_noise_std N(0, 1), drawn at each write
+                                   (absolute: aihwkit's write_noise_std times its dw_min) */
+    double dw_min_std_add, dw_min_std_slope;    /* nonzero: aihwkit's "complex" noise, the step's sigma
+                                                   dw_min_std (|dw| + add + slope |w|), additive */
     /* model parameters (docs/devices.md gives each model's formula) */
-    double gamma_up, gamma_down;        /* DEVICE_LINEAR: slopes; 1, 1 with mult_noise: soft bounds */
-    double a_up, a_down, a, b;          /* DEVICE_EXP: dw = dw_min max(1 - a_dir exp(a z + b), 0)... */
+    double gamma_up, gamma_down;        /* DEVICE_LINEAR: slopes (1, 1: soft bounds); DEVICE_EXP: exponents */
+    double gamma_up_dtod, gamma_down_dtod;  /* DEVICE_LINEAR: sigmas of the slopes */
+    bool mult_noise;                    /* DEVICE_LINEAR: the step noise scales with the step (else additive) */
+    double a_up, a_down, a, b;          /* DEVICE_EXP: aihwkit's A_up, A_down, a, b; z = 2 a w / (w_max - w_min) + b */
     double pow_gamma;                   /* DEVICE_POW: dw ~ ((w_max - w) / (w_max - w_min))^pow_gamma */
+    double pow_gamma_dtod;              /* DEVICE_POW: relative sigma of the exponent */
+    double pow_up_down;                 /* DEVICE_POW: exponents pow_gamma (1 +- pow_up_down) up and down */
     int n_points;                       /* DEVICE_PIECEWISE: table entries (2 .. DEVICE_MAX_POINTS) */
     double points_up[DEVICE_MAX_POINTS], points_down[DEVICE_MAX_POINTS];
-    double nonlinearity_up, nonlinearity_down;  /* DEVICE_NEUROSIM: NeuroSim's NL label (0 .. 9) */
+    double nonlinearity_up, nonlinearity_down;  /* DEVICE_NEUROSIM: NeuroSim's NL labels (-9 .. 9; NeuroSim's
+                                                   signs: up > 0 and down < 0 saturate towards the bound) */
+    double nonlinearity_dtod;           /* DEVICE_NEUROSIM: sigma of the labels (NeuroSim's sigmaDtoD) */
     int pulses;                         /* DEVICE_NEUROSIM: pulses from w_min to w_max (maxNumLevel) */
     /* what a pulse costs and how many the device takes */
     double pulse_pj;            /* energy of one write pulse on one device */
@@ -67,7 +77,8 @@ typedef struct {
     float w;                    /* the weight the pulses move */
     float w_read;               /* the weight reads see: w plus the last write's noise */
     float w_min, w_max;         /* its bounds */
-    float scale_up, scale_down; /* its mean up and down steps */
+    float scale_up, scale_down; /* its mean up and down steps (at w = 0) */
+    float shape_up, shape_down; /* its own model shape: linear and neurosim slopes, pow exponents, exp's 2 a / range */
     uint32_t pulses;            /* pulses it has taken (its write count; keys its draws) */
 } DeviceCell;
 
@@ -96,5 +107,18 @@ double device_mean_step(const DeviceModel *model, const DeviceCell *cell, int di
  * training): w = target clipped to the bounds, then the write noise; counts
  * no pulses. */
 void device_program(const DeviceModel *model, uint64_t key, DeviceCell *cell, double target);
+
+/* The key of device `index` under `seed` (`xbarc device`, tests; training
+ * keys its devices from its own layer keys). */
+uint64_t device_key(uint64_t seed, uint64_t index);
+/* NeuroSim's normalized nonlinearity A / pulses for label nl (negative for
+ * nl < 0; docs/devices.md 6). */
+double device_neurosim_a(double nl);
+/* The model's fields as "model=KIND field=value ...": the common fields and
+ * those of its kind, numbers with `digits` significant digits (17: exact),
+ * for `xbarc device` and tests. */
+const char *device_describe(const DeviceModel *model, int digits, Arena *arena);
+/* The names of the built-in presets, NULL-terminated. */
+extern const char *const device_preset_names[];
 
 #endif

@@ -99,6 +99,7 @@ const char *noise_describe(Arena *arena, const Arch *arch);
 /* ---- the crossbar simulator (runtime/sim.c) ---- */
 
 #include "runtime/program.h"
+#include "runtime/device.h"
 typedef struct Sim Sim;
 
 
