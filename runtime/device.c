@@ -151,7 +151,7 @@ double device_neurosim_a(double nl)
     if (fabs(nl) < 0.01)    /* dev = 1 / (8 a) + O(1 / a^3): the closed form, no cancellation */
         return nl == 0 ? INFINITY : copysign(1 / (8 * target), nl);
     double lo = log(1e-3), hi = log(200.0);     /* |nl| 0.01 .. 9: a 126 .. 0.023 */
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 45; i++) {      /* 12.2 / 2^45: a to 1e-13 */
         double mid = 0.5 * (lo + hi);
         if (neurosim_dev(exp(mid)) > target)
             lo = mid;
