@@ -16,12 +16,13 @@ const char device_usage[] =
     "start at w = 0 (clipped to their bounds) and take N up pulses then N down\n"
     "pulses with their cycle-to-cycle noise; the table gives the mean weight,\n"
     "its standard deviation over the devices and the mean weight read back\n"
-    "(with the write noise) every N/10 pulses.\n"
+    "(with the write noise) every N/10 pulses (rounded up) and at the turn.\n"
     "\n"
     "  NAME|FILE            a preset (idealized, reram, pcm, ecram, capacitor) or a\n"
     "                       device file (JSON: chips/devices/*.json are the presets)\n"
     "  --pulses N           pulses each way (default 1000, at most 10000000)\n"
-    "  --cells C            devices averaged (default 100, at most 1000000)\n"
+    "  --cells C            devices averaged (default 100, at most 1000000;\n"
+    "                       N times C at most 1e9)\n"
     "  --seed S             the devices' and pulses' draws (default 1)\n"
     "  --json               the parameters and the table as one JSON object\n";
 
@@ -31,13 +32,22 @@ typedef struct {
     double mean, sd, read;
 } ResponseRow;
 
-/* The response every `every` pulses (rows: 2 n / every + 1). */
+/* Rows of the response to n pulses each way: every `every` pulses and at the turn. */
+static long response_every(long n)
+{
+    return (n + 9) / 10;
+}
+static int response_rows(long n)
+{
+    return (int)(2 * n / response_every(n)) + 3;
+}
+
 static int pulse_response(const DeviceModel *m, uint64_t seed, long n, long cells, ResponseRow *rows)
 {
-    long every = n >= 10 ? n / 10 : 1;
+    long every = response_every(n);
     int count = 0;
     DeviceCell *cell = calloc((size_t)cells, sizeof *cell);
-    double *sum = calloc((size_t)(2 * n / every + 2), 3 * sizeof(double));
+    double *sum = calloc((size_t)response_rows(n), 3 * sizeof(double));
     for (long c = 0; c < cells; c++) {
         uint64_t key = device_key(seed, (uint64_t)c);
         device_init(m, key, 0, &cell[c]);
@@ -98,6 +108,8 @@ int cmd_device(Args *a)
         usage_error(a, "--pulses takes a whole number from 1 to 10000000, not '%s'", pulses_text);
     if (!a->failed && cells_text && (!parse_count(cells_text, &cells) || cells < 1 || cells > 1000000))
         usage_error(a, "--cells takes a whole number from 1 to 1000000, not '%s'", cells_text);
+    if (!a->failed && (double)pulses * (double)cells > 1e9)
+        usage_error(a, "%s", "--pulses times --cells must be at most 1e9 (2e9 pulses)");
     if (!a->failed && seed_text && !parse_count(seed_text, &seed))
         usage_error(a, "--seed takes a non-negative integer, not '%s'", seed_text);
     if (a->failed)
@@ -111,7 +123,7 @@ int cmd_device(Args *a)
         arena_free(arena);
         return EXIT_INPUT;
     }
-    ResponseRow *rows = arena_array(arena, 24, sizeof *rows);
+    ResponseRow *rows = arena_array(arena, (size_t)response_rows(pulses), sizeof *rows);
     int count = pulse_response(&m, (uint64_t)seed, pulses, cells, rows);
     const char *fields = device_describe(&m, json ? 17 : 6, arena);
     if (json) {
