@@ -89,6 +89,8 @@ bool device_preset(DeviceModel *model, const char *name);
  * fields by name, "model" naming the kind: docs/devices.md): NULL, or what is
  * wrong, naming the file and the field. */
 const char *device_load(DeviceModel *model, const char *name_or_path, Arena *arena);
+/* The same from a device file's bytes in memory (`path` names it in messages). */
+const char *device_parse(DeviceModel *model, const char *path, const char *text, size_t length, Arena *arena);
 /* NULL when the model's fields are in range, else what is wrong. */
 const char *device_check(const DeviceModel *model);
 const char *device_kind_name(DeviceKind kind);

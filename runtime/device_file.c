@@ -267,6 +267,11 @@ const char *device_load(DeviceModel *model, const char *name_or_path, Arena *are
         return arena_printf(arena, "%s: cannot read the device file", path);
     if (length > DEVICE_FILE_MAX_BYTES)
         return arena_printf(arena, "%s: a device file is at most 1 MB", path);
+    return device_parse(model, path, text, length, arena);
+}
+
+const char *device_parse(DeviceModel *model, const char *path, const char *text, size_t length, Arena *arena)
+{
     cJSON *root = cJSON_ParseWithLength(text, length);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
