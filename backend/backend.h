@@ -43,6 +43,8 @@ typedef struct {
     int adc_clipped_layers;     /* layers whose blocks need more than adc_bits to be exact */
     int adc_images;             /* calibration images their ranges and the cost came from (0: none) */
     double adc_agreement;       /* top-1 agreement with lossless ADCs on them, percent; -1: not measured */
+    const struct TrainMap *training;    /* what in-memory training adds (--train-mapping, --train-algorithm;
+                                           train_map below), or NULL */
 } ReportContext;
 void report_option(ReportContext *context, const char *name, const char *value, bool given);
 const ReportOption *report_option_find(const ReportContext *context, const char *name);
@@ -110,6 +112,10 @@ typedef struct {
     double regs_mm2;            /* input and output registers of one tile */
     double digital_mm2;         /* one digital cluster: eDRAM, bus, activation and pooling units */
     double tiles_per_digital;   /* tiles one digital cluster serves */
+    /* digital memory of in-memory training (backend/train_map.c) */
+    double edram_mm2_per_kb;    /* on-chip eDRAM, area per KB */
+    double edram_pj_per_byte;   /* on-chip eDRAM, a byte read or written */
+    double train_buffer_bytes;  /* bytes of one weight's entry in a training buffer (accumulator, H) */
 } PerfParams;
 
 PerfParams perf_params_default(void);
@@ -132,6 +138,10 @@ double perf_adc_pj(const PerfParams *params, int bits);
 #define ADC_E8_PJ 1.6
 double adc_conversion_pj(int bits);
 double perf_adc_ns(const PerfParams *params, int bits);
+/* The area of one tile of `arch` whose ADCs have `adc_bits` bits
+ * (docs/perf.md 5): the array, its row DACs, column sample-and-holds,
+ * registers, ADCs and their shift-and-add units. */
+double perf_tile_mm2(const PerfParams *params, const Arch *arch, int adc_bits);
 
 /* One layer (the instructions sharing a `layer` name), per image. */
 typedef struct {
@@ -198,5 +208,111 @@ void perf_print(const PerfReport *report, FILE *out);
  * `path` of `outs` (ir/ir.h). */
 char *perf_to_json(Arena *arena, const PerfReport *report);
 bool perf_write_json(const PerfReport *report, Outputs *outs, const char *path, Diags *diags);
+
+/* ---- what in-memory training adds (backend/train_map.c, docs/train-mapping.md) ----
+ *
+ * `xbarc compile --train-mapping device|pair|split` maps the weights for
+ * in-memory training by setting architecture fields (no new mapping): one
+ * slice, and so no bit slicing, of cell_bits = weight_bits for one bipolar
+ * device per weight (the offset sign mapping, a reference column per block),
+ * of cell_bits = weight_bits - 1 for a differential pair (pair-analog), or
+ * two slices of cell_bits = ceil((weight_bits - 1) / 2) for the significance
+ * split (slice 0 the fast low-significance pair, slice 1 the slow high one).
+ * The program records no more than its slices and sign; train_mapping_of
+ * infers the training mapping back from them. */
+typedef enum {
+    TRAIN_MAP_NONE,     /* an inference mapping: more slices than a training mapping has */
+    TRAIN_MAP_DEVICE,   /* one bipolar device per weight: offset, one slice */
+    TRAIN_MAP_PAIR,     /* a differential pair per weight: pair-analog or pair-digital, one slice */
+    TRAIN_MAP_SPLIT,    /* a significance split: a pair, two slices */
+} TrainMapping;
+
+typedef enum {
+    TRAIN_SGD,          /* in-memory SGD: pulse updates on the weights (Gokmen and Vlasov 2016) */
+    TRAIN_MIXED,        /* mixed precision: a digital accumulator, pulses past the device's step
+                           (Nandakumar et al. 2020) */
+    TRAIN_TTV2,         /* Tiki-Taka v2: a fast array A, a digital transfer buffer H, the weights C
+                           (Gokmen and Haensch 2020, Gokmen 2021) */
+} TrainAlgorithm;
+
+bool train_mapping_from_name(const char *name, TrainMapping *mapping);
+const char *train_mapping_name(TrainMapping mapping);
+bool train_algorithm_from_name(const char *name, TrainAlgorithm *algorithm);
+const char *train_algorithm_name(TrainAlgorithm algorithm);
+/* Sets arch's sign and cell_bits for the mapping (TRAIN_MAP_NONE: nothing);
+ * NULL, or why the architecture cannot hold it (a cell of more than 8 bits,
+ * or a split of fewer than 2 magnitude bits). */
+const char *train_mapping_arch(TrainMapping mapping, Arch *arch);
+/* The training mapping of crossbar layer `layer` of program p, from its
+ * blocks' slices and sign (its combine instructions); TRAIN_MAP_NONE for an
+ * inference (bit-sliced) layer, a float-weight one or an unknown name. */
+TrainMapping train_mapping_of(const Program *p, const char *layer);
+
+/* What training needs to know besides the program.  bl and pulse_ns are the
+ * update's: BL pulse slots of one stochastic update (Gokmen and Vlasov
+ * 2016), each as long as one pulse of the device (DeviceModel.pulse_ns). */
+#define TRAIN_MAP_DEFAULT_BL 10     /* Gokmen and Vlasov 2016's bit length */
+typedef struct {
+    TrainAlgorithm algorithm;
+    int n_layers;               /* 0: the trailing fully connected layers (after the last convolution) */
+    const char *const *layers;  /* the trained crossbar layers, by name */
+    int bl;                     /* pulse slots of one update, at least 1 */
+    double pulse_ns;            /* one pulse slot, above 0 */
+} TrainMapRequest;
+
+/* One trained layer.  Cells, tiles and areas count every copy (replica) of
+ * its blocks; times are per training sample (one image). */
+typedef struct {
+    const char *name;
+    TrainMapping mapping;       /* train_mapping_of */
+    int64_t k, n;               /* its matrix: rows (inputs) x weight columns, over its groups */
+    int blocks;                 /* its blocks (distinct tile positions of its mvms) */
+    int tiles;                  /* tiles holding them */
+    int fast_tiles;             /* TTv2: tiles of A, one for each of its tiles (same geometry); else 0 */
+    int64_t cells;              /* cells of its blocks */
+    int64_t fast_cells;         /* cells of fast devices: TTv2 A's (= cells); split: slice 0's; else 0 */
+    double buffer_bytes;        /* mixed: the accumulator, TTv2: H; K x N x train_buffer_bytes; else 0 */
+    double forward_ns;          /* its crossbar and digital time in the forward pass (perf_model) */
+    double backward_ns;         /* the transposed read of its blocks (0 for the first trained layer:
+                                   no error goes further back) */
+    double update_ns;           /* the update: BL pulse slots per block (blocks sharing a row or a
+                                   column of a tile take turns), mixed: + the digital outer product,
+                                   TTv2: + one transfer (a read of A, H, one pulse slot on C) */
+} TrainMapLayer;
+
+typedef struct TrainMap {
+    TrainAlgorithm algorithm;
+    int bl;
+    double pulse_ns;
+    int n_layers;
+    TrainMapLayer *layers;      /* in program order */
+    int tiles;                  /* the program's */
+    int trained_tiles;          /* distinct tiles holding trained blocks */
+    int extra_tiles;            /* tiles training adds: TTv2's A, one per trained tile; else 0 */
+    int64_t fast_cells;
+    double buffer_bytes;
+    /* area added, mm^2: the transposed-read periphery of the trained tiles
+     * (a DAC per column, a sample-and-hold per row, ceil(rows / cols_per_adc)
+     * ADCs of adc_bits with their shift-and-adds), the update drivers (one
+     * pulse driver per row and per column, charged as a 1-bit DAC, on trained
+     * and A tiles), the extra tiles themselves (perf_tile_mm2) with the
+     * digital clusters they add, and the buffers (edram_mm2_per_kb) */
+    double periphery_mm2, drivers_mm2, extra_tiles_mm2, buffer_mm2, added_mm2;
+    double area_mm2;            /* the program's (perf_model) */
+    double forward_ns;          /* one image through the whole program (perf_model's latency) */
+    double step_ns;             /* one training step: forward, then the backward reads from the last
+                                   trained layer to the second, each layer's update after its
+                                   backward read (updates of different layers overlap) */
+    double period_ns;           /* the busiest layer's time per sample (forward stage + backward +
+                                   update of its arrays): the step period when samples pipeline */
+} TrainMap;
+
+/* What training `request->layers` of program p (quantized, not float-weight)
+ * with `request->algorithm` adds, with the figures of `params`; false after
+ * an error naming the layer or the request field. */
+bool train_map(Arena *arena, const Program *p, const PerfParams *params, const TrainMapRequest *request,
+               TrainMap *out, Diags *diags);
+/* The report's "training" section (xbarc compile --report). */
+void train_map_print(const TrainMap *map, FILE *out);
 
 #endif

@@ -63,6 +63,11 @@ static const Field fields[] = {
     F(digital_mm2, "mm^2", 0.083 + 0.090 + 0.0006 + 0.00006 + 0.00024 + 0.0032,
       "ISAAC Table II tile: eDRAM, bus, sigmoid, S+A, max-pool, OR (router excluded)"),
     F(tiles_per_digital, "", 96, "ISAAC: 12 IMAs x 8 arrays per tile"),
+    F(edram_mm2_per_kb, "mm^2", 0.083 / 64, "ISAAC Table II: eDRAM buffer 64 KB 0.083 mm^2"),
+    F(edram_pj_per_byte, "pJ", 20.7e-3 / (48 * 1.2e9) * 1e12,
+      "ISAAC Table II: eDRAM 20.7 mW at 48 B a 1.2 GHz cycle (bus excluded)"),
+    F(train_buffer_bytes, "B", 4.0,
+      "Nandakumar et al. 2020: updates accumulated in high precision; charged as float32 (aihwkit's tensors)"),
 };
 #undef F
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
@@ -168,6 +173,14 @@ double perf_adc_ns(const PerfParams *params, int bits)
     if (params->adc_model == PERF_ADC_MNSIM)
         return (bits + 2) / params->adc_rate_gsps;
     return 1.0 / params->adc_rate_gsps;
+}
+
+double perf_tile_mm2(const PerfParams *params, const Arch *arch, int adc_bits)
+{
+    int n_adc = (arch->cols + arch->cols_per_adc - 1) / (arch->cols_per_adc > 0 ? arch->cols_per_adc : 1);
+    return params->xbar_mm2 * arch->rows * arch->cols / 16384.0 + arch->rows * params->dac_mm2 +
+           arch->cols * params->sh_mm2 + params->regs_mm2 +
+           n_adc * (params->adc_mm2 * ldexp(1.0, adc_bits - 8) + params->shift_add_mm2);
 }
 
 /* ---- counting one instruction (per run) ---- */
@@ -471,13 +484,8 @@ void perf_model(Arena *arena, const Program *program, const PerfParams *params, 
 
     /* Area: a tile's ADCs are built for the architecture's bits, or for more
      * when a block on it converts with more (lossless ADCs may). */
-    int n_adc = (arch->cols + arch->cols_per_adc - 1) / (arch->cols_per_adc > 0 ? arch->cols_per_adc : 1);
-    double fixed = params->xbar_mm2 * arch->rows * arch->cols / 16384.0 + arch->rows * params->dac_mm2 +
-                   arch->cols * params->sh_mm2 + params->regs_mm2;
-    for (int t = 0; t < p->n_tiles; t++) {
-        int bits = tile_bits[t] > arch->adc_bits ? tile_bits[t] : arch->adc_bits;
-        r->area_tiles_mm2 += fixed + n_adc * (params->adc_mm2 * ldexp(1.0, bits - 8) + params->shift_add_mm2);
-    }
+    for (int t = 0; t < p->n_tiles; t++)
+        r->area_tiles_mm2 += perf_tile_mm2(params, arch, tile_bits[t] > arch->adc_bits ? tile_bits[t] : arch->adc_bits);
     r->area_tile_mm2 = p->n_tiles ? r->area_tiles_mm2 / p->n_tiles : 0;
     r->area_digital_mm2 = ceil(p->n_tiles / params->tiles_per_digital) * params->digital_mm2;
     r->area_mm2 = r->area_tiles_mm2 + r->area_digital_mm2;

@@ -267,7 +267,52 @@ bool report_print(const Graph *g, const PerfReport *perf, const ReportContext *c
                     "and column offsets (docs/perf.md 3)\n", s.images_per_s, mapping_bottleneck);
     }
     print_ranges(g, &s, width, arena, out);
+    if (context && context->training)
+        train_map_print(context->training, out);
     return true;
+}
+
+/* The training section (docs/train-mapping.md): what train_map found. */
+static void training_json(cJSON *root, const TrainMap *m)
+{
+    cJSON *t = cJSON_AddObjectToObject(root, "training");
+    cJSON_AddStringToObject(t, "algorithm", train_algorithm_name(m->algorithm));
+    cJSON_AddNumberToObject(t, "bl", m->bl);
+    cJSON_AddNumberToObject(t, "pulse_ns", m->pulse_ns);
+    cJSON *layers = cJSON_AddArrayToObject(t, "layers");
+    for (int l = 0; l < m->n_layers; l++) {
+        const TrainMapLayer *L = &m->layers[l];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", L->name);
+        cJSON_AddStringToObject(j, "mapping", train_mapping_name(L->mapping));
+        cJSON_AddNumberToObject(j, "rows", (double)L->k);
+        cJSON_AddNumberToObject(j, "columns", (double)L->n);
+        cJSON_AddNumberToObject(j, "blocks", L->blocks);
+        cJSON_AddNumberToObject(j, "tiles", L->tiles);
+        cJSON_AddNumberToObject(j, "fast_tiles", L->fast_tiles);
+        cJSON_AddNumberToObject(j, "cells", (double)L->cells);
+        cJSON_AddNumberToObject(j, "fast_cells", (double)L->fast_cells);
+        cJSON_AddNumberToObject(j, "buffer_bytes", L->buffer_bytes);
+        cJSON_AddNumberToObject(j, "forward_ns", L->forward_ns);
+        cJSON_AddNumberToObject(j, "backward_ns", L->backward_ns);
+        cJSON_AddNumberToObject(j, "update_ns", L->update_ns);
+        cJSON_AddItemToArray(layers, j);
+    }
+    cJSON_AddNumberToObject(t, "tiles", m->tiles);
+    cJSON_AddNumberToObject(t, "trained_tiles", m->trained_tiles);
+    cJSON_AddNumberToObject(t, "extra_tiles", m->extra_tiles);
+    cJSON_AddNumberToObject(t, "fast_cells", (double)m->fast_cells);
+    cJSON_AddNumberToObject(t, "buffer_bytes", m->buffer_bytes);
+    cJSON *area = cJSON_AddObjectToObject(t, "area_mm2");
+    cJSON_AddNumberToObject(area, "program", m->area_mm2);
+    cJSON_AddNumberToObject(area, "transposed_periphery", m->periphery_mm2);
+    cJSON_AddNumberToObject(area, "update_drivers", m->drivers_mm2);
+    cJSON_AddNumberToObject(area, "extra_tiles", m->extra_tiles_mm2);
+    cJSON_AddNumberToObject(area, "buffers", m->buffer_mm2);
+    cJSON_AddNumberToObject(area, "added", m->added_mm2);
+    cJSON_AddNumberToObject(t, "forward_ns", m->forward_ns);
+    cJSON_AddNumberToObject(t, "step_ns", m->step_ns);
+    cJSON_AddNumberToObject(t, "period_ns", m->period_ns);
 }
 
 /* ---- JSON ---- */
@@ -383,6 +428,8 @@ bool report_write_json(const Graph *g, const PerfReport *perf, const ReportConte
         cJSON_AddStringToObject(m, "bottleneck", perf_bottleneck(perf));
         cJSON_AddBoolToObject(m, "agrees", models_agree(&s, perf));
     }
+    if (context && context->training)
+        training_json(root, context->training);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     bool ok = text && outputs_write(outs, path, arena_printf(arena, "%s\n", text), strlen(text) + 1);

@@ -6,6 +6,7 @@
  * quantize, the mapping pipeline, emit the program, write it, print a
  * per-layer summary. */
 #include "cli/cli.h"
+#include "runtime/device.h"
 
 #include <limits.h>
 #include <math.h>
@@ -212,7 +213,55 @@ static void record_options(ReportContext *rc, const CompileOptions *c, const cha
     report_option(rc, "packing", c->packing ? c->packing : MAPPING_DEFAULT_PACKING, c->packing != NULL);
     report_option(rc, "tiles", c->tiles ? c->tiles : "(the architecture's)", c->tiles != NULL);
     report_option(rc, "replicate", c->replicate ? c->replicate : c->tiles ? "auto" : "none", c->replicate != NULL);
+    report_option(rc, "train_mapping", c->train_mapping ? c->train_mapping : "none", c->train_mapping != NULL);
 }
+
+/* --train-algorithm, --train-bl and --train-device of the report's training
+ * section (docs/train-mapping.md): a request and the device's pulse time. */
+typedef struct {
+    const char *algorithm, *bl, *device, *layers;
+} TrainArgs;
+
+static bool train_option(Args *a, TrainArgs *t)
+{
+    return opt_value(a, "--train-algorithm", &t->algorithm) || opt_value(a, "--train-bl", &t->bl) ||
+           opt_value(a, "--train-device", &t->device) || opt_value(a, "--train-layers", &t->layers);
+}
+
+static void train_args_check(Args *a, const TrainArgs *t, bool float_weights, TrainMapRequest *request)
+{
+    long bl = TRAIN_MAP_DEFAULT_BL;
+    *request = (TrainMapRequest){.algorithm = TRAIN_SGD};
+    if (!a->failed && t->algorithm && !train_algorithm_from_name(t->algorithm, &request->algorithm))
+        usage_error(a, "--train-algorithm takes sgd, mixed or ttv2, not '%s'", t->algorithm);
+    if (!a->failed && t->bl && (!parse_count(t->bl, &bl) || bl < 1 || bl > 1000000))
+        usage_error(a, "--train-bl takes 1 to 1000000 pulse slots, not '%s'", t->bl);
+    if (!a->failed && float_weights && (t->algorithm || t->bl || t->device || t->layers))
+        usage_error(a, "%s", "--train-algorithm, --train-bl, --train-device and --train-layers cost the training of "
+                    "quantized weights; --float-weights has none");
+    request->bl = (int)bl;
+    size_t n = t->layers ? strlen(t->layers) : 0;
+    if (!a->failed && t->layers && (!n || t->layers[0] == ',' || t->layers[n - 1] == ',' || strstr(t->layers, ",,")))
+        usage_error(a, "--train-layers takes LAYER,LAYER,... (names as --report prints them), not '%s'", t->layers);
+}
+
+/* The names of --train-layers, in `arena`. */
+static void train_layer_names(Arena *arena, const char *text, TrainMapRequest *request)
+{
+    int n = 1;
+    for (const char *c = text; *c; c++)
+        n += *c == ',';
+    const char **names = arena_array(arena, (size_t)n, sizeof(char *));
+    for (const char *entry = text;; entry++) {
+        size_t length = strcspn(entry, ",");
+        names[request->n_layers++] = arena_printf(arena, "%.*s", (int)length, entry);
+        entry += length;
+        if (!*entry)
+            break;
+    }
+    request->layers = names;
+}
+
 
 bool compile_option(Args *a, CompileArgs *ca)
 {
@@ -223,7 +272,8 @@ bool compile_option(Args *a, CompileArgs *ca)
         opt_value(a, "--calib-threads", &ca->calib_threads) ||
         opt_value(a, "--adc", &c->adc) || opt_value(a, "--adc-range", &c->adc_ranges) ||
         opt_value(a, "--adc-tolerance", &ca->adc_tolerance) || opt_value(a, "--packing", &c->packing) ||
-        opt_value(a, "--tiles", &c->tiles) || opt_value(a, "--replicate", &c->replicate))
+        opt_value(a, "--tiles", &c->tiles) || opt_value(a, "--replicate", &c->replicate) ||
+        opt_value(a, "--train-mapping", &c->train_mapping))
         return true;
     if (opt_flag(a, "--float-weights"))
         return c->float_weights = true;
@@ -273,6 +323,11 @@ void compile_args_check(Args *a, CompileArgs *ca)
     if (!a->failed && strcmp(c->calib, "none") == 0 && strcmp(c->adc, "lossless") != 0 &&
         strcmp(c->adc, "arch") != 0 && !(c->uniform_bits && adc_clip_needs_no_data(c->uniform_clip)))
         usage_error(a, "--adc %s needs calibration images, and --calib none has none", c->adc);
+    TrainMapping mapping;
+    if (!a->failed && c->train_mapping && !train_mapping_from_name(c->train_mapping, &mapping))
+        usage_error(a, "--train-mapping takes device, pair or split, not '%s'", c->train_mapping);
+    if (!a->failed && c->train_mapping && c->float_weights)
+        usage_error(a, "%s", "--train-mapping maps quantized weights onto devices; --float-weights has none");
     c->input_shapes = ca->shapes.shapes;
     c->n_input_shapes = ca->shapes.count;
 }
@@ -283,8 +338,10 @@ int cmd_compile(Args *a)
     CompileOptions *cp = &ca.c;
     const char *out = NULL, *emit_ir = NULL, *report_json = NULL, *tile_map = NULL;
     bool report = false;
+    TrainArgs train = {0};
     while (a->i < a->argc && !a->failed) {
-        if (opt_value(a, "-o", &out) || compile_option(a, &ca) || opt_value(a, "--emit-ir", &emit_ir) ||
+        if (opt_value(a, "-o", &out) || compile_option(a, &ca) || train_option(a, &train) ||
+            opt_value(a, "--emit-ir", &emit_ir) ||
             opt_value(a, "--print-ir-after", &cp->pass_options.print_after) ||
             opt_value(a, "--report-json", &report_json) || opt_value(a, "--tile-map", &tile_map))
             continue;
@@ -302,6 +359,9 @@ int cmd_compile(Args *a)
     if (!a->failed && !out && !report && !report_json && !tile_map && !emit_ir)
         usage_error(a, "%s", "missing -o PROGRAM.xbp (or --report, --report-json, --tile-map, --emit-ir)");
     compile_args_check(a, &ca);
+    TrainMapRequest request;
+    train_args_check(a, &train, cp->float_weights, &request);
+    bool training = cp->train_mapping || train.algorithm || train.bl || train.device || train.layers;
     if (a->failed)
         return EXIT_USAGE;
     CompileOptions c = ca.c;
@@ -321,12 +381,25 @@ int cmd_compile(Args *a)
     Graph *g = ok ? compile_model(arena, &c, &adc_report, &fit, &diags) : NULL;
     Program *p = g ? emit_program(arena, g, &diags) : NULL;
     PerfReport perf;
-    if (p) {
-        PerfParams perf_params = perf_params_default();
+    PerfParams perf_params = perf_params_default();
+    if (p)
         perf_model(arena, p, &perf_params, NULL, 1, &perf);
+    /* what training adds, with the device's pulse time (docs/train-mapping.md) */
+    TrainMap train_map_report;
+    DeviceModel device = {0};
+    const char *device_why = training ? device_load(&device, train.device ? train.device : "idealized", arena) : NULL;
+    if (device_why) {
+        diag_error(&diags, NULL, "--train-device %s: %s", train.device ? train.device : "idealized", device_why);
+        p = NULL;
     }
+    request.pulse_ns = training ? device.pulse_ns : 0;
+    if (train.layers)
+        train_layer_names(arena, train.layers, &request);
+    if (p && training && !train_map(arena, p, &perf_params, &request, &train_map_report, &diags))
+        p = NULL;
     ReportContext context = {.adc_clipped_layers = fit.clipped_layers, .adc_images = fit.images,
-                             .adc_agreement = fit.clipped_layers ? fit.agreement : -1};
+                             .adc_agreement = fit.clipped_layers ? fit.agreement : -1,
+                             .training = training && p ? &train_map_report : NULL};
     record_options(&context, &c, calib_count_text, adc_tolerance, arena);
     PrintOptions print = {0};
     ok = p && (!emit_ir || write_ir(g, &print, outs, emit_ir)) && (!out || program_write(p, outs, out, &diags)) &&

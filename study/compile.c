@@ -150,6 +150,16 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
             return NULL;
         }
     }
+    TrainMapping train_mapping = TRAIN_MAP_NONE;
+    if (c->train_mapping && !train_mapping_from_name(c->train_mapping, &train_mapping)) {
+        diag_error(diags, NULL, "--train-mapping takes device, pair or split, not '%s'", c->train_mapping);
+        return NULL;
+    }
+    const char *why = train_mapping_arch(train_mapping, arch);     /* no bit slicing (docs/train-mapping.md) */
+    if (why) {
+        diag_error(diags, NULL, "--train-mapping %s: %s", c->train_mapping, why);
+        return NULL;
+    }
     if (c->n_arch_sets && !arch_validate(arch, c->arch_path ? c->arch_path : "(built in)", diags))
         return NULL;
     if (c->tiles)

@@ -192,6 +192,8 @@ typedef struct {
     long tile_budget;
     const char *replicate;      /* NULL (auto with a budget, else keep), none, auto or LAYER=R,... */
     bool float_weights;
+    const char *train_mapping;  /* device, pair or split: the architecture's sign and cell_bits for
+                                   in-memory training (train_mapping_arch); NULL: none */
     PassOptions pass_options;
     const OnnxBinding *input_shapes;    /* --input-shape */
     int n_input_shapes;
