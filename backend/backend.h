@@ -241,8 +241,8 @@ bool train_algorithm_from_name(const char *name, TrainAlgorithm *algorithm);
 const char *train_algorithm_name(TrainAlgorithm algorithm);
 /* Sets arch's sign and cell_bits for the mapping (TRAIN_MAP_NONE: nothing);
  * NULL, or why the architecture cannot hold it (a cell of more than 8 bits,
- * or a split of fewer than 2 magnitude bits). */
-const char *train_mapping_arch(TrainMapping mapping, Arch *arch);
+ * or a split of fewer than 2 magnitude bits), in `arena`. */
+const char *train_mapping_arch(TrainMapping mapping, Arch *arch, Arena *arena);
 /* The training mapping of crossbar layer `layer` of program p, from its
  * blocks' slices and sign (its combine instructions); TRAIN_MAP_NONE for an
  * inference (bit-sliced) layer, a float-weight one or an unknown name. */

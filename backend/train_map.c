@@ -54,9 +54,8 @@ const char *train_algorithm_name(TrainAlgorithm algorithm)
 /* The most bits a cell may store (docs/arch.md: cell_bits 1 to 8). */
 enum { TRAIN_CELL_BITS_MAX = 8 };
 
-const char *train_mapping_arch(TrainMapping mapping, Arch *arch)
+const char *train_mapping_arch(TrainMapping mapping, Arch *arch, Arena *arena)
 {
-    static char why[200];
     int magnitude = arch->weight_bits - 1, bits = 0;    /* a pair's magnitude bits */
     SignMapping pair = arch->sign == SIGN_OFFSET ? SIGN_PAIR_ANALOG : arch->sign;
     switch (mapping) {
@@ -70,19 +69,17 @@ const char *train_mapping_arch(TrainMapping mapping, Arch *arch)
         break;
     case TRAIN_MAP_SPLIT:
         if (magnitude < 2) {
-            snprintf(why, sizeof why, "the split needs two magnitude bits, one for each device; weight_bits %d "
-                     "has %d (raise weight_bits to 3 or more)", arch->weight_bits, magnitude);
-            return why;
+            return arena_printf(arena, "the split needs two magnitude bits, one for each device; weight_bits %d "
+                                "has %d (raise weight_bits to 3 or more)", arch->weight_bits, magnitude);
         }
         bits = (magnitude + 1) / 2;
         break;
     }
     if (bits > TRAIN_CELL_BITS_MAX) {
-        snprintf(why, sizeof why, "one %s per weight of weight_bits %d needs cells of %d bits, more than the %d "
-                 "a cell may store (cell_bits); lower weight_bits to %d", mapping == TRAIN_MAP_DEVICE ? "device" : "pair",
-                 arch->weight_bits, bits, TRAIN_CELL_BITS_MAX,
-                 mapping == TRAIN_MAP_DEVICE ? TRAIN_CELL_BITS_MAX : TRAIN_CELL_BITS_MAX + 1);
-        return why;
+        return arena_printf(arena, "one %s per weight of weight_bits %d needs cells of %d bits, more than the %d "
+                            "a cell may store (cell_bits); lower weight_bits to %d",
+                            mapping == TRAIN_MAP_DEVICE ? "device" : "pair", arch->weight_bits, bits,
+                            TRAIN_CELL_BITS_MAX, mapping == TRAIN_MAP_DEVICE ? TRAIN_CELL_BITS_MAX : TRAIN_CELL_BITS_MAX + 1);
     }
     arch->cell_bits = bits;
     arch->sign = mapping == TRAIN_MAP_DEVICE ? SIGN_OFFSET : pair;

@@ -245,6 +245,15 @@ static bool train_option(Args *a, TrainArgs *t)
            opt_value(a, "--train-device", &t->device) || opt_value(a, "--train-layers", &t->layers);
 }
 
+static void record_train_options(ReportContext *rc, const TrainArgs *t, const TrainMapRequest *request, Arena *arena)
+{
+    report_option(rc, "train_algorithm", train_algorithm_name(request->algorithm), t->algorithm != NULL);
+    report_option(rc, "train_layers", t->layers ? t->layers : "(the fully connected ones after the last convolution)",
+                  t->layers != NULL);
+    report_option(rc, "train_bl", arena_printf(arena, "%d", request->bl), t->bl != NULL);
+    report_option(rc, "train_device", t->device ? t->device : "idealized", t->device != NULL);
+}
+
 static void train_args_check(Args *a, const TrainArgs *t, bool float_weights, TrainMapRequest *request)
 {
     long bl = TRAIN_MAP_DEFAULT_BL;
@@ -418,6 +427,8 @@ int cmd_compile(Args *a)
                              .adc_agreement = fit.clipped_layers ? fit.agreement : -1,
                              .training = training && p ? &train_map_report : NULL};
     record_options(&context, &c, calib_count_text, adc_tolerance, arena);
+    if (training)       /* the training section's own (docs/train-mapping.md 4) */
+        record_train_options(&context, &train, &request, arena);
     PrintOptions print = {0};
     ok = p && (!emit_ir || write_ir(g, &print, outs, emit_ir)) && (!out || program_write(p, outs, out, &diags)) &&
          (!report_json || report_write_json(g, &perf, &context, outs, report_json, &diags)) &&

@@ -155,7 +155,7 @@ Graph *compile_model(Arena *arena, const CompileOptions *c, AdcReport *adc_repor
         diag_error(diags, NULL, "--train-mapping takes device, pair or split, not '%s'", c->train_mapping);
         return NULL;
     }
-    const char *why = train_mapping_arch(train_mapping, arch);     /* no bit slicing (docs/train-mapping.md) */
+    const char *why = train_mapping_arch(train_mapping, arch, arena);     /* no bit slicing (docs/train-mapping.md) */
     if (why) {
         diag_error(diags, NULL, "--train-mapping %s: %s", c->train_mapping, why);
         return NULL;

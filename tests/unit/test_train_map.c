@@ -17,11 +17,12 @@
 
 Test(train_map, mapping_fields_for_every_weight_width)
 {
+    Arena *arena = arena_new();
     for (int wb = 2; wb <= 16; wb++) {
         for (TrainMapping m = TRAIN_MAP_DEVICE; m <= TRAIN_MAP_SPLIT; m++) {
             Arch arch = arch_default();
             arch.weight_bits = wb;
-            const char *why = train_mapping_arch(m, &arch);
+            const char *why = train_mapping_arch(m, &arch, arena);
             /* device: offset, w + qmax needs wb bits; pair: wb - 1; split: two halves of wb - 1 */
             int bits = m == TRAIN_MAP_DEVICE ? wb : m == TRAIN_MAP_PAIR ? wb - 1 : (wb - 1 + 1) / 2;
             bool fits = bits <= 8 && !(m == TRAIN_MAP_SPLIT && wb - 1 < 2);
@@ -38,7 +39,7 @@ Test(train_map, mapping_fields_for_every_weight_width)
     }
     Arch digital = arch_default();
     digital.sign = SIGN_PAIR_DIGITAL;       /* a pair stays the kind of pair the architecture has */
-    cr_expect_null(train_mapping_arch(TRAIN_MAP_PAIR, &digital));
+    cr_expect_null(train_mapping_arch(TRAIN_MAP_PAIR, &digital, arena));
     cr_expect_eq(digital.sign, SIGN_PAIR_DIGITAL);
     TrainMapping m;
     TrainAlgorithm a;
@@ -46,6 +47,7 @@ Test(train_map, mapping_fields_for_every_weight_width)
     cr_expect(!train_mapping_from_name("none", &m));
     cr_expect(train_algorithm_from_name("ttv2", &a) && a == TRAIN_TTV2);
     cr_expect(!train_algorithm_from_name("adam", &a));
+    arena_free(arena);
 }
 
 /* ---- a program built by hand ---- */
