@@ -189,7 +189,8 @@ const char compile_usage[] =
     "                      or split (a fast low-significance pair and a slow high one:\n"
     "                      two slices of ceil((weight_bits - 1) / 2) bits); a cell\n"
     "                      holds at most 8 bits\n"
-    "  --train-algorithm A what training adds, in the report's training section: sgd\n"
+    "  --train-algorithm A what training adds, in the training section of --report and\n"
+    "                      --report-json (needs one of them; so do the three below): sgd\n"
     "                      (default: in-memory SGD), mixed (mixed precision: a digital\n"
     "                      accumulator) or ttv2 (Tiki-Taka v2: fast arrays A and a\n"
     "                      transfer buffer H); in tiles, buffer bytes, area and the\n"
@@ -387,7 +388,12 @@ int cmd_compile(Args *a)
     compile_args_check(a, &ca);
     TrainMapRequest request;
     train_args_check(a, &train, cp->float_weights, &request);
-    bool training = cp->train_mapping || train.algorithm || train.bl || train.device || train.layers;
+    if (!a->failed && !report && !report_json && (train.algorithm || train.bl || train.device || train.layers))
+        usage_error(a, "%s", "--train-algorithm, --train-bl, --train-device and --train-layers shape the mapping "
+                    "report's training section: add --report or --report-json");
+    /* the reports' training section; a program alone needs none of it */
+    bool training = (report || report_json) &&
+                    (cp->train_mapping || train.algorithm || train.bl || train.device || train.layers);
     if (a->failed)
         return EXIT_USAGE;
     CompileOptions c = ca.c;
