@@ -198,8 +198,8 @@ const char compile_usage[] =
     "  --train-layers L,...  the trained crossbar layers (default: the fully connected\n"
     "                      ones after the last convolution)\n"
     "  --train-bl N        pulse slots of one update (default 10, Gokmen and Vlasov)\n"
-    "  --train-device D    the device preset whose pulse time a slot takes (default\n"
-    "                      idealized)\n"
+    "  --train-device D    the device (a preset or a device file, docs/devices.md)\n"
+    "                      whose pulse time a slot takes (default idealized)\n"
     "  --print-ir-after-all, --print-ir-after=NAME, --time-passes   as for 'xbarc opt'\n"
     INPUT_SHAPE_USAGE;
 
@@ -421,7 +421,7 @@ int cmd_compile(Args *a)
     DeviceModel device = {0};
     const char *device_why = training ? device_load(&device, train.device ? train.device : "idealized", arena) : NULL;
     if (device_why) {
-        diag_error(&diags, NULL, "--train-device %s: %s", train.device ? train.device : "idealized", device_why);
+        diag_error(&diags, NULL, "--train-device: %s", device_why);     /* it names the device */
         p = NULL;
     }
     request.pulse_ns = training ? device.pulse_ns : 0;
