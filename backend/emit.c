@@ -608,15 +608,7 @@ bool emit_reprogram_layer(Program *p, const char *layer, const float *w_q, int64
         if (m->tile_row < 0 || m->tile_col < 0 || m->tile_row + m->rows > t->rows ||
             m->tile_col + phys_cols > t->cols)
             return reprogram_error(diags, layer, "a block that does not fit its tile", i);
-        if (!t->levels) {
-            /* a hand-built tile with integer-valued float cells: levels from now on */
-            size_t cells = (size_t)t->rows * (size_t)t->cols;
-            uint8_t *levels = arena_array(p->arena, cells, 1);
-            for (size_t j = 0; j < cells; j++)
-                levels[j] = (uint8_t)tile_cell(t, j);
-            t->levels = levels;
-            t->cells = NULL;
-        }
+        tile_unpack(p->arena, t);   /* packed as read, or integer-valued float cells: levels from now on */
         if (!write_block(&e, &L, table, t, m->tile_row, m->tile_col, g, k0, k1, n0, n1, phys_cols))
             return false;
         blocks++;

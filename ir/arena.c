@@ -33,10 +33,18 @@ enum { BIG_BLOCK = 64 * 1024, BIG_ALIGN = 64 };
 #define HUGE_PAGE ((size_t)2 << 20)
 #define REGION ((size_t)64 << 20)
 
+typedef struct Release Release;
+struct Release {
+    void (*release)(void *context);
+    void *context;
+    Release *next;
+};
+
 struct Arena {
     Chunk *chunks;          /* current chunk of small objects first */
     Chunk *regions;         /* current region of big blocks first */
     size_t bytes;
+    Release *releases;      /* arena_on_free, the last registered first */
 };
 
 static void out_of_memory(size_t size)
@@ -57,6 +65,8 @@ void arena_free(Arena *arena)
 {
     if (!arena)
         return;
+    for (Release *r = arena->releases; r; r = r->next)
+        r->release(r->context);
     for (Chunk *c = arena->chunks, *next; c; c = next) {
         next = c->next;
         free(c);
@@ -194,6 +204,13 @@ char *arena_printf(Arena *arena, const char *fmt, ...)
     vsnprintf(p, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return p;
+}
+
+void arena_on_free(Arena *arena, void (*release)(void *context), void *context)
+{
+    Release *r = arena_alloc(arena, sizeof *r);
+    *r = (Release){release, context, arena->releases};
+    arena->releases = r;
 }
 
 size_t arena_bytes(const Arena *arena)

@@ -26,6 +26,7 @@
  * outputs_add_dir made) and touches no destination.  Renames within their own
  * directories are the only step that can fail after another output is in
  * place, and they practically never do once the temporary exists. */
+#define _DEFAULT_SOURCE     /* madvise */
 #include "ir.h"
 
 #include <errno.h>
@@ -120,6 +121,12 @@ bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diag
     }
     close(fd);
     return ok;
+}
+
+void file_evict(const FileBytes *bytes)
+{
+    if (bytes->mapped && bytes->size)
+        madvise((void *)bytes->data, bytes->size, MADV_DONTNEED);
 }
 
 void file_release(FileBytes *bytes)

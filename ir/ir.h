@@ -66,6 +66,9 @@ void *arena_array(Arena *arena, size_t count, size_t elem_size); /* checks count
 char *arena_strdup(Arena *arena, const char *text);
 char *arena_printf(Arena *arena, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t arena_bytes(const Arena *arena);             /* bytes handed out so far */
+/* release(context) when the arena is freed, before its memory goes; the last
+ * registered first (what the arena's objects point into: a mapped file). */
+void arena_on_free(Arena *arena, void (*release)(void *context), void *context);
 /* The one growable array: makes room for element `count` of an arena array
  * of `cap` elements (lvalues of any integer type) by doubling it (to at least
  * 16) when it is full; the old copy stays in the arena until it is freed. */
@@ -146,6 +149,13 @@ typedef struct {
 } FileBytes;
 bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diags, FileBytes *out);
 void file_release(FileBytes *bytes);
+/* A mapped file's pages leave the process's resident memory; the kernel maps
+ * them again from the file (its page cache) when they are next read: the
+ * mapping is read-only, so no page holds anything of ours.  A reader that
+ * keeps a big file mapped and reads it once calls this as it goes, so that
+ * the file does not count twice with what it was turned into.  Nothing for
+ * bytes read into memory. */
+void file_evict(const FileBytes *bytes);
 
 /* ---- output files (ir/file.c) ---------------------------------------------------- */
 

@@ -35,15 +35,21 @@ typedef struct {
 } Buffer;
 
 /* One crossbar: what is programmed into each cell, row-major rows x cols.  A
- * quantized program holds levels 0 .. 2^cell_bits - 1, one byte a cell, in
- * `levels` (the emitter and the reader fill it, a quarter of the memory of
- * floats); a float-weight program holds the float weights in `cells`.  A
- * quantized program built by hand may give its levels in `cells` instead (as
- * integer-valued floats): every reader of a tile goes through tile_cell(). */
+ * quantized program holds levels 0 .. 2^cell_bits - 1: one byte a cell in
+ * `levels` (the emitter fills it, a quarter of the memory of floats), or, as
+ * read from a file, packed as the file packs them in `packed` (cell k at bits
+ * k * packed_bits of a little-endian bit stream, docs/program-format.md: a
+ * quarter of `levels` at 2-bit cells; program_read points into the file's
+ * mapping, program_evict).  A float-weight program holds the float weights
+ * in `cells`.  A quantized program built by hand may give its levels in
+ * `cells` instead (as integer-valued floats): every reader of a tile goes
+ * through tile_cell() or tile_levels(). */
 typedef struct {
     int rows, cols;
     uint8_t *levels;            /* quantized, or NULL */
-    float *cells;               /* float weights, or NULL when levels is set */
+    const uint8_t *packed;      /* quantized, packed at packed_bits bits a cell, when levels is NULL; or NULL */
+    int packed_bits;
+    float *cells;               /* float weights, or NULL when levels or packed is set */
     uint32_t writes;            /* times the tile was rewritten after compiling (xbarc finetune):
                                    part of the key of its cells' programming variation */
     uint32_t *cell_writes;      /* write pulses each cell took in in-memory training (xbarc train,
@@ -52,8 +58,24 @@ typedef struct {
 
 static inline float tile_cell(const Tile *t, size_t k)
 {
-    return t->levels ? (float)t->levels[k] : t->cells[k];
+    if (t->levels)
+        return (float)t->levels[k];
+    if (t->packed) {
+        size_t bit = k * (size_t)t->packed_bits;
+        unsigned v = t->packed[bit / 8] >> (bit % 8);
+        if (bit % 8 + (size_t)t->packed_bits > 8)
+            v |= (unsigned)t->packed[bit / 8 + 1] << (8 - bit % 8);
+        return (float)(v & ((1u << t->packed_bits) - 1));
+    }
+    return t->cells[k];
 }
+
+/* Cells [first, first + count) of a quantized tile as levels, a byte each:
+ * a pointer into t->levels, or `out` unpacked from t->packed (runtime/program_io.c). */
+const uint8_t *tile_levels(const Tile *t, size_t first, size_t count, uint8_t *out);
+/* The tile's cells as levels a byte each from now on, from packed cells or
+ * integer-valued float cells: for what rewrites them (xbarc finetune). */
+void tile_unpack(Arena *arena, Tile *t);
 
 /* The instruction set: one line each, the name `explain` prints. */
 #define PROGRAM_OPCODES(X)                                                             \
@@ -152,6 +174,8 @@ struct Program {
     bool tuned;
     uint64_t tuned_seed;
     const char *tuned_chip;
+    const FileBytes *file;      /* the file packed tiles point into (program_read), released with the
+                                   arena; NULL when they are in it */
 };
 /* The longest tuned_chip the format holds. */
 enum { PROGRAM_MAX_CHIP_TEXT = 4096 };
@@ -163,7 +187,16 @@ enum { PROGRAM_MAX_CHIP_TEXT = 4096 };
  * inconsistent file is refused with a message naming what is wrong. */
 bool program_write(const Program *program, Outputs *outs, const char *path, Diags *diags);
 Program *program_read(Arena *arena, const char *path, Diags *diags);
-/* The same from the file's bytes in memory; `name` is the file in messages. */
+/* The pages of the program's file that its packed tiles point into leave the
+ * process's resident memory (file_evict: they are read back when used
+ * again): what has turned them into something else (the simulator's folded
+ * weights) calls it, so that a run does not hold the file and its fruit at
+ * once.  Nothing for a program whose tiles are in its arena. */
+void program_evict(const Program *program);
+/* Bytes of packed tiles read between two evictions: a few MB resident at most. */
+enum { PROGRAM_EVICT_BYTES = 4 << 20 };
+/* The same from the file's bytes in memory (copied: the program does not
+ * point into them); `name` is the file in messages. */
 Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags);
 /* An EXPLAIN-style listing: architecture, buffers, tiles, one row per instruction. */
 void program_explain(const Program *program, FILE *out);

@@ -447,8 +447,8 @@ static void check_tiles(Checker *c)
         bad(c, "the program uses %d tiles, more than the architecture's %d", p->n_tiles, p->arch.tiles);
     for (int i = 0; i < p->n_tiles; i++) {
         const Tile *t = &p->tiles[i];
-        if (t->levels)
-            continue;           /* unpacked from cell_bits-bit fields: levels by construction */
+        if (t->levels || t->packed)
+            continue;           /* cell_bits-bit fields: levels by construction */
         for (int64_t k = 0, n = (int64_t)t->rows * t->cols; k < n; k++) {
             float v = tile_cell(t, (size_t)k);
             bool ok = p->float_weights ? isfinite(v) : v >= 0 && v <= top && v == floorf(v);

@@ -56,6 +56,8 @@ typedef struct {
     float *consts;
     Value **values;             /* by buffer id: the Values of digital ops */
     size_t arena_start;         /* arena_bytes(arena) before reading: what reading took is held against the limit */
+    const FileBytes *file;      /* the file read (program_read): packed tiles point into it, and its pages
+                                   are let go as the tiles are read; NULL: the tiles are copied */
 } Reader;
 
 /* Checks a structurally sound program for consistency, reporting every problem

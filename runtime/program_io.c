@@ -1,15 +1,18 @@
 /* program_io.c: a program from its file (docs/program-format.md).
  *
- * The reader never trusts the file.  It loads it whole (into a scratch arena
- * released before returning), then reads through a cursor bounded by the
- * current section: every count is checked against the bytes left before
- * anything is allocated, so a corrupt count cannot ask for gigabytes, and every
+ * The reader never trusts the file.  It maps it whole (file_read), then
+ * reads through a cursor bounded by the current section: every count is
+ * checked against the bytes left before anything is allocated, so a corrupt count cannot ask for gigabytes, and every
  * enum, string index and buffer id is checked before it is used.  A structural
  * error (truncation, a bad tag, an absurd count) stops the reader at once,
  * since what follows it would be noise.  Then program_check.c checks the
  * meaning: buffer kinds, tile coordinates, shapes against each instruction's
  * parameters, digital ops against shape inference, nothing read before it is
- * written.  The writer is runtime/program_write.c. */
+ * written.  Quantized tiles stay packed as in the file: program_read's tiles
+ * point into the mapping, which the program's arena keeps (a quarter of the
+ * memory of unpacked levels at 2-bit cells, and pages the simulator lets go
+ * once it has folded them, program_evict).  The writer is
+ * runtime/program_write.c. */
 #include "runtime/program_format.h"
 
 #include <errno.h>
@@ -328,6 +331,38 @@ static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *
     }
 }
 
+const uint8_t *tile_levels(const Tile *t, size_t first, size_t count, uint8_t *out)
+{
+    if (t->levels)
+        return t->levels + first;
+    if (t->packed) {
+        size_t k = 0;
+        int bits = t->packed_bits;
+        for (; k < count && (first + k) * (size_t)bits % 8; k++)  /* to a whole byte */
+            out[k] = (uint8_t)tile_cell(t, first + k);
+        if (k < count)
+            unpack_levels(t->packed + (first + k) * (size_t)bits / 8, count - k, bits, out + k);
+        return out;
+    }
+    for (size_t k = 0; k < count; k++) {
+        float v = t->cells[first + k];
+        out[k] = v > 0 ? (uint8_t)(v + 0.5f) : 0;
+    }
+    return out;
+}
+
+void tile_unpack(Arena *arena, Tile *t)
+{
+    if (t->levels)
+        return;
+    size_t n = (size_t)t->rows * (size_t)t->cols;
+    uint8_t *levels = arena_array(arena, n ? n : 1, 1);
+    tile_levels(t, 0, n, levels);
+    t->levels = levels;
+    t->packed = NULL;
+    t->cells = NULL;
+}
+
 static void read_tiles(Reader *r, Program *p)
 {
     p->n_tiles = get_count(r, 9, "tiles");
@@ -336,6 +371,7 @@ static void read_tiles(Reader *r, Program *p)
         return;
     }
     int bits = p->arch.cell_bits;
+    size_t read = 0;            /* tile bytes since the last file_evict */
     for (int i = 0; i < p->n_tiles && !r->failed; i++) {
         Tile *t = &p->tiles[i];
         t->rows = get_i32(r), t->cols = get_i32(r);
@@ -364,9 +400,13 @@ static void read_tiles(Reader *r, Program *p)
                 fail(r, "section tiles: tile %d: the %u bits after its last cell are not zero", i, spare);
                 return;
             }
-            if (!(t->levels = take(r, n, 1)))
+            uint8_t *copy = r->file ? NULL : take(r, bytes, 1);
+            if (!r->file && !copy)
                 return;
-            unpack_levels(r->p, n, bits, t->levels);
+            if (copy)
+                memcpy(copy, r->p, bytes);
+            t->packed = copy ? copy : r->p;     /* unpacked where read: tile_levels */
+            t->packed_bits = bits;
         } else {
             if (!(t->cells = take(r, n, sizeof(float))))
                 return;
@@ -378,6 +418,10 @@ static void read_tiles(Reader *r, Program *p)
                 return;
             for (size_t k = 0; k < n; k++)
                 t->cell_writes[k] = get_u32(r);
+        }
+        if (r->file && (read += bytes + (counted ? 4 * n : 0)) >= PROGRAM_EVICT_BYTES) {
+            file_evict(r->file);    /* the tiles read so far are back from the file when used */
+            read = 0;
         }
     }
 }
@@ -606,12 +650,14 @@ static void read_flags(Reader *r, Program *p)
     p->tuned_chip = p->tuned ? chip : NULL;
 }
 
-Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags)
+static Program *read_program(Arena *arena, const char *name, const void *bytes, size_t size,
+                             const FileBytes *file, Diags *diags)
 {
     int errors_before = diags->n_errors;
     Program *p = arena_alloc(arena, sizeof *p);
     p->arena = arena;
-    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header", .arena_start = arena_bytes(arena)};
+    Reader r = {.arena = arena, .diags = diags, .program = p, .section = "header", .arena_start = arena_bytes(arena),
+                .file = file};
     r.loc.file = arena_strdup(arena, name);
     const unsigned char *data = bytes;
     if (size < 8 || memcmp(data, PROGRAM_MAGIC, 8) != 0) {
@@ -646,12 +692,33 @@ Program *program_read_memory(Arena *arena, const char *name, const void *bytes, 
     return diags->n_errors == errors_before ? p : NULL;
 }
 
+Program *program_read_memory(Arena *arena, const char *name, const void *bytes, size_t size, Diags *diags)
+{
+    return read_program(arena, name, bytes, size, NULL, diags);
+}
+
+static void release_file(void *bytes)
+{
+    file_release(bytes);
+}
+
+/* The tiles point into the file's bytes, which the arena keeps (a mapping
+ * costs no memory of its own until read; program_evict). */
 Program *program_read(Arena *arena, const char *path, Diags *diags)
 {
-    FileBytes bytes;
-    if (!file_read(path, 0, NULL, diags, &bytes))
+    FileBytes *bytes = arena_alloc(arena, sizeof *bytes);
+    if (!file_read(path, 0, NULL, diags, bytes))
         return NULL;
-    Program *p = program_read_memory(arena, path, bytes.data, bytes.size, diags);
-    file_release(&bytes);
+    arena_on_free(arena, release_file, bytes);
+    Program *p = read_program(arena, path, bytes->data, bytes->size, bytes, diags);
+    if (p)
+        p->file = bytes;
+    file_evict(bytes);          /* the last pages reading touched */
     return p;
+}
+
+void program_evict(const Program *p)
+{
+    if (p->file)
+        file_evict(p->file);
 }

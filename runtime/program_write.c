@@ -265,7 +265,10 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
     size_t n = (size_t)tile->rows * (size_t)tile->cols;
     int bits = p->arch.cell_bits;
     bool pack = !p->float_weights && bits >= 1 && bits <= 8;
-    if (pack && !tile->levels) {
+    bool as_read = pack && tile->packed && tile->packed_bits == bits;     /* the same bytes */
+    if (pack && tile->packed && !as_read)
+        tile_levels(tile, 0, n, levels);    /* read at other bits: repacked below */
+    if (pack && !tile->levels && !tile->packed) {
         float top = (float)((1 << bits) - 1);
         for (size_t i = 0; i < n && pack; i++) {
             float v = tile->cells[i];
@@ -276,7 +279,9 @@ static void write_tile(Out *o, const Tile *tile, const Program *p, uint8_t *leve
     put_i32(o, tile->rows), put_i32(o, tile->cols), put_u8(o, pack ? CELLS_PACKED : CELLS_F32);
     put_u32(o, tile->writes);
     put_u8(o, tile->cell_writes != NULL);
-    if (pack) {
+    if (as_read) {
+        put_bytes(o, tile->packed, packed_bytes(n, bits));
+    } else if (pack) {
         size_t size = packed_bytes(n, bits);
         bool direct = o->hold || size <= OUT_BUFFER;
         if (direct)

@@ -385,8 +385,11 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     sim->last = plan.last;
     sim->fusable = plan.fusable;
 
-    /* program the chip */
+    /* program the chip, and the fast path's weights of each block whose only
+     * reader is its combine; the file's pages the tiles were read from are
+     * let go as we go (a run holds the folded weights, not also the file) */
     int max_rows = 1, max_cols = 1;
+    size_t tile_bytes = 0;      /* packed cells read since the last program_evict */
     for (int k = 0; k < ni; k++) {
         const Instr *in = &program->instrs[k];
         if (in->opcode != INSTR_MVM)
@@ -394,19 +397,24 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         mvm_program_block(arena, program, &in->mvm, sim->noise, k, &sim->blocks[k]);
         if (sim->blocks[k].error && !sim->chip_error)
             sim->chip_error = arena_printf(arena, "instruction %d: %s", k, sim->blocks[k].error);
+        if (!sim->noise && k + 1 < ni && sim->fusable[k] && sim->blocks[k].adc.lossless)
+            mvm_program_weights(arena, program, &in->mvm, &program->instrs[k + 1].combine, &sim->blocks[k]);
         if (in->mvm.rows > max_rows)
             max_rows = in->mvm.rows;
         if (in->mvm.out_cols > max_cols)
             max_cols = in->mvm.out_cols;
+        tile_bytes += (size_t)in->mvm.rows * (size_t)program->tiles[in->mvm.tile].cols *
+                      (size_t)program->arch.cell_bits / 8;
+        if (tile_bytes >= PROGRAM_EVICT_BYTES) {
+            program_evict(program);
+            tile_bytes = 0;
+        }
     }
-    /* the fast path's weights of each block whose only reader is its combine */
+    program_evict(program);
     sim->weights_of = arena_array(arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->weights_of);
     for (int k = 0; k < ni; k++)
         sim->weights_of[k] = -1;
     for (int k = 0; k + 1 < ni && !sim->noise; k++) {
-        if (sim->fusable[k] && sim->blocks[k].adc.lossless)
-            mvm_program_weights(arena, program, &program->instrs[k].mvm, &program->instrs[k + 1].combine,
-                                &sim->blocks[k]);
         if (sim->blocks[k].weights || sim->blocks[k].int_weights)
             sim->weights_of[k + 1] = k;
         const IntWeights *iw = sim->blocks[k].int_weights;

@@ -108,6 +108,20 @@ static void weight_product(int n, int rows, const float *a, int64_t lda, const f
     weight_product_sse(n, rows, a, lda, w, ld, width, out);
 }
 
+/* The weights of `count` analog pairs of `slices` slices from their levels
+ * (G+ and G- side by side, slice 0 first) into w, in integers: sum_s
+ * 2^(s cell_bits) (G+ - G-); *max_weight grows to the largest magnitude. */
+static void fold_pairs(const uint8_t *level, int count, int slices, int cell_bits, float *w, double *max_weight)
+{
+    for (int n = 0; n < count; n++, level += 2 * slices) {
+        int64_t v = 0;
+        for (int s = 0; s < slices; s++)
+            v += (int64_t)(level[2 * s] - level[2 * s + 1]) * ((int64_t)1 << (s * cell_bits));
+        w[n] = (float)v;
+        *max_weight = fabs((double)v) > *max_weight ? fabs((double)v) : *max_weight;
+    }
+}
+
 void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *mp, const CombineParams *c,
                          Block *b)
 {
@@ -126,20 +140,21 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
         return;
     double max_weight = 0;
     /* the common case straight from the levels, in integers: the same values */
-    for (int r = 0; r < b->rows && sign == SIGN_PAIR_ANALOG && tile->levels; r++) {
-        const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
-        for (int n = 0; n < n_cols; n++, level += 2 * slices) {
-            int64_t v = 0;
-            for (int s = 0; s < slices; s++)
-                v += (int64_t)(level[2 * s] - level[2 * s + 1]) * ((int64_t)1 << (s * c->cell_bits));
-            w[(size_t)r * ld + n] = (float)v;
-            max_weight = fabs((double)v) > max_weight ? fabs((double)v) : max_weight;
+    bool direct = sign == SIGN_PAIR_ANALOG && (tile->levels || tile->packed);
+    uint8_t unpacked[2 * CELL_MAX_SLICES * 64];
+    for (int r = 0; r < b->rows && direct; r++) {
+        size_t first = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+        for (int n0 = 0; n0 < n_cols; n0 += 64) {   /* 64 weights' cells at a time */
+            int pairs = n_cols - n0 < 64 ? n_cols - n0 : 64;
+            const uint8_t *level = tile_levels(tile, first + (size_t)(2 * slices * n0), (size_t)(2 * slices * pairs),
+                                               unpacked);
+            fold_pairs(level, pairs, slices, c->cell_bits, w + (size_t)r * ld + n0, &max_weight);
         }
     }
     /* else each weight from its cells and the block's reference columns */
     double levels[2 * CELL_MAX_SLICES], ref[CELL_MAX_SLICES];
     int per_weight = slices * cell_polarities(sign), refs = cell_ref_cols(sign, slices);
-    for (int r = 0; r < b->rows && !(sign == SIGN_PAIR_ANALOG && tile->levels); r++) {
+    for (int r = 0; r < b->rows && !direct; r++) {
         size_t first = (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
         for (int s = 0; s < refs; s++)
             ref[s] = tile_cell(tile, first + (size_t)(mp->phys_cols - refs + s));

@@ -127,16 +127,8 @@ static void program_noisy(Arena *arena, const Program *program, const MvmParams 
     for (int r = 0; r < rows; r++) {
         int row = mp->tile_row + r;
         size_t first = (size_t)row * tile->cols + mp->tile_col;
-        if (tile->levels) {
-            memcpy(levels, tile->levels + first, (size_t)phys);
-        } else {
-            for (int x = 0; x < phys; x++) {
-                float cell = tile_cell(tile, first + x);
-                levels[x] = cell > 0 ? (uint8_t)(cell + 0.5f) : 0;
-            }
-        }
-        noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys, levels, tile->rows, tile->cols, g_prog,
-                       g_now);
+        noise_cell_row(nz, mp->tile, tile->writes, row, mp->tile_col, phys,
+                       tile_levels(tile, first, (size_t)phys, levels), tile->rows, tile->cols, g_prog, g_now);
         for (size_t x = 0; x < width && all; x++) {
             all[r * width + x] = g_now[x];
             if (programmed)
@@ -210,12 +202,18 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
     }
     /* An ideal block's cells wait for its first read (mvm_program_cells): a
      * block on the fast path never needs them (runtime/sim_fast.c). */
-    float *row = block->cells ? NULL : arena_array(arena, (size_t)(cols > 0 ? cols : 1), sizeof *row);
-    bool scanned = row && tile->levels;
+    float *row = block->cells ? NULL : malloc((size_t)(cols > 0 ? cols : 1) * sizeof *row);    /* freed below */
+    if (!block->cells && !row)
+        abort();
+    bool scanned = row && (tile->levels || tile->packed);
     if (scanned) {              /* the same from the levels, in integer loops compilers vectorize */
         int top = 0, bottom = 0;
+        uint8_t *unpacked = tile->levels ? NULL : malloc((size_t)mp->phys_cols + 1);   /* freed below */
+        if (!tile->levels && !unpacked)
+            abort();
         for (int r = 0; r < rows; r++) {
-            const uint8_t *level = tile->levels + (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col;
+            const uint8_t *level = tile_levels(tile, (size_t)(mp->tile_row + r) * tile->cols + mp->tile_col,
+                                               (size_t)mp->phys_cols, unpacked);
             if (mp->sign == SIGN_PAIR_ANALOG)
                 for (int j = 0; j < cols; j++) {
                     int c = level[2 * j] - level[2 * j + 1], a = c < 0 ? -c : c;
@@ -228,6 +226,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
         }
         max_cell = top;
         min_cell = bottom;
+        free(unpacked);
     }
     for (int r = 0; r < rows && !scanned; r++) {
         const float *cell = block->cells ? block->cells + (size_t)r * ld : row;
@@ -239,6 +238,7 @@ void mvm_program_block(Arena *arena, const Program *program, const MvmParams *mp
             min_cell = c < min_cell ? c : min_cell;
         }
     }
+    free(row);
     if (mp->float_mode) {
         block->rows_per_sum = block->rows_per_code_sum = rows;
         return;

@@ -380,6 +380,8 @@ static int64_t encode_around_faults(Program *p, const char *layer, uint64_t seed
         const MvmParams *m = &mvm->mvm;
         const CombineParams *c = &p->instrs[i + 1].combine;
         Tile *t = &p->tiles[m->tile];
+        if (t->packed)
+            tile_unpack(p->arena, t);   /* rewritten below: a byte a cell */
         if (!t->levels)
             continue;
         FaultMap f = {0};

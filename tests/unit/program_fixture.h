@@ -351,7 +351,8 @@ static inline void expect_same_program(const Program *a, const Program *b)
         cr_expect((a->tiles[i].cell_writes == NULL) == (b->tiles[i].cell_writes == NULL), "tile %d write counts", i);
         for (size_t k = 0; a->tiles[i].cell_writes && b->tiles[i].cell_writes && k < n; k++)
             cr_expect_eq(a->tiles[i].cell_writes[k], b->tiles[i].cell_writes[k], "tile %d cell %zu writes", i, k);
-        cr_expect(b->float_weights ? b->tiles[i].cells && !b->tiles[i].levels : b->tiles[i].levels != NULL,
+        cr_expect(b->float_weights ? b->tiles[i].cells && !b->tiles[i].levels && !b->tiles[i].packed
+                                   : b->tiles[i].levels || b->tiles[i].packed,
                   "tile %d: levels in a quantized program, floats in a float-weight one", i);
     }
     cr_assert_eq(a->n_instrs, b->n_instrs);

@@ -181,6 +181,8 @@ Test(finetune, improves_accuracy_and_reprograms_the_last_layer_only)
         Program *back = program_read(arena, path, &diags);
         unlink(path);
         cr_assert(back);
+        for (int t = 0; t < back->n_tiles; t++)   /* packed as read: a byte a cell for memcmp */
+            tile_unpack(arena, &back->tiles[t]);
         /* it records the chip it was tuned for */
         cr_expect(back->tuned && back->tuned_seed == seed && strstr(back->tuned_chip, "sa0_fraction="),
                   "seed %d: tuned %d for seed %llu, chip '%s'", (int)seed, back->tuned,

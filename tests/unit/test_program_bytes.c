@@ -227,6 +227,56 @@ Test(program_bytes, refuses_broken_files)
 #undef FRESH
 }
 
+/* A program read from a file keeps its tiles packed as in the file, pointing
+ * into the file's mapping: any run of cells unpacks (tile_levels, tile_cell)
+ * to the levels written, from any first cell (not only whole bytes), also
+ * after program_evict let its pages go and after the file was replaced (the
+ * writer renames a new file over it); written again, it gives the same bytes. */
+Test(program_bytes, read_tiles_stay_packed)
+{
+    for (int bits = 1; bits <= 8; bits++) {
+        diags_init(&diags, arena);
+        Program *p = make_program(false);
+        p->arch.cell_bits = bits, p->arch.cols = 17;
+        Tile *t = &p->tiles[0];
+        t->rows = 7, t->cols = 17;
+        t->cells = NULL;
+        t->levels = arena_alloc(arena, 7 * 17);
+        for (int k = 0; k < 7 * 17; k++)
+            t->levels[k] = (uint8_t)((k * 29 + bits * 3 + (k >> 2)) % (1 << bits));
+        for (int k = 0; k < 8 * 16; k++)      /* tile 1: floats, all levels */
+            p->tiles[1].cells[k] = (float)((k * 5 + 3) % (1 << bits));
+        Program *back = round_trip(p);
+        const Tile *b = &back->tiles[0];
+        cr_assert(b->packed && !b->levels && b->packed_bits == bits, "cell_bits %d: not packed", bits);
+        size_t size;
+        unsigned char *before = file_bytes(path_in_dir("a.xbp"), &size);
+        for (int pass = 0; pass < 2; pass++) {
+            uint8_t out[7 * 17];
+            for (int first = 0; first < 7 * 17; first++)
+                for (int count = 0; first + count <= 7 * 17; count += 1 + count / 3) {
+                    memset(out, 0xee, sizeof out);
+                    const uint8_t *got = tile_levels(b, (size_t)first, (size_t)count, out);
+                    cr_assert(memcmp(got, t->levels + first, (size_t)count) == 0,
+                              "cell_bits %d, cells %d..+%d, pass %d", bits, first, count, pass);
+                    if (first + count < 7 * 17)
+                        cr_assert_eq(out[count], 0xee, "cell_bits %d: written past %d cells", bits, count);
+                }
+            for (int k = 0; k < 7 * 17; k++)
+                cr_assert_eq(tile_cell(b, (size_t)k), (float)t->levels[k], "cell_bits %d, cell %d", bits, k);
+            program_evict(back);    /* the pages come back from the file */
+            cr_assert(write_program_file(back, path_in_dir("a.xbp")));     /* replaced by a new file */
+        }
+        cr_assert(write_program_file(back, path_in_dir("c.xbp")), "cell_bits %d", bits);
+        size_t again_size;
+        unsigned char *again = file_bytes(path_in_dir("c.xbp"), &again_size);
+        cr_expect(again_size == size && memcmp(again, before, size) == 0, "cell_bits %d: written anew differs", bits);
+        tile_unpack(arena, &back->tiles[0]);
+        cr_assert(back->tiles[0].levels && !back->tiles[0].packed);
+        cr_expect(memcmp(back->tiles[0].levels, t->levels, 7 * 17) == 0, "cell_bits %d: unpacked", bits);
+    }
+}
+
 /* ---- fuzzing: every answer is a program or errors, never a crash ---- */
 
 static void read_fuzzed(const unsigned char *data, size_t size, int *n_accepted)
