@@ -289,35 +289,34 @@ static void read_buffers(Reader *r, Program *p)
     }
 }
 
+/* The levels of `bytes` whole bytes at PER_BYTE levels a byte (bits 8 /
+ * PER_BYTE): shifts by constants, which compilers unroll and vectorize. */
+#define UNPACK_BYTES(PER_BYTE)                                                     \
+    for (size_t b = 0; b < bytes; b++)                                             \
+        for (int i = 0; i < PER_BYTE; i++)                                         \
+            levels[b * PER_BYTE + (size_t)i] = (uint8_t)(in[b] >> (i * (8 / PER_BYTE)) & ((1u << (8 / PER_BYTE)) - 1))
+
 /* n levels of `bits` bits from their packed bytes (program_write.c packs them).
- * Widths dividing 8 expand byte by byte through a table; the others read a bit
- * stream. */
+ * Widths dividing 8 expand byte by byte; the others read a bit stream.  No
+ * table to build: tile_levels unpacks a block's rows a few hundred cells at
+ * a time. */
 static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *levels)
 {
-    if (bits == 8) {
-        memcpy(levels, in, n);
-        return;
-    }
     size_t k = 0;
-    unsigned mask = (1u << bits) - 1;
-    if (bits == 1 || bits == 2 || bits == 4) {
-        /* each byte's levels in the low bytes of a 64-bit word, stored whole
-         * (a fixed-size store): the next byte's store covers the rest */
-        int per_byte = 8 / bits;
-        uint64_t table[256];
-        for (int b = 0; b < 256; b++) {
-            table[b] = 0;
-            for (int i = 0; i < per_byte; i++)
-                table[b] |= (uint64_t)((b >> (i * bits)) & mask) << (8 * i);
-        }
-        for (; k + 8 <= n; k += (size_t)per_byte) {
-            uint8_t bytes[8];
-            for (int i = 0; i < 8; i++)     /* little-endian order on any host */
-                bytes[i] = (uint8_t)(table[*in] >> (8 * i));
-            memcpy(levels + k, bytes, 8);
-            in++;
-        }
+    if (bits == 1 || bits == 2 || bits == 4 || bits == 8) {
+        size_t bytes = n * (size_t)bits / 8;
+        if (bits == 8)
+            memcpy(levels, in, bytes);
+        else if (bits == 4)
+            UNPACK_BYTES(2);
+        else if (bits == 2)
+            UNPACK_BYTES(4);
+        else
+            UNPACK_BYTES(8);
+        k = bytes * 8 / (size_t)bits;
+        in += bytes;
     }
+    unsigned mask = (1u << bits) - 1;
     uint32_t acc = 0;
     int filled = 0;
     for (; k < n; k++) {
@@ -330,6 +329,7 @@ static void unpack_levels(const unsigned char *in, size_t n, int bits, uint8_t *
         filled -= bits;
     }
 }
+#undef UNPACK_BYTES
 
 const uint8_t *tile_levels(const Tile *t, size_t first, size_t count, uint8_t *out)
 {
