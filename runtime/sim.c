@@ -694,22 +694,20 @@ static float out_scale(const DequantParams *d, int64_t n)
 }
 
 /* y = (float)acc * out_scale[n] + bias[n] (docs/crossbar.md 3), two statements
- * so that the product is rounded to float before the add. */
-static void exec_dequant(Sim *sim, int k)
+ * so that the product is rounded to float before the add; accumulator rows
+ * [lo, hi) (each output element is written once, from its own sum: any
+ * split of the rows gives the same bits). */
+static void dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
 {
     const Instr *in = &sim->program->instrs[k];
     const DequantParams *d = &in->dequant;
     int64_t channels = d->channels;
-    int64_t rows = channels > 0 ? sim->numel[in->src[0]] / channels : 0;
     int64_t pixels = d->conv ? d->pixels : 1;
     const float *bias = in->src[1] >= 0 ? buffer_f32(sim, in->src[1], k) : NULL;
     float *y = buffer_f32(sim, in->dst, k);
-    assert(y && rows * channels == sim->numel[in->dst]);
-    assert(!d->conv || rows == d->batch * d->pixels);
-
     const double *acc = buffer_f64(sim, in->src[0], k);
     if (!acc || !d->conv) {
-        for (int64_t p = 0; p < rows; p++) {
+        for (int64_t p = lo; p < hi; p++) {
             /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
             int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
             int64_t stride = d->conv ? pixels : 1;
@@ -722,11 +720,12 @@ static void exec_dequant(Sim *sim, int k)
     }
     /* a conv's accumulator, transposed a block of pixels at a time: the
      * block's rows stay in cache while each channel's outputs are written
-     * side by side */
+     * side by side; a block ends with its image (and at hi) */
     enum { PIXELS = 16 };
-    for (int64_t p0 = 0; p0 < rows; p0 += PIXELS) {
+    for (int64_t p0 = lo, count; p0 < hi; p0 += count) {
         int64_t image = p0 / pixels, pixel0 = p0 % pixels;
-        int64_t count = pixels - pixel0 < PIXELS ? pixels - pixel0 : PIXELS;
+        count = pixels - pixel0 < PIXELS ? pixels - pixel0 : PIXELS;
+        count = hi - p0 < count ? hi - p0 : count;
         float *yb = y + image * channels * pixels + pixel0;
         const double *ab = acc + p0 * channels;
         for (int64_t n = 0; n < channels; n++) {
@@ -736,8 +735,54 @@ static void exec_dequant(Sim *sim, int k)
                 yb[n * pixels + i] = bias ? scaled + add : scaled;
             }
         }
-        p0 += count - PIXELS;   /* a block ends with its image */
     }
+}
+
+/* Quant and dequant over the pool's workers (sim_set_threads): worker w of
+ * n takes elements (quant) or accumulator rows (dequant) [N w / n, N (w + 1)
+ * / n); each output is the same function of its own inputs on any thread. */
+typedef struct {
+    Sim *sim;
+    int k;
+    int64_t count;              /* elements, or rows */
+} ElementTask;
+
+static void quant_share(void *context, int w, int n)
+{
+    const ElementTask *t = context;
+    const Instr *in = &t->sim->program->instrs[t->k];
+    int64_t lo = t->count * w / n, hi = t->count * (w + 1) / n;
+    exec_quant(&in->quant, buffer_f32(t->sim, in->src[0], t->k) + lo, buffer_f32(t->sim, in->dst, t->k) + lo, hi - lo);
+}
+
+static void dequant_share(void *context, int w, int n)
+{
+    const ElementTask *t = context;
+    dequant_rows(t->sim, t->k, t->count * w / n, t->count * (w + 1) / n);
+}
+
+enum { SPLIT_ELEMENTS = 1 << 15 };     /* below this, one thread: a wake-up costs more */
+
+/* task over `count` items of instruction k, on the pool when there is one
+ * and `elements` make it worth a wake-up. */
+static void run_split(Sim *sim, PoolTask task, int k, int64_t count, int64_t elements)
+{
+    ElementTask t = {sim, k, count};
+    if (sim->pool && elements >= SPLIT_ELEMENTS)
+        pool_run(sim->pool, task, &t);
+    else
+        task(&t, 0, 1);
+}
+
+static void exec_dequant(Sim *sim, int k)
+{
+    const Instr *in = &sim->program->instrs[k];
+    const DequantParams *d = &in->dequant;
+    int64_t channels = d->channels;
+    int64_t rows = channels > 0 ? sim->numel[in->src[0]] / channels : 0;
+    assert(buffer_f32(sim, in->dst, k) && rows * channels == sim->numel[in->dst]);
+    assert(!d->conv || rows == d->batch * d->pixels);
+    run_split(sim, dequant_share, k, rows, sim->numel[in->dst]);
 }
 
 static void exec_digital(Sim *sim, int k)
@@ -1092,7 +1137,7 @@ void sim_run(Sim *sim)
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
-            exec_quant(&in->quant, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k), sim->numel[in->dst]);
+            run_split(sim, quant_share, k, sim->numel[in->dst], sim->numel[in->dst]);
             if (!in->quant.float_mode) {
                 float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
                 know_range(sim, in->dst, true, in->quant.is_signed ? -hi : 0, hi);
