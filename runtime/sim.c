@@ -135,6 +135,7 @@ static double *buffer_f64(const Sim *sim, int id, int k)
 typedef struct {
     size_t bytes;               /* the largest of its occupants */
     int busy_until;             /* last instruction of its current occupant */
+    bool im2col;                /* its occupants are im2col results (MemoryPlan.im2col) */
 } Slot;
 
 static void touch(int *first, int *last, int id, int k)
@@ -187,6 +188,11 @@ typedef struct {
     int *first, *last;          /* by buffer: the live range (-1 when no instruction touches it) */
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     int *slot_of;               /* by buffer: its slot, or -1 for memory of its own (or none: constants) */
+    /* By buffer: an im2col's result.  They share slots only among themselves,
+     * which are not filled with NaNs: when the patches of a layer are
+     * gathered a chunk at a time (run_patches) its float im2col is never
+     * written, and those pages are never resident. */
+    bool *im2col;
     Slot *slots;
     int n_slots;
     size_t bytes, unshared_bytes;   /* buffer memory, and what one buffer each would take */
@@ -231,15 +237,17 @@ static void assign_slots(Arena *arena, const Program *p, MemoryPlan *m)
         int best = -1;
         for (int s = 0; s < m->n_slots; s++) {
             const Slot *slot = &m->slots[s];
-            if (slot->busy_until >= m->first[i])
+            if (slot->busy_until >= m->first[i] || slot->im2col != m->im2col[i])
                 continue;
             bool fits = slot->bytes >= bytes, best_fits = best >= 0 && m->slots[best].bytes >= bytes;
             if (best < 0 || (fits && (!best_fits || slot->bytes < m->slots[best].bytes)) ||
                 (!fits && !best_fits && slot->bytes > m->slots[best].bytes))
                 best = s;
         }
-        if (best < 0)
+        if (best < 0) {
             best = m->n_slots++;
+            m->slots[best].im2col = m->im2col[i];
+        }
         if (m->slots[best].bytes < bytes)
             m->slots[best].bytes = bytes;
         m->slots[best].busy_until = m->last[i];
@@ -257,6 +265,7 @@ static void plan_memory(Arena *arena, const Program *p, MemoryPlan *m)
     m->last = arena_array(arena, (size_t)nb + 1, sizeof *m->last);
     m->fusable = arena_array(arena, (size_t)ni + 1, sizeof *m->fusable);
     m->slot_of = arena_array(arena, (size_t)nb + 1, sizeof *m->slot_of);
+    m->im2col = arena_array(arena, (size_t)nb + 1, sizeof *m->im2col);
     m->slots = arena_array(arena, (size_t)nb + 1, sizeof *m->slots);
     for (int i = 0; i < nb; i++)
         m->wide[i] = p->buffers[i].wide;
@@ -264,6 +273,8 @@ static void plan_memory(Arena *arena, const Program *p, MemoryPlan *m)
         const Instr *in = &p->instrs[k];
         if (in->opcode == INSTR_MVM && p->buffers[in->dst].kind == BUF_TEMP && mvm_wide(p, &in->mvm))
             m->wide[in->dst] = true;
+        if (in->opcode == INSTR_IM2COL)
+            m->im2col[in->dst] = true;
     }
     live_ranges(p, m->first, m->last);
     for (int k = 0; k + 1 < ni; k++) {
@@ -297,14 +308,17 @@ static void plan_memory(Arena *arena, const Program *p, MemoryPlan *m)
 /* Gives every buffer its memory: constants their data, temporaries a slot,
  * inputs and outputs (and a temporary no instruction touches) their own.  The
  * slots start as NaNs, so that a read of a row nobody wrote shows in the
- * outputs instead of passing as a zero. */
+ * outputs instead of passing as a zero; but for im2col results', which stay
+ * untouched until an im2col writes them whole (the arena's big blocks are
+ * fresh mapped pages: not resident until written). */
 static void give_memory(Sim *sim, const MemoryPlan *m)
 {
     const Program *p = sim->program;
     void **memory = arena_array(sim->arena, (size_t)m->n_slots + 1, sizeof *memory);
     for (int s = 0; s < m->n_slots; s++) {
         memory[s] = arena_alloc(sim->arena, m->slots[s].bytes);
-        memset(memory[s], 0xff, m->slots[s].bytes);     /* a NaN as float and as double */
+        if (!m->slots[s].im2col)
+            memset(memory[s], 0xff, m->slots[s].bytes);     /* a NaN as float and as double */
     }
     sim->bytes = m->bytes;
     sim->unshared_bytes = m->unshared_bytes;
