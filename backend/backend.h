@@ -314,5 +314,47 @@ bool train_map(Arena *arena, const Program *p, const PerfParams *params, const T
                TrainMap *out, Diags *diags);
 /* The report's "training" section (xbarc compile --report). */
 void train_map_print(const TrainMap *map, FILE *out);
+/* ---- costs of in-memory training (backend/perf_train.c, docs/train.md, docs/perf.md 7) ----
+ *
+ * What `xbarc train` (study/train.c) counts, priced with PerfParams and the
+ * device's pulse_pj and pulse_ns.  Index 0: forward reads (rows driven,
+ * columns converted), 1: transposed reads of the backward pass (columns
+ * driven, rows converted); the reads of Tiki-Taka's transfers count as
+ * forward reads. */
+enum { TRAIN_MAX_ADC_BITS = 16 };
+typedef struct {
+    uint64_t steps;             /* training images (one forward, backward and update each) */
+    uint64_t reads[2];          /* block reads */
+    uint64_t read_steps[2];     /* serial read steps: a layer's blocks read in parallel, one settle time */
+    uint64_t cells[2];          /* cells read (every cell of a read block) */
+    uint64_t drives[2];         /* DAC conversions: lines driven */
+    uint64_t conversions[2][TRAIN_MAX_ADC_BITS + 1];   /* ADC conversions, by bits */
+    uint64_t read_turns[2][TRAIN_MAX_ADC_BITS + 1];    /* serial conversions: cols_per_adc per read
+                                   step on each block's shared ADCs, by bits */
+    uint64_t pulses;            /* write pulses on devices */
+    uint64_t update_slots;      /* pulse slots of the update phases, one after another */
+    uint64_t digital_ops;       /* bit streams, outer products, accumulators, transfers, bias, softmax */
+    uint64_t buffer_bytes;      /* activations, errors and digital accumulators moved */
+} TrainCounters;
+
+typedef struct {
+    double read_pj[2], adc_pj[2], pulse_pj, digital_pj, buffer_pj;
+    double energy_pj;           /* the sum */
+    double read_ns[2], update_ns, digital_ns;
+    double time_ns;             /* the sum: phases one after another, no overlap */
+    double pj_per_step, ns_per_step;
+    /* what training adds to the chip (tiles, area): backend/train_map.c's,
+       merged by the lead; 0 until then */
+    int extra_tiles;
+    double extra_area_mm2;
+} TrainCost;
+
+/* The cost of what c counts.  pulse_pj and pulse_ns are the device's
+ * (DeviceModel, runtime/device.h), cols_per_adc the architecture's. */
+void perf_train_cost(const PerfParams *params, double pulse_pj, double pulse_ns, const TrainCounters *c,
+                     TrainCost *cost);
+/* Training epochs until the most written device reaches `endurance` write
+ * cycles, at max_writes per epoch (infinity for none). */
+double perf_train_epochs_to_wear(double endurance, double max_writes_per_epoch);
 
 #endif

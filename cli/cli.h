@@ -231,11 +231,12 @@ int cmd_arch(Args *a);
 int cmd_compile(Args *a);
 int cmd_explain(Args *a);
 int cmd_finetune(Args *a);
+int cmd_train(Args *a);
 int cmd_sweep(Args *a);
 int cmd_plot(Args *a);
 int cmd_device(Args *a);
 extern const char import_usage[], opt_usage[], interp_usage[], run_usage[], eval_usage[], arch_usage[],
-    compile_usage[], explain_usage[], finetune_usage[], sweep_usage[],
+    compile_usage[], explain_usage[], finetune_usage[], train_usage[], sweep_usage[],
     plot_usage[], device_usage[];
 void print_pass_list(FILE *out);
 

@@ -36,6 +36,7 @@ static const Command commands[] = {
     {"run", cmd_run, run_usage, "execute a program in the crossbar simulator"},
     {"eval", cmd_eval, eval_usage, "top-1 accuracy on a data set (model or program)"},
     {"finetune", cmd_finetune, finetune_usage, "retrain a program's last layer on its chip, reprogram it"},
+    {"train", cmd_train, train_usage, "train a program's last layers in memory: transposed reads, pulse updates"},
     {"sweep", cmd_sweep, sweep_usage, "accuracy against a non-ideality, over seeds (CSV, SVG)"},
     {"plot", cmd_plot, plot_usage, "draw a sweep's results (PNG, PDF, SVG; Pareto fronts)"},
     {"device", cmd_device, device_usage, "a device update model and its pulse response (docs/devices.md)"},

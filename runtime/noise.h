@@ -23,6 +23,7 @@ typedef enum {
     NOISE_READ_1F,              /* the PCM 1/f noise of a cell at one inference time */
     NOISE_CALIBRATION,          /* the output noise of the drift compensation's calibration reads */
     NOISE_INPUT,                /* the input noise of a read's rows */
+    NOISE_TRAIN,                /* xbarc train's devices, pulse streams and reads (docs/train.md) */
 } NoiseStream;
 
 /* aihwkit's PCM 1/f noise fit (docs/noise.md 4): t_read, seconds. */

@@ -32,6 +32,7 @@
  * same seed and images give the same program. */
 #include "study/study.h"
 #include "study/finetune_net.h"
+#include "study/finetune_layers.h"
 
 #include "backend/backend.h"
 #include "runtime/noise.h"
@@ -39,15 +40,6 @@
 
 #include <math.h>
 #include <string.h>
-
-/* A retrained crossbar layer: its instructions, shape, and what the program
- * does between its dequant and the next retrained layer's quant. */
-typedef struct {
-    const char *name;
-    int quant, dequant;         /* instruction indices */
-    int64_t k, n;               /* inputs, outputs */
-    bool relu;                  /* a ReLU before the next layer's quant */
-} TrainedLayer;
 
 static bool layer_error(Diags *diags, const char *layer, const char *what)
 {
@@ -145,7 +137,7 @@ static const char *previous_layer(const Program *p, TrainedLayer *next, TrainedL
  * or with FINETUNE_LAYERS_FC every fully connected one that a chain of
  * modelled digital ops links to the last.  The last layer is the one of the
  * program's last mvm, and its N outputs must be the program's one output. */
-static bool find_layers(const Program *p, int want, TrainedLayer *layers, int *count, Diags *diags)
+bool finetune_find_layers(const Program *p, int want, TrainedLayer *layers, int *count, Diags *diags)
 {
     *count = 0;
     int last_mvm = -1;
@@ -226,7 +218,7 @@ bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int
 {
     TrainedLayer L;
     int count;
-    if (!find_layers(p, 1, &L, &count, diags))
+    if (!finetune_find_layers(p, 1, &L, &count, diags))
         return false;
     *layer = L.name;
     *k = L.k;
@@ -240,8 +232,8 @@ bool finetune_read_weights(const Program *p, const char **layer, int64_t *k, int
 
 /* The dequantized input codes of the layer, K per image, computed by the
  * program's instructions before the layer's quant on the chip of `seed`. */
-static void collect_features(const Program *p, const TrainedLayer *L, uint64_t seed, const float *images,
-                             int count, float *features, Arena *arena)
+void finetune_features(const Program *p, const TrainedLayer *L, uint64_t seed, const float *images, int count,
+                       uint64_t stream0, float *features, Arena *arena)
 {
     const QuantParams *q = &p->instrs[L->quant].quant;
     int src = p->instrs[L->quant].src[0];
@@ -259,7 +251,7 @@ static void collect_features(const Program *p, const TrainedLayer *L, uint64_t s
     Sim *sim = sim_new_seeded(&head, seed);
     for (int i = 0; i < count; i++) {
         memcpy(sim_input(sim, 0), images + (size_t)i * (size_t)image_size, (size_t)image_size * sizeof(float));
-        sim_set_stream(sim, FINETUNE_TRAIN_STREAM + (uint64_t)i);
+        sim_set_stream(sim, stream0 + (uint64_t)i);
         sim_run(sim);
         const float *x = sim_output(sim, 0);
         float *f = features + (size_t)i * (size_t)L->k;
@@ -424,7 +416,7 @@ static void count_writes(Program *p, bool *touched)
 /* The dequant's new out_scale and bias.  The bias buffer is replaced in
  * place when only this dequant reads it, else (or when there is none) the
  * layer gets a constant buffer of its own. */
-static void set_dequant(Program *p, const TrainedLayer *L, const float *w_scale, const NetLayer *m)
+void finetune_set_dequant(Program *p, const TrainedLayer *L, const float *w_scale, const NetLayer *m)
 {
     Instr *dq = &p->instrs[L->dequant];
     float in_scale = p->instrs[L->quant].quant.scale;
@@ -451,7 +443,7 @@ static void set_dequant(Program *p, const TrainedLayer *L, const float *w_scale,
 
 /* A layer's float weights and bias from what is programmed: its levels
  * decoded to w_q, times w_scale = out_scale / in_scale; old_q gets w_q. */
-static void read_layer_weights(const Program *p, const TrainedLayer *L, NetLayer *m, float *old_q)
+void finetune_layer_weights(const Program *p, const TrainedLayer *L, NetLayer *m, float *old_q)
 {
     decode_weights(p, L, old_q);
     const QuantParams *q = &p->instrs[L->quant].quant;
@@ -482,7 +474,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const int3
         diag_error(diags, &loc, "fine-tuning: at most %d layers are retrained, not %d", FINETUNE_MAX_LAYERS, want);
         return false;
     }
-    if (!find_layers(p, want, L, &n_layers, diags))
+    if (!finetune_find_layers(p, want, L, &n_layers, diags))
         return false;
     const TrainedLayer *first = &L[0], *last = &L[n_layers - 1];
     NetTraining t = {.epochs = options->epochs > 0 ? options->epochs : FINETUNE_EPOCHS,
@@ -519,7 +511,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const int3
         *m = (NetLayer){.k = L[i].k, .n = L[i].n, .w = arena_array(arena, n_w, sizeof(double)),
                         .b = arena_array(arena, (size_t)L[i].n, sizeof(double))};
         old_q[i] = arena_array(arena, n_w, sizeof(float));
-        read_layer_weights(p, &L[i], m, old_q[i]);
+        finetune_layer_weights(p, &L[i], m, old_q[i]);
         FaultMap *faults = arena_alloc(arena, sizeof *faults);
         find_stuck_cells(p, &L[i], seed, faults, arena);
         m->faults = options->plain ? NULL : faults;
@@ -528,7 +520,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const int3
     }
 
     float *features = arena_array(arena, (size_t)count * (size_t)first->k, sizeof(float));
-    collect_features(p, first, seed, images, count, features, arena);
+    finetune_features(p, first, seed, images, count, FINETUNE_TRAIN_STREAM, features, arena);
     net_effective(&net, arena);
     net_evaluate(&net, features, labels, count, &report->train_before, &report->loss_before, arena);
     net_train(&net, features, labels, count, &t, seed, arena);
@@ -547,7 +539,7 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const int3
         if (ok && !options->plain)
             report->reencoded += encode_around_faults(p, L[i].name, seed, touched, arena);
         if (ok)
-            set_dequant(p, &L[i], w_scale, m);
+            finetune_set_dequant(p, &L[i], w_scale, m);
         for (int j = 0; ok && j < p->n_instrs; j++) {
             const Instr *in = &p->instrs[j];
             if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, L[i].name) == 0)

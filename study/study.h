@@ -7,7 +7,11 @@
  *     then lowers per-layer bits while top-1 agreement holds;
  *   - study/finetune.c (and finetune_net.c, its float network): hybrid
  *     fine-tuning of a program's trailing crossbar layers on the chip's own
- *     features (Yao et al., Nature 2020; docs/finetune.md). */
+ *     features (Yao et al., Nature 2020; docs/finetune.md);
+ *   - study/train.c (train_array.c, train_algo.c): in-memory training of
+ *     those layers on analog arrays of devices (runtime/device.h): forward
+ *     and transposed reads through the program's blocks and ADCs, stochastic
+ *     pulse-train updates (docs/train.md). */
 #ifndef XBARC_STUDY_H
 #define XBARC_STUDY_H
 
@@ -15,6 +19,7 @@
 #include "backend/backend.h"
 #include "passes/passes.h"
 #include "runtime/runtime.h"
+#include "runtime/device.h"
 
 /* ---- ADC bit allocation (study/adc_search.c) ---- */
 
@@ -162,6 +167,80 @@ bool finetune_program(Program *p, uint64_t seed, const float *images, const int3
 /* Top-1 accuracy of program p (one input, one output) on the chip of seed
  * `seed`, image i read with stream i: what `xbarc eval --seed` reports. */
 double finetune_accuracy(const Program *p, uint64_t seed, const float *images, const int32_t *labels, int count);
+
+
+/* ---- in-memory training (study/train.c, docs/train.md) ----
+ *
+ * The trailing fully connected layers (as finetune finds them) become analog
+ * arrays of devices; the earlier layers' outputs come from the chip once per
+ * image.  Forward reads through the program's blocks and ADCs, transposed
+ * reads for the backward pass, pulse-train updates into the devices; then
+ * the trained weights are quantized and reprogrammed as finetune does. */
+typedef enum { TRAIN_FLOAT, TRAIN_SGD, TRAIN_MIXED, TRAIN_TTV2 } TrainAlgorithm;
+const char *train_algorithm_name(TrainAlgorithm a);
+bool train_algorithm_parse(const char *text, TrainAlgorithm *a);
+
+/* Zero fields take the defaults below. */
+typedef struct {
+    TrainAlgorithm algorithm;
+    int layers;                 /* as FinetuneOptions.layers (FINETUNE_LAYERS_FC: every trailing fc layer) */
+    int epochs, batch;
+    double learning_rate;       /* SGD's step on the mean cross-entropy of a minibatch */
+    int threads;
+    bool init_random;           /* uniform +-1/sqrt(K) weights, zero bias (else the programmed layers) */
+    bool pair;                  /* a differential pair of devices per weight (else one bipolar device) */
+    int bl;                     /* pulse stream length */
+    int bwd_dac_bits;           /* the backward pass's error DAC */
+    int bwd_adc_bits;           /* its ADC (0: each block's forward bits) */
+    double out_bound;           /* ADC full scale, device units */
+    double weight_fraction;     /* the init weights' largest |w| as a fraction of the device bound */
+    int transfer_every;         /* Tiki-Taka v2: updates between two transfers (one row of A each) */
+    double transfer_lr;         /* Tiki-Taka v2: the transfer rate */
+} TrainOptions;
+#define TRAIN_EPOCHS 1
+#define TRAIN_BATCH 1
+#define TRAIN_LEARNING_RATE 0.01
+#define TRAIN_BL 31
+#define TRAIN_BWD_DAC_BITS 8
+#define TRAIN_OUT_BOUND 12.0
+#define TRAIN_WEIGHT_FRACTION 0.6
+#define TRAIN_TRANSFER_EVERY 1
+#define TRAIN_TRANSFER_LR 0.1
+
+/* One epoch's figures, as `xbarc train` prints them. */
+typedef struct {
+    int epoch;                  /* 1 .. epochs; 0: before training (test accuracy only) */
+    double train_loss, train_accuracy;  /* over the epoch's images, as trained (forward before each update) */
+    double test_accuracy;       /* the arrays' forward on the test features */
+    TrainCounters counters;     /* this epoch's events */
+    TrainCost cost;             /* and their cost */
+} TrainEpoch;
+typedef void (*TrainEpochFn)(void *context, const TrainEpoch *epoch);
+
+typedef struct {
+    int n_layers;
+    const char *layers[FINETUNE_MAX_LAYERS];
+    int64_t features, classes, weights;
+    int images, test_images;
+    double scale[FINETUNE_MAX_LAYERS];  /* real weight per device unit, per layer */
+    TrainCounters counters;     /* all epochs */
+    TrainCost cost;
+    uint64_t max_writes;        /* pulses of the most written device */
+    double mean_writes;         /* mean pulses a device */
+    double epochs_to_wear;      /* epochs until the most written device reaches the endurance */
+    int64_t weights_changed;    /* quantized weights that differ from the programmed ones */
+    uint32_t *writes[FINETUNE_MAX_LAYERS];  /* pulses per weight [k n], both devices of a pair, A and C */
+} TrainReport;
+
+/* Trains program p's trailing layers on `count` training images with device
+ * `device` on the chip of `seed` (its non-idealities in p->arch), calls
+ * on_epoch (may be NULL) after each epoch with test accuracies on the
+ * `test_count` test images, and reprograms the layers with the trained
+ * weights.  Same seed, same bits, whatever options->threads. */
+bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const float *images, const int32_t *labels,
+                   int count, const float *test_images, const int32_t *test_labels, int test_count,
+                   const TrainOptions *options, TrainEpochFn on_epoch, void *context, TrainReport *report,
+                   Diags *diags);
 
 /* ---- the whole compilation (study/compile.c) ---- */
 
