@@ -440,6 +440,42 @@ static void count_writes(Engine *e, TrainReport *report, Arena *arena)
     report->mean_writes = devices ? (double)total / (double)devices : 0;
 }
 
+/* The weight array's pulses into the program's cell write counts
+ * (Tile.cell_writes, added to what is there): device (k, n), or a pair's
+ * plus device, on the cell of the weight's least significant slice that
+ * holds its positive part (pair mappings) or its offset code; a pair's
+ * minus device on the slice's negative cell.  Every replica's cells take the
+ * same counts: copies are updated together.  Tiki-Taka's fast array A is
+ * not among the program's tiles (its devices count in the report). */
+static void record_cell_writes(Program *p, const Layer *l)
+{
+    const TrainArray *c = &l->t.c;
+    int64_t count = c->k * c->n;
+    for (int i = 0; i + 1 < p->n_instrs; i++) {
+        const Instr *in = &p->instrs[i];
+        if (in->opcode != INSTR_MVM || !in->layer || strcmp(in->layer, l->L.name) != 0)
+            continue;
+        const MvmParams *m = &in->mvm;
+        const CombineParams *cb = &p->instrs[i + 1].combine;
+        Tile *t = &p->tiles[m->tile];
+        if (!t->cell_writes)
+            t->cell_writes = arena_array(p->arena, (size_t)t->rows * (size_t)t->cols, sizeof(uint32_t));
+        int polarities = cell_polarities(cb->sign), width = cb->slices * polarities;
+        for (int r = 0; r < m->rows; r++) {
+            uint32_t *row = t->cell_writes + (size_t)(m->tile_row + r) * (size_t)t->cols;
+            for (int j = 0; j < cb->n_cols; j++) {
+                int64_t w = (int64_t)(m->src_col + r) * c->n + cb->n0 + j;
+                int col = m->tile_col + j * width;
+                row[col] += c->cells[w].pulses;
+                if (c->pair && polarities == 2)
+                    row[col + 1] += c->cells[count + w].pulses;
+                else if (c->pair)
+                    row[col] += c->cells[count + w].pulses;
+            }
+        }
+    }
+}
+
 /* The trained weights into the program: quantized, reprogrammed, new
  * out_scale and bias; every tile of a layer counts one more write. */
 static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report, Arena *arena, Diags *diags)
@@ -460,6 +496,8 @@ static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report
         if (!emit_reprogram_layer(p, l->L.name, new_q, 1, t->k, t->n, diags))
             return false;
         finetune_set_dequant(p, &l->L, w_scale, &m);
+        if (e->o.algorithm != TRAIN_FLOAT)
+            record_cell_writes(p, l);
         for (int j = 0; j < p->n_instrs; j++) {
             const Instr *in = &p->instrs[j];
             if (in->opcode == INSTR_MVM && in->layer && strcmp(in->layer, l->L.name) == 0)
