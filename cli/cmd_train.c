@@ -94,9 +94,10 @@ static void print_epoch(void *context, const TrainEpoch *ep)
         fprintf(pr->text, "epoch 0: test %.4f (%d test images, the arrays before training)\n", ep->test_accuracy,
                 pr->test_images);
     } else {
-        fprintf(pr->text, "epoch %d: loss %.4f train %.4f test %.4f, %llu pulses, %.4g J, %.4g s on chip\n",
+        fprintf(pr->text, "epoch %d: loss %.4f train %.4f test %.4f, %llu pulses, %.4g J, %.4g s on chip (%.2f s)\n",
                 ep->epoch, ep->train_loss, ep->train_accuracy, ep->test_accuracy,
-                (unsigned long long)ep->counters.pulses, ep->cost.energy_pj * 1e-12, ep->cost.time_ns * 1e-9);
+                (unsigned long long)ep->counters.pulses, ep->cost.energy_pj * 1e-12, ep->cost.time_ns * 1e-9,
+                ep->train_seconds);
     }
     if (pr->json) {
         fprintf(pr->json, "%s\n    {\"epoch\": %d, \"train_loss\": %.17g, \"train_accuracy\": %.17g, "
@@ -285,7 +286,8 @@ int cmd_train(Args *a)
             k->energy_pj * 1e-12, k->time_ns * 1e-9, k->pj_per_step * 1e-3, k->ns_per_step * 1e-3,
             (unsigned long long)report.counters.pulses, (unsigned long long)report.max_writes, report.mean_writes,
             report.epochs_to_wear, device.endurance);
-    fprintf(text, "time: %.3f s\n", seconds);
+    fprintf(text, "time: %.3f s (features on the chip %.3f s, training %.3f s, CPU %.3f s)\n", seconds,
+            report.feature_seconds, report.train_seconds, report.train_cpu_seconds);
     fprintf(text, "after: %.4f (%d test images)\n", after, test.count);
     return finish(arena, &diags, true);
 }

@@ -214,6 +214,7 @@ typedef struct {
     double test_accuracy;       /* the arrays' forward on the test features */
     TrainCounters counters;     /* this epoch's events */
     TrainCost cost;             /* and their cost */
+    double train_seconds;       /* wall clock of the epoch's training (not its test reads) */
 } TrainEpoch;
 typedef void (*TrainEpochFn)(void *context, const TrainEpoch *epoch);
 
@@ -230,6 +231,9 @@ typedef struct {
     double epochs_to_wear;      /* epochs until the most written device reaches the endurance */
     int64_t weights_changed;    /* quantized weights that differ from the programmed ones */
     uint32_t *writes[FINETUNE_MAX_LAYERS];  /* pulses per weight [k n], both devices of a pair, A and C */
+    double feature_seconds;     /* wall clock: the earlier layers on the chip, train and test images */
+    double train_seconds;       /* wall clock: the epochs' training, test reads excluded */
+    double train_cpu_seconds;   /* the same in CPU time of the process (all threads) */
 } TrainReport;
 
 /* Trains program p's trailing layers on `count` training images with device

@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const algorithm_names[] = {"float", "sgd", "mixed", "ttv2"};
 
@@ -396,6 +397,13 @@ static void options_defaults(TrainOptions *o)
     o->transfer_lr = o->transfer_lr > 0 ? o->transfer_lr : TRAIN_TRANSFER_LR;
 }
 
+static double seconds_now(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15u);
@@ -580,13 +588,16 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
 
     float *features = arena_array(arena, (size_t)count * (size_t)first->k, sizeof(float));
     float *test_features = arena_array(arena, (size_t)test_count * (size_t)first->k + 1, sizeof(float));
+    double start = seconds_now(CLOCK_MONOTONIC);
     finetune_features(p, first, seed, images, count, FINETUNE_TRAIN_STREAM, features, arena);
     finetune_features(p, first, seed, test_images, test_count, 0, test_features, arena);
+    report->feature_seconds = seconds_now(CLOCK_MONOTONIC) - start;
 
     int bl_words = (e.o.bl + 63) / 64;
     PulseStreams streams = {.bl = e.o.bl, .words = bl_words,
                             .x_bits = arena_array(arena, (size_t)(widest * bl_words), sizeof(uint64_t)),
-                            .d_bits = arena_array(arena, (size_t)(widest * bl_words), sizeof(uint64_t))};
+                            .d_bits = arena_array(arena, (size_t)(widest * bl_words), sizeof(uint64_t)),
+                            .active = arena_array(arena, (size_t)widest, sizeof(int64_t))};
     TrainEpoch before = {.epoch = 0, .test_accuracy = test_accuracy(&e, test_features, test_labels, test_count, 0)};
     if (on_epoch)
         on_epoch(context, &before);
@@ -597,6 +608,7 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
     uint64_t rng = seed ^ 0x6a09e667f3bcc908u, g = 0;
     for (int epoch = 1; epoch <= e.o.epochs; epoch++) {
         TrainCounters base = e.counters;
+        double epoch_start = seconds_now(CLOCK_MONOTONIC), cpu_start = seconds_now(CLOCK_PROCESS_CPUTIME_ID);
         for (int i = count - 1; i > 0; i--) {
             int j = (int)(splitmix64(&rng) % (uint64_t)(i + 1)), swap = order[i];
             order[i] = order[j], order[j] = swap;
@@ -618,10 +630,13 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
         }
         g += (uint64_t)count;
         e.counters.steps += (uint64_t)count;
+        double trained = seconds_now(CLOCK_MONOTONIC) - epoch_start;
+        report->train_seconds += trained;
+        report->train_cpu_seconds += seconds_now(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
         TrainEpoch ep = {.epoch = epoch, .train_loss = count ? loss / count : 0,
                          .train_accuracy = count ? (double)correct / count : 0,
                          .test_accuracy = test_accuracy(&e, test_features, test_labels, test_count, epoch),
-                         .counters = e.counters};
+                         .counters = e.counters, .train_seconds = trained};
         counters_since(&ep.counters, &base);
         epoch_cost(&e, &ep.counters, &ep.cost);
         if (on_epoch)

@@ -94,10 +94,15 @@ void train_array_read(const TrainArray *a, const TrainRead *r, bool transposed, 
                 if (xk == 0)
                     continue;
                 const float *row = a->w + k * a->n;
-                for (int64_t j = lo; j < hi; j++) {
-                    double t = xk * row[j];
-                    sum[j - lo] += t;
-                    var[j - lo] += t * t;
+                if (r->read_sigma > 0) {
+                    for (int64_t j = lo; j < hi; j++) {
+                        double t = xk * row[j];
+                        sum[j - lo] += t;
+                        var[j - lo] += t * t;
+                    }
+                } else {
+                    for (int64_t j = lo; j < hi; j++)
+                        sum[j - lo] += xk * row[j];
                 }
             }
         } else {
@@ -162,19 +167,30 @@ void pulse_streams(PulseStreams *s, const double *x, int64_t k, const double *d,
     double c_x = x_max > 0 ? fmin(1, s->cap) / x_max : 0, c_d = d_max > 0 ? fmin(1, s->cap) / d_max : 0;
     for (int64_t i = 0; i < k; i++)
         draw_stream(s->x_bits + i * s->words, s->bl, s->words, c_x * fabs(x[i]), noise_hash(key, (uint64_t)i));
-    for (int64_t i = 0; i < n; i++)
-        draw_stream(s->d_bits + i * s->words, s->bl, s->words, c_d * fabs(d[i]),
-                    noise_hash(key, (uint64_t)(k + i)));
+    s->n_active = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t *bits = s->d_bits + i * s->words, any = 0;
+        draw_stream(bits, s->bl, s->words, c_d * fabs(d[i]), noise_hash(key, (uint64_t)(k + i)));
+        for (int w = 0; w < s->words; w++)
+            any |= bits[w];
+        if (s->active && any)
+            s->active[s->n_active++] = i;
+    }
 }
 
 uint64_t pulse_apply(TrainArray *a, const PulseStreams *s, const double *x, const double *d, int64_t k0,
                      int64_t k1)
 {
     uint64_t pulses = 0;
+    int64_t columns = s->active ? s->n_active : a->n;
     for (int64_t k = k0; k < k1; k++) {
-        if (x[k] == 0)
+        uint64_t any = 0;
+        for (int w = 0; w < s->words; w++)
+            any |= s->x_bits[k * s->words + w];
+        if (x[k] == 0 || !any)
             continue;
-        for (int64_t n = 0; n < a->n; n++) {
+        for (int64_t c = 0; c < columns; c++) {
+            int64_t n = s->active ? s->active[c] : c;
             if (d[n] == 0)
                 continue;
             int c = pulse_count(s, k, n, (x[k] > 0) == (d[n] > 0) ? 1 : -1);

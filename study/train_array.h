@@ -72,6 +72,9 @@ typedef struct {
     int words;                  /* 64-bit words a stream */
     uint64_t *x_bits, *d_bits;  /* [K words], [N words] */
     double cap;                 /* the largest probability, sqrt(m) before the cap at 1 */
+    int64_t *active;            /* [N] or NULL: the columns whose stream has a bit (pulse_streams
+                                   fills it; pulse_apply then skips the others) */
+    int64_t n_active;
 } PulseStreams;
 enum { TRAIN_MAX_BL = 1024 };
 /* Draws the streams (bits arrays: K * words and N * words). */
