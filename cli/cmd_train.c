@@ -123,8 +123,8 @@ static void json_counters(FILE *f, const TrainReport *r)
             k->energy_pj * 1e-12, k->time_ns * 1e-9, k->pj_per_step * 1e-12, k->ns_per_step * 1e-9,
             k->read_pj[0] * 1e-12, k->read_pj[1] * 1e-12, (k->adc_pj[0] + k->adc_pj[1]) * 1e-12,
             k->pulse_pj * 1e-12, k->digital_pj * 1e-12, k->buffer_pj * 1e-12, k->update_ns * 1e-9);
-    fprintf(f, "  \"writes\": {\"max\": %llu, \"mean\": %.17g, \"epochs_to_wear\": %.17g},\n",
-            (unsigned long long)r->max_writes, r->mean_writes, r->epochs_to_wear);
+    fprintf(f, "  \"writes\": {\"max\": %llu, \"mean\": %.17g, \"epochs_to_wear\": %.17g, \"refreshes\": %llu},\n",
+            (unsigned long long)r->max_writes, r->mean_writes, r->epochs_to_wear, (unsigned long long)r->refreshes);
 }
 
 int cmd_train(Args *a)
@@ -286,6 +286,8 @@ int cmd_train(Args *a)
             k->energy_pj * 1e-12, k->time_ns * 1e-9, k->pj_per_step * 1e-3, k->ns_per_step * 1e-3,
             (unsigned long long)report.counters.pulses, (unsigned long long)report.max_writes, report.mean_writes,
             report.epochs_to_wear, device.endurance);
+    if (report.refreshes)
+        fprintf(text, "pairs refreshed (a device at its bound): %llu\n", (unsigned long long)report.refreshes);
     fprintf(text, "time: %.3f s (features on the chip %.3f s, training %.3f s, CPU %.3f s)\n", seconds,
             report.feature_seconds, report.train_seconds, report.train_cpu_seconds);
     fprintf(text, "after: %.4f (%d test images)\n", after, test.count);

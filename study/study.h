@@ -229,6 +229,7 @@ typedef struct {
     uint64_t max_writes;        /* pulses of the most written device */
     double mean_writes;         /* mean pulses a device */
     double epochs_to_wear;      /* epochs until the most written device reaches the endurance */
+    uint64_t refreshes;         /* pairs reprogrammed to their difference (--mapping pair) */
     int64_t weights_changed;    /* quantized weights that differ from the programmed ones */
     uint32_t *writes[FINETUNE_MAX_LAYERS];  /* pulses per weight [k n], both devices of a pair, A and C */
     double feature_seconds;     /* wall clock: the earlier layers on the chip, train and test images */

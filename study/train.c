@@ -443,6 +443,7 @@ static void count_writes(Engine *e, TrainReport *report, Arena *arena)
                 total += pulses;
             }
             devices += (uint64_t)cells;
+            report->refreshes += arrays[a]->refreshes;
         }
     }
     report->mean_writes = devices ? (double)total / (double)devices : 0;

@@ -46,7 +46,17 @@ void train_array_pulse(TrainArray *a, int64_t i, int count)
     int direction = count > 0 ? 1 : -1;
     if (a->pair && count < 0)
         cell = a->k * a->n + i, direction = 1;   /* down: the minus device up */
-    device_pulse(a->model, noise_hash(a->key, (uint64_t)cell), &a->cells[cell], direction, abs(count));
+    DeviceCell *c = &a->cells[cell];
+    device_pulse(a->model, noise_hash(a->key, (uint64_t)cell), c, direction, abs(count));
+    if (a->pair && device_mean_step(a->model, c, 1) == 0) {
+        /* a pair's device at its bound: the refresh of aihwkit's one-sided
+           pair, both devices reprogrammed to the difference they hold */
+        int64_t plus = i, minus = a->k * a->n + i;
+        double w = (double)a->cells[plus].w - a->cells[minus].w;
+        device_program(a->model, noise_hash(a->key, (uint64_t)plus), &a->cells[plus], fmax(w, 0));
+        device_program(a->model, noise_hash(a->key, (uint64_t)minus), &a->cells[minus], fmax(-w, 0));
+        __atomic_add_fetch(&a->refreshes, 1, __ATOMIC_RELAXED);   /* rows of several workers */
+    }
     train_array_sync(a, i);
 }
 

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t key;               /* device i's key: noise_hash(key, i) */
     int n_blocks;
     const TrainBlock *blocks;
+    uint64_t refreshes;         /* a pair's refreshes (a device at its bound: both reprogrammed) */
 } TrainArray;
 
 /* How a read converts (docs/train.md 2). */
@@ -91,8 +92,9 @@ static inline int pulse_count(const PulseStreams *s, int64_t row, int64_t col, i
     return sign_xd > 0 ? -c : c;
 }
 /* Applies the pulses of rows k0 .. k1-1 to the array's devices (a pair: an up
- * pulse on the plus device, a down pulse as an up pulse on the minus one);
- * returns the pulses. */
+ * pulse on the plus device, a down pulse as an up pulse on the minus one,
+ * and when that device reaches its bound both are reprogrammed to the
+ * difference: aihwkit's OneSidedUnitCell refresh); returns the pulses. */
 uint64_t pulse_apply(TrainArray *a, const PulseStreams *s, const double *x, const double *d, int64_t k0,
                      int64_t k1);
 /* `count` signed pulses (up if positive) on the devices of weight i. */
