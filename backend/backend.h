@@ -314,7 +314,8 @@ bool train_map(Arena *arena, const Program *p, const PerfParams *params, const T
                TrainMap *out, Diags *diags);
 /* The report's "training" section (xbarc compile --report). */
 void train_map_print(const TrainMap *map, FILE *out);
-/* ---- costs of in-memory training (backend/perf_train.c, docs/train.md, docs/perf.md 7) ----
+
+/* ---- costs of in-memory training (backend/perf_train.c, docs/train.md 6, docs/perf.md 9) ----
  *
  * What `xbarc train` (study/train.c) counts, priced with PerfParams and the
  * device's pulse_pj and pulse_ns.  Index 0: forward reads (rows driven,

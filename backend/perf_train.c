@@ -1,5 +1,5 @@
 /* perf_train.c: joules and seconds of in-memory training (backend/backend.h,
- * docs/perf.md 7, docs/train.md).
+ * docs/perf.md 9, docs/train.md 6).
  *
  * `xbarc train` counts its events (TrainCounters); this prices them with the
  * inference model's figures (PerfParams, backend/perf.c, each with its
