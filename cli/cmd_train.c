@@ -168,7 +168,7 @@ int cmd_train(Args *a)
         usage_error(a, "%s", "missing --device PRESET|FILE");
     if (!a->failed && !algorithm_text)
         usage_error(a, "%s", "missing --algorithm float|sgd|mixed|ttv2");
-    if (!a->failed && !train_algorithm_parse(algorithm_text, &o.algorithm))
+    if (!a->failed && !train_rule_parse(algorithm_text, &o.algorithm))
         usage_error(a, "--algorithm takes float, sgd, mixed or ttv2, not '%s'", algorithm_text);
     if (!a->failed && train_text && !parse_positive(train_text, &train_limit, 1000000000))
         usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
@@ -246,14 +246,14 @@ int cmd_train(Args *a)
         return finish(arena, &diags, outputs_commit(outs, false));
 
     fprintf(text, "device %s (%s), algorithm %s, %d training images\n", device.name, device.description,
-            train_algorithm_name(o.algorithm), train.count);
+            train_rule_name(o.algorithm), train.count);
     Printer printer = {.text = text, .test_images = test.count, .first = true};
     char *json_text = NULL;
     size_t json_size = 0;
     if (stats_path) {
         printer.json = open_memstream(&json_text, &json_size);
         fprintf(printer.json, "{\n  \"command\": \"train\",\n  \"device\": \"%s\",\n  \"algorithm\": \"%s\",\n"
-                "  \"seed\": %llu,\n  \"epochs\": [", device.name, train_algorithm_name(o.algorithm),
+                "  \"seed\": %llu,\n  \"epochs\": [", device.name, train_rule_name(o.algorithm),
                 (unsigned long long)chip.seed);
     }
     double start = now_seconds();

@@ -176,13 +176,16 @@ double finetune_accuracy(const Program *p, uint64_t seed, const float *images, c
  * image.  Forward reads through the program's blocks and ADCs, transposed
  * reads for the backward pass, pulse-train updates into the devices; then
  * the trained weights are quantized and reprogrammed as finetune does. */
-typedef enum { TRAIN_FLOAT, TRAIN_SGD, TRAIN_MIXED, TRAIN_TTV2 } TrainAlgorithm;
-const char *train_algorithm_name(TrainAlgorithm a);
-bool train_algorithm_parse(const char *text, TrainAlgorithm *a);
+/* The update rule of --algorithm: the float baseline and the three in-memory
+ * algorithms (backend/train_map.c's TrainAlgorithm, once merged, names the
+ * last three for the training mapping). */
+typedef enum { TRAIN_RULE_FLOAT, TRAIN_RULE_SGD, TRAIN_RULE_MIXED, TRAIN_RULE_TTV2 } TrainRule;
+const char *train_rule_name(TrainRule a);
+bool train_rule_parse(const char *text, TrainRule *a);
 
 /* Zero fields take the defaults below. */
 typedef struct {
-    TrainAlgorithm algorithm;
+    TrainRule algorithm;
     int layers;                 /* as FinetuneOptions.layers (FINETUNE_LAYERS_FC: every trailing fc layer) */
     int epochs, batch;
     double learning_rate;       /* SGD's step on the mean cross-entropy of a minibatch */

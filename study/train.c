@@ -40,16 +40,16 @@
 
 static const char *const algorithm_names[] = {"float", "sgd", "mixed", "ttv2"};
 
-const char *train_algorithm_name(TrainAlgorithm a)
+const char *train_rule_name(TrainRule a)
 {
-    return a >= TRAIN_FLOAT && a <= TRAIN_TTV2 ? algorithm_names[a] : "?";
+    return a >= TRAIN_RULE_FLOAT && a <= TRAIN_RULE_TTV2 ? algorithm_names[a] : "?";
 }
 
-bool train_algorithm_parse(const char *text, TrainAlgorithm *a)
+bool train_rule_parse(const char *text, TrainRule *a)
 {
-    for (int i = TRAIN_FLOAT; i <= TRAIN_TTV2; i++)
+    for (int i = TRAIN_RULE_FLOAT; i <= TRAIN_RULE_TTV2; i++)
         if (strcmp(text, algorithm_names[i]) == 0) {
-            *a = (TrainAlgorithm)i;
+            *a = (TrainRule)i;
             return true;
         }
     return false;
@@ -134,7 +134,7 @@ static void read_range(void *context, int64_t lo, int64_t hi, int worker)
 static void product(Engine *e, Layer *l, bool transposed, const double *x, double *y, uint64_t key, bool count)
 {
     TrainLayer *t = &l->t;
-    if (e->o.algorithm == TRAIN_FLOAT) {
+    if (e->o.algorithm == TRAIN_RULE_FLOAT) {
         int64_t outputs = transposed ? t->k : t->n;
         for (int64_t j = 0; j < outputs; j++)
             y[j] = 0;
@@ -223,7 +223,7 @@ static void backward(Engine *e, int slot, int label, int batch, uint64_t g)
         Layer *l = &e->layers[i], *prev = &e->layers[i - 1];
         d = l->d + (int64_t)slot * l->t.n;
         double *dq = e->scratch, *s = e->scratch + l->t.n, d_max = 1;
-        if (e->o.algorithm == TRAIN_FLOAT)
+        if (e->o.algorithm == TRAIN_RULE_FLOAT)
             memcpy(dq, d, (size_t)l->t.n * sizeof(double));
         else
             d_max = dac_quantize(d, l->t.n, e->o.bwd_dac_bits, dq);
@@ -266,14 +266,14 @@ static void update(Engine *e, int slot, uint64_t g, PulseStreams *streams)
         for (int64_t n = 0; n < t->n; n++)
             l->b[n] -= o->learning_rate * d[n];
         const double *dv = d;
-        if (o->algorithm == TRAIN_MIXED) {
+        if (o->algorithm == TRAIN_RULE_MIXED) {
             double *dq = e->scratch;
             double d_max = dac_quantize(d, t->n, o->bwd_dac_bits, dq);
             for (int64_t n = 0; n < t->n; n++)
                 dq[n] *= d_max;
             dv = dq;
         }
-        if (o->algorithm == TRAIN_SGD || o->algorithm == TRAIN_TTV2) {
+        if (o->algorithm == TRAIN_RULE_SGD || o->algorithm == TRAIN_RULE_TTV2) {
             pulse_streams(streams, x, t->k, d, t->n, lr, e->device->dw_min, tag_key(e, 3, (uint64_t)i, g));
             e->counters.update_slots += (uint64_t)o->bl;
             e->counters.digital_ops += (uint64_t)o->bl * (uint64_t)(t->k + t->n);
@@ -281,9 +281,9 @@ static void update(Engine *e, int slot, uint64_t g, PulseStreams *streams)
         UpdateTask task = {e, l, streams, x, dv, lr};
         parallel(e, update_range, &task, t->k);
         e->counters.buffer_bytes += 4 * (uint64_t)(t->k + t->n);
-        if (o->algorithm == TRAIN_MIXED)
+        if (o->algorithm == TRAIN_RULE_MIXED)
             e->counters.buffer_bytes += 8 * (uint64_t)(t->k * t->n);   /* chi read and written, 4 bytes each */
-        if (o->algorithm == TRAIN_TTV2 && (g + 1) % (uint64_t)o->transfer_every == 0) {
+        if (o->algorithm == TRAIN_RULE_TTV2 && (g + 1) % (uint64_t)o->transfer_every == 0) {
             int64_t row = t->transfers++ % t->k;
             ttv2_transfer(t, &e->fwd, row, o->transfer_lr, tag_key(e, 7, (uint64_t)i, (uint64_t)t->transfers),
                           e->scratch, &e->counts[0]);
@@ -364,18 +364,18 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
     t->unit = l->in_hi * (double)l->in_scale * t->scale;
     for (int64_t j = 0; j < k * n; j++)
         w[j] /= t->scale;
-    if (e->o.algorithm == TRAIN_FLOAT) {
+    if (e->o.algorithm == TRAIN_RULE_FLOAT) {
         t->wf = w;
     } else {
         train_array_init(&t->c, m, k, n, e->o.pair, tag_key(e, 1, (uint64_t)i, 0), w, l->blocks, l->n_blocks,
                          arena);
     }
-    if (e->o.algorithm == TRAIN_TTV2) {
+    if (e->o.algorithm == TRAIN_RULE_TTV2) {
         double *zero = arena_array(arena, (size_t)(k * n), sizeof(double));
         train_array_init(&t->a, m, k, n, e->o.pair, tag_key(e, 2, (uint64_t)i, 0), zero, l->blocks,
                          l->n_blocks, arena);
     }
-    if (e->o.algorithm == TRAIN_MIXED || e->o.algorithm == TRAIN_TTV2)
+    if (e->o.algorithm == TRAIN_RULE_MIXED || e->o.algorithm == TRAIN_RULE_TTV2)
         t->acc = arena_array(arena, (size_t)(k * n), sizeof(double));
     l->x = arena_array(arena, (size_t)(batch * k), sizeof(double));
     l->pass = arena_array(arena, (size_t)(batch * k), sizeof(double));
@@ -431,10 +431,10 @@ static void count_writes(Engine *e, TrainReport *report, Arena *arena)
         TrainLayer *t = &e->layers[i].t;
         int64_t count = t->k * t->n;
         report->writes[i] = arena_array(arena, (size_t)count, sizeof(uint32_t));
-        if (e->o.algorithm == TRAIN_FLOAT)
+        if (e->o.algorithm == TRAIN_RULE_FLOAT)
             continue;
         const TrainArray *arrays[2] = {&t->c, &t->a};
-        for (int a = 0; a < (e->o.algorithm == TRAIN_TTV2 ? 2 : 1); a++) {
+        for (int a = 0; a < (e->o.algorithm == TRAIN_RULE_TTV2 ? 2 : 1); a++) {
             int64_t cells = arrays[a]->pair ? 2 * count : count;
             for (int64_t j = 0; j < cells; j++) {
                 uint32_t pulses = arrays[a]->cells[j].pulses;
@@ -496,7 +496,7 @@ static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report
         size_t count = (size_t)(t->k * t->n);
         NetLayer m = {.k = t->k, .n = t->n, .w = arena_array(arena, count, sizeof(double)), .b = l->b};
         for (size_t j = 0; j < count; j++)
-            m.w[j] = t->scale * (e->o.algorithm == TRAIN_FLOAT ? t->wf[j] : (double)t->c.w[j]);
+            m.w[j] = t->scale * (e->o.algorithm == TRAIN_RULE_FLOAT ? t->wf[j] : (double)t->c.w[j]);
         float *new_q = arena_array(arena, count, sizeof(float));
         float *w_scale = arena_array(arena, (size_t)t->n, sizeof(float));
         net_quantize(&m, &p->arch, new_q, w_scale);
@@ -505,7 +505,7 @@ static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report
         if (!emit_reprogram_layer(p, l->L.name, new_q, 1, t->k, t->n, diags))
             return false;
         finetune_set_dequant(p, &l->L, w_scale, &m);
-        if (e->o.algorithm != TRAIN_FLOAT)
+        if (e->o.algorithm != TRAIN_RULE_FLOAT)
             record_cell_writes(p, l);
         for (int j = 0; j < p->n_instrs; j++) {
             const Instr *in = &p->instrs[j];

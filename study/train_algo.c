@@ -28,22 +28,22 @@ static int pulse_integer(TrainArray *a, int64_t i, double v)
     return abs(n);
 }
 
-void train_update_rows(TrainLayer *l, TrainAlgorithm algorithm, const PulseStreams *s, const double *x,
+void train_update_rows(TrainLayer *l, TrainRule algorithm, const PulseStreams *s, const double *x,
                        const double *d, double lr, int64_t k0, int64_t k1, UpdateCount *count)
 {
     int64_t n_cols = l->n;
     switch (algorithm) {
-    case TRAIN_FLOAT:
+    case TRAIN_RULE_FLOAT:
         for (int64_t k = k0; k < k1; k++)
             for (int64_t n = 0; n < n_cols; n++)
                 l->wf[k * n_cols + n] -= lr * x[k] * d[n];
         count->digital_ops += (uint64_t)((k1 - k0) * n_cols);
         return;
-    case TRAIN_SGD:
-    case TRAIN_TTV2:
-        count->pulses += pulse_apply(algorithm == TRAIN_SGD ? &l->c : &l->a, s, x, d, k0, k1);
+    case TRAIN_RULE_SGD:
+    case TRAIN_RULE_TTV2:
+        count->pulses += pulse_apply(algorithm == TRAIN_RULE_SGD ? &l->c : &l->a, s, x, d, k0, k1);
         return;
-    case TRAIN_MIXED: {
+    case TRAIN_RULE_MIXED: {
         double dw_min = l->c.model->dw_min;
         for (int64_t k = k0; k < k1; k++) {
             int row_max = 0;

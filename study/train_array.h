@@ -125,7 +125,7 @@ typedef struct {
  * float exactly; sgd the pulse streams s into c; ttv2 into a; mixed into
  * the accumulators chi, then floor(|chi| / dw_min) pulses where |chi| >=
  * dw_min (Nandakumar et al. 2018), chi keeping the rest. */
-void train_update_rows(TrainLayer *l, TrainAlgorithm algorithm, const PulseStreams *s, const double *x, const double *d,
+void train_update_rows(TrainLayer *l, TrainRule algorithm, const PulseStreams *s, const double *x, const double *d,
                        double lr, int64_t k0, int64_t k1, UpdateCount *count);
 /* Tiki-Taka v2's transfer (Gokmen 2021): row `row` of A read with a one-hot
  * input (noise and ADC of r, key), H[row, n] += rate a_read / dw_min; where
