@@ -56,7 +56,8 @@ const char train_usage[] =
     "  --batch B            minibatch size (default 1)\n"
     "  --init random|program  start from uniform +-1/sqrt(K) weights and zero\n"
     "                       bias (random, the default) or the programmed layers\n"
-    "  --mapping device|pair  one bipolar device per weight (default) or a pair\n"
+    "  --mapping device|pair  one bipolar device per weight (default) or a pair;\n"
+    "                       a unipolar device (w_min >= 0, pcm) always a pair\n"
     "  --bl L               pulse stream length, 1 to 1024 (default 31)\n"
     "  --bwd-dac-bits B     the backward pass's error DAC, 2 to 16 (default 8)\n"
     "  --bwd-adc-bits B     its ADC, 1 to 16 (default: each block's forward bits)\n"
@@ -245,8 +246,9 @@ int cmd_train(Args *a)
     if (!ok)
         return finish(arena, &diags, outputs_commit(outs, false));
 
-    fprintf(text, "device %s (%s), algorithm %s, %d training images\n", device.name, device.description,
-            train_rule_name(o.algorithm), train.count);
+    o.pair |= device.w_min >= 0;        /* a unipolar device holds no sign alone */
+    fprintf(text, "device %s (%s), %s, algorithm %s, %d training images\n", device.name, device.description,
+            o.pair ? "a pair per weight" : "one device per weight", train_rule_name(o.algorithm), train.count);
     Printer printer = {.text = text, .test_images = test.count, .first = true};
     char *json_text = NULL;
     size_t json_size = 0;

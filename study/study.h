@@ -191,7 +191,8 @@ typedef struct {
     double learning_rate;       /* SGD's step on the mean cross-entropy of a minibatch */
     int threads;
     bool init_random;           /* uniform +-1/sqrt(K) weights, zero bias (else the programmed layers) */
-    bool pair;                  /* a differential pair of devices per weight (else one bipolar device) */
+    bool pair;                  /* a differential pair of devices per weight (else one bipolar device;
+                                   always a pair for a unipolar device, w_min >= 0) */
     int bl;                     /* pulse stream length */
     int bwd_dac_bits;           /* the backward pass's error DAC */
     int bwd_adc_bits;           /* its ADC (0: each block's forward bits) */

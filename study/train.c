@@ -357,7 +357,8 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
     for (int64_t j = 0; j < k * n; j++)
         w_max = fmax(w_max, fabs(w[j]));
     const DeviceModel *m = e->device;
-    double bound = fmin(-m->w_min, m->w_max);
+    /* a bipolar device holds +-min(-w_min, w_max); a pair +-(w_max - base) */
+    double bound = e->o.pair ? m->w_max - fmax(m->w_min, 0) : fmin(-m->w_min, m->w_max);
     TrainLayer *t = &l->t;
     t->k = k, t->n = n;
     t->scale = w_max > 0 ? w_max / (e->o.weight_fraction * bound) : 1 / bound;
@@ -541,6 +542,7 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
     memset(report, 0, sizeof *report);
     Engine e = {.o = *options, .device = device, .key = noise_key(seed, NOISE_TRAIN)};
     options_defaults(&e.o);
+    e.o.pair |= device->w_min >= 0;     /* a unipolar device holds no sign alone */
     TrainedLayer L[FINETUNE_MAX_LAYERS];
     int want = e.o.layers > 0 ? e.o.layers : FINETUNE_LAYERS_FC;
     if (want > FINETUNE_MAX_LAYERS) {

@@ -22,10 +22,12 @@ void train_array_init(TrainArray *a, const DeviceModel *model, int64_t k, int64_
                       .blocks = blocks};
     a->cells = arena_array(arena, (size_t)(pair ? 2 * count : count), sizeof(DeviceCell));
     a->w = arena_array(arena, (size_t)count, sizeof(float));
+    a->base = fmax(model->w_min, 0);
     for (int64_t i = 0; i < count; i++) {
         if (pair) {
-            device_init(model, noise_hash(key, (uint64_t)i), fmax(w0[i], 0), &a->cells[i]);
-            device_init(model, noise_hash(key, (uint64_t)(count + i)), fmax(-w0[i], 0), &a->cells[count + i]);
+            device_init(model, noise_hash(key, (uint64_t)i), a->base + fmax(w0[i], 0), &a->cells[i]);
+            device_init(model, noise_hash(key, (uint64_t)(count + i)), a->base + fmax(-w0[i], 0),
+                        &a->cells[count + i]);
         } else {
             device_init(model, noise_hash(key, (uint64_t)i), w0[i], &a->cells[i]);
         }
@@ -53,8 +55,8 @@ void train_array_pulse(TrainArray *a, int64_t i, int count)
            pair, both devices reprogrammed to the difference they hold */
         int64_t plus = i, minus = a->k * a->n + i;
         double w = (double)a->cells[plus].w - a->cells[minus].w;
-        device_program(a->model, noise_hash(a->key, (uint64_t)plus), &a->cells[plus], fmax(w, 0));
-        device_program(a->model, noise_hash(a->key, (uint64_t)minus), &a->cells[minus], fmax(-w, 0));
+        device_program(a->model, noise_hash(a->key, (uint64_t)plus), &a->cells[plus], a->base + fmax(w, 0));
+        device_program(a->model, noise_hash(a->key, (uint64_t)minus), &a->cells[minus], a->base + fmax(-w, 0));
         __atomic_add_fetch(&a->refreshes, 1, __ATOMIC_RELAXED);   /* rows of several workers */
     }
     train_array_sync(a, i);

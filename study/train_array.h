@@ -29,6 +29,7 @@ typedef struct {
     int n_blocks;
     const TrainBlock *blocks;
     uint64_t refreshes;         /* a pair's refreshes (a device at its bound: both reprogrammed) */
+    double base;                /* a pair's devices hold base + max(+-w, 0): max(w_min, 0) */
 } TrainArray;
 
 /* How a read converts (docs/train.md 2). */
@@ -42,7 +43,8 @@ typedef struct {
 } TrainRead;
 
 /* The devices drawn from key and set to w0[k n] (device units); a pair
- * takes plus = max(w0, 0), minus = max(-w0, 0). */
+ * takes plus = base + max(w0, 0), minus = base + max(-w0, 0), base =
+ * max(w_min, 0) (a unipolar device's lowest weight). */
 void train_array_init(TrainArray *a, const DeviceModel *model, int64_t k, int64_t n, bool pair, uint64_t key,
                       const double *w0, const TrainBlock *blocks, int n_blocks, Arena *arena);
 /* w[i] from the devices of weight i. */
