@@ -89,7 +89,7 @@ void train_array_read(const TrainArray *a, const TrainRead *r, bool transposed, 
         j0 = 0, j1 = outputs;
     for (int64_t j = j0; j < j1; j++)
         y[j] = 0;
-    double sum[1024], var[1024];    /* a block's outputs: a tile has at most 1024 rows or columns */
+    double sum[4096], var[4096];    /* a block's outputs: a tile has at most 4096 rows or columns (ir/arch.c) */
     for (int b = 0; b < a->n_blocks; b++) {
         const TrainBlock *B = &a->blocks[b];
         int bits = r->adc_bits > 0 ? r->adc_bits : B->adc_bits;
