@@ -56,8 +56,10 @@ const char train_usage[] =
     "  --batch B            minibatch size (default 1)\n"
     "  --init random|program  start from uniform +-1/sqrt(K) weights and zero\n"
     "                       bias (random, the default) or the programmed layers\n"
-    "  --mapping device|pair  one bipolar device per weight (default) or a pair;\n"
-    "                       a unipolar device (w_min >= 0, pcm) always a pair\n"
+    "  --mapping device|pair  one bipolar device per weight or a pair; default:\n"
+    "                       the program's training mapping (xbarc compile\n"
+    "                       --train-mapping: a pair for pair and split), else one\n"
+    "                       device; a unipolar device (w_min >= 0, pcm) always a pair\n"
     "  --bl L               pulse stream length, 1 to 1024 (default 31)\n"
     "  --bwd-dac-bits B     the backward pass's error DAC, 2 to 16 (default 8)\n"
     "  --bwd-adc-bits B     its ADC, 1 to 16 (default: each block's forward bits)\n"
@@ -210,6 +212,7 @@ int cmd_train(Args *a)
     }
     o.layers = (int)layers, o.epochs = (int)epochs, o.batch = (int)batch, o.threads = (int)threads;
     o.init_random = !init_text || strcmp(init_text, "random") == 0;
+    o.mapping_given = mapping_text != NULL;
     o.pair = mapping_text && strcmp(mapping_text, "pair") == 0;
     o.bl = (int)bl, o.bwd_dac_bits = (int)dac, o.bwd_adc_bits = (int)adc, o.transfer_every = (int)every;
 
@@ -246,9 +249,8 @@ int cmd_train(Args *a)
     if (!ok)
         return finish(arena, &diags, outputs_commit(outs, false));
 
-    o.pair |= device.w_min >= 0;        /* a unipolar device holds no sign alone */
-    fprintf(text, "device %s (%s), %s, algorithm %s, %d training images\n", device.name, device.description,
-            o.pair ? "a pair per weight" : "one device per weight", train_rule_name(o.algorithm), train.count);
+    fprintf(text, "device %s (%s), algorithm %s, %d training images\n", device.name, device.description,
+            train_rule_name(o.algorithm), train.count);
     Printer printer = {.text = text, .test_images = test.count, .first = true};
     char *json_text = NULL;
     size_t json_size = 0;
@@ -279,7 +281,8 @@ int cmd_train(Args *a)
         return finish(arena, &diags, false);
     fprintf(text, "layer%s ", report.n_layers > 1 ? "s" : "");
     for (int i = 0; i < report.n_layers; i++)
-        fprintf(text, "%s%s (scale %.4g)", i ? ", " : "", report.layers[i], report.scale[i]);
+        fprintf(text, "%s%s (%s, scale %.4g)", i ? ", " : "", report.layers[i],
+                report.pair[i] ? "a pair" : "a device", report.scale[i]);
     fprintf(text, ": %lld weights, %lld of them changed in the program\n", (long long)report.weights,
             (long long)report.weights_changed);
     const TrainCost *k = &report.cost;

@@ -191,6 +191,8 @@ typedef struct {
     double learning_rate;       /* SGD's step on the mean cross-entropy of a minibatch */
     int threads;
     bool init_random;           /* uniform +-1/sqrt(K) weights, zero bias (else the programmed layers) */
+    bool mapping_given;         /* pair says the mapping; else each layer's training mapping
+                                   (train_mapping_of: a pair for pair and split, else one device) */
     bool pair;                  /* a differential pair of devices per weight (else one bipolar device;
                                    always a pair for a unipolar device, w_min >= 0) */
     int bl;                     /* pulse stream length */
@@ -228,6 +230,7 @@ typedef struct {
     int64_t features, classes, weights;
     int images, test_images;
     double scale[FINETUNE_MAX_LAYERS];  /* real weight per device unit, per layer */
+    bool pair[FINETUNE_MAX_LAYERS];     /* a pair of devices per weight, per layer */
     TrainCounters counters;     /* all epochs */
     TrainCost cost;
     uint64_t max_writes;        /* pulses of the most written device */

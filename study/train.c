@@ -62,6 +62,7 @@ typedef struct {
     TrainLayer t;
     TrainBlock *blocks;
     int n_blocks;
+    bool pair;                  /* a pair of devices per weight */
     float in_scale;
     int32_t in_lo, in_hi;
     double *b;                  /* bias [N] */
@@ -357,8 +358,11 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
     for (int64_t j = 0; j < k * n; j++)
         w_max = fmax(w_max, fabs(w[j]));
     const DeviceModel *m = e->device;
+    TrainMapping mapping = train_mapping_of(p, l->L.name);
+    l->pair = e->o.mapping_given ? e->o.pair : mapping == TRAIN_MAP_PAIR || mapping == TRAIN_MAP_SPLIT;
+    l->pair |= m->w_min >= 0;           /* a unipolar device holds no sign alone */
     /* a bipolar device holds +-min(-w_min, w_max); a pair +-(w_max - base) */
-    double bound = e->o.pair ? m->w_max - fmax(m->w_min, 0) : fmin(-m->w_min, m->w_max);
+    double bound = l->pair ? m->w_max - fmax(m->w_min, 0) : fmin(-m->w_min, m->w_max);
     TrainLayer *t = &l->t;
     t->k = k, t->n = n;
     t->scale = w_max > 0 ? w_max / (e->o.weight_fraction * bound) : 1 / bound;
@@ -368,12 +372,12 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
     if (e->o.algorithm == TRAIN_RULE_FLOAT) {
         t->wf = w;
     } else {
-        train_array_init(&t->c, m, k, n, e->o.pair, tag_key(e, 1, (uint64_t)i, 0), w, l->blocks, l->n_blocks,
+        train_array_init(&t->c, m, k, n, l->pair, tag_key(e, 1, (uint64_t)i, 0), w, l->blocks, l->n_blocks,
                          arena);
     }
     if (e->o.algorithm == TRAIN_RULE_TTV2) {
         double *zero = arena_array(arena, (size_t)(k * n), sizeof(double));
-        train_array_init(&t->a, m, k, n, e->o.pair, tag_key(e, 2, (uint64_t)i, 0), zero, l->blocks,
+        train_array_init(&t->a, m, k, n, l->pair, tag_key(e, 2, (uint64_t)i, 0), zero, l->blocks,
                          l->n_blocks, arena);
     }
     if (e->o.algorithm == TRAIN_RULE_MIXED || e->o.algorithm == TRAIN_RULE_TTV2)
@@ -542,7 +546,6 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
     memset(report, 0, sizeof *report);
     Engine e = {.o = *options, .device = device, .key = noise_key(seed, NOISE_TRAIN)};
     options_defaults(&e.o);
-    e.o.pair |= device->w_min >= 0;     /* a unipolar device holds no sign alone */
     TrainedLayer L[FINETUNE_MAX_LAYERS];
     int want = e.o.layers > 0 ? e.o.layers : FINETUNE_LAYERS_FC;
     if (want > FINETUNE_MAX_LAYERS) {
@@ -572,6 +575,7 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
         widest = L[i].k + L[i].n > widest ? L[i].k + L[i].n : widest;
         report->layers[i] = L[i].name;
         report->scale[i] = e.layers[i].t.scale;
+        report->pair[i] = e.layers[i].pair;
         report->weights += L[i].k * L[i].n;
     }
     report->n_layers = e.n_layers;
