@@ -344,8 +344,8 @@ typedef struct {
     double read_ns[2], update_ns, digital_ns;
     double time_ns;             /* the sum: phases one after another, no overlap */
     double pj_per_step, ns_per_step;
-    /* what training adds to the chip (tiles, area): backend/train_map.c's,
-       merged by the lead; 0 until then */
+    /* what training adds to the chip (train_map above: TrainMap.extra_tiles
+       and added_mm2), set by the engine; 0 for the float rule */
     int extra_tiles;
     double extra_area_mm2;
 } TrainCost;

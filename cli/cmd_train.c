@@ -122,10 +122,12 @@ static void json_counters(FILE *f, const TrainReport *r)
             (unsigned long long)c->buffer_bytes);
     fprintf(f, "  \"cost\": {\"energy_j\": %.17g, \"time_s\": %.17g, \"j_per_step\": %.17g, \"s_per_step\": %.17g, "
             "\"forward_read_j\": %.17g, \"transposed_read_j\": %.17g, \"adc_j\": %.17g, \"pulse_j\": %.17g, "
-            "\"digital_j\": %.17g, \"buffer_j\": %.17g, \"update_s\": %.17g},\n",
+            "\"digital_j\": %.17g, \"buffer_j\": %.17g, \"update_s\": %.17g, \"extra_tiles\": %d, "
+            "\"extra_area_mm2\": %.17g},\n",
             k->energy_pj * 1e-12, k->time_ns * 1e-9, k->pj_per_step * 1e-12, k->ns_per_step * 1e-9,
             k->read_pj[0] * 1e-12, k->read_pj[1] * 1e-12, (k->adc_pj[0] + k->adc_pj[1]) * 1e-12,
-            k->pulse_pj * 1e-12, k->digital_pj * 1e-12, k->buffer_pj * 1e-12, k->update_ns * 1e-9);
+            k->pulse_pj * 1e-12, k->digital_pj * 1e-12, k->buffer_pj * 1e-12, k->update_ns * 1e-9,
+            k->extra_tiles, k->extra_area_mm2);
     fprintf(f, "  \"writes\": {\"max\": %llu, \"mean\": %.17g, \"epochs_to_wear\": %.17g, \"refreshes\": %llu},\n",
             (unsigned long long)r->max_writes, r->mean_writes, r->epochs_to_wear, (unsigned long long)r->refreshes);
 }
@@ -291,6 +293,9 @@ int cmd_train(Args *a)
             k->energy_pj * 1e-12, k->time_ns * 1e-9, k->pj_per_step * 1e-3, k->ns_per_step * 1e-3,
             (unsigned long long)report.counters.pulses, (unsigned long long)report.max_writes, report.mean_writes,
             report.epochs_to_wear, device.endurance);
+    if (report.cost.extra_tiles || report.cost.extra_area_mm2 > 0)
+        fprintf(text, "training adds %d tiles and %.4g mm^2 to the chip (docs/train-mapping.md)\n",
+                report.cost.extra_tiles, report.cost.extra_area_mm2);
     if (report.refreshes)
         fprintf(text, "pairs refreshed (a device at its bound): %llu\n", (unsigned long long)report.refreshes);
     fprintf(text, "time: %.3f s (features on the chip %.3f s, training %.3f s, CPU %.3f s)\n", seconds,

@@ -523,6 +523,31 @@ static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report
     return true;
 }
 
+/* What training adds to the chip (backend/train_map.c, docs/train-mapping.md):
+ * Tiki-Taka's fast arrays, the accumulators' memory, the transposed-read
+ * periphery and the update drivers, in tiles and area.  Left 0 when the
+ * training mapping cannot say (its message is not an error of training). */
+static void add_train_map(const Program *p, const Engine *e, TrainCost *cost, Arena *arena)
+{
+    static const TrainAlgorithm algorithms[] = {
+        [TRAIN_RULE_SGD] = TRAIN_SGD, [TRAIN_RULE_MIXED] = TRAIN_MIXED, [TRAIN_RULE_TTV2] = TRAIN_TTV2};
+    if (e->o.algorithm == TRAIN_RULE_FLOAT)
+        return;
+    const char **names = arena_array(arena, (size_t)e->n_layers, sizeof(char *));
+    for (int i = 0; i < e->n_layers; i++)
+        names[i] = e->layers[i].L.name;
+    TrainMapRequest request = {.algorithm = algorithms[e->o.algorithm], .n_layers = e->n_layers, .layers = names,
+                               .bl = e->o.bl, .pulse_ns = e->device->pulse_ns};
+    PerfParams params = perf_params_default();
+    Diags quiet;
+    diags_init(&quiet, arena);
+    TrainMap map;
+    if (!train_map(arena, p, &params, &request, &map, &quiet))
+        return;
+    cost->extra_tiles = map.extra_tiles;
+    cost->extra_area_mm2 = map.added_mm2;
+}
+
 static void epoch_cost(const Engine *e, const TrainCounters *c, TrainCost *cost)
 {
     PerfParams params = perf_params_default();
@@ -652,6 +677,7 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
     pool_free(e.pool);
     report->counters = e.counters;
     epoch_cost(&e, &e.counters, &report->cost);
+    add_train_map(p, &e, &report->cost, arena);
     count_writes(&e, report, p->arena);
     report->epochs_to_wear =
         perf_train_epochs_to_wear(device->endurance, (double)report->max_writes / (double)e.o.epochs);
