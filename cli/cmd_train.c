@@ -8,13 +8,14 @@
  * what `xbarc eval` prints for the written program with the same options. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char train_usage[] =
     "usage: xbarc train PROGRAM.xbp --dataset SPEC --device PRESET|FILE\n"
     "                   --algorithm float|sgd|mixed|ttv2 -o OUT.xbp\n"
-    "                   [--train-limit N] [--layers N|fc] [--epochs E] [--lr RATE] [--batch B]\n"
+    "                   [--train-limit N] [--validate N] [--layers N|fc] [--epochs E] [--lr RATE] [--batch B]\n"
     "                   [--init random|program] [--mapping device|pair] [--bl L]\n"
     "                   [--bwd-dac-bits B] [--bwd-adc-bits B] [--out-bound V] [--weight-fraction F]\n"
     "                   [--transfer-every N] [--transfer-lr R] [--threads T] [--stats-json FILE]\n"
@@ -44,6 +45,9 @@ const char train_usage[] =
     "                       ttv2: Tiki-Taka v2 (Gokmen 2021), a fast array A, a\n"
     "                       transfer buffer and the slow weights\n"
     "  --train-limit N      training images used (default all)\n"
+    "  --validate N         hold the last N of them out: the per-epoch accuracy is\n"
+    "                       theirs (choose settings on it, not on the test split);\n"
+    "                       'after:' stays the test split's\n"
     "  the data set (train and test splits; --limit and --offset: the test split's)\n"
     DATASET_USAGE
     "  --noise ideal|rram|pcm|neurram, --chip FILE, --time T, --set FIELD=VALUE, --seed S\n"
@@ -87,6 +91,7 @@ typedef struct {
     FILE *text;
     FILE *json;                 /* the epochs array being written, or NULL */
     int test_images;
+    const char *held_out;       /* what the per-epoch accuracy is of: "test" or "validation" */
     bool first;
 } Printer;
 
@@ -94,18 +99,18 @@ static void print_epoch(void *context, const TrainEpoch *ep)
 {
     Printer *pr = context;
     if (ep->epoch == 0) {
-        fprintf(pr->text, "epoch 0: test %.4f (%d test images, the arrays before training)\n", ep->test_accuracy,
-                pr->test_images);
+        fprintf(pr->text, "epoch 0: %s %.4f (%d %s images, the arrays before training)\n", pr->held_out,
+                ep->test_accuracy, pr->test_images, pr->held_out);
     } else {
-        fprintf(pr->text, "epoch %d: loss %.4f train %.4f test %.4f, %llu pulses, %.4g J, %.4g s on chip (%.2f s)\n",
-                ep->epoch, ep->train_loss, ep->train_accuracy, ep->test_accuracy,
+        fprintf(pr->text, "epoch %d: loss %.4f train %.4f %s %.4f, %llu pulses, %.4g J, %.4g s on chip (%.2f s)\n",
+                ep->epoch, ep->train_loss, ep->train_accuracy, pr->held_out, ep->test_accuracy,
                 (unsigned long long)ep->counters.pulses, ep->cost.energy_pj * 1e-12, ep->cost.time_ns * 1e-9,
                 ep->train_seconds);
     }
     if (pr->json) {
         fprintf(pr->json, "%s\n    {\"epoch\": %d, \"train_loss\": %.17g, \"train_accuracy\": %.17g, "
-                "\"test_accuracy\": %.17g, \"pulses\": %llu, \"energy_j\": %.17g, \"time_s\": %.17g}",
-                pr->first ? "" : ",", ep->epoch, ep->train_loss, ep->train_accuracy, ep->test_accuracy,
+                "\"%s_accuracy\": %.17g, \"pulses\": %llu, \"energy_j\": %.17g, \"time_s\": %.17g}",
+                pr->first ? "" : ",", ep->epoch, ep->train_loss, ep->train_accuracy, pr->held_out, ep->test_accuracy,
                 (unsigned long long)ep->counters.pulses, ep->cost.energy_pj * 1e-12, ep->cost.time_ns * 1e-9);
         pr->first = false;
     }
@@ -128,8 +133,12 @@ static void json_counters(FILE *f, const TrainReport *r)
             k->read_pj[0] * 1e-12, k->read_pj[1] * 1e-12, (k->adc_pj[0] + k->adc_pj[1]) * 1e-12,
             k->pulse_pj * 1e-12, k->digital_pj * 1e-12, k->buffer_pj * 1e-12, k->update_ns * 1e-9,
             k->extra_tiles, k->extra_area_mm2);
-    fprintf(f, "  \"writes\": {\"max\": %llu, \"mean\": %.17g, \"epochs_to_wear\": %.17g, \"refreshes\": %llu},\n",
-            (unsigned long long)r->max_writes, r->mean_writes, r->epochs_to_wear, (unsigned long long)r->refreshes);
+    /* no pulses (float) wear nothing: null, as JSON has no infinity */
+    char wear[32] = "null";
+    if (isfinite(r->epochs_to_wear))
+        snprintf(wear, sizeof wear, "%.17g", r->epochs_to_wear);
+    fprintf(f, "  \"writes\": {\"max\": %llu, \"mean\": %.17g, \"epochs_to_wear\": %s, \"refreshes\": %llu},\n",
+            (unsigned long long)r->max_writes, r->mean_writes, wear, (unsigned long long)r->refreshes);
 }
 
 int cmd_train(Args *a)
@@ -138,7 +147,7 @@ int cmd_train(Args *a)
                *batch_text = NULL, *layers_text = NULL, *device_text = NULL, *algorithm_text = NULL,
                *init_text = NULL, *mapping_text = NULL, *bl_text = NULL, *dac_text = NULL, *adc_text = NULL,
                *bound_text = NULL, *fraction_text = NULL, *every_text = NULL, *tlr_text = NULL,
-               *threads_text = NULL, *stats_path = NULL;
+               *threads_text = NULL, *stats_path = NULL, *validate_text = NULL;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     DatasetOptions dso = {0};
     while (a->i < a->argc && !a->failed) {
@@ -153,11 +162,11 @@ int cmd_train(Args *a)
             !opt_value(a, "--bwd-adc-bits", &adc_text) && !opt_value(a, "--out-bound", &bound_text) &&
             !opt_value(a, "--weight-fraction", &fraction_text) &&
             !opt_value(a, "--transfer-every", &every_text) && !opt_value(a, "--transfer-lr", &tlr_text) &&
-            !opt_value(a, "--threads", &threads_text) && !opt_value(a, "--stats-json", &stats_path) && !a->failed)
+            !opt_value(a, "--threads", &threads_text) && !opt_value(a, "--validate", &validate_text) && !opt_value(a, "--stats-json", &stats_path) && !a->failed)
             opt_positional(a, &path);
     }
     long train_limit = 0, epochs = 0, batch = 0, layers = FINETUNE_LAYERS_FC, bl = 0, dac = 0, adc = 0, every = 0,
-         threads = 1;
+         threads = 1, validate = 0;
     TrainOptions o = {0};
     if (!a->failed && !path)
         usage_error(a, "%s", "missing PROGRAM.xbp");
@@ -177,6 +186,8 @@ int cmd_train(Args *a)
         usage_error(a, "--algorithm takes float, sgd, mixed or ttv2, not '%s'", algorithm_text);
     if (!a->failed && train_text && !parse_positive(train_text, &train_limit, 1000000000))
         usage_error(a, "--train-limit takes a positive count, not '%s'", train_text);
+    if (!a->failed && validate_text && !parse_positive(validate_text, &validate, 1000000000))
+        usage_error(a, "--validate takes a positive count, not '%s'", validate_text);
     if (!a->failed && epochs_text && !parse_positive(epochs_text, &epochs, 100000))
         usage_error(a, "--epochs takes a count from 1 to 100000, not '%s'", epochs_text);
     if (!a->failed && batch_text && !parse_positive(batch_text, &batch, 65536))
@@ -248,12 +259,26 @@ int cmd_train(Args *a)
                    type_format(arena, &train.image_type));
         ok = false;
     }
+    if (ok && validate >= train.count) {
+        diag_error(&diags, &loc, "--validate %ld holds out every one of the %d training images", validate, train.count);
+        ok = false;
+    }
     if (!ok)
         return finish(arena, &diags, outputs_commit(outs, false));
+    /* the per-epoch accuracy: of the held-out training images, or of the test split */
+    Dataset held = test;
+    if (validate) {
+        int kept = train.count - (int)validate;
+        held.count = (int)validate;
+        held.images = train.images + (size_t)kept * (size_t)type_numel(&train.image_type);
+        held.labels = train.labels + kept;
+        train.count = kept;
+    }
 
     fprintf(text, "device %s (%s), algorithm %s, %d training images\n", device.name, device.description,
             train_rule_name(o.algorithm), train.count);
-    Printer printer = {.text = text, .test_images = test.count, .first = true};
+    Printer printer = {.text = text, .test_images = held.count, .held_out = validate ? "validation" : "test",
+                       .first = true};
     char *json_text = NULL;
     size_t json_size = 0;
     if (stats_path) {
@@ -264,8 +289,8 @@ int cmd_train(Args *a)
     }
     double start = now_seconds();
     TrainReport report;
-    ok = train_program(p, chip.seed, &device, train.images, train.labels, train.count, test.images, test.labels,
-                       test.count, &o, print_epoch, &printer, &report, &diags);
+    ok = train_program(p, chip.seed, &device, train.images, train.labels, train.count, held.images, held.labels,
+                       held.count, &o, print_epoch, &printer, &report, &diags);
     double seconds = now_seconds() - start;
     double after = ok ? finetune_accuracy(p, chip.seed, test.images, test.labels, test.count) : 0;
     if (ok && printer.json) {
