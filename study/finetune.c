@@ -44,7 +44,7 @@
 static bool layer_error(Diags *diags, const char *layer, const char *what)
 {
     Loc loc = {0};
-    diag_error(diags, &loc, "fine-tuning layer %s: %s", layer, what);
+    diag_error(diags, &loc, "layer %s cannot be retrained (finetune, train): %s", layer, what);
     return false;
 }
 
