@@ -123,6 +123,24 @@ bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diag
     return ok;
 }
 
+const char *file_read_text(const char *path, uint64_t max_bytes, Arena *arena, char **text, size_t *length)
+{
+    Diags diags;
+    diags_init(&diags, arena);
+    Loc nowhere = {0};
+    FileBytes bytes;
+    if (!file_read(path, max_bytes, &nowhere, &diags, &bytes)) {
+        const char *why = diags.first ? diags.first->text : "cannot read";
+        return strncmp(why, "error: ", 7) == 0 ? why + 7 : why;
+    }
+    *text = arena_alloc(arena, bytes.size + 1);
+    memcpy(*text, bytes.data, bytes.size);
+    (*text)[bytes.size] = 0;
+    *length = bytes.size;
+    file_release(&bytes);
+    return NULL;
+}
+
 void file_evict(const FileBytes *bytes)
 {
     if (bytes->mapped && bytes->size)

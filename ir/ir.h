@@ -149,6 +149,10 @@ typedef struct {
 } FileBytes;
 bool file_read(const char *path, uint64_t max_bytes, const Loc *loc, Diags *diags, FileBytes *out);
 void file_release(FileBytes *bytes);
+/* file_read for a small text file (a JSON chip or device file): its bytes,
+ * NUL-terminated, copied into the arena.  NULL, or why not, without the path
+ * ("cannot open: No such file or directory", "the file is larger than ..."). */
+const char *file_read_text(const char *path, uint64_t max_bytes, Arena *arena, char **text, size_t *length);
 /* A mapped file's pages leave the process's resident memory; the kernel maps
  * them again from the file (its page cache) when they are next read: the
  * mapping is read-only, so no page holds anything of ours.  A reader that

@@ -249,24 +249,16 @@ const char *device_load(DeviceModel *model, const char *name_or_path, Arena *are
 {
     if (device_preset(model, name_or_path))
         return NULL;
-    enum { DEVICE_FILE_MAX_BYTES = 1 << 20 };
     const char *path = name_or_path;
-    FILE *file = fopen(path, "rb");
-    if (!file) {
+    char *text;
+    size_t length;
+    const char *why = file_read_text(path, 1 << 20, arena, &text, &length);
+    if (why) {
         const char *presets = "";
         for (int i = 0; device_preset_names[i]; i++)
             presets = arena_printf(arena, "%s%s%s", presets, i ? ", " : "", device_preset_names[i]);
-        return arena_printf(arena, "%s: not a device preset (%s) nor a device file: %s", path, presets,
-                            strerror(errno));
+        return arena_printf(arena, "%s: not a device preset (%s) nor a device file: %s", path, presets, why);
     }
-    char *text = arena_alloc(arena, DEVICE_FILE_MAX_BYTES + 1);
-    size_t length = fread(text, 1, DEVICE_FILE_MAX_BYTES + 1, file);
-    bool failed = ferror(file);
-    fclose(file);
-    if (failed)
-        return arena_printf(arena, "%s: cannot read the device file", path);
-    if (length > DEVICE_FILE_MAX_BYTES)
-        return arena_printf(arena, "%s: a device file is at most 1 MB", path);
     return device_parse(model, path, text, length, arena);
 }
 

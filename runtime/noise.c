@@ -410,19 +410,13 @@ const char *noise_set(Arch *arch, const char *assignment)
 
 const char *noise_read_chip(Arch *arch, const char *path, Arena *arena)
 {
-    enum { CHIP_MAX_BYTES = 1 << 20 };
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return arena_printf(arena, "%s: cannot open the chip file: %s", path, strerror(errno));
-    char *text = arena_alloc(arena, CHIP_MAX_BYTES + 1);
-    size_t length = fread(text, 1, CHIP_MAX_BYTES + 1, f);
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed)
-        return arena_printf(arena, "%s: cannot read the chip file", path);
-    if (length > CHIP_MAX_BYTES)
-        return arena_printf(arena, "%s: a chip file is at most 1 MB", path);
-    text[length] = 0;
+    char *text;
+    size_t length;
+    const char *unread = file_read_text(path, 1 << 20, arena, &text, &length);
+    if (unread)     /* "cannot open the chip file: ...", "cannot read the chip file: is a directory" */
+        return arena_printf(arena, "%s: %s the chip file%s", path,
+                            strncmp(unread, "cannot open", 11) == 0 ? "cannot open" : "cannot read",
+                            strchr(unread, ':') ? strchr(unread, ':') : arena_printf(arena, ": %s", unread));
     cJSON *root = cJSON_ParseWithLength(text, length);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
