@@ -241,28 +241,6 @@ Test(device, neurosim_curve)
 
 /* ---- noise ---- */
 
-typedef struct {
-    double sum, sum_sq;
-    long n;
-} Moments;
-
-static void add(Moments *m, double x)
-{
-    m->sum += x;
-    m->sum_sq += x * x;
-    m->n++;
-}
-
-static double mean(const Moments *m)
-{
-    return m->sum / m->n;
-}
-
-static double sd(const Moments *m)
-{
-    double mu = mean(m);
-    return sqrt(fmax(m->sum_sq / m->n - mu * mu, 0));
-}
 
 /* Each preset without its device-to-device spread: one pulse each way from
  * w0 on 10,000 devices, the mean step against device_mean_step. */
@@ -284,11 +262,11 @@ Test(device, mean_step_is_expectation)
                 expected = device_mean_step(&m, &cell, dir);
                 double before = cell.w;
                 device_pulse(&m, key, &cell, dir, 1);
-                add(&steps, cell.w - before);
+                moments_add(&steps, cell.w - before);
             }
-            double se = sd(&steps) / sqrt(DEVICES);
-            cr_assert(fabs(mean(&steps) - expected) < 4 * se, "%s dir %d: mean step %g, expected %g (se %g)",
-                      names[p], dir, mean(&steps), expected, se);
+            double se = moments_sd(&steps) / sqrt(DEVICES);
+            cr_assert(fabs(moments_mean(&steps) - expected) < 4 * se, "%s dir %d: mean step %g, expected %g (se %g)",
+                      names[p], dir, moments_mean(&steps), expected, se);
         }
 }
 
@@ -306,11 +284,11 @@ Test(device, pulse_train_mean)
         uint64_t key = device_key(5, (uint64_t)i);
         device_init(&m, key, 0, &cell);
         device_pulse(&m, key, &cell, 1, 20);
-        add(&w, cell.w);
+        moments_add(&w, cell.w);
     }
-    double expected = 1 - pow(1 - 0.01, 20), se = sd(&w) / sqrt(DEVICES);
-    cr_assert(fabs(mean(&w) - expected) < 4 * se, "mean %g, expected %g (se %g)", mean(&w), expected, se);
-    cr_assert(sd(&w) > 0.01, "the noise must spread the weights");
+    double expected = 1 - pow(1 - 0.01, 20), se = moments_sd(&w) / sqrt(DEVICES);
+    cr_assert(fabs(moments_mean(&w) - expected) < 4 * se, "mean %g, expected %g (se %g)", moments_mean(&w), expected, se);
+    cr_assert(moments_sd(&w) > 0.01, "the noise must spread the weights");
 }
 
 Test(device, device_to_device_spread)
@@ -323,9 +301,9 @@ Test(device, device_to_device_spread)
     for (int i = 0; i < DEVICES; i++) {
         DeviceCell cell;
         device_init(&m, device_key(9, (uint64_t)i), 0, &cell);
-        add(&up, cell.scale_up);
-        add(&down, cell.scale_down);
-        add(&hi, cell.w_max);
+        moments_add(&up, cell.scale_up);
+        moments_add(&down, cell.scale_down);
+        moments_add(&hi, cell.w_max);
     }
     struct {
         const Moments *m;
@@ -338,10 +316,10 @@ Test(device, device_to_device_spread)
     };
     for (int c = 0; c < 3; c++) {
         double se_mean = checks[c].sigma / sqrt(DEVICES), se_sd = checks[c].sigma / sqrt(2.0 * DEVICES);
-        cr_assert(fabs(mean(checks[c].m) - checks[c].mu) < 4 * se_mean, "%s mean %g, expected %g", checks[c].what,
-                  mean(checks[c].m), checks[c].mu);
-        cr_assert(fabs(sd(checks[c].m) - checks[c].sigma) < 4 * se_sd, "%s sigma %g, expected %g", checks[c].what,
-                  sd(checks[c].m), checks[c].sigma);
+        cr_assert(fabs(moments_mean(checks[c].m) - checks[c].mu) < 4 * se_mean, "%s mean %g, expected %g", checks[c].what,
+                  moments_mean(checks[c].m), checks[c].mu);
+        cr_assert(fabs(moments_sd(checks[c].m) - checks[c].sigma) < 4 * se_sd, "%s sigma %g, expected %g", checks[c].what,
+                  moments_sd(checks[c].m), checks[c].sigma);
     }
 }
 
@@ -355,11 +333,11 @@ Test(device, write_noise)
         uint64_t key = device_key(11, (uint64_t)i);
         device_init(&m, key, 0, &cell);
         device_pulse(&m, key, &cell, 1, 3);
-        add(&e, cell.w_read - cell.w);
+        moments_add(&e, cell.w_read - cell.w);
     }
     double sigma = m.write_noise_std;
-    cr_assert(fabs(mean(&e)) < 4 * sigma / sqrt(DEVICES));
-    cr_assert(fabs(sd(&e) - sigma) < 4 * sigma / sqrt(2.0 * DEVICES), "write noise sigma %g, expected %g", sd(&e),
+    cr_assert(fabs(moments_mean(&e)) < 4 * sigma / sqrt(DEVICES));
+    cr_assert(fabs(moments_sd(&e) - sigma) < 4 * sigma / sqrt(2.0 * DEVICES), "write noise sigma %g, expected %g", moments_sd(&e),
               sigma);
 }
 

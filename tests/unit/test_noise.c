@@ -11,7 +11,7 @@
  * of their fields, and the drift compensation must give back the programmed
  * sums.  Reproducibility: the same seed gives the same bits in any order of
  * runs; the ideal preset gives the ideal simulator's bits. */
-#include <criterion/criterion.h>
+#include "test_support.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,29 +22,6 @@
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
-/* Mean and standard deviation of n samples. */
-typedef struct {
-    double sum, sum_sq;
-    long n;
-} Moments;
-
-static void add(Moments *m, double x)
-{
-    m->sum += x;
-    m->sum_sq += x * x;
-    m->n++;
-}
-
-static double mean(const Moments *m)
-{
-    return m->sum / m->n;
-}
-
-static double std_dev(const Moments *m)
-{
-    double mu = mean(m);
-    return sqrt((m->sum_sq - m->n * mu * mu) / (m->n - 1));
-}
 
 static Arch chip_arch(void)
 {
@@ -63,12 +40,12 @@ Test(noise, normal_table_is_a_standard_normal)
     Moments m = {0};
     int below_one = 0;
     for (int i = 0; i < n; i++) {
-        add(&m, table[i]);
+        moments_add(&m, table[i]);
         below_one += table[i] < 1.0f;
         if (i > 0)
             cr_assert_leq(table[i - 1], table[i], "quantiles in order");
     }
-    cr_expect_lt(fabs(mean(&m)), 1e-6);
+    cr_expect_lt(fabs(moments_mean(&m)), 1e-6);
     cr_expect_lt(fabs(m.sum_sq / n - 1), 1e-5, "variance %g", m.sum_sq / n);
     cr_expect(table[n - 1] > 3.8f && table[n - 1] < 4.1f, "largest %g", table[n - 1]);
     double phi1 = 0.5 * erfc(-1 / sqrt(2.0));       /* P(z < 1) = 0.8413 */
@@ -84,9 +61,9 @@ Test(noise, keys_are_pure_functions)
     cr_expect_neq(noise_key(7, NOISE_CELL), noise_key(7, NOISE_READ));
     Moments m = {0};
     for (uint64_t i = 0; i < 200000; i++)
-        add(&m, noise_uniform(noise_hash(k, i)));
-    cr_expect_lt(fabs(mean(&m) - 0.5), 0.003);
-    cr_expect_lt(fabs(std_dev(&m) - sqrt(1 / 12.0)), 0.003);
+        moments_add(&m, noise_uniform(noise_hash(k, i)));
+    cr_expect_lt(fabs(moments_mean(&m) - 0.5), 0.003);
+    cr_expect_lt(fabs(moments_sd(&m) - sqrt(1 / 12.0)), 0.003);
 }
 
 /* ---- cells ---- */
@@ -105,10 +82,10 @@ static void check_variation(Arch a, int level, double sigma_us)
                 double g_prog, g_now;
                 noise_cell(nz, t, r, c, level, 128, 128, &g_prog, &g_now);
                 cr_assert_eq(g_prog, g_now, "no drift: the same conductance at inference");
-                add(&m, (g_prog - target) / sigma_us);
+                moments_add(&m, (g_prog - target) / sigma_us);
             }
-    cr_expect_lt(fabs(mean(&m)), 0.02, "model %d level %d: mean %g sigma", a.prog_model, level, mean(&m));
-    cr_expect_lt(fabs(std_dev(&m) - 1), 0.02, "model %d level %d: std %g sigma", a.prog_model, level, std_dev(&m));
+    cr_expect_lt(fabs(moments_mean(&m)), 0.02, "model %d level %d: mean %g sigma", a.prog_model, level, moments_mean(&m));
+    cr_expect_lt(fabs(moments_sd(&m) - 1), 0.02, "model %d level %d: std %g sigma", a.prog_model, level, moments_sd(&m));
     arena_free(arena);
 }
 
@@ -151,15 +128,15 @@ Test(noise, stuck_cells_have_their_fractions)
                 sa0 += g_prog == 1.0;       /* exactly G_min: varied cells never are */
                 sa1 += g_prog == 100.0;
                 if (g_prog != 1.0 && g_prog != 100.0)
-                    add(&varied, (g_prog - 34.0) / (0.05 * 34.0));
+                    moments_add(&varied, (g_prog - 34.0) / (0.05 * 34.0));
             }
     double sd0 = sqrt(n * 0.02 * 0.98), sd1 = sqrt(n * 0.03 * 0.97);
     cr_expect_lt(fabs(sa0 - n * 0.02), 5 * sd0, "SA0 %ld of %ld", sa0, n);
     cr_expect_lt(fabs(sa1 - n * 0.03), 5 * sd1, "SA1 %ld of %ld", sa1, n);
     /* one hash draws both: the cells that are not stuck keep an unbiased
      * variation of their sigma */
-    cr_expect_lt(fabs(mean(&varied)), 0.02, "varied cells: mean %g sigma", mean(&varied));
-    cr_expect_lt(fabs(std_dev(&varied) - 1), 0.02, "varied cells: std %g sigma", std_dev(&varied));
+    cr_expect_lt(fabs(moments_mean(&varied)), 0.02, "varied cells: mean %g sigma", moments_mean(&varied));
+    cr_expect_lt(fabs(moments_sd(&varied) - 1), 0.02, "varied cells: std %g sigma", moments_sd(&varied));
     arena_free(arena);
 }
 
@@ -233,11 +210,11 @@ Test(noise, drift_follows_the_power_law)
     for (int r = 0; r < 256; r++)
         for (int c = 0; c < 256; c++) {
             noise_cell(nz, 1, r, c, 3, 256, 256, &g_prog, &g_now);
-            add(&m, -log(g_now / g_prog) / log(86420 / 20.0));
+            moments_add(&m, -log(g_now / g_prog) / log(86420 / 20.0));
         }
     /* |N(0.06, 0.02)|: the fold at 0 is 3 sigma away, no visible effect */
-    cr_expect_lt(fabs(mean(&m) - 0.06), 0.0005, "nu mean %g", mean(&m));
-    cr_expect_lt(fabs(std_dev(&m) - 0.02), 0.0005, "nu std %g", std_dev(&m));
+    cr_expect_lt(fabs(moments_mean(&m) - 0.06), 0.0005, "nu mean %g", moments_mean(&m));
+    cr_expect_lt(fabs(moments_sd(&m) - 0.02), 0.0005, "nu std %g", moments_sd(&m));
     arena_free(arena);
 }
 
@@ -462,14 +439,14 @@ Test(noise, read_noise_std_of_a_column_sum)
     for (uint64_t run = 0; run < 40; run++) {
         run_ones(sim, run, y);
         for (int k = 0; k < P * C; k++)
-            add(&m, y[k] - 3.0 * R);
+            moments_add(&m, y[k] - 3.0 * R);
     }
     /* a non-ideal chip's blocks (cells and read variances) within the bound */
     cr_expect_leq(sim_arena_bytes(sim), sim_memory_bound(pg));
     /* every cell at G_max = 100 uS, dG = 33 uS: std = sigma sqrt(R) G / dG */
     double want = 0.05 * sqrt((double)R) * 100.0 / 33.0;
-    cr_expect_lt(fabs(mean(&m)), 0.02 * want, "mean %g", mean(&m));
-    cr_expect_lt(fabs(std_dev(&m) / want - 1), 0.02, "std %g, formula %g", std_dev(&m), want);
+    cr_expect_lt(fabs(moments_mean(&m)), 0.02 * want, "mean %g", moments_mean(&m));
+    cr_expect_lt(fabs(moments_sd(&m) / want - 1), 0.02, "std %g, formula %g", moments_sd(&m), want);
     sim_free(sim);
     arena_free(arena);
 }
@@ -487,13 +464,13 @@ Test(noise, adc_gain_and_offset_per_adc)
         Sim *sim = sim_new_seeded(pg, seed);
         run_ones(sim, 0, y);
         for (int j = 0; j < C; j++) {
-            add(&gain, y[j] / R);
+            moments_add(&gain, y[j] / R);
             cr_expect_eq(y[j], y[(P - 1) * C + j], "an ADC's gain is the same at every read");
         }
         sim_free(sim);
     }
-    cr_expect_lt(fabs(mean(&gain) - 1), 0.001, "gain mean %g", mean(&gain));
-    cr_expect_lt(fabs(std_dev(&gain) / 0.02 - 1), 0.05, "gain std %g", std_dev(&gain));
+    cr_expect_lt(fabs(moments_mean(&gain) - 1), 0.001, "gain mean %g", moments_mean(&gain));
+    cr_expect_lt(fabs(moments_sd(&gain) / 0.02 - 1), 0.05, "gain std %g", moments_sd(&gain));
 
     a.adc_gain_sigma = 0, a.adc_offset_sigma = 2.0, a.cols_per_adc = 8;
     pg = one_block(arena, 1, &a);
@@ -503,13 +480,13 @@ Test(noise, adc_gain_and_offset_per_adc)
         for (int j = 0; j < C; j++) {
             /* offsets in LSB of 1/256: y = R + offset / 256 */
             if (j % 8 == 0)
-                add(&offset, (y[j] - R) * 256);
+                moments_add(&offset, (y[j] - R) * 256);
             cr_expect_eq(y[j], y[j - j % 8], "columns %d and %d share an ADC", j, j - j % 8);
         }
         sim_free(sim);
     }
-    cr_expect_lt(fabs(mean(&offset)), 0.35, "offset mean %g", mean(&offset));
-    cr_expect_lt(fabs(std_dev(&offset) / 2.0 - 1), 0.1, "offset std %g", std_dev(&offset));
+    cr_expect_lt(fabs(moments_mean(&offset)), 0.35, "offset mean %g", moments_mean(&offset));
+    cr_expect_lt(fabs(moments_sd(&offset) / 2.0 - 1), 0.1, "offset std %g", moments_sd(&offset));
     arena_free(arena);
 }
 
@@ -670,10 +647,10 @@ Test(noise, pcm_drift_exponent_follows_its_fit_of_g)
             for (int c = 0; c < 200; c++) {
                 double g_prog, g_now;
                 noise_cell(nz, 2, r, c, levels[i], 256, 256, &g_prog, &g_now);
-                add(&m, -log(g_now / g_prog) / log(86420 / 20.0));
+                moments_add(&m, -log(g_now / g_prog) / log(86420 / 20.0));
             }
-        cr_expect_lt(fabs(mean(&m) - m_want), 0.01 * m_want, "g %g: nu mean %g, |N| %g", g, mean(&m), m_want);
-        cr_expect_lt(fabs(std_dev(&m) / sd_want - 1), 0.02, "g %g: nu std %g, |N| %g", g, std_dev(&m), sd_want);
+        cr_expect_lt(fabs(moments_mean(&m) - m_want), 0.01 * m_want, "g %g: nu mean %g, |N| %g", g, moments_mean(&m), m_want);
+        cr_expect_lt(fabs(moments_sd(&m) / sd_want - 1), 0.02, "g %g: nu std %g, |N| %g", g, moments_sd(&m), sd_want);
     }
     arena_free(arena);
 }
@@ -699,11 +676,11 @@ Test(noise, pcm_one_over_f_noise_has_its_sigma)
                 for (int c = 0; c < 100; c++) {
                     double g_prog, g_now;
                     noise_cell(nz, 0, r, c, level, 256, 256, &g_prog, &g_now);
-                    add(&m, g_now - g_prog);
+                    moments_add(&m, g_now - g_prog);
                 }
-            cr_expect_lt(fabs(mean(&m)), 0.03 * sigma, "t %g level %d: mean %g", t, level, mean(&m));
-            cr_expect_lt(fabs(std_dev(&m) / sigma - 1), 0.02, "t %g level %d: std %g, formula %g", t, level,
-                         std_dev(&m), sigma);
+            cr_expect_lt(fabs(moments_mean(&m)), 0.03 * sigma, "t %g level %d: mean %g", t, level, moments_mean(&m));
+            cr_expect_lt(fabs(moments_sd(&m) / sigma - 1), 0.02, "t %g level %d: std %g, formula %g", t, level,
+                         moments_sd(&m), sigma);
         }
     }
     /* drawn once per time: another time, other draws */
@@ -756,15 +733,15 @@ Test(noise, output_noise_per_conversion)
             sim_run(sim);
             memcpy(y, sim_output(sim, 0), sizeof y);
             for (int k = 0; k < P * C; k++)
-                add(&m, y[k] - (zero ? 0 : 3.0 * R));
+                moments_add(&m, y[k] - (zero ? 0 : 3.0 * R));
         }
         if (zero) {
             double half = want / sqrt(2 * 3.14159265358979323846);
-            cr_expect_lt(fabs(mean(&m) / half - 1), 0.03, "mean %g, want %g", mean(&m), half);
+            cr_expect_lt(fabs(moments_mean(&m) / half - 1), 0.03, "mean %g, want %g", moments_mean(&m), half);
             cr_expect_lt(fabs(m.sum_sq / m.n / (want * want / 2) - 1), 0.03, "second moment %g", m.sum_sq / m.n);
         } else {
-            cr_expect_lt(fabs(mean(&m)), 0.03 * want, "mean %g", mean(&m));
-            cr_expect_lt(fabs(std_dev(&m) / want - 1), 0.02, "std %g, want %g", std_dev(&m), want);
+            cr_expect_lt(fabs(moments_mean(&m)), 0.03 * want, "mean %g", moments_mean(&m));
+            cr_expect_lt(fabs(moments_sd(&m) / want - 1), 0.02, "std %g, want %g", moments_sd(&m), want);
         }
     }
     sim_free(sim);
@@ -787,13 +764,13 @@ Test(noise, input_noise_per_read_and_row)
     for (uint64_t run = 0; run < 100; run++) {
         run_ones(sim, run, y);
         for (int p = 0; p < P; p++) {
-            add(&m, y[p * C] - 3.0 * R);
+            moments_add(&m, y[p * C] - 3.0 * R);
             for (int j = 1; j < C; j++)
                 cr_assert_leq(fabs(y[p * C + j] - y[p * C]), 1.0 / 256, "p %d col %d: %g, col 0 %g", p, j, y[p * C + j], y[p * C]);
         }
     }
-    cr_expect_lt(fabs(mean(&m)), 0.05 * want, "mean %g", mean(&m));
-    cr_expect_lt(fabs(std_dev(&m) / want - 1), 0.03, "std %g, want %g", std_dev(&m), want);
+    cr_expect_lt(fabs(moments_mean(&m)), 0.05 * want, "mean %g", moments_mean(&m));
+    cr_expect_lt(fabs(moments_sd(&m) / want - 1), 0.03, "std %g, want %g", moments_sd(&m), want);
     sim_free(sim);
     arena_free(arena);
 }

@@ -147,4 +147,32 @@ static inline double test_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* ---- sample statistics ---- */
+
+/* Mean and standard deviation of n samples (statistical checks). */
+typedef struct {
+    double sum, sum_sq;
+    long n;
+} Moments;
+
+static inline void moments_add(Moments *m, double x)
+{
+    m->sum += x;
+    m->sum_sq += x * x;
+    m->n++;
+}
+
+static inline double moments_mean(const Moments *m)
+{
+    return m->sum / (double)m->n;
+}
+
+/* The sample standard deviation (n - 1). */
+static inline double moments_sd(const Moments *m)
+{
+    double mu = moments_mean(m);
+    double var = (m->sum_sq - (double)m->n * mu * mu) / (double)(m->n - 1);
+    return var > 0 ? __builtin_sqrt(var) : 0;
+}
+
 #endif
