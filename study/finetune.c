@@ -170,7 +170,7 @@ bool finetune_find_layers(const Program *p, int want, TrainedLayer *layers, int 
         why = previous_layer(p, &chain[n - 1], &chain[n]);
         if (why && want != FINETUNE_LAYERS_FC) {
             Loc loc = {0};
-            diag_error(diags, &loc, "fine-tuning %d layers: the layer before %s (layer %d from the end) "
+            diag_error(diags, &loc, "retraining %d layers: the layer before %s (layer %d from the end) "
                        "cannot be retrained: %s", want, chain[n - 1].name, n + 1, why);
             return false;
         }
