@@ -177,8 +177,7 @@ double finetune_accuracy(const Program *p, uint64_t seed, const float *images, c
  * reads for the backward pass, pulse-train updates into the devices; then
  * the trained weights are quantized and reprogrammed as finetune does. */
 /* The update rule of --algorithm: the float baseline and the three in-memory
- * algorithms (backend/train_map.c's TrainAlgorithm, once merged, names the
- * last three for the training mapping). */
+ * algorithms, which are backend/train_map.c's TrainAlgorithm (their names too). */
 typedef enum { TRAIN_RULE_FLOAT, TRAIN_RULE_SGD, TRAIN_RULE_MIXED, TRAIN_RULE_TTV2 } TrainRule;
 const char *train_rule_name(TrainRule a);
 bool train_rule_parse(const char *text, TrainRule *a);

@@ -38,20 +38,28 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const algorithm_names[] = {"float", "sgd", "mixed", "ttv2"};
+/* The in-memory rules are the training mapping's algorithms (backend/train_map.c
+ * names them); float is the baseline only `xbarc train` has. */
+static const TrainAlgorithm rule_algorithms[] = {
+    [TRAIN_RULE_SGD] = TRAIN_SGD, [TRAIN_RULE_MIXED] = TRAIN_MIXED, [TRAIN_RULE_TTV2] = TRAIN_TTV2};
 
 const char *train_rule_name(TrainRule a)
 {
-    return a >= TRAIN_RULE_FLOAT && a <= TRAIN_RULE_TTV2 ? algorithm_names[a] : "?";
+    if (a == TRAIN_RULE_FLOAT)
+        return "float";
+    return a > TRAIN_RULE_FLOAT && a <= TRAIN_RULE_TTV2 ? train_algorithm_name(rule_algorithms[a]) : "?";
 }
 
 bool train_rule_parse(const char *text, TrainRule *a)
 {
-    for (int i = TRAIN_RULE_FLOAT; i <= TRAIN_RULE_TTV2; i++)
-        if (strcmp(text, algorithm_names[i]) == 0) {
-            *a = (TrainRule)i;
-            return true;
-        }
+    TrainAlgorithm algorithm;
+    if (strcmp(text, "float") == 0)
+        return *a = TRAIN_RULE_FLOAT, true;
+    if (!train_algorithm_from_name(text, &algorithm))
+        return false;
+    for (int i = TRAIN_RULE_SGD; i <= TRAIN_RULE_TTV2; i++)
+        if (rule_algorithms[i] == algorithm)
+            return *a = (TrainRule)i, true;
     return false;
 }
 
@@ -529,14 +537,12 @@ static bool write_back(Program *p, Engine *e, float **old_q, TrainReport *report
  * training mapping cannot say (its message is not an error of training). */
 static void add_train_map(const Program *p, const Engine *e, TrainCost *cost, Arena *arena)
 {
-    static const TrainAlgorithm algorithms[] = {
-        [TRAIN_RULE_SGD] = TRAIN_SGD, [TRAIN_RULE_MIXED] = TRAIN_MIXED, [TRAIN_RULE_TTV2] = TRAIN_TTV2};
     if (e->o.algorithm == TRAIN_RULE_FLOAT)
         return;
     const char **names = arena_array(arena, (size_t)e->n_layers, sizeof(char *));
     for (int i = 0; i < e->n_layers; i++)
         names[i] = e->layers[i].L.name;
-    TrainMapRequest request = {.algorithm = algorithms[e->o.algorithm], .n_layers = e->n_layers, .layers = names,
+    TrainMapRequest request = {.algorithm = rule_algorithms[e->o.algorithm], .n_layers = e->n_layers, .layers = names,
                                .bl = e->o.bl, .pulse_ns = e->device->pulse_ns};
     PerfParams params = perf_params_default();
     Diags quiet;
