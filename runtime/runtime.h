@@ -128,7 +128,7 @@ SimCounters sim_instr_counters(const Sim *sim, int instr);
 void sim_set_fast_path(Sim *sim, bool enabled);
 /* Splits each layer's rows on the fast path (an ideal chip, lossless ADCs)
  * over `threads` threads within one run; the outputs are the same bits for
- * any number (runtime/sim.c).  Reads through the ADCs stay on one thread.
+ * any number (runtime/sim_threads.c).  Reads through the ADCs stay on one thread.
  * False when the threads could not be started. */
 bool sim_set_threads(Sim *sim, int threads);
 /* Check mode (docs/crossbar.md 10; on in every Sim when the environment has

@@ -10,7 +10,7 @@
  * (rows_per_sum = R).  8-row tables are 16 times bigger and halve the
  * work of a read: an mvm that makes many reads a run (WIDE_TABLE_ROWS
  * source rows or more) uses them, others 4-row ones (mvm_table_group).  The
- * simulator keeps the tables when they fit (sim.c), else it builds one at
+ * simulator keeps the tables when they fit (sim_memory.c), else it builds one at
  * each run of the mvm.
  *
  * Gathering: each read's subsets come from its source row's codes by an
