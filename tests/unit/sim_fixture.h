@@ -20,6 +20,7 @@
 
 #define TEST_SEED 0x9e3779b97f4a7c15ull
 #include "test_support.h"
+#include "program_builder.h"
 
 /* ---- helpers ---- */
 
@@ -27,50 +28,26 @@ enum { CAP = 4096 };
 
 static inline Program *program_new(Arena *arena)
 {
-    Program *pg = arena_alloc(arena, sizeof *pg);
-    pg->arena = arena;
-    pg->buffers = arena_array(arena, CAP, sizeof *pg->buffers);
-    pg->tiles = arena_array(arena, CAP, sizeof *pg->tiles);
-    pg->instrs = arena_array(arena, CAP, sizeof *pg->instrs);
-    pg->inputs = arena_array(arena, 8, sizeof(int));
-    pg->outputs = arena_array(arena, 8, sizeof(int));
-    return pg;
+    return builder_program(arena, CAP);
 }
 
 static inline int add_buffer(Program *pg, BufferKind kind, bool wide, int rank, const int64_t *dims)
 {
     cr_assert(pg->n_buffers < CAP);
-    int id = pg->n_buffers++;
-    Buffer *b = &pg->buffers[id];
-    b->name = arena_printf(pg->arena, "b%d", id);
-    b->kind = kind;
-    b->wide = wide;
-    b->type = type_make(rank, dims);
-    if (kind == BUF_CONST)
-        b->data = arena_array(pg->arena, (size_t)type_numel(&b->type), sizeof(float));
-    if (kind == BUF_INPUT)
-        pg->inputs[pg->n_inputs++] = id;
-    if (kind == BUF_OUTPUT)
-        pg->outputs[pg->n_outputs++] = id;
-    return id;
+    return builder_buffer(pg, kind, wide, rank, dims);
 }
 
 static inline int add_buffer2(Program *pg, BufferKind kind, bool wide, int64_t d0, int64_t d1)
 {
-    int64_t dims[2] = {d0, d1};
-    return add_buffer(pg, kind, wide, 2, dims);
+    cr_assert(pg->n_buffers < CAP);
+    return builder_buffer2(pg, kind, wide, d0, d1);
 }
 
 static inline Instr *add_instr(Program *pg, Opcode opcode, int dst, int src0, int src1)
 {
     cr_assert(pg->n_instrs < CAP);
-    Instr *in = &pg->instrs[pg->n_instrs++];
-    in->opcode = opcode;
-    in->dst = dst;
-    in->src[0] = src0;
+    Instr *in = builder_instr(pg, opcode, "layer", dst, src0);
     in->src[1] = src1;
-    in->src[2] = -1;
-    in->layer = "layer";
     return in;
 }
 

@@ -22,56 +22,31 @@
 #include "passes/mapping.h"
 #include "runtime/runtime.h"
 #include "test_support.h"
+#include "program_builder.h"
 
 /* ---- a program built by hand ---- */
 
 enum { CAP = 64 };
 
-static int add_buffer(Program *pg, BufferKind kind, bool wide, int64_t d0, int64_t d1)
-{
-    int id = pg->n_buffers++;
-    int64_t dims[2] = {d0, d1};
-    pg->buffers[id] = (Buffer){.name = arena_printf(pg->arena, "b%d", id), .kind = kind, .wide = wide,
-                               .type = type_make(2, dims)};
-    if (kind == BUF_CONST)
-        pg->buffers[id].data = arena_array(pg->arena, (size_t)(d0 * d1), sizeof(float));
-    if (kind == BUF_INPUT)
-        pg->inputs[pg->n_inputs++] = id;
-    if (kind == BUF_OUTPUT)
-        pg->outputs[pg->n_outputs++] = id;
-    return id;
-}
-
-static Instr *add_instr(Program *pg, Opcode opcode, const char *layer, int dst, int src0)
-{
-    Instr *in = &pg->instrs[pg->n_instrs++];
-    in->opcode = opcode;
-    in->layer = layer;
-    in->dst = dst;
-    in->src[0] = src0;
-    in->src[1] = in->src[2] = -1;
-    return in;
-}
-
 /* quant -> mvm -> combine -> dequant: K inputs, N weight columns of 4 slices
  * x a pair (8 physical columns each), one vector, 8-bit unsigned codes. */
 static int add_layer(Program *pg, const char *name, int src, int K, int N, int tile, int row, int col, int adc_bits)
 {
-    int codes = add_buffer(pg, BUF_TEMP, false, 1, K);
-    Instr *q = add_instr(pg, INSTR_QUANT, name, codes, src);
+    int codes = builder_buffer2(pg, BUF_TEMP, false, 1, K);
+    Instr *q = builder_instr(pg, INSTR_QUANT, name, codes, src);
     q->quant = (QuantParams){.scale = 1, .bits = 8};
-    int out = add_buffer(pg, BUF_TEMP, false, 1, 4 * N);
-    Instr *m = add_instr(pg, INSTR_MVM, name, out, codes);
+    int out = builder_buffer2(pg, BUF_TEMP, false, 1, 4 * N);
+    Instr *m = builder_instr(pg, INSTR_MVM, name, out, codes);
     m->mvm = (MvmParams){.tile = tile, .tile_row = row, .tile_col = col, .rows = K, .phys_cols = 8 * N,
                          .out_cols = 4 * N, .dac_bits = 1, .in_bits = 8, .sign = SIGN_PAIR_ANALOG,
                          .adc_bits = adc_bits, .adc_max = (float)((1 << (adc_bits - 1)) - 1), .row_end = 1};
-    int acc = add_buffer(pg, BUF_TEMP, true, 1, N);
-    Instr *c = add_instr(pg, INSTR_COMBINE, name, acc, out);
+    int acc = builder_buffer2(pg, BUF_TEMP, true, 1, N);
+    Instr *c = builder_instr(pg, INSTR_COMBINE, name, acc, out);
     c->combine = (CombineParams){.n_cols = N, .n_per_group = N, .slices = 4, .cell_bits = 2,
                                  .sign = SIGN_PAIR_ANALOG, .row_end = 1};
-    int y = add_buffer(pg, BUF_TEMP, false, 1, N);
-    Instr *d = add_instr(pg, INSTR_DEQUANT, name, y, acc);
-    d->src[1] = add_buffer(pg, BUF_CONST, false, 1, N);
+    int y = builder_buffer2(pg, BUF_TEMP, false, 1, N);
+    Instr *d = builder_instr(pg, INSTR_DEQUANT, name, y, acc);
+    d->src[1] = builder_buffer2(pg, BUF_CONST, false, 1, N);
     d->dequant = (DequantParams){.batch = 1, .channels = N, .pixels = 1,
                                  .out_scale = pg->buffers[d->src[1]].data};
     return y;
@@ -81,16 +56,11 @@ static int add_layer(Program *pg, const char *name, int src, int K, int N, int t
  * layer C: 50 x 2 weights (16 columns) on tile c_tile at (c_row, c_col). */
 static Program *small_program(Arena *arena, int c_tile, int c_row, int c_col)
 {
-    Program *pg = arena_alloc(arena, sizeof *pg);
-    pg->arena = arena;
+    Program *pg = builder_program(arena, CAP);
     pg->arch = arch_default();
     pg->arch.adc_bits = 8;      /* ISAAC's: tile 0's 9-bit blocks then need larger ADCs (area) */
-    pg->buffers = arena_array(arena, CAP, sizeof(Buffer));
-    pg->instrs = arena_array(arena, CAP, sizeof(Instr));
-    pg->inputs = arena_array(arena, 2, sizeof(int));
-    pg->outputs = arena_array(arena, 2, sizeof(int));
     pg->n_tiles = 2;
-    int x = add_buffer(pg, BUF_INPUT, false, 1, 100);
+    int x = builder_buffer2(pg, BUF_INPUT, false, 1, 100);
     int a = add_layer(pg, "A", x, 100, 5, 0, 0, 0, 9);
 
     Value *in = arena_alloc(arena, sizeof *in), *res = arena_alloc(arena, sizeof *res);
@@ -101,8 +71,8 @@ static Program *small_program(Arena *arena, int c_tile, int c_row, int c_col)
     relu->inputs = arena_array(arena, 1, sizeof(Value *));
     relu->inputs[0] = in;
     relu->result = res;
-    int r = add_buffer(pg, BUF_TEMP, false, 1, 5);
-    add_instr(pg, INSTR_DIGITAL, "R", r, a)->op = relu;
+    int r = builder_buffer2(pg, BUF_TEMP, false, 1, 5);
+    builder_instr(pg, INSTR_DIGITAL, "R", r, a)->op = relu;
 
     int y = add_layer(pg, "C", r, 50, 2, c_tile, c_row, c_col, 8);
     pg->buffers[y].kind = BUF_OUTPUT;
@@ -110,12 +80,6 @@ static Program *small_program(Arena *arena, int c_tile, int c_row, int c_col)
     return pg;
 }
 
-static bool near(double got, double want)
-{
-    return fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want));
-}
-
-#define NEAR(got, want) cr_expect(near((got), (want)), "%s = %.12g, want %.12g", #got, (double)(got), (double)(want))
 
 /* ---- the figures of the small program ---- */
 

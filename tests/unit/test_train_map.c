@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "test_support.h"
+#include "program_builder.h"
 
 Test(train_map, mapping_fields_for_every_weight_width)
 {
@@ -54,30 +55,6 @@ Test(train_map, mapping_fields_for_every_weight_width)
 
 enum { CAP = 32 };
 
-static int add_buffer(Program *pg, BufferKind kind, bool wide, int64_t d0, int64_t d1)
-{
-    int id = pg->n_buffers++;
-    int64_t dims[2] = {d0, d1};
-    pg->buffers[id] = (Buffer){.name = arena_printf(pg->arena, "b%d", id), .kind = kind, .wide = wide,
-                               .type = type_make(2, dims)};
-    if (kind == BUF_CONST)
-        pg->buffers[id].data = arena_array(pg->arena, (size_t)(d0 * d1), sizeof(float));
-    if (kind == BUF_INPUT)
-        pg->inputs[pg->n_inputs++] = id;
-    return id;
-}
-
-static Instr *add_instr(Program *pg, Opcode opcode, const char *layer, int dst, int src0)
-{
-    Instr *in = &pg->instrs[pg->n_instrs++];
-    in->opcode = opcode;
-    in->layer = layer;
-    in->dst = dst;
-    in->src[0] = src0;
-    in->src[1] = in->src[2] = -1;
-    return in;
-}
-
 typedef struct {
     int tile, row, col;
 } Spot;
@@ -88,23 +65,23 @@ typedef struct {
 static int add_layer(Program *pg, const char *name, int src, int rows, int N, const Spot *spots, int blocks, int slices, SignMapping sign)
 {
     int K = rows * blocks, width = N * slices * (sign == SIGN_OFFSET ? 1 : 2) + (sign == SIGN_OFFSET ? slices : 0);
-    int codes = add_buffer(pg, BUF_TEMP, false, 1, K);
-    add_instr(pg, INSTR_QUANT, name, codes, src)->quant = (QuantParams){.scale = 1, .bits = 8};
-    int acc = add_buffer(pg, BUF_TEMP, true, 1, N);
+    int codes = builder_buffer2(pg, BUF_TEMP, false, 1, K);
+    builder_instr(pg, INSTR_QUANT, name, codes, src)->quant = (QuantParams){.scale = 1, .bits = 8};
+    int acc = builder_buffer2(pg, BUF_TEMP, true, 1, N);
     for (int b = 0; b < blocks; b++) {
-        int out = add_buffer(pg, BUF_TEMP, false, 1, sign == SIGN_PAIR_ANALOG ? width / 2 : width);
-        add_instr(pg, INSTR_MVM, name, out, codes)->mvm =
+        int out = builder_buffer2(pg, BUF_TEMP, false, 1, sign == SIGN_PAIR_ANALOG ? width / 2 : width);
+        builder_instr(pg, INSTR_MVM, name, out, codes)->mvm =
             (MvmParams){.tile = spots[b].tile, .tile_row = spots[b].row, .tile_col = spots[b].col, .rows = rows,
                         .src_col = b * rows, .phys_cols = width,
                         .out_cols = sign == SIGN_PAIR_ANALOG ? width / 2 : width, .dac_bits = 1, .in_bits = 8,
                         .sign = sign, .adc_bits = 10, .adc_max = 511, .row_end = 1};
-        add_instr(pg, INSTR_COMBINE, name, acc, out)->combine =
+        builder_instr(pg, INSTR_COMBINE, name, acc, out)->combine =
             (CombineParams){.n_cols = N, .n_per_group = N, .slices = slices, .cell_bits = 7, .sign = sign,
                             .accumulate = b > 0, .row_end = 1};
     }
-    int y = add_buffer(pg, BUF_TEMP, false, 1, N);
-    Instr *d = add_instr(pg, INSTR_DEQUANT, name, y, acc);
-    d->src[1] = add_buffer(pg, BUF_CONST, false, 1, N);
+    int y = builder_buffer2(pg, BUF_TEMP, false, 1, N);
+    Instr *d = builder_instr(pg, INSTR_DEQUANT, name, y, acc);
+    d->src[1] = builder_buffer2(pg, BUF_CONST, false, 1, N);
     d->dequant = (DequantParams){.batch = 1, .channels = N, .pixels = 1, .out_scale = pg->buffers[d->src[1]].data};
     return y;
 }
@@ -114,15 +91,10 @@ static int add_layer(Program *pg, const char *name, int src, int rows, int N, co
  * `second`. */
 static Program *two_layers(Arena *arena, Spot second, int slices, SignMapping sign)
 {
-    Program *pg = arena_alloc(arena, sizeof *pg);
-    pg->arena = arena;
+    Program *pg = builder_program(arena, CAP);
     pg->arch = arch_default();
-    pg->buffers = arena_array(arena, CAP, sizeof(Buffer));
-    pg->instrs = arena_array(arena, CAP, sizeof(Instr));
-    pg->inputs = arena_array(arena, 2, sizeof(int));
-    pg->outputs = arena_array(arena, 2, sizeof(int));
     pg->n_tiles = 3;
-    int x = add_buffer(pg, BUF_INPUT, false, 1, 16);
+    int x = builder_buffer2(pg, BUF_INPUT, false, 1, 16);
     Spot f = {2, 0, 0}, l[2] = {{0, 0, 0}, second};
     int h = add_layer(pg, "F", x, 16, 100, &f, 1, slices, sign);
     int y = add_layer(pg, "L", h, 50, 8, l, 2, slices, sign);
@@ -131,12 +103,6 @@ static Program *two_layers(Arena *arena, Spot second, int slices, SignMapping si
     return pg;
 }
 
-static bool near(double got, double want)
-{
-    return fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want));
-}
-
-#define NEAR(got, want) cr_expect(near((got), (want)), "%s = %.12g, want %.12g", #got, (double)(got), (double)(want))
 
 static TrainMap cost(Arena *arena, Spot second, TrainAlgorithm algorithm, int slices, SignMapping sign)
 {
