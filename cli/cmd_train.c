@@ -18,7 +18,8 @@ const char train_usage[] =
     "                   [--train-limit N] [--validate N] [--layers N|fc] [--epochs E] [--lr RATE] [--batch B]\n"
     "                   [--init random|program] [--mapping device|pair] [--bl L]\n"
     "                   [--bwd-dac-bits B] [--bwd-adc-bits B] [--out-bound V] [--weight-fraction F]\n"
-    "                   [--transfer-every N] [--transfer-lr R] [--threads T] [--stats-json FILE]\n"
+    "                   [--transfer-every N] [--transfer-lr R] [--zero-shift]\n"
+    "                   [--threads T] [--stats-json FILE]\n"
     "                   [--seed S] [--noise P] [--chip FILE] [--time T] [--set FIELD=VALUE ...]\n"
     "\n"
     "In-memory training (docs/train.md): the program's trailing fully connected\n"
@@ -72,6 +73,10 @@ const char train_usage[] =
     "                       the device's bound, in (0, 1] (default 0.2)\n"
     "  --transfer-every N   ttv2: updates between two transfers (default 1)\n"
     "  --transfer-lr R      ttv2: the transfer rate (default 0.1)\n"
+    "  --zero-shift         ttv2: A's devices start at their symmetry points and a\n"
+    "                       reference holding those points is taken from A's\n"
+    "                       reads (Kim et al. 2020): A reads 0 where alternating\n"
+    "                       pulses leave it (one bipolar device per weight only)\n"
     "  --threads T          worker threads, 1 to 64 (default 1)\n"
     "  --stats-json FILE    the epochs, counters and costs as JSON (docs/train.md)\n";
 
@@ -148,11 +153,16 @@ int cmd_train(Args *a)
                *init_text = NULL, *mapping_text = NULL, *bl_text = NULL, *dac_text = NULL, *adc_text = NULL,
                *bound_text = NULL, *fraction_text = NULL, *every_text = NULL, *tlr_text = NULL,
                *threads_text = NULL, *stats_path = NULL, *validate_text = NULL;
+    bool zero_shift = false;
     Chip chip = {.sets = calloc((size_t)a->argc + 1, sizeof(char *))};
     DatasetOptions dso = {0};
     while (a->i < a->argc && !a->failed) {
         if (chip_option(a, &chip) || dataset_option(a, &dso))
             continue;
+        if (opt_flag(a, "--zero-shift")) {
+            zero_shift = true;
+            continue;
+        }
         if (!opt_value(a, "-o", &out) && !opt_value(a, "--train-limit", &train_text) &&
             !opt_value(a, "--epochs", &epochs_text) && !opt_value(a, "--lr", &lr_text) &&
             !opt_value(a, "--batch", &batch_text) && !opt_value(a, "--layers", &layers_text) &&
@@ -216,6 +226,8 @@ int cmd_train(Args *a)
         usage_error(a, "--transfer-every takes a positive count, not '%s'", every_text);
     if (!a->failed && tlr_text && !parse_real(tlr_text, &o.transfer_lr, 0, 1e6))
         usage_error(a, "--transfer-lr takes a positive rate, not '%s'", tlr_text);
+    if (!a->failed && zero_shift && o.algorithm != TRAIN_RULE_TTV2)
+        usage_error(a, "--zero-shift applies to --algorithm ttv2 only, not %s", algorithm_text);
     if (!a->failed && threads_text && !parse_positive(threads_text, &threads, 64))
         usage_error(a, "--threads takes a count from 1 to 64, not '%s'", threads_text);
     chip_check(a, &chip);
@@ -227,6 +239,7 @@ int cmd_train(Args *a)
     o.init_random = !init_text || strcmp(init_text, "random") == 0;
     o.mapping_given = mapping_text != NULL;
     o.pair = mapping_text && strcmp(mapping_text, "pair") == 0;
+    o.zero_shift = zero_shift;
     o.bl = (int)bl, o.bwd_dac_bits = (int)dac, o.bwd_adc_bits = (int)adc, o.transfer_every = (int)every;
 
     Arena *arena = arena_new();
@@ -275,8 +288,8 @@ int cmd_train(Args *a)
         train.count = kept;
     }
 
-    fprintf(text, "device %s (%s), algorithm %s, %d training images\n", device.name, device.description,
-            train_rule_name(o.algorithm), train.count);
+    fprintf(text, "device %s (%s), algorithm %s%s, %d training images\n", device.name, device.description,
+            train_rule_name(o.algorithm), o.zero_shift ? " (A zero-shifted)" : "", train.count);
     Printer printer = {.text = text, .test_images = held.count, .held_out = validate ? "validation" : "test",
                        .first = true};
     char *json_text = NULL;

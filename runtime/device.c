@@ -313,3 +313,27 @@ void device_program(const DeviceModel *m, uint64_t key, DeviceCell *cell, double
         cell->w_read = (float)(cell->w + m->write_noise_std *
                                         normal(noise_hash(noise_hash(key, DRAW_PROGRAM), cell->pulses)));
 }
+
+double device_symmetry_point(const DeviceModel *m, const DeviceCell *cell)
+{
+    /* f(w) = up step - down step; every model's f falls with w (its steps
+       shrink towards the bound they move to), so the root is found by
+       bisection; no root: the bound f pushes to */
+    double lo = cell->w_min, hi = cell->w_max;
+    double f_lo = step_size(m, cell, lo, 1) - step_size(m, cell, lo, -1);
+    double f_hi = step_size(m, cell, hi, 1) - step_size(m, cell, hi, -1);
+    if (f_lo == 0 && f_hi == 0)
+        return fmin(fmax(0, lo), hi);   /* a symmetric constant step: every weight, the nominal zero */
+    if (f_lo <= 0)
+        return lo;
+    if (f_hi >= 0)
+        return hi;
+    for (int i = 0; i < 60; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (step_size(m, cell, mid, 1) - step_size(m, cell, mid, -1) > 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}

@@ -105,6 +105,11 @@ void device_pulse(const DeviceModel *model, uint64_t key, DeviceCell *cell, int 
 /* The mean step of one pulse at the device's current weight (no noise):
  * positive up, negative down; 0 at a bound. */
 double device_mean_step(const DeviceModel *model, const DeviceCell *cell, int direction);
+/* The device's symmetry point: the weight where its mean up and down steps
+ * are equal, to which alternating up and down pulses drive it (Kim et al.,
+ * Front. Neurosci. 2020); a bound where one step is larger everywhere, 0
+ * (clipped to its bounds) where they are equal everywhere. */
+double device_symmetry_point(const DeviceModel *model, const DeviceCell *cell);
 /* Programs the device to `target` by write-and-verify (initialization, not
  * training): w = target clipped to the bounds, then the write noise; counts
  * no pulses. */

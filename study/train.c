@@ -387,6 +387,8 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
         double *zero = arena_array(arena, (size_t)(k * n), sizeof(double));
         train_array_init(&t->a, m, k, n, l->pair, tag_key(e, 2, (uint64_t)i, 0), zero, l->blocks,
                          l->n_blocks, arena);
+        if (e->o.zero_shift && !l->pair)
+            train_array_zero_shift(&t->a, arena);
     }
     if (e->o.algorithm == TRAIN_RULE_MIXED || e->o.algorithm == TRAIN_RULE_TTV2)
         t->acc = arena_array(arena, (size_t)(k * n), sizeof(double));
@@ -603,6 +605,13 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
         e.layers[i].L = L[i];
         old_q[i] = arena_array(arena, (size_t)(L[i].k * L[i].n), sizeof(float));
         setup_layer(p, &e, i, old_q[i], arena);
+        if (e.o.zero_shift && e.layers[i].pair) {
+            Loc loc = {0};
+            diag_error(diags, &loc, "--zero-shift: layer %s is a pair of devices per weight; zero-shifting takes "
+                       "one bipolar device per weight (--mapping device)", L[i].name);
+            arena_free(arena);
+            return false;
+        }
         widest = L[i].k + L[i].n > widest ? L[i].k + L[i].n : widest;
         report->layers[i] = L[i].name;
         report->scale[i] = e.layers[i].t.scale;

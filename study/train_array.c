@@ -38,6 +38,20 @@ void train_array_init(TrainArray *a, const DeviceModel *model, int64_t k, int64_
 void train_array_sync(TrainArray *a, int64_t i)
 {
     a->w[i] = a->pair ? a->cells[i].w_read - a->cells[a->k * a->n + i].w_read : a->cells[i].w_read;
+    if (a->ref)
+        a->w[i] -= a->ref[i];
+}
+
+void train_array_zero_shift(TrainArray *a, Arena *arena)
+{
+    int64_t count = a->k * a->n;
+    a->ref = arena_array(arena, (size_t)count, sizeof(float));
+    for (int64_t i = 0; i < count; i++) {
+        DeviceCell *c = &a->cells[i];
+        device_program(a->model, noise_hash(a->key, (uint64_t)i), c, device_symmetry_point(a->model, c));
+        a->ref[i] = c->w;
+        train_array_sync(a, i);
+    }
 }
 
 void train_array_pulse(TrainArray *a, int64_t i, int count)

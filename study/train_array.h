@@ -30,6 +30,8 @@ typedef struct {
     const TrainBlock *blocks;
     uint64_t refreshes;         /* a pair's refreshes (a device at its bound: both reprogrammed) */
     double base;                /* a pair's devices hold base + max(+-w, 0): max(w_min, 0) */
+    float *ref;                 /* NULL, or [k n] a reference each read subtracts: Tiki-Taka v2's A with
+                                   its devices' symmetry points (train_array_zero_shift) */
 } TrainArray;
 
 /* How a read converts (docs/train.md 2). */
@@ -47,6 +49,13 @@ typedef struct {
  * max(w_min, 0) (a unipolar device's lowest weight). */
 void train_array_init(TrainArray *a, const DeviceModel *model, int64_t k, int64_t n, bool pair, uint64_t key,
                       const double *w0, const TrainBlock *blocks, int n_blocks, Arena *arena);
+/* Zero-shifting (Kim et al., Front. Neurosci. 2020): each device of a one-device
+ * array programmed to its symmetry point (device_program, with its write
+ * noise), and that point, as a reference device beside it holds it, taken
+ * from every read: the array reads w - ref, 0 where alternating pulses leave
+ * it.  The reference is each device's exact symmetry point (the converged
+ * value of the alternating-pulse procedure, without its noise). */
+void train_array_zero_shift(TrainArray *a, Arena *arena);
 /* w[i] from the devices of weight i. */
 void train_array_sync(TrainArray *a, int64_t i);
 /* A forward read: y[n] = sum over blocks of ADC(sum_k x[k] w[k n] + read
@@ -130,8 +139,9 @@ typedef struct {
 void train_update_rows(TrainLayer *l, TrainRule algorithm, const PulseStreams *s, const double *x, const double *d,
                        double lr, int64_t k0, int64_t k1, UpdateCount *count);
 /* Tiki-Taka v2's transfer (Gokmen 2021): row `row` of A read with a one-hot
- * input (noise and ADC of r, key), H[row, n] += rate a_read / dw_min; where
- * |H| >= 1, trunc(H) pulses into C and H keeps the rest.  buf: N + K doubles. */
+ * input (noise and ADC of r, key; zero-shifted, A's reads are w - ref),
+ * H[row, n] += rate a_read / dw_min; where |H| >= 1, trunc(H) pulses into C
+ * and H keeps the rest.  buf: N + K doubles. */
 void ttv2_transfer(TrainLayer *l, const TrainRead *r, int64_t row, double rate, uint64_t key, double *buf,
                    UpdateCount *count);
 

@@ -341,6 +341,96 @@ Test(device, write_noise)
               sigma);
 }
 
+/* ---- the symmetry point: where the mean up and down steps are equal ---- */
+
+/* Soft bounds with asymmetry: s_u (1 - w / w_max) = s_d (1 - w / w_min) at
+ * w = (s_u - s_d) / (s_u / w_max - s_d / w_min); a symmetric constant step
+ * keeps its nominal zero; an asymmetric one drifts to the bound of its larger step. */
+Test(device, symmetry_point_soft_bounds_and_constant)
+{
+    DeviceModel m = plain(DEVICE_LINEAR, -0.75, 1.25, 0.004);
+    m.gamma_up = m.gamma_down = 1;
+    m.up_down = 0.1;
+    DeviceCell cell;
+    device_init(&m, 3, 0, &cell);
+    double s_u = 0.004 * 1.1, s_d = 0.004 * 0.9, want = (s_u - s_d) / (s_u / 1.25 - s_d / -0.75);
+    cr_assert_float_eq(device_symmetry_point(&m, &cell), want, 1e-6, "soft bounds: %g, expected %g",
+                       device_symmetry_point(&m, &cell), want);
+    DeviceModel c = plain(DEVICE_CONSTANT, -1, 1, 0.002);
+    device_init(&c, 3, 0.5, &cell);
+    cr_assert_float_eq(device_symmetry_point(&c, &cell), 0, 1e-12);
+    c.up_down = 0.05;
+    device_init(&c, 3, 0.5, &cell);
+    cr_assert_float_eq(device_symmetry_point(&c, &cell), 1, 1e-12);
+    c.up_down = -0.05;
+    device_init(&c, 3, 0.5, &cell);
+    cr_assert_float_eq(device_symmetry_point(&c, &cell), -1, 1e-12);
+}
+
+/* The exponential step (the reram preset's shape, no spread): with u =
+ * exp(gamma z), s_u (1 - A_u u) = s_d (1 - A_d / u) is the quadratic
+ * s_u A_u u^2 + (s_d - s_u) u - s_d A_d = 0, whose positive root gives
+ * z = ln(u) / gamma and w = (z - b) (w_max - w_min) / (2 a). */
+Test(device, symmetry_point_exp_closed_form)
+{
+    DeviceModel m;
+    cr_assert(device_preset(&m, "reram"));
+    DeviceModel q = plain(DEVICE_EXP, m.w_min, m.w_max, m.dw_min);
+    q.up_down = m.up_down;
+    q.a = m.a, q.b = m.b, q.a_up = m.a_up, q.a_down = m.a_down, q.gamma_up = q.gamma_down = m.gamma_up;
+    DeviceCell cell;
+    device_init(&q, 5, 0, &cell);
+    double s_u = q.dw_min * (1 + q.up_down), s_d = q.dw_min * (1 - q.up_down);
+    double qa = s_u * q.a_up, qb = s_d - s_u, qc = -s_d * q.a_down;
+    double u = (-qb - sqrt(qb * qb - 4 * qa * qc)) / (2 * qa);     /* qa < 0 < qc: this root is the positive one */
+    cr_assert(u > 0);
+    double want = (log(u) / q.gamma_up - q.b) * (q.w_max - q.w_min) / (2 * q.a);
+    /* within 1e-6: the cell keeps its steps and shape in float */
+    cr_assert_float_eq(device_symmetry_point(&q, &cell), want, 1e-6, "exp: %.9f, expected %.9f",
+                       device_symmetry_point(&q, &cell), want);
+}
+
+/* Kim et al.'s procedure: alternating up and down pulses drive a device to
+ * its symmetry point.  The reram preset with its device-to-device spread
+ * (each device its own point) but no cycle-to-cycle or write noise: after
+ * 6,000 pulse pairs from w = 0.3 each device sits within two steps of the
+ * point device_symmetry_point finds; and from the point, the mean change
+ * over a pair on 10,000 devices with the preset's full noise is zero within
+ * four standard errors. */
+Test(device, alternating_pulses_reach_the_symmetry_point)
+{
+    DeviceModel m;
+    cr_assert(device_preset(&m, "reram"));
+    DeviceModel quiet = m;
+    quiet.dw_min_std = quiet.write_noise_std = 0;
+    for (int i = 0; i < 50; i++) {
+        DeviceCell cell;
+        uint64_t key = device_key(17, (uint64_t)i);
+        device_init(&quiet, key, 0.3, &cell);
+        for (int p = 0; p < 6000; p++) {
+            device_pulse(&quiet, key, &cell, 1, 1);
+            device_pulse(&quiet, key, &cell, -1, 1);
+        }
+        double sp = device_symmetry_point(&quiet, &cell), step = device_mean_step(&quiet, &cell, 1);
+        cr_expect(fabs(cell.w - sp) < 2 * step, "device %d: w %g after alternating pulses, symmetry point %g", i,
+                  cell.w, sp);
+        cr_expect(fabs(sp) < 0.5);
+    }
+    Moments drift = {0};
+    for (int i = 0; i < DEVICES; i++) {
+        DeviceCell cell;
+        uint64_t key = device_key(19, (uint64_t)i);
+        device_init(&m, key, 0, &cell);
+        device_program(&m, key, &cell, device_symmetry_point(&m, &cell));
+        double before = cell.w;
+        device_pulse(&m, key, &cell, 1, 1);
+        device_pulse(&m, key, &cell, -1, 1);
+        moments_add(&drift, cell.w - before);
+    }
+    double se = moments_sd(&drift) / sqrt(DEVICES);
+    cr_assert(fabs(moments_mean(&drift)) < 4 * se, "mean drift over a pair %g (se %g)", moments_mean(&drift), se);
+}
+
 Test(device, same_key_same_bits)
 {
     const char *names[] = {"idealized", "reram", "pcm", "ecram", "capacitor"};

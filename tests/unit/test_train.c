@@ -184,6 +184,43 @@ static double lcg_normal(uint64_t *state)
     return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* Zero-shifting (docs/train.md 4): a one-device array of reram devices (their
+ * spread, no cycle-to-cycle or write noise) programmed to its symmetry
+ * points reads 0, and alternating pulses keep it within two steps of 0,
+ * where an array started at 0 without the shift ends at its devices'
+ * symmetry points (the preset's mean device: -0.045, docs/devices.md). */
+Test(train, zero_shift_centres_the_reads_on_the_symmetry_point)
+{
+    enum { K = 6, N = 5, PAIRS = 3000 };
+    DeviceModel m;
+    cr_assert(device_preset(&m, "reram"));
+    m.dw_min_std = m.write_noise_std = 0;
+    double zero[K * N] = {0};
+    TrainBlock block = {0, K, 0, N, 0};
+    Arena *arena = arena_new();
+    TrainArray shifted, plain;
+    train_array_init(&shifted, &m, K, N, false, 21, zero, &block, 1, arena);
+    train_array_init(&plain, &m, K, N, false, 21, zero, &block, 1, arena);
+    train_array_zero_shift(&shifted, arena);
+    double plain_mean = 0;
+    for (int i = 0; i < K * N; i++) {
+        cr_expect_eq(shifted.w[i], 0, "weight %d reads %g after the shift", i, shifted.w[i]);
+        for (int p = 0; p < PAIRS; p++) {
+            train_array_pulse(&shifted, i, 1);
+            train_array_pulse(&shifted, i, -1);
+            train_array_pulse(&plain, i, 1);
+            train_array_pulse(&plain, i, -1);
+        }
+        double step = device_mean_step(&m, &shifted.cells[i], 1);
+        cr_expect(fabs(shifted.w[i]) < 2 * step, "weight %d: %g after alternating pulses", i, shifted.w[i]);
+        double sp = device_symmetry_point(&m, &plain.cells[i]);
+        cr_expect(fabs(plain.w[i] - sp) < 2 * step, "weight %d without the shift: %g, its point %g", i, plain.w[i], sp);
+        plain_mean += plain.w[i] / (K * N);
+    }
+    cr_expect(plain_mean < -0.02, "without the shift the reads drift to the points below 0 (mean %g)", plain_mean);
+    arena_free(arena);
+}
+
 Test(train, read_noise_variance)
 {
     enum { READS = 20000 };
