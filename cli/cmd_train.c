@@ -75,7 +75,7 @@ const char train_usage[] =
     "  --transfer-lr R      ttv2: the transfer rate (default 0.1)\n"
     "  --zero-shift         ttv2: A's devices start at their symmetry points and a\n"
     "                       reference holding those points is taken from A's\n"
-    "                       reads (Kim et al. 2020): A reads 0 where alternating\n"
+    "                       reads (Kim et al. 2019): A reads 0 where alternating\n"
     "                       pulses leave it (one bipolar device per weight only)\n"
     "  --threads T          worker threads, 1 to 64 (default 1)\n"
     "  --stats-json FILE    the epochs, counters and costs as JSON (docs/train.md)\n";

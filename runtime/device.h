@@ -107,7 +107,7 @@ void device_pulse(const DeviceModel *model, uint64_t key, DeviceCell *cell, int 
 double device_mean_step(const DeviceModel *model, const DeviceCell *cell, int direction);
 /* The device's symmetry point: the weight where its mean up and down steps
  * are equal, to which alternating up and down pulses drive it (Kim et al.,
- * Front. Neurosci. 2020); a bound where one step is larger everywhere, 0
+ * arXiv:1907.10228, 2019); a bound where one step is larger everywhere, 0
  * (clipped to its bounds) where they are equal everywhere. */
 double device_symmetry_point(const DeviceModel *model, const DeviceCell *cell);
 /* Programs the device to `target` by write-and-verify (initialization, not

@@ -202,7 +202,7 @@ typedef struct {
     int transfer_every;         /* Tiki-Taka v2: updates between two transfers (one row of A each) */
     double transfer_lr;         /* Tiki-Taka v2: the transfer rate */
     bool zero_shift;            /* Tiki-Taka v2: A's devices start at their symmetry points, which a
-                                   reference takes from A's reads (Kim et al. 2020); one-device A only */
+                                   reference takes from A's reads (Kim et al. 2019); one-device A only */
 } TrainOptions;
 #define TRAIN_EPOCHS 1
 #define TRAIN_BATCH 1

@@ -49,7 +49,7 @@ typedef struct {
  * max(w_min, 0) (a unipolar device's lowest weight). */
 void train_array_init(TrainArray *a, const DeviceModel *model, int64_t k, int64_t n, bool pair, uint64_t key,
                       const double *w0, const TrainBlock *blocks, int n_blocks, Arena *arena);
-/* Zero-shifting (Kim et al., Front. Neurosci. 2020): each device of a one-device
+/* Zero-shifting (Kim et al., arXiv:1907.10228): each device of a one-device
  * array programmed to its symmetry point (device_program, with its write
  * noise), and that point, as a reference device beside it holds it, taken
  * from every read: the array reads w - ref, 0 where alternating pulses leave
