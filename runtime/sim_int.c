@@ -396,6 +396,13 @@ void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, 
     int64_t taps = ker[0] * ker[1] * ker[2], width = q->channels * taps;
     int64_t offset[INT_PATCH_TAPS];
     assert(taps <= INT_PATCH_TAPS);
+    /* A window's taps along the last axis are a run of contiguous codes
+     * (dilation 1): u8 runs of up to 8 are copied 8 bytes at a time, in
+     * order, each copy's extra bytes overwritten by the next run's (or the
+     * next channel's); the last channel copies byte by byte.  A copy then
+     * reaches at most 8 - 2 ker[2] <= 4 bytes past its row or its source
+     * image: the next row (written after) or the INT_CODES_PAD codes. */
+    bool wide_runs = dil[2] == 1 && ker[2] >= 2 && ker[2] <= 8;
     for (int64_t r = 0; r < n; r++) {
         int64_t p = p0 + r, image = p / pixels, o = p % pixels;
         int64_t od = o / (outs[1] * outs[2]), oh = o / outs[2] % outs[1], ow = o % outs[2];
@@ -414,7 +421,15 @@ void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, 
         if (kind == INT_CODES_U8) {
             const uint8_t *xn = (const uint8_t *)x + base;
             uint8_t *o8 = (uint8_t *)out + r * width;
-            for (int64_t ch = 0; ch < q->channels; ch++, o8 += taps, xn += plane)
+            int64_t ch = 0;
+            if (inside && wide_runs)    /* all channels but the last: see wide_runs */
+                for (; ch + 1 < q->channels; ch++, o8 += taps, xn += plane)
+                    for (int64_t t = 0; t < taps; t += ker[2]) {
+                        uint64_t run;
+                        memcpy(&run, xn + offset[t], sizeof run);
+                        memcpy(o8 + t, &run, sizeof run);
+                    }
+            for (; ch < q->channels; ch++, o8 += taps, xn += plane)
                 if (inside)
                     for (int64_t t = 0; t < taps; t++)
                         o8[t] = xn[offset[t]];
