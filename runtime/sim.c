@@ -228,6 +228,26 @@ void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)
 
 /* Activation codes (docs/crossbar.md 3): quant_code, the very function the
  * integer reference uses (runtime/quant.h), so both agree bit for bit. */
+/* (float)quant_code(x[i], scale, lo, hi) for i < n, without branches so that
+ * it vectorizes: the same operations on the same floats (a division, clamps
+ * to integers, the rounding by 1.5 * 2^23), NaN to 0 at the end; vdivps and
+ * divss round alike, so every version gives quant_code's bits. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void quant_codes(const float *x, float *codes, int64_t n, float scale, int32_t lo, int32_t hi)
+{
+    float bottom = (float)lo, top = (float)hi;
+    for (int64_t i = 0; i < n; i++) {
+        float q = x[i] / scale;
+        float c = q >= bottom ? q : bottom;
+        c = c > top ? top : c;
+        c = c + 0x1.8p23f;
+        c = c - 0x1.8p23f;
+        codes[i] = q != q ? 0.0f : c;
+    }
+}
+
 static void exec_quant(const QuantParams *q, const float *x, float *codes, int64_t n)
 {
     if (q->float_mode) {
@@ -235,8 +255,7 @@ static void exec_quant(const QuantParams *q, const float *x, float *codes, int64
         return;
     }
     int32_t hi = quant_qmax(q->bits, q->is_signed), lo = q->is_signed ? -hi : 0;
-    for (int64_t i = 0; i < n; i++)
-        codes[i] = (float)quant_code(x[i], q->scale, lo, hi);
+    quant_codes(x, codes, n, q->scale, lo, hi);
 }
 
 static void exec_im2col(const Im2colParams *q, const float *x, float *cols)
