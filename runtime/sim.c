@@ -107,7 +107,8 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         sim->codes.max_bytes = bytes > sim->codes.max_bytes ? bytes : sim->codes.max_bytes;
     }
     /* who reads each buffer, and the room an im2col layer's chunks take:
-     * its source's codes in the cache, a chunk of its patches */
+     * its source's codes in the cache, padded, a chunk of its patches */
+    size_t padded_bytes = 0;
     sim->readers = arena_array(arena, (size_t)(nb > 0 ? nb : 1), sizeof *sim->readers);
     for (int k = 0; k < ni; k++) {
         const Instr *in = &program->instrs[k];
@@ -126,12 +127,16 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         int64_t width = last_dim(&program->buffers[in->dst].type);
         bytes = (size_t)((patch_rows(width, 0) * width + INT_CODES_PAD) * 2);
         sim->patch_bytes = bytes > sim->patch_bytes ? bytes : sim->patch_bytes;
+        bytes = (size_t)((int_codes_padded_numel(&in->im2col) + INT_CODES_PAD) * 2);
+        padded_bytes = bytes > padded_bytes ? bytes : padded_bytes;
     }
+    sim_plan_chains(sim);
     const char *im2col = getenv("XBARC_IM2COL");
     sim->patches = !sim->noise && sim->patch_bytes && !(im2col && strcmp(im2col, "copy") == 0);
     if (sim->patches) {
         sim->patch_chunk = arena_array(arena, 1, sizeof *sim->patch_chunk);
         sim->patch_chunk[0] = arena_alloc(arena, sim->patch_bytes);
+        sim->padded_codes = arena_alloc(arena, padded_bytes);
     }
     sim->codes.data = sim->codes.max_bytes ? arena_alloc(arena, sim->codes.max_bytes) : NULL;
     sim->codes.id = -1;

@@ -225,7 +225,7 @@ static void add_int_product(const IntWeights *iw, int n, int rows, const void *c
     for (int r0 = 0; r0 < rows || r0 == 0; r0 += iw->rows_per_sum) {
         int k = rows - r0 < iw->rows_per_sum ? rows - r0 : iw->rows_per_sum;
         int_product(kernel, iw, n, r0, k, (const char *)codes + (size_t)r0 * int_code_bytes(iw->kind), ldc, ld,
-                    part);
+                    false, part);
         if (one_sum)
             break;
         for (int i = 0; i < n; i++)     /* runs of rows_per_sum rows add up in double */
@@ -246,6 +246,25 @@ static void add_int_product(const IntWeights *iw, int n, int rows, const void *c
                 y[j] = accumulate ? y[j] + v : v;
             }
         }
+}
+
+void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
+                           int64_t n_rows, int64_t src_width, const void *codes, bool accumulate, double *out,
+                           int64_t out_width, MvmScratch *s)
+{
+    const IntWeights *first = blocks[0]->int_weights;
+    int32_t *part = (int32_t *)(void *)s->part;     /* n x ld: fits, see mvm_scratch_init */
+    IntKernel kernel = int_kernel();
+    size_t bytes = int_code_bytes(first->kind);
+    for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_READ_TILE) {
+        int n = n_rows - p0 < MVM_READ_TILE ? (int)(n_rows - p0) : MVM_READ_TILE;
+        for (int b = 0; b < count; b++)
+            int_product(kernel, blocks[b]->int_weights, n, 0, blocks[b]->rows,
+                        (const char *)codes + (size_t)(p0 * src_width + src_cols[b]) * bytes, src_width, first->ld,
+                        b > 0, part);
+        add_int_rows(n, first->cols, part, first->ld, first->code_offset, column_sum, accumulate,
+                     out + p0 * out_width, out_width);
+    }
 }
 
 /* out[i][j] (+)= part[i][j], i < n, j < width: the combine's sums in double. */

@@ -67,6 +67,7 @@ IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, 
         return NULL;
     }
     double max_product = max_code * fmax(max_weight, -min_weight);
+    iw.max_product = (int64_t)max_product;
     double bound = max_product > 0 ? floor(2147483647.0 / max_product) : (double)rows;
     if (bound >= rows)
         iw.rows_per_sum = (rows + iw.group - 1) / iw.group * iw.group;   /* the padding rows weigh 0 */
@@ -191,12 +192,13 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
 
 /* The scalar version, in the packed layout: the others' model. */
 static void product_scalar(const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc, int width,
-                           int32_t *out)
+                           bool accumulate, int32_t *out)
 {
     int group = iw->group, ld = iw->ld, groups = (k + group - 1) / group;
     for (int i = 0; i < n; i++) {
         int32_t *o = out + (size_t)i * (size_t)ld;
-        memset(o, 0, (size_t)width * sizeof *o);
+        if (!accumulate)
+            memset(o, 0, (size_t)width * sizeof *o);
         for (int g = 0; g < groups; g++) {
             size_t first = ((size_t)(r0 / group + g) * (size_t)ld) * (size_t)group;
             for (int u = 0; u < group; u++) {
@@ -224,7 +226,7 @@ static void product_scalar(const IntWeights *iw, int n, int r0, int k, const voi
  * MAC(sum, codes, weights) adds the group's products into each lane. */
 #define DEFINE_INT_PRODUCT(NAME, ATTR, VEC, VB, R, ZERO, LOAD, STORE, BROADCAST, MAC)                 \
     ATTR static void NAME(const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,   \
-                          int width, int32_t *out)                                                      \
+                          int width, bool accumulate, int32_t *out)                                     \
     {                                                                                                   \
         size_t code_bytes = int_code_bytes(iw->kind), group_bytes = 4;                                  \
         int group = iw->group, ld = iw->ld, groups = (k + group - 1) / group;                           \
@@ -237,7 +239,7 @@ static void product_scalar(const IntWeights *iw, int n, int r0, int k, const voi
             for (int j0 = 0; j0 < width; j0 += VB / 4) {                                                \
                 VEC sum[R];                                                                             \
                 for (int q = 0; q < R; q++)                                                             \
-                    sum[q] = ZERO;                                                                      \
+                    sum[q] = accumulate && q < count ? LOAD(out + (size_t)(i0 + q) * (size_t)ld + j0) : ZERO; \
                 const char *w = w0 + (size_t)j0 * group_bytes;                                          \
                 for (int g = 0; g < groups; g++, w += (size_t)ld * group_bytes) {                       \
                     VEC y = LOAD(w);                                                                    \
@@ -355,23 +357,23 @@ bool int_products_enabled(void)
 }
 
 void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
-                 int width, int32_t *out)
+                 int width, bool accumulate, int32_t *out)
 {
     bool u8 = iw->kind == INT_CODES_U8;
     switch (kernel) {
 #ifdef INT_PRODUCT_X86
     case INT_KERNEL_AVX2:
-        (u8 ? product_u8_avx2 : product_s16_avx2)(iw, n, r0, k, codes, ldc, width, out);
+        (u8 ? product_u8_avx2 : product_s16_avx2)(iw, n, r0, k, codes, ldc, width, accumulate, out);
         return;
     case INT_KERNEL_AVX_VNNI:
-        (u8 ? product_u8_avx_vnni : product_s16_avx_vnni)(iw, n, r0, k, codes, ldc, width, out);
+        (u8 ? product_u8_avx_vnni : product_s16_avx_vnni)(iw, n, r0, k, codes, ldc, width, accumulate, out);
         return;
     case INT_KERNEL_AVX512_VNNI:
-        (u8 ? product_u8_avx512_vnni : product_s16_avx512_vnni)(iw, n, r0, k, codes, ldc, width, out);
+        (u8 ? product_u8_avx512_vnni : product_s16_avx512_vnni)(iw, n, r0, k, codes, ldc, width, accumulate, out);
         return;
 #endif
     default:
-        product_scalar(iw, n, r0, k, codes, ldc, width, out);
+        product_scalar(iw, n, r0, k, codes, ldc, width, accumulate, out);
         return;
     }
 }
@@ -449,4 +451,43 @@ void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, 
         }
     }
     memset((char *)out + (size_t)(n * width) * int_code_bytes(kind), 0, INT_CODES_PAD * int_code_bytes(kind));
+}
+
+int64_t int_codes_padded_numel(const Im2colParams *q)
+{
+    int64_t numel = q->batch * q->channels;
+    for (int j = 0; j < q->spatial; j++)
+        numel *= q->in[j] + q->pads[j] + q->pads[q->spatial + j];
+    return numel;
+}
+
+void int_codes_pad(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, void *out,
+                   Im2colParams *padded)
+{
+    *padded = *q;
+    /* the axes padded to 3-D in front, as in int_patches_gather */
+    int64_t in[3] = {1, 1, 1}, grown[3] = {1, 1, 1}, begin[3] = {0, 0, 0};
+    for (int j = 0, lead = 3 - q->spatial; j < q->spatial; j++) {
+        in[lead + j] = q->in[j];
+        begin[lead + j] = q->pads[j];
+        grown[lead + j] = q->in[j] + q->pads[j] + q->pads[q->spatial + j];
+        padded->in[j] = grown[lead + j];
+        padded->pads[j] = padded->pads[q->spatial + j] = 0;
+    }
+    int64_t planes = q->batch * q->channels, bytes = (int64_t)int_code_bytes(kind);
+    int64_t plane = in[0] * in[1] * in[2], grown_plane = grown[0] * grown[1] * grown[2];
+    int64_t numel = planes * grown_plane;
+    if (kind == INT_CODES_U8)
+        memset(out, pad, (size_t)numel);
+    else
+        for (int64_t i = 0; i < numel; i++)
+            ((int16_t *)out)[i] = (int16_t)pad;
+    for (int64_t c = 0; c < planes; c++)
+        for (int64_t d = 0; d < in[0]; d++)
+            for (int64_t h = 0; h < in[1]; h++) {
+                int64_t from = c * plane + (d * in[1] + h) * in[2];
+                int64_t to = c * grown_plane + ((d + begin[0]) * grown[1] + h + begin[1]) * grown[2] + begin[2];
+                memcpy((char *)out + to * bytes, (const char *)x + from * bytes, (size_t)(in[2] * bytes));
+            }
+    memset((char *)out + numel * bytes, 0, (size_t)(INT_CODES_PAD * bytes));
 }

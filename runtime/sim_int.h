@@ -42,6 +42,8 @@ typedef struct IntWeights {
     int code_offset;            /* added to every code before the product (signed codes as u8), else 0 */
     int64_t *column_sum;        /* [cols]: sum over rows of each column, for the offset; NULL when 0 */
     int rows_per_sum;           /* 32-bit sums over this many rows are exact (a multiple of group) */
+    int64_t max_product;        /* the largest |(code + code_offset) * weight|: a sum over R rows is
+                                 * exact in 32 bits when R * max_product <= 2^31 - 1 */
 } IntWeights;
 
 /* The integer weights of a block from its folded weights w [rows x ld_w]
@@ -91,15 +93,25 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
  * stays in cache instead of the whole float im2col (docs/crossbar.md 10).
  * Windows of at most INT_PATCH_TAPS taps. */
 enum { INT_PATCH_TAPS = 1024 };
+
+/* Codes of q's source with its padding made explicit: the source grown by
+ * q's pads, `pad` in them, into out (int_codes_padded_numel codes and
+ * INT_CODES_PAD more); *padded is q over it, with no pads.  Every window of
+ * *padded is inside its input, so the gather copies runs of taps with no
+ * checks (docs/crossbar.md 10). */
+int64_t int_codes_padded_numel(const Im2colParams *q);
+void int_codes_pad(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, void *out,
+                   Im2colParams *padded);
 void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
                         void *out);
 
-/* out[i][j] = sum_r (codes[i][r] + code_offset) w[r0 + r][j], exactly, for
- * i < n, j < width (a multiple of 16 <= iw->ld), r < k <= iw->rows_per_sum;
+/* out[i][j] (+)= sum_r (codes[i][r] + code_offset) w[r0 + r][j], exactly,
+ * for i < n, j < width (a multiple of 16 <= iw->ld), r < k <= iw->rows_per_sum;
  * r0 a multiple of iw->group; codes rows ldc codes apart, readable up to
- * group - 1 codes past each row's k; out rows iw->ld apart. */
+ * group - 1 codes past each row's k; out rows iw->ld apart.  accumulate adds
+ * to out: the caller keeps the total within 32 bits (max_product). */
 void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
-                 int width, int32_t *out);
+                 int width, bool accumulate, int32_t *out);
 
 /* out[i][j] (+)= sum_r x[i][r] w[r][j] in double, j < iw->cols, the codes
  * clamped to [bottom, top] (NaN to bottom): codes that are not integers. */

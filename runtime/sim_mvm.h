@@ -145,6 +145,16 @@ void mvm_program_weights(Arena *arena, const Program *program, const MvmParams *
 void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *src, int64_t n_rows,
                          int64_t src_width, bool src_in_range, const void *codes_at, const CombineParams *c,
                          double *acc, int64_t out_width, MvmScratch *scratch);
+/* The integer products of `count` fast-path blocks that add into the same
+ * accumulator columns (a chain, runtime/sim_threads.c), over n_rows rows of
+ * one source's codes (row 0 at codes, block b's first row at column
+ * src_cols[b]): summed in one 32-bit sum per output, exact when the chain's
+ * rows times max_product stay within 2^31 - 1, then added (accumulate) or
+ * written into out [n_rows x out_width] at its first column; column_sum:
+ * the chain's summed column sums when the codes carry an offset. */
+void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
+                           int64_t n_rows, int64_t src_width, const void *codes, bool accumulate, double *out,
+                           int64_t out_width, MvmScratch *scratch);
 /* Reads and conversions of an mvm over n_rows source rows, into counters. */
 void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the

@@ -50,7 +50,20 @@ struct Sim {
     bool patches;               /* im2col layers gathered in chunks (run_patches); XBARC_IM2COL=copy: never */
     size_t patch_bytes;         /* a worker's chunk of patches */
     void **patch_chunk;         /* [pool size, or 1]: each worker's chunk */
+    void *padded_codes;         /* a padded convolution's source codes (int_codes_pad) */
+    int *chain_head;            /* by instruction: the first mvm of its chain (sim_plan_chains), or -1 */
+    struct Chain **chains;      /* by instruction: the chain it heads, or NULL */
 };
+
+/* Fast-path pairs of one layer with integer weights that add into the same
+ * accumulator columns (the row blocks of a column block), summed in 32 bits
+ * before one add (sim_threads.c). */
+typedef struct Chain {
+    int count, last;            /* pairs, and the last one's mvm */
+    const Block **blocks;       /* [count] */
+    int *src_cols;              /* [count] */
+    int64_t *column_sum;        /* [cols]: the blocks' column sums added, when the codes carry an offset; or NULL */
+} Chain;
 
 static inline int64_t last_dim(const Type *t)
 {
@@ -140,6 +153,7 @@ bool sim_src_in_range(Sim *sim, int k);
 /* sim_threads.c: run from instruction k on the pool or in chunks of
  * patches; return where what they ran ends (k: nothing ran) */
 int sim_run_layer_threaded(Sim *sim, int k);
+void sim_plan_chains(Sim *sim);
 int sim_run_patches(Sim *sim, int k);
 
 #endif

@@ -3,6 +3,124 @@
  * (runtime/sim.c runs everything else). */
 #include "runtime/sim_state.h"
 
+/* ---- chains: a column block's row blocks in one 32-bit sum ----
+ *
+ * A layer's blocks (row block major, docs/crossbar.md 6) add integer sums
+ * into its double accumulator: the first row block of each column block
+ * writes, the others add.  Every addend is an integer and every partial
+ * sum stays below 2^53, so the order of the adds does not matter: the row
+ * blocks of one column block may sum their products in one 32-bit sum and
+ * add it once.  That sum is exact while the chain's rows R_b, each product
+ * at most max_product_b, give sum_b R_b max_product_b <= 2^31 - 1 (8-bit
+ * codes times 8-bit weights: 255 * 127, so K up to 66,311 rows, every layer
+ * of ResNet-50); a chain stops before a block that would pass it. */
+
+/* Pair k (mvm k, combine k + 1) may be in a chain: the fast path with
+ * integer weights, its rows in one 32-bit sum. */
+static bool chainable(const Sim *sim, int k)
+{
+    const Program *pg = sim->program;
+    const Block *b = &sim->blocks[k];
+    return k + 1 < pg->n_instrs && pg->instrs[k].opcode == INSTR_MVM && pg->instrs[k + 1].opcode == INSTR_COMBINE &&
+           sim->weights_of[k + 1] == k && b->int_weights && !pg->instrs[k].mvm.float_mode &&
+           b->rows <= b->int_weights->rows_per_sum;
+}
+
+/* Whether pairs j and k write overlapping accumulator elements. */
+static bool same_outputs(const Program *pg, int j, int k)
+{
+    const CombineParams *a = &pg->instrs[j + 1].combine, *b = &pg->instrs[k + 1].combine;
+    int64_t a0 = (int64_t)a->group * a->n_per_group + a->n0, b0 = (int64_t)b->group * b->n_per_group + b->n0;
+    return pg->instrs[j + 1].dst == pg->instrs[k + 1].dst && a0 < b0 + b->n_cols && b0 < a0 + a->n_cols &&
+           a->row_begin < b->row_end && b->row_begin < a->row_end;
+}
+
+void sim_plan_chains(Sim *sim)
+{
+    const Program *pg = sim->program;
+    int ni = pg->n_instrs;
+    sim->chain_head = arena_array(sim->arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->chain_head);
+    sim->chains = arena_array(sim->arena, (size_t)(ni > 0 ? ni : 1), sizeof *sim->chains);
+    for (int k = 0; k < ni; k++) {
+        sim->chain_head[k] = -1;
+        sim->chains[k] = NULL;
+    }
+    int *members = arena_array(sim->arena, (size_t)(ni > 0 ? ni : 1), sizeof *members);
+    for (int k = 0; k < ni; k++) {
+        if (sim->chain_head[k] >= 0 || !chainable(sim, k))
+            continue;
+        const Block *head = &sim->blocks[k];
+        const IntWeights *hw = head->int_weights;
+        const CombineParams *hc = &pg->instrs[k + 1].combine;
+        int count = 1;
+        int64_t bound = (int64_t)head->rows * hw->max_product;
+        members[0] = k;
+        /* the pairs after it that read the same source into the same
+         * accumulator; one that writes its outputs but cannot join ends it */
+        for (int j = k + 2; chainable(sim, j) && pg->instrs[j].src[0] == pg->instrs[k].src[0] &&
+                            pg->instrs[j + 1].dst == pg->instrs[k + 1].dst; j += 2) {
+            if (sim->chain_head[j] >= 0 || !same_outputs(pg, j, k))
+                continue;
+            const IntWeights *iw = sim->blocks[j].int_weights;
+            const CombineParams *c = &pg->instrs[j + 1].combine;
+            bound += (int64_t)sim->blocks[j].rows * iw->max_product;
+            if (!c->accumulate || !sim_same_codes(sim, j, k) || iw->ld != hw->ld || iw->cols != hw->cols ||
+                c->group != hc->group || c->n_per_group != hc->n_per_group || c->n0 != hc->n0 ||
+                c->n_cols != hc->n_cols || c->row_begin != hc->row_begin || c->row_end != hc->row_end ||
+                pg->instrs[j].mvm.row_begin != pg->instrs[k].mvm.row_begin ||
+                pg->instrs[j].mvm.row_end != pg->instrs[k].mvm.row_end || bound > INT32_MAX)
+                break;
+            members[count++] = j;
+        }
+        if (count < 2)
+            continue;
+        Chain *chain = arena_alloc(sim->arena, sizeof *chain);
+        chain->count = count;
+        chain->last = members[count - 1];
+        chain->blocks = arena_array(sim->arena, (size_t)count, sizeof *chain->blocks);
+        chain->src_cols = arena_array(sim->arena, (size_t)count, sizeof *chain->src_cols);
+        chain->column_sum = NULL;
+        if (hw->code_offset) {
+            chain->column_sum = arena_array(sim->arena, (size_t)hw->cols, sizeof *chain->column_sum);
+            memset(chain->column_sum, 0, (size_t)hw->cols * sizeof *chain->column_sum);
+        }
+        for (int m = 0; m < count; m++) {
+            const Block *b = &sim->blocks[members[m]];
+            chain->blocks[m] = b;
+            chain->src_cols[m] = pg->instrs[members[m]].mvm.src_col;
+            for (int j = 0; chain->column_sum && j < hw->cols; j++)
+                chain->column_sum[j] += b->int_weights->column_sum[j];
+            sim->chain_head[members[m]] = k;
+        }
+        sim->chains[k] = chain;
+    }
+}
+
+/* Pair k's chain when it runs in [begin, end) as one: the head runs the
+ * whole chain, the others nothing (*skip). */
+static const Chain *chain_in(const Sim *sim, int k, int begin, int end, bool *skip)
+{
+    int head = sim->chain_head[k];
+    const Chain *chain = head >= 0 ? sim->chains[head] : NULL;
+    bool whole = chain && head >= begin && chain->last < end;
+    *skip = whole && head != k;
+    return whole && head == k ? chain : NULL;
+}
+
+/* Source rows [lo, hi) of pair k's chain, their codes at `codes`. */
+static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t hi, const char *codes, int64_t width,
+                      MvmScratch *scratch)
+{
+    const Program *pg = sim->program;
+    const Instr *next = &pg->instrs[k + 1];
+    const CombineParams *c = &next->combine;
+    int64_t out_width = last_dim(&pg->buffers[next->dst].type);
+    mvm_execute_int_chain(chain->blocks, chain->src_cols, chain->count, chain->column_sum, hi - lo, width,
+                          codes, c->accumulate,
+                          buffer_f64(sim, next->dst, k) + lo * out_width + (int64_t)c->group * c->n_per_group + c->n0,
+                          out_width, scratch);
+}
+
 /* ---- a layer's rows over threads (sim_set_threads) ----
  *
  * A layer's blocks on the fast path are mvm + combine pairs in a row, all
@@ -28,7 +146,15 @@ static void layer_rows(void *context, int w, int n)
         int64_t lo = rows * w / n, hi = rows * (w + 1) / n;
         lo = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
         hi = hi < in->mvm.row_end ? hi : in->mvm.row_end;
-        if (lo < hi)
+        bool skip = false;
+        const Chain *chain = sim->src_codes[k] ? chain_in(sim, k, t->begin, t->end, &skip) : NULL;
+        if (skip && sim->src_codes[k])
+            continue;
+        if (chain && lo < hi)
+            run_chain(sim, k, chain, lo, hi,
+                      sim->src_codes[k] + (size_t)(lo * width) * int_code_bytes(sim->blocks[k].int_weights->kind),
+                      width, w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
+        else if (lo < hi)
             sim_run_weights(sim, k, lo, hi, sim->src_in_range[k], sim->src_codes[k],
                         w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
     }
@@ -96,8 +222,15 @@ static void patch_chunks(void *context, int w, int n)
             MvmParams share = in->mvm;
             share.row_begin = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
             share.row_end = hi < in->mvm.row_end ? hi : in->mvm.row_end;
-            if (share.row_begin >= share.row_end)
+            bool skip = false;
+            const Chain *chain = chain_in(sim, k, t->begin, t->end, &skip);
+            if (skip || share.row_begin >= share.row_end)
                 continue;
+            if (chain) {        /* the chunk's codes: row lo at chunk */
+                run_chain(sim, k, chain, share.row_begin, share.row_end,
+                          chunk + (size_t)((share.row_begin - lo) * t->width) * bytes, t->width, scratch);
+                continue;
+            }
             mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
                                 share.row_end - share.row_begin, t->width, false,
                                 chunk + (size_t)((share.row_begin - lo) * t->width + in->mvm.src_col) * bytes,
@@ -135,12 +268,24 @@ int sim_run_patches(Sim *sim, int k)
         return k;               /* codes that are not integers: the float path */
     int16_t pad[1 + INT_CODES_PAD];
     int_codes_convert(iw, &zero, 1, 1, 1, bottom, top, pad);
+    int pad_code = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0];
+    /* the padding made explicit once: windows then never leave the input */
+    const Im2colParams *geometry = &in->im2col;
+    Im2colParams padded;
+    bool pads = false;
+    for (int j = 0; j < 2 * in->im2col.spatial; j++)
+        pads |= in->im2col.pads[j] != 0;
+    if (pads) {
+        int_codes_pad(&in->im2col, iw->kind, codes, pad_code, sim->padded_codes, &padded);
+        codes = sim->padded_codes;
+        geometry = &padded;
+    }
     int64_t width = last_dim(&pg->buffers[in->dst].type);
     int64_t rows = width > 0 ? sim->numel[in->dst] / width : 0;
     int workers = sim->pool ? pool_size(sim->pool) : 1;
     PatchLayer t = {
-        .sim = sim, .begin = k + 1, .end = end, .im2col = &in->im2col, .codes = codes,
-        .pad = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0], .rows = rows, .width = width,
+        .sim = sim, .begin = k + 1, .end = end, .im2col = geometry, .codes = codes, .pad = pad_code,
+        .rows = rows, .width = width,
         .chunk_rows = patch_rows(width, (rows + workers - 1) / workers),
     };
     for (int j = k + 1; j < end; j += 2)

@@ -46,7 +46,7 @@ static void product_via(IntKernel kernel, const IntWeights *iw, int n, int rows,
     for (int r0 = 0; r0 < rows || r0 == 0; r0 += iw->rows_per_sum) {
         int k = rows - r0 < iw->rows_per_sum ? rows - r0 : iw->rows_per_sum;
         int_product(kernel, iw, n, r0, k, (const char *)codes + (size_t)r0 * int_code_bytes(iw->kind), rows, iw->ld,
-                    part);
+                    false, part);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < iw->cols; j++)
                 out[(size_t)i * iw->cols + j] += part[(size_t)i * iw->ld + j];
