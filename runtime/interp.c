@@ -443,6 +443,43 @@ void interp_exec_xbar(const Op *op, const float *const *in, float *y, void *scra
 
 /* ---- execution ---- */
 
+bool interp_op_splits(const Op *op)
+{
+    const Type *yt = &op->result->type;
+    switch (op->kind) {
+    case OP_RELU:
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+        return true;
+    case OP_ADD:
+        return !dtype_is_int(yt->dtype) && type_numel(&op->inputs[0]->type) == type_numel(yt) &&
+               type_numel(&op->inputs[1]->type) == type_numel(yt);
+    default:
+        return false;
+    }
+}
+
+void interp_exec_op_part(const Op *op, const float *const *in, float *y, int part, int parts)
+{
+    if (op->kind == OP_MAXPOOL || op->kind == OP_AVGPOOL) {     /* planes [lo, hi): pooling never mixes them */
+        PoolParams p;
+        pool_params(op, &p);
+        int64_t in_plane = 1, out_plane = 1, lo = p.planes * part / parts, hi = p.planes * (part + 1) / parts;
+        for (int j = 0; j < p.spatial; j++) {
+            in_plane *= p.in[j];
+            out_plane *= p.out[j];
+        }
+        p.planes = hi - lo;
+        (op->kind == OP_MAXPOOL ? kernel_maxpool : kernel_avgpool)(&p, in[0] + lo * in_plane, y + lo * out_plane);
+        return;
+    }
+    int64_t n = type_numel(&op->result->type), lo = n * part / parts, hi = n * (part + 1) / parts, count = hi - lo;
+    if (op->kind == OP_RELU)
+        kernel_relu(count, in[0] + lo, y + lo);
+    else
+        kernel_binary(BINARY_ADD, in[0] + lo, 1, &count, in[1] + lo, 1, &count, y + lo);
+}
+
 void interp_exec_op(const Op *op, const float *const *in, float *y)
 {
     const Type *xt = &op->inputs[0]->type, *yt = &op->result->type;

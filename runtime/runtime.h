@@ -26,6 +26,11 @@ const float *interp_value(const Interp *interp, const Value *value);
 /* Runs one op on arrays shaped as its inputs' and result's types say (at most
  * 64 inputs): the digital units of the crossbar simulator use it too. */
 void interp_exec_op(const Op *op, const float *const *inputs, float *result);
+/* Whether op's result splits into parts that interp_exec_op_part computes
+ * alone (element-wise ReLU and Add of equal shapes, pooling by planes), each
+ * element the same bits as from interp_exec_op; part p of n. */
+bool interp_op_splits(const Op *op);
+void interp_exec_op_part(const Op *op, const float *const *inputs, float *result, int part, int parts);
 /* Its part for the element-wise math ops, reductions and normalizations
  * (runtime/interp_math.c). */
 void interp_exec_math(const Op *op, const float *const *inputs, float *result);

@@ -446,6 +446,19 @@ static void exec_dequant(Sim *sim, int k)
     run_split(sim, dequant_share, k, rows, sim->numel[in->dst]);
 }
 
+/* A digital op's parts over the pool's workers (interp_exec_op_part). */
+typedef struct {
+    const Op *op;
+    const float *const *inputs;
+    float *result;
+} DigitalTask;
+
+static void digital_share(void *context, int w, int n)
+{
+    const DigitalTask *t = context;
+    interp_exec_op_part(t->op, t->inputs, t->result, w, n);
+}
+
 static void exec_digital(Sim *sim, int k)
 {
     const Op *op = sim->program->instrs[k].op;
@@ -456,7 +469,11 @@ static void exec_digital(Sim *sim, int k)
         inputs[i] = buffer_f32(sim, op->inputs[i]->id, k);
     }
     assert(op->result->id < sim->program->n_buffers && sim->f32[op->result->id]);
-    interp_exec_op(op, inputs, buffer_f32(sim, op->result->id, k));
+    float *result = buffer_f32(sim, op->result->id, k);
+    if (sim->pool && type_numel(&op->result->type) >= SPLIT_ELEMENTS && interp_op_splits(op))
+        pool_run(sim->pool, digital_share, &(DigitalTask){op, inputs, result});
+    else
+        interp_exec_op(op, inputs, result);
 }
 
 /* What is known of buffer id's values this run: all in [bottom, top].
