@@ -83,7 +83,10 @@ static void compile_and_compare(Arena *arena, Graph *g, const Arch *arch, const 
     diags_init(&d, arena);
     g->arch = arena_alloc(arena, sizeof *g->arch);
     *g->arch = *arch;
-    cr_assert(ir_verify(g, &d) && run_passes(g, lowering_pipeline, &d), "%s: lowering failed", what);
+    bool verified = ir_verify(g, &d);
+    if (!verified)
+        diags_print(&d, stderr);
+    cr_assert(verified && run_passes(g, lowering_pipeline, &d), "%s: lowering failed", what);
     int64_t size = type_numel(&g->inputs[0]->type);
     float lo = m->signed_inputs ? -1.0f : 0.0f;
     float *images = arena_array(arena, (size_t)size * 2, sizeof(float));
@@ -173,6 +176,51 @@ Test(geometry, first_layers, .timeout = 600)
     Mapping m = {.packing = "none", .copies = 1, .check = true};
     compile_and_compare(arena, matmul_graph(arena, 1024, 3, 16), &arch, &m, "linear 3x16 over 1024 rows");
     arena_free(arena);
+}
+
+/* A residual block's digital ops around a 3x3 conv at ResNet-18's 56x56:
+ * relu(conv(x)) + x, a ReLU and a 3x3/2 max pool, each large enough to be
+ * split over the pool's threads (interp_exec_op_part), and the conv's
+ * 576-row K in row blocks that sum as chains (sim_threads.c), with every
+ * version of the integer product. */
+static Graph *residual_graph(Arena *arena)
+{
+    Graph *g = ir_graph_new(arena, "residual");
+    int64_t x_dims[4] = {1, 64, 56, 56}, w_dims[4] = {64, 64, 3, 3}, c = 64, pool_dims[4] = {1, 64, 28, 28};
+    Value *x = ir_add_input(g, "x", type_make(4, x_dims));
+    Value *in[3] = {x, test_random_const(g, 4, w_dims), test_random_const(g, 1, &c)};
+    Op *conv = ir_add_op(g, OP_CONV, in, 3, "y", type_make(4, x_dims), (Loc){0});
+    int64_t ones[2] = {1, 1}, pads[4] = {1, 1, 1, 1}, kernel[2] = {3, 3}, twos[2] = {2, 2};
+    ir_set_ints(g, conv, "strides", ones, 2);
+    ir_set_ints(g, conv, "pads", pads, 4);
+    Op *relu = ir_add_op(g, OP_RELU, &conv->result, 1, "relu1", type_make(4, x_dims), (Loc){0});
+    Value *sum_in[2] = {relu->result, x};
+    Op *add = ir_add_op(g, OP_ADD, sum_in, 2, "sum", type_make(4, x_dims), (Loc){0});
+    Op *relu2 = ir_add_op(g, OP_RELU, &add->result, 1, "relu2", type_make(4, x_dims), (Loc){0});
+    Op *pool = ir_add_op(g, OP_MAXPOOL, &relu2->result, 1, "pooled", type_make(4, pool_dims), (Loc){0});
+    ir_set_ints(g, pool, "kernel", kernel, 2);
+    ir_set_ints(g, pool, "strides", twos, 2);
+    ir_set_ints(g, pool, "pads", pads, 4);
+    ir_add_output(g, pool->result);
+    return g;
+}
+
+Test(geometry, residual_block_threads, .timeout = 600)
+{
+    test_seed(15);
+    for (int v = 0; v < INT_KERNEL_COUNT; v++) {
+        if (!int_kernel_supported((IntKernel)v))
+            continue;
+        Arena *arena = arena_new();
+        Arch arch = arch_default();
+        Mapping m = {.packing = "none", .copies = 1};
+        int_kernel_force((IntKernel)v);
+        char what[100];
+        snprintf(what, sizeof what, "residual block at 56x56, %s products", int_kernel_name((IntKernel)v));
+        compile_and_compare(arena, residual_graph(arena), &arch, &m, what);
+        int_kernel_force(INT_KERNEL_COUNT);
+        arena_free(arena);
+    }
 }
 
 /* Random layers until both floors are met or the time budget is spent. */
