@@ -625,6 +625,15 @@ convert_row_float(int cols, const float *sum, const float *var, const float *z, 
     return clipped;
 }
 
+/* Whether a noisy block's conversions without ADC errors go through
+ * convert_row_float: a step that is a power of two, codes below 2^21. */
+static bool converts_in_float(const Block *b)
+{
+    int exponent;
+    return frexp(b->adc.step, &exponent) == 0.5 && b->adc.code_max < 0x1p21 && b->adc.step >= 0x1p-60 &&
+           b->adc.step <= 0x1p60;
+}
+
 /* The kept reads' conversions, compiled for AVX-512, AVX2 and the baseline,
  * chosen at run time (the same operations, so the same bits). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -638,8 +647,7 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
     int exponent;
     bool multiply = frexp(b->adc.step, &exponent) == 0.5;     /* a power of two */
     double inverse = 1 / b->adc.step;
-    bool in_float = noisy && !errors && multiply && b->adc.code_max < 0x1p21 && b->adc.step >= 0x1p-60 &&
-                    b->adc.step <= 0x1p60;
+    bool in_float = noisy && !errors && converts_in_float(b);
     uint64_t clipped = 0;
     for (int k = 0; k < m; k++) {
         const float *sum = part + (size_t)k * ld, *var = sum + cols, *z = normals + (size_t)k * cols;
@@ -685,8 +693,12 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
     }
     if (b->input_sigma > 0)
         mvm_input_noise(b, m, s->read_of, n, first_row, s);
-    int ld = column_products(mp, b, table, group, m, s);
-    if (b->read_var)
+    /* the common noisy read in one pass (runtime/sim_read.c): no ADC errors
+     * (skipped reads add 0), no output noise, conversions in float */
+    bool fused = table && b->read_var && !b->adc_gain && b->adc.inl == 0 && b->out_var == 0 && !s->record && converts_in_float(b) &&
+                 mvm_fused_available();
+    int ld = fused ? mvm_table_ld(b) : column_products(mp, b, table, group, m, s);
+    if (b->read_var && !fused)
         mvm_read_normals(b, m, s->read_of, n, first_row, s);
     if (b->out_var > 0)         /* independent of the read noise: the variances add */
         for (int k = 0; k < m; k++) {
@@ -712,7 +724,14 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         weight[r] = ldexp(r / cycles == 0 ? 1.0 : -1.0, (r % cycles) * mp->dac_bits);
     memset(s->acc, 0, (size_t)n * cols * sizeof *s->acc);
 
-    if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
+    if (fused) {
+        MvmFused f = {.step = (float)b->adc.step, .lo = (float)b->adc.code_min, .hi = (float)b->adc.code_max};
+        f.inverse = 1 / f.step;
+        f.below = f.lo - 1;
+        f.above = f.hi + 1;
+        mvm_read_keys(b, n, first_row, s);
+        counters->saturated += mvm_fused_reads(b, &f, m, s->read_of, n, group, table, weight, s);
+    } else if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
         counters->saturated += convert_kept(b, m, s->part, ld, s->normals, s->read_of, n, weight, s->acc);
     } else {
         for (int k = 0; k < m && ld > 0; k++) {

@@ -251,7 +251,28 @@ void mvm_calibrate_drift(Arena *scratch, Block *b, const MvmParams *mp, int inst
 /* Read noise (docs/noise.md 3): s->normals [m x cols] gets one standard
  * normal per column of each of the m kept reads (runtime/sim_noise.c). */
 void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
+/* The read noise's keys of n source rows from first_row (s->row_key) and
+ * of each 4 columns (s->column_key), as mvm_read_normals draws from them. */
+void mvm_read_keys(const Block *b, int n, int64_t first_row, MvmScratch *s);
 /* Input noise (docs/noise.md 12) on the drives of m kept reads in s->drive (runtime/sim_noise.c). */
 void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
+
+
+/* ---- runtime/sim_read.c ---- */
+/* A block's ADC in float (convert_row_float's constants): step a power of
+ * two, codes below 2^21. */
+typedef struct {
+    float step, inverse, lo, hi, below, above;
+} MvmFused;
+/* Whether this CPU runs the fused reads (AVX-512, not narrowed by XBARC_SIM_VECTOR). */
+bool mvm_fused_available(void);
+/* The m kept reads of n source rows through a subset table (1-bit DACs,
+ * read noise, no ADC errors or output noise), each one's table sums, read
+ * noise, conversion and shift-and-add into s->acc (zeroed) at once, the
+ * same bits as column_products, mvm_read_normals and convert_kept in turn
+ * (s->row_key and s->column_key from mvm_read_keys; weight[read number]);
+ * returns the clipped conversions. */
+uint64_t mvm_fused_reads(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int group,
+                         const float *table, const double *weight, MvmScratch *s);
 
 #endif

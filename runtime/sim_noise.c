@@ -101,14 +101,19 @@ typedef void NormalsOfReads(int, const uint64_t *, const uint64_t *, int, const 
  * distribution.  Each read's come from its key (run stream, source row,
  * read number): read k is read number read_of[k] / n of source row
  * first_row + read_of[k] % n. */
-void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s)
+void mvm_read_keys(const Block *b, int n, int64_t first_row, MvmScratch *s)
 {
-    int cols = b->cols;
     uint64_t run_key = noise_hash(b->read_key, s->stream);
-    for (int j0 = 0; j0 < cols; j0 += 4)  /* noise_hash(key, j0) = noise_mix(key ^ column_key[j0 / 4]) */
+    for (int j0 = 0; j0 < b->cols; j0 += 4)  /* noise_hash(key, j0) = noise_mix(key ^ column_key[j0 / 4]) */
         s->column_key[j0 / 4] = noise_mix((uint64_t)j0 + 0x9e3779b97f4a7c15u);
     for (int i = 0; i < n; i++)
         s->row_key[i] = noise_hash(run_key, (uint64_t)(first_row + i));
+}
+
+void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s)
+{
+    int cols = b->cols;
+    mvm_read_keys(b, n, first_row, s);
     uint64_t *keys = s->read_key;
     for (int k = 0; k < m; k++)
         keys[k] = noise_hash(s->row_key[read_of[k] % n], (uint64_t)(read_of[k] / n));

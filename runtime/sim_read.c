@@ -1,0 +1,128 @@
+/* sim_read.c: the common noisy read of the per-read path in one pass
+ * (runtime/sim_mvm.c's execute_reads; docs/benchmarks.md "Per-read path").
+ *
+ * The general path stores every kept read's table sums (sim_table.c), then
+ * every read's normals (sim_noise.c), then converts and shifts-and-adds
+ * them (convert_kept).  For the common noisy read (1-bit DACs through a
+ * subset table, read noise, no ADC errors, a power-of-two step: the rram
+ * chip with uniform ADCs) this file does the four at once, 16 columns at a
+ * time in AVX-512 registers: the sums and variances of the picked table
+ * rows, the read's hashes and their normals (a gather from the table of
+ * quantiles), sum + sqrt(var) z, the ADC and the shift-and-add into the
+ * double accumulator.  Nothing per read is stored but the accumulator.
+ * Every operation is the general path's, lane for lane and in the same
+ * order (adds from 0 in group order, no FMA), so the bits are the same;
+ * XBARC_SIM_VECTOR=scalar or avx2 takes the general path, which
+ * tests/lit/noise/vector-variants.test compares against this one. */
+#include "runtime/sim_mvm.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* noise_mix on 8 lanes (AVX-512DQ's 64-bit multiplies). */
+__attribute__((target("avx512f,avx512dq,avx512bw"))) static inline __m512i mix8(__m512i x)
+{
+    x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 30));
+    x = _mm512_mullo_epi64(x, _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9u));
+    x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 27));
+    x = _mm512_mullo_epi64(x, _mm512_set1_epi64((long long)0x94d049bb133111ebu));
+    return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
+}
+
+/* Columns j0 .. j0 + 15 (lanes `valid`) of one read: its sums and variances
+ * from the picked table rows, its normals from the 16-bit indices idx, the
+ * conversion and the shift-and-add; returns the clipped conversions. */
+__attribute__((target("avx512f,avx512dq,avx512bw"))) static inline int
+convert_span(const float **picked, int count, int j0, int cols, __mmask16 valid, __m512i idx, const float *normal,
+             const MvmFused *f, __m512d weight, double *acc)
+{
+    __m512 sum = _mm512_setzero_ps(), var = _mm512_setzero_ps();
+    for (int g = 0; g < count; g++) {
+        sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid, picked[g] + j0));
+        var = _mm512_add_ps(var, _mm512_maskz_loadu_ps(valid, picked[g] + cols + j0));
+    }
+    __m512 z = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, normal, 4);
+    __m512 q = _mm512_mul_ps(_mm512_add_ps(sum, _mm512_mul_ps(_mm512_sqrt_ps(var), z)), _mm512_set1_ps(f->inverse));
+    q = _mm512_min_ps(q, _mm512_set1_ps(f->above));    /* q < above ? q : above: a NaN lands on above */
+    q = _mm512_max_ps(q, _mm512_set1_ps(f->below));
+    __m512 code = _mm512_sub_ps(_mm512_add_ps(q, _mm512_set1_ps(0x1.8p23f)), _mm512_set1_ps(0x1.8p23f));
+    __m512 hi = _mm512_set1_ps(f->hi), lo = _mm512_set1_ps(f->lo);
+    __mmask16 clipped = _mm512_mask_cmp_ps_mask(valid, code, hi, _CMP_GT_OQ) |
+                        _mm512_mask_cmp_ps_mask(valid, code, lo, _CMP_LT_OQ);
+    code = _mm512_max_ps(_mm512_min_ps(code, hi), lo);
+    __m512 value = _mm512_mul_ps(code, _mm512_set1_ps(f->step));
+    __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(value));
+    __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(value), 1)));
+    __mmask8 valid_low = (__mmask8)valid, valid_high = (__mmask8)(valid >> 8);
+    double *a = acc + j0;
+    _mm512_mask_storeu_pd(a, valid_low,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(valid_low, a), _mm512_mul_pd(weight, low)));
+    _mm512_mask_storeu_pd(a + 8, valid_high,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(valid_high, a + 8), _mm512_mul_pd(weight, high)));
+    return __builtin_popcount(clipped);
+}
+
+__attribute__((target("avx512f,avx512dq,avx512bw"))) static uint64_t
+fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int groups, int group,
+                   const uint8_t *subsets, const float *table, int ld, const double *weight, MvmScratch *s)
+{
+    int cols = b->cols, quads = (cols + 3) / 4;
+    size_t subsets_per_group = (size_t)1 << group;
+    const float *normal = b->noise->normal;
+    const float **picked = s->picked;
+    uint64_t clipped = 0;
+    for (int k = 0; k < m; k++) {
+        int t = read_of[k];
+        const uint8_t *subset = subsets + (size_t)t * groups;
+        int count = 0;
+        for (int g = 0; g < groups; g++) {
+            picked[count] = table + ((size_t)g * subsets_per_group + subset[g]) * ld;
+            count += subset[g] != 0;
+        }
+        /* mvm_read_normals' key: noise_hash(row key, read number) */
+        __m512i key = _mm512_set1_epi64((long long)noise_hash(s->row_key[t % n], (uint64_t)(t / n)));
+        __m512d w = _mm512_set1_pd(weight[t / n]);
+        double *acc = s->acc + (size_t)(t % n) * cols;
+        for (int q0 = 0; q0 < quads; q0 += 8) {     /* 8 hashes: 32 columns */
+            int left = quads - q0;
+            __mmask8 hashes = left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
+            __m512i h = mix8(_mm512_xor_si512(key, _mm512_maskz_loadu_epi64(hashes, s->column_key + q0)));
+            /* hash q's 16-bit quarter i indexes column 4 q + i's normal by its top 14 bits */
+            __m512i index = _mm512_srli_epi16(h, 16 - NOISE_TABLE_BITS);
+            for (int half = 0; half < 2; half++) {
+                int j0 = 4 * q0 + 16 * half, rest = cols - j0;
+                if (rest <= 0)
+                    break;
+                __mmask16 valid = rest >= 16 ? 0xffff : (__mmask16)((1u << rest) - 1);
+                __m512i idx = _mm512_cvtepu16_epi32(half ? _mm512_extracti64x4_epi64(index, 1)
+                                                         : _mm512_castsi512_si256(index));
+                clipped += (uint64_t)convert_span(picked, count, j0, cols, valid, idx, normal, f, w, acc);
+            }
+        }
+    }
+    return clipped;
+}
+#endif
+
+bool mvm_fused_available(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return mvm_vector() == MVM_VECTOR_AVX512;
+#else
+    return false;
+#endif
+}
+
+uint64_t mvm_fused_reads(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int group,
+                         const float *table, const double *weight, MvmScratch *s)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return fused_reads_avx512(b, f, m, read_of, n, mvm_table_groups(b->rows, group), group, s->subset, table,
+                              mvm_table_ld(b), weight, s);
+#else
+    (void)b, (void)f, (void)m, (void)read_of, (void)n, (void)group, (void)table, (void)weight, (void)s;
+    abort();
+#endif
+}
