@@ -729,6 +729,10 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         f.inverse = 1 / f.step;
         f.below = f.lo - 1;
         f.above = f.hi + 1;
+        double steps = 0;       /* the largest |shift-and-add| in steps */
+        for (int r = 0; r < total / n && r < 64; r++)
+            steps += fabs(weight[r]) * fmax(fabs(b->adc.code_min), b->adc.code_max);
+        f.float_acc = steps < 0x1p24;
         mvm_read_keys(b, n, first_row, s);
         counters->saturated += mvm_fused_reads(b, &f, m, s->read_of, n, group, table, weight, s);
     } else if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {

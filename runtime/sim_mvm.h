@@ -263,6 +263,7 @@ void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t f
  * two, codes below 2^21. */
 typedef struct {
     float step, inverse, lo, hi, below, above;
+    bool float_acc;             /* the shift-and-add in float: every partial sum below 2^24 steps (exact) */
 } MvmFused;
 /* Whether this CPU runs the fused reads (AVX-512, not narrowed by XBARC_SIM_VECTOR). */
 bool mvm_fused_available(void);

@@ -17,6 +17,7 @@
 #include "runtime/sim_mvm.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -36,7 +37,7 @@ __attribute__((target("avx512f,avx512dq,avx512bw"))) static inline __m512i mix8(
  * conversion and the shift-and-add; returns the clipped conversions. */
 __attribute__((target("avx512f,avx512dq,avx512bw"))) static inline int
 convert_span(const float **picked, int count, int j0, int cols, __mmask16 valid, __m512i idx, const float *normal,
-             const MvmFused *f, __m512d weight, double *acc)
+             const MvmFused *f, __m512d weight, void *acc)
 {
     __m512 sum = _mm512_setzero_ps(), var = _mm512_setzero_ps();
     for (int g = 0; g < count; g++) {
@@ -53,10 +54,17 @@ convert_span(const float **picked, int count, int j0, int cols, __mmask16 valid,
                         _mm512_mask_cmp_ps_mask(valid, code, lo, _CMP_LT_OQ);
     code = _mm512_max_ps(_mm512_min_ps(code, hi), lo);
     __m512 value = _mm512_mul_ps(code, _mm512_set1_ps(f->step));
+    if (f->float_acc) {     /* every partial sum a whole number of steps below 2^24 of them: exact */
+        float *a = (float *)acc + j0;
+        _mm512_mask_storeu_ps(a, valid,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(valid, a),
+                                            _mm512_mul_ps(_mm512_set1_ps((float)_mm512_cvtsd_f64(weight)), value)));
+        return __builtin_popcount(clipped);
+    }
     __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(value));
     __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(value), 1)));
     __mmask8 valid_low = (__mmask8)valid, valid_high = (__mmask8)(valid >> 8);
-    double *a = acc + j0;
+    double *a = (double *)acc + j0;
     _mm512_mask_storeu_pd(a, valid_low,
                           _mm512_add_pd(_mm512_maskz_loadu_pd(valid_low, a), _mm512_mul_pd(weight, low)));
     _mm512_mask_storeu_pd(a + 8, valid_high,
@@ -73,6 +81,8 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
     const float *normal = b->noise->normal;
     const float **picked = s->picked;
     uint64_t clipped = 0;
+    if (f->float_acc)
+        memset(s->part, 0, (size_t)n * cols * sizeof *s->part);
     for (int k = 0; k < m; k++) {
         int t = read_of[k];
         const uint8_t *subset = subsets + (size_t)t * groups;
@@ -84,7 +94,8 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
         /* mvm_read_normals' key: noise_hash(row key, read number) */
         __m512i key = _mm512_set1_epi64((long long)noise_hash(s->row_key[t % n], (uint64_t)(t / n)));
         __m512d w = _mm512_set1_pd(weight[t / n]);
-        double *acc = s->acc + (size_t)(t % n) * cols;
+        void *acc = f->float_acc ? (void *)((float *)s->part + (size_t)(t % n) * cols)
+                                 : (void *)(s->acc + (size_t)(t % n) * cols);
         for (int q0 = 0; q0 < quads; q0 += 8) {     /* 8 hashes: 32 columns */
             int left = quads - q0;
             __mmask8 hashes = left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
@@ -102,6 +113,9 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
             }
         }
     }
+    if (f->float_acc)
+        for (size_t x = 0; x < (size_t)n * cols; x++)
+            s->acc[x] = (double)s->part[x];
     return clipped;
 }
 #endif
