@@ -135,7 +135,7 @@ DEFINE_TABLE_SUMS(table_sums_avx512, __attribute__((target("avx512f"))), 64)
 #endif
 #undef DEFINE_TABLE_SUMS
 
-MvmVector mvm_vector(void)
+static MvmVector vector_of_cpu(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     const char *force = getenv("XBARC_SIM_VECTOR");
@@ -147,6 +147,19 @@ MvmVector mvm_vector(void)
         return MVM_VECTOR_AVX2;
 #endif
     return MVM_VECTOR_SCALAR;
+}
+
+/* Asked per mvm and pass: the environment is read once (threads racing
+ * here store the same value). */
+MvmVector mvm_vector(void)
+{
+    static int known = -1;
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = (int)vector_of_cpu();
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return (MvmVector)v;
 }
 
 void mvm_table_sums(int m, const int *read_of, int groups, int group, const uint8_t *subsets, const float *table,
