@@ -303,6 +303,15 @@ void combine_rows(const CombineParams *c, const double *src_d, const float *src_
             for (int64_t j = 0; j < width; j++)
                 row[j] = src_f[p * width + j];
         double *out = acc + p * out_width + (int64_t)c->group * c->n_per_group + c->n0;
+        if (c->sign == SIGN_PAIR_ANALOG) {      /* the per-read path's common case, without the switch */
+            for (int n = 0; n < c->n_cols; n++) {
+                double v = 0;
+                for (int s = 0; s < slices; s++)
+                    v += slice_weight[s] * x[(int64_t)n * slices + s];
+                out[n] = c->accumulate ? out[n] + v : v;
+            }
+            continue;
+        }
         for (int n = 0; n < c->n_cols; n++) {
             double v = 0;
             for (int s = 0; s < slices; s++) {
