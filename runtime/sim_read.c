@@ -32,18 +32,14 @@ __attribute__((target("avx512f,avx512dq,avx512bw"))) static inline __m512i mix8(
     return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
 }
 
-/* Columns j0 .. j0 + 15 (lanes `valid`) of one read: its sums and variances
- * from the picked table rows, its normals from the 16-bit indices idx, the
- * conversion and the shift-and-add; returns the clipped conversions. */
+/* Columns j0 .. j0 + 15 (lanes `valid`) of one read, from its sums and
+ * variances (of the picked table rows) and its normals' 16-bit indices idx:
+ * the read noise, the conversion and the shift-and-add; returns the
+ * clipped conversions. */
 __attribute__((target("avx512f,avx512dq,avx512bw"))) static inline int
-convert_span(const float **picked, int count, int j0, int cols, __mmask16 valid, __m512i idx, const float *normal,
-             const MvmFused *f, __m512d weight, void *acc)
+convert_span(__m512 sum, __m512 var, int j0, __mmask16 valid, __m512i idx, const float *normal, const MvmFused *f,
+             __m512d weight, void *acc)
 {
-    __m512 sum = _mm512_setzero_ps(), var = _mm512_setzero_ps();
-    for (int g = 0; g < count; g++) {
-        sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid, picked[g] + j0));
-        var = _mm512_add_ps(var, _mm512_maskz_loadu_ps(valid, picked[g] + cols + j0));
-    }
     __m512 z = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, normal, 4);
     __m512 q = _mm512_mul_ps(_mm512_add_ps(sum, _mm512_mul_ps(_mm512_sqrt_ps(var), z)), _mm512_set1_ps(f->inverse));
     q = _mm512_min_ps(q, _mm512_set1_ps(f->above));    /* q < above ? q : above: a NaN lands on above */
@@ -102,14 +98,32 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
             __m512i h = mix8(_mm512_xor_si512(key, _mm512_maskz_loadu_epi64(hashes, s->column_key + q0)));
             /* hash q's 16-bit quarter i indexes column 4 q + i's normal by its top 14 bits */
             __m512i index = _mm512_srli_epi16(h, 16 - NOISE_TABLE_BITS);
-            for (int half = 0; half < 2; half++) {
-                int j0 = 4 * q0 + 16 * half, rest = cols - j0;
-                if (rest <= 0)
-                    break;
-                __mmask16 valid = rest >= 16 ? 0xffff : (__mmask16)((1u << rest) - 1);
-                __m512i idx = _mm512_cvtepu16_epi32(half ? _mm512_extracti64x4_epi64(index, 1)
-                                                         : _mm512_castsi512_si256(index));
-                clipped += (uint64_t)convert_span(picked, count, j0, cols, valid, idx, normal, f, w, acc);
+            __m512i idx0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(index));
+            __m512i idx1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(index, 1));
+            int j0 = 4 * q0, rest = cols - j0;
+            if (rest >= 32) {   /* both halves whole: their 4 sums at once, the rows' lines side by side */
+                __m512 sum0 = _mm512_setzero_ps(), var0 = sum0, sum1 = sum0, var1 = sum0;
+                for (int g = 0; g < count; g++) {
+                    const float *row = picked[g] + j0;
+                    sum0 = _mm512_add_ps(sum0, _mm512_loadu_ps(row));
+                    sum1 = _mm512_add_ps(sum1, _mm512_loadu_ps(row + 16));
+                    var0 = _mm512_add_ps(var0, _mm512_loadu_ps(row + cols));
+                    var1 = _mm512_add_ps(var1, _mm512_loadu_ps(row + cols + 16));
+                }
+                clipped += (uint64_t)convert_span(sum0, var0, j0, 0xffff, idx0, normal, f, w, acc);
+                clipped += (uint64_t)convert_span(sum1, var1, j0 + 16, 0xffff, idx1, normal, f, w, acc);
+                continue;
+            }
+            for (int half = 0; half < 2 && rest > 16 * half; half++) {
+                int r = rest - 16 * half;
+                __mmask16 valid = r >= 16 ? 0xffff : (__mmask16)((1u << r) - 1);
+                __m512 sum = _mm512_setzero_ps(), var = sum;
+                for (int g = 0; g < count; g++) {
+                    sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid, picked[g] + j0 + 16 * half));
+                    var = _mm512_add_ps(var, _mm512_maskz_loadu_ps(valid, picked[g] + cols + j0 + 16 * half));
+                }
+                clipped += (uint64_t)convert_span(sum, var, j0 + 16 * half, valid, half ? idx1 : idx0, normal, f, w,
+                                                  acc);
             }
         }
     }
