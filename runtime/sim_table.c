@@ -54,7 +54,10 @@ size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
 
 /* table[(g * 2^group + subset) * ld + j]: the sum over the rows group g + i
  * of the subset's bits i of matrix[row][j]; each entry is one add to a
- * smaller one. */
+ * smaller one (plain adds: every clone gives the same bits). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 void mvm_build_table(const Block *b, int group, float *table)
 {
     int ld = mvm_table_ld(b), groups = mvm_table_groups(b->rows, group), subsets = 1 << group;
