@@ -30,6 +30,8 @@
  *                       transfer of section 7, the shift-and-add.  The general
  *                       steps (adc_convert, adc_convert_errors) serve the
  *                       statistics hook and rare converters.
+ *   (sim_read.c)        the common noisy read (1-bit DACs, read noise, no ADC
+ *                       errors) does the last three in one pass with AVX-512.
  *
  * Exactness.  Levels and DAC chunks are small integers, so float sums are
  * exact while they stay below 2^24 in magnitude, in any order: products
@@ -725,16 +727,8 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
     memset(s->acc, 0, (size_t)n * cols * sizeof *s->acc);
 
     if (fused) {
-        MvmFused f = {.step = (float)b->adc.step, .lo = (float)b->adc.code_min, .hi = (float)b->adc.code_max};
-        f.inverse = 1 / f.step;
-        f.below = f.lo - 1;
-        f.above = f.hi + 1;
-        double steps = 0;       /* the largest |shift-and-add| in steps */
-        for (int r = 0; r < total / n && r < 64; r++)
-            steps += fabs(weight[r]) * fmax(fabs(b->adc.code_min), b->adc.code_max);
-        f.float_acc = steps < 0x1p24;
         mvm_read_keys(b, n, first_row, s);
-        counters->saturated += mvm_fused_reads(b, &f, m, s->read_of, n, group, table, weight, s);
+        counters->saturated += mvm_fused_reads(b, m, s->read_of, n, total / n, group, table, weight, s);
     } else if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
         counters->saturated += convert_kept(b, m, s->part, ld, s->normals, s->read_of, n, weight, s->acc);
     } else {

@@ -259,21 +259,17 @@ void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t f
 
 
 /* ---- runtime/sim_read.c ---- */
-/* A block's ADC in float (convert_row_float's constants): step a power of
- * two, codes below 2^21. */
-typedef struct {
-    float step, inverse, lo, hi, below, above;
-    bool float_acc;             /* the shift-and-add in float: every partial sum below 2^24 steps (exact) */
-} MvmFused;
 /* Whether this CPU runs the fused reads (AVX-512, not narrowed by XBARC_SIM_VECTOR). */
 bool mvm_fused_available(void);
 /* The m kept reads of n source rows through a subset table (1-bit DACs,
  * read noise, no ADC errors or output noise), each one's table sums, read
  * noise, conversion and shift-and-add into s->acc (zeroed) at once, the
  * same bits as column_products, mvm_read_normals and convert_kept in turn
- * (s->row_key and s->column_key from mvm_read_keys; weight[read number]);
- * returns the clipped conversions. */
-uint64_t mvm_fused_reads(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int group,
+ * (s->row_key and s->column_key from mvm_read_keys; weight[read number]
+ * of a source row's reads_per_row); the ADC's step a power of two and its
+ * codes below 2^21 (convert_row_float's case); returns the clipped
+ * conversions. */
+uint64_t mvm_fused_reads(const Block *b, int m, const int *read_of, int n, int reads_per_row, int group,
                          const float *table, const double *weight, MvmScratch *s);
 
 #endif

@@ -19,6 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
+/* A block's ADC in float (convert_row_float's constants). */
+typedef struct {
+    float step, inverse, lo, hi, below, above;
+    bool float_acc;             /* the shift-and-add in float: every partial sum below 2^24 steps (exact) */
+} MvmFused;
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
@@ -143,14 +151,22 @@ bool mvm_fused_available(void)
 #endif
 }
 
-uint64_t mvm_fused_reads(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int group,
+uint64_t mvm_fused_reads(const Block *b, int m, const int *read_of, int n, int reads_per_row, int group,
                          const float *table, const double *weight, MvmScratch *s)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return fused_reads_avx512(b, f, m, read_of, n, mvm_table_groups(b->rows, group), group, s->subset, table,
+    MvmFused f = {.step = (float)b->adc.step, .lo = (float)b->adc.code_min, .hi = (float)b->adc.code_max};
+    f.inverse = 1 / f.step;
+    f.below = f.lo - 1;
+    f.above = f.hi + 1;
+    double steps = 0;           /* the largest |shift-and-add| in steps */
+    for (int r = 0; r < reads_per_row && r < 64; r++)
+        steps += fabs(weight[r]) * fmax(fabs(b->adc.code_min), b->adc.code_max);
+    f.float_acc = steps < 0x1p24;
+    return fused_reads_avx512(b, &f, m, read_of, n, mvm_table_groups(b->rows, group), group, s->subset, table,
                               mvm_table_ld(b), weight, s);
 #else
-    (void)b, (void)f, (void)m, (void)read_of, (void)n, (void)group, (void)table, (void)weight, (void)s;
+    (void)b, (void)m, (void)read_of, (void)n, (void)reads_per_row, (void)group, (void)table, (void)weight, (void)s;
     abort();
 #endif
 }
