@@ -56,9 +56,9 @@ size_t mvm_table_floats(const MvmParams *mp, const Block *b, int group)
  * of the subset's bits i of matrix[row][j]; each entry is one add to a
  * smaller one (plain adds: every clone gives the same bits). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))     /* static: clang 14 links no extern clones */
 #endif
-void mvm_build_table(const Block *b, int group, float *table)
+static void build_table(const Block *b, int group, float *table)
 {
     int ld = mvm_table_ld(b), groups = mvm_table_groups(b->rows, group), subsets = 1 << group;
     for (int g = 0; g < groups; g++) {
@@ -79,6 +79,11 @@ void mvm_build_table(const Block *b, int group, float *table)
                 out[j] = smaller[j];
         }
     }
+}
+
+void mvm_build_table(const Block *b, int group, float *table)
+{
+    build_table(b, group, table);
 }
 
 /* part[k][0..width) for each of the m kept reads: the sum over groups of
