@@ -74,10 +74,6 @@ static const double ROUNDER = 6755399441055744.0;     /* 1.5 * 2^52 */
 
 /* ---- programming the chip ---- */
 
-
-
-
-
 /* Rows whose float sum of |drive| * |cell| products cannot pass 2^24; 0 when
  * one product alone may not be exact. */
 static int exact_rows(double max_drive, double max_cell, int rows)
@@ -627,15 +623,6 @@ convert_row_float(int cols, const float *sum, const float *var, const float *z, 
     return clipped;
 }
 
-/* Whether a noisy block's conversions without ADC errors go through
- * convert_row_float: a step that is a power of two, codes below 2^21. */
-static bool converts_in_float(const Block *b)
-{
-    int exponent;
-    return frexp(b->adc.step, &exponent) == 0.5 && b->adc.code_max < 0x1p21 && b->adc.step >= 0x1p-60 &&
-           b->adc.step <= 0x1p60;
-}
-
 /* The kept reads' conversions, compiled for AVX-512, AVX2 and the baseline,
  * chosen at run time (the same operations, so the same bits). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -649,7 +636,7 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
     int exponent;
     bool multiply = frexp(b->adc.step, &exponent) == 0.5;     /* a power of two */
     double inverse = 1 / b->adc.step;
-    bool in_float = noisy && !errors && converts_in_float(b);
+    bool in_float = noisy && !errors && mvm_converts_in_float(b);
     uint64_t clipped = 0;
     for (int k = 0; k < m; k++) {
         const float *sum = part + (size_t)k * ld, *var = sum + cols, *z = normals + (size_t)k * cols;
@@ -679,14 +666,15 @@ static uint64_t convert_kept(const Block *b, int m, const float *part, int ld, c
  * offsets).  The common case goes through convert_kept at once; the
  * statistics hook, huge or lossless ADCs, ADC offsets on skipped reads and
  * exact wide-DAC sums take the steps one by one. */
-static void execute_reads(const MvmParams *mp, const Block *b, const float *table, int group, const float *src,
-                          int64_t src_width, int n, int64_t first_row, MvmScratch *s, SimCounters *counters)
+static void execute_reads(const MvmParams *mp, const Block *b, const float *table, bool direct, int group,
+                          const float *src, int64_t src_width, int n, int64_t first_row, MvmScratch *s,
+                          SimCounters *counters)
 {
     int cols = b->cols, cycles = mvm_cycles(mp);
     int total = n * mvm_passes(mp) * cycles;
     /* with output or input noise, a read that drives no row still converts noise */
     bool every_read = b->out_var > 0 || b->input_sigma > 0;
-    int m = table ? mvm_gather_subsets(mp, group, src, src_width, b->rows, n, s)
+    int m = table || direct ? mvm_gather_subsets(mp, group, src, src_width, b->rows, n, s)
                   : gather_drives(mp, src, src_width, b->rows, n, every_read, s);
     if (table && every_read) {
         for (int t = 0; t < total; t++)
@@ -697,8 +685,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
         mvm_input_noise(b, m, s->read_of, n, first_row, s);
     /* the common noisy read in one pass (runtime/sim_read.c): no ADC errors
      * (skipped reads add 0), no output noise, conversions in float */
-    bool fused = table && b->read_var && !b->adc_gain && b->adc.inl == 0 && b->out_var == 0 && !s->record && converts_in_float(b) &&
-                 mvm_fused_available();
+    bool fused = direct || (table && mvm_reads_in_one_pass(b, s->record != NULL));
     int ld = fused ? mvm_table_ld(b) : column_products(mp, b, table, group, m, s);
     if (b->read_var && !fused)
         mvm_read_normals(b, m, s->read_of, n, first_row, s);
@@ -728,7 +715,7 @@ static void execute_reads(const MvmParams *mp, const Block *b, const float *tabl
 
     if (fused) {
         mvm_read_keys(b, n, first_row, s);
-        counters->saturated += mvm_fused_reads(b, m, s->read_of, n, total / n, group, table, weight, s);
+        counters->saturated += mvm_fused_reads(b, m, s->read_of, n, total / n, group, direct ? NULL : table, weight, s);
     } else if (ld > 0 && !s->record && !b->adc.lossless && b->adc.code_max < 0x1p30 && !zero_adds) {
         counters->saturated += convert_kept(b, m, s->part, ld, s->normals, s->read_of, n, weight, s->acc);
     } else {
@@ -783,9 +770,18 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     bool linear = mvm_is_linear(mp, b, fast);
     const float *table = b->table;
     int group = b->table_group;
+    /* Fewer than one read in 8 table rows (a Gemm's 8 reads an image): the
+     * fused reads add the block's rows themselves, from its cells in the L2
+     * cache rather than table rows beyond it (LeNet-5's fc1: 8 MB of them) */
+    int wide = mvm_table_group(mp);
+    bool direct = !linear && b->input_sigma == 0 && mvm_table_floats(mp, b, wide) &&
+                  mvm_reads_in_one_pass(b, s->record != NULL) &&
+                  n_rows * reads_per_row * 8 < ((int64_t)mvm_table_groups(b->rows, wide) << wide);
+    if (direct)
+        group = wide;
     if (b->input_sigma > 0)     /* drives are no longer bits: no subset sums */
         table = NULL;
-    else if (!linear && !table && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
+    else if (!linear && !table && !direct && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {
         group = mvm_table_group(mp);
         mvm_build_table(b, group, s->table);      /* none kept: built for this run */
         table = s->table;
@@ -798,7 +794,7 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
             execute_linear(mp, b, rows, src_width, n, s,
                            mp->float_mode ? b->rows : b->rows_per_code_sum);
         else
-            execute_reads(mp, b, table, group, rows, src_width, n, mp->row_begin + p0, s, counters);
+            execute_reads(mp, b, table, direct, group, rows, src_width, n, mp->row_begin + p0, s, counters);
         size_t at = (size_t)p0 * (size_t)b->cols;
         store_rows(s->acc, n, b->cols, dst_f ? dst_f + at : NULL, dst_d ? dst_d + at : NULL);
     }

@@ -259,10 +259,17 @@ void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t f
 
 
 /* ---- runtime/sim_read.c ---- */
-/* Whether this CPU runs the fused reads (AVX-512, not narrowed by XBARC_SIM_VECTOR). */
-bool mvm_fused_available(void);
+/* Whether a noisy block's conversions without ADC errors go through
+ * convert_row_float (sim_mvm.c): a step that is a power of two, codes below 2^21. */
+bool mvm_converts_in_float(const Block *b);
+/* Whether a block's reads through a subset table may take the fused reads:
+ * read noise, no ADC errors (skipped reads add 0), no output noise,
+ * conversions in float, no statistics hook (`recording`), and a CPU with
+ * AVX-512 not narrowed by XBARC_SIM_VECTOR. */
+bool mvm_reads_in_one_pass(const Block *b, bool recording);
 /* The m kept reads of n source rows through a subset table (1-bit DACs,
- * read noise, no ADC errors or output noise), each one's table sums, read
+ * read noise, no ADC errors or output noise; table NULL: the table rows
+ * recomputed from the block's cells, the same sums), each one's table sums, read
  * noise, conversion and shift-and-add into s->acc (zeroed) at once, the
  * same bits as column_products, mvm_read_normals and convert_kept in turn
  * (s->row_key and s->column_key from mvm_read_keys; weight[read number]

@@ -76,6 +76,47 @@ convert_span(__m512 sum, __m512 var, int j0, __mmask16 valid, __m512i idx, const
     return __builtin_popcount(clipped);
 }
 
+/* The table rows a read picks, recomputed from the block's cells as
+ * mvm_build_table adds them: each group's driven rows from 0, highest row
+ * first, then the group's sum added to the read's; columns j0 .. j0 + 15
+ * (lanes `valid`) into sum0/var0 and, when `valid` is whole, the next 16
+ * into sum1/var1. */
+__attribute__((target("avx512f,avx512dq,avx512bw"))) static inline void
+group_sums(const Block *b, const uint8_t *subset, int groups, int group, int j0, __mmask16 valid, __m512 *sum0,
+           __m512 *var0, __m512 *sum1, __m512 *var1)
+{
+    int cols = b->cols;
+    bool both = valid == 0xffff && sum1 != var1;
+    __mmask16 valid1 = 0;
+    if (both) {
+        int rest = cols - j0 - 16;
+        valid1 = rest >= 16 ? 0xffff : rest > 0 ? (__mmask16)((1u << rest) - 1) : 0;
+    }
+    for (int g = 0; g < groups; g++) {
+        unsigned bits = subset[g];
+        if (!bits)
+            continue;
+        __m512 s0 = _mm512_setzero_ps(), v0 = s0, s1 = s0, v1 = s0;
+        while (bits) {
+            int bit = 31 - __builtin_clz(bits);
+            bits &= ~(1u << bit);
+            const float *row = b->cells + (size_t)(g * group + bit) * b->ld + j0;
+            s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(valid, row));
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(valid, row + cols));
+            if (both) {
+                s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(valid1, row + 16));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(valid1, row + cols + 16));
+            }
+        }
+        *sum0 = _mm512_add_ps(*sum0, s0);
+        *var0 = _mm512_add_ps(*var0, v0);
+        if (both) {
+            *sum1 = _mm512_add_ps(*sum1, s1);
+            *var1 = _mm512_add_ps(*var1, v1);
+        }
+    }
+}
+
 __attribute__((target("avx512f,avx512dq,avx512bw"))) static uint64_t
 fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of, int n, int groups, int group,
                    const uint8_t *subsets, const float *table, int ld, const double *weight, MvmScratch *s)
@@ -91,10 +132,11 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
         int t = read_of[k];
         const uint8_t *subset = subsets + (size_t)t * groups;
         int count = 0;
-        for (int g = 0; g < groups; g++) {
-            picked[count] = table + ((size_t)g * subsets_per_group + subset[g]) * ld;
-            count += subset[g] != 0;
-        }
+        if (table)
+            for (int g = 0; g < groups; g++) {
+                picked[count] = table + ((size_t)g * subsets_per_group + subset[g]) * ld;
+                count += subset[g] != 0;
+            }
         /* mvm_read_normals' key: noise_hash(row key, read number) */
         __m512i key = _mm512_set1_epi64((long long)noise_hash(s->row_key[t % n], (uint64_t)(t / n)));
         __m512d w = _mm512_set1_pd(weight[t / n]);
@@ -111,6 +153,8 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
             int j0 = 4 * q0, rest = cols - j0;
             if (rest >= 32) {   /* both halves whole: their 4 sums at once, the rows' lines side by side */
                 __m512 sum0 = _mm512_setzero_ps(), var0 = sum0, sum1 = sum0, var1 = sum0;
+                if (!table)
+                    group_sums(b, subset, groups, group, j0, 0xffff, &sum0, &var0, &sum1, &var1);
                 for (int g = 0; g < count; g++) {
                     const float *row = picked[g] + j0;
                     sum0 = _mm512_add_ps(sum0, _mm512_loadu_ps(row));
@@ -125,7 +169,9 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
             for (int half = 0; half < 2 && rest > 16 * half; half++) {
                 int r = rest - 16 * half;
                 __mmask16 valid = r >= 16 ? 0xffff : (__mmask16)((1u << r) - 1);
-                __m512 sum = _mm512_setzero_ps(), var = sum;
+                __m512 sum = _mm512_setzero_ps(), var = sum, unused = sum;
+                if (!table)
+                    group_sums(b, subset, groups, group, j0 + 16 * half, valid, &sum, &var, &unused, &unused);
                 for (int g = 0; g < count; g++) {
                     sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(valid, picked[g] + j0 + 16 * half));
                     var = _mm512_add_ps(var, _mm512_maskz_loadu_ps(valid, picked[g] + cols + j0 + 16 * half));
@@ -142,11 +188,20 @@ fused_reads_avx512(const Block *b, const MvmFused *f, int m, const int *read_of,
 }
 #endif
 
-bool mvm_fused_available(void)
+bool mvm_converts_in_float(const Block *b)
+{
+    int exponent;
+    return frexp(b->adc.step, &exponent) == 0.5 && b->adc.code_max < 0x1p21 && b->adc.step >= 0x1p-60 &&
+           b->adc.step <= 0x1p60;
+}
+
+bool mvm_reads_in_one_pass(const Block *b, bool recording)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return mvm_vector() == MVM_VECTOR_AVX512;
+    return b->read_var && !b->adc_gain && b->adc.inl == 0 && b->out_var == 0 && !recording &&
+           mvm_converts_in_float(b) && mvm_vector() == MVM_VECTOR_AVX512;
 #else
+    (void)b, (void)recording;
     return false;
 #endif
 }
