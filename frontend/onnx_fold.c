@@ -594,6 +594,8 @@ static const OnnxConst *fold_range(const OnnxNode *n)
     if (!start || !limit || !delta || !one_value(n, start, 0) || !one_value(n, limit, 1) || !one_value(n, delta, 2))
         return NULL;
     bool ints = start->i != NULL;
+    if ((limit->i != NULL) != ints || (delta->i != NULL) != ints)
+        return onnx_fail(n, "Range's start, limit and delta must be of one type (all integers or all floats)"), NULL;
     double span = ints ? (double)limit->i[0] - (double)start->i[0] : (double)limit->f[0] - (double)start->f[0];
     double step = ints ? (double)delta->i[0] : (double)delta->f[0];
     if (step == 0 || isnan(span) || isnan(step))

@@ -194,6 +194,10 @@ def main():
                           const("d", np.array(0, np.int64)),
                           helper.make_node("Range", ["s", "l", "d"], ["r"], name="range_zero"),
                           helper.make_node("Relu", ["x"], ["y"])])
+    bad("foldbad_range_types", [const("s", np.array(0, np.int64)), const("l", np.array(5.0, np.float32)),
+                                const("d", np.array(1, np.int64)),
+                                helper.make_node("Range", ["s", "l", "d"], ["r"], name="range_mixed"),
+                                helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_constantofshape", [const("shape", np.array([1 << 20, 1 << 20, 1 << 20], np.int64)),
                                     helper.make_node("ConstantOfShape", ["shape"], ["c"], name="huge"),
                                     helper.make_node("Relu", ["x"], ["y"])])
