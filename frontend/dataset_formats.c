@@ -153,7 +153,7 @@ static bool zip_find(const uint8_t *z, size_t size, const char *name, ZipMember 
     uint64_t entries = le16(z + eocd + 10), cd = le32(z + eocd + 16);
     if ((entries == 0xffff || cd == 0xffffffff) && eocd >= 20 && le32(z + eocd - 20) == 0x07064b50) {
         uint64_t at = le64(z + eocd - 20 + 8);
-        if (at > size - 56 || le32(z + at) != 0x06064b50) {
+        if (size < 56 || at > size - 56 || le32(z + at) != 0x06064b50) {
             diag_error(diags, loc, "corrupt .npz file (zip64 directory)");
             return false;
         }
