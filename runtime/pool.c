@@ -5,20 +5,21 @@
  * Waiting spins a while, then sleeps on a condition variable.  A sleeping
  * worker takes a futex wake-up, and on a VM an idle virtual CPU is halted and
  * must be rescheduled by the host before it runs: tens of microseconds, about
- * 60 times a ResNet-18 image (a parallel region per layer, quant, dequant and
- * pooling).  A worker that finished a task may therefore watch the
- * generation for `spins` pauses before it sleeps, and the caller the pending
- * count.  On a loaded machine that costs more than it saves (the spinner
- * takes the core the thread it waits for needs): measured on the 2-core VM
- * under load, a region cost 40 us with no spin, 60 us with 1024 pauses and
- * 145 us with 2048 (docs/benchmarks.md, "Threads within one image"), so the
- * default is none and XBARC_POOL_SPINS sets it for a quiet machine. */
+ * 80 times a ResNet-18 image (a parallel region per layer step: codes,
+ * patches, dequant, ReLU, Add).  So a worker that finished a task watches
+ * the generation, and the caller the pending count, for up to SPIN_NS before
+ * sleeping.  The spin yields the core every few microseconds (sched_yield),
+ * so on a loaded machine the thread it waits for, or another program, runs
+ * instead (docs/benchmarks.md, "Threads within one image"). */
 #include "runtime/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define POOL_PAUSE() _mm_pause()
@@ -26,14 +27,18 @@
 #define POOL_PAUSE() ((void)0)
 #endif
 
+enum {
+    SPIN_NS = 200000,           /* longer than the gaps between a layer's regions */
+    SPIN_PAUSES = 64,           /* pauses between looks at the clock (a few microseconds) */
+};
+
 struct Pool {
     int n;                      /* workers, the caller's thread included */
-    int spins;                  /* pauses before a wait sleeps (XBARC_POOL_SPINS) */
     pthread_t *ids;             /* [n]: ids[0] unused */
     pthread_mutex_t lock;
     pthread_cond_t start, finished;
     atomic_ulong generation;    /* of the current task; written under the lock */
-    atomic_int pending;         /* workers still running it; written under the lock */
+    atomic_ulong pending;       /* workers still running it; written under the lock */
     atomic_bool stop;
     PoolTask task;
     void *context;
@@ -44,6 +49,30 @@ typedef struct {
     int index;
 } Seat;
 
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spins until (*word == value) == equal, for at most SPIN_NS (the caller
+ * then sleeps, checking again under the lock). */
+static void spin_until(const atomic_ulong *word, unsigned long value, bool equal)
+{
+    int64_t start = now_ns();
+    for (;;) {
+        for (int i = 0; i < SPIN_PAUSES; i++) {
+            if ((atomic_load_explicit(word, memory_order_relaxed) == value) == equal)
+                return;
+            POOL_PAUSE();
+        }
+        if (now_ns() - start > SPIN_NS)
+            return;
+        sched_yield();
+    }
+}
+
 static void *worker_main(void *arg)
 {
     Seat *seat = arg;
@@ -52,8 +81,7 @@ static void *worker_main(void *arg)
     free(seat);
     unsigned long seen = 0;
     for (;;) {
-        for (int i = 0; i < p->spins && atomic_load(&p->generation) == seen && !atomic_load(&p->stop); i++)
-            POOL_PAUSE();
+        spin_until(&p->generation, seen, false);
         pthread_mutex_lock(&p->lock);
         while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
             pthread_cond_wait(&p->start, &p->lock);
@@ -79,8 +107,6 @@ Pool *pool_new(int threads)
     if (!p)
         return NULL;
     p->n = threads < 1 ? 1 : threads;
-    const char *spins = getenv("XBARC_POOL_SPINS");
-    p->spins = spins ? atoi(spins) : 0;
     p->ids = calloc((size_t)p->n, sizeof *p->ids);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
@@ -138,13 +164,12 @@ void pool_run(Pool *p, PoolTask task, void *context)
     pthread_mutex_lock(&p->lock);
     p->task = task;
     p->context = context;
-    atomic_store(&p->pending, p->n - 1);
+    atomic_store(&p->pending, (unsigned long)(p->n - 1));
     atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
     task(context, 0, p->n);
-    for (int i = 0; i < p->spins && atomic_load(&p->pending) > 0; i++)
-        POOL_PAUSE();
+    spin_until(&p->pending, 0, true);
     pthread_mutex_lock(&p->lock);
     while (atomic_load(&p->pending) > 0)
         pthread_cond_wait(&p->finished, &p->lock);

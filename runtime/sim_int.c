@@ -107,20 +107,53 @@ IntWeights *int_weights_build(Arena *arena, const float *w, int rows, int cols, 
     return out;
 }
 
+#ifdef INT_PRODUCT_X86
+/* convert_codes with AVX-512, 16 codes a step and the tail masked: rows of
+ * a few dozen codes (a padded convolution's lines) are too short for the
+ * compiler's vectors of 64.  The same clamp, test and codes, lane by lane. */
+__attribute__((target("avx512f,avx512bw"))) static bool
+convert_codes_avx512(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                     void *out, int64_t ldo)
+{
+    __m512 low = _mm512_set1_ps(bottom), high = _mm512_set1_ps(top);
+    __m512i offset = _mm512_set1_epi32(iw->code_offset);
+    bool u8 = iw->kind == INT_CODES_U8;
+    __mmask16 fraction = 0;
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (int64_t)i * ldx;
+        for (int r = 0; r < rows; r += 16) {
+            __mmask16 lanes = rows - r >= 16 ? 0xffff : (__mmask16)((1u << (rows - r)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(lanes, xi + r);
+            /* v > bottom ? (v < top ? v : top) : bottom: NaN goes to the bottom */
+            __m512 inner = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, high, _CMP_LT_OQ), high, v);
+            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, low, _CMP_GT_OQ), low, inner);
+            __m512i c = _mm512_cvttps_epi32(v);
+            fraction |= _mm512_mask_cmp_ps_mask(lanes, _mm512_cvtepi32_ps(c), v, _CMP_NEQ_UQ);
+            if (u8)
+                _mm512_mask_cvtepi32_storeu_epi8((uint8_t *)out + (size_t)i * (size_t)ldo + r, lanes,
+                                                 _mm512_add_epi32(c, offset));
+            else
+                _mm512_mask_cvtepi32_storeu_epi16((int16_t *)out + (size_t)i * (size_t)ldo + r, lanes, c);
+        }
+    }
+    return fraction == 0;
+}
+#endif
+
 /* int_codes_convert's loops, vectorized for each CPU (a static function:
  * Clang 14 emits the resolver of an extern one only where it is called). */
 #ifdef INT_PRODUCT_X86
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
-                          void *out)
+static bool convert_codes_any(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom,
+                              float top, void *out, int64_t ldo)
 {
     int whole = 1, offset = iw->code_offset;
     if (iw->kind == INT_CODES_U8) {
         uint8_t *o = out;
         for (int i = 0; i < n; i++) {
             const float *xi = x + (int64_t)i * ldx;
-            uint8_t *oi = o + (size_t)i * (size_t)rows;
+            uint8_t *oi = o + (size_t)i * (size_t)ldo;
             for (int r = 0; r < rows; r++) {
                 float v = xi[r];        /* the DACs' range; NaN goes to the bottom */
                 v = v > bottom ? (v < top ? v : top) : bottom;
@@ -133,7 +166,7 @@ static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int
         int16_t *o = out;
         for (int i = 0; i < n; i++) {
             const float *xi = x + (int64_t)i * ldx;
-            int16_t *oi = o + (size_t)i * (size_t)rows;
+            int16_t *oi = o + (size_t)i * (size_t)ldo;
             for (int r = 0; r < rows; r++) {
                 float v = xi[r];
                 v = v > bottom ? (v < top ? v : top) : bottom;
@@ -143,9 +176,18 @@ static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int
             }
         }
     }
-    memset((char *)out + (size_t)n * (size_t)rows * int_code_bytes(iw->kind), 0,
-           INT_CODES_PAD * int_code_bytes(iw->kind));
     return whole;
+}
+
+/* n rows of codes from x (ldx floats apart) into out (ldo codes apart). */
+static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
+                          void *out, int64_t ldo)
+{
+#ifdef INT_PRODUCT_X86
+    if (int_kernel() == INT_KERNEL_AVX512_VNNI)
+        return convert_codes_avx512(iw, x, ldx, n, rows, bottom, top, out, ldo);
+#endif
+    return convert_codes_any(iw, x, ldx, n, rows, bottom, top, out, ldo);
 }
 
 const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64_t numel, const IntWeights *iw,
@@ -187,7 +229,10 @@ void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx
 bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
                        void *out)
 {
-    return convert_codes(iw, x, ldx, n, rows, bottom, top, out);
+    bool whole = convert_codes(iw, x, ldx, n, rows, bottom, top, out, rows);
+    memset((char *)out + (size_t)n * (size_t)rows * int_code_bytes(iw->kind), 0,
+           INT_CODES_PAD * int_code_bytes(iw->kind));
+    return whole;
 }
 
 /* The scalar version, in the packed layout: the others' model. */
@@ -461,33 +506,53 @@ int64_t int_codes_padded_numel(const Im2colParams *q)
     return numel;
 }
 
-void int_codes_pad(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, void *out,
-                   Im2colParams *padded)
+void int_codes_padded_geometry(const Im2colParams *q, Im2colParams *padded)
 {
     *padded = *q;
+    for (int j = 0; j < q->spatial; j++) {
+        padded->in[j] = q->in[j] + q->pads[j] + q->pads[q->spatial + j];
+        padded->pads[j] = padded->pads[q->spatial + j] = 0;
+    }
+}
+
+bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, float bottom, float top,
+                              int pad, void *out, int part, int parts)
+{
     /* the axes padded to 3-D in front, as in int_patches_gather */
     int64_t in[3] = {1, 1, 1}, grown[3] = {1, 1, 1}, begin[3] = {0, 0, 0};
     for (int j = 0, lead = 3 - q->spatial; j < q->spatial; j++) {
         in[lead + j] = q->in[j];
         begin[lead + j] = q->pads[j];
         grown[lead + j] = q->in[j] + q->pads[j] + q->pads[q->spatial + j];
-        padded->in[j] = grown[lead + j];
-        padded->pads[j] = padded->pads[q->spatial + j] = 0;
     }
-    int64_t planes = q->batch * q->channels, bytes = (int64_t)int_code_bytes(kind);
+    int64_t planes = q->batch * q->channels, bytes = (int64_t)int_code_bytes(iw->kind);
     int64_t plane = in[0] * in[1] * in[2], grown_plane = grown[0] * grown[1] * grown[2];
-    int64_t numel = planes * grown_plane;
-    if (kind == INT_CODES_U8)
-        memset(out, pad, (size_t)numel);
-    else
-        for (int64_t i = 0; i < numel; i++)
-            ((int16_t *)out)[i] = (int16_t)pad;
-    for (int64_t c = 0; c < planes; c++)
-        for (int64_t d = 0; d < in[0]; d++)
-            for (int64_t h = 0; h < in[1]; h++) {
-                int64_t from = c * plane + (d * in[1] + h) * in[2];
-                int64_t to = c * grown_plane + ((d + begin[0]) * grown[1] + h + begin[1]) * grown[2] + begin[2];
-                memcpy((char *)out + to * bytes, (const char *)x + from * bytes, (size_t)(in[2] * bytes));
-            }
-    memset((char *)out + numel * bytes, 0, (size_t)(INT_CODES_PAD * bytes));
+    int64_t lines = grown[0] * grown[1], first = lines * part / parts, last = lines * (part + 1) / parts;
+    char *o = out;
+    bool whole = true;
+    for (int64_t c = 0; c < planes; c++) {
+        /* the share's lines all pad, then the input's lines over them, one
+         * run of lines of one depth at a time */
+        int64_t at = c * grown_plane + first * grown[2], count = (last - first) * grown[2];
+        if (iw->kind == INT_CODES_U8)
+            memset(o + at, pad, (size_t)count);
+        else
+            for (int64_t e = 0; e < count; e++)
+                ((int16_t *)out)[at + e] = (int16_t)pad;
+        for (int64_t line = first, run; line < last; line += run) {
+            int64_t d = line / grown[1] - begin[0], h = line % grown[1] - begin[1];
+            run = grown[1] - line % grown[1];           /* to the end of this depth's lines */
+            run = last - line < run ? last - line : run;
+            if (d < 0 || d >= in[0] || h >= in[1])
+                continue;
+            int64_t skip = h < 0 ? -h : 0, n = (in[1] - h < run ? in[1] - h : run) - skip;
+            if (n > 0)
+                whole &= convert_codes(iw, x + c * plane + (d * in[1] + h + skip) * in[2], in[2], (int)n, (int)in[2],
+                                       bottom, top, o + (c * grown_plane + (line + skip) * grown[2] + begin[2]) * bytes,
+                                       grown[2]);
+        }
+    }
+    if (part == parts - 1)
+        memset(o + planes * grown_plane * bytes, 0, (size_t)(INT_CODES_PAD * bytes));
+    return whole;
 }

@@ -94,14 +94,19 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
  * Windows of at most INT_PATCH_TAPS taps. */
 enum { INT_PATCH_TAPS = 1024 };
 
-/* Codes of q's source with its padding made explicit: the source grown by
- * q's pads, `pad` in them, into out (int_codes_padded_numel codes and
- * INT_CODES_PAD more); *padded is q over it, with no pads.  Every window of
- * *padded is inside its input, so the gather copies runs of taps with no
- * checks (docs/crossbar.md 10). */
+/* Codes of q's source x (floats, converted as int_codes_convert does) with
+ * its padding made explicit: the source grown by q's pads, `pad` in them,
+ * into out (int_codes_padded_numel codes, and INT_CODES_PAD more written by
+ * the last part); int_codes_padded_geometry gives q over it, with no pads.
+ * Every window of that is inside its input, so the gather copies runs of
+ * taps with no checks (docs/crossbar.md 10).  Part `part` of `parts` writes the same
+ * share of the lines of every plane, a thread's share of the layer's pixels
+ * (runtime/sim_threads.c); false when some code of its share is not an
+ * integer. */
 int64_t int_codes_padded_numel(const Im2colParams *q);
-void int_codes_pad(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, void *out,
-                   Im2colParams *padded);
+void int_codes_padded_geometry(const Im2colParams *q, Im2colParams *padded);
+bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, float bottom, float top,
+                              int pad, void *out, int part, int parts);
 void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
                         void *out);
 

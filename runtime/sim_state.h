@@ -50,7 +50,7 @@ struct Sim {
     bool patches;               /* im2col layers gathered in chunks (run_patches); XBARC_IM2COL=copy: never */
     size_t patch_bytes;         /* a worker's chunk of patches */
     void **patch_chunk;         /* [pool size, or 1]: each worker's chunk */
-    void *padded_codes;         /* a padded convolution's source codes (int_codes_pad) */
+    void *padded_codes;         /* a convolution's source codes, padded (int_codes_convert_padded) */
     int *chain_head;            /* by instruction: the first mvm of its chain (sim_plan_chains), or -1 */
     struct Chain **chains;      /* by instruction: the chain it heads, or NULL */
 };

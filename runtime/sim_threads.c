@@ -3,6 +3,8 @@
  * (runtime/sim.c runs everything else). */
 #include "runtime/sim_state.h"
 
+#include <stdatomic.h>
+
 /* ---- chains: a column block's row blocks in one 32-bit sum ----
  *
  * A layer's blocks (row block major, docs/crossbar.md 6) add integer sums
@@ -240,6 +242,26 @@ static void patch_chunks(void *context, int w, int n)
     }
 }
 
+/* The source's codes with the padding made explicit (windows then never
+ * leave the input), each worker the share of every plane's lines that
+ * holds about its share of the pixels (int_codes_convert_padded). */
+typedef struct {
+    const Im2colParams *im2col;
+    const IntWeights *iw;
+    const float *x;
+    float bottom, top;
+    int pad;
+    void *out;
+    atomic_bool fraction;       /* some code is not an integer */
+} SourceCodes;
+
+static void source_codes(void *context, int w, int n)
+{
+    SourceCodes *t = context;
+    if (!int_codes_convert_padded(t->im2col, t->iw, t->x, t->bottom, t->top, t->pad, t->out, w, n))
+        atomic_store(&t->fraction, true);
+}
+
 /* Im2col k and the pairs after it in chunks of patches when they may be:
  * returns where the pairs end, or k (the float im2col is made as before). */
 int sim_run_patches(Sim *sim, int k)
@@ -260,40 +282,29 @@ int sim_run_patches(Sim *sim, int k)
         taps > INT_PATCH_TAPS)
         return k;
     const IntWeights *iw = sim->blocks[k + 1].int_weights;
-    float bottom, top, zero = 0;
-    sim_dac_range(&pg->instrs[k + 1].mvm, &bottom, &top);
-    const void *codes = int_codes_cached(&sim->codes, in->src[0], buffer_f32(sim, in->src[0], k),
-                                         sim->numel[in->src[0]], iw, bottom, top);
-    if (!codes)
-        return k;               /* codes that are not integers: the float path */
+    float zero = 0;
     int16_t pad[1 + INT_CODES_PAD];
-    int_codes_convert(iw, &zero, 1, 1, 1, bottom, top, pad);
-    int pad_code = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0];
-    /* the padding made explicit once: windows then never leave the input */
-    const Im2colParams *geometry = &in->im2col;
+    SourceCodes source = {.im2col = &in->im2col, .iw = iw, .x = buffer_f32(sim, in->src[0], k),
+                          .out = sim->padded_codes};
+    sim_dac_range(&pg->instrs[k + 1].mvm, &source.bottom, &source.top);
+    int_codes_convert(iw, &zero, 1, 1, 1, source.bottom, source.top, pad);
+    source.pad = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0];
+    pool_run(sim->pool, source_codes, &source);
+    if (atomic_load(&source.fraction))
+        return k;               /* codes that are not integers: the float path */
     Im2colParams padded;
-    bool pads = false;
-    for (int j = 0; j < 2 * in->im2col.spatial; j++)
-        pads |= in->im2col.pads[j] != 0;
-    if (pads) {
-        int_codes_pad(&in->im2col, iw->kind, codes, pad_code, sim->padded_codes, &padded);
-        codes = sim->padded_codes;
-        geometry = &padded;
-    }
+    int_codes_padded_geometry(&in->im2col, &padded);
     int64_t width = last_dim(&pg->buffers[in->dst].type);
     int64_t rows = width > 0 ? sim->numel[in->dst] / width : 0;
     int workers = sim->pool ? pool_size(sim->pool) : 1;
     PatchLayer t = {
-        .sim = sim, .begin = k + 1, .end = end, .im2col = geometry, .codes = codes, .pad = pad_code,
+        .sim = sim, .begin = k + 1, .end = end, .im2col = &padded, .codes = sim->padded_codes, .pad = source.pad,
         .rows = rows, .width = width,
         .chunk_rows = patch_rows(width, (rows + workers - 1) / workers),
     };
     for (int j = k + 1; j < end; j += 2)
         sim->blocks[j].wrote_weights = true;
-    if (sim->pool)
-        pool_run(sim->pool, patch_chunks, &t);
-    else
-        patch_chunks(&t, 0, 1);
+    pool_run(sim->pool, patch_chunks, &t);
     return end;
 }
 

@@ -295,7 +295,8 @@ Test(geometry, random_layers, .timeout = 600)
  * time (int_patches_gather) against the float im2col (kernel_im2col) of the
  * same codes, converted whole: 1-D to 3-D, strides, pads, dilations,
  * channels of several groups, u8 codes with an offset and s16 codes, chunks
- * of any rows. */
+ * of any rows; and from the codes padded by int_codes_convert_padded in 1 to
+ * 3 parts. */
 Test(geometry, patches_equal_im2col)
 {
     test_seed(0x9a7c);
@@ -345,6 +346,25 @@ Test(geometry, patches_equal_im2col)
         cr_assert(memcmp(got, want, (size_t)(rows * width) * bytes) == 0,
                   "trial %d: %d-D, %lld channels, the patches differ from the im2col", trial, q.spatial,
                   (long long)q.channels);
+        /* the same from the padded codes, converted by 1 to 3 parts in an
+         * order of their own (last first: a part writing outside its share
+         * is overwritten or overwrites) */
+        Im2colParams padded;
+        int_codes_padded_geometry(&q, &padded);
+        int parts = (int)test_uniform(1, 3);
+        char *grown = arena_alloc(arena, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes);
+        memset(grown, 0x5a, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes);
+        for (int part = parts - 1; part >= 0; part--)
+            cr_assert(int_codes_convert_padded(&q, &iw, x, bottom, top, u8 ? *(uint8_t *)pad : pad[0], grown, part,
+                                               parts));
+        memset(got, 0, (size_t)(rows * width) * bytes);
+        int_patches_gather(&padded, iw.kind, grown, 0x5a, 0, rows, got);
+        cr_assert(memcmp(got, want, (size_t)(rows * width) * bytes) == 0,
+                  "trial %d: %d-D, %d parts, the patches of the padded codes differ from the im2col", trial,
+                  q.spatial, parts);
+        for (int b = 0; b < INT_CODES_PAD * (int)bytes; b++)
+            cr_assert(grown[int_codes_padded_numel(&q) * (int64_t)bytes + b] == 0, "trial %d: the padding after the codes",
+                      trial);
         arena_free(arena);
     }
 }
