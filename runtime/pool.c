@@ -175,3 +175,25 @@ void pool_run(Pool *p, PoolTask task, void *context)
         pthread_cond_wait(&p->finished, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
+
+typedef struct {
+    PoolPart part;
+    void *context;
+    int parts;
+    atomic_int next;            /* the next part not yet taken */
+} Parts;
+
+static void take_parts(void *context, int worker, int n_workers)
+{
+    Parts *t = context;
+    (void)n_workers;
+    for (int i; (i = atomic_fetch_add(&t->next, 1)) < t->parts;)
+        t->part(t->context, worker, i, t->parts);
+}
+
+void pool_run_parts(Pool *p, int parts, PoolPart part, void *context)
+{
+    Parts t = {.part = part, .context = context, .parts = parts};
+    atomic_init(&t.next, 0);
+    pool_run(p, take_parts, &t);
+}

@@ -16,4 +16,13 @@ int pool_size(const Pool *pool);
  * thread; returns when all have. */
 void pool_run(Pool *pool, PoolTask task, void *context);
 
+/* part(context, w, i, parts) once for each part i in 0..parts-1, the parts
+ * taken in order by whichever worker w is free (w = 0 the calling thread);
+ * returns when all have run.  Work that splits into independent parts so
+ * keeps a faster core busy while a slower one (a virtual CPU that shares its
+ * core on the host) finishes fewer parts (docs/benchmarks.md, "Threads
+ * within one image, second round"). */
+typedef void (*PoolPart)(void *context, int worker, int part, int parts);
+void pool_run_parts(Pool *pool, int parts, PoolPart part, void *context);
+
 #endif

@@ -408,40 +408,49 @@ static void dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
     }
 }
 
-/* Quant and dequant over the pool's workers (sim_set_threads): worker w of
- * n takes elements (quant) or accumulator rows (dequant) [N w / n, N (w + 1)
- * / n); each output is the same function of its own inputs on any thread. */
+/* Quant and dequant over the pool's workers (sim_set_threads) in parts:
+ * part i of n takes elements (quant) or accumulator rows (dequant)
+ * [N i / n, N (i + 1) / n); each output is the same function of its own
+ * inputs on any thread. */
 typedef struct {
     Sim *sim;
     int k;
     int64_t count;              /* elements, or rows */
 } ElementTask;
 
-static void quant_share(void *context, int w, int n)
+static void quant_part(void *context, int w, int i, int n)
 {
     const ElementTask *t = context;
     const Instr *in = &t->sim->program->instrs[t->k];
-    int64_t lo = t->count * w / n, hi = t->count * (w + 1) / n;
+    int64_t lo = t->count * i / n, hi = t->count * (i + 1) / n;
+    (void)w;
     exec_quant(&in->quant, buffer_f32(t->sim, in->src[0], t->k) + lo, buffer_f32(t->sim, in->dst, t->k) + lo, hi - lo);
 }
 
-static void dequant_share(void *context, int w, int n)
+static void dequant_part(void *context, int w, int i, int n)
 {
     const ElementTask *t = context;
-    dequant_rows(t->sim, t->k, t->count * w / n, t->count * (w + 1) / n);
+    (void)w;
+    dequant_rows(t->sim, t->k, t->count * i / n, t->count * (i + 1) / n);
 }
 
 enum { SPLIT_ELEMENTS = 1 << 15 };     /* below this, one thread: a wake-up costs more */
 
-/* task over `count` items of instruction k, on the pool when there is one
+/* The parts of a split: several a worker, so that a faster core takes more. */
+int sim_parts(const Sim *sim)
+{
+    return SIM_PARTS_PER_WORKER * pool_size(sim->pool);
+}
+
+/* part over `count` items of instruction k, on the pool when there is one
  * and `elements` make it worth a wake-up. */
-static void run_split(Sim *sim, PoolTask task, int k, int64_t count, int64_t elements)
+static void run_split(Sim *sim, PoolPart part, int k, int64_t count, int64_t elements)
 {
     ElementTask t = {sim, k, count};
     if (sim->pool && elements >= SPLIT_ELEMENTS)
-        pool_run(sim->pool, task, &t);
+        pool_run_parts(sim->pool, sim_parts(sim), part, &t);
     else
-        task(&t, 0, 1);
+        part(&t, 0, 0, 1);
 }
 
 static void exec_dequant(Sim *sim, int k)
@@ -452,7 +461,7 @@ static void exec_dequant(Sim *sim, int k)
     int64_t rows = channels > 0 ? sim->numel[in->src[0]] / channels : 0;
     assert(buffer_f32(sim, in->dst, k) && rows * channels == sim->numel[in->dst]);
     assert(!d->conv || rows == d->batch * d->pixels);
-    run_split(sim, dequant_share, k, rows, sim->numel[in->dst]);
+    run_split(sim, dequant_part, k, rows, sim->numel[in->dst]);
 }
 
 /* A digital op's parts over the pool's workers (interp_exec_op_part). */
@@ -462,10 +471,11 @@ typedef struct {
     float *result;
 } DigitalTask;
 
-static void digital_share(void *context, int w, int n)
+static void digital_part(void *context, int w, int i, int n)
 {
     const DigitalTask *t = context;
-    interp_exec_op_part(t->op, t->inputs, t->result, w, n);
+    (void)w;
+    interp_exec_op_part(t->op, t->inputs, t->result, i, n);
 }
 
 static void exec_digital(Sim *sim, int k)
@@ -480,7 +490,7 @@ static void exec_digital(Sim *sim, int k)
     assert(op->result->id < sim->program->n_buffers && sim->f32[op->result->id]);
     float *result = buffer_f32(sim, op->result->id, k);
     if (sim->pool && type_numel(&op->result->type) >= SPLIT_ELEMENTS && interp_op_splits(op))
-        pool_run(sim->pool, digital_share, &(DigitalTask){op, inputs, result});
+        pool_run_parts(sim->pool, sim_parts(sim), digital_part, &(DigitalTask){op, inputs, result});
     else
         interp_exec_op(op, inputs, result);
 }
@@ -651,7 +661,7 @@ void sim_run(Sim *sim)
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
-            run_split(sim, quant_share, k, sim->numel[in->dst], sim->numel[in->dst]);
+            run_split(sim, quant_part, k, sim->numel[in->dst], sim->numel[in->dst]);
             if (!in->quant.float_mode) {
                 float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
                 know_range(sim, in->dst, true, in->quant.is_signed ? -hi : 0, hi);

@@ -142,7 +142,10 @@ void sim_give_memory(Sim *sim, const MemoryPlan *m);
 size_t sim_plan_tables(Sim *sim);
 int64_t sim_max_combine_width(const Program *p);
 
-/* sim.c, for the threads */
+/* sim.c, for the threads: work on the pool goes in sim_parts parts
+ * (pool_run_parts), SIM_PARTS_PER_WORKER a worker */
+enum { SIM_PARTS_PER_WORKER = 8 };
+int sim_parts(const Sim *sim);
 void sim_run_weights(Sim *sim, int k, int64_t lo, int64_t hi, bool in_range_known, const char *codes,
                      MvmScratch *scratch);
 void sim_dac_range(const MvmParams *m, float *bottom, float *top);

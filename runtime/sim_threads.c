@@ -127,16 +127,18 @@ static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t h
  *
  * A layer's blocks on the fast path are mvm + combine pairs in a row, all
  * reading the layer's codes and adding into its accumulator, row p of the
- * source into row p.  Worker w of n takes source rows [P w / n, P (w + 1) / n)
+ * source into row p.  Part i of n takes source rows [P i / n, P (i + 1) / n)
  * of every pair, in instruction order: each row gets the same sums added in
  * the same order as on one thread, so the output is the same bits for any n
- * (tests/unit/test_sim_threads.c).  One wake-up per layer, not per block. */
+ * (tests/unit/test_sim_threads.c).  One wake-up per layer, not per block;
+ * the rows go in sim_parts parts (pool_run_parts), taken by whichever worker
+ * is free. */
 typedef struct {
     Sim *sim;
     int begin, end;             /* instructions [begin, end): the pairs */
 } LayerRows;
 
-static void layer_rows(void *context, int w, int n)
+static void layer_rows(void *context, int w, int i, int n)
 {
     const LayerRows *t = context;
     Sim *sim = t->sim;
@@ -145,7 +147,7 @@ static void layer_rows(void *context, int w, int n)
         const Instr *in = &pg->instrs[k];
         int64_t width = last_dim(&pg->buffers[in->src[0]].type);
         int64_t rows = width > 0 ? sim->numel[in->src[0]] / width : 0;
-        int64_t lo = rows * w / n, hi = rows * (w + 1) / n;
+        int64_t lo = rows * i / n, hi = rows * (i + 1) / n;
         lo = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
         hi = hi < in->mvm.row_end ? hi : in->mvm.row_end;
         bool skip = false;
@@ -182,7 +184,7 @@ int sim_run_layer_threaded(Sim *sim, int k)
         sim->src_in_range[j] = !sim->src_codes[j] && sim_src_in_range(sim, j);
     }
     if (end > k)
-        pool_run(sim->pool, layer_rows, &(LayerRows){sim, k, end});
+        pool_run_parts(sim->pool, sim_parts(sim), layer_rows, &(LayerRows){sim, k, end});
     return end;
 }
 
@@ -205,7 +207,7 @@ typedef struct {
     int64_t rows, width, chunk_rows;
 } PatchLayer;
 
-static void patch_chunks(void *context, int w, int n)
+static void patch_chunks(void *context, int w, int i, int n)
 {
     const PatchLayer *t = context;
     Sim *sim = t->sim;
@@ -213,38 +215,35 @@ static void patch_chunks(void *context, int w, int n)
     MvmScratch *scratch = w == 0 ? &sim->scratch : &sim->worker_scratch[w];
     char *chunk = sim->patch_chunk[w];
     size_t bytes = int_code_bytes(sim->blocks[t->begin].int_weights->kind);
-    /* worker w's rows, in chunks: shares within a row of each other (whole
-     * chunks over workers left ResNet-18's 49-pixel layers 32 : 17) */
-    int64_t end = t->rows * (w + 1) / n;
-    for (int64_t lo = t->rows * w / n; lo < end; lo += t->chunk_rows) {
-        int64_t hi = lo + t->chunk_rows < end ? lo + t->chunk_rows : end;
-        int_patches_gather(t->im2col, sim->blocks[t->begin].int_weights->kind, t->codes, t->pad, lo, hi - lo, chunk);
-        for (int k = t->begin; k < t->end; k += 2) {
-            const Instr *in = &pg->instrs[k], *next = &pg->instrs[k + 1];
-            MvmParams share = in->mvm;
-            share.row_begin = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
-            share.row_end = hi < in->mvm.row_end ? hi : in->mvm.row_end;
-            bool skip = false;
-            const Chain *chain = chain_in(sim, k, t->begin, t->end, &skip);
-            if (skip || share.row_begin >= share.row_end)
-                continue;
-            if (chain) {        /* the chunk's codes: row lo at chunk */
-                run_chain(sim, k, chain, share.row_begin, share.row_end,
-                          chunk + (size_t)((share.row_begin - lo) * t->width) * bytes, t->width, scratch);
-                continue;
-            }
-            mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
-                                share.row_end - share.row_begin, t->width, false,
-                                chunk + (size_t)((share.row_begin - lo) * t->width + in->mvm.src_col) * bytes,
-                                &next->combine, buffer_f64(sim, next->dst, k),
-                                last_dim(&pg->buffers[next->dst].type), scratch);
+    (void)n;
+    /* chunk i: rows [lo, hi) */
+    int64_t lo = i * t->chunk_rows, hi = lo + t->chunk_rows < t->rows ? lo + t->chunk_rows : t->rows;
+    int_patches_gather(t->im2col, sim->blocks[t->begin].int_weights->kind, t->codes, t->pad, lo, hi - lo, chunk);
+    for (int k = t->begin; k < t->end; k += 2) {
+        const Instr *in = &pg->instrs[k], *next = &pg->instrs[k + 1];
+        MvmParams share = in->mvm;
+        share.row_begin = lo > in->mvm.row_begin ? lo : in->mvm.row_begin;
+        share.row_end = hi < in->mvm.row_end ? hi : in->mvm.row_end;
+        bool skip = false;
+        const Chain *chain = chain_in(sim, k, t->begin, t->end, &skip);
+        if (skip || share.row_begin >= share.row_end)
+            continue;
+        if (chain) {        /* the chunk's codes: row lo at chunk */
+            run_chain(sim, k, chain, share.row_begin, share.row_end,
+                      chunk + (size_t)((share.row_begin - lo) * t->width) * bytes, t->width, scratch);
+            continue;
         }
+        mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
+                            share.row_end - share.row_begin, t->width, false,
+                            chunk + (size_t)((share.row_begin - lo) * t->width + in->mvm.src_col) * bytes,
+                            &next->combine, buffer_f64(sim, next->dst, k),
+                            last_dim(&pg->buffers[next->dst].type), scratch);
     }
 }
 
 /* The source's codes with the padding made explicit (windows then never
- * leave the input), each worker the share of every plane's lines that
- * holds about its share of the pixels (int_codes_convert_padded). */
+ * leave the input), in parts of every plane's lines
+ * (int_codes_convert_padded). */
 typedef struct {
     const Im2colParams *im2col;
     const IntWeights *iw;
@@ -255,10 +254,11 @@ typedef struct {
     atomic_bool fraction;       /* some code is not an integer */
 } SourceCodes;
 
-static void source_codes(void *context, int w, int n)
+static void source_codes(void *context, int w, int i, int n)
 {
     SourceCodes *t = context;
-    if (!int_codes_convert_padded(t->im2col, t->iw, t->x, t->bottom, t->top, t->pad, t->out, w, n))
+    (void)w;
+    if (!int_codes_convert_padded(t->im2col, t->iw, t->x, t->bottom, t->top, t->pad, t->out, i, n))
         atomic_store(&t->fraction, true);
 }
 
@@ -289,22 +289,23 @@ int sim_run_patches(Sim *sim, int k)
     sim_dac_range(&pg->instrs[k + 1].mvm, &source.bottom, &source.top);
     int_codes_convert(iw, &zero, 1, 1, 1, source.bottom, source.top, pad);
     source.pad = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0];
-    pool_run(sim->pool, source_codes, &source);
+    pool_run_parts(sim->pool, sim_parts(sim), source_codes, &source);
     if (atomic_load(&source.fraction))
         return k;               /* codes that are not integers: the float path */
     Im2colParams padded;
     int_codes_padded_geometry(&in->im2col, &padded);
     int64_t width = last_dim(&pg->buffers[in->dst].type);
     int64_t rows = width > 0 ? sim->numel[in->dst] / width : 0;
-    int workers = sim->pool ? pool_size(sim->pool) : 1;
+    /* on threads, sim_parts chunks or more; whole product tiles of 16 rows */
+    int64_t share = sim->pool ? (rows + sim_parts(sim) - 1) / sim_parts(sim) : rows;
+    share = sim->pool ? (share + 15) / 16 * 16 : share;
     PatchLayer t = {
         .sim = sim, .begin = k + 1, .end = end, .im2col = &padded, .codes = sim->padded_codes, .pad = source.pad,
-        .rows = rows, .width = width,
-        .chunk_rows = patch_rows(width, (rows + workers - 1) / workers),
+        .rows = rows, .width = width, .chunk_rows = patch_rows(width, share),
     };
     for (int j = k + 1; j < end; j += 2)
         sim->blocks[j].wrote_weights = true;
-    pool_run(sim->pool, patch_chunks, &t);
+    pool_run_parts(sim->pool, (int)((rows + t.chunk_rows - 1) / t.chunk_rows), patch_chunks, &t);
     return end;
 }
 
