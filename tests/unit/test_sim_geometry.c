@@ -17,6 +17,7 @@
  *     3 copies, within a budget of multiply-adds per case. */
 #include <criterion/criterion.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include "passes/passes.h"
 #include "runtime/runtime.h"
 #include "runtime/kernels.h"
+#include "runtime/pool.h"
 #include "runtime/sim_int.h"
 #include "test_support.h"
 
@@ -220,6 +222,46 @@ Test(geometry, residual_block_threads, .timeout = 600)
         compile_and_compare(arena, residual_graph(arena), &arch, &m, what);
         int_kernel_force(INT_KERNEL_COUNT);
         arena_free(arena);
+    }
+}
+
+/* pool_run_parts runs every part once, on a worker of the pool, for more
+ * parts than workers, fewer, and none. */
+typedef struct {
+    atomic_int *runs;
+    atomic_int *bad;
+    int workers;
+} PartCount;
+
+static void count_part(void *context, int worker, int part, int parts)
+{
+    PartCount *c = context;
+    if (worker < 0 || worker >= c->workers || part < 0 || part >= parts)
+        atomic_fetch_add(c->bad, 1);
+    else
+        atomic_fetch_add(&c->runs[part], 1);
+}
+
+Test(pool, parts_run_once)
+{
+    for (int threads = 1; threads <= 3; threads++) {
+        Pool *pool = pool_new(threads);
+        cr_assert(pool);
+        int counts[] = {0, 1, 2, 7, 1000};
+        for (size_t t = 0; t < sizeof counts / sizeof *counts; t++) {
+            int parts = counts[t];
+            atomic_int runs[1000], bad;
+            for (int i = 0; i < parts; i++)
+                atomic_init(&runs[i], 0);
+            atomic_init(&bad, 0);
+            PartCount c = {runs, &bad, threads};
+            pool_run_parts(threads == 1 ? NULL : pool, parts, count_part, &c);
+            cr_assert(atomic_load(&bad) == 0, "%d threads, %d parts: a part or worker out of range", threads, parts);
+            for (int i = 0; i < parts; i++)
+                cr_assert(atomic_load(&runs[i]) == 1, "%d threads, %d parts: part %d ran %d times", threads, parts,
+                          i, atomic_load(&runs[i]));
+        }
+        pool_free(pool);
     }
 }
 
