@@ -354,6 +354,14 @@ static void initial_weights(const Program *p, Engine *e, int i, double *w, float
         l->b[n] = 0;
 }
 
+/* Whether the layer called `name` trains on a pair of devices per weight. */
+static bool layer_pair(const Program *p, const Engine *e, const char *name)
+{
+    TrainMapping mapping = train_mapping_of(p, name);
+    bool pair = e->o.mapping_given ? e->o.pair : mapping == TRAIN_MAP_PAIR || mapping == TRAIN_MAP_SPLIT;
+    return pair || e->device->w_min >= 0;       /* a unipolar device holds no sign alone */
+}
+
 static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena *arena)
 {
     Layer *l = &e->layers[i];
@@ -366,9 +374,7 @@ static void setup_layer(const Program *p, Engine *e, int i, float *old_q, Arena 
     for (int64_t j = 0; j < k * n; j++)
         w_max = fmax(w_max, fabs(w[j]));
     const DeviceModel *m = e->device;
-    TrainMapping mapping = train_mapping_of(p, l->L.name);
-    l->pair = e->o.mapping_given ? e->o.pair : mapping == TRAIN_MAP_PAIR || mapping == TRAIN_MAP_SPLIT;
-    l->pair |= m->w_min >= 0;           /* a unipolar device holds no sign alone */
+    l->pair = layer_pair(p, e, l->L.name);
     /* a bipolar device holds +-min(-w_min, w_max); a pair +-(w_max - base) */
     double bound = l->pair ? m->w_max - fmax(m->w_min, 0) : fmin(-m->w_min, m->w_max);
     TrainLayer *t = &l->t;
@@ -603,15 +609,15 @@ bool train_program(Program *p, uint64_t seed, const DeviceModel *device, const f
     int64_t widest = 1;
     for (int i = 0; i < e.n_layers; i++) {
         e.layers[i].L = L[i];
-        old_q[i] = arena_array(arena, (size_t)(L[i].k * L[i].n), sizeof(float));
-        setup_layer(p, &e, i, old_q[i], arena);
-        if (e.o.zero_shift && e.layers[i].pair) {
+        if (e.o.zero_shift && layer_pair(p, &e, L[i].name)) {     /* before its arrays take memory */
             Loc loc = {0};
             diag_error(diags, &loc, "--zero-shift: layer %s is a pair of devices per weight; zero-shifting takes "
                        "one bipolar device per weight (--mapping device)", L[i].name);
             arena_free(arena);
             return false;
         }
+        old_q[i] = arena_array(arena, (size_t)(L[i].k * L[i].n), sizeof(float));
+        setup_layer(p, &e, i, old_q[i], arena);
         widest = L[i].k + L[i].n > widest ? L[i].k + L[i].n : widest;
         report->layers[i] = L[i].name;
         report->scale[i] = e.layers[i].t.scale;
