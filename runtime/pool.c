@@ -10,7 +10,7 @@
  * the generation, and the caller the pending count, for up to SPIN_NS before
  * sleeping.  The spin yields the core every few microseconds (sched_yield),
  * so on a loaded machine the thread it waits for, or another program, runs
- * instead (docs/benchmarks.md, "Threads within one image"). */
+ * instead (docs/benchmarks.md, "Threads within one image, second round"). */
 #include "runtime/pool.h"
 
 #include <pthread.h>
