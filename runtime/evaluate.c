@@ -3,23 +3,28 @@
  *
  * Each worker owns an executor: a Sim made with the same chip seed (so every
  * worker simulates the same programmed chip: the programming draws are pure
- * functions of the seed and the cell, runtime/noise.h), or an Interp.  Worker w
- * of T takes images w, w + T, w + 2T, ...; before image i the Sim's read-noise
- * stream is set to i, so image i's reads depend only on (seed, i) and not on
- * which worker ran it, nor on what that worker ran before.  Each worker writes
+ * functions of the seed and the cell, runtime/noise.h), or an Interp.  The
+ * workers take the images in order, each the next one not yet taken (a
+ * shared counter), so a faster core runs more of them (on a VM one virtual
+ * CPU may be slower than the other: docs/benchmarks.md); before image i the
+ * Sim's read-noise stream is set to i, so image i's reads depend only on
+ * (seed, i) and not on which worker ran it, nor on what that worker ran
+ * before.  Each worker writes
  * image i's prediction (and logits) at index i and sums its own counters; the
  * caller's thread reduces them afterwards (integer sums, in worker order).  So
  * the result is the same bits for any thread count, which the unit test
  * checks.  Worker 0 is the calling thread: one thread creates no other.
  *
- * The only shared mutable state is the progress count, behind a mutex, and
- * only when a progress callback is given; what it reports along the way
- * (accuracy so far) depends on the scheduling, the final result does not. */
+ * The shared mutable state is the next image (atomic) and the progress
+ * count, behind a mutex, only when a progress callback is given; what it
+ * reports along the way (accuracy so far) depends on the scheduling, the
+ * final result does not. */
 #include "runtime/metrics.h"
 #include "runtime/program.h"
 #include "runtime/runtime.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +35,8 @@ typedef struct {
     const EvalOptions *options;
     EvalResult *result;
     int n_workers;
+    atomic_int next;            /* the next image no worker has taken */
+    atomic_bool stop;           /* a worker's chip failed or check mode stopped it: take no more */
     pthread_mutex_t lock;       /* progress only */
     int done, correct;
     int check_image;            /* the first image where check mode found a difference, or -1 */
@@ -87,12 +94,13 @@ static void *run_worker(void *arg)
     if (job->program) {
         Sim *sim = sim_new_seeded(job->program, job->options->seed);
         w->chip_error = sim_chip_error(sim);
-        for (int i = w->index; i < set->count && !w->chip_error; i += job->n_workers) {
+        for (int i; !w->chip_error && !atomic_load(&job->stop) && (i = atomic_fetch_add(&job->next, 1)) < set->count;) {
             memcpy(sim_input(sim, 0), set->images + (size_t)i * (size_t)set->image_numel, image_bytes);
             sim_set_stream(sim, (uint64_t)i);
             sim_run(sim);
             if (sim_check_error(sim)) {     /* check mode found a difference: the rest is moot */
-                w->check_image = i;
+                w->check_image = i;     /* the first: every image before i was taken before it */
+                atomic_store(&job->stop, true);
                 break;
             }
             if (w->counters) {
@@ -105,12 +113,14 @@ static void *run_worker(void *arg)
             }
             record(job, i, sim_output(sim, 0));
         }
+        if (w->chip_error)
+            atomic_store(&job->stop, true);
         if (w->chip_error)      /* the Sim's arena is about to go */
             w->chip_error = strdup(w->chip_error);
         sim_free(sim);
     } else {
         Interp *interp = interp_new(job->graph);
-        for (int i = w->index; i < set->count; i += job->n_workers) {
+        for (int i; (i = atomic_fetch_add(&job->next, 1)) < set->count;) {
             memcpy(interp_input(interp, 0), set->images + (size_t)i * (size_t)set->image_numel, image_bytes);
             interp_run(interp);
             record(job, i, interp_output(interp, 0));
@@ -142,14 +152,16 @@ static void run_job(Arena *arena, Job *job)
         if (n_instrs)
             workers[w].counters = arena_array(arena, (size_t)n_instrs, sizeof(SimCounters));
     }
+    atomic_init(&job->next, 0);
+    atomic_init(&job->stop, false);
     pthread_mutex_init(&job->lock, NULL);
     pthread_t *threads = arena_array(arena, (size_t)n, sizeof(pthread_t));
     int started = 1;
     for (; started < n; started++)
         if (pthread_create(&threads[started], NULL, run_worker, &workers[started]) != 0)
             break;
-    /* Should a thread fail to start, the ones that did still cover only their
-     * share: run the missing shares here, one after the other (same results). */
+    /* Should a thread fail to start, the calling thread takes the images it
+     * would have (the others' loops then find none left). */
     for (int w = 0; w < n; w++)
         if (w == 0 || w >= started)
             run_worker(&workers[w]);
