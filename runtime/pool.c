@@ -176,24 +176,38 @@ void pool_run(Pool *p, PoolTask task, void *context)
     pthread_mutex_unlock(&p->lock);
 }
 
+enum { POOL_RANGES = 64 };      /* workers with a range of their own; more share one counter */
+
 typedef struct {
     PoolPart part;
     void *context;
-    int parts;
-    atomic_int next;            /* the next part not yet taken */
+    int parts, ranges;
+    atomic_int next[POOL_RANGES];   /* range r's next part not yet taken: parts [parts r / ranges, ...) */
 } Parts;
 
+/* Worker w takes the parts of its own range in order, then helps the
+ * others: the next part of each other range in turn.  With equal cores each
+ * worker runs its own range, the same elements region after region (the
+ * cache lines it wrote are in its cache); a faster one also runs what a
+ * slower one has not reached. */
 static void take_parts(void *context, int worker, int n_workers)
 {
     Parts *t = context;
     (void)n_workers;
-    for (int i; (i = atomic_fetch_add(&t->next, 1)) < t->parts;)
-        t->part(t->context, worker, i, t->parts);
+    for (int step = 0; step < t->ranges; step++) {
+        int r = (worker + step) % t->ranges;
+        int end = (int)((int64_t)t->parts * (r + 1) / t->ranges);
+        for (int i; (i = atomic_fetch_add(&t->next[r], 1)) < end;)
+            t->part(t->context, worker, i, t->parts);
+    }
 }
 
 void pool_run_parts(Pool *p, int parts, PoolPart part, void *context)
 {
     Parts t = {.part = part, .context = context, .parts = parts};
-    atomic_init(&t.next, 0);
+    int workers = pool_size(p);
+    t.ranges = workers <= POOL_RANGES ? workers : 1;
+    for (int r = 0; r < t.ranges; r++)
+        atomic_init(&t.next[r], (int)((int64_t)parts * r / t.ranges));
     pool_run(p, take_parts, &t);
 }

@@ -16,12 +16,14 @@ int pool_size(const Pool *pool);
  * thread; returns when all have. */
 void pool_run(Pool *pool, PoolTask task, void *context);
 
-/* part(context, w, i, parts) once for each part i in 0..parts-1, the parts
- * taken in order by whichever worker w is free (w = 0 the calling thread);
- * returns when all have run.  Work that splits into independent parts so
- * keeps a faster core busy while a slower one (a virtual CPU that shares its
- * core on the host) finishes fewer parts (docs/benchmarks.md, "Threads
- * within one image, second round"). */
+/* part(context, w, i, parts) once for each part i in 0..parts-1 (w the
+ * worker, 0 the calling thread); returns when all have run.  Worker w of n
+ * first takes the parts [parts w / n, parts (w + 1) / n) in order, then
+ * what the others have not reached: equal cores each keep to their own
+ * share (the same elements from one region to the next), and a faster core
+ * also runs what a slower one (a virtual CPU that shares its core on the
+ * host) has not (docs/benchmarks.md, "Threads within one image, second
+ * round"). */
 typedef void (*PoolPart)(void *context, int worker, int part, int parts);
 void pool_run_parts(Pool *pool, int parts, PoolPart part, void *context);
 
