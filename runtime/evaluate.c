@@ -34,7 +34,6 @@ typedef struct {
     const EvalSet *set;
     const EvalOptions *options;
     EvalResult *result;
-    int n_workers;
     atomic_int next;            /* the next image no worker has taken */
     atomic_bool stop;           /* a worker's chip failed or check mode stopped it: take no more */
     pthread_mutex_t lock;       /* progress only */
@@ -45,7 +44,6 @@ typedef struct {
 
 typedef struct {
     Job *job;
-    int index;
     SimCounters *counters;      /* [n_instrs] of this worker, when asked for */
     int check_image;            /* where check mode stopped it (sim_run printed why), or -1 */
     const char *chip_error;     /* its chip could not be programmed (sim_chip_error), or NULL */
@@ -145,10 +143,9 @@ static void run_job(Arena *arena, Job *job)
     int n = o->threads > 1 ? o->threads : 1;
     if (n > set->count)
         n = set->count > 0 ? set->count : 1;
-    job->n_workers = n;
     Worker *workers = arena_array(arena, (size_t)n, sizeof(Worker));
     for (int w = 0; w < n; w++) {
-        workers[w] = (Worker){.job = job, .index = w, .check_image = -1};
+        workers[w] = (Worker){.job = job, .check_image = -1};
         if (n_instrs)
             workers[w].counters = arena_array(arena, (size_t)n_instrs, sizeof(SimCounters));
     }

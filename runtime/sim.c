@@ -231,12 +231,12 @@ void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)
 
 /* ---- the instructions ---- */
 
-/* Activation codes (docs/crossbar.md 3): quant_code, the very function the
- * integer reference uses (runtime/quant.h), so both agree bit for bit. */
-/* (float)quant_code(x[i], scale, lo, hi) for i < n, without branches so that
- * it vectorizes: the same operations on the same floats (a division, clamps
- * to integers, the rounding by 1.5 * 2^23), NaN to 0 at the end; vdivps and
- * divss round alike, so every version gives quant_code's bits. */
+/* Activation codes (docs/crossbar.md 3): (float)quant_code(x[i], scale, lo,
+ * hi) for i < n, the function the integer reference uses (runtime/quant.h),
+ * without branches so that it vectorizes: the same operations on the same
+ * floats (a division, clamps to integers, the rounding by 1.5 * 2^23), NaN
+ * to 0 at the end; vdivps and divss round alike, so every version gives
+ * quant_code's bits. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
@@ -610,7 +610,8 @@ static void exec_mvm(Sim *sim, int k)
     }
     if (!b->cells)
         mvm_program_cells(sim->arena, sim->program, m, b);
-    if (sim->keep_tables && !b->table && !linear) {
+    if (sim->keep_tables && !b->table && !linear &&
+        !mvm_reads_direct(m, b, m->row_end - m->row_begin, sim->scratch.record != NULL)) {
         int group = mvm_table_group(m);
         size_t floats = mvm_table_floats(m, b, group);
         if (floats) {

@@ -99,10 +99,9 @@ enum { INT_PATCH_TAPS = 1024 };
  * into out (int_codes_padded_numel codes, and INT_CODES_PAD more written by
  * the last part); int_codes_padded_geometry gives q over it, with no pads.
  * Every window of that is inside its input, so the gather copies runs of
- * taps with no checks (docs/crossbar.md 10).  Part `part` of `parts` writes the same
- * share of the lines of every plane, a thread's share of the layer's pixels
- * (runtime/sim_threads.c); false when some code of its share is not an
- * integer. */
+ * taps with no checks (docs/crossbar.md 10).  Part `part` of `parts`
+ * writes the same share of the lines of every plane (runtime/sim_threads.c);
+ * false when some code of its share is not an integer. */
 int64_t int_codes_padded_numel(const Im2colParams *q);
 void int_codes_padded_geometry(const Im2colParams *q, Im2colParams *padded);
 bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, float bottom, float top,

@@ -757,6 +757,17 @@ void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters)
         counters->conversions += reads * (uint64_t)mp->out_cols;
 }
 
+/* Fewer than one read in 8 table rows (a Gemm's 8 reads an image): the
+ * fused reads add the block's rows themselves, from its cells in the L2
+ * cache rather than table rows beyond it (LeNet-5's fc1: 8 MB of them). */
+bool mvm_reads_direct(const MvmParams *mp, const Block *b, int64_t n_rows, bool recording)
+{
+    int wide = mvm_table_group(mp);
+    int64_t reads = n_rows * mvm_passes(mp) * mvm_cycles(mp);
+    return b->input_sigma == 0 && mvm_table_floats(mp, b, wide) && mvm_reads_in_one_pass(b, recording) &&
+           reads * 8 < ((int64_t)mvm_table_groups(b->rows, wide) << wide);
+}
+
 void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *src,
                  int64_t n_rows, int64_t src_width, float *dst_f, double *dst_d,
                  MvmScratch *s, SimCounters *counters)
@@ -770,15 +781,9 @@ void mvm_execute(const MvmParams *mp, const Block *b, bool fast, const float *sr
     bool linear = mvm_is_linear(mp, b, fast);
     const float *table = b->table;
     int group = b->table_group;
-    /* Fewer than one read in 8 table rows (a Gemm's 8 reads an image): the
-     * fused reads add the block's rows themselves, from its cells in the L2
-     * cache rather than table rows beyond it (LeNet-5's fc1: 8 MB of them) */
-    int wide = mvm_table_group(mp);
-    bool direct = !linear && b->input_sigma == 0 && mvm_table_floats(mp, b, wide) &&
-                  mvm_reads_in_one_pass(b, s->record != NULL) &&
-                  n_rows * reads_per_row * 8 < ((int64_t)mvm_table_groups(b->rows, wide) << wide);
+    bool direct = !linear && mvm_reads_direct(mp, b, n_rows, s->record != NULL);
     if (direct)
-        group = wide;
+        group = mvm_table_group(mp);
     if (b->input_sigma > 0)     /* drives are no longer bits: no subset sums */
         table = NULL;
     else if (!linear && !table && !direct && mvm_table_floats(mp, b, mvm_table_group(mp)) && n_rows > 0) {

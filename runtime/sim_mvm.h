@@ -155,6 +155,9 @@ void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *s
 void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
                            int64_t n_rows, int64_t src_width, const void *codes, bool accumulate, double *out,
                            int64_t out_width, MvmScratch *scratch);
+/* Whether a block's reads over n_rows source rows add its cells directly
+ * (too few reads to repay a subset table; mvm_fused_reads with no table). */
+bool mvm_reads_direct(const MvmParams *mp, const Block *b, int64_t n_rows, bool recording);
 /* Reads and conversions of an mvm over n_rows source rows, into counters. */
 void mvm_count_reads(const MvmParams *mp, int64_t n_rows, SimCounters *counters);
 /* Whether mvm_execute takes the one-product shortcut (float mode, or the
@@ -256,7 +259,6 @@ void mvm_read_normals(const Block *b, int m, const int *read_of, int n, int64_t 
 void mvm_read_keys(const Block *b, int n, int64_t first_row, MvmScratch *s);
 /* Input noise (docs/noise.md 12) on the drives of m kept reads in s->drive (runtime/sim_noise.c). */
 void mvm_input_noise(const Block *b, int m, const int *read_of, int n, int64_t first_row, MvmScratch *s);
-
 
 /* ---- runtime/sim_read.c ---- */
 /* Whether a noisy block's conversions without ADC errors go through

@@ -131,8 +131,7 @@ static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t h
  * of every pair, in instruction order: each row gets the same sums added in
  * the same order as on one thread, so the output is the same bits for any n
  * (tests/unit/test_sim_geometry.c).  One wake-up per layer, not per block;
- * the rows go in sim_parts parts (pool_run_parts), taken by whichever worker
- * is free. */
+ * the rows go in sim_parts parts (pool_run_parts). */
 typedef struct {
     Sim *sim;
     int begin, end;             /* instructions [begin, end): the pairs */
