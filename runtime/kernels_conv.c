@@ -175,6 +175,47 @@ static AxisWindow axis_window(const Axis *a, int64_t o)
  * divisions cost more than a small window's reads). */
 enum { CACHED_WINDOWS = 512 };
 
+enum { WHOLE_ROWS = 64 };       /* window rows max_whole_windows takes */
+
+/* A max pool's outputs o2, o2 + 1, ... of one line while their windows
+ * along it lie whole inside the input (cache: the line's windows): the window's rows
+ * listed once, three taps unrolled.  The same comparisons in the same order
+ * as pool's loop (v > best keeps the first of equal values, never a NaN),
+ * so the same bits; ResNet-18's 3 x 3 stride-2 pool was 2.4% of an ideal
+ * run.  Returns the first output not written (y advanced past those
+ * written). */
+static int64_t max_whole_windows(const float *xp, const Axis *a2, const AxisWindow *cache, int64_t o2,
+                                 const AxisWindow *w0, const AxisWindow *w1, int64_t ih_n, int64_t iw_n, int64_t d0,
+                                 int64_t d1, float **y)
+{
+    int64_t rows[WHOLE_ROWS], n_rows = 0;
+    if ((w0->hi - w0->lo) * (w1->hi - w1->lo) > WHOLE_ROWS)
+        return o2;
+    for (int64_t kd = w0->lo; kd < w0->hi; kd++)
+        for (int64_t kh = w1->lo; kh < w1->hi; kh++)
+            rows[n_rows++] = ((w0->start + kd * d0) * ih_n + w1->start + kh * d1) * iw_n;
+    int64_t taps = a2->kernel, d2 = a2->dilation;
+    float *out = *y;
+    for (; o2 < a2->out && cache[o2].lo == 0 && cache[o2].hi == taps; o2++) {
+        const float *at = xp + cache[o2].start;
+        float best = -INFINITY;
+        for (int64_t r = 0; r < n_rows; r++) {
+            const float *v = at + rows[r];
+            if (taps == 3 && d2 == 1) {
+                best = v[0] > best ? v[0] : best;
+                best = v[1] > best ? v[1] : best;
+                best = v[2] > best ? v[2] : best;
+            } else {
+                for (int64_t kw = 0; kw < taps; kw++)
+                    best = v[kw * d2] > best ? v[kw * d2] : best;
+            }
+        }
+        *out++ = best;
+    }
+    *y = out;
+    return o2;
+}
+
 static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
 {
     Axis ax[3];
@@ -195,6 +236,11 @@ static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
             for (int64_t o1 = 0; o1 < ax[1].out; o1++) {
                 AxisWindow w1 = axis_window(&ax[1], o1);
                 for (int64_t o2 = 0; o2 < ax[2].out; o2++) {
+                    if (is_max && cached && cache[o2].lo == 0 && cache[o2].hi == ax[2].kernel) {
+                        o2 = max_whole_windows(xp, &ax[2], cache, o2, &w0, &w1, ih_n, iw_n, d0, d1, &y);
+                        if (o2 == ax[2].out)
+                            break;
+                    }
                     AxisWindow w2 = cached ? cache[o2] : axis_window(&ax[2], o2);
                     float best = -INFINITY, sum = 0.0f;
                     for (int64_t kd = w0.lo; kd < w0.hi; kd++) {

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/kernels.h"
 #include "test_support.h"
@@ -159,11 +160,13 @@ static void check_maxpool(PoolParams p)
     float *x = malloc(n_x * sizeof *x), *got = malloc((size_t)outputs * sizeof *got);
     float *want = malloc((size_t)outputs * sizeof *want);
     test_fill(x, (int64_t)n_x, -128.0f, 128.0f);
+    for (size_t i = 0; i < n_x; i++)    /* NaNs (never taken) and zeros of both signs (the first one kept) */
+        x[i] = i % 7 == 3 ? NAN : i % 5 == 1 ? -0.0f : i % 5 == 2 ? 0.0f : x[i];
     kernel_maxpool(&p, x, got);
     naive_maxpool(&p, x, want);
     int64_t wrong = 0;
     for (int64_t i = 0; i < outputs; i++)
-        wrong += got[i] != want[i];
+        wrong += memcmp(&got[i], &want[i], sizeof got[i]) != 0;
     cr_expect_eq(wrong, 0, "%lld of %lld pooled values differ", (long long)wrong, (long long)outputs);
     free(x);
     free(got);
@@ -172,13 +175,15 @@ static void check_maxpool(PoolParams p)
 
 Test(pool, maxpool_matches_naive_windows)
 {
-    /* ResNet's stem pool, a dilated one with uneven pads, a 1-D and a 3-D one */
+    /* ResNet's stem pool, dilated ones with uneven pads, a 1-D and a 3-D one */
     check_maxpool((PoolParams){.spatial = 2, .planes = 3, .in = {15, 12}, .kernel = {3, 3}, .strides = {2, 2},
                                .dilations = {1, 1}, .pads = {1, 1, 1, 1}});
     check_maxpool((PoolParams){.spatial = 2, .planes = 2, .in = {11, 9}, .kernel = {2, 3}, .strides = {1, 2},
                                .dilations = {2, 1}, .pads = {1, 0, 0, 2}});
     check_maxpool((PoolParams){.spatial = 1, .planes = 4, .in = {17}, .kernel = {4}, .strides = {3},
                                .dilations = {1}, .pads = {2, 1}});
+    check_maxpool((PoolParams){.spatial = 2, .planes = 2, .in = {13, 19}, .kernel = {3, 3}, .strides = {1, 2},
+                               .dilations = {1, 2}, .pads = {0, 2, 1, 0}});
     check_maxpool((PoolParams){.spatial = 3, .planes = 1, .in = {5, 6, 7}, .kernel = {2, 2, 3},
                                .strides = {1, 2, 2}, .dilations = {1, 1, 1}, .pads = {0, 1, 1, 1, 0, 1}});
 }
