@@ -36,6 +36,22 @@ static inline int32_t quant_code(float x, float scale, int32_t lo, int32_t hi)
     return (int32_t)r;
 }
 
+/* (float)quant_code(x, scale, bottom, top) without branches, so that
+ * loops of it vectorize (the Quant instruction, sim.c; a conversion that
+ * quantizes on the way, sim_int.c): the same operations on the same floats
+ * (a division, clamps to integers, the rounding by 1.5 * 2^23), NaN to 0 at
+ * the end; vdivps and divss round alike, so every version gives
+ * quant_code's bits. */
+static inline float quant_code_float(float x, float scale, float bottom, float top)
+{
+    float q = x / scale;
+    float c = q >= bottom ? q : bottom;
+    c = c > top ? top : c;
+    c = c + 0x1.8p23f;
+    c = c - 0x1.8p23f;
+    return q != q ? 0.0f : c;
+}
+
 /* A layer's output scale for weight column n: the float product in_scale * w_scale[n]. */
 static inline float quant_out_scale(float in_scale, float w_scale)
 {

@@ -231,26 +231,16 @@ void sim_set_psum_recorder(Sim *sim, PsumHist *by_instr)
 
 /* ---- the instructions ---- */
 
-/* Activation codes (docs/crossbar.md 3): (float)quant_code(x[i], scale, lo,
- * hi) for i < n, the function the integer reference uses (runtime/quant.h),
- * without branches so that it vectorizes: the same operations on the same
- * floats (a division, clamps to integers, the rounding by 1.5 * 2^23), NaN
- * to 0 at the end; vdivps and divss round alike, so every version gives
- * quant_code's bits. */
+/* Activation codes (docs/crossbar.md 3): quant_code_float(x[i], scale, lo,
+ * hi) for i < n (runtime/quant.h), vectorized for each CPU. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 static void quant_codes(const float *x, float *codes, int64_t n, float scale, int32_t lo, int32_t hi)
 {
     float bottom = (float)lo, top = (float)hi;
-    for (int64_t i = 0; i < n; i++) {
-        float q = x[i] / scale;
-        float c = q >= bottom ? q : bottom;
-        c = c > top ? top : c;
-        c = c + 0x1.8p23f;
-        c = c - 0x1.8p23f;
-        codes[i] = q != q ? 0.0f : c;
-    }
+    for (int64_t i = 0; i < n; i++)
+        codes[i] = quant_code_float(x[i], scale, bottom, top);
 }
 
 static void exec_quant(const QuantParams *q, const float *x, float *codes, int64_t n)
@@ -643,6 +633,20 @@ static bool check_mvm(Sim *sim, int k)
     return false;
 }
 
+/* Whether Quant k may be left to the im2col after it: that im2col is its
+ * codes' only reader and runs in chunks of patches (sim_run_patches), which
+ * then quantizes the activations on the way to the integer codes: one pass
+ * over them, not a float copy of the codes written and read again.  The
+ * same bits: the codes are the Quant's, converted as before. */
+static bool quant_fused(const Sim *sim, int k)
+{
+    const Program *pg = sim->program;
+    const Instr *in = &pg->instrs[k];
+    return sim->patches && !sim->check && !sim->psum && !in->quant.float_mode && k + 1 < pg->n_instrs &&
+           pg->instrs[k + 1].opcode == INSTR_IM2COL && pg->instrs[k + 1].src[0] == in->dst &&
+           sim->readers[in->dst] == 1 && pg->buffers[in->dst].kind == BUF_TEMP && sim_patch_layer_end(sim, k + 1) > k + 1;
+}
+
 void sim_run(Sim *sim)
 {
     const Program *pg = sim->program;
@@ -650,6 +654,7 @@ void sim_run(Sim *sim)
     memset(sim->range_checked, 0, (size_t)pg->n_buffers * sizeof *sim->range_checked);
     sim->codes.id = -1;
     int threaded_end = 0;       /* instructions before it ran with their layer on the pool */
+    int quant_left = -1;        /* a Quant left to the im2col after it (quant_fused) */
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
@@ -662,6 +667,10 @@ void sim_run(Sim *sim)
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
+            if (quant_fused(sim, k)) {
+                quant_left = k;
+                break;
+            }
             run_split(sim, quant_part, k, sim->numel[in->dst], sim->numel[in->dst]);
             if (!in->quant.float_mode) {
                 float hi = (float)quant_qmax(in->quant.bits, in->quant.is_signed);
@@ -669,8 +678,10 @@ void sim_run(Sim *sim)
             }
             break;
         case INSTR_IM2COL:
-            if (sim->patches && !sim->check && !sim->psum && (threaded_end = sim_run_patches(sim, k)) > k)
+            if (sim->patches && !sim->check && !sim->psum &&
+                (threaded_end = sim_run_patches(sim, k, quant_left == k - 1 ? k - 1 : -1)) > k)
                 break;
+            assert(quant_left != k - 1);
             exec_im2col(&in->im2col, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k));
             if (sim->range_checked[in->src[0]] && sim->range_ok[in->src[0]] && sim->range_bottom[in->src[0]] <= 0 &&
                 sim->range_top[in->src[0]] >= 0)    /* padding adds zeros */

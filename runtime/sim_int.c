@@ -24,6 +24,7 @@
  * multiplies them with `vpmaddwd` (product_u8_avx2).  Blocks with more rows sum runs of
  * rows_per_sum rows, the runs added in double (exact below 2^53). */
 #include "runtime/sim_int.h"
+#include "runtime/quant.h"
 
 #include <assert.h>
 #include <math.h>
@@ -139,54 +140,77 @@ convert_codes_avx512(const IntWeights *iw, const float *x, int64_t ldx, int n, i
 }
 #endif
 
-/* int_codes_convert's loops, vectorized for each CPU (a static function:
- * Clang 14 emits the resolver of an extern one only where it is called). */
-#ifdef INT_PRODUCT_X86
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static bool convert_codes_any(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom,
-                              float top, void *out, int64_t ldo)
+/* The codes of n rows (convert_codes_any), u8 or s16 as iw->kind (u8);
+ * inlined with u8 a constant, so each loop is plain. */
+static inline __attribute__((always_inline)) bool convert_rows(const IntWeights *iw, const float *x, int64_t ldx,
+                                                              int n, int rows, float bottom, float top, void *out,
+                                                              int64_t ldo, bool u8)
 {
     int whole = 1, offset = iw->code_offset;
-    if (iw->kind == INT_CODES_U8) {
-        uint8_t *o = out;
-        for (int i = 0; i < n; i++) {
-            const float *xi = x + (int64_t)i * ldx;
-            uint8_t *oi = o + (size_t)i * (size_t)ldo;
-            for (int r = 0; r < rows; r++) {
-                float v = xi[r];        /* the DACs' range; NaN goes to the bottom */
-                v = v > bottom ? (v < top ? v : top) : bottom;
-                int c = (int)v;
-                whole &= (float)c == v;
-                oi[r] = (uint8_t)(c + offset);
-            }
-        }
-    } else {
-        int16_t *o = out;
-        for (int i = 0; i < n; i++) {
-            const float *xi = x + (int64_t)i * ldx;
-            int16_t *oi = o + (size_t)i * (size_t)ldo;
-            for (int r = 0; r < rows; r++) {
-                float v = xi[r];
-                v = v > bottom ? (v < top ? v : top) : bottom;
-                int c = (int)v;
-                whole &= (float)c == v;
-                oi[r] = (int16_t)c;
-            }
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (int64_t)i * ldx;
+        for (int r = 0; r < rows; r++) {
+            float v = xi[r];        /* the DACs' range; NaN goes to the bottom */
+            v = v > bottom ? (v < top ? v : top) : bottom;
+            int c = (int)v;
+            whole &= (float)c == v;
+            if (u8)
+                ((uint8_t *)out)[(size_t)i * (size_t)ldo + (size_t)r] = (uint8_t)(c + offset);
+            else
+                ((int16_t *)out)[(size_t)i * (size_t)ldo + (size_t)r] = (int16_t)c;
         }
     }
     return whole;
 }
 
+enum { QUANT_RUN = 256 };       /* activations quantized at a time (convert_codes_any) */
+
+/* int_codes_convert's loops, vectorized for each CPU (a static function:
+ * Clang 14 emits the resolver of an extern one only where it is called).
+ * With quant, each row's activations are quantized a run at a time into
+ * floats on the stack, then converted: GCC left the two steps in one loop
+ * scalar (a vdivss a code). */
+#ifdef INT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static bool convert_codes_any(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom,
+                              float top, void *out, int64_t ldo, const CodeQuant *quant)
+{
+    bool u8 = iw->kind == INT_CODES_U8;
+    size_t bytes = u8 ? 1 : 2;
+    if (!quant)
+        return u8 ? convert_rows(iw, x, ldx, n, rows, bottom, top, out, ldo, true)
+                  : convert_rows(iw, x, ldx, n, rows, bottom, top, out, ldo, false);
+    float codes[QUANT_RUN], scale = quant->scale, code_bottom = quant->bottom, code_top = quant->top;
+    bool whole = true;
+    for (int i = 0; i < n; i++)
+        for (int r0 = 0; r0 < rows; r0 += QUANT_RUN) {
+            int count = rows - r0 < QUANT_RUN ? rows - r0 : QUANT_RUN;
+            const float *xi = x + (int64_t)i * ldx + r0;
+            for (int r = 0; r < count; r++)
+                codes[r] = quant_code_float(xi[r], scale, code_bottom, code_top);
+            char *o = (char *)out + ((size_t)i * (size_t)ldo + (size_t)r0) * bytes;
+            whole &= u8 ? convert_rows(iw, codes, QUANT_RUN, 1, count, bottom, top, o, ldo, true)
+                        : convert_rows(iw, codes, QUANT_RUN, 1, count, bottom, top, o, ldo, false);
+        }
+    return whole;
+}
+
+/* int_codes_convert's loops, vectorized for each CPU (a static function:
+ * Clang 14 emits the resolver of an extern one only where it is called). */
+#ifdef INT_PRODUCT_X86
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 /* n rows of codes from x (ldx floats apart) into out (ldo codes apart). */
 static bool convert_codes(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
-                          void *out, int64_t ldo)
+                          void *out, int64_t ldo, const CodeQuant *quant)
 {
 #ifdef INT_PRODUCT_X86
-    if (int_kernel() == INT_KERNEL_AVX512_VNNI)
+    if (int_kernel() == INT_KERNEL_AVX512_VNNI && !quant)
         return convert_codes_avx512(iw, x, ldx, n, rows, bottom, top, out, ldo);
 #endif
-    return convert_codes_any(iw, x, ldx, n, rows, bottom, top, out, ldo);
+    return convert_codes_any(iw, x, ldx, n, rows, bottom, top, out, ldo, quant);
 }
 
 const void *int_codes_cached(IntCodesCache *cache, int id, const float *x, int64_t numel, const IntWeights *iw,
@@ -228,7 +252,7 @@ void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx
 bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n, int rows, float bottom, float top,
                        void *out)
 {
-    bool whole = convert_codes(iw, x, ldx, n, rows, bottom, top, out, rows);
+    bool whole = convert_codes(iw, x, ldx, n, rows, bottom, top, out, rows, NULL);
     memset((char *)out + (size_t)n * (size_t)rows * int_code_bytes(iw->kind), 0,
            INT_CODES_PAD * int_code_bytes(iw->kind));
     return whole;
@@ -610,8 +634,8 @@ void int_codes_padded_geometry(const Im2colParams *q, Im2colParams *padded)
     }
 }
 
-bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, float bottom, float top,
-                              int pad, void *out, int part, int parts)
+bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, const CodeQuant *quant,
+                              float bottom, float top, int pad, void *out, int part, int parts)
 {
     /* the axes padded to 3-D in front, as in int_patches_gather */
     int64_t in[3] = {1, 1, 1}, grown[3] = {1, 1, 1}, begin[3] = {0, 0, 0};
@@ -644,7 +668,7 @@ bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const
             if (n > 0)
                 whole &= convert_codes(iw, x + c * plane + (d * in[1] + h + skip) * in[2], in[2], (int)n, (int)in[2],
                                        bottom, top, o + (c * grown_plane + (line + skip) * grown[2] + begin[2]) * bytes,
-                                       grown[2]);
+                                       grown[2], quant);
         }
     }
     if (part == parts - 1)

@@ -94,7 +94,16 @@ bool int_codes_convert(const IntWeights *iw, const float *x, int64_t ldx, int n,
  * Windows of at most INT_PATCH_TAPS taps. */
 enum { INT_PATCH_TAPS = 1024 };
 
-/* Codes of q's source x (floats, converted as int_codes_convert does) with
+/* A Quant instruction done on the way to codes: x holds its source's
+ * activations, each made quant_code_float(x, scale, bottom, top)
+ * (runtime/quant.h) before the DACs' clamp, so the codes are the bits the
+ * Quant then the conversion would give, without the float codes between. */
+typedef struct {
+    float scale, bottom, top;
+} CodeQuant;
+
+/* Codes of q's source x (floats, converted as int_codes_convert does, or
+ * activations quantized first when quant is not NULL) with
  * its padding made explicit: the source grown by q's pads, `pad` in them,
  * into out (int_codes_padded_numel codes, and INT_CODES_PAD more written by
  * the last part); int_codes_padded_geometry gives q over it, with no pads.
@@ -104,8 +113,8 @@ enum { INT_PATCH_TAPS = 1024 };
  * false when some code of its share is not an integer. */
 int64_t int_codes_padded_numel(const Im2colParams *q);
 void int_codes_padded_geometry(const Im2colParams *q, Im2colParams *padded);
-bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, float bottom, float top,
-                              int pad, void *out, int part, int parts);
+bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const float *x, const CodeQuant *quant,
+                              float bottom, float top, int pad, void *out, int part, int parts);
 void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, int pad, int64_t p0, int64_t n,
                         void *out);
 

@@ -157,6 +157,7 @@ bool sim_src_in_range(Sim *sim, int k);
  * patches; return where what they ran ends (k: nothing ran) */
 int sim_run_layer_threaded(Sim *sim, int k);
 void sim_plan_chains(Sim *sim);
-int sim_run_patches(Sim *sim, int k);
+int sim_patch_layer_end(const Sim *sim, int k);
+int sim_run_patches(Sim *sim, int k, int quant_k);
 
 #endif

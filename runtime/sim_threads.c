@@ -1,8 +1,10 @@
 /* sim_threads.c: a layer's fast-path pairs over the pool's threads
  * (sim_set_threads), and a convolution's patches gathered a chunk at a time
  * (runtime/sim.c runs everything else). */
+#include "runtime/quant.h"
 #include "runtime/sim_state.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 
 /* ---- chains: a column block's row blocks in one 32-bit sum ----
@@ -246,7 +248,9 @@ static void patch_chunks(void *context, int w, int i, int n)
 typedef struct {
     const Im2colParams *im2col;
     const IntWeights *iw;
-    const float *x;
+    const float *x;             /* codes, or activations when quantize */
+    bool quantize;
+    CodeQuant quant;
     float bottom, top;
     int pad;
     void *out;
@@ -257,13 +261,15 @@ static void source_codes(void *context, int w, int i, int n)
 {
     SourceCodes *t = context;
     (void)w;
-    if (!int_codes_convert_padded(t->im2col, t->iw, t->x, t->bottom, t->top, t->pad, t->out, i, n))
+    if (!int_codes_convert_padded(t->im2col, t->iw, t->x, t->quantize ? &t->quant : NULL, t->bottom, t->top, t->pad,
+                                  t->out, i, n))
         atomic_store(&t->fraction, true);
 }
 
-/* Im2col k and the pairs after it in chunks of patches when they may be:
- * returns where the pairs end, or k (the float im2col is made as before). */
-int sim_run_patches(Sim *sim, int k)
+/* Where the pairs that im2col k's patches may feed in chunks end (every
+ * reader of its result an integer fast-path pair over the same codes), or
+ * k when its float im2col must be made. */
+int sim_patch_layer_end(const Sim *sim, int k)
 {
     const Program *pg = sim->program;
     const Instr *in = &pg->instrs[k];
@@ -280,17 +286,41 @@ int sim_run_patches(Sim *sim, int k)
     if (pairs == 0 || pairs != sim->readers[in->dst] || pg->buffers[in->dst].kind != BUF_TEMP ||
         taps > INT_PATCH_TAPS)
         return k;
+    return end;
+}
+
+/* Im2col k and the pairs after it in chunks of patches when they may be:
+ * returns where the pairs end, or k (the float im2col is made as before).
+ * With quant_k >= 0, Quant quant_k was left to it (its codes' only reader,
+ * sim.c): the patches' codes are made from that Quant's source. */
+int sim_run_patches(Sim *sim, int k, int quant_k)
+{
+    const Program *pg = sim->program;
+    const Instr *in = &pg->instrs[k];
+    int end = sim_patch_layer_end(sim, k);
+    if (end == k)
+        return k;
     const IntWeights *iw = sim->blocks[k + 1].int_weights;
     float zero = 0;
     int16_t pad[1 + INT_CODES_PAD];
-    SourceCodes source = {.im2col = &in->im2col, .iw = iw, .x = buffer_f32(sim, in->src[0], k),
-                          .out = sim->padded_codes};
+    SourceCodes source = {.im2col = &in->im2col, .iw = iw, .out = sim->padded_codes};
+    if (quant_k >= 0) {
+        const QuantParams *q = &pg->instrs[quant_k].quant;
+        int32_t hi = quant_qmax(q->bits, q->is_signed);
+        source.quant = (CodeQuant){.scale = q->scale, .bottom = (float)(q->is_signed ? -hi : 0), .top = (float)hi};
+        source.x = buffer_f32(sim, pg->instrs[quant_k].src[0], quant_k);
+    } else {
+        source.x = buffer_f32(sim, in->src[0], k);
+    }
+    source.quantize = quant_k >= 0;
     sim_dac_range(&pg->instrs[k + 1].mvm, &source.bottom, &source.top);
     int_codes_convert(iw, &zero, 1, 1, 1, source.bottom, source.top, pad);
     source.pad = iw->kind == INT_CODES_U8 ? *(uint8_t *)pad : pad[0];
     pool_run_parts(sim->pool, sim_parts(sim), source_codes, &source);
+    /* codes that are not integers: the float path (quantized ones always are) */
+    assert(!(quant_k >= 0 && atomic_load(&source.fraction)));
     if (atomic_load(&source.fraction))
-        return k;               /* codes that are not integers: the float path */
+        return k;
     Im2colParams padded;
     int_codes_padded_geometry(&in->im2col, &padded);
     int64_t width = last_dim(&pg->buffers[in->dst].type);

@@ -17,6 +17,7 @@
  *     3 copies, within a budget of multiply-adds per case. */
 #include <criterion/criterion.h>
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "runtime/runtime.h"
 #include "runtime/kernels.h"
 #include "runtime/pool.h"
+#include "runtime/quant.h"
 #include "runtime/sim_int.h"
 #include "test_support.h"
 
@@ -397,8 +399,8 @@ Test(geometry, patches_equal_im2col)
         char *grown = arena_alloc(arena, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes);
         memset(grown, 0x5a, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes);
         for (int part = parts - 1; part >= 0; part--)
-            cr_assert(int_codes_convert_padded(&q, &iw, x, bottom, top, u8 ? *(uint8_t *)pad : pad[0], grown, part,
-                                               parts));
+            cr_assert(int_codes_convert_padded(&q, &iw, x, NULL, bottom, top, u8 ? *(uint8_t *)pad : pad[0], grown,
+                                               part, parts));
         memset(got, 0, (size_t)(rows * width) * bytes);
         int_patches_gather(&padded, iw.kind, grown, 0x5a, 0, rows, got);
         cr_assert(memcmp(got, want, (size_t)(rows * width) * bytes) == 0,
@@ -407,6 +409,27 @@ Test(geometry, patches_equal_im2col)
         for (int b = 0; b < INT_CODES_PAD * (int)bytes; b++)
             cr_assert(grown[int_codes_padded_numel(&q) * (int64_t)bytes + b] == 0, "trial %d: the padding after the codes",
                       trial);
+        /* a Quant done on the way: activations (NaNs, values past the
+         * codes' range) quantized by quant_code, the integer reference's
+         * rule, then padded, against the padded codes made from them */
+        float scale = (float)test_uniform(1, 1000) / 256.0f;
+        int32_t qmax = u8 && !iw.code_offset ? 255 : 127, qmin = u8 && !iw.code_offset ? 0 : -127;
+        CodeQuant quant = {.scale = scale, .bottom = (float)qmin, .top = (float)qmax};
+        float *act = arena_array(arena, (size_t)numel, sizeof *act);
+        for (int64_t i = 0; i < numel; i++) {
+            act[i] = (float)test_uniform(-300 * 256, 300 * 256) / 256.0f * scale;
+            act[i] = i % 17 == 5 ? NAN : act[i];
+            x[i] = (float)quant_code(act[i], scale, qmin, qmax);
+        }
+        char *quantized = arena_alloc(arena, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes);
+        for (int part = 0; part < parts; part++) {
+            cr_assert(int_codes_convert_padded(&q, &iw, x, NULL, bottom, top, u8 ? *(uint8_t *)pad : pad[0], grown,
+                                               part, parts));
+            cr_assert(int_codes_convert_padded(&q, &iw, act, &quant, bottom, top, u8 ? *(uint8_t *)pad : pad[0],
+                                               quantized, part, parts));
+        }
+        cr_assert(memcmp(quantized, grown, (size_t)(int_codes_padded_numel(&q) + INT_CODES_PAD) * bytes) == 0,
+                  "trial %d: codes quantized on the way differ from the quantized codes converted", trial);
         arena_free(arena);
     }
 }
