@@ -135,7 +135,7 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
     sim->patches = !sim->noise && sim->patch_bytes && !(im2col && strcmp(im2col, "copy") == 0);
     if (sim->patches) {
         sim->patch_chunk = arena_array(arena, 1, sizeof *sim->patch_chunk);
-        sim->patch_chunk[0] = arena_alloc(arena, sim->patch_bytes);
+        sim->patch_chunk[0] = arena_alloc(arena, 2 * sim->patch_bytes);
         sim->padded_codes = arena_alloc(arena, padded_bytes);
     }
     sim->codes.data = sim->codes.max_bytes ? arena_alloc(arena, sim->codes.max_bytes) : NULL;

@@ -249,8 +249,9 @@ static void add_int_product(const IntWeights *iw, int n, int rows, const void *c
 }
 
 void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
-                           int64_t n_rows, int64_t src_width, const void *codes, bool accumulate, double *out,
-                           int64_t out_width, MvmScratch *s)
+                           int64_t n_rows, int64_t src_width, const void *codes, const uint16_t *wide,
+                           const IntWeights *const *weights, bool accumulate, double *out, int64_t out_width,
+                           MvmScratch *s)
 {
     const IntWeights *first = blocks[0]->int_weights;
     int32_t *part = (int32_t *)(void *)s->part;     /* n x ld: fits, see mvm_scratch_init */
@@ -258,7 +259,9 @@ void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int 
     size_t bytes = int_code_bytes(first->kind);
     for (int64_t p0 = 0; p0 < n_rows; p0 += MVM_READ_TILE) {
         int n = n_rows - p0 < MVM_READ_TILE ? (int)(n_rows - p0) : MVM_READ_TILE;
-        for (int b = 0; b < count; b++)
+        if (wide)
+            int_chain_product_wide(weights, src_cols, count, n, wide + p0 * src_width, src_width, part);
+        for (int b = 0; !wide && b < count; b++)
             int_product(kernel, blocks[b]->int_weights, n, 0, blocks[b]->rows,
                         (const char *)codes + (size_t)(p0 * src_width + src_cols[b]) * bytes, src_width, first->ld,
                         b > 0, part);

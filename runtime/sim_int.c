@@ -339,14 +339,14 @@ static void product_scalar(const IntWeights *iw, int n, int r0, int k, const voi
  * load): ResNet-18's ideal run 70.5 to 52 ms on an AMD EPYC (Zen 3); of
  * that, widening the codes once a slice rather than in the inner loop
  * 58.3 to 52 ms.  6 rows at a time spilled (64 ms). */
-/* The groups of one slice, 8 columns, 4 rows: GCC's schedule of the same
- * steps in intrinsics kept all four broadcasts live, ran out of the 16
- * registers and stored a sum to the stack every group (ResNet-18's ideal
- * run: 52.0 to 50.6 ms on Zen 3, best of 15).  Written out, each row's step is a broadcast
- * load of its 4 widened codes, two `vpmaddwd` by the group's widened
- * weights and two adds: 12 registers.  Rows are U8_AVX2_ROW_BYTES apart in
- * the codes' buffer; groups >= 1. */
-#define U8_AVX2_GROUPS(W, STRIDE, CODES, GROUPS, L0, H0, L1, H1, L2, H2, L3, H3)                            \
+/* The groups of one run of rows, 8 columns, 4 rows of 16-bit codes: GCC's
+ * schedule of the same steps in intrinsics kept all four broadcasts live,
+ * ran out of the 16 registers and stored a sum to the stack every group
+ * (ResNet-18's ideal run: 52.0 to 50.6 ms on Zen 3, best of 15).  Written
+ * out, each row's step is a broadcast load of its 4 widened codes, two
+ * `vpmaddwd` by the group's widened weights and two adds: 12 registers.
+ * Rows 1 to 3 of the codes are ROW1..ROW3 bytes past row 0; groups >= 1. */
+#define U8_AVX2_GROUPS(W, STRIDE, CODES, ROW1, ROW2, ROW3, GROUPS, L0, H0, L1, H1, L2, H2, L3, H3)       \
     do {                                                                                                     \
         const int8_t *w_at = (W);                                                                            \
         const uint16_t *codes_at = (CODES);                                                                  \
@@ -361,17 +361,17 @@ static void product_scalar(const IntWeights *iw, int n, int r0, int k, const voi
                 "vpaddd %[t], %[l0], %[l0]\n\t"                                                             \
                 "vpmaddwd %[wh], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[h0], %[h0]\n\t"                                                             \
-                "vpbroadcastq %c[row1](%[c]), %[x]\n\t"                                                     \
+                "vpbroadcastq (%[c],%[row1]), %[x]\n\t"                                                     \
                 "vpmaddwd %[wl], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[l1], %[l1]\n\t"                                                             \
                 "vpmaddwd %[wh], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[h1], %[h1]\n\t"                                                             \
-                "vpbroadcastq %c[row2](%[c]), %[x]\n\t"                                                     \
+                "vpbroadcastq (%[c],%[row2]), %[x]\n\t"                                                     \
                 "vpmaddwd %[wl], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[l2], %[l2]\n\t"                                                             \
                 "vpmaddwd %[wh], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[h2], %[h2]\n\t"                                                             \
-                "vpbroadcastq %c[row3](%[c]), %[x]\n\t"                                                     \
+                "vpbroadcastq (%[c],%[row3]), %[x]\n\t"                                                     \
                 "vpmaddwd %[wl], %[x], %[t]\n\t"                                                            \
                 "vpaddd %[t], %[l3], %[l3]\n\t"                                                             \
                 "vpmaddwd %[wh], %[x], %[t]\n\t"                                                            \
@@ -382,10 +382,29 @@ static void product_scalar(const IntWeights *iw, int n, int r0, int k, const voi
                 : [l0] "+x"(L0), [h0] "+x"(H0), [l1] "+x"(L1), [h1] "+x"(H1), [l2] "+x"(L2), [h2] "+x"(H2),  \
                   [l3] "+x"(L3), [h3] "+x"(H3), [w] "+r"(w_at), [c] "+r"(codes_at), [g] "+r"(groups_left),    \
                   [wl] "=&x"(w_low), [wh] "=&x"(w_high), [x] "=&x"(four), [t] "=&x"(product)                  \
-                : [stride] "r"(STRIDE), [row1] "i"(U8_AVX2_ROW_BYTES), [row2] "i"(2 * U8_AVX2_ROW_BYTES),      \
-                  [row3] "i"(3 * U8_AVX2_ROW_BYTES)                                                          \
+                : [stride] "r"(STRIDE), [row1] "r"((long)(ROW1)), [row2] "r"((long)(ROW2)),                  \
+                  [row3] "r"((long)(ROW3))                                                                   \
                 : "memory", "cc");                                                                           \
     } while (0)
+
+/* The sums of 4 rows (low: columns 0 to 3, high: 4 to 7, two lanes a
+ * column) into the first `rows` rows of out (ld apart), added to what they
+ * hold when add. */
+static inline __attribute__((always_inline, target("avx2"))) void
+u8_avx2_store(__m256i low0, __m256i high0, __m256i low1, __m256i high1, __m256i low2, __m256i high2, __m256i low3,
+              __m256i high3, int rows, bool add, int32_t *out, int ld)
+{
+    /* hadd: columns 0 1 4 5 | 2 3 6 7; the 64-bit permute puts them in order */
+    __m256i sums[4] = {_mm256_hadd_epi32(low0, high0), _mm256_hadd_epi32(low1, high1),
+                       _mm256_hadd_epi32(low2, high2), _mm256_hadd_epi32(low3, high3)};
+    for (int q = 0; q < rows; q++) {
+        __m256i sum = _mm256_permute4x64_epi64(sums[q], 0xd8);
+        int32_t *o = out + (size_t)q * (size_t)ld;
+        if (add)
+            sum = _mm256_add_epi32(sum, _mm256_loadu_si256((const __m256i *)(const void *)o));
+        _mm256_storeu_si256((__m256i *)(void *)o, sum);
+    }
+}
 
 /* Rows of codes widened at a time: 4 rows of U8_AVX2_SLICE codes as 16 bits. */
 enum { U8_AVX2_SLICE = 512, U8_AVX2_ROW_BYTES = U8_AVX2_SLICE * 2 };
@@ -420,19 +439,41 @@ __attribute__((target("avx2"))) static void product_u8_avx2(const IntWeights *iw
                 __m256i low0 = _mm256_setzero_si256(), high0 = low0, low1 = low0, high1 = low0;
                 __m256i low2 = low0, high2 = low0, low3 = low0, high3 = low0;
                 if (groups > 0)
-                    U8_AVX2_GROUPS(w0 + (size_t)j0 * 4, (size_t)ld * 4, wide_codes[0], groups, low0, high0, low1,
+                    U8_AVX2_GROUPS(w0 + (size_t)j0 * 4, (size_t)ld * 4, wide_codes[0], U8_AVX2_ROW_BYTES,
+                                   2 * U8_AVX2_ROW_BYTES, 3 * U8_AVX2_ROW_BYTES, groups, low0, high0, low1,
                                    high1, low2, high2, low3, high3);
-                /* hadd: columns 0 1 4 5 | 2 3 6 7; the 64-bit permute puts them in order */
-                __m256i sums[4] = {_mm256_hadd_epi32(low0, high0), _mm256_hadd_epi32(low1, high1),
-                                   _mm256_hadd_epi32(low2, high2), _mm256_hadd_epi32(low3, high3)};
-                for (int q = 0; q < count; q++) {
-                    __m256i sum = _mm256_permute4x64_epi64(sums[q], 0xd8);
-                    int32_t *o = out + (size_t)(i0 + q) * (size_t)ld + j0;
-                    if (add)
-                        sum = _mm256_add_epi32(sum, _mm256_loadu_si256((const __m256i *)(const void *)o));
-                    _mm256_storeu_si256((__m256i *)(void *)o, sum);
-                }
+                u8_avx2_store(low0, high0, low1, high1, low2, high2, low3, high3, count, add,
+                              out + (size_t)i0 * (size_t)ld + j0, ld);
             }
+        }
+    }
+}
+
+/* int_chain_product_wide on AVX2: for 4 rows and 8 columns, every block's
+ * groups in turn into the same sums, stored once. */
+__attribute__((target("avx2"))) static void chain_u8_wide_avx2(const IntWeights *const *weights, const int *src_cols,
+                                                               int count, int n, const uint16_t *codes, int64_t ldc,
+                                                               int32_t *out)
+{
+    int ld = weights[0]->ld;
+    long row_bytes = (long)ldc * (long)sizeof *codes;
+    for (int i0 = 0; i0 < n; i0 += 4) {
+        int rows = n - i0 < 4 ? n - i0 : 4;
+        /* rows past n read row 0 again (their sums are not stored) */
+        long row1 = rows > 1 ? row_bytes : 0, row2 = rows > 2 ? 2 * row_bytes : 0, row3 = rows > 3 ? 3 * row_bytes : 0;
+        const uint16_t *x = codes + (size_t)i0 * (size_t)ldc;
+        for (int j0 = 0; j0 < ld; j0 += 8) {
+            __m256i low0 = _mm256_setzero_si256(), high0 = low0, low1 = low0, high1 = low0;
+            __m256i low2 = low0, high2 = low0, low3 = low0, high3 = low0;
+            for (int b = 0; b < count; b++) {
+                int groups = (weights[b]->rows + 3) / 4;
+                if (groups > 0)
+                    U8_AVX2_GROUPS((const int8_t *)weights[b]->packed + (size_t)j0 * 4, (size_t)ld * 4,
+                                   x + src_cols[b], row1, row2, row3, groups, low0, high0, low1, high1, low2, high2,
+                                   low3, high3);
+            }
+            u8_avx2_store(low0, high0, low1, high1, low2, high2, low3, high3, rows, false,
+                          out + (size_t)i0 * (size_t)ld + j0, ld);
         }
     }
 }
@@ -540,6 +581,47 @@ void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, c
         product_scalar(iw, n, r0, k, codes, ldc, width, accumulate, out);
         return;
     }
+}
+
+bool int_wide_chains(IntKernel kernel, IntCodeKind kind)
+{
+    return kernel == INT_KERNEL_AVX2 && kind == INT_CODES_U8;
+}
+
+#ifdef INT_PRODUCT_X86
+__attribute__((target("avx2"))) static void widen_avx2(const uint8_t *codes, int64_t count, uint16_t *wide)
+{
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(wide + i),
+                            _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(codes + i))));
+    for (; i < count; i++)
+        wide[i] = codes[i];
+}
+#endif
+
+void int_codes_widen(const uint8_t *codes, int64_t count, uint16_t *wide)
+{
+#ifdef INT_PRODUCT_X86
+    if (__builtin_cpu_supports("avx2")) {
+        widen_avx2(codes, count, wide);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < count; i++)
+        wide[i] = codes[i];
+}
+
+void int_chain_product_wide(const IntWeights *const *weights, const int *src_cols, int count, int n,
+                            const uint16_t *codes, int64_t ldc, int32_t *out)
+{
+#ifdef INT_PRODUCT_X86
+    assert(int_wide_chains(int_kernel(), weights[0]->kind));
+    chain_u8_wide_avx2(weights, src_cols, count, n, codes, ldc, out);
+#else
+    (void)weights, (void)src_cols, (void)count, (void)n, (void)codes, (void)ldc, (void)out;
+    abort();    /* int_wide_chains is false */
+#endif
 }
 
 /* ---- a convolution's patches from its source's codes ---- */

@@ -126,6 +126,21 @@ void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, 
 void int_product(IntKernel kernel, const IntWeights *iw, int n, int r0, int k, const void *codes, int64_t ldc,
                  int width, bool accumulate, int32_t *out);
 
+/* Whether int_chain_product_wide runs for this kernel and kind: AVX2's u8
+ * product, which otherwise widens each block's codes to 16 bits itself, once
+ * for every 4 rows, every block and every column block of a layer. */
+bool int_wide_chains(IntKernel kernel, IntCodeKind kind);
+/* wide[i] = codes[i], i < count. */
+void int_codes_widen(const uint8_t *codes, int64_t count, uint16_t *wide);
+/* The product of a chain of blocks (sim_threads.c) from codes already
+ * widened: out[i][j] = sum_b sum_r codes[i][src_cols[b] + r] w_b[r][j],
+ * exactly, i < n, j < ld (every block's ld and kind the same, and the
+ * chain's total within 32 bits, as sim_plan_chains makes them); codes rows
+ * ldc apart, readable 3 codes past each block's rows; out rows ld apart.
+ * The same sums as int_product over the blocks in turn. */
+void int_chain_product_wide(const IntWeights *const *weights, const int *src_cols, int count, int n,
+                            const uint16_t *codes, int64_t ldc, int32_t *out);
+
 /* out[i][j] (+)= sum_r x[i][r] w[r][j] in double, j < iw->cols, the codes
  * clamped to [bottom, top] (NaN to bottom): codes that are not integers. */
 void int_product_floats(const IntWeights *iw, int n, const float *x, int64_t ldx, int rows, float bottom, float top,

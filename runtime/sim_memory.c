@@ -265,6 +265,19 @@ uint64_t sim_memory_bound(const Program *p)
         max_codes = codes > max_codes ? codes : max_codes;  /* a source's codes as integers */
     }
     bytes += max_codes;
+    /* an im2col layer's chunk of patches and the chunk widened (sim.c), and
+     * its source's codes padded */
+    uint64_t chunk = 0, padded_codes = 0;
+    for (int k = 0; k < p->n_instrs; k++) {
+        if (p->instrs[k].opcode != INSTR_IM2COL)
+            continue;
+        int64_t width = last_dim(&p->buffers[p->instrs[k].dst].type);
+        uint64_t c = 2 * (uint64_t)(patch_rows(width, 0) * width + INT_CODES_PAD) * sizeof(int16_t);
+        uint64_t q = (uint64_t)(int_codes_padded_numel(&p->instrs[k].im2col) + INT_CODES_PAD) * sizeof(int16_t);
+        chunk = c > chunk ? c : chunk;
+        padded_codes = q > padded_codes ? q : padded_codes;
+    }
+    bytes += chunk + padded_codes;
     tables = tables < TABLE_BUDGET ? tables : TABLE_BUDGET;
     bytes += tables > largest_table ? tables : largest_table;
     bytes += mvm_scratch_bytes(max_rows, max_cols) + (uint64_t)sim_max_combine_width(p) * sizeof(double);

@@ -151,9 +151,12 @@ void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *s
  * src_cols[b]): summed in one 32-bit sum per output, exact when the chain's
  * rows times max_product stay within 2^31 - 1, then added (accumulate) or
  * written into out [n_rows x out_width] at its first column; column_sum:
- * the chain's summed column sums when the codes carry an offset. */
+ * the chain's summed column sums when the codes carry an offset.  wide:
+ * the same codes widened to 16 bits (int_wide_chains), with weights the
+ * blocks' int weights, or NULL. */
 void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
-                           int64_t n_rows, int64_t src_width, const void *codes, bool accumulate, double *out,
+                           int64_t n_rows, int64_t src_width, const void *codes, const uint16_t *wide,
+                           const struct IntWeights *const *weights, bool accumulate, double *out,
                            int64_t out_width, MvmScratch *scratch);
 /* Whether a block's reads over n_rows source rows add its cells directly
  * (too few reads to repay a subset table; mvm_fused_reads with no table). */

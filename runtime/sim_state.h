@@ -48,8 +48,9 @@ struct Sim {
     int max_rows, max_cols;     /* the widest block's, for the workers' scratch */
     int *readers;               /* by buffer: instructions that read it */
     bool patches;               /* im2col layers gathered in chunks (run_patches); XBARC_IM2COL=copy: never */
-    size_t patch_bytes;         /* a worker's chunk of patches */
-    void **patch_chunk;         /* [pool size, or 1]: each worker's chunk */
+    size_t patch_bytes;         /* a worker's chunk of patches, as 16-bit codes */
+    void **patch_chunk;         /* [pool size, or 1]: each worker's chunk, then its codes widened
+                                   (int_wide_chains): 2 patch_bytes */
     void *padded_codes;         /* a convolution's source codes, padded (int_codes_convert_padded) */
     int *chain_head;            /* by instruction: the first mvm of its chain (sim_plan_chains), or -1 */
     struct Chain **chains;      /* by instruction: the chain it heads, or NULL */
@@ -61,6 +62,7 @@ struct Sim {
 typedef struct Chain {
     int count, last;            /* pairs, and the last one's mvm */
     const Block **blocks;       /* [count] */
+    const IntWeights **weights; /* [count]: the blocks' int weights */
     int *src_cols;              /* [count] */
     int64_t *column_sum;        /* [cols]: the blocks' column sums added, when the codes carry an offset; or NULL */
 } Chain;

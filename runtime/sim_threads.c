@@ -83,6 +83,7 @@ void sim_plan_chains(Sim *sim)
         chain->last = members[count - 1];
         chain->blocks = arena_array(sim->arena, (size_t)count, sizeof *chain->blocks);
         chain->src_cols = arena_array(sim->arena, (size_t)count, sizeof *chain->src_cols);
+        chain->weights = arena_array(sim->arena, (size_t)count, sizeof *chain->weights);
         chain->column_sum = NULL;
         if (hw->code_offset) {
             chain->column_sum = arena_array(sim->arena, (size_t)hw->cols, sizeof *chain->column_sum);
@@ -91,6 +92,7 @@ void sim_plan_chains(Sim *sim)
         for (int m = 0; m < count; m++) {
             const Block *b = &sim->blocks[members[m]];
             chain->blocks[m] = b;
+            chain->weights[m] = b->int_weights;
             chain->src_cols[m] = pg->instrs[members[m]].mvm.src_col;
             for (int j = 0; chain->column_sum && j < hw->cols; j++)
                 chain->column_sum[j] += b->int_weights->column_sum[j];
@@ -112,15 +114,15 @@ static const Chain *chain_in(const Sim *sim, int k, int begin, int end, bool *sk
 }
 
 /* Source rows [lo, hi) of pair k's chain, their codes at `codes`. */
-static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t hi, const char *codes, int64_t width,
-                      MvmScratch *scratch)
+static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t hi, const char *codes,
+                      const uint16_t *wide, int64_t width, MvmScratch *scratch)
 {
     const Program *pg = sim->program;
     const Instr *next = &pg->instrs[k + 1];
     const CombineParams *c = &next->combine;
     int64_t out_width = last_dim(&pg->buffers[next->dst].type);
     mvm_execute_int_chain(chain->blocks, chain->src_cols, chain->count, chain->column_sum, hi - lo, width,
-                          codes, c->accumulate,
+                          codes, wide, chain->weights, c->accumulate,
                           buffer_f64(sim, next->dst, k) + lo * out_width + (int64_t)c->group * c->n_per_group + c->n0,
                           out_width, scratch);
 }
@@ -158,7 +160,7 @@ static void layer_rows(void *context, int w, int i, int n)
         if (chain && lo < hi)
             run_chain(sim, k, chain, lo, hi,
                       sim->src_codes[k] + (size_t)(lo * width) * int_code_bytes(sim->blocks[k].int_weights->kind),
-                      width, w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
+                      NULL, width, w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
         else if (lo < hi)
             sim_run_weights(sim, k, lo, hi, sim->src_in_range[k], sim->src_codes[k],
                         w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
@@ -206,6 +208,7 @@ typedef struct {
     const void *codes;          /* the source's codes */
     int pad;                    /* the code of a zero outside the input */
     int64_t rows, width, chunk_rows;
+    bool chains;                /* some pairs run as chains */
 } PatchLayer;
 
 static void patch_chunks(void *context, int w, int i, int n)
@@ -219,7 +222,15 @@ static void patch_chunks(void *context, int w, int i, int n)
     (void)n;
     /* chunk i: rows [lo, hi) */
     int64_t lo = i * t->chunk_rows, hi = lo + t->chunk_rows < t->rows ? lo + t->chunk_rows : t->rows;
-    int_patches_gather(t->im2col, sim->blocks[t->begin].int_weights->kind, t->codes, t->pad, lo, hi - lo, chunk);
+    IntCodeKind kind = sim->blocks[t->begin].int_weights->kind;
+    int_patches_gather(t->im2col, kind, t->codes, t->pad, lo, hi - lo, chunk);
+    /* the chunk's codes widened once for all the layer's chains, when the
+     * product would widen them for each (int_wide_chains) */
+    uint16_t *wide = NULL;
+    if (t->chains && int_wide_chains(int_kernel(), kind)) {
+        wide = (uint16_t *)(void *)(chunk + sim->patch_bytes);
+        int_codes_widen((const uint8_t *)chunk, (hi - lo) * t->width + INT_CODES_PAD, wide);
+    }
     for (int k = t->begin; k < t->end; k += 2) {
         const Instr *in = &pg->instrs[k], *next = &pg->instrs[k + 1];
         MvmParams share = in->mvm;
@@ -231,7 +242,8 @@ static void patch_chunks(void *context, int w, int i, int n)
             continue;
         if (chain) {        /* the chunk's codes: row lo at chunk */
             run_chain(sim, k, chain, share.row_begin, share.row_end,
-                      chunk + (size_t)((share.row_begin - lo) * t->width) * bytes, t->width, scratch);
+                      chunk + (size_t)((share.row_begin - lo) * t->width) * bytes,
+                      wide ? wide + (share.row_begin - lo) * t->width : NULL, t->width, scratch);
             continue;
         }
         mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
@@ -332,8 +344,10 @@ int sim_run_patches(Sim *sim, int k, int quant_k)
         .sim = sim, .begin = k + 1, .end = end, .im2col = &padded, .codes = sim->padded_codes, .pad = source.pad,
         .rows = rows, .width = width, .chunk_rows = patch_rows(width, share),
     };
-    for (int j = k + 1; j < end; j += 2)
+    for (int j = k + 1; j < end; j += 2) {
         sim->blocks[j].wrote_weights = true;
+        t.chains |= sim->chains[j] != NULL && sim->chains[j]->last < end;
+    }
     pool_run_parts(sim->pool, (int)((rows + t.chunk_rows - 1) / t.chunk_rows), patch_chunks, &t);
     return end;
 }
@@ -354,7 +368,7 @@ bool sim_set_threads(Sim *sim, int threads)
         void **chunks = arena_array(sim->arena, (size_t)threads, sizeof *chunks);
         chunks[0] = sim->patch_chunk[0];
         for (int w = 1; w < threads; w++)
-            chunks[w] = arena_alloc(sim->arena, sim->patch_bytes);
+            chunks[w] = arena_alloc(sim->arena, 2 * sim->patch_bytes);
         sim->patch_chunk = chunks;
     }
     if (!sim->src_in_range) {

@@ -191,3 +191,72 @@ Test(sim_int, codes_convert)
     cr_assert_null(int_weights_build(arena, most, 100, 1, 0, 16, true));
     arena_free(arena);
 }
+
+/* A chain of blocks from codes widened to 16 bits (int_chain_product_wide,
+ * AVX2's u8 product): random chains of 2 to 6 blocks of any rows over one
+ * source row, n not a multiple of 4, and a chain at the 32-bit bound (every
+ * code at the top, every weight -128), against the int64 sum over blocks. */
+static void check_chain(const Case *c, int count, int cols, int n, const int *block_rows, bool extreme)
+{
+    Arena *arena = arena_new();
+    int src_cols[8], total = 0;
+    const IntWeights *weights[8];
+    float *w[8];
+    for (int b = 0; b < count; b++) {
+        src_cols[b] = total;
+        total += block_rows[b];
+        w[b] = malloc(((size_t)block_rows[b] * (size_t)cols + 1) * sizeof *w[b]);
+        for (int e = 0; e < block_rows[b] * cols; e++)
+            w[b][e] = extreme ? (float)c->w_min : (float)test_uniform(c->w_min, c->w_max);
+        w[b][0] = (float)c->w_min;      /* the range's ends: the kind is decided by them */
+        w[b][block_rows[b] * cols - 1] = extreme ? (float)c->w_min : (float)c->w_max;
+        weights[b] = int_weights_build(arena, w[b], block_rows[b], cols, cols, c->in_bits, c->in_signed);
+        cr_assert(weights[b] && weights[b]->kind == INT_CODES_U8 && weights[b]->ld == weights[0]->ld);
+    }
+    double top = ldexp(1.0, c->in_signed ? c->in_bits - 1 : c->in_bits) - 1;
+    float *x = malloc(((size_t)n * (size_t)total + 1) * sizeof *x);
+    for (int64_t i = 0; i < (int64_t)n * total; i++)
+        x[i] = extreme ? (float)top : (float)test_uniform(c->in_signed ? -(int64_t)top : 0, (int64_t)top);
+    uint8_t *codes = malloc((size_t)n * (size_t)total + INT_CODES_PAD);
+    cr_assert(int_codes_convert(weights[0], x, total, n, total, c->in_signed ? (float)-top : 0, (float)top, codes));
+    uint16_t *wide = malloc(((size_t)n * (size_t)total + INT_CODES_PAD) * sizeof *wide);
+    int_codes_widen(codes, (int64_t)n * total + INT_CODES_PAD, wide);
+    int ld = weights[0]->ld;
+    int32_t *got = malloc((size_t)n * (size_t)ld * sizeof *got);
+    int_chain_product_wide(weights, src_cols, count, n, wide, total, got);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < cols; j++) {
+            int64_t want = 0;     /* with the codes as the kernel sees them: offset added */
+            for (int b = 0; b < count; b++)
+                for (int r = 0; r < block_rows[b]; r++)
+                    want += (int64_t)codes[(size_t)i * total + src_cols[b] + r] * (int64_t)w[b][r * cols + j];
+            cr_assert_eq(got[(size_t)i * ld + j], want, "chain of %d blocks, %d rows, N %d: row %d col %d: %d, want %lld",
+                         count, total, cols, i, j, got[(size_t)i * ld + j], (long long)want);
+        }
+    for (int b = 0; b < count; b++)
+        free(w[b]);
+    free(got);
+    free(wide);
+    free(codes);
+    free(x);
+    arena_free(arena);
+}
+
+Test(sim_int, chains_of_wide_codes)
+{
+    if (!int_kernel_supported(INT_KERNEL_AVX2) || !int_wide_chains(INT_KERNEL_AVX2, INT_CODES_U8)) {
+        printf("test_sim_int: wide chains not on this CPU\n");
+        return;
+    }
+    int_kernel_force(INT_KERNEL_AVX2);
+    for (int t = 0; t < 40; t++) {
+        int count = (int)test_uniform(2, 6), block_rows[8];
+        for (int b = 0; b < count; b++)
+            block_rows[b] = (int)test_log_uniform(1, 200);
+        check_chain(&cases[t % 4], count, (int)test_log_uniform(1, 40), (int)test_uniform(1, 23), block_rows, false);
+    }
+    /* 255 * -128 per product: 65792 rows reach -2^31 + 0 (within int32) */
+    int at_bound[4] = {16448, 16448, 16448, 16448};
+    check_chain(&cases[0], 4, 3, 5, at_bound, true);
+    int_kernel_force(INT_KERNEL_COUNT);
+}
