@@ -357,7 +357,7 @@ static float out_scale(const DequantParams *d, int64_t n)
  * so that the product is rounded to float before the add; accumulator rows
  * [lo, hi) (each output element is written once, from its own sum: any
  * split of the rows gives the same bits). */
-static void dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
+void sim_dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
 {
     const Instr *in = &sim->program->instrs[k];
     const DequantParams *d = &in->dequant;
@@ -421,7 +421,7 @@ static void dequant_part(void *context, int w, int i, int n)
 {
     const ElementTask *t = context;
     (void)w;
-    dequant_rows(t->sim, t->k, t->count * i / n, t->count * (i + 1) / n);
+    sim_dequant_rows(t->sim, t->k, t->count * i / n, t->count * (i + 1) / n);
 }
 
 enum { SPLIT_ELEMENTS = 1 << 15 };     /* below this, one thread: a wake-up costs more */
@@ -705,7 +705,8 @@ void sim_run(Sim *sim)
             }
             break;
         case INSTR_DEQUANT:
-            exec_dequant(sim, k);
+            if (k >= threaded_end)      /* else it ran with its layer's chunks of patches */
+                exec_dequant(sim, k);
             break;
         case INSTR_DIGITAL:
             exec_digital(sim, k);

@@ -148,6 +148,9 @@ int64_t sim_max_combine_width(const Program *p);
  * (pool_run_parts), SIM_PARTS_PER_WORKER a worker */
 enum { SIM_PARTS_PER_WORKER = 8 };
 int sim_parts(const Sim *sim);
+/* Dequant k on accumulator rows [lo, hi) (also run a chunk at a time with
+ * its layer: sim_threads.c) */
+void sim_dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi);
 void sim_run_weights(Sim *sim, int k, int64_t lo, int64_t hi, bool in_range_known, const char *codes,
                      MvmScratch *scratch);
 void sim_dac_range(const MvmParams *m, float *bottom, float *top);

@@ -209,6 +209,7 @@ typedef struct {
     int pad;                    /* the code of a zero outside the input */
     int64_t rows, width, chunk_rows;
     bool chains;                /* some pairs run as chains */
+    int dequant;                /* the Dequant run a chunk at a time with them (dequant_after), or -1 */
 } PatchLayer;
 
 static void patch_chunks(void *context, int w, int i, int n)
@@ -252,6 +253,8 @@ static void patch_chunks(void *context, int w, int i, int n)
                             &next->combine, buffer_f64(sim, next->dst, k),
                             last_dim(&pg->buffers[next->dst].type), scratch);
     }
+    if (t->dequant >= 0)
+        sim_dequant_rows(sim, t->dequant, lo, hi);
 }
 
 /* The source's codes with the padding made explicit (windows then never
@@ -301,8 +304,26 @@ int sim_patch_layer_end(const Sim *sim, int k)
     return end;
 }
 
+/* The Dequant right after im2col k's pairs [k + 1, end) when it may run a
+ * chunk at a time with them (its rows of the accumulator are whole once the
+ * chunk's pairs have run, and it reads them while they are in cache), or
+ * -1: a convolution's, reading the accumulator every pair writes and
+ * nothing else reads. */
+static int dequant_after(const Sim *sim, int k, int end)
+{
+    const Program *pg = sim->program;
+    if (end >= pg->n_instrs || pg->instrs[end].opcode != INSTR_DEQUANT || !pg->instrs[end].dequant.conv)
+        return -1;
+    int acc = pg->instrs[end].src[0];
+    for (int j = k + 2; j < end; j += 2)
+        if (pg->instrs[j].dst != acc)
+            return -1;
+    return sim->readers[acc] == 1 && pg->buffers[acc].kind == BUF_TEMP ? end : -1;
+}
+
 /* Im2col k and the pairs after it in chunks of patches when they may be:
- * returns where the pairs end, or k (the float im2col is made as before).
+ * returns where the pairs end (after the Dequant that follows when it ran
+ * with them, dequant_after), or k (the float im2col is made as before).
  * With quant_k >= 0, Quant quant_k was left to it (its codes' only reader,
  * sim.c): the patches' codes are made from that Quant's source. */
 int sim_run_patches(Sim *sim, int k, int quant_k)
@@ -342,14 +363,14 @@ int sim_run_patches(Sim *sim, int k, int quant_k)
     share = sim->pool ? (share + 15) / 16 * 16 : share;
     PatchLayer t = {
         .sim = sim, .begin = k + 1, .end = end, .im2col = &padded, .codes = sim->padded_codes, .pad = source.pad,
-        .rows = rows, .width = width, .chunk_rows = patch_rows(width, share),
+        .rows = rows, .width = width, .chunk_rows = patch_rows(width, share), .dequant = dequant_after(sim, k, end),
     };
     for (int j = k + 1; j < end; j += 2) {
         sim->blocks[j].wrote_weights = true;
         t.chains |= sim->chains[j] != NULL && sim->chains[j]->last < end;
     }
     pool_run_parts(sim->pool, (int)((rows + t.chunk_rows - 1) / t.chunk_rows), patch_chunks, &t);
-    return end;
+    return t.dequant >= 0 ? end + 1 : end;
 }
 
 bool sim_set_threads(Sim *sim, int threads)
