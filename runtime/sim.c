@@ -353,8 +353,7 @@ static float out_scale(const DequantParams *d, int64_t n)
     return d->out_scale ? d->out_scale[n] : 1.0f;
 }
 
-/* y = (float)acc * out_scale[n] + bias[n] (docs/crossbar.md 3), two statements
- * so that the product is rounded to float before the add; accumulator rows
+/* y = (float)acc * out_scale[n] + bias[n] (dequant_value); accumulator rows
  * [lo, hi) (each output element is written once, from its own sum: any
  * split of the rows gives the same bits). */
 void sim_dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
@@ -371,10 +370,9 @@ void sim_dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
             /* conv: row p = (image, pixel) goes to y[image, n, pixel] */
             int64_t base = d->conv ? (p / pixels) * channels * pixels + p % pixels : p * channels;
             int64_t stride = d->conv ? pixels : 1;
-            for (int64_t n = 0; n < channels; n++) {
-                float scaled = (float)element(sim, in->src[0], p * channels + n) * out_scale(d, n);
-                y[base + n * stride] = bias ? scaled + bias[n] : scaled;
-            }
+            for (int64_t n = 0; n < channels; n++)
+                y[base + n * stride] = dequant_value(element(sim, in->src[0], p * channels + n), out_scale(d, n), bias,
+                                                     n);
         }
         return;
     }
@@ -389,11 +387,9 @@ void sim_dequant_rows(Sim *sim, int k, int64_t lo, int64_t hi)
         float *yb = y + image * channels * pixels + pixel0;
         const double *ab = acc + p0 * channels;
         for (int64_t n = 0; n < channels; n++) {
-            float scale = out_scale(d, n), add = bias ? bias[n] : 0;
-            for (int64_t i = 0; i < count; i++) {
-                float scaled = (float)ab[i * channels + n] * scale;
-                yb[n * pixels + i] = bias ? scaled + add : scaled;
-            }
+            float scale = out_scale(d, n);
+            for (int64_t i = 0; i < count; i++)
+                yb[n * pixels + i] = dequant_value(ab[i * channels + n], scale, bias, n);
         }
     }
 }

@@ -248,10 +248,31 @@ static void add_int_product(const IntWeights *iw, int n, int rows, const void *c
         }
 }
 
+/* n rows of a chain's sums, part[i][j] - offset * column_sum[j] in double
+ * as add_int_rows makes them, through the Dequant (direct) to its output:
+ * accumulator row direct->row + i, column direct->col + j. */
+static void dequant_int_rows(int n, int width, const int32_t *part, int ld, int offset, const int64_t *column_sum,
+                             const DequantOut *direct)
+{
+    for (int j = 0; j < width; j++) {
+        double shift = offset ? (double)offset * (double)column_sum[j] : 0;
+        int64_t channel = direct->col + j;
+        float scale = direct->scale ? direct->scale[channel] : 1.0f;
+        for (int i = 0, count; i < n; i += count) {     /* a run of pixels of one image */
+            int64_t p = direct->row + i, image = p / direct->pixels, pixel = p % direct->pixels;
+            count = direct->pixels - pixel < n - i ? (int)(direct->pixels - pixel) : n - i;
+            float *y = direct->y + (image * direct->channels + channel) * direct->pixels + pixel;
+            for (int e = 0; e < count; e++)
+                y[e] = dequant_value((double)part[(size_t)(i + e) * (size_t)ld + (size_t)j] - shift, scale,
+                                     direct->bias, channel);
+        }
+    }
+}
+
 void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
                            int64_t n_rows, int64_t src_width, const void *codes, const uint16_t *wide,
                            const IntWeights *const *weights, bool accumulate, double *out, int64_t out_width,
-                           MvmScratch *s)
+                           const DequantOut *direct, MvmScratch *s)
 {
     const IntWeights *first = blocks[0]->int_weights;
     int32_t *part = (int32_t *)(void *)s->part;     /* n x ld: fits, see mvm_scratch_init */
@@ -265,8 +286,14 @@ void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int 
             int_product(kernel, blocks[b]->int_weights, n, 0, blocks[b]->rows,
                         (const char *)codes + (size_t)(p0 * src_width + src_cols[b]) * bytes, src_width, first->ld,
                         b > 0, part);
-        add_int_rows(n, first->cols, part, first->ld, first->code_offset, column_sum, accumulate,
-                     out + p0 * out_width, out_width);
+        if (direct) {
+            DequantOut rows = *direct;
+            rows.row += p0;
+            dequant_int_rows(n, first->cols, part, first->ld, first->code_offset, column_sum, &rows);
+        } else {
+            add_int_rows(n, first->cols, part, first->ld, first->code_offset, column_sum, accumulate,
+                         out + p0 * out_width, out_width);
+        }
     }
 }
 

@@ -153,11 +153,33 @@ void mvm_execute_weights(const MvmParams *mp, const Block *block, const float *s
  * written into out [n_rows x out_width] at its first column; column_sum:
  * the chain's summed column sums when the codes carry an offset.  wide:
  * the same codes widened to 16 bits (int_wide_chains), with weights the
- * blocks' int weights, or NULL. */
+ * blocks' int weights, or NULL.  direct: the sums go through the layer's
+ * Dequant to its output instead (out unused), or NULL. */
+/* The Dequant of one sum (docs/crossbar.md 3): the product rounded to
+ * float, then the bias added (none without one); channel n's scale. */
+static inline float dequant_value(double acc, float scale, const float *bias, int64_t n)
+{
+    float scaled = (float)acc * scale;
+    return bias ? scaled + bias[n] : scaled;
+}
+
+/* A chain's sums taken through its layer's Dequant straight to the
+ * Dequant's output (sim_threads.c), not added into the accumulator: sum
+ * (row, column) of the accumulator, row = (image, pixel), goes to
+ * y[image][column][pixel].  row and col: the accumulator's row and column
+ * of the chain's first sum. */
+typedef struct {
+    float *y;
+    int64_t channels, pixels;
+    const float *scale;         /* [channels], or NULL: 1 */
+    const float *bias;          /* [channels], or NULL */
+    int64_t row, col;
+} DequantOut;
+
 void mvm_execute_int_chain(const Block *const *blocks, const int *src_cols, int count, const int64_t *column_sum,
                            int64_t n_rows, int64_t src_width, const void *codes, const uint16_t *wide,
                            const struct IntWeights *const *weights, bool accumulate, double *out,
-                           int64_t out_width, MvmScratch *scratch);
+                           int64_t out_width, const DequantOut *direct, MvmScratch *scratch);
 /* Whether a block's reads over n_rows source rows add its cells directly
  * (too few reads to repay a subset table; mvm_fused_reads with no table). */
 bool mvm_reads_direct(const MvmParams *mp, const Block *b, int64_t n_rows, bool recording);

@@ -115,16 +115,19 @@ static const Chain *chain_in(const Sim *sim, int k, int begin, int end, bool *sk
 
 /* Source rows [lo, hi) of pair k's chain, their codes at `codes`. */
 static void run_chain(Sim *sim, int k, const Chain *chain, int64_t lo, int64_t hi, const char *codes,
-                      const uint16_t *wide, int64_t width, MvmScratch *scratch)
+                      const uint16_t *wide, int64_t width, const DequantOut *direct, MvmScratch *scratch)
 {
     const Program *pg = sim->program;
     const Instr *next = &pg->instrs[k + 1];
     const CombineParams *c = &next->combine;
-    int64_t out_width = last_dim(&pg->buffers[next->dst].type);
+    int64_t out_width = last_dim(&pg->buffers[next->dst].type), col = (int64_t)c->group * c->n_per_group + c->n0;
+    DequantOut at = direct ? *direct : (DequantOut){0};
+    at.row = lo;
+    at.col = col;
     mvm_execute_int_chain(chain->blocks, chain->src_cols, chain->count, chain->column_sum, hi - lo, width,
                           codes, wide, chain->weights, c->accumulate,
-                          buffer_f64(sim, next->dst, k) + lo * out_width + (int64_t)c->group * c->n_per_group + c->n0,
-                          out_width, scratch);
+                          buffer_f64(sim, next->dst, k) + lo * out_width + col, out_width, direct ? &at : NULL,
+                          scratch);
 }
 
 /* ---- a layer's rows over threads (sim_set_threads) ----
@@ -160,7 +163,7 @@ static void layer_rows(void *context, int w, int i, int n)
         if (chain && lo < hi)
             run_chain(sim, k, chain, lo, hi,
                       sim->src_codes[k] + (size_t)(lo * width) * int_code_bytes(sim->blocks[k].int_weights->kind),
-                      NULL, width, w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
+                      NULL, width, NULL, w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
         else if (lo < hi)
             sim_run_weights(sim, k, lo, hi, sim->src_in_range[k], sim->src_codes[k],
                         w == 0 ? &sim->scratch : &sim->worker_scratch[w]);
@@ -210,6 +213,8 @@ typedef struct {
     int64_t rows, width, chunk_rows;
     bool chains;                /* some pairs run as chains */
     int dequant;                /* the Dequant run a chunk at a time with them (dequant_after), or -1 */
+    bool direct;                /* and the chains' sums go through it to its output (chains_alone) */
+    DequantOut out;
 } PatchLayer;
 
 static void patch_chunks(void *context, int w, int i, int n)
@@ -244,7 +249,8 @@ static void patch_chunks(void *context, int w, int i, int n)
         if (chain) {        /* the chunk's codes: row lo at chunk */
             run_chain(sim, k, chain, share.row_begin, share.row_end,
                       chunk + (size_t)((share.row_begin - lo) * t->width) * bytes,
-                      wide ? wide + (share.row_begin - lo) * t->width : NULL, t->width, scratch);
+                      wide ? wide + (share.row_begin - lo) * t->width : NULL, t->width,
+                      t->direct ? &t->out : NULL, scratch);
             continue;
         }
         mvm_execute_weights(&share, &sim->blocks[k], buffer_f32(sim, in->src[0], k) + share.row_begin * t->width,
@@ -253,7 +259,7 @@ static void patch_chunks(void *context, int w, int i, int n)
                             &next->combine, buffer_f64(sim, next->dst, k),
                             last_dim(&pg->buffers[next->dst].type), scratch);
     }
-    if (t->dequant >= 0)
+    if (t->dequant >= 0 && !t->direct)
         sim_dequant_rows(sim, t->dequant, lo, hi);
 }
 
@@ -321,6 +327,33 @@ static int dequant_after(const Sim *sim, int k, int end)
     return sim->readers[acc] == 1 && pg->buffers[acc].kind == BUF_TEMP ? end : -1;
 }
 
+/* Whether the pairs [k + 1, end) are whole chains that write every
+ * element of their accumulator once (none adds to another's outputs, and
+ * together they cover it) and the Dequant at end reads it row by row: the
+ * chains' sums may then go through the Dequant straight to its output, no
+ * accumulator between (DequantOut). */
+static bool chains_alone(const Sim *sim, int k, int end)
+{
+    const Program *pg = sim->program;
+    int64_t area = 0;
+    for (int j = k + 1; j < end; j += 2) {
+        int head = sim->chain_head[j];
+        if (head <= k || sim->chains[head]->last >= end)
+            return false;
+        if (head != j)
+            continue;
+        const CombineParams *c = &pg->instrs[j + 1].combine;
+        if (c->accumulate || c->n_cols != sim->blocks[j].int_weights->cols)
+            return false;
+        for (int h = k + 1; h < j; h += 2)
+            if (sim->chain_head[h] == h && same_outputs(pg, h, j))
+                return false;
+        area += (c->row_end - c->row_begin) * c->n_cols;
+    }
+    int acc = pg->instrs[end].src[0];
+    return area == sim->numel[acc] && last_dim(&pg->buffers[acc].type) == pg->instrs[end].dequant.channels;
+}
+
 /* Im2col k and the pairs after it in chunks of patches when they may be:
  * returns where the pairs end (after the Dequant that follows when it ran
  * with them, dequant_after), or k (the float im2col is made as before).
@@ -368,6 +401,13 @@ int sim_run_patches(Sim *sim, int k, int quant_k)
     for (int j = k + 1; j < end; j += 2) {
         sim->blocks[j].wrote_weights = true;
         t.chains |= sim->chains[j] != NULL && sim->chains[j]->last < end;
+    }
+    if (t.dequant >= 0 && chains_alone(sim, k, end)) {
+        const Instr *dq = &pg->instrs[t.dequant];
+        t.direct = true;
+        t.out = (DequantOut){.y = buffer_f32(sim, dq->dst, t.dequant), .channels = dq->dequant.channels,
+                             .pixels = dq->dequant.pixels, .scale = dq->dequant.out_scale,
+                             .bias = dq->src[1] >= 0 ? buffer_f32(sim, dq->src[1], t.dequant) : NULL};
     }
     pool_run_parts(sim->pool, (int)((rows + t.chunk_rows - 1) / t.chunk_rows), patch_chunks, &t);
     return t.dequant >= 0 ? end + 1 : end;
