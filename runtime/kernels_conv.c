@@ -196,7 +196,30 @@ static int64_t max_whole_windows(const float *xp, const Axis *a2, const AxisWind
             rows[n_rows++] = ((w0->start + kd * d0) * ih_n + w1->start + kh * d1) * iw_n;
     int64_t taps = a2->kernel, d2 = a2->dilation;
     float *out = *y;
-    for (; o2 < a2->out && cache[o2].lo == 0 && cache[o2].hi == taps; o2++) {
+    int64_t end = o2;
+    while (end < a2->out && cache[end].lo == 0 && cache[end].hi == taps)
+        end++;
+    if (taps == 3 && d2 == 1 && a2->stride == 2) {
+        /* ResNet's stem pool: a row at a time over the whole run, the
+         * outputs side by side (GCC vectorizes the stride-2 loads) */
+        const float *at = xp + cache[o2].start;
+        int64_t count = end - o2;
+        for (int64_t o = 0; o < count; o++)
+            out[o] = -INFINITY;
+        for (int64_t r = 0; r < n_rows; r++) {
+            const float *v = at + rows[r];
+            for (int64_t o = 0; o < count; o++) {
+                float best = out[o];
+                best = v[2 * o] > best ? v[2 * o] : best;
+                best = v[2 * o + 1] > best ? v[2 * o + 1] : best;
+                best = v[2 * o + 2] > best ? v[2 * o + 2] : best;
+                out[o] = best;
+            }
+        }
+        *y = out + count;
+        return end;
+    }
+    for (; o2 < end; o2++) {
         const float *at = xp + cache[o2].start;
         float best = -INFINITY;
         for (int64_t r = 0; r < n_rows; r++) {
