@@ -38,7 +38,7 @@ static inline int32_t quant_code(float x, float scale, int32_t lo, int32_t hi)
 
 /* (float)quant_code(x, scale, bottom, top) without branches, so that
  * loops of it vectorize (the Quant instruction, sim.c; a conversion that
- * quantizes on the way, sim_int.c): the same operations on the same floats
+ * quantizes on the way, sim_codes.c): the same operations on the same floats
  * (a division, clamps to integers, the rounding by 1.5 * 2^23), NaN to 0 at
  * the end; vdivps and divss round alike, so every version gives
  * quant_code's bits. */

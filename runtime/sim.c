@@ -544,7 +544,7 @@ void sim_dac_range(const MvmParams *m, float *bottom, float *top)
 }
 
 /* The codes mvm k's integer product reads: its whole source converted once
- * (the cache of sim_int.c), or NULL (float weights, or codes that are not
+ * (the cache of sim_codes.c), or NULL (float weights, or codes that are not
  * integers). */
 const char *sim_weights_codes(Sim *sim, int k)
 {

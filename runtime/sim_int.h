@@ -1,5 +1,6 @@
 /* sim_int.h: exact integer products of the ideal chip's fast path
- * (runtime/sim_int.c, docs/crossbar.md 8), private to runtime/sim*.c.
+ * (runtime/sim_int.c; the codes they take: runtime/sim_codes.c;
+ * docs/crossbar.md 8), private to runtime/sim*.c.
  *
  * A block's folded weights (sim_fast.c) are integers, and so are the codes
  * its DACs drive: the product is done in integers, 8-bit codes times 8-bit

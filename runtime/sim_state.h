@@ -40,7 +40,7 @@ struct Sim {
     int *first, *last;          /* by buffer: the live range memory was planned for */
     bool *fusable;              /* by instruction: an mvm whose combine may be folded into it */
     SimCheck *check;            /* check mode (sim_check.c), or NULL */
-    IntCodesCache codes;        /* a source's codes as the integer products take them (sim_int.c) */
+    IntCodesCache codes;        /* a source's codes as the integer products take them (sim_codes.c) */
     Pool *pool;                 /* sim_set_threads: a layer's rows over threads; or NULL */
     MvmScratch *worker_scratch; /* [pool size]: worker 0 uses `scratch` */
     bool *src_in_range;         /* by instruction: a threaded mvm's source within its DACs' range */
