@@ -163,6 +163,9 @@ static bool gather_rows(Arena *arena, const char *dir, const SweepSpec *s, Resul
     for (int f = 0; f < n; f++) {
         ResultTable t;
         Loc loc = {.file = paths[f]};
+        struct stat st;
+        if (stat(paths[f], &st) == 0 && st.st_size == 0)
+            continue;           /* no manifest, no rows: a process that stopped as it began */
         if (!results_read(arena, paths[f], &t, diags))
             return false;
         cJSON *theirs = t.manifest ? cJSON_Parse(t.manifest) : NULL, *ours = cJSON_Parse(manifest);
@@ -219,22 +222,34 @@ bool sweep_merge(Arena *arena, const char *dir, const SweepSpec *s, ResultTable 
 
 /* ---- making rows ---- */
 
-/* The rows file of this process, created with the manifest line. */
+/* The rows file of this process, created with the manifest line: written
+ * under a hidden name, then linked to its own, so that no other process
+ * listing the rows finds it without its manifest (two array tasks of a
+ * Slurm sweep starting at once: one read the other's file between its
+ * creation and its first line, and stopped). */
 static FILE *open_rows_file(const char *dir, const char *tag, const SweepSpec *s, Arena *arena, Diags *diags)
 {
     char host[256] = "host";
     gethostname(host, sizeof host - 1);
     const char *path = arena_printf(arena, "%s/rows/%s-%s-%ld.jsonl", dir, tag, host, (long)getpid());
-    FILE *f = fopen(path, "a");
+    const char *hidden = arena_printf(arena, "%s/rows/.%s-%s-%ld.part", dir, tag, host, (long)getpid());
+    Loc loc = {.file = path};
+    FILE *f = fopen(hidden, "w");
     if (!f) {
-        Loc loc = {.file = path};
         diag_error(diags, &loc, "cannot write the rows: %s", strerror(errno));
         return NULL;
     }
     ResultTable head = {.manifest = sweep_manifest(s, arena), .n_axes = s->n_axes};
     head.n_columns = sweep_columns(s, arena, &head.columns);
     results_write_jsonl(f, &head);
-    fflush(f);
+    bool ok = fflush(f) == 0 && !ferror(f) && link(hidden, path) == 0;
+    int error = errno;
+    unlink(hidden);
+    if (!ok) {
+        fclose(f);
+        diag_error(diags, &loc, "cannot write the rows: %s", strerror(error));
+        return NULL;
+    }
     return f;
 }
 
