@@ -125,9 +125,9 @@ Sim *sim_new_seeded(const Program *program, uint64_t seed)
         size_t bytes = (size_t)(numel + INT_CODES_PAD) * 2;
         sim->codes.max_bytes = bytes > sim->codes.max_bytes ? bytes : sim->codes.max_bytes;
         int64_t width = last_dim(&program->buffers[in->dst].type);
-        bytes = (size_t)((patch_rows(width, 0) * width + INT_CODES_PAD) * 2);
+        bytes = patch_chunk_bytes(width);
         sim->patch_bytes = bytes > sim->patch_bytes ? bytes : sim->patch_bytes;
-        bytes = (size_t)((int_codes_padded_numel(&in->im2col) + INT_CODES_PAD) * 2);
+        bytes = padded_codes_bytes(&in->im2col);
         padded_bytes = bytes > padded_bytes ? bytes : padded_bytes;
     }
     sim_plan_chains(sim);
@@ -634,13 +634,14 @@ static bool check_mvm(Sim *sim, int k)
  * then quantizes the activations on the way to the integer codes: one pass
  * over them, not a float copy of the codes written and read again.  The
  * same bits: the codes are the Quant's, converted as before. */
-static bool quant_fused(const Sim *sim, int k)
+static bool quant_fused(const Sim *sim, int k, int *patch_end)
 {
     const Program *pg = sim->program;
     const Instr *in = &pg->instrs[k];
     return sim->patches && !sim->check && !sim->psum && !in->quant.float_mode && k + 1 < pg->n_instrs &&
            pg->instrs[k + 1].opcode == INSTR_IM2COL && pg->instrs[k + 1].src[0] == in->dst &&
-           sim->readers[in->dst] == 1 && pg->buffers[in->dst].kind == BUF_TEMP && sim_patch_layer_end(sim, k + 1) > k + 1;
+           sim->readers[in->dst] == 1 && pg->buffers[in->dst].kind == BUF_TEMP &&
+           (*patch_end = sim_patch_layer_end(sim, k + 1)) > k + 1;
 }
 
 void sim_run(Sim *sim)
@@ -651,6 +652,7 @@ void sim_run(Sim *sim)
     sim->codes.id = -1;
     int threaded_end = 0;       /* instructions before it ran with their layer on the pool */
     int quant_left = -1;        /* a Quant left to the im2col after it (quant_fused) */
+    int patch_end = -1;         /* and where that im2col's pairs end */
     for (int k = 0; k < pg->n_instrs; k++) {
         const Instr *in = &pg->instrs[k];
         SimCounters *c = &sim->instr_counters[k];
@@ -663,7 +665,7 @@ void sim_run(Sim *sim)
         switch (in->opcode) {
         case INSTR_QUANT:
             assert(sim->numel[in->src[0]] == sim->numel[in->dst]);
-            if (quant_fused(sim, k)) {
+            if (quant_fused(sim, k, &patch_end)) {
                 quant_left = k;
                 break;
             }
@@ -675,7 +677,8 @@ void sim_run(Sim *sim)
             break;
         case INSTR_IM2COL:
             if (sim->patches && !sim->check && !sim->psum &&
-                (threaded_end = sim_run_patches(sim, k, quant_left == k - 1 ? k - 1 : -1)) > k)
+                (threaded_end = sim_run_patches(sim, k, quant_left == k - 1 ? patch_end : sim_patch_layer_end(sim, k),
+                                                quant_left == k - 1 ? k - 1 : -1)) > k)
                 break;
             assert(quant_left != k - 1);
             exec_im2col(&in->im2col, buffer_f32(sim, in->src[0], k), buffer_f32(sim, in->dst, k));

@@ -272,8 +272,7 @@ uint64_t sim_memory_bound(const Program *p)
         if (p->instrs[k].opcode != INSTR_IM2COL)
             continue;
         int64_t width = last_dim(&p->buffers[p->instrs[k].dst].type);
-        uint64_t c = 2 * (uint64_t)(patch_rows(width, 0) * width + INT_CODES_PAD) * sizeof(int16_t);
-        uint64_t q = (uint64_t)(int_codes_padded_numel(&p->instrs[k].im2col) + INT_CODES_PAD) * sizeof(int16_t);
+        uint64_t c = 2 * (uint64_t)patch_chunk_bytes(width), q = padded_codes_bytes(&p->instrs[k].im2col);
         chunk = c > chunk ? c : chunk;
         padded_codes = q > padded_codes ? q : padded_codes;
     }

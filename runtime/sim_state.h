@@ -83,6 +83,19 @@ static inline int64_t patch_rows(int64_t width, int64_t rows)
     return rows > 0 && rows < n ? rows : n;
 }
 
+/* An im2col layer's scratch (sim_run_patches): a chunk of its patches of
+ * `width` codes as 16 bits (the widened copy takes as much again), and its
+ * source's codes padded. */
+static inline size_t patch_chunk_bytes(int64_t width)
+{
+    return (size_t)((patch_rows(width, 0) * width + INT_CODES_PAD) * 2);
+}
+
+static inline size_t padded_codes_bytes(const Im2colParams *q)
+{
+    return (size_t)((int_codes_padded_numel(q) + INT_CODES_PAD) * 2);
+}
+
 /* A buffer's memory as instruction k uses it.  Temporaries share memory
  * between live ranges (plan_memory), so a use outside the range planned for
  * it would read or clobber another buffer's values: debug and sanitizer
@@ -163,6 +176,6 @@ bool sim_src_in_range(Sim *sim, int k);
 int sim_run_layer_threaded(Sim *sim, int k);
 void sim_plan_chains(Sim *sim);
 int sim_patch_layer_end(const Sim *sim, int k);
-int sim_run_patches(Sim *sim, int k, int quant_k);
+int sim_run_patches(Sim *sim, int k, int end, int quant_k);
 
 #endif

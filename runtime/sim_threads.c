@@ -354,16 +354,15 @@ static bool chains_alone(const Sim *sim, int k, int end)
     return area == sim->numel[acc] && last_dim(&pg->buffers[acc].type) == pg->instrs[end].dequant.channels;
 }
 
-/* Im2col k and the pairs after it in chunks of patches when they may be:
- * returns where the pairs end (after the Dequant that follows when it ran
+/* Im2col k and the pairs after it, [k + 1, end) (sim_patch_layer_end), in
+ * chunks of patches when they may be: returns where the pairs end (after the Dequant that follows when it ran
  * with them, dequant_after), or k (the float im2col is made as before).
  * With quant_k >= 0, Quant quant_k was left to it (its codes' only reader,
  * sim.c): the patches' codes are made from that Quant's source. */
-int sim_run_patches(Sim *sim, int k, int quant_k)
+int sim_run_patches(Sim *sim, int k, int end, int quant_k)
 {
     const Program *pg = sim->program;
     const Instr *in = &pg->instrs[k];
-    int end = sim_patch_layer_end(sim, k);
     if (end == k)
         return k;
     const IntWeights *iw = sim->blocks[k + 1].int_weights;
