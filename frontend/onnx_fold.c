@@ -25,7 +25,7 @@ static bool known(const OnnxNode *n, int i)
 }
 
 /* Input i, which must be known data of a decoded element type. */
-static const OnnxConst *known_input(const OnnxNode *n, int i)
+const OnnxConst *onnx_fold_known_input(const OnnxNode *n, int i)
 {
     if (!onnx_has_input(n, i))
         return onnx_fail(n, "input %d is missing", i), NULL;
@@ -42,7 +42,7 @@ static const OnnxConst *known_input(const OnnxNode *n, int i)
 /* Input i as known integer data. */
 const OnnxConst *onnx_fold_int_input(const OnnxNode *n, int i, const char *what)
 {
-    const OnnxConst *k = known_input(n, i);
+    const OnnxConst *k = onnx_fold_known_input(n, i);
     if (k && !k->i)
         return onnx_fail(n, "%s '%s' must be an integer tensor, not %s", what, n->inputs[i].name,
                          onnx_elem_type_name(k->elem_type)), NULL;
@@ -63,7 +63,7 @@ static bool one_value(const OnnxNode *n, const OnnxConst *k, int i)
  * data is allocated: together with all the import holds already, so that a
  * chain of large folded tensors (a 1 KB model can ask for many) stays within
  * the memory limit as a whole. */
-static OnnxConst *result_new(const OnnxNode *n, int elem_type, int rank, const int64_t *dims)
+OnnxConst *onnx_fold_result(const OnnxNode *n, int elem_type, int rank, const int64_t *dims)
 {
     OnnxConst *k = arena_alloc(n->g->arena, sizeof *k);
     if (!onnx_check_dims(n->diags, &n->loc, "result", n->output, (size_t)rank, dims, k))
@@ -106,19 +106,19 @@ static float round_to_half(float x)
     return copysignf(r > 65504.0f ? INFINITY : r, x);
 }
 
-static void set_int(OnnxConst *k, int64_t j, int64_t v)
+void onnx_fold_set_int(OnnxConst *k, int64_t j, int64_t v)
 {
     k->i[j] = wrap_int(k->elem_type, v);
     k->f[j] = (float)k->i[j];
 }
 
-static void set_float(OnnxConst *k, int64_t j, float v)
+void onnx_fold_set_float(OnnxConst *k, int64_t j, float v)
 {
     k->f[j] = k->elem_type == ONNX_FLOAT16 ? round_to_half(v) : v;
 }
 
 /* Element sj of src (of the same element type) as element dj of dst. */
-static void copy_elem(OnnxConst *dst, int64_t dj, const OnnxConst *src, int64_t sj)
+void onnx_fold_copy(OnnxConst *dst, int64_t dj, const OnnxConst *src, int64_t sj)
 {
     dst->f[dj] = src->f[sj];
     if (dst->i)
@@ -181,12 +181,12 @@ static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
     int rank = in->value ? in->value->type.rank : in->konst->rank;
     const int64_t *dims = in->value ? in->value->type.dims : in->konst->dims;
     if (size) {
-        OnnxConst *k = result_new(n, ONNX_INT64, 0, NULL);
+        OnnxConst *k = onnx_fold_result(n, ONNX_INT64, 0, NULL);
         int64_t numel = 1;
         for (int i = 0; k && i < rank; i++)
             numel *= dims[i];   /* bounded by IR_MAX_NUMEL: checked where the value was made */
         if (k)
-            set_int(k, 0, numel);
+            onnx_fold_set_int(k, 0, numel);
         return k;
     }
     int64_t start, end;
@@ -197,9 +197,9 @@ static const OnnxConst *fold_shape(const OnnxNode *n, bool size)
     start = start < 0 ? 0 : start > rank ? rank : start;
     end = end < start ? start : end > rank ? rank : end;
     int64_t count = end - start;
-    OnnxConst *k = result_new(n, ONNX_INT64, 1, &count);
+    OnnxConst *k = onnx_fold_result(n, ONNX_INT64, 1, &count);
     for (int64_t j = 0; k && j < count; j++)
-        set_int(k, j, dims[start + j]);
+        onnx_fold_set_int(k, j, dims[start + j]);
     return k;
 }
 
@@ -222,14 +222,14 @@ static const OnnxConst *fold_eyelike(const OnnxNode *n)
         return onnx_fail(n, "EyeLike needs a 2-D input, got rank %d", shape.rank), NULL;
     if (!onnx_elem_is_float((int)dtype) && !onnx_elem_is_integer((int)dtype))
         return onnx_fail(n, "EyeLike of dtype %s is not supported", onnx_elem_type_name((int)dtype)), NULL;
-    OnnxConst *r = result_new(n, (int)dtype, 2, shape.dims);
+    OnnxConst *r = onnx_fold_result(n, (int)dtype, 2, shape.dims);
     for (int64_t i = 0; r && i < shape.dims[0]; i++)
         for (int64_t j = 0; j < shape.dims[1]; j++) {
             int64_t at = i * shape.dims[1] + j;
             if (r->i)
-                set_int(r, at, j - i == k);
+                onnx_fold_set_int(r, at, j - i == k);
             else
-                set_float(r, at, j - i == k ? 1.0f : 0.0f);
+                onnx_fold_set_float(r, at, j - i == k ? 1.0f : 0.0f);
         }
     return r;
 }
@@ -256,21 +256,21 @@ static const OnnxConst *fold_window(const OnnxNode *n, const char *op_type)
         a0 = 0.42, a1 = 0.5, a2 = 0.08;
     const double pi = 3.14159265358979323846;
     double m = (double)(periodic ? count : count - 1);
-    OnnxConst *r = result_new(n, (int)dtype, 1, &count);
+    OnnxConst *r = onnx_fold_result(n, (int)dtype, 1, &count);
     for (int64_t k = 0; r && k < count; k++) {
         double phase = m > 0 ? 2.0 * pi * (double)k / m : 0.0;
         double v = a0 - a1 * cos(phase) + a2 * cos(2.0 * phase);
         if (r->i)
-            set_int(r, k, (int64_t)v);
+            onnx_fold_set_int(r, k, (int64_t)v);
         else
-            set_float(r, k, (float)v);
+            onnx_fold_set_float(r, k, (float)v);
     }
     return r;
 }
 
 static const OnnxConst *fold_reshape(const OnnxNode *n)
 {
-    const OnnxConst *x = known_input(n, 0);
+    const OnnxConst *x = onnx_fold_known_input(n, 0);
     int64_t shape[2 * IR_MAX_RANK], allowzero;
     int count;
     if (!x || !onnx_has_input(n, 1))
@@ -289,7 +289,7 @@ static const OnnxConst *fold_reshape(const OnnxNode *n)
 
 static const OnnxConst *fold_squeeze(const OnnxNode *n, bool unsqueeze)
 {
-    const OnnxConst *x = known_input(n, 0);
+    const OnnxConst *x = onnx_fold_known_input(n, 0);
     int64_t axes[2 * IR_MAX_RANK], dims[IR_MAX_RANK];
     int count, rank = 0;
     bool given;
@@ -334,14 +334,14 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
         return onnx_fail(n, "Concat needs an input"), NULL;
     if (!onnx_attr(n, "axis"))
         return onnx_fail(n, "missing attribute 'axis'"), NULL;
-    const OnnxConst *first = known_input(n, 0);
+    const OnnxConst *first = onnx_fold_known_input(n, 0);
     if (!first || !onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, first->rank))
         return NULL;
     int64_t dims[IR_MAX_RANK];
     memcpy(dims, first->dims, sizeof dims);
     dims[axis] = 0;
     for (int i = 0; i < n->n_inputs; i++) {
-        const OnnxConst *k = known_input(n, i);
+        const OnnxConst *k = onnx_fold_known_input(n, i);
         if (!k)
             return NULL;
         bool same = k->elem_type == first->elem_type && k->rank == first->rank;
@@ -352,7 +352,7 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
                              "besides axis %lld", i, n->inputs[i].name, (long long)axis), NULL;
         dims[axis] += k->dims[axis];    /* each at most 2^31, at most 2^31 inputs */
     }
-    OnnxConst *r = result_new(n, first->elem_type, first->rank, dims);
+    OnnxConst *r = onnx_fold_result(n, first->elem_type, first->rank, dims);
     if (!r)
         return NULL;
     int64_t outer = 1, at = 0;
@@ -363,39 +363,7 @@ static const OnnxConst *fold_concat(const OnnxNode *n)
             const OnnxConst *k = n->inputs[i].konst;
             int64_t block = outer ? k->numel / outer : 0;
             for (int64_t j = 0; j < block; j++)
-                copy_elem(r, at++, k, o * block + j);
-        }
-    return r;
-}
-
-/* Gather along `axis`; indices may be negative (counted from the end). */
-static const OnnxConst *fold_gather(const OnnxNode *n)
-{
-    const OnnxConst *x = known_input(n, 0), *ind = x ? onnx_fold_int_input(n, 1, "Gather indices") : NULL;
-    int64_t axis, dims[IR_MAX_RANK];
-    if (!ind || !onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, x->rank))
-        return NULL;
-    int rank = x->rank - 1 + ind->rank;
-    if (rank > IR_MAX_RANK)
-        return onnx_fail(n, "Gather to rank %d is not supported (at most %d)", rank, IR_MAX_RANK), NULL;
-    int64_t outer = 1, inner = 1, extent = x->dims[axis];
-    for (int d = 0; d < axis; d++)
-        outer *= (dims[d] = x->dims[d]);
-    for (int d = 0; d < ind->rank; d++)
-        dims[axis + d] = ind->dims[d];
-    for (int d = (int)axis + 1; d < x->rank; d++)
-        inner *= (dims[d - 1 + ind->rank] = x->dims[d]);
-    for (int64_t j = 0; j < ind->numel; j++)
-        if (ind->i[j] < -extent || ind->i[j] >= extent)
-            return onnx_fail(n, "index %lld is out of range for axis %lld of size %lld", (long long)ind->i[j],
-                             (long long)axis, (long long)extent), NULL;
-    OnnxConst *r = result_new(n, x->elem_type, rank, dims);
-    int64_t at = 0;
-    for (int64_t o = 0; r && o < outer; o++)
-        for (int64_t j = 0; j < ind->numel; j++) {
-            int64_t index = ind->i[j] < 0 ? ind->i[j] + extent : ind->i[j];
-            for (int64_t e = 0; e < inner; e++)
-                copy_elem(r, at++, x, (o * extent + index) * inner + e);
+                onnx_fold_copy(r, at++, k, o * block + j);
         }
     return r;
 }
@@ -405,7 +373,7 @@ static const OnnxConst *fold_gather(const OnnxNode *n)
  * Transpose); a float Transpose stays an IR op, folded by fold-constants. */
 static const OnnxConst *fold_transpose(const OnnxNode *n)
 {
-    const OnnxConst *x = known_input(n, 0);
+    const OnnxConst *x = onnx_fold_known_input(n, 0);
     int64_t perm[2 * IR_MAX_RANK], dims[IR_MAX_RANK], stride[IR_MAX_RANK], index[IR_MAX_RANK] = {0};
     int count;
     bool seen[IR_MAX_RANK] = {false};
@@ -425,97 +393,14 @@ static const OnnxConst *fold_transpose(const OnnxNode *n)
         stride[d] = d == x->rank - 1 ? 1 : stride[d + 1] * x->dims[d + 1];
     for (int d = 0; d < count; d++)
         dims[d] = x->dims[perm[d]];
-    OnnxConst *r = result_new(n, x->elem_type, count, dims);
+    OnnxConst *r = onnx_fold_result(n, x->elem_type, count, dims);
     for (int64_t j = 0; r && j < r->numel; j++) {
         int64_t from = 0;
         for (int d = 0; d < count; d++)
             from += index[d] * stride[perm[d]];
-        copy_elem(r, j, x, from);
+        onnx_fold_copy(r, j, x, from);
         for (int d = count - 1; d >= 0 && ++index[d] == dims[d]; d--)
             index[d] = 0;
-    }
-    return r;
-}
-
-/* Slice's parameters for every axis of a `rank`-D input of `dims`: the first
- * index, the step and the count taken (ONNX's clamping of starts and ends).
- * starts, ends (inputs since opset 10, attributes before), axes, steps. */
-bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
-                       int64_t *count)
-{
-    int64_t starts[2 * IR_MAX_RANK], ends[2 * IR_MAX_RANK], axes[2 * IR_MAX_RANK], steps[2 * IR_MAX_RANK];
-    int n_starts, n_ends, n_axes = -1, n_steps = -1;
-    if (n->opset < 10) {
-        const OnnxAttr *s = onnx_attr(n, "starts"), *e = onnx_attr(n, "ends"), *a = onnx_attr(n, "axes");
-        if (!s || !e || s->kind != OA_INTS || e->kind != OA_INTS || (a && a->kind != OA_INTS))
-            return onnx_fail(n, "Slice needs the int lists 'starts' and 'ends'"), false;
-        if (s->count > 2 * IR_MAX_RANK || e->count > 2 * IR_MAX_RANK || (a && a->count > 2 * IR_MAX_RANK))
-            return onnx_fail(n, "Slice has too many axes"), false;
-        n_starts = s->count, n_ends = e->count;
-        memcpy(starts, s->ints, (size_t)n_starts * sizeof *starts);
-        memcpy(ends, e->ints, (size_t)n_ends * sizeof *ends);
-        if (a) {
-            n_axes = a->count;
-            memcpy(axes, a->ints, (size_t)n_axes * sizeof *axes);
-        }
-    } else if (!onnx_has_input(n, 1) || !onnx_has_input(n, 2)) {
-        return onnx_fail(n, "Slice needs starts and ends"), false;
-    } else if (!onnx_ints_input(n, 1, "Slice starts", starts, &n_starts) ||
-               !onnx_ints_input(n, 2, "Slice ends", ends, &n_ends) ||
-               (onnx_has_input(n, 3) && !onnx_ints_input(n, 3, "Slice axes", axes, &n_axes)) ||
-               (onnx_has_input(n, 4) && !onnx_ints_input(n, 4, "Slice steps", steps, &n_steps))) {
-        return false;
-    }
-    if (n_ends != n_starts || (n_axes >= 0 && n_axes != n_starts) || (n_steps >= 0 && n_steps != n_starts) ||
-        n_starts > rank)
-        return onnx_fail(n, "Slice's starts, ends, axes and steps must have one value per sliced axis"), false;
-    for (int d = 0; d < rank; d++)
-        first[d] = 0, step[d] = 1, count[d] = dims[d];
-    bool seen[IR_MAX_RANK] = {false};
-    for (int i = 0; i < n_starts; i++) {
-        int64_t axis = n_axes >= 0 ? axes[i] : i, s = n_steps >= 0 ? steps[i] : 1, dim;
-        if (!onnx_normalize_axes(n, "axis", &axis, 1, rank))
-            return false;
-        if (seen[axis])
-            return onnx_fail(n, "Slice axis %lld is given twice", (long long)axis), false;
-        if (s == 0)
-            return onnx_fail(n, "Slice step 0 on axis %lld", (long long)axis), false;
-        seen[axis] = true;
-        dim = dims[axis];
-        /* A step longer than the axis takes one element at most: bounded so that no sum overflows. */
-        s = s > dim ? dim + 1 : s < -dim ? -dim - 1 : s;
-        int64_t b = starts[i] < 0 ? (starts[i] < -dim ? -1 : starts[i] + dim) : starts[i];
-        int64_t e = ends[i] < 0 ? (ends[i] < -dim ? -1 : ends[i] + dim) : ends[i];
-        if (s > 0) {
-            b = b < 0 ? 0 : b > dim ? dim : b;
-            e = e < 0 ? 0 : e > dim ? dim : e;
-            count[axis] = e > b ? (e - b + s - 1) / s : 0;
-        } else {
-            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
-            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            count[axis] = b > e ? (b - e - s - 1) / -s : 0;
-        }
-        first[axis] = b;
-        step[axis] = s;
-    }
-    return true;
-}
-
-static const OnnxConst *fold_slice(const OnnxNode *n)
-{
-    const OnnxConst *x = known_input(n, 0);
-    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], count[IR_MAX_RANK];
-    if (!x || !onnx_fold_slice_params(n, x->rank, x->dims, first, step, count))
-        return NULL;
-    OnnxConst *r = result_new(n, x->elem_type, x->rank, count);
-    for (int64_t j = 0; r && j < r->numel; j++) {
-        int64_t rest = j, source = 0, stride = 1;
-        for (int d = x->rank - 1; d >= 0; d--) {
-            source += (first[d] + (rest % count[d]) * step[d]) * stride;
-            rest /= count[d];
-            stride *= x->dims[d];
-        }
-        copy_elem(r, j, x, source);
     }
     return r;
 }
@@ -529,17 +414,17 @@ static const OnnxConst *cast_to(const OnnxNode *n, const OnnxConst *x, int to)
 {
     if (!onnx_elem_is_float(to) && !onnx_elem_is_integer(to))
         return onnx_fail(n, "Cast to %s is not supported", onnx_elem_type_name(to)), NULL;
-    OnnxConst *r = result_new(n, to, x->rank, x->dims);
+    OnnxConst *r = onnx_fold_result(n, to, x->rank, x->dims);
     for (int64_t j = 0; r && j < x->numel; j++) {
         if (onnx_elem_is_float(to))
-            set_float(r, j, x->i ? (float)x->i[j] : x->f[j]);
+            onnx_fold_set_float(r, j, x->i ? (float)x->i[j] : x->f[j]);
         else if (x->i)
-            set_int(r, j, x->i[j]);
+            onnx_fold_set_int(r, j, x->i[j]);
         else if (to == ONNX_BOOL)
-            set_int(r, j, x->f[j] != 0);
+            onnx_fold_set_int(r, j, x->f[j] != 0);
         else {
             float v = truncf(x->f[j]);
-            set_int(r, j, isnan(v) ? 0 : v >= 0x1p63f ? INT64_MAX : v < -0x1p63f ? INT64_MIN : (int64_t)v);
+            onnx_fold_set_int(r, j, isnan(v) ? 0 : v >= 0x1p63f ? INT64_MAX : v < -0x1p63f ? INT64_MIN : (int64_t)v);
         }
     }
     return r;
@@ -565,7 +450,7 @@ bool onnx_fold_cast_target(const OnnxNode *n, bool like, int *to)
 
 static const OnnxConst *fold_cast(const OnnxNode *n, bool like)
 {
-    const OnnxConst *x = known_input(n, 0);
+    const OnnxConst *x = onnx_fold_known_input(n, 0);
     int to;
     return x && onnx_fold_cast_target(n, like, &to) ? cast_to(n, x, to) : NULL;
 }
@@ -582,15 +467,15 @@ static const OnnxConst *fold_constant_of_shape(const OnnxNode *n)
         return onnx_fail(n, "ConstantOfShape's shape must be a 1-D tensor of at most %d values", IR_MAX_RANK), NULL;
     if (value && (value->kind != OA_TENSOR || value->t->numel != 1 || !value->t->f))
         return onnx_fail(n, "attribute 'value' must be a tensor of one number"), NULL;
-    OnnxConst *r = result_new(n, value ? value->t->elem_type : ONNX_FLOAT, (int)shape->numel, shape->i);
+    OnnxConst *r = onnx_fold_result(n, value ? value->t->elem_type : ONNX_FLOAT, (int)shape->numel, shape->i);
     for (int64_t j = 0; r && j < r->numel; j++)
-        copy_elem(r, j, value ? value->t : r, 0);       /* without a value: the zeros allocated */
+        onnx_fold_copy(r, j, value ? value->t : r, 0);       /* without a value: the zeros allocated */
     return r;
 }
 
 static const OnnxConst *fold_range(const OnnxNode *n)
 {
-    const OnnxConst *start = known_input(n, 0), *limit = known_input(n, 1), *delta = known_input(n, 2);
+    const OnnxConst *start = onnx_fold_known_input(n, 0), *limit = onnx_fold_known_input(n, 1), *delta = onnx_fold_known_input(n, 2);
     if (!start || !limit || !delta || !one_value(n, start, 0) || !one_value(n, limit, 1) || !one_value(n, delta, 2))
         return NULL;
     bool ints = start->i != NULL;
@@ -605,22 +490,24 @@ static const OnnxConst *fold_range(const OnnxNode *n)
     if (count > (double)IR_MAX_NUMEL)
         return onnx_fail(n, "Range gives more than %lld elements", (long long)IR_MAX_NUMEL), NULL;
     int64_t dims[1] = {(int64_t)count};
-    OnnxConst *r = result_new(n, start->elem_type, 1, dims);
+    OnnxConst *r = onnx_fold_result(n, start->elem_type, 1, dims);
     for (int64_t j = 0; r && j < dims[0]; j++) {
         int64_t v;
         if (ints && !(i64_mul(j, delta->i[0], &v) && i64_add(v, start->i[0], &v)))
             return onnx_fail(n, "Range overflows int64"), NULL;
         if (ints)
-            set_int(r, j, v);
+            onnx_fold_set_int(r, j, v);
         else
-            set_float(r, j, start->f[0] + (float)j * delta->f[0]);
+            onnx_fold_set_float(r, j, start->f[0] + (float)j * delta->f[0]);
     }
     return r;
 }
 
 /* ---- elementwise, with broadcasting ---- */
 
-typedef enum { E_ADD, E_SUB, E_MUL, E_DIV, E_EQUAL, E_LESS, E_GREATER, E_NOT, E_AND, E_OR, E_WHERE, E_EXPAND, E_NEG } Elementwise;
+typedef enum {
+    E_ADD, E_SUB, E_MUL, E_DIV, E_EQUAL, E_LESS, E_GREATER, E_NOT, E_AND, E_OR, E_WHERE, E_EXPAND, E_NEG, E_MOD
+} Elementwise;
 
 static const struct {
     const char *op_type;
@@ -629,8 +516,22 @@ static const struct {
 } elementwise_ops[] = {
     {"Add", E_ADD, 2}, {"Sub", E_SUB, 2}, {"Mul", E_MUL, 2}, {"Div", E_DIV, 2}, {"Equal", E_EQUAL, 2},
     {"Less", E_LESS, 2}, {"Greater", E_GREATER, 2}, {"Not", E_NOT, 1}, {"And", E_AND, 2}, {"Or", E_OR, 2},
-    {"Where", E_WHERE, 3}, {"Expand", E_EXPAND, 2}, {"Neg", E_NEG, 1},
+    {"Where", E_WHERE, 3}, {"Expand", E_EXPAND, 2}, {"Neg", E_NEG, 1}, {"Mod", E_MOD, 2},
 };
+
+/* ONNX's Mod of integers: the sign of the divisor's (Python's %), or of the
+ * dividend's with fmod = 1 (C's %); false on a zero divisor.  torch's
+ * exports compute padding this way from shapes (Swin's windows). */
+static bool int_mod(int64_t a, int64_t b, bool fmod, int64_t *out)
+{
+    if (b == 0)
+        return false;
+    int64_t r = b == -1 ? 0 : a % b;
+    if (!fmod && r != 0 && (r < 0) != (b < 0))
+        r += b;
+    *out = r;
+    return true;
+}
 
 /* Integer arithmetic, exact: false when the result does not fit int64 (or
  * a division by zero). */
@@ -667,7 +568,7 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
     if (n->n_inputs != arity)
         return onnx_fail(n, "%s takes %d inputs, it has %d", n->loc.node_op, arity, n->n_inputs), NULL;
     for (int i = 0; i < arity; i++)
-        if (!(in[i] = known_input(n, i)))
+        if (!(in[i] = onnx_fold_known_input(n, i)))
             return NULL;
     if (kind == E_EXPAND) {     /* input 1 is the shape to broadcast to */
         int64_t shape[2 * IR_MAX_RANK];
@@ -695,39 +596,52 @@ static const OnnxConst *fold_elementwise(const OnnxNode *n, Elementwise kind, in
         return onnx_fail(n, "'%s' is %s but '%s' is %s", n->inputs[kind == E_WHERE ? 1 : 0].name,
                          onnx_elem_type_name(a->elem_type), n->inputs[kind == E_WHERE ? 2 : 1].name,
                          onnx_elem_type_name(b->elem_type)), NULL;
+    int64_t fmod = 0;
+    if (kind == E_MOD && !onnx_get_int(n, "fmod", 0, &fmod))
+        return NULL;
+    if (kind == E_MOD && !fmod && !a->i)
+        return onnx_fail(n, "Mod of floats needs fmod = 1 (ONNX)"), NULL;
     int type = logical || compare ? ONNX_BOOL : a->elem_type;
     if (!logical && !compare && kind != E_WHERE && kind != E_EXPAND && type == ONNX_BOOL)
         return onnx_fail(n, "%s on bool is not supported", n->loc.node_op), NULL;
-    OnnxConst *r = result_new(n, type, rank, dims);
+    OnnxConst *r = onnx_fold_result(n, type, rank, dims);
     for (int64_t j = 0; r && j < r->numel; j++) {
         bool unary = kind == E_NOT || kind == E_EXPAND || kind == E_NEG;
         int64_t ja = broadcast_source(a, rank, dims, j), jb = unary ? 0 :
                                                                 broadcast_source(b, rank, dims, j);
         int64_t v;
         switch (kind) {
-        case E_EXPAND: copy_elem(r, j, a, ja); break;
+        case E_EXPAND: onnx_fold_copy(r, j, a, ja); break;
         case E_WHERE: {
             const OnnxConst *c = in[0];
             bool yes = (c->i ? c->i[broadcast_source(c, rank, dims, j)] : c->f[broadcast_source(c, rank, dims, j)]) != 0;
-            copy_elem(r, j, yes ? a : b, yes ? ja : jb);
+            onnx_fold_copy(r, j, yes ? a : b, yes ? ja : jb);
             break;
         }
-        case E_EQUAL: set_int(r, j, number(a, ja) == number(b, jb)); break;
-        case E_LESS: set_int(r, j, number(a, ja) < number(b, jb)); break;
-        case E_GREATER: set_int(r, j, number(a, ja) > number(b, jb)); break;
-        case E_NOT: set_int(r, j, !a->i[ja]); break;
-        case E_AND: set_int(r, j, a->i[ja] && b->i[jb]); break;
-        case E_OR: set_int(r, j, a->i[ja] || b->i[jb]); break;
+        case E_EQUAL: onnx_fold_set_int(r, j, number(a, ja) == number(b, jb)); break;
+        case E_LESS: onnx_fold_set_int(r, j, number(a, ja) < number(b, jb)); break;
+        case E_GREATER: onnx_fold_set_int(r, j, number(a, ja) > number(b, jb)); break;
+        case E_NOT: onnx_fold_set_int(r, j, !a->i[ja]); break;
+        case E_AND: onnx_fold_set_int(r, j, a->i[ja] && b->i[jb]); break;
+        case E_OR: onnx_fold_set_int(r, j, a->i[ja] || b->i[jb]); break;
         case E_NEG:             /* integers only (onnx_fold_applies) */
             if (a->i[ja] == INT64_MIN)
                 return onnx_fail(n, "Neg of %lld overflows int64", (long long)a->i[ja]), NULL;
-            set_int(r, j, -a->i[ja]);
+            onnx_fold_set_int(r, j, -a->i[ja]);
+            break;
+        case E_MOD:
+            if (!r->i)
+                onnx_fold_set_float(r, j, fmodf(a->f[ja], b->f[jb]));
+            else if (int_mod(a->i[ja], b->i[jb], fmod != 0, &v))
+                onnx_fold_set_int(r, j, v);
+            else
+                return onnx_fail(n, "Mod of %lld by zero", (long long)a->i[ja]), NULL;
             break;
         default:
             if (!r->i) {
-                set_float(r, j, float_arith(kind, a->f[ja], b->f[jb]));
+                onnx_fold_set_float(r, j, float_arith(kind, a->f[ja], b->f[jb]));
             } else if (int_arith(kind, a->i[ja], b->i[jb], &v)) {
-                set_int(r, j, v);
+                onnx_fold_set_int(r, j, v);
             } else {
                 return onnx_fail(n, "%s of %lld and %lld %s", n->loc.node_op, (long long)a->i[ja],
                                  (long long)b->i[jb], kind == E_DIV ? "divides by zero or overflows" : "overflows int64"),
@@ -775,7 +689,8 @@ bool onnx_fold_applies(const OnnxNode *n, const char *op_type)
     bool folds = arithmetic || find_elementwise(op_type) >= 0 || is(op_type, "Gather") || is(op_type, "Slice") ||
                  is(op_type, "Concat") || is(op_type, "Cast") || is(op_type, "ConstantOfShape") ||
                  is(op_type, "Range") || is(op_type, "Reshape") || is(op_type, "Squeeze") ||
-                 is(op_type, "Unsqueeze") || is(op_type, "Identity");
+                 is(op_type, "Unsqueeze") || is(op_type, "Identity") || is(op_type, "ScatterND") ||
+                 is(op_type, "ScatterElements") || is(op_type, "Scatter");
     if (is(op_type, "Transpose") || is(op_type, "Neg"))  /* float ones stay ops, for fold-constants */
         return known(n, 0) && onnx_elem_is_integer(n->inputs[0].konst->elem_type);
     return folds && n->n_inputs > 0 && all_known(n);
@@ -793,9 +708,13 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
     if (is(op_type, "HannWindow") || is(op_type, "HammingWindow") || is(op_type, "BlackmanWindow"))
         return fold_window(n, op_type);
     if (is(op_type, "Gather"))
-        return fold_gather(n);
+        return onnx_fold_gather(n);
+    if (is(op_type, "ScatterND"))
+        return onnx_fold_scatter_nd(n);
+    if (is(op_type, "ScatterElements") || is(op_type, "Scatter"))
+        return onnx_fold_scatter_elements(n);
     if (is(op_type, "Slice"))
-        return fold_slice(n);
+        return onnx_fold_slice(n);
     if (is(op_type, "Concat"))
         return fold_concat(n);
     if (is(op_type, "Cast") || is(op_type, "CastLike"))
@@ -809,7 +728,7 @@ const OnnxConst *onnx_fold_node(const OnnxNode *n, const char *op_type)
     if (is(op_type, "Squeeze") || is(op_type, "Unsqueeze"))
         return fold_squeeze(n, is(op_type, "Unsqueeze"));
     if (is(op_type, "Identity"))
-        return known_input(n, 0);
+        return onnx_fold_known_input(n, 0);
     if (is(op_type, "Transpose"))
         return fold_transpose(n);
     return onnx_fail(n, "%s is not computed at import", op_type), NULL;

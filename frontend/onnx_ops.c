@@ -431,14 +431,20 @@ static Value *lower_dropout(const OnnxNode *n)
     Value *x = onnx_data_input(n, 0);
     if (!x)
         return NULL;
-    if (onnx_has_input(n, 1) && !onnx_const_input(n, 1, "Dropout ratio"))
+    const OnnxConst *ratio = NULL;
+    if (onnx_has_input(n, 1) && !(ratio = onnx_const_input(n, 1, "Dropout ratio")))
         return NULL;
     if (onnx_has_input(n, 2)) {
         const OnnxConst *mode = onnx_const_input(n, 2, "Dropout training_mode");
         if (!mode)
             return NULL;
-        if (mode->numel > 0 && mode->f[0] != 0)
-            return onnx_fail(n, "Dropout in training mode is not supported (inference only)");
+        /* a ratio of 0 keeps every element, scaled by 1 / (1 - 0): the identity
+         * even in training mode (torchvision 0.14's Swin exports its attention
+         * dropout so) */
+        bool identity = ratio && ratio->numel == 1 && ratio->f[0] == 0;
+        if (mode->numel > 0 && mode->f[0] != 0 && !identity)
+            return onnx_fail(n, "Dropout in training mode is not supported (inference only; with a ratio of 0 it "
+                                "would be the identity)");
     }
     return onnx_typed(n, onnx_emit(n, OP_DROPOUT, &x, 1, n->output));
 }
@@ -753,6 +759,7 @@ static const struct {
     {"Not", L_FOLD, 0}, {"And", L_FOLD, 0}, {"Or", L_FOLD, 0}, {"Where", L_FOLD, 0},
     {"LessOrEqual", L_FOLD, 0}, {"GreaterOrEqual", L_FOLD, 0}, {"Xor", L_FOLD, 0}, {"EyeLike", L_FOLD, 0},
     {"HannWindow", L_FOLD, 0}, {"HammingWindow", L_FOLD, 0}, {"BlackmanWindow", L_FOLD, 0},
+    {"ScatterND", L_FOLD, 0}, {"ScatterElements", L_FOLD, 0}, {"Scatter", L_FOLD, 0},
     /* onnx_ops_layout.c (Slice of a run-time value too, through L_FOLD) */
     {"ConvTranspose", L_CONVTRANSPOSE, OP_CONVTRANSPOSE},
     {"Resize", L_RESIZE, OP_RESIZE},

@@ -10,7 +10,7 @@ non-degenerate by modelutil.calibrate().
 FAMILIES maps a name to build(size) -> (model, input shape at batch 1).  The
 input is "input" f32 and the output "output" f32[1, classes] (the U-Net's is
 a per-pixel map).  Where torchvision has the network (MobileNetV3-small,
-ConvNeXt, MnasNet, ViT) its own classes are used, at a reduced configuration
+ConvNeXt, MnasNet, ViT, Swin) its own classes are used, at a reduced configuration
 for "ci"; the others are written here the way their papers and the usual
 reference code write them.
 """
@@ -18,7 +18,7 @@ import torch
 import torchvision
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models import convnext, mnasnet, mobilenetv3, vision_transformer
+from torchvision.models import convnext, mnasnet, mobilenetv3, swin_transformer, vision_transformer
 
 SIZES = ("ci", "zoo")
 
@@ -128,6 +128,19 @@ def vit(size):
         image_size=32, patch_size=4, num_layers=6, num_heads=4, hidden_dim=128,
         mlp_dim=256, num_classes=10)
     return _head_init(model), (1, 3, 32, 32)
+
+
+def swin(size):
+    """torchvision's Swin Transformer: windows padded to whole ones (the pads
+    computed from shapes with Mod), shifted by torch.roll, their attention
+    masks written into a new_zeros tensor (ScatterND), the relative position
+    bias, patch merging.  "ci": 10 x 10 patches padded to windows of 4 x 4,
+    the second block's windows shifted, then merged to 5 x 5, padded to 8 x 8."""
+    if size == "ci":
+        model = swin_transformer.SwinTransformer(
+            patch_size=[2, 2], embed_dim=16, depths=[2, 1], num_heads=[2, 4], window_size=[4, 4], num_classes=10)
+        return model, (1, 3, 20, 20)
+    return torchvision.models.swin_t(weights=None, num_classes=10), (1, 3, 64, 64)
 
 
 # -- BERT-style encoder on float embeddings ----------------------------------
@@ -254,6 +267,7 @@ FAMILIES = {
     "convnext": convnext_net,
     "mnasnet": mnasnet_net,
     "vit": vit,
+    "swin": swin,
     "bert": bert,
     "lstm": lstm,
     "gru": gru,

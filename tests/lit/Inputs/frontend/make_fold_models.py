@@ -175,6 +175,49 @@ def main():
         helper.make_node("Sub", ["x", "s"], ["y"])],
         x, x - x.sum(axis=-1, keepdims=True))
 
+    # ScatterND as torchvision's Swin writes its window masks (zeros from
+    # ConstantOfShape, a block set through negative indices), ScatterND
+    # adding at duplicate indices, ScatterElements multiplying along axis 1,
+    # Mod of int64 with mixed signs (the divisor's sign, then fmod's C sign):
+    # all cast to float, flattened and concatenated (opset 16, reductions).
+    mask = np.zeros((6, 6), np.float32)
+    mask[-2:, :3] = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    rows, cols = np.meshgrid([-2, -1], [0, 1, 2], indexing="ij")
+    block = np.stack([rows, cols], axis=-1).astype(np.int64)            # 2 x 3 x 2
+    added = np.zeros(4, np.int64)
+    np.add.at(added, [1, 1, -1], [5, 7, 2])
+    scaled = np.ones((2, 3), np.float32)
+    picks, factors = np.array([[2, 0], [-1, 1]], np.int64), np.array([[2, 3], [4, 5]], np.float32)
+    for r in range(2):
+        for c in range(2):
+            scaled[r, picks[r, c]] *= factors[r, c]
+    a, b = np.array([-7, 7, -7, 7], np.int64), np.array([3, -3, -3, 3], np.int64)
+    parts = [mask.ravel(), added.astype(np.float32), scaled.ravel(), np.mod(a, b).astype(np.float32),
+             np.fmod(a, b).astype(np.float32)]
+    x = rng.standard_normal(sum(p.size for p in parts)).astype(np.float32)
+    save_case("fold_scatter", [
+        const("shape", np.array([6, 6], np.int64)),
+        helper.make_node("ConstantOfShape", ["shape"], ["zeros"], value=numpy_helper.from_array(np.zeros(1, np.float32))),
+        const("block", block), const("values", np.arange(1, 7, dtype=np.float32).reshape(2, 3)),
+        helper.make_node("ScatterND", ["zeros", "block", "values"], ["mask"]),
+        const("flat", np.array([-1], np.int64)),
+        helper.make_node("Reshape", ["mask", "flat"], ["mask_flat"]),
+        const("counts", np.zeros(4, np.int64)), const("at", np.array([[1], [1], [-1]], np.int64)),
+        const("adds", np.array([5, 7, 2], np.int64)),
+        helper.make_node("ScatterND", ["counts", "at", "adds"], ["added"], reduction="add"),
+        helper.make_node("Cast", ["added"], ["added_f"], to=F),
+        const("ones", np.ones((2, 3), np.float32)), const("picks", picks), const("factors", factors),
+        helper.make_node("ScatterElements", ["ones", "picks", "factors"], ["scaled"], axis=1, reduction="mul"),
+        helper.make_node("Reshape", ["scaled", "flat"], ["scaled_flat"]),
+        const("a", a), const("b", b),
+        helper.make_node("Mod", ["a", "b"], ["mod"]),
+        helper.make_node("Mod", ["a", "b"], ["fmod"], fmod=1),
+        helper.make_node("Cast", ["mod"], ["mod_f"], to=F),
+        helper.make_node("Cast", ["fmod"], ["fmod_f"], to=F),
+        helper.make_node("Concat", ["mask_flat", "added_f", "scaled_flat", "mod_f", "fmod_f"], ["all"], axis=0),
+        helper.make_node("Add", ["x", "all"], ["y"])],
+        x, x + np.concatenate(parts), opset=16)
+
     # Broken, one way each: an index out of range, a division by zero, an
     # int64 overflow, Range with delta 0, ConstantOfShape absurdly large,
     # Where of a run-time value, Slice with a step on a run-time value, a
@@ -205,6 +248,18 @@ def main():
                           helper.make_node("Where", ["m", "x", "x"], ["y"], name="where_x")])
     bad("foldbad_neg", [const("a", np.array([-(1 << 63)], np.int64)),
                         helper.make_node("Neg", ["a"], ["n"], name="neg_min"),
+                        helper.make_node("Relu", ["x"], ["y"])])
+    bad("foldbad_scatternd", [const("d", np.zeros(3, np.int64)), const("i", np.array([[1], [3]], np.int64)),
+                              const("u", np.array([4, 5], np.int64)),
+                              helper.make_node("ScatterND", ["d", "i", "u"], ["s"], name="scatter_oob"),
+                              helper.make_node("Relu", ["x"], ["y"])])
+    bad("foldbad_scatter_updates", [const("d", np.zeros((2, 3), np.float32)),
+                                    const("i", np.array([[0], [1]], np.int64)),
+                                    const("u", np.zeros((2, 2), np.float32)),
+                                    helper.make_node("ScatterND", ["d", "i", "u"], ["s"], name="scatter_dims"),
+                                    helper.make_node("Relu", ["x"], ["y"])])
+    bad("foldbad_mod", [const("a", np.array([6], np.int64)), const("z", np.array([0], np.int64)),
+                        helper.make_node("Mod", ["a", "z"], ["m"], name="mod_zero"),
                         helper.make_node("Relu", ["x"], ["y"])])
     bad("foldbad_transpose", [const("d", np.zeros((2, 3), np.int64)),
                               helper.make_node("Transpose", ["d"], ["t"], name="perm_twice", perm=[1, 1]),
