@@ -128,24 +128,18 @@ const OnnxConst *onnx_fold_slice(const OnnxNode *n)
     return r;
 }
 
-typedef enum { SCATTER_NONE, SCATTER_ADD, SCATTER_MUL, SCATTER_MAX, SCATTER_MIN } Reduction;
-
-static bool scatter_reduction(const OnnxNode *n, Reduction *out)
+bool onnx_scatter_reduction(const OnnxNode *n, ScatterReduction *out)
 {
-    static const char *const names[] = {"none", "add", "mul", "max", "min"};
     const char *s;
     if (!onnx_get_string(n, "reduction", "none", &s))
         return false;
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = (Reduction)i;
-            return true;
-        }
-    return onnx_fail(n, "reduction must be none, add, mul, max or min, not '%s'", s), false;
+    if (!scatter_reduction_from_name(s, out))
+        return onnx_fail(n, "reduction must be none, add, mul, max or min, not '%s'", s), false;
+    return true;
 }
 
 /* Element at of r combined with element j of u by the reduction. */
-static void scatter_one(OnnxConst *r, int64_t at, const OnnxConst *u, int64_t j, Reduction reduction)
+static void scatter_one(OnnxConst *r, int64_t at, const OnnxConst *u, int64_t j, ScatterReduction reduction)
 {
     if (reduction == SCATTER_NONE) {
         onnx_fold_copy(r, at, u, j);
@@ -174,8 +168,8 @@ const OnnxConst *onnx_fold_scatter_nd(const OnnxNode *n)
     const OnnxConst *data = onnx_fold_known_input(n, 0);
     const OnnxConst *ind = data ? onnx_fold_int_input(n, 1, "ScatterND indices") : NULL;
     const OnnxConst *upd = ind ? onnx_fold_known_input(n, 2) : NULL;
-    Reduction reduction;
-    if (!upd || !scatter_reduction(n, &reduction))
+    ScatterReduction reduction;
+    if (!upd || !onnx_scatter_reduction(n, &reduction))
         return NULL;
     if (data->rank < 1 || ind->rank < 1)
         return onnx_fail(n, "data and indices must have rank 1 or more (they have %d and %d)", data->rank,
@@ -226,9 +220,9 @@ const OnnxConst *onnx_fold_scatter_elements(const OnnxNode *n)
     const OnnxConst *data = onnx_fold_known_input(n, 0);
     const OnnxConst *ind = data ? onnx_fold_int_input(n, 1, "ScatterElements indices") : NULL;
     const OnnxConst *upd = ind ? onnx_fold_known_input(n, 2) : NULL;
-    Reduction reduction;
+    ScatterReduction reduction;
     int64_t axis;
-    if (!upd || !scatter_reduction(n, &reduction) || !onnx_get_int(n, "axis", 0, &axis) ||
+    if (!upd || !onnx_scatter_reduction(n, &reduction) || !onnx_get_int(n, "axis", 0, &axis) ||
         !onnx_normalize_axes(n, "axis", &axis, 1, data->rank))
         return NULL;
     if (upd->elem_type != data->elem_type)

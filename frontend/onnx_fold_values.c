@@ -1,8 +1,9 @@
 /* onnx_fold_values.c: the folding operators (onnx_fold.c) on a value
  * computed at run time, where an exact IR form exists: Slice is the slice op
- * (onnx_ops_layout.c), Gather the gather op, Expand a product with ones (NaN
- * and -0 kept), Cast the cast op, comparisons, logic and Where their IR ops
- * (onnx_ops_math.c).  The others are reported as not supported on
+ * (onnx_ops_layout.c), Gather the gather op, ScatterND and ScatterElements
+ * (Scatter) the scatternd and scatterelements ops, Expand a product with
+ * ones (NaN and -0 kept), Cast the cast op, comparisons, logic and Where
+ * their IR ops (onnx_ops_math.c).  The others are reported as not supported on
  * such values. */
 #include "frontend/onnx_fold.h"
 
@@ -80,8 +81,32 @@ static Value *gather_value(const OnnxNode *n)
     return onnx_typed(n, op);
 }
 
+/* ScatterND, ScatterElements and Scatter with a run-time operand (an
+ * activation written into, say): the scatternd and scatterelements ops. */
+static Value *scatter_value(const OnnxNode *n, bool nd)
+{
+    Value *in[3] = {onnx_data_input(n, 0), NULL, NULL};
+    ScatterReduction reduction;
+    int64_t axis = 0;
+    if (!in[0] || !(in[1] = onnx_data_input(n, 1)) || !(in[2] = onnx_data_input(n, 2)) ||
+        !onnx_scatter_reduction(n, &reduction) ||
+        (!nd && (!onnx_get_int(n, "axis", 0, &axis) || !onnx_normalize_axes(n, "axis", &axis, 1, in[0]->type.rank))))
+        return NULL;
+    Op *op = onnx_emit(n, nd ? OP_SCATTERND : OP_SCATTERELEMENTS, in, 3, n->output);
+    if (!nd)
+        ir_set_int(n->g, op, "axis", axis);
+    if (reduction != SCATTER_NONE) {
+        const char *name;
+        onnx_get_string(n, "reduction", "none", &name);
+        ir_set_string(n->g, op, "reduction", name);
+    }
+    return onnx_typed(n, op);
+}
+
 Value *onnx_lower_value_form(const OnnxNode *n, const char *op_type)
 {
+    if (is(op_type, "ScatterND") || is(op_type, "ScatterElements") || is(op_type, "Scatter"))
+        return scatter_value(n, is(op_type, "ScatterND"));
     if (is(op_type, "Slice"))
         return onnx_lower_slice(n);     /* onnx_ops_layout.c: the slice op */
     if (is(op_type, "Expand"))

@@ -591,7 +591,9 @@ bool ir_infer_type(const Op *op, Type *result, Diags *diags)
         ok = infer_layout_type(op, &t, diags);
         break;
     case OP_CAST: case OP_MOD: case OP_ARGMAX: case OP_ARGMIN: case OP_GATHER: case OP_GATHERELEMENTS:
-    case OP_TRILU: case OP_CUMSUM: case OP_TOPK: ok = infer_index_type(op, &t, diags); break;
+    case OP_TRILU: case OP_CUMSUM: case OP_TOPK: case OP_SCATTERND: case OP_SCATTERELEMENTS:
+        ok = infer_index_type(op, &t, diags);
+        break;
     default: return fail(&cx, "no shape rule for this op");
     }
     if (!ok || !check_result(&cx, &t) || !infer_dtype(op, &t.dtype, diags))

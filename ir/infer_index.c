@@ -78,6 +78,53 @@ static bool infer_gather_elements(const Op *op, Type *out, Diags *diags)
     return true;
 }
 
+static bool reduction_of(const Op *op, Diags *diags)
+{
+    const Attr *r = ir_attr(op, "reduction");
+    ScatterReduction ignored;
+    if (!r || (r->kind == ATTR_STRING && scatter_reduction_from_name(r->s, &ignored)))
+        return true;
+    return ir_op_error(op, diags, "reduction must be \"none\", \"add\", \"mul\", \"max\" or \"min\"");
+}
+
+static bool infer_scatter_nd(const Op *op, Type *out, Diags *diags)
+{
+    const Type *data = &op->inputs[0]->type, *idx = &op->inputs[1]->type, *upd = &op->inputs[2]->type;
+    if (!reduction_of(op, diags))
+        return false;
+    if (data->rank < 1 || idx->rank < 1)
+        return ir_op_error(op, diags, "data and indices must not be scalars");
+    int64_t k = idx->dims[idx->rank - 1];
+    if (k < 1 || k > data->rank)
+        return ir_op_error(op, diags, "indices' last axis is %lld long: it must be 1 to %d, data's rank", (long long)k,
+                           data->rank);
+    bool fits = upd->rank == idx->rank - 1 + data->rank - (int)k;
+    for (int i = 0; fits && i < idx->rank - 1; i++)
+        fits = upd->dims[i] == idx->dims[i];
+    for (int i = (int)k; fits && i < data->rank; i++)
+        fits = upd->dims[idx->rank - 1 + i - k] == data->dims[i];
+    if (!fits)
+        return ir_op_error(op, diags, "updates must have the dims of indices but its last, then data's from axis %lld",
+                           (long long)k);
+    *out = *data;
+    return true;
+}
+
+static bool infer_scatter_elements(const Op *op, Type *out, Diags *diags)
+{
+    const Type *data = &op->inputs[0]->type, *idx = &op->inputs[1]->type, *upd = &op->inputs[2]->type;
+    int64_t axis = 0;
+    if (!data_axis(op, diags, &axis) || !reduction_of(op, diags))
+        return false;
+    bool fits = idx->rank == data->rank && upd->rank == data->rank;
+    for (int i = 0; fits && i < data->rank; i++)
+        fits = idx->dims[i] == upd->dims[i] && idx->dims[i] <= data->dims[i];
+    if (!fits)
+        return ir_op_error(op, diags, "indices and updates must have one shape, of data's rank and within its dims");
+    *out = *data;
+    return true;
+}
+
 static bool infer_topk(const Op *op, Type *out, Diags *diags)
 {
     const Type *x = &op->inputs[0]->type;
@@ -102,6 +149,8 @@ bool infer_index_type(const Op *op, Type *result, Diags *diags)
     case OP_GATHER: return infer_gather(op, result, diags);
     case OP_GATHERELEMENTS: return infer_gather_elements(op, result, diags);
     case OP_TOPK: return infer_topk(op, result, diags);
+    case OP_SCATTERND: return infer_scatter_nd(op, result, diags);
+    case OP_SCATTERELEMENTS: return infer_scatter_elements(op, result, diags);
     case OP_MOD: {
         const Attr *f = ir_attr(op, "fmod");
         if (f && (f->kind != ATTR_INT || (f->i != 0 && f->i != 1)))

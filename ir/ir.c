@@ -52,6 +52,17 @@ const char *dtype_name(DType dtype)
     return (unsigned)dtype < DT_COUNT ? dtype_names[dtype] : "?";
 }
 
+bool scatter_reduction_from_name(const char *name, ScatterReduction *reduction)
+{
+    static const char *const names[SCATTER_REDUCTIONS] = {"none", "add", "mul", "max", "min"};
+    for (int i = 0; i < SCATTER_REDUCTIONS; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *reduction = (ScatterReduction)i;
+            return true;
+        }
+    return false;
+}
+
 bool dtype_from_name(const char *name, DType *dtype)
 {
     for (int d = 0; d < DT_COUNT; d++)

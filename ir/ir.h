@@ -459,8 +459,14 @@ bool infer_math_type(const Op *op, Type *result, Diags *diags);
  * dispatches here), and the checks of pad's reflect and edge modes. */
 bool infer_layout_type(const Op *op, Type *result, Diags *diags);
 bool infer_pad_mode(const Op *op, Diags *diags);
-/* Cast, mod, argmax, argmin, gather, gatherelements, trilu, cumsum, topk (ir/infer_index.c). */
+/* Cast, mod, argmax, argmin, gather, gatherelements, scatternd,
+ * scatterelements, trilu, cumsum, topk (ir/infer_index.c). */
 bool infer_index_type(const Op *op, Type *result, Diags *diags);
+/* How scatternd and scatterelements combine an update with the element it
+ * lands on (their `reduction`, ONNX's names; none: it replaces it). */
+typedef enum { SCATTER_NONE, SCATTER_ADD, SCATTER_MUL, SCATTER_MAX, SCATTER_MIN, SCATTER_REDUCTIONS } ScatterReduction;
+/* The reduction named `name`: false if none is. */
+bool scatter_reduction_from_name(const char *name, ScatterReduction *reduction);
 /* The result's dtype (ir/infer_dtype.c), once its shape is known: the
  * operands' checked against what the op takes.  ir_infer_type calls it last. */
 bool infer_dtype(const Op *op, DType *dtype, Diags *diags);

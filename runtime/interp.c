@@ -631,7 +631,7 @@ void interp_exec_op(const Op *op, const float *const *in, float *y)
         interp_exec_layout(op, in, y);
         break;
     case OP_CAST: case OP_MOD: case OP_ARGMAX: case OP_ARGMIN: case OP_GATHER: case OP_GATHERELEMENTS:
-    case OP_TRILU: case OP_CUMSUM: case OP_TOPK:
+    case OP_TRILU: case OP_CUMSUM: case OP_TOPK: case OP_SCATTERND: case OP_SCATTERELEMENTS:
         interp_exec_index(op, in, y);
         break;
     case OP_COUNT:

@@ -1,5 +1,6 @@
 /* interp_index.c: the element-type and indexing ops of ops.def (cast, mod,
- * argmax, argmin, gather, gatherelements, trilu, cumsum, topk), for interp_exec_op
+ * argmax, argmin, gather, gatherelements, scatternd, scatterelements, trilu,
+ * cumsum, topk), for interp_exec_op
  * (so the simulator's digital units run them too): attributes read, kernels
  * of runtime/kernels_index.c called.  An index out of range is bad input met
  * at run time: reported with the op's location, and the process exits 1
@@ -66,6 +67,26 @@ void interp_exec_index(const Op *op, const float *const *in, float *y)
         int64_t bad = kernel_gather_elements(xt->rank, xt->dims, in[0], it->dims, in[1], axis, y);
         if (bad >= 0)
             index_fault(op, in[1][bad], xt->dims[axis]);
+        break;
+    }
+    case OP_SCATTERND:
+    case OP_SCATTERELEMENTS: {
+        const Type *it = &op->inputs[1]->type;
+        ScatterReduction reduction = SCATTER_NONE;
+        const Attr *named = ir_attr(op, "reduction");
+        if (named && named->kind == ATTR_STRING)
+            scatter_reduction_from_name(named->s, &reduction);      /* checked by ir_infer_type */
+        int64_t bad, len;
+        if (op->kind == OP_SCATTERND) {
+            int k = (int)it->dims[it->rank - 1];
+            bad = kernel_scatter_nd(xt->rank, xt->dims, in[0], type_numel(it) / k, k, in[1], in[2], (int)reduction, y);
+            len = bad >= 0 ? xt->dims[bad % k] : 0;
+        } else {
+            bad = kernel_scatter_elements(xt->rank, xt->dims, in[0], it->dims, in[1], in[2], axis, (int)reduction, y);
+            len = xt->dims[axis];
+        }
+        if (bad >= 0)
+            index_fault(op, in[1][bad], len);
         break;
     }
     case OP_TOPK:

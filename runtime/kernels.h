@@ -266,6 +266,20 @@ int64_t kernel_gather(int64_t outer, int64_t len, int64_t inner, const float *da
  * position of the first index out of range, or -1. */
 int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
                                const float *idx, int axis, float *y);
+/* ONNX ScatterND: y = data (numel elements of data_dims, rank), then each
+ * of the `tuples` rows of k indices in idx addresses a slice of `slice`
+ * elements of y, which takes the row's updates combined by `reduction`
+ * (ir.h's ScatterReduction: 0 replace, 1 add, 2 multiply, 3 max, 4 min), in
+ * order.  Returns the position in idx of the first index out of range (y
+ * then incomplete), or -1. */
+int64_t kernel_scatter_nd(int rank, const int64_t *data_dims, const float *data, int64_t tuples, int k,
+                          const float *idx, const float *updates, int reduction, float *y);
+/* ONNX ScatterElements: y = data, then updates[p] (p over idx_dims, the
+ * shape of idx and updates) combined into y at p with its axis coordinate
+ * replaced by idx[p].  Returns the flat position of the first index out of
+ * range, or -1. */
+int64_t kernel_scatter_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
+                                const float *idx, const float *updates, int axis, int reduction, float *y);
 /* The positions of the k largest (or smallest) elements along the middle
  * axis of x[outer, len, inner], best first, the lower index first among
  * equals, NaN above every number: y[outer, k, inner]. */

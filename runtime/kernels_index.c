@@ -1,5 +1,5 @@
 /* kernels_index.c: casts and the indexing kernels (argmax/argmin, gather,
- * gatherelements, topk, trilu, cumsum) of kernels.h.  Indices arrive as float32
+ * gatherelements, scatternd, scatterelements, topk, trilu, cumsum) of kernels.h.  Indices arrive as float32
  * storage (exact integers within +-2^24, ir.h); an index out of range is
  * returned to the caller, which names the op. */
 #include "kernels.h"
@@ -55,6 +55,20 @@ int64_t kernel_gather(int64_t outer, int64_t len, int64_t inner, const float *da
     return -1;
 }
 
+/* The flat position in data (data_dims) of the element at pos, coordinates
+ * over idx_dims, with its axis coordinate replaced by k; pos then steps to
+ * the next element (GatherElements, ScatterElements). */
+static int64_t axis_replaced(int rank, const int64_t *data_dims, const int64_t *idx_dims, int axis, int64_t k,
+                             int64_t *pos)
+{
+    int64_t at = 0;
+    for (int d = 0; d < rank; d++)
+        at = at * data_dims[d] + (d == axis ? k : pos[d]);
+    for (int d = rank - 1; d >= 0 && ++pos[d] == idx_dims[d]; d--)
+        pos[d] = 0;
+    return at;
+}
+
 int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
                                const float *idx, int axis, float *y)
 {
@@ -65,12 +79,62 @@ int64_t kernel_gather_elements(int rank, const int64_t *data_dims, const float *
         int64_t k = wrap_index(idx[f], data_dims[axis]);
         if (k < 0)
             return f;
-        int64_t src = 0;
-        for (int d = 0; d < rank; d++)
-            src = src * data_dims[d] + (d == axis ? k : pos[d]);
-        y[f] = data[src];
-        for (int d = rank - 1; d >= 0 && ++pos[d] == idx_dims[d]; d--)
-            pos[d] = 0;
+        y[f] = data[axis_replaced(rank, data_dims, idx_dims, axis, k, pos)];
+    }
+    return -1;
+}
+
+/* An update combined with the element it lands on (ScatterReduction's order:
+ * replace, add, multiply, max, min; max and min as fmaxf and fminf). */
+static float scatter_combine(int reduction, float old, float update)
+{
+    switch (reduction) {
+    case 1: return old + update;
+    case 2: return old * update;
+    case 3: return fmaxf(old, update);
+    case 4: return fminf(old, update);
+    default: return update;
+    }
+}
+
+int64_t kernel_scatter_nd(int rank, const int64_t *data_dims, const float *data, int64_t tuples, int k,
+                          const float *idx, const float *updates, int reduction, float *y)
+{
+    int64_t numel = 1, slice = 1;
+    for (int d = 0; d < rank; d++)
+        numel *= data_dims[d];
+    for (int d = k; d < rank; d++)
+        slice *= data_dims[d];
+    for (int64_t j = 0; j < numel; j++)
+        y[j] = data[j];
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t at = 0;
+        for (int d = 0; d < k; d++) {
+            int64_t i = wrap_index(idx[t * k + d], data_dims[d]);
+            if (i < 0)
+                return t * k + d;
+            at = at * data_dims[d] + i;
+        }
+        for (int64_t e = 0; e < slice; e++)
+            y[at * slice + e] = scatter_combine(reduction, y[at * slice + e], updates[t * slice + e]);
+    }
+    return -1;
+}
+
+int64_t kernel_scatter_elements(int rank, const int64_t *data_dims, const float *data, const int64_t *idx_dims,
+                                const float *idx, const float *updates, int axis, int reduction, float *y)
+{
+    int64_t numel = 1, n = 1, pos[KERNEL_MAX_RANK] = {0};
+    for (int d = 0; d < rank; d++)
+        numel *= data_dims[d], n *= idx_dims[d];
+    for (int64_t j = 0; j < numel; j++)
+        y[j] = data[j];
+    for (int64_t f = 0; f < n; f++) {
+        int64_t k = wrap_index(idx[f], data_dims[axis]);
+        if (k < 0)
+            return f;
+        int64_t at = axis_replaced(rank, data_dims, idx_dims, axis, k, pos);
+        y[at] = scatter_combine(reduction, y[at], updates[f]);
     }
     return -1;
 }

@@ -11,9 +11,7 @@
  * the interpreter is tested alone) with the non-float inputs bound as
  * constants (Reshape's shape, say), the float inputs are fed in, and every
  * output must match output_K.pb in shape and to |got - want| <= atol + rtol *
- * |want| (rtol 1e-3, atol 1e-5), NaN matching NaN.  A node that the frontend
- * only computes at import (ScatterND, say) on an input it would feed is
- * retried with every input bound: its folding is then checked alone.
+ * |want| (rtol 1e-3, atol 1e-5), NaN matching NaN.
  *
  * --float-weights checks the data movement of the crossbar mapping instead
  * (docs/crossbar.md section 9).  Only cases whose model has a Conv,
@@ -261,17 +259,13 @@ typedef struct {
     const char *outputs[MAX_TENSORS];
 } SetFiles;
 
-/* What sort_inputs binds at import: non-float inputs and float scalars
- * (BIND_PARAMS); every float input after the first too (BIND_WEIGHTS, the
- * float-weight mode's weights); every input (BIND_ALL: a node that only folds
- * at import, ScatterND say, is then checked against the data set as well). */
-typedef enum { BIND_PARAMS, BIND_WEIGHTS, BIND_ALL } Bind;
-
-/* The data set's inputs sorted as `bind` says.  A file without a tensor name
- * binds the model's input of its position, as ONNX's test runner feeds it. */
-static Status sort_inputs(Arena *arena, const char *model, const char *set, Bind bind, SetFiles *f, char *reason)
+/* Non-float inputs and float scalars are bound; with bind_weights every float
+ * input after the first is bound too (the float-weight mode's weights).  A
+ * file without a tensor name binds the model's input of its position, as
+ * ONNX's test runner feeds it. */
+static Status sort_inputs(Arena *arena, const char *model, const char *set, bool bind_weights, SetFiles *f,
+                          char *reason)
 {
-    bool bind_weights = bind == BIND_WEIGHTS;
     const char *free_inputs[MAX_TENSORS];
     int n_free = -2;            /* not read yet */
     const char *inputs[MAX_TENSORS];
@@ -293,7 +287,7 @@ static Status sort_inputs(Arena *arena, const char *model, const char *set, Bind
         Diags probe;   /* a file tensor_read() rejects is left to the import to judge */
         diags_init(&probe, arena);
         bool is_float = type == 1 || type == 10 || type == 11;     /* float, float16, double: fed */
-        if (is_float && bind != BIND_ALL && !(bind_weights && f->n_float > 0) &&
+        if (is_float && !(bind_weights && f->n_float > 0) &&
             !(tensor_read(arena, inputs[k], &t, &probe) &&
               (t.type.rank == 0 || (f->n_float > 0 && t.type.rank == 1 && t.type.dims[0] <= IR_MAX_RANK)))) {
             f->float_inputs[f->n_float++] = inputs[k];
@@ -397,14 +391,10 @@ static bool read_outputs(Arena *arena, const SetFiles *f, Tensor *want, char *re
 static Status run_set(Arena *arena, const char *model, const char *set, char *reason)
 {
     SetFiles f;
-    Status status = sort_inputs(arena, model, set, BIND_PARAMS, &f, reason);
+    Status status = sort_inputs(arena, model, set, false, &f, reason);
     if (status != CASE_PASS)
         return status;
     Graph *g = import_set(arena, model, &f, &status, reason);
-    if (!g && status == CASE_SKIP && strstr(reason, "only of values known at import")) {
-        status = sort_inputs(arena, model, set, BIND_ALL, &f, reason);
-        g = status == CASE_PASS ? import_set(arena, model, &f, &status, reason) : NULL;
-    }
     if (!g)
         return status;
     const float *in[MAX_TENSORS];
@@ -503,7 +493,7 @@ static Status run_set_float(Arena *arena, const char *model, const char *set, co
                             bool *had_xbar, char *reason)
 {
     SetFiles f;
-    Status status = sort_inputs(arena, model, set, BIND_WEIGHTS, &f, reason);
+    Status status = sort_inputs(arena, model, set, true, &f, reason);
     if (status != CASE_PASS)
         return status;
     Graph *g = import_set(arena, model, &f, &status, reason);

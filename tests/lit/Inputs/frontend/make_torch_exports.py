@@ -12,7 +12,10 @@ Each model is exported with torch.onnx.export's defaults (opset 14) plus:
   - mlp_dynamic_nofold: both, an MLP on 8x8 images;
   - shapes:        both, a model whose forward computes with shapes: arange,
                    comparisons and where on constants, expand, slicing of an
-                   activation, a size-driven reshape.
+                   activation, a size-driven reshape;
+  - writes:        opset 16, writes into activations: a slice assignment
+                   (ScatterND) and a scatter_add (ScatterElements, reduction
+                   add; a repeated index).
 Every model's reference outputs are torch's, for batch 1 (the default the
 batch dimension is taken as) and, for the dynamic ones, batch 3 (given with
 --input-shape).
@@ -65,15 +68,36 @@ class Shapes(nn.Module):
         return self.fc(y.reshape(y.size(0), -1))
 
 
+class Writes(nn.Module):
+    """Writes into activations: a slice assignment (ScatterND) and a
+    scatter_add with a repeated index (ScatterElements, reduction add at
+    opset 16)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+        self.register_buffer("idx", torch.tensor([[3, 0, 7, 3]]))
+
+    def forward(self, x):
+        y = self.conv(x)
+        y[:, 2:4] = torch.relu(x[:, :2])
+        f = y.flatten(1)
+        f = f.scatter_add(1, self.idx.expand(f.shape[0], 4), f[:, :4])
+        return self.fc(f)
+
+
 def save_npy(name, array):
     np.save(os.path.join(HERE, name), np.ascontiguousarray(array, dtype=np.float32))
 
 
-def export(name, model, shape, dynamic, fold, batches):
+def export(name, model, shape, dynamic, fold, batches, opset=None):
     torch.manual_seed(0)
     model.eval()
     example = torch.rand(*shape)
     kwargs = dict(input_names=["input"], output_names=["output"], do_constant_folding=fold)
+    if opset:
+        kwargs["opset_version"] = opset
     if dynamic:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
     torch.onnx.export(model, example, os.path.join(HERE, f"torch_{name}.onnx"), **kwargs)
@@ -95,6 +119,7 @@ def main():
     export("cnn_nofold", cnn, (1, 3, 16, 16), dynamic=False, fold=False, batches=[1])
     export("mlp_dynamic_nofold", mlp, (2, 1, 8, 8), dynamic=True, fold=False, batches=[1, 3])
     export("shapes", shapes, (2, 3, 8, 8), dynamic=True, fold=False, batches=[1, 3])
+    export("writes", Writes(), (1, 3, 8, 8), dynamic=False, fold=True, batches=[1], opset=16)
 
 
 if __name__ == "__main__":
