@@ -475,7 +475,8 @@ static const OnnxConst *fold_constant_of_shape(const OnnxNode *n)
 
 static const OnnxConst *fold_range(const OnnxNode *n)
 {
-    const OnnxConst *start = onnx_fold_known_input(n, 0), *limit = onnx_fold_known_input(n, 1), *delta = onnx_fold_known_input(n, 2);
+    const OnnxConst *start = onnx_fold_known_input(n, 0), *limit = onnx_fold_known_input(n, 1);
+    const OnnxConst *delta = onnx_fold_known_input(n, 2);
     if (!start || !limit || !delta || !one_value(n, start, 0) || !one_value(n, limit, 1) || !one_value(n, delta, 2))
         return NULL;
     bool ints = start->i != NULL;

@@ -36,9 +36,9 @@ const OnnxConst *onnx_fold_slice(const OnnxNode *n);
 bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
                             int64_t *count);
 const OnnxConst *onnx_fold_scatter_nd(const OnnxNode *n);
-/* ScatterND's and ScatterElements' `reduction` (opset 16: none, add, mul;
- * 18: max, min), else NULL (reported). */
-bool onnx_scatter_reduction(const OnnxNode *n, ScatterReduction *out);
 const OnnxConst *onnx_fold_scatter_elements(const OnnxNode *n);
+/* ScatterND's and ScatterElements' `reduction` (opset 16: none, add, mul;
+ * 18: max, min), else false (reported). */
+bool onnx_scatter_reduction(const OnnxNode *n, ScatterReduction *out);
 
 #endif

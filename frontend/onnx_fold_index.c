@@ -49,7 +49,7 @@ const OnnxConst *onnx_fold_gather(const OnnxNode *n)
  * index, the step and the count taken (ONNX's clamping of starts and ends).
  * starts, ends (inputs since opset 10, attributes before), axes, steps. */
 bool onnx_fold_slice_params(const OnnxNode *n, int rank, const int64_t *dims, int64_t *first, int64_t *step,
-                       int64_t *count)
+                            int64_t *count)
 {
     int64_t starts[2 * IR_MAX_RANK], ends[2 * IR_MAX_RANK], axes[2 * IR_MAX_RANK], steps[2 * IR_MAX_RANK];
     int n_starts, n_ends, n_axes = -1, n_steps = -1;

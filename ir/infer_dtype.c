@@ -93,10 +93,12 @@ bool infer_dtype(const Op *op, DType *out, Diags *diags)
         return first != DT_BOOL || ir_op_error(op, diags, "takes numbers, not bool");
     case OP_GATHER: case OP_GATHERELEMENTS:
         return is_index(op, 1, diags);
-    case OP_SCATTERND: case OP_SCATTERELEMENTS:     /* updates of data's kind */
-        return is_index(op, 1, diags) && (op->inputs[2]->type.dtype == first ||
-                                          (dtype_is_float(first) && dtype_is_float(op->inputs[2]->type.dtype)) ||
-                                          ir_op_error(op, diags, "updates are %s, data %s", dt(op->inputs[2]), dt(op->inputs[0])));
+    case OP_SCATTERND: case OP_SCATTERELEMENTS: {     /* updates of data's kind */
+        DType updates = op->inputs[2]->type.dtype;
+        if (updates != first && !(dtype_is_float(first) && dtype_is_float(updates)))
+            return ir_op_error(op, diags, "updates are %s, data %s", dt(op->inputs[2]), dt(op->inputs[0]));
+        return is_index(op, 1, diags);
+    }
     case OP_CUMSUM:
         return first != DT_BOOL || ir_op_error(op, diags, "takes numbers, not bool");
     default:                /* layout, data movement, max pools, clip, relu, abs, neg */
