@@ -23,7 +23,8 @@
  * lingers while the work runs.  outputs_open creates the real temporary when
  * the content is ready.  outputs_commit closes every stream, then renames
  * every temporary; on any failure it removes every temporary (and a directory
- * outputs_add_dir made) and touches no destination.  Renames within their own
+ * outputs_add_dir made, also when the process exits before its commit) and
+ * touches no destination.  Renames within their own
  * directories are the only step that can fail after another output is in
  * place, and they practically never do once the temporary exists. */
 #define _DEFAULT_SOURCE     /* madvise */
@@ -352,6 +353,41 @@ bool outputs_add(Outputs *s, const char *path)
     return true;
 }
 
+/* The directories outputs_add_dir made that no commit has settled yet, in
+ * the process that made them: removed (when still empty) should it exit
+ * first, as a fault met at run time makes it do (exit status 1,
+ * runtime/interp_index.c), so that no empty directory is left behind.  A
+ * forked child (a sweep's worker) leaves them to its parent. */
+enum { MAX_PENDING_DIRS = 16 };
+static char *pending_dirs[MAX_PENDING_DIRS];
+static pid_t pending_pid;
+
+static void remove_pending_dirs(void)
+{
+    for (int i = 0; i < MAX_PENDING_DIRS && getpid() == pending_pid; i++)
+        if (pending_dirs[i])
+            rmdir(pending_dirs[i]);
+}
+
+static void pending_dir(const char *path, bool add)
+{
+    static bool registered;
+    for (int i = 0; i < MAX_PENDING_DIRS; i++) {
+        if (!add && pending_dirs[i] && strcmp(pending_dirs[i], path) == 0) {
+            free(pending_dirs[i]);
+            pending_dirs[i] = NULL;
+            return;
+        }
+        if (add && !pending_dirs[i]) {
+            if (!registered)
+                registered = atexit(remove_pending_dirs) == 0;
+            pending_pid = getpid();
+            pending_dirs[i] = strdup(path);
+            return;
+        }
+    }
+}
+
 bool outputs_add_dir(Outputs *s, const char *dir)
 {
     struct stat st;
@@ -366,6 +402,7 @@ bool outputs_add_dir(Outputs *s, const char *dir)
     d->path = arena_strdup(s->arena, dir);
     d->next = s->dirs;
     s->dirs = d;
+    pending_dir(d->path, true);
     return true;
 }
 
@@ -456,7 +493,10 @@ bool outputs_commit(Outputs *s, bool ok)
                 close(fd);
         }
     }
-    for (MadeDir *d = s->dirs; d && !ok; d = d->next)
-        rmdir(d->path);
+    for (MadeDir *d = s->dirs; d; d = d->next) {
+        if (!ok)
+            rmdir(d->path);
+        pending_dir(d->path, false);
+    }
     return ok;
 }
