@@ -19,6 +19,17 @@ enum { KERNEL_MAX_RANK = 8, KERNEL_MAX_SPATIAL = 3 };
 
 /* ---- convolution and pooling (runtime/kernels_conv.c) ---- */
 
+/* One spatial axis of a conv or pool, 1-D and 2-D problems padded to 3-D in
+ * front (extent 1, stride 1, no padding). */
+typedef struct {
+    int64_t in, kernel, out, stride, dilation, pad_begin, pad_end;
+} KernelAxis;
+
+/* The `spatial` axes given as ONNX lists (pads: all begins, then all ends;
+ * dilations NULL for 1) as three KernelAxis. */
+void kernel_axes(int spatial, const int64_t *in, const int64_t *kernel, const int64_t *out, const int64_t *strides,
+                 const int64_t *dilations, const int64_t *pads, KernelAxis ax[3]);
+
 typedef struct {
     int spatial;                            /* spatial rank, 1..3 */
     int64_t batch;                          /* N */

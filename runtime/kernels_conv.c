@@ -13,20 +13,14 @@
 #include <math.h>
 #include <string.h>
 
-/* One spatial axis of a conv or pool, with 1-D/2-D problems padded to 3-D. */
-typedef struct {
-    int64_t in, kernel, out, stride, dilation, pad_begin, pad_end;
-} Axis;
-
-static void make_axes(int spatial, const int64_t *in, const int64_t *kernel, const int64_t *out,
-                      const int64_t *strides, const int64_t *dilations, const int64_t *pads,
-                      Axis ax[3])
+void kernel_axes(int spatial, const int64_t *in, const int64_t *kernel, const int64_t *out, const int64_t *strides,
+                 const int64_t *dilations, const int64_t *pads, KernelAxis ax[3])
 {
     int lead = 3 - spatial;
     for (int i = 0; i < 3; i++)
-        ax[i] = (Axis){1, 1, 1, 1, 1, 0, 0};
+        ax[i] = (KernelAxis){1, 1, 1, 1, 1, 0, 0};
     for (int j = 0; j < spatial; j++) {
-        Axis *a = &ax[lead + j];
+        KernelAxis *a = &ax[lead + j];
         a->in = in[j];
         a->kernel = kernel[j];
         a->out = out[j];
@@ -39,7 +33,7 @@ static void make_axes(int spatial, const int64_t *in, const int64_t *kernel, con
 
 /* The outputs o in [*lo, *hi) whose input index o * stride + offset lies
  * inside [0, in). */
-static void valid_outputs(const Axis *a, int64_t offset, int64_t *lo, int64_t *hi)
+static void valid_outputs(const KernelAxis *a, int64_t offset, int64_t *lo, int64_t *hi)
 {
     int64_t s = a->stride;
     *lo = offset >= 0 ? 0 : (-offset + s - 1) / s;
@@ -53,7 +47,7 @@ static void valid_outputs(const Axis *a, int64_t offset, int64_t *lo, int64_t *h
 
 /* The kernel positions k in [*lo, *hi) whose input index start + k * dilation
  * lies inside [0, in). */
-static void valid_taps(const Axis *a, int64_t start, int64_t *lo, int64_t *hi)
+static void valid_taps(const KernelAxis *a, int64_t start, int64_t *lo, int64_t *hi)
 {
     int64_t d = a->dilation;
     *lo = start >= 0 ? 0 : (-start + d - 1) / d;
@@ -73,7 +67,7 @@ typedef struct {
 
 enum { CACHED_TAPS = 32 };   /* kernel extents up to this get ranges precomputed */
 
-static TapRange tap_range(const Axis *a, int64_t k)
+static TapRange tap_range(const KernelAxis *a, int64_t k)
 {
     TapRange r = {.offset = k * a->dilation - a->pad_begin};
     valid_outputs(a, r.offset, &r.lo, &r.hi);
@@ -81,7 +75,7 @@ static TapRange tap_range(const Axis *a, int64_t k)
 }
 
 /* y[plane of outputs] += wv * x[plane of inputs] at one tap. */
-static void conv_tap(const Axis ax[3], const TapRange *rd, const TapRange *rh, const TapRange *rw,
+static void conv_tap(const KernelAxis ax[3], const TapRange *rd, const TapRange *rh, const TapRange *rw,
                      float wv, const float *restrict x, float *restrict y)
 {
     if (rd->lo == rd->hi || rh->lo == rh->hi || rw->lo == rw->hi)
@@ -107,8 +101,8 @@ static void conv_tap(const Axis ax[3], const TapRange *rd, const TapRange *rh, c
 
 void kernel_conv(const ConvParams *p, const float *x, const float *w, const float *bias, float *y)
 {
-    Axis ax[3];
-    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
+    KernelAxis ax[3];
+    kernel_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t out_plane = ax[0].out * ax[1].out * ax[2].out;
     int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
@@ -158,7 +152,7 @@ typedef struct {
     int64_t padded;         /* window elements inside input + pads */
 } AxisWindow;
 
-static AxisWindow axis_window(const Axis *a, int64_t o)
+static AxisWindow axis_window(const KernelAxis *a, int64_t o)
 {
     AxisWindow w;
     w.start = o * a->stride - a->pad_begin;
@@ -184,7 +178,7 @@ enum { WHOLE_ROWS = 64 };       /* window rows max_whole_windows takes */
  * so the same bits; ResNet-18's 3 x 3 stride-2 pool was 2.4% of an ideal
  * run.  Returns the first output not written (y advanced past those
  * written). */
-static int64_t max_whole_windows(const float *xp, const Axis *a2, const AxisWindow *cache, int64_t o2,
+static int64_t max_whole_windows(const float *xp, const KernelAxis *a2, const AxisWindow *cache, int64_t o2,
                                  const AxisWindow *w0, const AxisWindow *w1, int64_t ih_n, int64_t iw_n, int64_t d0,
                                  int64_t d1, float **y)
 {
@@ -241,8 +235,8 @@ static int64_t max_whole_windows(const float *xp, const Axis *a2, const AxisWind
 
 static void pool(const PoolParams *p, bool is_max, const float *x, float *y)
 {
-    Axis ax[3];
-    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, is_max ? p->dilations : NULL,
+    KernelAxis ax[3];
+    kernel_axes(p->spatial, p->in, p->kernel, p->out, p->strides, is_max ? p->dilations : NULL,
               p->pads, ax);
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t ih_n = ax[1].in, iw_n = ax[2].in;
@@ -338,7 +332,7 @@ void kernel_global_maxpool(int64_t planes, int64_t size, const float *x, float *
 enum { IM2COL_TABLE_TAPS = 512 };
 
 /* Pixels o in [*lo, *hi) of axis a whose whole window is inside the input. */
-static void inside_outputs(const Axis *a, int64_t *lo, int64_t *hi)
+static void inside_outputs(const KernelAxis *a, int64_t *lo, int64_t *hi)
 {
     int64_t first_lo, first_hi, last_lo, last_hi;
     valid_outputs(a, -a->pad_begin, &first_lo, &first_hi);
@@ -351,8 +345,8 @@ static void inside_outputs(const Axis *a, int64_t *lo, int64_t *hi)
 
 void kernel_im2col(const ConvParams *p, const float *x, float *cols)
 {
-    Axis ax[3];
-    make_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
+    KernelAxis ax[3];
+    kernel_axes(p->spatial, p->in, p->kernel, p->out, p->strides, p->dilations, p->pads, ax);
     int64_t in_plane = ax[0].in * ax[1].in * ax[2].in;
     int64_t taps = ax[0].kernel * ax[1].kernel * ax[2].kernel;
     int64_t width = p->in_channels * taps;

@@ -4,6 +4,7 @@
  * and codes widened to 16 bits for AVX2's chains.  The products themselves
  * are in sim_int.c; sim_int.h is the header of both. */
 #include "runtime/sim_int.h"
+#include "runtime/kernels.h"
 #include "runtime/quant.h"
 
 #include <assert.h>
@@ -283,15 +284,12 @@ void int_patches_gather(const Im2colParams *q, IntCodeKind kind, const void *x, 
                         void *out)
 {
     /* the axes as kernel_im2col takes them: 1-D and 2-D padded to 3-D in front */
-    int64_t in[3] = {1, 1, 1}, ker[3] = {1, 1, 1}, outs[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1},
-            pad_begin[3] = {0, 0, 0};
-    for (int j = 0, lead = 3 - q->spatial; j < q->spatial; j++) {
-        in[lead + j] = q->in[j];
-        ker[lead + j] = q->kernel[j];
-        outs[lead + j] = q->out[j];
-        stride[lead + j] = q->strides[j];
-        dil[lead + j] = q->dilations[j];
-        pad_begin[lead + j] = q->pads[j];
+    KernelAxis ax[3];
+    kernel_axes(q->spatial, q->in, q->kernel, q->out, q->strides, q->dilations, q->pads, ax);
+    int64_t in[3], ker[3], outs[3], stride[3], dil[3], pad_begin[3];
+    for (int j = 0; j < 3; j++) {
+        in[j] = ax[j].in, ker[j] = ax[j].kernel, outs[j] = ax[j].out;
+        stride[j] = ax[j].stride, dil[j] = ax[j].dilation, pad_begin[j] = ax[j].pad_begin;
     }
     int64_t plane = in[0] * in[1] * in[2], pixels = outs[0] * outs[1] * outs[2];
     int64_t taps = ker[0] * ker[1] * ker[2], width = q->channels * taps;
@@ -384,12 +382,11 @@ bool int_codes_convert_padded(const Im2colParams *q, const IntWeights *iw, const
                               float bottom, float top, int pad, void *out, int part, int parts)
 {
     /* the axes padded to 3-D in front, as in int_patches_gather */
-    int64_t in[3] = {1, 1, 1}, grown[3] = {1, 1, 1}, begin[3] = {0, 0, 0};
-    for (int j = 0, lead = 3 - q->spatial; j < q->spatial; j++) {
-        in[lead + j] = q->in[j];
-        begin[lead + j] = q->pads[j];
-        grown[lead + j] = q->in[j] + q->pads[j] + q->pads[q->spatial + j];
-    }
+    KernelAxis ax[3];
+    kernel_axes(q->spatial, q->in, q->kernel, q->out, q->strides, q->dilations, q->pads, ax);
+    int64_t in[3], grown[3], begin[3];
+    for (int j = 0; j < 3; j++)
+        in[j] = ax[j].in, begin[j] = ax[j].pad_begin, grown[j] = ax[j].in + ax[j].pad_begin + ax[j].pad_end;
     int64_t planes = q->batch * q->channels, bytes = (int64_t)int_code_bytes(iw->kind);
     int64_t plane = in[0] * in[1] * in[2], grown_plane = grown[0] * grown[1] * grown[2];
     int64_t lines = grown[0] * grown[1], first = lines * part / parts, last = lines * (part + 1) / parts;
